@@ -1,0 +1,1 @@
+"""bevdetr: a small PETR-style BEV 3D detector that regenerates training runs with mmcv-format logs."""

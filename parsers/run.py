@@ -1,0 +1,51 @@
+"""The Run: what every parser produces and everything downstream reads.
+
+See ../shared/DESIGN.md ("The data model"). Frames are plain pandas DataFrames;
+missing values are NaN, never 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Fixed leading columns of `Run.train`; every other logged key follows under its own name.
+TRAIN_COLUMNS = [
+    "run", "segment", "epoch", "iter", "iters_per_epoch", "step", "epoch_f", "samples",
+    "wall_s", "lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss",
+]
+LAYERS_COLUMNS = ["run", "step", "epoch_f", "group", "term", "layer", "value"]
+EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value"]
+
+# `meta` keys every parser fills (None when the log does not say).
+META_KEYS = [
+    "name", "sources", "format", "runner", "max_epochs", "max_iters", "iters_per_epoch",
+    "iters_per_epoch_estimated", "config", "samples_per_gpu", "num_gpus", "total_batch",
+    "optimizer", "lr", "weight_decay", "grad_clip", "lr_schedule", "fp16",
+    "num_decoder_layers", "has_aux_loss", "segments", "skipped", "ended",
+]
+
+
+class ParseError(Exception):
+    """Input that cannot be read as a training log. str() is one line naming file and line."""
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        self.path = str(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Run:
+    """One training run: `meta` (dict) and the tidy frames `train`, `layers`, `evals`."""
+
+    meta: dict[str, Any]
+    train: Any  # pandas.DataFrame, columns TRAIN_COLUMNS + logged keys
+    layers: Any  # pandas.DataFrame, columns LAYERS_COLUMNS
+    evals: Any  # pandas.DataFrame, columns EVALS_COLUMNS
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
