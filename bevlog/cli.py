@@ -15,6 +15,10 @@ from bevlog import __version__
 # name -> module; the order here is the order in `bevlog --help`.
 COMMANDS = {
     "parse": "bevlog.commands.parse",
+    "compare": "bevlog.commands.compare",
+    "diagnose": "bevlog.commands.diagnose",
+    "report": "bevlog.commands.report",
+    "watch": "bevlog.commands.watch",
 }
 
 

@@ -1,0 +1,193 @@
+"""BEVDETR: a PETR-style DETR on a BEV grid.
+
+grid (B, C, H, W) -> conv encoder -> BEV tokens (B, h*w, d) with sine+MLP key positions;
+learned reference points (Q, 3) -> sine+MLP query positions; content queries start at
+zero; N post-norm decoder layers (self-attn, cross-attn, FFN); classification and box
+heads shared by all layers; boxes are offsets from the reference points.
+
+`attn="width"` replaces cross-attention over all h*w tokens by cross-attention over
+w*P column tokens: each BEV column is pooled along y with P learned softmax weightings
+(WidthFormer-like), so the per-layer cost is O(Q x w) instead of O(Q x h x w).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bevdetr.boxes import inverse_sigmoid
+from bevdetr.position_encoding import PositionMLP, bev_key_positions
+
+
+class BEVEncoder(nn.Module):
+    """Small conv stem: (B, C, H, W) -> (B, d, H/2, W/2)."""
+
+    def __init__(self, in_channels: int, d_model: int):
+        super().__init__()
+        mid = d_model // 2
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, mid, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, d_model, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(d_model, d_model, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(d_model, d_model, 1),
+        )
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        return self.net(grid)
+
+
+class Attention(nn.Module):
+    """Multi-head attention on scaled_dot_product_attention, no dropout.
+
+    query (B, Lq, d), key (B, Lk, d), value (B, Lk, d) -> (B, Lq, d).
+    """
+
+    def __init__(self, d_model: int, nhead: int):
+        super().__init__()
+        if d_model % nhead:
+            raise ValueError("d_model must be divisible by nhead")
+        self.nhead = nhead
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        return x.view(b, n, self.nhead, d // self.nhead).transpose(1, 2)
+
+    def forward(self, query, key, value):
+        q, k, v = self._heads(self.q_proj(query)), self._heads(self.k_proj(key)), self._heads(self.v_proj(value))
+        out = F.scaled_dot_product_attention(q, k, v)
+        b, _, lq, _ = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(b, lq, -1))
+
+
+class DecoderLayer(nn.Module):
+    """DETR post-norm decoder layer: self-attn -> cross-attn -> FFN, each + residual + LayerNorm."""
+
+    def __init__(self, d_model: int, nhead: int, dim_ff: int):
+        super().__init__()
+        self.self_attn = Attention(d_model, nhead)
+        self.cross_attn = Attention(d_model, nhead)
+        self.ffn = nn.Sequential(nn.Linear(d_model, dim_ff), nn.ReLU(inplace=True), nn.Linear(dim_ff, d_model))
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+
+    def forward(self, tgt, query_pos, memory, key_pos):
+        """tgt (B, Q, d), query_pos (1, Q, d), memory (B, N, d), key_pos (B or 1, N, d) -> (B, Q, d)."""
+        q = tgt + query_pos
+        tgt = self.norm1(tgt + self.self_attn(q, q, tgt))
+        tgt = self.norm2(tgt + self.cross_attn(tgt + query_pos, memory + key_pos, memory))
+        return self.norm3(tgt + self.ffn(tgt))
+
+
+class ColumnPooling(nn.Module):
+    """Pool BEV tokens along y into P tokens per column (WidthFormer-like).
+
+    memory (B, h, w, d), key_pos (1, h, w, d) -> values (B, w*P, d), positions (B, w*P, d).
+    The pooled positions keep where along y each column's mass sits.
+    """
+
+    def __init__(self, d_model: int, pool_heads: int):
+        super().__init__()
+        self.pool_heads = pool_heads
+        self.score = nn.Linear(d_model, pool_heads)
+
+    def forward(self, memory, key_pos):
+        b, h, w, d = memory.shape
+        weights = self.score(memory + key_pos).softmax(dim=1)                       # (B, h, w, P)
+        values = torch.einsum("bhwp,bhwd->bwpd", weights, memory).reshape(b, w * self.pool_heads, d)
+        positions = torch.einsum("bhwp,hwd->bwpd", weights, key_pos[0]).reshape(b, w * self.pool_heads, d)
+        return values, positions
+
+
+class MLP(nn.Module):
+    """Linear layers with ReLU between them: (..., d_in) -> (..., d_out)."""
+
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, num_layers: int):
+        super().__init__()
+        dims = [d_in] + [d_hidden] * (num_layers - 1) + [d_out]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
+        return x
+
+
+class BEVDETR(nn.Module):
+    """grid (B, C, H, W) -> {"pred_logits": (L, B, Q, K), "pred_boxes": (L, B, Q, 8)}, one entry per decoder layer.
+
+    Box vectors are (cx, cy, log w, log l, cz, log h, sin, cos) in metres: centre offsets are
+    added to the reference point in inverse-sigmoid space, so layer outputs stay near their query.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 6, d_model: int = 64, nhead: int = 4,
+                 dim_ff: int = 128, num_layers: int = 6, num_queries: int = 30, extent: float = 16.0,
+                 z_range: tuple[float, float] = (-1.5, 3.5), share_pe: bool = False, attn: str = "full",
+                 pool_heads: int = 2):
+        super().__init__()
+        if attn not in ("full", "width"):
+            raise ValueError(f"attn must be 'full' or 'width', got {attn!r}")
+        self.extent, self.z_range, self.attn = extent, z_range, attn
+        self.encoder = BEVEncoder(in_channels, d_model)
+        self.key_pe = PositionMLP(d_model)
+        self.query_pe = self.key_pe if share_pe else PositionMLP(d_model)
+        self.reference_points = nn.Embedding(num_queries, 3)
+        nn.init.uniform_(self.reference_points.weight, 0.0, 1.0)
+        self.column_pool = ColumnPooling(d_model, pool_heads) if attn == "width" else None
+        self.layers = nn.ModuleList(DecoderLayer(d_model, nhead, dim_ff) for _ in range(num_layers))
+        self.cls_head = nn.Linear(d_model, num_classes)
+        nn.init.constant_(self.cls_head.bias, -math.log((1 - 0.01) / 0.01))  # focal-loss prior 0.01
+        self.reg_head = MLP(d_model, d_model, 8, 3)
+
+    def forward(self, grid: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.encoder(grid)                                        # (B, d, h, w)
+        b, d, h, w = feats.shape
+        memory = feats.flatten(2).transpose(1, 2)                         # (B, h*w, d)
+        key_pos = self.key_pe(bev_key_positions(h, w, grid.device)).unsqueeze(0).to(memory.dtype)  # (1, h*w, d)
+        if self.column_pool is not None:
+            memory, key_pos = self.column_pool(memory.view(b, h, w, d), key_pos.view(1, h, w, d))
+
+        reference = self.reference_points.weight                          # (Q, 3) in [0, 1]
+        query_pos = self.query_pe(reference).unsqueeze(0).to(memory.dtype)  # (1, Q, d)
+        tgt = torch.zeros(b, reference.shape[0], d, device=grid.device, dtype=memory.dtype)
+        states = []
+        for layer in self.layers:
+            tgt = layer(tgt, query_pos, memory, key_pos)
+            states.append(tgt)
+        hs = torch.stack(states)                                          # (L, B, Q, d)
+        return {"pred_logits": self.cls_head(hs), "pred_boxes": self._boxes(self.reg_head(hs), reference)}
+
+    def _boxes(self, delta: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """delta (L, B, Q, 8), reference (Q, 3) -> boxes (L, B, Q, 8) in metres."""
+        ref = inverse_sigmoid(reference)
+        cx = (torch.sigmoid(ref[:, 0] + delta[..., 0]) * 2 - 1) * self.extent
+        cy = (torch.sigmoid(ref[:, 1] + delta[..., 1]) * 2 - 1) * self.extent
+        z0, z1 = self.z_range
+        cz = z0 + torch.sigmoid(ref[:, 2] + delta[..., 4]) * (z1 - z0)
+        return torch.stack((cx, cy, delta[..., 2], delta[..., 3], cz, delta[..., 5], delta[..., 6], delta[..., 7]), -1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def decode_detections(logits: torch.Tensor, boxes: torch.Tensor, max_num: int | None = None) -> dict:
+    """One sample's final-layer output -> detections (PETR's NMS-free coder).
+
+    logits (Q, K), boxes (Q, 8) -> {"scores" (N,), "labels" (N,), "boxes" (N, 7), "centers" (N, 2)}
+    as numpy arrays: the top max_num (default Q) of all Q*K sigmoid scores.
+    """
+    from bevdetr.boxes import decode_boxes
+
+    q, k = logits.shape
+    scores, flat = logits.sigmoid().flatten().topk(min(max_num or q, q * k))
+    labels, query = flat % k, flat // k
+    decoded = decode_boxes(boxes[query].float())
+    return {"scores": scores.numpy(), "labels": labels.numpy(), "boxes": decoded.numpy(),
+            "centers": decoded[:, :2].numpy()}

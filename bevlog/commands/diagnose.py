@@ -1,0 +1,184 @@
+"""`bevlog diagnose RUN...`: findings with evidence and a fix, a verdict per run.
+
+Imports stay inside functions: `bevlog --help` loads this module and must not pay for pandas.
+"""
+from __future__ import annotations
+
+import click
+
+from bevlog.options import jobs_option, report_errors, use_color
+
+ICONS = {"error": "✗", "warning": "⚠", "info": "ℹ"}
+STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+FORMATS = ("text", "json", "markdown")
+
+
+def split_ids(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def choose_rules(rules: str | None, skip: str | None) -> list[str]:
+    """--rules/--skip -> rule ids; unknown ids are a usage error (exit 2)."""
+    from bevlog.rules import select
+
+    try:
+        return select(split_ids(rules), split_ids(skip))
+    except KeyError as exc:
+        raise click.BadParameter(exc.args[0], param_hint="--rules/--skip") from None
+
+
+def fails(diagnoses, fail_on: str | None) -> bool:
+    from bevlog.findings import SEVERITY_RANK
+
+    if not fail_on:
+        return False
+    return any(f.rank >= SEVERITY_RANK[fail_on] for d in diagnoses for f in d.findings)
+
+
+@click.command(name="diagnose")
+@click.argument("paths", nargs=-1, metavar="PATH...")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text for people, json for programs, markdown for PRs and issues.")
+@click.option("--fail-on", type=click.Choice(["warning", "error"]), default=None,
+              help="Exit 1 when any finding is at least this severe (CI gates).")
+@click.option("--rules", default=None, metavar="IDS", help="Comma-separated rule ids to run (default: all).")
+@click.option("--skip", default=None, metavar="IDS", help="Comma-separated rule ids not to run.")
+@click.option("--explain", default=None, metavar="RULE",
+              help="Print what RULE looks at, its thresholds and why ('all' lists the rules), then exit.")
+@jobs_option
+@click.pass_context
+def command(ctx, paths, fmt, fail_on, rules, skip, explain, jobs):
+    """Find what went wrong in each run and say how to fix it.
+
+    Exit codes: 0 fine, 1 a finding at or above --fail-on, 2 bad usage or unreadable input.
+    """
+    if explain:
+        click.echo(explain_text(explain))
+        return
+    if not paths:
+        raise click.UsageError("give at least one PATH (a log file, a work dir, a glob or '-')")
+    chosen = choose_rules(rules, skip)
+    from bevlog.diagnose import diagnose_paths
+
+    diagnoses, errors = diagnose_paths(paths, chosen, jobs=jobs)
+    report_errors(errors)
+    if diagnoses:
+        if fmt == "json":
+            import json
+
+            click.echo(json.dumps({"runs": [d.to_dict() for d in diagnoses]}, indent=1, allow_nan=False))
+        elif fmt == "markdown":
+            click.echo(render_markdown(diagnoses))
+        else:
+            click.echo(render_text(diagnoses))
+    if errors:
+        ctx.exit(2)
+    if fails(diagnoses, fail_on):
+        ctx.exit(1)
+
+
+def explain_text(rule_id: str) -> str:
+    from bevlog.rules import RULE_IDS, explain, get_rule
+
+    if rule_id == "all":
+        width = max(map(len, RULE_IDS))
+        return "\n".join(f"{r:<{width}}  {get_rule(r).summary}" for r in RULE_IDS)
+    try:
+        return explain(rule_id)
+    except KeyError as exc:
+        raise click.BadParameter(exc.args[0], param_hint="--explain") from None
+
+
+# ---- rendering -------------------------------------------------------------------------
+
+def where_text(finding, runner: str | None) -> str:
+    """'epochs 6.2–9.8', 'epoch 21.0', 'iters 1,200–4,000' or 'whole run'."""
+    if finding.start_step is None:
+        return "whole run"
+    if runner != "iter" and finding.start_epoch is not None:
+        a, b = finding.start_epoch, finding.end_epoch
+        if b is None or f"{a:.1f}" == f"{b:.1f}":
+            return f"epoch {a:.1f}"
+        return f"epochs {a:.1f}–{b:.1f}"
+    a, b = finding.start_step, finding.end_step
+    if b is None or a == b:
+        return f"iter {a:,}"
+    return f"iters {a:,}–{b:,}"
+
+
+def verdict_hint(diagnosis) -> str:
+    """'fix the learning rate first' — what to do first, from the worst finding."""
+    if not diagnosis.findings:
+        return "nothing to fix"
+    worst = diagnosis.findings[0]
+    if worst.severity == "info":
+        n = len(diagnosis.findings)
+        return f"nothing to fix ({n} note{'s' if n > 1 else ''})"
+    params = [c.get("param") for c in (worst.fix.changes if worst.fix else [])]
+    if worst.rule == "log-integrity" and worst.evidence.get("exception_type"):
+        return f"fix the {worst.evidence['exception_type']} it died of first"
+    if "lr" in params:
+        return "fix the learning rate first"
+    if "aux_loss" in params:
+        return "turn the auxiliary losses on first"
+    if "warmup_iters" in params:
+        return "lengthen the warmup first"
+    return f"look at {worst.rule} first"
+
+
+def render_text(diagnoses, color: bool | None = None, width: int | None = None) -> str:
+    """Grouped by run, worst first; colour only on a TTY and never with NO_COLOR."""
+    import io
+    import shutil
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    color = use_color() if color is None else color
+    width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color,
+                      color_system="standard" if color else None, highlight=False, emoji=False,
+                      width=width, soft_wrap=False)
+    for k, d in enumerate(diagnoses):
+        if k:
+            console.print()
+        console.print(Text(d.summary, style="bold"))
+        if d.findings:
+            grid = Table.grid(padding=(0, 2))
+            for _ in range(3):
+                grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
+            runner = d.meta.get("runner")
+            for f in d.findings:
+                label = Text(f"  {ICONS[f.severity]} {f.severity:<7}", style=STYLES[f.severity])
+                body = Text(f.message)
+                if f.fix and f.fix.text and f.severity != "info":
+                    body.append(f"\nfix: {f.fix.text}", style="dim")
+                grid.add_row(label, f.rule, where_text(f, runner), body)
+            console.print(grid)
+        style = {"broken": "bold red", "needs attention": "bold yellow", "healthy": "bold green"}[d.verdict]
+        line = Text("verdict: ")
+        line.append(d.verdict, style=style)
+        line.append(f" — {verdict_hint(d)}")
+        console.print(line)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def render_markdown(diagnoses) -> str:
+    def cell(text) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    out = []
+    for d in diagnoses:
+        out += [f"## {cell(d.run)}", "", cell(d.summary), ""]
+        if d.findings:
+            out += ["| severity | rule | where | finding | fix |", "|---|---|---|---|---|"]
+            for f in d.findings:
+                fix = f.fix.text if f.fix else ""
+                out.append(f"| {ICONS[f.severity]} {f.severity} | `{f.rule}` | "
+                           f"{where_text(f, d.meta.get('runner'))} | {cell(f.message)} | {cell(fix)} |")
+            out.append("")
+        out += [f"**verdict: {d.verdict}** — {cell(verdict_hint(d))}", ""]
+    return "\n".join(out).rstrip() + "\n"

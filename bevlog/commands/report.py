@@ -1,0 +1,86 @@
+"""`bevlog report`: one self-contained interactive HTML report, findings drawn on the curves."""
+from __future__ import annotations
+
+import click
+
+from bevlog.options import (align_option, batch_option, jobs_option, load_or_exit, paths_argument,
+                            smooth_option)
+
+
+class BadInput(click.ClickException):
+    exit_code = 2
+
+
+@click.command(name="report")
+@paths_argument
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="HTML file to write (self-contained: works offline, makes no network request).")
+@align_option
+@smooth_option
+@batch_option
+@click.option("--no-findings", is_flag=True, help="Do not run the diagnosis (faster; no findings drawn).")
+@click.option("--png", "png_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Also write one PNG per panel into DIR (needs kaleido ≥ 1 and a Chromium).")
+@click.option("--max-points", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Points drawn per curve (min/max per bucket, spikes kept); statistics use every row.")
+@click.option("--title", default="bevlog report", show_default=True, help="Page title.")
+@jobs_option
+@click.pass_context
+def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_points, title, jobs):
+    """Write an interactive HTML report: run table, findings, total loss (raw and smoothed),
+    loss components, per-decoder-layer losses, lr, grad_norm and evaluation metrics, all on
+    one x axis with one colour per run.
+
+    \b
+    Examples:
+      bevlog report work_dirs/b8 work_dirs/b20 --align samples -o b8_vs_b20.html
+      bevlog report run.log -o run.html --png figures/
+    """
+    from bevlog.align import AlignError, parse_batch_overrides
+    from bevlog.report import prepare, render
+
+    try:
+        overrides = parse_batch_overrides(batch)
+    except AlignError as exc:
+        raise click.BadParameter(str(exc), param_hint="--batch") from None
+    if png_dir:  # say it before the work, not after
+        from bevlog.report.png import PngUnavailable, check_png_support
+
+        try:
+            check_png_support()
+        except PngUnavailable as exc:
+            raise BadInput(str(exc)) from None
+    runs, errors = load_or_exit(ctx, paths, jobs)
+    findings = None if no_findings else _diagnose(runs)
+    try:
+        report_ctx, panels = prepare(runs, align, smooth, overrides, findings, max_points)
+    except AlignError as exc:
+        raise BadInput(str(exc)) from None
+    html = render(report_ctx, panels, findings, title)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(html)
+    size = len(html.encode("utf-8"))
+    note = "" if findings is None else f", {len(findings)} finding(s)"
+    click.echo(f"wrote {out} ({size / 1e6:.1f} MB, {len(runs)} run(s){note})", err=True)
+    if png_dir:
+        from bevlog.report.png import PngUnavailable, write_pngs
+
+        try:
+            written = write_pngs(panels, png_dir)
+        except PngUnavailable as exc:
+            raise BadInput(str(exc)) from None
+        click.echo(f"wrote {len(written)} PNG(s) to {png_dir}", err=True)
+    if errors:
+        ctx.exit(2)
+
+
+def _diagnose(runs):
+    """Findings for every run when the diagnosis is available; None when it is not."""
+    try:
+        from bevlog.diagnose import diagnose_run
+    except ImportError:  # the diagnosis is optional for the report
+        return None
+    findings = []
+    for run in runs:
+        findings.extend(diagnose_run(run))
+    return findings

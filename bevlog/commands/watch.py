@@ -1,0 +1,195 @@
+"""`bevlog watch LOG`: follow a log that is still being written and print each finding once.
+
+Every --interval seconds the log is re-read when it grew (or when a newer timestamped log
+appeared beside it: mmcv starts `<work_dir>/<new ts>.log` on a restart, mmengine
+`<work_dir>/<new ts>/<new ts>.log`), the rules run with the run marked live (so "stopped
+before the end" is not reported while it is still going), and findings not printed before
+are printed. A finding is the same finding while its rule, severity and kind stay the same
+(an event rule such as grad-spike or lr-drop: also its step), so a plateau whose window moves
+is printed once. Ctrl-C exits cleanly; --once reads, prints and exits (for scripts).
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import click
+
+from bevlog.options import report_errors
+
+# rules whose findings are separate events (one per step), not one state of the run
+EVENT_RULES = {"grad-spike", "lr-drop", "nonfinite-loss"}
+LOG_NAME = re.compile(r"^(\d{8}_\d{6})(\.log|\.log\.json|\.json)$")
+TS_DIR = re.compile(r"^\d{8}_\d{6}$")
+
+
+def finding_key(finding) -> tuple:
+    kind = finding.evidence.get("kind") if isinstance(finding.evidence, dict) else None
+    anchor = finding.start_step if finding.rule in EVENT_RULES else None
+    return (finding.run, finding.rule, finding.severity, kind, anchor)
+
+
+def newest_sibling(path: str) -> str:
+    """The newest timestamped log next to `path` (same kind of file), or `path` itself.
+
+    Looks in the file's directory and, for mmengine's `<work_dir>/<ts>/<ts>.log`, in the
+    sibling timestamp directories.
+    """
+    path = os.path.abspath(path)
+    folder, name = os.path.split(path)
+    m = LOG_NAME.match(name)
+    if not m:
+        return path
+    suffix = m.group(2)
+    candidates = []
+    for entry in _listdir(folder):
+        mm = LOG_NAME.match(entry)
+        if mm and mm.group(2) == suffix:
+            candidates.append((mm.group(1), os.path.join(folder, entry)))
+    parent, dirname = os.path.split(folder)
+    if TS_DIR.match(dirname):
+        for entry in _listdir(parent):
+            if TS_DIR.match(entry):
+                inner = os.path.join(parent, entry, entry + suffix)
+                if os.path.isfile(inner):
+                    candidates.append((entry, inner))
+    if not candidates:
+        return path
+    return max(candidates)[1] if max(candidates)[0] > m.group(1) else path
+
+
+def _listdir(folder):
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def read_live(path: str):
+    """The run the file belongs to, with the earlier resume segments that sit beside it."""
+    import parsers
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        groups = parsers.discover(folder)
+    except parsers.ParseError:
+        groups = []
+    here = os.path.abspath(path)
+    for group in groups:
+        if len(group) > 1 and here in (os.path.abspath(f) for f in group):
+            return parsers.read_many(group)[0]
+    return parsers.read(path)
+
+
+class Watcher:
+    """The state of one `bevlog watch`: which file, what it last saw, what it printed."""
+
+    def __init__(self, path: str, rules: list[str], follow_rotation: bool = True):
+        self.path = path
+        self.rules = rules
+        self.follow_rotation = follow_rotation
+        self.seen: set[tuple] = set()
+        self.stamp = None
+
+    def poll(self) -> tuple[list, list[str], str | None]:
+        """(new findings, notes for stderr, the error that stops reading or None)."""
+        from bevlog.diagnose import diagnose_run
+
+        notes = []
+        if self.follow_rotation:
+            newer = newest_sibling(self.path)
+            if newer != os.path.abspath(self.path) and newer != self.path:
+                notes.append(f"now following {newer} (a newer log appeared)")
+                self.path, self.stamp = newer, None
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            return [], notes, f"{self.path}: {exc.strerror}"
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp == self.stamp:
+            return [], notes, None
+        import parsers
+
+        try:
+            run = read_live(self.path)
+        except parsers.ParseError as exc:
+            return [], notes, str(exc)
+        self.stamp = stamp
+        fresh = []
+        for f in diagnose_run(run, self.rules, live=True):
+            key = finding_key(f)
+            if key not in self.seen:
+                self.seen.add(key)
+                fresh.append(f)
+        return fresh, notes, None
+
+
+def format_line(finding) -> str:
+    from bevlog.commands.diagnose import ICONS
+
+    stamp = time.strftime("%H:%M:%S")
+    where = f"step {finding.start_step:,}" if finding.start_step is not None else "whole run"
+    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where:<14} {finding.message}"
+    if finding.fix and finding.fix.text and finding.severity != "info":
+        text += f"\n{'':>11}fix: {finding.fix.text}"
+    return text
+
+
+@click.command(name="watch")
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+              help="Seconds between checks of the log.")
+@click.option("--once", is_flag=True, help="Read the log once, print its findings and exit.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one finding per line (JSON Lines).")
+@click.option("--rules", default=None, metavar="IDS", help="Comma-separated rule ids to run (default: all).")
+@click.option("--skip", default=None, metavar="IDS", help="Comma-separated rule ids not to run.")
+@click.option("--no-rotation", is_flag=True, help="Stay on LOG even when a newer log appears beside it.")
+@click.option("--fail-on", type=click.Choice(["warning", "error"]), default=None,
+              help="With --once: exit 1 when any finding is at least this severe.")
+@click.pass_context
+def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
+    """Follow LOG while it is being written; print each new finding once (Ctrl-C to stop)."""
+    from bevlog.commands.diagnose import choose_rules
+
+    chosen = choose_rules(rules, skip)
+    if once and not os.path.exists(log):
+        report_errors([f"{log}: no such file or directory"])
+        ctx.exit(2)
+    watcher = Watcher(log, chosen, follow_rotation=not no_rotation)
+    printed, last_error = [], None
+    try:
+        while True:
+            fresh, notes, error = watcher.poll()
+            for line in notes:
+                click.echo(line, err=True)
+            if error and once:
+                report_errors([error])
+                ctx.exit(2)
+            if error and error != last_error:  # a log not yet written (or half written): wait
+                click.echo(f"waiting: {error}", err=True)
+            last_error = error
+            for f in fresh:
+                printed.append(f)
+                _emit(f, fmt)
+            if once:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo(f"stopped watching {watcher.path}", err=True)
+        return
+    if once and fail_on:
+        from bevlog.findings import SEVERITY_RANK
+
+        if any(f.rank >= SEVERITY_RANK[fail_on] for f in printed):
+            ctx.exit(1)
+
+
+def _emit(finding, fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(finding.to_dict(), allow_nan=False))
+    else:
+        click.echo(format_line(finding))

@@ -1,0 +1,108 @@
+"""`bevlog report`: one self-contained, offline, interactive HTML file.
+
+Order of the page: run table, findings (when given), then the panels — total loss, loss
+components, decoder layers, lr, grad_norm, evaluation metrics — all on one alignment
+with one colour per run. Curves are thinned for display (min/max per bucket); every
+number in the tables is computed from all rows.
+"""
+from __future__ import annotations
+
+from bevlog.report.downsample import DEFAULT_MAX_POINTS
+
+
+def build_panels(ctx) -> list[dict]:
+    from bevlog.report.components import components_panel
+    from bevlog.report.curves import grad_panel, loss_panel, lr_panel
+    from bevlog.report.evals import evals_panel
+    from bevlog.report.layers import layers_panel
+
+    return [loss_panel(ctx), components_panel(ctx), layers_panel(ctx), lr_panel(ctx),
+            grad_panel(ctx), evals_panel(ctx)]
+
+
+def make_context(runs, align: str = "epochs", weight: float = 0.6, overrides=None,
+                 max_points: int | None = DEFAULT_MAX_POINTS):
+    """Shared choices; fails early (AlignError) when a run cannot be aligned."""
+    import numpy as np
+
+    from bevlog.align import train_x
+    from bevlog.compare import run_labels
+    from bevlog.report.style import Context
+
+    labels = run_labels(runs)
+    overrides = dict(overrides or {})
+    lo, hi = [], []
+    for run in runs:
+        x = train_x(run, align, overrides)
+        x = x[np.isfinite(x)]
+        if len(x):
+            lo.append(float(x.min()))
+            hi.append(float(x.max()))
+    x_range = [min(lo), max(hi)] if lo else None
+    if x_range and x_range[1] > x_range[0]:
+        pad = 0.01 * (x_range[1] - x_range[0])
+        x_range = [x_range[0] - pad, x_range[1] + pad]
+    else:
+        x_range = None
+    return Context(runs=list(runs), labels=labels, align=align, weight=weight, overrides=overrides,
+                   max_points=max_points, x_range=x_range)
+
+
+def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, findings=None,
+            max_points: int | None = DEFAULT_MAX_POINTS):
+    """(context, panels) with the findings drawn on them: what the HTML and the PNGs show."""
+    from bevlog.report.findings import add_findings
+
+    ctx = make_context(runs, align, weight, overrides, max_points)
+    panels = build_panels(ctx)
+    if findings:
+        add_findings(panels, findings, ctx)
+    return ctx, panels
+
+
+def build_report(runs, align: str = "epochs", weight: float = 0.6, overrides=None, findings=None,
+                 max_points: int | None = DEFAULT_MAX_POINTS, title: str = "bevlog report") -> str:
+    """The report as one HTML string. `findings`: a list of bevlog.findings.Finding or None
+    (None = the diagnosis was not run; [] = it ran and found nothing)."""
+    ctx, panels = prepare(runs, align, weight, overrides, findings, max_points)
+    return render(ctx, panels, findings, title)
+
+
+def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
+    from bevlog import __version__
+    from bevlog.align import AXIS_TITLE
+    from bevlog.report.html import assemble, esc
+    from bevlog.report.tables import findings_table, run_table
+
+    sections = [_section("Runs", "", run_table(ctx), "section-runs")]
+    if findings is not None:
+        labels = {run.name: label for run, label in ctx.pairs()}
+        count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, worst first; drawn on the curves."
+        sections.append(_section("Findings", count, findings_table(findings, labels), "section-findings"))
+    for p in panels:
+        if p["figure"] is None:
+            body = f'<p class="note"><em>{esc(p["message"])}</em></p>'
+        else:
+            body = f'<div class="plot" id="{esc(p["id"])}"></div>'
+        sections.append(_section(p["title"], p["note"], body, "section-" + p["id"].removeprefix("panel-")))
+    smooth = f"EMA {ctx.weight:g}" if ctx.weight else "no smoothing"
+    n = len(ctx.runs)
+    subtitle = f"{n} run{'s' if n != 1 else ''} · x = {AXIS_TITLE[ctx.align]} · {smooth} · bevlog {__version__}"
+    drawn = [{"id": p["id"], "figure": p["figure"]} for p in panels if p["figure"] is not None]
+    return assemble(title, subtitle, sections, drawn)
+
+
+def write_report(path, runs, **kwargs) -> int:
+    """Write the report; returns its size in bytes."""
+    text = build_report(runs, **kwargs)
+    data = text.encode("utf-8")
+    with open(path, "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+def _section(title: str, note: str, body: str, sid: str) -> str:
+    from bevlog.report.html import esc
+
+    note_html = f'<p class="note">{esc(note)}</p>' if note else ""
+    return f'<section id="{esc(sid)}"><h2>{esc(title)}</h2>{note_html}{body}</section>'

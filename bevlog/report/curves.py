@@ -1,0 +1,89 @@
+"""Single-axis panels: total loss, learning rate, gradient norm."""
+from __future__ import annotations
+
+from bevlog.compare import metric_curve
+from bevlog.report.style import (Context, base_layout, line, log_ticks, nonfinite_marks,
+                                 nonfinite_spans, overlay_axis, robust_top)
+
+
+def panel(pid: str, title: str, note: str, figure: dict | None, message: str = "") -> dict:
+    """A report section: a figure (or, when no run has the data, a message instead)."""
+    return {"id": pid, "title": title, "note": note, "figure": figure, "message": message}
+
+
+def loss_panel(ctx: Context) -> dict:
+    """Total loss: every logged row faint, the EMA solid; × along the top where it was nan/inf."""
+    traces, curves = [], []
+    for run, label in ctx.pairs():
+        curve = metric_curve(run, label, "loss", ctx.align, ctx.weight, ctx.overrides)
+        if curve is None or not len(curve.x):
+            continue
+        curves.append(curve)
+        traces.append(line(curve.x, curve.y, ctx, label, raw=True))
+        traces.append(line(curve.x, curve.smooth, ctx, label))
+        marks = nonfinite_marks(curve.x, curve.y, ctx, label, "loss")
+        if marks:
+            traces.append(marks)
+    smooth = f"EMA {ctx.weight:g}" if ctx.weight else "no smoothing"
+    note = (f"Faint: every logged row (each a mean over the logging interval). Solid: {smooth}. "
+            "× along the top: a row whose loss was nan/inf.")
+    if not traces:
+        return panel("panel-loss", "Total loss", note, None, "No run logs a total loss.")
+    layout = base_layout(ctx, 420, "loss")
+    layout["yaxis2"] = overlay_axis()
+    top = robust_top(curves)
+    if top is not None:
+        bottom = min(float(c.smooth[c.smooth == c.smooth].min()) for c in curves)
+        pad = 0.04 * (top - bottom)
+        layout["yaxis"]["range"] = [bottom - pad, top + pad]
+        note += " The first few % of training are above the initial view: double-click to see all."
+    return panel("panel-loss", "Total loss", note, {"data": traces, "layout": layout})
+
+
+def lr_panel(ctx: Context) -> dict:
+    import numpy as np
+
+    traces, values = [], []
+    for run, label in ctx.pairs():
+        curve = metric_curve(run, label, "lr", ctx.align, 0.0, ctx.overrides)
+        if curve is None or not np.isfinite(curve.y).any():
+            continue
+        y = np.where(curve.y > 0, curve.y, np.nan)  # log axis; a json log can round a tiny lr to 0
+        traces.append(line(curve.x, y, ctx, label, width=1.8))
+        values.append(y)
+    note = "Learning rate of parameter group 0 as logged, log scale: warmup, steps and restarts show here."
+    if not traces:
+        return panel("panel-lr", "Learning rate", note, None, "No run logs a learning rate.")
+    layout = base_layout(ctx, 300, "lr", y_log=True)
+    log_ticks(layout, values)
+    return panel("panel-lr", "Learning rate", note, {"data": traces, "layout": layout})
+
+
+def grad_panel(ctx: Context) -> dict:
+    """grad_norm on a log axis; bands and × mark the intervals where it was nan/inf."""
+    import numpy as np
+
+    traces, shapes, values = [], [], []
+    for run, label in ctx.pairs():
+        curve = metric_curve(run, label, "grad_norm", ctx.align, ctx.weight, ctx.overrides)
+        if curve is None or not np.isfinite(curve.y).any():
+            continue
+        y = np.where(curve.y > 0, curve.y, np.nan)
+        values.append(y)
+        traces.append(line(curve.x, y, ctx, label, raw=True))
+        traces.append(line(curve.x, np.where(curve.smooth > 0, curve.smooth, np.nan), ctx, label))
+        marks = nonfinite_marks(curve.x, curve.y, ctx, label, "grad_norm")
+        if marks:
+            traces.append(marks)
+            shapes += nonfinite_spans(curve.x, curve.y, ctx.colors[label])
+    note = ("Gradient norm before clipping (logged only when clipping is on), log scale. Shaded bands "
+            "and × mark logging intervals whose grad_norm was nan/inf: with fp16 such steps are skipped "
+            "(benign while the loss keeps falling).")
+    if not traces:
+        return panel("panel-grad", "Gradient norm", note, None,
+                      "No run logs grad_norm (mmcv logs it only when grad clipping is configured).")
+    layout = base_layout(ctx, 320, "grad_norm", y_log=True)
+    layout["yaxis2"] = overlay_axis()
+    layout["shapes"] = shapes
+    log_ticks(layout, values)
+    return panel("panel-grad", "Gradient norm", note, {"data": traces, "layout": layout})

@@ -1,0 +1,74 @@
+"""Static PNG images of the report's panels through kaleido ≥ 1 and a local Chromium.
+
+kaleido 1.x drives an installed Chrome/Chromium; it would fetch MathJax from a CDN by
+default, so MathJax is turned off and plotly.js comes from the plotly package: the
+export makes no network request either.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+class PngUnavailable(RuntimeError):
+    """PNG export cannot run here; str() says what to install."""
+
+
+def find_browser() -> str | None:
+    path = os.environ.get("BROWSER_PATH")
+    if path and os.path.exists(path):
+        return path
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def check_png_support() -> str:
+    """The browser kaleido will use; PngUnavailable when kaleido ≥ 1 or a Chromium is missing."""
+    try:
+        import kaleido
+    except ImportError:
+        raise PngUnavailable("--png needs the kaleido package ≥ 1 (pip install 'kaleido>=1') "
+                             "and a Chromium/Chrome; kaleido is not installed") from None
+    version = getattr(kaleido, "__version__", None)
+    if version is None:
+        from importlib.metadata import version as dist_version
+
+        version = dist_version("kaleido")
+    if int(str(version).split(".")[0]) < 1:
+        raise PngUnavailable(f"--png needs kaleido ≥ 1 (found {version}): pip install -U 'kaleido>=1'")
+    browser = find_browser()
+    if browser is None:
+        raise PngUnavailable("--png needs Chromium or Chrome installed (e.g. apt-get install chromium, "
+                             "or set BROWSER_PATH); none was found, so no PNG was written")
+    return browser
+
+
+def write_pngs(panels: list[dict], out_dir: str, width: int = 1200, scale: float = 1.0) -> list[str]:
+    """One `<panel>.png` per drawn panel in out_dir; returns the paths written."""
+    browser = check_png_support()
+    import kaleido
+
+    from bevlog.report.html import plotly_js_path
+
+    os.makedirs(out_dir, exist_ok=True)
+    jobs, paths = [], []
+    for p in panels:
+        if p.get("figure") is None:
+            continue
+        path = os.path.join(out_dir, p["id"].removeprefix("panel-") + ".png")
+        height = int(p["figure"]["layout"].get("height", 400))
+        jobs.append({"fig": p["figure"], "path": path,
+                     "opts": {"format": "png", "width": width, "height": height, "scale": scale}})
+        paths.append(path)
+    os.environ.setdefault("BROWSER_PATH", browser)
+    try:
+        kaleido.write_fig_from_object_sync(
+            jobs, kopts={"mathjax": False, "plotlyjs": plotly_js_path()})
+    except Exception as exc:  # kaleido reports browser trouble with its own exception types
+        raise PngUnavailable(f"PNG export failed in kaleido/Chromium: {type(exc).__name__}: {exc}") from None
+    return [p for p in paths if os.path.exists(p)]

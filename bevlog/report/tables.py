@@ -1,0 +1,95 @@
+"""HTML tables of the report: the runs at a glance, and the findings list. All text escaped."""
+from __future__ import annotations
+
+import math
+import os
+
+from bevlog.report.html import esc
+
+
+def run_table(ctx) -> str:
+    from bevlog.align import log_interval, total_batch
+    from bevlog.compare import metric_curve
+    from bevlog.summary import batch_text, fmt_lr, fmt_num, layers_text, length_text
+
+    head = ["run", "format", "length", "batch", "lr", "lr/sample", "optimizer", "decoder",
+            "rows", "log every", "final loss", "best loss", "evals", "ended", "skipped", "source"]
+    rows = []
+    for run, label in ctx.pairs():
+        meta = run.meta
+        batch = total_batch(run, ctx.overrides)
+        lr = meta.get("lr")
+        if not _ok(lr) and "lr" in run.train and run.train["lr"].notna().any():
+            lr = float(run.train["lr"].max())
+        curve = metric_curve(run, label, "loss", ctx.align, ctx.weight, ctx.overrides)
+        final = best = None
+        if curve is not None:
+            s = curve.smooth[curve.smooth == curve.smooth]
+            if len(s):
+                final, best = float(s[-1]), float(s.min())
+        interval = log_interval(run)
+        skipped = meta.get("skipped") or {}
+        n_skipped = sum(skipped.values()) if isinstance(skipped, dict) else skipped
+        sources = meta.get("sources") or []
+        batch_cell = batch_text(meta) if batch == meta.get("total_batch") else f"{batch} (--batch)"
+        cells = [
+            ("name", f'<span class="swatch" style="background:{esc(ctx.colors[label])}"></span>{esc(label)}'),
+            ("", esc(meta.get("format") or "?")),
+            ("", esc(length_text(meta))),
+            ("num", esc(batch_cell if batch else "?")),
+            ("num", esc(fmt_lr(lr))),
+            ("num", esc(fmt_lr(lr / batch) if _ok(lr) and batch else "?")),
+            ("", esc(meta.get("optimizer") or "?")),
+            ("", esc(layers_text(meta))),
+            ("num", esc(len(run.train))),
+            ("num", esc(f"{interval:g} it" if interval else "?")),
+            ("num", esc(fmt_num(final))),
+            ("num", esc(fmt_num(best))),
+            ("num", esc(len(run.evals["step"].unique()) if len(run.evals) else 0)),
+            ("", esc(meta.get("ended") or "?")),
+            ("num", esc(n_skipped or 0)),
+            ("src", "<br>".join(f'<span title="{esc(s)}">{esc(os.path.basename(str(s)) or s)}</span>'
+                                for s in sources)),
+        ]
+        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>"
+                                     for c, v in cells) + "</tr>")
+    return ('<div class="scroll"><table id="run-table"><thead><tr>'
+            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></div>")
+
+
+def findings_table(findings, labels_by_name: dict) -> str:
+    """Worst first; span in epochs when known, else steps."""
+    if not findings:
+        return '<p class="note">No findings.</p>'
+    order = sorted(findings, key=lambda f: (-f.rank, labels_by_name.get(f.run, f.run), f.start_step or 0))
+    rows = []
+    for f in order:
+        fix = f.fix.text if getattr(f, "fix", None) is not None else ""
+        rows.append(
+            "<tr>"
+            f'<td class="sev-{esc(f.severity)}">{esc(f.severity)}</td>'
+            f'<td class="name">{esc(labels_by_name.get(f.run, f.run))}</td>'
+            f"<td>{esc(f.rule)}</td><td class=\"num\">{esc(span_text(f))}</td>"
+            f"<td>{esc(f.message)}</td><td>{esc(fix)}</td></tr>"
+        )
+    return ('<div class="scroll"><table id="findings-table"><thead><tr><th>severity</th><th>run</th>'
+            "<th>rule</th><th>where</th><th>what</th><th>fix</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></div>")
+
+
+def span_text(f) -> str:
+    if _ok(f.start_epoch):
+        end = f.end_epoch if _ok(f.end_epoch) else None
+        if end is not None and abs(end - f.start_epoch) > 1e-9:
+            return f"epochs {f.start_epoch:.1f}–{end:.1f}"
+        return f"epoch {f.start_epoch:.1f}"
+    if f.start_step is not None:
+        if f.end_step is not None and f.end_step != f.start_step:
+            return f"steps {f.start_step}–{f.end_step}"
+        return f"step {f.start_step}"
+    return "whole run"
+
+
+def _ok(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,0 +1,173 @@
+"""divergence: after warmup, the smoothed loss climbs well above its running minimum and stays.
+
+The loss is smoothed with a centred rolling median (rows are already interval means) and
+compared with its running minimum after warmup: ≥25% above it for ≥10 rows, or doubled for
+a few rows, is divergence. The running minimum restarts at an lr restart, where a rise is
+the schedule's doing, and rises inside warmup are ignored (the loss may rise while the lr
+climbs). The finding reports where the rise began (the last minimum), the lr and
+grad_norm there, and which final-layer loss component started rising first. A rise that
+fell back near the minimum by the end of the log is a warning, one that did not an error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bevlog.rules._common import (column, doc, finding, fmt, loss_columns, lr_changes, lr_for_fix,
+                                  nice_lr, recipe_lr, rolling_median, runs_of, signals, where)
+
+RULE_ID = "divergence"
+SUMMARY = "after warmup the smoothed loss rises ≥25% above its running minimum for ≥10 rows, or doubles"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    rise: float = doc(0.25, "smoothed loss this far above its running minimum is a rise")
+    min_rows: int = doc(10, "rows the rise must last")
+    double: float = doc(1.0, "a rise this large (loss doubled) needs only `double_rows` rows")
+    double_rows: int = doc(3, "rows a doubling must last")
+    recovered: float = doc(0.10, "a rise that ends within this of the minimum is transient (warning)")
+    component_rise: float = doc(0.10, "a component counts as rising once this far above its value at the minimum")
+    lr_divisor: float = doc(5.0, "suggested peak lr when no recipe applies: base lr / this")
+    min_warmup_iters: int = doc(500, "warmup length to suggest at least")
+
+
+def find_divergence(run, th: Thresholds = Thresholds()):
+    sig = signals(run)
+    n = len(sig.loss)
+    start = sig.warmup_end_row
+    if n - start < th.double_rows + 2:
+        return []
+    smooth = rolling_median(sig.loss, sig.window)
+    _, restarts = lr_changes(sig)
+    phase_starts = [start] + [r.row for r in restarts if r.row > start]
+    for k, a in enumerate(phase_starts):
+        b = phase_starts[k + 1] if k + 1 < len(phase_starts) else n
+        hit = _first_divergence(smooth[a:b], th)
+        if hit is not None:
+            lo, hi, min_row = (x + a for x in hit)
+            return [_report(run, sig, smooth, lo, hi, min_row, th)]
+    return []
+
+
+def _first_divergence(s: np.ndarray, th):
+    """(first row above, last row above, row of the minimum) in this phase, or None."""
+    s = np.where(np.isfinite(s), s, np.nan)
+    filled = _ffill(s)
+    runmin = np.fmin.accumulate(np.where(np.isfinite(filled), filled, np.inf))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excess = filled / runmin - 1
+    excess = np.where(np.isfinite(excess) & (runmin > 0), excess, 0.0)
+    for lo, hi in runs_of(excess >= th.rise):
+        length = hi - lo + 1
+        doubled = runs_of(excess[lo:hi + 1] >= th.double)
+        if length >= th.min_rows or any(b - a + 1 >= th.double_rows for a, b in doubled):
+            level = runmin[lo]
+            min_row = int(np.flatnonzero(filled[:lo + 1] == level)[-1])
+            return lo, hi, min_row
+    return None
+
+
+def _ffill(x):
+    idx = np.where(np.isfinite(x), np.arange(len(x)), 0)
+    np.maximum.accumulate(idx, out=idx)
+    return x[idx]
+
+
+def _report(run, sig, smooth, lo, hi, min_row, th):
+    n = len(smooth)
+    level = smooth[min_row]
+    seg = smooth[lo:hi + 1]
+    peak_row = lo + int(np.nanargmax(seg))
+    peak = smooth[peak_row]
+    end_level = smooth[np.flatnonzero(np.isfinite(smooth))[-1]]
+    rows = hi - lo + 1
+    # onset: where the smoothed loss left its minimum for good
+    rising = np.flatnonzero(np.nan_to_num(smooth[min_row:lo + 1], nan=level) <= level * 1.02)
+    onset = min_row + int(rising[-1]) if len(rising) else min_row
+    lr_at = sig.lr[onset]
+    g = column(sig.t, "grad_norm")
+    g_before = _median(g[max(0, onset - 10):onset + 1])
+    g_during = _median(g[lo:hi + 1])
+    g_ratio = g_during / g_before if np.isfinite(g_before) and g_before > 0 else float("nan")
+    comp = _first_rising_component(sig, min_row, hi, th.component_rise)
+    recovered = end_level <= level * (1 + th.recovered)
+    severity = "warning" if recovered and peak < level * (1 + th.double) else "error"
+    span_units = _span(sig, lo, hi)
+    msg = (f"loss rose {100 * (peak / level - 1):.0f}% above its minimum ({fmt(level)} at "
+           f"{where(sig, min_row)}) and stayed ≥{th.rise:.0%} above it for {span_units}")
+    if recovered:
+        msg += f", then came back to {fmt(end_level)}"
+    if np.isfinite(g_ratio):
+        msg += f"; grad_norm ×{g_ratio:.1f} over the same span"
+    if comp:
+        msg += f"; {comp} rose first"
+    evidence = {"min_loss": float(level), "min_step": int(sig.step[min_row]),
+                "peak_loss": float(peak), "rise": float(peak / level - 1), "rows": int(rows),
+                "onset_step": int(sig.step[onset]), "lr_at_onset": _float(lr_at),
+                "grad_norm_before": _float(g_before), "grad_norm_during": _float(g_during),
+                "first_component": comp, "end_loss": float(end_level), "recovered": bool(recovered)}
+    fix, changes = divergence_fix(run, sig, lr_at, th.lr_divisor, th.min_warmup_iters)
+    return finding(run, RULE_ID, severity, sig, onset, hi if not recovered else hi, msg, evidence, fix, changes)
+
+
+def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
+    """Fix for a loss that climbs: the recipe lr for this batch (or lr / divisor), warmup, clip."""
+    meta = run.meta
+    base = lr_for_fix(meta, sig)
+    batch = meta.get("total_batch")
+    changes, bits = [], []
+    if base:
+        recipe = recipe_lr(batch)
+        if recipe and recipe < base * 0.8:
+            to = nice_lr(recipe)
+            why = f" (the recipe is 2e-4 at total batch 8, so {fmt(to)} at {batch})"
+        else:
+            to = nice_lr(base / lr_divisor)
+            at = f" (lr was {fmt(lr_at)} where it began)" if lr_at and np.isfinite(lr_at) else ""
+            why = at
+        changes.append({"param": "lr", "from": base, "to": to})
+        bits.append(f"lr {fmt(base)} → {fmt(to)}{why}")
+    warm = sig.warmup_iters or 0
+    if warm < min_warmup:
+        changes.append({"param": "warmup_iters", "from": warm or None, "to": min_warmup})
+        bits.append(f"warmup ≥ {min_warmup} iters at ratio 1/3")
+    else:
+        bits.append(f"keep warmup ≥ {warm} iters")
+    if not meta.get("grad_clip"):
+        changes.append({"param": "grad_clip", "to": 35})
+        bits.append("clip grad_norm at 35")
+    return "; ".join(bits), changes
+
+
+def _first_rising_component(sig, min_row, hi, rise):
+    best = None
+    for c in loss_columns(sig.t, final_only=True):
+        v = rolling_median(column(sig.t, c), sig.window)
+        ref = v[min_row]
+        if not np.isfinite(ref) or ref <= 0:
+            continue
+        above = np.flatnonzero(np.nan_to_num(v[min_row:hi + 1]) >= ref * (1 + rise))
+        if len(above):
+            first = int(above[0])
+            growth = float(np.nanmax(v[min_row:hi + 1]) / ref)
+            key = (first, -growth)
+            if best is None or key < best[0]:
+                best = (key, c)
+    return best[1] if best else None
+
+
+def _span(sig, lo, hi):
+    if not sig.iter_runner and np.isfinite(sig.epoch_f[lo]) and np.isfinite(sig.epoch_f[hi]):
+        return f"{sig.epoch_f[hi] - sig.epoch_f[lo]:.1f} epochs ({hi - lo + 1} rows)"
+    return f"{int(sig.step[hi] - sig.step[lo]):,} iters ({hi - lo + 1} rows)"
+
+
+def _median(x):
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else float("nan")
+
+
+def _float(x):
+    return float(x) if x is not None and np.isfinite(x) else None

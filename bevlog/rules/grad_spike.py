@@ -1,0 +1,101 @@
+"""grad-spike: grad_norm far above the rolling median of the rows before it.
+
+×5 is a spike (info), ×10 — or ×5 for several rows in a row — an explosion (warning);
+either escalates one level when the loss rises after it. grad_norm is the norm before
+clipping, logged only when clipping is on, so a run without it has nothing to say here.
+Rows inside warmup are skipped: early gradients are large by nature.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bevlog.rules._common import (column, doc, finding, fmt, lr_for_fix, nice_lr, pct, runs_of,
+                                  signals, where)
+
+RULE_ID = "grad-spike"
+SUMMARY = "grad_norm jumps ×5 (spike) or ×10 / sustained ×5 (explosion) over its recent median"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    window: int = doc(20, "rows of finite grad_norm before a row that form its baseline median")
+    min_history: int = doc(8, "rows of baseline needed before judging")
+    spike: float = doc(5.0, "grad_norm / baseline at which a row is a spike")
+    explosion: float = doc(10.0, "grad_norm / baseline at which a row is an explosion")
+    sustained_rows: int = doc(3, "consecutive spike rows that count as an explosion")
+    loss_rise: float = doc(0.10, "loss rise after the event (median of the next rows over the previous "
+                                 "rows) that escalates the severity")
+    after_rows: int = doc(10, "rows after the event looked at for a loss rise")
+    max_events: int = doc(5, "report at most this many events (the worst)")
+    lr_divisor: float = doc(2.0, "suggested lr = base lr / this")
+
+
+def find_grad_spike(run, th: Thresholds = Thresholds()):
+    sig = signals(run)
+    g = column(sig.t, "grad_norm")
+    finite = np.isfinite(g)
+    if finite.sum() < th.min_history + 1:
+        return []
+    base = pd.Series(np.where(finite, g, np.nan)).rolling(th.window, min_periods=th.min_history).median()
+    base = base.shift(1).ffill().to_numpy()
+    ratio = np.where(finite & (base > 0), g / base, np.nan)
+    ratio[: sig.warmup_end_row] = np.nan
+    flagged = np.nan_to_num(ratio) >= th.spike
+    events = []
+    for a, b in runs_of(flagged):
+        peak_row = a + int(np.nanargmax(ratio[a:b + 1]))
+        peak = float(ratio[peak_row])
+        explosion = peak >= th.explosion or (b - a + 1) >= th.sustained_rows
+        rise = _loss_rise(sig.loss, a, b, th.after_rows)
+        escalate = np.isfinite(rise) and rise >= th.loss_rise
+        levels = ["info", "warning", "error"]
+        severity = levels[min(2, int(explosion) + int(escalate))]
+        events.append((levels.index(severity), peak, a, b, peak_row, rise, explosion))
+    if not events:
+        return []
+    events.sort(key=lambda e: (-e[0], -e[1]))
+    total = len(events)
+    out = []
+    lr0 = lr_for_fix(run.meta, sig)
+    for level, peak, a, b, peak_row, rise, explosion in events[: th.max_events]:
+        kind = "explosion" if explosion else "spike"
+        after = (f"; the loss rose {pct(rise)} in the next {th.after_rows} rows" if np.isfinite(rise) and
+                 rise >= th.loss_rise else "; the loss did not rise after it")
+        message = (f"grad_norm {kind} at {where(sig, a, b)}: {fmt(g[peak_row])} is ×{peak:.1f} its recent "
+                   f"median {fmt(base[peak_row])}" + (f" for {b - a + 1} rows" if b > a else "") + after)
+        evidence = {"peak_ratio": peak, "grad_norm": float(g[peak_row]), "baseline": float(base[peak_row]),
+                    "rows": int(b - a + 1), "loss_rise_after": rise, "events_total": total, "kind": kind}
+        changes, bits = [], []
+        if level == 0:
+            fix = "nothing to change for an isolated spike the loss shrugged off; watch for repeats"
+        else:
+            if lr0:
+                to = nice_lr(lr0 / th.lr_divisor)
+                changes.append({"param": "lr", "from": lr0, "to": to})
+                bits.append(f"lr {fmt(lr0)} → {fmt(to)}")
+            if not run.meta.get("grad_clip"):
+                changes.append({"param": "grad_clip", "to": 35})
+                bits.append("clip grad_norm at 35")
+            early = max(3 * (sig.warmup_iters or 0), 0.1 * sig.step[-1])
+            if sig.step[a] <= early:
+                warm = sig.warmup_iters or 0
+                changes.append({"param": "warmup_iters", "from": warm or None, "to": max(500, 2 * warm)})
+                bits.append(f"warmup ≥ {max(500, 2 * warm)} iters")
+            fix = "; ".join(bits) or "lower the lr"
+        out.append(finding(run, RULE_ID, ["info", "warning", "error"][level], sig, a, b, message,
+                           evidence, fix, changes))
+    return out
+
+
+def _loss_rise(loss, a, b, after):
+    before = loss[max(0, a - after):a]
+    later = loss[b + 1:b + 1 + after]
+    before, later = before[np.isfinite(before)], later[np.isfinite(later)]
+    if len(later) == 0 and b + 1 < len(loss):
+        return float("inf")  # the loss went non-finite after the event
+    if not len(before) or not len(later) or np.median(before) <= 0:
+        return float("nan")
+    return float(np.median(later) / np.median(before) - 1)

@@ -1,0 +1,136 @@
+"""log-integrity: resumes, repeated or backwards steps, iters/epoch changing, and how the log ended.
+
+A run that ended in a Python traceback is an error naming the exception; a log that stops
+before its planned end (or in the middle of an epoch when the plan is unknown) is a warning
+— unless the log is still being written (`bevlog watch`). Resumes are noted (info): the
+run is stitched from segments, and rows of an earlier segment that a later one re-ran are
+dropped. Unparseable lines are counted by reason by the parser and noted here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bevlog.rules._common import column, doc, finding, signals, where
+
+RULE_ID = "log-integrity"
+SUMMARY = "resumes, repeated/backwards steps, iters/epoch changing, a run that stopped early or crashed"
+
+LIVE_KEY = "live"  # run.extra[LIVE_KEY] = True while the log is still being written
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    skipped_note: int = doc(1, "unparseable lines (of reasons other than known noise) that earn a note")
+
+
+def find_log_integrity(run, th: Thresholds = Thresholds()):
+    meta = run.meta
+    sig = signals(run)
+    n = len(sig.step)
+    live = bool(run.extra.get(LIVE_KEY))
+    last = n - 1 if n else None
+    out = []
+    ended = str(meta.get("ended") or "")
+    total = _planned_steps(meta)
+    progress = _progress(sig, total)
+
+    if ended.startswith("traceback"):
+        exc = ended.split(":", 1)[1].strip() if ":" in ended else "an exception"
+        name = exc.split(":", 1)[0]
+        msg = f"the run died {progress}with {exc}"
+        out.append(finding(run, RULE_ID, "error", sig, last, last, msg,
+                           {"kind": "traceback", "exception": exc, "exception_type": name,
+                            "last_step": _int(sig.step[-1]) if n else None, "planned_steps": total},
+                           f"fix the {name} at the end of the log, then resume from the last checkpoint", []))
+    elif ended == "stopped" and not live:
+        msg = f"the log stops {progress}without an error: killed, out of time, or still running"
+        out.append(finding(run, RULE_ID, "warning", sig, last, last, msg,
+                           {"kind": "stopped", "last_step": _int(sig.step[-1]) if n else None,
+                            "planned_steps": total},
+                           "resume from the last checkpoint (resume_from / --resume) if it was cut off", []))
+
+    segments = meta.get("segments") or []
+    resumed = [s for s in segments if isinstance(s, dict) and s.get("resumed_from")]
+    if len(segments) > 1 or resumed:
+        parts = []
+        for s in resumed:
+            r = s["resumed_from"]
+            parts.append(f"epoch {r.get('epoch')}, iter {r.get('iter')}")
+        dropped = sum(int(s.get("dropped_rows") or 0) for s in segments if isinstance(s, dict))
+        msg = (f"the log has {len(segments)} segment{'s' if len(segments) > 1 else ''}"
+               + (f", resumed from {'; '.join(parts)}" if parts else "")
+               + (f"; {dropped} rows re-run after a resume were replaced by the later segment" if dropped else "")
+               + ": the run is stitched at the resume")
+        first = _row_of(sig.step, resumed[0].get("first_step")) if resumed else None
+        out.append(finding(run, RULE_ID, "info", sig, first, first, msg,
+                           {"kind": "resume", "segments": len(segments), "resumed_from": [s["resumed_from"] for s in resumed],
+                            "dropped_rows": dropped},
+                           "compare across the resume with care (optimizer state, data order, lr phase)", []))
+
+    raw = run.train
+    if raw is not None and len(raw) and "step" in raw:
+        steps = np.asarray(raw["step"], dtype=float)
+        steps = steps[np.isfinite(steps)]
+        dup = int(len(steps) - len(np.unique(steps)))
+        back = int((np.diff(steps) < 0).sum())
+        if dup or back:
+            msg = f"{dup} rows repeat a step and {back} go backwards: the log mixes runs or resumes badly"
+            out.append(finding(run, RULE_ID, "warning", sig, None, None, msg,
+                               {"kind": "steps", "duplicated": dup, "backwards": back},
+                               "read each run's logs separately, or the segments of one run together", []))
+
+    ipe = column(sig.t, "iters_per_epoch")
+    values = np.unique(ipe[np.isfinite(ipe)])
+    if len(values) > 1:
+        changes = np.flatnonzero(np.diff(ipe) != 0)
+        changes = [int(i) + 1 for i in changes if np.isfinite(ipe[i]) and np.isfinite(ipe[i + 1])]
+        at = changes[0] if changes else 0
+        msg = (f"iterations per epoch change during the run ({', '.join(str(int(v)) for v in values)}), "
+               f"first at {where(sig, at)}: the batch, GPU count or dataset changed")
+        out.append(finding(run, RULE_ID, "warning", sig, at, at, msg,
+                           {"kind": "iters_per_epoch", "values": [int(v) for v in values]},
+                           "compare the parts by samples seen (--align samples), not by epoch", []))
+
+    skipped = meta.get("skipped") or {}
+    worth = {k: v for k, v in skipped.items() if v and _worth_noting(k)}
+    if sum(worth.values()) >= th.skipped_note:
+        msg = "lines the parser could not read: " + ", ".join(f"{v} {k}" for k, v in worth.items())
+        out.append(finding(run, RULE_ID, "info", sig, None, None, msg,
+                           {"kind": "skipped", "skipped": worth},
+                           "nothing to change in training; check the log was not cut or interleaved", []))
+    return out
+
+
+def _worth_noting(reason: str) -> bool:
+    """Tracebacks, prints and progress bars in a console capture are expected noise."""
+    r = reason.lower()
+    return any(w in r for w in ("truncat", "malformed", "without", "bad", "invalid", "unparse", "garbled"))
+
+
+def _planned_steps(meta):
+    if meta.get("runner") == "iter" and meta.get("max_iters"):
+        return int(meta["max_iters"])
+    if meta.get("max_epochs") and meta.get("iters_per_epoch"):
+        return int(meta["max_epochs"] * meta["iters_per_epoch"])
+    return None
+
+
+def _progress(sig, total):
+    if not len(sig.step):
+        return ""
+    at = where(sig, len(sig.step) - 1)
+    if total:
+        return f"at {at} (step {int(sig.step[-1]):,} of {total:,}, {sig.step[-1] / total:.0%}) "
+    return f"at {at} (step {int(sig.step[-1]):,}) "
+
+
+def _row_of(steps, s):
+    if s is None or not len(steps):
+        return None
+    return int(np.clip(np.searchsorted(steps, float(s)), 0, len(steps) - 1))
+
+
+def _int(x):
+    return int(x) if np.isfinite(x) else None

@@ -1,0 +1,90 @@
+"""oscillation: the loss's row-to-row scatter grows while its trend is flat.
+
+Residuals are taken around the centred rolling median of the loss, relative to its level,
+and their median absolute value is measured in consecutive windows after warmup. A window
+whose scatter is ≥2× the median scatter of the windows before it, two windows in a row,
+while the smoothed loss moves less than 2% across each, is an lr at the edge of stability
+(or a batch too small for it). In healthy runs the scatter drifts up slowly as the loss
+falls (≈1.6× over a whole DETR3D run); growth is judged against the windows just before.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, rolling_median, signals, where
+
+RULE_ID = "oscillation"
+SUMMARY = "scatter of the loss around its trend grows (≥2× the earlier windows) while the trend is flat"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    windows: int = doc(20, "the post-warmup rows are cut into this many windows (each ≥ min_window rows)")
+    min_window: int = doc(8, "fewest rows in a window")
+    growth: float = doc(2.0, "scatter ≥ this × the median scatter of earlier windows is growth")
+    consecutive: int = doc(2, "windows in a row that must show growth")
+    flat: float = doc(0.02, "|relative change| of the smoothed loss across a window below which the trend is flat")
+    min_reference_windows: int = doc(3, "earlier windows needed before judging growth")
+    lr_divisor: float = doc(2.0, "suggested lr = base lr / this")
+
+
+def find_oscillation(run, th: Thresholds = Thresholds()):
+    sig = signals(run)
+    start = sig.warmup_end_row
+    loss = sig.loss[start:]
+    n = len(loss)
+    size = max(th.min_window, n // th.windows)
+    k = n // size
+    if k < th.min_reference_windows + th.consecutive:
+        return []
+    smooth = rolling_median(loss, sig.window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(loss - smooth) / smooth
+    spreads, trends = [], []
+    for w in range(k):
+        seg = slice(w * size, (w + 1) * size)
+        r = rel[seg]
+        r = r[np.isfinite(r)]
+        spreads.append(float(np.median(r)) if len(r) >= 3 else np.nan)
+        s = smooth[seg]
+        s = s[np.isfinite(s)]
+        trends.append(float(s[-1] / s[0] - 1) if len(s) >= 2 and s[0] > 0 else np.nan)
+    spreads, trends = np.array(spreads), np.array(trends)
+    streak = []
+    for w in range(1, k):  # skip window 0: the steep early descent confuses the smoother
+        ref = spreads[1:w]
+        ref = ref[np.isfinite(ref)]
+        grown = (len(ref) >= th.min_reference_windows and np.isfinite(spreads[w])
+                 and spreads[w] >= th.growth * np.median(ref) and abs(trends[w]) < th.flat)
+        streak = streak + [w] if grown else []
+        if len(streak) >= th.consecutive:
+            break
+    if len(streak) < th.consecutive:
+        return []
+    w0 = streak[0]
+    ref = float(np.median(spreads[1:w0][np.isfinite(spreads[1:w0])]))
+    # the growth persists until a window falls back below the threshold
+    w1 = streak[-1]
+    while w1 + 1 < k and np.isfinite(spreads[w1 + 1]) and spreads[w1 + 1] >= th.growth * ref:
+        w1 += 1
+    lo, hi = start + w0 * size, start + (w1 + 1) * size - 1
+    now = float(np.nanmax(spreads[w0:w1 + 1]))
+    message = (f"the loss scatters ±{now:.1%} around its trend at {where(sig, lo, hi)}, "
+               f"{now / ref:.1f}× the ±{ref:.1%} before, while the trend is flat "
+               f"({trends[w0]:+.1%} per window)")
+    evidence = {"scatter": now, "scatter_before": ref, "growth": now / ref,
+                "trend": [float(x) for x in trends[w0:w1 + 1]], "window_rows": int(size)}
+    base = lr_for_fix(run.meta, sig)
+    changes, bits = [], []
+    if base:
+        to = nice_lr(base / th.lr_divisor)
+        changes.append({"param": "lr", "from": base, "to": to})
+        bits.append(f"lr {fmt(base)} → {fmt(to)}")
+    changes.append({"param": "gradient_accumulation", "to": 2})
+    bits.append("or double the effective batch with 2-step gradient accumulation")
+    if not run.meta.get("grad_clip"):
+        changes.append({"param": "grad_clip", "to": 35})
+        bits.append("clip grad_norm at 35")
+    return [finding(run, RULE_ID, "warning", sig, lo, hi, message, evidence, "; ".join(bits), changes)]

@@ -1,0 +1,102 @@
+"""overfitting: the validation metric falls in ≥2 evaluations while the train loss keeps falling.
+
+The headline metric is picked by name (NDS, then mAP; higher is better). It fires when the
+last evaluations are all below the best one, the metric fell from one evaluation to the
+next at least twice after the best, the last is ≥2% below the best, and the smoothed train
+loss kept falling over the same span. A dip that recovers later is noise, not overfitting.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bevlog.rules._common import doc, finding, fmt, rolling_median, signals
+
+RULE_ID = "overfitting"
+SUMMARY = "validation metric falls in ≥2 evaluations after its best while the train loss keeps falling"
+
+# headline metrics, most preferred first; all higher-is-better
+METRIC_PREFERENCE = [r"(^|/)NDS$", r"(^|/)nds$", r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)mAP$",
+                     r"(^|/)AP$", r"(^|/)recall", r"(^|/)acc"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_falls: int = doc(2, "evaluations after the best at which the metric fell from the previous one")
+    min_drop: float = doc(0.02, "the last evaluation must be this fraction below the best")
+    train_fall: float = doc(0.01, "the smoothed train loss must fall at least this much from the best "
+                                  "evaluation to the last")
+
+
+def headline_metric(evals: pd.DataFrame) -> str | None:
+    names = [m for m in evals["metric"].unique() if isinstance(m, str)]
+    for pattern in METRIC_PREFERENCE:
+        hits = sorted(m for m in names if re.search(pattern, m))
+        if hits:
+            return min(hits, key=len)
+    return None
+
+
+def find_overfitting(run, th: Thresholds = Thresholds()):
+    ev = run.evals
+    if ev is None or len(ev) == 0:
+        return []
+    metric = headline_metric(ev)
+    if metric is None:
+        return []
+    m = ev[ev["metric"] == metric].copy()
+    m["value"] = pd.to_numeric(m["value"], errors="coerce")
+    m = m[np.isfinite(m["value"])].sort_values(["step", "epoch"], kind="stable")
+    m = m.drop_duplicates("step", keep="last") if m["step"].notna().all() else m
+    values = m["value"].to_numpy(dtype=float)
+    if len(values) < 3:
+        return []
+    best = int(np.argmax(values))
+    after = values[best:]
+    falls = int((np.diff(after) < 0).sum())
+    if len(after) < th.min_falls + 1 or falls < th.min_falls or values[-1] > values[best] * (1 - th.min_drop):
+        return []
+    sig = signals(run)
+    if not len(sig.step):
+        return []
+    smooth = rolling_median(sig.loss, sig.window)
+    s_best, s_last = m["step"].iloc[best], m["step"].iloc[-1]
+    i_best = _row_at(sig.step, s_best)
+    i_last = _row_at(sig.step, s_last)
+    if i_best is None or i_last is None or i_last <= i_best:
+        return []
+    l_best, l_last = _near(smooth, i_best), _near(smooth, i_last)
+    if not (np.isfinite(l_best) and np.isfinite(l_last)) or l_last > l_best * (1 - th.train_fall):
+        return []
+    e_best, e_last = m["epoch"].iloc[best], m["epoch"].iloc[-1]
+    when = (f"epoch {int(e_best)}" if np.isfinite(e_best) and not sig.iter_runner else f"iter {int(s_best):,}")
+    message = (f"{metric} peaked at {fmt(values[best])} ({when}) and fell in {falls} of the "
+               f"{len(after) - 1} evaluations after it to {fmt(values[-1])} ({values[-1] / values[best] - 1:+.1%}), "
+               f"while the train loss kept falling ({fmt(l_best)} → {fmt(l_last)})")
+    evidence = {"metric": metric, "best": float(values[best]), "best_step": float(s_best),
+                "last": float(values[-1]), "falls": falls, "train_loss_best": float(l_best),
+                "train_loss_last": float(l_last), "values": [float(v) for v in values]}
+    changes = []
+    if np.isfinite(e_best) and not sig.iter_runner:
+        changes.append({"param": "max_epochs", "from": run.meta.get("max_epochs"), "to": int(e_best)})
+        fix = f"keep the {when} checkpoint; train for {int(e_best)} epochs, or add augmentation"
+    else:
+        changes.append({"param": "max_iters", "from": run.meta.get("max_iters"), "to": int(s_best)})
+        fix = f"keep the checkpoint at {when}; train for fewer iterations, or add augmentation"
+    return [finding(run, RULE_ID, "warning", sig, i_best, i_last, message, evidence, fix, changes)]
+
+
+def _row_at(steps, s):
+    if not np.isfinite(s) or not len(steps):
+        return None
+    i = int(np.searchsorted(steps, s, side="right")) - 1
+    return max(0, min(i, len(steps) - 1))
+
+
+def _near(x, i, k=3):
+    seg = x[max(0, i - k):i + 1]
+    seg = seg[np.isfinite(seg)]
+    return float(np.median(seg)) if len(seg) else float("nan")

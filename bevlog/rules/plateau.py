@@ -1,0 +1,58 @@
+"""plateau: the loss stopped falling while the lr is still high.
+
+Over the last fifth of the post-warmup run the loss (median of the first vs the last quarter
+of that window) fell less than 1% while the lr is still ≥10% of its peak: the lr is not
+the reason it stopped. A cosine tail is flat by design and is left alone (lr < 10% of
+peak); a loss that is rising belongs to divergence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bevlog.rules._common import doc, finding, fmt, lr_for_fix, peak_logged_lr, signals, where
+
+RULE_ID = "plateau"
+SUMMARY = "loss fell <1% over the last window while the lr is still ≥10% of its peak"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    window_frac: float = doc(0.2, "fraction of the post-warmup rows (the end) looked at")
+    min_rows: int = doc(12, "fewest rows in the window")
+    min_fall: float = doc(0.01, "a relative fall below this is a plateau")
+    max_rise: float = doc(0.10, "a rise above this is divergence's business, not a plateau")
+    lr_frac: float = doc(0.10, "only while the lr is still ≥ this fraction of its peak")
+
+
+def find_plateau(run, th: Thresholds = Thresholds()):
+    sig = signals(run)
+    start = sig.warmup_end_row
+    n = len(sig.loss)
+    rows = max(th.min_rows, int((n - start) * th.window_frac))
+    if n - start < rows:
+        return []
+    lo = n - rows
+    loss = sig.loss[lo:]
+    q = max(3, rows // 4)
+    head, tail = loss[:q], loss[-q:]
+    head, tail = head[np.isfinite(head)], tail[np.isfinite(tail)]
+    if len(head) < 2 or len(tail) < 2 or np.median(head) <= 0:
+        return []
+    fall = float(1 - np.median(tail) / np.median(head))
+    if fall >= th.min_fall or fall < -th.max_rise:
+        return []
+    peak = peak_logged_lr(sig)
+    lr_end = sig.lr[np.isfinite(sig.lr)][-1] if np.isfinite(sig.lr).any() else np.nan
+    if not peak or not np.isfinite(lr_end) or lr_end < th.lr_frac * peak:
+        return []
+    message = (f"the loss moved only {-fall:+.1%} over {where(sig, lo, n - 1)} "
+               f"(median {fmt(np.median(head))} → {fmt(np.median(tail))}) while the lr is still "
+               f"{lr_end / peak:.0%} of its peak ({fmt(lr_end)})")
+    evidence = {"fall": fall, "loss_start": float(np.median(head)), "loss_end": float(np.median(tail)),
+                "lr_end": float(lr_end), "lr_peak": float(peak), "rows": int(rows)}
+    base = lr_for_fix(run.meta, sig)
+    fix = ("check the lr against the total batch (see lr-batch), that pretrained weights loaded, "
+           "and that the model can overfit one batch")
+    return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [])]

@@ -1,0 +1,87 @@
+"""warmup: trouble that starts right after the lr warmup ends (or right at the start without one).
+
+Warmup is read from the config (`warmup_iters`) or from the lr itself (a climb to its early
+peak). The other rise rules ignore rows inside warmup, where the loss may rise while the
+lr climbs; this rule looks at the rows just after it: a loss that climbs ≥25% over its
+minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bevlog.rules._common import column, doc, finding, fmt, pct, rolling_median, runs_of, signals, where
+
+RULE_ID = "warmup"
+SUMMARY = "loss blows up, turns non-finite or grad_norm explodes right after warmup ends (or without one)"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    right_after_rows: int = doc(10, "rows after warmup (at least; or the warmup's own length in rows) "
+                                    "in which trouble counts as 'right after'")
+    rise: float = doc(0.25, "smoothed loss this far above its minimum since warmup is trouble")
+    rise_rows: int = doc(3, "rows the rise must last")
+    grad_ratio: float = doc(10.0, "grad_norm this many times its median over the first rows is trouble")
+    min_warmup_iters: int = doc(500, "warmup length to suggest at least")
+
+
+def find_warmup(run, th: Thresholds = Thresholds()):
+    sig = signals(run)
+    n = len(sig.loss)
+    start = sig.warmup_end_row
+    right_after = max(th.right_after_rows, start)
+    if n - start < th.rise_rows + 2:
+        return []
+    horizon = min(n, start + 3 * right_after)
+    trouble = _trouble(sig, start, horizon, right_after, th)
+    if trouble is None:
+        return []
+    row, what, evidence = trouble
+    warm = sig.warmup_iters
+    to = int(max(th.min_warmup_iters, 2 * (warm or 0)))
+    if warm:
+        lead = f"right after the {warm:,}-iter warmup ended ({where(sig, start)})"
+    else:
+        lead = "in the first rows of a run without lr warmup"
+    message = f"{what} {lead}: the peak lr arrives too fast"
+    evidence.update({"warmup_iters": warm, "warmup_end_step": int(sig.step[start]) if start < n else None})
+    fix = (f"warmup {warm or 0:,} → {to:,} iters (linear, ratio 1/3)" if warm
+           else f"add a linear warmup of {to:,} iters at ratio 1/3")
+    changes = [{"param": "warmup_iters", "from": warm, "to": to}]
+    return [finding(run, RULE_ID, "warning", sig, row, row, message, evidence, fix, changes)]
+
+
+def _trouble(sig, start, horizon, right_after, th):
+    # a missing `loss` column reads as NaN everywhere: only a logged column has non-finite rows
+    bad = np.flatnonzero(~np.isfinite(sig.loss_raw[start:horizon]))
+    if "loss" in sig.t and len(bad) and bad[0] < right_after:
+        row = start + int(bad[0])
+        return row, f"loss became non-finite at {where(sig, row)}", {"kind": "nonfinite"}
+    s = rolling_median(sig.loss[start:horizon], sig.window)
+    finite = np.isfinite(s)
+    if finite.sum() > th.rise_rows:
+        runmin = np.fmin.accumulate(np.where(finite, s, np.inf))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            excess = np.where(finite & (runmin > 0), s / runmin - 1, 0.0)
+        for a, b in runs_of(excess >= th.rise):
+            if b - a + 1 < th.rise_rows:
+                continue
+            min_row = int(np.flatnonzero(s[:a + 1] == runmin[a])[-1])
+            if min_row < right_after:
+                peak = float(np.nanmax(excess[a:b + 1]))
+                return (start + min_row,
+                        f"loss climbed {pct(peak)} over its minimum {fmt(runmin[a])} from {where(sig, start + min_row)}",
+                        {"kind": "rise", "rise": peak, "min_loss": float(runmin[a])})
+    g = column(sig.t, "grad_norm")[start:horizon]
+    ref = g[:max(3, right_after // 2)]
+    ref = ref[np.isfinite(ref)]
+    if len(ref) >= 3 and np.median(ref) > 0:
+        ratio = g / np.median(ref)
+        hits = np.flatnonzero(np.nan_to_num(ratio[:right_after]) >= th.grad_ratio)
+        if len(hits):
+            row = start + int(hits[0])
+            return (row, f"grad_norm jumped ×{ratio[hits[0]]:.0f} at {where(sig, row)}",
+                    {"kind": "grad", "ratio": float(ratio[hits[0]])})
+    return None

@@ -1,0 +1,101 @@
+"""A `Config:` dump (Python source of `name = value` statements) -> dict, with `ast`.
+
+Nothing from a log is executed: literals (numbers, strings, lists, tuples, dicts,
+`dict(a=1)` calls, `-1`, `True`, `None`) become Python values; anything else
+(`range(0, 4)`, `2 * 12`, a name) keeps its source text as a string. A dump that does
+not parse as a whole (cut short, odd lines) is read statement by statement, keeping
+every top-level assignment that parses.
+"""
+from __future__ import annotations
+
+import ast
+
+_MAX_TEXT = 2_000_000  # a config dump is tens of KB; refuse to feed megabytes to ast
+
+
+def read_config(text: str | None) -> dict | None:
+    if not text or not text.strip() or len(text) > _MAX_TEXT:
+        return None
+    try:
+        tree = ast.parse(text)
+        return _assignments(tree.body, text) or None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    out: dict = {}
+    for chunk in _top_level_chunks(text):
+        try:
+            tree = ast.parse(chunk)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        out.update(_assignments(tree.body, chunk))
+    return out or None
+
+
+def _top_level_chunks(text: str):
+    """Split source into statements: a new one starts at an unindented `name =` line."""
+    chunk: list[str] = []
+    for line in text.splitlines():
+        if chunk and line[:1].isalpha() and "=" in line:
+            yield "\n".join(chunk)
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        yield "\n".join(chunk)
+
+
+def _assignments(body, source: str) -> dict:
+    out: dict = {}
+    for node in body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = literal(node.value, source)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            out[node.target.id] = literal(node.value, source)
+    return out
+
+
+def literal(node, source: str):
+    """The value of a literal expression node, or its source text when not a literal."""
+    try:
+        return _literal(node, source, 0)
+    except RecursionError:
+        return _source(node, source)
+
+
+def _literal(node, source: str, depth: int):
+    if depth > 200:
+        return _source(node, source)
+    d = depth + 1
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.List):
+        return [_literal(e, source, d) for e in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(e, source, d) for e in node.elts)
+    if isinstance(node, ast.Set):
+        return [_literal(e, source, d) for e in node.elts]
+    if isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):  # {**other}
+            return _source(node, source)
+        keys = [_literal(k, source, d) for k in node.keys]
+        try:
+            return {k: _literal(v, source, d) for k, v in zip(keys, node.values)}
+        except TypeError:  # unhashable key
+            return _source(node, source)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "dict"
+        and not node.args
+        and all(k.arg is not None for k in node.keywords)
+    ):
+        return {k.arg: _literal(k.value, source, d) for k in node.keywords}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(node.operand, ast.Constant):
+        v = node.operand.value
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v if isinstance(node.op, ast.USub) else v
+    return _source(node, source)
+
+
+def _source(node, source: str) -> str:
+    text = ast.get_source_segment(source, node)
+    return text if text is not None else ast.dump(node)

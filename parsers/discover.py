@@ -1,0 +1,145 @@
+"""Finding log files and grouping them into runs; naming runs.
+
+Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
+- Candidate files: names ending in `.log`, `.json`, `.txt` (optionally `.gz`), whose
+  content `parsers.detect` recognises. Directories are searched recursively; hidden
+  directories are skipped.
+- Run of a file, and its name:
+  * mmengine `<wd>/<ts>/<ts>.log`, `<wd>/<ts>/vis_data/scalars.json`,
+    `<wd>/<ts>/vis_data/<ts>.json` -> run `<wd>` (every `<ts>`, i.e. every resume, is a
+    segment of it); name = `<wd>`'s name.
+  * mmcv `<wd>/<YYYYmmdd_HHMMSS>.log[.json]` (stem is a bare timestamp) -> run `<wd>`.
+  * wandb `<…>/run-<ts>-<id>/files/output.log` -> run `run-<ts>-<id>`.
+  * otherwise the directory plus the stem without a trailing timestamp
+    (`exp__20230727_114037.log` -> `exp`): files differing only by timestamp are
+    segments (resumes) of one run.
+- Segment of a file: the timestamp (or stem); `X.log` and `X.log.json`, or
+  `<ts>/<ts>.log` and its `vis_data/*.json`, are twins: one segment read once, from the
+  text file (it has timestamps, the header and a 4-significant-digit lr; the json rounds
+  every float to 5 decimals), the json only when there is no text twin.
+- Groups come out sorted by run directory and name; files in a group by segment.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from parsers.io import STDIN
+
+TIMESTAMP = r"\d{8}_\d{6}"
+_BARE_TS = re.compile(rf"^{TIMESTAMP}$")
+_TRAILING_TS = re.compile(rf"[_\-. ]*{TIMESTAMP}$")
+LOG_SUFFIXES = (".log", ".json", ".txt", ".log.gz", ".json.gz", ".txt.gz")
+
+
+def stem(path: str) -> str:
+    name = os.path.basename(path)
+    changed = True
+    while changed:
+        changed = False
+        for suf in (".gz", ".json", ".log", ".txt"):
+            if name.endswith(suf) and len(name) > len(suf):
+                name = name[: -len(suf)]
+                changed = True
+    return name
+
+
+def run_key(path: str) -> tuple[str, str, str]:
+    """(run directory, run name, segment key) of a log file."""
+    if path == STDIN:
+        return ("", "stdin", "stdin")
+    p = os.path.abspath(path)
+    d = os.path.dirname(p)
+    s = stem(p)
+    parent = os.path.basename(d)
+    if parent == "vis_data":
+        ts_dir = os.path.dirname(d)
+        wd = os.path.dirname(ts_dir)
+        if _BARE_TS.match(os.path.basename(ts_dir)):
+            return (wd, _name_of_dir(wd), ts_dir)
+        return (ts_dir, _name_of_dir(ts_dir), ts_dir)
+    if s == parent and _BARE_TS.match(s):
+        wd = os.path.dirname(d)
+        return (wd, _name_of_dir(wd), d)
+    if _BARE_TS.match(s):
+        return (d, _name_of_dir(d), os.path.join(d, s))
+    if s == "output" and parent == "files":
+        run_dir = os.path.dirname(d)
+        return (run_dir, _name_of_dir(run_dir), run_dir)
+    name = _TRAILING_TS.sub("", s) or s
+    return (d, name, os.path.join(d, s))
+
+
+def run_name(path: str) -> str:
+    return run_key(path)[1]
+
+
+def _name_of_dir(d: str) -> str:
+    return os.path.basename(d.rstrip(os.sep)) or d
+
+
+def is_candidate(path: str) -> bool:
+    name = os.path.basename(path).lower()
+    return name.endswith(LOG_SUFFIXES)
+
+
+def sniff(path: str) -> str | None:
+    from parsers.detect import SNIFF, detect
+    from parsers.io import GZIP_MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF)
+        if head.startswith(GZIP_MAGIC):
+            import zlib
+
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF)
+    except (OSError, ValueError, EOFError, Exception):  # noqa: BLE001 - unreadable = not a log here
+        return None
+    return detect(head)
+
+
+def find_logs(root: str) -> list[str]:
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        for f in sorted(files):
+            p = os.path.join(d, f)
+            if is_candidate(p) and sniff(p):
+                out.append(p)
+    return out
+
+
+def discover(path: str) -> list[list[str]]:
+    """Groups of log files, one group per run, for a file, '-', or a directory."""
+    if path == STDIN or not os.path.isdir(path):
+        return [[path]]
+    return group_files(find_logs(path))
+
+
+def group_files(paths) -> list[list[str]]:
+    """Group files into runs; within a run keep one file per segment (twins read once)."""
+    return [files for files, _ in group_with_twins(paths)]
+
+
+def group_with_twins(paths) -> list[tuple[list[str], list[str]]]:
+    """[(files to read, twins not read)] per run."""
+    runs: dict = {}
+    for p in paths:
+        rdir, name, seg = run_key(p)
+        runs.setdefault((rdir, name), {}).setdefault(seg, []).append(p)
+    out = []
+    for key in sorted(runs):
+        chosen, twins = [], []
+        for seg in sorted(runs[key]):
+            files = sorted(runs[key][seg], key=_twin_rank)
+            chosen.append(files[0])
+            twins.extend(files[1:])
+        out.append((chosen, twins))
+    return out
+
+
+def _twin_rank(path: str):
+    name = os.path.basename(path).lower()
+    is_json = ".json" in name
+    return (is_json, name != "scalars.json", name)

@@ -1,0 +1,156 @@
+"""Per-decoder-layer losses: which train columns are they, and the long `layers` frame.
+
+Key grammar (checked in this order):
+- mmdet DETR heads: `[frame_K_][dN.][dn_|enc_…]loss_TERM` — `dN.` is intermediate layer N,
+  the unprefixed key is the final layer. `frame_0_d1.dn_loss_cls` -> group `frame_0_dn`,
+  term `cls`, layer 1.
+- Sparse4D: `loss_TERM_N` (every layer numbered), optionally with a `_dn` before the number:
+  `loss_cls_dn_3` -> group `dn`.
+- TransFusion/BEVFusion: `loss/object/layer_N_loss_TERM`, `layer_-1` = final layer;
+  group is the path part (`object`).
+Groups are '' (main queries), `dn` (denoising), `enc` (encoder proposals), prefixed by the
+frame (`frame_0`) or head path (`object`), joined with '_'.
+
+Layer numbering: per group, L = number of layers logged (intermediate + final); for
+decoder groups (not `enc`) L is raised to the config's decoder depth when that is larger
+(aux losses off: only the final layer is logged, and it is layer L-1).
+"""
+from __future__ import annotations
+
+import re
+
+MMDET = re.compile(r"^(?P<frame>frame_\d+_)?(?:d(?P<d>\d+)\.)?(?P<grp>(?:[a-z0-9]+_)*?)loss_(?P<term>[A-Za-z0-9]+)$")
+SPARSE4D = re.compile(r"^(?P<frame>frame_\d+_)?loss_(?P<term>[A-Za-z0-9]+)(?P<dn>_dn)?_(?P<k>\d+)$")
+TRANSFUSION = re.compile(r"^(?:loss/)?(?P<path>[^/]+)/layer_(?P<k>-?\d+)_loss_(?P<term>[A-Za-z0-9]+)$")
+GROUP_WORDS = ("dn", "enc", "aux", "one2many", "o2m", "denoise")
+
+
+def classify(key: str):
+    """(group, term, layer) where layer is an int (intermediate / Sparse4D), 'final', or
+    -1 (TransFusion's last layer); None when the key is not a decoder-layer loss."""
+    m = SPARSE4D.match(key)
+    if m:
+        group = _join((m.group("frame") or "").rstrip("_"), "dn" if m.group("dn") else "")
+        return group, m.group("term"), int(m.group("k"))
+    m = TRANSFUSION.match(key)
+    if m:
+        k = int(m.group("k"))
+        return m.group("path"), m.group("term"), ("final" if k == -1 else k)
+    m = MMDET.match(key)
+    if m:
+        grp = m.group("grp").rstrip("_")
+        if grp and grp not in GROUP_WORDS:
+            return None  # e.g. `centers2d_loss_x`: another head's loss, not a decoder layer
+        group = _join((m.group("frame") or "").rstrip("_"), grp)
+        return group, m.group("term"), (int(m.group("d")) if m.group("d") is not None else "final")
+    return None
+
+
+def _join(*parts: str) -> str:
+    return "_".join(p for p in parts if p)
+
+
+def layer_columns(keys, config_layers: int | None) -> list[tuple[str, str, str, int]]:
+    """[(column, group, term, layer)] for the train columns that are decoder-layer losses.
+
+    A group counts as layered when it has at least one numbered layer; a group with only
+    an unprefixed final loss counts when its term also appears numbered in another group
+    or the config states a decoder depth (then it is the final layer L-1)."""
+    parsed = {k: classify(k) for k in keys}
+    parsed = {k: v for k, v in parsed.items() if v is not None}
+    groups: dict[str, dict] = {}
+    for key, (group, term, layer) in parsed.items():
+        g = groups.setdefault(group, {"numbered": set(), "final": False, "items": [], "explicit": False})
+        g["explicit"] |= bool(TRANSFUSION.match(key) or SPARSE4D.match(key))
+        if layer == "final":
+            g["final"] = True
+        else:
+            g["numbered"].add(layer)
+        g["items"].append((key, term, layer))
+    out = []
+    any_numbered = any(g["numbered"] for g in groups.values())
+    for group, g in groups.items():
+        if not g["numbered"] and not g["explicit"]:
+            if not (any_numbered or config_layers):
+                continue
+            if not any(t in ("cls", "bbox", "iou", "box") for _, t, _ in g["items"]):
+                continue
+        count = (max(g["numbered"]) + 1 if g["numbered"] else 0) + (1 if g["final"] else 0)
+        is_decoder = not group.endswith("enc")
+        if is_decoder and config_layers and config_layers > count:
+            count = config_layers
+        for key, term, layer in g["items"]:
+            out.append((key, group, term, count - 1 if layer == "final" else layer))
+    return out
+
+
+def has_aux(keys) -> bool:
+    """Intermediate-layer losses are logged (a numbered layer in a decoder group)."""
+    for k in keys:
+        c = classify(k)
+        if c is not None and not c[0].endswith("enc") and c[2] != "final":
+            return True
+    return False
+
+
+def long_frame(train, present: dict, run_name: str, config_layers: int | None):
+    """The `layers` frame from a built train frame. `present[key]`: bool per row, the line
+    carried the key (a logged `nan` stays as a NaN row; an absent key gives no row)."""
+    import numpy as np
+    import pandas as pd
+
+    from parsers.run import LAYERS_COLUMNS
+
+    cols = layer_columns([c for c in train.columns], config_layers)
+    if not cols or len(train) == 0:
+        return empty_layers()
+    parts = []
+    n = len(train)
+    step = train["step"].to_numpy(dtype=float)
+    epoch_f = train["epoch_f"].to_numpy(dtype=float)
+    for key, group, term, layer in cols:
+        v = train[key].to_numpy(dtype=float)
+        keep = present[key] if key in present else ~np.isnan(v)
+        parts.append((key, group, term, layer, keep, v))
+    total = sum(int(p[4].sum()) for p in parts)
+    out = {
+        "run": np.full(total, run_name, dtype=object),
+        "step": np.empty(total),
+        "epoch_f": np.empty(total),
+        "group": np.empty(total, dtype=object),
+        "term": np.empty(total, dtype=object),
+        "layer": np.empty(total, dtype=np.int64),
+        "value": np.empty(total),
+    }
+    pos = 0
+    for key, group, term, layer, keep, v in parts:
+        m = int(keep.sum())
+        sl = slice(pos, pos + m)
+        out["step"][sl] = step[keep]
+        out["epoch_f"][sl] = epoch_f[keep]
+        out["group"][sl] = group
+        out["term"][sl] = term
+        out["layer"][sl] = layer
+        out["value"][sl] = v[keep]
+        pos += m
+    df = pd.DataFrame(out, columns=LAYERS_COLUMNS)
+    return df.sort_values(["step", "group", "term", "layer"], kind="stable").reset_index(drop=True)
+
+
+def empty_layers():
+    import pandas as pd
+
+    from parsers.run import LAYERS_COLUMNS
+
+    return pd.DataFrame(
+        {
+            "run": pd.Series([], dtype=object),
+            "step": pd.Series([], dtype=float),
+            "epoch_f": pd.Series([], dtype=float),
+            "group": pd.Series([], dtype=object),
+            "term": pd.Series([], dtype=object),
+            "layer": pd.Series([], dtype="int64"),
+            "value": pd.Series([], dtype=float),
+        },
+        columns=LAYERS_COLUMNS,
+    )

@@ -1,0 +1,100 @@
+"""`read`, `read_many`: paths -> Runs (format detection, parsing, stitching)."""
+from __future__ import annotations
+
+import os
+
+from parsers.discover import STDIN, discover, group_with_twins, run_key
+from parsers.io import display_name, read_bytes
+from parsers.run import ParseError, Run
+
+
+def read_segment(path: str):
+    """One log file -> Segment (raises ParseError when it is not a readable log)."""
+    from parsers.detect import detect
+    from parsers.jsonlog import read_json
+    from parsers.textlog import read_text
+
+    name = display_name(path)
+    data = read_bytes(path)
+    if not data.strip():
+        raise ParseError(name, "empty file")
+    kind = detect(data)
+    if kind is None:
+        raise ParseError(name, "not a training log: no mmcv/mmengine log lines or JSON log rows found", _first_line_hint(data))
+    if kind == "text":
+        seg = read_text(name, data)
+        if not seg.header.get("log_lines"):
+            raise ParseError(name, "not a training log: no mmcv/mmengine log lines found")
+    else:
+        seg = read_json(name, data, "mmcv" if kind == "mmcv-json" else "mmengine")
+        if seg.library == "mmengine" and path != STDIN:
+            _attach_mmengine_config(seg, path)
+        if seg.rows == 0 and not seg.eval_metric and not seg.test_metrics and not seg.header.get("json_meta"):
+            where = min((n for ls in seg.skipped_lines.values() for n in ls), default=1)
+            raise ParseError(name, "no readable JSON log rows", where)
+    return seg
+
+
+def _first_line_hint(data: bytes) -> int:
+    return 1
+
+
+def _attach_mmengine_config(seg, path: str) -> None:
+    """mmengine dumps the config as `vis_data/config.py` next to scalars.json."""
+    cfg = os.path.join(os.path.dirname(os.path.abspath(path)), "config.py")
+    if "config_text" not in seg.header and os.path.isfile(cfg):
+        try:
+            with open(cfg, encoding="utf-8", errors="replace") as f:
+                seg.header["config_text"] = f.read(2_000_000)
+        except OSError:
+            pass
+
+
+def read_files(files: list[str], twins: list[str] | None = None) -> Run:
+    """Files of ONE run (segments) -> Run."""
+    from parsers.assemble import build_run
+
+    segments = [read_segment(f) for f in files]
+    name = run_key(files[0])[1]
+    run = build_run(segments, name, [display_name(f) for f in files])
+    run.meta["twins_not_read"] = [display_name(t) for t in (twins or [])]
+    return run
+
+
+def read(path) -> Run:
+    """A file, a work dir of ONE run, or '-' (stdin) -> Run."""
+    path = os.fspath(path) if path != STDIN else path
+    if path != STDIN and os.path.isdir(path):
+        from parsers.discover import find_logs
+
+        groups = group_with_twins(find_logs(path))
+        if not groups:
+            raise ParseError(path, "no training logs found in this directory")
+        if len(groups) > 1:
+            names = ", ".join(sorted({run_key(g[0][0])[1] for g in groups}))
+            raise ParseError(path, f"holds {len(groups)} runs ({names}); use read_many(discover(path))")
+        files, twins = groups[0]
+        return read_files(files, twins)
+    if path != STDIN and not os.path.exists(path):
+        raise ParseError(path, "no such file or directory")
+    return read_files([path])
+
+
+def read_many(paths) -> list[Run]:
+    """Group the given files (and directories, searched) into runs and read each."""
+    files: list[str] = []
+    for p in paths:
+        p = os.fspath(p) if p != STDIN else p
+        if p != STDIN and os.path.isdir(p):
+            from parsers.discover import find_logs
+
+            files.extend(find_logs(p))
+        else:
+            files.append(p)
+    runs = []
+    for group, twins in group_with_twins(dict.fromkeys(files)):
+        runs.append(read_files(group, twins))
+    return runs
+
+
+__all__ = ["read", "read_many", "discover"]

@@ -1,0 +1,175 @@
+"""A real tiny-preset training through the installed `bevdetr` entry point, and what it wrote."""
+import ast
+import glob
+import math
+import os
+import re
+import subprocess
+
+import pytest
+import torch
+
+from bevdetr.config import make_schedule
+from bevdetr.presets import make_settings
+from bevdetr.train import build_model
+from bevdetr_logformat import RECORD, assert_text_and_json_agree, epoch_lines, items, read_json_rows
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    proc = subprocess.run(["bevdetr", "train", "--preset", "tiny", "--work-dir", str(work), "--progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (log,) = glob.glob(str(work / "*.log"))
+    return work, log, proc
+
+
+def train_values(log, key):
+    return [items(m)[key] for kind, m in epoch_lines(log) if kind == "train"]
+
+
+def debiased_ema(values, weight=0.6):
+    out, last = [], 0.0
+    for i, v in enumerate(values, 1):
+        last = last * weight + (1 - weight) * v
+        out.append(last / (1 - weight**i))
+    return out
+
+
+def header_records(log):
+    """The text of each record before the first train line (multi-line records joined)."""
+    records = []
+    with open(log) as f:
+        for line in f:
+            m = RECORD.match(line.rstrip("\n"))
+            if m:
+                if "Epoch [" in m["message"]:
+                    break
+                records.append(m["message"])
+            else:
+                records[-1] += "\n" + line.rstrip("\n")
+    return records
+
+
+def test_work_dir_holds_one_log_pair_and_checkpoints(tiny_run):
+    work, log, _ = tiny_run
+    stem = os.path.basename(log)[:-4]
+    assert re.fullmatch(r"\d{8}_\d{6}", stem)
+    assert sorted(os.listdir(work)) == sorted([f"{stem}.log", f"{stem}.log.json", "epoch_1.pth", "epoch_2.pth",
+                                               "epoch_3.pth", "latest.pth"])
+    assert os.readlink(work / "latest.pth") == "epoch_3.pth"
+
+
+def test_smoothed_loss_falls_clearly(tiny_run):
+    _, log, _ = tiny_run
+    loss = debiased_ema(train_values(log, "loss"))
+    assert len(loss) == 12
+    assert loss[-1] < 0.8 * loss[0], loss
+    bbox = debiased_ema(train_values(log, "loss_bbox"))
+    assert bbox[-1] < 0.9 * bbox[0], bbox
+
+
+def test_train_and_val_lines_have_mmcv_structure(tiny_run):
+    _, log, _ = tiny_run
+    lines = epoch_lines(log)
+    assert all(m is not None for _, m in lines), [kind for kind, m in lines if m is None]
+    train = [m for kind, m in lines if kind == "train"]
+    val = [m for kind, m in lines if kind == "val"]
+    assert [(int(m["epoch"]), int(m["iter"]), int(m["n"])) for m in train] == [
+        (e, i, 40) for e in (1, 2, 3) for i in (10, 20, 30, 40)]
+    assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(1, 6), (2, 6), (3, 6)]  # ceil(48 / 8) val batches
+    for m in train:
+        assert m["logger"] == "mmdet" and m["memory"] is None  # no CUDA, no memory key
+        assert list(items(m)) == ["loss_cls", "loss_bbox", "d0.loss_cls", "d0.loss_bbox", "loss", "grad_norm"]
+        parts = items(m)
+        assert parts["loss"] == pytest.approx(sum(v for k, v in parts.items() if "loss_" in k), abs=3e-4)
+    assert train[-1]["eta"] == "0:00:00"
+    for m in val:
+        metrics = items(m)
+        assert list(metrics)[-1] == "bevdetr/mAP" and len(metrics) == 3 * 4 + 1
+        assert 0.0 <= metrics["bevdetr/mAP"] <= 1.0
+
+
+def test_logged_lr_follows_warmup_and_schedule(tiny_run):
+    _, log, _ = tiny_run
+    settings = make_settings("tiny")
+    schedule = make_schedule(settings, 40)
+    logged = [(int(m["epoch"]), int(m["iter"]), m["lr"]) for kind, m in epoch_lines(log) if kind == "train"]
+    for epoch, it, text in logged:
+        global_iter = (epoch - 1) * 40 + it - 1  # lr of the interval's last iteration, as mmcv logs it
+        assert text == f"{schedule.lr(global_iter, epoch - 1):.3e}"
+    assert logged[0][2] == "1.267e-03"  # 2e-3 * (1 - (1 - 9/20) * 2/3): still warming up at iteration 10
+
+
+def test_every_line_is_a_record_or_part_of_one(tiny_run):
+    _, log, _ = tiny_run
+    with open(log) as f:
+        text = f.read()
+    assert RECORD.match(text.splitlines()[0])
+    assert "\r" not in text and "█" not in text  # the progress bar stays on the terminal
+    records = [line for line in text.splitlines() if RECORD.match(line)]
+    assert len(records) >= 12 + 3 + 6
+
+
+def test_header_is_the_one_mmcv_writes(tiny_run):
+    work, log, _ = tiny_run
+    records = header_records(log)
+    assert records[0].startswith("Environment info:\n" + "-" * 60 + "\nsys.platform: ")
+    assert records[0].endswith("-" * 60 + "\n")  # mmdet's message ends in a newline: a blank line follows
+    assert "CUDA available: False" in records[0]
+    assert records[1] == "Distributed training: False"
+    assert records[2].startswith("Config:\n")
+    config = {node.targets[0].id: node.value for node in ast.parse(records[2][len("Config:\n"):]).body}
+    assert ast.unparse(config["gpu_ids"]) == "range(0, 1)"
+    assert ast.literal_eval(config["total_batch_size"]) == 8
+    assert ast.literal_eval(config["total_epochs"]) == 3
+    assert ast.literal_eval(config["workflow"]) == [("train", 1)]
+    data = {kw.arg: kw.value for kw in config["data"].keywords}
+    assert ast.literal_eval(data["samples_per_gpu"]) == 8
+    assert ast.literal_eval(config["bevdetr"].keywords[0].value) == "tiny"
+    assert records[3] == "Set random seed to 0, deterministic: False"
+    assert records[4].startswith("Model:\nBEVDETR(")
+    assert records[5] == f"Start running, host: {records[5].split('host: ')[1].split(',')[0]}, work_dir: {work}"
+    assert records[6].startswith("Hooks will be executed in the following order:\nbefore_run:\n(VERY_HIGH   ) ")
+    assert records[7] == "workflow: [('train', 1)], max: 3 epochs"
+    assert records[8] == f"Checkpoints will be saved to {work} by HardDiskBackend."
+
+
+def test_exp_name_precedes_end_of_epoch_lines_and_checkpoints_are_announced(tiny_run):
+    _, log, _ = tiny_run
+    with open(log) as f:
+        messages = [m["message"] for m in map(RECORD.match, f.read().splitlines()) if m]
+    for i, msg in enumerate(messages):
+        if msg.startswith("Epoch(val)") or msg.startswith("Epoch [") and "][40/40]" in msg:
+            assert messages[i - 1] == "Exp name: bevdetr_tiny.py"
+    assert [m for m in messages if m.startswith("Saving checkpoint")] == [
+        f"Saving checkpoint at {e} epochs" for e in (1, 2, 3)]
+
+
+def test_text_and_json_logs_agree(tiny_run):
+    _, log, _ = tiny_run
+    assert assert_text_and_json_agree(log, log + ".json") == 12 + 3
+    meta = read_json_rows(log + ".json")[0]
+    assert list(meta) == ["env_info", "config", "seed", "exp_name"]
+    assert meta["exp_name"] == "bevdetr_tiny.py" and meta["seed"] == 0
+    assert "Config:\n" + meta["config"] in open(log).read()
+
+
+def test_terminal_gets_a_bar_and_a_summary(tiny_run):
+    _, log, proc = tiny_run
+    assert "█" in proc.stderr and "120/120" in proc.stderr
+    assert f"log: {log}" in proc.stdout
+    assert re.search(r"trained 120 iterations \(3 epochs\) on 1 cpu process\(es\): .* [\d.]+ samples/s", proc.stdout)
+    assert "mAP (centre distance 0.5/1/2/4 m): " in proc.stdout
+
+
+def test_checkpoint_loads_with_weights_only(tiny_run):
+    work, _, _ = tiny_run
+    ckpt = torch.load(work / "latest.pth", weights_only=True)
+    assert ckpt["meta"]["epoch"] == 3 and ckpt["meta"]["iter"] == 120
+    model = build_model(make_settings("tiny"))
+    model.load_state_dict(ckpt["state_dict"])
+    assert all(math.isfinite(float(p.abs().sum())) for p in model.parameters())

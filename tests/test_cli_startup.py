@@ -1,0 +1,45 @@
+"""`bevlog --help` must stay light: no pandas, plotly or torch at start-up."""
+import subprocess
+import sys
+
+HEAVY = ("pandas", "plotly", "torch", "pyarrow", "numpy")
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from bevlog.cli import cli\n"
+        "try:\n"
+        "    cli(['--help'], prog_name='bevlog')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out, out
+    for name in ("parse",):
+        assert name in out
+
+
+def test_every_subcommand_help_imports_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from bevlog.cli import cli, COMMANDS\n"
+        "for name in COMMANDS:\n"
+        "    try:\n"
+        "        cli([name, '--help'], prog_name='bevlog')\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (name, e.code)\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out, out
+
+
+def test_installed_entry_point_answers():
+    proc = subprocess.run(["bevlog", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: bevlog" in proc.stdout
+    version = subprocess.run(["bevlog", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and "bevlog, version" in version.stdout
