@@ -57,6 +57,7 @@ def require_batch(run, overrides: dict[str, int] | None = None) -> int:
 
 def train_x(run, align: str, overrides: dict[str, int] | None = None):
     """x value of every row of `run.train` (a float ndarray, NaN where unknown)."""
+    _check(align)
     return frame_x(run, run.train, align, overrides)
 
 

@@ -8,6 +8,7 @@ batch × interval samples, so that product makes runs of different batch compara
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 from bevlog.align import AlignError, log_interval, total_batch
@@ -80,7 +81,7 @@ def resolve_metric(run, metric: str) -> tuple[str, str] | None:
     `pts_bbox_NuScenes/NDS`, `bbox_mAP` finds `coco/bbox_mAP`).
     """
     train_cols = [c for c in run.train.columns if c not in ("run", "segment")]
-    eval_names = list(dict.fromkeys(run.evals["metric"].tolist())) if len(run.evals) else []
+    eval_names = run.evals["metric"].unique().tolist() if len(run.evals) else []
     if metric in train_cols:
         return "train", metric
     if metric in eval_names:
@@ -331,6 +332,11 @@ def pair_verdict(comp: Comparison, a: int, b: int) -> str:
 
 
 def _smoothness_clause(ra, rb) -> str:
+    """'its curve is 2.1× smoother, as expected from 2.5× the samples per row (√2.5 = 1.6×)'.
+
+    A logged row is a mean over batch × interval samples, so its noise should fall with
+    the square root of that product; the clause says whether the measured ratio agrees.
+    """
     na, nb = ra["noise"], rb["noise"]
     if not _ok(na) or not _ok(nb) or na <= 0 or nb <= 0:
         return ""
@@ -341,16 +347,16 @@ def _smoothness_clause(ra, rb) -> str:
         text = f"its curve is {ratio:.1f}× smoother"
     else:
         text = f"its curve is {1 / ratio:.1f}× noisier"
-    if _ok(ra["batch"]) and _ok(rb["batch"]) and _ok(ra["interval"]) and _ok(rb["interval"]):
-        factor = (rb["batch"] * rb["interval"]) / (ra["batch"] * ra["interval"])
-        expected = math.sqrt(factor)
-        if abs(factor - 1) < 1e-9:
-            return text + " at the same batch × logging interval"
-        what = f"{factor:.3g}× the samples per row"
-        if abs(math.log(ratio / expected)) < math.log(1.25):
-            return text + f", as expected from {what} (√{factor:.3g} = {expected:.2g}×)"
-        return text + f" (√{factor:.3g} = {expected:.2g}× expected from {what})"
-    return text
+    if not all(_ok(v) for v in (ra["batch"], rb["batch"], ra["interval"], rb["interval"])):
+        return text
+    factor = (rb["batch"] * rb["interval"]) / (ra["batch"] * ra["interval"])
+    if abs(factor - 1) < 1e-9:
+        return text + " at the same batch × logging interval"
+    expected = math.sqrt(factor)
+    what = f"{factor:.3g}× the samples per logged row"
+    if abs(math.log(ratio / expected)) < math.log(1.25):
+        return text + f", as expected from {what} (√{factor:.3g} = {expected:.2g}×)"
+    return text + f" (√{factor:.3g} = {expected:.2g}× expected from {what})"
 
 
 def fmt_x(x: float, align: str) -> str:
@@ -377,7 +383,7 @@ def _si(x: float) -> str:
 
 
 def _ok(v) -> bool:
-    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _base_lr(run):

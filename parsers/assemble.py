@@ -34,6 +34,7 @@ import numpy as np
 from parsers import layers as layers_mod
 from parsers import meta as M
 from parsers.config import read_config
+from parsers.frames import const_str, float_frame, str_series
 from parsers.run import EVALS_COLUMNS, META_KEYS, TRAIN_COLUMNS, Run
 
 FIXED_LOGGED = ["lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss"]
@@ -50,6 +51,8 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
     runner = next((s.runner for s in segments if s.runner), None) or M.runner_kind(cfg) or None
     if any(s.library == "mmcv" and s.format == "mmcv-json" for s in segments) and M.runner_kind(cfg):
         runner = M.runner_kind(cfg)
+    if runner is None and any(_json_resumed_iter_runner(s) for s in segments):
+        runner = "iter"
     if runner is None and any(s.rows for s in segments):
         runner = "epoch"  # json rows without a stated runner: mmcv's default EpochBasedRunner
     interval = M.log_interval(cfg)
@@ -103,8 +106,6 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
     samples = fixed["step"] * total_batch if total_batch else np.full(nrows, np.nan)
 
     data = {
-        "run": np.full(nrows, name, dtype=object),
-        "segment": segment_col,
         "epoch": fixed["epoch"],
         "iter": fixed["iter"],
         "iters_per_epoch": fixed["iters_per_epoch"],
@@ -120,18 +121,26 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
     for k in keys:
         if k in data and k not in FIXED_LOGGED:
             data[f"logged_{k}"] = cols[k]  # a logged key named like a derived column
+            present[f"logged_{k}"] = present[k]
         elif k not in data:
             data[k] = cols[k]
-    train = pd.DataFrame(data)
-    train["run"] = train["run"].astype(object)
+    train = float_frame(list(data), np.column_stack(list(data.values())) if data else np.zeros((nrows, 0)))
+    train.insert(0, "run", const_str(name, nrows))
+    train.insert(1, "segment", segment_col)
 
     config_layers = M.decoder_layers(cfg)
     layer_present = {k: present[k] for k in keys}
     layers_df = layers_mod.long_frame(train, layer_present, name, config_layers)
-    evals = _evals(segments, pos, keep, runner, ipe, cfg, name)
+    evals, eval_strings = _evals(segments, pos, keep, runner, ipe, cfg, name)
 
     meta = {k: None for k in META_KEYS}
     max_epochs, max_iters = M.max_epochs_iters(cfg, header)
+    if max_iters is None and runner == "iter":
+        # `Iter [i/n]`: n is the planned number of iterations.
+        ns = [s.n[~np.isnan(s.n)] for s in segments if s.n is not None and len(s.n)]
+        ns = np.concatenate(ns) if ns else np.zeros(0)
+        if len(ns):
+            max_iters = int(ns.max())
     last = _last_position(train)
     skipped: dict = {}
     skipped_lines: dict = {}
@@ -156,6 +165,7 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
         num_gpus=gpus,
         total_batch=total_batch,
         optimizer=M.optimizer(cfg),
+        optimizers=M.optimizers(cfg),
         lr=M.base_lr(cfg),
         weight_decay=M.weight_decay(cfg),
         grad_clip=M.grad_clip(cfg),
@@ -174,7 +184,7 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
         wall_s_estimated=any(s.format.endswith("json") for s in segments) or None,
         lr_key=lr_key,
     )
-    return Run(meta=meta, train=train, layers=layers_df, evals=evals)
+    return Run(meta=meta, train=train, layers=layers_df, evals=evals, extra={"eval_strings": eval_strings})
 
 
 def _format(segments) -> str | None:
@@ -300,7 +310,7 @@ def _positions(s, runner, ipe) -> dict:
         per = rown.copy()
         if ipe:
             per[np.isnan(per)] = ipe
-        computed = (epoch - 1) * per + it
+        computed = np.where(epoch == 1, it, (epoch - 1) * per + it)  # epoch 1 needs no ipe
         step = np.where(np.isnan(stated), computed, stated)
         iter_col = it
         if s.library == "mmengine" and s.format.endswith("json") and ipe:
@@ -370,6 +380,7 @@ def _evals(segments, pos, keep, runner, ipe, cfg, name):
 
     ev_interval = M.number(M.get(cfg, "evaluation", "interval")) or M.number(M.get(cfg, "train_cfg", "val_interval"))
     rows = {"run": [], "epoch": [], "step": [], "metric": [], "value": []}
+    strings = []
     for s, p, kp in zip(segments, pos, keep):
         if not s.eval_metric:
             continue
@@ -391,25 +402,30 @@ def _evals(segments, pos, keep, runner, ipe, cfg, name):
                 per = p["iters_per_epoch"][after] if 0 <= after < len(steps) else (ipe or np.nan)
                 per = per if not np.isnan(per) else (ipe or np.nan)
                 step = epoch * per if not np.isnan(per) else last_step
+            if isinstance(value, str):
+                strings.append({"epoch": float(epoch), "step": float(step), "metric": metric, "value": value})
+                continue
             rows["run"].append(name)
             rows["epoch"].append(float(epoch))
             rows["step"].append(float(step))
             rows["metric"].append(metric)
             rows["value"].append(float(value))
+    names, codes = np.unique(np.array(rows["metric"], dtype=object), return_inverse=True) if rows["metric"] else ([], [])
+    n = len(rows["metric"])
     df = pd.DataFrame(
         {
-            "run": pd.Series(rows["run"], dtype=object),
-            "epoch": pd.Series(rows["epoch"], dtype=float),
-            "step": pd.Series(rows["step"], dtype=float),
-            "metric": pd.Series(rows["metric"], dtype=object),
-            "value": pd.Series(rows["value"], dtype=float),
+            "run": const_str(name, n),
+            "epoch": np.array(rows["epoch"], dtype=float),
+            "step": np.array(rows["step"], dtype=float),
+            "metric": str_series(codes, list(names)),
+            "value": np.array(rows["value"], dtype=float),
         },
         columns=EVALS_COLUMNS,
     )
     if len(df):
         # A resumed run may evaluate an epoch twice: keep the later segment's result.
         df = df.drop_duplicates(["epoch", "step", "metric"], keep="last").reset_index(drop=True)
-    return df
+    return df, strings
 
 
 def _test_metrics(segments) -> dict | None:
@@ -440,11 +456,13 @@ def _ended(header, runner, max_epochs, max_iters, ipe, last, interval, train) ->
         return "unknown"
     interval = interval or _median_interval(train) or 0
     step, epoch, it, per = last["step"], last["epoch"], last["iter"], last["iters_per_epoch"]
+    # The runner logs every `interval` iterations: the run got to its end when the next
+    # logging point lies beyond it (mmcv does not log the last partial interval).
     if runner == "iter":
         if max_iters:
-            return "finished" if step >= max_iters - interval else "stopped"
+            return "finished" if step + interval > max_iters else "stopped"
     else:
-        mid_epoch = not np.isnan(per) and not np.isnan(it) and it < per - interval
+        mid_epoch = not np.isnan(per) and not np.isnan(it) and it + interval <= per
         if max_epochs:
             return "finished" if (epoch >= max_epochs and not mid_epoch) else "stopped"
         if mid_epoch:
@@ -464,3 +482,14 @@ def _has_aux(columns, config_layers, logged_layers):
     if any(layers_mod.classify(c) for c in columns):
         return False
     return None
+
+
+def _json_resumed_iter_runner(s) -> bool:
+    """A resumed mmcv json without config: an epoch runner's rows restart in the next epoch
+    (`epoch` E+1, iter from 1), an iter runner's rows continue in the checkpoint's epoch
+    with iters beyond the checkpoint's."""
+    jm = s.header.get("json_meta") or {}
+    e, i = M.number(jm.get("epoch")), M.number(jm.get("iter"))
+    if s.format != "mmcv-json" or e is None or i is None or not s.rows:
+        return False
+    return bool(s.epoch[0] == e and s.iter[0] > i)

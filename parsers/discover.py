@@ -14,9 +14,11 @@ Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
     (`exp__20230727_114037.log` -> `exp`): files differing only by timestamp are
     segments (resumes) of one run.
 - Segment of a file: the timestamp (or stem); `X.log` and `X.log.json`, or
-  `<ts>/<ts>.log` and its `vis_data/*.json`, are twins: one segment read once, from the
-  text file (it has timestamps, the header and a 4-significant-digit lr; the json rounds
-  every float to 5 decimals), the json only when there is no text twin.
+  `<ts>/<ts>.log` and its `vis_data/*.json`, are twins: one segment, its rows taken once
+  from the text file (timestamps, header, eta, a 4-significant-digit lr), with loss values
+  refined from the json twin where it carries more digits (mmcv json: 5 decimals vs the
+  text's 4; mmengine json: full precision) — see `parsers.twins`. A json alone is read
+  when there is no text twin.
 - Groups come out sorted by run directory and name; files in a group by segment.
 """
 from __future__ import annotations
@@ -118,25 +120,17 @@ def discover(path: str) -> list[list[str]]:
 
 
 def group_files(paths) -> list[list[str]]:
-    """Group files into runs; within a run keep one file per segment (twins read once)."""
-    return [files for files, _ in group_with_twins(paths)]
+    """Group files into runs; within a run one file per segment (the preferred twin)."""
+    return [[files[0] for files in run] for run in group_segments(paths)]
 
 
-def group_with_twins(paths) -> list[tuple[list[str], list[str]]]:
-    """[(files to read, twins not read)] per run."""
+def group_segments(paths) -> list[list[list[str]]]:
+    """Runs -> segments -> that segment's twin files, preferred first."""
     runs: dict = {}
     for p in paths:
         rdir, name, seg = run_key(p)
         runs.setdefault((rdir, name), {}).setdefault(seg, []).append(p)
-    out = []
-    for key in sorted(runs):
-        chosen, twins = [], []
-        for seg in sorted(runs[key]):
-            files = sorted(runs[key][seg], key=_twin_rank)
-            chosen.append(files[0])
-            twins.extend(files[1:])
-        out.append((chosen, twins))
-    return out
+    return [[sorted(runs[key][seg], key=_twin_rank) for seg in sorted(runs[key])] for key in sorted(runs)]
 
 
 def _twin_rank(path: str):

@@ -45,7 +45,7 @@ def read_messages(msgs, blocks: dict, dialect: str) -> dict:
             block = blocks[i]
             if msg.startswith("Config:"):
                 out["config_text"] = "\n".join(block)
-            elif msg.startswith(("Environment info:", "System environment:", "Runtime environment:")):
+            elif not msg.strip() or msg.startswith(("Environment info:", "System environment:", "Runtime environment:")):
                 read_env(block, out)
             continue
         m = DISTRIBUTED.search(msg)

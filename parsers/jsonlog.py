@@ -9,15 +9,12 @@ mmengine json: no `mode`; train rows carry `step` (global iter), `epoch` (epoch
 runners) and `iter`; val rows carry `step` (= epoch for epoch runners) and metric keys
 with `/`; a test dump (tools/test.py) has neither.
 
-Fast path: `pyarrow.json` reads all rows at once. Python's json writes NaN/±Infinity as
-bare tokens that are not JSON; they are first replaced, byte-wise, by three distinct
-finite sentinels (`: NaN` -> `: 1.5e+308`, `: Infinity` -> `: 1.6e+308`) that are mapped back to
-nan/±inf after reading (a real log value of 1.5e308 would be misread: none is). If Arrow cannot read the file (a corrupt line, a key whose type
-changes), every line is read with `json.loads` instead and bad lines are counted.
+Rows are read by `parsers.json_rows` (vectorised split of json.dumps' canonical output,
+NaN/Infinity tokens included); rows it cannot vouch for go through `json.loads`, and
+lines that are not JSON objects are counted in `skipped` with their line numbers.
 """
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -25,13 +22,6 @@ import numpy as np
 from parsers.header import read_env
 from parsers.segment import Segment
 
-NAN_SENTINEL = 1.5e308
-INF_SENTINEL = 1.6e308
-_REPLACE = [
-    (b": -Infinity", b": -" + repr(INF_SENTINEL).encode()),
-    (b": Infinity", b": " + repr(INF_SENTINEL).encode()),
-    (b": NaN", b": " + repr(NAN_SENTINEL).encode()),
-]
 POSITION_KEYS = ("mode", "epoch", "iter", "step")
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
@@ -40,17 +30,102 @@ def read_json(source: str, data: bytes, library: str) -> Segment:
     seg = Segment(source=source, format=f"{library}-json", library=library)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    lines_total = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     body, first_row_line = _split_meta(seg, data)
-    table = _fast_table(body)
-    if table is None:
-        cols, ncols_rows = _slow_columns(seg, body, first_row_line)
-    else:
-        cols, ncols_rows = _arrow_columns(seg, table)
-    _fill(seg, cols, ncols_rows, library)
-    if data and not data.endswith(b"\n") and lines_total:
-        seg.header["truncated_last"] = True
+    cols, n = _columns(seg, body, first_row_line)
+    _fill(seg, cols, n, library)
     return seg
+
+
+def _columns(seg: Segment, body: bytes, first_line: int):
+    """{name: (float64 values, present mask)} and {name: ('str', object array)} over the
+    rows that are JSON objects, in file order; other lines are counted in `skipped`."""
+    from parsers.json_rows import parse_rows
+    from parsers.lines import split_lines
+
+    split = split_lines(body)
+    for reason, count in split.skipped.items():
+        seg.skip(reason, count)
+    lines = split.lines
+    n = len(lines)
+    fast = parse_rows(lines) if n else None
+    is_row = np.zeros(n, bool)
+    cols: dict = {}
+    if fast is not None and len(fast.ok_rows):
+        is_row[fast.ok_rows] = True
+        for j, name in enumerate(fast.names):
+            v = np.full(n, np.nan)
+            p = np.zeros(n, bool)
+            v[fast.ok_rows] = fast.values[:, j]
+            p[fast.ok_rows] = fast.present[:, j]
+            cols[name] = (v, p)
+        for name, col in fast.strings.items():
+            full = np.full(n, None, dtype=object)
+            full[fast.ok_rows] = col
+            cols.setdefault(name, ("str", full))
+    rejected = fast.rejected if fast is not None else np.zeros(0, np.int64)
+    if len(rejected):
+        import pyarrow as pa
+
+        texts = lines.take(pa.array(rejected, pa.int64())).to_pylist()
+        for r, text in zip(rejected, texts):
+            _slow_row(seg, cols, is_row, n, int(r), text, first_line + int(r))
+    keep = np.flatnonzero(is_row)
+    out = {}
+    for name, c in cols.items():
+        if isinstance(c[0], str):
+            out[name] = ("str", c[1][keep])
+        else:
+            out[name] = (c[0][keep], c[1][keep])
+    for name, c in list(out.items()):
+        if isinstance(c[0], str) and name != "mode":
+            count = sum(x is not None for x in c[1])
+            seg.skip(f"non-numeric field: {name}", count)
+    return out, len(keep)
+
+
+def _slow_row(seg, cols, is_row, n, r, text, line_no) -> None:
+    if not text.strip():
+        return
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        seg.skip("invalid JSON line", 1, [line_no])
+        return
+    if not isinstance(obj, dict):
+        seg.skip("JSON line is not an object", 1, [line_no])
+        return
+    is_row[r] = True
+    for key, v in _flat_items(obj):
+        if isinstance(v, bool) or v is None:
+            continue
+        if isinstance(v, (int, float)):
+            c = cols.get(key)
+            if c is None or isinstance(c[0], str):
+                if c is not None:
+                    continue  # a string column elsewhere: keep its type
+                c = cols[key] = (np.full(n, np.nan), np.zeros(n, bool))
+            c[0][r] = float(v)
+            c[1][r] = True
+        elif isinstance(v, str):
+            c = cols.get(key)
+            if c is None:
+                c = cols[key] = ("str", np.full(n, None, dtype=object))
+            if isinstance(c[0], str):
+                c[1][r] = v
+            else:
+                seg.skip(f"non-numeric field: {key}", 1, [line_no])
+        else:
+            seg.skip(f"non-numeric field: {key}", 1, [line_no])
+
+
+def _flat_items(obj: dict):
+    """`"lr": {"backbone": …, "head": …}` (several optimizers) -> lr_backbone, lr_head."""
+    for key, v in obj.items():
+        if isinstance(v, dict) and key == "lr":
+            for sub, sv in v.items():
+                yield f"lr_{sub}", sv
+        else:
+            yield str(key), v
 
 
 def _split_meta(seg: Segment, data: bytes):
@@ -79,118 +154,6 @@ def _split_meta(seg: Segment, data: bytes):
     return data, 1
 
 
-def _fast_table(body: bytes):
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    if not body.strip():
-        return None
-    for old, new in _REPLACE:
-        if old in body:
-            body = body.replace(old, new)
-    try:
-        return pj.read_json(io.BytesIO(body), read_options=pj.ReadOptions(block_size=1 << 24))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError, ValueError):
-        return None
-
-
-def _arrow_columns(seg: Segment, table):
-    """{name: (float64 values, present mask) | ('str', list)} in schema order."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    cols: dict = {}
-    n = table.num_rows
-    for name, col in zip(table.column_names, table.columns):
-        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        t = col.type
-        if name == "mode":
-            cols[name] = ("str", col.cast(pa.string()).to_pylist() if pa.types.is_string(t) else [None] * n)
-            continue
-        if pa.types.is_struct(t):  # lr of several optimizers: {"backbone": …, "head": …}
-            for f in t:
-                sub = pc.struct_field(col, f.name)
-                if pa.types.is_integer(sub.type) or pa.types.is_floating(sub.type):
-                    cols[f"{name}_{f.name}"] = _float_col(sub)
-            continue
-        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t):
-            if pa.types.is_null(t):
-                continue
-            cols[name] = _float_col(col.cast(pa.float64()))
-            continue
-        # Strings (bbox_mAP_copypaste), lists…: not numbers; count the rows carrying them.
-        count = n - col.null_count
-        if count:
-            seg.skip(f"non-numeric field: {name}", count)
-    return cols, n
-
-
-def _float_col(col):
-    import pyarrow as pa
-
-    col = col.cast(pa.float64())
-    present = np.asarray(col.is_valid())
-    v = np.asarray(col.fill_null(np.nan))
-    big = np.abs(v) >= NAN_SENTINEL  # NaN compares False: only sentinels match
-    if big.any():
-        v = v.copy()
-        v[v == NAN_SENTINEL] = np.nan
-        v[v == INF_SENTINEL] = np.inf
-        v[v == -INF_SENTINEL] = -np.inf
-    return v, present
-
-
-def _slow_columns(seg: Segment, body: bytes, first_line: int):
-    """Every line through json.loads; unreadable lines are counted with their numbers."""
-    rows: list = []
-    keys: dict = {}
-    for k, raw in enumerate(body.split(b"\n")):
-        raw = raw.strip()
-        if not raw:
-            continue
-        line_no = first_line + k
-        try:
-            obj = json.loads(raw)
-        except (ValueError, RecursionError):
-            seg.skip("invalid JSON line", 1, [line_no])
-            continue
-        if not isinstance(obj, dict):
-            seg.skip("JSON line is not an object", 1, [line_no])
-            continue
-        row = {}
-        for key, v in obj.items():
-            if key == "mode":
-                row[key] = v if isinstance(v, str) else None
-            elif isinstance(v, bool) or v is None:
-                continue
-            elif isinstance(v, (int, float)):
-                row[key] = float(v)
-            elif isinstance(v, dict) and key == "lr":
-                for sub, sv in v.items():
-                    if isinstance(sv, (int, float)) and not isinstance(sv, bool):
-                        row[f"lr_{sub}"] = float(sv)
-            else:
-                seg.skip(f"non-numeric field: {key}", 1, [line_no])
-                continue
-            if key not in keys:
-                keys[key] = None
-            for sub in row:
-                keys.setdefault(sub, None)
-        rows.append(row)
-    n = len(rows)
-    cols: dict = {}
-    for key in keys:
-        if key == "mode":
-            cols[key] = ("str", [r.get("mode") for r in rows])
-            continue
-        if not any(key in r for r in rows):
-            continue
-        v = np.array([r.get(key, np.nan) for r in rows], dtype=float)
-        present = np.array([key in r for r in rows], dtype=bool)
-        cols[key] = (v, present)
-    return cols, n
-
-
 def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:
     def num(name):
         c = cols.get(name)
@@ -198,11 +161,11 @@ def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:
             return np.full(n, np.nan), np.zeros(n, bool)
         return c
 
-    mode = cols.get("mode", ("str", [None] * n))[1] if "mode" in cols else [None] * n
+    mode = cols["mode"][1] if "mode" in cols and isinstance(cols["mode"][0], str) else [None] * n
     epoch, has_epoch = num("epoch")
     it, has_iter = num("iter")
     step, has_step = num("step")
-    mode_arr = np.array([m if isinstance(m, str) else "" for m in mode], dtype=object) if n else np.zeros(0, object)
+    mode_arr = np.where(np.array([isinstance(m, str) for m in mode], dtype=bool), np.asarray(mode, dtype=object), "") if n else np.zeros(0, object)
     if library == "mmcv":
         is_train = mode_arr == "train"
         is_eval = (mode_arr != "train") & (mode_arr != "")
@@ -232,22 +195,22 @@ def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:
 
     ev = np.flatnonzero(is_eval)
     after = np.searchsorted(tr, ev) - 1
+    string_names = [k for k in cols if k not in POSITION_KEYS and isinstance(cols[k][0], str)]
     for j, r in enumerate(ev):
-        for k in metric_names:
-            if k in NOT_METRICS:
-                continue
-            v, p = cols[k]
-            if not p[r]:
-                continue
+        fields = [(k, cols[k][0][r]) for k in metric_names if cols[k][1][r] and k not in NOT_METRICS and not k.startswith("lr_")]
+        fields += [(k, cols[k][1][r]) for k in string_names if cols[k][1][r] is not None]
+        for k, value in fields:
             if library == "mmengine":
-                seg.eval_epoch.append(float(step[r]))  # replaced by assemble per runner kind
-                seg.eval_step.append(float(step[r]) if seg.runner == "iter" else np.nan)
+                # Epoch runners: `step` is the epoch. Iter runners write `step: 0`: the
+                # step is worked out from the train rows (parsers.assemble).
+                seg.eval_epoch.append(float(step[r]) if seg.runner != "iter" else np.nan)
+                seg.eval_step.append(np.nan)
             else:
                 seg.eval_epoch.append(float(epoch[r]))
                 seg.eval_step.append(np.nan)
             seg.eval_after_row.append(int(after[j]))
             seg.eval_metric.append(k)
-            seg.eval_value.append(float(v[r]))
+            seg.eval_value.append(value if isinstance(value, str) else float(value))
     if library == "mmengine":
         for r in np.flatnonzero(is_test):
             for k in metric_names:

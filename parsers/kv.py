@@ -31,9 +31,8 @@ class Parsed:
     bad_rows: dict  # reason -> row indices (for line numbers)
 
 
-def parse_bodies(bodies, drop_last_field=None) -> Parsed:
-    """Parse an Arrow string array of bodies. `drop_last_field`: bool mask of rows whose
-    last field may be cut (truncated lines): that field is ignored and counted."""
+def parse_bodies(bodies) -> Parsed:
+    """Parse an Arrow string array of bodies (one per log line)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -47,14 +46,6 @@ def parse_bodies(bodies, drop_last_field=None) -> Parsed:
     row_of = np.asarray(pc.list_parent_indices(fields))
     items = fields.flatten()
     keep = np.asarray(pc.not_equal(items, "").fill_null(False))
-    if drop_last_field is not None and np.any(drop_last_field):
-        ends = np.asarray(fields.offsets)[1:] - 1
-        cut_rows = np.flatnonzero(drop_last_field)
-        cut_items = ends[cut_rows]
-        cut_items = cut_items[cut_items >= np.asarray(fields.offsets)[:-1][cut_rows]]
-        keep[cut_items] = False
-        skipped["truncated line: last field dropped"] += len(cut_rows)
-        bad_rows["truncated line: last field dropped"] = cut_rows
     items = items.filter(pa.array(keep))
     row_of = row_of[keep]
     kv = pc.split_pattern(items, ": ", max_splits=1)

@@ -94,63 +94,63 @@ def has_aux(keys) -> bool:
 
 
 def long_frame(train, present: dict, run_name: str, config_layers: int | None):
-    """The `layers` frame from a built train frame. `present[key]`: bool per row, the line
-    carried the key (a logged `nan` stays as a NaN row; an absent key gives no row)."""
+    """The `layers` frame from a built train frame, ordered by step, group, term, layer.
+
+    `present[key]`: bool per row, the line carried the key (a logged `nan` stays as a
+    NaN row; an absent key gives no row)."""
     import numpy as np
     import pandas as pd
 
+    from parsers.frames import str_series
     from parsers.run import LAYERS_COLUMNS
 
-    cols = layer_columns([c for c in train.columns], config_layers)
+    cols = layer_columns(list(train.columns), config_layers)
     if not cols or len(train) == 0:
         return empty_layers()
-    parts = []
-    n = len(train)
-    step = train["step"].to_numpy(dtype=float)
-    epoch_f = train["epoch_f"].to_numpy(dtype=float)
-    for key, group, term, layer in cols:
-        v = train[key].to_numpy(dtype=float)
-        keep = present[key] if key in present else ~np.isnan(v)
-        parts.append((key, group, term, layer, keep, v))
-    total = sum(int(p[4].sum()) for p in parts)
-    out = {
-        "run": np.full(total, run_name, dtype=object),
-        "step": np.empty(total),
-        "epoch_f": np.empty(total),
-        "group": np.empty(total, dtype=object),
-        "term": np.empty(total, dtype=object),
-        "layer": np.empty(total, dtype=np.int64),
-        "value": np.empty(total),
-    }
-    pos = 0
-    for key, group, term, layer, keep, v in parts:
-        m = int(keep.sum())
-        sl = slice(pos, pos + m)
-        out["step"][sl] = step[keep]
-        out["epoch_f"][sl] = epoch_f[keep]
-        out["group"][sl] = group
-        out["term"][sl] = term
-        out["layer"][sl] = layer
-        out["value"][sl] = v[keep]
-        pos += m
-    df = pd.DataFrame(out, columns=LAYERS_COLUMNS)
-    return df.sort_values(["step", "group", "term", "layer"], kind="stable").reset_index(drop=True)
+    cols.sort(key=lambda c: (c[1], c[2], c[3]))
+    keys = [c[0] for c in cols]
+    groups = sorted({c[1] for c in cols})
+    terms = sorted({c[2] for c in cols})
+    # rows x layer-columns, flattened row-major: already in (step, group, term, layer) order.
+    values = np.column_stack([train[k].to_numpy(dtype=float) for k in keys]).ravel()
+    keep = np.column_stack([present[k] if k in present else ~np.isnan(train[k].to_numpy(dtype=float)) for k in keys]).ravel()
+    ncols = len(keys)
+    row = np.repeat(np.arange(len(train)), ncols)[keep]
+    col = np.tile(np.arange(ncols), len(train))[keep]
+    g_code = np.array([groups.index(c[1]) for c in cols])[col]
+    t_code = np.array([terms.index(c[2]) for c in cols])[col]
+    layer = np.array([c[3] for c in cols], dtype=np.int64)[col]
+    df = pd.DataFrame(
+        {
+            "run": str_series(np.zeros(len(row), np.int32), [run_name]),
+            "step": train["step"].to_numpy(dtype=float)[row],
+            "epoch_f": train["epoch_f"].to_numpy(dtype=float)[row],
+            "group": str_series(g_code, groups),
+            "term": str_series(t_code, terms),
+            "layer": layer,
+            "value": values[keep],
+        },
+        columns=LAYERS_COLUMNS,
+    )
+    return df
 
 
 def empty_layers():
+    import numpy as np
     import pandas as pd
 
+    from parsers.frames import str_series
     from parsers.run import LAYERS_COLUMNS
 
     return pd.DataFrame(
         {
-            "run": pd.Series([], dtype=object),
-            "step": pd.Series([], dtype=float),
-            "epoch_f": pd.Series([], dtype=float),
-            "group": pd.Series([], dtype=object),
-            "term": pd.Series([], dtype=object),
-            "layer": pd.Series([], dtype="int64"),
-            "value": pd.Series([], dtype=float),
+            "run": str_series([], []),
+            "step": np.zeros(0),
+            "epoch_f": np.zeros(0),
+            "group": str_series([], []),
+            "term": str_series([], []),
+            "layer": np.zeros(0, np.int64),
+            "value": np.zeros(0),
         },
         columns=LAYERS_COLUMNS,
     )

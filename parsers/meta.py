@@ -59,10 +59,27 @@ def num_gpus(header: dict, cfg) -> int | None:
 
 
 def _optimizer(cfg) -> dict:
+    """The optimizer config; with several optimizers (`optimizer = dict(backbone=dict(type=…),
+    head=dict(…))`, mmcv) the first one, whose lr is the `lr` column."""
     opt = get(cfg, "optimizer")
     if not isinstance(opt, dict):
         opt = get(cfg, "optim_wrapper", "optimizer")
-    return opt if isinstance(opt, dict) else {}
+    if not isinstance(opt, dict):
+        return {}
+    if "type" not in opt:
+        many = optimizers(cfg)
+        if many:
+            return next(iter(many.values()))
+    return opt
+
+
+def optimizers(cfg) -> dict | None:
+    """{name: optimizer config} when the config defines several optimizers, else None."""
+    opt = get(cfg, "optimizer")
+    if not isinstance(opt, dict) or "type" in opt:
+        return None
+    many = {k: v for k, v in opt.items() if isinstance(v, dict) and "type" in v}
+    return many or None
 
 
 def optimizer(cfg) -> str | None:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 
-from parsers.discover import STDIN, discover, group_with_twins, run_key
+from parsers.discover import STDIN, discover, group_segments, run_key
 from parsers.io import display_name, read_bytes
 from parsers.run import ParseError, Run
 
@@ -16,7 +17,7 @@ def read_segment(path: str):
 
     name = display_name(path)
     data = read_bytes(path)
-    if not data.strip():
+    if re.search(rb"\S", data) is None:
         raise ParseError(name, "empty file")
     kind = detect(data)
     if kind is None:
@@ -50,15 +51,35 @@ def _attach_mmengine_config(seg, path: str) -> None:
             pass
 
 
-def read_files(files: list[str], twins: list[str] | None = None) -> Run:
-    """Files of ONE run (segments) -> Run."""
+def read_files(files: list[str], twins: list[list[str]] | None = None) -> Run:
+    """Files of ONE run (one per segment) -> Run. `twins[k]`: other files of segment k
+    (a json twin refines the text's values, see parsers.twins)."""
     from parsers.assemble import build_run
+    from parsers.twins import refine_with_twin
 
-    segments = [read_segment(f) for f in files]
+    segments = []
+    not_read = []
+    for k, f in enumerate(files):
+        seg = read_segment(f)
+        for twin in (twins[k] if twins else []):
+            if seg.format.endswith("text") and twin.lower().endswith((".json", ".json.gz")):
+                try:
+                    refine_with_twin(seg, read_segment(twin))
+                    seg.header.setdefault("twins_read", []).append(display_name(twin))
+                    break
+                except ParseError:
+                    pass
+            not_read.append(display_name(twin))
+        segments.append(seg)
     name = run_key(files[0])[1]
     run = build_run(segments, name, [display_name(f) for f in files])
-    run.meta["twins_not_read"] = [display_name(t) for t in (twins or [])]
+    run.meta["twins"] = [t for s in segments for t in s.header.get("twins_read", [])]
+    run.meta["twins_not_read"] = not_read
     return run
+
+
+def _read_groups(groups) -> list[Run]:
+    return [read_files([seg[0] for seg in run], [seg[1:] for seg in run]) for run in groups]
 
 
 def read(path) -> Run:
@@ -67,14 +88,13 @@ def read(path) -> Run:
     if path != STDIN and os.path.isdir(path):
         from parsers.discover import find_logs
 
-        groups = group_with_twins(find_logs(path))
+        groups = group_segments(find_logs(path))
         if not groups:
             raise ParseError(path, "no training logs found in this directory")
         if len(groups) > 1:
             names = ", ".join(sorted({run_key(g[0][0])[1] for g in groups}))
-            raise ParseError(path, f"holds {len(groups)} runs ({names}); use read_many(discover(path))")
-        files, twins = groups[0]
-        return read_files(files, twins)
+            raise ParseError(path, f"holds {len(groups)} runs ({names}); use parsers.read_many([path])")
+        return _read_groups(groups)[0]
     if path != STDIN and not os.path.exists(path):
         raise ParseError(path, "no such file or directory")
     return read_files([path])
@@ -91,10 +111,7 @@ def read_many(paths) -> list[Run]:
             files.extend(find_logs(p))
         else:
             files.append(p)
-    runs = []
-    for group, twins in group_with_twins(dict.fromkeys(files)):
-        runs.append(read_files(group, twins))
-    return runs
+    return _read_groups(group_segments(list(dict.fromkeys(files))))
 
 
 __all__ = ["read", "read_many", "discover"]

@@ -61,7 +61,7 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
     split = split_lines(data)
     lines = split.lines
     dialect = detect_dialect(lines) or detect_dialect(_strip_cr_prefix(lines)) or "mmcv"
-    console = fmt == "console" or (fmt is None and looks_like_console(lines, dialect))
+    console = fmt == "console" or (fmt is None and looks_like_console(data, lines, dialect))
     if b"\r" in data:
         lines = _strip_cr_prefix(lines)
     seg = Segment(source=source, format="console" if console else f"{dialect}-text", library=dialect)
@@ -73,57 +73,161 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
     prefixed = np.asarray(pc.match_substring_regex(lines, prefix).fill_null(False)) if nlines else np.zeros(0, bool)
     cand_idx = np.flatnonzero(prefixed)
     seg.header["log_lines"] = len(cand_idx)
-    cand = lines.take(pa.array(cand_idx, pa.int64()))
-    rec = pc.extract_regex(cand, prefix + RECORD)
-    is_rec = np.asarray(pc.is_valid(rec))
-    rec_idx = cand_idx[is_rec]
-    rec = rec.filter(pa.array(is_rec))
-    # A prefixed line that starts like a record but does not parse as one.
-    looks = np.asarray(pc.match_substring_regex(cand, prefix + r"(?:Epoch|Iter)(?:\([a-z]+\))? *\[").fill_null(False))
-    broken = np.flatnonzero(looks & ~is_rec)
-    seg.skip("malformed train/val line", len(broken), cand_idx[broken] + 1)
+    cand = lines.take(_idx(cand_idx))
+    # Record lines that were cut: at a terminal's 4095-byte limit (console captures) or
+    # by the writer dying mid-line (no final newline). A cut number would read as a wrong
+    # value, so such a line gives no row; it is counted.
+    looks_rec = np.asarray(pc.match_substring_regex(cand, prefix + r"(?:Epoch|Iter)(?:\([a-z]+\))? *\[").fill_null(False)) if len(cand_idx) else np.zeros(0, bool)
+    cut_idx = np.zeros(0, np.int64)
+    if console and len(cand_idx):
+        long_cut = cand_idx[looks_rec & np.asarray(pc.equal(pc.binary_length(cand), TRUNCATED_AT))]
+        seg.skip(f"truncated line ({TRUNCATED_AT} bytes)", len(long_cut), long_cut + 1)
+        cut_idx = long_cut
+    if split.truncated_last and len(cand_idx) and cand_idx[-1] == nlines - 1 and looks_rec[-1]:
+        seg.skip("truncated last line", 1, [nlines])
+        cut_idx = np.union1d(cut_idx, [nlines - 1])
+    keep = ~np.isin(cand_idx, cut_idx)
+    rec_cand_idx, rec_cand = cand_idx[keep], cand.filter(pa.array(keep))
 
+    parts = []
+    generic_idx = rec_cand_idx
+    if dialect == "mmcv" and len(rec_cand_idx):
+        fast = np.asarray(pc.match_substring_regex(rec_cand, prefix + r"(?:Epoch|Iter) \[").fill_null(False))
+        fast_idx = rec_cand_idx[fast]
+        if len(fast_idx):
+            days = tuple(d for d in (" day, ", " days, ") if d.encode() in data)
+            part, rejected = _fast_train(lines.take(_idx(fast_idx)), fast_idx, b" lr_" in data, days)
+            parts.append(part)
+            generic_idx = np.union1d(rec_cand_idx[~fast], rejected)
+    generic = lines.take(_idx(generic_idx))
+    rec = pc.extract_regex(generic, prefix + RECORD)
+    is_rec = np.asarray(pc.is_valid(rec))
+    # A prefixed line that starts like a record but does not parse as one.
+    looks = np.asarray(pc.match_substring_regex(generic, prefix + r"(?:Epoch|Iter)(?:\([a-z]+\))? *\[").fill_null(False))
+    broken = np.flatnonzero(looks & ~is_rec)
+    seg.skip("malformed train/val line", len(broken), generic_idx[broken] + 1)
+    rec_idx = generic_idx[is_rec]
+    rec = rec.filter(pa.array(is_rec))
     mode = np.asarray(rec.field("mode").fill_null("").to_numpy(zero_copy_only=False), dtype=object)
     is_train = (mode == "") | (mode == "train")
-    body = rec.field("body")
-    cut = np.zeros(len(rec_idx), bool)
-    if console and len(rec_idx):
-        # A terminal cuts lines at 4095 bytes: the last field of such a line may be partial.
-        cut = np.asarray(pc.equal(pc.binary_length(lines.take(_idx(rec_idx))), TRUNCATED_AT))
-    if split.truncated_last and len(rec_idx) and rec_idx[-1] == nlines - 1:
-        cut[-1] = True
-
     tr = np.flatnonzero(is_train)
-    _fill_train(seg, rec, tr, body, cut, dialect)
-    seg.ts = _timestamps(rec.field("date"), rec.field("ms") if dialect == "mmcv" else None, dialect, tr)
-    train_line_idx = rec_idx[tr]
+    if len(tr):
+        parts.append(_generic_train(seg, rec, tr, rec_idx, dialect))
+    _set_train(seg, parts)
+    train_line_idx = seg.header.pop("_train_line_idx")
     ev = np.flatnonzero(~is_train)
-    _fill_evals(seg, rec, ev, body, cut, rec_idx, train_line_idx)
+    _fill_evals(seg, rec, ev, rec.field("body"), rec_idx, train_line_idx)
 
-    others = cand_idx[~is_rec]
-    _read_messages(seg, lines, prefixed, others, rec_idx, cand, is_rec, dialect)
-    _count_stray(seg, lines, prefixed, rec_idx)
-    if seg.rows:
-        seg.runner = "iter" if rec.field("kind")[int(tr[0])].as_py() == "Iter" else "epoch"
-    elif len(ev):
+    record_idx = np.union1d(np.union1d(train_line_idx, rec_idx), cut_idx)
+    others = np.setdiff1d(cand_idx, record_idx, assume_unique=True)
+    _read_messages(seg, lines, prefixed, others, dialect)
+    _count_stray(seg, lines, prefixed, record_idx)
+    if seg.runner is None and len(ev):
         seg.runner = "iter" if rec.field("kind")[int(ev[0])].as_py() == "Iter" else "epoch"
     return seg
 
 
-def looks_like_console(lines, dialect: str) -> bool:
+class _TrainPart:
+    """Train rows from one path (fast or generic), by line index."""
+
+    def __init__(self, line_idx, is_epoch, x, xn, y, yn, ts, names, values, present, eta_s):
+        self.line_idx, self.is_epoch = line_idx, is_epoch
+        self.x, self.xn, self.y, self.yn, self.ts = x, xn, y, yn, ts
+        self.names, self.values, self.present, self.eta_s = names, values, present, eta_s
+
+
+def _fast_train(lines, line_idx, maybe_multi_lr: bool, days):
+    from parsers.mmcv_train_lines import parse_train_lines
+
+    ok_rows, heads, names, values, present, eta_s, rejected = parse_train_lines(lines, maybe_multi_lr=maybe_multi_lr, days=days)
+    kind = np.asarray(heads.field("kind").to_numpy(zero_copy_only=False), dtype=object)
+    part = _TrainPart(
+        line_idx[ok_rows],
+        kind == "Epoch",
+        *(_floats(heads.field(f)) for f in ("x", "xn", "y", "yn")),
+        _timestamps(heads.field("date"), heads.field("ms"), "mmcv"),
+        names,
+        values,
+        present,
+        eta_s,
+    )
+    return part, line_idx[rejected]
+
+
+def _generic_train(seg, rec, tr, rec_idx, dialect):
+    take = _idx(tr)
+    r = rec.take(take)
+    kind = np.asarray(r.field("kind").to_numpy(zero_copy_only=False), dtype=object)
+    p = parse_bodies(r.field("body"))
+    for reason, count in p.skipped.items():
+        seg.skip(reason, count, rec_idx[tr][p.bad_rows.get(reason, [])] + 1)
+    return _TrainPart(
+        rec_idx[tr],
+        kind == "Epoch",
+        *(_floats(r.field(f)) for f in ("x", "xn", "y", "yn")),
+        _timestamps(r.field("date"), r.field("ms") if dialect == "mmcv" else None, dialect),
+        p.keys,
+        p.values,
+        p.present,
+        p.eta_s,
+    )
+
+
+def _set_train(seg, parts) -> None:
+    """Merge train parts in line order into the segment."""
+    if not parts:
+        seg.empty_train()
+        seg.header["_train_line_idx"] = np.zeros(0, np.int64)
+        return
+    if len(parts) == 1:
+        p = parts[0]
+        order = np.argsort(p.line_idx, kind="stable")
+        names, values, present = p.names, p.values, p.present
+        cat = lambda f: getattr(p, f)
+    else:
+        names = []
+        for p in parts:
+            names.extend(k for k in p.names if k not in names)
+        col = {k: j for j, k in enumerate(names)}
+        rows = sum(len(p.line_idx) for p in parts)
+        values = np.full((rows, len(names)), np.nan)
+        present = np.zeros((rows, len(names)), bool)
+        at = 0
+        for p in parts:
+            m = len(p.line_idx)
+            idx = [col[k] for k in p.names]
+            if idx:
+                values[at : at + m, idx] = p.values
+                present[at : at + m, idx] = p.present
+            at += m
+        cat = lambda f: np.concatenate([getattr(p, f) for p in parts])
+        order = np.argsort(cat("line_idx"), kind="stable")
+    line_idx = cat("line_idx")[order]
+    is_epoch = cat("is_epoch")[order]
+    x, xn, y, yn = (cat(f)[order] for f in ("x", "xn", "y", "yn"))
+    # Epoch [e][i/n]: epoch e, iter i, n iters per epoch.  Iter [i/n]: global i of n.
+    seg.epoch = np.where(is_epoch, x, np.nan)
+    seg.iter = np.where(is_epoch, y, x)
+    seg.n = np.where(is_epoch, yn, xn)
+    seg.step = np.full(len(order), np.nan)
+    seg.ts = cat("ts")[order]
+    seg.eta_s = cat("eta_s")[order]
+    seg.keys, seg.values, seg.present = names, values[order], present[order]
+    seg.header["_train_line_idx"] = line_idx
+    if len(order):
+        seg.runner = "epoch" if is_epoch[0] else "iter"
+
+
+def looks_like_console(data: bytes, lines, dialect: str) -> bool:
     """A runner's .log file holds only logger output; a console capture also holds
     tracebacks, progress bars or prints, or does not start with a logger line."""
-    import pyarrow.compute as pc
-
     if len(lines) == 0:
         return False
-    prefix = DIALECTS[dialect]["prefix"]
-    first = lines[0].as_py()
-    if not re.match(prefix.replace("(?P<", "(?P<"), first):
+    if not re.match(DIALECTS[dialect]["prefix"], lines[0].as_py()):
         return True
-    if pc.any(pc.starts_with(lines, "Traceback (most recent call last)")).as_py():
+    if b"Traceback (most recent call last)" in data:
         return True
-    return bool(pc.any(pc.match_substring(lines, "\r")).as_py())
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")  # bare \r: progress bars
 
 
 def _strip_cr_prefix(lines):
@@ -140,29 +244,7 @@ def _floats(arr) -> np.ndarray:
     return np.asarray(pc.cast(arr, "float64").fill_null(np.nan))
 
 
-def _fill_train(seg, rec, tr, body, cut, dialect) -> None:
-    import pyarrow as pa
-
-    if len(tr) == 0:
-        seg.empty_train()
-        return
-    take = pa.array(tr, pa.int64())
-    r = rec.take(take)
-    kind = np.asarray(r.field("kind").to_numpy(zero_copy_only=False), dtype=object)
-    x, xn, y, yn = (_floats(r.field(f)) for f in ("x", "xn", "y", "yn"))
-    epoch_kind = kind == "Epoch"
-    # Epoch [e][i/n]: epoch e, iter i, n iters per epoch.  Iter [i/n]: global i of n.
-    seg.epoch = np.where(epoch_kind, x, np.nan)
-    seg.iter = np.where(epoch_kind, y, x)
-    seg.n = np.where(epoch_kind, yn, xn)
-    seg.step = np.full(len(tr), np.nan)
-    p = parse_bodies(body.take(take), cut[tr])
-    seg.keys, seg.values, seg.present, seg.eta_s = p.keys, p.values, p.present, p.eta_s
-    for reason, count in p.skipped.items():
-        seg.skip(reason, count)
-
-
-def _fill_evals(seg, rec, ev, body, cut, rec_idx, train_line_idx) -> None:
+def _fill_evals(seg, rec, ev, body, rec_idx, train_line_idx) -> None:
     import pyarrow as pa
 
     if len(ev) == 0:
@@ -172,10 +254,16 @@ def _fill_evals(seg, rec, ev, body, cut, rec_idx, train_line_idx) -> None:
     modes = r.field("mode").to_pylist()
     kinds = r.field("kind").to_pylist()
     x, y = _floats(r.field("x")), _floats(r.field("y"))
-    p = parse_bodies(body.take(take), cut[ev])
+    p = parse_bodies(body.take(take))
     after = np.searchsorted(train_line_idx, rec_idx[ev]) - 1
     for reason, count in p.skipped.items():
-        seg.skip(reason, count)
+        seg.skip(reason, count, rec_idx[ev][p.bad_rows.get(reason, [])] + 1)
+    # Rows with non-numeric fields (`bbox_mAP_copypaste: 0.374 0.581 …`): keep the strings.
+    str_rows = set()
+    for reason, rows in p.bad_rows.items():
+        if reason.startswith("non-numeric field: "):
+            str_rows.update(int(x) for x in rows)
+    texts = {j: body[int(ev[j])].as_py() for j in sorted(str_rows)}
     for j in range(len(ev)):
         if not np.isnan(p.eta_s[j]):
             continue  # an mmengine evaluation progress line (`eta: …`), not a result
@@ -183,36 +271,54 @@ def _fill_evals(seg, rec, ev, body, cut, rec_idx, train_line_idx) -> None:
         row = _line_fields(p, j)
         row = {k: v for k, v in row.items() if k not in ("time", "data_time", "memory", "lr")}
         if modes[j] == "test":
-            seg.test_metrics.update(row)
+            seg.test_metrics.update({k: (v if isinstance(v, str) else float(v)) for k, v in row.items()})
             continue
         epoch = x[j] if kinds[j] == "Epoch" else np.nan
+        if j in texts:
+            for k, v in string_fields(texts[j]).items():
+                if k not in row:
+                    row[k] = v
         for k, v in row.items():
             seg.eval_epoch.append(epoch)
             seg.eval_after_row.append(int(after[j]))
             seg.eval_step.append(np.nan)
             seg.eval_metric.append(k)
-            seg.eval_value.append(float(v))
+            seg.eval_value.append(v if isinstance(v, str) else float(v))
+
+
+_FIELD = re.compile(r"(?:,? +|^)([^ :,\x1f]+): ")
+
+
+def string_fields(body: str) -> dict:
+    """The fields of one body whose values are not numbers, as strings."""
+    from parsers.kv import NUMBER
+
+    parts = _FIELD.split(body)
+    out = {}
+    for k, v in zip(parts[1::2], parts[2::2]):
+        if not re.match(NUMBER, v.strip()):
+            out[k] = v.strip()
+    return out
 
 
 def _line_fields(p, j) -> dict:
     return {p.keys[c]: p.values[j, c] for c in np.flatnonzero(p.present[j])}
 
 
-def _timestamps(date, ms, dialect, tr) -> np.ndarray:
+def _timestamps(date, ms, dialect) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if len(tr) == 0:
+    if len(date) == 0:
         return np.zeros(0)
-    take = pa.array(tr, pa.int64())
-    t = pc.strptime(date.take(take), format=DIALECTS[dialect]["ts_format"], unit="s", error_is_null=True)
+    t = pc.strptime(date, format=DIALECTS[dialect]["ts_format"], unit="s", error_is_null=True)
     secs = np.asarray(pc.cast(t, pa.int64()).cast(pa.float64()).fill_null(np.nan))
     if ms is not None:
-        secs = secs + _floats(ms.take(take)) / 1000.0
+        secs = secs + _floats(ms) / 1000.0
     return secs
 
 
-def _read_messages(seg, lines, prefixed, others, rec_idx, cand, is_rec, dialect) -> None:
+def _read_messages(seg, lines, prefixed, others, dialect) -> None:
     """Header facts from the prefixed lines that are not records (and their blocks)."""
     from parsers.header import read_messages
 
@@ -227,7 +333,7 @@ def _read_messages(seg, lines, prefixed, others, rec_idx, cand, is_rec, dialect)
         msgs.append((int(i), m.group("date") if m else None, msg))
     blocks = {}
     for (i, _, msg), n in zip(msgs, nxt):
-        if msg.startswith(BLOCK_MESSAGES):
+        if not msg.strip() or msg.startswith(BLOCK_MESSAGES):
             end = int(prefixed_idx[n]) if n < len(prefixed_idx) else len(lines)
             blocks[i] = lines.slice(i + 1, end - i - 1).to_pylist()
     seg.header.update(read_messages(msgs, blocks, dialect))

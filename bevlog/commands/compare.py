@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 
 import click
@@ -143,14 +144,18 @@ def _write_json(comparisons):
 
 
 def _clean(v):
-    return None if isinstance(v, float) and not math.isfinite(v) else v
+    return None if isinstance(v, numbers.Real) and not math.isfinite(v) else v
+
+
+def _num(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _int(v) -> str:
-    return str(int(v)) if isinstance(v, (int, float)) and math.isfinite(v) else "?"
+    return str(int(v)) if _num(v) else "?"
 
 
 def _short(v) -> str:
-    if not isinstance(v, (int, float)) or not math.isfinite(v):
+    if not _num(v):
         return "–"
     return f"{v:.2e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4) else f"{v:.3g}"

@@ -69,10 +69,11 @@ def _listdir(folder):
 def read_live(path: str):
     """The run the file belongs to, with the earlier resume segments that sit beside it."""
     import parsers
+    from parsers.discover import discover  # `parsers.discover` may be the submodule once imported
 
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        groups = parsers.discover(folder)
+        groups = discover(folder)
     except parsers.ParseError:
         groups = []
     here = os.path.abspath(path)

@@ -21,7 +21,7 @@ def headline_metrics(runs, limit: int = MAX_SUBPLOTS) -> list[str]:
     seen: list[str] = []
     for run in runs:
         if len(run.evals):
-            for name in run.evals["metric"].tolist():
+            for name in run.evals["metric"].unique().tolist():
                 if name not in seen:
                     seen.append(name)
     chosen = []
@@ -44,14 +44,15 @@ def evals_panel(ctx: Context) -> dict:
     note = "Evaluation metrics at each evaluation, on the same x axis; headline metrics only."
     if not names:
         return panel("panel-evals", "Evaluation metrics", note, None, "No run has evaluation lines.")
-    total = len({m for r in ctx.runs if len(r.evals) for m in r.evals["metric"].unique()})
+    names_by_run = [set(r.evals["metric"].unique().tolist()) if len(r.evals) else set() for r in ctx.runs]
+    total = len(set().union(*names_by_run))
     if total > len(names):
         note += f" {len(names)} of {total} metrics shown (bevlog compare --metric NAME gives any)."
     layout, refs = subplot_grid(ctx, len(names), 3 if len(names) > 4 else 2, names, row_height=200)
     traces, legend_done = [], set()
     for name, axes in zip(names, refs):
-        for run, label in ctx.pairs():
-            if not len(run.evals) or name not in set(run.evals["metric"]):
+        for (run, label), present in zip(ctx.pairs(), names_by_run):
+            if name not in present:
                 continue
             curve = metric_curve(run, label, name, ctx.align, 0.0, ctx.overrides)
             if curve is None or not np.isfinite(curve.y).any():

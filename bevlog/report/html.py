@@ -15,7 +15,9 @@ import base64
 import html
 import json
 
-CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+# Scripts are allowed by hash: only our two <script> elements can run, never an injected
+# one nor an inline event handler, even if some escaping were ever missed.
+CSP = ("default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; connect-src 'none'; form-action 'none'; "
        "base-uri 'none'")
 
@@ -83,12 +85,13 @@ section { background:var(--card); border:1px solid var(--line); border-radius:8p
 section h2 { margin:0 0 2px; font-size:16px; }
 section p.note { margin:0 0 6px; color:var(--muted); font-size:13px; }
 .plot { width:100%; }
-table { border-collapse:collapse; font-size:13px; width:100%; }
-th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
+table { border-collapse:collapse; font-size:12.5px; width:100%; }
+th, td { text-align:left; padding:4px 7px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { color:var(--muted); font-weight:600; white-space:nowrap; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.name { font-weight:600; min-width:14em; overflow-wrap:anywhere; }
-td.src { color:var(--muted); font-size:12px; word-break:break-all; }
+td.nw { white-space:nowrap; }
+td.src { color:var(--muted); font-size:12px; overflow-wrap:anywhere; min-width:10em; }
 .swatch { display:inline-block; width:12px; height:12px; border-radius:3px; margin-right:6px;
           vertical-align:-1px; }
 .sev-error { color:#b3261e; font-weight:600; } .sev-warning { color:#a15c00; font-weight:600; }
@@ -141,15 +144,24 @@ def assemble(title: str, subtitle: str, sections: list[str], panels: list[dict])
     """The whole page. `sections` are HTML fragments already escaped; `panels` are
     {"id", "figure"} dicts whose figures are drawn into `<div id=...>` inside the sections."""
     payload = script_json({"panels": panels})
+    bundle = plotly_js()
+    csp = CSP.format(hashes=" ".join(_sha256(code) for code in (bundle, SCRIPT)))
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">\n',
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n',
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
         f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n",
-        f"<script>{plotly_js()}</script>\n</head>\n<body>\n",
+        f"<script>{bundle}</script>\n</head>\n<body>\n",
         f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header>\n<main>\n",
         "\n".join(sections),
         "\n</main>\n",
         f'<script type="application/json" id="bevlog-data">{payload}</script>\n',
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n",
     ])
+
+
+def _sha256(code: str) -> str:
+    import hashlib
+
+    digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
+    return f"'sha256-{digest}'"

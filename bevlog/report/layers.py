@@ -16,66 +16,77 @@ TIME_BINS = 160
 COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 
 
-def layer_matrix(run, group: str, term: str, ctx: Context):
-    """(x of each time bin, layers, values[layer, bin] mean over the bin) for one group/term."""
+def layer_groups(run) -> dict:
+    """(group, term) -> row positions in `run.layers`, found in one pass."""
+    layers = run.layers
+    if layers is None or not len(layers):
+        return {}
+    return {key: idx for key, idx in layers.groupby(["group", "term"], sort=False).indices.items()}
+
+
+def layer_matrix(run, rows, ctx: Context):
+    """(x of each time bin, layer ids, values[layer, bin] = mean over the bin) for the rows
+    of one group/term of `run.layers`; None when fewer than two layers were logged."""
     import numpy as np
+    import pandas as pd
 
     from bevlog.align import frame_x
 
     layers = run.layers
-    sel = layers[(layers["group"] == group) & (layers["term"] == term)]
-    if sel.empty:
+    layer = layers["layer"].to_numpy()[rows].astype(int)
+    layer_ids = np.unique(layer)
+    if len(layer_ids) < 2:
         return None
-    wide = sel.pivot_table(index="step", columns="layer", values="value", aggfunc="mean", dropna=False)
-    wide = wide.sort_index()
-    if wide.shape[1] < 2:
-        return None
-    probe = wide.index.to_frame(index=False)
-    if "epoch_f" in sel:
-        probe["epoch_f"] = sel.groupby("step")["epoch_f"].first().reindex(wide.index).to_numpy()
+    step = layers["step"].to_numpy(dtype=float)[rows]
+    value = layers["value"].to_numpy(dtype=float)[rows]
+    steps, col = np.unique(step, return_inverse=True)
+    probe = pd.DataFrame({"step": steps})
+    if "epoch_f" in layers:
+        epoch_f = np.full(len(steps), np.nan)
+        epoch_f[col] = layers["epoch_f"].to_numpy(dtype=float)[rows]
+        probe["epoch_f"] = epoch_f
     x = frame_x(run, probe, ctx.align, ctx.overrides)
-    values = np.array(wide.to_numpy(dtype=float).T)  # (layers, rows), a writable copy
-    values[~np.isfinite(values)] = np.nan
     ok = np.isfinite(x)
-    x, values = x[ok], values[:, ok]
-    if not len(x):
+    if not ok.any():
         return None
-    nbins = min(TIME_BINS, len(x))
-    edges = np.linspace(x[0], x[-1], nbins + 1)
-    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nbins - 1)
-    counts = np.zeros((values.shape[0], nbins))
-    sums = np.zeros((values.shape[0], nbins))
-    finite = np.isfinite(values)
-    for k in range(values.shape[0]):
-        np.add.at(sums[k], which[finite[k]], values[k, finite[k]])
-        np.add.at(counts[k], which[finite[k]], 1)
+    nbins = min(TIME_BINS, int(ok.sum()))
+    lo, hi = float(x[ok].min()), float(x[ok].max())
+    edges = np.linspace(lo, hi, nbins + 1)
+    bin_of_step = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nbins - 1)
+    row_of_layer = np.searchsorted(layer_ids, layer)
+    use = np.isfinite(value) & ok[col]
+    flat = row_of_layer[use] * nbins + bin_of_step[col[use]]
+    size = len(layer_ids) * nbins
+    sums = np.bincount(flat, weights=value[use], minlength=size).reshape(len(layer_ids), nbins)
+    counts = np.bincount(flat, minlength=size).reshape(len(layer_ids), nbins)
     with np.errstate(invalid="ignore", divide="ignore"):
         binned = sums / counts
     centers = (edges[:-1] + edges[1:]) / 2
     used = counts.sum(axis=0) > 0
-    return centers[used], [int(c) for c in wide.columns], binned[:, used]
+    return centers[used], [int(k) for k in layer_ids], binned[:, used]
 
 
 def layers_panel(ctx: Context) -> dict:
     import numpy as np
 
-    items = []
-    for run, label in ctx.pairs():
-        if run.layers is None or not len(run.layers):
-            continue
-        combos = run.layers[["group", "term"]].drop_duplicates().itertuples(index=False)
-        for group, term in sorted(combos, key=lambda gt: (gt[0] != "", gt[0], gt[1])):
-            items.append((run, label, group, term))
     note = ("Each decoder layer's loss relative to the mean over all layers at that moment "
             "(time trend removed). Blue: lower than the layer average, red: higher. A healthy decoder "
             "is bluer towards the top row (the final layer); equal colours mean the extra layers add nothing.")
-    mats = []
-    for run, label, group, term in items:
-        m = layer_matrix(run, group, term, ctx)
-        if m is not None:
-            mats.append((label, group, term, m))
-        if len(mats) >= MAX_SUBPLOTS:
-            break
+    mats, truncated = [], False
+    for run, label in ctx.pairs():
+        if len(mats) >= MAX_SUBPLOTS:  # later runs are not even grouped: they would not be drawn
+            truncated = truncated or (run.layers is not None and len(run.layers) > 0)
+            continue
+        groups = layer_groups(run)
+        for group, term in sorted(groups, key=lambda gt: (gt[0] != "", gt[0], gt[1])):
+            if len(mats) >= MAX_SUBPLOTS:
+                truncated = True
+                break
+            m = layer_matrix(run, groups[(group, term)], ctx)
+            if m is not None:
+                mats.append((label, group, term, m))
+    if truncated:
+        note += f" Only the first {MAX_SUBPLOTS} run × term heatmaps are drawn."
     if not mats:
         return panel("panel-layers", "Decoder layers", note, None,
                      "No run logs per-decoder-layer losses (no dK.loss_* keys: auxiliary losses off?).")

@@ -10,10 +10,10 @@ from bevlog.report.html import esc
 def run_table(ctx) -> str:
     from bevlog.align import log_interval, total_batch
     from bevlog.compare import metric_curve
-    from bevlog.summary import batch_text, fmt_lr, fmt_num, layers_text, length_text
+    from bevlog.summary import batch_text, fmt_lr, fmt_num, length_text
 
-    head = ["run", "format", "length", "batch", "lr", "lr/sample", "optimizer", "decoder",
-            "rows", "log every", "final loss", "best loss", "evals", "ended", "skipped", "source"]
+    head = ["run", "format", "length", "batch", "optimizer · lr", "lr/sample", "decoder",
+            "rows", "final loss", "best loss", "evals", "ended", "skipped", "source"]
     rows = []
     for run, label in ctx.pairs():
         meta = run.meta
@@ -34,19 +34,17 @@ def run_table(ctx) -> str:
         batch_cell = batch_text(meta) if batch == meta.get("total_batch") else f"{batch} (--batch)"
         cells = [
             ("name", f'<span class="swatch" style="background:{esc(ctx.colors[label])}"></span>{esc(label)}'),
-            ("", esc(meta.get("format") or "?")),
+            ("nw", esc(meta.get("format") or "?")),
             ("", esc(length_text(meta))),
             ("num", esc(batch_cell if batch else "?")),
-            ("num", esc(fmt_lr(lr))),
+            ("nw", esc(f"{meta.get('optimizer') or '?'} {fmt_lr(lr)}")),
             ("num", esc(fmt_lr(lr / batch) if _ok(lr) and batch else "?")),
-            ("", esc(meta.get("optimizer") or "?")),
-            ("", esc(layers_text(meta))),
-            ("num", esc(len(run.train))),
-            ("num", esc(f"{interval:g} it" if interval else "?")),
+            ("nw", esc(decoder_text(meta))),
+            ("num", esc(f"{len(run.train)} × {interval:g} it" if interval else len(run.train))),
             ("num", esc(fmt_num(final))),
             ("num", esc(fmt_num(best))),
             ("num", esc(len(run.evals["step"].unique()) if len(run.evals) else 0)),
-            ("", esc(meta.get("ended") or "?")),
+            ("", _clipped(meta.get("ended") or "?", 40)),
             ("num", esc(n_skipped or 0)),
             ("src", "<br>".join(f'<span title="{esc(s)}">{esc(os.path.basename(str(s)) or s)}</span>'
                                 for s in sources)),
@@ -56,6 +54,13 @@ def run_table(ctx) -> str:
     return ('<div class="scroll"><table id="run-table"><thead><tr>'
             + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table></div>")
+
+
+def decoder_text(meta: dict) -> str:
+    n, aux = meta.get("num_decoder_layers"), meta.get("has_aux_loss")
+    if not n:
+        return "?"
+    return f"{n} layers, aux {'on' if aux else 'off' if aux is False else '?'}"
 
 
 def findings_table(findings, labels_by_name: dict) -> str:
@@ -70,7 +75,7 @@ def findings_table(findings, labels_by_name: dict) -> str:
             "<tr>"
             f'<td class="sev-{esc(f.severity)}">{esc(f.severity)}</td>'
             f'<td class="name">{esc(labels_by_name.get(f.run, f.run))}</td>'
-            f"<td>{esc(f.rule)}</td><td class=\"num\">{esc(span_text(f))}</td>"
+            f'<td class="nw">{esc(f.rule)}</td><td class="num">{esc(span_text(f))}</td>'
             f"<td>{esc(f.message)}</td><td>{esc(fix)}</td></tr>"
         )
     return ('<div class="scroll"><table id="findings-table"><thead><tr><th>severity</th><th>run</th>'
@@ -89,6 +94,13 @@ def span_text(f) -> str:
             return f"steps {f.start_step}–{f.end_step}"
         return f"step {f.start_step}"
     return "whole run"
+
+
+def _clipped(text: str, n: int) -> str:
+    """At most n characters shown; the whole text in the tooltip."""
+    text = str(text)
+    shown = text if len(text) <= n else text[: n - 1] + "…"
+    return f'<span title="{esc(text)}">{esc(shown)}</span>'
 
 
 def _ok(v) -> bool:

@@ -46,6 +46,7 @@ class Signals:
     window: int  # smoothing window in rows (odd)
     interval: float  # median steps between logged rows
     iter_runner: bool
+    last_truncated: bool  # the log's last line was cut mid-write: its NaNs mean "missing"
 
 
 def signals(run) -> Signals:
@@ -62,8 +63,10 @@ def _compute(run) -> Signals:
     t = run.train
     if t is None or len(t) == 0 or "step" not in t:
         t = pd.DataFrame({"step": pd.Series(dtype=float)})
+    # time order as the parser stitched it (not sorted: a log whose steps go backwards stays
+    # readable in the order it was written); a repeated step keeps its later row
     t = t[pd.to_numeric(t["step"], errors="coerce").notna()]
-    t = t.sort_values("step", kind="stable").drop_duplicates("step", keep="last").reset_index(drop=True)
+    t = t[~t["step"].duplicated(keep="last")].reset_index(drop=True)
     step = column(t, "step")
     epoch_f = column(t, "epoch_f")
     loss_raw = column(t, "loss")
@@ -74,8 +77,32 @@ def _compute(run) -> Signals:
     interval = float(np.median(np.diff(step))) if n > 1 else float("nan")
     iter_runner = run.meta.get("runner") == "iter"
     warmup_end_row, warmup_iters = _warmup(run.meta, step, lr)
+    skipped = run.meta.get("skipped") or {}
+    truncated = any("truncat" in str(k).lower() for k in skipped)
     return Signals(t, step, epoch_f, loss, loss_raw, lr, warmup_end_row, warmup_iters, window,
-                   interval, iter_runner)
+                   interval, iter_runner, truncated)
+
+
+def nonfinite_rows(sig: Signals, values: np.ndarray) -> np.ndarray:
+    """Rows whose logged value is nan/inf. NaN also means "not logged": a NaN in the last row
+    of a log whose last line was cut mid-write (a log still being written) is not counted."""
+    bad = ~np.isfinite(values)
+    if sig.last_truncated and len(bad) and np.isnan(values[-1]):
+        bad[-1] = False
+    return bad
+
+
+def progress(run, sig: Signals) -> float | None:
+    """Fraction of the planned iterations the log reached (None when the plan is unknown)."""
+    meta = run.meta
+    total = None
+    if meta.get("runner") == "iter" and meta.get("max_iters"):
+        total = meta["max_iters"]
+    elif meta.get("max_epochs") and meta.get("iters_per_epoch"):
+        total = meta["max_epochs"] * meta["iters_per_epoch"]
+    if not total or not len(sig.step):
+        return None
+    return float(np.nanmax(sig.step) / total)
 
 
 def column(t: pd.DataFrame, name: str) -> np.ndarray:
@@ -96,8 +123,10 @@ def _warmup(meta: dict, step: np.ndarray, lr: np.ndarray) -> tuple[int, int | No
     sched = meta.get("lr_schedule") if isinstance(meta.get("lr_schedule"), dict) else {}
     iters = sched.get("warmup_iters")
     if sched.get("warmup") and isinstance(iters, (int, float)) and iters > 0:
-        row = int(np.searchsorted(step, step[0] - 1 + iters if step[0] > iters else iters, side="right"))
-        return min(row, n), int(iters)
+        after = np.flatnonzero(step > iters)
+        if not len(after):
+            return n, int(iters)  # the whole log is still warming up
+        return int(after[0]), int(iters)  # 0 for a resumed log that starts after warmup
     finite = np.isfinite(lr)
     if finite.sum() < 3:
         return 0, None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bevlog.rules._common import signals
+from bevlog.rules._common import progress, signals
 
 CACHE_KEY = "bevlog.layer_window"
 
@@ -33,6 +33,16 @@ def late_layers(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
             out = L.iloc[0:0]
     run.extra[key] = out
     return out
+
+
+def mature(run, min_progress: float, min_rows: int = 30) -> bool:
+    """Decoder layers separate as training goes on: judge them only once the log has
+    `min_rows` rows after warmup and, when the plan is known, `min_progress` of it."""
+    sig = signals(run)
+    if len(sig.step) - sig.warmup_end_row < min_rows:
+        return False
+    done = progress(run, sig)
+    return done is None or done >= min_progress
 
 
 def layer_medians(window: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog.rules._common import (column, doc, dynamic_loss_scale, finding, fmt, lr_for_fix,
-                                  nice_lr, pct, rolling_median, runs_of, signals, where)
+                                  nice_lr, nonfinite_rows, pct, rolling_median, runs_of, signals)
 
 RULE_ID = "grad-nonfinite"
 SUMMARY = "share of rows with nan/inf grad_norm; benign fp16 overflow skips vs persistent corruption"
@@ -35,7 +35,7 @@ def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
     logged = np.isfinite(g)
     if not logged.any():
         return []  # not logged: clipping is off (or the column is absent)
-    bad = ~logged
+    bad = nonfinite_rows(sig, g)
     n, n_bad = len(g), int(bad.sum())
     if n_bad == 0:
         return []
@@ -62,8 +62,10 @@ def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
 
     if persistent and loss_bad:
         severity = "error"
+        how = (f"{pct(change)} over that stretch" if np.isfinite(change)
+               else "it is non-finite itself")
         message = (f"{share}, {longest} in a row, and the loss stopped improving "
-                   f"({pct(change)} over that stretch): the updates are corrupting the weights")
+                   f"({how}): the updates are corrupting the weights")
     elif persistent:
         severity = "warning"
         message = (f"{share}, {longest} in a row; the loss still moved {pct(change)}, "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog.rules._common import doc, finding, fmt, lr_for_fix, signals
-from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians
+from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians, mature
 
 RULE_ID = "layer-flat"
 SUMMARY = "every decoder layer has the same loss (spread <2%) while that loss has plateaued"
@@ -26,6 +26,8 @@ class Thresholds:
     plateau: float = doc(0.01, "relative fall of the final layer's loss across the window below this is a plateau")
     min_layers: int = doc(3, "decoders with fewer layers are not judged")
     min_value: float = doc(1e-3, "per-layer loss below this (a frozen head) is not judged")
+    min_progress: float = doc(0.2, "judge only once this fraction of the planned training is logged "
+                                   "(early on every layer predicts the mean box)")
 
 
 def find_layer_flat(run, th: Thresholds = Thresholds()):
@@ -34,6 +36,8 @@ def find_layer_flat(run, th: Thresholds = Thresholds()):
     if not len(sums):
         return []
     sig = signals(run)
+    if not mature(run, th.min_progress):
+        return []
     for group, row in sums.iterrows():
         row = row.dropna()
         if is_auxiliary_group(group) or len(row) < th.min_layers or row.mean() < th.min_value:

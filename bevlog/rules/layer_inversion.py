@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.rules._common import doc, finding, fmt, signals
-from bevlog.rules._layers import describe_group, late_layers, layer_medians
+from bevlog.rules._layers import describe_group, late_layers, mature, layer_medians
 
 RULE_ID = "layer-inversion"
 SUMMARY = "the final decoder layer's loss is ≥5% worse than the first layer's late in training"
@@ -22,8 +22,12 @@ class Thresholds:
     margin: float = doc(0.05, "final ≥ (1 + margin) × first is an inversion")
     min_value: float = doc(1e-3, "losses below this are too small to compare")
 
+    min_progress: float = doc(0.2, "judge only once this fraction of the planned training is logged "
+                                   "(early on the layers have not separated yet)")
 
 def find_layer_inversion(run, th: Thresholds = Thresholds()):
+    if not mature(run, th.min_progress):
+        return []
     table = layer_medians(late_layers(run, th.window_frac))
     if not len(table):
         return []

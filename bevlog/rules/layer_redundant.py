@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.rules._common import doc, finding, fmt, signals
-from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians
+from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians, mature
 
 RULE_ID = "layer-redundant"
 SUMMARY = "an early decoder layer is already within 1% of the final one: fewer layers would do"
@@ -24,6 +24,8 @@ class Thresholds:
     min_gain: float = doc(0.03, "layer 0 must be at least this much worse than the final layer "
                                 "(otherwise the layers are flat, not redundant)")
     min_layers: int = doc(3, "decoders with fewer layers are not judged")
+    min_progress: float = doc(0.4, "judge only once this fraction of the planned training is logged "
+                                   "(layers separate late); runs without a plan are judged as they are")
 
 
 def find_layer_redundant(run, th: Thresholds = Thresholds()):
@@ -31,6 +33,8 @@ def find_layer_redundant(run, th: Thresholds = Thresholds()):
     if not len(sums):
         return []
     sig = signals(run)
+    if not mature(run, th.min_progress):
+        return []
     for group, row in sums.iterrows():
         row = row.dropna()
         L = len(row)

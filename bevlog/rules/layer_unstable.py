@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, signals
-from bevlog.rules._layers import describe_group, late_layers
+from bevlog.rules._layers import describe_group, late_layers, mature
 
 RULE_ID = "layer-unstable"
 SUMMARY = "the final decoder layer's loss scatters ≥2× more than the first layer's"
@@ -27,10 +27,14 @@ class Thresholds:
     min_rows: int = doc(20, "rows needed per layer")
     lr_divisor: float = doc(2.0, "suggested lr = base lr / this")
 
+    min_progress: float = doc(0.2, "judge only once this fraction of the planned training is logged "
+                                   "(early on the layers have not separated yet)")
 
 def find_layer_unstable(run, th: Thresholds = Thresholds()):
     from bevlog.smooth import residual_noise
 
+    if not mature(run, th.min_progress):
+        return []
     window = late_layers(run, th.window_frac)
     if not len(window):
         return []

@@ -59,7 +59,7 @@ def find_log_integrity(run, th: Thresholds = Thresholds()):
             r = s["resumed_from"]
             parts.append(f"epoch {r.get('epoch')}, iter {r.get('iter')}")
         dropped = sum(int(s.get("dropped_rows") or 0) for s in segments if isinstance(s, dict))
-        msg = (f"the log has {len(segments)} segment{'s' if len(segments) > 1 else ''}"
+        msg = ((f"the log has {len(segments)} segments" if len(segments) > 1 else "the log starts at a resume")
                + (f", resumed from {'; '.join(parts)}" if parts else "")
                + (f"; {dropped} rows re-run after a resume were replaced by the later segment" if dropped else "")
                + ": the run is stitched at the resume")
@@ -76,7 +76,9 @@ def find_log_integrity(run, th: Thresholds = Thresholds()):
         dup = int(len(steps) - len(np.unique(steps)))
         back = int((np.diff(steps) < 0).sum())
         if dup or back:
-            msg = f"{dup} rows repeat a step and {back} go backwards: the log mixes runs or resumes badly"
+            parts = ([f"{dup} row{'s' if dup > 1 else ''} repeat{'' if dup > 1 else 's'} a step"] if dup else []) + \
+                    ([f"the step goes backwards {back} time{'s' if back > 1 else ''}"] if back else [])
+            msg = " and ".join(parts) + ": the log mixes runs, or a resume was not stitched"
             out.append(finding(run, RULE_ID, "warning", sig, None, None, msg,
                                {"kind": "steps", "duplicated": dup, "backwards": back},
                                "read each run's logs separately, or the segments of one run together", []))

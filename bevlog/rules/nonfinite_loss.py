@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (doc, finding, fmt, loss_columns, lr_for_fix, nice_lr, runs_of,
-                                  signals, where, column)
+from bevlog.rules._common import (AUX_KEY, column, doc, finding, fmt, loss_columns, lr_for_fix, nice_lr,
+                                  nonfinite_rows, runs_of, signals, where)
 
 RULE_ID = "nonfinite-loss"
 SUMMARY = "loss or a loss component becomes nan/inf, or collapses to 0 after being > 0"
@@ -38,13 +38,13 @@ def find_nonfinite_loss(run, th: Thresholds = Thresholds()):
     out = []
     comps = loss_columns(t)
     if "loss" in t:
-        bad = ~np.isfinite(sig.loss_raw)
+        bad = nonfinite_rows(sig, sig.loss_raw)
     else:  # no total logged: any component going non-finite
         bad = np.zeros(len(t), dtype=bool)
         for c in comps:
             v = column(t, c)
             seen = np.maximum.accumulate(np.isfinite(v))
-            bad |= seen & ~np.isfinite(v)
+            bad |= seen & nonfinite_rows(sig, v)
     if bad.any():
         out.append(_nonfinite(run, sig, bad, comps, th))
     out.extend(_collapses(run, sig, ["loss"] + comps, th))
@@ -93,7 +93,8 @@ def _nonfinite(run, sig, bad, comps, th):
 
 
 def _first_component(t, comps, first, lookback):
-    """The non-finite component at the first bad row that rose most beforehand."""
+    """The non-finite component at the first bad row; when several are, the term they share
+    (named by its final-layer key) or else the one that rose most beforehand."""
     bad_now = []
     for c in comps:
         v = column(t, c)
@@ -106,7 +107,13 @@ def _first_component(t, comps, first, lookback):
             bad_now.append((rise, c, "nan" if np.isnan(v[first]) else "inf"))
     if not bad_now:
         return None, None
-    # only one component bad -> it; several -> the one that was rising most before
+    if len(bad_now) > 1:
+        terms = {AUX_KEY.sub(r"\1", c) for _, c, _ in bad_now}
+        if len(terms) == 1:
+            term = terms.pop()
+            value = bad_now[0][2]
+            return f"{term} (every decoder layer's)", value
+    # several different terms: the one that was rising most before
     bad_now.sort(key=lambda x: -x[0])
     return bad_now[0][1], bad_now[0][2]
 

@@ -1,0 +1,55 @@
+"""The report of two real runs (DETR3D vs StreamPETR) in headless Chromium: it draws every
+panel, logs no console error and makes no network request; a screenshot is kept in
+test-artifacts/report_detr3d_vs_streampetr.png."""
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bevlog.cli import cli
+from report_browser_util import PANEL_STATE, chrome, console_errors, network_requests, open_report, screenshot
+
+REPO = Path(__file__).resolve().parents[2]
+REAL = REPO.parent / "shared" / "reallogs"
+DETR3D = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
+STREAMPETR = REAL / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
+
+
+@pytest.mark.slow
+def test_real_report_renders_in_chromium(tmp_path):
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", str(DETR3D), str(STREAMPETR), "-o", str(out),
+                                      "--align", "samples"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    driver = chrome(tmp_path)
+    try:
+        open_report(driver, out)
+        state = {p["id"]: p for p in driver.execute_script(PANEL_STATE)}
+        shot = screenshot(driver, "report_detr3d_vs_streampetr.png")
+        errors = console_errors(driver)
+        requests = network_requests(driver)
+        dialogs = driver.execute_script("return window.__dialogs")
+        table_rows = driver.execute_script("return document.querySelectorAll('#run-table tbody tr').length")
+        legend = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#panel-loss .legendtext')).map(e => e.textContent)")
+    finally:
+        driver.quit()
+    assert errors == []
+    assert requests == []
+    assert dialogs == []
+    assert table_rows == 2
+    assert {"PrymceQ__3DDetection_DETR3D", "PrymceQ__BEVModel_StreamPETR"} <= set(legend)
+    assert set(state) == {"panel-loss", "panel-components", "panel-layers", "panel-lr", "panel-grad",
+                          "panel-evals"}
+    # raw + smoothed per run, the lr line per run, …: drawn as SVG paths, not just data
+    assert state["panel-loss"]["drawn_lines"] >= 4
+    assert state["panel-components"]["drawn_lines"] >= 9  # StreamPETR alone logs 9 terms
+    assert state["panel-lr"]["drawn_lines"] == 2
+    assert state["panel-grad"]["drawn_lines"] >= 4
+    assert state["panel-grad"]["drawn_points"] >= 19  # StreamPETR's nan/inf grad_norm rows
+    assert state["panel-evals"]["drawn_points"] >= 12
+    # DETR3D: cls and bbox; StreamPETR: frame_0, frame_0_dn × cls, bbox (its encoder has one layer)
+    assert state["panel-layers"]["drawn_heatmaps"] == 6
+    for p in state.values():
+        assert p["traces"] > 0
+    assert shot.stat().st_size > 50_000

@@ -1,0 +1,150 @@
+"""nonfinite-loss, divergence, warmup, oscillation, plateau: must fire / must not fire (with the traps)."""
+import numpy as np
+import pytest
+
+from labelled_runs import findings, run
+
+
+# ---- nonfinite-loss ---------------------------------------------------------------------
+
+def test_nonfinite_loss_persistent_nan_is_an_error_naming_the_bbox_terms():
+    (f,) = findings("variant/detr3d_nan_persistent", "nonfinite-loss")
+    assert f.severity == "error"
+    assert f.evidence["first_component"].startswith("loss_bbox")
+    assert f.start_epoch == pytest.approx(5.5, abs=0.05)
+    # the fix lowers the run's own base lr (2e-4 / 3) and lengthens its own warmup (500 -> 1000)
+    changes = {c["param"]: c for c in f.fix.changes}
+    assert changes["lr"]["from"] == pytest.approx(2e-4) and changes["lr"]["to"] == pytest.approx(6.7e-5)
+    assert changes["warmup_iters"] == {"param": "warmup_iters", "from": 500, "to": 1000}
+
+
+def test_nonfinite_loss_one_bad_row_of_50_iterations_is_a_warning():
+    """A logged row is a mean over ~50 iterations: one nan iteration makes it nan, the run goes on."""
+    (f,) = findings("variant/detr3d_nan_single", "nonfinite-loss")
+    assert f.severity == "warning"
+    assert f.evidence["first_component"] == "loss_cls" and f.evidence["rows"] == 1
+
+
+def test_nonfinite_loss_collapse_to_zero_is_found():
+    (f,) = findings("variant/detr3d_zero_collapse", "nonfinite-loss")
+    assert f.evidence["kind"] == "zero" and f.evidence["component"] == "loss_cls"
+    assert f.evidence["before"] > 0.1
+
+
+def test_nonfinite_loss_zero_from_the_start_is_a_frozen_head_not_a_collapse():
+    r = run("real/console-traceback")
+    assert (r.train["frame_0_loss_cls"] == 0).all()  # the trap is really there
+    assert findings("real/console-traceback", "nonfinite-loss") == []
+
+
+@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-json", "real/bevfusion-resumed"])
+def test_nonfinite_loss_silent_on_finite_real_logs(run_id):
+    assert findings(run_id, "nonfinite-loss") == []
+
+
+# ---- divergence -------------------------------------------------------------------------
+
+def test_divergence_reports_onset_lr_grad_norm_component_and_recipe_fix():
+    (f,) = findings("variant/detr3d_diverge", "divergence")
+    assert f.severity == "error"
+    ev = f.evidence
+    assert 4.4 <= f.start_epoch <= 5.1  # the ramp starts at 4.6 (bbox) / 5.0
+    assert ev["first_component"] == "loss_bbox"
+    assert ev["grad_norm_during"] / ev["grad_norm_before"] > 2.5
+    assert ev["lr_at_onset"] == pytest.approx(1.87e-4, rel=0.05)
+    # total batch 4 x recipe 2.5e-5 per sample = 1e-4, computed from the run
+    assert f.fix.changes[0] == {"param": "lr", "from": 2e-4, "to": 1e-4}
+
+
+def test_divergence_fix_follows_the_runs_batch():
+    r = run("variant/detr3d_diverge")
+    r.meta.update(total_batch=16, lr=1e-3)
+    from bevlog.rules import get_rule
+
+    (f,) = get_rule("divergence")(r)
+    assert f.fix.changes[0] == {"param": "lr", "from": 1e-3, "to": 4e-4}  # 4e-4 at 16
+
+
+def test_divergence_ignores_a_rise_inside_warmup():
+    """The trap is real: the same detector without the warmup cut fires on these rows."""
+    from bevlog.rules._common import rolling_median, signals
+    from bevlog.rules.divergence import Thresholds, _first_divergence
+
+    r = run("variant/detr3d_warmup_rise")
+    sig = signals(r)
+    assert sig.warmup_iters == 1500 and sig.warmup_end_row > 20
+    hit = _first_divergence(rolling_median(sig.loss, sig.window), Thresholds())
+    assert hit is not None and hit[1] < sig.warmup_end_row  # a rise, inside warmup
+    assert findings("variant/detr3d_warmup_rise", "divergence") == []
+    assert findings("variant/detr3d_warmup_rise", "warmup") == []
+
+
+@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/streampetr-json",
+                                    "real/bevfusion-resumed", "real/conditional-detr-mmengine",
+                                    "variant/detr3d_steplr", "variant/detr3d_nan_persistent"])
+def test_divergence_silent_on_healthy_runs_lr_steps_and_nan(run_id):
+    assert findings(run_id, "divergence") == []
+
+
+def test_divergence_transient_rise_that_recovers_is_a_warning():
+    fs = findings("variant/streampetr_spikes", "divergence")
+    assert [f.severity for f in fs] == ["warning"] and fs[0].evidence["recovered"]
+
+
+# ---- warmup -----------------------------------------------------------------------------
+
+def test_warmup_warns_when_trouble_starts_right_after_it():
+    (f,) = findings("variant/detr3d_diverge_after_warmup", "warmup")
+    assert f.severity == "warning"
+    assert f.evidence["warmup_iters"] == 500
+    assert f.fix.changes == [{"param": "warmup_iters", "from": 500, "to": 1000}]
+
+
+@pytest.mark.parametrize("run_id", ["variant/detr3d_diverge", "real/detr3d-text", "real/streampetr-text"])
+def test_warmup_silent_when_trouble_is_late_or_absent(run_id):
+    assert findings(run_id, "warmup") == []
+
+
+# ---- oscillation ------------------------------------------------------------------------
+
+def test_oscillation_growing_scatter_on_a_flat_trend():
+    (f,) = findings("variant/detr3d_oscillation", "oscillation")
+    assert f.evidence["growth"] > 3 and f.start_epoch >= 5.5
+    assert {"param": "gradient_accumulation", "to": 2} in f.fix.changes
+
+
+@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/bevfusion-resumed",
+                                    "real/conditional-detr-mmengine", "variant/detr3d_plateau"])
+def test_oscillation_silent_on_real_noise_drift(run_id):
+    """Healthy runs' scatter drifts up as the loss falls (≈1.6× over DETR3D); not oscillation."""
+    assert findings(run_id, "oscillation") == []
+
+
+# ---- plateau ----------------------------------------------------------------------------
+
+def test_plateau_when_loss_is_flat_at_peak_lr():
+    (f,) = findings("variant/detr3d_plateau", "plateau")
+    assert f.evidence["lr_end"] / f.evidence["lr_peak"] > 0.9 and abs(f.evidence["fall"]) < 0.01
+
+
+@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/detr3d-json",
+                                    "real/bevfusion-resumed", "real/conditional-detr-mmengine"])
+def test_plateau_silent_on_cosine_tails_and_falling_losses(run_id):
+    """Cosine tails are flat by design (lr < 10% of its peak there)."""
+    assert findings(run_id, "plateau") == []
+
+
+def test_rules_survive_a_log_that_has_barely_started(tmp_path):
+    """What `watch` sees first: a header and one or two rows (or none)."""
+    import parsers
+    from bevlog.diagnose import diagnose_run
+    from labelled_runs import DETR3D_TEXT
+
+    lines = open(DETR3D_TEXT, encoding="utf-8").read().split("\n")
+    first = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
+    for extra in (0, 1, 2):
+        path = tmp_path / f"20230727_11403{extra}.log"
+        path.write_text("\n".join(lines[: first + extra]) + "\n", encoding="utf-8")
+        r = parsers.read(str(path))
+        fs = diagnose_run(r, live=True)
+        assert not [f for f in fs if f.severity == "error"], fs

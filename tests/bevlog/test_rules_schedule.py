@@ -1,0 +1,45 @@
+"""lr-drop and lr-batch: schedule-induced drops are labelled; lr per sample against the recipe."""
+import pytest
+
+from labelled_runs import findings
+
+
+def test_lr_drop_step_schedule_is_annotated_as_info():
+    fs = findings("variant/detr3d_steplr", "lr-drop")
+    assert [round(f.start_epoch) for f in fs] == [16, 22]
+    assert all(f.severity == "info" for f in fs)
+    assert fs[0].evidence["lr_before"] == pytest.approx(2e-4) and fs[0].evidence["lr_after"] == pytest.approx(2e-5)
+
+
+def test_lr_drop_real_step_schedule_says_the_schedule_did_it():
+    fs = findings("real/bevfusion-resumed", "lr-drop")
+    assert len(fs) == 3
+    big = [f for f in fs if f.evidence["loss_change"] <= -0.02]
+    assert big and all("the schedule did it" in f.message for f in big)
+
+
+@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/detr3d-json", "real/streampetr-text",
+                                    "real/streampetr-json", "real/conditional-detr-mmengine"])
+def test_lr_drop_silent_on_cosine_staircases_json_rounding_and_constant_lr(run_id):
+    """DETR3D's cosine is updated per epoch (late treads fall 30-70%), its .log.json rounds the lr
+    to 5 decimals: neither is a step schedule."""
+    assert findings(run_id, "lr-drop") == []
+
+
+def test_lr_batch_uses_the_config_lr_not_param_group_0():
+    """Only param group 0's lr is logged (here ×0.1, a backbone): the recipe check uses the base lr."""
+    (f,) = findings("variant/detr3d_group0_lr", "lr-batch")
+    assert f.evidence["lr"] == pytest.approx(2e-4) and f.evidence["ratio"] == pytest.approx(2.0)
+    assert f.severity == "info"
+
+
+def test_lr_batch_warns_far_above_the_recipe_with_a_computed_fix():
+    (f,) = findings("variant/detr3d_lr_high", "lr-batch")
+    assert f.severity == "warning" and f.evidence["ratio"] == pytest.approx(10.0)
+    assert f.fix.changes == [{"param": "lr", "from": 1e-3, "to": 1e-4}]  # 2.5e-5 × batch 4
+
+
+@pytest.mark.parametrize("run_id", ["real/streampetr-text", "real/conditional-detr-mmengine",
+                                    "real/bevfusion-resumed"])
+def test_lr_batch_silent_on_the_recipe_or_without_a_known_batch(run_id):
+    assert findings(run_id, "lr-batch") == []
