@@ -144,6 +144,17 @@ def browser_seconds(html: str) -> float:
             driver.quit()
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=10)
@@ -154,8 +165,10 @@ def main():
 
     runs = tiled_runs(args.runs, args.copies)
     rows = len(runs[0].train)
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, pandas {pd.__version__}")
+    import plotly
+
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"pandas {pd.__version__}, plotly {plotly.__version__}")
     print(f"input: {len(runs)} runs × {rows} train rows, {len(runs[0].layers)} layer rows, "
           f"{len(runs[0].evals)} eval rows each")
     times = {name: [] for name, _ in VARIANTS}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import platform
 import sys
@@ -310,8 +309,3 @@ def host_info() -> str:
         return f"{getpass.getuser()}@{socket.gethostname()}"
     except Exception:  # no user name in some containers
         return socket.gethostname()
-
-
-def nan_safe_mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values) if values else math.nan

@@ -37,6 +37,20 @@ def parse_batch_overrides(items) -> dict[str, int]:
     return out
 
 
+def overrides_for(runs, labels, overrides: dict[str, int]) -> dict[str, int]:
+    """--batch names a run by its name or by its display label; key the result by run name.
+    AlignError when a name matches no run."""
+    out = dict(overrides)
+    for run, label in zip(runs, labels):
+        if label in overrides and run.name not in overrides:
+            out[run.name] = overrides[label]
+    known = {r.name for r in runs} | set(labels)
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise AlignError(f"--batch: no run named {', '.join(unknown)}; runs are: {', '.join(labels)}")
+    return out
+
+
 def total_batch(run, overrides: dict[str, int] | None = None) -> int | None:
     """Total batch (samples per optimizer step over all GPUs): the override, else the log's."""
     if overrides and run.name in overrides:

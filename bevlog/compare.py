@@ -43,6 +43,9 @@ class Curve:
 
 @dataclass
 class Comparison:
+    """One metric compared across runs: the table (`stats`), the common checkpoints,
+    a verdict per run against the first one, and the curves behind them."""
+
     metric: str
     align: str
     weight: float
@@ -52,6 +55,7 @@ class Comparison:
     shown_checkpoints: list = field(default_factory=list)  # the columns the table shows
     verdicts: list = field(default_factory=list)
     curves: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # caveats about the axis, one sentence each
 
 
 def run_labels(runs) -> list[str]:
@@ -60,7 +64,7 @@ def run_labels(runs) -> list[str]:
 
     names = [r.name for r in runs]
     out = []
-    for i, run in enumerate(runs):
+    for run in runs:
         name = run.name
         if names.count(name) > 1:
             sources = run.meta.get("sources") or []
@@ -150,7 +154,21 @@ def compare_runs(runs, metric: str = "loss", align: str = "epochs", weight: floa
     stats = pd.DataFrame(rows)
     comp = Comparison(column, align, weight, better_high, stats, checkpoints, shown, curves=curves)
     comp.verdicts = [pair_verdict(comp, 0, i) for i in range(1, len(runs))]
+    comp.notes = axis_notes(runs, labels, align)
     return comp
+
+
+def axis_notes(runs, labels, align: str) -> list[str]:
+    """Where a run's x is an estimate rather than a logged fact."""
+    notes = []
+    for run, label in zip(runs, labels):
+        if align == "time" and run.meta.get("wall_s_estimated"):
+            notes.append(f"note: {label} has no timestamps; its wall time is summed from the logged "
+                         "per-iteration `time`, which leaves out evaluation and checkpointing")
+        if align == "epochs" and run.meta.get("iters_per_epoch_estimated"):
+            notes.append(f"note: {label} does not log iterations per epoch; fractional epochs use an "
+                         f"estimate ({run.meta.get('iters_per_epoch')})")
+    return notes
 
 
 def run_stats(run, label, curve, align, checkpoints, better_high, overrides, spark_range, spark_x) -> dict:

@@ -16,7 +16,7 @@ GLOB_CHARS = set("*?[")
 
 def expand_paths(patterns) -> tuple[list[list[str]], list[str]]:
     """PATH arguments -> (groups of files, one group per run; error lines)."""
-    from parsers.discover import discover, group_files
+    from parsers.discovery import discover, group_files
 
     groups: list[list[str]] = []
     errors: list[str] = []

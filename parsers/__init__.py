@@ -2,7 +2,7 @@
 
 `read(path)`         a log file, a work dir of ONE run, or '-' (stdin) -> Run
 `read_many(paths)`   files/dirs grouped into runs (twins and resumes joined) -> [Run]
-`discover(path)`     the groups of log files, one per run (see parsers.discover)
+`discover(path)`     the groups of log files, one per run (rules: parsers.discovery)
 `ParseError`         the one exception for unreadable input; str() is one line
 
 Heavy modules (pandas, pyarrow) are imported only when a log is actually read.
@@ -23,7 +23,7 @@ def read_many(paths) -> list:
 
 
 def discover(path) -> list:
-    from parsers.discover import discover as _discover
+    from parsers.discovery import discover as _discover
 
     return _discover(path)
 

@@ -100,9 +100,14 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
             present[k][sl] = pres[kp, j] if pres is not None else ~np.isnan(s.values[kp, j])
         at += m
 
-    lr = cols.get("lr")
-    lr_key = "lr" if "lr" in cols else next((k for k in keys if k.startswith("lr_")), None)
-    lr = cols[lr_key] if lr_key else np.full(nrows, np.nan)
+    # `lr` = param group 0 of the (first) optimizer; with several optimizers mmcv logs
+    # `lr_<name>` per optimizer: the first one stands in where `lr` itself is absent.
+    first_group = next((k for k in keys if k.startswith("lr_")), None)
+    lr_key = "lr" if "lr" in cols else first_group
+    lr = cols[lr_key].copy() if lr_key else np.full(nrows, np.nan)
+    if lr_key == "lr" and first_group:
+        absent = ~present["lr"]
+        lr[absent] = cols[first_group][absent]
     samples = fixed["step"] * total_batch if total_batch else np.full(nrows, np.nan)
 
     data = {
@@ -332,7 +337,7 @@ def _stitch(segments, pos):
                 over = p["step"] >= nxt_first
                 dropped = int(over.sum())
                 keep[k] &= ~over
-        steps = p["step"][keep[k]]
+        steps = p["step"]  # as logged in this file, before overlap is dropped
         resumed = None
         if s.header.get("resumes"):
             r = s.header["resumes"][0]
@@ -345,7 +350,7 @@ def _stitch(segments, pos):
                 "index": k,
                 "source": s.source,
                 "format": s.format,
-                "rows": int(keep[k].sum()),
+                "rows": int(keep[k].sum()),  # rows kept in the run
                 "first_step": float(np.nanmin(steps)) if len(steps) and not np.all(np.isnan(steps)) else None,
                 "last_step": float(np.nanmax(steps)) if len(steps) and not np.all(np.isnan(steps)) else None,
                 "start": s.header.get("start_date"),
@@ -361,6 +366,8 @@ def _wall(s, p) -> np.ndarray:
     ts = s.ts if s.ts is not None and len(s.ts) == n else np.full(n, np.nan)
     if n and not np.all(np.isnan(ts)):
         start = _parse_date(s.header.get("start_date"))
+        if start is not None:
+            start += s.header.get("start_ms", 0) / 1000.0
         first = float(np.nanmin(ts))
         if start is None or start > first or first - start > 86400:
             start = first

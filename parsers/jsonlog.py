@@ -68,7 +68,8 @@ def _columns(seg: Segment, body: bytes, first_line: int):
 
         texts = lines.take(pa.array(rejected, pa.int64())).to_pylist()
         for r, text in zip(rejected, texts):
-            _slow_row(seg, cols, is_row, n, int(r), text, first_line + int(r))
+            last_cut = split.truncated_last and int(r) == n - 1
+            _slow_row(seg, cols, is_row, n, int(r), text, first_line + int(r), last_cut)
     keep = np.flatnonzero(is_row)
     out = {}
     for name, c in cols.items():
@@ -83,13 +84,13 @@ def _columns(seg: Segment, body: bytes, first_line: int):
     return out, len(keep)
 
 
-def _slow_row(seg, cols, is_row, n, r, text, line_no) -> None:
+def _slow_row(seg, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
     if not text.strip():
         return
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
-        seg.skip("invalid JSON line", 1, [line_no])
+        seg.skip("truncated last line (invalid JSON)" if last_cut else "invalid JSON line", 1, [line_no])
         return
     if not isinstance(obj, dict):
         seg.skip("JSON line is not an object", 1, [line_no])

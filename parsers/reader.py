@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 
-from parsers.discover import STDIN, discover, group_segments, run_key
+from parsers.discovery import STDIN, discover, group_segments, run_key
 from parsers.io import display_name, read_bytes
 from parsers.run import ParseError, Run
 
@@ -86,7 +86,7 @@ def read(path) -> Run:
     """A file, a work dir of ONE run, or '-' (stdin) -> Run."""
     path = os.fspath(path) if path != STDIN else path
     if path != STDIN and os.path.isdir(path):
-        from parsers.discover import find_logs
+        from parsers.discovery import find_logs
 
         groups = group_segments(find_logs(path))
         if not groups:
@@ -106,7 +106,7 @@ def read_many(paths) -> list[Run]:
     for p in paths:
         p = os.fspath(p) if p != STDIN else p
         if p != STDIN and os.path.isdir(p):
-            from parsers.discover import find_logs
+            from parsers.discovery import find_logs
 
             files.extend(find_logs(p))
         else:

@@ -341,6 +341,8 @@ def _read_messages(seg, lines, prefixed, others, dialect) -> None:
     m = prefix_re.match(first_line)
     if m:
         seg.header["start_date"] = m.group("date")
+        ms = m.groupdict().get("ms")
+        seg.header["start_ms"] = int(ms) if ms else 0
 
 
 def _idx(a):

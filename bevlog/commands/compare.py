@@ -38,7 +38,7 @@ def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
       bevlog compare a.log b.log --metric loss --metric NDS --format csv
       bevlog compare old.log new.log --align samples --batch old=16
     """
-    from bevlog.align import AlignError, parse_batch_overrides
+    from bevlog.align import AlignError, overrides_for, parse_batch_overrides
     from bevlog.compare import MetricError, compare_runs, run_labels
 
     try:
@@ -47,13 +47,13 @@ def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
         raise click.BadParameter(str(exc), param_hint="--batch") from None
     runs, errors = load_or_exit(ctx, paths, jobs)
     labels = run_labels(runs)
-    overrides = _overrides_by_label(runs, labels, overrides)
     comparisons = []
-    for metric in metrics:
-        try:
+    try:
+        overrides = overrides_for(runs, labels, overrides)
+        for metric in metrics:
             comparisons.append(compare_runs(runs, metric, align, smooth, overrides, labels))
-        except (AlignError, MetricError) as exc:
-            raise BadInput(str(exc)) from None
+    except (AlignError, MetricError) as exc:
+        raise BadInput(str(exc)) from None
     if fmt == "table":
         _print_tables(comparisons)
     elif fmt == "csv":
@@ -62,20 +62,6 @@ def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
         _write_json(comparisons)
     if errors:
         ctx.exit(2)
-
-
-def _overrides_by_label(runs, labels, overrides):
-    """--batch may name a run by its name or by its display label; key by run name."""
-    out = dict(overrides)
-    for run, label in zip(runs, labels):
-        if label in overrides and run.name not in overrides:
-            out[run.name] = overrides[label]
-    known = {r.name for r in runs} | set(labels)
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise click.BadParameter(
-            f"no run named {', '.join(unknown)}; runs are: {', '.join(labels)}", param_hint="--batch")
-    return out
 
 
 def _print_tables(comparisons):
@@ -111,6 +97,8 @@ def _print_tables(comparisons):
         console.print(table)
         for verdict in comp.verdicts:
             console.print(Text(verdict))
+        for note in comp.notes:
+            console.print(Text(note, style="dim"))
         console.print()
 
 
@@ -137,7 +125,7 @@ def _write_json(comparisons):
             "metric": comp.metric, "align": comp.align, "smooth": comp.weight,
             "higher_is_better": comp.higher_is_better, "checkpoints": comp.checkpoints,
             "runs": [{k: _clean(v) for k, v in r.items()} for r in records],
-            "verdicts": comp.verdicts,
+            "verdicts": comp.verdicts, "notes": comp.notes,
         })
     json.dump(json_safe(out), sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")

@@ -36,7 +36,8 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
       bevlog report work_dirs/b8 work_dirs/b20 --align samples -o b8_vs_b20.html
       bevlog report run.log -o run.html --png figures/
     """
-    from bevlog.align import AlignError, parse_batch_overrides
+    from bevlog.align import AlignError, overrides_for, parse_batch_overrides
+    from bevlog.compare import run_labels
     from bevlog.report import prepare, render
 
     try:
@@ -53,12 +54,16 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
     runs, errors = load_or_exit(ctx, paths, jobs)
     findings = None if no_findings else _diagnose(runs)
     try:
+        overrides = overrides_for(runs, run_labels(runs), overrides)
         report_ctx, panels = prepare(runs, align, smooth, overrides, findings, max_points)
     except AlignError as exc:
         raise BadInput(str(exc)) from None
     html = render(report_ctx, panels, findings, title)
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(html)
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(html)
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write the report: {exc.strerror or exc}") from None
     size = len(html.encode("utf-8"))
     note = "" if findings is None else f", {len(findings)} finding(s)"
     click.echo(f"wrote {out} ({size / 1e6:.1f} MB, {len(runs)} run(s){note})", err=True)

@@ -20,7 +20,7 @@ from bevlog.options import report_errors
 
 # rules whose findings are separate events (one per step), not one state of the run
 EVENT_RULES = {"grad-spike", "lr-drop", "nonfinite-loss"}
-LOG_NAME = re.compile(r"^(\d{8}_\d{6})(\.log|\.log\.json|\.json)$")
+LOG_NAME = re.compile(r"^(\d{8}_\d{6})(\.log|\.log\.json|\.json)(\.gz)?$")
 TS_DIR = re.compile(r"^\d{8}_\d{6}$")
 
 
@@ -41,11 +41,11 @@ def newest_sibling(path: str) -> str:
     m = LOG_NAME.match(name)
     if not m:
         return path
-    suffix = m.group(2)
+    suffix = m.group(2) + (m.group(3) or "")
     candidates = []
     for entry in _listdir(folder):
         mm = LOG_NAME.match(entry)
-        if mm and mm.group(2) == suffix:
+        if mm and mm.group(2) + (mm.group(3) or "") == suffix:
             candidates.append((mm.group(1), os.path.join(folder, entry)))
     parent, dirname = os.path.split(folder)
     if TS_DIR.match(dirname):
@@ -59,6 +59,24 @@ def newest_sibling(path: str) -> str:
     return max(candidates)[1] if max(candidates)[0] > m.group(1) else path
 
 
+def newest_log_in(folder: str) -> str | None:
+    """The newest log of a work dir: `<ts>.log` (mmcv) or `<ts>/<ts>.log` (mmengine) by
+    timestamp name, else any `.log`/`.log.json` by modification time."""
+    stamped, others = [], []
+    for entry in _listdir(folder):
+        path = os.path.join(folder, entry)
+        m = LOG_NAME.match(entry)
+        if m and os.path.isfile(path) and m.group(2) != ".json":
+            stamped.append((m.group(1), m.group(2) == ".log", path))
+        elif TS_DIR.match(entry) and os.path.isfile(os.path.join(path, entry + ".log")):
+            stamped.append((entry, True, os.path.join(path, entry + ".log")))
+        elif entry.endswith((".log", ".log.json")) and os.path.isfile(path):
+            others.append((os.path.getmtime(path), path))
+    if stamped:
+        return max(stamped)[2]  # the latest timestamp; its text log before its .log.json twin
+    return max(others)[1] if others else None
+
+
 def _listdir(folder):
     try:
         return os.listdir(folder)
@@ -69,7 +87,7 @@ def _listdir(folder):
 def read_live(path: str):
     """The run the file belongs to, with the earlier resume segments that sit beside it."""
     import parsers
-    from parsers.discover import discover  # `parsers.discover` may be the submodule once imported
+    from parsers.discovery import discover
 
     folder = os.path.dirname(os.path.abspath(path))
     try:
@@ -87,6 +105,7 @@ class Watcher:
     """The state of one `bevlog watch`: which file, what it last saw, what it printed."""
 
     def __init__(self, path: str, rules: list[str], follow_rotation: bool = True):
+        self.folder = path if os.path.isdir(path) else None  # a work dir: follow its newest log
         self.path = path
         self.rules = rules
         self.follow_rotation = follow_rotation
@@ -98,7 +117,15 @@ class Watcher:
         from bevlog.diagnose import diagnose_run
 
         notes = []
-        if self.follow_rotation:
+        if self.folder:
+            newest = newest_log_in(self.folder)
+            if newest is None:
+                return [], notes, f"{self.folder}: no training log in this directory yet"
+            if newest != self.path:
+                if self.path != self.folder:
+                    notes.append(f"now following {newest} (a newer log appeared)")
+                self.path, self.stamp = newest, None
+        elif self.follow_rotation:
             newer = newest_sibling(self.path)
             if newer != os.path.abspath(self.path) and newer != self.path:
                 notes.append(f"now following {newer} (a newer log appeared)")
@@ -138,7 +165,7 @@ def format_line(finding) -> str:
 
 
 @click.command(name="watch")
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path())
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="Seconds between checks of the log.")
 @click.option("--once", is_flag=True, help="Read the log once, print its findings and exit.")
@@ -151,7 +178,11 @@ def format_line(finding) -> str:
               help="With --once: exit 1 when any finding is at least this severe.")
 @click.pass_context
 def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
-    """Follow LOG while it is being written; print each new finding once (Ctrl-C to stop)."""
+    """Follow LOG while it is being written; print each new finding once (Ctrl-C to stop).
+
+    LOG is a log file, or a work dir (its newest log is followed, and the next one when the
+    run restarts into a new timestamped log).
+    """
     from bevlog.commands.diagnose import choose_rules
 
     chosen = choose_rules(rules, skip)

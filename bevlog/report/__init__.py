@@ -71,10 +71,12 @@ def build_report(runs, align: str = "epochs", weight: float = 0.6, overrides=Non
 def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
     from bevlog import __version__
     from bevlog.align import AXIS_TITLE
+    from bevlog.compare import axis_notes
     from bevlog.report.html import assemble, esc
     from bevlog.report.tables import findings_table, run_table
 
-    sections = [_section("Runs", "", run_table(ctx), "section-runs")]
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in axis_notes(ctx.runs, ctx.labels, ctx.align))
+    sections = [_section("Runs", "", run_table(ctx) + notes, "section-runs")]
     if findings is not None:
         labels = {run.name: label for run, label in ctx.pairs()}
         count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, worst first; drawn on the curves."

@@ -11,7 +11,7 @@ from bevlog.report.curves import panel
 from bevlog.report.html import plot_text, typed_array
 from bevlog.report.style import Context, subplot_grid
 
-MAX_SUBPLOTS = 12
+MAX_SUBPLOTS = 20
 TIME_BINS = 160
 COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 
@@ -72,19 +72,22 @@ def layers_panel(ctx: Context) -> dict:
     note = ("Each decoder layer's loss relative to the mean over all layers at that moment "
             "(time trend removed). Blue: lower than the layer average, red: higher. A healthy decoder "
             "is bluer towards the top row (the final layer); equal colours mean the extra layers add nothing.")
-    mats, truncated = [], False
-    for run, label in ctx.pairs():
-        if len(mats) >= MAX_SUBPLOTS:  # later runs are not even grouped: they would not be drawn
-            truncated = truncated or (run.layers is not None and len(run.layers) > 0)
-            continue
+    # the main decoder's terms of every run first, then denoising/encoder/frame groups
+    items = []
+    for order, (run, label) in enumerate(ctx.pairs()):
         groups = layer_groups(run)
-        for group, term in sorted(groups, key=lambda gt: (gt[0] != "", gt[0], gt[1])):
-            if len(mats) >= MAX_SUBPLOTS:
-                truncated = True
-                break
-            m = layer_matrix(run, groups[(group, term)], ctx)
-            if m is not None:
-                mats.append((label, group, term, m))
+        for (group, term), rows in groups.items():
+            side = bool({"dn", "enc"} & set(group.split("_")))  # denoising / encoder queries
+            items.append(((side, order, group, term), run, label, group, term, rows))
+    items.sort(key=lambda item: item[0])
+    mats, truncated = [], False
+    for _, run, label, group, term, rows in items:
+        if len(mats) >= MAX_SUBPLOTS:
+            truncated = True
+            break
+        m = layer_matrix(run, rows, ctx)
+        if m is not None:
+            mats.append((label, group, term, m))
     if truncated:
         note += f" Only the first {MAX_SUBPLOTS} run × term heatmaps are drawn."
     if not mats:

@@ -49,9 +49,23 @@ def layer_medians(window: pd.DataFrame) -> pd.DataFrame:
     """(group, term) × layer table of medians; only groups with ≥ 2 layers."""
     if not len(window):
         return pd.DataFrame()
-    table = window.groupby(["group", "term", "layer"])["value"].median().unstack("layer")
+    cached = window.attrs.get("bevlog.medians")
+    if cached is not None:
+        return cached
+    table = window.groupby(["group", "term", "layer"], sort=True)["value"].median().unstack("layer")
     table = table[table.notna().sum(axis=1) >= 2]
+    window.attrs["bevlog.medians"] = table
     return table
+
+
+def layer_series(window: pd.DataFrame) -> pd.DataFrame:
+    """step × (group, term, layer) table of values, steps in order (for per-layer noise)."""
+    cached = window.attrs.get("bevlog.series")
+    if cached is None:
+        cached = window.pivot_table(index="step", columns=["group", "term", "layer"], values="value",
+                                    aggfunc="last", sort=True)
+        window.attrs["bevlog.series"] = cached
+    return cached
 
 
 def group_sums(table: pd.DataFrame) -> pd.DataFrame:

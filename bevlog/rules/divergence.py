@@ -29,7 +29,8 @@ class Thresholds:
     double_rows: int = doc(3, "rows a doubling must last")
     recovered: float = doc(0.10, "a rise that ends within this of the minimum is transient (warning)")
     component_rise: float = doc(0.10, "a component counts as rising once this far above its value at the minimum")
-    lr_divisor: float = doc(5.0, "suggested peak lr when no recipe applies: base lr / this")
+    lr_divisor: float = doc(2.0, "when the recipe does not apply (or the lr is already at or below it): "
+                                 "suggested peak lr = the lr where the rise began / this")
     min_warmup_iters: int = doc(500, "warmup length to suggest at least")
 
 
@@ -76,7 +77,6 @@ def _ffill(x):
 
 
 def _report(run, sig, smooth, lo, hi, min_row, th):
-    n = len(smooth)
     level = smooth[min_row]
     seg = smooth[lo:hi + 1]
     peak_row = lo + int(np.nanargmax(seg))
@@ -109,7 +109,7 @@ def _report(run, sig, smooth, lo, hi, min_row, th):
                 "grad_norm_before": _float(g_before), "grad_norm_during": _float(g_during),
                 "first_component": comp, "end_loss": float(end_level), "recovered": bool(recovered)}
     fix, changes = divergence_fix(run, sig, lr_at, th.lr_divisor, th.min_warmup_iters)
-    return finding(run, RULE_ID, severity, sig, onset, hi if not recovered else hi, msg, evidence, fix, changes)
+    return finding(run, RULE_ID, severity, sig, onset, hi, msg, evidence, fix, changes)
 
 
 def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
@@ -124,9 +124,9 @@ def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
             to = nice_lr(recipe)
             why = f" (the recipe is 2e-4 at total batch 8, so {fmt(to)} at {batch})"
         else:
-            to = nice_lr(base / lr_divisor)
-            at = f" (lr was {fmt(lr_at)} where it began)" if lr_at and np.isfinite(lr_at) else ""
-            why = at
+            onset = lr_at if lr_at and np.isfinite(lr_at) and lr_at > 0 else base
+            to = nice_lr(min(onset, base) / lr_divisor)
+            why = f" (half the {fmt(onset)} at which the rise began)" if onset != base else ""
         changes.append({"param": "lr", "from": base, "to": to})
         bits.append(f"lr {fmt(base)} → {fmt(to)}{why}")
     warm = sig.warmup_iters or 0

@@ -62,8 +62,12 @@ def find_grad_spike(run, th: Thresholds = Thresholds()):
     lr0 = lr_for_fix(run.meta, sig)
     for level, peak, a, b, peak_row, rise, explosion in events[: th.max_events]:
         kind = "explosion" if explosion else "spike"
-        after = (f"; the loss rose {pct(rise)} in the next {th.after_rows} rows" if np.isfinite(rise) and
-                 rise >= th.loss_rise else "; the loss did not rise after it")
+        if np.isinf(rise):
+            after = "; the loss went non-finite after it"
+        elif np.isfinite(rise) and rise >= th.loss_rise:
+            after = f"; the loss rose {pct(rise)} in the next {th.after_rows} rows"
+        else:
+            after = "; the loss did not rise after it"
         message = (f"grad_norm {kind} at {where(sig, a, b)}: {fmt(g[peak_row])} is ×{peak:.1f} its recent "
                    f"median {fmt(base[peak_row])}" + (f" for {b - a + 1} rows" if b > a else "") + after)
         evidence = {"peak_ratio": peak, "grad_norm": float(g[peak_row]), "baseline": float(base[peak_row]),

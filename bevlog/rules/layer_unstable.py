@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, signals
-from bevlog.rules._layers import describe_group, late_layers, mature
+from bevlog.rules._layers import describe_group, late_layers, layer_series, mature
 
 RULE_ID = "layer-unstable"
 SUMMARY = "the final decoder layer's loss scatters ≥2× more than the first layer's"
@@ -40,12 +40,14 @@ def find_layer_unstable(run, th: Thresholds = Thresholds()):
         return []
     sig = signals(run)
     worst = None
-    for (group, term), part in window.groupby(["group", "term"]):
-        layers = sorted(part["layer"].unique())
+    series = layer_series(window)
+    for group, term in dict.fromkeys((g, t) for g, t, _ in series.columns):
+        layers = sorted(layer for g, t, layer in series.columns if (g, t) == (group, term))
         if len(layers) < 2:
             continue
-        first = part[part["layer"] == layers[0]].sort_values("step")["value"].to_numpy(dtype=float)
-        final = part[part["layer"] == layers[-1]].sort_values("step")["value"].to_numpy(dtype=float)
+        first = series[(group, term, layers[0])].to_numpy(dtype=float)
+        final = series[(group, term, layers[-1])].to_numpy(dtype=float)
+        first, final = first[np.isfinite(first)], final[np.isfinite(final)]
         if len(first) < th.min_rows or len(final) < th.min_rows:
             continue
         n0, nf = residual_noise(first, th.median_window), residual_noise(final, th.median_window)

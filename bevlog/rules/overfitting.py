@@ -71,7 +71,7 @@ def find_overfitting(run, th: Thresholds = Thresholds()):
     l_best, l_last = _near(smooth, i_best), _near(smooth, i_last)
     if not (np.isfinite(l_best) and np.isfinite(l_last)) or l_last > l_best * (1 - th.train_fall):
         return []
-    e_best, e_last = m["epoch"].iloc[best], m["epoch"].iloc[-1]
+    e_best = m["epoch"].iloc[best]
     when = (f"epoch {int(e_best)}" if np.isfinite(e_best) and not sig.iter_runner else f"iter {int(s_best):,}")
     message = (f"{metric} peaked at {fmt(values[best])} ({when}) and fell in {falls} of the "
                f"{len(after) - 1} evaluations after it to {fmt(values[-1])} ({values[-1] / values[best] - 1:+.1%}), "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, lr_for_fix, peak_logged_lr, signals, where
+from bevlog.rules._common import doc, finding, fmt, peak_logged_lr, signals, where
 
 RULE_ID = "plateau"
 SUMMARY = "loss fell <1% over the last window while the lr is still ≥10% of its peak"
@@ -52,7 +52,6 @@ def find_plateau(run, th: Thresholds = Thresholds()):
                f"{lr_end / peak:.0%} of its peak ({fmt(lr_end)})")
     evidence = {"fall": fall, "loss_start": float(np.median(head)), "loss_end": float(np.median(tail)),
                 "lr_end": float(lr_end), "lr_peak": float(peak), "rows": int(rows)}
-    base = lr_for_fix(run.meta, sig)
     fix = ("check the lr against the total batch (see lr-batch), that pretrained weights loaded, "
            "and that the model can overfit one batch")
     return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [])]

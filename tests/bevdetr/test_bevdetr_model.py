@@ -59,3 +59,17 @@ def test_gradients_reach_every_parameter():
         (out["pred_logits"].sum() + out["pred_boxes"].sum()).backward()
         missing = [n for n, p in model.named_parameters() if p.grad is None]
         assert missing == [], (kwargs, missing)
+
+
+def test_bf16_autocast_forward_and_losses():
+    # the CUDA path runs the forward under bf16 autocast; CPU autocast exercises the same dtype mixing
+    from bevdetr.criterion import SetCriterion
+
+    targets = [{"labels": torch.tensor([0, 1]), "codes": torch.randn(2, 8)}] * 2
+    for attn in ("full", "width"):
+        model = BEVDETR(attn=attn, **KW)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(torch.randn(2, 6, 32, 32))
+        losses = SetCriterion(4)(out, targets)
+        losses["loss"].backward()
+        assert losses["loss"].dtype == torch.float32 and torch.isfinite(losses["loss"])

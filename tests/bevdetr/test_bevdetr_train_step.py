@@ -39,7 +39,7 @@ def test_grad_norm_is_logged_before_clipping():
 
 @pytest.mark.slow
 def test_a_diverging_run_shows_nan_in_both_logs(tmp_path):
-    args = ["train", "--preset", "tiny", "--lr", "50", "--clip", "0", "--warmup-iters", "0", "--epochs", "1",
+    args = ["train", "--preset", "tiny", "--lr", "1000", "--clip", "0", "--warmup-iters", "0", "--epochs", "1",
             "--train-samples", "80", "--val-samples", "8", "--interval", "5", "--work-dir", str(tmp_path)]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -156,6 +156,11 @@ def test_real_twins_align_onto_one_curve():
         assert stats[col].iloc[1] == pytest.approx(stats[col].iloc[0], rel=2e-3), col
     assert comp.verdicts[0].startswith(f"{DETR3D.name}.json matches {DETR3D.name} at every common epoch")
     assert "as smooth" in comp.verdicts[0]
+    assert comp.notes == [f"note: {DETR3D.name}.json does not log iterations per epoch; fractional epochs "
+                          f"use an estimate ({twin.meta['iters_per_epoch']})"]
+    # wall time: the json twin has no timestamps (summed `time`), and the note says so
+    by_time = compare_runs([text, twin], "loss", "time")
+    assert any("has no timestamps" in n and n.startswith(f"note: {DETR3D.name}.json") for n in by_time.notes)
 
 
 def test_common_checkpoints_grid():

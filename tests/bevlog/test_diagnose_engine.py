@@ -82,7 +82,7 @@ def test_parallel_diagnosis_matches_one_worker():
     paths = [CONSOLE, MMENGINE_JSON, BEVFUSION_JSON] + [f"{VARIANTS}/{v}" for v in
                                                        ("detr3d_noaux", "streampetr_spikes", "detr3d_nan_single")]
     one, e1 = diagnose_paths(paths, jobs=1)
-    two, e2 = diagnose_paths(paths, jobs=2)
+    two, e2 = diagnose_paths(paths, jobs=2, progress=True)  # with the progress bar on stderr
     assert not e1 and not e2
     assert [d.to_dict() for d in one] == [d.to_dict() for d in two]
     assert one[0].verdict == "broken" and one[-1].verdict in ("healthy", "needs attention")

@@ -167,6 +167,12 @@ def test_cli_unknown_batch_is_exit_2(tmp_path):
     assert result.exit_code == 2
     assert "--batch nobatch=N" in result.output
     assert not (tmp_path / "r.html").exists()
+    fixed = CliRunner().invoke(cli, ["report", str(FIX / "nobatch"), "-o", str(tmp_path / "r.html"),
+                                     "--align", "samples", "--batch", "nobatch=20"])
+    assert fixed.exit_code == 0, fixed.output
+    assert "20 (--batch)" in (tmp_path / "r.html").read_text()
+    unwritable = CliRunner().invoke(cli, ["report", str(FIX / "b8"), "-o", str(tmp_path / "no" / "r.html")])
+    assert unwritable.exit_code == 2 and "cannot write the report" in unwritable.output
 
 
 def test_png_without_chromium_says_so(tmp_path, monkeypatch):

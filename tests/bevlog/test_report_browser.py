@@ -6,8 +6,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bevlog.cli import cli
-from report_browser_util import PANEL_STATE, chrome, console_errors, network_requests, open_report, screenshot
+pytest.importorskip("selenium")
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from bevlog.cli import cli  # noqa: E402
+from report_browser_util import (PANEL_STATE, chrome, console_errors, network_requests,  # noqa: E402
+                                 open_report, screenshot)
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REPO.parent / "shared" / "reallogs"
@@ -32,12 +36,21 @@ def test_real_report_renders_in_chromium(tmp_path):
         table_rows = driver.execute_script("return document.querySelectorAll('#run-table tbody tr').length")
         legend = driver.execute_script(
             "return Array.from(document.querySelectorAll('#panel-loss .legendtext')).map(e => e.textContent)")
+        # zooming x on one panel zooms all of them (they share one alignment)
+        driver.execute_script("Plotly.relayout(document.getElementById('panel-loss'),"
+                              " {'xaxis.range[0]': 100000, 'xaxis.range[1]': 200000});")
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+            "return document.getElementById('panel-evals')._fullLayout.xaxis2.range[0] === 100000"))
+        ranges = driver.execute_script(
+            "return ['panel-lr', 'panel-grad', 'panel-components', 'panel-layers'].map(id =>"
+            " document.getElementById(id)._fullLayout.xaxis.range)")
     finally:
         driver.quit()
     assert errors == []
     assert requests == []
     assert dialogs == []
     assert table_rows == 2
+    assert ranges == [[100000, 200000]] * 4
     assert {"PrymceQ__3DDetection_DETR3D", "PrymceQ__BEVModel_StreamPETR"} <= set(legend)
     assert set(state) == {"panel-loss", "panel-components", "panel-layers", "panel-lr", "panel-grad",
                           "panel-evals"}

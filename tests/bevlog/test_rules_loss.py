@@ -1,5 +1,4 @@
 """nonfinite-loss, divergence, warmup, oscillation, plateau: must fire / must not fire (with the traps)."""
-import numpy as np
 import pytest
 
 from labelled_runs import findings, run
@@ -89,6 +88,9 @@ def test_divergence_silent_on_healthy_runs_lr_steps_and_nan(run_id):
 def test_divergence_transient_rise_that_recovers_is_a_warning():
     fs = findings("variant/streampetr_spikes", "divergence")
     assert [f.severity for f in fs] == ["warning"] and fs[0].evidence["recovered"]
+    # on the recipe already (4e-4 at batch 16): the fix halves the lr at which the rise began
+    lr_at = fs[0].evidence["lr_at_onset"]
+    assert fs[0].fix.changes[0] == {"param": "lr", "from": 4e-4, "to": float(f"{lr_at / 2:.2g}")}
 
 
 # ---- warmup -----------------------------------------------------------------------------

@@ -43,3 +43,17 @@ def test_lr_batch_warns_far_above_the_recipe_with_a_computed_fix():
                                     "real/bevfusion-resumed"])
 def test_lr_batch_silent_on_the_recipe_or_without_a_known_batch(run_id):
     assert findings(run_id, "lr-batch") == []
+
+
+def test_lr_batch_iters_per_epoch_contradict_the_stated_batch():
+    (f,) = findings("variant/detr3d_gpus8", "lr-batch")
+    ev = f.evidence
+    assert ev["kind"] == "iters_per_epoch" and ev["stated_batch"] == 8
+    assert ev["implied_batch"] == pytest.approx(28130 / 7033)
+    assert f.fix.changes == [{"param": "lr", "from": 2e-4, "to": 1e-4}]  # the recipe at the true batch 4
+
+
+def test_lr_batch_iters_per_epoch_agree_on_the_real_detr3d_log():
+    """28,130 nuScenes samples / 7033 iterations = 4 = 4 GPUs × 1: no mismatch."""
+    kinds = [f.evidence["kind"] for f in findings("real/detr3d-text", "lr-batch")]
+    assert kinds == ["lr"]

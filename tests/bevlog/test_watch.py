@@ -144,3 +144,16 @@ def test_newest_sibling_finds_mmcv_and_mmengine_rotations(tmp_path):
     later.mkdir()
     (later / "20240105_000000.log").write_text("x")
     assert newest_sibling(str(eng / "20240101_000000.log")) == str(later / "20240105_000000.log")
+
+
+def test_watch_a_work_dir_reads_its_newest_log_with_earlier_segments(tmp_path):
+    from labelled_runs import VARIANTS
+
+    res = CliRunner().invoke(cli, ["watch", os.path.join(VARIANTS, "detr3d_resumed"), "--once",
+                                   "--format", "json"])
+    assert res.exit_code == 0, res.stderr
+    found = [json.loads(line) for line in res.stdout.splitlines()]
+    resume = next(f for f in found if f["evidence"].get("kind") == "resume")
+    assert resume["evidence"]["segments"] == 2
+    empty = CliRunner().invoke(cli, ["watch", str(tmp_path), "--once"])
+    assert empty.exit_code == 2 and "no training log" in empty.stderr

@@ -171,4 +171,5 @@ def test_console_capture_ends_in_traceback():
     assert m["skipped"] == {"traceback": 22}
     assert (m["runner"], m["max_iters"]) == ("iter", 281300)
     assert run.train.eta_s.iloc[0] == 86400 + 12 * 3600 + 28 * 60 + 51  # eta: 1 day, 12:28:51
-    assert (run.train.loss.iloc[:2] == 0).all()  # a logged 0.0000 stays 0, it is not missing
+    assert list(run.train.frame_0_loss_cls) == [0.0, 0.0]  # a logged 0.0000 stays 0, it is not missing
+    assert list(run.train.loss) == [2.7446, 2.9298]
