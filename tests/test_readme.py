@@ -1,0 +1,51 @@
+"""The README's examples are true: its commands run and its Python block works."""
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def blocks(lang):
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def console_commands():
+    return [line[2:] for block in blocks("console") for line in block.splitlines() if line.startswith("$ ")]
+
+
+def test_readme_opens_with_the_two_commands():
+    first = blocks("bash")[0].strip().splitlines()
+    assert len(first) == 2
+    assert first[0].startswith("pip install . && bevlog ")
+    assert "pip install -e '.[test]'" in first[1] and first[1].endswith("python -m pytest")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install torch==2.13.0" in ci and "pip install -e '.[test]' && python -m pytest" in ci
+
+
+def test_main_job_of_the_first_command_runs():
+    main_job = blocks("bash")[0].strip().splitlines()[0].split("&&", 1)[1].strip()
+    proc = subprocess.run(shlex.split(main_job), cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "verdict:" in proc.stdout
+
+
+@pytest.mark.parametrize("command", console_commands())
+def test_console_example_runs(command):
+    args = shlex.split(command)
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    allowed = {0, 1} if "--fail-on" in args else {0}
+    assert proc.returncode in allowed, f"{command}\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip() or "-o" in args
+
+
+def test_python_example_runs():
+    code = blocks("python")[0]
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
