@@ -54,7 +54,7 @@ def override_options(fn):
         click.option("--train-samples", type=int, help="Scenes per training epoch."),
         click.option("--val-samples", type=int, help="Scenes in the validation split."),
         click.option("--difficulty", type=float, help="Scales noise, clutter and dropout of the scenes."),
-        click.option("--threads", type=int, help="torch threads per process on CPU (0: torch's default)."),
+        click.option("--threads", type=int, help="torch threads per process on CPU (default 1; 0: torch's default)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train (auto: CUDA when available)."),
     ]
     for option in reversed(options):
@@ -109,6 +109,44 @@ def train(preset, work_dir, resume, resume_from, progress, **overrides):
     )
     if result.metrics:
         click.echo(f"mAP (centre distance 0.5/1/2/4 m): {result.metrics['bevdetr/mAP']:.4f}")
+
+
+@cli.command()
+@click.option("--work-dir", required=True, type=click.Path(file_okay=False), help="One sub-directory per run goes here.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="small", show_default=True)
+@click.option("--jobs", type=int, default=2, show_default=True, help="Runs trained at the same time (one torch thread each).")
+@click.option("--only", help="Comma-separated experiments: lr,aux,batch,layers,pe,attn (default: all).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every run.")
+@click.option("--epochs", type=int, help="Override the preset's epochs for every run.")
+@click.option("--train-samples", type=int, help="Override the preset's scenes per epoch for every run.")
+@click.option("--val-samples", type=int, help="Override the preset's validation scenes for every run.")
+@click.option("--steps", callback=_steps, help="Override the step epochs for every run, e.g. 6.")
+@click.option("--list", "list_only", is_flag=True, help="Print the experiments and runs; train nothing.")
+def sweep(work_dir, preset, jobs, only, seed, epochs, train_samples, val_samples, steps, list_only):
+    """Run the brief's experiments (lr, aux, batch, layers, pe, attn), one work dir per run; resumable."""
+    from bevdetr import sweep as sweeps
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    try:
+        chosen, runs = sweeps.select(names)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    if jobs < 1:
+        raise BadInput(f"--jobs must be at least 1, got {jobs}")
+    if list_only:
+        for e in chosen:
+            click.echo(f"{e.name}: {e.question}")
+            for label, run in e.runs:
+                click.echo(f"  {label:>20}  {run}  {sweeps.RUNS[run]}")
+        return
+    common = {k: v for k, v in {"epochs": epochs, "train_samples": train_samples, "val_samples": val_samples,
+                                "steps": steps}.items() if v is not None}
+    status = sweeps.sweep(work_dir, preset, names, jobs, seed, common)
+    failed = [n for n, s in status.items() if s == "failed"]
+    click.echo(f"{sum(s == 'done' for s in status.values())} trained, "
+               f"{sum(s == 'skipped' for s in status.values())} skipped, {len(failed)} failed")
+    if failed:
+        raise click.ClickException("failed runs: " + ", ".join(failed))
 
 
 if __name__ == "__main__":  # torchrun -m bevdetr.cli train ...

@@ -53,7 +53,8 @@ class Settings:
     interval: int = 50             # log interval in iterations
     eval_interval: int = 2         # evaluate every K epochs (and always after the last)
     checkpoint_interval: int = 1
-    threads: int = 0               # torch.set_num_threads on CPU; 0 leaves torch's default
+    threads: int = 1               # torch threads on CPU (0: torch's default). One thread: a second
+                                   # barely helps, and on a busy machine OpenMP spinning makes two 4x slower
     device: str = "auto"           # auto | cpu | cuda
 
     def scene(self) -> SceneConfig:
@@ -73,6 +74,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.threads < 0:
+            raise ValueError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be positive, got {self.lr}")
         if self.d_model % self.nhead or self.d_model % 4:

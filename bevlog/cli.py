@@ -19,6 +19,7 @@ COMMANDS = {
     "diagnose": "bevlog.commands.diagnose",
     "report": "bevlog.commands.report",
     "watch": "bevlog.commands.watch",
+    "validate": "bevlog.commands.validate",
 }
 
 

@@ -74,12 +74,20 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
             if k not in keys:
                 keys.append(k)
     nrows = int(sum(k.sum() for k in keep))
-    cols: dict[str, np.ndarray] = {}
-    present: dict[str, np.ndarray] = {}
+    # One float block (columns x rows), filled in place and handed to pandas without a copy.
+    colnames = [c for c in TRAIN_COLUMNS if c not in ("run", "segment")]
+    row_of: dict[str, int] = {}
     for k in keys:
-        cols[k] = np.full(nrows, np.nan)
-        present[k] = np.zeros(nrows, bool)
-    fixed = {c: np.full(nrows, np.nan) for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")}
+        if k in colnames and k in FIXED_LOGGED and k != "eta_s":
+            row_of[k] = colnames.index(k)
+        else:
+            clash = k in colnames or k in ("run", "segment") or f"logged_{k}" in keys
+            colnames.append(f"logged_{k}" if clash else k)  # a logged key named like a derived column
+            row_of[k] = len(colnames) - 1
+    block = np.full((len(colnames), nrows), np.nan)
+    key_index = {k: j for j, k in enumerate(keys)}
+    present = np.zeros((len(keys), nrows), bool)
+    fixed = {c: block[colnames.index(c)] for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")}
     segment_col = np.zeros(nrows, np.int64)
     at = 0
     wall_offset = 0.0
@@ -88,48 +96,32 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
         sl = slice(at, at + m)
         for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f"):
             fixed[c][sl] = p[c][kp]
-        fixed["eta_s"][sl] = s.eta_s[kp] if s.eta_s is not None and len(s.eta_s) else np.nan
+        if s.eta_s is not None and len(s.eta_s):
+            fixed["eta_s"][sl] = s.eta_s[kp]
         wall = _wall(s, p)
         fixed["wall_s"][sl] = wall[kp] + wall_offset
         if m and not np.all(np.isnan(wall[kp])):
             wall_offset = float(np.nanmax(wall[kp])) + wall_offset
         segment_col[sl] = idx
-        pres = getattr(s, "present", None)
-        for j, k in enumerate(s.keys):
-            cols[k][sl] = s.values[kp, j]
-            present[k][sl] = pres[kp, j] if pres is not None else ~np.isnan(s.values[kp, j])
+        if s.keys:
+            vals = s.values if kp.all() else s.values[kp]
+            block[[row_of[k] for k in s.keys], sl] = vals.T
+            pres = s.present if s.present is not None else ~np.isnan(s.values)
+            present[[key_index[k] for k in s.keys], sl] = (pres if kp.all() else pres[kp]).T
         at += m
 
     # `lr` = param group 0 of the (first) optimizer; with several optimizers mmcv logs
     # `lr_<name>` per optimizer: the first one stands in where `lr` itself is absent.
     first_group = next((k for k in keys if k.startswith("lr_")), None)
-    lr_key = "lr" if "lr" in cols else first_group
-    lr = cols[lr_key].copy() if lr_key else np.full(nrows, np.nan)
-    if lr_key == "lr" and first_group:
-        absent = ~present["lr"]
-        lr[absent] = cols[first_group][absent]
-    samples = fixed["step"] * total_batch if total_batch else np.full(nrows, np.nan)
-
-    data = {
-        "epoch": fixed["epoch"],
-        "iter": fixed["iter"],
-        "iters_per_epoch": fixed["iters_per_epoch"],
-        "step": fixed["step"],
-        "epoch_f": fixed["epoch_f"],
-        "samples": samples,
-        "wall_s": fixed["wall_s"],
-        "lr": lr,
-        "eta_s": fixed["eta_s"],
-    }
-    for c in ("time", "data_time", "memory", "grad_norm", "loss"):
-        data[c] = cols[c] if c in cols else np.full(nrows, np.nan)
-    for k in keys:
-        if k in data and k not in FIXED_LOGGED:
-            data[f"logged_{k}"] = cols[k]  # a logged key named like a derived column
-            present[f"logged_{k}"] = present[k]
-        elif k not in data:
-            data[k] = cols[k]
-    train = float_frame(list(data), np.column_stack(list(data.values())) if data else np.zeros((nrows, 0)))
+    lr_key = "lr" if "lr" in keys else first_group
+    lr_row = block[colnames.index("lr")]
+    if first_group:
+        absent = ~present[key_index["lr"]] if "lr" in keys else np.ones(nrows, bool)
+        lr_row[absent] = block[row_of[first_group]][absent]
+    if total_batch:
+        block[colnames.index("samples")] = fixed["step"] * total_batch
+    present = {k: present[key_index[k]] for k in keys}
+    train = float_frame(colnames, block.T)
     train.insert(0, "run", const_str(name, nrows))
     train.insert(1, "segment", segment_col)
 
@@ -383,49 +375,57 @@ def _wall(s, p) -> np.ndarray:
 
 
 def _evals(segments, pos, keep, runner, ipe, cfg, name):
+    """The long evals frame (numbers) and the string-valued eval fields (a list)."""
     import pandas as pd
 
     ev_interval = M.number(M.get(cfg, "evaluation", "interval")) or M.number(M.get(cfg, "train_cfg", "val_interval"))
-    rows = {"run": [], "epoch": [], "step": [], "metric": [], "value": []}
+    cols = {"epoch": [], "step": [], "metric": [], "value": []}
     strings = []
-    for s, p, kp in zip(segments, pos, keep):
+    for s, p in zip(segments, pos):
         if not s.eval_metric:
             continue
-        steps = p["step"]
-        ckpts = [c for c in s.header.get("checkpoints", []) if c[2] == "iterations"]
-        for e, after, stated, metric, value in zip(s.eval_epoch, s.eval_after_row, s.eval_step, s.eval_metric, s.eval_value):
-            last_step = float(steps[after]) if 0 <= after < len(steps) else np.nan
-            if runner == "iter":
-                step = stated if not np.isnan(stated) else last_step
-                if np.isnan(stated) and not np.isnan(last_step) and ev_interval:
-                    step = float(np.ceil(last_step / ev_interval) * ev_interval)
-                elif np.isnan(stated) and ckpts:
-                    done = [c[1] for c in ckpts if c[1] >= (last_step if not np.isnan(last_step) else 0)]
-                    if done:
-                        step = float(done[0])
-                epoch = step / ipe if ipe else np.nan
+        steps, per_row = p["step"], p["iters_per_epoch"]
+        after = np.asarray(s.eval_after_row, dtype=np.int64)
+        valid = (after >= 0) & (after < len(steps))
+        at = np.where(valid, after, 0)
+        last_step = np.where(valid, steps[at] if len(steps) else np.nan, np.nan)
+        stated = np.asarray(s.eval_step, dtype=float)
+        if runner == "iter":
+            step = np.where(np.isnan(stated), last_step, stated)
+            unknown = np.isnan(stated) & ~np.isnan(last_step)
+            if ev_interval:
+                # the evaluation ran at the interval multiple the last train row led to
+                step = np.where(unknown, np.ceil(last_step / ev_interval) * ev_interval, step)
             else:
-                epoch = e
-                per = p["iters_per_epoch"][after] if 0 <= after < len(steps) else (ipe or np.nan)
-                per = per if not np.isnan(per) else (ipe or np.nan)
-                step = epoch * per if not np.isnan(per) else last_step
-            if isinstance(value, str):
-                strings.append({"epoch": float(epoch), "step": float(step), "metric": metric, "value": value})
-                continue
-            rows["run"].append(name)
-            rows["epoch"].append(float(epoch))
-            rows["step"].append(float(step))
-            rows["metric"].append(metric)
-            rows["value"].append(float(value))
-    names, codes = np.unique(np.array(rows["metric"], dtype=object), return_inverse=True) if rows["metric"] else ([], [])
-    n = len(rows["metric"])
+                ckpts = np.array(sorted(c[1] for c in s.header.get("checkpoints", []) if c[2] == "iterations"), dtype=float)
+                if len(ckpts):
+                    k = np.searchsorted(ckpts, np.where(np.isnan(last_step), 0, last_step))
+                    found = unknown & (k < len(ckpts))
+                    step = np.where(found, ckpts[np.minimum(k, len(ckpts) - 1)], step)
+            epoch = step / ipe if ipe else np.full(len(step), np.nan)
+        else:
+            epoch = np.asarray(s.eval_epoch, dtype=float)
+            per = np.where(valid, per_row[at] if len(per_row) else np.nan, np.nan)
+            per = np.where(np.isnan(per), float(ipe) if ipe else np.nan, per)
+            step = np.where(np.isnan(per), last_step, epoch * per)
+        is_str = np.array([isinstance(v, str) for v in s.eval_value], dtype=bool)
+        for k in np.flatnonzero(is_str):
+            strings.append({"epoch": float(epoch[k]), "step": float(step[k]), "metric": s.eval_metric[k], "value": s.eval_value[k]})
+        num = ~is_str
+        cols["epoch"].append(epoch[num])
+        cols["step"].append(step[num])
+        cols["metric"].append(np.asarray(s.eval_metric, dtype=object)[num])
+        cols["value"].append(np.array([v for v, st in zip(s.eval_value, is_str) if not st], dtype=float))
+    cat = {k: (np.concatenate(v) if v else np.zeros(0, object if k == "metric" else float)) for k, v in cols.items()}
+    names, codes = np.unique(cat["metric"], return_inverse=True) if len(cat["metric"]) else ([], [])
+    n = len(cat["metric"])
     df = pd.DataFrame(
         {
             "run": const_str(name, n),
-            "epoch": np.array(rows["epoch"], dtype=float),
-            "step": np.array(rows["step"], dtype=float),
+            "epoch": cat["epoch"].astype(float),
+            "step": cat["step"].astype(float),
             "metric": str_series(codes, list(names)),
-            "value": np.array(rows["value"], dtype=float),
+            "value": cat["value"].astype(float),
         },
         columns=EVALS_COLUMNS,
     )

@@ -1,8 +1,10 @@
 """Building the pandas frames fast: string columns straight from Arrow, floats as one block.
 
-String columns (`run`, `group`, `term`, `metric`) use pandas' default string dtype
-(`str`, Arrow-backed), built from a small dictionary and integer codes without a
-Python object per row.
+String columns of `train` and `evals` (`run`, `metric`) use pandas' default string
+dtype (`str`, Arrow-backed), built from a small dictionary and integer codes without a
+Python object per row. The `layers` frame is long (rows x decoder-layer losses, millions
+of rows for a big log): its `run`, `group` and `term` columns are `category` (string
+categories), which compare, group and `.str` like strings at a fraction of the cost.
 """
 from __future__ import annotations
 
@@ -28,3 +30,14 @@ def float_frame(columns: list[str], matrix):
     import pandas as pd
 
     return pd.DataFrame(np.asarray(matrix, dtype=np.float64), columns=columns, copy=False)
+
+
+def category_series(codes, names):
+    """A `category` Series whose row i is names[codes[i]] (string categories)."""
+    import pandas as pd
+
+    codes = np.asarray(codes)
+    if codes.dtype not in (np.int8, np.int16, np.int32, np.int64):
+        codes = codes.astype(np.int32)
+    cat = pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype=object))
+    return pd.Series(cat)

@@ -30,46 +30,68 @@ def read_json(source: str, data: bytes, library: str) -> Segment:
     seg = Segment(source=source, format=f"{library}-json", library=library)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    body, first_row_line = _split_meta(seg, data)
-    cols, n = _columns(seg, body, first_row_line)
+    meta_line = _split_meta(seg, data)
+    cols, n = _columns(seg, data, meta_line)
     _fill(seg, cols, n, library)
     return seg
 
 
-def _columns(seg: Segment, body: bytes, first_line: int):
+def _columns(seg: Segment, data: bytes, meta_line: bool):
     """{name: (float64 values, present mask)} and {name: ('str', object array)} over the
-    rows that are JSON objects, in file order; other lines are counted in `skipped`."""
-    from parsers.json_rows import parse_rows
-    from parsers.lines import split_lines
+    rows that are JSON objects, in file order; other lines are counted in `skipped`.
+    The lines are parsed in ~8 MB chunks, two at a time (see parsers.lines)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    split = split_lines(body)
-    for reason, count in split.skipped.items():
+    from parsers.json_rows import parse_rows
+    from parsers.lines import TextFile
+
+    f = TextFile(data)
+    for reason, count in f.skipped.items():
         seg.skip(reason, count)
-    lines = split.lines
-    n = len(lines)
-    fast = parse_rows(lines) if n else None
+
+    def scan(k):
+        lines, starts = f.chunk_lines(k)
+        return starts, (parse_rows(lines, threads=1) if len(lines) else None)
+
+    if len(f.bounds) > 1:
+        with ThreadPoolExecutor(2) as ex:
+            chunks = list(ex.map(scan, range(len(f.bounds))))
+    else:
+        chunks = [scan(0)]
+    f.set_starts([c[0] for c in chunks])
+    n = f.nlines
     is_row = np.zeros(n, bool)
     cols: dict = {}
-    if fast is not None and len(fast.ok_rows):
-        is_row[fast.ok_rows] = True
-        for j, name in enumerate(fast.names):
-            v = np.full(n, np.nan)
-            p = np.zeros(n, bool)
-            v[fast.ok_rows] = fast.values[:, j]
-            p[fast.ok_rows] = fast.present[:, j]
-            cols[name] = (v, p)
-        for name, col in fast.strings.items():
-            full = np.full(n, None, dtype=object)
-            full[fast.ok_rows] = col
-            cols.setdefault(name, ("str", full))
-    rejected = fast.rejected if fast is not None else np.zeros(0, np.int64)
-    if len(rejected):
-        import pyarrow as pa
-
-        texts = lines.take(pa.array(rejected, pa.int64())).to_pylist()
-        for r, text in zip(rejected, texts):
-            last_cut = split.truncated_last and int(r) == n - 1
-            _slow_row(seg, cols, is_row, n, int(r), text, first_line + int(r), last_cut)
+    rejected = []
+    first = 0
+    for starts, rows in chunks:
+        if rows is not None:
+            ok = rows.ok_rows + first
+            is_row[ok] = True
+            for j, name in enumerate(rows.names):
+                c = cols.get(name)
+                if c is None or isinstance(c[0], str):
+                    if c is not None:
+                        continue
+                    c = cols[name] = (np.full(n, np.nan), np.zeros(n, bool))
+                c[0][ok] = rows.values[:, j]
+                c[1][ok] = rows.present[:, j]
+            for name, col in rows.strings.items():
+                c = cols.get(name)
+                if c is None:
+                    c = cols[name] = ("str", np.full(n, None, dtype=object))
+                if isinstance(c[0], str):
+                    c[1][ok] = col
+            rejected.append(rows.rejected + first)
+        first += len(starts)
+    if meta_line and n:
+        is_row[0] = False  # parsed by _split_meta
+    for r in (np.concatenate(rejected) if rejected else []):
+        r = int(r)
+        if r == 0 and meta_line:
+            continue
+        last_cut = f.truncated_last and r == n - 1
+        _slow_row(seg, cols, is_row, n, r, f.text(r), r + 1, last_cut)
     keep = np.flatnonzero(is_row)
     out = {}
     for name, c in cols.items():
@@ -129,18 +151,18 @@ def _flat_items(obj: dict):
             yield str(key), v
 
 
-def _split_meta(seg: Segment, data: bytes):
-    """Take an mmcv json's first line apart when it is meta, not a row."""
+def _split_meta(seg: Segment, data: bytes) -> bool:
+    """Read an mmcv json's first line when it is meta (run or checkpoint), not a row."""
     nl = data.find(b"\n")
     first = data if nl < 0 else data[:nl]
     if b'"mode"' in first or b'"step"' in first:
-        return data, 1
+        return False
     try:
         meta = json.loads(first)
     except (ValueError, RecursionError):
-        return data, 1
+        return False
     if not isinstance(meta, dict):
-        return data, 1
+        return False
     if seg.library == "mmcv" or any(k in meta for k in ("env_info", "config", "mmcv_version", "exp_name")):
         seg.header["json_meta"] = {k: v for k, v in meta.items() if k not in ("env_info", "config")}
         if isinstance(meta.get("config"), str):
@@ -151,8 +173,8 @@ def _split_meta(seg: Segment, data: bytes):
             seg.header["exp_name"] = meta["exp_name"]
         if isinstance(meta.get("seed"), int) and not isinstance(meta.get("seed"), bool):
             seg.header["seed"] = meta["seed"]
-        return (b"" if nl < 0 else data[nl + 1:]), 2
-    return data, 1
+        return True
+    return False
 
 
 def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:

@@ -101,7 +101,7 @@ def long_frame(train, present: dict, run_name: str, config_layers: int | None):
     import numpy as np
     import pandas as pd
 
-    from parsers.frames import str_series
+    from parsers.frames import category_series
     from parsers.run import LAYERS_COLUMNS
 
     cols = layer_columns(list(train.columns), config_layers)
@@ -111,27 +111,28 @@ def long_frame(train, present: dict, run_name: str, config_layers: int | None):
     keys = [c[0] for c in cols]
     groups = sorted({c[1] for c in cols})
     terms = sorted({c[2] for c in cols})
-    # rows x layer-columns, flattened row-major: already in (step, group, term, layer) order.
-    values = np.column_stack([train[k].to_numpy(dtype=float) for k in keys]).ravel()
-    keep = np.column_stack([present[k] if k in present else ~np.isnan(train[k].to_numpy(dtype=float)) for k in keys]).ravel()
-    ncols = len(keys)
-    row = np.repeat(np.arange(len(train)), ncols)[keep]
-    col = np.tile(np.arange(ncols), len(train))[keep]
-    g_code = np.array([groups.index(c[1]) for c in cols])[col]
-    t_code = np.array([terms.index(c[2]) for c in cols])[col]
-    layer = np.array([c[3] for c in cols], dtype=np.int64)[col]
-    df = pd.DataFrame(
-        {
-            "run": str_series(np.zeros(len(row), np.int32), [run_name]),
-            "step": train["step"].to_numpy(dtype=float)[row],
-            "epoch_f": train["epoch_f"].to_numpy(dtype=float)[row],
-            "group": str_series(g_code, groups),
-            "term": str_series(t_code, terms),
-            "layer": layer,
-            "value": values[keep],
-        },
-        columns=LAYERS_COLUMNS,
-    )
+    n, ncols = len(train), len(keys)
+    # One float block (step, epoch_f, value) of rows x layer-columns, flattened row-major:
+    # already in (step, group, term, layer) order. Filled in place, handed to pandas as is.
+    block = np.empty((3, n * ncols))
+    view = block.reshape(3, n, ncols)
+    view[0] = train["step"].to_numpy(dtype=float)[:, None]
+    view[1] = train["epoch_f"].to_numpy(dtype=float)[:, None]
+    keep = np.empty((n, ncols), bool)
+    for j, k in enumerate(keys):
+        view[2, :, j] = train[k].to_numpy(dtype=float)
+        keep[:, j] = present[k] if k in present else ~np.isnan(view[2, :, j])
+    keep = keep.ravel()
+    g_code = np.tile(np.array([groups.index(c[1]) for c in cols], np.int8 if len(groups) < 128 else np.int32), n)
+    t_code = np.tile(np.array([terms.index(c[2]) for c in cols], np.int8 if len(terms) < 128 else np.int32), n)
+    layer = np.tile(np.array([c[3] for c in cols], np.int64), n)
+    if not keep.all():
+        block, g_code, t_code, layer = block[:, keep], g_code[keep], t_code[keep], layer[keep]
+    df = pd.DataFrame(block.T, columns=["step", "epoch_f", "value"], copy=False)
+    df.insert(0, "run", category_series(np.zeros(len(df), np.int8), [run_name]))
+    df.insert(3, "group", category_series(g_code, groups))
+    df.insert(4, "term", category_series(t_code, terms))
+    df.insert(5, "layer", layer)
     return df
 
 
@@ -139,16 +140,16 @@ def empty_layers():
     import numpy as np
     import pandas as pd
 
-    from parsers.frames import str_series
+    from parsers.frames import category_series
     from parsers.run import LAYERS_COLUMNS
 
     return pd.DataFrame(
         {
-            "run": str_series([], []),
+            "run": category_series([], []),
             "step": np.zeros(0),
             "epoch_f": np.zeros(0),
-            "group": str_series([], []),
-            "term": str_series([], []),
+            "group": category_series([], []),
+            "term": category_series([], []),
             "layer": np.zeros(0, np.int64),
             "value": np.zeros(0),
         },

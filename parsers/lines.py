@@ -1,46 +1,19 @@
-"""Bytes -> an Arrow array of lines, without a Python object per line.
+"""A text log's bytes as lines, in chunks, without a Python object per line.
 
-Handles CRLF (a trailing '\\r' is dropped), bytes that are not UTF-8 (replaced by
-U+FFFD, lines counted), NUL bytes (replaced), and records whether the last line was
-cut (no final newline), which the format parsers use to distrust its last field.
+`TextFile` cleans the bytes once (bytes that are not UTF-8 are replaced by U+FFFD and
+the lines counted; NUL bytes likewise), then hands out ~8 MB chunks as Arrow string
+arrays (CRLF's '\\r' dropped; for console captures, a line redrawn with '\\r' reads as
+its last redraw, as a terminal shows it). Chunks keep every intermediate array small,
+so memory is reused instead of faulted in, and two chunks can be parsed on two threads.
+Any line's text is available by its global index (for the few lines that need Python).
 """
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
+import numpy as np
 
-@dataclass
-class Lines:
-    lines: object  # pyarrow.LargeStringArray, one element per line, no line terminator
-    truncated_last: bool  # the data did not end with a newline
-    skipped: dict = field(default_factory=dict)  # reason -> count
-
-
-def split_lines(data: bytes) -> Lines:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    skipped: dict = {}
-    if not data.isascii() and not is_utf8(data):
-        text = data.decode("utf-8", errors="replace")
-        # Count the lines that carried bytes that are not UTF-8 (their fields may not parse).
-        skipped["lines with non-UTF-8 bytes (replaced)"] = sum(not is_utf8(line) for line in data.split(b"\n"))
-        data = text.encode("utf-8")
-    if b"\x00" in data:
-        skipped["NUL bytes (replaced)"] = data.count(b"\x00")
-        data = data.replace(b"\x00", b"\xef\xbf\xbd")
-    truncated_last = bool(data) and not data.endswith(b"\n")
-    body = data[:-1] if data.endswith(b"\n") else data
-    if not body:
-        return Lines(pa.array([], pa.large_string()), truncated_last, skipped)
-    # One Arrow string over the whole buffer (no copy; validated as UTF-8 above).
-    offsets = pa.py_buffer(struct.pack("<qq", 0, len(body)))
-    whole = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(body)])
-    lines = pc.split_pattern(whole, "\n").flatten()
-    if b"\r" in data:
-        lines = pc.utf8_rtrim(lines, characters="\r")
-    return Lines(lines, truncated_last, skipped)
+CHUNK = 8 << 20
 
 
 def is_utf8(data: bytes) -> bool:
@@ -49,3 +22,79 @@ def is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+class TextFile:
+    def __init__(self, data: bytes, chunk: int = CHUNK):
+        self.skipped: dict = {}
+        if not data.isascii() and not is_utf8(data):
+            # Count the lines that carried bytes that are not UTF-8 (their fields may not parse).
+            self.skipped["lines with non-UTF-8 bytes (replaced)"] = sum(not is_utf8(l) for l in data.split(b"\n"))
+            data = data.decode("utf-8", errors="replace").encode("utf-8")
+        if b"\x00" in data:
+            self.skipped["NUL bytes (replaced)"] = data.count(b"\x00")
+            data = data.replace(b"\x00", b"\xef\xbf\xbd")
+        self.truncated_last = bool(data) and not data.endswith(b"\n")
+        self.data = data
+        self.end = len(data) - 1 if data.endswith(b"\n") else len(data)  # no empty line after the last \n
+        self.has_cr = b"\r" in data
+        self.console_cr = False  # set by the caller: strip progress-bar redraws
+        self.bounds = _chunk_bounds(data, self.end, chunk)
+        self._first: list[int] = []
+        self.starts = np.zeros(0, np.int64)
+
+    def chunk_lines(self, k: int):
+        """Arrow lines of chunk k (also records where they start in the bytes)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        a, b = self.bounds[k]
+        body = memoryview(self.data)[a:b]  # no copy
+        offsets = pa.py_buffer(struct.pack("<qq", 0, b - a))
+        whole = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(body)])
+        lines = pc.split_pattern(whole, "\n").flatten()
+        off = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+        starts = a + (off[:-1] - off[0]) + np.arange(len(lines))  # each removed '\n' is one byte
+        if self.has_cr:
+            lines = pc.utf8_rtrim(lines, characters="\r")
+            if self.console_cr:
+                lines = pc.replace_substring_regex(lines, r"^[^\n]*\r", "")
+        return lines, starts
+
+    def set_starts(self, parts) -> None:
+        self.starts = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    @property
+    def nlines(self) -> int:
+        return len(self.starts)
+
+    def text(self, i: int) -> str:
+        end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else self.end
+        t = self.data[self.starts[i] : end].decode("utf-8", errors="replace")
+        if self.has_cr:
+            t = t.rstrip("\r")
+            if self.console_cr and "\r" in t:
+                t = t[t.rindex("\r") + 1 :]
+        return t
+
+    def texts(self, idx) -> list[str]:
+        return [self.text(int(i)) for i in idx]
+
+
+def _chunk_bounds(data: bytes, n: int, chunk: int) -> list[tuple[int, int]]:
+    """Byte ranges of data[:n], about `chunk` bytes each, ending at a newline (excluded)."""
+    out = []
+    a = 0
+    while a < n:
+        b = a + chunk
+        if b >= n:
+            out.append((a, n))
+            break
+        nl = data.find(b"\n", b, n)
+        if nl < 0:
+            out.append((a, n))
+            break
+        out.append((a, nl))
+        a = nl + 1
+    return out or [(0, 0)]
+

@@ -1,29 +1,28 @@
 """Fast path for mmcv 1.x train lines: the bulk of every mmcv text log.
 
-`<prefix>Epoch [e][i/n]\\tlr: 2.000e-04, eta: 2 days, 7:04:24, time: 0.685, loss: 4.2288`
+`<prefix>Epoch [e][i/n]\tlr: 2.000e-04, eta: 2 days, 7:04:24, time: 0.685, loss: 4.2288`
 
-Three same-length literal replacements turn a line into fields separated by one
-delimiter (`, `): `]\\t` -> `, ` (cuts the head off), `: ` -> `, ` (splits key from
-value) and ` days, ` -> ` days  ` (keeps `eta: 2 days, 7:04:24` whole). One `split_pattern` then gives,
-per line, `[head, key, value, key, value, …]`; numpy index arithmetic picks heads,
-keys and values; keys are dictionary-encoded (a few dozen distinct) and values cast to
-float64 in one call. All of it is Arrow C++ that releases the GIL, so two halves of
-the lines run on two threads.
+One same-length literal replacement (`: ` -> `, `) and one `split_pattern` on `, ` give,
+per line, `head\tlr | 2.000e-04 | eta | 2 days | 7:04:24 | time | 0.685 | loss | 4.2288`
+(the `2 days` item only when eta is a day or more). numpy index arithmetic on the list
+offsets picks heads, the lr and eta items, then alternating keys and values; keys are
+dictionary-encoded (a few dozen distinct) and all values cast to float64 in one call.
+It is all Arrow C++ that releases the GIL, so two halves of the lines run on two threads.
 
-A line whose fields do not alternate (`lr_a: 1e-4 lr_b: 2e-4` of several optimizers, a
-value containing `: `, a cut line) is returned for the generic parser (`parsers.kv`).
+A line that does not have this shape (`lr_a: … lr_b: …` of several optimizers, no eta,
+a value that is not a number, a key that is not a plain name) is handed back to the
+generic parser (`parsers.kv`), which reads and counts it.
 """
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from parsers.kv import ETA
-
 HEAD = (
     r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?P<ms>[0-9]{3}) - [^ ]+ - [A-Z]+ - "
-    r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?(?:\]\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?)?$"
+    r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
 )
 PARALLEL_FROM = 20_000  # lines; below this one thread is faster
 
@@ -36,7 +35,7 @@ class Chunk:
         self.eta_s, self.ok_rows, self.rejected = eta_s, ok_rows, rejected
 
 
-def parse_train_lines(lines, threads: int = 2, maybe_multi_lr: bool = True, days=(" day, ", " days, ")):
+def parse_train_lines(lines, threads: int = 2):
     """lines: Arrow string array of mmcv train lines. Returns (ok_rows, heads, names,
     values, present, eta_s, rejected_rows): `ok_rows` index `lines`; `rejected_rows`
     must go through the generic parser."""
@@ -44,94 +43,124 @@ def parse_train_lines(lines, threads: int = 2, maybe_multi_lr: bool = True, days
     if threads > 1 and n >= PARALLEL_FROM:
         half = n // 2
         with ThreadPoolExecutor(2) as ex:
-            parts = list(ex.map(_parse_chunk, [lines.slice(0, half), lines.slice(half)], [maybe_multi_lr] * 2, [days] * 2))
+            parts = list(ex.map(_parse_chunk, [lines.slice(0, half), lines.slice(half)]))
         parts[1].ok_rows = parts[1].ok_rows + half
         parts[1].rejected = parts[1].rejected + half
         return _merge(parts)
-    c = _parse_chunk(lines, maybe_multi_lr, days)
+    c = _parse_chunk(lines)
     return c.ok_rows, c.heads, c.names, c.values, c.present, c.eta_s, c.rejected
 
 
-def _parse_chunk(lines, maybe_multi_lr: bool = True, days=(" day, ", " days, ")) -> Chunk:
+def _parse_chunk(lines) -> Chunk:
+    """One pass (`: ` -> `, `), one split; then per line the items are
+    `head\tlr | lr value | eta | eta value [| h:mm:ss when eta has days] | key | value …`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    x = pc.replace_substring(lines, "]\t", ", ", max_replacements=1)
-    for pattern in days:  # the ones present in the file (the caller checks the bytes)
-        x = pc.replace_substring(x, pattern, pattern[:-2] + "  ")
-    x = pc.replace_substring(x, ": ", ", ")
+    x = pc.replace_substring(lines, ": ", ", ")
     fields = pc.split_pattern(x, ", ")
     off = np.asarray(fields.offsets)
     off = off - off[0]
     lens = np.diff(off)
     items = fields.flatten()
-    # Well-formed: head + pairs; no `lr_a: … lr_b: …` (several optimizers).
-    ok = (lens % 2 == 1) & (lens >= 3)
-    if maybe_multi_lr:
-        ok &= ~np.asarray(pc.match_substring(lines, " lr_").fill_null(False))
+    n = len(lines)
+    starts = off[:-1]
+    ok = lens >= 4
+    idx = np.flatnonzero(ok)
+    # The first key must be `lr` (not `lr_<name>` of several optimizers), the second `eta`.
+    first = items.take(pa.array(starts[idx]))
+    ok[idx] &= np.asarray(pc.ends_with(first, "\tlr").fill_null(False))
+    idx = np.flatnonzero(ok)
+    ok[idx] &= np.asarray(pc.equal(items.take(pa.array(starts[idx] + 2)), "eta").fill_null(False))
+    idx = np.flatnonzero(ok)
+    eta1 = items.take(pa.array(starts[idx] + 3))
+    has_days = np.zeros(n, bool)
+    has_days[idx] = np.asarray(pc.ends_with(eta1, "day").fill_null(False)) | np.asarray(pc.ends_with(eta1, "days").fill_null(False))
+    pair_start = starts + 4 + has_days
+    rest = off[1:] - pair_start
+    ok &= (rest >= 0) & (rest % 2 == 0)
     ok_rows = np.flatnonzero(ok)
     rejected = np.flatnonzero(~ok)
-    starts = off[:-1][ok_rows]
-    pairs = (lens[ok_rows] - 1) // 2
+    starts, pair_start = starts[ok_rows], pair_start[ok_rows]
     heads = pc.extract_regex(items.take(pa.array(starts)), HEAD)
     good_head = np.asarray(heads.is_valid())
     if not good_head.all():
         rejected = np.sort(np.concatenate([rejected, ok_rows[~good_head]]))
-        ok_rows, starts, pairs = ok_rows[good_head], starts[good_head], pairs[good_head]
+        ok_rows, starts, pair_start = ok_rows[good_head], starts[good_head], pair_start[good_head]
         heads = heads.filter(pa.array(good_head))
+    nrows = len(ok_rows)
+    days = has_days[ok_rows]
+    eta_s = _eta_from_items(items, starts, days)
+    lr = items.take(pa.array(starts + 1))
+    pairs = (off[1:][ok_rows] - pair_start) // 2
     total = int(pairs.sum())
-    row_of = np.repeat(np.arange(len(ok_rows)), pairs)
-    first = np.cumsum(pairs) - pairs
-    key_idx = np.repeat(starts + 1, pairs) + 2 * (np.arange(total) - np.repeat(first, pairs))
+    row_of = np.repeat(np.arange(nrows), pairs)
+    first_pair = np.cumsum(pairs) - pairs
+    key_idx = np.repeat(pair_start, pairs) + 2 * (np.arange(total) - np.repeat(first_pair, pairs))
     keys = items.take(pa.array(key_idx))
     vals = items.take(pa.array(key_idx + 1))
     enc = pc.dictionary_encode(keys)
     codes = np.asarray(enc.indices)
-    names = enc.dictionary.to_pylist()
-    nrows = len(ok_rows)
-    eta_s = np.full(nrows, np.nan)
-    numeric = np.ones(total, bool)
-    if "eta" in names:
-        is_eta = codes == names.index("eta")
-        numeric = ~is_eta
-        eta_s[row_of[is_eta]] = _eta_seconds(vals.filter(pa.array(is_eta)))
-    v = vals.filter(pa.array(numeric)) if not numeric.all() else vals
-    v_codes, v_rows = codes[numeric], row_of[numeric]
+    names = ["lr"] + enc.dictionary.to_pylist()
+    codes = codes + 1
+    row_of = np.concatenate([np.arange(nrows), row_of])
+    codes = np.concatenate([np.zeros(nrows, codes.dtype), codes])
+    vals = pa.concat_arrays([lr, vals])
+    # A key that is not a plain name means the line did not split as expected.
+    bad_key = np.array([not _KEY.match(k) for k in names])
+    bad_row = np.zeros(nrows, bool)
+    if bad_key.any():
+        bad_row[row_of[bad_key[codes]]] = True
     try:
-        floats = np.asarray(pc.cast(v, pa.float64()))
+        floats = np.asarray(pc.cast(vals, pa.float64()))
+        good = np.ones(len(codes), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        # Some value is not a number: send those lines to the generic parser.
         from parsers.kv import NUMBER
 
-        good = np.asarray(pc.match_substring_regex(v, NUMBER).fill_null(False))
-        bad_rows = np.unique(v_rows[~good])
-        keep_row = np.ones(nrows, bool)
-        keep_row[bad_rows] = False
-        rejected = np.sort(np.concatenate([rejected, ok_rows[bad_rows]]))
-        sel = keep_row[v_rows]
-        floats = np.asarray(pc.cast(v.filter(pa.array(sel)), pa.float64()))
-        v_codes, v_rows = v_codes[sel], v_rows[sel]
+        good = np.asarray(pc.match_substring_regex(vals, NUMBER).fill_null(False))
+        bad_row[row_of[~good]] = True
+        floats = np.full(len(codes), np.nan)
+        floats[good] = np.asarray(pc.cast(vals.filter(pa.array(good)), pa.float64()))
+    if bad_row.any():
+        # Those lines go to the generic parser, which counts what it cannot read.
+        rejected = np.sort(np.concatenate([rejected, ok_rows[bad_row]]))
+        keep_row = ~bad_row
+        sel = keep_row[row_of]
         remap = np.cumsum(keep_row) - 1
-        v_rows = remap[v_rows]
+        codes, floats, row_of = codes[sel], floats[sel], remap[row_of[sel]]
         ok_rows, eta_s = ok_rows[keep_row], eta_s[keep_row]
         heads = heads.filter(pa.array(keep_row))
         nrows = len(ok_rows)
     values = np.full((nrows, len(names)), np.nan)
     present = np.zeros((nrows, len(names)), bool)
-    values[v_rows, v_codes] = floats
-    present[v_rows, v_codes] = True
-    keep_cols = [j for j, name in enumerate(names) if name != "eta" and present[:, j].any()]
+    values[row_of, codes] = floats
+    present[row_of, codes] = True
+    keep_cols = [j for j in range(len(names)) if present[:, j].any()]
     names = [names[j] for j in keep_cols]
     return Chunk(heads, names, values[:, keep_cols], present[:, keep_cols], eta_s, ok_rows, rejected)
 
 
-def _eta_seconds(etas) -> np.ndarray:
+_KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")
+
+
+def _eta_from_items(items, starts, days) -> np.ndarray:
+    """eta seconds from `eta | 7:04:24` or `eta | 2 days | 7:04:24` items."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    from parsers.kv import eta_seconds
-
-    # `2 days  7:04:24` (after the replacement) -> `2 days, 7:04:24` for the shared parser.
-    return eta_seconds(pc.replace_substring(etas, "  ", ", "))
+    hms_pos = starts + 3 + days
+    hms = pc.extract_regex(items.take(pa.array(hms_pos)), r"^(?P<h>[0-9]+):(?P<m>[0-9]+):(?P<s>[0-9.]+)$")
+    out = np.zeros(len(starts))
+    for name, scale in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        col = hms.field(name)
+        col = pc.if_else(pc.equal(col, ""), None, col)
+        out += np.asarray(pc.cast(col, pa.float64()).fill_null(np.nan)) * scale
+    if days.any():
+        d_idx = np.flatnonzero(days)
+        d = pc.extract_regex(items.take(pa.array(starts[d_idx] + 3)), r"^(?P<d>[0-9]+) days?$").field("d")
+        d = pc.if_else(pc.equal(d, ""), None, d)
+        out[d_idx] += np.asarray(pc.cast(d, pa.float64()).fill_null(np.nan)) * 86400.0
+    return out
 
 
 def _merge(parts):

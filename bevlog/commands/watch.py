@@ -87,11 +87,10 @@ def _listdir(folder):
 def read_live(path: str):
     """The run the file belongs to, with the earlier resume segments that sit beside it."""
     import parsers
-    from parsers.discovery import discover
 
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        groups = discover(folder)
+        groups = parsers.discover(folder)
     except parsers.ParseError:
         groups = []
     here = os.path.abspath(path)

@@ -261,7 +261,10 @@ def fmt(x: float, digits: int = 3) -> str:
 
 
 def pct(x: float) -> str:
-    return f"{x * 100:+.1f}%" if np.isfinite(x) else "?"
+    """+9.4%, −12.0%, or ×21 for changes beyond +100%."""
+    if not np.isfinite(x):
+        return "?"
+    return f"×{1 + x:.3g}" if x > 1 else f"{x * 100:+.1f}%"
 
 
 def nice_lr(x: float) -> float:
@@ -328,8 +331,14 @@ RECIPE_BATCH = 8  # 4e-4 at 16 — linear in the total batch
 RECIPE_TEXT = "2e-4 at total batch 8, 4e-4 at 16 (AdamW)"
 
 
-def recipe_lr(total_batch) -> float | None:
-    """The recipe's lr for this total batch (linear scaling), None when the batch is unknown."""
+RECIPE_OPTIMIZERS = ("adamw", "adam")
+
+
+def recipe_lr(total_batch, optimizer=None, any_optimizer: bool = False) -> float | None:
+    """The recipe's lr for this total batch (linear scaling); None when the batch is unknown
+    or the optimizer is not one the recipe is for (pass any_optimizer=True to skip that check)."""
     if not _finite(total_batch) or total_batch <= 0:
+        return None
+    if not any_optimizer and str(optimizer or "").lower() not in RECIPE_OPTIMIZERS:
         return None
     return RECIPE_LR * total_batch / RECIPE_BATCH

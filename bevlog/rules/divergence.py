@@ -2,9 +2,9 @@
 
 The loss is smoothed with a centred rolling median (rows are already interval means) and
 compared with its running minimum after warmup: ≥25% above it for ≥10 rows, or doubled for
-a few rows, is divergence. The running minimum restarts at an lr restart, where a rise is
-the schedule's doing, and rises inside warmup are ignored (the loss may rise while the lr
-climbs). The finding reports where the rise began (the last minimum), the lr and
+a few rows, is divergence. Rises inside warmup are ignored (the loss may rise while the lr
+climbs); an lr restart starts a new phase whose first rows settle like a warmup (the loss
+jumps when the lr does) before its running minimum is tracked. The finding reports where the rise began (the last minimum), the lr and
 grad_norm there, and which final-layer loss component started rising first. A rise that
 fell back near the minimum by the end of the log is a warning, one that did not an error.
 """
@@ -32,6 +32,8 @@ class Thresholds:
     lr_divisor: float = doc(2.0, "when the recipe does not apply (or the lr is already at or below it): "
                                  "suggested peak lr = the lr where the rise began / this")
     min_warmup_iters: int = doc(500, "warmup length to suggest at least")
+    restart_settle_rows: int = doc(20, "rows after an lr restart skipped before tracking the minimum "
+                                       "(at least the warmup's length in rows)")
 
 
 def find_divergence(run, th: Thresholds = Thresholds()):
@@ -40,12 +42,18 @@ def find_divergence(run, th: Thresholds = Thresholds()):
     start = sig.warmup_end_row
     if n - start < th.double_rows + 2:
         return []
-    smooth = rolling_median(sig.loss, sig.window)
     _, restarts = lr_changes(sig)
-    phase_starts = [start] + [r.row for r in restarts if r.row > start]
-    for k, a in enumerate(phase_starts):
-        b = phase_starts[k + 1] if k + 1 < len(phase_starts) else n
-        hit = _first_divergence(smooth[a:b], th)
+    # phases between lr restarts, each smoothed on its own (a centred median must not see
+    # the jump of the next phase); a phase after a restart skips its settling rows
+    settle = max(th.restart_settle_rows, start)
+    cuts = [r.row for r in restarts if r.row > start]
+    phases = list(zip([start] + [min(n, c + settle) for c in cuts], cuts + [n]))
+    smooth = np.full(n, np.nan)
+    for a, b in phases:
+        if b > a:
+            smooth[a:b] = rolling_median(sig.loss[a:b], sig.window)
+    for a, b in phases:
+        hit = _first_divergence(smooth[a:b], th) if b - a > th.double_rows else None
         if hit is not None:
             lo, hi, min_row = (x + a for x in hit)
             return [_report(run, sig, smooth, lo, hi, min_row, th)]
@@ -95,8 +103,10 @@ def _report(run, sig, smooth, lo, hi, min_row, th):
     recovered = end_level <= level * (1 + th.recovered)
     severity = "warning" if recovered and peak < level * (1 + th.double) else "error"
     span_units = _span(sig, lo, hi)
-    msg = (f"loss rose {100 * (peak / level - 1):.0f}% above its minimum ({fmt(level)} at "
-           f"{where(sig, min_row)}) and stayed ≥{th.rise:.0%} above it for {span_units}")
+    how = (f"rose to {peak / level:.3g}× its minimum" if peak > 2 * level
+           else f"rose {100 * (peak / level - 1):.0f}% above its minimum")
+    msg = (f"loss {how} ({fmt(level)} at {where(sig, min_row)}) and stayed ≥{th.rise:.0%} above it "
+           f"for {span_units}")
     if recovered:
         msg += f", then came back to {fmt(end_level)}"
     if np.isfinite(g_ratio):
@@ -119,7 +129,7 @@ def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
     batch = meta.get("total_batch")
     changes, bits = [], []
     if base:
-        recipe = recipe_lr(batch)
+        recipe = recipe_lr(batch, meta.get("optimizer"))
         if recipe and recipe < base * 0.8:
             to = nice_lr(recipe)
             why = f" (the recipe is 2e-4 at total batch 8, so {fmt(to)} at {batch})"

@@ -46,7 +46,7 @@ def _lr_per_sample(run, th):
     opt = str(meta.get("optimizer") or "").lower()
     lr = base_lr(meta, None)
     batch = meta.get("total_batch")
-    recipe = recipe_lr(batch)
+    recipe = recipe_lr(batch, any_optimizer=True)
     if opt not in th.optimizers or not lr or not recipe:
         return []
     ratio = lr / recipe
@@ -105,7 +105,7 @@ def _iters_per_epoch(run, th):
     evidence = {"kind": "iters_per_epoch", "iters_per_epoch": ipe, "dataset_size": size,
                 "implied_batch": implied, "stated_batch": batch}
     lr = base_lr(meta, None)
-    recipe = recipe_lr(round(implied))
+    recipe = recipe_lr(round(implied), meta.get("optimizer"))
     changes = [{"param": "lr", "from": lr, "to": nice_lr(recipe)}] if lr and recipe else []
     fix = (f"check the GPU count and samples_per_gpu; with a true total batch of {round(implied)} the recipe "
            f"lr is {fmt(recipe)}" if recipe else "check the GPU count and samples_per_gpu")

@@ -75,6 +75,7 @@ def _trouble(sig, start, horizon, right_after, th):
                         f"loss climbed {pct(peak)} over its minimum {fmt(runmin[a])} from {where(sig, start + min_row)}",
                         {"kind": "rise", "rise": peak, "min_loss": float(runmin[a])})
     g = column(sig.t, "grad_norm")[start:horizon]
+    g = np.where(np.isfinite(g), g, np.nan)  # overflow rows are grad-nonfinite's business
     ref = g[:max(3, right_after // 2)]
     ref = ref[np.isfinite(ref)]
     if len(ref) >= 3 and np.median(ref) > 0:

@@ -150,3 +150,22 @@ def test_rules_survive_a_log_that_has_barely_started(tmp_path):
         r = parsers.read(str(path))
         fs = diagnose_run(r, live=True)
         assert not [f for f in fs if f.severity == "error"], fs
+
+
+def test_genuine_mmcv_nan_run_with_sgd():
+    """fixtures/logs/mmcv_nan_loss: a real mmcv runner whose SGD lr 0.05 blew the loss up, then nan.
+    The AdamW recipe is not applied to SGD: the fix halves the lr at which the rise began."""
+    import os
+
+    import parsers
+    from bevlog.diagnose import diagnose_run
+    from labelled_runs import REPO
+
+    r = parsers.read(os.path.join(REPO, "fixtures", "logs", "mmcv_nan_loss"))
+    fs = {f.rule: f for f in diagnose_run(r)}
+    assert fs["nonfinite-loss"].severity == "error"
+    div = fs["divergence"]
+    assert div.severity == "error"
+    assert div.fix.changes[0] == {"param": "lr", "from": 0.05, "to": 0.025}
+    assert "recipe" not in div.fix.text
+    assert "lr-batch" not in fs  # the recipe is AdamW's

@@ -57,3 +57,22 @@ def test_lr_batch_iters_per_epoch_agree_on_the_real_detr3d_log():
     """28,130 nuScenes samples / 7033 iterations = 4 = 4 GPUs × 1: no mismatch."""
     kinds = [f.evidence["kind"] for f in findings("real/detr3d-text", "lr-batch")]
     assert kinds == ["lr"]
+
+
+def test_lr_restart_is_annotated_and_restarts_the_divergence_minimum():
+    """A warm restart (lr back up) is followed by a loss rise that is the schedule's, not divergence."""
+    import numpy as np
+
+    from bevlog.rules import get_rule
+    from labelled_runs import run
+
+    r = run("variant/detr3d_steplr")
+    train = r.train.copy()
+    late = train["epoch_f"] > 18
+    train.loc[late, "lr"] = 2e-4  # warm restart at epoch 18: the loss jumps ×1.4, then decays back
+    k = np.arange(int(late.sum()))
+    train.loc[late, "loss"] = train.loc[late, "loss"] * (1 + 0.4 * np.minimum(1, k / 8) * np.exp(-k / 300))
+    r.train = train
+    restarts = [f for f in get_rule("lr-drop")(r) if f.evidence["kind"] == "restart"]
+    assert len(restarts) == 1 and round(restarts[0].start_epoch) == 18
+    assert get_rule("divergence")(r) == []

@@ -1,0 +1,272 @@
+"""The brief's experiments as one resumable sweep of `bevdetr train` runs.
+
+    bevdetr sweep --work-dir work_dirs/sweep                       # small preset, every experiment
+    bevdetr sweep --work-dir work_dirs/sweep --only lr,aux --jobs 2
+    bevdetr sweep --work-dir work_dirs/sweep --list                # the plan, nothing trained
+
+Each run trains in its own work dir `<work-dir>/<run>` (run = experiment and setting,
+e.g. `lr-2e-4`, `aux-off`), as a separate process (`python -m bevdetr.sweep`, the same `train()` as `bevdetr train`) with one torch thread
+(two one-thread runs side by side use a 2-core machine best). A run that finished
+leaves `sweep.done` and is skipped next time; a run that was interrupted continues
+from its last epoch checkpoint (`--resume`). Runs shared by several experiments (the
+preset itself is the "on"/"1e-3"/"batch 8" side of several of them) train once.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+DONE_FILE = "sweep.done"  # json inside; no .json/.log suffix, so log readers skip it
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    question: str                       # what the brief observed / asked
+    runs: tuple[tuple[str, str], ...]   # (label, run name)
+
+
+# Run name -> overrides of the preset. `base` is the preset unchanged (small: lr 1e-3,
+# 6 layers, aux on, batch 8, separate position MLPs, full attention, clip 35, step x0.1 at epoch 6).
+RUNS: dict[str, dict] = {
+    "base": {},
+    "lr-2e-4": {"lr": 2e-4},
+    "lr-5e-4": {"lr": 5e-4},
+    "lr-2e-3": {"lr": 2e-3},
+    "lr-3e-3": {"lr": 3e-3},
+    # mechanisms that might give the brief's "falls, then rises" at lr 1e-3 and above
+    "lr-2e-3-noclip": {"lr": 2e-3, "clip": 0.0},
+    "lr-3e-3-warmup1000": {"lr": 3e-3, "warmup_iters": 1000},
+    "aux-off": {"aux": False},
+    "batch-20": {"batch": 20},
+    "layers-2-lr-2e-4": {"layers": 2, "lr": 2e-4},
+    "pe-shared": {"share_pe": True},
+    "attn-width": {"attn": "width"},
+}
+
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment("lr", "lr 1e-3 vs 2e-4: at 1e-3 the loss falls then rises, 2e-4 fixes it; "
+               "a step 2e-4 -> 2e-5 gives a sharp drop that is not model improvement",
+               (("2e-4", "lr-2e-4"), ("5e-4", "lr-5e-4"), ("1e-3", "base"), ("2e-3", "lr-2e-3"),
+                ("3e-3", "lr-3e-3"), ("2e-3, no clip", "lr-2e-3-noclip"),
+                ("3e-3, warmup 1000", "lr-3e-3-warmup1000"))),
+    Experiment("aux", "aux decoder losses on vs off at 6 layers: without them the run oscillates "
+               "and may not converge", (("on", "base"), ("off", "aux-off"))),
+    Experiment("batch", "batch 8 vs 20: the larger batch falls a bit faster per epoch and is smoother",
+               (("8", "base"), ("20", "batch-20"))),
+    Experiment("layers", "2 vs 6 decoder layers at lr 2e-4: little difference",
+               (("6", "lr-2e-4"), ("2", "layers-2-lr-2e-4"))),
+    Experiment("pe", "position MLP shared by BEV keys and queries vs separate: separate was better",
+               (("separate", "base"), ("shared", "pe-shared"))),
+    Experiment("attn", "WidthFormer-like width attention vs full attention: cost and accuracy",
+               (("full", "base"), ("width", "attn-width"))),
+)
+
+EXPERIMENT_NAMES = tuple(e.name for e in EXPERIMENTS)
+
+
+def select(only: list[str] | None) -> tuple[list[Experiment], list[str]]:
+    """The chosen experiments and their runs, deduplicated, in priority order."""
+    if only:
+        unknown = [n for n in only if n not in EXPERIMENT_NAMES]
+        if unknown:
+            raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENT_NAMES)}")
+    chosen = [e for e in EXPERIMENTS if not only or e.name in only]
+    runs: list[str] = []
+    for e in chosen:
+        for _, run in e.runs:
+            if run not in runs:
+                runs.append(run)
+    return chosen, runs
+
+
+def is_done(run_dir: str) -> bool:
+    return os.path.exists(os.path.join(run_dir, DONE_FILE))
+
+
+def has_checkpoint(run_dir: str) -> bool:
+    return bool(glob.glob(os.path.join(run_dir, "epoch_*.pth")))
+
+
+def train_command(preset: str, run_dir: str, overrides: dict, seed: int) -> list[str]:
+    """The process that trains one run: this module's `main`, settings as JSON (any Settings
+    field, not only those `bevdetr train` has options for)."""
+    settings = {**overrides, "seed": seed, "threads": 1, "device": "cpu"}
+    cmd = [sys.executable, "-m", "bevdetr.sweep", preset, run_dir, json.dumps(settings)]
+    if has_checkpoint(run_dir):
+        cmd.append("--resume")
+    return cmd
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bevdetr.sweep PRESET WORK_DIR SETTINGS_JSON [--resume]`: train one run."""
+    from bevdetr.presets import make_settings
+    from bevdetr.train import latest_checkpoint, train
+
+    preset, run_dir, settings_json = argv[:3]
+    settings = make_settings(preset, **json.loads(settings_json))
+    resume_from = latest_checkpoint(run_dir) if "--resume" in argv[3:] else None
+    result = train(settings, run_dir, resume_from=resume_from, progress=False)
+    print(f"log: {result.log_path}")
+    print(f"trained {result.iters_done} iterations: {result.train_seconds:.1f} s in train steps, "
+          f"{result.samples_per_s:.1f} samples/s")
+    return 0
+
+
+def progress_of(run_dir: str) -> tuple[int, int] | None:
+    """(epoch, iter) of the last train row logged in the newest .log.json, if any."""
+    paths = sorted(glob.glob(os.path.join(run_dir, "*.log.json")))
+    if not paths:
+        return None
+    try:
+        with open(paths[-1], "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - 4096, 0))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        if '"mode": "train"' in line:
+            try:
+                row = json.loads(line.replace("NaN", "null").replace("Infinity", "null"))
+                return int(row["epoch"]), int(row["iter"])
+            except (ValueError, KeyError):
+                continue
+    return None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One `bevdetr train` process: a name, its work dir, the preset and its overrides."""
+
+    name: str
+    run_dir: str
+    preset: str
+    overrides: dict
+    seed: int = 0
+
+    @property
+    def iterations(self) -> tuple[int, int]:
+        """(iterations per epoch, epochs) of this run's settings."""
+        from bevdetr.presets import make_settings
+
+        s = make_settings(self.preset, **self.overrides)
+        return s.train_samples // s.batch, s.epochs
+
+
+@dataclass
+class Running:
+    job: Job
+    proc: subprocess.Popen
+    out: object
+    started: float
+
+
+def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None = None,
+             deadline: float | None = None, on_finish=None) -> dict[str, str]:
+    """Train every job not yet done, `parallel` at a time; {name: done|skipped|failed|stopped}.
+
+    A finished job leaves DONE_FILE in its dir and is skipped next time; an interrupted one
+    resumes from its last epoch checkpoint. `deadline` (time.time()): jobs still running
+    then are stopped and not started after it. On a terminal one line shows where each
+    running job is; otherwise a line per start and finish.
+    """
+    stream = stream or sys.stderr
+    tty = stream.isatty() if tty is None else tty
+    status: dict[str, str] = {}
+    queue = []
+    for job in jobs:
+        if is_done(job.run_dir):
+            status[job.name] = "skipped"
+        else:
+            queue.append(job)
+    total = len(jobs)
+    running: list[Running] = []
+    last_draw = 0.0
+    shape = {job.name: job.iterations for job in jobs}
+    all_iters = sum(ipe * ep for ipe, ep in shape.values())
+    while queue or running:
+        late = deadline is not None and time.time() > deadline
+        while queue and len(running) < max(parallel, 1) and not late:
+            job = queue.pop(0)
+            os.makedirs(job.run_dir, exist_ok=True)
+            cmd = train_command(job.preset, job.run_dir, job.overrides, job.seed)
+            out = open(os.path.join(job.run_dir, "sweep_train.out"), "a")
+            out.write("$ " + " ".join(cmd) + "\n")
+            out.flush()
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+            running.append(Running(job, proc, out, time.time()))
+            if not tty:
+                stream.write(f"  start  {job.name}\n")
+        if late:
+            for job in queue:
+                status[job.name] = "stopped"
+            queue.clear()
+            for r in running:
+                r.proc.terminate()
+        for r in list(running):
+            code = r.proc.poll()
+            if code is None:
+                continue
+            r.out.close()
+            running.remove(r)
+            wall = time.time() - r.started
+            job = r.job
+            if code == 0:
+                with open(os.path.join(job.run_dir, DONE_FILE), "w") as f:
+                    json.dump({"run": job.name, "preset": job.preset, "seed": job.seed,
+                               "overrides": job.overrides, "wall_s": round(wall, 1)}, f)
+                status[job.name] = "done"
+            else:
+                status[job.name] = "stopped" if late else "failed"
+            line = f"  {status[job.name]:6} {job.name} in {wall / 60:.1f} min  [{len(status)}/{total}]"
+            if status[job.name] == "failed":
+                line += f" (exit {code}; see {os.path.join(job.run_dir, 'sweep_train.out')})"
+            stream.write(("\r\033[K" if tty else "") + line + "\n")
+            if on_finish:
+                on_finish(job, status[job.name])
+        now = time.time()
+        if tty and running and now - last_draw > 1.0:
+            parts = []
+            done_iters = sum(ipe * ep for name, (ipe, ep) in shape.items() if status.get(name) in ("done", "skipped"))
+            for r in running:
+                pos = progress_of(r.job.run_dir)
+                if pos:
+                    done_iters += (pos[0] - 1) * shape[r.job.name][0] + pos[1]
+                parts.append(f"{r.job.name} epoch {pos[0]} iter {pos[1]}" if pos else f"{r.job.name} starting")
+            frac = min(done_iters / max(all_iters, 1), 1.0)
+            bar = "█" * int(frac * 20) + "░" * (20 - int(frac * 20))
+            stream.write(f"\r{bar} {frac:4.0%} [{len(status)}/{total} runs] " + " | ".join(parts) + "\033[K")
+            stream.flush()
+            last_draw = now
+        if running:
+            time.sleep(0.5)
+    stream.flush()
+    return status
+
+
+def sweep(work_dir: str, preset: str = "small", only: list[str] | None = None, jobs: int = 2,
+          seed: int = 0, common: dict | None = None, stream=None, tty: bool | None = None) -> dict:
+    """Train every selected run not yet done; return {run: done|skipped|failed}.
+
+    common: overrides applied to every run before the run's own (e.g. epochs, train_samples).
+    """
+    stream = stream or sys.stderr
+    _, names = select(only)
+    os.makedirs(work_dir, exist_ok=True)
+    todo = [Job(name, os.path.join(work_dir, name), preset, {**(common or {}), **RUNS[name]}, seed)
+            for name in names]
+    done = sum(is_done(j.run_dir) for j in todo)
+    stream.write(f"sweep: {len(todo)} runs ({preset} preset), {done} already done, "
+                 f"{len(todo) - done} to train, {jobs} at a time -> {work_dir}\n")
+    return run_jobs(todo, jobs, stream, tty)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

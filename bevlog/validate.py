@@ -1,0 +1,412 @@
+"""Check a diagnosis by training: replicate the run on bevdetr, apply the fix, diagnose both.
+
+bevdetr is a proxy of the user's model (a small PETR-style detector on synthetic BEV scenes,
+trained on the CPU): a `confirmed` verdict says the mechanism the finding names exists in a
+detector of this family and that the suggested change removes it there — not that the
+user's run will behave the same.
+
+Steps:
+1. `proxy_of(run, ...)`: map the run's settings onto a bevdetr preset — lr per sample (the lr is
+   scaled by proxy batch / run total batch), decoder layers, aux losses, warmup as a share of
+   the run's iterations, grad clip, step milestones as a share of the epochs or cosine. A run
+   bevdetr wrote itself (its `Config:` holds `bevdetr = dict(...)`) is regenerated from those
+   settings. The length is cut to what the time budget allows.
+2. `fix_overrides(findings, ...)`: the findings' machine-readable `fix.changes`, worst finding
+   first, translated the same way (lr 1e-3 -> 2e-4 at batch 8 becomes the proxy's lr ...).
+3. Train "as diagnosed" and "fixed" under the same seeds (two processes at a time).
+4. Diagnose every replica; per original finding: `confirmed` (its rule fires in most seeds of
+   the replica and in fewer than half of the fixed ones), `not reproduced`, `fix did not help`,
+   or `reproduced, no fix to test` (the finding carries no change bevdetr can make).
+
+bevdetr is imported here, lazily; pandas through the parsers only when a run is read.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+PROXY_NOTE = ("bevdetr is a proxy of your model: a small PETR-style BEV detector trained on synthetic "
+              "scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
+              "in a detector of the same family with the same settings, and whether the fix removes it "
+              "there; it does not prove your run would behave the same.")
+
+VERDICTS = ("confirmed", "not reproduced", "fix did not help", "reproduced, no fix to test")
+
+# Seconds per training iteration with one torch thread on a 2-core machine that other jobs
+# share (measured on the sweep's runs, docs/experiments.md), at 6 layers, batch 8, full attention,
+# and seconds each process spends starting up and evaluating.
+SECONDS_PER_ITER = {"tiny": 0.04, "small": 0.25}
+OVERHEAD_S = {"tiny": 20.0, "small": 45.0}
+MIN_ITERS = {"tiny": 60, "small": 400}
+PARALLEL = 2
+
+# parameters of a Finding's fix -> the bevdetr setting they become
+SETTING_OF = {"lr": "lr", "warmup_iters": "warmup_iters", "grad_clip": "clip", "aux_loss": "aux",
+              "num_decoder_layers": "layers", "gradient_accumulation": "batch", "max_epochs": "epochs",
+              "max_iters": "epochs"}
+
+
+@dataclass
+class Proxy:
+    """How a run maps onto bevdetr: the preset, the overrides, and the scale factors used."""
+
+    preset: str
+    overrides: dict
+    lr_factor: float            # proxy lr / run lr (batch scaling)
+    iter_factor: float          # proxy iterations / run iterations
+    epoch_factor: float         # proxy epochs / run epochs
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        o = self.overrides
+        return (o["train_samples"] // o["batch"]) * o["epochs"]
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def run_iterations(meta: dict) -> int | None:
+    if _finite(meta.get("max_iters")) and meta.get("runner") == "iter":
+        return int(meta["max_iters"])
+    ipe, epochs = meta.get("iters_per_epoch"), meta.get("max_epochs")
+    if _finite(ipe) and _finite(epochs):
+        return int(ipe * epochs)
+    return None
+
+
+def budget_iterations(preset: str, budget_s: float, runs: int, layers: int, batch: int) -> int:
+    """Iterations per run that `runs` runs, PARALLEL at a time, fit into budget_s."""
+    rounds = math.ceil(runs / PARALLEL)
+    per_run = budget_s / rounds - OVERHEAD_S[preset]
+    per_iter = SECONDS_PER_ITER[preset] * (0.3 + 0.7 * layers / 6) * batch / 8
+    return max(int(per_run / per_iter), 0)
+
+
+def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Proxy:
+    """Map the run's settings onto a bevdetr preset sized to the budget."""
+    from bevdetr.presets import PRESETS
+
+    meta = run.meta
+    own = (meta.get("config") or {}).get("bevdetr")
+    notes: list[str] = []
+    if isinstance(own, dict):
+        base = dict(own)
+        notes.append(f"a bevdetr log: regenerated from its own settings (preset {base.get('preset')})")
+    else:
+        base = {}
+    layers = int(base.get("layers") or meta.get("num_decoder_layers") or 6)
+    runs = 2 * seeds
+    if preset is None:
+        fits = budget_iterations("small", budget_s, runs, layers, 8)
+        preset = "small" if fits >= MIN_ITERS["small"] else "tiny"
+    p = PRESETS[preset]
+    o: dict[str, Any] = {}
+    if own:
+        keep = ("lr", "layers", "aux", "warmup_iters", "clip", "schedule", "steps", "epochs", "batch",
+                "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma")
+        o.update({k: own[k] for k in keep if k in own})
+        if own.get("preset") != preset:
+            notes.append(f"model and scenes of the {preset} preset (the log's were {own.get('preset')})")
+    else:
+        batch_run = meta.get("total_batch")
+        lr = meta.get("lr")
+        o["batch"] = p.batch
+        if _finite(lr):
+            factor = p.batch / batch_run if _finite(batch_run) and batch_run > 0 else 1.0
+            o["lr"] = lr * factor
+            if _finite(batch_run):
+                notes.append(f"lr {lr:.1e} at total batch {int(batch_run)} -> {o['lr']:.1e} at batch {p.batch} "
+                             "(same lr per sample)")
+            else:
+                notes.append(f"total batch unknown: lr {lr:.1e} used as is")
+        else:
+            notes.append(f"lr unknown: the preset's {p.lr:.1e}")
+        if meta.get("num_decoder_layers"):
+            o["layers"] = int(meta["num_decoder_layers"])
+        if meta.get("has_aux_loss") is not None:
+            o["aux"] = bool(meta["has_aux_loss"])
+        clip = meta.get("grad_clip")
+        o["clip"] = float(clip) if _finite(clip) else 0.0
+        sched = meta.get("lr_schedule") or {}
+        policy = str(sched.get("policy") or "").lower()
+        o["schedule"] = "cosine" if "cos" in policy else "step"
+        o["epochs"] = p.epochs
+        o["train_samples"] = p.train_samples
+        epochs_run = meta.get("max_epochs")
+        if o["schedule"] == "step":
+            steps = sched.get("steps") or []
+            if _finite(epochs_run) and epochs_run > 0 and sched.get("by_epoch", True):
+                o["steps"] = tuple(sorted({max(1, round(s / epochs_run * p.epochs)) for s in steps
+                                          if _finite(s) and s < epochs_run}))
+            else:
+                o["steps"] = ()
+        total = run_iterations(meta)
+        warm = sched.get("warmup_iters") if sched.get("warmup") else 0
+        if _finite(warm) and warm and total:
+            o["warmup_iters"] = max(1, round(warm / total * (p.train_samples // p.batch) * p.epochs))
+        elif not warm:
+            o["warmup_iters"] = 0
+        notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {'on' if o.get('aux', p.aux) else 'off'}, "
+                     f"clip {o['clip'] or 'off'}, {o['schedule']} schedule, warmup {o.get('warmup_iters', p.warmup_iters)} "
+                     "iterations (same share of the run)")
+    o.setdefault("epochs", p.epochs)
+    o.setdefault("train_samples", p.train_samples)
+    o.setdefault("batch", p.batch)
+    full_iters = (o["train_samples"] // o["batch"]) * o["epochs"]
+    fits = budget_iterations(preset, budget_s, runs, int(o.get("layers", p.layers)), int(o["batch"]))
+    iters = min(full_iters, max(fits, MIN_ITERS[preset]))
+    if iters < full_iters:
+        # shorten every epoch (fewer scenes per epoch), keep the epoch count: milestones stay put
+        per_epoch = max(iters // o["epochs"], 1)
+        o["train_samples"] = per_epoch * o["batch"]
+        notes.append(f"cut to {per_epoch * o['epochs']} of {full_iters} iterations to fit the budget "
+                     f"({o['epochs']} epochs x {per_epoch})")
+        if o.get("warmup_iters"):
+            o["warmup_iters"] = max(1, round(o["warmup_iters"] * per_epoch * o["epochs"] / full_iters))
+    o["interval"] = max(1, min(p.interval, (o["train_samples"] // o["batch"]) // 5))
+    o["eval_interval"] = max(1, o["epochs"] // 4)
+    total = run_iterations(meta)
+    proxy_iters = (o["train_samples"] // o["batch"]) * o["epochs"]
+    epochs_run = meta.get("max_epochs")
+    return Proxy(preset, o,
+                 lr_factor=(o["lr"] / meta["lr"]) if _finite(meta.get("lr")) and "lr" in o and meta["lr"] else 1.0,
+                 iter_factor=proxy_iters / total if total else 1.0,
+                 epoch_factor=o["epochs"] / epochs_run if _finite(epochs_run) and epochs_run else 1.0,
+                 notes=notes)
+
+
+def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
+    """(overrides for the fixed run, the changes applied, changes bevdetr cannot make).
+
+    The worst finding's change of a parameter wins when several findings change it.
+    """
+    changes: dict[str, dict] = {}
+    for f in findings:
+        for c in (f.fix.changes if f.fix else []):
+            changes.setdefault(c.get("param"), {**c, "finding": f.rule})
+    fixed: dict[str, Any] = {}
+    applied, skipped = [], []
+    o = proxy.overrides
+    for param, c in changes.items():
+        to = c.get("to")
+        if param == "lr" and _finite(to):
+            fixed["lr"] = to * proxy.lr_factor
+        elif param == "warmup_iters" and _finite(to):
+            fixed["warmup_iters"] = max(1, round(to * proxy.iter_factor))
+        elif param == "grad_clip" and _finite(to):
+            fixed["clip"] = float(to)
+        elif param == "aux_loss" and isinstance(to, bool):
+            fixed["aux"] = to
+        elif param == "num_decoder_layers" and _finite(to) and to >= 1:
+            fixed["layers"] = int(to)
+        elif param == "gradient_accumulation" and _finite(to) and to >= 1:
+            fixed["batch"] = int(o["batch"] * to)   # a k-times larger batch at the same lr
+        elif param == "max_epochs" and _finite(to):
+            fixed["epochs"] = max(1, round(to * proxy.epoch_factor))
+        elif param == "max_iters" and _finite(to) and proxy.iter_factor:
+            per_epoch = o["train_samples"] // o["batch"]
+            fixed["epochs"] = max(1, round(to * proxy.iter_factor / per_epoch))
+        else:
+            skipped.append(f"{param} -> {to} ({c['finding']}): nothing bevdetr can change")
+            continue
+        applied.append({"param": param, "from": c.get("from"), "to": to, "finding": c["finding"],
+                        "proxy": {SETTING_OF[param]: fixed[SETTING_OF[param]]}})
+    return fixed, applied, skipped
+
+
+def replica_numbers(run_dir: str) -> dict:
+    """Diagnose one replica: losses, mAP, findings by rule (worst severity).
+
+    `head_loss` is the final decoder layer's loss_cls + loss_bbox (mean of the last 3 logged
+    rows): unlike `loss`, it does not change meaning when aux losses or layers change.
+    """
+    import parsers
+    from bevlog.diagnose import diagnose_run
+
+    run = parsers.read(run_dir)
+    tr = run.train
+    loss = tr["loss"] if "loss" in tr else None
+    finite = loss[loss.map(math.isfinite)] if loss is not None else None
+    head = (tr["loss_cls"] + tr["loss_bbox"]) if {"loss_cls", "loss_bbox"} <= set(tr.columns) else None
+    m = run.evals[run.evals["metric"] == "bevdetr/mAP"]["value"] if len(run.evals) else []
+    findings = diagnose_run(run)
+    rules: dict[str, str] = {}
+    for f in findings:
+        if f.rule not in rules or f.rank > {"info": 0, "warning": 1, "error": 2}[rules[f.rule]]:
+            rules[f.rule] = f.severity
+    t = tr["time"].dropna() if "time" in tr else []
+    return {
+        "final_loss": float(loss.iloc[-1]) if loss is not None and len(loss) else None,
+        "best_loss": float(finite.min()) if finite is not None and len(finite) else None,
+        "head_loss": float(head.tail(3).mean()) if head is not None and len(head) else None,
+        "mAP": float(m.iloc[-1]) if len(m) else None,
+        "s_per_iter": float(t.mean()) if len(t) else None,
+        "rules": rules,
+        "findings": [{"rule": f.rule, "severity": f.severity, "message": f.message} for f in findings],
+    }
+
+
+def fires(numbers: dict, rule: str, severity: str) -> bool:
+    """The rule found something in this replica at the original finding's severity or worse
+    (any severity for info findings)."""
+    rank = {"info": 0, "warning": 1, "error": 2}
+    got = numbers["rules"].get(rule)
+    return got is not None and rank[got] >= rank[severity]
+
+
+def outcome(replicas: list[dict], fixed: list[dict]) -> tuple[bool | None, str]:
+    """(did the fixed run end better, the numbers): by mAP once either side detects something
+    (mAP >= 0.05), else by the final layer's loss."""
+    m0, m1 = mean(r["mAP"] for r in replicas), mean(r["mAP"] for r in fixed)
+    if m0 is not None and m1 is not None and max(m0, m1) >= 0.05:
+        return m1 > m0, f"mAP {m0:.3f} -> {m1:.3f}"
+    h0, h1 = mean(r["head_loss"] for r in replicas), mean(r["head_loss"] for r in fixed)
+    if h0 is None or h1 is None:
+        return None, "no comparable loss"
+    return h1 < h0, f"final-layer loss {h0:.3f} -> {h1:.3f}"
+
+
+def judge(finding, replicas: list[dict], fixed: list[dict], has_fix: bool) -> tuple[str, str]:
+    """(verdict, one-line reason with the counts and numbers).
+
+    confirmed: the rule fires in most replica seeds, in fewer than half of the fixed ones, and
+    the fixed run ends better (settings-only rules such as lr-batch always vanish with their
+    fix, so the outcome is what decides for them).
+    """
+    k = len(replicas)
+    seen = sum(fires(r, finding.rule, finding.severity) for r in replicas)
+    seen_fixed = sum(fires(r, finding.rule, finding.severity) for r in fixed)
+    counts = f"{finding.rule} ≥ {finding.severity} in {seen}/{k} replica seed(s), {seen_fixed}/{len(fixed)} fixed"
+    if seen * 2 <= k:
+        return "not reproduced", counts
+    if not has_fix:
+        return "reproduced, no fix to test", counts
+    better, numbers = outcome(replicas, fixed)
+    reason = f"{counts}; {numbers}"
+    if seen_fixed * 2 < len(fixed) and better:
+        return "confirmed", reason
+    return "fix did not help", reason
+
+
+def mean(values):
+    vals = [v for v in values if _finite(v)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def validate(path: str, budget_minutes: float = 10.0, seeds: int = 1, work_dir: str | None = None,
+             preset: str | None = None, stream=None, tty: bool | None = None) -> dict:
+    """Diagnose PATH, train the proxy as diagnosed and fixed, judge every finding; a JSON-safe dict."""
+    import sys
+    import tempfile
+
+    import parsers
+    from bevlog.diagnose import diagnose_run
+    from bevlog.findings import json_safe
+
+    from bevdetr.presets import make_settings
+    from bevdetr.sweep import Job, run_jobs
+
+    stream = stream or sys.stderr
+    started = time.time()
+    run = parsers.read(path)
+    findings = diagnose_run(run)
+    budget_s = budget_minutes * 60
+    proxy = proxy_of(run, budget_s, seeds, preset)
+    fixed_o, applied, skipped = fix_overrides(findings, proxy)
+    make_settings(proxy.preset, **proxy.overrides)            # raises ValueError on settings that cannot run
+    make_settings(proxy.preset, **{**proxy.overrides, **fixed_o})
+    base_dir = work_dir or tempfile.mkdtemp(prefix="bevlog-validate-")
+    jobs = []
+    for seed in range(seeds):
+        jobs.append(Job(f"as-diagnosed-seed{seed}", os.path.join(base_dir, f"as-diagnosed-seed{seed}"),
+                        proxy.preset, dict(proxy.overrides), seed))
+        if fixed_o:
+            jobs.append(Job(f"fixed-seed{seed}", os.path.join(base_dir, f"fixed-seed{seed}"),
+                            proxy.preset, {**proxy.overrides, **fixed_o}, seed))
+    stream.write(f"validate {run.name}: {len(findings)} finding(s); {len(jobs)} bevdetr run(s) of "
+                 f"{proxy.iterations} iterations ({proxy.preset} preset) in {base_dir}, "
+                 f"budget {budget_minutes:g} min\n")
+    # the budget is planned above; a hard stop (+50%, at least a minute) keeps a loaded machine
+    # from running on
+    status = run_jobs(jobs, PARALLEL, stream, tty, deadline=started + max(1.5 * budget_s, budget_s + 60))
+    numbers = {}
+    for job in jobs:
+        if status.get(job.name) in ("done", "skipped"):
+            numbers[job.name] = replica_numbers(job.run_dir)
+    replicas = [numbers[j.name] for j in jobs if j.name.startswith("as-diagnosed") and j.name in numbers]
+    fixed = [numbers[j.name] for j in jobs if j.name.startswith("fixed") and j.name in numbers]
+    if not fixed_o:
+        fixed = replicas
+    verdicts = []
+    for f in findings:
+        own = [c for c in (f.fix.changes if f.fix else []) if any(a["param"] == c.get("param") for a in applied)]
+        if not replicas:
+            verdict, reason = "not reproduced", "no replica finished inside the budget"
+        else:
+            verdict, reason = judge(f, replicas, fixed, bool(own) and bool(fixed_o))
+        verdicts.append({"rule": f.rule, "severity": f.severity, "message": f.message,
+                         "fix": f.fix.text if f.fix else None, "verdict": verdict, "reason": reason})
+
+    def summary(rs):
+        return {"final_loss": mean(r["final_loss"] for r in rs), "best_loss": mean(r["best_loss"] for r in rs),
+                "head_loss": mean(r["head_loss"] for r in rs),
+                "mAP": mean(r["mAP"] for r in rs), "s_per_iter": mean(r["s_per_iter"] for r in rs), "seeds": len(rs)}
+
+    result = {
+        "run": run.name, "path": path, "proxy_note": PROXY_NOTE,
+        "proxy": {"preset": proxy.preset, "settings": proxy.overrides, "iterations": proxy.iterations,
+                  "mapping": proxy.notes},
+        "fix": {"applied": applied, "not_applicable": skipped, "settings": fixed_o},
+        "seeds": seeds, "work_dir": base_dir,
+        "as_diagnosed": {**summary(replicas), "per_seed": replicas},
+        "fixed": {**summary(fixed if fixed_o else []), "per_seed": fixed if fixed_o else []},
+        "runs": status,
+        "findings": verdicts,
+        "budget_s": budget_s, "elapsed_s": round(time.time() - started, 1),
+    }
+    if work_dir is None:
+        import shutil
+
+        shutil.rmtree(base_dir, ignore_errors=True)
+        result["work_dir"] = None
+    return json_safe(result)
+
+
+def render_text(result: dict) -> str:
+    def num(x, fmt=".3f"):
+        return format(x, fmt) if _finite(x) else "–"
+
+    out = [f"{result['run']}: validated on bevdetr ({result['proxy']['preset']} preset, "
+           f"{result['proxy']['iterations']} iterations, {result['seeds']} seed(s), "
+           f"{result['elapsed_s'] / 60:.1f} of {result['budget_s'] / 60:g} min)",
+           "note: " + result["proxy_note"], "mapping:"]
+    out += [f"  {n}" for n in result["proxy"]["mapping"]]
+    if result["fix"]["applied"]:
+        out.append("fix applied: " + "; ".join(
+            f"{a['param']} {a['from'] if a['from'] is not None else '?'} -> {a['to']} "
+            f"(bevdetr {', '.join(f'{k} {v:g}' if isinstance(v, float) else f'{k} {v}' for k, v in a['proxy'].items())}; "
+            f"from {a['finding']})" for a in result["fix"]["applied"]))
+    else:
+        out.append("fix applied: none (no finding carries a change bevdetr can make)")
+    for s in result["fix"]["not_applicable"]:
+        out.append(f"  not applicable: {s}")
+    out.append(f"{'':14}{'final loss':>11}{'best loss':>11}{'last layer':>11}{'mAP':>8}{'s/iter':>8}")
+    for key, label in (("as_diagnosed", "as diagnosed"), ("fixed", "fixed")):
+        v = result[key]
+        if v["seeds"]:
+            out.append(f"{label:14}{num(v['final_loss']):>11}{num(v['best_loss']):>11}{num(v['head_loss']):>11}{num(v['mAP']):>8}"
+                       f"{num(v['s_per_iter'], '.3f'):>8}")
+    bad = {k: s for k, s in result["runs"].items() if s not in ("done", "skipped")}
+    if bad:
+        out.append("runs not finished: " + ", ".join(f"{k} ({s})" for k, s in bad.items()))
+    out.append("findings:")
+    for f in result["findings"]:
+        out.append(f"  {f['verdict']:<18} {f['severity']:<8} {f['rule']:<16} {f['reason']}")
+    if not result["findings"]:
+        out.append("  none: the run was diagnosed healthy, nothing to validate")
+    return "\n".join(out)

@@ -1,0 +1,39 @@
+"""The labelled corpus is what its committed script writes, and every run in it is readable."""
+import importlib.util
+import os
+
+import pytest
+
+from labelled_runs import REPO, VARIANTS, corpus
+
+
+def _make_variants():
+    spec = importlib.util.spec_from_file_location(
+        "make_variants", os.path.join(REPO, "fixtures", "labelled", "make_variants.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["detr3d_nan_single", "streampetr_spikes", "detr3d_resumed"])
+def test_committed_variants_are_what_the_script_writes(tmp_path, name):
+    mv = _make_variants()
+    mv.OUT = str(tmp_path)
+    getattr(mv, name)()
+    for entry in sorted(os.listdir(os.path.join(VARIANTS, name))):
+        with open(os.path.join(VARIANTS, name, entry), "rb") as a, open(tmp_path / name / entry, "rb") as b:
+            assert a.read() == b.read(), entry
+
+
+def test_every_variant_has_labels_and_every_label_names_a_known_rule():
+    from bevlog.rules import RULE_IDS
+
+    labelled = {e["paths"][0].split("/")[-1] for e in corpus.entries() if e["kind"].startswith("variant")}
+    assert labelled == set(os.listdir(VARIANTS))
+    for e in corpus.entries():
+        for label in e.get("must", []) + e.get("must_not", []):
+            assert label["rule"] in RULE_IDS, (e["id"], label)
+        assert e["kind"] in ("real", "variant", "variant-synthetic", "bevdetr")
+        assert all(os.path.exists(p) for p in corpus.paths(e)), e["id"]
+    # every rule has at least one run where it must fire
+    assert {m["rule"] for e in corpus.entries() for m in e.get("must", [])} == set(RULE_IDS)

@@ -1,0 +1,65 @@
+"""`bevlog validate`: a real lr-too-high run (the sweep's small-preset lr 3e-3 log) replicated and
+fixed on the tiny bevdetr preset inside a tiny budget; a json verdict for every finding."""
+import json
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from bevlog.cli import cli
+from bevlog.validate import VERDICTS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LR_TOO_HIGH = os.path.join(ROOT, "fixtures", "runs", "lr-3e-3")
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), env={"NO_COLOR": "1"})
+
+
+def test_validate_lr_too_high_end_to_end(tmp_path):
+    diagnosed = json.loads(invoke("diagnose", LR_TOO_HIGH, "--format", "json").stdout)["runs"][0]
+    res = invoke("validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny", "--format", "json",
+                 "--work-dir", str(tmp_path / "v"))
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert "proxy of your model" in out["proxy_note"]
+    assert out["proxy"]["preset"] == "tiny" and out["proxy"]["settings"]["lr"] == 3e-3
+    # the run is judged by the same rules bevlog diagnose applies to it: one verdict each
+    assert [(f["rule"], f["severity"]) for f in out["findings"]] == \
+        [(f["rule"], f["severity"]) for f in diagnosed["findings"]]
+    assert out["findings"] and all(f["verdict"] in VERDICTS and f["reason"] for f in out["findings"])
+    # the lr finding's machine-readable fix reached the fixed replica
+    lr_fix = [a for a in out["fix"]["applied"] if a["param"] == "lr"]
+    assert lr_fix and lr_fix[0]["from"] == 3e-3 and out["fix"]["settings"]["lr"] == lr_fix[0]["to"] < 3e-3
+    assert out["runs"] == {"as-diagnosed-seed0": "done", "fixed-seed0": "done"}
+    for side in ("as_diagnosed", "fixed"):
+        assert out[side]["seeds"] == 1 and out[side]["final_loss"] > 0 and out[side]["mAP"] is not None
+    logs = sorted(os.listdir(tmp_path / "v" / "fixed-seed0"))
+    assert any(name.endswith(".log.json") for name in logs)
+
+    # a rerun on the same work dir trains nothing and gives the same verdicts
+    text = invoke("validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny",
+                  "--work-dir", str(tmp_path / "v"))
+    assert text.exit_code == 0, text.output
+    assert "bevdetr is a proxy of your model" in text.stdout
+    for f in out["findings"]:
+        assert f"{f['verdict']}" in text.stdout and f["rule"] in text.stdout
+
+
+def test_validate_bad_input_exits_2(tmp_path):
+    bad = tmp_path / "x.log"
+    bad.write_bytes(b"\x00\x01 not a log")
+    res = invoke("validate", str(bad), "--budget-minutes", "0.2")
+    assert res.exit_code == 2 and "x.log" in res.output and "Traceback" not in res.output
+    missing = invoke("validate", str(tmp_path / "nope"))
+    assert missing.exit_code == 2
+
+
+def test_help_imports_neither_torch_nor_pandas():
+    code = ("import sys\nfrom bevlog.cli import cli\n"
+            "try:\n    cli(['validate', '--help'], prog_name='bevlog')\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "print('HEAVY', sorted(m for m in ('torch', 'pandas', 'bevdetr.train') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out and "--budget-minutes" in out and "--seeds" in out
