@@ -41,3 +41,12 @@ def category_series(codes, names):
         codes = codes.astype(np.int32)
     cat = pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype=object))
     return pd.Series(cat)
+
+
+def list_offsets(arr) -> np.ndarray:
+    """Offsets of an Arrow list array, from 0, read straight from its buffer."""
+    import pyarrow as pa
+
+    width = np.int64 if pa.types.is_large_list(arr.type) else np.int32
+    off = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
+    return (off - off[0]).astype(np.int64)

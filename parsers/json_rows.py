@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from parsers.frames import list_offsets
+
 PARALLEL_FROM = 20_000
 KEY = r'^"[^"\\]*"$'
 NUMBER = r"^-?(?:[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|NaN|Infinity)$"
@@ -52,8 +54,7 @@ def _parse_chunk(lines) -> Rows:
     x = pc.utf8_slice_codeunits(lines, 1, -1)
     x = pc.replace_substring(x, ": ", ", ")
     fields = pc.split_pattern(x, ", ")
-    off = np.asarray(fields.offsets)
-    off = off - off[0]
+    off = list_offsets(fields)
     lens = np.diff(off)
     items = fields.flatten()
     ok = framed & (lens % 2 == 0) & (lens >= 2)

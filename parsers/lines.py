@@ -25,7 +25,8 @@ def is_utf8(data: bytes) -> bool:
 
 
 class TextFile:
-    def __init__(self, data: bytes, chunk: int = CHUNK):
+    def __init__(self, data: bytes, chunk: int | None = None):
+        chunk = chunk or CHUNK
         self.skipped: dict = {}
         if not data.isascii() and not is_utf8(data):
             # Count the lines that carried bytes that are not UTF-8 (their fields may not parse).

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from parsers.frames import list_offsets
+
 HEAD = (
     r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?P<ms>[0-9]{3}) - [^ ]+ - [A-Z]+ - "
     r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
@@ -59,8 +61,7 @@ def _parse_chunk(lines) -> Chunk:
 
     x = pc.replace_substring(lines, ": ", ", ")
     fields = pc.split_pattern(x, ", ")
-    off = np.asarray(fields.offsets)
-    off = off - off[0]
+    off = list_offsets(fields)
     lens = np.diff(off)
     items = fields.flatten()
     n = len(lines)
@@ -92,18 +93,32 @@ def _parse_chunk(lines) -> Chunk:
     days = has_days[ok_rows]
     eta_s = _eta_from_items(items, starts, days)
     lr = items.take(pa.array(starts + 1))
-    pairs = (off[1:][ok_rows] - pair_start) // 2
-    total = int(pairs.sum())
-    row_of = np.repeat(np.arange(nrows), pairs)
-    first_pair = np.cumsum(pairs) - pairs
-    key_idx = np.repeat(pair_start, pairs) + 2 * (np.arange(total) - np.repeat(first_pair, pairs))
-    keys = items.take(pa.array(key_idx))
-    vals = items.take(pa.array(key_idx + 1))
+    ends = off[1:][ok_rows]
+    pairs = (ends - pair_start) // 2
+    # Keys and values by boolean masks over the items (cheaper than index arrays): the
+    # pair region of each line, and in it every other item starting with a key.
+    nitems = len(items)
+    region = np.zeros(nitems + 1, np.int8)
+    region[pair_start] += 1
+    region[ends] -= 1
+    in_pairs = np.cumsum(region[:-1], dtype=np.int8).astype(bool)
+    par = np.zeros(nitems + 1, np.int8)
+    odd_start = (pair_start % 2).astype(np.int8)
+    par[pair_start] += odd_start
+    par[ends] -= odd_start
+    key_at_odd = np.cumsum(par[:-1], dtype=np.int8).astype(bool)
+    even = np.zeros(nitems, bool)
+    even[0::2] = True
+    is_key = in_pairs & (even != key_at_odd)
+    is_val = in_pairs & ~is_key
+    row_of = np.repeat(np.arange(nrows, dtype=np.int32), pairs)
+    keys = items.filter(pa.array(is_key))
+    vals = items.filter(pa.array(is_val))
     enc = pc.dictionary_encode(keys)
     codes = np.asarray(enc.indices)
     names = ["lr"] + enc.dictionary.to_pylist()
     codes = codes + 1
-    row_of = np.concatenate([np.arange(nrows), row_of])
+    row_of = np.concatenate([np.arange(nrows, dtype=np.int32), row_of])
     codes = np.concatenate([np.zeros(nrows, codes.dtype), codes])
     vals = pa.concat_arrays([lr, vals])
     # A key that is not a plain name means the line did not split as expected.

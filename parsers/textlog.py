@@ -85,14 +85,21 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
 
     def scan(k: int) -> _Chunk:
         lines, starts = f.chunk_lines(k)
-        prefixed = np.asarray(pc.match_substring_regex(lines, prefix).fill_null(False)) if len(lines) else np.zeros(0, bool)
         fast = None
-        other = prefixed.copy()
-        if dialect == "mmcv" and prefixed.any():
-            # Every line goes through the fast path: what is not an mmcv train line
+        prefixed = np.zeros(len(lines), bool)
+        rest = np.ones(len(lines), bool)
+        if dialect == "mmcv" and len(lines):
+            # Every line goes through the fast path first: what is not an mmcv train line
             # (header, config dump, val lines) fails its shape checks and is not taken.
             fast, _ = _fast_train(lines, np.arange(len(lines)), threads=1)
-            other[fast.line_idx] = False
+            prefixed[fast.line_idx] = True
+            rest[fast.line_idx] = False
+        # The prefix regex only for the lines the fast path did not take.
+        rest_idx = np.flatnonzero(rest)
+        if len(rest_idx):
+            rest_lines = lines if len(rest_idx) == len(lines) else lines.take(_idx(rest_idx))
+            prefixed[rest_idx] = np.asarray(pc.match_substring_regex(rest_lines, prefix).fill_null(False))
+        other = prefixed & rest
         cand_idx = np.flatnonzero(other)
         long_idx = np.zeros(0, np.int64)
         if console and len(lines):

@@ -173,3 +173,15 @@ def test_checkpoint_loads_with_weights_only(tiny_run):
     model = build_model(make_settings("tiny"))
     model.load_state_dict(ckpt["state_dict"])
     assert all(math.isfinite(float(p.detach().abs().sum())) for p in model.parameters())
+
+
+def test_the_config_dump_regenerates_the_run_settings(tiny_run):
+    parsers = pytest.importorskip("parsers")
+    from bevdetr.presets import settings_from_dict
+
+    work, _, _ = tiny_run
+    run = parsers.read(str(work))
+    assert settings_from_dict(run.meta["config"]["bevdetr"]) == make_settings("tiny")
+    assert (run.meta["num_gpus"], run.meta["total_batch"], run.meta["num_decoder_layers"]) == (1, 8, 2)
+    assert run.meta["has_aux_loss"] is True and run.meta["grad_clip"] == 35.0
+    assert len(run.train) == 12 and run.evals["metric"].str.endswith("mAP").sum() == 3

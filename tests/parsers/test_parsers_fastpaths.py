@@ -85,3 +85,25 @@ def test_lines_handed_back_are_read_by_the_generic_parser(tmp_path):
     assert rows.lr_head.notna().all()
     assert np.isnan(t.grad_norm.iloc[20]) and t.loss.iloc[20] > 0
     assert run.meta["skipped"] == {"non-numeric field: grad_norm": 1}
+
+
+@pytest.mark.parametrize("name", [f"{DETR3D}.log", f"{STREAMPETR}.log.json"])
+def test_small_chunks_give_the_same_run(monkeypatch, name):
+    """Big logs are read in chunks on two threads; chunk borders change nothing."""
+    from parsers_testlib import read_cached
+
+    import parsers.lines
+
+    whole = read_cached(real(name))
+    monkeypatch.setattr(parsers.lines, "CHUNK", 50_000)
+    chunked = parsers.read(str(real(name)))
+    for frame in ("train", "layers", "evals"):
+        a, b = getattr(whole, frame), getattr(chunked, frame)
+        assert a.shape == b.shape
+        for c in a.columns:
+            if a[c].dtype.kind == "f":
+                assert np.array_equal(a[c].to_numpy(), b[c].to_numpy(), equal_nan=True), (frame, c)
+            else:
+                assert list(a[c]) == list(b[c]), (frame, c)
+    assert whole.meta["skipped"] == chunked.meta["skipped"]
+    assert whole.meta["config"] == chunked.meta["config"]
