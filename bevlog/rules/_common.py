@@ -198,6 +198,15 @@ def lr_for_fix(meta: dict, sig: Signals) -> float | None:
     return base_lr(meta, sig) or peak_logged_lr(sig)
 
 
+def lower_lr_fix(meta: dict, sig: Signals, divisor: float) -> tuple[list[dict], list[str]]:
+    """The lr change most rules suggest: the run's lr / divisor, as (changes, fix sentence parts)."""
+    base = lr_for_fix(meta, sig)
+    if not base:
+        return [], []
+    to = nice_lr(base / divisor)
+    return [{"param": "lr", "from": base, "to": to}], [f"lr {fmt(base)} → {fmt(to)}"]
+
+
 def dynamic_loss_scale(meta: dict) -> bool | None:
     """True for dynamic fp16 loss scaling, False for a static scale, None when unknown."""
     cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}

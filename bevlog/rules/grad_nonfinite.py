@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (column, doc, dynamic_loss_scale, finding, fmt, lr_for_fix,
-                                  nice_lr, nonfinite_rows, pct, rolling_median, runs_of, signals)
+from bevlog.rules._common import (column, doc, dynamic_loss_scale, finding, lower_lr_fix,
+                                  nonfinite_rows, pct, rolling_median, runs_of, signals)
 
 RULE_ID = "grad-nonfinite"
 SUMMARY = "share of rows with nan/inf grad_norm; benign fp16 overflow skips vs persistent corruption"
@@ -87,12 +87,7 @@ def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
     if severity == "info":
         return [finding(run, RULE_ID, severity, sig, first, last, message, evidence,
                         "nothing to change while the loss keeps improving", [])]
-    base = lr_for_fix(run.meta, sig)
-    changes, bits = [], []
-    if base:
-        to = nice_lr(base / th.lr_divisor)
-        changes.append({"param": "lr", "from": base, "to": to})
-        bits.append(f"lr {fmt(base)} → {fmt(to)}")
+    changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
     if fp16 and dynamic_loss_scale(run.meta) is not True:
         changes.append({"param": "loss_scale", "to": "dynamic"})
         bits.append("dynamic loss scale")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, signals
+from bevlog.rules._common import (doc, finding, fmt, lower_lr_fix, signals)
 from bevlog.rules._layers import describe_group, late_layers, layer_series, mature
 
 RULE_ID = "layer-unstable"
@@ -64,11 +64,6 @@ def find_layer_unstable(run, th: Thresholds = Thresholds()):
     message = (f"decoder layer {lf}'s {term} loss{describe_group(group)} scatters ±{fmt(nf)} row to row, "
                f"{r:.1f}× layer {l0}'s ±{fmt(n0)}: the deep layers train unstably")
     evidence = {"group": group, "term": term, "noise_first": n0, "noise_final": nf, "ratio": r}
-    base = lr_for_fix(run.meta, sig)
-    changes, bits = [], []
-    if base:
-        to = nice_lr(base / th.lr_divisor)
-        changes.append({"param": "lr", "from": base, "to": to})
-        bits.append(f"lr {fmt(base)} → {fmt(to)}")
+    changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
     bits.append("check the refinement between layers (detach reference points per layer)")
     return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, "; ".join(bits), changes)]

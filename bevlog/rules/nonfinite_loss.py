@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (AUX_KEY, column, doc, finding, fmt, loss_columns, lr_for_fix, nice_lr,
+from bevlog.rules._common import (AUX_KEY, column, doc, finding, fmt, loss_columns, lower_lr_fix,
                                   nonfinite_rows, runs_of, signals, where)
 
 RULE_ID = "nonfinite-loss"
@@ -60,12 +60,7 @@ def _nonfinite(run, sig, bad, comps, th):
     culprit, culprit_value = _first_component(t, comps, first, th.lookback_rows)
     raw = sig.loss_raw[first]
     what = "nan" if np.isnan(raw) else ("inf" if raw > 0 else "-inf")
-    base = lr_for_fix(run.meta, sig)
-    changes, fix_bits = [], []
-    if base:
-        to = nice_lr(base / th.lr_divisor)
-        changes.append({"param": "lr", "from": base, "to": to})
-        fix_bits.append(f"lr {fmt(base)} → {fmt(to)}")
+    changes, fix_bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
     warm = sig.warmup_iters or 0
     changes.append({"param": "warmup_iters", "from": warm or None, "to": max(500, 2 * warm)})
     fix_bits.append(f"warmup ≥ {max(500, 2 * warm)} iters")

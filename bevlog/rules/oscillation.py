@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, rolling_median, signals, where
+from bevlog.rules._common import (doc, finding, lower_lr_fix, rolling_median, signals, where)
 
 RULE_ID = "oscillation"
 SUMMARY = "scatter of the loss around its trend grows (≥2× the earlier windows) while the trend is flat"
@@ -76,12 +76,7 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
                f"({trends[w0]:+.1%} per window)")
     evidence = {"scatter": now, "scatter_before": ref, "growth": now / ref,
                 "trend": [float(x) for x in trends[w0:w1 + 1]], "window_rows": int(size)}
-    base = lr_for_fix(run.meta, sig)
-    changes, bits = [], []
-    if base:
-        to = nice_lr(base / th.lr_divisor)
-        changes.append({"param": "lr", "from": base, "to": to})
-        bits.append(f"lr {fmt(base)} → {fmt(to)}")
+    changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
     changes.append({"param": "gradient_accumulation", "to": 2})
     bits.append("or double the effective batch with 2-step gradient accumulation")
     if not run.meta.get("grad_clip"):
