@@ -156,7 +156,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    import pandas  # noqa: F401  - import cost is not parsing cost: pay it before timing
+    import pandas  # noqa: F401 - import cost is not parsing cost: pay it before timing
     import pyarrow.compute  # noqa: F401
 
     import parsers

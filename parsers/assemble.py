@@ -38,12 +38,9 @@ from parsers.frames import const_str, float_frame, str_series
 from parsers.run import EVALS_COLUMNS, META_KEYS, TRAIN_COLUMNS, Run
 
 FIXED_LOGGED = ["lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss"]
-DERIVED = set(TRAIN_COLUMNS) - set(FIXED_LOGGED)
 
 
 def build_run(segments, name: str, sources: list[str]) -> Run:
-    import pandas as pd
-
     header = _merged_header(segments)
     cfg = read_config(header.get("config_text")) if header.get("config_text") else header.get("config")
     if cfg is None and header.get("config"):
@@ -255,7 +252,6 @@ def _ipe_from_boundaries(epoch, step) -> int | None:
     est = []
     for c in change:
         e = epoch[c]
-        same = np.flatnonzero(epoch == e)
         if e >= 2 and interval:
             start = step[c] - interval
             est.append(start / (e - 1))

@@ -49,7 +49,6 @@ def _parse_chunk(lines) -> Rows:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = len(lines)
     framed = np.asarray(pc.and_(pc.starts_with(lines, "{"), pc.ends_with(lines, "}")).fill_null(False))
     x = pc.utf8_slice_codeunits(lines, 1, -1)
     x = pc.replace_substring(x, ": ", ", ")

@@ -102,7 +102,6 @@ def long_frame(train, present: dict, run_name: str, config_layers: int | None):
     import pandas as pd
 
     from parsers.frames import category_series
-    from parsers.run import LAYERS_COLUMNS
 
     cols = layer_columns(list(train.columns), config_layers)
     if not cols or len(train) == 0:

@@ -146,6 +146,15 @@ def _parse_chunk(lines) -> Chunk:
         ok_rows, eta_s = ok_rows[keep_row], eta_s[keep_row]
         heads = heads.filter(pa.array(keep_row))
         nrows = len(ok_rows)
+    template = _same_keys_every_line(codes, nrows)
+    if template is not None:
+        # Every line logs the same keys in the same order (the usual case): the values
+        # are a reshape, no scatter. Columns in first-seen order = the template's order.
+        values = np.empty((nrows, len(template)))
+        values[:, 0] = floats[:nrows]
+        values[:, 1:] = floats[nrows:].reshape(nrows, len(template) - 1)
+        names = [names[c] for c in template]
+        return Chunk(heads, names, values, np.ones(values.shape, bool), eta_s, ok_rows, rejected)
     values = np.full((nrows, len(names)), np.nan)
     present = np.zeros((nrows, len(names)), bool)
     values[row_of, codes] = floats
@@ -153,6 +162,19 @@ def _parse_chunk(lines) -> Chunk:
     keep_cols = [j for j in range(len(names)) if present[:, j].any()]
     names = [names[j] for j in keep_cols]
     return Chunk(heads, names, values[:, keep_cols], present[:, keep_cols], eta_s, ok_rows, rejected)
+
+
+def _same_keys_every_line(codes, nrows):
+    """codes = [lr code per row] + [key codes, row-major]: the per-line key order when it
+    is the same on every line and has no repeated key, else None."""
+    if nrows == 0 or (len(codes) - nrows) % nrows:
+        return None
+    per = (len(codes) - nrows) // nrows
+    pairs = codes[nrows:].reshape(nrows, per)
+    first = pairs[0]
+    if len(set(first.tolist())) != per or not (pairs == first).all():
+        return None
+    return [0] + first.tolist()
 
 
 _KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")

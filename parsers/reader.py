@@ -21,7 +21,7 @@ def read_segment(path: str):
         raise ParseError(name, "empty file")
     kind = detect(data)
     if kind is None:
-        raise ParseError(name, "not a training log: no mmcv/mmengine log lines or JSON log rows found", _first_line_hint(data))
+        raise ParseError(name, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
     if kind == "text":
         seg = read_text(name, data)
         if not seg.header.get("log_lines"):
@@ -34,10 +34,6 @@ def read_segment(path: str):
             where = min((n for ls in seg.skipped_lines.values() for n in ls), default=1)
             raise ParseError(name, "no readable JSON log rows", where)
     return seg
-
-
-def _first_line_hint(data: bytes) -> int:
-    return 1
 
 
 def _attach_mmengine_config(seg, path: str) -> None:

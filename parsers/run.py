@@ -38,7 +38,22 @@ class ParseError(Exception):
 
 @dataclass
 class Run:
-    """One training run: `meta` (dict) and the tidy frames `train`, `layers`, `evals`."""
+    """One training run: `meta` (dict) and the tidy frames `train`, `layers`, `evals`.
+
+    Conventions (the parsers' modules document the details):
+    - numbers are float64 (NaN = not logged; a logged `nan`/`inf` stays nan/inf), except
+      `segment` and `layer` (int64); `run` and `metric` are `str`, the long `layers`
+      frame's `run`/`group`/`term` are `category`.
+    - meta["name"]: the work dir (`<wd>/<ts>.log`, `<wd>/<ts>/vis_data/scalars.json`),
+      the wandb run dir, else the file name without suffixes and trailing timestamp.
+    - meta["ended"]: "finished" | "stopped" | "traceback: <exception line>" | "unknown".
+    - meta["skipped"]: {reason: count} of lines (or fields) not read; meta["skipped_lines"]
+      gives the first `file:line` of each reason.
+    - meta["segments"]: one dict per file of the run (resumes), in time order, with
+      first/last step, `resumed_from` {epoch, iter} and `dropped_rows` (overlap).
+    - extra["eval_strings"]: string-valued eval fields (`bbox_mAP_copypaste`), which are
+      not metrics and stay out of `evals`.
+    """
 
     meta: dict[str, Any]
     train: Any  # pandas.DataFrame, columns TRAIN_COLUMNS + logged keys

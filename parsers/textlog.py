@@ -318,7 +318,7 @@ def _fill_evals(seg, rec, ev, body, rec_idx, train_line_idx) -> None:
     r = rec.take(take)
     modes = r.field("mode").to_pylist()
     kinds = r.field("kind").to_pylist()
-    x, y = _floats(r.field("x")), _floats(r.field("y"))
+    x = _floats(r.field("x"))
     p = parse_bodies(body.take(take))
     after = np.searchsorted(train_line_idx, rec_idx[ev]) - 1
     for reason, count in p.skipped.items():

@@ -179,3 +179,20 @@ def _check_extras(exp, run):
         assert (seg["first_step"], seg["last_step"]) == (d["first_step"], d["last_step"]), (d, seg)
     if "test_metrics" in exp:
         assert m["test_metrics"] == pytest.approx(exp["test_metrics"])
+
+
+def test_console_capture_lines_are_counted_by_reason():
+    """hm_console: 7 complete train lines; the 4095-byte cut one gives no row; prints,
+    progress bars (\\r redraws) and the traceback are counted, blank lines are not."""
+    path = FIXTURES / "hm_console" / "output.log"
+    if not path.exists():
+        pytest.skip("hm_console fixture absent")
+    run = parsers.read(str(path))
+    assert run.meta["format"] == "console"
+    assert run.meta["skipped"] == {
+        "truncated line (4095 bytes)": 1,  # Iter [250/281300]
+        "traceback": 10,  # 'Traceback (most …' through the exception line
+        "progress bar": 2,  # an mmcv ProgressBar and a tqdm bar, one physical line each
+        "other output": 5,  # 3 prints before the first log line, 2 between log lines
+    }
+    assert 250 not in set(run.train.step) and len(run.train) == 7

@@ -1,5 +1,4 @@
 """Files -> runs: discover, read_many, names, resume stitching."""
-import os
 import shutil
 
 import numpy as np
