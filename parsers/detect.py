@@ -5,7 +5,7 @@
 - Text with mmcv (`2024-04-07 18:21:18,692 - mmdet - INFO - `) or mmengine
   (`2022/08/22 15:51:56 - mmengine - INFO - `) logger lines -> `text` (the text parser
   tells mmcv-text, mmengine-text and console captures apart).
-- Anything else -> None.
+- A pretty-printed JSON document (first line `{`) and anything else -> None.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def detect(data: bytes) -> str | None:
     stripped = head.lstrip()
     if stripped.startswith(b"{"):
         first = stripped.split(b"\n", 1)[0]
+        if first.rstrip() == b"{":
+            return None  # a pretty-printed JSON document (results, configs), not JSON lines
         if b'"mode": ' in head or b'"mode":' in head:
             return "mmcv-json"
         if any(k in first for k in MMCV_META_KEYS) or (b'"epoch"' in first and b'"step"' not in first and b'"iter"' in first):

@@ -96,3 +96,13 @@ def test_installed_entry_point_reads_stdin():
 def test_every_real_log_parses_from_the_cli(path):
     result = invoke("parse", path)
     assert result.exit_code == 0, result.output
+
+
+def test_a_pretty_printed_json_beside_the_logs_is_not_taken_for_a_log(tmp_path):
+    run_dir = tmp_path / "work_dirs" / "detr3d"
+    run_dir.mkdir(parents=True)
+    (run_dir / "20230727_114037.log").write_bytes(STREAMPETR.read_bytes())
+    (run_dir / "results.json").write_text(json.dumps({"NDS": 0.3, "mAP": 0.2}, indent=1))
+    result = invoke("parse", tmp_path / "work_dirs", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(io.StringIO(result.output))) == STREAMPETR_TRAIN_LINES
