@@ -40,8 +40,10 @@ RUNS: dict[str, dict] = {
     "lr-2e-3": {"lr": 2e-3},
     "lr-3e-3": {"lr": 3e-3},
     "lr-1e-2": {"lr": 1e-2},
-    # a mechanism that might give the brief's "falls, then rises": warmup into a high peak lr
+    # a mechanism that might give the brief's "falls, then rises": take off during a long
+    # warmup (from lr/3), then train at a high peak lr
     "lr-3e-3-warmup1000": {"lr": 3e-3, "warmup_iters": 1000},
+    "lr-1e-2-warmup1000": {"lr": 1e-2, "warmup_iters": 1000},
     "aux-off": {"aux": False},
     "batch-20": {"batch": 20},
     "layers-2-lr-2e-4": {"layers": 2, "lr": 2e-4},
@@ -53,7 +55,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("lr", "lr 1e-3 vs 2e-4: at 1e-3 the loss falls then rises, 2e-4 fixes it; "
                "a step 2e-4 -> 2e-5 gives a sharp drop that is not model improvement",
                (("2e-4", "lr-2e-4"), ("5e-4", "lr-5e-4"), ("1e-3", "base"), ("2e-3", "lr-2e-3"),
-                ("3e-3", "lr-3e-3"), ("1e-2", "lr-1e-2"), ("3e-3, warmup 1000", "lr-3e-3-warmup1000"))),
+                ("3e-3", "lr-3e-3"), ("1e-2", "lr-1e-2"), ("3e-3, warmup 1000", "lr-3e-3-warmup1000"),
+                ("1e-2, warmup 1000", "lr-1e-2-warmup1000"))),
     Experiment("aux", "aux decoder losses on vs off at 6 layers: without them the run oscillates "
                "and may not converge", (("on", "base"), ("off", "aux-off"))),
     Experiment("batch", "batch 8 vs 20: the larger batch falls a bit faster per epoch and is smoother",

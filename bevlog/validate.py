@@ -406,7 +406,7 @@ def render_text(result: dict) -> str:
         out.append("runs not finished: " + ", ".join(f"{k} ({s})" for k, s in bad.items()))
     out.append("findings:")
     for f in result["findings"]:
-        out.append(f"  {f['verdict']:<18} {f['severity']:<8} {f['rule']:<16} {f['reason']}")
+        out.append(f"  {f['verdict']:<26} {f['severity']:<8} {f['rule']:<16} {f['reason']}")
     if not result["findings"]:
         out.append("  none: the run was diagnosed healthy, nothing to validate")
     return "\n".join(out)

@@ -124,7 +124,7 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
 
     config_layers = M.decoder_layers(cfg)
     layer_present = {k: present[k] for k in keys}
-    layers_df = layers_mod.long_frame(train, layer_present, name, config_layers)
+    layers_df = layers_mod.LazyLayers(train, layer_present, name, config_layers)  # built on first read
     evals, eval_strings = _evals(segments, pos, keep, runner, ipe, cfg, name)
 
     meta = {k: None for k in META_KEYS}

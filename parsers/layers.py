@@ -93,6 +93,20 @@ def has_aux(keys) -> bool:
     return False
 
 
+class LazyLayers:
+    """A picklable builder of the `layers` frame, called on the first read of `Run.layers`
+    (see parsers.run). It keeps a reference to the train frame as parsed (`run.train` may
+    be replaced, not changed in place) and the `present` masks of the layer columns only."""
+
+    def __init__(self, train, present: dict, run_name: str, config_layers: int | None):
+        keys = {c[0] for c in layer_columns(list(train.columns), config_layers)}
+        self.train, self.run_name, self.config_layers = train, run_name, config_layers
+        self.present = {k: v for k, v in present.items() if k in keys}
+
+    def __call__(self):
+        return long_frame(self.train, self.present, self.run_name, self.config_layers)
+
+
 def long_frame(train, present: dict, run_name: str, config_layers: int | None):
     """The `layers` frame from a built train frame, ordered by step, group, term, layer.
 

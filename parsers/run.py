@@ -57,10 +57,33 @@ class Run:
 
     meta: dict[str, Any]
     train: Any  # pandas.DataFrame, columns TRAIN_COLUMNS + logged keys
-    layers: Any  # pandas.DataFrame, columns LAYERS_COLUMNS
+    layers: Any  # pandas.DataFrame, columns LAYERS_COLUMNS (see `_layers_property`)
     evals: Any  # pandas.DataFrame, columns EVALS_COLUMNS
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.meta["name"]
+
+
+def _layers_property():
+    """`Run.layers` is built on first access and cached: it is long (rows x decoder-layer
+    losses, millions of rows for a big log) and only the layer rules and report panel read
+    it. The parser passes a picklable builder (`parsers.layers.LazyLayers`) instead of the
+    frame; a Run pickled before the first access (runs cross process pools) carries the
+    builder, which refers to the same `train` frame (pickled once), and builds the frame
+    where it is read."""
+
+    def get(self):
+        value = self.__dict__["_layers"]
+        if callable(value) and not hasattr(value, "columns"):
+            value = self.__dict__["_layers"] = value()
+        return value
+
+    def set(self, value):
+        self.__dict__["_layers"] = value
+
+    return property(get, set, doc="pandas.DataFrame, columns LAYERS_COLUMNS (built on first access)")
+
+
+Run.layers = _layers_property()  # after @dataclass: its __init__ assigns through the property

@@ -58,7 +58,7 @@ def _lr_per_sample(run, th):
         return []
     per_sample, recipe_per_sample = lr / batch, recipe / batch
     gpus, per_gpu = meta.get("num_gpus"), meta.get("samples_per_gpu")
-    batch_text = f"{batch} = {gpus} GPUs × {per_gpu}" if gpus and per_gpu else f"{batch}"
+    batch_text = f"{batch} = {gpus} GPU{'s' if gpus != 1 else ''} × {per_gpu}" if gpus and per_gpu else f"{batch}"
     message = (f"lr per sample {fmt(per_sample)} (lr {fmt(lr)}, total batch {batch_text}) is "
                f"{ratio:.2g}× the recipe's {fmt(recipe_per_sample)}")
     to = nice_lr(recipe)
@@ -99,7 +99,7 @@ def _iters_per_epoch(run, th):
         return []
     sig = signals(run)
     gpus, per_gpu = meta.get("num_gpus"), meta.get("samples_per_gpu")
-    stated = f"{batch} ({gpus} GPUs × {per_gpu})" if gpus and per_gpu else str(batch)
+    stated = f"{batch} ({gpus} GPU{'s' if gpus != 1 else ''} × {per_gpu})" if gpus and per_gpu else str(batch)
     message = (f"{ipe:,} iterations per epoch over {size:,} training samples imply a total batch of "
                f"{implied:.3g}, but the log states {stated}: the lr was set for a batch the run did not have")
     evidence = {"kind": "iters_per_epoch", "iters_per_epoch": ipe, "dataset_size": size,

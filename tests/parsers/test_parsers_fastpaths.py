@@ -107,3 +107,36 @@ def test_small_chunks_give_the_same_run(monkeypatch, name):
                 assert list(a[c]) == list(b[c]), (frame, c)
     assert whole.meta["skipped"] == chunked.meta["skipped"]
     assert whole.meta["config"] == chunked.meta["config"]
+
+
+@pytest.mark.parametrize("name", [f"{DETR3D}.log", f"{STREAMPETR}.log.json"])
+def test_lazy_layers_frame_equals_the_eager_one_and_survives_pickling(name):
+    """`Run.layers` is built on first read; before that the Run pickles with its builder
+    (runs cross process pools) and the frame built on the other side is the same."""
+    import pickle
+
+    from parsers import layers as layers_mod
+    from parsers.assemble import build_run
+    from parsers.reader import read_segment
+
+    seg = read_segment(str(real(name)))
+    present = dict(zip(seg.keys, (seg.present.T if seg.present is not None else ~np.isnan(seg.values).T)))
+    run = build_run([seg], "r", [name])
+    assert isinstance(run.__dict__["_layers"], layers_mod.LazyLayers)  # not built yet
+    shipped = pickle.loads(pickle.dumps(run))
+    eager = layers_mod.long_frame(run.train, present, "r", layers_mod_config_layers(run))
+    for got in (run.layers, shipped.layers):
+        assert got.shape == eager.shape and len(got) > 0
+        assert list(got.columns) == list(eager.columns)
+        for c in eager.columns:
+            if eager[c].dtype.kind == "f":
+                assert np.array_equal(got[c].to_numpy(), eager[c].to_numpy(), equal_nan=True), c
+            else:
+                assert list(got[c]) == list(eager[c]), c
+    assert run.layers is run.layers  # cached
+
+
+def layers_mod_config_layers(run):
+    from parsers import meta as M
+
+    return M.decoder_layers(run.meta["config"])
