@@ -5,8 +5,9 @@
     bevdetr sweep --work-dir work_dirs/sweep --list                # the plan, nothing trained
 
 Each run trains in its own work dir `<work-dir>/<run>` (run = experiment and setting,
-e.g. `lr-2e-4`, `aux-off`), as a separate process (`python -m bevdetr.sweep`, the same `train()` as `bevdetr train`) with one torch thread
-(two one-thread runs side by side use a 2-core machine best). A run that finished
+e.g. `lr-2e-4`, `aux-off`), as a separate process (`python -m bevdetr.sweep`: the same
+`train()` as `bevdetr train`) with one torch thread (two one-thread runs side by side use a
+2-core machine best). A run that finished
 leaves `sweep.done` and is skipped next time; a run that was interrupted continues
 from its last epoch checkpoint (`--resume`). Runs shared by several experiments (the
 preset itself is the "on"/"1e-3"/"batch 8" side of several of them) train once.
@@ -44,8 +45,11 @@ RUNS: dict[str, dict] = {
     # warmup (from lr/3), then train at a high peak lr
     "lr-3e-3-warmup1000": {"lr": 3e-3, "warmup_iters": 1000},
     "lr-1e-2-warmup1000": {"lr": 1e-2, "warmup_iters": 1000},
+    # control for the step decay: the same run without the x0.1 at epoch 6
+    "base-nostep": {"steps": ()},
     "aux-off": {"aux": False},
     "batch-20": {"batch": 20},
+    "batch-20-lr-2.5e-3": {"batch": 20, "lr": 2.5e-3},   # lr scaled linearly with the batch
     "layers-2-lr-2e-4": {"layers": 2, "lr": 2e-4},
     "pe-shared": {"share_pe": True},
     "attn-width": {"attn": "width"},
@@ -56,11 +60,11 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "a step 2e-4 -> 2e-5 gives a sharp drop that is not model improvement",
                (("2e-4", "lr-2e-4"), ("5e-4", "lr-5e-4"), ("1e-3", "base"), ("2e-3", "lr-2e-3"),
                 ("3e-3", "lr-3e-3"), ("1e-2", "lr-1e-2"), ("3e-3, warmup 1000", "lr-3e-3-warmup1000"),
-                ("1e-2, warmup 1000", "lr-1e-2-warmup1000"))),
+                ("1e-2, warmup 1000", "lr-1e-2-warmup1000"), ("1e-3, no step decay", "base-nostep"))),
     Experiment("aux", "aux decoder losses on vs off at 6 layers: without them the run oscillates "
                "and may not converge", (("on", "base"), ("off", "aux-off"))),
     Experiment("batch", "batch 8 vs 20: the larger batch falls a bit faster per epoch and is smoother",
-               (("8", "base"), ("20", "batch-20"))),
+               (("8", "base"), ("20", "batch-20"), ("20, lr 2.5e-3", "batch-20-lr-2.5e-3"))),
     Experiment("layers", "2 vs 6 decoder layers at lr 2e-4: little difference",
                (("6", "lr-2e-4"), ("2", "layers-2-lr-2e-4"))),
     Experiment("pe", "position MLP shared by BEV keys and queries vs separate: separate was better",

@@ -126,6 +126,9 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
                 notes.append(f"total batch unknown: lr {lr:.1e} used as is")
         else:
             notes.append(f"lr unknown: the preset's {p.lr:.1e}")
+        optimizer = str(meta.get("optimizer") or "")
+        if optimizer and optimizer.lower() != "adamw":
+            notes.append(f"the run used {optimizer}; bevdetr trains with AdamW at that lr")
         if meta.get("num_decoder_layers"):
             o["layers"] = int(meta["num_decoder_layers"])
         if meta.get("has_aux_loss") is not None:
@@ -151,9 +154,10 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
             o["warmup_iters"] = max(1, round(warm / total * (p.train_samples // p.batch) * p.epochs))
         elif not warm:
             o["warmup_iters"] = 0
-        notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {'on' if o.get('aux', p.aux) else 'off'}, "
-                     f"clip {o['clip'] or 'off'}, {o['schedule']} schedule, warmup {o.get('warmup_iters', p.warmup_iters)} "
-                     "iterations (same share of the run)")
+        aux = "on" if o.get("aux", p.aux) else "off"
+        warmup = o.get("warmup_iters", p.warmup_iters)
+        notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {aux}, clip {o['clip'] or 'off'}, "
+                     f"{o['schedule']} schedule, warmup {warmup} iterations (same share of the run)")
     o.setdefault("epochs", p.epochs)
     o.setdefault("train_samples", p.train_samples)
     o.setdefault("batch", p.batch)
@@ -197,7 +201,8 @@ def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
         if param == "lr" and _finite(to):
             fixed["lr"] = to * proxy.lr_factor
         elif param == "warmup_iters" and _finite(to):
-            fixed["warmup_iters"] = max(1, round(to * proxy.iter_factor))
+            # the same share of the run, but never more than a quarter of the replica
+            fixed["warmup_iters"] = max(1, min(round(to * proxy.iter_factor), proxy.iterations // 4))
         elif param == "grad_clip" and _finite(to):
             fixed["clip"] = float(to)
         elif param == "aux_loss" and isinstance(to, bool):
@@ -387,10 +392,12 @@ def render_text(result: dict) -> str:
            "note: " + result["proxy_note"], "mapping:"]
     out += [f"  {n}" for n in result["proxy"]["mapping"]]
     if result["fix"]["applied"]:
+        def proxy_text(a):
+            return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in a["proxy"].items())
+
         out.append("fix applied: " + "; ".join(
             f"{a['param']} {a['from'] if a['from'] is not None else '?'} -> {a['to']} "
-            f"(bevdetr {', '.join(f'{k} {v:g}' if isinstance(v, float) else f'{k} {v}' for k, v in a['proxy'].items())}; "
-            f"from {a['finding']})" for a in result["fix"]["applied"]))
+            f"(bevdetr {proxy_text(a)}; from {a['finding']})" for a in result["fix"]["applied"]))
     else:
         out.append("fix applied: none (no finding carries a change bevdetr can make)")
     for s in result["fix"]["not_applicable"]:
@@ -399,8 +406,8 @@ def render_text(result: dict) -> str:
     for key, label in (("as_diagnosed", "as diagnosed"), ("fixed", "fixed")):
         v = result[key]
         if v["seeds"]:
-            out.append(f"{label:14}{num(v['final_loss']):>11}{num(v['best_loss']):>11}{num(v['head_loss']):>11}{num(v['mAP']):>8}"
-                       f"{num(v['s_per_iter'], '.3f'):>8}")
+            out.append(f"{label:14}{num(v['final_loss']):>11}{num(v['best_loss']):>11}{num(v['head_loss']):>11}"
+                       f"{num(v['mAP']):>8}{num(v['s_per_iter'], '.3f'):>8}")
     bad = {k: s for k, s in result["runs"].items() if s not in ("done", "skipped")}
     if bad:
         out.append("runs not finished: " + ", ".join(f"{k} ({s})" for k, s in bad.items()))
