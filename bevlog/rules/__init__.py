@@ -17,6 +17,7 @@ RULE_MODULES = {
     "grad-nonfinite": ("grad_nonfinite", "find_grad_nonfinite"),
     "grad-spike": ("grad_spike", "find_grad_spike"),
     "divergence": ("divergence", "find_divergence"),
+    "no-takeoff": ("no_takeoff", "find_no_takeoff"),
     "lr-drop": ("lr_drop", "find_lr_drop"),
     "warmup": ("warmup", "find_warmup"),
     "oscillation": ("oscillation", "find_oscillation"),

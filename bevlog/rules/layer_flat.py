@@ -63,6 +63,7 @@ def find_layer_flat(run, th: Thresholds = Thresholds()):
         base = lr_for_fix(run.meta, sig)
         fix = ("check the reference-point refinement and the query/key position encodings; "
                "overfit one batch to see whether the decoder can learn at all"
-               + (f"; the lr {fmt(base)} may be too low for this batch" if base else ""))
+               + (f"; the lr {fmt(base)} may be too low for this batch — or, when the loss stalled right after"
+                  " the start (see no-takeoff), far too high" if base else ""))
         return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [])]
     return []

@@ -6,7 +6,7 @@ from bevlog.findings import Finding, Fix
 from bevlog.rules import RULE_IDS, explain, get_rule, select
 from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_JSON, STREAMPETR_TEXT, VARIANTS, corpus, run
 
-ISSUE_IDS = ["nonfinite-loss", "grad-nonfinite", "grad-spike", "divergence", "lr-drop", "warmup", "oscillation",
+ISSUE_IDS = ["nonfinite-loss", "grad-nonfinite", "grad-spike", "divergence", "no-takeoff", "lr-drop", "warmup", "oscillation",
              "aux-missing", "layer-inversion", "layer-flat", "layer-unstable", "layer-redundant", "plateau",
              "lr-batch", "overfitting", "log-integrity"]
 
