@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from parsers.frames import list_offsets
+from parsers.stack import stack_values
 
 PARALLEL_FROM = 20_000
 KEY = r'^"[^"\\]*"$'
@@ -120,21 +121,12 @@ def _parse_chunk(lines) -> Rows:
 
 
 def _merge(parts) -> Rows:
-    names: list[str] = []
-    for p in parts:
-        names.extend(k for k in p.names if k not in names)
-    col = {k: j for j, k in enumerate(names)}
-    rows = sum(len(p.ok_rows) for p in parts)
-    values = np.full((rows, len(names)), np.nan)
-    present = np.zeros((rows, len(names)), bool)
+    names, values, present = stack_values(parts, lambda p: len(p.ok_rows))
+    rows = len(values)
     strings: dict = {}
     at = 0
     for p in parts:
         m = len(p.ok_rows)
-        idx = [col[k] for k in p.names]
-        if idx:
-            values[at : at + m, idx] = p.values
-            present[at : at + m, idx] = p.present
         for k, v in p.strings.items():
             strings.setdefault(k, np.full(rows, None, dtype=object))[at : at + m] = v
         at += m

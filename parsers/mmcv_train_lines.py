@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from parsers.frames import list_offsets
+from parsers.stack import stack_values
 
 HEAD = (
     r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?P<ms>[0-9]{3}) - [^ ]+ - [A-Z]+ - "
@@ -203,22 +204,7 @@ def _eta_from_items(items, starts, days) -> np.ndarray:
 def _merge(parts):
     import pyarrow as pa
 
-    names: list[str] = []
-    for p in parts:
-        for k in p.names:
-            if k not in names:
-                names.append(k)
-    col = {k: j for j, k in enumerate(names)}
-    rows = sum(len(p.ok_rows) for p in parts)
-    values = np.full((rows, len(names)), np.nan)
-    present = np.zeros((rows, len(names)), bool)
-    at = 0
-    for p in parts:
-        m = len(p.ok_rows)
-        idx = [col[k] for k in p.names]
-        values[at : at + m, idx] = p.values
-        present[at : at + m, idx] = p.present
-        at += m
+    names, values, present = stack_values(parts, lambda p: len(p.ok_rows))
     heads = pa.concat_arrays([p.heads for p in parts])
     return (
         np.concatenate([p.ok_rows for p in parts]),

@@ -22,6 +22,7 @@ import numpy as np
 from parsers.kv import parse_bodies
 from parsers.lines import TextFile
 from parsers.segment import Segment
+from parsers.stack import stack_values
 
 DIALECTS = {
     # 2024-04-07 18:21:18,692 - mmdet - INFO - ...
@@ -237,25 +238,7 @@ def _set_train(seg, parts) -> None:
         seg.empty_train()
         seg.header["_train_line_idx"] = np.zeros(0, np.int64)
         return
-    names = []
-    for p in parts:
-        names.extend(k for k in p.names if k not in names)
-    if all(p.names == names for p in parts):
-        values = np.concatenate([p.values for p in parts]) if len(parts) > 1 else parts[0].values
-        present = np.concatenate([p.present for p in parts]) if len(parts) > 1 else parts[0].present
-    else:
-        col = {k: j for j, k in enumerate(names)}
-        rows = sum(len(p.line_idx) for p in parts)
-        values = np.full((rows, len(names)), np.nan)
-        present = np.zeros((rows, len(names)), bool)
-        at = 0
-        for p in parts:
-            m = len(p.line_idx)
-            idx = [col[k] for k in p.names]
-            if idx:
-                values[at : at + m, idx] = p.values
-                present[at : at + m, idx] = p.present
-            at += m
+    names, values, present = stack_values(parts, lambda p: len(p.line_idx))
 
     def cat(f):
         return np.concatenate([getattr(p, f) for p in parts]) if len(parts) > 1 else getattr(parts[0], f)
