@@ -74,12 +74,14 @@ def timed_group(args):
 
 def workers_share(dirs, cores):
     """Runs and CPU seconds per worker process, through the same pool code as diagnose_paths."""
-    from bevlog.diagnose import _map
+    from bevlog.diagnose import _preload_rules
     from bevlog.inputs import expand_paths
+    from bevlog.parallel import map_with_progress
 
     groups, _ = expand_paths(dirs)
     per = {}
-    for pid, cpu in _map(timed_group, [(g, None) for g in groups], cores, False):
+    items = [(g, None) for g in groups]
+    for pid, cpu in map_with_progress(timed_group, items, cores, False, "", preload=_preload_rules):
         runs, total = per.get(pid, (0, 0.0))
         per[pid] = (runs + 1, total + cpu)
     return per

@@ -99,7 +99,11 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
         jobs = (os.cpu_count() or 1) if len(groups) > 4 else 1
     if progress is None:
         progress = len(groups) > 1 and sys.stderr.isatty()
-    results = _map(diagnose_group, [(g, rules) for g in groups], jobs, progress)
+    from bevlog.parallel import map_with_progress
+
+    stdin = any("-" in group for group in groups)
+    results = map_with_progress(diagnose_group, [(g, rules) for g in groups], jobs, progress, "diagnosing",
+                                in_process=stdin, preload=_preload_rules)
     diagnoses = []
     for diagnosis, error in results:
         if error:
@@ -110,14 +114,8 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
     return diagnoses, errors
 
 
-def _map(fn, items, jobs, progress):
-    stdin = any("-" in group for group, _ in items)
-    if jobs <= 1 or len(items) <= 1 or stdin:
-        return list(_progress(map(fn, items), len(items), progress))
-    from concurrent.futures import ProcessPoolExecutor
-
-    # Import the heavy modules once here: forked workers inherit them instead of each
-    # paying pandas' import.
+def _preload_rules() -> None:
+    # forked workers inherit these instead of each paying pandas' import
     import pandas  # noqa: F401
 
     import parsers  # noqa: F401
@@ -125,20 +123,3 @@ def _map(fn, items, jobs, progress):
 
     for rule_id in rules_pkg.RULE_IDS:
         rules_pkg.get_rule(rule_id)
-    chunk = max(1, len(items) // (jobs * 8))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(_progress(pool.map(fn, items, chunksize=chunk), len(items), progress))
-
-
-def _progress(iterator, total, enabled):
-    if not enabled:
-        yield from iterator
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("diagnosing", total=total)
-        for item in iterator:
-            bar.advance(task)
-            yield item

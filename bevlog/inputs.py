@@ -9,7 +9,8 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+
+from bevlog.parallel import map_with_progress
 
 GLOB_CHARS = set("*?[")
 
@@ -70,7 +71,8 @@ def load_runs(patterns, jobs: int = 1, progress: bool | None = None):
     groups, errors = expand_paths(patterns)
     if progress is None:
         progress = len(groups) > 4 and sys.stderr.isatty()
-    results = _map(read_group, groups, jobs, progress, "reading logs")
+    stdin = any("-" in group for group in groups)
+    results = map_with_progress(read_group, groups, jobs, progress, "reading logs", in_process=stdin)
     runs = []
     for run, error in results:
         if error:
@@ -78,26 +80,3 @@ def load_runs(patterns, jobs: int = 1, progress: bool | None = None):
         else:
             runs.append(run)
     return runs, errors
-
-
-def _map(fn, items, jobs, progress, label):
-    if jobs <= 1 or len(items) <= 1 or "-" in (f for group in items for f in group):
-        iterator = map(fn, items)
-        return list(_with_progress(iterator, len(items), progress, label))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        iterator = pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 8)))
-        return list(_with_progress(iterator, len(items), progress, label))
-
-
-def _with_progress(iterator, total, enabled, label):
-    if not enabled:
-        yield from iterator
-        return
-    from rich.progress import Progress
-    from rich.console import Console
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        for item in iterator:
-            bar.advance(task)
-            yield item

@@ -117,7 +117,11 @@ def _parse_chunk(lines) -> Rows:
             strings[names[c]] = col
     cols = [j for j, name in enumerate(names) if name is not None and present[:, j].any()]
     rejected = np.sort(np.concatenate([np.flatnonzero(~ok), ok_rows[bad_row]]))
-    return Rows(ok_rows[keep_row], [names[j] for j in cols], values[:, cols], present[:, cols], strings, rejected)
+    out = Rows(ok_rows[keep_row], [names[j] for j in cols], values[:, cols], present[:, cols], strings, rejected)
+    # Where each key is first seen (input index): names are in that order (parsers.json_fast).
+    codes_seen, at = np.unique(codes, return_index=True)
+    out.first_seen = {names[c]: int(ok_rows[row_of[i]]) for c, i in zip(codes_seen, at) if names[c] is not None}
+    return out
 
 
 def _merge(parts) -> Rows:

@@ -9,8 +9,9 @@ mmengine json: no `mode`; train rows carry `step` (global iter), `epoch` (epoch
 runners) and `iter`; val rows carry `step` (= epoch for epoch runners) and metric keys
 with `/`; a test dump (tools/test.py) has neither.
 
-Rows are read by `parsers.json_rows` (vectorised split of json.dumps' canonical output,
-NaN/Infinity tokens included); rows it cannot vouch for go through `json.loads`, and
+Rows are read by `parsers.json_fast` (rows sharing one key layout, straight from the
+bytes with numpy) and `parsers.json_rows` (vectorised split of json.dumps' canonical
+output, NaN/Infinity tokens included); rows neither can vouch for go through `json.loads`, and
 lines that are not JSON objects are counted in `skipped` with their line numbers.
 """
 from __future__ import annotations
@@ -49,7 +50,11 @@ def _columns(seg: Segment, data: bytes, meta_line: bool):
     for reason, count in f.skipped.items():
         seg.skip(reason, count)
 
+    from parsers.json_fast import chunk_rows
+
     def scan(k):
+        if not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
+            return chunk_rows(f.data, *f.bounds[k])
         lines, starts = f.chunk_lines(k)
         return starts, (parse_rows(lines, threads=1) if len(lines) else None)
 
@@ -67,6 +72,8 @@ def _columns(seg: Segment, data: bytes, meta_line: bool):
     for starts, rows in chunks:
         if rows is not None:
             ok = rows.ok_rows + first
+            if len(ok) and ok[-1] - ok[0] + 1 == len(ok) and (np.diff(ok) > 0).all():
+                ok = slice(int(ok[0]), int(ok[-1]) + 1)  # consecutive rows: copies, not scatters
             is_row[ok] = True
             for j, name in enumerate(rows.names):
                 c = cols.get(name)
@@ -93,6 +100,8 @@ def _columns(seg: Segment, data: bytes, meta_line: bool):
         last_cut = f.truncated_last and r == n - 1
         _slow_row(seg, cols, is_row, n, r, f.text(r), r + 1, last_cut)
     keep = np.flatnonzero(is_row)
+    if len(keep) and keep[-1] - keep[0] + 1 == len(keep):
+        keep = slice(int(keep[0]), int(keep[-1]) + 1)  # the usual case: a view, no copy
     out = {}
     for name, c in cols.items():
         if isinstance(c[0], str):
@@ -103,7 +112,7 @@ def _columns(seg: Segment, data: bytes, meta_line: bool):
         if isinstance(c[0], str) and name != "mode":
             count = sum(x is not None for x in c[1])
             seg.skip(f"non-numeric field: {name}", count)
-    return out, len(keep)
+    return out, int(is_row.sum())
 
 
 def _slow_row(seg, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
@@ -177,6 +186,15 @@ def _split_meta(seg: Segment, data: bytes) -> bool:
     return False
 
 
+def _gather(columns, rows, dtype):
+    """(len(rows), len(columns)) matrix of columns[j][rows]: taken row by row into a
+    (columns, rows) block and transposed (a view), about 5x faster than column_stack."""
+    out = np.empty((len(columns), len(rows)), dtype)
+    for j, c in enumerate(columns):
+        np.take(c, rows, out=out[j])
+    return out.T
+
+
 def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:
     def num(name):
         c = cols.get(name)
@@ -188,7 +206,8 @@ def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:
     epoch, has_epoch = num("epoch")
     it, has_iter = num("iter")
     step, has_step = num("step")
-    mode_arr = np.where(np.array([isinstance(m, str) for m in mode], dtype=bool), np.asarray(mode, dtype=object), "") if n else np.zeros(0, object)
+    mode_arr = np.asarray(mode, dtype=object).copy() if n else np.zeros(0, object)
+    mode_arr[mode_arr == None] = ""  # noqa: E711 - elementwise (the column holds str or None)
     if library == "mmcv":
         is_train = mode_arr == "train"
         is_eval = (mode_arr != "train") & (mode_arr != "")
@@ -209,8 +228,8 @@ def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:
     seg.eta_s = np.full(len(tr), np.nan)
     train_keys = [k for k in metric_names if cols[k][1][tr].any()]
     seg.keys = train_keys
-    seg.values = np.column_stack([cols[k][0][tr] for k in train_keys]) if train_keys else np.zeros((len(tr), 0))
-    seg.present = np.column_stack([cols[k][1][tr] for k in train_keys]) if train_keys else np.zeros((len(tr), 0), bool)
+    seg.values = _gather([cols[k][0] for k in train_keys], tr, np.float64)
+    seg.present = _gather([cols[k][1] for k in train_keys], tr, bool)
     if len(tr) and library == "mmengine" and not has_epoch[tr].any():
         seg.runner = "iter"
     elif len(tr) and library == "mmengine":

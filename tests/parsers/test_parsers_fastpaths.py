@@ -140,3 +140,162 @@ def layers_mod_config_layers(run):
     from parsers import meta as M
 
     return M.decoder_layers(run.meta["config"])
+
+
+# --- parsers.json_fast: rows of one key layout read straight from the bytes --------------
+
+
+def _json_rows_reference(data: bytes, a: int, b: int):
+    """What jsonlog did before json_fast: the chunk's lines through json_rows.parse_rows."""
+    parts = data[a:b].split(b"\n")
+    starts = a + np.concatenate(([0], np.cumsum([len(p) + 1 for p in parts[:-1]]))).astype(np.int64)
+    return starts, parse_rows(pa.array([p.decode("utf-8") for p in parts], pa.large_string()), threads=1)
+
+
+def _mixed_json_log(path, seed: int, n: int = 1200):
+    """mmcv json rows of several layouts, among them everything the fast path must hand
+    back: checkpoint meta, val rows, a key logged later, `lr` dicts, strings with `, ` and
+    escapes, true/null, non-ASCII keys, a same-length different key, broken and empty lines."""
+    import random
+
+    rng = random.Random(seed)
+    out = [json.dumps({"epoch": 2, "iter": 61790, "fp16": {"loss_scale": 512.0}, "mmcv_version": "1.7.0", "time": "Wed Jun 21 18:05:27 2023"})]
+    for i in range(n):
+        r = rng.random()
+        row = {"mode": "train", "epoch": 1 + i // 300, "iter": (i % 300) * 10 + 10, "lr": round(rng.random() * 1e-4, 9)}
+        if r < 0.02:
+            row["lr"] = {"backbone": 1e-5, "head": 2e-4}
+        row.update({k: round(rng.uniform(-3, 3), 5) for k in ("loss_cls", "loss_bbox", "d0.loss_cls")})
+        if i > n // 2:
+            row["new_key"] = round(rng.random(), 5)
+        row["grad_norm"] = rng.choice([1.5, float("nan"), float("inf"), -float("inf"), 123456789.123456, 1e-300, 0, -0.0, 12345678901234567890])
+        row["time"] = round(rng.random(), 5)
+        if r > 0.98:
+            row["note"] = rng.choice(["a, b: c", 'quote " x', "plain", "ünï", ""])
+        if 0.5 < r < 0.51:
+            row["flag"] = rng.choice([True, None, False])
+        if 0.6 < r < 0.61:
+            row.update(mode="val", bbox_mAP=0.5, bbox_mAP_copypaste="0.5 0.6 0.7")
+        if 0.62 < r < 0.63:
+            row["lösß"] = 1.0
+        s = json.dumps(row, ensure_ascii=rng.random() < 0.5)
+        if 0.7 < r < 0.71:
+            s = s.replace('"loss_cls"', '"loss_xyz"')  # same length, another key
+        if 0.72 < r < 0.73:
+            s = s.replace(", ", ",  ", 1)
+        if 0.73 < r < 0.74:
+            s = s[:-1]
+        if 0.74 < r < 0.745:
+            s = ""
+        if 0.75 < r < 0.76:
+            s = s.replace('"train"', '"trian"')
+        out.append(s)
+    text = "\n".join(out) + ("\n" if seed % 2 == 0 else '\n{"mode": "train", "epoch": 9, "iter": 1, "lo')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _same_rows(a, b):
+    """Two json_rows.Rows hold the same rows (by input line), keys in the same order."""
+    assert a.names == b.names and list(a.strings) == list(b.strings)
+    assert list(a.rejected) == list(b.rejected)
+    assert sorted(a.ok_rows) == sorted(b.ok_rows)
+    ia, ib = np.argsort(a.ok_rows), np.argsort(b.ok_rows)
+    assert np.array_equal(a.present[ia], b.present[ib])
+    assert np.array_equal(a.values[ia], b.values[ib], equal_nan=True)
+    assert np.array_equal(np.signbit(a.values[ia]), np.signbit(b.values[ib]))  # -0.0, -inf
+    for k in a.strings:
+        assert list(a.strings[k][ia]) == list(b.strings[k][ib]), k
+
+
+def _json_files():
+    from parsers_testlib import FIXTURES
+
+    names = [f"{DETR3D}.log.json", f"{STREAMPETR}.log.json", f"{BEVFUSION}.log.json", f"{MMENGINE}.json"]
+    return [real(n) for n in names] + sorted(p for p in FIXTURES.rglob("*.json") if p.name != "expected.json")
+
+
+@pytest.mark.parametrize("chunk", [None, 4000])
+def test_json_fast_chunks_equal_json_rows(tmp_path, monkeypatch, chunk):
+    """Chunk by chunk, json_fast gives json_rows' answer on real logs, every json fixture
+    and mixed layouts; and its layout block really reads rows (not everything handed back)."""
+    import parsers.json_fast as jf
+    from parsers.json_fast import chunk_rows
+    from parsers.lines import TextFile
+
+    block = jf._block
+    from_block = []
+
+    def counting_block(*args):
+        out = block(*args)
+        from_block.append(0 if out is None else len(out[0]))
+        return out
+
+    monkeypatch.setattr(jf, "_block", counting_block)
+
+    files = _json_files() + [_mixed_json_log(tmp_path / f"m{s}.log.json", s) for s in range(2)]
+    fast_rows = 0
+    for p in files:
+        data = p.read_bytes()
+        f = TextFile(data, chunk)
+        if f.has_cr:
+            continue  # jsonlog keeps json_rows for CRLF files
+        for a, b in f.bounds:
+            starts, rows = chunk_rows(f.data, a, b)
+            ref_starts, ref = _json_rows_reference(f.data, a, b)
+            assert np.array_equal(starts, ref_starts), p
+            _same_rows(rows, ref)
+            fast_rows += len(rows.ok_rows)
+    assert sum(from_block) > 0.8 * fast_rows
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("chunk", [None, 3000])
+def test_json_fast_path_gives_the_same_run(tmp_path, monkeypatch, seed, chunk):
+    """parsers.read with json_fast equals parsers.read with json_rows alone (frames, meta,
+    skipped-line counts) on mixed layouts, in one chunk and in many."""
+    import pandas as pd
+
+    import parsers.json_fast
+    import parsers.lines
+
+    p = _mixed_json_log(tmp_path / "20230101_000000.log.json", seed)
+    if chunk:
+        monkeypatch.setattr(parsers.lines, "CHUNK", chunk)
+    fast = parsers.read(str(p))
+    monkeypatch.setattr(parsers.json_fast, "chunk_rows", _json_rows_reference)
+    plain = parsers.read(str(p))
+    assert len(fast.train) > 1000 and len(fast.evals) > 0
+    for frame in ("train", "evals", "layers"):
+        pd.testing.assert_frame_equal(getattr(fast, frame), getattr(plain, frame))
+    assert repr(fast.meta) == repr(plain.meta)
+    assert fast.meta["skipped"]["invalid JSON line"] > 0
+
+
+def test_json_fast_block_reads_values_like_json_loads(monkeypatch):
+    """Values of every width (inline string views <= 12 bytes and longer ones), NaN,
+    Infinity, -Infinity, -0.0, big ints: the block's floats equal json.loads'."""
+    import parsers.json_fast as jf
+    from parsers.json_fast import chunk_rows
+
+    fallback = jf._fallback
+    handed_back = []
+
+    def recording_fallback(mv, a, starts, ends, idx):
+        handed_back.extend(idx)
+        return fallback(mv, a, starts, ends, idx)
+
+    monkeypatch.setattr(jf, "_fallback", recording_fallback)
+
+    values = [0.5, float("nan"), float("inf"), -float("inf"), -0.0, 7, 123456789.123456, 1.2345678901234567e-300, 12345678901234567890, 8e-05, -1.5e300]
+    rows = [{"mode": "train", "epoch": 1, "iter": i, "x": values[i % len(values)], "y": values[(i * 7) % len(values)]} for i in range(200)]
+    data = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
+    _, got = chunk_rows(data, 0, len(data) - 1)
+    assert len(got.rejected) == 0 and len(got.ok_rows) == 200
+    for r, i in enumerate(got.ok_rows):
+        for k in ("epoch", "iter", "x", "y"):
+            want = float(rows[i][k])
+            v = got.values[r, got.names.index(k)]
+            assert (math.isnan(v) and math.isnan(want)) or (v == want and math.copysign(1, v) == math.copysign(1, want)), (i, k, v, want)
+    assert list(got.strings["mode"]) == ["train"] * 200
+    assert handed_back == [199]  # one layout: only the last line (too near the end for 8-byte reads)

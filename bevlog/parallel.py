@@ -1,0 +1,39 @@
+"""Map a function over many inputs in worker processes, with a progress bar on stderr.
+
+Used for reading and diagnosing many logs. One process per core; a single item, one job,
+or anything read from stdin stays in this process.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterable
+
+
+def map_with_progress(fn, items: list, jobs: int, progress: bool, label: str,
+                      in_process: bool = False, preload: Callable[[], None] | None = None) -> list:
+    """[fn(item) for item in items], in `jobs` processes unless in_process.
+
+    `preload` runs here before the pool starts, so that forked workers inherit what it
+    imports (pandas, the rules) instead of each paying for it.
+    """
+    if jobs <= 1 or len(items) <= 1 or in_process:
+        return list(_with_progress(map(fn, items), len(items), progress, label))
+    if preload is not None:
+        preload()
+    chunk = max(1, len(items) // (jobs * 8))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(_with_progress(pool.map(fn, items, chunksize=chunk), len(items), progress, label))
+
+
+def _with_progress(iterator: Iterable, total: int, enabled: bool, label: str):
+    if not enabled:
+        yield from iterator
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        for item in iterator:
+            bar.advance(task)
+            yield item
