@@ -38,7 +38,7 @@ def load_or_exit(ctx: click.Context, paths, jobs=None):
 
     Returns (runs, errors); commands exit 2 at the end when errors is not empty.
     """
-    from bevlog.inputs import load_runs  # noqa: lazy: pulls in parsers
+    from bevlog.inputs import load_runs  # here, not at the top: it pulls in parsers
 
     runs, errors = load_runs(paths, jobs=default_jobs(len(paths), jobs))
     report_errors(errors)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bevlog.findings import Finding, Fix
+from bevlog.smooth import rolling_median  # noqa: F401 - the project's one smoother, used by the rules
 
 CACHE_KEY = "bevlog.signals"
 AUX_KEY = re.compile(r"(^|[._/])d\d+\.")  # mmdet intermediate-layer prefix `dK.`
@@ -140,14 +141,6 @@ def _warmup(meta: dict, step: np.ndarray, lr: np.ndarray) -> tuple[int, int | No
     if row == 0:
         return 0, None
     return row, int(step[row])
-
-
-def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
-    """Centred rolling median over finite neighbours (NaN at non-finite rows): the
-    project's one smoother, `bevlog.smooth.rolling_median`."""
-    from bevlog.smooth import rolling_median as smooth_median
-
-    return smooth_median(values, window)
 
 
 def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -351,3 +344,19 @@ def recipe_lr(total_batch, optimizer=None, any_optimizer: bool = False) -> float
     if not any_optimizer and str(optimizer or "").lower() not in RECIPE_OPTIMIZERS:
         return None
     return RECIPE_LR * total_batch / RECIPE_BATCH
+
+
+# ---- evaluation metrics ----------------------------------------------------------------
+
+# headline metrics, most preferred first; all higher-is-better
+METRIC_PREFERENCE = [r"(^|/)NDS$", r"(^|/)nds$", r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)mAP$",
+                     r"(^|/)AP$", r"(^|/)recall", r"(^|/)acc"]
+
+
+def headline_metric(evals: pd.DataFrame) -> str | None:
+    names = [m for m in evals["metric"].unique() if isinstance(m, str)]
+    for pattern in METRIC_PREFERENCE:
+        hits = sorted(m for m in names if re.search(pattern, m))
+        if hits:
+            return min(hits, key=len)
+    return None

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (doc, finding, fmt, lr_for_fix, nice_lr, recipe_lr, rolling_median,
+from bevlog.rules._common import (doc, finding, fmt, headline_metric, lr_for_fix, nice_lr, recipe_lr, rolling_median,
                                   signals, where)
-from bevlog.rules.overfitting import headline_metric
 
 RULE_ID = "no-takeoff"
 SUMMARY = "loss fell at first, then stayed flat (<5%) for the rest of the run without rising; detection ≈ 0"

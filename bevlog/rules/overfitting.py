@@ -7,21 +7,15 @@ loss kept falling over the same span. A dip that recovers later is noise, not ov
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from bevlog.rules._common import doc, finding, fmt, rolling_median, signals
+from bevlog.rules._common import doc, finding, fmt, headline_metric, rolling_median, signals
 
 RULE_ID = "overfitting"
 SUMMARY = "validation metric falls in ≥2 evaluations after its best while the train loss keeps falling"
-
-# headline metrics, most preferred first; all higher-is-better
-METRIC_PREFERENCE = [r"(^|/)NDS$", r"(^|/)nds$", r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)mAP$",
-                     r"(^|/)AP$", r"(^|/)recall", r"(^|/)acc"]
-
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -29,15 +23,6 @@ class Thresholds:
     min_drop: float = doc(0.02, "the last evaluation must be this fraction below the best")
     train_fall: float = doc(0.01, "the smoothed train loss must fall at least this much from the best "
                                   "evaluation to the last")
-
-
-def headline_metric(evals: pd.DataFrame) -> str | None:
-    names = [m for m in evals["metric"].unique() if isinstance(m, str)]
-    for pattern in METRIC_PREFERENCE:
-        hits = sorted(m for m in names if re.search(pattern, m))
-        if hits:
-            return min(hits, key=len)
-    return None
 
 
 def find_overfitting(run, th: Thresholds = Thresholds()):
