@@ -25,122 +25,165 @@ from parsers.json_rows import Rows, parse_rows
 SPACE = 32
 PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_PREFIX = _MASKS[:5] << np.uint64(32)  # the first n of a view's 4 prefix bytes
+_TAIL = _MASKS[np.clip(np.arange(13) - 4, 0, 8)]  # bytes 4..11 of a value of length n
 
 
-def words(data) -> np.ndarray:
-    """Unaligned little-endian 8-byte words: w[p] = data[p:p+8] (a view, no copy)."""
-    return np.ndarray((max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+class Block:
+    """Rows of one key layout: line indices (in the chunk), numeric names, values
+    (rows x names, column-major), {name: object array} of the fixed string values."""
+
+    def __init__(self, lines, names, values, strings):
+        self.lines, self.names, self.values, self.strings = lines, names, values, strings
 
 
-def chunk_rows(data: bytes, a: int, b: int):
-    """(global line starts, Rows) for the lines of data[a:b] (which ends before a '\\n'),
-    equal to `parse_rows` over `TextFile.chunk_lines` of that range (no '\\r' in data)."""
+def chunk_parts(data: bytes, a: int, b: int):
+    """(global line starts, Block or None, Rows of the other lines) for the lines of
+    data[a:b] (which ends before a '\\n'; no '\\r' in data)."""
     mv = memoryview(data)
     u = np.frombuffer(mv, dtype=np.uint8, count=b - a, offset=a)
-    nl = np.flatnonzero(u == 10)
+    # Newlines and spaces in one pass: `marks`; a line's spaces are the marks between its
+    # start and its newline (first_sp: the index of its first space in `marks`).
+    is_mark = u == 10
+    is_mark |= u == SPACE
+    marks = np.flatnonzero(is_mark)
+    nl_at = np.flatnonzero(u[marks] == 10)
+    nl = marks[nl_at]
     starts = np.concatenate(([0], nl + 1))  # local
     ends = np.concatenate((nl, [b - a]))
     nlines = len(starts)
-    sp = np.flatnonzero(u == SPACE)
-    first_sp = np.searchsorted(sp, starts)
-    count = np.diff(np.append(first_sp, len(sp)))
-    block = _block(u, mv, a, sp, starts, ends, first_sp, count) if nlines else None
-    if block is None:
-        return a + starts, _fallback(mv, a, starts, ends, np.arange(nlines))
-    fast_lines, names, values, strings = block
+    first_sp = np.concatenate(([0], nl_at + 1))
+    count = np.append(nl_at, len(marks)) - first_sp
+    found = _block(u, mv, a, marks, starts, ends, first_sp, count) if nlines else None
+    if found is None:
+        return a + starts, None, _fallback(mv, a, starts, ends, np.arange(nlines))
+    block = Block(*found)
     rest = np.ones(nlines, bool)
-    rest[fast_lines] = False
-    other = np.flatnonzero(rest)
-    if len(other) == 0:
-        return a + starts, Rows(fast_lines, names, values, np.ones(values.shape, bool), strings, np.zeros(0, np.int64))
-    slow = _fallback(mv, a, starts, ends, other)
-    return a + starts, _merge_parts(fast_lines, names, values, strings, slow)
+    rest[block.lines] = False
+    return a + starts, block, _fallback(mv, a, starts, ends, np.flatnonzero(rest))
+
+
+def chunk_rows(data: bytes, a: int, b: int):
+    """(global line starts, Rows) for the lines of data[a:b], equal to `parse_rows` over
+    `TextFile.chunk_lines` of that range (no '\\r' in data)."""
+    starts, block, slow = chunk_parts(data, a, b)
+    return starts, slow if block is None else merge_block(block, slow)
 
 
 def _block(u, mv, a, sp, starts, ends, first_sp, count):
     """(line indices, numeric names, values, {name: strings}) of the rows sharing the
-    layout of the chunk's most common separator count, or None."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    layout of the chunk's most common separator count, or None.
 
+    Item j of such a row is `{"key": value` (j = 0) or `, "key": value`: its skeleton
+    (`{"key": ` / `, "key": `, plus the value when it is a fixed string such as "train")
+    ends at the row's space number 2j, so the value starts there. Once every skeleton is
+    found in place, the row's 2k - 1 spaces are all accounted for by the skeletons and
+    the values between them are exactly the bytes left. Each item is read with ONE
+    gather of its skeleton and the 12 bytes after it (numpy copies a fixed-width void
+    item as fast as one word), which serves both the skeleton check and the value's
+    inline Arrow string view. Line i's spaces are sp[first_sp[i] : first_sp[i] + count[i]]."""
     nsep = int(np.bincount(count).argmax())
     if nsep % 2 == 0:  # k items have k ': ' and k - 1 ', '
         return None
-    k = (nsep + 1) // 2
     cand = np.flatnonzero(count == nsep)
-    ref = _reference(mv, a, starts[cand[0]], ends[cand[0]], sp[first_sp[cand[0]] : first_sp[cand[0]] + nsep] if nsep else sp[:0])
+    found = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(cand[0]))
+    if found is None or 2 * len(found[0]) < len(cand):
+        # The first row may be the odd one (another key, a mistyped mode): try the first
+        # row that layout did not read, keep the layout that reads more rows.
+        missed = cand[1:] if found is None else np.setdiff1d(cand, found[0], assume_unique=True)
+        if len(missed):
+            other = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(missed[0]))
+            if other is not None and (found is None or len(other[0]) > len(found[0])):
+                found = other
+    return found
+
+
+def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
+    """_block's rows of the candidates `cand` that share the layout of row r0."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    k = (nsep + 1) // 2
+    ref = _reference(mv, a, starts[r0], ends[r0], sp[first_sp[r0] : first_sp[r0] + nsep])
     if ref is None:
         return None
     keys, fixed, names, numeric = ref  # raw key bytes, raw fixed value bytes (or None)
-    m = len(cand)
-    P = sp[first_sp[cand][:, None] + np.arange(nsep)]  # (m, nsep) local positions of the spaces
+    if any(b" " in key for key in keys) or any(v is not None and b" " in v for v in fixed):
+        return None  # a space that is not a separator: the counting below would not hold
+    skeletons = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
+    if not numeric:
+        return None
+    L = np.array([len(s) for s in skeletons])[:, None]
     ls, le = starts[cand], ends[cand]
-    S = P[:, 0::2] + 1  # value starts
-    E = np.empty((m, k), np.int64)  # value ends: the ',' of the next item, the final '}'
-    E[:, :-1] = P[:, 1::2] - 1
-    E[:, -1] = le - 1
-    A = np.empty((m, k), np.int64)  # where `{"key": ` / `, "key": ` starts
-    A[:, 0] = ls
-    A[:, 1:] = E[:, :-1]
-    regions = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
-    fixed_cols = [j for j, v in enumerate(fixed) if v is not None]
-    lo_len = np.ones(k, np.int64)
-    hi_len = np.full(k, np.iinfo(np.int64).max)
-    for j in fixed_cols:
-        lo_len[j] = hi_len[j] = len(fixed[j])
-    VL = E - S
-    safe = le + (a + 12) <= len(mv)  # every 8-byte read below stays in the data
-    ok = (S - A == np.array([len(r) for r in regions])).all(axis=1)
-    ok &= ((VL >= lo_len) & (VL <= hi_len)).all(axis=1) & (u[le - 1] == ord("}")) & safe
-    # The skeleton (keys, separators, string values) byte for byte, 8 bytes a word.
-    col, off, want, short = [], [], [], []
-    for c, seg in [(j, r) for j, r in enumerate(regions)] + [(k + i, fixed[j]) for i, j in enumerate(fixed_cols)]:
-        for o in (range(0, len(seg) - 7, 8) if len(seg) >= 8 else [0]):
-            col.append(c)
-            off.append(o)
-            want.append(int.from_bytes(seg[o : o + 8].ljust(8, b"\0"), "little"))
-            short.append(len(seg))
-        if len(seg) >= 8 and len(seg) % 8:
-            col.append(c)
-            off.append(len(seg) - 8)
-            want.append(int.from_bytes(seg[-8:], "little"))
-            short.append(8)
-    w = words(mv)
-    anchors = np.concatenate((A, S[:, fixed_cols]), axis=1) if fixed_cols else A
-    if not safe.all():
-        anchors[~safe] = 0
-    at = anchors[:, col]
-    at += np.array(off) + a
-    got = w[at]
-    short = np.array(short)
-    cut = np.flatnonzero(short < 8)
-    if len(cut):
-        got[:, cut] &= _MASKS[short[cut]]
-    ok &= (got == np.array(want, dtype=np.uint64)).all(axis=1)
-    lines = cand[ok]
-    n_ok = len(lines)
+    # (k, m) layout: one contiguous row per item, and values come out column-major, as
+    # the train frame's (columns x rows) block wants them.
+    S = sp[first_sp[cand] + np.arange(0, nsep, 2)[:, None]]  # the space before each value
+    S += 1  # value starts (local)
+    R = S - L  # skeleton starts
+    VL = np.empty_like(S)  # value lengths: up to the next skeleton, the last to the final '}'
+    np.subtract(R[1:], S[:-1], out=VL[:-1])
+    np.subtract(le - 1, S[-1], out=VL[-1])
+    lo_len = np.ones((k, 1), np.int64)
+    hi_len = np.full((k, 1), np.iinfo(np.int64).max)
+    for j, v in enumerate(fixed):
+        if v is not None:
+            lo_len[j] = hi_len[j] = len(v)
+    ok = (R[0] == ls) & (u[le - 1] == ord("}")) & (a + le + 24 <= len(mv))  # reads stay in the data
+    ok &= ((VL >= lo_len) & (VL <= hi_len)).all(axis=0)
+    if not ok.all():  # rows of another layout: keep only the plausible ones
+        cand, S, R, VL = cand[ok], S[:, ok], R[:, ok], VL[:, ok]
+    m = len(cand)
+    if m == 0:
+        return None
+    nnum = len(numeric)
+    views = np.empty((nnum, m, 16), np.uint8)  # Arrow string views: length, 12 inline bytes
+    diff = np.zeros(m, np.uint64)  # OR of (got ^ want) over every skeleton word: 0 = all equal
+    tmp = np.empty(m, np.uint64)
+    q = 0
+    R += a  # global
+    for j, skel in enumerate(skeletons):
+        want = skel + (fixed[j] or b"")
+        width = -(-(len(want) + (12 if fixed[j] is None else 0)) // 8) * 8
+        got = np.ndarray((len(mv) - width + 1,), f"V{width}", buffer=mv, strides=(1,))[R[j]]
+        got_words = got.view("<u8").reshape(m, width // 8)
+        padded = want.ljust(width, b"\0")
+        for i in range(-(-len(want) // 8)):
+            np.bitwise_xor(got_words[:, i], np.uint64(int.from_bytes(padded[8 * i : 8 * i + 8], "little")), out=tmp)
+            if 8 * i + 8 > len(want):
+                tmp &= _MASKS[len(want) - 8 * i]
+            diff |= tmp
+        if fixed[j] is None:
+            views[q, :, 4:] = got.view(np.uint8).reshape(m, width)[:, len(want) : len(want) + 12]
+            q += 1
+    ok = diff == 0
+    contiguous = numeric == list(range(numeric[0], numeric[-1] + 1))
+    lens = VL[numeric[0] : numeric[-1] + 1] if contiguous else VL[numeric]
+    # Zero the bytes after each value (inline views are zero-padded), then the lengths.
+    words = views.view("<u8")  # (nnum, m, 2): length + 4 bytes, 8 bytes
+    lo, hi = words[:, :, 0], words[:, :, 1]
+    small = np.minimum(lens, 12)
+    hi &= _TAIL[small]
+    short = small < 4
+    for q in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
+        lo[q] &= _PREFIX[np.minimum(small[q], 4)]
+    views.view("<i4")[:, :, 0] = lens
+    long = np.flatnonzero(lens > 12)  # not inline: buffer 0, offset into the chunk
+    if len(long):
+        at = np.unravel_index(long, lens.shape)
+        hi[at] = (S[numeric][at]).astype(np.uint64) << np.uint64(32)
+    if not ok.all():
+        cand, views = cand[ok], np.ascontiguousarray(views[:, ok])
+    n_ok = len(cand)
     if n_ok == 0:
         return None
-    # Numeric values: string views into the chunk's bytes, cast in one call.
-    gs = S[ok][:, numeric].ravel()
-    gs += a  # global offsets
-    vlen = VL[ok][:, numeric].ravel()
-    views = np.empty((len(vlen), 2), np.uint64)
-    lo, hi = views[:, 0], views[:, 1]
-    np.left_shift(w[gs] & _MASKS[np.minimum(vlen, 4)], np.uint64(32), out=lo)
-    lo |= vlen.astype(np.uint64)
-    np.bitwise_and(w[gs + 4], _MASKS[np.clip(vlen - 4, 0, 8)], out=hi)
-    long = np.flatnonzero(vlen > 12)  # not inline: buffer 0, offset
-    if len(long):
-        hi[long] = (gs[long] - a).astype(np.uint64) << np.uint64(32)
-    arr = pa.Array.from_buffers(pa.string_view(), len(vlen), [None, pa.py_buffer(views), pa.py_buffer(mv[a:])])
+    arr = pa.Array.from_buffers(pa.string_view(), n_ok * nnum, [None, pa.py_buffer(views), pa.py_buffer(mv[a:])])
     try:
         floats = np.asarray(pc.cast(arr, pa.float64()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    values = floats.reshape(n_ok, len(numeric))
-    strings = {_name(keys[j]): np.full(n_ok, json.loads(fixed[j]), dtype=object) for j in fixed_cols}
-    return lines, list(names), values, strings
+    values = floats.reshape(nnum, n_ok).T  # rows x keys, column-major
+    strings = {_name(keys[j]): np.full(n_ok, json.loads(fixed[j]), dtype=object) for j in range(k) if fixed[j] is not None}
+    return cand, list(names), values, strings
 
 
 def _name(raw: bytes) -> str:
@@ -186,6 +229,11 @@ def _fallback(mv, a, starts, ends, idx) -> Rows:
     """parse_rows over the lines `idx` of the chunk (their indices kept)."""
     import pyarrow as pa
 
+    if len(idx) == 0:
+        out = Rows(idx, [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, idx)
+        out.first_seen = {}
+        return out
+
     offsets = np.empty(2 * len(idx), np.int64)
     offsets[0::2], offsets[1::2] = starts[idx], ends[idx]
     offsets = np.append(offsets, offsets[-1]) if len(idx) else np.zeros(1, np.int64)
@@ -197,33 +245,42 @@ def _fallback(mv, a, starts, ends, idx) -> Rows:
     return out
 
 
-def _merge_parts(fast_lines, names, values, strings, slow: Rows) -> Rows:
-    """One Rows of the fast block and the other lines, keys in first-seen order (as
-    json_rows orders them: by the line a key is first seen, then its place in that line)."""
-    m, s = len(fast_lines), len(slow.ok_rows)
-    first0 = int(fast_lines[0])
-    rank = {n: (first0, i) for i, n in enumerate(list(names) + list(strings))}
+def name_order(block: Block, slow: Rows) -> tuple[list[str], list[str]]:
+    """(numeric names, string names) of a chunk's block and other rows, in the order
+    json_rows gives them: by the line a key is first seen, then its place in that line."""
+    first0 = int(block.lines[0])
+    rank = {n: (first0, i) for i, n in enumerate(list(block.names) + list(block.strings))}
     for i, (n, line) in enumerate(slow.first_seen.items()):
         if n not in rank or line < rank[n][0]:
             rank[n] = (line, i)
-    all_names = sorted(set(names) | set(slow.names), key=rank.get)
+    numeric = sorted(set(block.names) | set(slow.names), key=rank.get)
+    strings = sorted(set(block.strings) | set(slow.strings), key=rank.get)
+    return numeric, strings
+
+
+def merge_block(block: Block, slow: Rows) -> Rows:
+    """One Rows of a chunk's block and its other lines (rows in file order)."""
+    all_names, string_names = name_order(block, slow)
+    if not len(slow.ok_rows) and all_names == block.names and string_names == list(block.strings):
+        return Rows(block.lines, block.names, block.values, np.ones(block.values.shape, bool), block.strings, slow.rejected)
+    m, s = len(block.lines), len(slow.ok_rows)
     col = {n: i for i, n in enumerate(all_names)}
-    lines = np.sort(np.concatenate((fast_lines, slow.ok_rows)))  # rows in file order
-    at_fast, at_slow = np.searchsorted(lines, fast_lines), np.searchsorted(lines, slow.ok_rows)
+    lines = np.sort(np.concatenate((block.lines, slow.ok_rows)))  # rows in file order
+    at_fast, at_slow = np.searchsorted(lines, block.lines), np.searchsorted(lines, slow.ok_rows)
     vals = np.full((m + s, len(all_names)), np.nan)
     pres = np.zeros((m + s, len(all_names)), bool)
-    idx = np.array([col[n] for n in names], np.int64)
-    vals[at_fast[:, None], idx] = values
+    idx = np.array([col[n] for n in block.names], np.int64)
+    vals[at_fast[:, None], idx] = block.values
     pres[at_fast[:, None], idx] = True
     if slow.names:
         idx = np.array([col[n] for n in slow.names], np.int64)
         vals[at_slow[:, None], idx] = slow.values
         pres[at_slow[:, None], idx] = slow.present
     out_str = {}
-    for n in sorted(set(strings) | set(slow.strings), key=rank.get):
+    for n in string_names:
         c = np.full(m + s, None, dtype=object)
-        if n in strings:
-            c[at_fast] = strings[n]
+        if n in block.strings:
+            c[at_fast] = block.strings[n]
         if n in slow.strings:
             c[at_slow] = slow.strings[n]
         out_str[n] = c

@@ -21,6 +21,8 @@ import json
 import numpy as np
 
 from parsers.header import read_env
+from parsers.json_fast import merge_block
+from parsers.lines import TextFile
 from parsers.segment import Segment
 
 POSITION_KEYS = ("mode", "epoch", "iter", "step")
@@ -32,31 +34,46 @@ def read_json(source: str, data: bytes, library: str) -> Segment:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     meta_line = _split_meta(seg, data)
-    cols, n = _columns(seg, data, meta_line)
-    _fill(seg, cols, n, library)
-    return seg
-
-
-def _columns(seg: Segment, data: bytes, meta_line: bool):
-    """{name: (float64 values, present mask)} and {name: ('str', object array)} over the
-    rows that are JSON objects, in file order; other lines are counted in `skipped`.
-    The lines are parsed in ~8 MB chunks, two at a time (see parsers.lines)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from parsers.json_rows import parse_rows
-    from parsers.lines import TextFile
-
     f = TextFile(data)
     for reason, count in f.skipped.items():
         seg.skip(reason, count)
+    chunks = _scan(f)
+    firsts = np.cumsum([0] + [len(c[0]) for c in chunks[:-1]]).tolist()  # each chunk's first line
+    blocks = _train_blocks(chunks, firsts, library)
+    if blocks is not None:
+        # The blocks hold train rows: only the other rows go through the columns.
+        skips: list = []
+        table = _table(f, [(first, rows) for first, (_, _, rows) in zip(firsts, chunks)], meta_line, skips)
+        lane = _train_lane(blocks, table, library)
+        if lane is not None:
+            for s in skips:
+                seg.skip(*s)
+            _fill(seg, table, library, _name_order(chunks, table), lane)
+            return seg
+    skips = []
+    parts = [(first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)]
+    table = _table(f, parts, meta_line, skips)
+    for s in skips:
+        seg.skip(*s)
+    _fill(seg, table, library, list(table.cols))
+    return seg
 
-    from parsers.json_fast import chunk_rows
+
+def _scan(f: TextFile):
+    """[(global line starts, Block or None, Rows of the other lines)] per ~8 MB chunk,
+    two chunks at a time (numpy and Arrow release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from parsers.json_fast import chunk_parts
+    from parsers.json_rows import Rows, parse_rows
 
     def scan(k):
         if not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
-            return chunk_rows(f.data, *f.bounds[k])
+            return chunk_parts(f.data, *f.bounds[k])
         lines, starts = f.chunk_lines(k)
-        return starts, (parse_rows(lines, threads=1) if len(lines) else None)
+        if not len(lines):
+            return starts, None, Rows(np.zeros(0, np.int64), [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, np.zeros(0, np.int64))
+        return starts, None, parse_rows(lines, threads=1)
 
     if len(f.bounds) > 1:
         with ThreadPoolExecutor(2) as ex:
@@ -64,67 +81,160 @@ def _columns(seg: Segment, data: bytes, meta_line: bool):
     else:
         chunks = [scan(0)]
     f.set_starts([c[0] for c in chunks])
-    n = f.nlines
+    return chunks
+
+
+class Lane:
+    """Train rows: global lines, numeric names, values and present masks (names x rows)."""
+
+    def __init__(self, lines, names, values, present):
+        self.lines, self.names, self.values, self.present = lines, names, values, present
+
+
+def _train_blocks(chunks, firsts, library: str):
+    """[(first line, Block)] when the chunks' blocks share one layout of train rows (the
+    usual log), else None."""
+    blocks = [(first, block) for first, (_, block, _) in zip(firsts, chunks) if block is not None]
+    if not blocks:
+        return None
+    first = blocks[0][1]
+    for _, b in blocks:
+        if b.names != first.names or list(b.strings) != list(first.strings):
+            return None
+    if library == "mmcv":
+        if list(first.strings) != ["mode"] or any(b.strings["mode"][0] != "train" for _, b in blocks):
+            return None
+    elif first.strings or "step" not in first.names or "iter" not in first.names:
+        return None
+    return blocks
+
+
+def _train_lane(blocks, table, library: str):
+    """Every train row as one Lane: the blocks' rows and the table's train rows (a last
+    line, a row of another layout) in file order; None when a table train row logs a key
+    the blocks do not, or a block key is a string elsewhere (the general path decides)."""
+    names = list(blocks[0][1].names)
+    if any(isinstance(table.cols[k][0], str) for k in names if k in table.cols):
+        return None
+    tr = np.flatnonzero(_row_kinds(table, library)[0])
+    if any(c[1][tr].any() for k, c in table.cols.items() if k not in names and not isinstance(c[0], str)):
+        return None
+    # Pieces (first line, lines, values, present) in file order; blocks split where a table
+    # train row falls inside one; one concatenation copies every value once.
+    other_lines = table.lines[tr]
+    pieces = []
+    for first, b in blocks:
+        lines = b.lines + first
+        cuts = np.searchsorted(lines, other_lines[(other_lines > lines[0]) & (other_lines < lines[-1])]).tolist()
+        for i0, i1 in zip([0] + cuts, cuts + [len(lines)]):
+            if i1 > i0:
+                pieces.append((int(lines[i0]), lines[i0:i1], b.values.T[:, i0:i1], None))
+    for i, line in zip(tr.tolist(), other_lines.tolist()):
+        vals = np.full((len(names), 1), np.nan)
+        pres = np.zeros((len(names), 1), bool)
+        for j, k in enumerate(names):
+            if k in table.cols:
+                vals[j, 0], pres[j, 0] = table.cols[k][0][i], table.cols[k][1][i]
+        pieces.append((line, np.array([line]), vals, pres))
+    pieces.sort(key=lambda p: p[0])
+    values = np.concatenate([p[2] for p in pieces], axis=1)
+    present = np.ones(values.shape, bool)
+    at = 0
+    for _, lines, _, pres in pieces:
+        if pres is not None:
+            present[:, at : at + len(lines)] = pres
+        at += len(lines)
+    return Lane(np.concatenate([p[1] for p in pieces]), names, values, present)
+
+
+def _name_order(chunks, table) -> list[str]:
+    """Every key in the order the columns would hold them (first seen, chunk by chunk,
+    then keys only rows read with json.loads carry)."""
+    from parsers.json_fast import name_order
+
+    order: dict = {}
+    for _, block, rows in chunks:
+        numeric, strings = (rows.names, list(rows.strings)) if block is None else name_order(block, rows)
+        order.update(dict.fromkeys(numeric))
+        order.update(dict.fromkeys(strings))
+    order.update(dict.fromkeys(table.cols))
+    return list(order)
+
+
+class Table:
+    """Columns over some rows of a json log: {name: (float64 values, present mask)} or
+    {name: ('str', object array)}, and each row's line index."""
+
+    def __init__(self, cols, lines):
+        self.cols, self.lines = cols, lines
+
+    def __len__(self):
+        return len(self.lines)
+
+
+def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
+    """The rows of `parts` ([(first line index, Rows)]) and their rejected lines (read
+    with json.loads) as a Table; lines that are not JSON objects go to `skips`."""
+    ok = [rows.ok_rows + first for first, rows in parts if len(rows.ok_rows)]
+    rejected = [rows.rejected + first for first, rows in parts if len(rows.rejected)]
+    ok = np.concatenate(ok) if ok else np.zeros(0, np.int64)
+    rejected = np.concatenate(rejected) if rejected else np.zeros(0, np.int64)
+    if meta_line:  # line 1 was read by _split_meta
+        ok, rejected = ok[ok != 0], rejected[rejected != 0]
+    lines = np.sort(np.concatenate((ok, rejected)))
+    n = len(lines)
     is_row = np.zeros(n, bool)
     cols: dict = {}
-    rejected = []
-    first = 0
-    for starts, rows in chunks:
-        if rows is not None:
-            ok = rows.ok_rows + first
-            if len(ok) and ok[-1] - ok[0] + 1 == len(ok) and (np.diff(ok) > 0).all():
-                ok = slice(int(ok[0]), int(ok[-1]) + 1)  # consecutive rows: copies, not scatters
-            is_row[ok] = True
-            for j, name in enumerate(rows.names):
-                c = cols.get(name)
-                if c is None or isinstance(c[0], str):
-                    if c is not None:
-                        continue
-                    c = cols[name] = (np.full(n, np.nan), np.zeros(n, bool))
-                c[0][ok] = rows.values[:, j]
-                c[1][ok] = rows.present[:, j]
-            for name, col in rows.strings.items():
-                c = cols.get(name)
-                if c is None:
-                    c = cols[name] = ("str", np.full(n, None, dtype=object))
-                if isinstance(c[0], str):
-                    c[1][ok] = col
-            rejected.append(rows.rejected + first)
-        first += len(starts)
-    if meta_line and n:
-        is_row[0] = False  # parsed by _split_meta
-    for r in (np.concatenate(rejected) if rejected else []):
-        r = int(r)
-        if r == 0 and meta_line:
+    for first, rows in parts:
+        if not len(rows.ok_rows):
             continue
-        last_cut = f.truncated_last and r == n - 1
-        _slow_row(seg, cols, is_row, n, r, f.text(r), r + 1, last_cut)
+        src = np.arange(len(rows.ok_rows))
+        at = np.searchsorted(lines, rows.ok_rows + first)
+        if meta_line and first == 0 and rows.ok_rows[0] == 0:
+            src, at = src[1:], at[1:]
+        if len(at) and at[-1] - at[0] + 1 == len(at):
+            at = slice(int(at[0]), int(at[-1]) + 1)  # consecutive rows: copies, not scatters
+            src = slice(int(src[0]), int(src[-1]) + 1)
+        is_row[at] = True
+        for j, name in enumerate(rows.names):
+            c = cols.get(name)
+            if c is None or isinstance(c[0], str):
+                if c is not None:
+                    continue
+                c = cols[name] = (np.full(n, np.nan), np.zeros(n, bool))
+            c[0][at] = rows.values[src, j]
+            c[1][at] = rows.present[src, j]
+        for name, col in rows.strings.items():
+            c = cols.get(name)
+            if c is None:
+                c = cols[name] = ("str", np.full(n, None, dtype=object))
+            if isinstance(c[0], str):
+                c[1][at] = col[src]
+    for r, i in zip(rejected.tolist(), np.searchsorted(lines, rejected).tolist()):
+        last_cut = f.truncated_last and r == f.nlines - 1
+        _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut)
     keep = np.flatnonzero(is_row)
-    if len(keep) and keep[-1] - keep[0] + 1 == len(keep):
-        keep = slice(int(keep[0]), int(keep[-1]) + 1)  # the usual case: a view, no copy
+    if len(keep) == n:
+        keep = slice(None)  # the usual case: views, no copies
     out = {}
     for name, c in cols.items():
-        if isinstance(c[0], str):
-            out[name] = ("str", c[1][keep])
-        else:
-            out[name] = (c[0][keep], c[1][keep])
-    for name, c in list(out.items()):
+        out[name] = ("str", c[1][keep]) if isinstance(c[0], str) else (c[0][keep], c[1][keep])
         if isinstance(c[0], str) and name != "mode":
-            count = sum(x is not None for x in c[1])
-            seg.skip(f"non-numeric field: {name}", count)
-    return out, int(is_row.sum())
+            count = sum(x is not None for x in out[name][1])
+            skips.append((f"non-numeric field: {name}", count))
+    return Table(out, lines[keep])
 
 
-def _slow_row(seg, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
+def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
     if not text.strip():
         return
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
-        seg.skip("truncated last line (invalid JSON)" if last_cut else "invalid JSON line", 1, [line_no])
+        skips.append(("truncated last line (invalid JSON)" if last_cut else "invalid JSON line", 1, [line_no]))
         return
     if not isinstance(obj, dict):
-        seg.skip("JSON line is not an object", 1, [line_no])
+        skips.append(("JSON line is not an object", 1, [line_no]))
         return
     is_row[r] = True
     for key, v in _flat_items(obj):
@@ -145,9 +255,9 @@ def _slow_row(seg, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
             if isinstance(c[0], str):
                 c[1][r] = v
             else:
-                seg.skip(f"non-numeric field: {key}", 1, [line_no])
+                skips.append((f"non-numeric field: {key}", 1, [line_no]))
         else:
-            seg.skip(f"non-numeric field: {key}", 1, [line_no])
+            skips.append((f"non-numeric field: {key}", 1, [line_no]))
 
 
 def _flat_items(obj: dict):
@@ -195,67 +305,116 @@ def _gather(columns, rows, dtype):
     return out.T
 
 
-def _fill(seg: Segment, cols: dict, n: int, library: str) -> None:
+def _row_kinds(table: Table, library: str):
+    """(train, eval, other) masks over the table's rows; `other` = mmcv rows without
+    `mode`, or mmengine test dumps (no `step`)."""
+    cols, n = table.cols, len(table)
+
+    def has(name):
+        c = cols.get(name)
+        return np.zeros(n, bool) if c is None or isinstance(c[0], str) else c[1]
+
+    if library == "mmcv":
+        mode = cols.get("mode")
+        mode = mode[1] if mode is not None and isinstance(mode[0], str) else np.full(n, None, dtype=object)
+        is_train = mode == "train"
+        no_mode = np.equal(mode, None)
+        return is_train, ~is_train & ~no_mode, no_mode
+    has_step, has_iter = has("step"), has("iter")
+    return has_step & has_iter, has_step & ~has_iter, ~has_step
+
+
+def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
+    """Train rows (from the lane when given, else from the table), evaluations and test
+    metrics (from the table) into the segment; keys in `order`."""
+    cols, n = table.cols, len(table)
+
     def num(name):
         c = cols.get(name)
         if c is None or isinstance(c[0], str):
             return np.full(n, np.nan), np.zeros(n, bool)
         return c
 
-    mode = cols["mode"][1] if "mode" in cols and isinstance(cols["mode"][0], str) else [None] * n
-    epoch, has_epoch = num("epoch")
-    it, has_iter = num("iter")
-    step, has_step = num("step")
-    mode_arr = np.asarray(mode, dtype=object).copy() if n else np.zeros(0, object)
-    mode_arr[mode_arr == None] = ""  # noqa: E711 - elementwise (the column holds str or None)
+    is_train, is_eval, other = _row_kinds(table, library)
     if library == "mmcv":
-        is_train = mode_arr == "train"
-        is_eval = (mode_arr != "train") & (mode_arr != "")
-        no_mode = mode_arr == ""
-        seg.skip("row without mode", int(no_mode.sum()))
+        seg.skip("row without mode", int(other.sum()))
+    rank = {k: i for i, k in enumerate(order)}
+    numeric = sorted((k for k in cols if not isinstance(cols[k][0], str)), key=rank.get)
+    metric_names = [k for k in numeric if k not in POSITION_KEYS]
+
+    if lane is None:
+        tr = np.flatnonzero(is_train)
+        train_lines = table.lines[tr]
+        train_keys = [k for k in metric_names if cols[k][1][tr].any()]
+        position = {k: num(k)[0][tr] for k in ("epoch", "iter", "step")}
+        has_epoch = num("epoch")[1][tr].any()
+        seg.values = _gather([cols[k][0] for k in train_keys], tr, np.float64)
+        seg.present = _gather([cols[k][1] for k in train_keys], tr, bool)
     else:
-        is_train = has_step & has_iter
-        is_eval = has_step & ~has_iter
-        is_test = ~has_step
-    metric_names = [k for k in cols if k not in POSITION_KEYS and not isinstance(cols[k][0], str)]
-
-    tr = np.flatnonzero(is_train)
-    seg.epoch = epoch[tr]
-    seg.iter = it[tr]
-    seg.n = np.full(len(tr), np.nan)
-    seg.step = step[tr] if library == "mmengine" else np.full(len(tr), np.nan)
-    seg.ts = np.full(len(tr), np.nan)
-    seg.eta_s = np.full(len(tr), np.nan)
-    train_keys = [k for k in metric_names if cols[k][1][tr].any()]
+        train_lines = lane.lines
+        at = {k: j for j, k in enumerate(lane.names)}
+        train_keys = sorted((k for k in lane.names if k not in POSITION_KEYS), key=rank.get)
+        nan = np.full(len(train_lines), np.nan)
+        position = {k: lane.values[at[k]] if k in at else nan for k in ("epoch", "iter", "step")}
+        has_epoch = "epoch" in at and len(train_lines) > 0
+        rows = [at[k] for k in train_keys]
+        if rows and rows == list(range(rows[0], rows[0] + len(rows))):
+            seg.values = lane.values[rows[0] : rows[0] + len(rows)].T  # a view
+        else:
+            seg.values = lane.values[rows].T
+        seg.present = lane.present[rows].T
     seg.keys = train_keys
-    seg.values = _gather([cols[k][0] for k in train_keys], tr, np.float64)
-    seg.present = _gather([cols[k][1] for k in train_keys], tr, bool)
-    if len(tr) and library == "mmengine" and not has_epoch[tr].any():
-        seg.runner = "iter"
-    elif len(tr) and library == "mmengine":
-        seg.runner = "epoch"
+    m = len(train_lines)
+    seg.epoch, seg.iter = position["epoch"], position["iter"]
+    seg.step = position["step"] if library == "mmengine" else np.full(m, np.nan)
+    seg.n, seg.ts, seg.eta_s = np.full(m, np.nan), np.full(m, np.nan), np.full(m, np.nan)
+    if m and library == "mmengine":
+        seg.runner = "epoch" if has_epoch else "iter"
 
-    ev = np.flatnonzero(is_eval)
-    after = np.searchsorted(tr, ev) - 1
-    string_names = [k for k in cols if k not in POSITION_KEYS and isinstance(cols[k][0], str)]
-    for j, r in enumerate(ev):
-        fields = [(k, cols[k][0][r]) for k in metric_names if cols[k][1][r] and k not in NOT_METRICS and not k.startswith("lr_")]
-        fields += [(k, cols[k][1][r]) for k in string_names if cols[k][1][r] is not None]
-        for k, value in fields:
-            if library == "mmengine":
-                # Epoch runners: `step` is the epoch. Iter runners write `step: 0`: the
-                # step is worked out from the train rows (parsers.assemble).
-                seg.eval_epoch.append(float(step[r]) if seg.runner != "iter" else np.nan)
-                seg.eval_step.append(np.nan)
-            else:
-                seg.eval_epoch.append(float(epoch[r]))
-                seg.eval_step.append(np.nan)
-            seg.eval_after_row.append(int(after[j]))
-            seg.eval_metric.append(k)
-            seg.eval_value.append(value if isinstance(value, str) else float(value))
+    _evals(seg, table, library, is_eval, metric_names, order, train_lines)
     if library == "mmengine":
-        for r in np.flatnonzero(is_test):
+        for r in np.flatnonzero(other):
             for k in metric_names:
                 v, p = cols[k]
                 if p[r] and k not in NOT_METRICS:
                     seg.test_metrics[k] = float(v[r])
+
+
+def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> None:
+    """Evaluation rows, long: one entry per (row, metric) present, rows in file order,
+    metrics in key order, string metrics (`bbox_mAP_copypaste`) after the numbers."""
+    cols = table.cols
+    ev = np.flatnonzero(is_eval)
+    if not len(ev):
+        return
+    rank = {k: i for i, k in enumerate(order)}
+    nums = [k for k in metric_names if k not in NOT_METRICS and not k.startswith("lr_")]
+    strs = sorted((k for k in cols if k not in POSITION_KEYS and isinstance(cols[k][0], str)), key=rank.get)
+    present = np.empty((len(ev), len(nums) + len(strs)), bool)
+    for j, k in enumerate(nums):
+        present[:, j] = cols[k][1][ev]
+    for j, k in enumerate(strs):
+        present[:, len(nums) + j] = np.not_equal(cols[k][1][ev], None)
+    r, c = np.nonzero(present)  # row-major: fields of one row together, in key order
+    values = np.empty(len(r), object)
+    is_num = c < len(nums)
+    if len(nums):
+        matrix = np.column_stack([cols[k][0][ev] for k in nums])
+        values[is_num] = matrix[r[is_num], c[is_num]].tolist()
+    if len(strs):
+        strings = np.column_stack([cols[k][1][ev] for k in strs])
+        values[~is_num] = strings[r[~is_num], c[~is_num] - len(nums)]
+    names = np.array(nums + strs, dtype=object)
+    after = np.searchsorted(train_lines, table.lines[ev]) - 1  # the last train row before it
+    if library == "mmengine":
+        # Epoch runners: `step` is the epoch. Iter runners write `step: 0`: the step is
+        # worked out from the train rows (parsers.assemble).
+        step = cols["step"][0][ev] if seg.runner != "iter" else np.full(len(ev), np.nan)
+        epoch = step
+    else:
+        epoch = cols["epoch"][0][ev] if "epoch" in cols and not isinstance(cols["epoch"][0], str) else np.full(len(ev), np.nan)
+    seg.eval_epoch.extend(epoch[r].tolist())
+    seg.eval_step.extend([np.nan] * len(r))
+    seg.eval_after_row.extend(after[r].tolist())
+    seg.eval_metric.extend(names[c].tolist())
+    seg.eval_value.extend(values.tolist())

@@ -152,10 +152,11 @@ def _json_rows_reference(data: bytes, a: int, b: int):
     return starts, parse_rows(pa.array([p.decode("utf-8") for p in parts], pa.large_string()), threads=1)
 
 
-def _mixed_json_log(path, seed: int, n: int = 1200):
+def _mixed_json_log(path, seed: int, n: int = 1200, lane: bool = False):
     """mmcv json rows of several layouts, among them everything the fast path must hand
     back: checkpoint meta, val rows, a key logged later, `lr` dicts, strings with `, ` and
-    escapes, true/null, non-ASCII keys, a same-length different key, broken and empty lines."""
+    escapes, true/null, non-ASCII keys, a same-length different key, broken and empty lines.
+    lane=True: every train row that stays readable keeps one layout (the train lane's case)."""
     import random
 
     rng = random.Random(seed)
@@ -163,25 +164,25 @@ def _mixed_json_log(path, seed: int, n: int = 1200):
     for i in range(n):
         r = rng.random()
         row = {"mode": "train", "epoch": 1 + i // 300, "iter": (i % 300) * 10 + 10, "lr": round(rng.random() * 1e-4, 9)}
-        if r < 0.02:
+        if r < 0.02 and not lane:
             row["lr"] = {"backbone": 1e-5, "head": 2e-4}
         row.update({k: round(rng.uniform(-3, 3), 5) for k in ("loss_cls", "loss_bbox", "d0.loss_cls")})
-        if i > n // 2:
+        if i > n // 2 and not lane:
             row["new_key"] = round(rng.random(), 5)
         row["grad_norm"] = rng.choice([1.5, float("nan"), float("inf"), -float("inf"), 123456789.123456, 1e-300, 0, -0.0, 12345678901234567890])
         row["time"] = round(rng.random(), 5)
-        if r > 0.98:
+        if r > 0.98 and not lane:
             row["note"] = rng.choice(["a, b: c", 'quote " x', "plain", "ünï", ""])
-        if 0.5 < r < 0.51:
+        if 0.5 < r < 0.51 and not lane:
             row["flag"] = rng.choice([True, None, False])
         if 0.6 < r < 0.61:
             row.update(mode="val", bbox_mAP=0.5, bbox_mAP_copypaste="0.5 0.6 0.7")
-        if 0.62 < r < 0.63:
+        if 0.62 < r < 0.63 and not lane:
             row["lösß"] = 1.0
         s = json.dumps(row, ensure_ascii=rng.random() < 0.5)
-        if 0.7 < r < 0.71:
+        if 0.7 < r < 0.71 and not lane:
             s = s.replace('"loss_cls"', '"loss_xyz"')  # same length, another key
-        if 0.72 < r < 0.73:
+        if 0.72 < r < 0.73 and not lane:
             s = s.replace(", ", ",  ", 1)
         if 0.73 < r < 0.74:
             s = s[:-1]
@@ -249,27 +250,69 @@ def test_json_fast_chunks_equal_json_rows(tmp_path, monkeypatch, chunk):
     assert sum(from_block) > 0.8 * fast_rows
 
 
+@pytest.mark.parametrize("lane", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("chunk", [None, 3000])
-def test_json_fast_path_gives_the_same_run(tmp_path, monkeypatch, seed, chunk):
-    """parsers.read with json_fast equals parsers.read with json_rows alone (frames, meta,
-    skipped-line counts) on mixed layouts, in one chunk and in many."""
+def test_json_fast_path_gives_the_same_run(tmp_path, monkeypatch, seed, chunk, lane):
+    """parsers.read with json_fast (and its train lane) equals parsers.read with json_rows
+    alone (frames, meta, skipped-line counts) on mixed layouts, in one chunk and in many."""
     import pandas as pd
 
     import parsers.json_fast
     import parsers.lines
 
-    p = _mixed_json_log(tmp_path / "20230101_000000.log.json", seed)
+    import parsers.jsonlog as jl
+
+    p = _mixed_json_log(tmp_path / "20230101_000000.log.json", seed, lane=lane)
     if chunk:
         monkeypatch.setattr(parsers.lines, "CHUNK", chunk)
+    lanes = []
+    fill = jl._fill
+    monkeypatch.setattr(jl, "_fill", lambda seg, table, library, order, train=None: lanes.append(train is not None) or fill(seg, table, library, order, train))
     fast = parsers.read(str(p))
-    monkeypatch.setattr(parsers.json_fast, "chunk_rows", _json_rows_reference)
+    assert lanes == [lane]
+    def json_rows_only(data, a, b):  # no block: every row through json_rows, no train lane
+        starts, rows = _json_rows_reference(data, a, b)
+        return starts, None, rows
+
+    monkeypatch.setattr(parsers.json_fast, "chunk_parts", json_rows_only)
     plain = parsers.read(str(p))
     assert len(fast.train) > 1000 and len(fast.evals) > 0
     for frame in ("train", "evals", "layers"):
         pd.testing.assert_frame_equal(getattr(fast, frame), getattr(plain, frame))
     assert repr(fast.meta) == repr(plain.meta)
     assert fast.meta["skipped"]["invalid JSON line"] > 0
+
+
+def test_json_train_lane_gives_the_same_runs(monkeypatch):
+    """Every real and fixture json log reads the same with json_fast's blocks (the train
+    lane where a log allows it) as with json_rows alone; and the lane is really taken."""
+    import pandas as pd
+
+    import parsers.json_fast
+    import parsers.jsonlog as jl
+
+    lanes = []
+    fill = jl._fill
+
+    def spy(seg, table, library, order, lane=None):
+        lanes.append(lane is not None)
+        return fill(seg, table, library, order, lane)
+
+    monkeypatch.setattr(jl, "_fill", spy)
+    fast = {p: parsers.read(str(p)) for p in _json_files()}
+    assert sum(lanes) >= 8 and not all(lanes)
+
+    def json_rows_only(data, a, b):
+        starts, rows = _json_rows_reference(data, a, b)
+        return starts, None, rows
+
+    monkeypatch.setattr(parsers.json_fast, "chunk_parts", json_rows_only)
+    for p, run in fast.items():
+        plain = parsers.read(str(p))
+        for frame in ("train", "evals", "layers"):
+            pd.testing.assert_frame_equal(getattr(run, frame), getattr(plain, frame), obj=f"{p.name} {frame}")
+        assert repr(run.meta) == repr(plain.meta), p
 
 
 def test_json_fast_block_reads_values_like_json_loads(monkeypatch):
