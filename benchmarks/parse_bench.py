@@ -18,7 +18,9 @@ bevlog's time is also split, in one more run, into reading + parsing the file
 
 Each timing is the best wall time of --repeat runs; the CPU seconds (all threads) of
 that run are printed too, because on a shared machine the wall time depends on what
-else runs. Usage:
+else runs. Last, each parser runs --repeat times as the first parse of a new Python
+process (what one `bevlog` command pays: lazy imports, first use of the thread pool and
+of fresh memory), best and median. Usage:
 
     python benchmarks/parse_bench.py [--mb 200] [--repeat 3]
 """
@@ -195,6 +197,28 @@ def phases(path: str) -> tuple[float, float, float]:
     return t1 - t0, t2 - t1, t3 - t2
 
 
+FRESH = """
+import sys, time
+sys.path[:0] = [{root!r}, {bench!r}]
+import pandas, pyarrow.compute, parsers, parse_bench
+c, t = time.process_time(), time.perf_counter()
+{call}
+print(time.perf_counter() - t, time.process_time() - c)
+"""
+
+
+def fresh_process(call: str, repeat: int) -> tuple[float, float]:
+    """(best, median) wall seconds of `call` as the first parse in a new Python process
+    (imports done before the clock starts): what one `bevlog` command pays."""
+    import statistics
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = FRESH.format(root=os.path.dirname(here), bench=here, call=call)
+    walls = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[0]) for _ in range(repeat)]
+    return min(walls), statistics.median(walls)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=200.0, help="approximate size of the text log")
@@ -243,6 +267,11 @@ def main() -> None:
         print("bevlog phases (one run, wall s): read + parse file | build Run (train, evals, meta) | layers frame")
         for label, size, n, t_ours, c_ours, split, *_ in results:
             print(f"{label:6} {split[0]:6.2f} | {split[1]:6.2f} | {split[2]:6.2f}")
+        print(f"first parse in a fresh process, {args.repeat} processes each (best / median wall s):")
+        for label, path, base in (("text", pt, "baseline_text"), ("json", pj, "baseline_json")):
+            ours = fresh_process(f"parsers.read({path!r})", args.repeat)
+            theirs = fresh_process(f"parse_bench.{base}({path!r})", args.repeat)
+            print(f"{label:6} bevlog {ours[0]:5.2f} / {ours[1]:5.2f} | baseline (light) {theirs[0]:5.2f} / {theirs[1]:5.2f} | ratio of medians {theirs[1] / ours[1]:4.1f}x")
 
 
 if __name__ == "__main__":

@@ -413,7 +413,7 @@ def _evals(segments, pos, keep, runner, ipe, cfg, name):
         cols["metric"].append(np.asarray(s.eval_metric, dtype=object)[num])
         cols["value"].append(np.array([v for v, st in zip(s.eval_value, is_str) if not st], dtype=float))
     cat = {k: (np.concatenate(v) if v else np.zeros(0, object if k == "metric" else float)) for k, v in cols.items()}
-    names, codes = np.unique(cat["metric"], return_inverse=True) if len(cat["metric"]) else ([], [])
+    codes, names = pd.factorize(cat["metric"]) if len(cat["metric"]) else ([], [])  # a hash: np.unique sorts objects
     n = len(cat["metric"])
     df = pd.DataFrame(
         {

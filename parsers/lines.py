@@ -25,20 +25,25 @@ def is_utf8(data: bytes) -> bool:
 
 
 class TextFile:
-    def __init__(self, data: bytes, chunk: int | None = None):
+    def __init__(self, data, chunk: int | None = None):
+        """`data`: bytes, or a uint8 array (a json log, parsers.io.read_log)."""
         chunk = chunk or CHUNK
         self.skipped: dict = {}
-        if not data.isascii() and not is_utf8(data):
+        ascii_, nul, cr = _scan_bytes(data)
+        if not ascii_ and not is_utf8(bytes(data)):
+            data = bytes(data)
             # Count the lines that carried bytes that are not UTF-8 (their fields may not parse).
             self.skipped["lines with non-UTF-8 bytes (replaced)"] = sum(not is_utf8(l) for l in data.split(b"\n"))
             data = data.decode("utf-8", errors="replace").encode("utf-8")
-        if b"\x00" in data:
+        if nul:
+            data = bytes(data)
             self.skipped["NUL bytes (replaced)"] = data.count(b"\x00")
             data = data.replace(b"\x00", b"\xef\xbf\xbd")
-        self.truncated_last = bool(data) and not data.endswith(b"\n")
+        ends_nl = len(data) > 0 and data[-1] == 10
+        self.truncated_last = len(data) > 0 and not ends_nl
         self.data = data
-        self.end = len(data) - 1 if data.endswith(b"\n") else len(data)  # no empty line after the last \n
-        self.has_cr = b"\r" in data
+        self.end = len(data) - 1 if ends_nl else len(data)  # no empty line after the last \n
+        self.has_cr = cr
         self.console_cr = False  # set by the caller: strip progress-bar redraws
         self.bounds = _chunk_bounds(data, self.end, chunk)
         self._first: list[int] = []
@@ -71,7 +76,7 @@ class TextFile:
 
     def text(self, i: int) -> str:
         end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else self.end
-        t = self.data[self.starts[i] : end].decode("utf-8", errors="replace")
+        t = bytes(self.data[self.starts[i] : end]).decode("utf-8", errors="replace")
         if self.has_cr:
             t = t.rstrip("\r")
             if self.console_cr and "\r" in t:
@@ -82,7 +87,36 @@ class TextFile:
         return [self.text(int(i)) for i in idx]
 
 
-def _chunk_bounds(data: bytes, n: int, chunk: int) -> list[tuple[int, int]]:
+def _scan_bytes(data) -> tuple[bool, bool, bool]:
+    """(all ASCII, has a NUL byte, has a '\\r') of bytes or of a uint8 array (in 1 MB
+    windows, which stay in the cache)."""
+    if isinstance(data, (bytes, bytearray)):
+        return data.isascii(), b"\x00" in data, b"\r" in data
+    ascii_, nul, cr = True, False, False
+    for a in range(0, len(data), 1 << 20):
+        w = data[a : a + (1 << 20)]
+        ascii_ = ascii_ and int(w.max()) < 128
+        nul = nul or int(w.min()) == 0
+        cr = cr or bool((w == 13).any())
+    return ascii_, nul, cr
+
+
+def find_newline(data, start: int = 0, end: int | None = None) -> int:
+    """`data.find(b"\\n", start, end)` for bytes and for uint8 arrays."""
+    end = len(data) if end is None else end
+    if isinstance(data, (bytes, bytearray)):
+        return data.find(b"\n", start, end)
+    window = 1 << 12
+    while start < end:
+        hit = np.flatnonzero(data[start : min(start + window, end)] == 10)
+        if len(hit):
+            return start + int(hit[0])
+        start += window
+        window *= 2
+    return -1
+
+
+def _chunk_bounds(data, n: int, chunk: int) -> list[tuple[int, int]]:
     """Byte ranges of data[:n], about `chunk` bytes each, ending at a newline (excluded)."""
     out = []
     a = 0
@@ -91,7 +125,7 @@ def _chunk_bounds(data: bytes, n: int, chunk: int) -> list[tuple[int, int]]:
         if b >= n:
             out.append((a, n))
             break
-        nl = data.find(b"\n", b, n)
+        nl = find_newline(data, b, n)
         if nl < 0:
             out.append((a, n))
             break

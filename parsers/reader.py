@@ -5,7 +5,7 @@ import os
 import re
 
 from parsers.discovery import STDIN, discover, group_segments, run_key
-from parsers.io import display_name, read_bytes
+from parsers.io import display_name, read_log
 from parsers.run import ParseError, Run
 
 
@@ -16,14 +16,14 @@ def read_segment(path: str):
     from parsers.textlog import read_text
 
     name = display_name(path)
-    data = read_bytes(path)
+    data = read_log(path)
     if re.search(rb"\S", data) is None:
         raise ParseError(name, "empty file")
     kind = detect(data)
     if kind is None:
         raise ParseError(name, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
     if kind == "text":
-        seg = read_text(name, data)
+        seg = read_text(name, bytes(data))  # bytes already, but for a text log in a numpy array
         if not seg.header.get("log_lines"):
             raise ParseError(name, "not a training log: no mmcv/mmengine log lines found")
     else:

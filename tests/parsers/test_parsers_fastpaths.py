@@ -147,7 +147,7 @@ def layers_mod_config_layers(run):
 
 def _json_rows_reference(data: bytes, a: int, b: int):
     """What jsonlog did before json_fast: the chunk's lines through json_rows.parse_rows."""
-    parts = data[a:b].split(b"\n")
+    parts = bytes(memoryview(data)[a:b]).split(b"\n")
     starts = a + np.concatenate(([0], np.cumsum([len(p) + 1 for p in parts[:-1]]))).astype(np.int64)
     return starts, parse_rows(pa.array([p.decode("utf-8") for p in parts], pa.large_string()), threads=1)
 

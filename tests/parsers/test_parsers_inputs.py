@@ -142,3 +142,30 @@ def test_importing_parsers_is_light():
     code = "import sys, parsers; print(sorted(m for m in ('pandas', 'pyarrow', 'numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_json_with_nul_and_non_utf8_bytes_reads_like_bytes_from_stdin(tmp_path, monkeypatch):
+    """A json file is read into a numpy array (parsers.io.read_log); NUL and non-UTF-8
+    bytes, a CR and a long first line are counted and handled as they are for bytes
+    (stdin), row for row."""
+    lines = real(f"{STREAMPETR}.log.json").read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b'"frame_0_loss_cls"', b'"frame_0_loss\x00cls"', 1)
+    lines[7] = lines[7].replace(b'"frame_0_loss_bbox"', b'"frame_0_loss\xff\xfebbox"', 1)
+    lines[9] = lines[9] + b"\r"
+    data = b"\n".join(lines)
+    p = tmp_path / "20230725_174411.log.json"
+    p.write_bytes(data)
+    from parsers.io import read_log
+
+    assert isinstance(read_log(str(p)), np.ndarray)
+    run = parsers.read(str(p))
+
+    class Stdin:
+        buffer = io.BytesIO(data)
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    piped = parsers.read("-")
+    assert len(run.train) == 843 and run.meta["skipped"]["NUL bytes (replaced)"] == 1
+    assert run.meta["skipped"]["lines with non-UTF-8 bytes (replaced)"] == 1
+    _same_train(run.train, piped.train)
+    assert run.meta["skipped"] == piped.meta["skipped"]
