@@ -129,32 +129,23 @@ def _train_lane(blocks, table, library: str):
     tr = np.flatnonzero(_row_kinds(table, library)[0])
     if any(c[1][tr].any() for k, c in table.cols.items() if k not in names and not isinstance(c[0], str)):
         return None
-    # Pieces (first line, lines, values, present) in file order; blocks split where a table
-    # train row falls inside one; one concatenation copies every value once.
-    other_lines = table.lines[tr]
-    pieces = []
-    for first, b in blocks:
-        lines = b.lines + first
-        cuts = np.searchsorted(lines, other_lines[(other_lines > lines[0]) & (other_lines < lines[-1])]).tolist()
-        for i0, i1 in zip([0] + cuts, cuts + [len(lines)]):
-            if i1 > i0:
-                pieces.append((int(lines[i0]), lines[i0:i1], b.values.T[:, i0:i1], None))
-    for i, line in zip(tr.tolist(), other_lines.tolist()):
-        vals = np.full((len(names), 1), np.nan)
-        pres = np.zeros((len(names), 1), bool)
+    # Blocks in file order, then the table's train rows; one concatenation copies every
+    # value once, and a sort by line (only when those rows are not all at the end).
+    lines = [b.lines + first for first, b in blocks]
+    values = [b.values.T for _, b in blocks]  # names x rows
+    present = [np.ones(v.shape, bool) for v in values]
+    if len(tr):
+        lines.append(table.lines[tr])
+        values.append(np.full((len(names), len(tr)), np.nan))
+        present.append(np.zeros((len(names), len(tr)), bool))
         for j, k in enumerate(names):
             if k in table.cols:
-                vals[j, 0], pres[j, 0] = table.cols[k][0][i], table.cols[k][1][i]
-        pieces.append((line, np.array([line]), vals, pres))
-    pieces.sort(key=lambda p: p[0])
-    values = np.concatenate([p[2] for p in pieces], axis=1)
-    present = np.ones(values.shape, bool)
-    at = 0
-    for _, lines, _, pres in pieces:
-        if pres is not None:
-            present[:, at : at + len(lines)] = pres
-        at += len(lines)
-    return Lane(np.concatenate([p[1] for p in pieces]), names, values, present)
+                values[-1][j], present[-1][j] = table.cols[k][0][tr], table.cols[k][1][tr]
+    lines, values, present = np.concatenate(lines), np.concatenate(values, axis=1), np.concatenate(present, axis=1)
+    if len(tr) and (np.diff(lines) < 0).any():
+        order = np.argsort(lines, kind="stable")
+        lines, values, present = lines[order], values[:, order], present[:, order]
+    return Lane(lines, names, values, present)
 
 
 def _name_order(chunks, table) -> list[str]:

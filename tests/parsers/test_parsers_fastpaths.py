@@ -167,6 +167,8 @@ def _mixed_json_log(path, seed: int, n: int = 1200, lane: bool = False):
         if r < 0.02 and not lane:
             row["lr"] = {"backbone": 1e-5, "head": 2e-4}
         row.update({k: round(rng.uniform(-3, 3), 5) for k in ("loss_cls", "loss_bbox", "d0.loss_cls")})
+        if lane and 0.3 < r < 0.4:
+            del row["d0.loss_cls"]  # train rows of a second layout (a subset of keys) in between
         if i > n // 2 and not lane:
             row["new_key"] = round(rng.random(), 5)
         row["grad_norm"] = rng.choice([1.5, float("nan"), float("inf"), -float("inf"), 123456789.123456, 1e-300, 0, -0.0, 12345678901234567890])
