@@ -67,6 +67,10 @@ class TextFile:
                 lines = pc.replace_substring_regex(lines, r"^[^\n]*\r", "")
         return lines, starts
 
+    def release(self) -> None:
+        """Drop the file's bytes (line texts are no longer available)."""
+        self.data = None
+
     def set_starts(self, parts) -> None:
         self.starts = np.concatenate(parts) if parts else np.zeros(0, np.int64)
 

@@ -27,7 +27,9 @@ def read_segment(path: str):
         if not seg.header.get("log_lines"):
             raise ParseError(name, "not a training log: no mmcv/mmengine log lines found")
     else:
-        seg = read_json(name, data, "mmcv" if kind == "mmcv-json" else "mmengine")
+        content = [data]  # handed over: read_json frees the bytes once the rows are parsed
+        del data
+        seg = read_json(name, content, "mmcv" if kind == "mmcv-json" else "mmengine")
         if seg.library == "mmengine" and path != STDIN:
             _attach_mmengine_config(seg, path)
         if seg.rows == 0 and not seg.eval_metric and not seg.test_metrics and not seg.header.get("json_meta"):
