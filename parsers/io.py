@@ -44,8 +44,9 @@ def read_log(path: str):
     page cache takes about half the time of `f.read()`'s bytes on this VM (a 212 MB json:
     50-65 vs 115-130 ms), except when the kernel must first compact memory to find huge
     pages (seen in 2 of 5 fresh processes: 0.45 s; the same stall then hits numpy's other
-    big arrays when the read does not take it, see docs/benchmarks.md). The json parser
-    reads it through the buffer protocol; text logs, stdin and .gz stay bytes."""
+    big arrays when the read does not take it, see docs/benchmarks.md; the json parser
+    frees the buffer before it allocates those). The json parser reads it through the
+    buffer protocol; text logs, stdin and .gz stay bytes."""
     path = str(path)
     if path == STDIN:
         return read_bytes(path)
