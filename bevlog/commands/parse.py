@@ -70,7 +70,7 @@ def _print_table(runs):
     from bevlog.summary import fmt_lr, fmt_num, run_summary
 
     table = Table(show_edge=False, header_style="bold")
-    for col in ["run", "format", "length", "rows", "evals", "batch", "lr range", "last loss",
+    for col in ["run", "format", "runner", "length", "rows", "evals", "batch", "lr range", "last loss",
                 "best loss", "layers", "aux", "ended", "skipped"]:
         table.add_column(col, justify="right" if col in {"rows", "evals", "skipped"} else "left",
                          max_width=32 if col in {"run", "ended"} else None, overflow="ellipsis",
@@ -79,11 +79,11 @@ def _print_table(runs):
         s = run_summary(run)
         aux = {True: "yes", False: "no"}.get(s["aux"], "?")
         table.add_row(
-            s["run"], s["format"] or "?", s["length"], str(s["rows"]), str(s["evals"]), s["batch"],
+            s["run"], s["format"] or "?", s["runner"] or "?", s["length"], str(s["rows"]), str(s["evals"]), s["batch"],
             f"{fmt_lr(s['lr_min'])}–{fmt_lr(s['lr_max'])}", fmt_num(s["last_loss"]),
             fmt_num(s["best_loss"]), str(s["decoder_layers"] or "?"), aux, str(s["ended"] or "?"),
             str(s["skipped"]),
         )
     color = use_color()
-    console = Console(no_color=not color, highlight=False, width=None if sys.stdout.isatty() else 200)
+    console = Console(no_color=not color, highlight=False, width=None if sys.stdout.isatty() else 240)
     console.print(table)

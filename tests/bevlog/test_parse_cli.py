@@ -30,6 +30,11 @@ def test_table_names_each_run_and_its_facts():
     out = result.output
     assert "PrymceQ__3DDetection_DETR3D" in out and "PrymceQ__BEVModel_StreamPETR" in out
     assert "24 epochs × 7033 iters" in out
+    header = out.splitlines()[0]
+    assert "runner" in header and "format" in header and "skipped" in header
+    detr3d_row = next(line for line in out.splitlines() if "PrymceQ__3DDetection_DETR3D" in line)
+    stream_row = next(line for line in out.splitlines() if "PrymceQ__BEVModel_StreamPETR" in line)
+    assert " epoch " in detr3d_row and " iter " in stream_row  # EpochBasedRunner / IterBasedRunner
     assert "4 (4×1)" in out and "16 (4×4)" in out  # batch = GPUs × samples per GPU
     assert "3360" in out and "843" in out
     assert "traceback: RuntimeError" in out  # the console capture died of an exception
