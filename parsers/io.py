@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import sys
 import zlib
 
@@ -52,11 +53,13 @@ def read_log(path: str):
         return read_bytes(path)
     try:
         with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return read_bytes(path)  # a FIFO (`<(zcat …)`): no size, read to its end
             head = f.read(1 << 12)
             if head.startswith(GZIP_MAGIC) or not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
                 return read_bytes(path)
-            size = os.fstat(f.fileno()).st_size
-            data = np.empty(max(size, len(head)), np.uint8)
+            data = np.empty(max(st.st_size, len(head)), np.uint8)
             data[: len(head)] = np.frombuffer(head, np.uint8)
             got = len(head)
             view = memoryview(data)

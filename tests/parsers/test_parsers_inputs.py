@@ -169,3 +169,23 @@ def test_json_with_nul_and_non_utf8_bytes_reads_like_bytes_from_stdin(tmp_path, 
     assert run.meta["skipped"]["lines with non-UTF-8 bytes (replaced)"] == 1
     _same_train(run.train, piped.train)
     assert run.meta["skipped"] == piped.meta["skipped"]
+
+
+def test_json_log_from_a_fifo_is_read_to_its_end(tmp_path):
+    """A named pipe (`bevlog parse <(zcat x.log.json.gz)`) has no size: read to its end."""
+    import os
+    import threading
+
+    data = real(f"{STREAMPETR}.log.json").read_bytes()
+    fifo = tmp_path / "piped.log.json"
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    run = parsers.read(str(fifo))
+    writer.join(timeout=10)
+    assert len(run.train) == 843
