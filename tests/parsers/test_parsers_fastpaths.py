@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from parsers_testlib import BEVFUSION, DETR3D, MMENGINE, STREAMPETR, real
 
 import parsers
@@ -344,3 +346,73 @@ def test_json_fast_block_reads_values_like_json_loads(monkeypatch):
             assert (math.isnan(v) and math.isnan(want)) or (v == want and math.copysign(1, v) == math.copysign(1, want)), (i, k, v, want)
     assert list(got.strings["mode"]) == ["train"] * 200
     assert handed_back == [199]  # one layout: only the last line (too near the end for 8-byte reads)
+
+
+_ROW_KINDS = ["train"] * 8 + ["subset", "val", "broken", "empty", "lr_dict", "string"]
+_LANE_KINDS = [k for k in _ROW_KINDS if k != "lr_dict"]  # logs the train lane can take
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.sampled_from([0.0, -0.0, 1e-300, 8e-05, 123456789.123456]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    kinds=st.one_of(*(st.lists(st.sampled_from(k), min_size=1, max_size=120) for k in (_ROW_KINDS, _LANE_KINDS))),
+    values=st.lists(_VALUES, min_size=1, max_size=50),
+    chunk=st.integers(min_value=150, max_value=4000),
+    meta=st.booleans(),
+)
+def test_json_fast_path_equals_json_rows_on_random_logs(tmp_path_factory, kinds, values, chunk, meta):
+    """Random sequences of rows (train rows of one layout and of a subset layout, val rows,
+    broken and empty lines, `lr` dicts, strings) with random values, cut into random chunk
+    sizes: json_fast with its train lane reads the same run as json_rows alone."""
+    from unittest import mock
+
+    import pandas as pd
+
+    import parsers.json_fast
+    import parsers.lines
+
+    out = [json.dumps({"env_info": "sys.platform: linux", "config": "x = 1", "seed": 0})] if meta else []
+    for i, kind in enumerate(kinds):
+        v = lambda k: values[(i * 7 + k) % len(values)]  # noqa: E731
+        row = {"mode": "train", "epoch": 1 + i // 40, "iter": (i % 40) * 10 + 10, "lr": v(0), "loss_cls": v(1), "d0.loss_cls": v(2), "loss": v(3)}
+        if kind == "subset":
+            del row["d0.loss_cls"]
+        elif kind == "val":
+            row = {"mode": "val", "epoch": row["epoch"], "iter": 100, "lr": v(0), "bbox_mAP": v(4)}
+        elif kind == "lr_dict":
+            row["lr"] = {"backbone": v(0), "head": v(5)}
+        elif kind == "string":
+            row["note"] = "a, b: c"
+        line = json.dumps(row)
+        if kind == "broken":
+            line = line[: len(line) // 2]
+        elif kind == "empty":
+            line = ""
+        out.append(line)
+    p = tmp_path_factory.mktemp("random") / "20230101_000000.log.json"
+    p.write_text("\n".join(out) + "\n")
+
+    def read():
+        try:
+            return parsers.read(str(p))
+        except parsers.ParseError as e:
+            return str(e)
+
+    def json_rows_only(data, a, b):
+        starts, rows = _json_rows_reference(data, a, b)
+        return starts, None, rows
+
+    with mock.patch.object(parsers.lines, "CHUNK", chunk):
+        fast = read()
+        with mock.patch.object(parsers.json_fast, "chunk_parts", json_rows_only):
+            plain = read()
+    if isinstance(fast, str) or isinstance(plain, str):
+        assert fast == plain
+        return
+    for frame in ("train", "evals", "layers"):
+        pd.testing.assert_frame_equal(getattr(fast, frame), getattr(plain, frame))
+    assert repr(fast.meta) == repr(plain.meta)
