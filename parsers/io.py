@@ -11,8 +11,6 @@ import stat
 import sys
 import zlib
 
-import numpy as np
-
 from parsers.run import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -51,6 +49,8 @@ def read_log(path: str):
     path = str(path)
     if path == STDIN:
         return read_bytes(path)
+    import numpy as np
+
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -69,7 +69,7 @@ def read_log(path: str):
                     break  # the file shrank while being read
                 got += n
             return data[:got]
-    except (IsADirectoryError, FileNotFoundError, OSError):
+    except OSError:
         return read_bytes(path)  # says what went wrong, as a ParseError
 
 

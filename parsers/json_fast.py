@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from parsers.json_rows import Rows, parse_rows
+from parsers.json_rows import Rows, no_rows, parse_rows
 
 SPACE = 32
 PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')
@@ -113,11 +113,11 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     if ref is None:
         return None
     keys, fixed, names, numeric = ref  # raw key bytes, raw fixed value bytes (or None)
+    if not numeric:
+        return None
     if any(b" " in key for key in keys) or any(v is not None and b" " in v for v in fixed):
         return None  # a space that is not a separator: the counting below would not hold
     skeletons = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
-    if not numeric:
-        return None
     L = np.array([len(s) for s in skeletons])[:, None]
     ls, le = starts[cand], ends[cand]
     # (k, m) layout: one contiguous row per item, and values come out column-major, as
@@ -235,13 +235,11 @@ def _fallback(mv, a, starts, ends, idx) -> Rows:
     import pyarrow as pa
 
     if len(idx) == 0:
-        out = Rows(idx, [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, idx)
-        out.first_seen = {}
-        return out
+        return no_rows()
 
     offsets = np.empty(2 * len(idx), np.int64)
     offsets[0::2], offsets[1::2] = starts[idx], ends[idx]
-    offsets = np.append(offsets, offsets[-1]) if len(idx) else np.zeros(1, np.int64)
+    offsets = np.append(offsets, offsets[-1])
     pairs = pa.Array.from_buffers(pa.large_string(), max(len(offsets) - 1, 0), [None, pa.py_buffer(offsets), pa.py_buffer(mv[a:])])
     lines = pairs.take(pa.array(np.arange(0, 2 * len(idx), 2)))
     rows = parse_rows(lines, threads=1)

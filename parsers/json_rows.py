@@ -34,6 +34,14 @@ class Rows:
         self.strings, self.rejected = strings, rejected
 
 
+def no_rows() -> Rows:
+    """The Rows of no lines."""
+    none = np.zeros(0, np.int64)
+    out = Rows(none, [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, none)
+    out.first_seen = {}
+    return out
+
+
 def parse_rows(lines, threads: int = 2) -> Rows:
     n = len(lines)
     if threads > 1 and n >= PARALLEL_FROM:

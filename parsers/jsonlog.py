@@ -83,14 +83,14 @@ def _scan(f: TextFile):
     from concurrent.futures import ThreadPoolExecutor
 
     from parsers.json_fast import chunk_parts
-    from parsers.json_rows import Rows, parse_rows
+    from parsers.json_rows import no_rows, parse_rows
 
     def scan(k):
         if not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
             return chunk_parts(f.data, *f.bounds[k])
         lines, starts = f.chunk_lines(k)
         if not len(lines):
-            return starts, None, Rows(np.zeros(0, np.int64), [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, np.zeros(0, np.int64))
+            return starts, None, no_rows()
         return starts, None, parse_rows(lines, threads=1)
 
     if len(f.bounds) > 1:
