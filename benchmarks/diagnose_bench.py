@@ -26,7 +26,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-REAL = os.path.join(os.path.dirname(REPO), "shared", "reallogs")
+REAL = os.path.join(REPO, "fixtures", "real", "set1")
 DETR3D = os.path.join(REAL, "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
 VARIANTS = os.path.join(REPO, "fixtures", "labelled", "variants")
 from bevlog.rules import RULE_IDS  # noqa: E402 - after the sys.path line above

@@ -3,7 +3,7 @@
     python benchmarks/report_bench.py                 # 10 runs × ~50k rows, 3 rounds
     python benchmarks/report_bench.py --runs 4 --rounds 1 --browser   # also time Chromium drawing it
 
-Input: the real DETR3D log (../shared/reallogs) parsed once, then tiled 15× along the
+Input: the real DETR3D log (fixtures/real/set1) parsed once, then tiled 15× along the
 step axis (3360 → 50,400 rows, layers and evaluations too) and scaled a little per run,
 so every run has the real columns and real noise. Parsing is not timed.
 
@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 import parsers  # noqa: E402
 from bevlog.report import build_report, prepare, render  # noqa: E402
 
-REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reallogs",
+REAL = os.path.join(os.path.dirname(__file__), "..", "fixtures", "real", "set1",
                     "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
 
 

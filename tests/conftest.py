@@ -1,11 +1,29 @@
-"""Suite-wide policy: on CI (CI=true) a skipped test is a failure.
+"""Suite-wide policy and the one place that knows where the real logs live.
 
-Browser, PNG and training tests skip on a developer machine that lacks Chromium or torch;
-`.ci/run` installs everything, so a skip there means a missing install step.
+On CI (CI=true) a skipped test is a failure: browser, PNG and training tests skip on a
+developer machine that lacks Chromium or torch; `.ci/run` installs everything, so a skip
+there means a missing install step.
+
+Real logs written by other people's runs are committed under `fixtures/real/` (set1, set2;
+provenance in fixtures/real/README.md). Modules import `REAL_LOGS` from here; tests that
+take a path use the `real_logs` fixture.
 """
 import os
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_LOGS = REPO / "fixtures" / "real"
+REAL_SET1 = REAL_LOGS / "set1"
+REAL_SET2 = REAL_LOGS / "set2"
+
+
+@pytest.fixture(scope="session")
+def real_logs() -> Path:
+    """fixtures/real: set1/ (first set of real logs) and set2/ (second set)."""
+    assert REAL_SET1.is_dir() and REAL_SET2.is_dir(), f"{REAL_LOGS} is part of the repository"
+    return REAL_LOGS
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,4 +1,4 @@
-"""mmcv 1.x log-line structure, as regexes derived from the real logs in ../shared/reallogs.
+"""mmcv 1.x log-line structure, as regexes derived from the real logs in fixtures/real.
 
 `test_bevdetr_log_format.py` checks that these match every `Epoch [` and `Epoch(val)` line of
 the real DETR3D log before the bevdetr tests hold bevdetr's logs to them.
@@ -7,12 +7,10 @@ import json
 import os
 import re
 
-REALLOGS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "reallogs")
-REAL_TEXT = os.path.join(REALLOGS, "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
+from conftest import REAL_SET1
+
+REAL_TEXT = os.path.join(REAL_SET1, "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
 REAL_JSON = REAL_TEXT + ".json"
-if not os.path.exists(REAL_TEXT):  # the checkout may live elsewhere; the shared folder does not move
-    REAL_TEXT = "/work/shared/reallogs/PrymceQ__3DDetection_DETR3D__20230727_114037.log"
-    REAL_JSON = REAL_TEXT + ".json"
 
 PREFIX = r"(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) - (?P<logger>[\w.]+) - INFO - "
 NUM = r"(?:-?\d+\.\d{4}|-?nan|-?inf)"

@@ -10,7 +10,9 @@ sys.path.insert(0, os.path.join(REPO, "fixtures", "labelled"))
 
 import corpus  # noqa: E402
 
-REAL = os.path.join(os.path.dirname(REPO), "shared", "reallogs")
+from conftest import REAL_SET1  # noqa: E402
+
+REAL = str(REAL_SET1)
 DETR3D_TEXT = os.path.join(REAL, "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
 STREAMPETR_TEXT = os.path.join(REAL, "PrymceQ__BEVModel_StreamPETR__20230725_174411.log")
 STREAMPETR_JSON = STREAMPETR_TEXT + ".json"

@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 
 import parsers
+from conftest import REAL_SET1
 from bevlog.align import AlignError
 from bevlog.compare import (MetricError, common_checkpoints, compare_runs, resolve_metric, run_labels,
                             sparkline)
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "fixtures" / "compare"
-REAL = REPO.parent / "shared" / "reallogs"
+REAL = REAL_SET1
 DETR3D = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
 STREAMPETR = REAL / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
 

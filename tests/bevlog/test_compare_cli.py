@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from bevlog.cli import cli
+from conftest import REAL_SET1
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "fixtures" / "compare"
-REAL = REPO.parent / "shared" / "reallogs"
+REAL = REAL_SET1
 B8, B20, NOBATCH = str(FIX / "b8"), str(FIX / "b20"), str(FIX / "nobatch")
 
 

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from bevlog.cli import cli
+from conftest import REAL_SET1
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "reallogs"
+REAL = REAL_SET1
 DETR3D = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
 DETR3D_JSON = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log.json"
 STREAMPETR = REAL / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"

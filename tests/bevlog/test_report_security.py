@@ -12,10 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from bevlog.cli import cli
+from conftest import REAL_SET1
 from report_browser_util import chrome, console_errors, network_requests, open_report, screenshot
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCE = REPO.parent / "shared" / "reallogs" / "PrymceQ__3DDetection_DETR3D__20230727_114037.log.json"
+SOURCE = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log.json"
 SCRIPT = "</script><script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 FILE_NAME = f"run{IMG}<script>alert(1)<\\script>.log.json"

@@ -1,16 +1,11 @@
-"""Shared paths for the parser tests.
-
-Real logs live outside the repository (../shared/reallogs, see its README); tests that
-need them are skipped with a clear reason when that folder is absent. BEVLOG_REALLOGS
-overrides the location.
-"""
+"""Shared paths for the parser tests (real logs: fixtures/real, located by tests/conftest.py)."""
 import os
 from pathlib import Path
 
-import pytest
+from conftest import REAL_SET1
 
 REPO = Path(__file__).resolve().parents[2]
-REAL = Path(os.environ.get("BEVLOG_REALLOGS", REPO.parent / "shared" / "reallogs"))
+REAL = REAL_SET1
 FIXTURES = REPO / "fixtures" / "logs"
 OWN = REPO / "fixtures" / "parsers"
 
@@ -23,8 +18,7 @@ CONSOLE = "eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_output"
 
 def real(name: str) -> Path:
     p = REAL / name
-    if not p.exists():
-        pytest.skip(f"real log {p} not available (set BEVLOG_REALLOGS)")
+    assert p.exists(), f"real log {p} is part of the repository"
     return p
 
 

@@ -1,7 +1,7 @@
-"""Every real log in ../shared/reallogs: exact row counts, spot values, meta.
+"""Every real log in fixtures/real/set1: exact row counts, spot values, meta.
 
 The counts were established with grep, independently of the parser (run in
-../shared/reallogs; D, S, B, J, C = the DETR3D, StreamPETR, BEVFusion, mmengine and
+fixtures/real/set1; D, S, B, J, C = the DETR3D, StreamPETR, BEVFusion, mmengine and
 console file stems):
 
   grep -c ' - INFO - Epoch \\[' D.log                                        -> 3360 train
