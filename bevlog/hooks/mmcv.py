@@ -1,0 +1,36 @@
+"""`AttentionStatsHook` for mmcv 1.x runners (see `bevlog.hooks`). Imports mmcv."""
+from __future__ import annotations
+
+from mmcv.runner import HOOKS, Hook
+
+from bevlog.hooks.attention_stats import AttentionRecorder
+
+
+@HOOKS.register_module(force=True)
+class AttentionStatsHook(Hook):
+    """Logs the decoder cross-attention's entropy and max |logit| per layer.
+
+    mmcv's logger hooks average `runner.log_buffer` over their interval; this hook (priority
+    NORMAL, the default of `custom_hooks`) runs before them (VERY_LOW) and adds each
+    iteration's values with count 1.
+    """
+
+    def __init__(self):
+        self.recorder = AttentionRecorder()
+
+    def before_run(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, "module") else runner.model
+        layers = self.recorder.install(model)
+        if layers:
+            runner.logger.info(f"AttentionStatsHook: measuring decoder cross-attention of layers {layers}")
+        else:
+            runner.logger.warning("AttentionStatsHook: no nn.MultiheadAttention cross-attention found in "
+                                  "the decoder (flash or deformable attention expose nothing to measure)")
+
+    def after_train_iter(self, runner) -> None:
+        stats = self.recorder.pop()
+        if stats:
+            runner.log_buffer.update(stats, 1)
+
+    def after_run(self, runner) -> None:
+        self.recorder.remove()

@@ -1,0 +1,49 @@
+"""`AttentionStatsHook` for mmengine runners (see `bevlog.hooks`). Imports mmengine."""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from bevlog.hooks.attention_stats import AttentionRecorder
+
+
+@HOOKS.register_module(force=True)
+class AttentionStatsHook(Hook):
+    """Logs the decoder cross-attention's entropy and max |logit| per layer.
+
+    Runs before mmengine's LoggerHook (priority NORMAL < BELOW_NORMAL). mmengine's LogProcessor
+    averages only keys named like losses (and time, grad_norm) over its window and logs the
+    *current* value of any other scalar, so the hook pushes the mean of the last `window_size`
+    iterations itself: what the log shows is the window mean, like the losses beside it.
+    """
+
+    priority = "NORMAL"
+
+    def __init__(self):
+        self.recorder = AttentionRecorder()
+        self.window = defaultdict(deque)
+        self.window_size = 1
+
+    def before_run(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, "module") else runner.model
+        size = getattr(runner.log_processor, "window_size", 10)
+        self.window_size = size if isinstance(size, int) and size > 0 else 10  # 'epoch'/'global': 10
+        layers = self.recorder.install(model)
+        if layers:
+            runner.logger.info(f"AttentionStatsHook: measuring decoder cross-attention of layers {layers}")
+        else:
+            runner.logger.warning("AttentionStatsHook: no nn.MultiheadAttention cross-attention found in "
+                                  "the decoder (flash or deformable attention expose nothing to measure)")
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        for key, value in self.recorder.pop().items():
+            window = self.window[key]
+            window.append(value)
+            if len(window) > self.window_size:
+                window.popleft()
+            runner.message_hub.update_scalar(f"train/{key}", sum(window) / len(window))
+
+    def after_run(self, runner) -> None:
+        self.recorder.remove()
