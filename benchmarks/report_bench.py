@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import os
 import platform
 import statistics
@@ -66,7 +67,7 @@ def tiled_runs(n_runs: int, copies: int):
             ev["epoch"] += k * 24
             evals.append(ev)
         name = f"detr3d_tiled_{i}"
-        meta = dict(base.meta, name=name, max_epochs=24 * copies)
+        meta = dataclasses.replace(base.meta, name=name, max_epochs=24 * copies)
         train = pd.concat(trains, ignore_index=True).assign(run=name)
         runs.append(parsers.Run(meta, train, pd.concat(layers, ignore_index=True).assign(run=name),
                                 pd.concat(evals, ignore_index=True).assign(run=name)))

@@ -55,19 +55,19 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 
 def diagnose_run(run, rules: list[str] | None = None, live: bool = False) -> list[Finding]:
-    """All selected rules (ids; all when None) on one Run, worst first."""
+    """All selected rules (ids; all when None) on one Run, worst first. `live`: the log is
+    still being written (`bevlog watch`), handed to the rules that ask for it."""
     from bevlog.rules import RULE_IDS, get_rule
 
-    if live:
-        run.extra["live"] = True
     findings: list[Finding] = []
     for rule_id in rules or RULE_IDS:
-        findings.extend(get_rule(rule_id)(run))
+        findings.extend(get_rule(rule_id)(run, live=live))
     return sort_findings(findings)
 
 
-def meta_for_json(meta: dict) -> dict:
-    """meta without bulky or machine-local parts, NaN -> null, numpy -> Python."""
+def meta_for_json(meta) -> dict:
+    """A run's `Meta` as a JSON-safe dict (its mapping view), without bulky or machine-local
+    parts; NaN -> null, numpy -> Python."""
     keep = {k: v for k, v in meta.items() if k not in ("skipped_lines",)}
     return json_safe(keep)
 

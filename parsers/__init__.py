@@ -4,10 +4,15 @@
 `read_many(paths)`   files/dirs grouped into runs (twins and resumes joined) -> [Run]
 `discover(path)`     the groups of log files, one per run (rules: parsers.discovery)
 `ParseError`         the one exception for unreadable input; str() is one line
+`Meta`               the typed, frozen `Run.meta` (every field declared in parsers.meta_types)
+`segment_starts(train)`  bool per train row: the first row of each resumed launch
 
 Heavy modules (pandas, pyarrow) are imported only when a log is actually read.
 """
-from parsers.run import EVALS_COLUMNS, LAYERS_COLUMNS, META_KEYS, TRAIN_COLUMNS, ParseError, Run
+from parsers.run import (
+    EVALS_COLUMNS, LAYERS_COLUMNS, META_KEYS, TRAIN_COLUMNS, LrSchedule, Meta, ParseError, ResumePoint, Run,
+    SegmentInfo, Segments, segment_starts,
+)
 
 
 def read(path) -> Run:
@@ -30,5 +35,6 @@ def discover(path) -> list:
 
 __all__ = [
     "Run", "ParseError", "read", "read_many", "discover",
+    "Meta", "LrSchedule", "Segments", "SegmentInfo", "ResumePoint", "segment_starts",
     "TRAIN_COLUMNS", "LAYERS_COLUMNS", "EVALS_COLUMNS", "META_KEYS",
 ]

@@ -18,12 +18,18 @@ Rules (documented here once, relied on downstream):
   else the last checkpoint iteration logged before it, else the last train step.
 - stitching: segments in time order (first timestamp, else first step); where steps
   overlap, rows of the earlier segment from the later segment's first step on are dropped
-  (`meta["segments"][k]["dropped_rows"]`).
+  (`meta.segments[k].dropped_rows`). The `segment` column says which file a row comes
+  from (`parsers.segment_starts` marks the first row of each resume).
+- header facts (config, plan, GPUs): the latest segment that states one wins (a resume
+  may extend the schedule); the traceback is the last segment's.
 - `ended`: "traceback: <exception line>" when the log ends in a Python traceback;
   "finished" when the last row reached the planned end (max epochs / iters, within one
   logging interval); "stopped" when it did not (killed, crashed silently, or still
   running) — also when the last epoch was left midway and the plan is unknown;
-  "unknown" when neither the plan nor the epoch length is known.
+  "before first iteration" when a launch logged its header (or json meta line) but no
+  train row and no evaluation; "unknown" when neither the plan nor the epoch length is known.
+- a run without validation but with a test result (`runner.test()`) has that result as
+  its one evaluation (see `_evals`).
 """
 from __future__ import annotations
 
@@ -35,12 +41,15 @@ from parsers import layers as layers_mod
 from parsers import meta as M
 from parsers.config import read_config
 from parsers.frames import const_str, float_frame, str_series
-from parsers.run import EVALS_COLUMNS, META_KEYS, TRAIN_COLUMNS, Run
+from parsers.meta_types import Meta, Segments
+from parsers.run import EVALS_COLUMNS, TRAIN_COLUMNS, Run
 
 FIXED_LOGGED = ["lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss"]
 
 
-def build_run(segments, name: str, sources: list[str]) -> Run:
+def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run:
+    order = sorted(range(len(segments)), key=lambda k: _segment_start(segments[k]))
+    segments = [segments[k] for k in order]
     header = _merged_header(segments)
     cfg = read_config(header.get("config_text")) if header.get("config_text") else header.get("config")
     if cfg is None and header.get("config"):
@@ -55,8 +64,6 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
     interval = M.log_interval(cfg)
     ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
 
-    order = sorted(range(len(segments)), key=lambda k: _segment_start(segments[k]))
-    segments = [segments[k] for k in order]
     pos = [_positions(s, runner, ipe) for s in segments]
     keep, seg_info = _stitch(segments, pos)
 
@@ -125,9 +132,7 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
     config_layers = M.decoder_layers(cfg)
     layer_present = {k: present[k] for k in keys}
     layers_df = layers_mod.LazyLayers(train, layer_present, name, config_layers)  # built on first read
-    evals, eval_strings = _evals(segments, pos, keep, runner, ipe, cfg, name)
 
-    meta = {k: None for k in META_KEYS}
     max_epochs, max_iters = M.max_epochs_iters(cfg, header)
     if max_iters is None and runner == "iter":
         # `Iter [i/n]`: n is the planned number of iterations.
@@ -136,6 +141,7 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
         if len(ns):
             max_iters = int(ns.max())
     last = _last_position(train)
+    evals, eval_strings = _evals(segments, pos, keep, runner, ipe, cfg, name, last)
     skipped: dict = {}
     skipped_lines: dict = {}
     for s in segments:
@@ -144,9 +150,9 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
         for r, ls in s.skipped_lines.items():
             skipped_lines.setdefault(f"{r}", []).extend(f"{s.source}:{n}" for n in ls)
     logged_layers = _logged_layer_count(train.columns, config_layers)
-    meta.update(
+    meta = Meta(
         name=name,
-        sources=sources,
+        sources=tuple(sources),
         format=_format(segments),
         library=segments[0].library if segments else None,
         runner=runner,
@@ -167,18 +173,20 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
         fp16=M.fp16(cfg, header.get("json_meta")),
         num_decoder_layers=config_layers or logged_layers,
         has_aux_loss=_has_aux(train.columns, config_layers, logged_layers),
-        segments=seg_info,
+        segments=Segments(tuple(seg_info)),
         skipped=skipped,
         skipped_lines=skipped_lines,
-        ended=_ended(header, runner, max_epochs, max_iters, ipe, last, interval, train),
+        ended=_ended(segments, header, runner, max_epochs, max_iters, last, interval, train),
         log_interval=interval or _median_interval(train),
         exp_name=header.get("exp_name"),
         seed=header.get("seed"),
         test_metrics=_test_metrics(segments),
         wall_s_estimated=any(s.format.endswith("json") for s in segments) or None,
         lr_key=lr_key,
+        twins=tuple(t for s in segments for t in s.header.get("twins_read", [])),
+        twins_not_read=tuple(twins_not_read),
     )
-    return Run(meta=meta, train=train, layers=layers_df, evals=evals, extra={"eval_strings": eval_strings})
+    return Run(meta=meta, train=train, layers=layers_df, evals=evals, eval_strings=tuple(eval_strings))
 
 
 def _format(segments) -> str | None:
@@ -187,16 +195,26 @@ def _format(segments) -> str | None:
 
 
 def _merged_header(segments) -> dict:
+    """Header facts of a run's segments, in time order. A resumed launch runs under its own
+    config and plan (a schedule extended from 3 to 6 epochs at the resume): the latest
+    segment that states a fact wins. Resume and checkpoint records of all segments are
+    joined; the traceback is the last segment's (an earlier launch's crash was resumed)."""
     out: dict = {}
     for s in segments:
         for k, v in s.header.items():
             if k in ("resumes", "checkpoints"):
                 out.setdefault(k, []).extend(v)
-            elif k not in out or out[k] in (None, "", [], {}):
-                out[k] = v
             elif k == "traceback":
-                out[k] = v  # the last segment's traceback is how the run ended
+                continue
+            elif _stated(v) or k not in out:
+                out[k] = v
+    if segments and segments[-1].header.get("traceback"):
+        out["traceback"] = segments[-1].header["traceback"]
     return out
+
+
+def _stated(v) -> bool:
+    return v is not None and not (isinstance(v, (str, list, tuple, dict)) and len(v) == 0)
 
 
 def _iters_per_epoch(segments, runner, cfg, interval):
@@ -370,8 +388,12 @@ def _wall(s, p) -> np.ndarray:
     return np.full(n, np.nan)
 
 
-def _evals(segments, pos, keep, runner, ipe, cfg, name):
-    """The long evals frame (numbers) and the string-valued eval fields (a list)."""
+def _evals(segments, pos, keep, runner, ipe, cfg, name, last):
+    """The long evals frame (numbers) and the string-valued eval fields (a list).
+
+    A run with no validation but a test result (`runner.test()`: an `Epoch(test)` line, or
+    the test dump `<ts>/<ts>.json`, one row without `step`) has that result as its one
+    evaluation, at the last train row (epoch and step NaN when there is none)."""
     import pandas as pd
 
     ev_interval = M.number(M.get(cfg, "evaluation", "interval")) or M.number(M.get(cfg, "train_cfg", "val_interval"))
@@ -412,6 +434,15 @@ def _evals(segments, pos, keep, runner, ipe, cfg, name):
         cols["step"].append(step[num])
         cols["metric"].append(np.asarray(s.eval_metric, dtype=object)[num])
         cols["value"].append(np.array([v for v, st in zip(s.eval_value, is_str) if not st], dtype=float))
+    tests = _test_metrics(segments)
+    if not cols["metric"] and not strings and tests:
+        epoch, step = last.get("epoch", np.nan), last.get("step", np.nan)
+        for metric, value in tests.items():
+            if isinstance(value, str):
+                strings.append({"epoch": epoch, "step": step, "metric": metric, "value": value})
+            else:
+                for k, v in (("epoch", epoch), ("step", step), ("metric", metric), ("value", value)):
+                    cols[k].append(np.array([v], dtype=object if k == "metric" else float))
     cat = {k: (np.concatenate(v) if v else np.zeros(0, object if k == "metric" else float)) for k, v in cols.items()}
     codes, names = pd.factorize(cat["metric"]) if len(cat["metric"]) else ([], [])  # a hash: np.unique sorts objects
     n = len(cat["metric"])
@@ -452,11 +483,14 @@ def _median_interval(train) -> int | None:
     return int(d) if d else None
 
 
-def _ended(header, runner, max_epochs, max_iters, ipe, last, interval, train) -> str:
+def _ended(segments, header, runner, max_epochs, max_iters, last, interval, train) -> str:
     if header.get("traceback"):
         return f"traceback: {header['traceback']}"
     if not last:
-        return "unknown"
+        evaluated = any(s.eval_metric or s.test_metrics for s in segments)
+        launched = any(s.header.get(k) for s in segments for k in ("config_text", "start_date", "json_meta"))
+        # a header (or json meta line) and no train line: the launch never logged iteration 1
+        return "before first iteration" if launched and not evaluated else "unknown"
     interval = interval or _median_interval(train) or 0
     step, epoch, it, per = last["step"], last["epoch"], last["iter"], last["iters_per_epoch"]
     # The runner logs every `interval` iterations: the run got to its end when the next

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from parsers.meta_types import LrSchedule
+
 
 def get(cfg: Any, *path, default=None):
     """cfg['a']['b'] that tolerates missing keys and non-dict values."""
@@ -118,22 +120,21 @@ def fp16(cfg, json_meta: dict | None = None) -> bool | None:
     return False
 
 
-def lr_schedule(cfg) -> dict | None:
-    """{'policy', 'steps', 'warmup', 'warmup_iters', 'warmup_ratio', 'by_epoch'} from
-    mmcv `lr_config` or mmengine `param_scheduler`."""
+def lr_schedule(cfg) -> LrSchedule | None:
+    """The schedule from mmcv `lr_config` or mmengine `param_scheduler` (None without either)."""
     lc = get(cfg, "lr_config")
     if isinstance(lc, dict):
         steps = lc.get("step")
         if isinstance(steps, (int, float)) and not isinstance(steps, bool):
             steps = [steps]
-        return {
-            "policy": lc.get("policy"),
-            "steps": list(steps) if isinstance(steps, (list, tuple)) else None,
-            "warmup": lc.get("warmup"),
-            "warmup_iters": number(lc.get("warmup_iters")),
-            "warmup_ratio": number(lc.get("warmup_ratio")),
-            "by_epoch": lc.get("by_epoch", True) if isinstance(lc.get("by_epoch", True), bool) else None,
-        }
+        return LrSchedule(
+            policy=lc.get("policy"),
+            steps=tuple(steps) if isinstance(steps, (list, tuple)) else None,
+            warmup=lc.get("warmup"),
+            warmup_iters=number(lc.get("warmup_iters")),
+            warmup_ratio=number(lc.get("warmup_ratio")),
+            by_epoch=lc.get("by_epoch", True) if isinstance(lc.get("by_epoch", True), bool) else None,
+        )
     ps = get(cfg, "param_scheduler")
     if isinstance(ps, dict):
         ps = [ps]
@@ -154,7 +155,7 @@ def lr_schedule(cfg) -> dict | None:
             ms = s.get("milestones")
             out["steps"] = list(ms) if isinstance(ms, (list, tuple)) else None
             out["by_epoch"] = s.get("by_epoch", True) if isinstance(s.get("by_epoch", True), bool) else None
-        return out
+        return LrSchedule(**out)
     return None
 
 

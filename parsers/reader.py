@@ -70,10 +70,7 @@ def read_files(files: list[str], twins: list[list[str]] | None = None) -> Run:
             not_read.append(display_name(twin))
         segments.append(seg)
     name = run_key(files[0])[1]
-    run = build_run(segments, name, [display_name(f) for f in files])
-    run.meta["twins"] = [t for s in segments for t in s.header.get("twins_read", [])]
-    run.meta["twins_not_read"] = not_read
-    return run
+    return build_run(segments, name, [display_name(f) for f in files], twins_not_read=not_read)
 
 
 def _read_groups(groups) -> list[Run]:

@@ -1,12 +1,14 @@
 """The Run: what every parser produces and everything downstream reads.
 
-See ../shared/DESIGN.md ("The data model"). Frames are plain pandas DataFrames;
+See docs/architecture.md (the road from a path to a finding). Frames are plain pandas DataFrames;
 missing values are NaN, never 0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from parsers.meta_types import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, Segments  # noqa: F401
 
 # Fixed leading columns of `Run.train`; every other logged key follows under its own name.
 TRAIN_COLUMNS = [
@@ -15,14 +17,6 @@ TRAIN_COLUMNS = [
 ]
 LAYERS_COLUMNS = ["run", "step", "epoch_f", "group", "term", "layer", "value"]
 EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value"]
-
-# `meta` keys every parser fills (None when the log does not say).
-META_KEYS = [
-    "name", "sources", "format", "runner", "max_epochs", "max_iters", "iters_per_epoch",
-    "iters_per_epoch_estimated", "config", "samples_per_gpu", "num_gpus", "total_batch",
-    "optimizer", "lr", "weight_decay", "grad_clip", "lr_schedule", "fp16",
-    "num_decoder_layers", "has_aux_loss", "segments", "skipped", "ended",
-]
 
 
 class ParseError(Exception):
@@ -36,34 +30,45 @@ class ParseError(Exception):
         super().__init__(f"{where}: {message}")
 
 
-@dataclass
+@dataclass(eq=False)  # identity equality: a Run is hashable (weakref-keyed caches of the rules)
 class Run:
-    """One training run: `meta` (dict) and the tidy frames `train`, `layers`, `evals`.
+    """One training run: `meta` (a frozen `Meta`) and the tidy frames `train`, `layers`, `evals`.
 
     Conventions (the parsers' modules document the details):
     - numbers are float64 (NaN = not logged; a logged `nan`/`inf` stays nan/inf), except
       `segment` and `layer` (int64); `run` and `metric` are `str`, the long `layers`
       frame's `run`/`group`/`term` are `category`.
-    - meta["name"]: the work dir (`<wd>/<ts>.log`, `<wd>/<ts>/vis_data/scalars.json`),
-      the wandb run dir, else the file name without suffixes and trailing timestamp.
-    - meta["ended"]: "finished" | "stopped" | "traceback: <exception line>" | "unknown".
-    - meta["skipped"]: {reason: count} of lines (or fields) not read; meta["skipped_lines"]
-      gives the first `file:line` of each reason.
-    - meta["segments"]: one dict per file of the run (resumes), in time order, with
-      first/last step, `resumed_from` {epoch, iter} and `dropped_rows` (overlap).
-    - extra["eval_strings"]: string-valued eval fields (`bbox_mAP_copypaste`), which are
-      not metrics and stay out of `evals`.
+    - `meta`: every field is declared, with its meaning, in `parsers.meta_types.Meta`.
+    - `train.segment`: index of the file (launch) a row comes from, in time order
+      (`meta.segments[k]`); `segment_starts(train)` marks the first row of each resume.
+    - `eval_strings`: string-valued eval fields (`bbox_mAP_copypaste`), dicts of epoch,
+      step, metric, value; not metrics, so they stay out of `evals`.
     """
 
-    meta: dict[str, Any]
+    meta: Meta
     train: Any  # pandas.DataFrame, columns TRAIN_COLUMNS + logged keys
     layers: Any  # pandas.DataFrame, columns LAYERS_COLUMNS (see `_layers_property`)
     evals: Any  # pandas.DataFrame, columns EVALS_COLUMNS
-    extra: dict[str, Any] = field(default_factory=dict)
+    eval_strings: tuple = ()
 
     @property
     def name(self) -> str:
-        return self.meta["name"]
+        return self.meta.name
+
+
+def segment_starts(train):
+    """numpy bool array, one per row of `train` (a `Run.train`, or rows of it in their
+    order): True on the first row of each segment after the first, where a resumed launch
+    takes over. The lr may restart there (a schedule re-run from its checkpoint): a jump
+    across such a row is the resume, not the schedule."""
+    import numpy as np
+
+    if train is None or not len(train) or "segment" not in train:
+        return np.zeros(0 if train is None else len(train), bool)
+    seg = np.asarray(train["segment"])
+    out = np.zeros(len(seg), bool)
+    out[1:] = seg[1:] != seg[:-1]
+    return out
 
 
 def _layers_property():

@@ -7,7 +7,9 @@ use so that listing ids costs nothing.
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -37,15 +39,22 @@ RULE_IDS = list(RULE_MODULES)
 @dataclass(frozen=True)
 class Rule:
     id: str
-    check: Callable  # (run, th=Thresholds()) -> list[Finding]
+    check: Callable  # (run, th=Thresholds()[, live=False]) -> list[Finding]
     summary: str
     explanation: str
     thresholds: object  # the default Thresholds instance
 
-    def __call__(self, run, **overrides):
+    @functools.cached_property
+    def wants_live(self) -> bool:
+        """The check declares a `live` parameter (the log is still being written)."""
+        return "live" in inspect.signature(self.check).parameters
+
+    def __call__(self, run, live: bool = False, **overrides):
+        """Findings on `run`; `overrides` replace thresholds. `live` reaches only checks
+        that declare it, so the others keep the plain `(run, th)` signature."""
         th = self.thresholds if not overrides else type(self.thresholds)(
             **{**vars(self.thresholds), **overrides})
-        return self.check(run, th)
+        return self.check(run, th, live=live) if self.wants_live else self.check(run, th)
 
 
 _loaded: dict[str, Rule] = {}

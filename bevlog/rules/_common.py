@@ -1,4 +1,4 @@
-"""Signals every rule reads, computed once per Run and cached in `run.extra`.
+"""Signals every rule reads, computed once per Run and kept in a per-run cache.
 
 A logged row of an mmcv/mmengine log is already a mean over ~50 iterations, so the rules
 work on rows: robust statistics (rolling medians, medians of windows) rather than
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -16,8 +17,13 @@ import pandas as pd
 
 from bevlog.findings import Finding, Fix
 from bevlog.smooth import rolling_median  # noqa: F401 - the project's one smoother, used by the rules
+from parsers import LrSchedule, Meta, segment_starts
 
 CACHE_KEY = "bevlog.signals"
+# Run -> {key: derived value}. Keyed weakly by the Run object (Runs hash by identity), so
+# nothing is written into the Run and an entry goes when its Run does. A Run's frames and
+# frozen meta are not edited after parsing; a changed Run is a new object with a fresh cache.
+_CACHES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 AUX_KEY = re.compile(r"(^|[._/])d\d+\.")  # mmdet intermediate-layer prefix `dK.`
 
 
@@ -48,15 +54,22 @@ class Signals:
     interval: float  # median steps between logged rows
     iter_runner: bool
     last_truncated: bool  # the log's last line was cut mid-write: its NaNs mean "missing"
+    segment_start: np.ndarray  # bool per row: first row of a resumed launch (parsers.segment_starts)
+
+
+def run_cache(run) -> dict:
+    """The cache of values derived from `run` (signals, layer windows), created on first use."""
+    cache = _CACHES.get(run)
+    if cache is None:
+        cache = _CACHES[run] = {}
+    return cache
 
 
 def signals(run) -> Signals:
-    cached = run.extra.get(CACHE_KEY) if isinstance(run.extra, dict) else None
-    if cached is not None:
-        return cached
-    sig = _compute(run)
-    if isinstance(run.extra, dict):
-        run.extra[CACHE_KEY] = sig
+    cache = run_cache(run)
+    sig = cache.get(CACHE_KEY)
+    if sig is None:
+        sig = cache[CACHE_KEY] = _compute(run)
     return sig
 
 
@@ -76,12 +89,11 @@ def _compute(run) -> Signals:
     n = len(t)
     window = int(min(31, max(5, n // 40))) | 1
     interval = float(np.median(np.diff(step))) if n > 1 else float("nan")
-    iter_runner = run.meta.get("runner") == "iter"
+    iter_runner = run.meta.runner == "iter"
     warmup_end_row, warmup_iters = _warmup(run.meta, step, lr)
-    skipped = run.meta.get("skipped") or {}
-    truncated = any("truncat" in str(k).lower() for k in skipped)
+    truncated = any("truncat" in str(k).lower() for k in run.meta.skipped)
     return Signals(t, step, epoch_f, loss, loss_raw, lr, warmup_end_row, warmup_iters, window,
-                   interval, iter_runner, truncated)
+                   interval, iter_runner, truncated, segment_starts(t))
 
 
 def nonfinite_rows(sig: Signals, values: np.ndarray) -> np.ndarray:
@@ -97,10 +109,10 @@ def progress(run, sig: Signals) -> float | None:
     """Fraction of the planned iterations the log reached (None when the plan is unknown)."""
     meta = run.meta
     total = None
-    if meta.get("runner") == "iter" and meta.get("max_iters"):
-        total = meta["max_iters"]
-    elif meta.get("max_epochs") and meta.get("iters_per_epoch"):
-        total = meta["max_epochs"] * meta["iters_per_epoch"]
+    if meta.runner == "iter" and meta.max_iters:
+        total = meta.max_iters
+    elif meta.max_epochs and meta.iters_per_epoch:
+        total = meta.max_epochs * meta.iters_per_epoch
     if not total or not len(sig.step):
         return None
     return float(np.nanmax(sig.step) / total)
@@ -112,7 +124,7 @@ def column(t: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(t[name], errors="coerce").to_numpy(dtype=float)
 
 
-def _warmup(meta: dict, step: np.ndarray, lr: np.ndarray) -> tuple[int, int | None]:
+def _warmup(meta: Meta, step: np.ndarray, lr: np.ndarray) -> tuple[int, int | None]:
     """Row where warmup ends and its length in iterations.
 
     The config's `warmup_iters` wins when the log carries it; otherwise warmup is an lr that
@@ -121,9 +133,9 @@ def _warmup(meta: dict, step: np.ndarray, lr: np.ndarray) -> tuple[int, int | No
     n = len(step)
     if n == 0:
         return 0, None
-    sched = meta.get("lr_schedule") if isinstance(meta.get("lr_schedule"), dict) else {}
-    iters = sched.get("warmup_iters")
-    if sched.get("warmup") and isinstance(iters, (int, float)) and iters > 0:
+    sched = meta.lr_schedule or LrSchedule()
+    iters = sched.warmup_iters
+    if sched.warmup and isinstance(iters, (int, float)) and iters > 0:
         after = np.flatnonzero(step > iters)
         if not len(after):
             return n, int(iters)  # the whole log is still warming up
@@ -169,10 +181,10 @@ def loss_columns(t: pd.DataFrame, final_only: bool = False) -> list[str]:
 
 # ---- facts from meta -------------------------------------------------------------------
 
-def base_lr(meta: dict, sig: Signals | None = None) -> float | None:
+def base_lr(meta: Meta, sig: Signals | None = None) -> float | None:
     """The optimizer's base lr from the config; only param group 0's lr is logged, so the
     logged lr is a fallback (a backbone group with lr_mult would mislead)."""
-    lr = meta.get("lr")
+    lr = meta.lr
     if _finite(lr) and lr > 0:
         return float(lr)
     if sig is not None and "base_lr" in sig.t:
@@ -187,11 +199,11 @@ def peak_logged_lr(sig: Signals) -> float | None:
     return float(lr.max()) if len(lr) and lr.max() > 0 else None
 
 
-def lr_for_fix(meta: dict, sig: Signals) -> float | None:
+def lr_for_fix(meta: Meta, sig: Signals) -> float | None:
     return base_lr(meta, sig) or peak_logged_lr(sig)
 
 
-def lower_lr_fix(meta: dict, sig: Signals, divisor: float) -> tuple[list[dict], list[str]]:
+def lower_lr_fix(meta: Meta, sig: Signals, divisor: float) -> tuple[list[dict], list[str]]:
     """The lr change most rules suggest: the run's lr / divisor, as (changes, fix sentence parts)."""
     base = lr_for_fix(meta, sig)
     if not base:
@@ -200,9 +212,9 @@ def lower_lr_fix(meta: dict, sig: Signals, divisor: float) -> tuple[list[dict], 
     return [{"param": "lr", "from": base, "to": to}], [f"lr {fmt(base)} → {fmt(to)}"]
 
 
-def dynamic_loss_scale(meta: dict) -> bool | None:
+def dynamic_loss_scale(meta: Meta) -> bool | None:
     """True for dynamic fp16 loss scaling, False for a static scale, None when unknown."""
-    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    cfg = meta.config if isinstance(meta.config, dict) else {}
     candidates = [cfg.get("fp16"), cfg.get("optimizer_config"), cfg.get("optim_wrapper")]
     for c in candidates:
         if isinstance(c, dict) and "loss_scale" in c:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bevlog.rules._common import progress, signals
+from bevlog.rules._common import progress, run_cache, signals
 
 CACHE_KEY = "bevlog.layer_window"
 
@@ -17,8 +17,9 @@ CACHE_KEY = "bevlog.layer_window"
 def late_layers(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
     """Rows of `run.layers` in the last `frac` of the post-warmup steps (finite values only)."""
     key = (CACHE_KEY, frac)
-    if key in run.extra:
-        return run.extra[key]
+    cache = run_cache(run)
+    if key in cache:
+        return cache[key]
     sig = signals(run)
     L = run.layers
     out = L.iloc[0:0] if L is None else L
@@ -31,7 +32,7 @@ def late_layers(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
             out = L[(L["step"] >= cut) & np.isfinite(vals)]
         else:
             out = L.iloc[0:0]
-    run.extra[key] = out
+    cache[key] = out
     return out
 
 

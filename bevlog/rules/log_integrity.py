@@ -17,19 +17,16 @@ from bevlog.rules._common import column, doc, finding, signals, where
 RULE_ID = "log-integrity"
 SUMMARY = "resumes, repeated/backwards steps, iters/epoch changing, a run that stopped early or crashed"
 
-LIVE_KEY = "live"  # run.extra[LIVE_KEY] = True while the log is still being written
-
-
 @dataclass(frozen=True)
 class Thresholds:
     skipped_note: int = doc(1, "unparseable lines (of reasons other than known noise) that earn a note")
 
 
-def find_log_integrity(run, th: Thresholds = Thresholds()):
+def find_log_integrity(run, th: Thresholds = Thresholds(), live: bool = False):
+    """`live`: the log is still being written (`bevlog watch`): a log that stops is not news."""
     meta = run.meta
     sig = signals(run)
     n = len(sig.step)
-    live = bool(run.extra.get(LIVE_KEY))
     last = n - 1 if n else None
     out = []
     ended = str(meta.get("ended") or "")

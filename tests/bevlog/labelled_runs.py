@@ -28,12 +28,12 @@ def _run(run_id: str):
 
 
 def run(run_id: str):
-    """A fresh Run for the corpus entry (frames shared, meta/extra copied: tests may edit them)."""
-    import copy
+    """A fresh Run for the corpus entry: frames and the frozen meta shared, a new object so
+    that its derived-signal cache is its own (a test changes meta with `dataclasses.replace`
+    and may assign `train`)."""
+    import dataclasses
 
-    base = _run(run_id)
-    return type(base)(meta=copy.deepcopy(base.meta), train=base.train, layers=base.layers,
-                      evals=base.evals, extra={})
+    return dataclasses.replace(_run(run_id))
 
 
 def findings(run_id: str, rule: str, **overrides):

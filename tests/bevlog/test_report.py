@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import parsers
 from bevlog.cli import cli
+from conftest import REAL_SET1
 from bevlog.findings import Finding, Fix
 from bevlog.report import build_report, prepare
 from bevlog.report.downsample import minmax_indices
@@ -18,7 +19,7 @@ from bevlog.smooth import ema
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "fixtures" / "compare"
-REAL = REPO.parent / "shared" / "reallogs"
+REAL = REAL_SET1
 DETR3D = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
 PANELS = ["panel-loss", "panel-components", "panel-layers", "panel-lr", "panel-grad", "panel-evals"]
 

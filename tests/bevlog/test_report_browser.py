@@ -10,11 +10,12 @@ pytest.importorskip("selenium")
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from bevlog.cli import cli  # noqa: E402
+from conftest import REAL_SET1  # noqa: E402
 from report_browser_util import (PANEL_STATE, chrome, console_errors, network_requests,  # noqa: E402
                                  open_report, screenshot)
 
 REPO = Path(__file__).resolve().parents[2]
-REAL = REPO.parent / "shared" / "reallogs"
+REAL = REAL_SET1
 DETR3D = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
 STREAMPETR = REAL / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
 

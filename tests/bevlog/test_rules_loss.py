@@ -56,8 +56,10 @@ def test_divergence_reports_onset_lr_grad_norm_component_and_recipe_fix():
 
 
 def test_divergence_fix_follows_the_runs_batch():
-    r = run("variant/detr3d_diverge")
-    r.meta.update(total_batch=16, lr=1e-3)
+    import dataclasses
+
+    base = run("variant/detr3d_diverge")
+    r = dataclasses.replace(base, meta=dataclasses.replace(base.meta, total_batch=16, lr=1e-3))
     from bevlog.rules import get_rule
 
     (f,) = get_rule("divergence")(r)

@@ -11,9 +11,9 @@ import pytest
 import parsers
 from bevlog.diagnose import diagnose_run
 from bevlog.rules import get_rule
+from conftest import REAL_SET1 as REAL
 
 RUNS = Path(__file__).resolve().parents[2] / "fixtures" / "runs"
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "reallogs"
 DIVERGED = Path(__file__).resolve().parents[2] / "fixtures" / "labelled" / "variants"
 
 

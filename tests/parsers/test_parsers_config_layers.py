@@ -40,7 +40,7 @@ def test_real_config_dump():
 
     cfg = read_cached(real(f"{DETR3D}.log")).meta["config"]
     assert decoder_layers(cfg) == 6
-    assert lr_schedule(cfg)["policy"] == "CosineAnnealing"
+    assert lr_schedule(cfg).policy == "CosineAnnealing"
     assert cfg["point_cloud_range"] == [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
 
 

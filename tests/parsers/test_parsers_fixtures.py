@@ -123,7 +123,7 @@ def _check_spots(exp, run):
 
 def _check_eval_spots(exp, run):
     ev = run.evals
-    strings = run.extra.get("eval_strings", [])
+    strings = run.eval_strings
     for sp in exp.get("eval_spot", []):
         v = sp["value"]
         if isinstance(v, str) and v.lower() != "nan":

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from parsers_testlib import BEVFUSION, CONSOLE, DETR3D, MMENGINE, STREAMPETR, read_cached, real
 
-from parsers import EVALS_COLUMNS, LAYERS_COLUMNS, META_KEYS, TRAIN_COLUMNS
+from parsers import EVALS_COLUMNS, LAYERS_COLUMNS, TRAIN_COLUMNS, Meta
 
 COUNTS = {
     f"{DETR3D}.log": (3360, 1164),
@@ -58,8 +58,8 @@ def test_row_counts_and_contract(name):
     assert list(run.train.columns[: len(TRAIN_COLUMNS)]) == TRAIN_COLUMNS
     assert list(run.layers.columns) == LAYERS_COLUMNS
     assert list(run.evals.columns) == EVALS_COLUMNS
-    assert set(META_KEYS) <= set(run.meta)
-    assert run.meta["skipped"] is not None
+    assert isinstance(run.meta, Meta)  # every key declared in parsers.meta_types
+    assert isinstance(run.meta.skipped, dict)
     # step is the global iteration: strictly increasing within a single-segment log.
     steps = run.train["step"].to_numpy()
     assert np.all(np.diff(steps) > 0)
