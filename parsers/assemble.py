@@ -16,9 +16,11 @@ Rules (documented here once, relied on downstream):
 - evals `step`: epoch runners: the end of that epoch (epoch × ipe); iter runners: the
   evaluation interval multiple reached at the last train row (config `evaluation.interval`),
   else the last checkpoint iteration logged before it, else the last train step.
-- stitching: segments in time order (first timestamp, else first step); where steps
-  overlap, rows of the earlier segment from the later segment's first step on are dropped
-  (`meta["segments"][k]["dropped_rows"]`).
+- stitching: the segments of ONE run (`parsers.identity` decides which segments are one
+  run, from resume evidence) in time order (first timestamp, else first step); where steps
+  overlap, rows of the earlier segment from the later segment's first step on are replaced
+  by the later segment's: counted per segment (`meta["segments"][k]["dropped_rows"]`) and
+  in all (`meta["replaced_rows"]`), never dropped silently.
 - `ended`: "traceback: <exception line>" when the log ends in a Python traceback;
   "finished" when the last row reached the planned end (max epochs / iters, within one
   logging interval); "stopped" when it did not (killed, crashed silently, or still
@@ -35,6 +37,7 @@ from parsers import layers as layers_mod
 from parsers import meta as M
 from parsers.config import read_config
 from parsers.frames import const_str, float_frame, str_series
+from parsers.identity import launch_stamp
 from parsers.run import EVALS_COLUMNS, META_KEYS, TRAIN_COLUMNS, Run
 
 FIXED_LOGGED = ["lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss"]
@@ -55,7 +58,7 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
     interval = M.log_interval(cfg)
     ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
 
-    order = sorted(range(len(segments)), key=lambda k: _segment_start(segments[k]))
+    order = sorted(range(len(segments)), key=lambda k: segment_order(segments[k]))
     segments = [segments[k] for k in order]
     pos = [_positions(s, runner, ipe) for s in segments]
     keep, seg_info = _stitch(segments, pos)
@@ -177,6 +180,8 @@ def build_run(segments, name: str, sources: list[str]) -> Run:
         test_metrics=_test_metrics(segments),
         wall_s_estimated=any(s.format.endswith("json") for s in segments) or None,
         lr_key=lr_key,
+        replaced_rows=sum(info["dropped_rows"] for info in seg_info),
+        started=launch_stamp(segments[0]) if segments else None,
     )
     return Run(meta=meta, train=train, layers=layers_df, evals=evals, extra={"eval_strings": eval_strings})
 
@@ -261,7 +266,8 @@ def _ipe_from_boundaries(epoch, step) -> int | None:
     return int(round(v)) if v > 0 else None
 
 
-def _segment_start(s) -> tuple:
+def segment_order(s) -> tuple:
+    """Sort key of a segment: launch time, then resumed after fresh, then first step."""
     t = _parse_date(s.header.get("start_date"))
     first_ts = s.ts[0] if s.ts is not None and len(s.ts) else np.nan
     if t is None and not np.isnan(first_ts):
