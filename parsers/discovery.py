@@ -152,10 +152,23 @@ def expand(patterns, beside: bool = False) -> tuple[list[str], list]:
 
 
 def _with_siblings(path: str) -> list[str]:
+    """`path` and the logs of its run that sit where a run keeps them: its own folder, and
+    for mmengine (`<wd>/<ts>/<ts>.log`, `<wd>/<ts>/vis_data/…`) every `<wd>/*/` and
+    `<wd>/*/vis_data/`. No recursive walk: a log in a home directory stays cheap to follow."""
     key = run_key(path)[:2]
     here = os.path.abspath(path)
-    siblings = [p for p in find_logs(key[0]) if run_key(p)[:2] == key and os.path.abspath(p) != here] \
-        if os.path.isdir(key[0]) else []
+    folder = os.path.dirname(here)
+    places = {folder}
+    if key[0] != folder and os.path.isdir(key[0]):
+        for entry in sorted(os.listdir(key[0])):
+            d = os.path.join(key[0], entry)
+            places |= {d, os.path.join(d, "vis_data")}
+    siblings = []
+    for d in sorted(p for p in places if os.path.isdir(p)):
+        for f in sorted(os.listdir(d)):
+            p = os.path.join(d, f)
+            if p != here and os.path.isfile(p) and is_candidate(p) and run_key(p)[:2] == key and sniff(p):
+                siblings.append(p if os.path.isabs(path) else os.path.relpath(p))  # named as `path` is
     return [path] + siblings
 
 

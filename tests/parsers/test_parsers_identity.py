@@ -211,3 +211,20 @@ def test_one_unreadable_file_of_a_run_does_not_stop_the_others(tmp_path, detr3d)
     runs, problems = parsers.read_paths([good, bad, bad_json])
     assert [len(r.train) for r in runs] == [280]
     assert sorted(p.path for p in problems) == [bad, bad_json] and all("\n" not in str(p) for p in problems)
+
+
+def test_beside_reads_the_run_a_file_belongs_to(tmp_path, detr3d):
+    """What `bevlog watch FILE` follows: the file's own run, with its resume segments and
+    twins from beside it, and not the separate attempts that share its folder."""
+    wd = shutil.copytree(FIXTURES / "mmcv_resume_epoch", tmp_path / "wd")
+    latest = sorted(wd.glob("*.log"))[-1]
+    run = parsers.read(latest, beside=True)
+    whole = parsers.read(wd)
+    assert run.meta["sources"] == [str(p) for p in sorted(wd.glob("*.log"))] == whole.meta["sources"]
+    assert len(run.meta["twins"]) == 2 and len(run.train) == len(whole.train)
+    header, body, at = detr3d
+    two = tmp_path / "two"
+    _write(two / "20230727_114037.log", header + body[: at[3]])
+    second = _write(two / "20230728_090000.log", _later(header + body[: at[2]], b"2023-07-28"))
+    run = parsers.read(second, beside=True)
+    assert run.name == "two@20230728_090000" and len(run.train) == _train_lines(body[: at[2]])
