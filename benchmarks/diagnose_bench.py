@@ -63,25 +63,24 @@ def end_to_end():
     return diag[1] < 1.5
 
 
-def timed_group(args):
-    """diagnose_group plus where and how long it ran: (worker pid, CPU seconds)."""
-    from bevlog.diagnose import diagnose_group
+def timed_job(job):
+    """diagnose_job plus where and how long it ran: (worker pid, CPU seconds)."""
+    from bevlog.diagnose import diagnose_job
 
     c = time.process_time()
-    diagnose_group(args)
+    diagnose_job(job)
     return os.getpid(), time.process_time() - c
 
 
 def workers_share(dirs, cores):
     """Runs and CPU seconds per worker process, through the same pool code as diagnose_paths."""
-    from bevlog.diagnose import _preload_rules
-    from bevlog.inputs import expand_paths
-    from bevlog.parallel import map_with_progress
+    from parsers.reader import map_jobs, plan
 
-    groups, _ = expand_paths(dirs)
+    from bevlog.diagnose import _preload_rules
+
+    work, _ = plan(dirs)
     per = {}
-    items = [(g, None) for g in groups]
-    for pid, cpu in map_with_progress(timed_group, items, cores, False, "", preload=_preload_rules):
+    for pid, cpu in map_jobs(timed_job, work, cores, False, "", preload=_preload_rules):
         runs, total = per.get(pid, (0, 0.0))
         per[pid] = (runs + 1, total + cpu)
     return per

@@ -95,6 +95,15 @@ def frame_x(run, frame, align: str, overrides: dict[str, int] | None = None):
     return step_to_x(run, step, "time", overrides) if len(step) else np.array([], dtype=float)
 
 
+def without_epochs(runs) -> list[str]:
+    """Names of the runs that have train rows but no fractional epoch on any of them
+    (iteration-based logs that never say how many iterations make an epoch)."""
+    import numpy as np
+
+    return [run.name for run in runs
+            if len(run.train) and not np.isfinite(run.train["epoch_f"].to_numpy(dtype=float)).any()]
+
+
 def step_to_x(run, steps, align: str, overrides: dict[str, int] | None = None):
     """Global steps (any, e.g. an evaluation's or a finding's) -> x on the chosen axis.
 

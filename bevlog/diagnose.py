@@ -1,14 +1,13 @@
 """Run the rules over runs: findings, a verdict per run, in parallel over many logs.
 
-`diagnose_run(run)` runs the selected rules on one Run. `diagnose_paths(paths)` expands
-PATH arguments (files, work dirs, globs, '-') into runs and diagnoses them; with many runs
-each worker process parses *and* diagnoses its runs, so the frames never cross a process
-boundary — only the findings and a JSON-safe meta come back.
+`diagnose_run(run)` runs the selected rules on one Run. `diagnose_paths(paths)` reads PATH
+arguments through the reader's plan / read_job / map_jobs (the road of `parsers.read_paths`)
+and diagnoses each run; with many runs each worker process reads *and* diagnoses its runs,
+so the frames never cross a process boundary — only the findings and a JSON-safe meta come
+back.
 """
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,46 +71,38 @@ def meta_for_json(meta) -> dict:
     return json_safe(keep)
 
 
-def diagnose_group(args) -> tuple[Diagnosis | None, str | None]:
-    """(files, rules) -> (Diagnosis, None) or (None, error line). Runs in worker processes."""
-    files, rules = args
-    from bevlog.inputs import read_group
+def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], list]:
+    """One job of `parsers.reader.plan` -> (a Diagnosis per run, problems). Runs in worker
+    processes: the runs are read (`parsers.reader.read_job`, the road every command takes)
+    and diagnosed where they are, so frames never cross a process boundary."""
+    from parsers.reader import read_job
+
     from bevlog.summary import describe_run
 
-    run, error = read_group(files)
-    if error:
-        return None, error
-    findings = diagnose_run(run, rules)
-    return Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), findings), None
+    runs, problems = read_job(job)
+    return [Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run, rules))
+            for run in runs], problems
 
 
 def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,
-                   progress: bool | None = None) -> tuple[list[Diagnosis], list[str]]:
-    """PATH arguments -> (diagnoses worst first, error lines).
+                   progress: bool | None = None) -> tuple[list[Diagnosis], list]:
+    """PATH arguments -> (diagnoses worst first, problems: ParseErrors, one line each).
 
-    jobs None: all cores when there are more than 4 runs. The progress bar goes to stderr,
-    only when it is a terminal (or `progress=True`).
+    Paths are planned and read as by `parsers.read_paths` (same discovery, same runs, same
+    names, same pool policy); jobs None: all cores when there are more than 4 groups.
     """
-    from bevlog.inputs import expand_paths
+    from functools import partial
 
-    groups, errors = expand_paths(paths)
-    if jobs is None:
-        jobs = (os.cpu_count() or 1) if len(groups) > 4 else 1
-    if progress is None:
-        progress = len(groups) > 1 and sys.stderr.isatty()
-    from bevlog.parallel import map_with_progress
+    from parsers.reader import map_jobs, plan
 
-    stdin = any("-" in group for group in groups)
-    results = map_with_progress(diagnose_group, [(g, rules) for g in groups], jobs, progress, "diagnosing",
-                                in_process=stdin, preload=_preload_rules)
+    work, problems = plan(paths)
     diagnoses = []
-    for diagnosis, error in results:
-        if error:
-            errors.append(error)
-        else:
-            diagnoses.append(diagnosis)
+    for found, errs in map_jobs(partial(diagnose_job, rules=rules), work, jobs, progress, "diagnosing",
+                                preload=_preload_rules):
+        diagnoses.extend(found)
+        problems.extend(errs)
     diagnoses.sort(key=lambda d: (-d.worst, -sum(f.rank == d.worst for f in d.findings)))
-    return diagnoses, errors
+    return diagnoses, problems
 
 
 def _preload_rules() -> None:

@@ -16,16 +16,30 @@ def jobs_option(fn):
     )(fn)
 
 
-def default_jobs(n_paths: int, jobs: int | None) -> int:
-    if jobs is not None:
-        return jobs
-    return (os.cpu_count() or 1) if n_paths > 8 else 1
-
-
-def report_errors(errors: list[str]) -> None:
+def report_errors(errors) -> None:
     """Print one line per unreadable input on stderr."""
     for line in errors:
         click.echo(f"error: {line}", err=True)
+
+
+def report_notes(metas) -> None:
+    """Say on stderr what reading did beyond the obvious (rows a resume replaced)."""
+    for line in (n for meta in metas for n in stitch_notes(meta)):
+        click.echo(line, err=True)
+
+
+def stitch_notes(meta) -> list[str]:
+    """One line per resume that replaced rows of the segment before it."""
+    out = []
+    segments = meta.get("segments") or []
+    for before, after in zip(segments, segments[1:]):
+        n = before.get("dropped_rows") or 0
+        if n:
+            at = after.get("first_step")
+            where = f" from step {at:,.0f} on" if isinstance(at, (int, float)) else ""
+            out.append(f"note: {meta.get('name')}: {n} row(s) of {before.get('source')}{where} were logged again "
+                       f"after the resume in {after.get('source')}; the resumed rows are kept")
+    return out
 
 
 def use_color() -> bool:
@@ -34,17 +48,19 @@ def use_color() -> bool:
 
 
 def load_or_exit(ctx: click.Context, paths, jobs=None):
-    """Read PATH arguments; print errors; exit 2 when nothing at all could be read.
+    """Read PATH arguments through `parsers.read_paths`; print problems and notes; exit 2
+    when nothing at all could be read.
 
-    Returns (runs, errors); commands exit 2 at the end when errors is not empty.
+    Returns (runs, problems); commands exit 2 at the end when problems is not empty.
     """
-    from bevlog.inputs import load_runs  # here, not at the top: it pulls in parsers
+    import parsers  # here, not at the top: `bevlog --help` must not pay for it
 
-    runs, errors = load_runs(paths, jobs=default_jobs(len(paths), jobs))
-    report_errors(errors)
+    runs, problems = parsers.read_paths(paths, jobs=jobs)
+    report_errors(problems)
+    report_notes(run.meta for run in runs)
     if not runs:
         ctx.exit(2)
-    return runs, errors
+    return runs, problems
 
 
 # --- alignment and smoothing, shared by `compare` and `report` --------------------------
@@ -54,8 +70,26 @@ def align_option(fn):
         "--align", type=click.Choice(["epochs", "iters", "samples", "time"]), default="epochs",
         show_default=True,
         help="x axis: fractional epochs, global iterations, samples seen (step × total batch), "
-             "or wall-clock hours. Never compare raw iterations across batch sizes.",
+             "or wall-clock hours. Never compare raw iterations across batch sizes. The default "
+             "falls back to iterations (with a note) when a run logs no epochs.",
     )(fn)
+
+
+def choose_align(ctx: click.Context, align: str, runs) -> str:
+    """The default `--align epochs` becomes `iters` (said on stderr) when a run has no epochs;
+    an explicit `--align epochs` stays, and fails later with the run named."""
+    from click.core import ParameterSource
+
+    from bevlog.align import without_epochs
+
+    if align != "epochs" or ctx.get_parameter_source("align") != ParameterSource.DEFAULT:
+        return align
+    missing = without_epochs(runs)
+    if missing:
+        click.echo(f"note: {', '.join(missing)} logs no epochs (iteration-based); aligning by iterations "
+                   "(pass --align to choose)", err=True)
+        return "iters"
+    return align
 
 
 def smooth_option(fn):

@@ -1,12 +1,15 @@
-"""Training-log parsers: `read(path) -> Run`. Knows formats, nothing about diagnosis.
+"""Training-log parsers. Knows formats, nothing about diagnosis.
 
-`read(path)`         a log file, a work dir of ONE run, or '-' (stdin) -> Run
-`read_many(paths)`   files/dirs grouped into runs (twins and resumes joined) -> [Run]
-`discover(path)`     the groups of log files, one per run (rules: parsers.discovery)
+`read_paths(paths)`  PATH arguments (files, dirs searched recursively, globs, '-') ->
+                     (runs, problems): THE road every command takes (parsers.reader)
+`read(path)`         `read_paths([path])` expecting one run -> Run (else ParseError)
+`read_many(paths)`   `read_paths` raising its first problem -> [Run]
 `ParseError`         the one exception for unreadable input; str() is one line
 `Meta`               the typed, frozen `Run.meta` (every field declared in parsers.meta_types)
 `segment_starts(train)`  bool per train row: the first row of each resumed launch
 
+Which files are one run is decided from evidence (parsers.identity): a resume record or
+steps that continue; two attempts of one config in one work dir are two runs.
 Heavy modules (pandas, pyarrow) are imported only when a log is actually read.
 """
 from parsers.run import (
@@ -15,10 +18,16 @@ from parsers.run import (
 )
 
 
-def read(path) -> Run:
+def read_paths(paths, jobs=None, progress=None, beside=False):
+    from parsers.reader import read_paths as _read_paths
+
+    return _read_paths(paths, jobs=jobs, progress=progress, beside=beside)
+
+
+def read(path, beside=False) -> Run:
     from parsers.reader import read as _read
 
-    return _read(path)
+    return _read(path, beside=beside)
 
 
 def read_many(paths) -> list:
@@ -27,14 +36,8 @@ def read_many(paths) -> list:
     return _read_many(paths)
 
 
-def discover(path) -> list:
-    from parsers.discovery import discover as _discover
-
-    return _discover(path)
-
-
 __all__ = [
-    "Run", "ParseError", "read", "read_many", "discover",
+    "Run", "ParseError", "read_paths", "read", "read_many",
     "Meta", "LrSchedule", "Segments", "SegmentInfo", "ResumePoint", "segment_starts",
     "TRAIN_COLUMNS", "LAYERS_COLUMNS", "EVALS_COLUMNS", "META_KEYS",
 ]

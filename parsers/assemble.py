@@ -16,10 +16,12 @@ Rules (documented here once, relied on downstream):
 - evals `step`: epoch runners: the end of that epoch (epoch × ipe); iter runners: the
   evaluation interval multiple reached at the last train row (config `evaluation.interval`),
   else the last checkpoint iteration logged before it, else the last train step.
-- stitching: segments in time order (first timestamp, else first step); where steps
-  overlap, rows of the earlier segment from the later segment's first step on are dropped
-  (`meta.segments[k].dropped_rows`). The `segment` column says which file a row comes
-  from (`parsers.segment_starts` marks the first row of each resume).
+- stitching: the segments of ONE run (`parsers.identity` decides which segments are one
+  run, from resume evidence) in time order (first timestamp, else first step); where steps
+  overlap, rows of the earlier segment from the later segment's first step on are replaced
+  by the later segment's: counted per segment (`meta.segments[k].dropped_rows`) and in all
+  (`meta.replaced_rows`), never dropped silently. The `segment` column says which file a
+  row comes from (`parsers.segment_starts` marks the first row of each resume).
 - header facts (config, plan, GPUs): the latest segment that states one wins (a resume
   may extend the schedule); the traceback is the last segment's.
 - `ended`: "traceback: <exception line>" when the log ends in a Python traceback;
@@ -41,6 +43,7 @@ from parsers import layers as layers_mod
 from parsers import meta as M
 from parsers.config import read_config
 from parsers.frames import const_str, float_frame, str_series
+from parsers.identity import launch_stamp
 from parsers.meta_types import Meta, Segments
 from parsers.run import EVALS_COLUMNS, TRAIN_COLUMNS, Run
 
@@ -48,7 +51,7 @@ FIXED_LOGGED = ["lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss
 
 
 def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run:
-    order = sorted(range(len(segments)), key=lambda k: _segment_start(segments[k]))
+    order = sorted(range(len(segments)), key=lambda k: segment_order(segments[k]))
     segments = [segments[k] for k in order]
     header = _merged_header(segments)
     cfg = read_config(header.get("config_text")) if header.get("config_text") else header.get("config")
@@ -185,6 +188,8 @@ def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run
         lr_key=lr_key,
         twins=tuple(t for s in segments for t in s.header.get("twins_read", [])),
         twins_not_read=tuple(twins_not_read),
+        replaced_rows=sum(info["dropped_rows"] for info in seg_info),
+        started=launch_stamp(segments[0]) if segments else None,
     )
     return Run(meta=meta, train=train, layers=layers_df, evals=evals, eval_strings=tuple(eval_strings))
 
@@ -279,7 +284,8 @@ def _ipe_from_boundaries(epoch, step) -> int | None:
     return int(round(v)) if v > 0 else None
 
 
-def _segment_start(s) -> tuple:
+def segment_order(s) -> tuple:
+    """Sort key of a segment: launch time, then resumed after fresh, then first step."""
     t = _parse_date(s.header.get("start_date"))
     first_ts = s.ts[0] if s.ts is not None and len(s.ts) else np.nan
     if t is None and not np.isnan(first_ts):

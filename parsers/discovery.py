@@ -20,6 +20,8 @@ Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
   text's 4; mmengine json: full precision) — see `parsers.twins`. A json alone is read
   when there is no text twin.
 - Groups come out sorted by run directory and name; files in a group by segment.
+- These groups are candidates: `parsers.identity` splits one into several runs unless the
+  logs carry evidence (a resume record, or steps that continue) that they are one.
 """
 from __future__ import annotations
 
@@ -112,25 +114,73 @@ def find_logs(root: str) -> list[str]:
     return out
 
 
-def discover(path: str) -> list[list[str]]:
-    """Groups of log files, one group per run, for a file, '-', or a directory."""
-    if path == STDIN or not os.path.isdir(path):
-        return [[path]]
-    return group_files(find_logs(path))
+def expand(patterns, beside: bool = False) -> tuple[list[str], list]:
+    """PATH arguments -> (log files, ParseErrors). Discovery happens here, once.
+
+    A PATH is a file, a directory (searched recursively for logs), a glob (when no file has
+    that very name), or '-' (stdin). `beside`: each named file also brings the other logs
+    of its run directory that share its run key (twins, resume segments).
+    """
+    import glob
+
+    from parsers.run import ParseError
+
+    files: list[str] = []
+    problems: list = []
+    for pattern in patterns:
+        pattern = STDIN if pattern == STDIN else os.fspath(pattern)
+        if pattern == STDIN:
+            files.append(STDIN)
+            continue
+        if not os.path.lexists(pattern) and set("*?[") & set(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                problems.append(ParseError(pattern, "no file matches this pattern"))
+        else:
+            matches = [pattern]
+        for path in matches:
+            if os.path.isdir(path):
+                found = find_logs(path)
+                if not found:
+                    problems.append(ParseError(path, "no training log found in this directory"))
+                files.extend(found)
+            elif os.path.exists(path):
+                files.extend(_with_siblings(path) if beside else [path])
+            else:
+                problems.append(ParseError(path, "no such file or directory"))
+    return list(dict.fromkeys(files)), problems
 
 
-def group_files(paths) -> list[list[str]]:
-    """Group files into runs; within a run one file per segment (the preferred twin)."""
-    return [[files[0] for files in run] for run in group_segments(paths)]
+def _with_siblings(path: str) -> list[str]:
+    """`path` and the logs of its run that sit where a run keeps them: its own folder, and
+    for mmengine (`<wd>/<ts>/<ts>.log`, `<wd>/<ts>/vis_data/…`) every `<wd>/*/` and
+    `<wd>/*/vis_data/`. No recursive walk: a log in a home directory stays cheap to follow."""
+    key = run_key(path)[:2]
+    here = os.path.abspath(path)
+    folder = os.path.dirname(here)
+    places = {folder}
+    if key[0] != folder and os.path.isdir(key[0]):
+        for entry in sorted(os.listdir(key[0])):
+            d = os.path.join(key[0], entry)
+            places |= {d, os.path.join(d, "vis_data")}
+    siblings = []
+    for d in sorted(p for p in places if os.path.isdir(p)):
+        for f in sorted(os.listdir(d)):
+            p = os.path.join(d, f)
+            if p != here and os.path.isfile(p) and is_candidate(p) and run_key(p)[:2] == key and sniff(p):
+                siblings.append(p if os.path.isabs(path) else os.path.relpath(p))  # named as `path` is
+    return [path] + siblings
 
 
-def group_segments(paths) -> list[list[list[str]]]:
-    """Runs -> segments -> that segment's twin files, preferred first."""
+def group_segments(paths) -> list[tuple[tuple[str, str], list[list[str]]]]:
+    """Candidate runs (same run directory and name) -> segment keys -> that key's twin
+    files, preferred first. Whether candidates are really one run is `parsers.identity`'s
+    call, made on what the files say."""
     runs: dict = {}
     for p in paths:
         rdir, name, seg = run_key(p)
         runs.setdefault((rdir, name), {}).setdefault(seg, []).append(p)
-    return [[sorted(runs[key][seg], key=_twin_rank) for seg in sorted(runs[key])] for key in sorted(runs)]
+    return [(key, [sorted(runs[key][seg], key=_twin_rank) for seg in sorted(runs[key])]) for key in sorted(runs)]
 
 
 def _twin_rank(path: str):

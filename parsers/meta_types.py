@@ -146,6 +146,8 @@ class Meta(Mapping):
     lr_key: str | None = None  # the logged key behind the `lr` column ('lr', or the first 'lr_<name>')
     twins: tuple = ()  # json twins whose exact values refined the text rows
     twins_not_read: tuple = ()  # twin files found but not read (unreadable, or not needed)
+    replaced_rows: int = 0  # rows of earlier segments replaced by a resume's re-run of the same steps
+    started: str | None = None  # the launch stamp (YYYYmmdd_HHMMSS) of the run's first segment
 
     def __post_init__(self):
         if isinstance(self.lr_schedule, Mapping):

@@ -1,16 +1,166 @@
-"""`read`, `read_many`: paths -> Runs (format detection, parsing, stitching)."""
+"""The one road from paths to runs: `read_paths(paths) -> (runs, problems)`.
+
+1. `plan`: PATH arguments -> discovery, once (`parsers.discovery.expand`: files, dirs
+   searched recursively, globs, '-'), then candidate groups (`group_segments`: files of
+   one run directory and name; twins `x.log` + `x.log.json` always in one unit). Names
+   that would collide across groups are qualified by their directory.
+2. `read_job` (in worker processes when there are many): every file of a group ->
+   segments (`read_file`; a json twin refines its text's values), then
+   `parsers.identity.split_runs` decides from evidence which segments are one run, then
+   `parsers.assemble.build_run`. One unreadable file is one problem; the others are read.
+3. `map_jobs`: the jobs in this process or a pool (one policy for every command).
+
+Every command reads through here (`bevlog diagnose` runs its rules inside `read_job`'s
+worker, through `map_jobs`); `read(path)` is `read_paths([path])` expecting one run.
+Names are unique within one call. `observers` (callables taking a Run) see every run as
+`read_job` hands it out: a way for tests and tools to see what a command read.
+"""
 from __future__ import annotations
 
 import os
-import re
+import sys
+from dataclasses import dataclass, field
 
-from parsers.discovery import STDIN, discover, group_segments, run_key
+from parsers.discovery import STDIN, expand, group_segments
 from parsers.io import display_name, read_log
 from parsers.run import ParseError, Run
+
+observers: list = []
+
+
+@dataclass
+class Job:
+    """One candidate group: its run name and its units (a log file and its twins)."""
+
+    name: str
+    units: list = field(default_factory=list)
+
+
+def read_paths(paths, jobs: int | None = None, progress: bool | None = None,
+               beside: bool = False) -> tuple[list[Run], list[ParseError]]:
+    """PATH arguments -> (runs in argument order, one ParseError per unreadable input).
+
+    jobs: worker processes (None: all cores when there are more than 4 groups).
+    progress: a bar on stderr (None: when it is a terminal and there are several groups).
+    beside: each named file also brings the logs of its run from its run directory
+    (resume segments, twins): what `bevlog watch` follows.
+    """
+    work, problems = plan(paths, beside)
+    runs: list[Run] = []
+    for got, errs in map_jobs(read_job, work, jobs, progress, "reading logs"):
+        runs.extend(got)
+        problems.extend(errs)
+    return runs, problems
+
+
+def read(path, beside: bool = False) -> Run:
+    """A file, a work dir of ONE run, or '-' (stdin) -> Run; ParseError otherwise.
+
+    beside=True: the run `path` (a file) belongs to, with its resume segments and twins.
+    """
+    path = path if path == STDIN else os.fspath(path)
+    runs, problems = read_paths([path], jobs=1, progress=False, beside=beside)
+    if beside:
+        here = os.path.abspath(path)
+        runs = [r for r in runs if here in {os.path.abspath(p) for p in
+                                            (r.meta.get("sources") or []) + (r.meta.get("twins") or [])}]
+    if len(runs) == 1 and not (problems and not beside):
+        return runs[0]
+    if problems:
+        raise problems[0]
+    if not runs:
+        raise ParseError(path, "no training log found")
+    names = ", ".join(r.name for r in runs)
+    raise ParseError(path, f"holds {len(runs)} runs ({names}); use parsers.read_paths([path])")
+
+
+def read_many(paths) -> list[Run]:
+    """`read_paths` for library use: raises the first problem instead of returning it."""
+    runs, problems = read_paths(paths, jobs=1, progress=False)
+    if problems:
+        raise problems[0]
+    return runs
+
+
+def plan(paths, beside: bool = False) -> tuple[list[Job], list[ParseError]]:
+    """PATH arguments -> (jobs in the order their files were named, problems)."""
+    files, problems = expand(paths, beside)
+    groups = group_segments(files)
+    first = {p: i for i, p in reversed(list(enumerate(files)))}
+    groups.sort(key=lambda g: min(first[p] for units in g[1] for p in units))
+    names = _qualified_names([key for key, _ in groups])
+    return [Job(name, units) for name, (_, units) in zip(names, groups)], problems
+
+
+def map_jobs(fn, work: list, jobs: int | None = None, progress: bool | None = None,
+             label: str = "reading logs", preload=None) -> list:
+    """[fn(job) for job in work], in worker processes when there are many (stdin: here)."""
+    from parsers.pool import map_with_progress
+
+    if jobs is None:
+        jobs = (os.cpu_count() or 1) if len(work) > 4 else 1
+    if progress is None:
+        progress = len(work) > 1 and sys.stderr.isatty()
+    stdin = any(p == STDIN for job in work for unit in job.units for p in unit)
+    return map_with_progress(fn, work, jobs, progress, label, in_process=stdin, preload=preload)
+
+
+def read_job(job: Job) -> tuple[list[Run], list[ParseError]]:
+    """One candidate group -> (its runs, split by evidence; problems). Runs in workers."""
+    from parsers.assemble import build_run
+    from parsers.identity import run_names, split_runs
+
+    segments, problems = [], []
+    for unit in job.units:
+        try:
+            segments.extend(read_unit(unit))
+        except ParseError as exc:
+            problems.append(exc)
+        except OSError as exc:
+            problems.append(ParseError(getattr(exc, "filename", None) or unit[0], exc.strerror or str(exc)))
+    groups = split_runs(segments) if segments else []
+    runs = []
+    for segs, name in zip(groups, run_names(job.name, groups)):
+        run = build_run(segs, name, list(dict.fromkeys(s.source for s in segs)),
+                        twins_not_read=[t for s in segs for t in s.header.get("twins_not_read", [])])
+        for fn in observers:
+            fn(run)
+        runs.append(run)
+    return runs, problems
+
+
+def read_unit(unit: list[str]) -> list:
+    """A log file and its twins -> its segments; a json twin refines a text log's values
+    (`parsers.twins`); a twin that cannot be used is listed in `twins_not_read`."""
+    from parsers.twins import refine_with_twin
+
+    segments = read_file(unit[0])
+    refined = False
+    for twin in unit[1:]:
+        usable = (not refined and len(segments) == 1 and segments[0].format.endswith("text")
+                  and twin.lower().endswith((".json", ".json.gz")))
+        if usable:
+            try:
+                refine_with_twin(segments[0], read_file(twin)[0])
+                segments[0].header.setdefault("twins_read", []).append(display_name(twin))
+                refined = True
+                continue
+            except ParseError:
+                pass
+        segments[-1].header.setdefault("twins_not_read", []).append(display_name(twin))
+    return segments
+
+
+def read_file(path: str) -> list:
+    """One log file -> its segments (one per launch it holds). The single place that
+    turns a file into segments: the format layer's `parsers.formats.read_file` goes here."""
+    return [read_segment(path)]
 
 
 def read_segment(path: str):
     """One log file -> Segment (raises ParseError when it is not a readable log)."""
+    import re
+
     from parsers.detect import detect
     from parsers.jsonlog import read_json
     from parsers.textlog import read_text
@@ -49,64 +199,27 @@ def _attach_mmengine_config(seg, path: str) -> None:
             pass
 
 
-def read_files(files: list[str], twins: list[list[str]] | None = None) -> Run:
-    """Files of ONE run (one per segment) -> Run. `twins[k]`: other files of segment k
-    (a json twin refines the text's values, see parsers.twins)."""
-    from parsers.assemble import build_run
-    from parsers.twins import refine_with_twin
+def _qualified_names(keys: list[tuple[str, str]]) -> list[str]:
+    """Run names of the candidate groups, unique: a name that two run directories share is
+    prefixed with as many trailing directory names as tell them apart (`b8/petr`)."""
+    from parsers.identity import dedupe
 
-    segments = []
-    not_read = []
-    for k, f in enumerate(files):
-        seg = read_segment(f)
-        for twin in (twins[k] if twins else []):
-            if seg.format.endswith("text") and twin.lower().endswith((".json", ".json.gz")):
-                try:
-                    refine_with_twin(seg, read_segment(twin))
-                    seg.header.setdefault("twins_read", []).append(display_name(twin))
-                    break
-                except ParseError:
-                    pass
-            not_read.append(display_name(twin))
-        segments.append(seg)
-    name = run_key(files[0])[1]
-    return build_run(segments, name, [display_name(f) for f in files], twins_not_read=not_read)
-
-
-def _read_groups(groups) -> list[Run]:
-    return [read_files([seg[0] for seg in run], [seg[1:] for seg in run]) for run in groups]
-
-
-def read(path) -> Run:
-    """A file, a work dir of ONE run, or '-' (stdin) -> Run."""
-    path = os.fspath(path) if path != STDIN else path
-    if path != STDIN and os.path.isdir(path):
-        from parsers.discovery import find_logs
-
-        groups = group_segments(find_logs(path))
-        if not groups:
-            raise ParseError(path, "no training logs found in this directory")
-        if len(groups) > 1:
-            names = ", ".join(sorted({run_key(g[0][0])[1] for g in groups}))
-            raise ParseError(path, f"holds {len(groups)} runs ({names}); use parsers.read_many([path])")
-        return _read_groups(groups)[0]
-    if path != STDIN and not os.path.exists(path):
-        raise ParseError(path, "no such file or directory")
-    return read_files([path])
-
-
-def read_many(paths) -> list[Run]:
-    """Group the given files (and directories, searched) into runs and read each."""
-    files: list[str] = []
-    for p in paths:
-        p = os.fspath(p) if p != STDIN else p
-        if p != STDIN and os.path.isdir(p):
-            from parsers.discovery import find_logs
-
-            files.extend(find_logs(p))
+    out = []
+    for rdir, name in keys:
+        dirs = [d for d, n in keys if n == name]
+        if len(dirs) == 1:
+            out.append(name)
+            continue
+        parts = {d: [p for p in d.replace("\\", "/").split("/") if p] for d in dirs}
+        depth = max(len(p) for p in parts.values())
+        k = next((k for k in range(1, depth + 1)
+                  if len({"/".join(p[-k:]) for p in parts.values()}) == len(parts)), depth)
+        tail = "/".join(parts[rdir][-k:])
+        if parts[rdir] and parts[rdir][-1] == name:
+            out.append(tail if k > 1 else name)
         else:
-            files.append(p)
-    return _read_groups(group_segments(list(dict.fromkeys(files))))
+            out.append(f"{tail}/{name}" if tail else name)
+    return dedupe(out)
 
 
-__all__ = ["read", "read_many", "discover"]
+__all__ = ["read_paths", "read", "read_many", "plan", "read_job", "map_jobs", "read_file", "observers"]

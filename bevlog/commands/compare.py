@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from bevlog.options import (align_option, batch_option, jobs_option, load_or_exit, paths_argument,
-                            smooth_option)
+from bevlog.options import (align_option, batch_option, choose_align, jobs_option, load_or_exit,
+                            paths_argument, smooth_option)
 
 
 class BadInput(click.ClickException):
@@ -46,6 +46,7 @@ def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
     except AlignError as exc:
         raise click.BadParameter(str(exc), param_hint="--batch") from None
     runs, errors = load_or_exit(ctx, paths, jobs)
+    align = choose_align(ctx, align, runs)
     labels = run_labels(runs)
     comparisons = []
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from bevlog.options import jobs_option, report_errors, use_color
+from bevlog.options import jobs_option, report_errors, report_notes, use_color
 
 ICONS = {"error": "✗", "warning": "⚠", "info": "ℹ"}
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -62,6 +62,7 @@ def command(ctx, paths, fmt, fail_on, rules, skip, explain, jobs):
 
     diagnoses, errors = diagnose_paths(paths, chosen, jobs=jobs)
     report_errors(errors)
+    report_notes(d.meta for d in diagnoses)
     if diagnoses:
         if fmt == "json":
             import json

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from bevlog.options import (align_option, batch_option, jobs_option, load_or_exit, paths_argument,
-                            smooth_option)
+from bevlog.options import (align_option, batch_option, choose_align, jobs_option, load_or_exit,
+                            paths_argument, smooth_option)
 
 
 class BadInput(click.ClickException):
@@ -52,6 +52,7 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
         except PngUnavailable as exc:
             raise BadInput(str(exc)) from None
     runs, errors = load_or_exit(ctx, paths, jobs)
+    align = choose_align(ctx, align, runs)
     findings = None if no_findings else _diagnose(runs)
     try:
         overrides = overrides_for(runs, run_labels(runs), overrides)

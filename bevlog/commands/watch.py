@@ -84,22 +84,6 @@ def _listdir(folder):
         return []
 
 
-def read_live(path: str):
-    """The run the file belongs to, with the earlier resume segments that sit beside it."""
-    import parsers
-
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        groups = parsers.discover(folder)
-    except parsers.ParseError:
-        groups = []
-    here = os.path.abspath(path)
-    for group in groups:
-        if len(group) > 1 and here in (os.path.abspath(f) for f in group):
-            return parsers.read_many(group)[0]
-    return parsers.read(path)
-
-
 class Watcher:
     """The state of one `bevlog watch`: which file, what it last saw, what it printed."""
 
@@ -139,7 +123,7 @@ class Watcher:
         import parsers
 
         try:
-            run = read_live(self.path)
+            run = parsers.read(self.path, beside=True)  # with the resume segments beside it
         except parsers.ParseError as exc:
             return [], notes, str(exc)
         self.stamp = stamp

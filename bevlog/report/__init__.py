@@ -53,6 +53,11 @@ def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, fi
     """(context, panels) with the findings drawn on them: what the HTML and the PNGs show."""
     from bevlog.report.findings import add_findings
 
+    names = [run.name for run in runs]
+    if findings and len(set(names)) < len(names):
+        # a Finding names its run; two runs of one name could not be told apart
+        raise ValueError("runs share a name, so findings cannot be placed; read them with "
+                         "parsers.read_paths, which names every run apart")
     ctx = make_context(runs, align, weight, overrides, max_points)
     panels = build_panels(ctx)
     if findings:

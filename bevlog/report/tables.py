@@ -72,7 +72,7 @@ def findings_table(findings, labels_by_name: dict) -> str:
     for f in order:
         fix = f.fix.text if getattr(f, "fix", None) is not None else ""
         rows.append(
-            "<tr>"
+            f'<tr data-run="{esc(f.run)}">'
             f'<td class="sev-{esc(f.severity)}">{esc(f.severity)}</td>'
             f'<td class="name">{esc(labels_by_name.get(f.run, f.run))}</td>'
             f'<td class="nw">{esc(f.rule)}</td><td class="num">{esc(span_text(f))}</td>'

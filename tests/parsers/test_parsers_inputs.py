@@ -122,7 +122,7 @@ def test_missing_path_and_directory_without_logs(tmp_path):
     with pytest.raises(parsers.ParseError, match="no such file"):
         parsers.read(str(tmp_path / "nope.log"))
     (tmp_path / "notes.txt").write_text("nothing to see")
-    with pytest.raises(parsers.ParseError, match="no training logs found"):
+    with pytest.raises(parsers.ParseError, match="no training log found"):
         parsers.read(str(tmp_path))
 
 

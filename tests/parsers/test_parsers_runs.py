@@ -1,4 +1,4 @@
-"""Files -> runs: discover, read_many, names, resume stitching."""
+"""Files -> runs: read_paths, read_many, names, resume stitching."""
 import shutil
 
 import numpy as np
@@ -27,7 +27,7 @@ def test_run_names():
     assert run_key("/r/my_run.log.gz")[1] == "my_run"
 
 
-def test_discover_groups_runs_twins_and_mmengine_timestamps(tmp_path):
+def test_read_paths_groups_runs_twins_and_mmengine_timestamps(tmp_path):
     text = real(f"{STREAMPETR}.log").read_bytes()
     js = real(f"{STREAMPETR}.log.json").read_bytes()
     a = _write(tmp_path / "exp" / "b8" / "20230725_174411.log", text)
@@ -39,15 +39,16 @@ def test_discover_groups_runs_twins_and_mmengine_timestamps(tmp_path):
     fx = sorted((FIXTURES / "mmengine_resume").glob("2*/"))
     if len(fx) == 2:
         shutil.copytree(FIXTURES / "mmengine_resume", tmp_path / "exp" / "mme")
-    groups = parsers.discover(str(tmp_path / "exp"))
-    by_name = {run_key(g[0])[1]: g for g in groups}
-    assert by_name["b8"] == [a]  # the json twin is not a second run nor a second segment
-    assert by_name["b20"] == [b]
+    runs, problems = parsers.read_paths([str(tmp_path / "exp")])
+    assert problems == []
+    by_name = {r.name: r for r in runs}
+    # the json twin is not a second run nor a second segment: it refines the text's values
+    assert by_name["b8"].meta["sources"] == [a] and by_name["b8"].meta["twins"] == [a + ".json"]
+    assert by_name["b20"].meta["sources"] == [b]
     if len(fx) == 2:
-        mme = by_name["mme"]
+        mme = by_name["mme"].meta["sources"]
         assert len(mme) == 2 and all(p.endswith(".log") for p in mme)
-    assert parsers.discover(a) == [[a]]
-    assert parsers.discover("-") == [["-"]]
+    assert sorted(by_name) == sorted(["b8", "b20"] + (["mme"] if len(fx) == 2 else []))
 
 
 def test_read_many_and_read_of_a_multi_run_dir(tmp_path):
@@ -60,9 +61,11 @@ def test_read_many_and_read_of_a_multi_run_dir(tmp_path):
     with pytest.raises(parsers.ParseError) as err:
         parsers.read(str(d))
     assert "holds 2 runs" in str(err.value) and "\n" not in str(err.value)
-    # Files given one by one are grouped the same way.
+    # Files given one by one are read the same way, in the order they were named (the
+    # first run is compare's reference).
     again = parsers.read_many([str(d / "b" / "20230727_114037.log.json"), str(d / "a" / "20230725_174411.log")])
-    assert [r.meta["name"] for r in again] == ["a", "b"]
+    assert [r.meta["name"] for r in again] == ["b", "a"]
+    assert [len(r.train) for r in again] == [3360, 843]
 
 
 def _split_detr3d_into_resume(tmp_path):

@@ -50,7 +50,8 @@ def test_work_dir_reads_each_twin_pair_once_with_json_precision(tmp_path):
     wd.mkdir()
     shutil.copy(src, wd / "20230725_174411.log")
     shutil.copy(real(f"{STREAMPETR}.log.json"), wd / "20230725_174411.log.json")
-    assert parsers.discover(str(tmp_path)) == [[str(wd / "20230725_174411.log")]]
+    (one,), problems = parsers.read_paths([str(tmp_path)])
+    assert problems == [] and one.meta["sources"] == [str(wd / "20230725_174411.log")]
     run = parsers.read(str(wd))
     assert run.meta["name"] == "stream_petr"
     assert len(run.train) == 843 and len(run.evals) == 97  # not 2 x

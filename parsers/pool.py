@@ -1,7 +1,8 @@
 """Map a function over many inputs in worker processes, with a progress bar on stderr.
 
-Used for reading and diagnosing many logs. One process per core; a single item, one job,
-or anything read from stdin stays in this process.
+Used by `parsers.reader.map_jobs` (reading logs, and diagnosing them where they are read).
+A single item, one job, or anything read from stdin stays in this process. The bar
+(rich, imported only when it is shown) goes to stderr.
 """
 from __future__ import annotations
 
