@@ -30,6 +30,7 @@ RULE_MODULES = {
     "lr-batch": ("lr_batch", "find_lr_batch"),
     "overfitting": ("overfitting", "find_overfitting"),
     "log-integrity": ("log_integrity", "find_log_integrity"),
+    "metric-chance": ("metric_chance", "find_metric_chance"),
 }
 RULE_IDS = list(RULE_MODULES)
 
