@@ -31,6 +31,8 @@ RULE_MODULES = {
     "overfitting": ("overfitting", "find_overfitting"),
     "log-integrity": ("log_integrity", "find_log_integrity"),
     "metric-chance": ("metric_chance", "find_metric_chance"),
+    "dataloader-bound": ("data_bound", "find_dataloader_bound"),
+    "memory-growth": ("memory_growth", "find_memory_growth"),
 }
 RULE_IDS = list(RULE_MODULES)
 

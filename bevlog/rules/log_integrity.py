@@ -136,8 +136,12 @@ def _died(run, sig, ended, progress, total):
 
 
 def _short(path: str) -> str:
-    """The last three parts of a path: enough to find the file, short enough to read."""
+    """An installed package's file from its package name on (mmcv/runner/hooks/logger/text.py),
+    any other file by its last three parts: enough to find it, short enough to read."""
     parts = path.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
     return "/".join(parts[-3:])
 
 
