@@ -118,15 +118,17 @@ def _dead_or_collapsed(run, ev, metric, th):
 
 
 def _loss_trend(run, th):
-    """(' while the loss fell 93% (3.42 → 0.25)', 0.93) from the smoothed first and last rows."""
+    """(' while the loss fell 93% (3.42 → 0.25)', 0.93): the first logged rows against the
+    smoothed end of the run."""
     sig = signals(run)
     loss = sig.loss
-    if np.isfinite(loss).sum() < 6:
+    finite = loss[np.isfinite(loss)]
+    if len(finite) < 6:
         return "", None
     smooth = rolling_median(loss, sig.window)
-    finite = smooth[np.isfinite(smooth)]
-    q = max(2, len(finite) // 20)
-    first, last = float(np.median(finite[:q])), float(np.median(finite[-q:]))
+    tail = smooth[np.isfinite(smooth)]
+    first = float(np.median(finite[:3]))
+    last = float(np.median(tail[-max(2, len(tail) // 20):]))
     if not first > 0:
         return "", None
     fell = 1 - last / first

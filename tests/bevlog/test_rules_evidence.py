@@ -159,13 +159,17 @@ KeyError: 'data_time'
 """
 
 
-def test_the_crash_cause_is_the_exception_not_a_metric_printed_in_between(tmp_path):
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+def test_the_crash_cause_is_the_exception_not_a_metric_printed_in_between(tmp_path, gz):
     """A console capture interleaves stdout with the traceback: the metric line printed between
     the last frame and the exception is not what the run died of."""
+    import gzip
+
     lines = VOC_CONTROL.read_text().splitlines(keepends=True)
     cut = next(i for i, line in enumerate(lines) if "Epoch [3][6200/6207]" in line)
-    path = tmp_path / VOC_CONTROL.name
-    path.write_text("".join(lines[:cut + 1]) + DATA_TIME_CRASH)
+    data = ("".join(lines[:cut + 1]) + DATA_TIME_CRASH).encode()
+    path = tmp_path / (VOC_CONTROL.name + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(data) if gz else data)
     r = parsers.read(str(path))
     assert r.meta["ended"] == "traceback: KeyError: 'data_time'"
     (f,) = [x for x in get_rule("log-integrity")(r) if x.evidence["kind"] == "traceback"]
