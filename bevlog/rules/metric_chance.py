@@ -54,43 +54,55 @@ def find_metric_chance(run, th: Thresholds = Thresholds()):
     ev = run.evals
     if ev is None or not len(ev):
         return []
+    table = _Evals(ev)
     out = []
-    metric = _pick(ev, DETECTION_METRICS)
+    metric = table.pick(DETECTION_METRICS)
     if metric is not None:
-        out.extend(_dead_or_collapsed(run, ev, metric, th))
-    out.extend(_components(run, ev, th))
+        out.extend(_dead_or_collapsed(run, table, metric, th))
+    out.extend(_components(run, table, th))
     return out
 
 
-def _pick(ev, patterns):
-    names = sorted({m for m in ev["metric"].unique() if isinstance(m, str)}, key=len)
-    for pattern in patterns:
-        for name in names:
-            if re.search(pattern, name):
-                return name
-    return None
+class _Evals:
+    """The evals frame as numpy arrays, read once per run."""
+
+    def __init__(self, ev):
+        order = np.argsort(ev["step"].to_numpy(dtype=float), kind="stable")
+        self.metric = ev["metric"].to_numpy(dtype=object)[order]
+        self.value = ev["value"].to_numpy(dtype=float)[order]
+        self.epoch = ev["epoch"].to_numpy(dtype=float)[order]
+        self.step = ev["step"].to_numpy(dtype=float)[order]
+        self.names = sorted({m for m in set(self.metric.tolist()) if isinstance(m, str)}, key=len)
+
+    def pick(self, patterns):
+        for pattern in patterns:
+            for name in self.names:
+                if re.search(pattern, name):
+                    return name
+        return None
+
+    def series(self, metric):
+        """(values, labels like 'epoch 3' / 'iter 1,500') of one metric's finite evaluations, in time order."""
+        rows = (self.metric == metric) & np.isfinite(self.value)
+        labels = [f"epoch {int(e)}" if np.isfinite(e) else (f"iter {int(s):,}" if np.isfinite(s) else "?")
+                  for e, s in zip(self.epoch[rows], self.step[rows])]
+        return self.value[rows], labels
 
 
-def _series(ev, metric):
-    """(values, labels like 'epoch 3' / 'iter 1,500') of one metric's finite evaluations, in time order."""
-    rows = ev[ev["metric"] == metric].sort_values("step", kind="stable")
-    values = rows["value"].to_numpy(dtype=float)
-    epochs = rows["epoch"].to_numpy(dtype=float)
-    steps = rows["step"].to_numpy(dtype=float)
-    keep = np.isfinite(values)
-    labels = [f"epoch {int(e)}" if np.isfinite(e) else (f"iter {int(s):,}" if np.isfinite(s) else "?")
-              for e, s in zip(epochs[keep], steps[keep])]
-    return values[keep], labels, steps[keep]
-
-
-def _dead_or_collapsed(run, ev, metric, th):
-    values, labels, steps = _series(ev, metric)
+def _dead_or_collapsed(run, table, metric, th):
+    values, labels = table.series(metric)
     if not len(values):
         return []
     percent = 100.0 if np.nanmax(values) > 1.0 else 1.0
     nds = bool(re.search(r"(^|/)nds$", metric, re.I))
     dead_at = (th.dead_nds if nds else th.dead_map) * percent
     judged = values[1:] if len(values) >= 2 else values  # the first evaluation may come before any learning
+    best_i = int(np.argmax(values))
+    best, last = float(values[best_i]), float(values[-1])
+    dead = bool(np.all(judged <= dead_at))
+    collapsed = best_i < len(values) - 1 and best >= th.collapse_best * percent and last <= th.collapse_ratio * best
+    if not (dead or collapsed):
+        return []
     loss_note, loss_fell = _loss_trend(run, th)
     shown = ", ".join(f"{v:.4f}" for v in values[-8:]) + (" …" if len(values) > 8 else "")
     evidence = {"metric": metric, "values": [float(v) for v in values], "at": labels,
@@ -98,23 +110,19 @@ def _dead_or_collapsed(run, ev, metric, th):
     sig = signals(run)
     last_row = len(sig.step) - 1 if len(sig.step) else None
 
-    if np.all(judged <= dead_at):
+    if dead:
         severity = "error" if len(values) >= 2 else "warning"
         message = (f"{metric} stayed at chance ({shown} at {_span(labels)}){loss_note}: "
                    f"the model detects nothing")
         evidence["kind"] = "dead"
         return [finding(run, RULE_ID, severity, sig, None, last_row, message, evidence, _fix(loss_fell, th), [])]
 
-    best_i = int(np.argmax(values))
-    best, last = float(values[best_i]), float(values[-1])
-    if best_i < len(values) - 1 and best >= th.collapse_best * percent and last <= th.collapse_ratio * best:
-        message = (f"{metric} collapsed from {best:.4f} at {labels[best_i]} to {last:.4f} at {labels[-1]} "
-                   f"({last / best:.0%} of its best){loss_note}: the model stopped detecting")
-        evidence.update(kind="collapse", best=best, last=last)
-        fix = ("look at what changed after the best evaluation (lr restart, resume with another config, "
-               "a non-finite loss) and keep the best checkpoint")
-        return [finding(run, RULE_ID, "error", sig, None, last_row, message, evidence, fix, [])]
-    return []
+    message = (f"{metric} collapsed from {best:.4f} at {labels[best_i]} to {last:.4f} at {labels[-1]} "
+               f"({last / best:.0%} of its best){loss_note}: the model stopped detecting")
+    evidence.update(kind="collapse", best=best, last=last)
+    fix = ("look at what changed after the best evaluation (lr restart, resume with another config, "
+           "a non-finite loss) and keep the best checkpoint")
+    return [finding(run, RULE_ID, "error", sig, None, last_row, message, evidence, fix, [])]
 
 
 def _loss_trend(run, th):
@@ -145,15 +153,15 @@ def _fix(loss_fell, th):
             "check that the annotations reach the loss, and overfit one batch")
 
 
-def _components(run, ev, th):
-    map_name = _pick(ev, DETECTION_METRICS[:2])
-    map_values = _series(ev, map_name)[0] if map_name else np.array([])
+def _components(run, table, th):
+    map_name = table.pick(DETECTION_METRICS[:2])
+    map_values = table.series(map_name)[0] if map_name else np.array([])
     out = []
     for pattern, (chance, what, cause) in CHANCE_COMPONENTS.items():
-        name = _pick(ev, [pattern])
+        name = table.pick([pattern])
         if name is None:
             continue
-        values, labels, _ = _series(ev, name)
+        values, labels = table.series(name)
         if len(values) < 2 or not np.all(np.abs(values - chance) <= th.component_tol * chance):
             continue
         if not len(map_values) or np.nanmax(map_values) <= th.component_min_map:
