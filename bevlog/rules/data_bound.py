@@ -5,7 +5,7 @@ part spent waiting for the next batch). When the median data_time is a large sha
 median time, the GPU idles for that share: more data-loader workers, faster storage or
 lighter CPU augmentation buy speed without touching training. The first row of each
 epoch (the workers starting up) weighs nothing in a median. Thresholds were judged on
-every real log in the repository: shares there run from 1% to 55%. It speaks at info: it
+every real log in the repository: shares there run from 1% to 60%. It speaks at info: it
 costs time, not accuracy.
 """
 from __future__ import annotations
