@@ -91,16 +91,26 @@ def clean(line: str) -> str:
     return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
+# a launcher's exception that only reports that a worker died: the worker's traceback before it
+# is the cause (torchrun's ChildFailedError, `subprocess.run(check=True)` in tools/dist_train.sh)
+LAUNCHER_EXCEPTIONS = ("ChildFailedError", "CalledProcessError")
+
+
 def last_traceback(lines: list[str]) -> Crash | None:
-    """The exception and raising frame of the last traceback in `lines`, None when there is none."""
-    start = None
-    for i in range(len(lines) - 1, -1, -1):
-        if TRACEBACK in lines[i]:
-            start = i
-            break
-    if start is None:
-        return None
-    body = lines[start + 1:]
+    """The exception and raising frame of the last traceback in `lines` (a launcher's
+    "a worker failed" skipped for the worker's own traceback), None when there is none."""
+    starts = [i for i, line in enumerate(lines) if TRACEBACK in line]
+    crash = None
+    for start in reversed(starts):
+        end = next((s for s in starts if s > start), len(lines))
+        found = _read_traceback(lines[start + 1:end])
+        crash = crash or found
+        if not found.type.endswith(LAUNCHER_EXCEPTIONS):
+            return found
+    return crash
+
+
+def _read_traceback(body: list[str]) -> Crash:
     ends = [k for k, s in enumerate(body) if not s.startswith((" ", "\t")) and EXCEPTION_NAME.match(s.strip())]
     frames = [FRAME.match(s) for s in (body[:ends[0]] if ends else body)]
     frames = [m for m in frames if m]

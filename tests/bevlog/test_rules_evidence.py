@@ -182,6 +182,25 @@ def test_the_crash_cause_is_the_exception_not_a_metric_printed_in_between(tmp_pa
     assert f.fix.text.startswith("fix the KeyError raised at mmcv/runner/hooks/logger/text.py:173")
 
 
+TORCHRUN_TAIL = """  File "/opt/conda/lib/python3.8/site-packages/torch/distributed/elastic/multiprocessing/errors/__init__.py", line 345, in wrapper
+    return f(*args, **kwargs)
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+============================================================
+tools/train.py FAILED
+"""
+
+
+def test_a_launcher_that_reports_a_failed_worker_points_at_the_worker(tmp_path):
+    """torchrun's ChildFailedError comes last; the worker's own traceback before it is the cause."""
+    lines = VOC_CONTROL.read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if "Epoch [3][6200/6207]" in line)
+    path = tmp_path / VOC_CONTROL.name
+    path.write_text("".join(lines[:cut + 1]) + DATA_TIME_CRASH + "Traceback (most recent call last):\n"
+                    + TORCHRUN_TAIL)
+    (f,) = [x for x in rule("log-integrity", path) if x.evidence["kind"] == "traceback"]
+    assert f.evidence["exception"] == "KeyError: 'data_time'" and "text.py" in f.evidence["raised_at"]
+
+
 def test_a_header_only_log_that_crashed_names_the_exception(tmp_path):
     path = tmp_path / CODETR.name
     path.write_text(CODETR.read_text() + DATA_TIME_CRASH.replace("mAP: 0.4822\n", ""))
