@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 CLIP_RECIPE = 35.0  # grad_clip max_norm of the DETR3D / PETR / StreamPETR configs
-MIN_QUANTA = 10  # a baseline of fewer rounding steps than this has less than one significant digit
+MIN_QUANTA = 5  # a baseline of fewer rounding steps than this is off by over 10% from rounding alone
 CLIP_OF_MEDIAN = 2.0  # a fitted clip: this × the run's median grad_norm (leaves typical steps alone)
 CLIP_REACH = 3.0  # the recipe's clip is fine while it is at most this × the largest logged value
 
