@@ -1,11 +1,14 @@
-"""Precision and recall of every diagnosis rule over the labelled corpus (fixtures/labelled).
+"""Precision and recall of every diagnosis rule over the labelled corpus (fixtures/labelled),
+overall and apart for real logs by others, variants of them, and bevdetr runs.
 
-    python benchmarks/rules_eval.py            # table; exit 1 when a rule is under target
+    python benchmarks/rules_eval.py            # tables; exit 1 when a rule is under target
     python benchmarks/rules_eval.py --verbose  # also every label that failed
 
 Precision = TP / (TP + FP), recall = TP / (TP + FN), where a `must` label met is a TP, one
 missed an FN, and a `must_not` label violated an FP. Also checked: no divergence or
-nonfinite-loss error on a run labelled healthy. Target: ≥ 0.9 for each rule.
+nonfinite-loss error on a run labelled healthy. Target: ≥ 0.9 for each rule, overall and in
+every group where the rule has labels. Real logs marked `not_readable_yet` (formats another
+branch adds) are listed, not failed; once they parse they are scored like the rest.
 """
 from __future__ import annotations
 
@@ -29,34 +32,48 @@ def main(argv=None) -> int:
     from bevlog.rules import RULE_IDS
 
     started = time.perf_counter()
-    results, failures = [], []
-    kinds: dict[str, dict[str, int]] = {}
+    results, failures, pending, now_readable = [], [], [], []
     for e in corpus.entries():
-        run = corpus.read(e)
+        run, reason = corpus.read_labelled(e)
+        if run is None:
+            pending.append((e["id"], reason))
+            continue
+        if e.get("not_readable_yet"):
+            now_readable.append(e["id"])
         findings = diagnose_run(run)
         results.append((e, findings))
         failures += corpus.check(e, findings)
-        for m in e.get("must", []):
-            kinds.setdefault(m["rule"], {}).setdefault(e["kind"], 0)
-            kinds[m["rule"]][e["kind"]] += 1
-    scores = corpus.score(results)
     healthy = [f for f in failures if "error on a healthy run" in f]
+    groups = {g: [(e, f) for e, f in results if corpus.group_of(e) == g] for g in corpus.GROUPS}
+    scores = {"all": corpus.score(results), **{g: corpus.score(rs) for g, rs in groups.items()}}
 
-    print(f"labelled corpus: {len(results)} runs ({sum(e['kind'] == 'real' for e, _ in results)} real logs, "
-          f"{sum(e['kind'].startswith('variant') for e, _ in results)} variants, "
-          f"{sum(e['kind'] == 'bevdetr' for e, _ in results)} bevdetr runs)")
-    print(f"{'rule':<16} {'TP':>3} {'FN':>3} {'FP':>3} {'TN':>3}  {'precision':>9} {'recall':>6}  positives by kind")
+    print(f"labelled corpus: {len(results)} runs read ({len(groups['real'])} real logs by others, "
+          f"{len(groups['variant'])} variants, {len(groups['bevdetr'])} bevdetr runs); "
+          f"{len(pending)} real logs not readable yet")
+    cols = ["all"] + list(corpus.GROUPS)
+    print(f"{'rule':<17} {'TP':>3} {'FN':>3} {'FP':>3} {'TN':>3}  " + "  ".join(f"{c + ' P/R':>12}" for c in cols))
     below = []
     for rule in RULE_IDS:
-        s = scores.get(rule, corpus.Score())
-        p, r = s.precision, s.recall
-        ok = all(math.isnan(x) or x >= TARGET for x in (p, r)) and s.tp + s.fn > 0
+        s = scores["all"].get(rule, corpus.Score())
+        cells, ok = [], s.tp + s.fn > 0
+        for c in cols:
+            g = scores[c].get(rule)
+            if g is None or g.tp + g.fn + g.fp + g.tn == 0:
+                cells.append(f"{'·':>12}")
+                continue
+            cells.append(f"{_f(g.precision) + '/' + _f(g.recall):>12}")
+            ok = ok and all(math.isnan(x) or x >= TARGET for x in (g.precision, g.recall))
         if not ok:
             below.append(rule)
-        pos = ", ".join(f"{k} {n}" for k, n in sorted(kinds.get(rule, {}).items()))
-        print(f"{rule:<16} {s.tp:>3} {s.fn:>3} {s.fp:>3} {s.tn:>3}  {_f(p):>9} {_f(r):>6}  {pos}"
+        print(f"{rule:<17} {s.tp:>3} {s.fn:>3} {s.fp:>3} {s.tn:>3}  " + "  ".join(cells)
               + ("" if ok else "   <-- below target or no positive"))
+    real_pos = {r: sum(1 for e, _ in groups["real"] for m in e.get("must", []) if m["rule"] == r) for r in RULE_IDS}
+    print("real positives per rule: " + ", ".join(f"{r} {n}" for r, n in real_pos.items()))
     print(f"healthy runs with a divergence/nonfinite-loss error: {len(healthy)}")
+    for run_id, reason in pending:
+        print(f"not readable yet: {run_id}: {reason}")
+    for run_id in now_readable:
+        print(f"now readable (drop its not_readable_yet mark and label it): {run_id}")
     print(f"all labels hold: {'yes' if not failures else f'no ({len(failures)} failures)'}; "
           f"{time.perf_counter() - started:.1f} s")
     if "--verbose" in argv or failures:
@@ -66,7 +83,7 @@ def main(argv=None) -> int:
 
 
 def _f(x: float) -> str:
-    return "  –" if math.isnan(x) else f"{x:.2f}"
+    return "–" if math.isnan(x) else f"{x:.2f}"
 
 
 if __name__ == "__main__":

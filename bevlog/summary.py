@@ -63,7 +63,53 @@ def run_summary(run) -> dict:
         "ended": meta.get("ended"),
         "skipped": sum((meta.get("skipped") or {}).values()),
         "segments": len(meta.get("segments") or []) or 1,
+        **iteration_time(train),
     }
+
+
+def iteration_time(train) -> dict:
+    """Seconds per iteration as mmdet's `analyze_logs.py cal_train_time` reports it: the mean of
+    the logged `time` over the run, and the epochs with the slowest and fastest mean. The first
+    row of each epoch is left out (it carries the data loader's start-up), as cal_train_time
+    does unless asked to include outliers. None where the log has no `time`."""
+    out = {"s_per_iter": None, "slowest_epoch": None, "slowest_s": None, "fastest_epoch": None, "fastest_s": None}
+    if "time" not in train or not len(train):
+        return out
+    import numpy as np
+
+    time = train["time"].to_numpy(dtype=float)
+    epoch = train["epoch"].to_numpy(dtype=float) if "epoch" in train else np.full(len(time), np.nan)
+    keys = np.where(np.isfinite(epoch), epoch, -1.0)
+    first = np.r_[True, keys[1:] != keys[:-1]]  # the first row of each epoch (in log order)
+    keep = np.isfinite(time) & (time > 0) & (~first | (np.bincount(_codes(keys))[_codes(keys)] == 1))
+    if not keep.any():
+        return out
+    out["s_per_iter"] = float(time[keep].mean())
+    per_epoch = {}
+    for e in np.unique(keys[keep & (keys >= 0)]):
+        per_epoch[int(e)] = float(time[keep & (keys == e)].mean())
+    if len(per_epoch) >= 2:
+        slow = max(per_epoch, key=per_epoch.get)
+        fast = min(per_epoch, key=per_epoch.get)
+        out.update(slowest_epoch=slow, slowest_s=per_epoch[slow], fastest_epoch=fast, fastest_s=per_epoch[fast])
+    return out
+
+
+def _codes(keys):
+    import numpy as np
+
+    return np.unique(keys, return_inverse=True)[1]
+
+
+def iteration_time_text(s: dict) -> str:
+    """'1.78 (slowest e7 1.90, fastest e20 1.70)': mean s/iter, then the slowest and fastest epoch."""
+    if not _finite(s.get("s_per_iter")):
+        return "–"
+    text = f"{s['s_per_iter']:.3g}"
+    if s.get("slowest_epoch") is not None:
+        text += (f" (slowest e{s['slowest_epoch']} {s['slowest_s']:.3g}, "
+                 f"fastest e{s['fastest_epoch']} {s['fastest_s']:.3g})")
+    return text
 
 
 def describe_run(run) -> str:

@@ -421,8 +421,11 @@ def _count_stray(seg, f, prefixed, is_record) -> None:
                 break
             j += 1
         in_tb[s : min(j + 1, n)] = True
-        if j < n:
-            exception = f.text(j).strip()
+        if j < n:  # the exception line, skipping output interleaved after the last frame
+            from parsers.crash import exception_line
+
+            after = [f.text(k) for k in range(j, min(j + 50, n))]
+            exception = exception_line(after) or f.text(j).strip()
     if tb_starts:
         seg.header["traceback"] = exception or "Traceback"
         tb = np.flatnonzero(in_tb & (marks == 0))

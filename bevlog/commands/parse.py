@@ -67,11 +67,11 @@ def _print_table(runs):
     from rich.table import Table
 
     from bevlog.options import use_color
-    from bevlog.summary import fmt_lr, fmt_num, run_summary
+    from bevlog.summary import fmt_lr, fmt_num, iteration_time_text, run_summary
 
     table = Table(show_edge=False, header_style="bold")
     for col in ["run", "format", "runner", "length", "rows", "evals", "batch", "lr range", "last loss",
-                "best loss", "layers", "aux", "ended", "skipped"]:
+                "best loss", "s/iter", "layers", "aux", "ended", "skipped"]:
         table.add_column(col, justify="right" if col in {"rows", "evals", "skipped"} else "left",
                          max_width=32 if col in {"run", "ended"} else None, overflow="ellipsis",
                          no_wrap=col in {"run", "ended"})
@@ -81,7 +81,7 @@ def _print_table(runs):
         table.add_row(
             s["run"], s["format"] or "?", s["runner"] or "?", s["length"], str(s["rows"]), str(s["evals"]), s["batch"],
             f"{fmt_lr(s['lr_min'])}–{fmt_lr(s['lr_max'])}", fmt_num(s["last_loss"]),
-            fmt_num(s["best_loss"]), str(s["decoder_layers"] or "?"), aux, str(s["ended"] or "?"),
+            fmt_num(s["best_loss"]), iteration_time_text(s), str(s["decoder_layers"] or "?"), aux, str(s["ended"] or "?"),
             str(s["skipped"]),
         )
     color = use_color()

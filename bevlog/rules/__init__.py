@@ -32,6 +32,9 @@ RULE_MODULES = {
     "lr-batch": ("lr_batch", "find_lr_batch"),
     "overfitting": ("overfitting", "find_overfitting"),
     "log-integrity": ("log_integrity", "find_log_integrity"),
+    "metric-chance": ("metric_chance", "find_metric_chance"),
+    "dataloader-bound": ("data_bound", "find_dataloader_bound"),
+    "memory-growth": ("memory_growth", "find_memory_growth"),
 }
 RULE_IDS = list(RULE_MODULES)
 

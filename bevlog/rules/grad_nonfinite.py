@@ -5,6 +5,8 @@ averaged over the logging interval: one overflowed iteration makes the row inf/n
 fp16 with dynamic loss scaling those iterations are skipped and the scale halves, so
 isolated non-finite rows while the loss keeps falling are benign (info). Non-finite rows
 that persist while the loss stops improving mean the weights are being corrupted (error).
+A grad_norm that is inf/nan in every row while the loss stays flat means no step was ever
+applied: under fp16, a static loss scale too large for the model (error; fix: dynamic).
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (column, doc, dynamic_loss_scale, finding, lower_lr_fix,
+from bevlog.rules._grad import suggested_clip
+from bevlog.rules._common import (column, doc, dynamic_loss_scale, finding, fmt, lower_lr_fix,
                                   nonfinite_rows, pct, rolling_median, runs_of, signals)
 
 RULE_ID = "grad-nonfinite"
@@ -27,6 +30,10 @@ class Thresholds:
     improving: float = doc(0.01, "the loss must fall by at least this fraction across the bad rows to "
                                  "count as still improving")
     lr_divisor: float = doc(3.0, "suggested lr = base lr / this when it is an error")
+    min_rows: int = doc(5, "fewest rows for 'every step overflowed'")
+    min_inf_share: float = doc(0.5, "share of rows that must read inf (not only nan, which is also how a grad_norm "
+                                    "that is not logged reads) for 'every step overflowed'")
+    flat_loss: float = doc(0.05, "the loss changing less than this over the run is flat: the weights did not move")
 
 
 def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
@@ -34,7 +41,9 @@ def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
     g = column(sig.t, "grad_norm")
     logged = np.isfinite(g)
     if not logged.any():
-        return []  # not logged: clipping is off (or the column is absent)
+        # a grad_norm never logged reads NaN; one that is inf in every row was logged, and says
+        # that every step overflowed
+        return _every_step_skipped(run, sig, g, th)
     bad = nonfinite_rows(sig, g)
     n, n_bad = len(g), int(bad.sum())
     if n_bad == 0:
@@ -89,14 +98,57 @@ def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
                         "nothing to change while the loss keeps improving", [])]
     changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
     if fp16 and dynamic_loss_scale(run.meta) is not True:
-        changes.append({"param": "loss_scale", "to": "dynamic"})
+        changes.append({"param": "fp16_loss_scale", "to": "dynamic"})
         bits.append("dynamic loss scale")
-    clip = run.meta.get("grad_clip")
-    if not clip:
-        changes.append({"param": "grad_clip", "to": 35})
-        bits.append("clip grad_norm at 35")
+    if not run.meta.get("grad_clip"):
+        clip = suggested_clip(g)
+        changes.append({"param": "grad_clip", "to": clip})
+        bits.append(f"clip grad_norm at {fmt(clip)}")
     bits.append("rescale the lr to the total batch if it was changed")
     return [finding(run, RULE_ID, severity, sig, first, last, message, evidence, "; ".join(bits), changes)]
+
+
+def _every_step_skipped(run, sig, g, th):
+    """grad_norm inf/nan in every row while the loss stays flat: under fp16 every step
+    overflowed and was skipped, so the weights never moved — a static loss scale too large
+    for this model (a dynamic scaler would have halved it after the first overflow)."""
+    n = len(g)
+    infs = int(np.isinf(g).sum())
+    if n < th.min_rows or infs < th.min_inf_share * n:
+        return []  # NaN alone is how a grad_norm that is not logged reads
+    smooth = rolling_median(sig.loss, sig.window)
+    change = _change(smooth, 0, n - 1)
+    if not np.isfinite(change) or abs(change) > th.flat_loss:
+        return []
+    fp16 = run.meta.get("fp16")
+    static = dynamic_loss_scale(run.meta) is False
+    scale = _static_scale(run.meta)
+    cause = (f"the static fp16 loss scale{f' {scale:g}' if scale else ''} is too large: every step overflowed "
+             f"and was skipped, so the weights never moved" if fp16 is not False and dynamic_loss_scale(run.meta)
+             is not True else "every step produced a non-finite gradient, so no update was applied")
+    message = (f"grad_norm is non-finite in all {n} rows ({infs} inf) while the loss stayed flat "
+               f"({pct(change)} over the run): {cause}")
+    evidence = {"rows": n, "of": n, "share": 1.0, "inf_rows": infs, "loss_change": change, "fp16": fp16,
+                "static_loss_scale": static, "loss_scale": scale, "kind": "every_step"}
+    if fp16 is not False and dynamic_loss_scale(run.meta) is not True:
+        fix = ("use a dynamic loss scale (fp16 = dict(loss_scale='dynamic'), or mmengine's AmpOptimWrapper with "
+               "loss_scale='dynamic')")
+        changes = [{"param": "fp16_loss_scale", "from": scale, "to": "dynamic"} if scale else
+                   {"param": "fp16_loss_scale", "to": "dynamic"}]
+    else:
+        fix = "overfit one batch in fp32 to find the layer whose gradient is non-finite; check the data for nan/inf"
+        changes = []
+    return [finding(run, RULE_ID, "error", sig, 0, n - 1, message, evidence, fix, changes)]
+
+
+def _static_scale(meta):
+    """The static loss scale the config sets (512.0), None when dynamic or not said."""
+    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    for c in (cfg.get("fp16"), cfg.get("optimizer_config"), cfg.get("optim_wrapper")):
+        if isinstance(c, dict) and isinstance(c.get("loss_scale"), (int, float)) and not isinstance(
+                c.get("loss_scale"), bool):
+            return float(c["loss_scale"])
+    return None
 
 
 def _change(smooth: np.ndarray, a: int, b: int) -> float:

@@ -3,7 +3,10 @@
 ×5 is a spike (info), ×10 — or ×5 for several rows in a row — an explosion (warning);
 either escalates one level when the loss rises after it. grad_norm is the norm before
 clipping, logged only when clipping is on, so a run without it has nothing to say here.
-Rows inside warmup are skipped: early gradients are large by nature.
+Rows inside warmup are skipped: early gradients are large by nature. Ratios are taken
+against the run's own scale with floors (a share of its median, a few rounding steps of the
+log), so gradients of 1e-4 logged at 4 decimals do not make rounding look like spikes, and a
+suggested clip is never far above every value the run logged.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bevlog.rules._grad import MIN_QUANTA, quantum, suggested_clip
 from bevlog.rules._common import (column, doc, finding, fmt, lr_for_fix, nice_lr, pct, runs_of,
                                   signals, where)
 
@@ -31,6 +35,8 @@ class Thresholds:
     after_rows: int = doc(10, "rows after the event looked at for a loss rise")
     max_events: int = doc(5, "report at most this many events (the worst)")
     lr_divisor: float = doc(2.0, "suggested lr = base lr / this")
+    run_floor: float = doc(0.2, "a baseline is at least this share of the run's median grad_norm after warmup "
+                                "(a lull must not make ordinary rows look like spikes)")
 
 
 def find_grad_spike(run, th: Thresholds = Thresholds()):
@@ -41,7 +47,13 @@ def find_grad_spike(run, th: Thresholds = Thresholds()):
         return []
     base = pd.Series(np.where(finite, g, np.nan)).rolling(th.window, min_periods=th.min_history).median()
     base = base.shift(1).ffill().to_numpy()
-    ratio = np.where(finite & (base > 0), g / base, np.nan)
+    # the run's own scale, with floors: a baseline is never below a share of the run's median
+    # nor below a few rounding steps of the log (tiny gradients logged at 4 decimals)
+    settled = g[sig.warmup_end_row:] if finite[sig.warmup_end_row:].any() else g
+    floor = max(th.run_floor * float(np.nanmedian(settled[np.isfinite(settled)])), MIN_QUANTA * quantum(g))
+    base = np.where(np.isfinite(base), np.maximum(base, floor), np.nan)
+    ratio = np.full(len(g), np.nan)
+    np.divide(g, base, out=ratio, where=finite & np.isfinite(base) & (base > 0))
     ratio[: sig.warmup_end_row] = np.nan
     flagged = np.nan_to_num(ratio) >= th.spike
     events = []
@@ -80,9 +92,10 @@ def find_grad_spike(run, th: Thresholds = Thresholds()):
                 to = nice_lr(lr0 / th.lr_divisor)
                 changes.append({"param": "lr", "from": lr0, "to": to})
                 bits.append(f"lr {fmt(lr0)} → {fmt(to)}")
-            if not run.meta.get("grad_clip"):
-                changes.append({"param": "grad_clip", "to": 35})
-                bits.append("clip grad_norm at 35")
+            clip = suggested_clip(g) if not run.meta.get("grad_clip") else None
+            if clip:
+                changes.append({"param": "grad_clip", "to": clip})
+                bits.append(f"clip grad_norm at {fmt(clip)}")
             early = max(3 * (sig.warmup_iters or 0), 0.1 * sig.step[-1])
             if sig.step[a] <= early:
                 warm = sig.warmup_iters or 0

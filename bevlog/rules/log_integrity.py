@@ -1,6 +1,8 @@
 """log-integrity: resumes, repeated or backwards steps, iters/epoch changing, and how the log ended.
 
-A run that ended in a Python traceback is an error naming the exception; a log that stops
+A run that ended in a Python traceback is an error naming the exception (type and message of
+the last traceback, and the frame that raised it); a log with a full header and not one
+train row died before its first iteration (an error quoting its last lines); a log that stops
 before its planned end (or in the middle of an epoch when the plan is unknown) is a warning
 — unless the log is still being written (`bevlog watch`). Resumes are noted (info): the
 run is stitched from segments, and rows of an earlier segment that a later one re-ran are
@@ -33,14 +35,11 @@ def find_log_integrity(run, th: Thresholds = Thresholds(), live: bool = False):
     total = _planned_steps(meta)
     progress = _progress(sig, total)
 
-    if ended.startswith("traceback"):
-        exc = ended.split(":", 1)[1].strip() if ":" in ended else "an exception"
-        name = exc.split(":", 1)[0]
-        msg = f"the run died {progress}with {exc}"
-        out.append(finding(run, RULE_ID, "error", sig, last, last, msg,
-                           {"kind": "traceback", "exception": exc, "exception_type": name,
-                            "last_step": _int(sig.step[-1]) if n else None, "planned_steps": total},
-                           f"fix the {name} at the end of the log, then resume from the last checkpoint", []))
+    never = n == 0 and (run.evals is None or not len(run.evals)) and _has_header(meta)
+    if never:
+        out.append(_never_trained(run, sig, ended, live))
+    elif ended.startswith("traceback"):
+        out.append(_died(run, sig, ended, progress, total))
     elif ended == "stopped" and not live:
         msg = f"the log stops {progress}without an error: killed, out of time, or still running"
         out.append(finding(run, RULE_ID, "warning", sig, last, last, msg,
@@ -100,6 +99,75 @@ def find_log_integrity(run, th: Thresholds = Thresholds(), live: bool = False):
                            {"kind": "skipped", "skipped": worth},
                            "nothing to change in training; check the log was not cut or interleaved", []))
     return out
+
+
+def _crash(meta, ended):
+    """The last traceback of the log's last file (type, message, raising frame); the parser's
+    one-line reading of it when the file cannot be read back."""
+    from parsers.crash import Crash, last_traceback, tail_lines
+
+    sources = meta.get("sources") or []
+    crash = last_traceback(tail_lines(sources[-1])) if sources and ended.startswith("traceback") else None
+    if crash is None and ended.startswith("traceback"):
+        exc = ended.split(":", 1)[1].strip() if ":" in ended else ""
+        kind, _, message = exc.partition(":")
+        crash = Crash(kind.strip() or "an exception", message.strip(), None, None, None)
+    return crash
+
+
+def _died(run, sig, ended, progress, total):
+    crash = _crash(run.meta, ended)
+    n = len(sig.step)
+    raised = f", raised in {crash.where}" if crash.file else ""
+    raised += f" (called from {crash.caller})" if crash.caller else ""
+    msg = f"the run died {progress}with {crash.exception}{raised}"
+    at = f" raised at {_short(crash.file)}:{crash.line}" if crash.file else " at the end of the log"
+    if crash.caller:
+        own = crash.caller.split('"')[1] if crash.caller.count('"') >= 2 else crash.caller
+        at += f" (called from the run's own {_short(own)})"
+    return finding(run, RULE_ID, "error", sig, n - 1 if n else None, n - 1 if n else None, msg,
+                   {"kind": "traceback", "exception": crash.exception, "exception_type": crash.type,
+                    "exception_message": crash.message, "raised_at": crash.where, "called_from": crash.caller,
+                    "last_step": _int(sig.step[-1]) if n else None, "planned_steps": total},
+                   f"fix the {crash.type}{at}, then resume from the last checkpoint", [])
+
+
+def _short(path: str) -> str:
+    """An installed package's file from its package name on (mmcv/runner/hooks/logger/text.py),
+    any other file by its last three parts: enough to find it, short enough to read."""
+    parts = path.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
+    return "/".join(parts[-3:])
+
+
+def _has_header(meta) -> bool:
+    """The log says what it was going to train: a header with a plan or a config."""
+    return bool(meta.get("max_epochs") or meta.get("max_iters") or meta.get("config"))
+
+
+def _never_trained(run, sig, ended, live):
+    """A header and not one train row: the run died (or is still starting) before iteration 1."""
+    from parsers.crash import last_lines, tail_lines
+
+    sources = run.meta.get("sources") or []
+    lines = tail_lines(sources[-1]) if sources else []
+    crash = _crash(run.meta, ended)
+    ends = last_lines(lines, 3)
+    quoted = " / ".join(f"“{line.strip()}”" for line in ends)
+    cause = f" with {crash.exception}" if crash else " without an error"
+    severity = "info" if live and not crash else "error"
+    msg = (f"the log has a full header but not one train row: the run died before its first iteration{cause}"
+           + (f"; it ends with {quoted}" if quoted else ""))
+    evidence = {"kind": "never_trained", "last_lines": ends, "segments": len(run.meta.get("segments") or []) or 1}
+    if crash:
+        evidence.update(exception=crash.exception, exception_type=crash.type, raised_at=crash.where)
+        fix = f"fix the {crash.type} it died of, then start again"
+    else:
+        fix = ("see what the launch did after its last line (out of memory, killed by the scheduler, a data "
+               "loader that hangs): run it in the foreground with one worker (workers_per_gpu=0) to see the error")
+    return finding(run, RULE_ID, severity, sig, None, None, msg, evidence, fix, [])
 
 
 def _worth_noting(reason: str) -> bool:

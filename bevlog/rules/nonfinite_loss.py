@@ -3,9 +3,10 @@
 A logged row is a mean over the logging interval, so one bad iteration makes the row nan/inf.
 A run that recovers on the next rows gets a warning; one that stays non-finite is broken.
 The first component to go bad is named: at the first bad row, the non-finite component
-that had risen most over its recent median. A loss that is 0 from the very first row is a
-frozen or unused head (e.g. a detection head switched off while another head trains), not
-a collapse, and is left alone.
+that had risen most over its recent median. A loss that is 0 from the very first row is not a
+collapse: when it is exactly 0 in every row while another loss trains, it is noted (info) —
+a head that never receives targets (an empty ground-truth filter, a class list that matches
+nothing) or one switched off with a loss weight of 0.
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class Thresholds:
     zero_prior: float = doc(1e-3, "median of the earlier rows must exceed this for a 0 to be a collapse "
                                   "(smaller losses can round to 0.0000 in the log)")
     lr_divisor: float = doc(3.0, "suggested lr = base lr / this (the table's 'lower lr 2-5x')")
+    zero_whole_rows: int = doc(2, "rows a key must be logged in for 'exactly 0 for the whole run'")
+    zero_other_moves: float = doc(0.05, "another key moving by this share of its largest value is training")
     lookback_rows: int = doc(10, "rows before the first bad row used to judge which component rose first")
 
 
@@ -48,7 +51,34 @@ def find_nonfinite_loss(run, th: Thresholds = Thresholds()):
     if bad.any():
         out.append(_nonfinite(run, sig, bad, comps, th))
     out.extend(_collapses(run, sig, ["loss"] + comps, th))
+    out.extend(_always_zero(run, sig, comps, th))
     return out
+
+
+def _always_zero(run, sig, comps, th):
+    """Loss keys that are exactly 0 in every row while another loss key changes."""
+    t = sig.t
+    zero, training = [], []
+    for c in comps:
+        v = column(t, c)
+        v = v[np.isfinite(v)]
+        if len(v) < th.zero_whole_rows:
+            continue
+        if np.all(v == 0):
+            zero.append(c)
+        elif v.max() > 0 and (v.max() - v.min()) >= th.zero_other_moves * v.max():
+            training.append(c)
+    if not zero or not training:
+        return []
+    finals = [c for c in zero if not AUX_KEY.search(c)] or zero
+    named = ", ".join(finals[:3]) + (f" and {len(zero) - min(3, len(finals))} more" if len(zero) > 3 else "")
+    trains = [c for c in training if not AUX_KEY.search(c)] or training
+    message = (f"{named} {'is' if len(zero) == 1 else 'are'} exactly 0 in all {len(t)} rows while "
+               f"{trains[0]} trains: a head that never receives targets, or one switched off")
+    evidence = {"kind": "zero_whole_run", "components": zero, "training": trains[:5], "rows": int(len(t))}
+    fix = ("if that head should learn, check that its targets reach it (ground-truth filters, class names, "
+           "the dataset's annotations for it) and that its loss weight is not 0")
+    return [finding(run, RULE_ID, "info", sig, 0, len(t) - 1, message, evidence, fix, [])]
 
 
 def _nonfinite(run, sig, bad, comps, th):
@@ -65,7 +95,7 @@ def _nonfinite(run, sig, bad, comps, th):
     changes.append({"param": "warmup_iters", "from": warm or None, "to": max(500, 2 * warm)})
     fix_bits.append(f"warmup ≥ {max(500, 2 * warm)} iters")
     if run.meta.get("fp16"):
-        changes.append({"param": "loss_scale", "to": "dynamic"})
+        changes.append({"param": "fp16_loss_scale", "to": "dynamic"})
         fix_bits.append("dynamic loss scale")
     fix = "; ".join(fix_bits) + "; then check the data and any custom head for the component named"
     last_bad = spans[-1][1]

@@ -8,7 +8,8 @@ from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_JSO
 
 ISSUE_IDS = ["nonfinite-loss", "grad-nonfinite", "grad-spike", "divergence", "no-takeoff", "lr-drop", "warmup", "oscillation",
              "aux-missing", "layer-inversion", "layer-flat", "layer-unstable", "layer-redundant", "plateau",
-             "lr-batch", "overfitting", "log-integrity"]
+             "lr-batch", "overfitting", "log-integrity",
+             "metric-chance", "dataloader-bound", "memory-growth"]  # issue 11
 
 
 def test_registry_has_every_rule_with_documented_thresholds():
@@ -72,10 +73,20 @@ def test_findings_are_worst_first():
 
 
 def test_every_label_of_the_corpus_holds():
-    failures = []
+    """Every labelled run reads and meets its labels; only entries marked not_readable_yet
+    may fail to read (they wait for a parser on another branch)."""
+    from parsers.run import ParseError
+
+    failures, pending = [], []
     for e in corpus.entries():
-        failures += corpus.check(e, diagnose_run(run(e["id"])))
+        try:
+            r = run(e["id"])
+        except ParseError:
+            pending.append(e["id"])
+            continue
+        failures += corpus.check(e, diagnose_run(r))
     assert failures == []
+    assert set(pending) <= {e["id"] for e in corpus.entries() if e.get("not_readable_yet")}
 
 
 def test_parallel_diagnosis_matches_one_worker():

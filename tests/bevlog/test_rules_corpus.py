@@ -15,7 +15,8 @@ def _make_variants():
     return module
 
 
-@pytest.mark.parametrize("name", ["detr3d_nan_single", "streampetr_spikes", "detr3d_resumed"])
+@pytest.mark.parametrize("name", ["detr3d_nan_single", "streampetr_spikes", "detr3d_resumed",
+                                  "streampetr_fp16_static_skip", "detr3d_small_grad", "detr3d_memory_leak"])
 def test_committed_variants_are_what_the_script_writes(tmp_path, name):
     mv = _make_variants()
     mv.OUT = str(tmp_path)

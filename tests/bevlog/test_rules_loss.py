@@ -30,10 +30,32 @@ def test_nonfinite_loss_collapse_to_zero_is_found():
     assert f.evidence["before"] > 0.1
 
 
-def test_nonfinite_loss_zero_from_the_start_is_a_frozen_head_not_a_collapse():
+def test_nonfinite_loss_zero_from_the_start_is_a_note_on_a_head_not_a_collapse():
+    """Exactly 0 in every row while frame_0_loss_ttc trains: a head without targets (info), never
+    a collapse (which needs the key to have been > 0 first)."""
     r = run("real/console-traceback")
     assert (r.train["frame_0_loss_cls"] == 0).all()  # the trap is really there
-    assert findings("real/console-traceback", "nonfinite-loss") == []
+    (f,) = findings("real/console-traceback", "nonfinite-loss")
+    assert f.severity == "info" and f.evidence["kind"] == "zero_whole_run"
+    assert "frame_0_loss_cls" in f.evidence["components"] and len(f.evidence["components"]) == 29
+    assert f.evidence["training"] == ["frame_0_loss_ttc"]
+    assert "frame_0_loss_ttc trains" in f.message
+
+
+def test_nonfinite_loss_no_zero_note_when_nothing_else_trains(tmp_path):
+    """Derived from the real console capture: with frame_0_loss_ttc also 0, no key trains, so
+    nothing says one head is missing its targets."""
+    from conftest import REAL_SET1
+    import parsers
+
+    src = REAL_SET1 / "eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_output.log"
+    text = src.read_text().replace("frame_0_loss_ttc: 2.7446", "frame_0_loss_ttc: 0.0000") \
+        .replace("frame_0_loss_ttc: 2.9298", "frame_0_loss_ttc: 0.0000")
+    (tmp_path / src.name).write_text(text)
+    from bevlog.rules import get_rule
+
+    assert [f for f in get_rule("nonfinite-loss")(parsers.read(str(tmp_path / src.name)))
+            if f.evidence.get("kind") == "zero_whole_run"] == []
 
 
 @pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-json", "real/bevfusion-resumed"])

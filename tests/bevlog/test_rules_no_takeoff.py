@@ -44,7 +44,17 @@ def test_quiet_on_runs_that_learn_even_slowly(name):
     assert no_takeoff(RUNS / name) == []
 
 
-@pytest.mark.parametrize("path", sorted(p for p in REAL.iterdir() if p.name != "README.md"), ids=lambda p: p.name[:40])
+def _real_logs():
+    """Every real log in the repository that parses on this branch (console captures without a
+    year wait for the formats work: they are listed in labels.json as not_readable_yet)."""
+    from conftest import REAL_SET1, REAL_SET2
+
+    unreadable = {"STEALMOO__CAICON__nohup.out", "woxinyonghen__OpenMMLabCamp__slurm-300830.out"}
+    return sorted(p for s in (REAL_SET1, REAL_SET2) for p in s.iterdir()
+                  if p.name != "README.md" and p.name not in unreadable)
+
+
+@pytest.mark.parametrize("path", _real_logs(), ids=lambda p: p.name[:40])
 def test_quiet_on_the_real_logs(path):
     assert no_takeoff(path) == []
 

@@ -1,0 +1,181 @@
+"""metric-chance: the evaluation says the model detects nothing, or a metric component is no
+better than a guess — whatever the loss does.
+
+A falling loss is not learning to detect: a run whose detection metric (mAP, else NDS) sits
+at chance at every evaluation after the first learned nothing that counts, and so did a run
+whose metric fell far below its own earlier best. Both are errors. The loss decides only
+the likely cause named in the fix: a loss that fell well points at the evaluation side
+(class names or label ids that do not match, a test pipeline or box decoding that differs
+from training); a loss that never fell points at the optimisation (see no-takeoff, lr-batch).
+
+A nuScenes error component that stays at its chance level for the whole run while mAP is
+clearly above chance is noted (info: one real run shows it): mAOE ≈ π/2 rad is what a
+uniformly random yaw scores, so the orientation is not learned — most often a yaw or box
+coding convention that differs between the targets and the decoder (sin/cos order, a
+−π/2 offset between mmdet3d versions, w/l swapped).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from bevlog.rules._common import doc, finding, fmt, rolling_median, signals
+
+RULE_ID = "metric-chance"
+SUMMARY = "detection metric at chance (mAP/NDS ≈ 0) at every evaluation, or collapsed below its own best; " \
+          "a nuScenes component at its chance level"
+
+# detection metrics judged, most direct first: mAP is 0 at chance; NDS only when no mAP is logged
+DETECTION_METRICS = [r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)NDS$", r"(^|/)nds$"]
+# nuScenes true-positive error components with a known chance level (uniform random guess)
+CHANCE_COMPONENTS = {
+    r"(^|/)mAOE$": (math.pi / 2, "orientation", "a yaw or box-coding convention mismatch between the targets "
+                                                "and the decoder (sin/cos order, a ±π/2 offset, w/l swapped)"),
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    dead_map: float = doc(0.005, "mAP at or below this (as a fraction; ×100 on a percent scale) is chance")
+    dead_nds: float = doc(0.05, "NDS at or below this is chance (NDS with no true positive is 0; a handful "
+                                "of matches gives 0.01–0.02)")
+    collapse_best: float = doc(0.05, "an earlier best at least this high (fraction) makes a fall a collapse")
+    collapse_ratio: float = doc(0.2, "the last evaluation at or below this share of the earlier best is a collapse")
+    loss_fell: float = doc(0.3, "a loss that fell at least this much (first rows → last rows) learned something: "
+                                "the evaluation side is the suspect")
+    component_tol: float = doc(0.10, "a component within this fraction of its chance level is at chance")
+    component_min_map: float = doc(0.05, "mAP must be above this for a component at chance to be a separate fact")
+
+
+def find_metric_chance(run, th: Thresholds = Thresholds()):
+    ev = run.evals
+    if ev is None or not len(ev):
+        return []
+    table = _Evals(ev)
+    out = []
+    metric = table.pick(DETECTION_METRICS)
+    if metric is not None:
+        out.extend(_dead_or_collapsed(run, table, metric, th))
+    out.extend(_components(run, table, th))
+    return out
+
+
+class _Evals:
+    """The evals frame as numpy arrays, read once per run."""
+
+    def __init__(self, ev):
+        order = np.argsort(ev["step"].to_numpy(dtype=float), kind="stable")
+        self.metric = ev["metric"].to_numpy(dtype=object)[order]
+        self.value = ev["value"].to_numpy(dtype=float)[order]
+        self.epoch = ev["epoch"].to_numpy(dtype=float)[order]
+        self.step = ev["step"].to_numpy(dtype=float)[order]
+        self.names = sorted({m for m in set(self.metric.tolist()) if isinstance(m, str)}, key=len)
+
+    def pick(self, patterns):
+        for pattern in patterns:
+            for name in self.names:
+                if re.search(pattern, name):
+                    return name
+        return None
+
+    def series(self, metric):
+        """(values, labels like 'epoch 3' / 'iter 1,500') of one metric's finite evaluations, in time order."""
+        rows = (self.metric == metric) & np.isfinite(self.value)
+        labels = [f"epoch {int(e)}" if np.isfinite(e) else (f"iter {int(s):,}" if np.isfinite(s) else "?")
+                  for e, s in zip(self.epoch[rows], self.step[rows])]
+        return self.value[rows], labels
+
+
+def _dead_or_collapsed(run, table, metric, th):
+    values, labels = table.series(metric)
+    if not len(values):
+        return []
+    percent = 100.0 if np.nanmax(values) > 1.0 else 1.0
+    nds = bool(re.search(r"(^|/)nds$", metric, re.I))
+    dead_at = (th.dead_nds if nds else th.dead_map) * percent
+    judged = values[1:] if len(values) >= 2 else values  # the first evaluation may come before any learning
+    best_i = int(np.argmax(values))
+    best, last = float(values[best_i]), float(values[-1])
+    dead = bool(np.all(judged <= dead_at))
+    collapsed = best_i < len(values) - 1 and best >= th.collapse_best * percent and last <= th.collapse_ratio * best
+    if not (dead or collapsed):
+        return []
+    loss_note, loss_fell = _loss_trend(run, th)
+    shown = ", ".join(f"{v:.4f}" for v in values[-8:]) + (" …" if len(values) > 8 else "")
+    evidence = {"metric": metric, "values": [float(v) for v in values], "at": labels,
+                "loss_fall": loss_fell}
+    sig = signals(run)
+    last_row = len(sig.step) - 1 if len(sig.step) else None
+
+    if dead:
+        severity = "error" if len(values) >= 2 else "warning"
+        message = (f"{metric} stayed at chance ({shown} at {_span(labels)}){loss_note}: "
+                   f"the model detects nothing")
+        evidence["kind"] = "dead"
+        return [finding(run, RULE_ID, severity, sig, None, last_row, message, evidence, _fix(loss_fell, th), [])]
+
+    message = (f"{metric} collapsed from {best:.4f} at {labels[best_i]} to {last:.4f} at {labels[-1]} "
+               f"({last / best:.0%} of its best){loss_note}: the model stopped detecting")
+    evidence.update(kind="collapse", best=best, last=last)
+    fix = ("look at what changed after the best evaluation (lr restart, resume with another config, "
+           "a non-finite loss) and keep the best checkpoint")
+    return [finding(run, RULE_ID, "error", sig, None, last_row, message, evidence, fix, [])]
+
+
+def _loss_trend(run, th):
+    """(' while the loss fell 93% (3.42 → 0.25)', 0.93): the first logged rows against the
+    smoothed end of the run."""
+    sig = signals(run)
+    loss = sig.loss
+    finite = loss[np.isfinite(loss)]
+    if len(finite) < 6:
+        return "", None
+    smooth = rolling_median(loss, sig.window)
+    tail = smooth[np.isfinite(smooth)]
+    first = float(np.median(finite[:3]))
+    last = float(np.median(tail[-max(2, len(tail) // 20):]))
+    if not first > 0:
+        return "", None
+    fell = 1 - last / first
+    verb = f"fell {fell:.0%}" if fell > 0 else f"rose {-fell:.0%}"
+    return f" while the loss {verb} ({fmt(first)} → {fmt(last)})", fell
+
+
+def _fix(loss_fell, th):
+    if loss_fell is not None and loss_fell >= th.loss_fell:
+        return ("the loss learns but the evaluation finds nothing: check that the class names / label ids the "
+                "evaluation uses match the training annotations, that the test pipeline (scale, normalisation) "
+                "and the box decoding match training, then evaluate a few training images")
+    return ("the model never started detecting: lower the peak lr / lengthen warmup (see no-takeoff, lr-batch), "
+            "check that the annotations reach the loss, and overfit one batch")
+
+
+def _components(run, table, th):
+    map_name = table.pick(DETECTION_METRICS[:2])
+    map_values = table.series(map_name)[0] if map_name else np.array([])
+    out = []
+    for pattern, (chance, what, cause) in CHANCE_COMPONENTS.items():
+        name = table.pick([pattern])
+        if name is None:
+            continue
+        values, labels = table.series(name)
+        if len(values) < 2 or not np.all(np.abs(values - chance) <= th.component_tol * chance):
+            continue
+        if not len(map_values) or np.nanmax(map_values) <= th.component_min_map:
+            continue  # nothing is detected at all: the dead-metric finding says it
+        sig = signals(run)
+        message = (f"{name} stayed at {values.min():.2f}–{values.max():.2f} over all {len(values)} evaluations "
+                   f"({_span(labels)}), the {fmt(chance)} of a random guess, while {map_name} reached "
+                   f"{np.nanmax(map_values):.3f}: the {what} is not learned")
+        evidence = {"kind": "component", "metric": name, "values": [float(v) for v in values],
+                    "chance": chance, "map": float(np.nanmax(map_values))}
+        out.append(finding(run, RULE_ID, "info", sig, None, None, message, evidence,
+                           f"check for {cause}; a learned model scores well below {fmt(chance)}", []))
+    return out
+
+
+def _span(labels):
+    return labels[0] if len(labels) == 1 else f"{labels[0]} – {labels[-1]}"

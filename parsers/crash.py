@@ -1,0 +1,163 @@
+"""How a log ended: the last Python traceback (exception type, message, the frame that raised
+it) and the last lines, read from the end of the file.
+
+A console capture interleaves stdout with stderr, so the first unindented line after the
+frames of a traceback is not always the exception: an evaluation table or a metric line
+(`mAP: 0.4822`) printed by another process can land between the last frame and
+`KeyError: 'data_time'`. The exception line is the first line after the last frame that
+names an exception class (`…Error`, `…Exception`, `KeyboardInterrupt`, …); only when no
+such line follows is the first `Name: message` line taken.
+
+Only the tail is read (`TAIL_BYTES`, bounded whatever the file's size); a .gz is streamed.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+from collections import deque
+from dataclasses import dataclass
+
+TAIL_BYTES = 256 * 1024  # a traceback is a few KB; a DDP crash with 8 ranks' tracebacks stays far below
+MAX_LINE = 300  # characters kept of one quoted line
+TRACEBACK = "Traceback (most recent call last)"
+FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+EXCEPTION_NAME = re.compile(
+    r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit|Warning|Failure|Fault)"
+    r"|StopIteration|GeneratorExit|KeyboardInterrupt|SystemExit)(?::\s?(?P<message>.*))?$")
+# an exception class is CamelCase by convention: `mAP: 0.4822` is not one
+ANY_NAME = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*)(?::\s(?P<message>.*))?$")
+LIBRARY = re.compile(r"[/\\](site|dist)-packages[/\\]|[/\\]lib[/\\]python\d")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class Crash:
+    type: str  # 'KeyError'
+    message: str  # "'data_time'" ('' when the exception has none)
+    file: str | None  # where it was raised: the last frame of the traceback
+    line: int | None
+    func: str | None
+    caller: str | None = None  # the last frame in the run's own code (outside installed packages)
+
+    @property
+    def exception(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+    @property
+    def where(self) -> str | None:
+        if self.file is None:
+            return None
+        return f'File "{self.file}", line {self.line}, in {self.func}'
+
+
+def tail_lines(path: str, max_bytes: int = TAIL_BYTES) -> list[str]:
+    """The last lines of a file (at most `max_bytes` of it), decoded, control characters removed."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(2)
+            if magic == b"\x1f\x8b":
+                data = _gzip_tail(path, max_bytes)
+            else:
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - max_bytes))
+                data = f.read(max_bytes)
+                if size > max_bytes:
+                    data = data[data.find(b"\n") + 1:]  # drop the partial first line
+    except OSError:
+        return []
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    # a progress bar redraws with \r: what was last drawn is what the user saw
+    return [clean(line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
+
+
+def _gzip_tail(path: str, max_bytes: int) -> bytes:
+    keep: deque[bytes] = deque()
+    size = 0
+    try:
+        with gzip.open(path, "rb") as g:
+            while chunk := g.read(1 << 16):
+                keep.append(chunk)
+                size += len(chunk)
+                while size - len(keep[0]) >= max_bytes:
+                    size -= len(keep.popleft())
+    except (OSError, EOFError):
+        pass  # a truncated .gz: what was read is the tail
+    return b"".join(keep)[-max_bytes:]
+
+
+def clean(line: str) -> str:
+    line = _CONTROL.sub("", line.rstrip("\n"))
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
+
+
+# a launcher's exception that only reports that a worker died: the worker's traceback before it
+# is the cause (torchrun's ChildFailedError, `subprocess.run(check=True)` in tools/dist_train.sh)
+LAUNCHER_EXCEPTIONS = ("ChildFailedError", "CalledProcessError")
+
+
+def last_traceback(lines: list[str]) -> Crash | None:
+    """The exception and raising frame of the last traceback in `lines` (a launcher's
+    "a worker failed" skipped for the worker's own traceback), None when there is none."""
+    starts = [i for i, line in enumerate(lines) if TRACEBACK in line]
+    crash = None
+    for start in reversed(starts):
+        end = next((s for s in starts if s > start), len(lines))
+        found = _read_traceback(lines[start + 1:end])
+        crash = crash or found
+        if not found.type.endswith(LAUNCHER_EXCEPTIONS):
+            return found
+    return crash
+
+
+def _read_traceback(body: list[str]) -> Crash:
+    ends = [k for k, s in enumerate(body) if not s.startswith((" ", "\t")) and EXCEPTION_NAME.match(s.strip())]
+    frames = [FRAME.match(s) for s in (body[:ends[0]] if ends else body)]
+    frames = [m for m in frames if m]
+    frame = frames[-1] if frames else None
+    own = [m for m in frames if not LIBRARY.search(m.group("file"))]
+    caller = _frame_text(own[-1]) if own and own[-1] is not frame else None
+    if ends:
+        m = EXCEPTION_NAME.match(body[ends[0]].strip())
+        found = m.group("type"), (m.group("message") or "").strip()
+    else:
+        found = _exception_line(body) or ("an exception", "")
+    return Crash(*found, *_frame_parts(frame), caller)
+
+
+def exception_line(lines: list[str]) -> str | None:
+    """'Type: message' of the first line in `lines` (the lines after a traceback's last frame)
+    that names an exception; the parsers and the rules share this one reading."""
+    found = _exception_line(lines)
+    if found is None:
+        return None
+    return f"{found[0]}: {found[1]}" if found[1] else found[0]
+
+
+def _exception_line(lines):
+    candidates = [s.strip() for s in lines if s.strip() and not s.startswith((" ", "\t"))]
+    for text in candidates:
+        m = EXCEPTION_NAME.match(text)
+        if m:
+            return m.group("type"), (m.group("message") or "").strip()
+    for text in candidates:  # no exception-looking name: the first `Name: message` line
+        m = ANY_NAME.match(text)
+        if m and m.group("message") is not None:
+            return m.group("type"), m.group("message").strip()
+    return None
+
+
+def _frame_text(m) -> str:
+    return f'File "{m.group("file")}", line {m.group("line")}, in {m.group("func")}'
+
+
+def _frame_parts(m):
+    if m is None:
+        return None, None, None
+    return m.group("file"), int(m.group("line")), m.group("func")
+
+
+def last_lines(lines: list[str], n: int = 3) -> list[str]:
+    """The last `n` non-empty lines."""
+    out = [line for line in lines if line.strip()]
+    return out[-n:]
