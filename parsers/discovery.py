@@ -61,7 +61,8 @@ def run_key(path: str) -> tuple[str, str, str]:
         wd = os.path.dirname(ts_dir)
         if _BARE_TS.match(os.path.basename(ts_dir)):
             return (wd, _name_of_dir(wd), ts_dir)
-        return (ts_dir, _name_of_dir(ts_dir), ts_dir)
+        # `<dir>/<ts>.log` beside `<dir>/vis_data/<ts>.json` (a renamed `<ts>` dir): twins
+        return (ts_dir, _name_of_dir(ts_dir), os.path.join(ts_dir, _vis_data_stamp(d, s) or "vis_data"))
     if s == parent and _BARE_TS.match(s):
         wd = os.path.dirname(d)
         return (wd, _name_of_dir(wd), d)
@@ -72,6 +73,18 @@ def run_key(path: str) -> tuple[str, str, str]:
         return (run_dir, _name_of_dir(run_dir), run_dir)
     name = _TRAILING_TS.sub("", s) or s
     return (d, name, os.path.join(d, s))
+
+
+def _vis_data_stamp(vis_data: str, s: str) -> str | None:
+    """The launch stamp of a vis_data file: its own stem, or for `scalars.json` the stem of
+    the one `<ts>.json` beside it."""
+    if _BARE_TS.match(s):
+        return s
+    try:
+        stamps = {stem(f) for f in os.listdir(vis_data) if _BARE_TS.match(stem(f))}
+    except OSError:
+        return None
+    return stamps.pop() if len(stamps) == 1 else None
 
 
 def run_name(path: str) -> str:
