@@ -228,3 +228,15 @@ def test_beside_reads_the_run_a_file_belongs_to(tmp_path, detr3d):
     second = _write(two / "20230728_090000.log", _later(header + body[: at[2]], b"2023-07-28"))
     run = parsers.read(second, beside=True)
     assert run.name == "two@20230728_090000" and len(run.train) == _train_lines(body[: at[2]])
+
+
+def test_text_log_and_vis_data_json_of_a_renamed_stamp_dir_are_twins():
+    # set2 README #4: `<dir>/20240308_185617.log` and `<dir>/vis_data/{20240308_185617,scalars}.json`
+    # (the `<ts>` dir renamed by the repository): one run, its 400 train lines
+    # (grep -c 'mmengine - INFO - Epoch(train)' 20240308_185617.log) refined by the json twin.
+    wd = REAL_SET2 / "CVIU-CSU__EPCPE__20240308_185617"
+    text = (wd / "20240308_185617.log").read_text()
+    runs, problems = parsers.read_paths([wd])
+    assert problems == [] and len(runs) == 1
+    assert len(runs[0].train) == text.count("mmengine - INFO - Epoch(train)") == 400
+    assert runs[0].meta.twins and all("vis_data" in t for t in runs[0].meta.twins)
