@@ -331,14 +331,19 @@ def _staircase(lr: np.ndarray, epoch_f: np.ndarray, start: int, boundaries) -> b
     if not len(lr) or not np.isfinite(epoch_f).any():
         return False
     epoch = np.floor(epoch_f - 1e-9)
-    rows = [i for i in range(max(1, start), len(lr))
-            if np.isfinite(lr[i]) and np.isfinite(lr[i - 1]) and lr[i] < lr[i - 1] * 0.995
-            and i not in boundaries]
+    i = np.arange(max(1, start), len(lr))
+    if not len(i):
+        return False
+    with np.errstate(invalid="ignore"):
+        falls = np.isfinite(lr[i]) & np.isfinite(lr[i - 1]) & (lr[i] < lr[i - 1] * 0.995)
+    falls &= ~np.isin(i, list(boundaries))
+    rows = i[falls]
     if len(rows) < STAIRCASE_MIN_TREADS:
         return False
-    at_boundary = [epoch[i] for i in rows if np.isfinite(epoch[i]) and epoch[i] > epoch[i - 1]]
-    if len(at_boundary) < 0.8 * len(rows):
+    crosses = np.isfinite(epoch[rows]) & (epoch[rows] > epoch[rows - 1])
+    if crosses.sum() < 0.8 * len(rows):
         return False  # most changes happen inside epochs: not a by-epoch staircase
+    at_boundary = epoch[rows][crosses].tolist()
     run = best = 1
     eps = sorted(set(at_boundary))
     for a, b in zip(eps, eps[1:]):
@@ -372,19 +377,20 @@ def lr_changes(sig, sched: Schedule, drop_ratio: float = 0.7, rise_ratio: float 
     q = lr_quantum(lr)
     out = []
     idx = np.flatnonzero(np.isfinite(lr))
-    for k in range(1, len(idx)):
-        i, j = idx[k - 1], idx[k]
-        before, after = lr[i], lr[j]
-        if before <= 0 or abs(after - before) <= 2 * q:
-            continue
-        if after <= drop_ratio * before:
-            prev = lr[idx[max(0, k - flat_rows):k]]
-            if not (len(prev) >= 1 and (prev.max() - prev.min()) <= flat_tol * prev.max() + 2 * q):
-                continue
-        elif not after >= rise_ratio * before:
-            continue
-        kind = sched.classify(int(j), float(before), float(after), float(sig.step[j]))
-        out.append(LrChange(int(j), float(before), float(after), kind))
+    if len(idx) < 2:
+        return out
+    v = lr[idx]
+    before, after = v[:-1], v[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        marked = (before > 0) & (np.abs(after - before) > 2 * q) & (
+            (after <= drop_ratio * before) | (after >= rise_ratio * before))
+    for k in np.flatnonzero(marked) + 1:  # only the few marked rows go through Python
+        j, b, a = int(idx[k]), float(v[k - 1]), float(v[k])
+        if a <= drop_ratio * b:
+            prev = v[max(0, k - flat_rows):k]
+            if not (prev.max() - prev.min()) <= flat_tol * prev.max() + 2 * q:
+                continue  # a fall without a flat stretch before it is a curve, not a step
+        out.append(LrChange(j, b, a, sched.classify(j, b, a, float(sig.step[j]))))
     return out
 
 
@@ -392,11 +398,7 @@ def warmup_end(sig, live: bool = False) -> tuple[int, int | None]:
     """(first row after warmup, warmup iterations) as the rules should read it. On a live log
     an lr-inferred warmup is over only once the lr stopped climbing (`_warmup_from_log`)."""
     sched = sig.schedule
-    if live and sched.warmup_from in ("log", "none") and not sched.warmup_end_row >= len(sig.step):
-        if sched.warmup_from == "log" or not _known(sched):
-            return _warmup_from_log(sig.step, sig.lr, live=True)
+    known = sched.policy is not None or sched.warmup_from == "config"
+    if live and not known and sched.warmup_end_row < len(sig.step):
+        return _warmup_from_log(sig.step, sig.lr, live=True)
     return sched.warmup_end_row, sched.warmup_iters
-
-
-def _known(sched: Schedule) -> bool:
-    return sched.policy is not None or sched.warmup_from == "config"
