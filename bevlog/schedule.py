@@ -167,7 +167,9 @@ def model_schedule(meta: dict, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.
 
     total = _total_iters(meta)
     ramp_end = None
-    if parsed["policy"] == "cyclic" and total:
+    if parsed.get("ramp_end_iters"):
+        ramp_end = float(parsed["ramp_end_iters"])
+    elif parsed["policy"] == "cyclic" and total:
         ramp_end = parsed["step_ratio_up"] * total / max(1, parsed["cyclic_times"])
     elif parsed["policy"] == "onecycle" and total:
         ramp_end = parsed["pct_start"] * total
@@ -248,21 +250,29 @@ def _from_config(cfg: dict, meta: dict) -> dict:
         ipe = _num(meta.get("iters_per_epoch"))
         out["known"] = True
         for s in ps:
-            if not isinstance(s, dict):
-                continue
+            if not isinstance(s, dict) or "momentum" in str(s.get("type", "")).lower():
+                continue  # momentum schedulers (mmdet3d's cyclic recipe pairs one with each lr phase)
             kind = _norm_policy(s.get("type"))
-            by_epoch = s.get("by_epoch", True) is not False and not s.get("convert_to_iter_based")
+            in_epochs = s.get("by_epoch", True) is not False  # begin/end count epochs
+            by_epoch = in_epochs and not s.get("convert_to_iter_based")  # the lr moves once per epoch
             end = _num(s.get("end"))
             begin = _num(s.get("begin")) or 0
             is_warmup = (kind in ("linear", "fixed", "exponential", "exp") and begin == 0 and end
                          and out["warmup"] is None and out["policy"] is None and len(ps) > 1)
             if is_warmup:
-                iters = end * ipe if by_epoch and ipe else (None if by_epoch else end)
+                iters = end * ipe if in_epochs and ipe else (None if in_epochs else end)
                 out["warmup"] = {"linear": "linear", "fixed": "constant"}.get(kind, "exp")
                 out["warmup_iters"] = int(iters) if iters else None
                 continue
             out["policy"] = kind
             out["by_epoch"] = by_epoch
+            # a phase that anneals *up* to a target above the base lr (mmdet3d's cyclic recipe in
+            # mmengine form: CosineAnnealingLR eta_min=10×lr over the first 40%) is a scheduled climb
+            target = _num(s.get("eta_min")) or _num(s.get("eta_max"))
+            if target and base and target > 1.01 * base and target > (out["peak"] or 0):
+                out["peak"] = target
+                if end:
+                    out["ramp_end_iters"] = end * ipe if in_epochs and ipe else (None if in_epochs else end)
             if kind == "onecycle":
                 out["peak"] = _num(s.get("eta_max")) or base
                 out["pct_start"] = _num(s.get("pct_start")) or ONECYCLE_PCT_START

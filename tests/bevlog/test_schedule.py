@@ -234,3 +234,39 @@ def test_lr_drop_on_bevdetr_base_reports_the_real_map_gain():
     assert f.evidence["metric_after"] == pytest.approx(0.6236) and f.evidence["metric_after"] > f.evidence["metric_before"]
     assert f.evidence["metric_verdict"] in ("helped", "improved") and "not model improvement" not in f.message
     assert rule("lr-drop", fresh(RUNS / "base-nostep")) == []
+
+
+# ---- resumes -------------------------------------------------------------------------------
+
+def test_an_lr_change_across_a_resume_is_the_resumes_not_an_lr_drop():
+    """zhaoyang97 lrx10: resumed at epoch 4 with the lr edited 0.1 → 0.001 (the `segment` column
+    changes there); the steps at epochs 6, 8, 10 are the schedule's events."""
+    from bevlog.rules._common import signals
+    from bevlog.schedule import lr_changes
+
+    run = fresh(LRX10)
+    sig = signals(run)
+    by_kind = {}
+    for c in lr_changes(sig, sig.schedule):
+        by_kind.setdefault(c.kind, []).append(round(float(sig.epoch_f[c.row])))
+    assert by_kind["resume"] == [4] and by_kind["step"] == [6, 8, 10] and by_kind["warmup"]
+    assert [round(f.start_epoch) for f in rule("lr-drop", run)] == [6, 8, 10]
+
+
+# ---- mmengine param_scheduler lists --------------------------------------------------------
+
+def test_mmengine_linear_warmup_then_multistep():
+    """A genuine mmengine runner's log (fixtures/logs/mmengine_iter): LinearLR warmup by iteration,
+    then MultiStepLR."""
+    s = schedule(fresh(REPO / "fixtures" / "logs" / "mmengine_iter"))
+    assert (s.policy, s.warmup, s.warmup_from, s.warmup_iters) == ("step", "linear", "config", 10)
+
+
+def test_mmengine_cyclic_recipe_climbs_to_ten_times_the_base_lr():
+    """mmdet3d's cyclic recipe in mmengine form (real: XueSongTap): CosineAnnealingLR up to
+    eta_min = 10 × lr over 32 of 80 epochs, then down; its momentum schedulers are not lr."""
+    run = fresh(REAL_SET2 / "XueSongTap__mmdetection3d__20231003_125657")
+    s = schedule(run)
+    assert s.config_peak == pytest.approx(1e-2) and s.ramp_end_step == pytest.approx(32 * 1238)
+    assert s.warmup_iters is None and s.continuous and not s.by_epoch  # convert_to_iter_based
+    assert rule("warmup", run) == [] and rule("lr-drop", run) == []
