@@ -69,6 +69,12 @@ class LrReference:
     name: str  # recipe name or "config"
     peak_ratio: float = 1.0  # the reference schedule's peak / base lr (cyclic recipes: ×10)
 
+    @property
+    def short(self) -> str:
+        """'the DETR3D recipe at total batch 4' / "the config's own intent at total batch 6"."""
+        what = f"the {self.name} recipe" if self.kind == "recipe" else "the config's own intent"
+        return f"{what} at total batch {self.batch:g}"
+
     def target(self, lr: float) -> float:
         """The nearest lr inside the reference range."""
         return min(max(lr, self.low), self.high)

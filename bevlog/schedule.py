@@ -2,8 +2,8 @@
 
 Every rule that reads the lr asks this model instead of guessing from the curve:
 "is this lr change the schedule's?" (`Schedule.classify`), "what is the peak lr?"
-(`Schedule.peak_lr`, `Schedule.fraction_of_peak`), "is warmup over at row i?"
-(`Schedule.warmup_end_row`, honest on a live log that is still ramping).
+(`Schedule.peak_lr`), "is warmup over at row i?" (`warmup_end`, honest on a live log whose lr
+is still ramping; `Schedule.warmup_end_row` for a finished one).
 
 What it knows (mmcv 1.x `lr_config` hooks and mmengine `param_scheduler` lists):
 - warmup: linear / constant / exp over `warmup_iters` (mmcv), or a LinearLR / ConstantLR /
@@ -104,15 +104,6 @@ class Schedule:
             return max(self.config_peak, self.log_peak or 0.0) if self.config_peak else None
         return self.log_peak or self.config_peak
 
-    def fraction_of_peak(self, lr: float) -> float | None:
-        peak = self.peak_lr()
-        if not peak or not np.isfinite(lr):
-            return None
-        return float(lr / peak)
-
-    def warmup_over(self, row: int) -> bool:
-        return row >= self.warmup_end_row
-
     def in_ramp(self, step: float) -> bool:
         """Inside a cyclic / OneCycle climb: the lr rises by design (not a warmup, not a restart)."""
         return self.ramp_end_step is not None and step <= self.ramp_end_step
@@ -151,7 +142,7 @@ def model_schedule(meta: dict, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.
     boundaries = _segment_starts(t)
     finite = np.isfinite(lr) & (lr > 0)
     log_peak = float(lr[finite].max()) if finite.any() else None
-    starts_late = _starts_late(meta, step, parsed)
+    starts_late = _starts_late(meta)
 
     warmup_iters = parsed["warmup_iters"]
     warmup_from = "none"
@@ -300,8 +291,8 @@ def _segment_starts(t) -> list[int]:
     return (np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist()
 
 
-def _starts_late(meta: dict, step: np.ndarray, parsed: dict) -> bool:
-    """The log begins after a resume (its first segment was resumed, or its first row is far in)."""
+def _starts_late(meta: dict) -> bool:
+    """The log begins at a resume: its first segment says where it was resumed from."""
     segments = meta.get("segments") or []
     if segments and isinstance(segments[0], dict) and segments[0].get("resumed_from"):
         return True

@@ -136,7 +136,7 @@ def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
         ref = lr_reference(meta)
         if ref and ref.high < base * 0.8:
             to = nice_lr(ref.high)
-            why = f" ({ref.text})"
+            why = f" ({ref.short})"
         else:
             onset = lr_at if lr_at and np.isfinite(lr_at) and lr_at > 0 else base
             to = nice_lr(min(onset, base) / lr_divisor)

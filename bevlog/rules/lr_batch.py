@@ -97,8 +97,7 @@ def _lr_against_reference(run, th):
                 "reference_name": ref.name, "reference_text": ref.text, "reference_lr": [ref.low, ref.high],
                 "lr_per_sample": lr / batch, "recipe_lr_per_sample": ref.high / batch,
                 "optimizer": meta.get("optimizer"), "learns_well": learns}
-    source = ref.name if ref.kind == "recipe" else "the config's own intent"
-    fix = f"lr {fmt(lr)} → {fmt(to)} ({source}, at total batch {batch:g})"
+    fix = f"lr {fmt(lr)} → {fmt(to)} ({ref.short})"
     if ratio > 1:
         fix += f", or reach batch {int(round(batch * ratio))} with gradient accumulation"
     return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, fix,
