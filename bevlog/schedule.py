@@ -134,8 +134,8 @@ def schedule_of(run) -> Schedule:
     return signals(run).schedule
 
 
-def model_schedule(meta: dict, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarray,
-                   live: bool = False) -> Schedule:
+def model_schedule(meta, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarray) -> Schedule:
+    """The schedule of a finished reading of the log (a live log asks `warmup_end(sig, live=True)`)."""
     cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     parsed = _from_config(cfg, meta)
     n = len(step)
@@ -153,7 +153,7 @@ def model_schedule(meta: dict, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.
     elif parsed["known"]:
         end_row, warmup_iters = 0, None  # the config names its schedule and it has no warmup
     else:
-        end_row, warmup_iters = _warmup_from_log(step, lr, live)
+        end_row, warmup_iters = _warmup_from_log(step, lr, live=False)
         warmup_from = "log" if warmup_iters else "none"
 
     total = _total_iters(meta)
@@ -282,7 +282,14 @@ def _total_iters(meta: dict) -> float | None:
 
 
 def _segment_starts(t) -> list[int]:
-    """Rows where a resumed segment starts (the `segment` column changes), not row 0."""
+    """Rows where a resumed segment starts (not row 0): the parsers' resume marker
+    (`parsers.segment_starts`) where it exists, else where the `segment` column changes."""
+    try:
+        from parsers import segment_starts
+    except ImportError:  # before the typed-Meta parsers: the same rule on the `segment` column
+        segment_starts = None
+    if segment_starts is not None:
+        return np.flatnonzero(segment_starts(t)).tolist()
     if t is None or "segment" not in getattr(t, "columns", ()):
         return []
     seg = np.asarray(t["segment"].to_numpy(dtype=float))

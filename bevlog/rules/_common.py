@@ -80,8 +80,7 @@ def _compute(run) -> Signals:
     iter_runner = run.meta.get("runner") == "iter"
     from bevlog.schedule import model_schedule
 
-    live = bool(run.extra.get("live")) if isinstance(run.extra, dict) else False
-    sched = model_schedule(run.meta, t, step, lr, epoch_f, live)
+    sched = model_schedule(run.meta, t, step, lr, epoch_f)
     skipped = run.meta.get("skipped") or {}
     truncated = any("truncat" in str(k).lower() for k in skipped)
     return Signals(t, step, epoch_f, loss, loss_raw, lr, sched.warmup_end_row, sched.warmup_iters, window,

@@ -35,7 +35,7 @@ def find_warmup(run, th: Thresholds = Thresholds(), live: bool | None = None):
     sig = signals(run)
     n = len(sig.loss)
     if live is None:  # until rules take `live` as an argument, diagnose_run marks the run
-        live = bool(getattr(run, "extra", {}).get("live"))
+        live = bool((getattr(run, "extra", None) or {}).get("live"))
     start, warm = warmup_end(sig, live)
     right_after = max(th.right_after_rows, start)
     if n - start < th.rise_rows + 2:

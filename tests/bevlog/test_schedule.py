@@ -24,12 +24,17 @@ def _read(path):
     return parsers.read(str(path))
 
 
-def fresh(path, **meta):
-    """A Run of `path` with its own meta and caches (frames shared): tests may edit both."""
+def fresh(path, **changes):
+    """A new Run of `path` (frames shared, its own derived-signal cache) with `changes` to its meta."""
+    import dataclasses
+
     base = _read(path)
-    m = copy.deepcopy(base.meta)
-    m.update(meta)
-    return type(base)(meta=m, train=base.train, layers=base.layers, evals=base.evals, extra={})
+    if dataclasses.is_dataclass(base.meta):  # the typed, frozen Meta
+        meta = dataclasses.replace(base.meta, **changes)
+    else:
+        meta = {**copy.deepcopy(base.meta), **changes}
+    own = {"extra": {}} if "extra" in {f.name for f in dataclasses.fields(base)} else {}
+    return dataclasses.replace(base, meta=meta, **own)
 
 
 def rule(name, run, **overrides):
@@ -118,7 +123,6 @@ def test_live_log_still_ramping_is_not_past_its_warmup():
 
     assert not [f for f in find_warmup(run, live=True) if "warmup ended" in f.message]
     live = _partial(POINTPILLARS, 300, config=None, lr_schedule=None)
-    live.extra["live"] = True
     from bevlog.diagnose import diagnose_run
 
     assert not [f for f in diagnose_run(live, live=True) if "warmup ended" in f.message]
@@ -140,10 +144,10 @@ def test_plateau_on_a_resumed_segment_measures_against_the_configs_peak():
     """DETR3D's cosine between epochs 17 and 21, as if the log started at a resume: the lr ends
     at ~8e-6, 20% of the segment's own maximum but 4% of the run's peak (2e-4): the lr has
     run down, so a flat loss there is not a plateau at a high lr."""
-    run = fresh(DETR3D)
+    first = _read(DETR3D).meta["segments"][0]
+    run = fresh(DETR3D, segments=[dict(first, resumed_from={"epoch": 17, "iter": 119561})])
     t = run.train
     run.train = t[(t["epoch_f"] > 17) & (t["epoch_f"] < 21)].copy()
-    run.meta["segments"] = [dict(run.meta["segments"][0], resumed_from={"epoch": 17, "iter": 119561})]
     everything_flat = {"min_fall": 1.0, "max_rise": 10.0}  # judge only the lr's share of the peak
     assert schedule(run).peak_lr() == pytest.approx(2e-4)
     assert rule("plateau", run, **everything_flat) == []
@@ -158,8 +162,8 @@ def test_plateau_on_a_resumed_segment_measures_against_the_configs_peak():
 def test_lr_batch_follows_the_configs_own_total_batch():
     """The issue's example: total_batch_size = 48 with lr 6e-4 in the config, run on 1 GPU × 6:
     the fix is the config's own intent scaled, 6e-4 × 6/48 = 7.5e-5, not a recipe."""
-    run = fresh(STREAMPETR, lr=6e-4, total_batch=6, num_gpus=1, samples_per_gpu=6)
-    run.meta["config"] = dict(run.meta["config"], total_batch_size=48)
+    config = dict(_read(STREAMPETR).meta["config"], total_batch_size=48)
+    run = fresh(STREAMPETR, lr=6e-4, total_batch=6, num_gpus=1, samples_per_gpu=6, config=config)
     (f,) = rule("lr-batch", run)
     assert f.evidence["reference"] == "config" and "total_batch_size = 48" in f.message
     assert f.fix.changes == [{"param": "lr", "from": 6e-4, "to": 7.5e-5}]
