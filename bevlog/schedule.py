@@ -24,6 +24,7 @@ What it knows (mmcv 1.x `lr_config` hooks and mmengine `param_scheduler` lists):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,8 +204,24 @@ def _num(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def _from_config(cfg: dict, meta: dict) -> dict:
-    """What the config says about the schedule (mmcv lr_config or mmengine param_scheduler)."""
+def _from_config(cfg: dict, meta) -> dict:
+    """What the config says about the schedule (mmcv lr_config or mmengine param_scheduler);
+    the parsers' `meta.lr_schedule` wins for what it states (warmup kind and length, policy)."""
+    out = _parse_config(cfg, meta)
+    stated = meta.get("lr_schedule")
+    if isinstance(stated, Mapping):
+        if stated.get("warmup") and _num(stated.get("warmup_iters")):
+            out["warmup"], out["warmup_iters"] = str(stated["warmup"]), int(stated["warmup_iters"])
+        if stated.get("policy") and not out["policy"]:
+            out["policy"] = _norm_policy(stated["policy"])
+            out["by_epoch"] = stated.get("by_epoch")
+        out["known"] = out["known"] or bool(stated.get("policy") or stated.get("warmup"))
+    return out
+
+
+def _parse_config(cfg: dict, meta) -> dict:
+    """The schedule as the raw config writes it, with what `meta.lr_schedule` does not keep
+    (cyclic target_ratio and step_ratio_up, OneCycle max_lr, mmengine phases that climb)."""
     from parsers.meta import base_lr
 
     base = _num(meta.get("lr")) or _num(base_lr(cfg))
