@@ -33,24 +33,25 @@ def test_the_corpus_is_every_kind_of_log():
 
 @pytest.mark.parametrize("path", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name[:45]}")
 def test_all_findings_of_a_run_agree_on_every_parameter(path: Path):
-    import parsers
-    from bevlog.diagnose import diagnose_run
+    from bevlog.diagnose import diagnose_paths
     from bevlog.fixes import plan_of
     from bevlog.rules._common import fmt
 
-    try:
-        run = parsers.read(str(path))
-    except parsers.ParseError as exc:  # not a training log (yet): refused with the file named
-        assert str(path.name) in str(exc)
-        return
-    findings = diagnose_run(run)
+    diagnoses, errors = diagnose_paths([str(path)], jobs=1)  # the CLI's road: every run under the path
+    assert diagnoses or errors
+    for line in errors:  # not a training log (yet): refused with the file named
+        assert path.name in line
+    for d in diagnoses:
+        _agree(d.findings, plan_of(d.findings), fmt)
+
+
+def _agree(findings, plan, fmt):
     values: dict[str, set] = {}
     for f in findings:
         for c in f.fix.changes if f.fix else []:
             values.setdefault(c["param"], set()).add((repr(c.get("from")), repr(c["to"])))
     disagree = {p: v for p, v in values.items() if len(v) > 1}
     assert not disagree, [(f.rule, f.fix.changes) for f in findings if f.fix and f.fix.changes]
-    plan = plan_of(findings)
     assert set(plan.changes) == set(values)
     # the words agree with the plan too: every "lr A → B" a fix says ends at the plan's lr
     if "lr" in plan.changes:

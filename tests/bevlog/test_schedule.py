@@ -9,7 +9,7 @@ from conftest import REAL_SET1, REAL_SET2, REPO
 
 BOOSTCAMP = REAL_SET2 / "boostcampaitech3__level2-object-detection-level2-cv-11__20220328_030936.log"
 POINTPILLARS = REAL_SET2 / "hochstadtb__mmdetection3d__20220821_233842.log"
-IFCOS = REAL_SET2 / "zhaoyang97__mmdetection__ifcos_moco"
+IFCOS = REAL_SET2 / "zhaoyang97__mmdetection__ifcos_moco" / "20201016_165717.log"  # the launch that ran 12 epochs
 LRX10 = REAL_SET2 / "zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_tctplus_imagenetinit_lrx10"
 STREAMPETR = REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
 DETR3D = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
