@@ -39,8 +39,8 @@ def test_all_findings_of_a_run_agree_on_every_parameter(path: Path):
 
     diagnoses, errors = diagnose_paths([str(path)], jobs=1)  # the CLI's road: every run under the path
     assert diagnoses or errors
-    for line in errors:  # not a training log (yet): refused with the file named
-        assert path.name in line
+    for error in errors:  # not a training log (yet): refused with the file named
+        assert path.name in str(error)
     for d in diagnoses:
         _agree(d.findings, plan_of(d.findings), fmt)
 
