@@ -7,9 +7,10 @@ no rule may call the lr wrong above info). Every lr reference is linear in the t
 
 The recipes below are the configs their authors published; each names its source. bevdetr's is
 measured, not published: docs/experiments.md (lr sweep at batch 8: 1e-3 and 2e-3 learn best,
-2e-4 barely learns, 3e-3 and 1e-2 never take off). A `bevdetr` dict in the logged config
-(`bevdetr = dict(recipe=dict(lr=..., lr_high=..., total_batch=...))`) overrides it, so bevdetr
-can declare its own recipe in the log.
+2e-4 barely learns, 3e-3 and 1e-2 never take off). A log that declares bevdetr's recipe in
+its config (`bevdetr_recipe = dict(lr=..., total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`,
+written by bevdetr/recipe.py) is judged against what it declares; the constant below is for
+the logs written before bevdetr declared it.
 """
 from __future__ import annotations
 
@@ -117,14 +118,17 @@ def recipe_for(cfg) -> Recipe | None:
     """The published recipe of the run's model type (bevdetr: its declared or measured one)."""
     if not isinstance(cfg, dict):
         return None
-    declared = cfg.get("bevdetr")
-    if isinstance(declared, dict) and isinstance(declared.get("recipe"), dict):
-        r = declared["recipe"]
-        lr, batch = _num(r.get("lr")), _num(r.get("total_batch"))
+    declared = cfg.get("bevdetr_recipe")
+    if isinstance(declared, dict):
+        lr, batch = _num(declared.get("lr")), _num(declared.get("total_batch"))
+        band = declared.get("healthy_lr_range")
+        low, high = (band if isinstance(band, (list, tuple)) and len(band) == 2
+                     and all(_num(v) for v in band) else (lr, lr))
+        optimizer = str(declared.get("optimizer") or "AdamW").lower()
         if lr and batch:
-            return Recipe("bevdetr", ("BEVDETR",), lr, int(batch),
-                          str(r.get("source") or "bevdetr's recipe, declared in its logged config"),
-                          lr_high=_num(r.get("lr_high")))
+            return Recipe("bevdetr", BEVDETR_RECIPE.model_types, float(min(low, lr)), int(batch),
+                          "bevdetr's recipe as its log declares it (bevdetr_recipe in the config)",
+                          lr_high=float(max(high, lr)), optimizers=(optimizer,))
     types = model_types(cfg)
     if BEVDETR_RECIPE.model_types[0] in types:
         return BEVDETR_RECIPE

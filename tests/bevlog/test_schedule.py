@@ -274,3 +274,15 @@ def test_mmengine_cyclic_recipe_climbs_to_ten_times_the_base_lr():
     assert s.config_peak == pytest.approx(1e-2) and s.ramp_end_step == pytest.approx(32 * 1238)
     assert s.warmup_iters is None and s.continuous and not s.by_epoch  # convert_to_iter_based
     assert rule("warmup", run) == [] and rule("lr-drop", run) == []
+
+
+def test_a_bevdetr_log_that_declares_its_recipe_is_judged_against_it():
+    """bevdetr writes `bevdetr_recipe = dict(lr, total_batch, optimizer, healthy_lr_range)` into
+    its Config: dump; the declared band replaces the measured constant."""
+    config = dict(_read(RUNS / "lr-3e-3").meta["config"],
+                  bevdetr_recipe=dict(lr=1.5e-3, total_batch=8, optimizer="AdamW", healthy_lr_range=[1e-3, 1.8e-3]))
+    (f,) = rule("lr-batch", fresh(RUNS / "lr-3e-3", config=config))
+    assert f.evidence["reference_lr"] == [1e-3, 1.8e-3] and f.evidence["ratio"] == pytest.approx(3e-3 / 1.8e-3)
+    assert "declares" in f.message and f.severity == "warning"  # above the band, and mAP stayed 0
+    inside = dict(config, bevdetr_recipe=dict(config["bevdetr_recipe"], healthy_lr_range=[1e-3, 4e-3]))
+    assert rule("lr-batch", fresh(RUNS / "lr-3e-3", config=inside)) == []
