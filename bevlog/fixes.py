@@ -8,7 +8,7 @@ changes become the plan's, and a clause whose value lost says so ("→ plan: lr 
 (set by divergence; grad-spike alone: 3.0e-04)"), keeping the rule's own proposal in its
 evidence (`evidence["own_fix"]`). The verdict line names the plan, not a rule.
 
-The constants every rule's fix uses live here, each with its reason.
+The constants of the fixes live here, each with its reason; rules name them in their thresholds.
 """
 from __future__ import annotations
 
@@ -33,13 +33,10 @@ NO_TAKEOFF_WARMUP_ITERS = 1000
 # the warmup starts at lr × this (mmdet3d DETR-family configs: warmup_ratio=1.0 / 3)
 WARMUP_RATIO_TEXT = "1/3"
 # lr factors. A loss that climbs: half the lr at which the climb began (the design table's
-# "lower the peak lr"). Non-finite losses or gradients that persist: a third (the table's
-# "lower lr 2-5x", the middle of it: nan is worse than a rise). A grad spike that the loss
-# followed, growing scatter, a noisy deep layer: half. A run that never took off: a third,
-# never below the grounded reference (recipes.py).
+# "lower the peak lr"). Growing scatter, a noisy deep layer: half. A run that never took off:
+# a third, never below the grounded reference (recipes.py). (grad-spike halves and the
+# non-finite rules take a third, in their own thresholds.)
 DIVERGENCE_LR_DIVISOR = 2.0
-NONFINITE_LR_DIVISOR = 3.0
-GRAD_SPIKE_LR_DIVISOR = 2.0
 OSCILLATION_LR_DIVISOR = 2.0
 LAYER_UNSTABLE_LR_DIVISOR = 2.0
 NO_TAKEOFF_LR_DIVISOR = 3.0
@@ -48,7 +45,7 @@ ACCUMULATION_STEPS = 2
 
 # the order the plan is written in (the rest follow alphabetically)
 PARAM_ORDER = ("lr", "warmup_iters", "grad_clip", "aux_loss", "batch", "gradient_accumulation",
-               "loss_scale", "num_decoder_layers", "max_epochs", "max_iters")
+               "fp16_loss_scale", "loss_scale", "num_decoder_layers", "max_epochs", "max_iters")
 # how the proposals for one parameter become one value (see `reconcile`)
 LOWEST = ("grad_clip", "max_epochs", "max_iters", "num_decoder_layers")
 HIGHEST = ("warmup_iters", "batch", "gradient_accumulation")
@@ -198,13 +195,13 @@ def value_text(param: str, value) -> str:
 
 
 def short(param: str, frm, to) -> str:
-    """'lr 0.05 → 0.017', 'warmup 500 iters', 'grad_clip 35', 'aux_loss on', 'loss scale dynamic'."""
+    """'lr 0.05 → 0.017', 'warmup 500 iters', 'grad_clip 35', 'aux_loss on', 'fp16 loss scale dynamic'."""
     if param == "lr":
         return f"lr {value_text('lr', frm)} → {value_text('lr', to)}" if frm is not None else f"lr {value_text('lr', to)}"
     if param == "warmup_iters":
         return f"warmup {value_text(param, to)} iters"
-    if param == "loss_scale":
-        return f"loss scale {value_text(param, to)}"
+    if param in ("fp16_loss_scale", "loss_scale"):
+        return f"fp16 loss scale {value_text(param, to)}"
     if frm is not None and not isinstance(to, bool):
         return f"{param} {value_text(param, frm)} → {value_text(param, to)}"
     return f"{param} {value_text(param, to)}"
@@ -215,6 +212,7 @@ CLAUSE_PATTERNS = {
     "lr": re.compile(r"^(lower the (peak )?)?lr\b|→ plan: lr\b"),
     "warmup_iters": re.compile(r"warm ?up|→ plan: warmup"),
     "grad_clip": re.compile(r"\bclip\b|grad_clip"),
+    "fp16_loss_scale": re.compile(r"loss scal"),
     "loss_scale": re.compile(r"loss scal"),
     "gradient_accumulation": re.compile(r"accumulat"),
 }

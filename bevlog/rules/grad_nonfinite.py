@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog import fixes
 from bevlog.rules._common import (column, doc, dynamic_loss_scale, finding, lower_lr_fix,
                                   nonfinite_rows, pct, rolling_median, runs_of, signals)
 
@@ -27,7 +26,7 @@ class Thresholds:
     tail_share: float = doc(0.5, "share of non-finite rows among the last `tail_rows` that makes it persistent")
     improving: float = doc(0.01, "the loss must fall by at least this fraction across the bad rows to "
                                  "count as still improving")
-    lr_divisor: float = doc(fixes.NONFINITE_LR_DIVISOR, "suggested lr = base lr / this when it is an error")
+    lr_divisor: float = doc(3.0, "suggested lr = base lr / this when it is an error")
 
 
 def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
@@ -94,8 +93,8 @@ def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
         bits.append("dynamic loss scale")
     clip = run.meta.get("grad_clip")
     if not clip:
-        changes.append({"param": "grad_clip", "to": fixes.CLIP_MAX_NORM})
-        bits.append(f"clip grad_norm at {fixes.CLIP_MAX_NORM}")
+        changes.append({"param": "grad_clip", "to": 35})
+        bits.append("clip grad_norm at 35")
     bits.append("rescale the lr to the total batch if it was changed")
     return [finding(run, RULE_ID, severity, sig, first, last, message, evidence, "; ".join(bits), changes)]
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bevlog import fixes
 from bevlog.rules._common import (column, doc, finding, fmt, lr_for_fix, nice_lr, pct, runs_of,
                                   signals, where)
 
@@ -31,7 +30,7 @@ class Thresholds:
                                  "rows) that escalates the severity")
     after_rows: int = doc(10, "rows after the event looked at for a loss rise")
     max_events: int = doc(5, "report at most this many events (the worst)")
-    lr_divisor: float = doc(fixes.GRAD_SPIKE_LR_DIVISOR, "suggested lr = base lr / this")
+    lr_divisor: float = doc(2.0, "suggested lr = base lr / this")
 
 
 def find_grad_spike(run, th: Thresholds = Thresholds()):
@@ -82,14 +81,13 @@ def find_grad_spike(run, th: Thresholds = Thresholds()):
                 changes.append({"param": "lr", "from": lr0, "to": to})
                 bits.append(f"lr {fmt(lr0)} → {fmt(to)}")
             if not run.meta.get("grad_clip"):
-                changes.append({"param": "grad_clip", "to": fixes.CLIP_MAX_NORM})
-                bits.append(f"clip grad_norm at {fixes.CLIP_MAX_NORM}")
+                changes.append({"param": "grad_clip", "to": 35})
+                bits.append("clip grad_norm at 35")
             early = max(3 * (sig.warmup_iters or 0), 0.1 * sig.step[-1])
             if sig.step[a] <= early:
                 warm = sig.warmup_iters or 0
-                to_warm = max(fixes.MIN_WARMUP_ITERS, fixes.WARMUP_GROWTH * warm)
-                changes.append({"param": "warmup_iters", "from": warm or None, "to": to_warm})
-                bits.append(f"warmup ≥ {to_warm} iters")
+                changes.append({"param": "warmup_iters", "from": warm or None, "to": max(500, 2 * warm)})
+                bits.append(f"warmup ≥ {max(500, 2 * warm)} iters")
             fix = "; ".join(bits) or "lower the lr"
         out.append(finding(run, RULE_ID, ["info", "warning", "error"][level], sig, a, b, message,
                            evidence, fix, changes))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog import fixes
 from bevlog.rules._common import (AUX_KEY, column, doc, finding, fmt, loss_columns, lower_lr_fix,
                                   nonfinite_rows, runs_of, signals, where)
 
@@ -27,7 +26,7 @@ class Thresholds:
     zero_rows: int = doc(2, "consecutive rows at exactly 0 that count as a collapse")
     zero_prior: float = doc(1e-3, "median of the earlier rows must exceed this for a 0 to be a collapse "
                                   "(smaller losses can round to 0.0000 in the log)")
-    lr_divisor: float = doc(fixes.NONFINITE_LR_DIVISOR, "suggested lr = base lr / this (the table's 'lower lr 2-5x')")
+    lr_divisor: float = doc(3.0, "suggested lr = base lr / this (the table's 'lower lr 2-5x')")
     lookback_rows: int = doc(10, "rows before the first bad row used to judge which component rose first")
 
 
@@ -63,9 +62,8 @@ def _nonfinite(run, sig, bad, comps, th):
     what = "nan" if np.isnan(raw) else ("inf" if raw > 0 else "-inf")
     changes, fix_bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
     warm = sig.warmup_iters or 0
-    to_warm = max(fixes.MIN_WARMUP_ITERS, fixes.WARMUP_GROWTH * warm)
-    changes.append({"param": "warmup_iters", "from": warm or None, "to": to_warm})
-    fix_bits.append(f"warmup ≥ {to_warm} iters")
+    changes.append({"param": "warmup_iters", "from": warm or None, "to": max(500, 2 * warm)})
+    fix_bits.append(f"warmup ≥ {max(500, 2 * warm)} iters")
     if run.meta.get("fp16"):
         changes.append({"param": "loss_scale", "to": "dynamic"})
         fix_bits.append("dynamic loss scale")
