@@ -33,8 +33,15 @@ class Diagnosis:
     def worst(self) -> int:
         return max((f.rank for f in self.findings), default=-1)
 
+    @property
+    def plan(self):
+        """The run's one fix plan (bevlog.fixes), which every finding points into."""
+        from bevlog.fixes import plan_of
+
+        return plan_of(self.findings)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "verdict": self.verdict, "meta": self.meta,
+        return {"run": self.run, "verdict": self.verdict, "meta": self.meta, "plan": self.plan.to_dict(),
                 "findings": [f.to_dict() for f in self.findings]}
 
 
@@ -61,6 +68,9 @@ def diagnose_run(run, rules: list[str] | None = None, live: bool = False) -> lis
     findings: list[Finding] = []
     for rule_id in rules or RULE_IDS:
         findings.extend(get_rule(rule_id)(run, live=live))
+    from bevlog.fixes import apply_plan, plan_of
+
+    apply_plan(findings, plan_of(findings))  # one fix plan per run: every finding points into it
     return sort_findings(findings)
 
 

@@ -108,22 +108,19 @@ def where_text(finding, runner: str | None) -> str:
 
 
 def verdict_hint(diagnosis) -> str:
-    """'fix the learning rate first' — what to do first, from the worst finding."""
+    """What to do first: the crash it died of, else the run's fix plan ('fix: lr 0.05 → 0.017,
+    grad_clip 35'), else the worst finding's rule. The plan, not a rule, names the changes."""
     if not diagnosis.findings:
         return "nothing to fix"
     worst = diagnosis.findings[0]
     if worst.severity == "info":
         n = len(diagnosis.findings)
         return f"nothing to fix ({n} note{'s' if n > 1 else ''})"
-    params = [c.get("param") for c in (worst.fix.changes if worst.fix else [])]
     if worst.rule == "log-integrity" and worst.evidence.get("exception_type"):
         return f"fix the {worst.evidence['exception_type']} it died of first"
-    if "lr" in params:
-        return "fix the learning rate first"
-    if "aux_loss" in params:
-        return "turn the auxiliary losses on first"
-    if "warmup_iters" in params:
-        return "lengthen the warmup first"
+    plan = diagnosis.plan.summary("warning")
+    if plan:
+        return f"fix: {plan}"
     return f"look at {worst.rule} first"
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bevlog.findings import Finding, Fix
 from bevlog.smooth import rolling_median  # noqa: F401 - the project's one smoother, used by the rules
-from parsers import LrSchedule, Meta, segment_starts
+from parsers import Meta, segment_starts
 
 CACHE_KEY = "bevlog.signals"
 # Run -> {key: derived value}. Keyed weakly by the Run object (Runs hash by identity), so
@@ -55,6 +55,7 @@ class Signals:
     iter_runner: bool
     last_truncated: bool  # the log's last line was cut mid-write: its NaNs mean "missing"
     segment_start: np.ndarray  # bool per row: first row of a resumed launch (parsers.segment_starts)
+    schedule: Any = None  # bevlog.schedule.Schedule: the lr schedule from the config and the logged lr
 
 
 def run_cache(run) -> dict:
@@ -90,10 +91,12 @@ def _compute(run) -> Signals:
     window = int(min(31, max(5, n // 40))) | 1
     interval = float(np.median(np.diff(step))) if n > 1 else float("nan")
     iter_runner = run.meta.runner == "iter"
-    warmup_end_row, warmup_iters = _warmup(run.meta, step, lr)
+    from bevlog.schedule import model_schedule
+
+    sched = model_schedule(run.meta, t, step, lr, epoch_f)
     truncated = any("truncat" in str(k).lower() for k in run.meta.skipped)
-    return Signals(t, step, epoch_f, loss, loss_raw, lr, warmup_end_row, warmup_iters, window,
-                   interval, iter_runner, truncated, segment_starts(t))
+    return Signals(t, step, epoch_f, loss, loss_raw, lr, sched.warmup_end_row, sched.warmup_iters, window,
+                   interval, iter_runner, truncated, segment_starts(t), sched)
 
 
 def nonfinite_rows(sig: Signals, values: np.ndarray) -> np.ndarray:
@@ -122,37 +125,6 @@ def column(t: pd.DataFrame, name: str) -> np.ndarray:
     if name not in t:
         return np.full(len(t), np.nan)
     return pd.to_numeric(t[name], errors="coerce").to_numpy(dtype=float)
-
-
-def _warmup(meta: Meta, step: np.ndarray, lr: np.ndarray) -> tuple[int, int | None]:
-    """Row where warmup ends and its length in iterations.
-
-    The config's `warmup_iters` wins when the log carries it; otherwise warmup is an lr that
-    starts below 90% of its early peak and climbs to it.
-    """
-    n = len(step)
-    if n == 0:
-        return 0, None
-    sched = meta.lr_schedule or LrSchedule()
-    iters = sched.warmup_iters
-    if sched.warmup and isinstance(iters, (int, float)) and iters > 0:
-        after = np.flatnonzero(step > iters)
-        if not len(after):
-            return n, int(iters)  # the whole log is still warming up
-        return int(after[0]), int(iters)  # 0 for a resumed log that starts after warmup
-    finite = np.isfinite(lr)
-    if finite.sum() < 3:
-        return 0, None
-    head = lr[: max(3, n // 2)]
-    peak = np.nanmax(head)
-    first = lr[np.argmax(finite)]
-    if not peak > 0 or first >= 0.9 * peak:
-        return 0, None
-    reached = np.flatnonzero(finite & (lr >= 0.98 * peak))
-    row = int(reached[0]) if len(reached) else 0
-    if row == 0:
-        return 0, None
-    return row, int(step[row])
 
 
 def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -286,76 +258,6 @@ def nice_lr(x: float) -> float:
     if not x or not np.isfinite(x):
         return x
     return float(f"{x:.2g}")
-
-
-# ---- lr change points ------------------------------------------------------------------
-
-@dataclass
-class LrChange:
-    row: int  # first row at the new lr
-    before: float
-    after: float
-
-    @property
-    def ratio(self) -> float:
-        return self.after / self.before
-
-
-def lr_quantum(lr: np.ndarray) -> float:
-    """Rounding step of the logged lr: mmcv's .log.json keeps 5 decimals, so a cosine tail
-    moves in steps of 1e-05 that must not read as a step decay."""
-    v = lr[np.isfinite(lr)]
-    if not len(v):
-        return 0.0
-    scaled = v * 1e5
-    return 1e-5 if np.all(np.abs(scaled - np.round(scaled)) < 1e-6) else 0.0
-
-
-def lr_changes(sig: Signals, drop_ratio: float = 0.7, rise_ratio: float = 1.5,
-               flat_rows: int = 3, flat_tol: float = 0.01) -> tuple[list[LrChange], list[LrChange]]:
-    """(step drops, restarts) of the logged lr.
-
-    A drop is a fall to ≤ `drop_ratio` × the previous row after ≥ `flat_rows` rows of flat lr
-    (a step schedule is flat between its steps; a cosine decay is not). A restart is a rise
-    to ≥ `rise_ratio` × the previous row after warmup. Changes smaller than two rounding
-    steps of the log are ignored.
-    """
-    lr = sig.lr
-    q = lr_quantum(lr)
-    drops, rises = [], []
-    idx = np.flatnonzero(np.isfinite(lr))
-    for k in range(1, len(idx)):
-        i, j = idx[k - 1], idx[k]
-        before, after = lr[i], lr[j]
-        if before <= 0 or abs(after - before) <= 2 * q:
-            continue
-        if after <= drop_ratio * before:
-            prev = lr[idx[max(0, k - flat_rows):k]]
-            if len(prev) >= 1 and (prev.max() - prev.min()) <= flat_tol * prev.max() + 2 * q:
-                drops.append(LrChange(int(j), float(before), float(after)))
-        elif after >= rise_ratio * before and j > sig.warmup_end_row:
-            rises.append(LrChange(int(j), float(before), float(after)))
-    return drops, rises
-
-
-# ---- the lr/batch recipe ---------------------------------------------------------------
-
-RECIPE_LR = 2e-4  # DETR-family AdamW recipe (DETR3D, PETR, StreamPETR …): 2e-4 at total batch 8,
-RECIPE_BATCH = 8  # 4e-4 at 16 — linear in the total batch
-RECIPE_TEXT = "2e-4 at total batch 8, 4e-4 at 16 (AdamW)"
-
-
-RECIPE_OPTIMIZERS = ("adamw", "adam")
-
-
-def recipe_lr(total_batch, optimizer=None, any_optimizer: bool = False) -> float | None:
-    """The recipe's lr for this total batch (linear scaling); None when the batch is unknown
-    or the optimizer is not one the recipe is for (pass any_optimizer=True to skip that check)."""
-    if not _finite(total_batch) or total_batch <= 0:
-        return None
-    if not any_optimizer and str(optimizer or "").lower() not in RECIPE_OPTIMIZERS:
-        return None
-    return RECIPE_LR * total_batch / RECIPE_BATCH
 
 
 # ---- evaluation metrics ----------------------------------------------------------------

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (column, doc, finding, fmt, loss_columns, lr_changes, lr_for_fix,
-                                  nice_lr, recipe_lr, rolling_median, runs_of, signals, where)
+from bevlog import fixes
+from bevlog.rules._common import (column, doc, finding, fmt, loss_columns, lr_for_fix, nice_lr,
+                                  rolling_median, runs_of, signals, where)
+from bevlog.schedule import lr_changes
 
 RULE_ID = "divergence"
 SUMMARY = "after warmup the smoothed loss rises ≥25% above its running minimum for ≥10 rows, or doubles"
@@ -29,9 +31,9 @@ class Thresholds:
     double_rows: int = doc(3, "rows a doubling must last")
     recovered: float = doc(0.10, "a rise that ends within this of the minimum is transient (warning)")
     component_rise: float = doc(0.10, "a component counts as rising once this far above its value at the minimum")
-    lr_divisor: float = doc(2.0, "when the recipe does not apply (or the lr is already at or below it): "
+    lr_divisor: float = doc(fixes.DIVERGENCE_LR_DIVISOR, "when no grounded lr applies (or the lr is already at or below it): "
                                  "suggested peak lr = the lr where the rise began / this")
-    min_warmup_iters: int = doc(500, "warmup length to suggest at least")
+    min_warmup_iters: int = doc(fixes.MIN_WARMUP_ITERS, "warmup length to suggest at least")
     restart_settle_rows: int = doc(20, "rows after an lr restart skipped before tracking the minimum "
                                        "(at least the warmup's length in rows)")
 
@@ -42,7 +44,7 @@ def find_divergence(run, th: Thresholds = Thresholds()):
     start = sig.warmup_end_row
     if n - start < th.double_rows + 2:
         return []
-    _, restarts = lr_changes(sig)
+    restarts = [c for c in lr_changes(sig, sig.schedule) if c.kind == "restart"]
     # phases between lr restarts, each smoothed on its own (a centred median must not see
     # the jump of the next phase); a phase after a restart skips its settling rows
     settle = max(th.restart_settle_rows, start)
@@ -123,16 +125,18 @@ def _report(run, sig, smooth, lo, hi, min_row, th):
 
 
 def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
-    """Fix for a loss that climbs: the recipe lr for this batch (or lr / divisor), warmup, clip."""
+    """Fix for a loss that climbs: the grounded lr for this batch (the run's own config intent or
+    its model's published recipe, bevlog.recipes) when it is lower, else lr / divisor; warmup; clip."""
+    from bevlog.recipes import lr_reference
+
     meta = run.meta
     base = lr_for_fix(meta, sig)
-    batch = meta.get("total_batch")
     changes, bits = [], []
     if base:
-        recipe = recipe_lr(batch, meta.get("optimizer"))
-        if recipe and recipe < base * 0.8:
-            to = nice_lr(recipe)
-            why = f" (the recipe is 2e-4 at total batch 8, so {fmt(to)} at {batch})"
+        ref = lr_reference(meta)
+        if ref and ref.high < base * 0.8:
+            to = nice_lr(ref.high)
+            why = f" ({ref.short})"
         else:
             onset = lr_at if lr_at and np.isfinite(lr_at) and lr_at > 0 else base
             to = nice_lr(min(onset, base) / lr_divisor)
@@ -142,12 +146,12 @@ def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
     warm = sig.warmup_iters or 0
     if warm < min_warmup:
         changes.append({"param": "warmup_iters", "from": warm or None, "to": min_warmup})
-        bits.append(f"warmup ≥ {min_warmup} iters at ratio 1/3")
+        bits.append(f"warmup ≥ {min_warmup} iters at ratio {fixes.WARMUP_RATIO_TEXT}")
     else:
         bits.append(f"keep warmup ≥ {warm} iters")
     if not meta.get("grad_clip"):
-        changes.append({"param": "grad_clip", "to": 35})
-        bits.append("clip grad_norm at 35")
+        changes.append({"param": "grad_clip", "to": fixes.CLIP_MAX_NORM})
+        bits.append(f"clip grad_norm at {fixes.CLIP_MAX_NORM}")
     return "; ".join(bits), changes
 
 

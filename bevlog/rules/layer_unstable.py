@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog import fixes
 from bevlog.rules._common import (doc, finding, fmt, lower_lr_fix, signals)
 from bevlog.rules._layers import describe_group, late_layers, layer_series, mature
 
@@ -25,7 +26,7 @@ class Thresholds:
     ratio: float = doc(2.0, "final-layer scatter ≥ this × first-layer scatter is unstable")
     median_window: int = doc(9, "rows in the rolling median the scatter is measured around")
     min_rows: int = doc(20, "rows needed per layer")
-    lr_divisor: float = doc(2.0, "suggested lr = base lr / this")
+    lr_divisor: float = doc(fixes.LAYER_UNSTABLE_LR_DIVISOR, "suggested lr = base lr / this")
 
     min_progress: float = doc(0.2, "judge only once this fraction of the planned training is logged "
                                    "(early on the layers have not separated yet)")

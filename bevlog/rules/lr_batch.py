@@ -1,31 +1,44 @@
-"""lr-batch: lr per sample against the DETR-family AdamW recipe, and iters/epoch against the batch.
+"""lr-batch: the run's lr against the best-grounded lr for its total batch, and iters/epoch
+against the stated batch.
 
-The recipe (PETR, DETR3D, StreamPETR …) is 2e-4 at total batch 8, 4e-4 at 16: 2.5e-5 per
-sample, scaled linearly. The base lr comes from the config, never from the logged lr: only
-param group 0's lr is logged, and group 0 is often a backbone with lr_mult 0.1. ≥3× the
-recipe is a warning (the usual cause of divergence), 1.5–3× or ≤¼ an info. Other optimizers
-(SGD …) have other recipes and are not judged. The second check: iterations per epoch ×
-the stated total batch must give the training set's size. It is made only for datasets of
-known size (nuScenes train 28,130 samples, COCO train2017 117,266 images) read without a
-resampling wrapper (CBGS), on epoch runners that log `[i/n]`; a mismatch means the lr was
-set for a batch the run did not have (a GPU count or samples_per_gpu that differs).
+The reference comes from evidence, in this order (bevlog/recipes.py): the run's own config
+intent (`total_batch_size = 48`, `auto_scale_lr` base_batch_size not enabled: the lr was set for
+that batch, so it scales to the batch the run really had) > a published recipe for the same
+model type (DETR3D, PETR, StreamPETR, Co-DINO, PointPillars; bevdetr's own measured one),
+named with its source in the finding > nothing, and then no lr finding at all. Peak against
+peak: a cyclic or OneCycle schedule is compared at the peak the schedule model
+(bevlog/schedule.py) reads from the config, not at its base lr. The base lr comes from the
+config, never from the logged lr (only param group 0's lr is logged, often a backbone with
+lr_mult 0.1).
+
+≥3× the reference is a warning, 1.5–3× or ≤¼ an info, and so is anything at all on a run that
+learns well (its evaluation metric rises and ends near its best: bevlog/evaluations.py): an lr
+that works is never "fix the learning rate first". A run far above the reference whose metric
+never left zero gets a warning already at 1.5×.
+
+The second check: iterations per epoch × the stated total batch must give the training set's
+size. It is made only for datasets of known size (nuScenes train 28,130 samples, COCO
+train2017 117,266 images) read without a resampling wrapper (CBGS), on epoch runners that log
+`[i/n]`; a mismatch means the lr was set for a batch the run did not have, and the fix scales
+the lr by the batch the run really had.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bevlog.rules._common import RECIPE_TEXT, base_lr, doc, finding, fmt, nice_lr, recipe_lr, signals
+from bevlog.rules._common import base_lr, doc, finding, fmt, nice_lr, signals
 
 RULE_ID = "lr-batch"
-SUMMARY = "lr per sample vs the recipe (2e-4 at total batch 8, 4e-4 at 16, AdamW)"
+SUMMARY = "lr vs the run's own config intent or its model's published recipe, scaled to the total batch"
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    warn_ratio: float = doc(3.0, "lr per sample ≥ this × the recipe's is a warning")
-    info_ratio: float = doc(1.5, "lr per sample ≥ this × the recipe's is worth a note")
-    low_ratio: float = doc(0.25, "lr per sample ≤ this × the recipe's is a note (slow training)")
-    optimizers: tuple = doc(("adamw", "adam"), "optimizer types the recipe applies to")
+    warn_ratio: float = doc(3.0, "lr ≥ this × the reference is a warning")
+    info_ratio: float = doc(1.5, "lr ≥ this × the reference is worth a note (a warning when the metric "
+                                 "never left zero)")
+    low_ratio: float = doc(0.25, "lr ≤ this × the reference is a note (slow training)")
+    dead_metric: float = doc(0.01, "a headline metric never above this detected nothing")
     batch_tolerance: float = doc(0.2, "implied / stated total batch off by more than this is a mismatch")
 
 
@@ -37,35 +50,56 @@ KNOWN_SIZES = [
 
 
 def find_lr_batch(run, th: Thresholds = Thresholds()):
-    return _lr_per_sample(run, th) + _iters_per_epoch(run, th)
+    return _lr_against_reference(run, th) + _iters_per_epoch(run, th)
 
 
-def _lr_per_sample(run, th):
+def _lr_against_reference(run, th):
+    from bevlog.evaluations import headline_series
+    from bevlog.recipes import lr_reference
+
     meta = run.meta
-    sig = signals(run)
-    opt = str(meta.get("optimizer") or "").lower()
     lr = base_lr(meta, None)
-    batch = meta.get("total_batch")
-    recipe = recipe_lr(batch, any_optimizer=True)
-    if opt not in th.optimizers or not lr or not recipe:
+    ref = lr_reference(meta)
+    if not lr or ref is None:
         return []
-    ratio = lr / recipe
-    if ratio >= th.warn_ratio:
+    sig = signals(run)
+    sched = sig.schedule
+    # peak against peak: the run's schedule peak / base (cyclic ×10) against the reference's
+    run_peak_ratio = (sched.config_peak / sched.base_lr) if sched.config_peak and sched.base_lr else 1.0
+    effective = lr * run_peak_ratio / ref.peak_ratio
+    ratio = ref.ratio(effective)
+    series = headline_series(run)
+    learns = series is not None and series.learns_well()
+    dead = series is not None and len(series) >= 2 and series.best <= th.dead_metric
+    if ratio >= th.warn_ratio or (dead and ratio >= th.info_ratio):
         severity = "warning"
     elif ratio >= th.info_ratio or ratio <= th.low_ratio:
         severity = "info"
     else:
         return []
-    per_sample, recipe_per_sample = lr / batch, recipe / batch
+    capped = learns and severity != "info"
+    if capped:
+        severity = "info"  # an lr that learns well is never "fix the learning rate first"
+    batch = ref.batch
     gpus, per_gpu = meta.get("num_gpus"), meta.get("samples_per_gpu")
-    batch_text = f"{batch} = {gpus} GPU{'s' if gpus != 1 else ''} × {per_gpu}" if gpus and per_gpu else f"{batch}"
-    message = (f"lr per sample {fmt(per_sample)} (lr {fmt(lr)}, total batch {batch_text}) is "
-               f"{ratio:.2g}× the recipe's {fmt(recipe_per_sample)}")
-    to = nice_lr(recipe)
-    evidence = {"kind": "lr", "lr": lr, "total_batch": batch, "lr_per_sample": per_sample,
-                "recipe_lr_per_sample": recipe_per_sample, "ratio": ratio, "optimizer": meta.get("optimizer")}
-    fix = (f"lr {fmt(lr)} → {fmt(to)} (the recipe is {RECIPE_TEXT}, scaled linearly to batch {batch}), "
-           f"or reach batch {int(round(batch * ratio))} with gradient accumulation")
+    batch_text = f"{batch:g} = {gpus} GPU{'s' if gpus != 1 else ''} × {per_gpu}" if gpus and per_gpu else f"{batch:g}"
+    peak_text = f", peak {fmt(lr * run_peak_ratio)} ({sched.policy})" if run_peak_ratio != 1.0 else ""
+    want = ref.low if ref.low == ref.high else None
+    want_text = fmt(ref.low) if want else f"{fmt(ref.low)}–{fmt(ref.high)}"
+    message = (f"lr {fmt(lr)}{peak_text} at total batch {batch_text} is {ratio:.2g}× "
+               f"{'the' if want else 'the edge of the'} {want_text} that {ref.text} gives")
+    if capped:
+        message += f"; the run learns well ({series.name} {series.value[0]:.3g} → {series.value[-1]:.3g}), so it is a note"
+    elif dead:
+        message += f"; {series.name} never rose above {series.best:.3g}"
+    to = nice_lr(ref.target(effective) * ref.peak_ratio / run_peak_ratio)
+    evidence = {"kind": "lr", "lr": lr, "total_batch": batch, "ratio": ratio, "reference": ref.kind,
+                "reference_name": ref.name, "reference_text": ref.text, "reference_lr": [ref.low, ref.high],
+                "lr_per_sample": lr / batch, "recipe_lr_per_sample": ref.high / batch,
+                "optimizer": meta.get("optimizer"), "learns_well": learns}
+    fix = f"lr {fmt(lr)} → {fmt(to)} ({ref.short})"
+    if ratio > 1:
+        fix += f", or reach batch {int(round(batch * ratio))} with gradient accumulation"
     return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, fix,
                     [{"param": "lr", "from": lr, "to": to}])]
 
@@ -105,8 +139,13 @@ def _iters_per_epoch(run, th):
     evidence = {"kind": "iters_per_epoch", "iters_per_epoch": ipe, "dataset_size": size,
                 "implied_batch": implied, "stated_batch": batch}
     lr = base_lr(meta, None)
-    recipe = recipe_lr(round(implied), meta.get("optimizer"))
-    changes = [{"param": "lr", "from": lr, "to": nice_lr(recipe)}] if lr and recipe else []
-    fix = (f"check the GPU count and samples_per_gpu; with a true total batch of {round(implied)} the recipe "
-           f"lr is {fmt(recipe)}" if recipe else "check the GPU count and samples_per_gpu")
+    true_batch = round(implied)
+    if lr:
+        # the lr was set for the stated batch: scaled to the batch the run really had
+        to = nice_lr(lr * true_batch / batch)
+        changes = [{"param": "lr", "from": lr, "to": to}]
+        fix = (f"lr {fmt(lr)} → {fmt(to)} (the lr scaled from the stated batch {batch} to the true {true_batch}); "
+               f"check the GPU count and samples_per_gpu")
+    else:
+        changes, fix = [], "check the GPU count and samples_per_gpu"
     return [finding(run, RULE_ID, "warning", sig, None, None, message, evidence, fix, changes)]

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (doc, finding, fmt, headline_metric, lr_for_fix, nice_lr, recipe_lr, rolling_median,
+from bevlog import fixes
+from bevlog.rules._common import (doc, finding, fmt, headline_metric, lr_for_fix, nice_lr, rolling_median,
                                   signals, where)
 
 RULE_ID = "no-takeoff"
@@ -35,8 +36,10 @@ class Thresholds:
     max_fall: float = doc(0.05, "a relative fall from the early level to the end below this is a stall")
     max_rise: float = doc(0.10, "a rise above the early level beyond this is divergence's business")
     dead_metric: float = doc(0.01, "a headline metric never above this detected nothing")
-    lr_divisor: float = doc(3.0, "suggested peak lr = the run's lr / this (never below the recipe for the batch)")
-    min_warmup_iters: int = doc(1000, "warmup length to suggest at least (rescued bevdetr at lr 3e-3)")
+    lr_divisor: float = doc(fixes.NO_TAKEOFF_LR_DIVISOR, "suggested peak lr = the run's lr / this (never below "
+                                                         "the grounded lr for the batch, bevlog.recipes)")
+    min_warmup_iters: int = doc(fixes.NO_TAKEOFF_WARMUP_ITERS, "warmup length to suggest at least "
+                                                               "(rescued bevdetr at lr 3e-3)")
 
 
 def find_no_takeoff(run, th: Thresholds = Thresholds()):
@@ -74,8 +77,10 @@ def find_no_takeoff(run, th: Thresholds = Thresholds()):
     changes, bits = [], []
     lr = lr_for_fix(run.meta, sig)
     if lr:
-        floor = recipe_lr(run.meta.get("total_batch"), run.meta.get("optimizer")) or 0.0
-        to = nice_lr(max(lr / th.lr_divisor, floor))
+        from bevlog.recipes import lr_reference
+
+        ref = lr_reference(run.meta)  # above a grounded range: its top; else a cut, never below its bottom
+        to = nice_lr(ref.high if ref and lr > ref.high else max(lr / th.lr_divisor, ref.low if ref else 0.0))
         if to < lr:
             changes.append({"param": "lr", "from": lr, "to": to})
             bits.append(f"lower the peak lr {fmt(lr)} → {fmt(to)}")
@@ -83,7 +88,7 @@ def find_no_takeoff(run, th: Thresholds = Thresholds()):
     to_warm = max(th.min_warmup_iters, 2 * warm)
     changes.append({"param": "warmup_iters", "from": warm or None, "to": to_warm})
     bits.append(f"warm up over ≥ {to_warm} iters")
-    fix = " and ".join(bits) + " (a too-high lr collapses DETR onto predicting no object); overfit one batch to check"
+    fix = "; ".join(bits) + " (a too-high lr collapses DETR onto predicting no object); overfit one batch to check"
     return [finding(run, RULE_ID, severity, sig, lo, n - 1, message, evidence, fix, changes)]
 
 

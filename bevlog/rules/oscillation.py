@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog import fixes
 from bevlog.rules._common import (doc, finding, lower_lr_fix, rolling_median, signals, where)
 
 RULE_ID = "oscillation"
@@ -27,7 +28,7 @@ class Thresholds:
     consecutive: int = doc(2, "windows in a row that must show growth")
     flat: float = doc(0.02, "|relative change| of the smoothed loss across a window below which the trend is flat")
     min_reference_windows: int = doc(3, "earlier windows needed before judging growth")
-    lr_divisor: float = doc(2.0, "suggested lr = base lr / this")
+    lr_divisor: float = doc(fixes.OSCILLATION_LR_DIVISOR, "suggested lr = base lr / this")
 
 
 def find_oscillation(run, th: Thresholds = Thresholds()):
@@ -77,9 +78,9 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
     evidence = {"scatter": now, "scatter_before": ref, "growth": now / ref,
                 "trend": [float(x) for x in trends[w0:w1 + 1]], "window_rows": int(size)}
     changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
-    changes.append({"param": "gradient_accumulation", "to": 2})
+    changes.append({"param": "gradient_accumulation", "to": fixes.ACCUMULATION_STEPS})
     bits.append("or double the effective batch with 2-step gradient accumulation")
     if not run.meta.get("grad_clip"):
-        changes.append({"param": "grad_clip", "to": 35})
-        bits.append("clip grad_norm at 35")
+        changes.append({"param": "grad_clip", "to": fixes.CLIP_MAX_NORM})
+        bits.append(f"clip grad_norm at {fixes.CLIP_MAX_NORM}")
     return [finding(run, RULE_ID, "warning", sig, lo, hi, message, evidence, "; ".join(bits), changes)]

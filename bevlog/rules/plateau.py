@@ -3,7 +3,10 @@
 Over the last fifth of the post-warmup run the loss (median of the first vs the last quarter
 of that window) fell less than 1% while the lr is still ≥10% of its peak: the lr is not
 the reason it stopped. A cosine tail is flat by design and is left alone (lr < 10% of
-peak); a loss that is rising belongs to divergence.
+peak); a loss that is rising belongs to divergence. The peak is the schedule's
+(bevlog/schedule.py): a cyclic schedule's is its config peak, and a log that starts at a resume
+is measured against the config's lr, never against what is left of the run's maximum (without a
+config such a log is not judged).
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, peak_logged_lr, signals, where
+from bevlog.rules._common import doc, finding, fmt, signals, where
 
 RULE_ID = "plateau"
 SUMMARY = "loss fell <1% over the last window while the lr is still ≥10% of its peak"
@@ -43,7 +46,7 @@ def find_plateau(run, th: Thresholds = Thresholds()):
     fall = float(1 - np.median(tail) / np.median(head))
     if fall >= th.min_fall or fall < -th.max_rise:
         return []
-    peak = peak_logged_lr(sig)
+    peak = sig.schedule.peak_lr()
     lr_end = sig.lr[np.isfinite(sig.lr)][-1] if np.isfinite(sig.lr).any() else np.nan
     if not peak or not np.isfinite(lr_end) or lr_end < th.lr_frac * peak:
         return []

@@ -1,7 +1,9 @@
 """warmup: trouble that starts right after the lr warmup ends (or right at the start without one).
 
-Warmup is read from the config (`warmup_iters`) or from the lr itself (a climb to its early
-peak). The other rise rules ignore rows inside warmup, where the loss may rise while the
+Warmup is the schedule model's (bevlog/schedule.py): the config's `warmup_iters` (mmcv) or
+warmup phase (mmengine), else the lr itself (a climb to its early peak). A cyclic or OneCycle
+climb is the schedule, not a warmup. On a live log (`bevlog watch`) an lr-inferred warmup is not
+over while the lr is still climbing, so nothing is said to happen "after" it. The other rise rules ignore rows inside warmup, where the loss may rise while the
 lr climbs; this rule looks at the rows just after it: a loss that climbs ≥25% over its
 minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast.
 """
@@ -11,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog import fixes
 from bevlog.rules._common import column, doc, finding, fmt, pct, rolling_median, runs_of, signals, where
+from bevlog.schedule import warmup_end
 
 RULE_ID = "warmup"
 SUMMARY = "loss blows up, turns non-finite or grad_norm explodes right after warmup ends (or without one)"
@@ -24,13 +28,13 @@ class Thresholds:
     rise: float = doc(0.25, "smoothed loss this far above its minimum since warmup is trouble")
     rise_rows: int = doc(3, "rows the rise must last")
     grad_ratio: float = doc(10.0, "grad_norm this many times its median over the first rows is trouble")
-    min_warmup_iters: int = doc(500, "warmup length to suggest at least")
+    min_warmup_iters: int = doc(fixes.MIN_WARMUP_ITERS, "warmup length to suggest at least")
 
 
-def find_warmup(run, th: Thresholds = Thresholds()):
+def find_warmup(run, th: Thresholds = Thresholds(), live: bool = False):
     sig = signals(run)
     n = len(sig.loss)
-    start = sig.warmup_end_row
+    start, warm = warmup_end(sig, live)
     right_after = max(th.right_after_rows, start)
     if n - start < th.rise_rows + 2:
         return []
@@ -39,16 +43,15 @@ def find_warmup(run, th: Thresholds = Thresholds()):
     if trouble is None:
         return []
     row, what, evidence = trouble
-    warm = sig.warmup_iters
-    to = int(max(th.min_warmup_iters, 2 * (warm or 0)))
+    to = int(max(th.min_warmup_iters, fixes.WARMUP_GROWTH * (warm or 0)))
     if warm:
         lead = f"right after the {warm:,}-iter warmup ended ({where(sig, start)})"
     else:
         lead = "in the first rows of a run without lr warmup"
     message = f"{what} {lead}: the peak lr arrives too fast"
     evidence.update({"warmup_iters": warm, "warmup_end_step": int(sig.step[start]) if start < n else None})
-    fix = (f"warmup {warm or 0:,} → {to:,} iters (linear, ratio 1/3)" if warm
-           else f"add a linear warmup of {to:,} iters at ratio 1/3")
+    fix = (f"warmup {warm or 0:,} → {to:,} iters (linear, ratio {fixes.WARMUP_RATIO_TEXT})" if warm
+           else f"add a linear warmup of {to:,} iters at ratio {fixes.WARMUP_RATIO_TEXT}")
     changes = [{"param": "warmup_iters", "from": warm, "to": to}]
     return [finding(run, RULE_ID, "warning", sig, row, row, message, evidence, fix, changes)]
 

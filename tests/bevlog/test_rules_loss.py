@@ -190,6 +190,11 @@ def test_genuine_mmcv_nan_run_with_sgd():
     assert fs["nonfinite-loss"].severity == "error"
     div = fs["divergence"]
     assert div.severity == "error"
-    assert div.fix.changes[0] == {"param": "lr", "from": 0.05, "to": 0.025}
+    # divergence alone halves the lr at which the rise began (its own proposal stays in its evidence);
+    # nonfinite-loss cuts it to a third: the run's one fix plan takes the larger cut, and both point into it
+    assert div.evidence["own_fix"] == {"lr": 0.025}
+    assert div.fix.changes[0] == {"param": "lr", "from": 0.05, "to": 0.017}
+    assert fs["nonfinite-loss"].fix.changes[0] == {"param": "lr", "from": 0.05, "to": 0.017}
+    assert "→ plan: lr 0.05 → 0.017 (set by nonfinite-loss; divergence alone: 0.025)" in div.fix.text
     assert "recipe" not in div.fix.text
     assert "lr-batch" not in fs  # the recipe is AdamW's

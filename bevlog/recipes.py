@@ -1,0 +1,175 @@
+"""Where a suggested lr comes from: the run's own config intent, else a published recipe.
+
+Order of evidence (issue 11): the run's own config says which total batch its lr was set for
+(`total_batch_size = 48`, mmengine `auto_scale_lr = dict(base_batch_size=16)`; comments are not
+evidence) > a published recipe for the same model type, named with its source > nothing (then
+no rule may call the lr wrong above info). Every lr reference is linear in the total batch.
+
+The recipes below are the configs their authors published; each names its source. bevdetr's is
+measured, not published: docs/experiments.md (lr sweep at batch 8: 1e-3 and 2e-3 learn best,
+2e-4 barely learns, 3e-3 and 1e-2 never take off). A log that declares bevdetr's recipe in
+its config (`bevdetr_recipe = dict(lr=..., total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`,
+written by bevdetr/recipe.py) is judged against what it declares; the constant below is for
+the logs written before bevdetr declared it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    model_types: tuple  # config `type` names (anywhere under `model`) that identify the model
+    lr: float  # base lr of the published config (low end of a measured range)
+    total_batch: int  # GPUs × samples per GPU it was published for
+    source: str
+    lr_high: float | None = None  # top of a measured healthy range (None: one published value)
+    optimizers: tuple = ("adamw",)
+    peak_ratio: float = 1.0  # peak lr / base lr of its schedule (cyclic: target_ratio)
+
+    def lr_at(self, total_batch: float) -> tuple[float, float]:
+        """(low, high) lr at this total batch, linear scaling."""
+        scale = total_batch / self.total_batch
+        return self.lr * scale, (self.lr_high or self.lr) * scale
+
+
+# Published configs (lr, total batch = GPUs × samples per GPU), checked against their repositories.
+RECIPES = (
+    Recipe("StreamPETR", ("StreamPETRHead",), 4e-4, 16,
+           "StreamPETR stream_petr_r50_flash_704_bs2_seq_24e.py (exiawsh/StreamPETR): AdamW 4e-4, 8 GPUs × 2"),
+    Recipe("PETR", ("Petr3D", "PETRHead", "PETRv2Head"), 2e-4, 8,
+           "PETR petr_r50dcn_gridmask_p4.py (megvii-research/PETR): AdamW 2e-4, 8 GPUs × 1"),
+    Recipe("DETR3D", ("Detr3D", "Detr3DHead"), 2e-4, 8,
+           "DETR3D detr3d_res101_gridmask.py (WangYueFt/detr3d): AdamW 2e-4, 8 GPUs × 1"),
+    Recipe("Co-DINO", ("CoDETR", "CoDINOHead"), 2e-4, 16,
+           "Co-DETR co_dino_5scale_r50_1x_coco.py (Sense-X/Co-DETR): AdamW 2e-4, 8 GPUs × 2"),
+    Recipe("PointPillars", ("PointPillarsScatter",), 1e-3, 48,
+           "mmdet3d hv_pointpillars_secfpn_6x8_160e_kitti-3d-3class.py: AdamW 1e-3 (cyclic, peak ×10), "
+           "8 GPUs × 6", peak_ratio=10.0),
+)
+# bevdetr's own measured recipe: ONE place for it (docs/experiments.md, lr sweep at batch 8).
+BEVDETR_RECIPE = Recipe("bevdetr", ("BEVDETR",), 1e-3, 8,
+                        "bevdetr's lr sweep (docs/experiments.md): 1e-3 and 2e-3 learn best at batch 8, "
+                        "2e-4 barely learns, 3e-3 and 1e-2 never take off", lr_high=2e-3)
+
+# config variables that state the total batch the lr was set for (per-GPU `batch_size` is not one)
+TOTAL_BATCH_KEYS = ("total_batch_size", "total_batch", "global_batch_size")
+
+
+@dataclass(frozen=True)
+class LrReference:
+    """What the lr should be at the run's total batch, and why."""
+
+    kind: str  # "config" (the run's own intent) | "recipe" (published for the model type)
+    low: float  # lr at the run's batch (low end)
+    high: float  # lr at the run's batch (high end; == low for one published value)
+    batch: float  # the run's total batch
+    text: str  # the evidence, for people: "the config's total_batch_size = 48 with lr 6e-4"
+    name: str  # recipe name or "config"
+    peak_ratio: float = 1.0  # the reference schedule's peak / base lr (cyclic recipes: ×10)
+
+    @property
+    def short(self) -> str:
+        """'the DETR3D recipe at total batch 4' / "the config's own intent at total batch 6"."""
+        what = f"the {self.name} recipe" if self.kind == "recipe" else "the config's own intent"
+        return f"{what} at total batch {self.batch:g}"
+
+    def target(self, lr: float) -> float:
+        """The nearest lr inside the reference range."""
+        return min(max(lr, self.low), self.high)
+
+    def ratio(self, lr: float) -> float:
+        """lr against the range: > 1 above its top, < 1 below its bottom, 1 inside."""
+        if lr > self.high:
+            return lr / self.high
+        if lr < self.low:
+            return lr / self.low
+        return 1.0
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 else None
+
+
+def model_types(cfg) -> set[str]:
+    """Every `type` string under the config's `model` (bounded walk)."""
+    found: set[str] = set()
+
+    def walk(node, depth):
+        if depth > 12 or len(found) > 500:
+            return
+        if isinstance(node, dict):
+            t = node.get("type")
+            if isinstance(t, str):
+                found.add(t)
+            for v in node.values():
+                walk(v, depth + 1)
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v, depth + 1)
+
+    walk(cfg.get("model") if isinstance(cfg, dict) else None, 0)
+    return found
+
+
+def recipe_for(cfg) -> Recipe | None:
+    """The published recipe of the run's model type (bevdetr: its declared or measured one)."""
+    if not isinstance(cfg, dict):
+        return None
+    declared = cfg.get("bevdetr_recipe")
+    if isinstance(declared, dict):
+        lr, batch = _num(declared.get("lr")), _num(declared.get("total_batch"))
+        band = declared.get("healthy_lr_range")
+        low, high = (band if isinstance(band, (list, tuple)) and len(band) == 2
+                     and all(_num(v) for v in band) else (lr, lr))
+        optimizer = str(declared.get("optimizer") or "AdamW").lower()
+        if lr and batch:
+            return Recipe("bevdetr", BEVDETR_RECIPE.model_types, float(min(low, lr)), int(batch),
+                          "bevdetr's recipe as its log declares it (bevdetr_recipe in the config)",
+                          lr_high=float(max(high, lr)), optimizers=(optimizer,))
+    types = model_types(cfg)
+    if BEVDETR_RECIPE.model_types[0] in types:
+        return BEVDETR_RECIPE
+    for recipe in RECIPES:
+        if types & set(recipe.model_types):
+            return recipe
+    return None
+
+
+def config_intent(cfg, lr: float | None) -> tuple[float, str] | None:
+    """(total batch the config's lr was set for, why) from the config's own batch variables."""
+    if not isinstance(cfg, dict) or not lr:
+        return None
+    for key in TOTAL_BATCH_KEYS:
+        v = _num(cfg.get(key))
+        if v:
+            return float(v), f"the config's own {key} = {v:g} with lr {lr:.2g}"
+    scale = cfg.get("auto_scale_lr")
+    if isinstance(scale, dict) and _num(scale.get("base_batch_size")) and scale.get("enable") is False:
+        # enable=True: mmengine already scaled the lr to the real batch, nothing to check
+        v = _num(scale["base_batch_size"])
+        return float(v), f"the config's auto_scale_lr base_batch_size = {v:g} (not enabled) with lr {lr:.2g}"
+    return None
+
+
+def lr_reference(meta: dict) -> LrReference | None:
+    """The best-grounded lr for the run's total batch (on the scale of its configured base lr),
+    or None when neither its config nor a published recipe says one."""
+    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else None
+    batch, lr = _num(meta.get("total_batch")), _num(meta.get("lr"))
+    if not cfg or not batch:
+        return None
+    intent = config_intent(cfg, lr)
+    if intent and abs(intent[0] / batch - 1) > 0.01:
+        want = lr * batch / intent[0]
+        return LrReference("config", want, want, batch,
+                           f"{intent[1]}, scaled to the real total batch {batch:g}", "config")
+    recipe = recipe_for(cfg)
+    if recipe is None or str(meta.get("optimizer") or "").lower() not in recipe.optimizers:
+        return None
+    low, high = recipe.lr_at(batch)
+    return LrReference("recipe", low, high, batch,
+                       f"the {recipe.name} recipe ({recipe.source}), scaled linearly to total batch {batch:g}",
+                       recipe.name, recipe.peak_ratio)
