@@ -38,23 +38,26 @@ POSITION_KEYS = ("mode", "epoch", "iter", "step")
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
-def read_json(source: str, content, library: str) -> Segment:
+def read_json(source: str, content, library: str, engine: str = "fast", chunk: int | None = None) -> Segment:
     """`content`: the file's bytes or uint8 array (parsers.io.read_log), or a one-item list
     holding them, which is emptied so that they are freed as soon as every row is parsed:
     the train matrix and the frame are then allocated from the memory just returned
     instead of fresh pages (in a fresh process on this VM, where the kernel compacts memory
-    for huge pages, that took a 212 MB json from a median 1.0 s to 0.7 s)."""
+    for huge pages, that took a 212 MB json from a median 1.0 s to 0.7 s).
+    engine "fast": layout blocks and the train lane (parsers.json_fast, json_rows);
+    engine "python": every line through json.loads, the straightforward reference."""
     data = content.pop() if isinstance(content, list) else content
     seg = Segment(source=source, format=f"{library}-json", library=library)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
     meta_line = _split_meta(seg, data)
-    f = TextFile(data)
+    f = TextFile(data, chunk)
     del data  # f holds it
     for reason, count in f.skipped.items():
         seg.skip(reason, count)
-    chunks = _scan(f)
+    chunks = _scan(f, engine)
     firsts = np.cumsum([0] + [len(c[0]) for c in chunks[:-1]]).tolist()  # each chunk's first line
+    seg.header["fast_train_rows"] = sum(len(b.lines) for _, b, _ in chunks if b is not None)
     blocks = _train_blocks(chunks, firsts, library)
     if blocks is not None:
         # The blocks hold train rows: only the other rows go through the columns.
@@ -65,6 +68,7 @@ def read_json(source: str, content, library: str) -> Segment:
             f.release()
             for s in skips:
                 seg.skip(*s)
+            seg.header["train_lane"] = True
             _fill(seg, table, library, _name_order(chunks, table), _train_lane(blocks, table, train_rows))
             return seg
     skips = []
@@ -77,20 +81,25 @@ def read_json(source: str, content, library: str) -> Segment:
     return seg
 
 
-def _scan(f: TextFile):
+def _scan(f: TextFile, engine: str):
     """[(global line starts, Block or None, Rows of the other lines)] per ~8 MB chunk,
-    two chunks at a time (numpy and Arrow release the GIL)."""
+    two chunks at a time (numpy and Arrow release the GIL). Engine "python": no rows
+    parsed here, every line is handed to json.loads."""
     from concurrent.futures import ThreadPoolExecutor
 
     from parsers.json_fast import chunk_parts
     from parsers.json_rows import no_rows, parse_rows
 
     def scan(k):
-        if not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
+        if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
             return chunk_parts(f.data, *f.bounds[k])
         lines, starts = f.chunk_lines(k)
         if not len(lines):
             return starts, None, no_rows()
+        if engine == "python":
+            rows = no_rows()
+            rows.rejected = np.arange(len(lines))
+            return starts, None, rows
         return starts, None, parse_rows(lines, threads=1)
 
     if len(f.bounds) > 1:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 from parsers.discovery import STDIN, discover, group_segments, run_key
 from parsers.io import display_name, read_log
@@ -10,43 +9,14 @@ from parsers.run import ParseError, Run
 
 
 def read_segment(path: str):
-    """One log file -> Segment (raises ParseError when it is not a readable log)."""
-    from parsers.detect import detect
-    from parsers.jsonlog import read_json
-    from parsers.textlog import read_text
+    """One log file -> Segment (raises ParseError when it is not a readable log).
+    Formats: parsers.formats; a file of several launches reads with its read_file."""
+    from parsers.formats import read_file
 
-    name = display_name(path)
-    data = read_log(path)
-    if re.search(rb"\S", data) is None:
-        raise ParseError(name, "empty file")
-    kind = detect(data)
-    if kind is None:
-        raise ParseError(name, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
-    if kind == "text":
-        seg = read_text(name, bytes(data))  # bytes already, but for a text log in a numpy array
-        if not seg.header.get("log_lines"):
-            raise ParseError(name, "not a training log: no mmcv/mmengine log lines found")
-    else:
-        content = [data]  # handed over: read_json frees the bytes once the rows are parsed
-        del data
-        seg = read_json(name, content, "mmcv" if kind == "mmcv-json" else "mmengine")
-        if seg.library == "mmengine" and path != STDIN:
-            _attach_mmengine_config(seg, path)
-        if seg.rows == 0 and not seg.eval_metric and not seg.test_metrics and not seg.header.get("json_meta"):
-            where = min((n for ls in seg.skipped_lines.values() for n in ls), default=1)
-            raise ParseError(name, "no readable JSON log rows", where)
-    return seg
-
-
-def _attach_mmengine_config(seg, path: str) -> None:
-    """mmengine dumps the config as `vis_data/config.py` next to scalars.json."""
-    cfg = os.path.join(os.path.dirname(os.path.abspath(path)), "config.py")
-    if "config_text" not in seg.header and os.path.isfile(cfg):
-        try:
-            with open(cfg, encoding="utf-8", errors="replace") as f:
-                seg.header["config_text"] = f.read(2_000_000)
-        except OSError:
-            pass
+    segments = read_file(path)
+    if len(segments) > 1:
+        raise ParseError(display_name(path), f"holds {len(segments)} launches appended to one file; read it with parsers.formats.read_file")
+    return segments[0]
 
 
 def read_files(files: list[str], twins: list[list[str]] | None = None) -> Run:
