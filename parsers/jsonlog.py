@@ -5,8 +5,8 @@ resume, checkpoint meta (`{"epoch": 2, "iter": 61790, "fp16": …}`); rows carry
 (`train`/`val`), `epoch`, `iter` (within the epoch, or global for iter runners, which
 write `"epoch": 1` on every row), `lr` (a dict `{name: lr}` with several optimizers),
 floats rounded to 5 decimals, bare `NaN` / `Infinity` tokens.
-mmengine json: no `mode`; train rows carry `step` (global iter), `epoch` (epoch
-runners) and `iter`; val rows carry `step` (= epoch for epoch runners) and metric keys
+mmengine json: no `mode`; train rows carry `step` (global iter), `lr`, `epoch` (epoch
+runners) and `iter` (not in older mmengine versions); val rows carry `step` (= epoch for epoch runners) and metric keys
 with `/`; a test dump (tools/test.py) has neither.
 
 Rows are read by `parsers.json_fast` (rows sharing one key layout, straight from the
@@ -131,7 +131,7 @@ def _train_blocks(chunks, firsts, library: str):
     if library == "mmcv":
         if list(first.strings) != ["mode"] or any(b.strings["mode"][0] != "train" for _, b in blocks):
             return None
-    elif first.strings or "step" not in first.names or "iter" not in first.names:
+    elif first.strings or "step" not in first.names or not ({"iter", "lr"} & set(first.names)):
         return None
     return blocks
 
@@ -345,8 +345,10 @@ def _row_kinds(table: Table, library: str):
         is_train = mode == "train"
         no_mode = np.equal(mode, None)
         return is_train, ~is_train & ~no_mode, no_mode
-    has_step, has_iter = has("step"), has("iter")
-    return has_step & has_iter, has_step & ~has_iter, ~has_step
+    # A train row: `step` and `iter`, or `step` and `lr` (older mmengine logs no `iter`).
+    has_step = has("step")
+    is_train = has_step & (has("iter") | has("lr"))
+    return is_train, has_step & ~is_train, ~has_step
 
 
 def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | None = None) -> None:

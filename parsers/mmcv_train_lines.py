@@ -21,11 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from parsers.frames import list_offsets
+from parsers.patterns import prefix
 from parsers.stack import stack_values
 
 HEAD = (
-    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?P<ms>[0-9]{3}) - [^ ]+ - [A-Z]+ - "
-    r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
+    prefix("mmcv", ("date", "ms"))
+    + r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
 )
 PARALLEL_FROM = 20_000  # lines; below this one thread is faster
 

@@ -1,8 +1,11 @@
-"""Shared paths for the parser tests (real logs: fixtures/real, located by tests/conftest.py)."""
-import os
+"""Shared paths and fixtures for the parser tests (real logs: fixtures/real, located by
+tests/conftest.py). A test module that takes `engine` imports it from here."""
 from pathlib import Path
 
+import pytest
 from conftest import REAL_SET1
+
+from parsers.formats import ENGINES
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REAL_SET1
@@ -33,3 +36,19 @@ def read_cached(path):
     if key not in _cache:
         _cache[key] = parsers.read(key)
     return _cache[key]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """Every case through both parser engines (like pandas' `all_parsers`): "fast" (the
+    vectorised paths) and "python" (the straightforward one) must read the same."""
+    return request.param
+
+
+def read_run(path, engine: str = "fast", chunk: int | None = None):
+    """ONE launch's file -> Run through parsers.formats.read_file (engine, chunk size)."""
+    from parsers.assemble import build_run
+    from parsers.formats import read_file
+
+    (seg,) = read_file(str(path), engine=engine, chunk=chunk)
+    return build_run([seg], "run", [str(path)])
