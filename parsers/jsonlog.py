@@ -65,19 +65,22 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
         table = _table(f, [(first, rows) for first, (_, _, rows) in zip(firsts, chunks)], meta_line, skips)
         train_rows = _lane_fits(blocks, table, library)
         if train_rows is not None:
+            lane = _train_lane(blocks, table, train_rows)
+            order = _first_seen_order(f, table, lane, _name_order(chunks, table))
             f.release()
             for s in skips:
                 seg.skip(*s)
             seg.header["train_lane"] = True
-            _fill(seg, table, library, _name_order(chunks, table), _train_lane(blocks, table, train_rows))
+            _fill(seg, table, library, order, lane)
             return seg
     skips = []
     parts = [(first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)]
     table = _table(f, parts, meta_line, skips)
+    order = _first_seen_order(f, table, None, list(table.cols))
     f.release()
     for s in skips:
         seg.skip(*s)
-    _fill(seg, table, library, list(table.cols))
+    _fill(seg, table, library, order)
     return seg
 
 
@@ -405,6 +408,30 @@ def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | No
                 v, p = cols[k]
                 if p[r] and k not in NOT_METRICS:
                     seg.test_metrics[k] = float(v[r])
+
+
+def _first_seen_order(f: TextFile, table: Table, lane: Lane | None, order: list) -> list:
+    """Keys by the line where each is first seen, then by their place in that line: the
+    same order whichever reader took which line (engine fast or python). Only the few
+    lines where some key is first seen are looked at again."""
+    first: dict = {}
+    for k, c in table.cols.items():
+        seen = np.not_equal(c[1], None) if isinstance(c[0], str) else c[1]
+        if seen.any():
+            first[k] = int(table.lines[int(np.argmax(seen))])
+    if lane is not None:
+        for j, k in enumerate(lane.names):
+            if lane.present[j].any():
+                first[k] = min(first.get(k, 1 << 62), int(lane.lines[int(np.argmax(lane.present[j]))]))
+    place: dict = {}
+    for line in sorted(set(first.values())):
+        try:
+            keys = [k for k, _ in _flat_items(json.loads(f.text(line)))]
+        except (ValueError, RecursionError, AttributeError):
+            continue
+        place.update({k: i for i, k in enumerate(keys) if first.get(k) == line})
+    at = {k: i for i, k in enumerate(order)}
+    return sorted(order, key=lambda k: (first.get(k, 1 << 62), place.get(k, 1 << 62), at[k]))
 
 
 def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> None:

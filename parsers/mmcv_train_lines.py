@@ -39,12 +39,12 @@ class Chunk:
         self.eta_s, self.ok_rows, self.rejected = eta_s, ok_rows, rejected
 
 
-def parse_train_lines(lines, threads: int = 2):
+def parse_train_lines(lines, threads: int = 2, parallel_from: int = PARALLEL_FROM):
     """lines: Arrow string array of mmcv train lines. Returns (ok_rows, heads, names,
     values, present, eta_s, rejected_rows): `ok_rows` index `lines`; `rejected_rows`
-    must go through the generic parser."""
+    must go through the generic parser. Two threads from `parallel_from` lines on."""
     n = len(lines)
-    if threads > 1 and n >= PARALLEL_FROM:
+    if threads > 1 and n >= parallel_from:
         half = n // 2
         with ThreadPoolExecutor(2) as ex:
             parts = list(ex.map(_parse_chunk, [lines.slice(0, half), lines.slice(half)]))
