@@ -1,4 +1,11 @@
-"""Text logs of mmcv 1.x and mmengine runners, and console captures of either.
+"""Text logs of mmcv 1.x and mmengine runners, and console captures of either (the text
+format of parsers.formats: `sniff`, `read` -> one Segment per launch).
+
+Line prefixes (parsers.patterns): mmcv `2024-04-07 18:21:18,692 - mmdet - INFO - `,
+mmengine `2022/08/22 15:51:56 - mmengine - INFO - `, and mmengine's console form without
+a year, `10/10 17:36:37 - mmengine - INFO - `: its year comes from the launch's `Exp name`
+timestamp when that matches, else a stand-in year counts the clock and the segment says
+`year_unknown`. Launches appended to one file (nohup.out) are read one by one (`read`).
 
 The file is read in ~8 MB chunks of Arrow lines (two at a time, on two threads): a
 regex pass marks logger-prefixed lines, mmcv train lines go through the vectorised
