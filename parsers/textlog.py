@@ -65,7 +65,7 @@ def read(source: str, content, engine: str = "fast", chunk: int | None = None) -
         dumps = seg.header.get("config_lines", [])
         if len(dumps) < 2:
             return [seg]
-        starts = [_line_start(data, line) for line in dumps]
+        starts = [_header_start(data, _line_start(data, line)) for line in dumps]
     return _read_launches(source, data, starts, engine, chunk)
 
 
@@ -114,6 +114,24 @@ def _line_start(data: bytes, line_no: int) -> int:
     pos = 0
     for _ in range(line_no - 1):
         pos = data.index(b"\n", pos) + 1
+    return pos
+
+
+_RECORD = re.compile(rb"(?:Epoch|Iter)(?:\([a-z]+\))? *\[")
+HEADER_LINES_BEFORE_CONFIG = 2  # mmcv's tools/train.py logs `Distributed training: …` there
+
+
+def _header_start(data: bytes, pos: int) -> int:
+    """Back from a Config dump over the few logger lines right above it that are header
+    messages, not records (nor output of the launch before, which is not logger lines)."""
+    for _ in range(HEADER_LINES_BEFORE_CONFIG):
+        if pos == 0:
+            break
+        prev = data.rfind(b"\n", 0, pos - 1) + 1
+        m = ANY_PREFIX.match(data, prev)
+        if m is None or _RECORD.match(data, m.end()):
+            break
+        pos = prev
     return pos
 
 
@@ -404,12 +422,17 @@ def _fill_evals(seg, rec, ev, body, rec_idx, train_line_idx) -> None:
         if reason.startswith("non-numeric field: "):
             str_rows.update(int(x) for x in rows)
     texts = {j: body[int(ev[j])].as_py() for j in sorted(str_rows)}
+    # Every val/test line is accounted for: a progress line, a result, or a result line
+    # without metrics (`Epoch(val) [6][3750]` after a failed evaluation).
+    lines = seg.header.setdefault("val_lines", {"progress": 0, "results": 0, "empty": 0})
     for j in range(len(ev)):
         if not np.isnan(p.eta_s[j]):
+            lines["progress"] += 1
             continue  # an mmengine evaluation progress line (`eta: …`), not a result
         # NaN metrics are real results (`nan` in the log): keep every key this line carries.
         row = _line_fields(p, j)
         row = {k: v for k, v in row.items() if k not in ("time", "data_time", "memory", "lr")}
+        lines["results" if row or j in texts else "empty"] += 1
         if modes[j] == "test":
             seg.test_metrics.update({k: (v if isinstance(v, str) else float(v)) for k, v in row.items()})
             continue

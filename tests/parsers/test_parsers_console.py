@@ -56,6 +56,11 @@ def test_nohup_reads_one_segment_per_launch(engine):
         assert seg.header["gpu_number"] == int(re.search(r"GPU number: (\d+)", body).group(1)) == 1
         resumes = [(int(e), int(i)) for e, i in re.findall(r"resumed epoch: (\d+), iter: (\d+)", body)]
         assert [(r["epoch"], r["iter"]) for r in seg.header["resumes"]] == resumes
+        val = [l for l in launch if " - mmengine - INFO - Epoch(val) " in l]
+        results = [l for l in val if "eta: " not in l]
+        with_metrics = [l for l in results if "coco/bbox_mAP" in l]
+        assert seg.header.get("val_lines", {"progress": 0, "results": 0, "empty": 0}) == {
+            "progress": len(val) - len(results), "results": len(with_metrics), "empty": len(results) - len(with_metrics)}
         tracebacks = body.count("Traceback (most recent call last)")
         assert tracebacks <= 1 and (seg.header.get("traceback") is not None) == (tracebacks == 1)
         start = CONSOLE_DATE.search(body)
@@ -64,6 +69,12 @@ def test_nohup_reads_one_segment_per_launch(engine):
     assert sum(s.rows for s in segs) == 11572
     assert sum(len(s.header["resumes"]) for s in segs) == 11
     assert sum(len(s.eval_metric) for s in segs) == 19 * 6  # 19 summaries of 6 coco/bbox_mAP* values
+    val = Counter()
+    for s in segs:
+        val.update(s.header.get("val_lines", {}))
+    # 127 Epoch(val) lines: progress lines, 19 summaries, and the retinanet launch's 4
+    # evaluations whose results were empty (set2/README.md) that carry only data_time/time
+    assert val == {"progress": 127 - 19 - 4, "results": 19, "empty": 4}
     # set2/README.md: the exceptions that ended the launches
     ends = Counter(s.header["traceback"].split(":")[0] for s in segs if s.header.get("traceback"))
     assert ends == {"KeyboardInterrupt": 5, "RuntimeError": 3, "FileNotFoundError": 1, "AssertionError": 1, "OSError": 1}
@@ -157,3 +168,35 @@ def test_capture_with_progress_bars_prints_and_a_traceback(tmp_path, engine):
     assert np.array_equal(seg.values, ref.values, equal_nan=True)
     assert seg.header["traceback"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
     assert dict(seg.skipped) == {"progress bar": 3, "other output": 1, "traceback": 4}
+
+
+IFCOS = REAL_SET2 / "zhaoyang97__mmdetection__ifcos_moco"
+TRACEBACK = ["Traceback (most recent call last):", '  File "tools/train.py", line 1, in <module>', "KeyboardInterrupt"]
+
+
+def _without_env_blocks(text: str) -> str:
+    """An mmcv log whose team script logs no environment block (only the Config dump)."""
+    return re.sub(r"(?ms)^[^\n]* - INFO - Environment info:\n.*?(?=^\d{4}-\d\d-\d\d )", "", text)
+
+
+@pytest.mark.parametrize("env", [True, False], ids=["split at environment blocks", "split at Config dumps"])
+def test_mmcv_launches_appended_to_one_capture(tmp_path, env, engine):
+    """Two real mmcv launches (2 and 8 train lines), the first killed by Ctrl-C, appended to
+    one nohup.out: two segments, each with its own rows, config, start and end."""
+    parts = [(IFCOS / "20201016_163718.log").read_text(), (IFCOS / "20201016_164100.log").read_text()]
+    if not env:
+        parts = [_without_env_blocks(t) for t in parts]
+        assert "sys.platform" not in "".join(parts)
+    first = parts[0].splitlines() + TRACEBACK
+    p = tmp_path / "nohup.out"
+    p.write_text("\n".join(first) + "\n" + parts[1])
+    a, b = read_file(str(p), engine=engine)
+    assert (a.rows, b.rows) == (grep_line_counts(first)[0], grep_line_counts(parts[1].splitlines())[0]) == (2, 8)
+    assert a.header["traceback"] == "KeyboardInterrupt" and "traceback" not in b.header
+    starts = [re.match(r"^(\S+ \S+),", t).group(1) for t in parts]  # each launch's first logger line
+    assert [a.header["start_date"], b.header["start_date"]] == starts
+    assert a.header["launch"]["last_line"] == len(first) and b.header["launch"]["first_line"] == len(first) + 1
+    for seg in (a, b):
+        assert seg.format == "console" and "optimizer = dict(" in seg.header["config_text"]
+        assert seg.header.get("env_gpus") == (4 if env else None)  # `GPU 0,1,2,3: GeForce RTX 2080 Ti`
+        assert seg.header["distributed"] is True
