@@ -92,7 +92,7 @@ _ENV_MARK = b"sys.platform: "
 
 def _env_starts(data: bytes) -> list[int]:
     """Byte offsets of the logger lines that introduce an environment block (a literal
-    search: nothing to do on a log that has one)."""
+    search: next to nothing to do on a log that has none, or one)."""
     out = []
     pos = data.find(_ENV_MARK)
     while pos >= 0:
