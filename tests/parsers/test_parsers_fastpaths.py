@@ -112,9 +112,9 @@ def test_lazy_layers_frame_equals_the_eager_one_and_survives_pickling(name):
 
     from parsers import layers as layers_mod
     from parsers.assemble import build_run
-    from parsers.reader import read_segment
+    from parsers.formats import read_file
 
-    seg = read_segment(str(real(name)))
+    (seg,) = read_file(str(real(name)))
     present = dict(zip(seg.keys, (seg.present.T if seg.present is not None else ~np.isnan(seg.values).T)))
     run = build_run([seg], "r", [name])
     assert isinstance(run.__dict__["_layers"], layers_mod.LazyLayers)  # not built yet
