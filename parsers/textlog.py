@@ -79,12 +79,43 @@ def _read_launches(source, data, starts, engine, chunk) -> list[Segment]:
     first_line = 0
     for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
         seg = read_text(source, data[a:b], fmt=fmt, dialect=dialect, engine=engine, chunk=chunk)
+        if "year_unknown" in seg.header:
+            year, evidence = _year_of_neighbours(out, seg)
+            if year is not None:
+                seg = read_text(source, data[a:b], fmt=fmt, dialect=dialect, engine=engine, chunk=chunk, year=year)
+                seg.header["year_from"] = evidence
         nlines = data.count(b"\n", a, b) + (b == len(data) and not data.endswith(b"\n"))
         _shift_lines(seg, first_line)
         seg.header["launch"] = {"index": k + 1, "of": len(bounds) - 1, "first_line": first_line + 1, "last_line": first_line + nlines}
         first_line += nlines
         out.append(seg)
+    if any("year" in s.header for s in out):  # launches before the first one with a known year
+        for k in range(len(out) - 1, -1, -1):
+            if "year_unknown" in out[k].header:
+                year, evidence = _year_of_neighbours(out[k + 1 :], out[k], before=True)
+                if year is not None:
+                    a, b = bounds[k], bounds[k + 1]
+                    seg = read_text(source, data[a:b], fmt=fmt, dialect=dialect, engine=engine, chunk=chunk, year=year)
+                    _shift_lines(seg, out[k].header["launch"]["first_line"] - 1)
+                    seg.header.update(launch=out[k].header["launch"], year_from=evidence)
+                    out[k] = seg
     return out
+
+
+def _year_of_neighbours(others, seg, before: bool = False):
+    """(year, evidence) of a console launch without a year of its own, from the nearest
+    launch of the same file whose year is known: launches are appended in time order, so
+    it is that launch's year, one more (less) when the month/day went back (forward)."""
+    known = [s for s in others if "year" in s.header]
+    if not known or not seg.header.get("start_date"):
+        return None, None
+    ref = known[0] if before else known[-1]
+    mine, theirs = seg.header["start_date"][:5], ref.header["start_date"][5:10]  # MM/DD
+    if before:
+        year = ref.header["year"] - (mine > theirs)
+    else:
+        year = ref.header["year"] + (mine < theirs)
+    return year, f"launch {ref.header['launch']['index']} of this file ({ref.header['year']}, {'after' if before else 'before'} it)"
 
 
 _ENV_MARK = b"sys.platform: "
@@ -164,9 +195,11 @@ class _Chunk:
         self.candidates, self.cand_idx, self.long_idx = candidates, cand_idx, long_idx
 
 
-def read_text(source: str, data: bytes, fmt: str | None = None, dialect: str | None = None, engine: str = "fast", chunk: int | None = None) -> Segment:
+def read_text(source: str, data: bytes, fmt: str | None = None, dialect: str | None = None, engine: str = "fast",
+              chunk: int | None = None, year: int | None = None) -> Segment:
     """Parse ONE launch of a text log (or console capture). `fmt` forces the format label,
-    `dialect` the prefix; engine "python" reads every train line with the generic parser."""
+    `dialect` the prefix; engine "python" reads every train line with the generic parser;
+    `year`: the year of a console capture's first line when the caller knows it."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
@@ -182,13 +215,15 @@ def read_text(source: str, data: bytes, fmt: str | None = None, dialect: str | N
     seg = Segment(source=source, format="console" if console else f"{library}-text", library=library)
     for reason, count in f.skipped.items():
         seg.skip(reason, count)
-    year = None
     if dialect == "mmengine-console":
-        year, stamp = launch_year(f.data)
+        if year is None:
+            year, stamp = launch_year(f.data)
+            if stamp:
+                seg.header["year_from"] = f"Exp name timestamp {stamp}"
         if year is None:
             seg.header["year_unknown"] = True  # timestamps count from a stand-in year (_timestamps)
         else:
-            seg.header["year_from"] = f"Exp name timestamp {stamp}"
+            seg.header["year"] = year
     use_fast = engine == "fast" and dialect == "mmcv"
     fast_rows = 0
     prefix_re = prefix(dialect)

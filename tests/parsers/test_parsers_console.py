@@ -63,8 +63,15 @@ def test_nohup_reads_one_segment_per_launch(engine):
             "progress": len(val) - len(results), "results": len(with_metrics), "empty": len(results) - len(with_metrics)}
         tracebacks = body.count("Traceback (most recent call last)")
         assert tracebacks <= 1 and (seg.header.get("traceback") is not None) == (tracebacks == 1)
-        start = CONSOLE_DATE.search(body)
-        assert seg.header["start_date"].endswith(start.group(0)[: len("09/13 04:47:03")])
+        start = CONSOLE_DATE.search(body).group(0)[: len("09/13 04:47:03")]
+        # the year: this launch's `Exp name: …_2024MMDD_HHMMSS`, else its neighbour's in this file
+        stamp = re.search(r" - Exp name: \S*_(\d{4})(\d\d)(\d\d)_\d{6}", body)
+        if stamp and f"{stamp.group(2)}/{stamp.group(3)}" == start[:5]:
+            assert seg.header["year_from"] == f"Exp name timestamp {stamp.group(1)}{stamp.group(2)}{stamp.group(3)}" + stamp.group(0)[-7:]
+        else:
+            assert seg.header["year_from"].startswith("launch ")
+        assert seg.header["year"] == 2024 and "year_unknown" not in seg.header
+        assert seg.header["start_date"] == f"2024/{start}"
         assert not np.any(np.diff(seg.ts) < 0)  # the clock within a launch rolls over days (09/13 -> 09/18)
     assert sum(s.rows for s in segs) == 11572
     assert sum(len(s.header["resumes"]) for s in segs) == 11
@@ -78,6 +85,23 @@ def test_nohup_reads_one_segment_per_launch(engine):
     # set2/README.md: the exceptions that ended the launches
     ends = Counter(s.header["traceback"].split(":")[0] for s in segs if s.header.get("traceback"))
     assert ends == {"KeyboardInterrupt": 5, "RuntimeError": 3, "FileNotFoundError": 1, "AssertionError": 1, "OSError": 1}
+
+
+def test_launches_without_a_year_take_it_from_a_later_launch(tmp_path, engine):
+    """nohup.out's launches 7 and 8 died before mmengine logged `Exp name` (no year of their
+    own); cut so that the first launch with a year comes after them, they take its year."""
+    lines = NOHUP.read_text().splitlines()
+    segs = read_file(str(NOHUP))
+    a, b = segs[6].header["launch"]["first_line"], segs[8].header["launch"]["last_line"]
+    assert " - Exp name: " not in "\n".join(lines[a - 1 : segs[8].header["launch"]["first_line"] - 1])
+    p = tmp_path / "nohup.out"
+    p.write_text("\n".join(lines[a - 1 : b]) + "\n")
+    cut = read_file(str(p), engine=engine)
+    assert [s.header.get("year") for s in cut] == [2024, 2024, 2024]
+    assert [s.header["year_from"] for s in cut] == [
+        "launch 2 of this file (2024, after it)", "launch 3 of this file (2024, after it)", "Exp name timestamp 20240916_032100"]
+    assert [s.header["start_date"] for s in cut] == ["2024/09/16 03:13:03", "2024/09/16 03:15:22", "2024/09/16 03:21:01"]
+    assert np.array_equal(cut[0].ts, segs[6].ts) and cut[0].rows == 1
 
 
 def test_nohup_wall_time_crosses_days():
