@@ -6,8 +6,8 @@ resume, checkpoint meta (`{"epoch": 2, "iter": 61790, "fp16": …}`); rows carry
 write `"epoch": 1` on every row), `lr` (a dict `{name: lr}` with several optimizers),
 floats rounded to 5 decimals, bare `NaN` / `Infinity` tokens.
 mmengine json: no `mode`; train rows carry `step` (global iter), `lr`, `epoch` (epoch
-runners) and `iter` (not in older mmengine versions); val rows carry `step` (= epoch for epoch runners) and metric keys
-with `/`; a test dump (tools/test.py) has neither.
+runners) and `iter` (not in older mmengine versions); val rows carry `step` (= epoch
+for epoch runners) and metric keys with `/`; a test dump (tools/test.py) has neither.
 
 Rows are read by `parsers.json_fast` (rows sharing one key layout, straight from the
 bytes with numpy) and `parsers.json_rows` (vectorised split of json.dumps' canonical
