@@ -13,7 +13,7 @@ evals frames and meta), and "+ DataFrame" adds `pandas.DataFrame(rows)`, what a
 straightforward parser needs to hand back a frame (like for like). The long `layers`
 frame is built on first access of `run.layers`, so it is not in parsers.read's time;
 bevlog's time is also split, in one more run, into reading + parsing the file
-(`read_segment`: bytes, lines, keys/values, float cast), building the Run
+(`parsers.formats.read_file`: bytes, lines, keys/values, float cast), building the Run
 (`build_run`: train frame, evals, meta) and the first access of `run.layers`.
 
 Each timing is the best wall time of --repeat runs; the CPU seconds (all threads) of
@@ -185,10 +185,10 @@ def phases(path: str) -> tuple[float, float, float]:
     """One parsers.read split in its phases: (read + parse the file, build the Run, the
     long layers frame on first access), wall seconds."""
     from parsers.assemble import build_run
-    from parsers.reader import read_segment
+    from parsers.formats import read_file
 
     t0 = time.perf_counter()
-    seg = read_segment(path)
+    (seg,) = read_file(path)
     t1 = time.perf_counter()
     run = build_run([seg], "bench", [path])
     t2 = time.perf_counter()

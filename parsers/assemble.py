@@ -301,9 +301,11 @@ def segment_order(s) -> tuple:
 
 
 def _parse_date(text):
+    from parsers.patterns import date_format
+
     if not text:
         return None
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S"):
+    for fmt in (date_format("mmcv"), date_format("mmengine")):  # a console date without a year: None
         try:
             return _dt.datetime.strptime(text, fmt).replace(tzinfo=_dt.timezone.utc).timestamp()
         except ValueError:

@@ -2,7 +2,7 @@
 
 Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
 - Candidate files: names ending in `.log`, `.json`, `.txt` (optionally `.gz`), whose
-  content `parsers.detect` recognises. Directories are searched recursively; hidden
+  content `parsers.formats` recognises. Directories are searched recursively; hidden
   directories are skipped.
 - Run of a file, and its name:
   * mmengine `<wd>/<ts>/<ts>.log`, `<wd>/<ts>/vis_data/scalars.json`,
@@ -29,9 +29,8 @@ import os
 import re
 
 from parsers.io import STDIN
-
-TIMESTAMP = r"\d{8}_\d{6}"
-_BARE_TS = re.compile(rf"^{TIMESTAMP}$")
+from parsers.patterns import BARE_TIMESTAMP as _BARE_TS
+from parsers.patterns import TIMESTAMP
 _TRAILING_TS = re.compile(rf"[_\-. ]*{TIMESTAMP}$")
 LOG_SUFFIXES = (".log", ".json", ".txt", ".log.gz", ".json.gz", ".txt.gz")
 
@@ -101,7 +100,7 @@ def is_candidate(path: str) -> bool:
 
 
 def sniff(path: str) -> str | None:
-    from parsers.detect import SNIFF, detect
+    from parsers.formats import SNIFF, detect
     from parsers.io import GZIP_MAGIC
 
     try:

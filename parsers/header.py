@@ -6,6 +6,11 @@ mmcv:     `Environment info:` block (`GPU 0,1,2,3: NVIDIA …`), `Distributed tr
           `Saving checkpoint at 1758 iterations`.
 mmengine: `System environment:` / `Runtime environment:` blocks (`GPU number: 8`,
           `Distributed training: True`), `Config:` block, `resumed epoch: 7, iter: 4923`.
+
+The environment and Config blocks are recognised by their content, not by the label of
+the line before them (teams log `配置:` for `Config:`, `环境信息:` for `Environment info:`):
+an environment block lists `sys.platform: …`; a config dump is Python assignments at the
+left margin (`optimizer = dict(type='AdamW', …)`).
 """
 from __future__ import annotations
 
@@ -37,15 +42,34 @@ def read_env(text_lines, out: dict) -> None:
             out.setdefault("seed", int(m.group(1)))
 
 
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]* = \S")
+_ENV_LINE = re.compile(r"^\s*sys\.platform: ")
+
+
+def block_kind(lines) -> str | None:
+    """'env', 'config' or None for the lines that follow a logged message (its first
+    lines are enough)."""
+    if any(_ENV_LINE.match(line) for line in lines[:20]):
+        return "env"
+    first = next((line for line in lines if line.strip()), "")
+    if _ASSIGNMENT.match(first):
+        assignments = sum(1 for line in lines if _ASSIGNMENT.match(line))
+        if assignments >= 2 or "dict(" in first:
+            return "config"
+    return None
+
+
 def read_messages(msgs, blocks: dict, dialect: str) -> dict:
-    """msgs: [(line_index, date, message)] in file order; blocks: line_index -> lines."""
-    out: dict = {"resumes": [], "checkpoints": []}
+    """msgs: [(line_index, date, message)] in file order; blocks: line_index -> (kind,
+    lines) of the messages followed by an environment block or a config dump."""
+    out: dict = {"resumes": [], "checkpoints": [], "config_lines": []}
     for i, date, msg in msgs:
         if i in blocks:
-            block = blocks[i]
-            if msg.startswith("Config:"):
-                out["config_text"] = "\n".join(block)
-            elif not msg.strip() or msg.startswith(("Environment info:", "System environment:", "Runtime environment:")):
+            kind, block = blocks[i]
+            if kind == "config":
+                out["config_lines"].append(i + 1)  # 1-based: each dump is a launch
+                out.setdefault("config_text", "\n".join(block))
+            else:
                 read_env(block, out)
             continue
         m = DISTRIBUTED.search(msg)

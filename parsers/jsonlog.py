@@ -5,9 +5,9 @@ resume, checkpoint meta (`{"epoch": 2, "iter": 61790, "fp16": …}`); rows carry
 (`train`/`val`), `epoch`, `iter` (within the epoch, or global for iter runners, which
 write `"epoch": 1` on every row), `lr` (a dict `{name: lr}` with several optimizers),
 floats rounded to 5 decimals, bare `NaN` / `Infinity` tokens.
-mmengine json: no `mode`; train rows carry `step` (global iter), `epoch` (epoch
-runners) and `iter`; val rows carry `step` (= epoch for epoch runners) and metric keys
-with `/`; a test dump (tools/test.py) has neither.
+mmengine json: no `mode`; train rows carry `step` (global iter), `lr`, `epoch` (epoch
+runners) and `iter` (not in older mmengine versions); val rows carry `step` (= epoch
+for epoch runners) and metric keys with `/`; a test dump (tools/test.py) has neither.
 
 Rows are read by `parsers.json_fast` (rows sharing one key layout, straight from the
 bytes with numpy) and `parsers.json_rows` (vectorised split of json.dumps' canonical
@@ -38,23 +38,26 @@ POSITION_KEYS = ("mode", "epoch", "iter", "step")
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
-def read_json(source: str, content, library: str) -> Segment:
+def read_json(source: str, content, library: str, engine: str = "fast", chunk: int | None = None) -> Segment:
     """`content`: the file's bytes or uint8 array (parsers.io.read_log), or a one-item list
     holding them, which is emptied so that they are freed as soon as every row is parsed:
     the train matrix and the frame are then allocated from the memory just returned
     instead of fresh pages (in a fresh process on this VM, where the kernel compacts memory
-    for huge pages, that took a 212 MB json from a median 1.0 s to 0.7 s)."""
+    for huge pages, that took a 212 MB json from a median 1.0 s to 0.7 s).
+    engine "fast": layout blocks and the train lane (parsers.json_fast, json_rows);
+    engine "python": every line through json.loads, the straightforward reference."""
     data = content.pop() if isinstance(content, list) else content
     seg = Segment(source=source, format=f"{library}-json", library=library)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
     meta_line = _split_meta(seg, data)
-    f = TextFile(data)
+    f = TextFile(data, chunk)
     del data  # f holds it
     for reason, count in f.skipped.items():
         seg.skip(reason, count)
-    chunks = _scan(f)
+    chunks = _scan(f, engine)
     firsts = np.cumsum([0] + [len(c[0]) for c in chunks[:-1]]).tolist()  # each chunk's first line
+    seg.header["fast_train_rows"] = sum(len(b.lines) for _, b, _ in chunks if b is not None)
     blocks = _train_blocks(chunks, firsts, library)
     if blocks is not None:
         # The blocks hold train rows: only the other rows go through the columns.
@@ -62,35 +65,44 @@ def read_json(source: str, content, library: str) -> Segment:
         table = _table(f, [(first, rows) for first, (_, _, rows) in zip(firsts, chunks)], meta_line, skips)
         train_rows = _lane_fits(blocks, table, library)
         if train_rows is not None:
+            lane = _train_lane(blocks, table, train_rows)
+            order = _first_seen_order(f, table, lane, _name_order(chunks, table))
             f.release()
             for s in skips:
                 seg.skip(*s)
-            _fill(seg, table, library, _name_order(chunks, table), _train_lane(blocks, table, train_rows))
+            seg.header["train_lane"] = True
+            _fill(seg, table, library, order, lane)
             return seg
     skips = []
     parts = [(first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)]
     table = _table(f, parts, meta_line, skips)
+    order = _first_seen_order(f, table, None, list(table.cols))
     f.release()
     for s in skips:
         seg.skip(*s)
-    _fill(seg, table, library, list(table.cols))
+    _fill(seg, table, library, order)
     return seg
 
 
-def _scan(f: TextFile):
+def _scan(f: TextFile, engine: str):
     """[(global line starts, Block or None, Rows of the other lines)] per ~8 MB chunk,
-    two chunks at a time (numpy and Arrow release the GIL)."""
+    two chunks at a time (numpy and Arrow release the GIL). Engine "python": no rows
+    parsed here, every line is handed to json.loads."""
     from concurrent.futures import ThreadPoolExecutor
 
     from parsers.json_fast import chunk_parts
     from parsers.json_rows import no_rows, parse_rows
 
     def scan(k):
-        if not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
+        if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
             return chunk_parts(f.data, *f.bounds[k])
         lines, starts = f.chunk_lines(k)
         if not len(lines):
             return starts, None, no_rows()
+        if engine == "python":
+            rows = no_rows()
+            rows.rejected = np.arange(len(lines))
+            return starts, None, rows
         return starts, None, parse_rows(lines, threads=1)
 
     if len(f.bounds) > 1:
@@ -122,7 +134,7 @@ def _train_blocks(chunks, firsts, library: str):
     if library == "mmcv":
         if list(first.strings) != ["mode"] or any(b.strings["mode"][0] != "train" for _, b in blocks):
             return None
-    elif first.strings or "step" not in first.names or "iter" not in first.names:
+    elif first.strings or "step" not in first.names or not ({"iter", "lr"} & set(first.names)):
         return None
     return blocks
 
@@ -336,8 +348,10 @@ def _row_kinds(table: Table, library: str):
         is_train = mode == "train"
         no_mode = np.equal(mode, None)
         return is_train, ~is_train & ~no_mode, no_mode
-    has_step, has_iter = has("step"), has("iter")
-    return has_step & has_iter, has_step & ~has_iter, ~has_step
+    # A train row: `step` and `iter`, or `step` and `lr` (older mmengine logs no `iter`).
+    has_step = has("step")
+    is_train = has_step & (has("iter") | has("lr"))
+    return is_train, has_step & ~is_train, ~has_step
 
 
 def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
@@ -394,6 +408,30 @@ def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | No
                 v, p = cols[k]
                 if p[r] and k not in NOT_METRICS:
                     seg.test_metrics[k] = float(v[r])
+
+
+def _first_seen_order(f: TextFile, table: Table, lane: Lane | None, order: list) -> list:
+    """Keys by the line where each is first seen, then by their place in that line: the
+    same order whichever reader took which line (engine fast or python). Only the few
+    lines where some key is first seen are looked at again."""
+    first: dict = {}
+    for k, c in table.cols.items():
+        seen = np.not_equal(c[1], None) if isinstance(c[0], str) else c[1]
+        if seen.any():
+            first[k] = int(table.lines[int(np.argmax(seen))])
+    if lane is not None:
+        for j, k in enumerate(lane.names):
+            if lane.present[j].any():
+                first[k] = min(first.get(k, 1 << 62), int(lane.lines[int(np.argmax(lane.present[j]))]))
+    place: dict = {}
+    for line in sorted(set(first.values())):
+        try:
+            keys = [k for k, _ in _flat_items(json.loads(f.text(line)))]
+        except (ValueError, RecursionError, AttributeError):
+            continue
+        place.update({k: i for i, k in enumerate(keys) if first.get(k) == line})
+    at = {k: i for i, k in enumerate(order)}
+    return sorted(order, key=lambda k: (first.get(k, 1 << 62), place.get(k, 1 << 62), at[k]))
 
 
 def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> None:

@@ -21,11 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from parsers.frames import list_offsets
+from parsers.patterns import prefix
 from parsers.stack import stack_values
 
 HEAD = (
-    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?P<ms>[0-9]{3}) - [^ ]+ - [A-Z]+ - "
-    r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
+    prefix("mmcv", ("date", "ms"))
+    + r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
 )
 PARALLEL_FROM = 20_000  # lines; below this one thread is faster
 
@@ -38,12 +39,12 @@ class Chunk:
         self.eta_s, self.ok_rows, self.rejected = eta_s, ok_rows, rejected
 
 
-def parse_train_lines(lines, threads: int = 2):
+def parse_train_lines(lines, threads: int = 2, parallel_from: int = PARALLEL_FROM):
     """lines: Arrow string array of mmcv train lines. Returns (ok_rows, heads, names,
     values, present, eta_s, rejected_rows): `ok_rows` index `lines`; `rejected_rows`
-    must go through the generic parser."""
+    must go through the generic parser. Two threads from `parallel_from` lines on."""
     n = len(lines)
-    if threads > 1 and n >= PARALLEL_FROM:
+    if threads > 1 and n >= parallel_from:
         half = n // 2
         with ThreadPoolExecutor(2) as ex:
             parts = list(ex.map(_parse_chunk, [lines.slice(0, half), lines.slice(half)]))

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 
 from parsers.discovery import STDIN, expand, group_segments
-from parsers.io import display_name, read_log
+from parsers.io import display_name
 from parsers.run import ParseError, Run
 
 observers: list = []
@@ -152,51 +152,11 @@ def read_unit(unit: list[str]) -> list:
 
 
 def read_file(path: str) -> list:
-    """One log file -> its segments (one per launch it holds). The single place that
-    turns a file into segments: the format layer's `parsers.formats.read_file` goes here."""
-    return [read_segment(path)]
+    """One log file -> its segments (one per launch it holds): the format table's reader
+    (`parsers.formats`), the single place that turns a file into segments."""
+    from parsers.formats import read_file as read_format
 
-
-def read_segment(path: str):
-    """One log file -> Segment (raises ParseError when it is not a readable log)."""
-    import re
-
-    from parsers.detect import detect
-    from parsers.jsonlog import read_json
-    from parsers.textlog import read_text
-
-    name = display_name(path)
-    data = read_log(path)
-    if re.search(rb"\S", data) is None:
-        raise ParseError(name, "empty file")
-    kind = detect(data)
-    if kind is None:
-        raise ParseError(name, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
-    if kind == "text":
-        seg = read_text(name, bytes(data))  # bytes already, but for a text log in a numpy array
-        if not seg.header.get("log_lines"):
-            raise ParseError(name, "not a training log: no mmcv/mmengine log lines found")
-    else:
-        content = [data]  # handed over: read_json frees the bytes once the rows are parsed
-        del data
-        seg = read_json(name, content, "mmcv" if kind == "mmcv-json" else "mmengine")
-        if seg.library == "mmengine" and path != STDIN:
-            _attach_mmengine_config(seg, path)
-        if seg.rows == 0 and not seg.eval_metric and not seg.test_metrics and not seg.header.get("json_meta"):
-            where = min((n for ls in seg.skipped_lines.values() for n in ls), default=1)
-            raise ParseError(name, "no readable JSON log rows", where)
-    return seg
-
-
-def _attach_mmengine_config(seg, path: str) -> None:
-    """mmengine dumps the config as `vis_data/config.py` next to scalars.json."""
-    cfg = os.path.join(os.path.dirname(os.path.abspath(path)), "config.py")
-    if "config_text" not in seg.header and os.path.isfile(cfg):
-        try:
-            with open(cfg, encoding="utf-8", errors="replace") as f:
-                seg.header["config_text"] = f.read(2_000_000)
-        except OSError:
-            pass
+    return read_format(path)
 
 
 def _qualified_names(keys: list[tuple[str, str]]) -> list[str]:

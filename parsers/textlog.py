@@ -1,4 +1,11 @@
-"""Text logs of mmcv 1.x and mmengine runners, and console captures of either.
+"""Text logs of mmcv 1.x and mmengine runners, and console captures of either (the text
+format of parsers.formats: `sniff`, `read` -> one Segment per launch).
+
+Line prefixes (parsers.patterns): mmcv `2024-04-07 18:21:18,692 - mmdet - INFO - `,
+mmengine `2022/08/22 15:51:56 - mmengine - INFO - `, and mmengine's console form without
+a year, `10/10 17:36:37 - mmengine - INFO - `: its year comes from the launch's `Exp name`
+timestamp when that matches, else a stand-in year counts the clock and the segment says
+`year_unknown`. Launches appended to one file (nohup.out) are read one by one (`read`).
 
 The file is read in ~8 MB chunks of Arrow lines (two at a time, on two threads): a
 regex pass marks logger-prefixed lines, mmcv train lines go through the vectorised
@@ -21,21 +28,10 @@ import numpy as np
 
 from parsers.kv import parse_bodies
 from parsers.lines import TextFile
+from parsers.patterns import ANY_PREFIX, DIALECTS, LIBRARY, TIMESTAMP, date_format, prefix
 from parsers.segment import Segment
 from parsers.stack import stack_values
 
-DIALECTS = {
-    # 2024-04-07 18:21:18,692 - mmdet - INFO - ...
-    "mmcv": dict(
-        prefix=r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?P<ms>[0-9]{3}) - (?P<logger>[^ ]+) - (?P<level>[A-Z]+) - ",
-        ts_format="%Y-%m-%d %H:%M:%S",
-    ),
-    # 2022/08/22 15:51:56 - mmengine - INFO - ...
-    "mmengine": dict(
-        prefix=r"^(?P<date>[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}) - (?P<logger>[^ ]+) - (?P<level>[A-Z]+) - ",
-        ts_format="%Y/%m/%d %H:%M:%S",
-    ),
-}
 # After the prefix: `Epoch [e][i/n]`, `Iter [i/n]`, `Epoch(val) [e][n]`, `Iter(val) [n]`,
 # mmengine `Epoch(train)  [1][  50/3517]`, `Iter(train) [  50/80000]`, `Epoch(test) [n/n]`.
 RECORD = (
@@ -46,15 +42,147 @@ TRUNCATED_AT = 4095  # a terminal's line limit: longer console lines are cut the
 PROGRESS = re.compile(r"\d+%\||\|[ #█▏▎▍▌▋▊▉]*\||task/s|it/s\]|s/it\]|elapsed: *\d|^\s*\[[ >=#.]*\] *\d+/\d+")
 _TRACEBACK = b"Traceback (most recent call last)"
 MAX_BLOCK_LINES = 20000  # a Config dump or model repr is a few thousand lines
-BLOCK_MESSAGES = ("Config:", "Environment info:", "System environment:", "Runtime environment:", "Model:")
+
+
+def sniff(head: bytes) -> bool:
+    """A text log: logger lines of mmcv or mmengine (with or without the year) somewhere."""
+    return ANY_PREFIX.search(head) is not None
+
+
+def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
+    """A text log -> one Segment per launch, in file order.
+
+    nohup.out and slurm-*.out often hold several launches appended to one file. A launch
+    starts where the runner logs its environment block (found by its content,
+    `sys.platform: `, whatever label the team's script gave it); failing that, at each
+    Config dump after the first. Output before the first launch belongs to the first,
+    output after a launch's last line (its traceback) to that launch. `content`: bytes, or
+    a one-item list holding them (parsers.formats)."""
+    data = bytes(content.pop() if isinstance(content, list) else content)
+    starts = _env_starts(data)
+    if len(starts) < 2:
+        seg = read_text(source, data, engine=engine, chunk=chunk)
+        dumps = seg.header.get("config_lines", [])
+        if len(dumps) < 2:
+            return [seg]
+        starts = [_header_start(data, _line_start(data, line)) for line in dumps]
+    return _read_launches(source, data, starts, engine, chunk)
+
+
+def _read_launches(source, data, starts, engine, chunk) -> list[Segment]:
+    f = TextFile(data[: 1 << 20])
+    lines, _ = f.chunk_lines(0)
+    dialect = detect_dialect(lines) or detect_dialect(_strip_cr_prefix(lines)) or "mmcv"
+    fmt = "console" if looks_like_console(data, lines, dialect) else None
+    bounds = [0] + starts[1:] + [len(data)]
+    out = []
+    first_line = 0
+    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        seg = read_text(source, data[a:b], fmt=fmt, dialect=dialect, engine=engine, chunk=chunk)
+        if "year_unknown" in seg.header:
+            year, evidence = _year_of_neighbours(out, seg)
+            if year is not None:
+                seg = read_text(source, data[a:b], fmt=fmt, dialect=dialect, engine=engine, chunk=chunk, year=year)
+                seg.header["year_from"] = evidence
+        nlines = data.count(b"\n", a, b) + (b == len(data) and not data.endswith(b"\n"))
+        _shift_lines(seg, first_line)
+        seg.header["launch"] = {"index": k + 1, "of": len(bounds) - 1, "first_line": first_line + 1, "last_line": first_line + nlines}
+        first_line += nlines
+        out.append(seg)
+    if any("year" in s.header for s in out):  # launches before the first one with a known year
+        for k in range(len(out) - 1, -1, -1):
+            if "year_unknown" in out[k].header:
+                year, evidence = _year_of_neighbours(out[k + 1 :], out[k], before=True)
+                if year is not None:
+                    a, b = bounds[k], bounds[k + 1]
+                    seg = read_text(source, data[a:b], fmt=fmt, dialect=dialect, engine=engine, chunk=chunk, year=year)
+                    _shift_lines(seg, out[k].header["launch"]["first_line"] - 1)
+                    seg.header.update(launch=out[k].header["launch"], year_from=evidence)
+                    out[k] = seg
+    return out
+
+
+def _year_of_neighbours(others, seg, before: bool = False):
+    """(year, evidence) of a console launch without a year of its own, from the nearest
+    launch of the same file whose year is known: launches are appended in time order, so
+    it is that launch's year, one more (less) when the month/day went back (forward)."""
+    known = [s for s in others if "year" in s.header]
+    if not known or not seg.header.get("start_date"):
+        return None, None
+    ref = known[0] if before else known[-1]
+    mine, theirs = seg.header["start_date"][:5], ref.header["start_date"][5:10]  # MM/DD
+    if before:
+        year = ref.header["year"] - (mine > theirs)
+    else:
+        year = ref.header["year"] + (mine < theirs)
+    return year, f"launch {ref.header['launch']['index']} of this file ({ref.header['year']}, {'after' if before else 'before'} it)"
+
+
+_ENV_MARK = b"sys.platform: "
+
+
+def _env_starts(data: bytes) -> list[int]:
+    """Byte offsets of the logger lines that introduce an environment block (a literal
+    search: next to nothing to do on a log that has none, or one)."""
+    out = []
+    pos = data.find(_ENV_MARK)
+    while pos >= 0:
+        s = data.rfind(b"\n", 0, pos) + 1
+        for _ in range(8):  # the logger line is a few lines up (`Environment info:`, dashes)
+            if s == 0:
+                break
+            s = data.rfind(b"\n", 0, s - 1) + 1
+            if ANY_PREFIX.match(data, s):
+                if not out or out[-1] != s:
+                    out.append(s)
+                break
+        pos = data.find(_ENV_MARK, pos + 1)
+    return out
+
+
+def _line_start(data: bytes, line_no: int) -> int:
+    """Byte offset of 1-based line `line_no`."""
+    pos = 0
+    for _ in range(line_no - 1):
+        pos = data.index(b"\n", pos) + 1
+    return pos
+
+
+_RECORD = re.compile(rb"(?:Epoch|Iter)(?:\([a-z]+\))? *\[")
+HEADER_LINES_BEFORE_CONFIG = 2  # mmcv's tools/train.py logs `Distributed training: …` there
+
+
+def _header_start(data: bytes, pos: int) -> int:
+    """Back from a Config dump over the few logger lines right above it that are header
+    messages, not records (nor output of the launch before, which is not logger lines)."""
+    for _ in range(HEADER_LINES_BEFORE_CONFIG):
+        if pos == 0:
+            break
+        prev = data.rfind(b"\n", 0, pos - 1) + 1
+        m = ANY_PREFIX.match(data, prev)
+        if m is None or _RECORD.match(data, m.end()):
+            break
+        pos = prev
+    return pos
+
+
+def _shift_lines(seg: Segment, by: int) -> None:
+    """Line numbers of a launch read on its own -> line numbers in the whole file."""
+    if not by:
+        return
+    seg.skipped_lines = {r: [n + by for n in ls] for r, ls in seg.skipped_lines.items()}
+    for r in seg.header.get("resumes", []):
+        r["line"] += by
+    seg.header["checkpoints"] = [(i + by, n, unit) for i, n, unit in seg.header.get("checkpoints", [])]
+    seg.header["config_lines"] = [n + by for n in seg.header.get("config_lines", [])]
 
 
 def detect_dialect(lines) -> str | None:
-    """'mmcv' or 'mmengine' by which prefix the first lines carry (None: neither)."""
+    """Which prefix the first lines carry most (parsers.patterns.DIALECTS; None: none)."""
     import pyarrow.compute as pc
 
     head = lines.slice(0, 5000)
-    counts = {name: pc.sum(pc.match_substring_regex(head, d["prefix"])).as_py() or 0 for name, d in DIALECTS.items()}
+    counts = {name: pc.sum(pc.match_substring_regex(head, prefix(name))).as_py() or 0 for name in DIALECTS}
     best = max(counts, key=counts.get)
     return best if counts[best] else None
 
@@ -67,29 +195,45 @@ class _Chunk:
         self.candidates, self.cand_idx, self.long_idx = candidates, cand_idx, long_idx
 
 
-def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
-    """Parse a text log (or console capture). `fmt` forces the format label."""
+def read_text(source: str, data: bytes, fmt: str | None = None, dialect: str | None = None, engine: str = "fast",
+              chunk: int | None = None, year: int | None = None) -> Segment:
+    """Parse ONE launch of a text log (or console capture). `fmt` forces the format label,
+    `dialect` the prefix; engine "python" reads every train line with the generic parser;
+    `year`: the year of a console capture's first line when the caller knows it."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    f = TextFile(data)
+    f = TextFile(data, chunk)
     first_lines, _ = f.chunk_lines(0)
-    dialect = detect_dialect(first_lines) or detect_dialect(_strip_cr_prefix(first_lines)) or "mmcv"
-    console = fmt == "console" or (fmt is None and looks_like_console(f.data, first_lines, dialect))
+    dialect = dialect or detect_dialect(first_lines) or detect_dialect(_strip_cr_prefix(first_lines)) or "mmcv"
+    # mmengine's console formatter (no year) writes only to the console.
+    console = fmt == "console" or dialect == "mmengine-console" or (fmt is None and looks_like_console(f.data, first_lines, dialect))
     f.console_cr = console
-    seg = Segment(source=source, format="console" if console else f"{dialect}-text", library=dialect)
+    library = LIBRARY[dialect]
+    seg = Segment(source=source, format="console" if console else f"{library}-text", library=library)
     for reason, count in f.skipped.items():
         seg.skip(reason, count)
-    prefix = DIALECTS[dialect]["prefix"]
+    if dialect == "mmengine-console":
+        if year is None:
+            year, stamp = launch_year(f.data)
+            if stamp:
+                seg.header["year_from"] = f"Exp name timestamp {stamp}"
+        if year is None:
+            seg.header["year_unknown"] = True  # timestamps count from a stand-in year (_timestamps)
+        else:
+            seg.header["year"] = year
+    use_fast = engine == "fast" and dialect == "mmcv"
+    fast_rows = 0
+    prefix_re = prefix(dialect)
 
     def scan(k: int) -> _Chunk:
         lines, starts = f.chunk_lines(k)
         fast = None
         prefixed = np.zeros(len(lines), bool)
         rest = np.ones(len(lines), bool)
-        if dialect == "mmcv" and len(lines):
+        if use_fast and len(lines):
             # Every line goes through the fast path first: what is not an mmcv train line
             # (header, config dump, val lines) fails its shape checks and is not taken.
             fast, _ = _fast_train(lines, np.arange(len(lines)), threads=1)
@@ -99,7 +243,7 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
         rest_idx = np.flatnonzero(rest)
         if len(rest_idx):
             rest_lines = lines if len(rest_idx) == len(lines) else lines.take(_idx(rest_idx))
-            prefixed[rest_idx] = np.asarray(pc.match_substring_regex(rest_lines, prefix).fill_null(False))
+            prefixed[rest_idx] = np.asarray(pc.match_substring_regex(rest_lines, prefix_re).fill_null(False))
         other = prefixed & rest
         cand_idx = np.flatnonzero(other)
         long_idx = np.zeros(0, np.int64)
@@ -125,7 +269,7 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
     # Record lines that were cut: at a terminal's 4095-byte limit (console captures) or by
     # the writer dying mid-line (no final newline). A cut number would read as a wrong
     # value, so such a line gives no row; it is counted.
-    looks_record = re.compile(prefix + r"(?:Epoch|Iter)(?:\([a-z]+\))? *\[")
+    looks_record = re.compile(prefix_re + r"(?:Epoch|Iter)(?:\([a-z]+\))? *\[")
     is_cut = np.zeros(nlines, bool)
     long_idx = np.concatenate([c.long_idx + c.first for c in chunks])
     long_idx = np.array([i for i in long_idx if looks_record.match(f.text(int(i)))], dtype=np.int64)
@@ -141,12 +285,13 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
             part = c.fast.shifted(c.first)
             keep = ~is_cut[part.line_idx]
             parts.append(part if keep.all() else part.subset(keep))
+    seg.header["fast_train_rows"] = sum(len(p.line_idx) for p in parts)  # what the fast path read
     cand_idx = np.concatenate([c.cand_idx + c.first for c in chunks])
     generic = pa.concat_arrays([c.candidates for c in chunks]) if chunks else pa.array([], pa.large_string())
     keep = ~is_cut[cand_idx]
     generic_idx, generic = cand_idx[keep], generic.filter(pa.array(keep))
 
-    rec = pc.extract_regex(generic, prefix + RECORD)
+    rec = pc.extract_regex(generic, prefix_re + RECORD)
     is_rec = np.asarray(pc.is_valid(rec))
     # A prefixed line that starts like a record but does not parse as one.
     looks = np.asarray(pc.match_substring_regex(generic, looks_record.pattern).fill_null(False))
@@ -158,7 +303,7 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
     is_train = (mode == "") | (mode == "train")
     tr = np.flatnonzero(is_train)
     if len(tr):
-        parts.append(_generic_train(seg, rec, tr, rec_idx, dialect))
+        parts.append(_generic_train(seg, rec, tr, rec_idx, dialect, year))
     _set_train(seg, parts)
     train_line_idx = seg.header.pop("_train_line_idx")
     ev = np.flatnonzero(~is_train)
@@ -168,7 +313,7 @@ def read_text(source: str, data: bytes, fmt: str | None = None) -> Segment:
     is_record[train_line_idx] = True
     is_record[rec_idx] = True
     others = generic_idx[~is_rec]
-    _read_messages(seg, f, prefixed, others, generic.filter(pa.array(~is_rec)), dialect)
+    _read_messages(seg, f, prefixed, others, generic.filter(pa.array(~is_rec)), dialect, year)
     _count_stray(seg, f, prefixed, is_record)
     if seg.runner is None and len(ev):
         seg.runner = "iter" if rec.field("kind")[int(ev[0])].as_py() == "Iter" else "epoch"
@@ -211,18 +356,18 @@ def _fast_train(lines, line_idx, threads: int = 2):
     return part, line_idx[rejected]
 
 
-def _generic_train(seg, rec, tr, rec_idx, dialect):
+def _generic_train(seg, rec, tr, rec_idx, dialect, year=None):
     take = _idx(tr)
     r = rec.take(take)
     kind = np.asarray(r.field("kind").to_numpy(zero_copy_only=False), dtype=object)
-    p = parse_bodies(r.field("body"))
+    p = parse_bodies(_rtrim(r.field("body")))
     for reason, count in p.skipped.items():
         seg.skip(reason, count, rec_idx[tr][p.bad_rows.get(reason, [])] + 1)
     return _TrainPart(
         rec_idx[tr],
         kind == "Epoch",
         *(_floats(r.field(f)) for f in ("x", "xn", "y", "yn")),
-        _timestamps(r.field("date"), r.field("ms") if dialect == "mmcv" else None, dialect),
+        _timestamps(r.field("date"), r.field("ms") if dialect == "mmcv" else None, dialect, year),
         p.keys,
         p.values,
         p.present,
@@ -268,7 +413,7 @@ def looks_like_console(data: bytes, lines, dialect: str) -> bool:
     tracebacks, progress bars or prints, or does not start with a logger line."""
     if len(lines) == 0:
         return False
-    if not re.match(DIALECTS[dialect]["prefix"], lines[0].as_py()):
+    if not re.match(prefix(dialect), lines[0].as_py()):
         return True
     if b"Traceback (most recent call last)" in data:
         return True
@@ -302,7 +447,7 @@ def _fill_evals(seg, rec, ev, body, rec_idx, train_line_idx) -> None:
     modes = r.field("mode").to_pylist()
     kinds = r.field("kind").to_pylist()
     x = _floats(r.field("x"))
-    p = parse_bodies(body.take(take))
+    p = parse_bodies(_rtrim(body.take(take)))
     after = np.searchsorted(train_line_idx, rec_idx[ev]) - 1
     for reason, count in p.skipped.items():
         seg.skip(reason, count, rec_idx[ev][p.bad_rows.get(reason, [])] + 1)
@@ -312,12 +457,17 @@ def _fill_evals(seg, rec, ev, body, rec_idx, train_line_idx) -> None:
         if reason.startswith("non-numeric field: "):
             str_rows.update(int(x) for x in rows)
     texts = {j: body[int(ev[j])].as_py() for j in sorted(str_rows)}
+    # Every val/test line is accounted for: a progress line, a result, or a result line
+    # without metrics (`Epoch(val) [6][3750]` after a failed evaluation).
+    lines = seg.header.setdefault("val_lines", {"progress": 0, "results": 0, "empty": 0})
     for j in range(len(ev)):
         if not np.isnan(p.eta_s[j]):
+            lines["progress"] += 1
             continue  # an mmengine evaluation progress line (`eta: …`), not a result
         # NaN metrics are real results (`nan` in the log): keep every key this line carries.
         row = _line_fields(p, j)
         row = {k: v for k, v in row.items() if k not in ("time", "data_time", "memory", "lr")}
+        lines["results" if row or j in texts else "empty"] += 1
         if modes[j] == "test":
             seg.test_metrics.update({k: (v if isinstance(v, str) else float(v)) for k, v in row.items()})
             continue
@@ -353,43 +503,97 @@ def _line_fields(p, j) -> dict:
     return {p.keys[c]: p.values[j, c] for c in np.flatnonzero(p.present[j])}
 
 
-def _timestamps(date, ms, dialect) -> np.ndarray:
+STAND_IN_YEAR = 2000  # a leap year, so that a `02/29` line parses
+_YEAR_BACK = 180 * 86400  # the clock going back this far is a new year (Dec 31 -> Jan 1)
+
+
+def launch_year(data: bytes):
+    """(year, timestamp) of a console capture's launch from mmengine's `Exp name:
+    <config>_<YYYYmmdd_HHMMSS>` (the runner's creation time) when its month and day are
+    those of the launch's first logger line; (None, None) when there is no such evidence."""
+    first = _CONSOLE_DATE.search(data)
+    exp = _EXP_NAME.search(data)
+    if first is None or exp is None:
+        return None, None
+    stamp = exp.group("stamp").decode()
+    if stamp[4:8] != first.group("date")[:5].decode().replace("/", ""):
+        return None, None
+    return int(stamp[:4]), stamp
+
+
+_CONSOLE_DATE = re.compile(b"(?m)" + prefix("mmengine-console", ("date",)).encode())
+_EXP_NAME = re.compile(rb" - Exp name: \S*?(?P<stamp>" + TIMESTAMP.encode() + rb")")
+
+
+def _timestamps(date, ms, dialect, year=None) -> np.ndarray:
+    """Unix seconds of each line. Lines without a year (mmengine's console) count from
+    `year` (launch_year) or else a stand-in year (the segment then says `year_unknown`),
+    plus one for every Dec 31 -> Jan 1 in file order: differences between them are right,
+    whatever the real year was, except across a Feb 29 that a stand-in year would not have."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(date) == 0:
         return np.zeros(0)
-    t = pc.strptime(date, format=DIALECTS[dialect]["ts_format"], unit="s", error_is_null=True)
-    secs = np.asarray(pc.cast(t, pa.int64()).cast(pa.float64()).fill_null(np.nan))
+
+    def seconds(d):
+        t = pc.strptime(d, format=date_format(dialect), unit="s", error_is_null=True)
+        return np.asarray(pc.cast(t, pa.int64()).cast(pa.float64()).fill_null(np.nan))
+
+    if dialect == "mmengine-console":
+        base = year or STAND_IN_YEAR
+        date = date.cast(pa.large_string())
+        slash = pa.scalar("/", pa.large_string())
+        secs = seconds(pc.binary_join_element_wise(pa.scalar(str(base), pa.large_string()), date, slash))
+        with np.errstate(invalid="ignore"):
+            years = np.concatenate([[0], np.cumsum(np.diff(secs) < -_YEAR_BACK)])
+        if years[-1]:
+            per_row = pa.array((base + years).astype(str), pa.large_string())
+            secs = seconds(pc.binary_join_element_wise(per_row, date, slash))
+    else:
+        secs = seconds(date)
     if ms is not None:
         secs = secs + _floats(ms) / 1000.0
     return secs
 
 
-def _read_messages(seg, f, prefixed, others, other_lines, dialect) -> None:
-    """Header facts from the prefixed lines that are not records (and their blocks)."""
-    from parsers.header import read_messages
+def _read_messages(seg, f, prefixed, others, other_lines, dialect, year=None) -> None:
+    """Header facts from the prefixed lines that are not records, and from the blocks of
+    text that follow some of them, recognised by their content (parsers.header)."""
+    from parsers.header import block_kind, read_messages
 
     prefixed_idx = np.flatnonzero(prefixed)
     msgs = []
     texts = other_lines.to_pylist()
     nxt = np.searchsorted(prefixed_idx, others, side="right")
-    prefix_re = re.compile(DIALECTS[dialect]["prefix"])
+    prefix_re = re.compile(prefix(dialect))
     for i, text in zip(others, texts):
         m = prefix_re.match(text)
         msg = text[m.end():] if m else text
         msgs.append((int(i), m.group("date") if m else None, msg))
     blocks = {}
     for (i, _, msg), n in zip(msgs, nxt):
-        if not msg.strip() or msg.startswith(BLOCK_MESSAGES):
-            end = int(prefixed_idx[n]) if n < len(prefixed_idx) else f.nlines
-            blocks[i] = f.texts(range(i + 1, min(end, i + 1 + MAX_BLOCK_LINES)))
+        end = int(prefixed_idx[n]) if n < len(prefixed_idx) else f.nlines
+        if end > i + 1:
+            kind = block_kind(f.texts(range(i + 1, min(end, i + 1 + 200))))
+            if kind:
+                blocks[i] = (kind, f.texts(range(i + 1, min(end, i + 1 + MAX_BLOCK_LINES))))
     seg.header.update(read_messages(msgs, blocks, dialect))
-    m = prefix_re.match(f.text(0)) if f.nlines else None
+    first = int(prefixed_idx[0]) if len(prefixed_idx) else None
+    m = prefix_re.match(f.text(first)) if first is not None else None
     if m:
-        seg.header["start_date"] = m.group("date")
+        date = m.group("date")
+        # With the year found (launch_year), in mmengine's file-log form; else as written.
+        seg.header["start_date"] = f"{year}/{date}" if year and dialect == "mmengine-console" else date
         ms = m.groupdict().get("ms")
         seg.header["start_ms"] = int(ms) if ms else 0
+
+
+def _rtrim(bodies):
+    """mmengine pads its lines with spaces (`memory: 799  `): not part of the last value."""
+    import pyarrow.compute as pc
+
+    return pc.utf8_rtrim_whitespace(bodies)
 
 
 def _idx(a):

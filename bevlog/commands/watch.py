@@ -17,11 +17,12 @@ import time
 import click
 
 from bevlog.options import report_errors
+from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
 
 # rules whose findings are separate events (one per step), not one state of the run
 EVENT_RULES = {"grad-spike", "lr-drop", "nonfinite-loss"}
-LOG_NAME = re.compile(r"^(\d{8}_\d{6})(\.log|\.log\.json|\.json)(\.gz)?$")
-TS_DIR = re.compile(r"^\d{8}_\d{6}$")
+LOG_NAME = re.compile(rf"^({TIMESTAMP})(\.log|\.log\.json|\.json)(\.gz)?$")
+TS_DIR = BARE_TIMESTAMP
 
 
 def finding_key(finding) -> tuple:

@@ -1,8 +1,12 @@
-"""Shared paths for the parser tests (real logs: fixtures/real, located by tests/conftest.py)."""
-import os
+"""Shared paths and fixtures for the parser tests (real logs: fixtures/real, located by
+tests/conftest.py). A test module that takes `engine` imports it from here."""
+import re
 from pathlib import Path
 
+import pytest
 from conftest import REAL_SET1
+
+from parsers.formats import ENGINES
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REAL_SET1
@@ -33,3 +37,54 @@ def read_cached(path):
     if key not in _cache:
         _cache[key] = parsers.read(key)
     return _cache[key]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """Every case through both parser engines (like pandas' `all_parsers`): "fast" (the
+    vectorised paths) and "python" (the straightforward one) must read the same."""
+    return request.param
+
+
+def read_run(path, engine: str = "fast", chunk: int | None = None):
+    """ONE launch's file -> Run through parsers.formats.read_file (engine, chunk size)."""
+    from parsers.assemble import build_run
+    from parsers.formats import read_file
+
+    (seg,) = read_file(str(path), engine=engine, chunk=chunk)
+    return build_run([seg], "run", [str(path)])
+
+
+# --- counts by plain regexes (what grep finds), for the real-log tests ----------------------
+
+TRAIN_TEXT = re.compile(r" - INFO - (?:(?:Epoch|Iter) \[|(?:Epoch|Iter)\(train\) *\[)")
+VAL_TEXT = re.compile(r" - INFO - (?:Epoch|Iter)\(val\) *\[[^\]]*\](?:\[[^\]]*\])?(.*)$")
+TEXT_KEY = re.compile(r"(?:^|[\s,])([^\s:,]+): ")
+JSON_KEY = re.compile(r'"([^"]*)": ')
+NOT_EVAL_TEXT = {"time", "data_time", "memory", "lr"}
+NOT_EVAL_MMCV_JSON = {"mode", "epoch", "iter", "lr", "time", "data_time", "memory"}
+NOT_EVAL_MMENGINE_JSON = {"step", "epoch", "iter", "time", "data_time", "memory"}
+
+
+def grep_counts(path) -> tuple[int, int]:
+    """(train rows, evaluation values) of a real log by plain regexes, independent of the
+    parser (the greps are in tests/parsers/test_parsers_real_counts.py's docstring)."""
+    return grep_line_counts(Path(path).read_text(encoding="utf-8", errors="replace").splitlines())
+
+
+def grep_line_counts(lines) -> tuple[int, int]:
+    if lines and lines[0].lstrip().startswith("{"):
+        if any('"mode": ' in l for l in lines):  # mmcv json
+            train = sum('"mode": "train"' in l for l in lines)
+            evals = sum(len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMCV_JSON]) for l in lines if '"mode": "val"' in l)
+        else:  # mmengine json (or an mmcv json holding only its meta line)
+            train = sum('"lr": ' in l for l in lines)
+            evals = sum(len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMENGINE_JSON]) for l in lines if '"lr": ' not in l and '"step": ' in l)
+        return train, evals
+    train = sum(bool(TRAIN_TEXT.search(l)) for l in lines)
+    evals = 0
+    for l in lines:
+        m = VAL_TEXT.search(l)
+        if m and "eta: " not in m.group(1):
+            evals += len([k for k in TEXT_KEY.findall(m.group(1)) if k not in NOT_EVAL_TEXT])
+    return train, evals

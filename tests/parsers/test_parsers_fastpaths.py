@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parsers_testlib import BEVFUSION, DETR3D, MMENGINE, STREAMPETR, real
+from parsers_testlib import BEVFUSION, DETR3D, MMENGINE, STREAMPETR, engine, read_run, real  # noqa: F401 - engine: the fixture
 
 import parsers
 from parsers.json_rows import parse_rows
@@ -29,13 +29,11 @@ def _per_line(lines):
 
 @pytest.mark.parametrize("stem", [DETR3D, STREAMPETR])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_mmcv_fast_path_matches_per_line_parsing(stem, threads, monkeypatch):
-    import parsers.mmcv_train_lines as mtl
-
-    monkeypatch.setattr(mtl, "PARALLEL_FROM", 100)  # exercise the two-thread split on a small log
+def test_mmcv_fast_path_matches_per_line_parsing(stem, threads):
     text = real(f"{stem}.log").read_text()
     lines = [l for l in text.splitlines() if LINE.match(l)]
-    ok, heads, names, values, present, eta_s, rejected = parse_train_lines(pa.array(lines, pa.large_string()), threads=threads)
+    # parallel_from=100: the two-thread split on a small log
+    ok, heads, names, values, present, eta_s, rejected = parse_train_lines(pa.array(lines, pa.large_string()), threads=threads, parallel_from=100)
     assert len(rejected) == 0 and len(ok) == len(lines)
     ref = _per_line(lines)
     for i, row in enumerate(ref):
@@ -90,15 +88,10 @@ def test_lines_handed_back_are_read_by_the_generic_parser(tmp_path):
 
 
 @pytest.mark.parametrize("name", [f"{DETR3D}.log", f"{STREAMPETR}.log.json"])
-def test_small_chunks_give_the_same_run(monkeypatch, name):
+def test_small_chunks_give_the_same_run(name, engine):
     """Big logs are read in chunks on two threads; chunk borders change nothing."""
-    from parsers_testlib import read_cached
-
-    import parsers.lines
-
-    whole = read_cached(real(name))
-    monkeypatch.setattr(parsers.lines, "CHUNK", 50_000)
-    chunked = parsers.read(str(real(name)))
+    whole = read_run(real(name), engine)
+    chunked = read_run(real(name), engine, chunk=50_000)
     for frame in ("train", "layers", "evals"):
         a, b = getattr(whole, frame), getattr(chunked, frame)
         assert a.shape == b.shape
@@ -119,9 +112,9 @@ def test_lazy_layers_frame_equals_the_eager_one_and_survives_pickling(name):
 
     from parsers import layers as layers_mod
     from parsers.assemble import build_run
-    from parsers.reader import read_segment
+    from parsers.formats import read_file
 
-    seg = read_segment(str(real(name)))
+    (seg,) = read_file(str(real(name)))
     present = dict(zip(seg.keys, (seg.present.T if seg.present is not None else ~np.isnan(seg.values).T)))
     run = build_run([seg], "r", [name])
     assert isinstance(run.__dict__["_layers"], layers_mod.LazyLayers)  # not built yet
@@ -221,123 +214,79 @@ def _json_files():
 
 
 @pytest.mark.parametrize("chunk", [None, 4000])
-def test_json_fast_chunks_equal_json_rows(tmp_path, monkeypatch, chunk):
+def test_json_fast_chunks_equal_json_rows(tmp_path, chunk):
     """Chunk by chunk, json_fast gives json_rows' answer on real logs, every json fixture
     and mixed layouts; and its layout block really reads rows (not everything handed back)."""
-    import parsers.json_fast as jf
-    from parsers.json_fast import chunk_rows
+    from parsers.json_fast import chunk_parts, merge_block
     from parsers.lines import TextFile
 
-    block = jf._block
-    from_block = []
-
-    def counting_block(*args):
-        out = block(*args)
-        from_block.append(0 if out is None else len(out[0]))
-        return out
-
-    monkeypatch.setattr(jf, "_block", counting_block)
-
     files = _json_files() + [_mixed_json_log(tmp_path / f"m{s}.log.json", s) for s in range(2)]
-    fast_rows = 0
+    fast_rows = from_block = 0
     for p in files:
         data = p.read_bytes()
         f = TextFile(data, chunk)
         if f.has_cr:
             continue  # jsonlog keeps json_rows for CRLF files
         for a, b in f.bounds:
-            starts, rows = chunk_rows(f.data, a, b)
+            starts, block, slow = chunk_parts(f.data, a, b)
+            rows = slow if block is None else merge_block(block, slow)
             ref_starts, ref = _json_rows_reference(f.data, a, b)
             assert np.array_equal(starts, ref_starts), p
             _same_rows(rows, ref)
             fast_rows += len(rows.ok_rows)
-    assert sum(from_block) > 0.8 * fast_rows
+            from_block += 0 if block is None else len(block.lines)
+    assert from_block > 0.8 * fast_rows
+
+
+def _same_run(fast, plain):
+    import pandas as pd
+
+    for frame in ("train", "evals", "layers"):
+        pd.testing.assert_frame_equal(getattr(fast, frame), getattr(plain, frame))
+    assert repr(fast.meta) == repr(plain.meta)
 
 
 @pytest.mark.parametrize("lane", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("chunk", [None, 3000])
-def test_json_fast_path_gives_the_same_run(tmp_path, monkeypatch, seed, chunk, lane):
-    """parsers.read with json_fast (and its train lane) equals parsers.read with json_rows
-    alone (frames, meta, skipped-line counts) on mixed layouts, in one chunk and in many."""
-    import pandas as pd
-
-    import parsers.json_fast
-    import parsers.lines
-
-    import parsers.jsonlog as jl
+def test_json_fast_path_gives_the_same_run(tmp_path, seed, chunk, lane):
+    """The fast engine (json_fast blocks and, where the log allows, the train lane) reads
+    the same run as the python engine (json.loads per line) on mixed layouts, in one
+    chunk and in many: frames, meta, skipped-line counts."""
+    from parsers.formats import read_file
 
     p = _mixed_json_log(tmp_path / "20230101_000000.log.json", seed, lane=lane)
-    if chunk:
-        monkeypatch.setattr(parsers.lines, "CHUNK", chunk)
-    lanes = []
-    fill = jl._fill
-    monkeypatch.setattr(jl, "_fill", lambda seg, table, library, order, train=None: lanes.append(train is not None) or fill(seg, table, library, order, train))
-    fast = parsers.read(str(p))
-    assert lanes == [lane]
-    def json_rows_only(data, a, b):  # no block: every row through json_rows, no train lane
-        starts, rows = _json_rows_reference(data, a, b)
-        return starts, None, rows
-
-    monkeypatch.setattr(parsers.json_fast, "chunk_parts", json_rows_only)
-    plain = parsers.read(str(p))
+    (seg,) = read_file(str(p), engine="fast", chunk=chunk)
+    assert seg.header.get("train_lane", False) is lane
+    fast, plain = read_run(p, "fast", chunk), read_run(p, "python", chunk)
     assert len(fast.train) > 1000 and len(fast.evals) > 0
-    for frame in ("train", "evals", "layers"):
-        pd.testing.assert_frame_equal(getattr(fast, frame), getattr(plain, frame))
-    assert repr(fast.meta) == repr(plain.meta)
+    _same_run(fast, plain)
     assert fast.meta["skipped"]["invalid JSON line"] > 0
 
 
-def test_json_train_lane_gives_the_same_runs(monkeypatch):
-    """Every real and fixture json log reads the same with json_fast's blocks (the train
-    lane where a log allows it) as with json_rows alone; and the lane is really taken."""
-    import pandas as pd
-
-    import parsers.json_fast
-    import parsers.jsonlog as jl
+def test_json_train_lane_gives_the_same_runs():
+    """Every real and fixture json log reads the same through both engines; the train lane
+    is really taken where a log allows it."""
+    from parsers.formats import read_file
 
     lanes = []
-    fill = jl._fill
-
-    def spy(seg, table, library, order, lane=None):
-        lanes.append(lane is not None)
-        return fill(seg, table, library, order, lane)
-
-    monkeypatch.setattr(jl, "_fill", spy)
-    fast = {p: parsers.read(str(p)) for p in _json_files()}
+    for p in _json_files():
+        (seg,) = read_file(str(p), engine="fast")
+        lanes.append(seg.header.get("train_lane", False))
+        _same_run(read_run(p, "fast"), read_run(p, "python"))
     assert sum(lanes) >= 8 and not all(lanes)
 
-    def json_rows_only(data, a, b):
-        starts, rows = _json_rows_reference(data, a, b)
-        return starts, None, rows
 
-    monkeypatch.setattr(parsers.json_fast, "chunk_parts", json_rows_only)
-    for p, run in fast.items():
-        plain = parsers.read(str(p))
-        for frame in ("train", "evals", "layers"):
-            pd.testing.assert_frame_equal(getattr(run, frame), getattr(plain, frame), obj=f"{p.name} {frame}")
-        assert repr(run.meta) == repr(plain.meta), p
-
-
-def test_json_fast_block_reads_values_like_json_loads(monkeypatch):
+def test_json_fast_block_reads_values_like_json_loads():
     """Values of every width (inline string views <= 12 bytes and longer ones), NaN,
     Infinity, -Infinity, -0.0, big ints: the block's floats equal json.loads'."""
-    import parsers.json_fast as jf
-    from parsers.json_fast import chunk_rows
-
-    fallback = jf._fallback
-    handed_back = []
-
-    def recording_fallback(mv, a, starts, ends, idx):
-        handed_back.extend(idx)
-        return fallback(mv, a, starts, ends, idx)
-
-    monkeypatch.setattr(jf, "_fallback", recording_fallback)
+    from parsers.json_fast import chunk_parts, merge_block
 
     values = [0.5, float("nan"), float("inf"), -float("inf"), -0.0, 7, 123456789.123456, 1.2345678901234567e-300, 12345678901234567890, 8e-05, -1.5e300]
     rows = [{"mode": "train", "epoch": 1, "iter": i, "x": values[i % len(values)], "y": values[(i * 7) % len(values)]} for i in range(200)]
     data = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
-    _, got = chunk_rows(data, 0, len(data) - 1)
+    _, block, slow = chunk_parts(data, 0, len(data) - 1)
+    got = merge_block(block, slow)
     assert len(got.rejected) == 0 and len(got.ok_rows) == 200
     for r, i in enumerate(got.ok_rows):
         for k in ("epoch", "iter", "x", "y"):
@@ -345,7 +294,8 @@ def test_json_fast_block_reads_values_like_json_loads(monkeypatch):
             v = got.values[r, got.names.index(k)]
             assert (math.isnan(v) and math.isnan(want)) or (v == want and math.copysign(1, v) == math.copysign(1, want)), (i, k, v, want)
     assert list(got.strings["mode"]) == ["train"] * 200
-    assert handed_back == [199]  # one layout: only the last line (too near the end for 8-byte reads)
+    # one layout: only the last line (too near the end for 8-byte reads) is handed back
+    assert sorted(set(range(200)) - set(block.lines.tolist())) == [199]
 
 
 _ROW_KINDS = ["train"] * 8 + ["subset", "val", "broken", "empty", "lr_dict", "string"]
@@ -364,16 +314,11 @@ _VALUES = st.one_of(
     chunk=st.integers(min_value=150, max_value=4000),
     meta=st.booleans(),
 )
-def test_json_fast_path_equals_json_rows_on_random_logs(tmp_path_factory, kinds, values, chunk, meta):
+def test_json_fast_path_equals_json_loads_on_random_logs(tmp_path_factory, kinds, values, chunk, meta):
     """Random sequences of rows (train rows of one layout and of a subset layout, val rows,
     broken and empty lines, `lr` dicts, strings) with random values, cut into random chunk
-    sizes: json_fast with its train lane reads the same run as json_rows alone."""
-    from unittest import mock
-
-    import pandas as pd
-
-    import parsers.json_fast
-    import parsers.lines
+    sizes: the fast engine (json_fast with its train lane) reads the same run as the python
+    engine (json.loads per line)."""
 
     out = [json.dumps({"env_info": "sys.platform: linux", "config": "x = 1", "seed": 0})] if meta else []
     for i, kind in enumerate(kinds):
@@ -396,23 +341,14 @@ def test_json_fast_path_equals_json_rows_on_random_logs(tmp_path_factory, kinds,
     p = tmp_path_factory.mktemp("random") / "20230101_000000.log.json"
     p.write_text("\n".join(out) + "\n")
 
-    def read():
+    def read(engine):
         try:
-            return parsers.read(str(p))
+            return read_run(p, engine, chunk)
         except parsers.ParseError as e:
             return str(e)
 
-    def json_rows_only(data, a, b):
-        starts, rows = _json_rows_reference(data, a, b)
-        return starts, None, rows
-
-    with mock.patch.object(parsers.lines, "CHUNK", chunk):
-        fast = read()
-        with mock.patch.object(parsers.json_fast, "chunk_parts", json_rows_only):
-            plain = read()
+    fast, plain = read("fast"), read("python")
     if isinstance(fast, str) or isinstance(plain, str):
         assert fast == plain
         return
-    for frame in ("train", "evals", "layers"):
-        pd.testing.assert_frame_equal(getattr(fast, frame), getattr(plain, frame))
-    assert repr(fast.meta) == repr(plain.meta)
+    _same_run(fast, plain)

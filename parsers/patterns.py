@@ -1,0 +1,46 @@
+"""The log-line prefixes of mmcv / mmengine loggers and the timestamp naming rule, each
+written once (every parser, discovery and `bevlog watch` import them from here).
+
+Prefixes (the logger name varies: mmdet, mmdet3d, mmseg, mmengine …):
+- mmcv 1.x:            `2024-04-07 18:21:18,692 - mmdet - INFO - `
+- mmengine (file log): `2022/08/22 15:51:56 - mmengine - INFO - `
+- mmengine (console):  `10/10 17:36:37 - mmengine - INFO - ` — mmengine's console
+  formatter drops the year; it is what nohup.out, slurm-*.out and wandb output.log hold.
+Timestamp names: runners name logs and work-dir folders `%Y%m%d_%H%M%S`.
+"""
+from __future__ import annotations
+
+import re
+
+TIMESTAMP = r"\d{8}_\d{6}"
+BARE_TIMESTAMP = re.compile(rf"^{TIMESTAMP}$")
+
+_LOGGER = r" - (?P<logger>[^ ]+) - (?P<level>[A-Z]+) - "
+# dialect -> (line prefix with named groups, strptime format of its `date` group)
+DIALECTS = {
+    "mmcv": (
+        r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),(?P<ms>[0-9]{3})" + _LOGGER,
+        "%Y-%m-%d %H:%M:%S",
+    ),
+    "mmengine": (r"^(?P<date>[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})" + _LOGGER, "%Y/%m/%d %H:%M:%S"),
+    # No year: the text reader puts one in front of `date` (see parsers.textlog) and says so.
+    "mmengine-console": (r"^(?P<date>[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})" + _LOGGER, "%Y/%m/%d %H:%M:%S"),
+}
+LIBRARY = {"mmcv": "mmcv", "mmengine": "mmengine", "mmengine-console": "mmengine"}
+
+
+def prefix(dialect: str, groups=("date", "ms", "logger", "level")) -> str:
+    """The dialect's prefix regex (anchored at the line start) with only `groups` named."""
+    keep = set(groups)
+    return re.sub(r"\(\?P<(\w+)>", lambda m: m.group(0) if m.group(1) in keep else "(?:", DIALECTS[dialect][0])
+
+
+def date_format(dialect: str) -> str:
+    return DIALECTS[dialect][1]
+
+
+# Any logger line of any dialect, in bytes, at a line start or after a progress bar's '\r'
+# (what the format sniffer looks for).
+ANY_PREFIX = re.compile(
+    ("(?m)^(?:[^\\n]*\\r)?(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")").encode()
+)
