@@ -12,9 +12,10 @@ run. Taken in time order, a segment continues an earlier run only on evidence:
   logging intervals, with the same config (ignoring resume_from / load_from / resume /
   work_dir, which a restart may change).
 
-A resumed segment joins the latest earlier run whose rows reach the resume point (the
-checkpoint must have been written by it), else the latest earlier run with rows, else the
-latest run. Anything else starts a separate run: two attempts of one config in one work dir,
+A resumed segment joins, among the earlier runs of the same model type and work dir (when
+the configs say them), the latest whose rows reach the resume point (the checkpoint must
+have been written by it), else the latest such run with rows, else the latest such run; with
+no such run it starts its own (a resume of a checkpoint this log does not hold). Anything else starts a separate run: two attempts of one config in one work dir,
 both starting at step 50, are two runs with all their rows.
 
 Names: a candidate group that is one run keeps its name; when it splits, each run is named
@@ -74,6 +75,11 @@ def _run_to_join(runs, seg, configs):
         return None
     resumed, point = resume_point(seg, configs.get(id(seg)))
     if resumed:
+        mine = configs.get(id(seg))
+        compatible = [r for r in runs if _same_model(configs.get(id(r[-1])), mine)]
+        if not compatible:
+            return None  # a checkpoint of another model (or work dir) than any earlier launch
+        runs = compatible
         with_rows = [r for r in runs if any(s.rows for s in r)]
         for run in reversed(with_rows):
             last = _last_step(run[-1])
@@ -157,6 +163,27 @@ def _same_config(a, b) -> bool:
         return a is None and b is None
     strip = lambda cfg: {k: v for k, v in cfg.items() if k not in RESTART_KEYS}  # noqa: E731
     return repr(sorted(strip(a).items(), key=lambda kv: kv[0])) == repr(sorted(strip(b).items(), key=lambda kv: kv[0]))
+
+
+def _same_model(a, b) -> bool:
+    """Could a checkpoint of the run with config `a` be resumed by the launch with config `b`?
+    Not when the model type or the work dir (where mmengine's `resume=True` looks for the
+    checkpoint) differ; unknown (a config missing, or the key absent) does not say no."""
+    if a is None or b is None:
+        return True
+    for path in (("model", "type"), ("work_dir",)):
+        x, y = _get(a, path), _get(b, path)
+        if x is not None and y is not None and x != y:
+            return False
+    return True
+
+
+def _get(cfg: dict, path: tuple):
+    for key in path:
+        if not isinstance(cfg, dict) or key not in cfg:
+            return None
+        cfg = cfg[key]
+    return cfg
 
 
 def launch_stamp(seg) -> str | None:

@@ -240,3 +240,22 @@ def test_text_log_and_vis_data_json_of_a_renamed_stamp_dir_are_twins():
     assert problems == [] and len(runs) == 1
     assert len(runs[0].train) == text.count("mmengine - INFO - Epoch(train)") == 400
     assert runs[0].meta.twins and all("vis_data" in t for t in runs[0].meta.twins)
+
+
+def test_a_capture_of_18_launches_groups_resumes_with_the_run_of_their_model():
+    # set2 README #1: 18 launches (GLIP, retinanet_r18, retinanet_effb3) appended to one
+    # nohup.out, 11 `resumed epoch:` lines. A resume joins the earlier run of the same model
+    # type and work dir, never another model's run that happens to reach its iteration.
+    path = REAL_SET2 / "STEALMOO__CAICON__nohup.out"
+    text = path.read_text(errors="replace")
+    runs, problems = parsers.read_paths([path])
+    assert problems == []
+    assert sum(len(r.meta.segments) for r in runs) == text.count("- mmengine - INFO - Config:") == 18
+    # every train line is a row of some run, or counted as replaced by a resume
+    train_lines = len(re.findall(r"- mmengine - INFO - Epoch\(train\)", text))
+    assert sum(len(r.train) + r.meta.replaced_rows for r in runs) == train_lines == 11572
+    assert len(runs) == 8
+    effb3 = [r for r in runs if "effb3" in str((r.meta.config or {}).get("work_dir"))
+             and len(r.meta.segments) > 1]
+    assert len(effb3) == 1 and len(effb3[0].meta.segments) == 11
+    assert effb3[0].meta.iters_per_epoch == 15169
