@@ -190,6 +190,7 @@ def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run
         twins_not_read=tuple(twins_not_read),
         replaced_rows=sum(info["dropped_rows"] for info in seg_info),
         started=launch_stamp(segments[0]) if segments else None,
+        tail=tuple(next((s.header["tail_lines"] for s in reversed(segments) if s.header.get("tail_lines")), ())),
     )
     return Run(meta=meta, train=train, layers=layers_df, evals=evals, eval_strings=tuple(eval_strings))
 

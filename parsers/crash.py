@@ -8,13 +8,12 @@ frames of a traceback is not always the exception: an evaluation table or a metr
 names an exception class (`…Error`, `…Exception`, `KeyboardInterrupt`, …); only when no
 such line follows is the first `Name: message` line taken.
 
-Only the tail is read (`TAIL_BYTES`, bounded whatever the file's size); a .gz is streamed.
+The text parser keeps each launch's last lines (`tail_of`, `TAIL_BYTES` at most) in `Meta.tail`:
+the rules read them there, never the file again.
 """
 from __future__ import annotations
 
-import gzip
 import re
-from collections import deque
 from dataclasses import dataclass
 
 TAIL_BYTES = 256 * 1024  # a traceback is a few KB; a DDP crash with 8 ranks' tracebacks stays far below
@@ -50,40 +49,16 @@ class Crash:
         return f'File "{self.file}", line {self.line}, in {self.func}'
 
 
-def tail_lines(path: str, max_bytes: int = TAIL_BYTES) -> list[str]:
-    """The last lines of a file (at most `max_bytes` of it), decoded, control characters removed."""
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(2)
-            if magic == b"\x1f\x8b":
-                data = _gzip_tail(path, max_bytes)
-            else:
-                f.seek(0, 2)
-                size = f.tell()
-                f.seek(max(0, size - max_bytes))
-                data = f.read(max_bytes)
-                if size > max_bytes:
-                    data = data[data.find(b"\n") + 1:]  # drop the partial first line
-    except OSError:
-        return []
+def tail_of(data: bytes, max_bytes: int = TAIL_BYTES) -> list[str]:
+    """The last lines of `data` (a launch's bytes, at most `max_bytes` of them), decoded,
+    control characters removed, a partial first line dropped."""
+    cut = len(data) > max_bytes
+    data = data[-max_bytes:]
+    if cut:
+        data = data[data.find(b"\n") + 1:]
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
     # a progress bar redraws with \r: what was last drawn is what the user saw
     return [clean(line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
-
-
-def _gzip_tail(path: str, max_bytes: int) -> bytes:
-    keep: deque[bytes] = deque()
-    size = 0
-    try:
-        with gzip.open(path, "rb") as g:
-            while chunk := g.read(1 << 16):
-                keep.append(chunk)
-                size += len(chunk)
-                while size - len(keep[0]) >= max_bytes:
-                    size -= len(keep.popleft())
-    except (OSError, EOFError):
-        pass  # a truncated .gz: what was read is the tail
-    return b"".join(keep)[-max_bytes:]
 
 
 def clean(line: str) -> str:

@@ -148,13 +148,14 @@ class Meta(Mapping):
     twins_not_read: tuple = ()  # twin files found but not read (unreadable, or not needed)
     replaced_rows: int = 0  # rows of earlier segments replaced by a resume's re-run of the same steps
     started: str | None = None  # the launch stamp (YYYYmmdd_HHMMSS) of the run's first segment
+    tail: tuple = ()  # the last lines of the run's last text launch (how it ended), control characters removed
 
     def __post_init__(self):
         if isinstance(self.lr_schedule, Mapping):
             _frozen_set(self, "lr_schedule", LrSchedule(**self.lr_schedule))
         if not isinstance(self.segments, Segments):
             _frozen_set(self, "segments", Segments(tuple(self.segments or ())))
-        for name in ("sources", "twins", "twins_not_read"):
+        for name in ("sources", "twins", "twins_not_read", "tail"):
             if not isinstance(getattr(self, name), tuple):
                 _frozen_set(self, name, tuple(getattr(self, name) or ()))
         if self.skipped is None:

@@ -64,9 +64,17 @@ def read(source: str, content, engine: str = "fast", chunk: int | None = None) -
         seg = read_text(source, data, engine=engine, chunk=chunk)
         dumps = seg.header.get("config_lines", [])
         if len(dumps) < 2:
+            seg.header["tail_lines"] = _tail(data)
             return [seg]
         starts = [_header_start(data, _line_start(data, line)) for line in dumps]
     return _read_launches(source, data, starts, engine, chunk)
+
+
+def _tail(data: bytes) -> list[str]:
+    """The last lines of a launch (how it ended: its traceback, its last output), bounded."""
+    from parsers.crash import tail_of
+
+    return tail_of(data)
 
 
 def _read_launches(source, data, starts, engine, chunk) -> list[Segment]:
@@ -87,6 +95,7 @@ def _read_launches(source, data, starts, engine, chunk) -> list[Segment]:
         nlines = data.count(b"\n", a, b) + (b == len(data) and not data.endswith(b"\n"))
         _shift_lines(seg, first_line)
         seg.header["launch"] = {"index": k + 1, "of": len(bounds) - 1, "first_line": first_line + 1, "last_line": first_line + nlines}
+        seg.header["tail_lines"] = _tail(data[a:b])
         first_line += nlines
         out.append(seg)
     if any("year" in s.header for s in out):  # launches before the first one with a known year
@@ -97,7 +106,8 @@ def _read_launches(source, data, starts, engine, chunk) -> list[Segment]:
                     a, b = bounds[k], bounds[k + 1]
                     seg = read_text(source, data[a:b], fmt=fmt, dialect=dialect, engine=engine, chunk=chunk, year=year)
                     _shift_lines(seg, out[k].header["launch"]["first_line"] - 1)
-                    seg.header.update(launch=out[k].header["launch"], year_from=evidence)
+                    seg.header.update(launch=out[k].header["launch"], year_from=evidence,
+                                      tail_lines=out[k].header["tail_lines"])
                     out[k] = seg
     return out
 

@@ -102,12 +102,11 @@ def find_log_integrity(run, th: Thresholds = Thresholds(), live: bool = False):
 
 
 def _crash(meta, ended):
-    """The last traceback of the log's last file (type, message, raising frame); the parser's
-    one-line reading of it when the file cannot be read back."""
-    from parsers.crash import Crash, last_traceback, tail_lines
+    """The last traceback of the run's last launch (type, message, raising frame, from the
+    tail lines the parser kept); the parser's one-line reading of it otherwise."""
+    from parsers.crash import Crash, last_traceback
 
-    sources = meta.get("sources") or []
-    crash = last_traceback(tail_lines(sources[-1])) if sources and ended.startswith("traceback") else None
+    crash = last_traceback(list(meta.get("tail") or [])) if ended.startswith("traceback") else None
     if crash is None and ended.startswith("traceback"):
         exc = ended.split(":", 1)[1].strip() if ":" in ended else ""
         kind, _, message = exc.partition(":")
@@ -149,10 +148,9 @@ def _has_header(meta) -> bool:
 
 def _never_trained(run, sig, ended, live):
     """A header and not one train row: the run died (or is still starting) before iteration 1."""
-    from parsers.crash import last_lines, tail_lines
+    from parsers.crash import last_lines
 
-    sources = run.meta.get("sources") or []
-    lines = tail_lines(sources[-1]) if sources else []
+    lines = list(run.meta.get("tail") or [])  # the last lines of this run's own launch
     crash = _crash(run.meta, ended)
     ends = last_lines(lines, 3)
     quoted = " / ".join(f"“{line.strip()}”" for line in ends)

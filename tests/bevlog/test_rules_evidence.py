@@ -393,3 +393,17 @@ def test_the_new_rules_speak_only_where_the_labels_say_on_real_logs():
             continue
         assert [f for f in fs if f.rule in ("metric-chance", "dataloader-bound", "memory-growth")
                 and f.severity == "error"] == [], e["id"]
+
+
+def test_a_launch_inside_a_capture_is_judged_by_its_own_last_lines():
+    # nohup.out (set2 README #1): the launch of 09/17 01:30 died loading its annotations
+    # (`AssertionError: Annotation ids ... are not unique!`) before its first iteration; the
+    # file goes on with other launches. Its finding quotes its own traceback, not the file's end.
+    runs, _ = parsers.read_paths([REAL_SET2 / "STEALMOO__CAICON__nohup.out"])
+    run = next(r for r in runs if r.name.endswith("@20240917_013052"))
+    found = [f for f in diagnose_run(run) if f.rule == "log-integrity" and f.evidence.get("kind") == "never_trained"]
+    assert len(found) == 1 and found[0].severity == "error"
+    ev = found[0].evidence
+    assert ev["exception_type"] == "AssertionError" and "not unique" in ev["exception"]
+    assert "coco.py" in ev["raised_at"]
+    assert not any("Epoch(train) [32]" in line for line in ev["last_lines"])
