@@ -81,8 +81,13 @@ def diagnose_group(args) -> tuple[Diagnosis | None, str | None]:
     run, error = read_group(files)
     if error:
         return None, error
-    findings = diagnose_run(run, rules)
-    return Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), findings), None
+    try:
+        findings = diagnose_run(run, rules)
+        return Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), findings), None
+    except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
+        from parsers.io import display_name, exception_line
+
+        return None, f"{display_name(files[0])}: could not be diagnosed ({exception_line(exc)})"
 
 
 def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,

@@ -19,8 +19,11 @@ def expand_paths(patterns) -> tuple[list[list[str]], list[str]]:
     """PATH arguments -> (groups of files, one group per run; error lines)."""
     from parsers.discovery import discover, group_files
 
+    from bevlog.output import note
+
     groups: list[list[str]] = []
     errors: list[str] = []
+    notes: list[str] = []  # files skipped by discovery that are not errors (a FIFO)
     loose_files: list[str] = []
     for pattern in patterns:
         if pattern == "-":
@@ -34,7 +37,7 @@ def expand_paths(patterns) -> tuple[list[list[str]], list[str]]:
             matches = [pattern]
         for path in matches:
             if os.path.isdir(path):
-                found = discover(path)
+                found = discover(path, notes)
                 if not found:
                     errors.append(f"{path}: no training log found in this directory")
                 groups.extend(found)
@@ -42,6 +45,8 @@ def expand_paths(patterns) -> tuple[list[list[str]], list[str]]:
                 loose_files.append(path)
             else:
                 errors.append(f"{path}: no such file or directory")
+    for line in notes:
+        note(line)
     if loose_files:
         # Twins (`x.log` + `x.log.json`) or resume segments named together are one run.
         groups.extend(group_files(loose_files))

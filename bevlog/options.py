@@ -23,9 +23,11 @@ def default_jobs(n_paths: int, jobs: int | None) -> int:
 
 
 def report_errors(errors: list[str]) -> None:
-    """Print one line per unreadable input on stderr."""
+    """Print one line per unreadable input on stderr (control characters made visible)."""
+    from bevlog.output import error
+
     for line in errors:
-        click.echo(f"error: {line}", err=True)
+        error(line)
 
 
 def use_color() -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from parsers.io import STDIN
 
@@ -86,37 +87,60 @@ def is_candidate(path: str) -> bool:
 
 
 def sniff(path: str) -> str | None:
+    """The kind of log a candidate file holds (parsers.detect), from its first MiB."""
     from parsers.detect import SNIFF, detect
-    from parsers.io import GZIP_MAGIC
+    from parsers.io import sniff_head
 
-    try:
-        with open(path, "rb") as f:
-            head = f.read(SNIFF)
-        if head.startswith(GZIP_MAGIC):
-            import zlib
-
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF)
-    except (OSError, ValueError, EOFError, Exception):  # noqa: BLE001 - unreadable = not a log here
-        return None
-    return detect(head)
+    with open(path, "rb") as f:
+        head = f.read(SNIFF)
+    return detect(sniff_head(head))
 
 
-def find_logs(root: str) -> list[str]:
+def find_logs(root: str, notes: list | None = None) -> list[str]:
+    """Log files under `root`. Files that are not regular files (a FIFO named `x.log`,
+    which would block a read forever; a socket) are skipped, with a line in `notes`.
+    A candidate that cannot be opened is kept, so that reading it names the file and
+    the reason instead of the run vanishing from a CI gate."""
     out = []
     for d, dirs, files in os.walk(root):
         dirs[:] = sorted(x for x in dirs if not x.startswith("."))
         for f in sorted(files):
             p = os.path.join(d, f)
-            if is_candidate(p) and sniff(p):
+            if not is_candidate(p):
+                continue
+            try:
+                mode = os.stat(p).st_mode
+            except OSError:  # a dangling link: nothing to read, nothing lost
+                continue
+            if not stat.S_ISREG(mode):
+                if notes is not None:
+                    notes.append(f"{p}: skipped, not a regular file ({_file_kind(mode)})")
+                continue
+            try:
+                kind = sniff(p)
+            except OSError:
+                kind = "unreadable"  # read_segment says why
+            if kind:
                 out.append(p)
     return out
 
 
-def discover(path: str) -> list[list[str]]:
-    """Groups of log files, one group per run, for a file, '-', or a directory."""
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
+
+
+def discover(path: str, notes: list | None = None) -> list[list[str]]:
+    """Groups of log files, one group per run, for a file, '-', or a directory
+    (`notes`: see find_logs)."""
     if path == STDIN or not os.path.isdir(path):
         return [[path]]
-    return group_files(find_logs(path))
+    return group_files(find_logs(path, notes))
 
 
 def group_files(paths) -> list[list[str]]:

@@ -5,10 +5,11 @@ import os
 import re
 
 from parsers.discovery import STDIN, discover, group_segments, run_key
-from parsers.io import display_name, read_log
+from parsers.io import display_name, per_file, read_log
 from parsers.run import ParseError, Run
 
 
+@per_file
 def read_segment(path: str):
     """One log file -> Segment (raises ParseError when it is not a readable log)."""
     from parsers.detect import detect
@@ -16,7 +17,8 @@ def read_segment(path: str):
     from parsers.textlog import read_text
 
     name = display_name(path)
-    data = read_log(path)
+    notes: list[str] = []  # e.g. a .gz cut short: the run's problems say it
+    data = read_log(path, notes)
     if re.search(rb"\S", data) is None:
         raise ParseError(name, "empty file")
     kind = detect(data)
@@ -35,6 +37,8 @@ def read_segment(path: str):
         if seg.rows == 0 and not seg.eval_metric and not seg.test_metrics and not seg.header.get("json_meta"):
             where = min((n for ls in seg.skipped_lines.values() for n in ls), default=1)
             raise ParseError(name, "no readable JSON log rows", where)
+    for note in notes:
+        seg.skip(note)
     return seg
 
 
@@ -49,6 +53,7 @@ def _attach_mmengine_config(seg, path: str) -> None:
             pass
 
 
+@per_file
 def read_files(files: list[str], twins: list[list[str]] | None = None) -> Run:
     """Files of ONE run (one per segment) -> Run. `twins[k]`: other files of segment k
     (a json twin refines the text's values, see parsers.twins)."""
