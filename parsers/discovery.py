@@ -110,7 +110,8 @@ def find_logs(root: str, notes: list | None = None) -> list[str]:
                 continue
             try:
                 mode = os.stat(p).st_mode
-            except OSError:  # a dangling link: nothing to read, nothing lost
+            except OSError:  # a dangling link: a log that should be there; reading it says so
+                out.append(p)
                 continue
             if not stat.S_ISREG(mode):
                 if notes is not None:
