@@ -29,7 +29,7 @@ def expand_paths(patterns) -> tuple[list[list[str]], list[str]]:
         if pattern == "-":
             groups.append(["-"])
             continue
-        if GLOB_CHARS & set(pattern):
+        if GLOB_CHARS & set(pattern) and not os.path.lexists(pattern):  # `run[1].log` that exists is a name
             matches = sorted(glob.glob(pattern, recursive=True))
             if not matches:
                 errors.append(f"{pattern}: no file matches this pattern")

@@ -24,8 +24,8 @@ import click
 
 # C0 controls except TAB and LF, DEL, and the C1 controls (U+0080-U+009F; U+009B is a
 # one-character CSI for terminals that honour 8-bit controls).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_NL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_KEEP_LF = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def _visible(m: re.Match) -> str:
@@ -37,7 +37,7 @@ def clean(text, newlines: bool = False) -> str:
     """`text` with control characters replaced by a visible escape (`ESC` -> `^[`, others
     `\\xNN`). TAB is kept; LF is kept only with `newlines=True` (a multi-line block)."""
     text = str(text)
-    return (_CONTROL if newlines else _CONTROL_NL).sub(_visible, text)
+    return (_CONTROL_KEEP_LF if newlines else _CONTROL).sub(_visible, text)
 
 
 class BadInput(click.ClickException):
