@@ -8,6 +8,7 @@ are not what any training logged; the parsers treat them as unreadable fields.
 from __future__ import annotations
 
 MAX_COUNT = 10**15
+OUT_OF_RANGE = "train row with an out-of-range epoch/iter/step"
 
 
 def counts_ok(values):

@@ -29,7 +29,7 @@ import json
 
 import numpy as np
 
-from parsers.bounds import counts_ok
+from parsers.bounds import OUT_OF_RANGE, counts_ok
 from parsers.header import read_env
 from parsers.json_fast import merge_block
 from parsers.lines import TextFile, find_newline
@@ -383,7 +383,7 @@ def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | No
     seg.keys = train_keys
     ok = counts_ok(position["epoch"]) & counts_ok(position["iter"]) & counts_ok(position["step"])
     if not ok.all():  # `"iter": 1e309`: the row cannot be placed; count it, never guess
-        seg.skip("train row with an out-of-range epoch/iter/step", int((~ok).sum()), train_lines[~ok] + 1)
+        seg.skip(OUT_OF_RANGE, int((~ok).sum()), train_lines[~ok] + 1)
         train_lines, seg.values, seg.present = train_lines[ok], seg.values[ok], seg.present[ok]
         position = {k: v[ok] for k, v in position.items()}
     m = len(train_lines)
