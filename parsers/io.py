@@ -99,24 +99,24 @@ def _read_stream(path: str, f) -> bytes:
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
         raise ParseError(display_name(path), "not a log file (a socket or device)")
     cap = max_bytes()
+    parts: list[bytes] = []
     if stat.S_ISREG(mode):
         if size > cap:
             raise _too_large(path, _human(size))
-        data = f.read(cap + 1)
-    else:  # a pipe or a terminal: no size; read in blocks up to the cap
-        parts, total = [], 0
-        while total <= cap:
-            block = f.read(min(BLOCK, cap + 1 - total))
-            if not block:
-                break
-            if not total and not block.strip(b"\x00"):
-                raise ParseError(display_name(path), "too large / not a log: binary zeros")
-            parts.append(block)
-            total += len(block)
-        data = b"".join(parts)
-    if len(data) > cap:
+        parts.append(f.read(size))  # read(n) allocates n bytes: the size, never the cap
+    total = sum(map(len, parts))
+    # A pipe or terminal has no size, and a log being written grows: read on in blocks.
+    while total <= cap:
+        block = f.read(min(BLOCK, cap + 1 - total))
+        if not block:
+            break
+        if not total and not block.strip(b"\x00"):
+            raise ParseError(display_name(path), "too large / not a log: binary zeros")
+        parts.append(block)
+        total += len(block)
+    if total > cap:
         raise _too_large(path, f"more than {_human(cap)}")
-    return data
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def read_log(path: str, notes: list | None = None):
