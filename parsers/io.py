@@ -58,11 +58,12 @@ def _too_large(path: str, what: str) -> ParseError:
 
 
 def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    if n < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
         n /= 1024
-    return f"{n} B"
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}"
 
 
 def read_bytes(path: str, notes: list | None = None) -> bytes:
@@ -96,8 +97,9 @@ def _read_stream(path: str, f) -> bytes:
         mode, size = stat.S_IFIFO, 0
     if stat.S_ISCHR(mode) and not (path == STDIN and f.isatty()):
         raise ParseError(display_name(path), "too large / not a log: a character device, not a log file")
-    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-        raise ParseError(display_name(path), "not a log file (a socket or device)")
+    stream_ok = stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or (path == STDIN and stat.S_ISSOCK(mode))
+    if not (stat.S_ISREG(mode) or stream_ok):
+        raise ParseError(display_name(path), "too large / not a log: a device, not a log file")
     cap = max_bytes()
     parts: list[bytes] = []
     if stat.S_ISREG(mode):
