@@ -22,6 +22,9 @@ import click
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
+# errors of a write without a file name: outputs to files name theirs (bevlog.output),
+# so these come from stdout
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 from bevlog import __version__
 
@@ -69,9 +72,9 @@ class LazyGroup(click.Group):
                 raise _Stop(EXIT_PIPE_CLOSED, drop_stdout=True) from None
             if exc.filename:
                 raise _Stop(EXIT_USAGE, f"{exc.filename}: {exc.strerror or exc}") from None
-            # No file name: writing stdout failed (`> /dev/full`); its buffer must not be
-            # flushed again at exit.
-            raise _Stop(EXIT_USAGE, f"stdout: cannot write: {exc.strerror or exc}", drop_stdout=True) from None
+            if exc.errno in WRITE_ERRORS:  # stdout (`> /dev/full`): not to be flushed again at exit
+                raise _Stop(EXIT_USAGE, f"stdout: cannot write: {exc.strerror or exc}", drop_stdout=True) from None
+            raise _Stop(EXIT_USAGE, f"{exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 - the last resort: never a traceback, never exit 1
             if os.environ.get("BEVLOG_DEBUG"):
                 raise
