@@ -3,12 +3,28 @@
 Each subcommand lives in `bevlog/commands/<name>.py` and exposes `command`. Modules are
 imported only when click asks for them, and they import pandas/plotly/torch inside their
 functions, so `bevlog --help` stays fast.
+
+Exit codes are a contract with CI gates: 0 fine, 1 a finding at or above --fail-on, 2
+bad usage or unreadable input. So nothing else may end with 1: Ctrl-C exits 130 with one
+line, a reader that closed the pipe (`| head`) ends the command quietly with 141 (as if
+killed by SIGPIPE), stdout that cannot be written (`> /dev/full`) is one line and 2, and
+an unexpected exception is one line and 2 (BEVLOG_DEBUG=1 shows the traceback).
 """
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import sys
 
 import click
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
+# errors of a write without a file name: outputs to files name theirs (bevlog.output),
+# so these come from stdout
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 from bevlog import __version__
 
@@ -23,6 +39,14 @@ COMMANDS = {
 }
 
 
+class _Stop(Exception):
+    """Ends the command with `code` after `line` (if any) went to stderr."""
+
+    def __init__(self, code: int, line: str | None = None, drop_stdout: bool = False):
+        super().__init__(line)
+        self.code, self.line, self.drop_stdout = code, line, drop_stdout
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -31,6 +55,62 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         return importlib.import_module(COMMANDS[name]).command
+
+    def invoke(self, ctx):
+        """Run the subcommand; turn what click would report as exit 1 into our codes.
+        (click's own handling gives KeyboardInterrupt and EPIPE exit code 1.)"""
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+            return result
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise _Stop(EXIT_INTERRUPTED, "interrupted") from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise _Stop(EXIT_PIPE_CLOSED, drop_stdout=True) from None
+            if exc.filename:
+                raise _Stop(EXIT_USAGE, f"{exc.filename}: {exc.strerror or exc}") from None
+            if exc.errno in WRITE_ERRORS:  # stdout (`> /dev/full`): not to be flushed again at exit
+                raise _Stop(EXIT_USAGE, f"stdout: cannot write: {exc.strerror or exc}", drop_stdout=True) from None
+            raise _Stop(EXIT_USAGE, f"{exc.strerror or exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the last resort: never a traceback, never exit 1
+            if os.environ.get("BEVLOG_DEBUG"):
+                raise
+            from parsers.io import exception_line
+
+            raise _Stop(EXIT_USAGE, f"internal error ({exception_line(exc)}); "
+                                    "BEVLOG_DEBUG=1 shows the traceback") from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        except _Stop as stop:
+            if stop.line:
+                from bevlog.output import error
+
+                try:
+                    error(stop.line)
+                except OSError:
+                    pass
+            if stop.drop_stdout:
+                _silence_stdout()
+            if not standalone_mode:
+                return stop.code
+            sys.exit(stop.code)
+
+
+def _silence_stdout() -> None:
+    """After stdout failed (its reader went away, its disk is full), the interpreter's
+    final flush must not complain ("Exception ignored … BrokenPipeError", exit 120):
+    point stdout at /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

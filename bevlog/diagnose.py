@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bevlog.findings import SEVERITY_RANK, Finding, json_safe
+from parsers.run import ParseError
 
 VERDICTS = ("healthy", "needs attention", "broken")
 
@@ -90,22 +91,30 @@ def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], 
     from bevlog.summary import describe_run
 
     runs, problems = read_job(job)
-    return [Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run, rules))
-            for run in runs], problems
+    out = []
+    for run in runs:
+        try:
+            out.append(Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run, rules)))
+        except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
+            from parsers.io import exception_line
+
+            problems.append(ParseError(run.name, f"could not be diagnosed ({exception_line(exc)})"))
+    return out, problems
 
 
 def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,
-                   progress: bool | None = None) -> tuple[list[Diagnosis], list]:
+                   progress: bool | None = None, notes: list | None = None) -> tuple[list[Diagnosis], list]:
     """PATH arguments -> (diagnoses worst first, problems: ParseErrors, one line each).
 
     Paths are planned and read as by `parsers.read_paths` (same discovery, same runs, same
     names, same pool policy); jobs None: all cores when there are more than 4 groups.
+    notes: gets a line per file skipped that is no error (see parsers.read_paths).
     """
     from functools import partial
 
     from parsers.reader import map_jobs, plan
 
-    work, problems = plan(paths)
+    work, problems = plan(paths, notes=notes)
     diagnoses = []
     for found, errs in map_jobs(partial(diagnose_job, rules=rules), work, jobs, progress, "diagnosing",
                                 preload=_preload_rules):

@@ -17,15 +17,20 @@ def jobs_option(fn):
 
 
 def report_errors(errors) -> None:
-    """Print one line per unreadable input on stderr."""
+    """Print one line per unreadable input on stderr (control characters made visible)."""
+    from bevlog.output import error
+
     for line in errors:
-        click.echo(f"error: {line}", err=True)
+        error(line)
 
 
-def report_notes(metas) -> None:
-    """Say on stderr what reading did beyond the obvious (rows a resume replaced)."""
-    for line in (n for meta in metas for n in stitch_notes(meta)):
-        click.echo(line, err=True)
+def report_notes(metas, skipped=()) -> None:
+    """Say on stderr what reading did beyond the obvious: files discovery skipped (a named
+    pipe called `x.log`), rows a resume replaced."""
+    from bevlog.output import note
+
+    for line in list(skipped) + [n for meta in metas for n in stitch_notes(meta)]:
+        note(line)
 
 
 def stitch_notes(meta) -> list[str]:
@@ -37,7 +42,7 @@ def stitch_notes(meta) -> list[str]:
         if n:
             at = after.get("first_step")
             where = f" from step {at:,.0f} on" if isinstance(at, (int, float)) else ""
-            out.append(f"note: {meta.get('name')}: {n} row(s) of {before.get('source')}{where} were logged again "
+            out.append(f"{meta.get('name')}: {n} row(s) of {before.get('source')}{where} were logged again "
                        f"after the resume in {after.get('source')}; the resumed rows are kept")
     return out
 
@@ -55,9 +60,10 @@ def load_or_exit(ctx: click.Context, paths, jobs=None):
     """
     import parsers  # here, not at the top: `bevlog --help` must not pay for it
 
-    runs, problems = parsers.read_paths(paths, jobs=jobs)
+    notes: list[str] = []
+    runs, problems = parsers.read_paths(paths, jobs=jobs, notes=notes)
     report_errors(problems)
-    report_notes(run.meta for run in runs)
+    report_notes((run.meta for run in runs), notes)
     if not runs:
         ctx.exit(2)
     return runs, problems

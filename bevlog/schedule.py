@@ -375,8 +375,9 @@ def lr_quantum(lr: np.ndarray) -> float:
     v = lr[np.isfinite(lr)]
     if not len(v):
         return 0.0
-    scaled = v * 1e5
-    return 1e-5 if np.all(np.abs(scaled - np.round(scaled)) < 1e-6) else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # an lr of 1e308 in a damaged log
+        scaled = v * 1e5
+        return 1e-5 if np.all(np.abs(scaled - np.round(scaled)) < 1e-6) else 0.0
 
 
 def lr_changes(sig, sched: Schedule, drop_ratio: float = 0.7, rise_ratio: float = 1.5,

@@ -18,10 +18,10 @@ from parsers.run import (
 )
 
 
-def read_paths(paths, jobs=None, progress=None, beside=False):
+def read_paths(paths, jobs=None, progress=None, beside=False, notes=None):
     from parsers.reader import read_paths as _read_paths
 
-    return _read_paths(paths, jobs=jobs, progress=progress, beside=beside)
+    return _read_paths(paths, jobs=jobs, progress=progress, beside=beside, notes=notes)
 
 
 def read(path, beside=False) -> Run:

@@ -2,13 +2,18 @@
 
 Nothing from a log is executed: literals (numbers, strings, lists, tuples, dicts,
 `dict(a=1)` calls, `-1`, `True`, `None`) become Python values; anything else
-(`range(0, 4)`, `2 * 12`, a name) keeps its source text as a string. A dump that does
+(`range(0, 4)`, `2 * 12`, a name) keeps its source text as a string, and so does a
+number no recipe states (an int beyond parsers.bounds.MAX_COUNT, `1e999`): later code sizes and converts
+these values, so a hostile dump must not hand it `1<400 zeros>` or infinity. A dump that does
 not parse as a whole (cut short, odd lines) is read statement by statement, keeping
 every top-level assignment that parses.
 """
 from __future__ import annotations
 
 import ast
+import math
+
+from parsers.bounds import MAX_COUNT
 
 _MAX_TEXT = 2_000_000  # a config dump is tens of KB; refuse to feed megabytes to ast
 
@@ -66,7 +71,7 @@ def _literal(node, source: str, depth: int):
         return _source(node, source)
     d = depth + 1
     if isinstance(node, ast.Constant):
-        return node.value
+        return node.value if _sane(node.value) else _source(node, source)
     if isinstance(node, ast.List):
         return [_literal(e, source, d) for e in node.elts]
     if isinstance(node, ast.Tuple):
@@ -91,9 +96,18 @@ def _literal(node, source: str, depth: int):
         return {k.arg: _literal(k.value, source, d) for k in node.keywords}
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(node.operand, ast.Constant):
         v = node.operand.value
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and _sane(v):
             return -v if isinstance(node.op, ast.USub) else v
     return _source(node, source)
+
+
+def _sane(value) -> bool:
+    """A number a config can mean: finite, and an int within ±MAX_COUNT."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    if isinstance(value, int):
+        return -MAX_COUNT <= value <= MAX_COUNT
+    return math.isfinite(value)
 
 
 def _source(node, source: str) -> str:

@@ -26,7 +26,6 @@ EXCEPTION_NAME = re.compile(
 # an exception class is CamelCase by convention: `mAP: 0.4822` is not one
 ANY_NAME = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*)(?::\s(?P<message>.*))?$")
 LIBRARY = re.compile(r"[/\\](site|dist)-packages[/\\]|[/\\]lib[/\\]python\d")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class Crash:
 
 def tail_of(data: bytes, max_bytes: int = TAIL_BYTES) -> list[str]:
     """The last lines of `data` (a launch's bytes, at most `max_bytes` of them), decoded,
-    control characters removed, a partial first line dropped."""
+    a partial first line dropped."""
     cut = len(data) > max_bytes
     data = data[-max_bytes:]
     if cut:
@@ -62,7 +61,9 @@ def tail_of(data: bytes, max_bytes: int = TAIL_BYTES) -> list[str]:
 
 
 def clean(line: str) -> str:
-    line = _CONTROL.sub("", line.rstrip("\n"))
+    """A line cut to MAX_LINE characters. Control characters stay: what prints a line
+    makes them visible (bevlog.output.clean), JSON keeps the exact text for programs."""
+    line = line.rstrip("\n")
     return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 

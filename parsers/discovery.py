@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from parsers.io import STDIN
 from parsers.patterns import BARE_TIMESTAMP as _BARE_TS
@@ -100,38 +101,52 @@ def is_candidate(path: str) -> bool:
 
 
 def sniff(path: str) -> str | None:
+    """The kind of log a candidate file holds (parsers.formats), from its first MiB."""
     from parsers.formats import SNIFF, detect
-    from parsers.io import GZIP_MAGIC
+    from parsers.io import sniff_head
 
-    try:
-        with open(path, "rb") as f:
-            head = f.read(SNIFF)
-        if head.startswith(GZIP_MAGIC):
-            import zlib
-
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF)
-    except (OSError, ValueError, EOFError, Exception):  # noqa: BLE001 - unreadable = not a log here
-        return None
-    return detect(head)
+    with open(path, "rb") as f:
+        head = f.read(SNIFF)
+    return detect(sniff_head(head))
 
 
-def find_logs(root: str) -> list[str]:
+def find_logs(root: str, notes: list | None = None) -> list[str]:
+    """Log files under `root`. Files that are not regular files (a FIFO named `x.log`,
+    which would block a read forever; a socket) are skipped, with a line in `notes`.
+    A candidate that cannot be opened is kept, so that reading it names the file and
+    the reason instead of the run vanishing from a CI gate."""
     out = []
     for d, dirs, files in os.walk(root):
         dirs[:] = sorted(x for x in dirs if not x.startswith("."))
         for f in sorted(files):
             p = os.path.join(d, f)
-            if is_candidate(p) and sniff(p):
+            if not is_candidate(p):
+                continue
+            try:
+                mode = os.stat(p).st_mode
+            except OSError:  # a dangling link: a log that should be there; reading it says so
+                out.append(p)
+                continue
+            if not stat.S_ISREG(mode):
+                if notes is not None:
+                    notes.append(f"{p}: skipped, not a regular file ({_file_kind(mode)})")
+                continue
+            try:
+                kind = sniff(p)
+            except OSError:
+                kind = "unreadable"  # read_segment says why
+            if kind:
                 out.append(p)
     return out
 
 
-def expand(patterns, beside: bool = False) -> tuple[list[str], list]:
+def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[list[str], list]:
     """PATH arguments -> (log files, ParseErrors). Discovery happens here, once.
 
     A PATH is a file, a directory (searched recursively for logs), a glob (when no file has
     that very name), or '-' (stdin). `beside`: each named file also brings the other logs
-    of its run directory that share its run key (twins, resume segments).
+    of its run directory that share its run key (twins, resume segments). `notes`: files
+    skipped that are not errors (see find_logs).
     """
     import glob
 
@@ -152,7 +167,7 @@ def expand(patterns, beside: bool = False) -> tuple[list[str], list]:
             matches = [pattern]
         for path in matches:
             if os.path.isdir(path):
-                found = find_logs(path)
+                found = find_logs(path, notes)
                 if not found:
                     problems.append(ParseError(path, "no training log found in this directory"))
                 files.extend(found)
@@ -161,6 +176,16 @@ def expand(patterns, beside: bool = False) -> tuple[list[str], list]:
             else:
                 problems.append(ParseError(path, "no such file or directory"))
     return list(dict.fromkeys(files)), problems
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
 
 
 def _with_siblings(path: str) -> list[str]:

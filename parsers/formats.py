@@ -52,7 +52,8 @@ def read_file(path: str, engine: str = "fast", chunk: int | None = None) -> list
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     name = display_name(path)
-    data = read_log(path)
+    notes: list[str] = []  # e.g. a .gz cut short: the run's problems say it
+    data = read_log(path, notes)
     if re.search(rb"\S", data) is None:
         raise ParseError(name, "empty file")
     kind = detect(data)
@@ -63,6 +64,8 @@ def read_file(path: str, engine: str = "fast", chunk: int | None = None) -> list
     segments = module(kind).read(name, content, engine=engine, chunk=chunk)
     for seg in segments:
         _check(name, kind, seg)
+    for note in notes:
+        segments[-1].skip(note)
     return segments
 
 

@@ -29,6 +29,7 @@ import json
 
 import numpy as np
 
+from parsers.bounds import OUT_OF_RANGE, counts_ok
 from parsers.header import read_env
 from parsers.json_fast import merge_block
 from parsers.lines import TextFile, find_newline
@@ -394,6 +395,11 @@ def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | No
             seg.values = lane.values[rows].T
         seg.present = lane.present[rows].T
     seg.keys = train_keys
+    ok = counts_ok(position["epoch"]) & counts_ok(position["iter"]) & counts_ok(position["step"])
+    if not ok.all():  # `"iter": 1e309`: the row cannot be placed; count it, never guess
+        seg.skip(OUT_OF_RANGE, int((~ok).sum()), train_lines[~ok] + 1)
+        train_lines, seg.values, seg.present = train_lines[ok], seg.values[ok], seg.present[ok]
+        position = {k: v[ok] for k, v in position.items()}
     m = len(train_lines)
     seg.epoch, seg.iter = position["epoch"], position["iter"]
     seg.step = position["step"] if library == "mmengine" else np.full(m, np.nan)
@@ -467,6 +473,7 @@ def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> No
         epoch = step
     else:
         epoch = cols["epoch"][0][ev] if "epoch" in cols and not isinstance(cols["epoch"][0], str) else np.full(len(ev), np.nan)
+    epoch = np.where(counts_ok(epoch), epoch, np.nan)  # an out-of-range epoch is not stated
     seg.eval_epoch.extend(epoch[r].tolist())
     seg.eval_step.extend([np.nan] * len(r))
     seg.eval_after_row.extend(after[r].tolist())

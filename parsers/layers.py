@@ -23,11 +23,19 @@ MMDET = re.compile(r"^(?P<frame>frame_\d+_)?(?:d(?P<d>\d+)\.)?(?P<grp>(?:[a-z0-9
 SPARSE4D = re.compile(r"^(?P<frame>frame_\d+_)?loss_(?P<term>[A-Za-z0-9]+)(?P<dn>_dn)?_(?P<k>\d+)$")
 TRANSFUSION = re.compile(r"^(?:loss/)?(?P<path>[^/]+)/layer_(?P<k>-?\d+)_loss_(?P<term>[A-Za-z0-9]+)$")
 GROUP_WORDS = ("dn", "enc", "aux", "one2many", "o2m", "denoise")
+MAX_LAYER = 999  # a key numbering a layer beyond this is a plain column, not a decoder layer
 
 
 def classify(key: str):
     """(group, term, layer) where layer is an int (intermediate / Sparse4D), 'final', or
     -1 (TransFusion's last layer); None when the key is not a decoder-layer loss."""
+    found = _classify(key)
+    if found is not None and isinstance(found[2], int) and not -1 <= found[2] <= MAX_LAYER:
+        return None  # `d99999999999999999999.loss_cls`: the number comes from a log; bound it
+    return found
+
+
+def _classify(key: str):
     m = SPARSE4D.match(key)
     if m:
         group = _join((m.group("frame") or "").rstrip("_"), "dn" if m.group("dn") else "")

@@ -148,7 +148,7 @@ class Meta(Mapping):
     twins_not_read: tuple = ()  # twin files found but not read (unreadable, or not needed)
     replaced_rows: int = 0  # rows of earlier segments replaced by a resume's re-run of the same steps
     started: str | None = None  # the launch stamp (YYYYmmdd_HHMMSS) of the run's first segment
-    tail: tuple = ()  # the last lines of the run's last text launch (how it ended), control characters removed
+    tail: tuple = ()  # the last lines of the run's last text launch (how it ended), as logged
 
     def __post_init__(self):
         if isinstance(self.lr_schedule, Mapping):

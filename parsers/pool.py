@@ -22,8 +22,31 @@ def map_with_progress(fn, items: list, jobs: int, progress: bool, label: str,
     if preload is not None:
         preload()
     chunk = max(1, len(items) // (jobs * 8))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(_with_progress(pool.map(fn, items, chunksize=chunk), len(items), progress, label))
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    try:
+        results = list(_with_progress(pool.map(fn, items, chunksize=chunk), len(items), progress, label))
+    except BaseException:  # Ctrl-C (or a failure): stop now, not after the queued work
+        _terminate(pool)
+        raise
+    pool.shutdown()
+    return results
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent (which stops them): a terminal sends SIGINT to
+    the whole process group, and each worker would print its own traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public way before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.join(timeout=5)
 
 
 def _with_progress(iterator: Iterable, total: int, enabled: bool, label: str):

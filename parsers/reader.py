@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 
 from parsers.discovery import STDIN, expand, group_segments
-from parsers.io import display_name
+from parsers.io import display_name, per_file
 from parsers.run import ParseError, Run
 
 observers: list = []
@@ -37,15 +37,16 @@ class Job:
 
 
 def read_paths(paths, jobs: int | None = None, progress: bool | None = None,
-               beside: bool = False) -> tuple[list[Run], list[ParseError]]:
+               beside: bool = False, notes: list | None = None) -> tuple[list[Run], list[ParseError]]:
     """PATH arguments -> (runs in argument order, one ParseError per unreadable input).
 
     jobs: worker processes (None: all cores when there are more than 4 groups).
     progress: a bar on stderr (None: when it is a terminal and there are several groups).
     beside: each named file also brings the logs of its run from its run directory
     (resume segments, twins): what `bevlog watch` follows.
+    notes: gets a line per file skipped that is no error (a named pipe called `x.log`).
     """
-    work, problems = plan(paths, beside)
+    work, problems = plan(paths, beside, notes)
     runs: list[Run] = []
     for got, errs in map_jobs(read_job, work, jobs, progress, "reading logs"):
         runs.extend(got)
@@ -82,9 +83,9 @@ def read_many(paths) -> list[Run]:
     return runs
 
 
-def plan(paths, beside: bool = False) -> tuple[list[Job], list[ParseError]]:
+def plan(paths, beside: bool = False, notes: list | None = None) -> tuple[list[Job], list[ParseError]]:
     """PATH arguments -> (jobs in the order their files were named, problems)."""
-    files, problems = expand(paths, beside)
+    files, problems = expand(paths, beside, notes)
     groups = group_segments(files)
     first = {p: i for i, p in reversed(list(enumerate(files)))}
     groups.sort(key=lambda g: min(first[p] for units in g[1] for p in units))
@@ -121,8 +122,11 @@ def read_job(job: Job) -> tuple[list[Run], list[ParseError]]:
     groups = split_runs(segments) if segments else []
     runs = []
     for segs, name in zip(groups, run_names(job.name, groups)):
-        run = build_run(segs, name, list(dict.fromkeys(s.source for s in segs)),
-                        twins_not_read=[t for s in segs for t in s.header.get("twins_not_read", [])])
+        try:
+            run = _build(list(dict.fromkeys(s.source for s in segs)), segs, name)
+        except ParseError as exc:
+            problems.append(exc)
+            continue
         for fn in observers:
             fn(run)
         runs.append(run)
@@ -151,6 +155,16 @@ def read_unit(unit: list[str]) -> list:
     return segments
 
 
+@per_file
+def _build(sources: list[str], segments: list, name: str) -> Run:
+    """One run's segments -> Run; anything unexpected becomes the run's (first file's) problem."""
+    from parsers.assemble import build_run
+
+    not_read = [t for s in segments for t in s.header.get("twins_not_read", [])]
+    return build_run(segments, name, sources, twins_not_read=not_read)
+
+
+@per_file
 def read_file(path: str) -> list:
     """One log file -> its segments (one per launch it holds): the format table's reader
     (`parsers.formats`), the single place that turns a file into segments."""

@@ -26,6 +26,7 @@ import re
 
 import numpy as np
 
+from parsers.bounds import OUT_OF_RANGE, counts_ok
 from parsers.kv import parse_bodies
 from parsers.lines import TextFile
 from parsers.patterns import ANY_PREFIX, DIALECTS, LIBRARY, TIMESTAMP, date_format, prefix
@@ -406,6 +407,15 @@ def _set_train(seg, parts) -> None:
 
     is_epoch = ordered(cat("is_epoch"))
     x, xn, y, yn = (ordered(cat(f)) for f in ("x", "xn", "y", "yn"))
+    ok = counts_ok(x) & counts_ok(xn) & counts_ok(y) & counts_ok(yn)
+    if not ok.all():  # `Epoch [1<30 digits>][…]` would size the epoch grid: count the row, drop it
+        seg.skip(OUT_OF_RANGE, int((~ok).sum()), ordered(line_idx)[~ok] + 1)
+        if not ok.any():
+            seg.empty_train()
+            seg.header["_train_line_idx"] = np.zeros(0, np.int64)
+            return
+        order = (np.arange(len(line_idx)) if order is None else order)[ok]
+        is_epoch, x, xn, y, yn = (a[ok] for a in (is_epoch, x, xn, y, yn))
     # Epoch [e][i/n]: epoch e, iter i, n iters per epoch.  Iter [i/n]: global i of n.
     seg.epoch = np.where(is_epoch, x, np.nan)
     seg.iter = np.where(is_epoch, y, x)

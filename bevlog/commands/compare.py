@@ -10,10 +10,7 @@ import click
 
 from bevlog.options import (align_option, batch_option, choose_align, jobs_option, load_or_exit,
                             paths_argument, smooth_option)
-
-
-class BadInput(click.ClickException):
-    exit_code = 2
+from bevlog.output import BadInput
 
 
 @click.command(name="compare")
@@ -73,6 +70,7 @@ def _print_tables(comparisons):
     from bevlog.align import AXIS_TITLE, UNIT
     from bevlog.compare import fmt_value
     from bevlog.options import use_color
+    from bevlog.output import clean
     from bevlog.summary import fmt_lr
 
     console = Console(no_color=not use_color(), highlight=False,
@@ -94,12 +92,12 @@ def _print_tables(comparisons):
                      _int(row["rows"]), fmt_value(row["final"]), fmt_value(row["best"])]
             cells += [fmt_value(row[c]) for c in checkpoint_cols]
             cells += [_short(row["noise"]), _short(row["noise_norm"]), _short(row["slope"]), row["curve"]]
-            table.add_row(*[str(c) for c in cells])
+            table.add_row(*[Text(clean(c)) for c in cells])  # run names come from the logs
         console.print(table)
         for verdict in comp.verdicts:
-            console.print(Text(verdict))
+            console.print(Text(clean(verdict)))
         for note in comp.notes:
-            console.print(Text(note, style="dim"))
+            console.print(Text(clean(note), style="dim"))
         console.print()
 
 

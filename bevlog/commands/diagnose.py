@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from bevlog.options import jobs_option, report_errors, report_notes, use_color
+from bevlog.output import clean
 
 ICONS = {"error": "✗", "warning": "⚠", "info": "ℹ"}
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -60,9 +61,10 @@ def command(ctx, paths, fmt, fail_on, rules, skip, explain, jobs):
     chosen = choose_rules(rules, skip)
     from bevlog.diagnose import diagnose_paths
 
-    diagnoses, errors = diagnose_paths(paths, chosen, jobs=jobs)
+    notes: list[str] = []
+    diagnoses, errors = diagnose_paths(paths, chosen, jobs=jobs, notes=notes)
     report_errors(errors)
-    report_notes(d.meta for d in diagnoses)
+    report_notes((d.meta for d in diagnoses), notes)
     if diagnoses:
         if fmt == "json":
             import json
@@ -142,7 +144,7 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
     for k, d in enumerate(diagnoses):
         if k:
             console.print()
-        console.print(Text(d.summary, style="bold"))
+        console.print(Text(clean(d.summary), style="bold"))
         if d.findings:
             grid = Table.grid(padding=(0, 2))
             for _ in range(3):
@@ -151,22 +153,22 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
             runner = d.meta.get("runner")
             for f in d.findings:
                 label = Text(f"  {ICONS[f.severity]} {f.severity:<7}", style=STYLES[f.severity])
-                body = Text(f.message)
+                body = Text(clean(f.message))
                 if f.fix and f.fix.text and f.severity != "info":
-                    body.append(f"\nfix: {f.fix.text}", style="dim")
+                    body.append(f"\nfix: {clean(f.fix.text)}", style="dim")
                 grid.add_row(label, f.rule, where_text(f, runner), body)
             console.print(grid)
         style = {"broken": "bold red", "needs attention": "bold yellow", "healthy": "bold green"}[d.verdict]
         line = Text("verdict: ")
         line.append(d.verdict, style=style)
-        line.append(f" — {verdict_hint(d)}")
+        line.append(f" — {clean(verdict_hint(d))}")
         console.print(line)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
 def render_markdown(diagnoses) -> str:
     def cell(text) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+        return clean(str(text).replace("|", "\\|").replace("\n", " "))
 
     out = []
     for d in diagnoses:

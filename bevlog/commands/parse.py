@@ -46,27 +46,35 @@ def command(ctx, paths, fmt, frame, out, jobs):
 
 
 def _write_frame(runs, frame, fmt, out):
+    """csv/json to stdout, or any format to `out` atomically (a reader of `out` never
+    sees half a file). Text from the logs is data here, written as the format escapes it."""
     import pandas as pd
 
+    from bevlog.output import atomic_path
+
     df = pd.concat([getattr(r, frame) for r in runs], ignore_index=True)
-    if fmt == "parquet":
-        df.to_parquet(out, index=False)
-    elif fmt == "csv":
-        df.to_csv(out or sys.stdout, index=False)
-    else:  # JSON Lines: one object per row, NaN -> null
-        text = df.to_json(orient="records", lines=True, double_precision=10)
-        if out:
-            with open(out, "w") as f:
-                f.write(text)
+    if not out:
+        if fmt == "csv":
+            df.to_csv(sys.stdout, index=False)
+        else:  # JSON Lines: one object per row, NaN -> null
+            sys.stdout.write(df.to_json(orient="records", lines=True, double_precision=10))
+        return
+    with atomic_path(out) as tmp:
+        if fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        elif fmt == "csv":
+            df.to_csv(tmp, index=False)
         else:
-            sys.stdout.write(text)
+            df.to_json(tmp, orient="records", lines=True, double_precision=10)
 
 
 def _print_table(runs):
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from bevlog.options import use_color
+    from bevlog.output import clean
     from bevlog.summary import fmt_lr, fmt_num, iteration_time_text, run_summary
 
     table = Table(show_edge=False, header_style="bold")
@@ -78,12 +86,13 @@ def _print_table(runs):
     for run in runs:
         s = run_summary(run)
         aux = {True: "yes", False: "no"}.get(s["aux"], "?")
-        table.add_row(
+        cells = [
             s["run"], s["format"] or "?", s["runner"] or "?", s["length"], str(s["rows"]), str(s["evals"]), s["batch"],
             f"{fmt_lr(s['lr_min'])}–{fmt_lr(s['lr_max'])}", fmt_num(s["last_loss"]),
             fmt_num(s["best_loss"]), iteration_time_text(s), str(s["decoder_layers"] or "?"), aux, str(s["ended"] or "?"),
             str(s["skipped"]),
-        )
+        ]
+        table.add_row(*[Text(clean(c)) for c in cells])  # Text: a log's `[b]` is not markup
     color = use_color()
     console = Console(no_color=not color, highlight=False, width=None if sys.stdout.isatty() else 240)
     console.print(table)

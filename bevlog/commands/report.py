@@ -5,10 +5,7 @@ import click
 
 from bevlog.options import (align_option, batch_option, choose_align, jobs_option, load_or_exit,
                             paths_argument, smooth_option)
-
-
-class BadInput(click.ClickException):
-    exit_code = 2
+from bevlog.output import BadInput
 
 
 @click.command(name="report")
@@ -60,12 +57,9 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
     except AlignError as exc:
         raise BadInput(str(exc)) from None
     html = render(report_ctx, panels, findings, title)
-    try:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(html)
-    except OSError as exc:
-        raise BadInput(f"{out}: cannot write the report: {exc.strerror or exc}") from None
-    size = len(html.encode("utf-8"))
+    from bevlog.output import write_atomic
+
+    size = write_atomic(out, html, "the report")  # a failed write: one line, exit 2
     note = "" if findings is None else f", {len(findings)} finding(s)"
     click.echo(f"wrote {out} ({size / 1e6:.1f} MB, {len(runs)} run(s){note})", err=True)
     if png_dir:

@@ -101,11 +101,9 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
 
 def write_report(path, runs, **kwargs) -> int:
     """Write the report; returns its size in bytes."""
-    text = build_report(runs, **kwargs)
-    data = text.encode("utf-8")
-    with open(path, "wb") as f:
-        f.write(data)
-    return len(data)
+    from bevlog.output import write_atomic
+
+    return write_atomic(path, build_report(runs, **kwargs), "the report")
 
 
 def _section(title: str, note: str, body: str, sid: str) -> str:
