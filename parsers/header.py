@@ -62,7 +62,7 @@ def block_kind(lines) -> str | None:
 def read_messages(msgs, blocks: dict, dialect: str) -> dict:
     """msgs: [(line_index, date, message)] in file order; blocks: line_index -> (kind,
     lines) of the messages followed by an environment block or a config dump."""
-    out: dict = {"resumes": [], "checkpoints": [], "config_lines": []}
+    out: dict = {"resumes": [], "checkpoints": [], "config_lines": [], "env_lines": []}
     for i, date, msg in msgs:
         if i in blocks:
             kind, block = blocks[i]
@@ -70,6 +70,7 @@ def read_messages(msgs, blocks: dict, dialect: str) -> dict:
                 out["config_lines"].append(i + 1)  # 1-based: each dump is a launch
                 out.setdefault("config_text", "\n".join(block))
             else:
+                out["env_lines"].append(i + 1)  # each environment block starts a launch
                 read_env(block, out)
             continue
         m = DISTRIBUTED.search(msg)

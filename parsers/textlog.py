@@ -56,18 +56,21 @@ def read(source: str, content, engine: str = "fast", chunk: int | None = None) -
     nohup.out and slurm-*.out often hold several launches appended to one file. A launch
     starts where the runner logs its environment block (found by its content,
     `sys.platform: `, whatever label the team's script gave it); failing that, at each
-    Config dump after the first. Output before the first launch belongs to the first,
+    Config dump (and the header lines right above it). A file of several launches is read
+    once whole, to find them, then launch by launch. Output before the first launch belongs to the first,
     output after a launch's last line (its traceback) to that launch. `content`: bytes, or
     a one-item list holding them (parsers.formats)."""
     data = bytes(content.pop() if isinstance(content, list) else content)
-    starts = _env_starts(data)
-    if len(starts) < 2:
-        seg = read_text(source, data, engine=engine, chunk=chunk)
-        dumps = seg.header.get("config_lines", [])
-        if len(dumps) < 2:
-            seg.header["tail_lines"] = _tail(data)
-            return [seg]
-        starts = [_header_start(data, _line_start(data, line)) for line in dumps]
+    seg = read_text(source, data, engine=engine, chunk=chunk)
+    envs, dumps = seg.header.get("env_lines", []), seg.header.get("config_lines", [])
+    if len(envs) < 2 and len(dumps) < 2:
+        seg.header["tail_lines"] = _tail(data)
+        return [seg]  # one launch (the usual file): read once
+    offsets = _line_offsets(data)
+    if len(envs) >= 2:
+        starts = [int(offsets[line - 1]) for line in envs]
+    else:
+        starts = [_header_start(data, int(offsets[line - 1])) for line in dumps]
     return _read_launches(source, data, starts, engine, chunk)
 
 
@@ -129,34 +132,10 @@ def _year_of_neighbours(others, seg, before: bool = False):
     return year, f"launch {ref.header['launch']['index']} of this file ({ref.header['year']}, {'after' if before else 'before'} it)"
 
 
-_ENV_MARK = b"sys.platform: "
-
-
-def _env_starts(data: bytes) -> list[int]:
-    """Byte offsets of the logger lines that introduce an environment block (a literal
-    search: next to nothing to do on a log that has none, or one)."""
-    out = []
-    pos = data.find(_ENV_MARK)
-    while pos >= 0:
-        s = data.rfind(b"\n", 0, pos) + 1
-        for _ in range(8):  # the logger line is a few lines up (`Environment info:`, dashes)
-            if s == 0:
-                break
-            s = data.rfind(b"\n", 0, s - 1) + 1
-            if ANY_PREFIX.match(data, s):
-                if not out or out[-1] != s:
-                    out.append(s)
-                break
-        pos = data.find(_ENV_MARK, pos + 1)
-    return out
-
-
-def _line_start(data: bytes, line_no: int) -> int:
-    """Byte offset of 1-based line `line_no`."""
-    pos = 0
-    for _ in range(line_no - 1):
-        pos = data.index(b"\n", pos) + 1
-    return pos
+def _line_offsets(data: bytes):
+    """Byte offset of every line's start."""
+    nl = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    return np.concatenate(([0], nl + 1))
 
 
 _RECORD = re.compile(rb"(?:Epoch|Iter)(?:\([a-z]+\))? *\[")
@@ -185,7 +164,8 @@ def _shift_lines(seg: Segment, by: int) -> None:
     for r in seg.header.get("resumes", []):
         r["line"] += by
     seg.header["checkpoints"] = [(i + by, n, unit) for i, n, unit in seg.header.get("checkpoints", [])]
-    seg.header["config_lines"] = [n + by for n in seg.header.get("config_lines", [])]
+    for key in ("config_lines", "env_lines"):
+        seg.header[key] = [n + by for n in seg.header.get(key, [])]
 
 
 def detect_dialect(lines) -> str | None:
@@ -236,7 +216,6 @@ def read_text(source: str, data: bytes, fmt: str | None = None, dialect: str | N
         else:
             seg.header["year"] = year
     use_fast = engine == "fast" and dialect == "mmcv"
-    fast_rows = 0
     prefix_re = prefix(dialect)
 
     def scan(k: int) -> _Chunk:
