@@ -33,7 +33,7 @@ from parsers.io import STDIN
 from parsers.patterns import BARE_TIMESTAMP as _BARE_TS
 from parsers.patterns import TIMESTAMP
 _TRAILING_TS = re.compile(rf"[_\-. ]*{TIMESTAMP}$")
-LOG_SUFFIXES = (".log", ".json", ".txt", ".log.gz", ".json.gz", ".txt.gz")
+LOG_SUFFIXES = (".log", ".json", ".txt", ".out", ".log.gz", ".json.gz", ".txt.gz", ".out.gz")  # .out: nohup.out, slurm-*.out
 
 
 def stem(path: str) -> str:

@@ -193,6 +193,8 @@ def launch_stamp(seg) -> str | None:
         m = _STAMP.search(part)
         if m:
             return m.group(0)
+    if seg.header.get("year_unknown"):
+        return None  # a console launch without a year: its clock counts from a stand-in year
     text = seg.header.get("start_date")
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S"):
         try:

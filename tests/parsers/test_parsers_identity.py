@@ -259,3 +259,13 @@ def test_a_capture_of_18_launches_groups_resumes_with_the_run_of_their_model():
              and len(r.meta.segments) > 1]
     assert len(effb3) == 1 and len(effb3[0].meta.segments) == 11
     assert effb3[0].meta.iters_per_epoch == 15169
+
+
+def test_console_captures_named_out_are_found_in_a_work_dir(tmp_path):
+    # nohup.out and slurm-*.out are what a scheduler leaves beside the work dirs
+    src = REAL_SET2 / "woxinyonghen__OpenMMLabCamp__slurm-300830.out"
+    shutil.copy(src, tmp_path / "slurm-300830.out")
+    (tmp_path / "notes.out").write_text("not a log\n")  # sniffed by content: skipped
+    runs, problems = parsers.read_paths([tmp_path])
+    assert problems == [] and len(runs) == 1
+    assert len(runs[0].train) == src.read_text().count("- mmengine - INFO - Iter(train)") == 100
