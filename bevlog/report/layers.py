@@ -16,34 +16,35 @@ TIME_BINS = 160
 COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 
 
-def layer_groups(run) -> dict:
-    """(group, term) -> row positions in `run.layers`, found in one pass."""
-    layers = run.layers
-    if layers is None or not len(layers):
-        return {}
-    return {key: idx for key, idx in layers.groupby(["group", "term"], sort=False).indices.items()}
+def layer_groups(run) -> list:
+    """The (group, term) pairs of `run.layers`."""
+    from parsers.layers import group_terms
+
+    return group_terms(run)
 
 
-def layer_matrix(run, rows, ctx: Context):
-    """(x of each time bin, layer ids, values[layer, bin] = mean over the bin) for the rows
-    of one group/term of `run.layers`; None when fewer than two layers were logged."""
+def layer_matrix(run, group_term, ctx: Context):
+    """(x of each time bin, layer ids, values[layer, bin] = mean over the bin) for one
+    group/term of `run.layers`; None when fewer than two layers were logged. Only that
+    term's rows are built (parsers.layers.layers_part), never the whole long frame."""
     import numpy as np
     import pandas as pd
 
     from bevlog.align import frame_x
+    from parsers.layers import layers_part
 
-    layers = run.layers
-    layer = layers["layer"].to_numpy()[rows].astype(int)
+    layers = layers_part(run, group_term=group_term)
+    layer = layers["layer"].to_numpy().astype(int)
     layer_ids = np.unique(layer)
     if len(layer_ids) < 2:
         return None
-    step = layers["step"].to_numpy(dtype=float)[rows]
-    value = layers["value"].to_numpy(dtype=float)[rows]
+    step = layers["step"].to_numpy(dtype=float)
+    value = layers["value"].to_numpy(dtype=float)
     steps, col = np.unique(step, return_inverse=True)
     probe = pd.DataFrame({"step": steps})
     if "epoch_f" in layers:
         epoch_f = np.full(len(steps), np.nan)
-        epoch_f[col] = layers["epoch_f"].to_numpy(dtype=float)[rows]
+        epoch_f[col] = layers["epoch_f"].to_numpy(dtype=float)
         probe["epoch_f"] = epoch_f
     x = frame_x(run, probe, ctx.align, ctx.overrides)
     ok = np.isfinite(x)
@@ -75,17 +76,16 @@ def layers_panel(ctx: Context) -> dict:
     # the main decoder's terms of every run first, then denoising/encoder/frame groups
     items = []
     for order, (run, label) in enumerate(ctx.pairs()):
-        groups = layer_groups(run)
-        for (group, term), rows in groups.items():
+        for group, term in layer_groups(run):
             side = bool({"dn", "enc"} & set(group.split("_")))  # denoising / encoder queries
-            items.append(((side, order, group, term), run, label, group, term, rows))
+            items.append(((side, order, group, term), run, label, group, term))
     items.sort(key=lambda item: item[0])
     mats, truncated = [], False
-    for _, run, label, group, term, rows in items:
+    for _, run, label, group, term in items:
         if len(mats) >= MAX_SUBPLOTS:
             truncated = True
             break
-        m = layer_matrix(run, rows, ctx)
+        m = layer_matrix(run, (group, term), ctx)
         if m is not None:
             mats.append((label, group, term, m))
     if truncated:
