@@ -1,10 +1,11 @@
 """`bevlog watch LOG`: follow a log that is still being written and print each finding once.
 
-Every --interval seconds the log is re-read when it grew (or when a newer timestamped log
-appeared beside it: mmcv starts `<work_dir>/<new ts>.log` on a restart, mmengine
-`<work_dir>/<new ts>/<new ts>.log`), the rules run with the run marked live (so "stopped
-before the end" is not reported while it is still going), and findings not printed before
-are printed. A finding is the same finding while its rule, severity and kind stay the same
+Every --interval seconds the lines appended since the last check are read (only those:
+bevlog.live; a newer timestamped log beside it is followed: mmcv starts
+`<work_dir>/<new ts>.log` on a restart, mmengine `<work_dir>/<new ts>/<new ts>.log`; a file
+that shrank is read again from its start), the rules run with the run marked live (so
+"stopped before the end" is not reported while it is still going; see `Watcher` for which
+rules run on every check), and findings not printed before are printed. A finding is the same finding while its rule, severity and kind stay the same
 (an event rule such as grad-spike or lr-drop: also its step), so a plateau whose window moves
 is printed once. Ctrl-C exits cleanly; --once reads, prints and exits (for scripts).
 """
@@ -16,10 +17,15 @@ import time
 
 import click
 
+from bevlog.live import LiveLog
 from bevlog.options import report_errors
 
 # rules whose findings are separate events (one per step), not one state of the run
 EVENT_RULES = {"grad-spike", "lr-drop", "nonfinite-loss"}
+# rules the quick pass runs on the newest rows between full passes: a nan/inf is a fact of
+# the rows themselves, which a window of the run judges as the whole run would
+QUICK_RULES = ("nonfinite-loss", "grad-nonfinite")
+CONTEXT_ROWS = 200
 LOG_NAME = re.compile(r"^(\d{8}_\d{6})(\.log|\.log\.json|\.json)(\.gz)?$")
 TS_DIR = re.compile(r"^\d{8}_\d{6}$")
 
@@ -84,36 +90,43 @@ def _listdir(folder):
         return []
 
 
-def read_live(path: str):
-    """The run the file belongs to, with the earlier resume segments that sit beside it."""
-    import parsers
-
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        groups = parsers.discover(folder)
-    except parsers.ParseError:
-        groups = []
-    here = os.path.abspath(path)
-    for group in groups:
-        if len(group) > 1 and here in (os.path.abspath(f) for f in group):
-            return parsers.read_many(group)[0]
-    return parsers.read(path)
-
-
 class Watcher:
-    """The state of one `bevlog watch`: which file, what it last saw, what it printed."""
+    """The state of one `bevlog watch`: which file, what was read of it, what it printed.
 
-    def __init__(self, path: str, rules: list[str], follow_rotation: bool = True):
+    Each poll reads only the lines appended since the last one (bevlog.live.LiveLog). All
+    rules then run on the whole run (the full pass) when the last full pass is at least
+    `full_every` seconds old (None: four times as long as that pass took, so that on a
+    huge log the full passes take at most a fifth of the time); between full passes the
+    quick pass runs QUICK_RULES on the new rows (with CONTEXT_ROWS rows before them) so a
+    nan/inf is printed within one poll, and prints only findings that start in the new
+    rows. Both passes mark the run live.
+    """
+
+    def __init__(self, path: str, rules: list[str], follow_rotation: bool = True,
+                 full_every: float | None = None):
         self.folder = path if os.path.isdir(path) else None  # a work dir: follow its newest log
         self.path = path
         self.rules = rules
         self.follow_rotation = follow_rotation
+        self.full_every = full_every
         self.seen: set[tuple] = set()
-        self.stamp = None
+        self.live = None if self.folder else LiveLog(path)
+        self._restart()
+
+    def _restart(self) -> None:
+        self.last_full = None  # monotonic time of the last full pass
+        self.full_cost = 0.0  # seconds the last full pass took
+        self.unseen = False  # lines read that no full pass has seen yet
+        self.rows_quick = 0  # rows the quick pass has looked at
+
+    def _follow(self, path: str) -> None:
+        self.path = path
+        self.live = LiveLog(path)
+        self._restart()
 
     def poll(self) -> tuple[list, list[str], str | None]:
         """(new findings, notes for stderr, the error that stops reading or None)."""
-        from bevlog.diagnose import diagnose_run
+        import parsers
 
         notes = []
         if self.folder:
@@ -123,33 +136,67 @@ class Watcher:
             if newest != self.path:
                 if self.path != self.folder:
                     notes.append(f"now following {newest} (a newer log appeared)")
-                self.path, self.stamp = newest, None
+                self._follow(newest)
         elif self.follow_rotation:
             newer = newest_sibling(self.path)
             if newer != os.path.abspath(self.path) and newer != self.path:
                 notes.append(f"now following {newer} (a newer log appeared)")
-                self.path, self.stamp = newer, None
+                self._follow(newer)
         try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            return [], notes, f"{self.path}: {exc.strerror}"
-        stamp = (st.st_size, st.st_mtime_ns)
-        if stamp == self.stamp:
-            return [], notes, None
-        import parsers
-
-        try:
-            run = read_live(self.path)
+            before = self.live.offset
+            grew = self.live.update()
         except parsers.ParseError as exc:
             return [], notes, str(exc)
-        self.stamp = stamp
+        if self.live.offset < before:
+            self._restart()  # the file was truncated: read again from its start
+        if self.live.segment is None:
+            return [], notes, None
+        self.unseen |= grew
+        if self.unseen and self._full_due():
+            return self._keep_new(self._full_pass()), notes, None
+        if grew:
+            return self._keep_new(self._quick_pass()), notes, None
+        return [], notes, None
+
+    def _full_due(self) -> bool:
+        if self.last_full is None:
+            return True
+        wait = self.full_every if self.full_every is not None else 4 * self.full_cost
+        return time.monotonic() - self.last_full >= wait
+
+    def _full_pass(self) -> list:
+        from bevlog.diagnose import diagnose_run
+
+        t = time.monotonic()
+        findings = diagnose_run(self.live.run(), self.rules, live=True)
+        self.last_full = time.monotonic()
+        self.full_cost = self.last_full - t
+        self.rows_quick = self.live.rows
+        self.unseen = False
+        return findings
+
+    def _quick_pass(self) -> list:
+        from bevlog.diagnose import diagnose_run
+
+        rules = [r for r in self.rules if r in QUICK_RULES]
+        since = self.rows_quick
+        self.rows_quick = self.live.rows
+        if not rules:
+            return []
+        run, first_new = self.live.tail_run(CONTEXT_ROWS, since)
+        if run is None or first_new is None:
+            return []
+        return [f for f in diagnose_run(run, rules, live=True)
+                if f.start_step is not None and f.start_step >= first_new]
+
+    def _keep_new(self, findings) -> list:
         fresh = []
-        for f in diagnose_run(run, self.rules, live=True):
+        for f in findings:
             key = finding_key(f)
             if key not in self.seen:
                 self.seen.add(key)
                 fresh.append(f)
-        return fresh, notes, None
+        return fresh
 
 
 def format_line(finding) -> str:

@@ -1,0 +1,296 @@
+"""A log that is still being written, read incrementally (for `bevlog watch`).
+
+`LiveLog.update()` reads only the bytes appended since the last call: the complete lines
+among them (a partial last line waits for the next call) are parsed as a fragment by the
+format's own parser (`parsers.textlog.read_text` / `parsers.jsonlog.read_json`: they parse
+any run of whole lines) and their rows are appended to what was read before. The file's
+first read goes the same way, in chunks of CHUNK bytes, so memory follows the rows kept
+(compact float arrays, about a third of the text they came from) and not the file.
+Header facts (config, environment, start time) come from the first chunk: a log's header
+is far shorter than a chunk. `run()` assembles the Run from the kept rows (and the earlier
+resume segments found beside the file) with `parsers.assemble.build_run`, as `parsers.read`
+does: the same rows as reading the whole file at once (tests/bevlog/test_live.py).
+
+When the file shrinks (truncated, or replaced by a new file) everything read is dropped
+and the file is read again from its start.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+CHUNK = 64 << 20  # bytes parsed at a time on the first read of a big file
+
+
+def earlier_segments(path: str) -> list:
+    """Segments of the run's earlier files (resumes beside `path`), read whole. The one
+    place that decides which other files belong to the followed log's run."""
+    import parsers
+    from parsers.reader import read_segment
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        groups = parsers.discover(folder)
+    except parsers.ParseError:
+        return []
+    here = os.path.abspath(path)
+    for group in groups:
+        files = [os.path.abspath(f) for f in group]
+        if len(files) > 1 and here in files:
+            return [read_segment(f) for f in files if f != here]
+    return []
+
+
+class LiveLog:
+    """What has been read of one growing log file."""
+
+    def __init__(self, path: str, chunk: int = CHUNK):
+        self.path = path
+        self.chunk = chunk
+        self.reset()
+
+    def reset(self) -> None:
+        self.offset = 0  # bytes read: the end of the last complete line
+        self.lines = 0  # lines read
+        self.kind = None  # "text" or the json library ("mmcv" / "mmengine")
+        self.fmt = None  # the text parser's format label forced on fragments ("console")
+        self.segment = None  # the rows read so far, one Segment
+        self.pending: list = []  # fragments not yet merged into `segment`
+        self.before: list | None = None  # earlier segments of the run (read once)
+        self.header_only = False  # no train/val record read yet
+        self.gz_size = None  # size of a .gz log when it was read
+
+    @property
+    def rows(self) -> int:
+        return (self.segment.rows if self.segment is not None else 0) + sum(s.rows for s in self.pending)
+
+    def update(self) -> bool:
+        """Read what was appended; True when something new was read. Raises ParseError
+        (the file is missing, unreadable, or not a training log)."""
+        from parsers.run import ParseError
+
+        try:
+            size = os.path.getsize(self.path)
+        except OSError as exc:
+            raise ParseError(self.path, exc.strerror or str(exc)) from None
+        if self.offset == 0 and self._gzipped():
+            return self._read_whole(size)
+        if size < self.offset or (self.header_only and size > self.offset):
+            # truncated or replaced: start over; or only a header so far: read it again
+            # whole (a header block cut by a poll would lose its end)
+            self.reset()
+        if size == self.offset:
+            return False
+        got = False
+        while self.offset < size:
+            data = self._read(self.offset, min(size, self.offset + self.chunk))
+            if data is None:
+                break
+            self._parse(data)
+            got = True
+        return got
+
+    def _gzipped(self) -> bool:
+        try:
+            with open(self.path, "rb") as f:
+                return f.read(2) == b"\x1f\x8b"
+        except OSError:
+            return False
+
+    def _read_whole(self, size: int) -> bool:
+        """A .gz log (a finished run, or one that is rewritten whole): read it whole, again
+        whenever its size changes."""
+        from parsers.reader import read_segment
+
+        if self.segment is not None and size == self.gz_size:
+            return False
+        self.reset()
+        self.segment = read_segment(self.path)
+        self.gz_size = size
+        return True
+
+    def _read(self, start: int, stop: int) -> bytes | None:
+        """The complete lines in [start, stop) (past stop if the chunk ends mid-line);
+        None when there is no complete line yet."""
+        from parsers.run import ParseError
+
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(start)
+                data = f.read(stop - start)
+                end = data.rfind(b"\n")
+                while end < 0:  # a chunk without a newline: read on to the end of the line
+                    more = f.read(1 << 20)
+                    if not more:
+                        return None  # a partial last line: wait for the writer
+                    data += more
+                    end = data.rfind(b"\n")
+        except OSError as exc:
+            raise ParseError(self.path, exc.strerror or str(exc)) from None
+        return data[: end + 1]
+
+    def _parse(self, data: bytes) -> None:
+        from parsers.detect import detect
+        from parsers.run import ParseError
+
+        first = self.offset == 0
+        if first:
+            kind = detect(data)
+            if kind is None:
+                if len(data) < 1 << 16:
+                    self.offset, self.lines = 0, 0  # maybe only the first lines: wait for more
+                    raise ParseError(self.path, "not a training log yet: no mmcv/mmengine log lines")
+                raise ParseError(self.path, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
+            self.kind = "text" if kind == "text" else ("mmcv" if kind == "mmcv-json" else "mmengine")
+        seg = self._fragment(data, first)
+        nlines = data.count(b"\n")
+        if first and self.kind == "text" and not seg.header.get("log_lines"):
+            raise ParseError(self.path, "not a training log yet: no mmcv/mmengine log lines")
+        if first:
+            self.fmt = "console" if seg.format == "console" else None
+            self.segment = seg
+            self.header_only = seg.rows == 0 and not seg.eval_metric and len(data) < self.chunk
+        else:
+            _shift_lines(seg, self.lines)
+            self.pending.append(seg)
+            if len(self.pending) >= 32:
+                self._merge()
+        self.offset += len(data)
+        self.lines += nlines
+
+    def _fragment(self, data: bytes, first: bool):
+        from parsers.io import display_name
+
+        name = display_name(self.path)
+        if self.kind == "text":
+            from parsers.textlog import read_text
+
+            return read_text(name, data, self.fmt)
+        from parsers.jsonlog import read_json
+
+        seg = read_json(name, [data], self.kind)
+        if first and self.kind == "mmengine":
+            from parsers.reader import _attach_mmengine_config
+
+            _attach_mmengine_config(seg, self.path)
+        return seg
+
+    def _merge(self) -> None:
+        for seg in self.pending:
+            self.segment = merge_segments(self.segment, seg)
+        self.pending = []
+
+    def segments(self) -> list:
+        """The run's segments: the earlier files (read once), then this file's rows."""
+        if self.before is None:
+            self.before = earlier_segments(self.path)
+        self._merge()
+        return self.before + ([self.segment] if self.segment is not None else [])
+
+    def run(self):
+        """The Run as read so far (what parsers.read would give for the file as it is now,
+        up to its last complete line)."""
+        from parsers.assemble import build_run
+        from parsers.discovery import run_key
+
+        segs = self.segments()
+        sources = [s.source for s in segs]
+        run = build_run(segs, run_key(self.path)[1], sources)
+        run.meta["twins"], run.meta["twins_not_read"] = [], []
+        return run
+
+    def tail_run(self, context_rows: int, since_row: int):
+        """A Run of this file's rows from `since_row - context_rows` on (evaluations left
+        out), for the quick event rules; also the step of row `since_row` (None if none)."""
+        from parsers.assemble import build_run
+        from parsers.discovery import run_key
+
+        self._merge()
+        seg = self.segment
+        if seg is None or seg.rows == 0:
+            return None, None
+        start = max(0, min(since_row, seg.rows) - context_rows)
+        part = slice_rows(seg, start)
+        run = build_run([part], run_key(self.path)[1], [seg.source])
+        step = None
+        k = since_row - start
+        if 0 <= k < len(run.train):
+            step = float(run.train["step"].iloc[k])
+        return run, step
+
+
+def slice_rows(seg, start: int):
+    """The segment's train rows from `start` on, with its header (no evaluations)."""
+    from parsers.segment import Segment
+
+    out = Segment(source=seg.source, format=seg.format, library=seg.library, runner=seg.runner)
+    for name in ("epoch", "iter", "n", "step", "ts", "eta_s", "values", "present"):
+        v = getattr(seg, name)
+        setattr(out, name, v[start:] if v is not None and len(v) == seg.rows else v)
+    out.keys = list(seg.keys)
+    out.header = dict(seg.header)
+    out.skipped = Counter(seg.skipped)
+    out.skipped_lines = {k: list(v) for k, v in seg.skipped_lines.items()}
+    return out
+
+
+def _shift_lines(seg, by: int) -> None:
+    """Line numbers of a fragment counted from the file's first line."""
+    seg.skipped_lines = {k: [n + by for n in v] for k, v in seg.skipped_lines.items()}
+
+
+class _Part:
+    def __init__(self, seg):
+        self.names, self.values, self.present = list(seg.keys), _matrix(seg), _present(seg)
+
+
+def _matrix(seg):
+    import numpy as np
+
+    return seg.values if seg.values is not None else np.zeros((seg.rows, 0))
+
+
+def _present(seg):
+    import numpy as np
+
+    if seg.present is not None:
+        return seg.present
+    return ~np.isnan(_matrix(seg))
+
+
+def merge_segments(a, b):
+    """Segment `a` followed by the lines of fragment `b` (later lines of the same file)."""
+    import numpy as np
+
+    from parsers.stack import stack_values
+
+    if a is None:
+        return b
+    n_a = a.rows
+    if b.rows:
+        for name in ("epoch", "iter", "n", "step", "ts", "eta_s"):
+            va, vb = getattr(a, name), getattr(b, name)
+            va = va if va is not None and len(va) == n_a else np.full(n_a, np.nan)
+            vb = vb if vb is not None and len(vb) == b.rows else np.full(b.rows, np.nan)
+            setattr(a, name, np.concatenate([va, vb]))
+        parts = [_Part(a), _Part(b)] if n_a else [_Part(b)]
+        a.keys, a.values, a.present = stack_values(parts, lambda p: len(p.values))
+    a.eval_epoch.extend(b.eval_epoch)
+    a.eval_after_row.extend(n_a + int(r) for r in b.eval_after_row)  # -1: after a's last row
+    a.eval_step.extend(b.eval_step)
+    a.eval_metric.extend(b.eval_metric)
+    a.eval_value.extend(b.eval_value)
+    a.test_metrics.update(b.test_metrics)
+    a.runner = a.runner or b.runner
+    for reason, count in b.skipped.items():
+        a.skip(reason, count, b.skipped_lines.get(reason, ()))
+    for key, value in b.header.items():
+        if key in ("resumes", "checkpoints"):
+            a.header.setdefault(key, []).extend(value)
+        elif key == "log_lines":
+            a.header[key] = a.header.get(key, 0) + value
+        elif key == "traceback":
+            a.header[key] = value  # the last traceback is how the run ended
+        elif key not in a.header or a.header[key] in (None, "", [], {}):
+            a.header[key] = value
+    return a
