@@ -17,9 +17,12 @@ and the file is read again from its start.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 
 CHUNK = 64 << 20  # bytes parsed at a time on the first read of a big file
+# a train/val record (text: `Epoch [`, `Iter(val) [` …; json: a row with a position)
+RECORD = re.compile(rb"(?:Epoch|Iter)(?:\([a-z]+\))? *\[|\"(?:mode|step)\": ")
 
 
 def earlier_segments(path: str) -> list:
@@ -83,7 +86,11 @@ class LiveLog:
             return False
         got = False
         while self.offset < size:
-            data = self._read(self.offset, min(size, self.offset + self.chunk))
+            stop = min(size, self.offset + self.chunk)
+            data = self._read(self.offset, stop)
+            while self.offset == 0 and data is not None and stop < size and not RECORD.search(data):
+                stop = min(size, 2 * stop)  # the first chunk holds the whole header
+                data = self._read(0, stop)
             if data is None:
                 break
             self._parse(data)
@@ -149,7 +156,7 @@ class LiveLog:
         if first:
             self.fmt = "console" if seg.format == "console" else None
             self.segment = seg
-            self.header_only = seg.rows == 0 and not seg.eval_metric and len(data) < self.chunk
+            self.header_only = seg.rows == 0 and not seg.eval_metric
         else:
             _shift_lines(seg, self.lines)
             self.pending.append(seg)

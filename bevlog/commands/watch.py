@@ -178,7 +178,7 @@ class Watcher:
     def _quick_pass(self) -> list:
         from bevlog.diagnose import diagnose_run
 
-        rules = [r for r in self.rules if r in QUICK_RULES]
+        rules = [r for r in (self.rules or QUICK_RULES) if r in QUICK_RULES]
         since = self.rows_quick
         self.rows_quick = self.live.rows
         if not rules:
