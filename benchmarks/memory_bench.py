@@ -174,28 +174,33 @@ def measure_commands(path: str, kind: str, tmp: str, commands) -> list[tuple]:
 
 # --- watch ---------------------------------------------------------------------------------
 
-NAN_LINE = ("{date} 12:00:00,000 - mmdet - INFO - Epoch [{epoch}][{it}/7033]\tlr: 1.000e-04, eta: 1:00:00, "
-            "time: 1.700, data_time: 0.600, memory: 16978, loss_cls: nan, loss_bbox: nan, loss: nan, grad_norm: nan\n")
+def nan_version(line: str) -> str:
+    """The same train line with a nan loss (one bad iteration in the interval)."""
+    line = re.sub(r"(loss_cls: )[0-9.]+", r"\g<1>nan", line, count=1)
+    return re.sub(r"(, loss: )[0-9.]+", r"\g<1>nan", line)
 
 
-def writer(path: str, lines: list[str], rate: float, settle: float, nan_line: str, stamp: dict, stop):
-    """Append `lines` at `rate` lines/s; after `settle` s write `nan_line` (time in stamp)."""
+def writer(path: str, lines: list[str], rate: float, settle: float, stamp: dict, stop) -> None:
+    """Append `lines` at `rate` lines/s; the first line due after `settle` s has a nan loss
+    (its write time goes to stamp["nan"])."""
     t0 = time.perf_counter()
     written = 0
     with open(path, "a", encoding="utf-8") as f:
-        while not stop.is_set():
+        while not stop.is_set() and written < len(lines):
             now = time.perf_counter() - t0
-            due = int(now * rate)
+            due = min(len(lines), int(now * rate))
             if due > written:
-                chunk = lines[written % len(lines): written % len(lines) + (due - written)]
-                f.writelines(chunk)
-                written += len(chunk)
+                chunk = lines[written:due]
                 if "nan" not in stamp and now >= settle:
-                    f.write(nan_line)
+                    chunk[0] = nan_version(chunk[0])
+                    f.writelines(chunk)
                     f.flush()
                     stamp["nan"] = time.perf_counter()
-                f.flush()
-            time.sleep(0.01)
+                else:
+                    f.writelines(chunk)
+                    f.flush()
+                written = due
+            time.sleep(0.005)
     stamp["written"] = written
 
 
@@ -203,56 +208,56 @@ def measure_watch(text_path: str, tmp: str, rate: float, settle: float, after: f
     live = os.path.join(tmp, "20990101_000000.log")
     shutil.copyfile(text_path, live)
     size = os.path.getsize(live)
-    # the next lines a training would write: the last tile's train lines, epochs moved on
-    header, body = _split_text(SOURCE_TEXT)
+    # the lines a training would write next: the following copies' train lines
     with open(live, "rb") as f:
         f.seek(max(0, size - 200_000))
         last_epoch = max(int(m) for m in re.findall(rb"Epoch \[(\d+)\]", f.read()))
+    _, body = _split_text(SOURCE_TEXT)
     template = _text_body_template(body)
+    more: list[str] = []
     k = last_epoch // EPOCHS
-    more = [line for line in text_tile(template, k).splitlines(keepends=True) if "Epoch [" in line]
-    date = more[-1][:10]
-    nan_line = NAN_LINE.format(date=date, epoch=last_epoch + EPOCHS + 1, it=50)
-    # the rows after the nan line must come later: use the epoch after the tile for the nan line,
-    # and cut the appended lines so that they stay in epochs before it
-    proc = subprocess.Popen(bevlog_cmd("watch", live, "--interval", str(interval), "--rules", "nonfinite-loss"),
+    while len(more) < rate * (settle + after) + 10:
+        more += [line for line in text_tile(template, k).splitlines(keepends=True) if " - INFO - Epoch [" in line]
+        k += 1
+    proc = subprocess.Popen(bevlog_cmd("watch", live, "--interval", str(interval), "--format", "json"),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env(), text=True)
     samples: list[tuple[float, float]] = []
-    found: dict = {}
+    seen: dict = {}
+    stamp: dict = {}
     stop = threading.Event()
     t0 = time.perf_counter()
 
     def read_out():
         for line in proc.stdout:
-            if "nonfinite-loss" in line and "nan" in stamp and "seen" not in found:
-                found["seen"] = time.perf_counter()
+            now = time.perf_counter()
+            seen.setdefault("first", now)
+            if '"nonfinite-loss"' in line and "nan" in stamp:
+                seen.setdefault("nan", now)
 
-    stamp: dict = {}
     threading.Thread(target=read_out, daemon=True).start()
-    # wait for watch's first read to end (its RSS stops changing), then start writing
-    started = None
-    while time.perf_counter() - t0 < 600:
+    # the first read ends with the first full pass's findings (or, with none, when the RSS settles)
+    while time.perf_counter() - t0 < 900 and "first" not in seen:
         r = rss_of(proc.pid)
         samples.append((time.perf_counter() - t0, r or 0.0))
-        if len(samples) > 6 and r and all(abs(s[1] - r) < 0.01 * r for s in samples[-5:]) and r > 100e6:
-            started = time.perf_counter() - t0
+        if len(samples) > 20 and r and all(abs(x[1] - r) < 0.005 * r for x in samples[-10:]):
             break
-        time.sleep(0.5)
-    first_read = started
-    th = threading.Thread(target=writer, args=(live, more, rate, settle, nan_line, stamp, stop), daemon=True)
+        time.sleep(0.25)
+    started = time.perf_counter() - t0
+    th = threading.Thread(target=writer, args=(live, more, rate, settle, stamp, stop), daemon=True)
     th.start()
     while time.perf_counter() - t0 < started + settle + after:
         samples.append((time.perf_counter() - t0, rss_of(proc.pid) or 0.0))
-        time.sleep(0.5)
+        time.sleep(0.25)
     stop.set()
     th.join()
+    time.sleep(min(5.0, 4 * interval))  # a late finding still counts (the lag says how late)
     proc.terminate()
     proc.wait()
-    lag = found["seen"] - stamp["nan"] if "seen" in found and "nan" in stamp else None
-    during = [r for t, r in samples if t >= started]
+    lag = seen["nan"] - stamp["nan"] if "nan" in seen and "nan" in stamp else None
+    during = [r for t, r in samples if t >= started + 2 * interval + 1]  # after the first read settled
     grown = os.path.getsize(live) - size
     os.remove(live)
-    return {"size": size, "first_read_s": first_read, "peak_first": max(r for _, r in samples),
+    return {"size": size, "first_read_s": started, "peak_first": max(r for t, r in samples if t < started + 1),
             "min_after": min(during), "max_after": max(during), "lag": lag, "grown": grown,
             "lines": stamp.get("written", 0), "seconds": settle + after}
 

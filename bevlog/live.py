@@ -207,27 +207,30 @@ class LiveLog:
         return run
 
     def tail_run(self, context_rows: int, since_row: int):
-        """A Run of this file's rows from `since_row - context_rows` on (evaluations left
-        out), for the quick event rules; also the step of row `since_row` (None if none)."""
+        """A Run of this file's rows from `since_row - context_rows` on (with the file's
+        header; the earlier files and this file's earlier evaluations left out), for the
+        quick rules; also the step of row `since_row` (None if there is none). Costs the
+        rows it holds, not the file: the rows read so far are not copied."""
         from parsers.assemble import build_run
         from parsers.discovery import run_key
 
-        self._merge()
-        seg = self.segment
-        if seg is None or seg.rows == 0:
+        if self.segment is None or self.rows == 0:
             return None, None
-        start = max(0, min(since_row, seg.rows) - context_rows)
-        part = slice_rows(seg, start)
-        run = build_run([part], run_key(self.path)[1], [seg.source])
-        step = None
+        start = max(0, min(since_row, self.rows) - context_rows)
+        part = slice_rows(self.segment, min(start, self.segment.rows))
+        at = self.segment.rows
+        for seg in self.pending:
+            if at + seg.rows > start:
+                part = merge_segments(part, slice_rows(seg, max(0, start - at)))
+            at += seg.rows
+        run = build_run([part], run_key(self.path)[1], [self.segment.source])
         k = since_row - start
-        if 0 <= k < len(run.train):
-            step = float(run.train["step"].iloc[k])
+        step = float(run.train["step"].iloc[k]) if 0 <= k < len(run.train) else None
         return run, step
 
 
 def slice_rows(seg, start: int):
-    """The segment's train rows from `start` on, with its header (no evaluations)."""
+    """The segment's train rows from `start` on (views), with its header (no evaluations)."""
     from parsers.segment import Segment
 
     out = Segment(source=seg.source, format=seg.format, library=seg.library, runner=seg.runner)
@@ -235,7 +238,7 @@ def slice_rows(seg, start: int):
         v = getattr(seg, name)
         setattr(out, name, v[start:] if v is not None and len(v) == seg.rows else v)
     out.keys = list(seg.keys)
-    out.header = dict(seg.header)
+    out.header = {k: (list(v) if isinstance(v, list) else v) for k, v in seg.header.items()}
     out.skipped = Counter(seg.skipped)
     out.skipped_lines = {k: list(v) for k, v in seg.skipped_lines.items()}
     return out
