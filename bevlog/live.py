@@ -17,12 +17,8 @@ and the file is read again from its start.
 from __future__ import annotations
 
 import os
-import re
-from collections import Counter
 
 CHUNK = 64 << 20  # bytes parsed at a time on the first read of a big file
-# a train/val record (text: `Epoch [`, `Iter(val) [` …; json: a row with a position)
-RECORD = re.compile(rb"(?:Epoch|Iter)(?:\([a-z]+\))? *\[|\"(?:mode|step)\": ")
 
 
 def earlier_segments(path: str) -> list:
@@ -84,13 +80,22 @@ class LiveLog:
             self.reset()
         if size == self.offset:
             return False
+        from parsers.chunked import cut_point
+
+        if self.offset == 0 and not self._sniff():
+            return False  # not one complete line yet
         got = False
         while self.offset < size:
             stop = min(size, self.offset + self.chunk)
             data = self._read(self.offset, stop)
-            while self.offset == 0 and data is not None and stop < size and not RECORD.search(data):
-                stop = min(size, 2 * stop)  # the first chunk holds the whole header
-                data = self._read(0, stop)
+            # pieces of what is already there end where a record line starts (as in
+            # parsers.chunked: no message is cut, the header is read whole); the last
+            # piece ends after the last complete line
+            while self.kind == "text" and data is not None and stop < size and cut_point(data) == 0:
+                stop = min(size, stop + max(self.chunk, len(data)))
+                data = self._read(self.offset, stop)
+            if self.kind == "text" and data is not None and stop < size:
+                data = data[: cut_point(data)]
             if data is None:
                 break
             self._parse(data)
@@ -136,19 +141,28 @@ class LiveLog:
             raise ParseError(self.path, exc.strerror or str(exc)) from None
         return data[: end + 1]
 
+    def _sniff(self) -> bool:
+        """The kind of log, from its first MB (parsers.detect); False while the file holds
+        no complete line, ParseError when it is no log (yet: a log whose first lines are
+        still being written is waited for)."""
+        from parsers.detect import SNIFF, detect
+        from parsers.run import ParseError
+
+        head = self._read(0, SNIFF)
+        if head is None:
+            return False
+        kind = detect(head)
+        if kind is None:
+            if len(head) < SNIFF // 16:
+                raise ParseError(self.path, "not a training log yet: no mmcv/mmengine log lines")
+            raise ParseError(self.path, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
+        self.kind = "text" if kind == "text" else ("mmcv" if kind == "mmcv-json" else "mmengine")
+        return True
+
     def _parse(self, data: bytes) -> None:
-        from parsers.detect import detect
         from parsers.run import ParseError
 
         first = self.offset == 0
-        if first:
-            kind = detect(data)
-            if kind is None:
-                if len(data) < 1 << 16:
-                    self.offset, self.lines = 0, 0  # maybe only the first lines: wait for more
-                    raise ParseError(self.path, "not a training log yet: no mmcv/mmengine log lines")
-                raise ParseError(self.path, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
-            self.kind = "text" if kind == "text" else ("mmcv" if kind == "mmcv-json" else "mmengine")
         seg = self._fragment(data, first)
         nlines = data.count(b"\n")
         if first and self.kind == "text" and not seg.header.get("log_lines"):
@@ -158,7 +172,9 @@ class LiveLog:
             self.segment = seg
             self.header_only = seg.rows == 0 and not seg.eval_metric
         else:
-            _shift_lines(seg, self.lines)
+            from parsers.chunked import shift_lines
+
+            shift_lines(seg, self.lines)
             self.pending.append(seg)
             if len(self.pending) >= 32:
                 self._merge()
@@ -183,9 +199,11 @@ class LiveLog:
         return seg
 
     def _merge(self) -> None:
-        for seg in self.pending:
-            self.segment = merge_segments(self.segment, seg)
-        self.pending = []
+        from parsers.chunked import concat_segments
+
+        if self.pending:
+            self.segment = concat_segments([self.segment] + self.pending)
+            self.pending = []
 
     def segments(self) -> list:
         """The run's segments: the earlier files (read once), then this file's rows."""
@@ -214,93 +232,19 @@ class LiveLog:
         from parsers.assemble import build_run
         from parsers.discovery import run_key
 
+        from parsers.chunked import concat_segments, slice_rows
+
         if self.segment is None or self.rows == 0:
             return None, None
         start = max(0, min(since_row, self.rows) - context_rows)
-        part = slice_rows(self.segment, min(start, self.segment.rows))
+        pieces = [slice_rows(self.segment, min(start, self.segment.rows))]
         at = self.segment.rows
         for seg in self.pending:
             if at + seg.rows > start:
-                part = merge_segments(part, slice_rows(seg, max(0, start - at)))
+                pieces.append(slice_rows(seg, max(0, start - at)))
             at += seg.rows
+        part = concat_segments(pieces)
         run = build_run([part], run_key(self.path)[1], [self.segment.source])
         k = since_row - start
         step = float(run.train["step"].iloc[k]) if 0 <= k < len(run.train) else None
         return run, step
-
-
-def slice_rows(seg, start: int):
-    """The segment's train rows from `start` on (views), with its header (no evaluations)."""
-    from parsers.segment import Segment
-
-    out = Segment(source=seg.source, format=seg.format, library=seg.library, runner=seg.runner)
-    for name in ("epoch", "iter", "n", "step", "ts", "eta_s", "values", "present"):
-        v = getattr(seg, name)
-        setattr(out, name, v[start:] if v is not None and len(v) == seg.rows else v)
-    out.keys = list(seg.keys)
-    out.header = {k: (list(v) if isinstance(v, list) else v) for k, v in seg.header.items()}
-    out.skipped = Counter(seg.skipped)
-    out.skipped_lines = {k: list(v) for k, v in seg.skipped_lines.items()}
-    return out
-
-
-def _shift_lines(seg, by: int) -> None:
-    """Line numbers of a fragment counted from the file's first line."""
-    seg.skipped_lines = {k: [n + by for n in v] for k, v in seg.skipped_lines.items()}
-
-
-class _Part:
-    def __init__(self, seg):
-        self.names, self.values, self.present = list(seg.keys), _matrix(seg), _present(seg)
-
-
-def _matrix(seg):
-    import numpy as np
-
-    return seg.values if seg.values is not None else np.zeros((seg.rows, 0))
-
-
-def _present(seg):
-    import numpy as np
-
-    if seg.present is not None:
-        return seg.present
-    return ~np.isnan(_matrix(seg))
-
-
-def merge_segments(a, b):
-    """Segment `a` followed by the lines of fragment `b` (later lines of the same file)."""
-    import numpy as np
-
-    from parsers.stack import stack_values
-
-    if a is None:
-        return b
-    n_a = a.rows
-    if b.rows:
-        for name in ("epoch", "iter", "n", "step", "ts", "eta_s"):
-            va, vb = getattr(a, name), getattr(b, name)
-            va = va if va is not None and len(va) == n_a else np.full(n_a, np.nan)
-            vb = vb if vb is not None and len(vb) == b.rows else np.full(b.rows, np.nan)
-            setattr(a, name, np.concatenate([va, vb]))
-        parts = [_Part(a), _Part(b)] if n_a else [_Part(b)]
-        a.keys, a.values, a.present = stack_values(parts, lambda p: len(p.values))
-    a.eval_epoch.extend(b.eval_epoch)
-    a.eval_after_row.extend(n_a + int(r) for r in b.eval_after_row)  # -1: after a's last row
-    a.eval_step.extend(b.eval_step)
-    a.eval_metric.extend(b.eval_metric)
-    a.eval_value.extend(b.eval_value)
-    a.test_metrics.update(b.test_metrics)
-    a.runner = a.runner or b.runner
-    for reason, count in b.skipped.items():
-        a.skip(reason, count, b.skipped_lines.get(reason, ()))
-    for key, value in b.header.items():
-        if key in ("resumes", "checkpoints"):
-            a.header.setdefault(key, []).extend(value)
-        elif key == "log_lines":
-            a.header[key] = a.header.get(key, 0) + value
-        elif key == "traceback":
-            a.header[key] = value  # the last traceback is how the run ended
-        elif key not in a.header or a.header[key] in (None, "", [], {}):
-            a.header[key] = value
-    return a

@@ -11,11 +11,17 @@ from parsers.run import ParseError, Run
 
 def read_segment(path: str):
     """One log file -> Segment (raises ParseError when it is not a readable log)."""
+    from parsers.chunked import is_big_text, read_text_chunks
     from parsers.detect import detect
     from parsers.jsonlog import read_json
     from parsers.textlog import read_text
 
     name = display_name(path)
+    if path != STDIN and is_big_text(path):  # memory: read in pieces (parsers.chunked)
+        seg = read_text_chunks(path, name)
+        if not seg.header.get("log_lines"):
+            raise ParseError(name, "not a training log: no mmcv/mmengine log lines found")
+        return seg
     data = read_log(path)
     if re.search(rb"\S", data) is None:
         raise ParseError(name, "empty file")

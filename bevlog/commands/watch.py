@@ -149,8 +149,8 @@ class Watcher:
             return [], notes, str(exc)
         if self.live.offset < before:
             self._restart()  # the file was truncated: read again from its start
-        if self.live.segment is None:
-            return [], notes, None
+        if self.live.segment is None:  # not one complete line yet
+            return [], notes, f"{self.path}: {'empty file' if self.live.offset == 0 else 'no log line yet'}"
         self.unseen |= grew
         if self.unseen and self._full_due():
             return self._keep_new(self._full_pass()), notes, None
