@@ -270,7 +270,7 @@ def measure_many(tmp: str, n: int):
         d = os.path.join(root, f"run{k:05d}")
         os.makedirs(d)
         shutil.copyfile(SOURCE_TEXT, os.path.join(d, "20230727_114037.log"))
-    from bevlog.options import default_jobs
+    from bevlog.parallel import default_jobs
 
     t = time.perf_counter()
     before = os.times()

@@ -7,7 +7,6 @@ boundary — only the findings and a JSON-safe meta come back.
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,17 +88,16 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
                    progress: bool | None = None) -> tuple[list[Diagnosis], list[str]]:
     """PATH arguments -> (diagnoses worst first, error lines).
 
-    jobs None: all cores when there are more than 4 runs. The progress bar goes to stderr,
-    only when it is a terminal (or `progress=True`).
+    jobs None: bevlog.parallel.default_jobs (from the number of runs found). The progress
+    bar goes to stderr, only when it is a terminal (or `progress=True`).
     """
     from bevlog.inputs import expand_paths
+    from bevlog.parallel import default_jobs, map_with_progress
 
     groups, errors = expand_paths(paths)
-    if jobs is None:
-        jobs = (os.cpu_count() or 1) if len(groups) > 4 else 1
+    jobs = default_jobs(len(groups), jobs)
     if progress is None:
         progress = len(groups) > 1 and sys.stderr.isatty()
-    from bevlog.parallel import map_with_progress
 
     stdin = any("-" in group for group in groups)
     results = map_with_progress(diagnose_group, [(g, rules) for g in groups], jobs, progress, "diagnosing",

@@ -63,12 +63,15 @@ def read_group(files: list[str]):
         return None, f"{name}: {exc.strerror or exc}"
 
 
-def load_runs(patterns, jobs: int = 1, progress: bool | None = None):
+def load_runs(patterns, jobs: int | None = None, progress: bool | None = None):
     """PATH arguments -> (runs in argument order, error lines).
 
-    jobs > 1 reads groups in that many processes (only worth it for many files).
+    jobs > 1 reads groups in that many processes (None: bevlog.parallel.default_jobs).
     """
+    from bevlog.parallel import default_jobs
+
     groups, errors = expand_paths(patterns)
+    jobs = default_jobs(len(groups), jobs)
     if progress is None:
         progress = len(groups) > 4 and sys.stderr.isatty()
     stdin = any("-" in group for group in groups)

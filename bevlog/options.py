@@ -16,12 +16,6 @@ def jobs_option(fn):
     )(fn)
 
 
-def default_jobs(n_paths: int, jobs: int | None) -> int:
-    if jobs is not None:
-        return jobs
-    return (os.cpu_count() or 1) if n_paths > 8 else 1
-
-
 def report_errors(errors: list[str]) -> None:
     """Print one line per unreadable input on stderr."""
     for line in errors:
@@ -40,7 +34,7 @@ def load_or_exit(ctx: click.Context, paths, jobs=None):
     """
     from bevlog.inputs import load_runs  # here, not at the top: it pulls in parsers
 
-    runs, errors = load_runs(paths, jobs=default_jobs(len(paths), jobs))
+    runs, errors = load_runs(paths, jobs=jobs)  # None: bevlog.parallel.default_jobs
     report_errors(errors)
     if not runs:
         ctx.exit(2)
