@@ -212,13 +212,30 @@ class LiveLog:
         self._merge()
         return self.before + ([self.segment] if self.segment is not None else [])
 
-    def run(self):
+    def snapshot(self) -> list:
+        """`segments()` as they are now, safe to read in another thread while this object
+        reads on (arrays are replaced, never changed in place; lists and dicts copied)."""
+        import copy
+
+        out = []
+        for seg in self.segments():
+            c = copy.copy(seg)
+            for name in ("eval_epoch", "eval_after_row", "eval_step", "eval_metric", "eval_value", "keys"):
+                setattr(c, name, list(getattr(seg, name)))
+            c.test_metrics = dict(seg.test_metrics)
+            c.header = {k: (list(v) if isinstance(v, list) else v) for k, v in seg.header.items()}
+            c.skipped = copy.copy(seg.skipped)
+            c.skipped_lines = {k: list(v) for k, v in seg.skipped_lines.items()}
+            out.append(c)
+        return out
+
+    def run(self, segments: list | None = None):
         """The Run as read so far (what parsers.read would give for the file as it is now,
-        up to its last complete line)."""
+        up to its last complete line); of `segments` (a snapshot) when given."""
         from parsers.assemble import build_run
         from parsers.discovery import run_key
 
-        segs = self.segments()
+        segs = segments if segments is not None else self.segments()
         sources = [s.source for s in segs]
         run = build_run(segs, run_key(self.path)[1], sources)
         run.meta["twins"], run.meta["twins_not_read"] = [], []

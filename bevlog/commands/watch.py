@@ -94,30 +94,34 @@ class Watcher:
     """The state of one `bevlog watch`: which file, what was read of it, what it printed.
 
     Each poll reads only the lines appended since the last one (bevlog.live.LiveLog). All
-    rules then run on the whole run (the full pass) when the last full pass is at least
-    `full_every` seconds old (None: four times as long as that pass took, so that on a
-    huge log the full passes take at most a fifth of the time); between full passes the
-    quick pass runs QUICK_RULES on the new rows (with CONTEXT_ROWS rows before them) so a
-    nan/inf is printed within one poll, and prints only findings that start in the new
-    rows. Both passes mark the run live.
+    rules run on the whole run (the full pass) when the last one started at least
+    `full_every` seconds ago (None: four times as long as that pass took, so that on a
+    huge log full passes take at most a quarter of the time). With `background` the full pass runs in a
+    thread on a snapshot of the rows and its findings are printed by the poll after it
+    ends, while each poll runs the quick pass: QUICK_RULES on the new rows (with
+    CONTEXT_ROWS rows before them), printing only findings that start in the new rows, so
+    a nan/inf is printed within a poll even while a long full pass runs. Both passes mark
+    the run live; a finding is printed once (`finding_key`).
     """
 
-    def __init__(self, path: str, rules: list[str], follow_rotation: bool = True,
-                 full_every: float | None = None):
+    def __init__(self, path: str, rules: list[str] | None, follow_rotation: bool = True,
+                 full_every: float | None = None, background: bool = False):
         self.folder = path if os.path.isdir(path) else None  # a work dir: follow its newest log
         self.path = path
         self.rules = rules
         self.follow_rotation = follow_rotation
         self.full_every = full_every
+        self.background = background
         self.seen: set[tuple] = set()
         self.live = None if self.folder else LiveLog(path)
         self._restart()
 
     def _restart(self) -> None:
-        self.last_full = None  # monotonic time of the last full pass
+        self.last_full = None  # monotonic time the last full pass started
         self.full_cost = 0.0  # seconds the last full pass took
         self.unseen = False  # lines read that no full pass has seen yet
         self.rows_quick = 0  # rows the quick pass has looked at
+        self.running = None  # the background full pass: {"thread", "findings", "error"}
 
     def _follow(self, path: str) -> None:
         self.path = path
@@ -152,11 +156,24 @@ class Watcher:
         if self.live.segment is None:  # not one complete line yet
             return [], notes, f"{self.path}: {'empty file' if self.live.offset == 0 else 'no log line yet'}"
         self.unseen |= grew
-        if self.unseen and self._full_due():
-            return self._keep_new(self._full_pass()), notes, None
+        fresh = self._finished_full_pass()
+        if self.unseen and self.running is None and self._full_due():
+            segments = self._begin_full_pass()
+            if not self.background:
+                return self._keep_new(fresh + self._full_pass(self.live, segments)), notes, None
+            self._start_full_pass(segments)
         if grew:
-            return self._keep_new(self._quick_pass()), notes, None
-        return [], notes, None
+            fresh += self._quick_pass()
+        return self._keep_new(fresh), notes, None
+
+    def _begin_full_pass(self) -> list:
+        """The rows the full pass will judge (a snapshot); what it covers is marked seen."""
+        first = self.last_full is None
+        self.last_full = time.monotonic()
+        self.unseen = False
+        if first or not self.background:
+            self.rows_quick = self.live.rows  # the quick pass goes on from here
+        return self.live.snapshot()
 
     def _full_due(self) -> bool:
         if self.last_full is None:
@@ -164,16 +181,38 @@ class Watcher:
         wait = self.full_every if self.full_every is not None else 4 * self.full_cost
         return time.monotonic() - self.last_full >= wait
 
-    def _full_pass(self) -> list:
+    def _full_pass(self, live, segments) -> list:
         from bevlog.diagnose import diagnose_run
 
         t = time.monotonic()
-        findings = diagnose_run(self.live.run(), self.rules, live=True)
-        self.last_full = time.monotonic()
-        self.full_cost = self.last_full - t
-        self.rows_quick = self.live.rows
-        self.unseen = False
+        findings = diagnose_run(live.run(segments), self.rules, live=True)
+        self.full_cost = time.monotonic() - t
         return findings
+
+    def _start_full_pass(self, segments) -> None:
+        import threading
+
+        job: dict = {}
+        live = self.live
+
+        def work():
+            try:
+                job["findings"] = self._full_pass(live, segments)
+            except Exception as exc:  # raised again by the poll that collects it
+                job["error"] = exc
+
+        job["thread"] = threading.Thread(target=work, daemon=True)  # Ctrl-C does not wait for it
+        self.running = job
+        job["thread"].start()
+
+    def _finished_full_pass(self) -> list:
+        job = self.running
+        if job is None or job["thread"].is_alive():
+            return []
+        self.running = None
+        if "error" in job:
+            raise job["error"]
+        return job["findings"]
 
     def _quick_pass(self) -> list:
         from bevlog.diagnose import diagnose_run
@@ -235,7 +274,7 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
     if once and not os.path.exists(log):
         report_errors([f"{log}: no such file or directory"])
         ctx.exit(2)
-    watcher = Watcher(log, chosen, follow_rotation=not no_rotation)
+    watcher = Watcher(log, chosen, follow_rotation=not no_rotation, background=not once)
     printed, last_error = [], None
     try:
         while True:
