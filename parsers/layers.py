@@ -194,6 +194,35 @@ def layers_wide(run, since_step: float):
                         columns=columns[keep_col])
 
 
+def term_wide(run, group_term: tuple):
+    """One (group, term) of `run.layers` in wide form: (step, epoch_f, layer of each column,
+    values rows × columns, present rows × columns). While the long frame is not built it
+    is read straight from the train columns (rows = train rows); else each long row is a
+    row with one present column. Either way, a column's present values in row order are
+    the long frame's values of that layer in its order."""
+    import numpy as np
+
+    builder = run.__dict__.get("_layers")
+    if isinstance(builder, LazyLayers):
+        train = builder.train
+        cols = sorted((c for c in layer_columns(list(train.columns), builder.config_layers)
+                       if (c[1], c[2]) == tuple(group_term)), key=lambda c: c[3])
+        n = len(train)
+        values = np.empty((n, len(cols)))
+        present = np.empty((n, len(cols)), bool)
+        for j, (key, _, _, _) in enumerate(cols):
+            values[:, j] = train[key].to_numpy(dtype=float)
+            present[:, j] = builder.present[key] if key in builder.present else ~np.isnan(values[:, j])
+        return (train["step"].to_numpy(dtype=float), train["epoch_f"].to_numpy(dtype=float),
+                [c[3] for c in cols], values, present)
+    part = layers_part(run, group_term=group_term)
+    layer = part["layer"].to_numpy().astype(int)
+    ids = sorted(set(layer.tolist()))
+    present = layer[:, None] == np.asarray(ids, dtype=int)[None, :]
+    values = np.where(present, part["value"].to_numpy(dtype=float)[:, None], np.nan)
+    return part["step"].to_numpy(dtype=float), part["epoch_f"].to_numpy(dtype=float), ids, values, present
+
+
 def pivot_last(window):
     """`window.pivot_table(index="step", columns=["group", "term", "layer"], values="value",
     aggfunc="last")` for finite values, by filling one matrix in row order (the later row

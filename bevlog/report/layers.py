@@ -25,27 +25,26 @@ def layer_groups(run) -> list:
 
 def layer_matrix(run, group_term, ctx: Context):
     """(x of each time bin, layer ids, values[layer, bin] = mean over the bin) for one
-    group/term of `run.layers`; None when fewer than two layers were logged. Only that
-    term's rows are built (parsers.layers.layers_part), never the whole long frame."""
+    group/term of `run.layers`; None when fewer than two layers were logged. Read in wide
+    form (parsers.layers.term_wide): the long frame of the term is never built."""
     import numpy as np
     import pandas as pd
 
     from bevlog.align import frame_x
-    from parsers.layers import layers_part
+    from parsers.layers import term_wide
 
-    layers = layers_part(run, group_term=group_term)
-    layer = layers["layer"].to_numpy().astype(int)
-    layer_ids = np.unique(layer)
+    step, epoch_f, layer, value, present = term_wide(run, group_term)
+    carried = present.any(axis=0)
+    layer_ids = np.unique(np.asarray(layer, dtype=int)[carried]) if carried.any() else np.zeros(0, int)
     if len(layer_ids) < 2:
         return None
-    step = layers["step"].to_numpy(dtype=float)
-    value = layers["value"].to_numpy(dtype=float)
+    rows = present.any(axis=1)
+    step, epoch_f, value, present = step[rows], epoch_f[rows], value[rows], present[rows]
     steps, col = np.unique(step, return_inverse=True)
     probe = pd.DataFrame({"step": steps})
-    if "epoch_f" in layers:
-        epoch_f = np.full(len(steps), np.nan)
-        epoch_f[col] = layers["epoch_f"].to_numpy(dtype=float)
-        probe["epoch_f"] = epoch_f
+    epoch_of_step = np.full(len(steps), np.nan)
+    epoch_of_step[col] = epoch_f  # a step logged twice: its later row, as in the long frame
+    probe["epoch_f"] = epoch_of_step
     x = frame_x(run, probe, ctx.align, ctx.overrides)
     ok = np.isfinite(x)
     if not ok.any():
@@ -54,12 +53,15 @@ def layer_matrix(run, group_term, ctx: Context):
     lo, hi = float(x[ok].min()), float(x[ok].max())
     edges = np.linspace(lo, hi, nbins + 1)
     bin_of_step = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nbins - 1)
-    row_of_layer = np.searchsorted(layer_ids, layer)
-    use = np.isfinite(value) & ok[col]
-    flat = row_of_layer[use] * nbins + bin_of_step[col[use]]
     size = len(layer_ids) * nbins
-    sums = np.bincount(flat, weights=value[use], minlength=size).reshape(len(layer_ids), nbins)
-    counts = np.bincount(flat, minlength=size).reshape(len(layer_ids), nbins)
+    sums, counts = np.zeros(size), np.zeros(size, np.int64)
+    for j, k in enumerate(layer):
+        v = value[:, j]
+        use = present[:, j] & np.isfinite(v) & ok[col]
+        flat = int(np.searchsorted(layer_ids, k)) * nbins + bin_of_step[col[use]]
+        sums += np.bincount(flat, weights=v[use], minlength=size)
+        counts += np.bincount(flat, minlength=size)
+    sums, counts = sums.reshape(len(layer_ids), nbins), counts.reshape(len(layer_ids), nbins)
     with np.errstate(invalid="ignore", divide="ignore"):
         binned = sums / counts
     centers = (edges[:-1] + edges[1:]) / 2
