@@ -269,7 +269,7 @@ def measure_many(tmp: str, n: int):
     for k in range(n):
         d = os.path.join(root, f"run{k:05d}")
         os.makedirs(d)
-        shutil.copyfile(SOURCE_TEXT, os.path.join(d, "20230727_114037.log"))
+        shutil.copyfile(SMALL_RUN, os.path.join(d, "20260409_140746.log"))
     from bevlog.parallel import default_jobs
 
     t = time.perf_counter()
