@@ -19,9 +19,9 @@
    from /proc every 0.5 s: the peak of the first read, then the lowest and highest
    value after it (flat memory: the two stay close while the file grows).
 3. --runs N: `bevlog diagnose DIR` on N small runs (copies of the StreamPETR console
-   capture, one per folder), default job count (which follows the number of runs):
-   wall time, CPU seconds of all workers per wall second (≈ cores kept busy), peak RSS
-   of the parent and the largest child.
+   capture, one per folder) with the default job count (which follows the number of runs
+   found) and with -j 1: wall time and CPU seconds of all processes per wall second
+   (≈ cores kept busy).
 
 Only one big measurement runs at a time; the generated files are deleted at the end
 (--keep keeps them). The machine is shared: check `free -g` before a 1 GB run.
@@ -272,17 +272,20 @@ def measure_many(tmp: str, n: int):
         shutil.copyfile(SMALL_RUN, os.path.join(d, "20260409_140746.log"))
     from bevlog.parallel import default_jobs
 
-    t = time.perf_counter()
-    before = os.times()
-    p = subprocess.Popen(bevlog_cmd("diagnose", root, "--format", "json"), stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, env=env())
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    after = os.times()
-    children_cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    out = {"runs": n, "jobs": default_jobs(n, None), "cores": os.cpu_count()}
+    for label, extra in (("default", []), ("one", ["-j", "1"])):
+        t = time.perf_counter()
+        before = os.times()
+        p = subprocess.Popen(bevlog_cmd("diagnose", root, "--format", "json", *extra), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env())
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        after = os.times()
+        cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+        out[label] = {"wall": wall, "cpu": cpu, "rc": os.waitstatus_to_exitcode(status),
+                      "peak": usage.ru_maxrss * 1024.0}
     shutil.rmtree(root)
-    return {"runs": n, "jobs": default_jobs(n, None), "wall": wall, "cpu": children_cpu,
-            "rc": os.waitstatus_to_exitcode(status), "cores": os.cpu_count()}
+    return out
 
 
 def main(argv=None) -> None:
@@ -338,8 +341,10 @@ def main(argv=None) -> None:
         m = None
         if "many" in parts and args.runs:
             m = measure_many(tmp, args.runs)
-            print(f"diagnose DIR of {m['runs']} runs: {m['jobs']} jobs of {m['cores']} cores, {m['wall']:.1f} s, "
-                  f"{m['cpu'] / m['wall']:.2f} CPU-s per s, rc {m['rc']}", flush=True)
+            d, one = m["default"], m["one"]
+            print(f"diagnose DIR of {m['runs']} runs: default {m['jobs']} jobs ({m['cores']} cores) {d['wall']:.1f} s, "
+                  f"{d['cpu'] / d['wall']:.2f} CPU-s per s; -j 1 {one['wall']:.1f} s, {one['cpu'] / one['wall']:.2f} "
+                  f"CPU-s per s; speed-up x{one['wall'] / d['wall']:.2f}", flush=True)
         _table(rows, w, m)
     finally:
         if args.keep:
