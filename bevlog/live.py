@@ -4,15 +4,19 @@
 among them (a partial last line waits for the next call) are parsed as a fragment by the
 format's own parser (`parsers.textlog.read_text` / `parsers.jsonlog.read_json`: they parse
 any run of whole lines) and their rows are appended to what was read before. The file's
-first read goes the same way, in chunks of CHUNK bytes, so memory follows the rows kept
+first read goes in pieces of CHUNK bytes cut before record lines, as parsers.chunked
+reads a big log (the first piece holds the whole header), so memory follows the rows kept
 (compact float arrays, about a third of the text they came from) and not the file.
-Header facts (config, environment, start time) come from the first chunk: a log's header
-is far shorter than a chunk. `run()` assembles the Run from the kept rows (and the earlier
-resume segments found beside the file) with `parsers.assemble.build_run`, as `parsers.read`
-does: the same rows as reading the whole file at once (tests/bevlog/test_live.py).
+`run()` assembles the Run from the kept rows (and the earlier resume segments found beside
+the file) with `parsers.assemble.build_run`, as `parsers.read` does: the same run as
+reading the whole file at once (tests/bevlog/test_live.py).
 
-When the file shrinks (truncated, or replaced by a new file) everything read is dropped
-and the file is read again from its start.
+Limits, by design: a multi-line message cut by a poll (a traceback being written) is read
+as two pieces; whether a text log is a console capture is decided by its first piece.
+While the file holds no train/val record yet it is read again whole on each change (a
+header block cut by a poll would lose its end). When the file shrinks (truncated, or
+replaced) everything read is dropped and the file is read again from its start; a .gz log
+is read whole whenever its size changes.
 """
 from __future__ import annotations
 
@@ -247,9 +251,8 @@ class LiveLog:
         quick rules; also the step of row `since_row` (None if there is none). Costs the
         rows it holds, not the file: the rows read so far are not copied."""
         from parsers.assemble import build_run
-        from parsers.discovery import run_key
-
         from parsers.chunked import concat_segments, slice_rows
+        from parsers.discovery import run_key
 
         if self.segment is None or self.rows == 0:
             return None, None
