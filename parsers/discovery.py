@@ -134,7 +134,7 @@ def find_logs(root: str, notes: list | None = None) -> list[str]:
             try:
                 kind = sniff(p)
             except OSError:
-                kind = "unreadable"  # read_segment says why
+                kind = "unreadable"  # reading it says why
             if kind:
                 out.append(p)
     return out

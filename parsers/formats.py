@@ -52,6 +52,9 @@ def read_file(path: str, engine: str = "fast", chunk: int | None = None) -> list
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     name = display_name(path)
+    big = _big_text(path, engine, chunk)
+    if big is not None:
+        return big
     notes: list[str] = []  # e.g. a .gz cut short: the run's problems say it
     data = read_log(path, notes)
     if re.search(rb"\S", data) is None:
@@ -67,6 +70,27 @@ def read_file(path: str, engine: str = "fast", chunk: int | None = None) -> list
     for note in notes:
         segments[-1].skip(note)
     return segments
+
+
+def _big_text(path: str, engine: str, chunk: int | None) -> list | None:
+    """A text log too big to hold whole while it is parsed, read in pieces (parsers.chunked:
+    the same Segment, memory of the rows kept plus one piece); None for any other file.
+    Pieces are one launch: a capture of several launches is read whole whatever its size."""
+    from parsers.chunked import is_big_text, read_text_chunks
+    from parsers.crash import TAIL_BYTES, tail_of
+    from parsers.io import STDIN, display_name
+
+    if path == STDIN or engine != "fast" or chunk is not None or not is_big_text(path):
+        return None
+    seg = read_text_chunks(path, display_name(path))
+    if seg.header.get("config_lines") and len(seg.header["config_lines"]) > 1:
+        return None
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - TAIL_BYTES))
+        seg.header["tail_lines"] = tail_of(f.read())
+    _check(display_name(path), "text", seg)
+    return [seg]
 
 
 def _check(name: str, kind: str, seg) -> None:

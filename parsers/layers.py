@@ -114,18 +114,181 @@ class LazyLayers:
     def __call__(self):
         return long_frame(self.train, self.present, self.run_name, self.config_layers)
 
+    def part(self, since_step: float | None = None, group_term: tuple | None = None):
+        """The rows of the whole frame with step ≥ `since_step` and of one (group, term),
+        built from those train rows and columns only (same rows, order and dtypes as
+        filtering the whole frame)."""
+        cols = [c for c in layer_columns(list(self.train.columns), self.config_layers)
+                if group_term is None or (c[1], c[2]) == tuple(group_term)]
+        keys = [c[0] for c in cols]
+        train = self.train
+        rows = None
+        if since_step is not None:
+            rows = train["step"].to_numpy(dtype=float) >= since_step
+        sub = train[["step", "epoch_f"] + keys]
+        present = {k: self.present[k] for k in keys if k in self.present}
+        if rows is not None and not rows.all():
+            sub = sub[rows]
+            present = {k: v[rows] for k, v in present.items()}
+        # the columns as classified among all of them (numbering: L-1 for the final layer)
+        return long_frame(sub, present, self.run_name, self.config_layers, cols)
 
-def long_frame(train, present: dict, run_name: str, config_layers: int | None):
+    def logged_layers(self) -> dict:
+        """{group: number of distinct layers with at least one row}: what
+        `layers.groupby("group")["layer"].nunique()` gives, from the column names."""
+        out: dict = {}
+        for key, group, _, layer in layer_columns(list(self.train.columns), self.config_layers):
+            if self._has_rows(key):
+                out.setdefault(group, set()).add(layer)
+        return {g: len(v) for g, v in out.items()}
+
+    def _has_rows(self, key) -> bool:
+        if key in self.present:
+            return bool(self.present[key].any())
+        return bool(self.train[key].notna().any())
+
+
+def layers_part(run, since_step: float | None = None, group_term: tuple | None = None):
+    """Rows of `run.layers` from `since_step` on and/or of one (group, term). While the
+    long frame is not built (see `parsers.run`) only those rows are built: the rules and
+    the report read windows and one term at a time, so the whole long frame (about the
+    size of the log file for a six-layer decoder) never has to exist."""
+    builder = run.__dict__.get("_layers")
+    if isinstance(builder, LazyLayers):
+        return builder.part(since_step, group_term)
+    import numpy as np
+
+    L = run.layers
+    if L is None or not len(L):
+        return L
+    keep = np.ones(len(L), bool)
+    if since_step is not None:
+        keep &= L["step"].to_numpy(dtype=float) >= since_step
+    if group_term is not None:
+        keep &= (L["group"] == group_term[0]).to_numpy(bool) & (L["term"] == group_term[1]).to_numpy(bool)
+    return L if keep.all() else L[keep]
+
+
+def layers_wide(run, since_step: float):
+    """step × (group, term, layer) table of the finite layer losses from `since_step` on:
+    `pivot_last(layers_part(run, since_step))` with non-finite rows dropped, read
+    straight from the train columns while the long frame is not built."""
+    import numpy as np
+    import pandas as pd
+
+    builder = run.__dict__.get("_layers")
+    if not isinstance(builder, LazyLayers):
+        L = layers_part(run, since_step)
+        if L is None or not len(L):
+            return pd.DataFrame()
+        return pivot_last(L[np.isfinite(L["value"].to_numpy(dtype=float))])
+    cols = sorted(layer_columns(list(builder.train.columns), builder.config_layers), key=lambda c: (c[1], c[2], c[3]))
+    train = builder.train
+    rows = np.flatnonzero(train["step"].to_numpy(dtype=float) >= since_step)
+    if not cols or not len(rows):
+        return pd.DataFrame()
+    steps, row = np.unique(train["step"].to_numpy(dtype=float)[rows], return_inverse=True)
+    table = np.full((len(steps), len(cols)), np.nan)
+    for j, (key, _, _, _) in enumerate(cols):
+        v = train[key].to_numpy(dtype=float)[rows]
+        ok = np.isfinite(v)
+        if key in builder.present:
+            ok &= builder.present[key][rows]
+        table[row[ok], j] = v[ok]  # in row order: the later row of a step wins
+    keep_col = ~np.all(np.isnan(table), axis=0)
+    keep_row = ~np.all(np.isnan(table), axis=1)
+    columns = pd.MultiIndex.from_tuples([(g, t, np.int64(lay)) for _, g, t, lay in cols], names=["group", "term", "layer"])
+    return pd.DataFrame(table[keep_row][:, keep_col], index=pd.Index(steps[keep_row], name="step"),
+                        columns=columns[keep_col])
+
+
+def term_wide(run, group_term: tuple):
+    """One (group, term) of `run.layers` in wide form: (step, epoch_f, layer of each column,
+    values rows × columns, present rows × columns). While the long frame is not built it
+    is read straight from the train columns (rows = train rows); else each long row is a
+    row with one present column. Either way, a column's present values in row order are
+    the long frame's values of that layer in its order."""
+    import numpy as np
+
+    builder = run.__dict__.get("_layers")
+    if isinstance(builder, LazyLayers):
+        train = builder.train
+        cols = sorted((c for c in layer_columns(list(train.columns), builder.config_layers)
+                       if (c[1], c[2]) == tuple(group_term)), key=lambda c: c[3])
+        n = len(train)
+        values = np.empty((n, len(cols)))
+        present = np.empty((n, len(cols)), bool)
+        for j, (key, _, _, _) in enumerate(cols):
+            values[:, j] = train[key].to_numpy(dtype=float)
+            present[:, j] = builder.present[key] if key in builder.present else ~np.isnan(values[:, j])
+        return (train["step"].to_numpy(dtype=float), train["epoch_f"].to_numpy(dtype=float),
+                [c[3] for c in cols], values, present)
+    part = layers_part(run, group_term=group_term)
+    layer = part["layer"].to_numpy().astype(int)
+    ids = sorted(set(layer.tolist()))
+    present = layer[:, None] == np.asarray(ids, dtype=int)[None, :]
+    values = np.where(present, part["value"].to_numpy(dtype=float)[:, None], np.nan)
+    return part["step"].to_numpy(dtype=float), part["epoch_f"].to_numpy(dtype=float), ids, values, present
+
+
+def pivot_last(window):
+    """`window.pivot_table(index="step", columns=["group", "term", "layer"], values="value",
+    aggfunc="last")` for finite values, by filling one matrix in row order (the later row
+    wins): pivot_table's groupby needs about ten times the window's memory."""
+    import numpy as np
+    import pandas as pd
+
+    steps, row = np.unique(window["step"].to_numpy(dtype=float), return_inverse=True)
+    parts = [pd.factorize(window[c], sort=True) for c in ("group", "term", "layer")]
+    sizes = [len(uniq) for _, uniq in parts]
+    code = (parts[0][0].astype(np.int64) * sizes[1] + parts[1][0]) * sizes[2] + parts[2][0]
+    used, col = np.unique(code, return_inverse=True)
+    table = np.full((len(steps), len(used)), np.nan)
+    table[row, col] = window["value"].to_numpy(dtype=float)
+    g, rest = np.divmod(used, sizes[1] * sizes[2])
+    t, lay = np.divmod(rest, sizes[2])
+    columns = pd.MultiIndex.from_arrays(
+        [np.asarray(parts[0][1])[g], np.asarray(parts[1][1])[t], np.asarray(parts[2][1])[lay]],
+        names=["group", "term", "layer"])
+    return pd.DataFrame(table, index=pd.Index(steps, name="step"), columns=columns)
+
+
+def logged_layer_counts(run) -> dict:
+    """{group: distinct layers logged}, without building the long frame."""
+    builder = run.__dict__.get("_layers")
+    if isinstance(builder, LazyLayers):
+        return builder.logged_layers()
+    L = run.layers
+    if L is None or not len(L):
+        return {}
+    return {str(g): int(n) for g, n in L.groupby("group", observed=True)["layer"].nunique().items()}
+
+
+def group_terms(run) -> list[tuple[str, str]]:
+    """The (group, term) pairs of `run.layers` that have rows, in the frame's order."""
+    builder = run.__dict__.get("_layers")
+    if isinstance(builder, LazyLayers):
+        cols = layer_columns(list(builder.train.columns), builder.config_layers)
+        cols.sort(key=lambda c: (c[1], c[2], c[3]))
+        return list(dict.fromkeys((g, t) for k, g, t, _ in cols if builder._has_rows(k)))
+    L = run.layers
+    if L is None or not len(L):
+        return []
+    return [(str(g), str(t)) for g, t in L.groupby(["group", "term"], sort=False, observed=True).indices]
+
+
+def long_frame(train, present: dict, run_name: str, config_layers: int | None, cols: list | None = None):
     """The `layers` frame from a built train frame, ordered by step, group, term, layer.
 
     `present[key]`: bool per row, the line carried the key (a logged `nan` stays as a
-    NaN row; an absent key gives no row)."""
+    NaN row; an absent key gives no row). `cols`: the (column, group, term, layer) to use,
+    when `train` holds only some of the layer columns (see `LazyLayers.part`)."""
     import numpy as np
     import pandas as pd
 
     from parsers.frames import category_series
 
-    cols = layer_columns(list(train.columns), config_layers)
+    cols = list(cols) if cols is not None else layer_columns(list(train.columns), config_layers)
     if not cols or len(train) == 0:
         return empty_layers()
     cols.sort(key=lambda c: (c[1], c[2], c[3]))

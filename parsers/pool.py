@@ -6,8 +6,22 @@ A single item, one job, or anything read from stdin stays in this process. The b
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
+
+MIN_ITEMS_FOR_POOL = 5  # below this, starting the processes costs more than it saves
+
+
+def default_jobs(n_items: int, jobs: int | None = None) -> int:
+    """Worker processes for `n_items` runs: `jobs` when asked for, else one per core (at
+    most one per run) once there are MIN_ITEMS_FOR_POOL runs. It follows the runs found,
+    not the PATH arguments: one work dir can hold thousands of runs."""
+    if jobs is not None:
+        return jobs
+    if n_items < MIN_ITEMS_FOR_POOL:
+        return 1
+    return max(1, min(os.cpu_count() or 1, n_items))
 
 
 def map_with_progress(fn, items: list, jobs: int, progress: bool, label: str,

@@ -96,10 +96,9 @@ def plan(paths, beside: bool = False, notes: list | None = None) -> tuple[list[J
 def map_jobs(fn, work: list, jobs: int | None = None, progress: bool | None = None,
              label: str = "reading logs", preload=None) -> list:
     """[fn(job) for job in work], in worker processes when there are many (stdin: here)."""
-    from parsers.pool import map_with_progress
+    from parsers.pool import default_jobs, map_with_progress
 
-    if jobs is None:
-        jobs = (os.cpu_count() or 1) if len(work) > 4 else 1
+    jobs = default_jobs(len(work), jobs)  # follows the runs found, not the PATH arguments
     if progress is None:
         progress = len(work) > 1 and sys.stderr.isatty()
     stdin = any(p == STDIN for job in work for unit in job.units for p in unit)
@@ -108,7 +107,6 @@ def map_jobs(fn, work: list, jobs: int | None = None, progress: bool | None = No
 
 def read_job(job: Job) -> tuple[list[Run], list[ParseError]]:
     """One candidate group -> (its runs, split by evidence; problems). Runs in workers."""
-    from parsers.assemble import build_run
     from parsers.identity import run_names, split_runs
 
     segments, problems = [], []

@@ -1,10 +1,11 @@
 """`bevlog watch LOG`: follow a log that is still being written and print each finding once.
 
-Every --interval seconds the log is re-read when it grew (or when a newer timestamped log
-appeared beside it: mmcv starts `<work_dir>/<new ts>.log` on a restart, mmengine
-`<work_dir>/<new ts>/<new ts>.log`), the rules run with the run marked live (so "stopped
-before the end" is not reported while it is still going), and findings not printed before
-are printed. A finding is the same finding while its rule, severity and kind stay the same
+Every --interval seconds the lines appended since the last check are read (only those:
+bevlog.live; a newer timestamped log beside it is followed: mmcv starts
+`<work_dir>/<new ts>.log` on a restart, mmengine `<work_dir>/<new ts>/<new ts>.log`; a file
+that shrank is read again from its start), the rules run with the run marked live (so
+"stopped before the end" is not reported while it is still going; see `Watcher` for which
+rules run on every check), and findings not printed before are printed. A finding is the same finding while its rule, severity and kind stay the same
 (an event rule such as grad-spike or lr-drop: also its step), so a plateau whose window moves
 is printed once. Ctrl-C exits cleanly; --once reads, prints and exits (for scripts).
 """
@@ -16,6 +17,7 @@ import time
 
 import click
 
+from bevlog.live import LiveLog
 from bevlog.options import report_errors
 from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
 
@@ -23,6 +25,10 @@ from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
 EVENT_RULES = {"grad-spike", "lr-drop", "nonfinite-loss"}
 LOG_NAME = re.compile(rf"^({TIMESTAMP})(\.log|\.log\.json|\.json)(\.gz)?$")
 TS_DIR = BARE_TIMESTAMP
+# rules the quick pass runs on the newest rows between full passes: a nan/inf is a fact of
+# the rows themselves, which a window of the run judges as the whole run would
+QUICK_RULES = ("nonfinite-loss", "grad-nonfinite")
+CONTEXT_ROWS = 200
 
 
 def finding_key(finding) -> tuple:
@@ -86,19 +92,46 @@ def _listdir(folder):
 
 
 class Watcher:
-    """The state of one `bevlog watch`: which file, what it last saw, what it printed."""
+    """The state of one `bevlog watch`: which file, what was read of it, what it printed.
 
-    def __init__(self, path: str, rules: list[str], follow_rotation: bool = True):
+    Each poll reads only the lines appended since the last one (bevlog.live.LiveLog). All
+    rules run on the whole run (the full pass) when the last one started at least
+    `full_every` seconds ago (None: four times as long as that pass took, so that on a
+    huge log full passes take at most a quarter of the time). With `background` the full pass runs in a
+    thread on a snapshot of the rows and its findings are printed by the poll after it
+    ends, while each poll runs the quick pass: QUICK_RULES on the new rows (with
+    CONTEXT_ROWS rows before them), printing only findings that start in the new rows, so
+    a nan/inf is printed within a poll even while a long full pass runs. Both passes mark
+    the run live; a finding is printed once (`finding_key`).
+    """
+
+    def __init__(self, path: str, rules: list[str] | None, follow_rotation: bool = True,
+                 full_every: float | None = None, background: bool = False):
         self.folder = path if os.path.isdir(path) else None  # a work dir: follow its newest log
         self.path = path
         self.rules = rules
         self.follow_rotation = follow_rotation
+        self.full_every = full_every
+        self.background = background
         self.seen: set[tuple] = set()
-        self.stamp = None
+        self.live = None if self.folder else LiveLog(path)
+        self._restart()
+
+    def _restart(self) -> None:
+        self.last_full = None  # monotonic time the last full pass started
+        self.full_cost = 0.0  # seconds the last full pass took
+        self.unseen = False  # lines read that no full pass has seen yet
+        self.rows_quick = 0  # rows the quick pass has looked at
+        self.running = None  # the background full pass: {"thread", "findings", "error"}
+
+    def _follow(self, path: str) -> None:
+        self.path = path
+        self.live = LiveLog(path)
+        self._restart()
 
     def poll(self) -> tuple[list, list[str], str | None]:
         """(new findings, notes for stderr, the error that stops reading or None)."""
-        from bevlog.diagnose import diagnose_run
+        import parsers
 
         notes = []
         if self.folder:
@@ -108,33 +141,102 @@ class Watcher:
             if newest != self.path:
                 if self.path != self.folder:
                     notes.append(f"now following {newest} (a newer log appeared)")
-                self.path, self.stamp = newest, None
+                self._follow(newest)
         elif self.follow_rotation:
             newer = newest_sibling(self.path)
             if newer != os.path.abspath(self.path) and newer != self.path:
                 notes.append(f"now following {newer} (a newer log appeared)")
-                self.path, self.stamp = newer, None
+                self._follow(newer)
         try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            return [], notes, f"{self.path}: {exc.strerror}"
-        stamp = (st.st_size, st.st_mtime_ns)
-        if stamp == self.stamp:
-            return [], notes, None
-        import parsers
-
-        try:
-            run = parsers.read(self.path, beside=True)  # with the resume segments beside it
+            before = self.live.offset
+            grew = self.live.update()
         except parsers.ParseError as exc:
             return [], notes, str(exc)
-        self.stamp = stamp
+        if self.live.offset < before:
+            self._restart()  # the file was truncated: read again from its start
+        if self.live.segment is None:  # not one complete line yet
+            return [], notes, f"{self.path}: {'empty file' if self.live.offset == 0 else 'no log line yet'}"
+        self.unseen |= grew
+        fresh = self._finished_full_pass()
+        if self.unseen and self.running is None and self._full_due():
+            segments = self._begin_full_pass()
+            if not self.background:
+                return self._keep_new(fresh + self._full_pass(self.live, segments)), notes, None
+            self._start_full_pass(segments)
+        if grew:
+            fresh += self._quick_pass()
+        return self._keep_new(fresh), notes, None
+
+    def _begin_full_pass(self) -> list:
+        """The rows the full pass will judge (a snapshot); what it covers is marked seen."""
+        first = self.last_full is None
+        self.last_full = time.monotonic()
+        self.unseen = False
+        if first or not self.background:
+            self.rows_quick = self.live.rows  # the quick pass goes on from here
+        return self.live.snapshot()
+
+    def _full_due(self) -> bool:
+        if self.last_full is None:
+            return True
+        wait = self.full_every if self.full_every is not None else 4 * self.full_cost
+        return time.monotonic() - self.last_full >= wait
+
+    def _full_pass(self, live, segments) -> list:
+        from bevlog.diagnose import diagnose_run
+
+        t = time.monotonic()
+        findings = diagnose_run(live.run(segments), self.rules, live=True)
+        self.full_cost = time.monotonic() - t
+        return findings
+
+    def _start_full_pass(self, segments) -> None:
+        import threading
+
+        job: dict = {}
+        live = self.live
+
+        def work():
+            try:
+                job["findings"] = self._full_pass(live, segments)
+            except Exception as exc:  # raised again by the poll that collects it
+                job["error"] = exc
+
+        job["thread"] = threading.Thread(target=work, daemon=True)  # Ctrl-C does not wait for it
+        self.running = job
+        job["thread"].start()
+
+    def _finished_full_pass(self) -> list:
+        job = self.running
+        if job is None or job["thread"].is_alive():
+            return []
+        self.running = None
+        if "error" in job:
+            raise job["error"]
+        return job["findings"]
+
+    def _quick_pass(self) -> list:
+        from bevlog.diagnose import diagnose_run
+
+        rules = [r for r in (self.rules or QUICK_RULES) if r in QUICK_RULES]
+        since = self.rows_quick
+        self.rows_quick = self.live.rows
+        if not rules:
+            return []
+        run, first_new = self.live.tail_run(CONTEXT_ROWS, since)
+        if run is None or first_new is None:
+            return []
+        return [f for f in diagnose_run(run, rules, live=True)
+                if f.start_step is not None and f.start_step >= first_new]
+
+    def _keep_new(self, findings) -> list:
         fresh = []
-        for f in diagnose_run(run, self.rules, live=True):
+        for f in findings:
             key = finding_key(f)
             if key not in self.seen:
                 self.seen.add(key)
                 fresh.append(f)
-        return fresh, notes, None
+        return fresh
 
 
 def format_line(finding) -> str:
@@ -173,7 +275,7 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
     if once and not os.path.exists(log):
         report_errors([f"{log}: no such file or directory"])
         ctx.exit(2)
-    watcher = Watcher(log, chosen, follow_rotation=not no_rotation)
+    watcher = Watcher(log, chosen, follow_rotation=not no_rotation, background=not once)
     printed, last_error = [], None
     try:
         while True:

@@ -16,35 +16,35 @@ TIME_BINS = 160
 COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
 
 
-def layer_groups(run) -> dict:
-    """(group, term) -> row positions in `run.layers`, found in one pass."""
-    layers = run.layers
-    if layers is None or not len(layers):
-        return {}
-    return {key: idx for key, idx in layers.groupby(["group", "term"], sort=False).indices.items()}
+def layer_groups(run) -> list:
+    """The (group, term) pairs of `run.layers`."""
+    from parsers.layers import group_terms
+
+    return group_terms(run)
 
 
-def layer_matrix(run, rows, ctx: Context):
-    """(x of each time bin, layer ids, values[layer, bin] = mean over the bin) for the rows
-    of one group/term of `run.layers`; None when fewer than two layers were logged."""
+def layer_matrix(run, group_term, ctx: Context):
+    """(x of each time bin, layer ids, values[layer, bin] = mean over the bin) for one
+    group/term of `run.layers`; None when fewer than two layers were logged. Read in wide
+    form (parsers.layers.term_wide): the long frame of the term is never built."""
     import numpy as np
     import pandas as pd
 
     from bevlog.align import frame_x
+    from parsers.layers import term_wide
 
-    layers = run.layers
-    layer = layers["layer"].to_numpy()[rows].astype(int)
-    layer_ids = np.unique(layer)
+    step, epoch_f, layer, value, present = term_wide(run, group_term)
+    carried = present.any(axis=0)
+    layer_ids = np.unique(np.asarray(layer, dtype=int)[carried]) if carried.any() else np.zeros(0, int)
     if len(layer_ids) < 2:
         return None
-    step = layers["step"].to_numpy(dtype=float)[rows]
-    value = layers["value"].to_numpy(dtype=float)[rows]
+    rows = present.any(axis=1)
+    step, epoch_f, value, present = step[rows], epoch_f[rows], value[rows], present[rows]
     steps, col = np.unique(step, return_inverse=True)
     probe = pd.DataFrame({"step": steps})
-    if "epoch_f" in layers:
-        epoch_f = np.full(len(steps), np.nan)
-        epoch_f[col] = layers["epoch_f"].to_numpy(dtype=float)[rows]
-        probe["epoch_f"] = epoch_f
+    epoch_of_step = np.full(len(steps), np.nan)
+    epoch_of_step[col] = epoch_f  # a step logged twice: its later row, as in the long frame
+    probe["epoch_f"] = epoch_of_step
     x = frame_x(run, probe, ctx.align, ctx.overrides)
     ok = np.isfinite(x)
     if not ok.any():
@@ -53,12 +53,15 @@ def layer_matrix(run, rows, ctx: Context):
     lo, hi = float(x[ok].min()), float(x[ok].max())
     edges = np.linspace(lo, hi, nbins + 1)
     bin_of_step = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nbins - 1)
-    row_of_layer = np.searchsorted(layer_ids, layer)
-    use = np.isfinite(value) & ok[col]
-    flat = row_of_layer[use] * nbins + bin_of_step[col[use]]
     size = len(layer_ids) * nbins
-    sums = np.bincount(flat, weights=value[use], minlength=size).reshape(len(layer_ids), nbins)
-    counts = np.bincount(flat, minlength=size).reshape(len(layer_ids), nbins)
+    sums, counts = np.zeros(size), np.zeros(size, np.int64)
+    for j, k in enumerate(layer):
+        v = value[:, j]
+        use = present[:, j] & np.isfinite(v) & ok[col]
+        flat = int(np.searchsorted(layer_ids, k)) * nbins + bin_of_step[col[use]]
+        sums += np.bincount(flat, weights=v[use], minlength=size)
+        counts += np.bincount(flat, minlength=size)
+    sums, counts = sums.reshape(len(layer_ids), nbins), counts.reshape(len(layer_ids), nbins)
     with np.errstate(invalid="ignore", divide="ignore"):
         binned = sums / counts
     centers = (edges[:-1] + edges[1:]) / 2
@@ -75,17 +78,16 @@ def layers_panel(ctx: Context) -> dict:
     # the main decoder's terms of every run first, then denoising/encoder/frame groups
     items = []
     for order, (run, label) in enumerate(ctx.pairs()):
-        groups = layer_groups(run)
-        for (group, term), rows in groups.items():
+        for group, term in layer_groups(run):
             side = bool({"dn", "enc"} & set(group.split("_")))  # denoising / encoder queries
-            items.append(((side, order, group, term), run, label, group, term, rows))
+            items.append(((side, order, group, term), run, label, group, term))
     items.sort(key=lambda item: item[0])
     mats, truncated = [], False
-    for _, run, label, group, term, rows in items:
+    for _, run, label, group, term in items:
         if len(mats) >= MAX_SUBPLOTS:
             truncated = True
             break
-        m = layer_matrix(run, rows, ctx)
+        m = layer_matrix(run, (group, term), ctx)
         if m is not None:
             mats.append((label, group, term, m))
     if truncated:

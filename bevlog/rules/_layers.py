@@ -20,18 +20,14 @@ def late_layers(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
     cache = run_cache(run)
     if key in cache:
         return cache[key]
-    sig = signals(run)
-    L = run.layers
-    out = L.iloc[0:0] if L is None else L
-    if L is not None and len(L) and len(sig.step) > sig.warmup_end_row:
-        steps = sig.step[sig.warmup_end_row:]
-        n = max(min_rows, int(len(steps) * frac))
-        if len(steps) >= min_rows:
-            cut = steps[-min(n, len(steps))]
-            vals = pd.to_numeric(L["value"], errors="coerce")
-            out = L[(L["step"] >= cut) & np.isfinite(vals)]
-        else:
-            out = L.iloc[0:0]
+    from parsers.layers import empty_layers, layers_part
+
+    # only the window's rows are built (not the whole long frame: about the log's size)
+    L = layers_part(run, since_step=_window_start(run, frac, min_rows))
+    out = empty_layers() if L is None else L
+    if L is not None and len(L):
+        vals = pd.to_numeric(L["value"], errors="coerce")
+        out = L[np.isfinite(vals)]
     cache[key] = out
     return out
 
@@ -59,14 +55,25 @@ def layer_medians(window: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def layer_series(window: pd.DataFrame) -> pd.DataFrame:
-    """step × (group, term, layer) table of values, steps in order (for per-layer noise)."""
-    cached = window.attrs.get("bevlog.series")
-    if cached is None:
-        cached = window.pivot_table(index="step", columns=["group", "term", "layer"], values="value",
-                                    aggfunc="last", sort=True)
-        window.attrs["bevlog.series"] = cached
-    return cached
+def late_series(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
+    """step × (group, term, layer) table of the finite values of `late_layers(run, frac)`
+    (a step logged twice: its later value), read straight from the train columns: a wide
+    table is a quarter of the long window's memory, and the window is never built."""
+    key = ("bevlog.layer_series", frac)
+    cache = run_cache(run)
+    if key not in cache:
+        from parsers.layers import layers_wide
+
+        cache[key] = layers_wide(run, _window_start(run, frac, min_rows))
+    return cache[key]
+
+
+def _window_start(run, frac: float, min_rows: int) -> float:
+    """First step of the last `frac` of the post-warmup rows (inf when there are too few)."""
+    sig = signals(run)
+    steps = sig.step[sig.warmup_end_row:]
+    n = max(min_rows, int(len(steps) * frac))
+    return float(steps[-min(n, len(steps))]) if len(steps) >= min_rows else float("inf")
 
 
 def group_sums(table: pd.DataFrame) -> pd.DataFrame:

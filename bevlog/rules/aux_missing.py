@@ -29,9 +29,9 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
     sig = signals(run)
     if len(sig.t) == 0:
         return []
-    logged_layers = 0
-    if run.layers is not None and len(run.layers):
-        logged_layers = int(run.layers.groupby("group")["layer"].nunique().max())
+    from parsers.layers import logged_layer_counts
+
+    logged_layers = max(logged_layer_counts(run).values(), default=0)
     has_aux_columns = any(AUX_KEY.search(str(c)) for c in sig.t.columns)
     if logged_layers >= 2 or has_aux_columns or meta.get("has_aux_loss") is True:
         return []

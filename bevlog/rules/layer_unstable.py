@@ -14,7 +14,7 @@ import numpy as np
 
 from bevlog import fixes
 from bevlog.rules._common import (doc, finding, fmt, lower_lr_fix, signals)
-from bevlog.rules._layers import describe_group, late_layers, layer_series, mature
+from bevlog.rules._layers import describe_group, late_series, mature
 
 RULE_ID = "layer-unstable"
 SUMMARY = "the final decoder layer's loss scatters ≥2× more than the first layer's"
@@ -36,12 +36,11 @@ def find_layer_unstable(run, th: Thresholds = Thresholds()):
 
     if not mature(run, th.min_progress):
         return []
-    window = late_layers(run, th.window_frac)
-    if not len(window):
+    series = late_series(run, th.window_frac)
+    if not len(series):
         return []
     sig = signals(run)
     worst = None
-    series = layer_series(window)
     for group, term in dict.fromkeys((g, t) for g, t, _ in series.columns):
         layers = sorted(layer for g, t, layer in series.columns if (g, t) == (group, term))
         if len(layers) < 2:
