@@ -129,15 +129,13 @@ class Watcher:
         self.live = LiveLog(path)
         self._restart()
 
-    def poll(self) -> tuple[list, list[str], str | None]:
-        """(new findings, notes for stderr, the error that stops reading or None)."""
-        import parsers
-
-        notes = []
+    def _current(self, notes: list) -> str | None:
+        """Move to the log to follow now (a work dir's newest log, a newer rotation);
+        the error that stops reading, or None."""
         if self.folder:
             newest = newest_log_in(self.folder)
             if newest is None:
-                return [], notes, f"{self.folder}: no training log in this directory yet"
+                return f"{self.folder}: no training log in this directory yet"
             if newest != self.path:
                 if self.path != self.folder:
                     notes.append(f"now following {newest} (a newer log appeared)")
@@ -147,6 +145,32 @@ class Watcher:
             if newer != os.path.abspath(self.path) and newer != self.path:
                 notes.append(f"now following {newer} (a newer log appeared)")
                 self._follow(newer)
+        return None
+
+    def read_once(self) -> tuple[list, list[str], str | None]:
+        """`--once`: the run the log belongs to, read whole by the road every command takes
+        (`parsers.read(path, beside=True)`), judged as live; (findings, notes, error)."""
+        import parsers
+        from bevlog.diagnose import diagnose_run
+
+        notes: list = []
+        error = self._current(notes)
+        if error:
+            return [], notes, error
+        try:
+            run = parsers.read(self.path, beside=True)
+        except parsers.ParseError as exc:
+            return [], notes, str(exc)
+        return self._keep_new(diagnose_run(run, self.rules, live=True)), notes, None
+
+    def poll(self) -> tuple[list, list[str], str | None]:
+        """(new findings, notes for stderr, the error that stops reading or None)."""
+        import parsers
+
+        notes = []
+        error = self._current(notes)
+        if error:
+            return [], notes, error
         try:
             before = self.live.offset
             grew = self.live.update()
@@ -279,7 +303,7 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
     printed, last_error = [], None
     try:
         while True:
-            fresh, notes, error = watcher.poll()
+            fresh, notes, error = watcher.read_once() if once else watcher.poll()
             for line in notes:
                 click.echo(line, err=True)
             if error and once:
