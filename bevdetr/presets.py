@@ -37,11 +37,13 @@ class Settings:
     pool_heads: int = 2
     share_pe: bool = False
     aux: bool = True
+    dropout: float = 0.1           # PETR's decoder: attention weights, sub-layer outputs, FFN
     # optimisation
     batch: int = 8                 # samples per process (mmcv's samples_per_gpu)
     epochs: int = 8
     lr: float = 1e-3
     weight_decay: float = 0.01
+    stem_lr_mult: float = 0.1      # the conv stem trains at lr x this (PETR's backbone: 0.1)
     warmup_iters: int = 100
     warmup_ratio: float = 1.0 / 3
     schedule: str = "step"         # step | cosine
@@ -78,6 +80,10 @@ class Settings:
             raise ValueError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.stem_lr_mult < 0:
+            raise ValueError(f"stem_lr_mult must be 0 or more, got {self.stem_lr_mult}")
         if self.d_model % self.nhead or self.d_model % 4:
             raise ValueError(f"d_model {self.d_model} must be divisible by nhead {self.nhead} and by 4")
         if self.attn not in ("full", "width"):

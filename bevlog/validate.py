@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bevlog.validate_limits import check_settings
+
 PROXY_NOTE = ("bevdetr is a proxy of your model: a small PETR-style BEV detector trained on synthetic "
               "scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
               "in a detector of the same family with the same settings, and whether the fix removes it "
@@ -94,24 +96,28 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
     meta = run.meta
     own = (meta.get("config") or {}).get("bevdetr")
     notes: list[str] = []
+    keep = ("lr", "layers", "aux", "warmup_iters", "clip", "schedule", "steps", "epochs", "batch",
+            "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult")
     if isinstance(own, dict):
-        base = dict(own)
-        notes.append(f"a bevdetr log: regenerated from its own settings (preset {base.get('preset')})")
+        own = {k: own[k] for k in keep if k in own}
+        check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
+        notes.append(f"a bevdetr log: regenerated from its own settings (preset {_printable(base_preset(run))})")
     else:
-        base = {}
-    layers = int(base.get("layers") or meta.get("num_decoder_layers") or 6)
+        own = None
+    logged_layers = meta.get("num_decoder_layers")
+    if own is None and logged_layers is not None:
+        check_settings({"layers": logged_layers}, "the log's decoder depth")
+    layers = int((own or {}).get("layers") or logged_layers or 6)
     runs = 2 * seeds
     if preset is None:
         fits = budget_iterations("small", budget_s, runs, layers, 8)
         preset = "small" if fits >= MIN_ITERS["small"] else "tiny"
     p = PRESETS[preset]
     o: dict[str, Any] = {}
-    if own:
-        keep = ("lr", "layers", "aux", "warmup_iters", "clip", "schedule", "steps", "epochs", "batch",
-                "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma")
-        o.update({k: own[k] for k in keep if k in own})
-        if own.get("preset") != preset:
-            notes.append(f"model and scenes of the {preset} preset (the log's were {own.get('preset')})")
+    if own is not None:
+        o.update(own)
+        if base_preset(run) != preset:
+            notes.append(f"model and scenes of the {preset} preset (the log's were {_printable(base_preset(run))})")
     else:
         batch_run = meta.get("total_batch")
         lr = meta.get("lr")
@@ -174,6 +180,7 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
             o["warmup_iters"] = max(1, round(o["warmup_iters"] * per_epoch * o["epochs"] / full_iters))
     o["interval"] = max(1, min(p.interval, (o["train_samples"] // o["batch"]) // 5))
     o["eval_interval"] = max(1, o["epochs"] // 4)
+    check_settings(o, "the settings mapped from the log")
     total = run_iterations(meta)
     proxy_iters = (o["train_samples"] // o["batch"]) * o["epochs"]
     epochs_run = meta.get("max_epochs")
@@ -182,6 +189,16 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
                  iter_factor=proxy_iters / total if total else 1.0,
                  epoch_factor=o["epochs"] / epochs_run if _finite(epochs_run) and epochs_run else 1.0,
                  notes=notes)
+
+
+def base_preset(run) -> str | None:
+    """The preset a bevdetr log names in its own settings (None for other logs)."""
+    own = (run.meta.get("config") or {}).get("bevdetr")
+    return own.get("preset") if isinstance(own, dict) and isinstance(own.get("preset"), str) else None
+
+
+def _printable(text) -> str:
+    return "".join(c if c.isprintable() else "?" for c in str(text))[:40]
 
 
 def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
@@ -221,6 +238,7 @@ def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
             continue
         applied.append({"param": param, "from": c.get("from"), "to": to, "finding": c["finding"],
                         "proxy": {SETTING_OF[param]: fixed[SETTING_OF[param]]}})
+    check_settings({**o, **fixed}, "the fixed run's settings")
     return fixed, applied, skipped
 
 

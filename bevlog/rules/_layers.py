@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bevlog.rules._common import progress, signals
+from parsers.layers import STATS_GROUP
 
 CACHE_KEY = "bevlog.layer_window"
 
@@ -21,6 +22,8 @@ def late_layers(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
         return run.extra[key]
     sig = signals(run)
     L = run.layers
+    if L is not None and len(L):
+        L = L[L["group"] != STATS_GROUP]   # attention statistics are not losses (attention-collapse reads them)
     out = L.iloc[0:0] if L is None else L
     if L is not None and len(L) and len(sig.step) > sig.warmup_end_row:
         steps = sig.step[sig.warmup_end_row:]

@@ -31,7 +31,8 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
         return []
     logged_layers = 0
     if run.layers is not None and len(run.layers):
-        logged_layers = int(run.layers.groupby("group")["layer"].nunique().max())
+        losses = run.layers[run.layers["group"] != "attn"]   # attention statistics are logged per layer anyway
+        logged_layers = int(losses.groupby("group", observed=True)["layer"].nunique().max()) if len(losses) else 0
     has_aux_columns = any(AUX_KEY.search(str(c)) for c in sig.t.columns)
     if logged_layers >= 2 or has_aux_columns or meta.get("has_aux_loss") is True:
         return []

@@ -2,9 +2,11 @@
 fixed on the tiny bevdetr preset inside a tiny budget; a json verdict for every finding."""
 import json
 import os
+import re
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from bevlog.cli import cli
@@ -63,3 +65,37 @@ def test_help_imports_neither_torch_nor_pandas():
             "print('HEAVY', sorted(m for m in ('torch', 'pandas', 'bevdetr.train') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and "--budget-minutes" in out and "--seeds" in out
+
+
+def _tampered_copy(tmp_path, **values):
+    """The lr-3e-3 text log with settings of its `bevdetr = dict(...)` replaced."""
+    (log,) = [n for n in os.listdir(LR_TOO_HIGH) if n.endswith(".log")]
+    text = open(os.path.join(LR_TOO_HIGH, log)).read()
+    for key, value in values.items():
+        old = re.search(rf"^ +{key}=[^,\n]*", text, re.M).group(0)
+        text = text.replace(old, old.split("=")[0] + "=" + value, 1)
+    path = tmp_path / "tampered" / log
+    path.parent.mkdir()
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("values,says", [
+    ({"queries": "2e7", "layers": "64"}, "layers=64 is outside 1..12"),
+    ({"queries": "2e7"}, "queries=20000000.0 is not a finite int"),
+    ({"queries": "20000000"}, "queries=20000000 is outside 1..300"),
+    ({"epochs": "1000000000"}, "epochs=1000000000 is outside 1..100"),
+    ({"batch": "1000000"}, "batch=1000000 is outside 1..64"),
+    ({"lr": "1e300"}, "lr=1e+300 is outside"),
+    ({"steps": "[6, 'x']"}, "steps=[6, 'x'] holds 'x'"),
+    ({"schedule": "'\\x1b[2J'"}, "schedule='\\x1b[2J' is not one of step, cosine"),
+])
+def test_validate_bounds_every_setting_it_reads_from_the_log(tmp_path, values, says):
+    path = _tampered_copy(tmp_path, **values)
+    res = invoke("validate", str(path), "--budget-minutes", "0.2", "--preset", "tiny",
+                 "--work-dir", str(tmp_path / "v"))
+    assert res.exit_code == 2, res.output
+    (line,) = res.output.strip().splitlines()
+    assert str(path) in line and says in line, line
+    assert "\x1b" not in res.output
+    assert not (tmp_path / "v").exists()   # refused before any training started
