@@ -30,6 +30,7 @@ RULE_MODULES = {
     "lr-batch": ("lr_batch", "find_lr_batch"),
     "overfitting": ("overfitting", "find_overfitting"),
     "log-integrity": ("log_integrity", "find_log_integrity"),
+    "attention-collapse": ("attention_collapse", "find_attention_collapse"),
 }
 RULE_IDS = list(RULE_MODULES)
 
