@@ -46,7 +46,7 @@ DEFAULT_SEEDS = 3
 # Seconds per training iteration with one torch thread on a 2-core machine that other jobs
 # share (measured on the sweep's runs, docs/experiments.md), at 6 layers, batch 8, full attention,
 # and seconds each process spends starting up and evaluating.
-SECONDS_PER_ITER = {"tiny": 0.04, "small": 0.25}
+SECONDS_PER_ITER = {"tiny": 0.06, "small": 0.25}
 OVERHEAD_S = {"tiny": 20.0, "small": 45.0}
 MIN_ITERS = {"tiny": 60, "small": 400}
 PARALLEL = 2

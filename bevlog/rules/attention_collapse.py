@@ -17,9 +17,12 @@ loss climb back — while grad_norm stays moderate, so clipping never acts. Seei
 attention statistics warns before the loss turns; the finding says whether the loss has
 already risen since the onset.
 
-Thin basis: the thresholds come from bevdetr's runs alone (no real log in the repository
-carries attention statistics), so the rule speaks at `info` when one of the two signs shows
-and at `warning` only when both do (entropy collapsed and logits grown together).
+Thin basis: the thresholds come from five bevdetr runs alone (fixtures/runs/issue13; no real
+log in the repository carries attention statistics), so the rule speaks at `info` when one of
+the two signs shows and at `warning` only when both do (entropy collapsed and logits grown
+together). Healthy runs there that took off grew their logits ×13–19 while attention
+localised (entropy ~0.45–0.75 of log N at the end); the run at lr 2e-3 whose attention
+collapsed fell to 0.04 of log N with mAP near 0.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import numpy as np
 from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, rolling_median, runs_of, signals, where
 
 RULE_ID = "attention-collapse"
-SUMMARY = "a decoder layer's cross-attention entropy falls toward 0 or its max logit grows ≥10× (before the loss turns)"
+SUMMARY = "a decoder layer's cross-attention entropy falls toward 0 or its max logit grows ≥30× (before the loss turns)"
 STATS_GROUP = "attn"
 
 
@@ -38,7 +41,8 @@ STATS_GROUP = "attn"
 class Thresholds:
     entropy_floor: float = doc(0.1, "normalised entropy below this is (nearly) one-hot attention")
     entropy_drop: float = doc(0.3, "… and below this share of the layer's early post-warmup level")
-    logit_growth: float = doc(10.0, "max |logit| this many times its early post-warmup level")
+    logit_growth: float = doc(30.0, "max |logit| this many times its early post-warmup level (1.5 orders of "
+                                    "magnitude: a run taking off grows its logits ×13–19 as attention localises)")
     min_rows: int = doc(3, "rows a sign must last (after smoothing)")
     early_share: float = doc(1 / 3, "the first share of post-warmup rows that sets each layer's early level")
     min_post_warmup_rows: int = doc(9, "rows after warmup needed to judge at all")
