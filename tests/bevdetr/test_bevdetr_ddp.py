@@ -46,4 +46,5 @@ def test_two_process_torchrun(tmp_path):
     assert "(NORMAL      ) DistSamplerSeedHook" in text and "DistEvalHook" in text
     assert assert_text_and_json_agree(log, log + ".json") == 4 + 2
     assert sorted(os.listdir(work)) == sorted([os.path.basename(log), os.path.basename(log) + ".json",
-                                               "epoch_1.pth", "epoch_2.pth", "latest.pth"])
+                                               "epoch_1.pth", "epoch_2.pth", "latest.pth",
+                                               "epoch_1.evaluated", "epoch_2.evaluated"])
