@@ -97,7 +97,7 @@ def find_attention_collapse(run, th: Thresholds = Thresholds()):
                 "layers": sorted({h[1] for h in hits}),
                 "per_layer": [{"layer": h[1], "term": h[2], "onset_step": int(sig.step[h[0]]),
                                "early": float(h[3]), "at_onset": float(h[4]), "extreme": float(h[5])} for h in hits]}
-    fix_text, changes = _lr_fix(run, sig, th)
+    fix_text, changes = _lr_fix(run, sig, onset, th)
     return [finding(run, RULE_ID, severity, sig, onset, last, message, evidence, fix_text, changes)]
 
 
@@ -127,18 +127,26 @@ def _sign(series: np.ndarray, start: int, term: str, window: int, th: Thresholds
 
 
 def _loss_since(sig, onset: int) -> str:
+    """Where the loss stood when the sign showed: already risen from its minimum, rising after, or not yet."""
     loss = rolling_median(sig.loss, sig.window)
-    at, end = loss[onset], loss[np.flatnonzero(np.isfinite(loss))[-1]] if np.isfinite(loss).any() else np.nan
-    if not (np.isfinite(at) and np.isfinite(end)) or at <= 0:
+    finite = np.flatnonzero(np.isfinite(loss))
+    before = loss[sig.warmup_end_row:onset + 1]
+    if not len(finite) or not np.isfinite(before).any() or not np.isfinite(loss[onset]):
         return "the loss could not be compared"
-    change = end / at - 1
-    if change > 0.05:
-        return f"the loss has risen {change:.0%} since ({fmt(at)} → {fmt(end)})"
+    low, at, end = float(np.nanmin(before)), float(loss[onset]), float(loss[finite[-1]])
+    if low > 0 and at > low * 1.05:
+        return (f"the loss had already risen {at / low - 1:.0%} from its minimum ({fmt(low)} → {fmt(at)}) when "
+                "this showed: an abrupt lr change moves both at once")
+    if at > 0 and end > at * 1.05:
+        return f"the loss rose {end / at - 1:.0%} after it ({fmt(at)} → {fmt(end)}): this came first"
     return f"the loss has not turned yet ({fmt(at)} → {fmt(end)}): this comes first"
 
 
-def _lr_fix(run, sig, th: Thresholds):
-    base = lr_for_fix(run.meta, sig)
+def _lr_fix(run, sig, onset: int, th: Thresholds):
+    """lr / lr_divisor, from the lr logged where the collapse began (an lr raised after take-off is
+    the culprit there, not the run's configured lr), else the run's lr."""
+    at = float(sig.lr[onset]) if len(sig.lr) > onset and np.isfinite(sig.lr[onset]) and sig.lr[onset] > 0 else None
+    base = at or lr_for_fix(run.meta, sig)
     text = ("lower the peak lr: attention that collapses while grad_norm stays moderate is an lr too high "
             "for the attention logits (clipping does not reach it)")
     if not base:

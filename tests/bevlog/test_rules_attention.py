@@ -36,3 +36,15 @@ def test_silent_without_attention_statistics():
     run = parsers.read(os.path.join(ROOT, "fixtures", "runs", "lr-3e-3"))   # the earlier model logged none
     assert not any("attn" in c for c in run.train.columns)
     assert get_rule("attention-collapse")(run) == []
+
+
+def test_warns_when_the_attention_collapses_after_take_off_as_the_lr_rises():
+    """`tiny` at lr 2e-3 (took off: mAP 0.246 at iteration 1,200), resumed at 5x that lr: the
+    issue's falls-then-rises mechanism, trained, not scripted."""
+    run = parsers.read(os.path.join(RUNS, "tiny-lr2e-3-then-1e-2"))
+    maps = run.evals[run.evals["metric"] == "bevdetr/mAP"].set_index("epoch")["value"]
+    assert maps[12] > 0.2 and maps.iloc[-1] < 0.01
+    (f,) = get_rule("attention-collapse")(run)
+    assert f.severity == "warning" and f.evidence["signs"] == ["entropy", "logit_max"]
+    assert f.evidence["onset_step"] >= 1200                 # after the lr rose, not during the take-off
+    assert f.fix.changes == [{"param": "lr", "from": 0.01, "to": 0.002}]
