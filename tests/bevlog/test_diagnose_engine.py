@@ -8,7 +8,7 @@ from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_JSO
 
 ISSUE_IDS = ["nonfinite-loss", "grad-nonfinite", "grad-spike", "divergence", "no-takeoff", "lr-drop", "warmup", "oscillation",
              "aux-missing", "layer-inversion", "layer-flat", "layer-unstable", "layer-redundant", "plateau",
-             "lr-batch", "overfitting", "log-integrity"]
+             "lr-batch", "overfitting", "log-integrity", "attention-collapse"]
 
 
 def test_registry_has_every_rule_with_documented_thresholds():
