@@ -18,7 +18,7 @@ def test_two_process_torchrun(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "bevdetr.cli", "train", "--preset", "tiny", "--epochs", "2",
-           "--train-samples", "320", "--val-samples", "16", "--interval", "10", "--eval-interval", "1",
+           "--train-samples", "320", "--val-samples", "16", "--interval", "10", "--eval-interval", "1", "--layers", "2",
            "--work-dir", str(work)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
