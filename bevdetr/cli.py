@@ -103,7 +103,8 @@ def train(preset, work_dir, resume, resume_from, progress, **overrides):
     click.echo(f"work_dir: {result.work_dir}")
     click.echo(f"log: {result.log_path}")
     click.echo(
-        f"trained {result.iters_done} iterations ({result.epochs_done} epochs) on {result.world_size} "
+        f"trained {result.iters_trained} iterations (the run is at iteration {result.iters_done}, epoch "
+        f"{result.epochs_done}) on {result.world_size} "
         f"{result.device} process(es): {result.train_seconds:.1f} s in train steps, "
         f"{result.samples_per_s:.1f} samples/s"
     )

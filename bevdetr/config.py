@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bevdetr.log import RawPython
 from bevdetr.presets import Settings
+from bevdetr.recipe import recipe_record
 from bevdetr.schedule import Schedule
 
 
@@ -31,7 +32,8 @@ def mmdet_config(settings: Settings, work_dir: str, world_size: int, device_type
         "dataset_type": "SyntheticBEVDataset",
         "model": dict(
             type="BEVDETR",
-            bev_encoder=dict(type="BEVEncoder", in_channels=6, embed_dims=settings.d_model, stride=2),
+            bev_encoder=dict(type="BEVEncoder", in_channels=6, embed_dims=settings.d_model, stride=2,
+                             norm_cfg=dict(type="GN")),
             pts_bbox_head=dict(
                 type="BEVDETRHead",
                 num_classes=settings.num_classes,
@@ -47,7 +49,8 @@ def mmdet_config(settings: Settings, work_dir: str, world_size: int, device_type
                         post_norm=True,
                         transformerlayers=dict(
                             embed_dims=settings.d_model, num_heads=settings.nhead,
-                            feedforward_channels=settings.dim_ff, dropout=0.0))),
+                            feedforward_channels=settings.dim_ff, dropout=settings.dropout),
+                        post_norm_cfg=dict(type="LN"))),
                 loss_cls=dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=2.0),
                 loss_bbox=dict(type="L1Loss", loss_weight=0.25)),
             train_cfg=dict(
@@ -61,7 +64,8 @@ def mmdet_config(settings: Settings, work_dir: str, world_size: int, device_type
             train=dict(dataset, split="train", length=settings.train_samples),
             val=dict(dataset, split="val", length=settings.val_samples)),
         "evaluation": dict(interval=settings.eval_interval),
-        "optimizer": dict(type="AdamW", lr=settings.lr, weight_decay=settings.weight_decay),
+        "optimizer": dict(type="AdamW", lr=settings.lr, weight_decay=settings.weight_decay,
+                          paramwise_cfg=dict(custom_keys={"bev_encoder": dict(lr_mult=settings.stem_lr_mult)})),
         "optimizer_config": dict(grad_clip=dict(max_norm=settings.clip, norm_type=2) if settings.clip > 0 else None),
         "lr_config": make_schedule(settings, iters_per_epoch).mmcv_config(),
         "total_epochs": settings.epochs,
@@ -77,6 +81,7 @@ def mmdet_config(settings: Settings, work_dir: str, world_size: int, device_type
         "mixed_precision": "bf16" if device_type == "cuda" else None,  # autocast; not mmcv's fp16 loss scaling
         "total_batch_size": settings.batch * world_size,
         "bevdetr": settings.to_dict(),
+        "bevdetr_recipe": recipe_record(),
         "gpu_ids": RawPython(f"range(0, {world_size})"),
         "device": device_type,
     }

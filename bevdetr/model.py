@@ -2,8 +2,9 @@
 
 grid (B, C, H, W) -> conv encoder -> BEV tokens (B, h*w, d) with sine+MLP key positions;
 learned reference points (Q, 3) -> sine+MLP query positions; content queries start at
-zero; N post-norm decoder layers (self-attn, cross-attn, FFN); classification and box
-heads shared by all layers; boxes are offsets from the reference points.
+zero; N post-norm decoder layers (self-attn, cross-attn, FFN, dropout 0.1), one LayerNorm
+on every layer's output (PETR's post_norm); classification and box heads shared by all
+layers; boxes are offsets from the reference points.
 
 `attn="width"` replaces cross-attention over all h*w tokens by cross-attention over
 w*P column tokens: each BEV column is pooled along y with P learned softmax weightings
@@ -22,15 +23,21 @@ from bevdetr.position_encoding import PositionMLP, bev_key_positions
 
 
 class BEVEncoder(nn.Module):
-    """Small conv stem: (B, C, H, W) -> (B, d, H/2, W/2)."""
+    """Normalised conv stem: (B, C, H, W) -> (B, d, H/2, W/2); GroupNorm after every 3x3 conv.
+
+    The normalisation keeps the stem's activations at a fixed scale whatever the lr does to its
+    weights (PETR's ResNet has BatchNorm); its parameters train at `stem_lr_mult` x the lr
+    (PETR's backbone: x0.1), see `param_groups`.
+    """
 
     def __init__(self, in_channels: int, d_model: int):
         super().__init__()
         mid = d_model // 2
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, mid, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, d_model, 3, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(d_model, d_model, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, mid, 3, padding=1), nn.GroupNorm(_groups(mid), mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, d_model, 3, stride=2, padding=1), nn.GroupNorm(_groups(d_model), d_model),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(d_model, d_model, 3, padding=1), nn.GroupNorm(_groups(d_model), d_model), nn.ReLU(inplace=True),
             nn.Conv2d(d_model, d_model, 1),
         )
 
@@ -38,13 +45,39 @@ class BEVEncoder(nn.Module):
         return self.net(grid)
 
 
-class Attention(nn.Module):
-    """Multi-head attention on scaled_dot_product_attention, no dropout.
+def _groups(channels: int) -> int:
+    """GroupNorm groups: 8 channels a group (at least one group)."""
+    return max(1, channels // 8)
 
-    query (B, Lq, d), key (B, Lk, d), value (B, Lk, d) -> (B, Lq, d).
+
+class AttentionStats:
+    """Per-forward statistics of one cross-attention: max |logit| and entropy / log(keys).
+
+    Computed without gradient from the same logits the softmax sees, averaged over batch,
+    heads and queries (the entropy) or maximised over them (the logit).
     """
 
-    def __init__(self, d_model: int, nhead: int):
+    def __init__(self):
+        self.logit_max: float | None = None
+        self.entropy: float | None = None
+
+    @torch.no_grad()
+    def record(self, logits: torch.Tensor) -> None:
+        logits = logits.float()
+        self.logit_max = float(logits.abs().amax())
+        p = logits.softmax(-1)
+        entropy = -(p * torch.log(p.clamp_min(1e-30))).sum(-1)
+        self.entropy = float(entropy.mean() / math.log(logits.shape[-1])) if logits.shape[-1] > 1 else 0.0
+
+
+class Attention(nn.Module):
+    """Multi-head attention with attention-weight dropout (mmcv's attn_drop).
+
+    query (B, Lq, d), key (B, Lk, d), value (B, Lk, d) -> (B, Lq, d). The softmax is written
+    out (not scaled_dot_product_attention) so that `stats`, when given, sees the logits.
+    """
+
+    def __init__(self, d_model: int, nhead: int, dropout: float = 0.0):
         super().__init__()
         if d_model % nhead:
             raise ValueError("d_model must be divisible by nhead")
@@ -53,34 +86,45 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
+        self.attn_drop = nn.Dropout(dropout)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         return x.view(b, n, self.nhead, d // self.nhead).transpose(1, 2)
 
-    def forward(self, query, key, value):
+    def forward(self, query, key, value, stats: AttentionStats | None = None):
         q, k, v = self._heads(self.q_proj(query)), self._heads(self.k_proj(key)), self._heads(self.v_proj(value))
-        out = F.scaled_dot_product_attention(q, k, v)
+        logits = q @ k.transpose(-2, -1) * (q.shape[-1] ** -0.5)          # (B, H, Lq, Lk)
+        if stats is not None:
+            stats.record(logits)
+        out = self.attn_drop(logits.softmax(-1)) @ v
         b, _, lq, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, lq, -1))
 
 
 class DecoderLayer(nn.Module):
-    """DETR post-norm decoder layer: self-attn -> cross-attn -> FFN, each + residual + LayerNorm."""
+    """DETR/PETR post-norm decoder layer: self-attn -> cross-attn -> FFN, each + dropout + residual + LayerNorm.
 
-    def __init__(self, d_model: int, nhead: int, dim_ff: int):
+    Dropout as PETR's config: 0.1 on attention weights, on every sub-layer's output and inside the FFN.
+    `stats` collects the cross-attention's statistics of the last forward.
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_ff: int, dropout: float = 0.1):
         super().__init__()
-        self.self_attn = Attention(d_model, nhead)
-        self.cross_attn = Attention(d_model, nhead)
-        self.ffn = nn.Sequential(nn.Linear(d_model, dim_ff), nn.ReLU(inplace=True), nn.Linear(dim_ff, d_model))
+        self.self_attn = Attention(d_model, nhead, dropout)
+        self.cross_attn = Attention(d_model, nhead, dropout)
+        self.ffn = nn.Sequential(nn.Linear(d_model, dim_ff), nn.ReLU(inplace=True), nn.Dropout(dropout),
+                                 nn.Linear(dim_ff, d_model))
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.drop = nn.Dropout(dropout)
+        self.stats = AttentionStats()
 
     def forward(self, tgt, query_pos, memory, key_pos):
         """tgt (B, Q, d), query_pos (1, Q, d), memory (B, N, d), key_pos (B or 1, N, d) -> (B, Q, d)."""
         q = tgt + query_pos
-        tgt = self.norm1(tgt + self.self_attn(q, q, tgt))
-        tgt = self.norm2(tgt + self.cross_attn(tgt + query_pos, memory + key_pos, memory))
-        return self.norm3(tgt + self.ffn(tgt))
+        tgt = self.norm1(tgt + self.drop(self.self_attn(q, q, tgt)))
+        tgt = self.norm2(tgt + self.drop(self.cross_attn(tgt + query_pos, memory + key_pos, memory, self.stats)))
+        return self.norm3(tgt + self.drop(self.ffn(tgt)))
 
 
 class ColumnPooling(nn.Module):
@@ -129,7 +173,7 @@ class BEVDETR(nn.Module):
     def __init__(self, num_classes: int, in_channels: int = 6, d_model: int = 64, nhead: int = 4,
                  dim_ff: int = 128, num_layers: int = 6, num_queries: int = 30, extent: float = 16.0,
                  z_range: tuple[float, float] = (-1.5, 3.5), share_pe: bool = False, attn: str = "full",
-                 pool_heads: int = 2):
+                 pool_heads: int = 2, dropout: float = 0.1):
         super().__init__()
         if attn not in ("full", "width"):
             raise ValueError(f"attn must be 'full' or 'width', got {attn!r}")
@@ -140,7 +184,8 @@ class BEVDETR(nn.Module):
         self.reference_points = nn.Embedding(num_queries, 3)
         nn.init.uniform_(self.reference_points.weight, 0.0, 1.0)
         self.column_pool = ColumnPooling(d_model, pool_heads) if attn == "width" else None
-        self.layers = nn.ModuleList(DecoderLayer(d_model, nhead, dim_ff) for _ in range(num_layers))
+        self.layers = nn.ModuleList(DecoderLayer(d_model, nhead, dim_ff, dropout) for _ in range(num_layers))
+        self.post_norm = nn.LayerNorm(d_model)   # PETR: one LayerNorm on every layer's output before the heads
         self.cls_head = nn.Linear(d_model, num_classes)
         nn.init.constant_(self.cls_head.bias, -math.log((1 - 0.01) / 0.01))  # focal-loss prior 0.01
         self.reg_head = MLP(d_model, d_model, 8, 3)
@@ -159,9 +204,24 @@ class BEVDETR(nn.Module):
         states = []
         for layer in self.layers:
             tgt = layer(tgt, query_pos, memory, key_pos)
-            states.append(tgt)
+            states.append(self.post_norm(tgt))
         hs = torch.stack(states)                                          # (L, B, Q, d)
         return {"pred_logits": self.cls_head(hs), "pred_boxes": self._boxes(self.reg_head(hs), reference)}
+
+    def attention_stats(self) -> list[tuple[float | None, float | None]]:
+        """(max |logit|, normalised entropy) of every decoder layer's cross-attention in the last forward."""
+        return [(layer.stats.logit_max, layer.stats.entropy) for layer in self.layers]
+
+    def param_groups(self, lr: float, weight_decay: float, stem_lr_mult: float) -> list[dict]:
+        """AdamW parameter groups: the stem at lr x stem_lr_mult (PETR's backbone lr_mult 0.1), the rest at lr.
+
+        The decoder's group comes first: the logged lr is the first group's, as mmcv logs it.
+        """
+        stem = list(self.encoder.parameters())
+        stem_ids = {id(p) for p in stem}
+        rest = [p for p in self.parameters() if id(p) not in stem_ids]
+        return [dict(params=rest, lr=lr, weight_decay=weight_decay, lr_mult=1.0),
+                dict(params=stem, lr=lr * stem_lr_mult, weight_decay=weight_decay, lr_mult=stem_lr_mult)]
 
     def _boxes(self, delta: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """delta (L, B, Q, 8), reference (Q, 3) -> boxes (L, B, Q, 8) in metres."""

@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
     resume_from = latest_checkpoint(run_dir) if "--resume" in argv[3:] else None
     result = train(settings, run_dir, resume_from=resume_from, progress=False)
     print(f"log: {result.log_path}")
-    print(f"trained {result.iters_done} iterations: {result.train_seconds:.1f} s in train steps, "
+    print(f"trained {result.iters_trained} iterations: {result.train_seconds:.1f} s in train steps, "
           f"{result.samples_per_s:.1f} samples/s")
     return 0
 

@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from bevdetr import __version__
 from bevdetr.boxes import encode_boxes
 from bevdetr.config import make_schedule, mmdet_config
+from bevdetr.crash import crash_point
 from bevdetr.criterion import SetCriterion
 from bevdetr.data import SyntheticBEV, collate, epoch_order, rank_batches
 from bevdetr.log import MMCVLogger, environment_info, environment_record, hook_table, host_info, pretty_config
@@ -46,7 +47,8 @@ class TrainResult:
     world_size: int
     device: str
     epochs_done: int
-    iters_done: int
+    iters_done: int             # the run's iterations so far, resumed ones included
+    iters_trained: int          # iterations this call trained
     train_seconds: float
     samples_per_s: float
     metrics: dict = field(default_factory=dict)
@@ -79,7 +81,7 @@ def build_model(settings: Settings) -> BEVDETR:
     return BEVDETR(
         num_classes=settings.num_classes, d_model=settings.d_model, nhead=settings.nhead, dim_ff=settings.dim_ff,
         num_layers=settings.layers, num_queries=settings.queries, extent=settings.extent,
-        share_pe=settings.share_pe, attn=settings.attn, pool_heads=settings.pool_heads,
+        share_pe=settings.share_pe, attn=settings.attn, pool_heads=settings.pool_heads, dropout=settings.dropout,
     )
 
 
@@ -106,6 +108,20 @@ def reduce_log_vars(losses: dict[str, torch.Tensor]) -> dict[str, float]:
     return dict(zip(losses.keys(), values.tolist()))
 
 
+def attention_log_vars(model: BEVDETR) -> dict[str, float]:
+    """The cross-attention statistics of the last forward, named like the layer losses:
+    `d<k>.attn_entropy`, `d<k>.attn_logit_max` for the layers before the last, plain
+    `attn_entropy`, `attn_logit_max` for the last. Rank 0's own batch (not averaged over ranks)."""
+    stats = model.attention_stats()
+    out = {}
+    for k, (logit_max, entropy) in enumerate(stats):
+        prefix = "" if k == len(stats) - 1 else f"d{k}."
+        if entropy is not None:
+            out[prefix + "attn_entropy"] = entropy
+            out[prefix + "attn_logit_max"] = logit_max
+    return out
+
+
 def train_step(model, criterion, optimizer, grids, targets, clip: float, device) -> dict[str, float]:
     """Forward, losses, backward, clip, AdamW step. Returns the logged values of this iteration."""
     with autocast_for(device):
@@ -123,8 +139,12 @@ def train_step(model, criterion, optimizer, grids, targets, clip: float, device)
 
 # -- evaluation -----------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate(model: BEVDETR, dataset: SyntheticBEV, batch: int, device: torch.device) -> dict[str, float]:
-    """Final-layer detections on the val split -> centre-distance AP per class and mAP."""
+def evaluate(model: BEVDETR, dataset: SyntheticBEV, batch: int, device: torch.device,
+             epoch: int | None = None) -> dict[str, float]:
+    """Final-layer detections on the val split -> centre-distance AP per class and mAP.
+
+    epoch: for the crash test hook only (`BEVDETR_CRASH_AT=eval:<epoch>` dies after the first batch).
+    """
     was_training = model.training
     model.eval()
     preds, gts = [], []
@@ -136,23 +156,42 @@ def evaluate(model: BEVDETR, dataset: SyntheticBEV, batch: int, device: torch.de
         for b, t in enumerate(targets):
             preds.append(decode_detections(logits[b], boxes[b]))
             gts.append({"labels": t["labels"].numpy(), "centers": t["boxes"][:, :2].numpy()})
+        if epoch is not None:
+            crash_point("eval", epoch)
     model.train(was_training)
     metrics = center_distance_map(preds, gts, dataset.cfg.class_names)
     return {METRIC_PREFIX + k: v for k, v in metrics.items()}
 
 
+def run_evaluation(model, val_set, settings, device, logger, global_iter, epoch, lr, rank, checkpoint) -> dict:
+    """Evaluate on rank 0, write the `Epoch(val)` record, then mark the epoch's checkpoint evaluated."""
+    if rank != 0:
+        return {}
+    metrics = evaluate(model, val_set, settings.batch, device, epoch)
+    logger.log_val(global_iter, epoch, lr, math.ceil(len(val_set) / settings.batch), metrics)
+    if checkpoint is not None:
+        mark_evaluated(checkpoint, metrics)
+    return metrics
+
+
 # -- checkpoints ----------------------------------------------------------------------------
-def save_checkpoint(work_dir: str, model, optimizer, epoch: int, global_iter: int, settings: Settings) -> str:
-    """`epoch_<N>.pth` (state dicts + meta) and a `latest.pth` symlink, each replaced atomically."""
+def save_checkpoint(work_dir: str, model, optimizer, epoch: int, global_iter: int, settings: Settings,
+                    eval_due: bool = False) -> str:
+    """`epoch_<N>.pth` (state dicts + meta) and a `latest.pth` symlink, each replaced atomically.
+
+    eval_due: this epoch's evaluation comes after the checkpoint (mmcv's order); until its
+    `Epoch(val)` record is written (`mark_evaluated`), a resume from here evaluates first.
+    """
     path = os.path.join(work_dir, f"epoch_{epoch}.pth")
     state = {
         "meta": {"bevdetr_version": __version__, "time": time.asctime(), "epoch": epoch, "iter": global_iter,
-                 "settings": settings.to_dict()},
+                 "eval_due": eval_due, "settings": settings.to_dict()},
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(),
     }
     tmp = path + ".tmp"
     torch.save(state, tmp)
+    crash_point("checkpoint", epoch)      # test hook: killed with the new file written, not in place
     os.replace(tmp, path)
     link = os.path.join(work_dir, "latest.pth")
     tmp_link = link + ".tmp"
@@ -163,17 +202,58 @@ def save_checkpoint(work_dir: str, model, optimizer, epoch: int, global_iter: in
     return path
 
 
+def evaluated_marker(checkpoint: str) -> str:
+    """`epoch_N.pth` -> `epoch_N.evaluated` (the metrics as JSON), written once the epoch's `Epoch(val)`
+    record is in the log. Not `.json`: log discovery would take it for a log."""
+    real = os.path.realpath(checkpoint)
+    return (real[:-len(".pth")] if real.endswith(".pth") else real) + ".evaluated"
+
+
+def mark_evaluated(checkpoint: str, metrics: dict) -> None:
+    import json
+
+    marker = evaluated_marker(checkpoint)
+    with open(marker + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(metrics, f)
+    os.replace(marker + ".tmp", marker)
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
 def load_checkpoint(path: str, device: torch.device) -> dict:
     """torch.load(weights_only=True): a checkpoint can hold tensors and plain containers, no code."""
     try:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise TrainingError(f"{path}: empty file, not a bevdetr checkpoint (a save that was cut off?)")
         ckpt = torch.load(path, map_location=device, weights_only=True)
+    except TrainingError:
+        raise
     except FileNotFoundError:
         raise TrainingError(f"{path}: checkpoint not found") from None
     except Exception as e:  # unpickling refused or a corrupt file
-        raise TrainingError(f"{path}: not a readable bevdetr checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        raise TrainingError(f"{path}: not a readable bevdetr checkpoint ({_first_line(e)})") from None
     if not isinstance(ckpt, dict) or not {"meta", "state_dict", "optimizer"} <= set(ckpt):
         raise TrainingError(f"{path}: not a bevdetr checkpoint (needs meta, state_dict, optimizer)")
+    if not isinstance(ckpt["meta"], dict):
+        raise TrainingError(f"{path}: not a bevdetr checkpoint (meta is not a dict)")
     return ckpt
+
+
+def checkpoint_position(path: str, meta: dict, settings: Settings, iters_per_epoch: int) -> tuple[int, int]:
+    """(epoch, iteration) the checkpoint was saved at, checked against the run's settings."""
+    epoch, it = meta.get("epoch"), meta.get("iter")
+    for name, value in (("epoch", epoch), ("iter", it)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TrainingError(f"{path}: checkpoint meta has no integer {name} (got {value!r:.40})")
+    if not 0 <= epoch <= settings.epochs:
+        raise TrainingError(f"{path}: checkpoint epoch {epoch} is outside this run's 0..{settings.epochs} epochs")
+    if it != epoch * iters_per_epoch:
+        raise TrainingError(f"{path}: checkpoint at epoch {epoch}, iter {it} does not fit these settings "
+                            f"({iters_per_epoch} iterations per epoch)")
+    return epoch, it
 
 
 def latest_checkpoint(work_dir: str) -> str | None:
@@ -270,16 +350,17 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
 
     model = build_model(settings).to(device)
     criterion = SetCriterion(settings.num_classes, aux=settings.aux)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(model.param_groups(settings.lr, settings.weight_decay, settings.stem_lr_mult),
+                                  lr=settings.lr, weight_decay=settings.weight_decay)
     start_epoch, global_iter, ckpt = 0, 0, None
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from, device)
+        start_epoch, global_iter = checkpoint_position(resume_from, ckpt["meta"], settings, iters_per_epoch)
         try:
             model.load_state_dict(ckpt["state_dict"])
             optimizer.load_state_dict(ckpt["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise TrainingError(f"{resume_from}: does not fit these settings ({str(e).splitlines()[0]})") from None
-        start_epoch, global_iter = int(ckpt["meta"]["epoch"]), int(ckpt["meta"]["iter"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise TrainingError(f"{resume_from}: does not fit these settings ({_first_line(e)})") from None
     net = model
     if world > 1:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -310,15 +391,22 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
 
     bar = ProgressBar(max_iters, enabled=progress if rank == 0 else False, initial=global_iter)
     train_seconds, trained_iters, metrics, lr = 0.0, 0, {}, schedule.lr(global_iter, start_epoch)
+    if ckpt is not None and ckpt["meta"].get("eval_due") is True and not os.path.exists(evaluated_marker(resume_from)):
+        # killed during the evaluation that follows this checkpoint: do it now, as the run would have
+        last_lr = schedule.lr(global_iter - 1, start_epoch - 1)
+        metrics = run_evaluation(model, val_set, settings, device, logger, global_iter, start_epoch, last_lr, rank,
+                                 resume_from)
     net.train()
     for epoch in range(start_epoch, settings.epochs):
         logger.before_epoch()
+        # dropout draws from torch's generator: seed it per epoch so a resumed epoch repeats exactly
+        torch.manual_seed(settings.seed * 1_000_003 + epoch)
         batches = rank_batches(epoch_order(len(train_set), settings.seed, epoch), settings.batch, rank, world)
         t = time.time()
         for inner, indices in enumerate(batches):
             lr = schedule.lr(global_iter, epoch)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_mult", 1.0)
             grids, targets = collate([train_set[int(i)] for i in indices])
             grids, targets = grids.to(device, non_blocking=True), to_device_targets(targets, device)
             logger.update({"data_time": time.time() - t}, 1)
@@ -326,6 +414,7 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
             logger.update({k: v for k, v in log_vars.items() if k != "grad_norm"}, len(indices))
             if "grad_norm" in log_vars:
                 logger.update({"grad_norm": log_vars["grad_norm"]}, len(indices))
+            logger.update(attention_log_vars(model), len(indices))
             step_time = time.time() - t
             logger.update({"time": step_time}, 1)
             train_seconds += step_time
@@ -335,20 +424,21 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
             logger.after_train_iter(global_iter, inner, epoch + 1, lr, memory)
             global_iter += 1
             bar.update(global_iter, f"epoch {epoch + 1}/{settings.epochs} loss {log_vars['loss']:.3f}")
+            if inner + 1 == max(len(batches) // 2, 1):
+                crash_point("train", epoch + 1)     # test hook: killed in the middle of the epoch
         done = epoch + 1
+        eval_due = done % settings.eval_interval == 0 or done == settings.epochs
+        checkpoint = None
         if done % settings.checkpoint_interval == 0 or done == settings.epochs:
             if rank == 0:
-                save_checkpoint(work_dir, model, optimizer, done, global_iter, settings)
+                checkpoint = save_checkpoint(work_dir, model, optimizer, done, global_iter, settings, eval_due)
             log(f"Saving checkpoint at {done} epochs")
-        if done % settings.eval_interval == 0 or done == settings.epochs:
-            if rank == 0:
-                metrics = evaluate(model, val_set, settings.batch, device)
-                eval_iters = math.ceil(len(val_set) / settings.batch)
-                logger.log_val(global_iter, done, lr, eval_iters, metrics)
+        if eval_due:
+            metrics = run_evaluation(model, val_set, settings, device, logger, global_iter, done, lr, rank, checkpoint)
         if world > 1:
             dist.barrier()
     bar.close()
     logger.close()
     samples = trained_iters * settings.batch * world
     return TrainResult(work_dir, logger.log_path, logger.json_path, world, device.type, settings.epochs,
-                       global_iter, train_seconds, samples / train_seconds if train_seconds else 0.0, metrics)
+                       global_iter, trained_iters, train_seconds, samples / train_seconds if train_seconds else 0.0, metrics)

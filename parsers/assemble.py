@@ -518,14 +518,14 @@ def _ended(segments, header, runner, max_epochs, max_iters, last, interval, trai
 
 def _logged_layer_count(columns, config_layers) -> int | None:
     cols = layers_mod.layer_columns(list(columns), None)
-    main = [layer for _, group, _, layer in cols if not group.endswith("enc")]
+    main = [layer for _, group, _, layer in cols if not group.endswith("enc") and not layers_mod.is_stats_group(group)]
     return max(main) + 1 if main else None
 
 
 def _has_aux(columns, config_layers, logged_layers):
     if layers_mod.has_aux(list(columns)):
         return True
-    if any(layers_mod.classify(c) for c in columns):
+    if any(c is not None and not layers_mod.is_stats_group(c[0]) for c in map(layers_mod.classify, columns)):
         return False
     return None
 

@@ -12,10 +12,11 @@ run. Taken in time order, a segment continues an earlier run only on evidence:
   logging intervals, with the same config (ignoring resume_from / load_from / resume /
   work_dir, which a restart may change).
 
-A resumed segment joins, among the earlier runs of the same model type and work dir (when
-the configs say them), the latest whose rows reach the resume point (the checkpoint must
-have been written by it), else the latest such run with rows, else the latest such run; with
-no such run it starts its own (a resume of a checkpoint this log does not hold). Anything else starts a separate run: two attempts of one config in one work dir,
+A resumed segment joins, among the earlier runs of the same model type (when the configs
+say it) — preferring those whose work dir holds the checkpoint it resumed from — the latest
+whose rows reach the resume point (the checkpoint must have been written by it), else the
+latest such run with rows, else the latest such run; with no run of its model type it
+starts its own (a resume of a checkpoint this log does not hold). Anything else starts a separate run: two attempts of one config in one work dir,
 both starting at step 50, are two runs with all their rows.
 
 Names: a candidate group that is one run keeps its name; when it splits, each run is named
@@ -78,8 +79,8 @@ def _run_to_join(runs, seg, configs):
         mine = configs.get(id(seg))
         compatible = [r for r in runs if _same_model(configs.get(id(r[-1])), mine)]
         if not compatible:
-            return None  # a checkpoint of another model (or work dir) than any earlier launch
-        runs = compatible
+            return None  # a checkpoint of another model than any earlier launch's
+        runs = [r for r in compatible if _same_place(configs.get(id(r[-1])), mine)] or compatible
         with_rows = [r for r in runs if any(s.rows for s in r)]
         for run in reversed(with_rows):
             last = _last_step(run[-1])
@@ -167,15 +168,28 @@ def _same_config(a, b) -> bool:
 
 def _same_model(a, b) -> bool:
     """Could a checkpoint of the run with config `a` be resumed by the launch with config `b`?
-    Not when the model type or the work dir (where mmengine's `resume=True` looks for the
-    checkpoint) differ; unknown (a config missing, or the key absent) does not say no."""
+    Not when the model types differ; unknown (a config or the key missing) does not say no."""
     if a is None or b is None:
         return True
-    for path in (("model", "type"), ("work_dir",)):
-        x, y = _get(a, path), _get(b, path)
-        if x is not None and y is not None and x != y:
-            return False
-    return True
+    x, y = _get(a, ("model", "type")), _get(b, ("model", "type"))
+    return x is None or y is None or x == y
+
+
+def _same_place(a, b) -> bool:
+    """Does the launch with config `b` resume from where the run with config `a` saved? Its
+    explicit checkpoint (`resume_from` / `load_from`) lies in `a`'s work dir, or, resuming
+    automatically (mmengine `resume=True` without a path), it has the same work dir.
+    Checkpoints copied elsewhere happen: this only prefers a run, it never excludes one."""
+    if a is None or b is None:
+        return False
+    wd = _get(a, ("work_dir",))
+    if not isinstance(wd, str) or not wd.strip("./"):
+        return False
+    path = next((p for p in (_get(b, ("resume_from",)), _get(b, ("load_from",))) if isinstance(p, str) and p), None)
+    if path is None:
+        return wd == _get(b, ("work_dir",))
+    name = wd.rstrip("/").split("/")[-1]
+    return f"/{name}/" in f"/{path}"
 
 
 def _get(cfg: dict, path: tuple):

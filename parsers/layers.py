@@ -8,6 +8,9 @@ Key grammar (checked in this order):
   `loss_cls_dn_3` -> group `dn`.
 - TransFusion/BEVFusion: `loss/object/layer_N_loss_TERM`, `layer_-1` = final layer;
   group is the path part (`object`).
+- Attention statistics (bevdetr, the attention hook): `[dN.]attn_TERM` (`attn_entropy`,
+  `attn_logit_max`) -> group `attn`, term TERM; they are not losses, so the layer-loss rules
+  leave the group alone (`is_stats_group`).
 Groups are '' (main queries), `dn` (denoising), `enc` (encoder proposals), prefixed by the
 frame (`frame_0`) or head path (`object`), joined with '_'.
 
@@ -22,13 +25,20 @@ import re
 MMDET = re.compile(r"^(?P<frame>frame_\d+_)?(?:d(?P<d>\d+)\.)?(?P<grp>(?:[a-z0-9]+_)*?)loss_(?P<term>[A-Za-z0-9]+)$")
 SPARSE4D = re.compile(r"^(?P<frame>frame_\d+_)?loss_(?P<term>[A-Za-z0-9]+)(?P<dn>_dn)?_(?P<k>\d+)$")
 TRANSFUSION = re.compile(r"^(?:loss/)?(?P<path>[^/]+)/layer_(?P<k>-?\d+)_loss_(?P<term>[A-Za-z0-9]+)$")
+ATTENTION = re.compile(r"^(?:d(?P<d>\d+)\.)?attn_(?P<term>entropy|logit_max)$")
 GROUP_WORDS = ("dn", "enc", "aux", "one2many", "o2m", "denoise")
 MAX_LAYER = 999  # a key numbering a layer beyond this is a plain column, not a decoder layer
+STATS_GROUP = "attn"
+
+
+def is_stats_group(group: str) -> bool:
+    """A group of per-layer statistics (attention), not of losses."""
+    return group == STATS_GROUP
 
 
 def classify(key: str):
     """(group, term, layer) where layer is an int (intermediate / Sparse4D), 'final', or
-    -1 (TransFusion's last layer); None when the key is not a decoder-layer loss."""
+    -1 (TransFusion's last layer); None when the key is not a decoder-layer loss or statistic."""
     found = _classify(key)
     if found is not None and isinstance(found[2], int) and not -1 <= found[2] <= MAX_LAYER:
         return None  # `d99999999999999999999.loss_cls`: the number comes from a log; bound it
@@ -36,6 +46,9 @@ def classify(key: str):
 
 
 def _classify(key: str):
+    m = ATTENTION.match(key)
+    if m:
+        return STATS_GROUP, m.group("term"), (int(m.group("d")) if m.group("d") is not None else "final")
     m = SPARSE4D.match(key)
     if m:
         group = _join((m.group("frame") or "").rstrip("_"), "dn" if m.group("dn") else "")
@@ -69,7 +82,7 @@ def layer_columns(keys, config_layers: int | None) -> list[tuple[str, str, str, 
     groups: dict[str, dict] = {}
     for key, (group, term, layer) in parsed.items():
         g = groups.setdefault(group, {"numbered": set(), "final": False, "items": [], "explicit": False})
-        g["explicit"] |= bool(TRANSFUSION.match(key) or SPARSE4D.match(key))
+        g["explicit"] |= bool(TRANSFUSION.match(key) or SPARSE4D.match(key) or ATTENTION.match(key))
         if layer == "final":
             g["final"] = True
         else:
@@ -96,7 +109,7 @@ def has_aux(keys) -> bool:
     """Intermediate-layer losses are logged (a numbered layer in a decoder group)."""
     for k in keys:
         c = classify(k)
-        if c is not None and not c[0].endswith("enc") and c[2] != "final":
+        if c is not None and not c[0].endswith("enc") and not is_stats_group(c[0]) and c[2] != "final":
             return True
     return False
 

@@ -15,8 +15,9 @@ class BadInput(click.ClickException):
 @click.argument("path", metavar="RUN")
 @click.option("--budget-minutes", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Wall-clock budget for all training; the replica is shortened to fit it.")
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Seeds per variant (as diagnosed, fixed); verdicts go by the majority.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Seeds per variant (as diagnosed, fixed); verdicts go by the majority. "
+                   "Default: 3 when the budget allows it, else 1.")
 @click.option("--preset", type=click.Choice(["tiny", "small"]), default=None,
               help="bevdetr preset of the replica (default: small when the budget allows it, else tiny).")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None,
@@ -24,7 +25,7 @@ class BadInput(click.ClickException):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def command(path, budget_minutes, seeds, preset, work_dir, fmt):
     """Regenerate RUN and the suggested fix on bevdetr (a proxy of your model), diagnose both,
-    and say per finding: confirmed, not reproduced, or fix did not help."""
+    and say per finding: confirmed, not reproduced, fix did not help, or inconclusive."""
     import json
 
     from parsers.run import ParseError
@@ -35,7 +36,7 @@ def command(path, budget_minutes, seeds, preset, work_dir, fmt):
         result = validate(path, budget_minutes, seeds, work_dir, preset)
     except ParseError as exc:
         raise BadInput(str(exc)) from None
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, OverflowError) as exc:
         raise BadInput(f"{path}: {exc}") from None
     if fmt == "json":
         click.echo(json.dumps(result, indent=1, allow_nan=False))

@@ -35,6 +35,7 @@ RULE_MODULES = {
     "metric-chance": ("metric_chance", "find_metric_chance"),
     "dataloader-bound": ("data_bound", "find_dataloader_bound"),
     "memory-growth": ("memory_growth", "find_memory_growth"),
+    "attention-collapse": ("attention_collapse", "find_attention_collapse"),
 }
 RULE_IDS = list(RULE_MODULES)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bevlog.rules._common import progress, run_cache, signals
+from parsers.layers import STATS_GROUP
 
 CACHE_KEY = "bevlog.layer_window"
 
@@ -24,6 +25,8 @@ def late_layers(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
 
     # only the window's rows are built (not the whole long frame: about the log's size)
     L = layers_part(run, since_step=_window_start(run, frac, min_rows))
+    if L is not None and len(L):
+        L = L[L["group"] != STATS_GROUP]  # attention statistics are not losses (attention-collapse reads them)
     out = empty_layers() if L is None else L
     if L is not None and len(L):
         vals = pd.to_numeric(L["value"], errors="coerce")
@@ -64,7 +67,10 @@ def late_series(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
     if key not in cache:
         from parsers.layers import layers_wide
 
-        cache[key] = layers_wide(run, _window_start(run, frac, min_rows))
+        table = layers_wide(run, _window_start(run, frac, min_rows))
+        if len(table.columns):  # attention statistics are not losses (attention-collapse reads them)
+            table = table.loc[:, table.columns.get_level_values(0) != STATS_GROUP]
+        cache[key] = table
     return cache[key]
 
 

@@ -29,9 +29,10 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
     sig = signals(run)
     if len(sig.t) == 0:
         return []
-    from parsers.layers import logged_layer_counts
+    from parsers.layers import is_stats_group, logged_layer_counts
 
-    logged_layers = max(logged_layer_counts(run).values(), default=0)
+    counts = {g: n for g, n in logged_layer_counts(run).items() if not is_stats_group(g)}  # losses only
+    logged_layers = max(counts.values(), default=0)
     has_aux_columns = any(AUX_KEY.search(str(c)) for c in sig.t.columns)
     if logged_layers >= 2 or has_aux_columns or meta.get("has_aux_loss") is True:
         return []

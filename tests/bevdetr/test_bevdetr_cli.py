@@ -44,7 +44,10 @@ def test_no_aux_and_no_clip_log_only_the_final_layer(tmp_path):
     assert "█" not in result.output  # not a terminal: no progress bar
     log = one_log(tmp_path)
     train = [m for kind, m in epoch_lines(log) if kind == "train"]
-    assert len(train) == 2 and all(list(items(m)) == ["loss_cls", "loss_bbox", "loss"] for m in train)
+    # losses of the final layer only; the attention statistics are logged for every layer all the same
+    attention = [f"d{k}.attn_{t}" for k in range(5) for t in ("entropy", "logit_max")]
+    attention += ["attn_entropy", "attn_logit_max"]
+    assert len(train) == 2 and all(list(items(m)) == ["loss_cls", "loss_bbox", "loss"] + attention for m in train)
     text = open(log).read()
     assert "aux_loss=False" in text and "optimizer_config = dict(grad_clip=None)" in text
 
@@ -57,7 +60,8 @@ def test_width_attention_shared_pe_and_depth_reach_the_model(tmp_path):
     log = one_log(tmp_path)
     train = [m for kind, m in epoch_lines(log) if kind == "train"]
     assert list(items(train[0])) == ["loss_cls", "loss_bbox", "d0.loss_cls", "d0.loss_bbox", "d1.loss_cls",
-                                     "d1.loss_bbox", "loss", "grad_norm"]
+                                     "d1.loss_bbox", "loss", "grad_norm", "d0.attn_entropy", "d0.attn_logit_max",
+                                     "d1.attn_entropy", "d1.attn_logit_max", "attn_entropy", "attn_logit_max"]
     text = open(log).read()
     for fragment in ("cross_attn='width'", "share_pe=True", "num_layers=3", "policy='CosineAnnealing'",
                      "Set random seed to 5,", "(column_pool): ColumnPooling("):

@@ -17,7 +17,9 @@ def test_two_process_torchrun(tmp_path):
     work = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "bevdetr.cli", "train", "--preset", "tiny", "--epochs", "2", "--work-dir", str(work)]
+           "-m", "bevdetr.cli", "train", "--preset", "tiny", "--epochs", "2",
+           "--train-samples", "320", "--val-samples", "16", "--interval", "10", "--eval-interval", "1", "--layers", "2",
+           "--work-dir", str(work)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("work_dir: ") == 1  # only rank 0 reports
@@ -44,4 +46,5 @@ def test_two_process_torchrun(tmp_path):
     assert "(NORMAL      ) DistSamplerSeedHook" in text and "DistEvalHook" in text
     assert assert_text_and_json_agree(log, log + ".json") == 4 + 2
     assert sorted(os.listdir(work)) == sorted([os.path.basename(log), os.path.basename(log) + ".json",
-                                               "epoch_1.pth", "epoch_2.pth", "latest.pth"])
+                                               "epoch_1.pth", "epoch_2.pth", "latest.pth",
+                                               "epoch_1.evaluated", "epoch_2.evaluated"])

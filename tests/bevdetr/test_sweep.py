@@ -10,7 +10,7 @@ from bevdetr.cli import cli
 from bevdetr.sweep import DONE_FILE, EXPERIMENT_NAMES, RUNS, select
 
 # two experiments (aux on/off, shared/separate position MLP) -> three distinct runs
-SHORT = ["--preset", "tiny", "--only", "aux,pe", "--epochs", "1", "--train-samples", "80", "--val-samples", "8",
+SHORT = ["--preset", "tiny", "--only", "aux,pe", "--epochs", "1", "--train-samples", "160", "--val-samples", "8",
          "--jobs", "3"]
 
 
@@ -41,7 +41,7 @@ def test_sweep_two_experiments_then_skips_finished(tmp_path):
         run = parsers.read(str(run_dir))                     # the marker is not taken for a log
         assert run.name == name and run.meta["ended"] == "finished"
         logged[name] = run.meta["config"]["bevdetr"]
-        assert logged[name]["epochs"] == 1 and logged[name]["train_samples"] == 80 and logged[name]["threads"] == 1
+        assert logged[name]["epochs"] == 1 and logged[name]["train_samples"] == 160 and logged[name]["threads"] == 1
     assert logged["base"]["aux"] and not logged["aux-off"]["aux"]
     assert logged["pe-shared"]["share_pe"] and not logged["base"]["share_pe"]
     assert run.meta["has_aux_loss"] is True

@@ -106,7 +106,7 @@ def test_explain_prints_what_a_rule_looks_at_and_its_thresholds():
     assert res.exit_code == 0
     assert "fp16" in res.stdout and "persistent_rows = 5" in res.stdout
     listing = diagnose("--explain", "all").stdout.splitlines()
-    assert len(listing) == len(RULE_IDS) == 20 and listing[0].startswith("nonfinite-loss")
+    assert len(listing) == len(RULE_IDS) == 21 and listing[0].startswith("nonfinite-loss")
     assert any(line.startswith("no-takeoff") for line in listing)
     assert diagnose("--explain", "nope").exit_code == 2
 

@@ -9,7 +9,8 @@ from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_JSO
 ISSUE_IDS = ["nonfinite-loss", "grad-nonfinite", "grad-spike", "divergence", "no-takeoff", "lr-drop", "warmup", "oscillation",
              "aux-missing", "layer-inversion", "layer-flat", "layer-unstable", "layer-redundant", "plateau",
              "lr-batch", "overfitting", "log-integrity",
-             "metric-chance", "dataloader-bound", "memory-growth"]  # issue 11
+             "metric-chance", "dataloader-bound", "memory-growth",  # issue 11
+             "attention-collapse"]  # issue 13
 
 
 def test_registry_has_every_rule_with_documented_thresholds():

@@ -2,9 +2,11 @@
 fixed on the tiny bevdetr preset inside a tiny budget; a json verdict for every finding."""
 import json
 import os
+import re
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from bevlog.cli import cli
@@ -63,3 +65,93 @@ def test_help_imports_neither_torch_nor_pandas():
             "print('HEAVY', sorted(m for m in ('torch', 'pandas', 'bevdetr.train') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and "--budget-minutes" in out and "--seeds" in out
+
+
+def _tampered_copy(tmp_path, **values):
+    """The lr-3e-3 text log with settings of its `bevdetr = dict(...)` replaced."""
+    (log,) = [n for n in os.listdir(LR_TOO_HIGH) if n.endswith(".log")]
+    text = open(os.path.join(LR_TOO_HIGH, log)).read()
+    for key, value in values.items():
+        old = re.search(rf"^ +{key}=[^,\n]*", text, re.M).group(0)
+        text = text.replace(old, old.split("=")[0] + "=" + value, 1)
+    path = tmp_path / "tampered" / log
+    path.parent.mkdir()
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("values,says", [
+    ({"queries": "2e7", "layers": "64"}, "layers=64 is outside 1..12"),
+    ({"queries": "2e7"}, "queries=20000000.0 is not a finite int"),
+    ({"queries": "20000000"}, "queries=20000000 is outside 1..300"),
+    ({"epochs": "1000000000"}, "epochs=1000000000 is outside 1..100"),
+    ({"batch": "1000000"}, "batch=1000000 is outside 1..64"),
+    ({"lr": "1e300"}, "lr=1e+300 is outside"),
+    ({"steps": "[6, 'x']"}, "steps=[6, 'x'] holds 'x'"),
+    ({"schedule": "'\\x1b[2J'"}, "schedule='\\x1b[2J' is not one of step, cosine"),
+])
+def test_validate_bounds_every_setting_it_reads_from_the_log(tmp_path, values, says):
+    path = _tampered_copy(tmp_path, **values)
+    res = invoke("validate", str(path), "--budget-minutes", "0.2", "--preset", "tiny",
+                 "--work-dir", str(tmp_path / "v"))
+    assert res.exit_code == 2, res.output
+    (line,) = res.output.strip().splitlines()
+    assert str(path) in line and says in line, line
+    assert "\x1b" not in res.output
+    assert not (tmp_path / "v").exists()   # refused before any training started
+
+
+@pytest.fixture(scope="module")
+def cut_off_run(tmp_path_factory):
+    """The lr-3e-3 text log cut off at epoch 6.4 (no json twin), validated on 60-iteration tiny replicas:
+    its findings are log-integrity (stopped early), lr-batch (whole run) and lr-drop (at epoch 6.2)."""
+    tmp = tmp_path_factory.mktemp("cut")
+    (log,) = [n for n in os.listdir(LR_TOO_HIGH) if n.endswith(".log")]
+    lines = open(os.path.join(LR_TOO_HIGH, log)).read().splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if "Epoch [7][100/250]" in line)
+    (tmp / "run").mkdir()
+    (tmp / "run" / log).write_text("".join(lines[:end + 1]))
+    res = invoke("validate", str(tmp / "run"), "--budget-minutes", "0.2", "--preset", "tiny", "--seeds", "1",
+                 "--format", "json", "--work-dir", str(tmp / "v"))
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {f["rule"] for f in out["findings"]} >= {"log-integrity", "lr-batch", "lr-drop"}
+    return out
+
+
+def _verdict(out, rule):
+    (f,) = [f for f in out["findings"] if f["rule"] == rule]
+    return f["verdict"], f["reason"]
+
+
+def test_validate_is_inconclusive_about_the_log_file_itself(cut_off_run):
+    verdict, reason = _verdict(cut_off_run, "log-integrity")
+    assert verdict == "inconclusive" and "about the log file itself" in reason
+
+
+def test_validate_is_inconclusive_when_the_replica_is_shorter_than_the_onset(cut_off_run):
+    out = cut_off_run
+    seen = out["proxy"]["iterations"] * out["proxy"]["settings"]["batch"]
+    verdict, reason = _verdict(out, "lr-drop")
+    assert seen < 1500 * 8   # the lr drop came after ~1,550 iterations at batch 8
+    assert verdict == "inconclusive" and f"trains on {seen:,} samples" in reason
+
+
+def test_validate_is_inconclusive_when_both_arms_stay_at_chance(cut_off_run):
+    out = cut_off_run
+    # 60 iterations of the tiny preset detect nothing on either side (measured, not assumed) ...
+    assert max(out["as_diagnosed"]["mAP"], out["fixed"]["mAP"]) < 0.02
+    # ... so the whole-run lr finding cannot be confirmed or refuted, though a lower lr was trained
+    assert any(a["param"] == "lr" for a in out["fix"]["applied"]) and out["fixed"]["seeds"] == 1
+    verdict, reason = _verdict(out, "lr-batch")
+    assert verdict == "inconclusive" and "both arms stay at chance" in reason
+
+
+def test_validate_maps_lr_by_the_ratio_to_the_recipe():
+    from bevdetr.recipe import HEALTHY_LR
+    from bevlog.validate import map_lr
+
+    lr, note = map_lr(6e-4, 8, 8)          # 3x the DETR-family recipe (2e-4 at batch 8)
+    assert lr == pytest.approx(3 * HEALTHY_LR) and "3x the recipe's 2.0e-04" in note
+    lr, _ = map_lr(8e-4, 32, 8)            # at batch 32 the recipe is 8e-4: the run is on it
+    assert lr == pytest.approx(HEALTHY_LR)

@@ -1,0 +1,155 @@
+"""attention-collapse: a decoder layer's cross-attention turns one-hot or its logits explode.
+
+Reads the per-layer attention statistics when the log has them (bevdetr writes them; so does
+the attention hook for mmdet/mmcv runs): `[dK.]attn_entropy`, the softmax entropy divided by
+log(number of keys), averaged over the log interval (1 = uniform, 0 = one key), and
+`[dK.]attn_logit_max`, the largest |q·k/√d| in the interval. They parse into `Run.layers`
+as group `attn`. Per layer, after warmup, each series is smoothed (rolling median) and
+compared with its own level over the first third of the post-warmup rows:
+- entropy collapse: the smoothed entropy falls below `entropy_floor` and below
+  `entropy_drop` × its early level;
+- logit growth: the smoothed max |logit| climbs to ≥ `logit_growth` × its early level.
+The first row where either holds (for `min_rows` rows) is the onset. The mechanism (seen on
+bevdetr in an independent probe, issue 13): once a model has taken off, an lr ~5× the good
+one grows the cross-attention logits by one to two orders of magnitude, the entropy drops
+from ~0.5 to ~0.03 of log N, every query attends to the same keys, and only then does the
+loss climb back — while grad_norm stays moderate, so clipping never acts. Seeing it in the
+attention statistics warns before the loss turns; the finding says whether the loss has
+already risen since the onset.
+
+Thin basis: the thresholds come from five bevdetr runs alone (fixtures/runs/issue13; no real
+log in the repository carries attention statistics), so the rule speaks at `info` when one of
+the two signs shows and at `warning` only when both do (entropy collapsed and logits grown
+together). Healthy runs there that took off grew their logits ×13–19 while attention
+localised (entropy ~0.45–0.75 of log N at the end); the run at lr 2e-3 whose attention
+collapsed fell to 0.04 of log N with mAP near 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, rolling_median, runs_of, signals, where
+
+RULE_ID = "attention-collapse"
+SUMMARY = "a decoder layer's cross-attention entropy falls toward 0 or its max logit grows ≥30× (before the loss turns)"
+STATS_GROUP = "attn"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    entropy_floor: float = doc(0.1, "normalised entropy below this is (nearly) one-hot attention")
+    entropy_drop: float = doc(0.3, "… and below this share of the layer's early post-warmup level")
+    logit_growth: float = doc(30.0, "max |logit| this many times its early post-warmup level (1.5 orders of "
+                                    "magnitude: a run taking off grows its logits ×13–19 as attention localises)")
+    min_rows: int = doc(3, "rows a sign must last (after smoothing)")
+    early_share: float = doc(1 / 3, "the first share of post-warmup rows that sets each layer's early level")
+    min_post_warmup_rows: int = doc(9, "rows after warmup needed to judge at all")
+    lr_divisor: float = doc(5.0, "suggested peak lr = the run's lr / this (the probe's collapse came at ~5× "
+                                 "the good lr)")
+
+
+def find_attention_collapse(run, th: Thresholds = Thresholds()):
+    layers = run.layers
+    if layers is None or not len(layers):
+        return []
+    stats = layers[layers["group"] == STATS_GROUP]
+    if not len(stats):
+        return []
+    sig = signals(run)
+    start = sig.warmup_end_row
+    if len(sig.step) - start < th.min_post_warmup_rows:
+        return []
+    row_of = {int(s): i for i, s in enumerate(sig.step)}
+    hits = []   # (onset row, layer, kind, early, at onset, extreme)
+    for (term, layer), rows in stats.groupby(["term", "layer"], observed=True).groups.items():
+        part = stats.loc[rows]
+        series = np.full(len(sig.step), np.nan)
+        for s, v in zip(part["step"].to_numpy(), part["value"].to_numpy(dtype=float)):
+            if int(s) in row_of:
+                series[row_of[int(s)]] = v
+        hit = _sign(series, start, str(term), sig.window, th)
+        if hit is not None:
+            hits.append((hit[0], int(layer), str(term), *hit[1:]))
+    if not hits:
+        return []
+    kinds = {h[2] for h in hits}
+    onset = min(h[0] for h in hits)
+    last = len(sig.step) - 1
+    severity = "warning" if kinds == {"entropy", "logit_max"} else "info"
+    parts = []
+    for term in ("entropy", "logit_max"):
+        mine = sorted((h for h in hits if h[2] == term), key=lambda h: h[0])
+        if not mine:
+            continue
+        first = mine[0]
+        names = ", ".join(str(layer) for layer in sorted({h[1] for h in mine}))
+        if term == "entropy":
+            parts.append(f"cross-attention entropy of layer(s) {names} fell to {fmt(first[5])} of log N "
+                         f"(from {fmt(first[3])}) from {where(sig, first[0])}")
+        else:
+            parts.append(f"max |attention logit| of layer(s) {names} grew ×{first[5] / first[3]:.3g} "
+                         f"(to {fmt(first[5])}) from {where(sig, first[0])}")
+    loss_note = _loss_since(sig, onset)
+    message = "; ".join(parts) + f" — {loss_note}"
+    evidence = {"onset_step": int(sig.step[onset]), "signs": sorted(kinds),
+                "layers": sorted({h[1] for h in hits}),
+                "per_layer": [{"layer": h[1], "term": h[2], "onset_step": int(sig.step[h[0]]),
+                               "early": float(h[3]), "at_onset": float(h[4]), "extreme": float(h[5])} for h in hits]}
+    fix_text, changes = _lr_fix(run, sig, onset, th)
+    return [finding(run, RULE_ID, severity, sig, onset, last, message, evidence, fix_text, changes)]
+
+
+def _sign(series: np.ndarray, start: int, term: str, window: int, th: Thresholds):
+    """(onset row, early level, value at onset, extreme value) for one layer's series, or None."""
+    post = series[start:]
+    if np.isfinite(post).sum() < th.min_post_warmup_rows:
+        return None
+    smooth = np.full(len(series), np.nan)
+    smooth[start:] = rolling_median(post, max(1, min(window, 5)))
+    n_early = max(3, int(len(post) * th.early_share))
+    early = float(np.nanmedian(smooth[start:start + n_early]))
+    if not np.isfinite(early) or early <= 0:
+        return None
+    after = smooth[start + n_early:]
+    if term == "entropy":
+        bad = (after < th.entropy_floor) & (after < th.entropy_drop * early)
+        extreme = np.nanmin(after) if np.isfinite(after).any() else np.nan
+    else:
+        bad = after >= th.logit_growth * early
+        extreme = np.nanmax(after) if np.isfinite(after).any() else np.nan
+    for lo, hi in runs_of(bad):
+        if hi - lo + 1 >= th.min_rows:
+            row = start + n_early + lo
+            return row, early, float(smooth[row]), float(extreme)
+    return None
+
+
+def _loss_since(sig, onset: int) -> str:
+    """Where the loss stood when the sign showed: already risen from its minimum, rising after, or not yet."""
+    loss = rolling_median(sig.loss, sig.window)
+    finite = np.flatnonzero(np.isfinite(loss))
+    before = loss[sig.warmup_end_row:onset + 1]
+    if not len(finite) or not np.isfinite(before).any() or not np.isfinite(loss[onset]):
+        return "the loss could not be compared"
+    low, at, end = float(np.nanmin(before)), float(loss[onset]), float(loss[finite[-1]])
+    if low > 0 and at > low * 1.05:
+        return (f"the loss had already risen {at / low - 1:.0%} from its minimum ({fmt(low)} → {fmt(at)}) when "
+                "this showed: an abrupt lr change moves both at once")
+    if at > 0 and end > at * 1.05:
+        return f"the loss rose {end / at - 1:.0%} after it ({fmt(at)} → {fmt(end)}): this came first"
+    return f"the loss has not turned yet ({fmt(at)} → {fmt(end)}): this comes first"
+
+
+def _lr_fix(run, sig, onset: int, th: Thresholds):
+    """lr / lr_divisor, from the lr logged where the collapse began (an lr raised after take-off is
+    the culprit there, not the run's configured lr), else the run's lr."""
+    at = float(sig.lr[onset]) if len(sig.lr) > onset and np.isfinite(sig.lr[onset]) and sig.lr[onset] > 0 else None
+    base = at or lr_for_fix(run.meta, sig)
+    text = ("lower the peak lr: attention that collapses while grad_norm stays moderate is an lr too high "
+            "for the attention logits (clipping does not reach it)")
+    if not base:
+        return text, []
+    to = nice_lr(base / th.lr_divisor)
+    return f"{text}: lr {fmt(base)} → {fmt(to)}", [{"param": "lr", "from": base, "to": to}]
