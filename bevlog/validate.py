@@ -141,7 +141,7 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
         lr = meta.get("lr")
         o["batch"] = p.batch
         if _finite(lr):
-            o["lr"], note = map_lr(lr, batch_run, p.batch)
+            o["lr"], note = map_lr(lr, batch_run, p.batch, meta)
             notes.append(note)
         else:
             notes.append(f"lr unknown: the preset's {p.lr:.1e}")
@@ -214,21 +214,28 @@ def _printable(text) -> str:
     return "".join(c if c.isprintable() else "?" for c in str(text))[:40]
 
 
-def map_lr(lr: float, run_batch, proxy_batch: int) -> tuple[float, str]:
-    """The run's lr -> bevdetr's, by its ratio to its own recipe (DETR-family AdamW: 2e-4 at total
-    batch 8, linear in the batch) times bevdetr's measured healthy lr (bevdetr/recipe.py) at the
-    proxy's batch. (proxy lr, the mapping as one printable line)."""
-    from bevlog.rules._common import recipe_lr
+def map_lr(lr: float, run_batch, proxy_batch: int, meta=None) -> tuple[float, str]:
+    """The run's lr -> bevdetr's, by its ratio to its own reference times bevdetr's measured
+    healthy lr (bevdetr/recipe.py) at the proxy's batch. The reference is the one lr-batch
+    uses (bevlog.recipes.lr_reference: the config's own batch intent, else the published
+    recipe of its model type); with neither, the DETR-family recipe (PETR's AdamW 2e-4 at
+    total batch 8, linear in the batch). (proxy lr, the mapping as one printable line)."""
+    from bevlog.recipes import RECIPES, lr_reference
 
     if not _finite(run_batch) or run_batch <= 0:
         run_batch, unknown = HEALTHY_BATCH, True
     else:
         unknown = False
-    recipe = recipe_lr(run_batch, any_optimizer=True)
+    ref = lr_reference(meta) if meta is not None and not unknown else None
+    if ref is not None:
+        recipe, whose = ref.low, ref.text
+    else:
+        petr = next(r for r in RECIPES if r.name == "PETR")
+        recipe, whose = petr.lr_at(run_batch)[0], f"the DETR-family recipe ({petr.source})"
     healthy = HEALTHY_LR * proxy_batch / HEALTHY_BATCH
     ratio = lr / recipe
     batch_text = "total batch unknown, taken as 8" if unknown else f"total batch {int(run_batch)}"
-    return ratio * healthy, (f"lr {lr:.1e} at {batch_text} is {ratio:.3g}x the recipe's {recipe:.1e} -> bevdetr lr "
+    return ratio * healthy, (f"lr {lr:.1e} at {batch_text} is {ratio:.3g}x the {recipe:.1e} of {whose} -> bevdetr lr "
                              f"{ratio * healthy:.1e} ({ratio:.3g}x its measured healthy {healthy:.1e} at batch "
                              f"{proxy_batch})")
 

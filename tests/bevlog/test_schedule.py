@@ -204,7 +204,10 @@ def test_diagnose_runs_no_lr_fix_first_on_runs_near_the_sweeps_best():
     assert not errors and len(diagnoses) >= 15
     from bevlog.commands.diagnose import verdict_hint
 
-    final = {d.run: headline_series(_read(RUNS / d.run)).value[-1] for d in diagnoses}
+    import parsers
+
+    runs = {r.name: r for r in parsers.read_paths([str(RUNS)])[0]}  # issue13/ runs sit one level down
+    final = {d.run: headline_series(runs[d.run]).value[-1] for d in diagnoses}
     best = max(final.values())
     near = [d for d in diagnoses if final[d.run] >= 0.9 * best]
     assert near

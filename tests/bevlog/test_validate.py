@@ -152,6 +152,11 @@ def test_validate_maps_lr_by_the_ratio_to_the_recipe():
     from bevlog.validate import map_lr
 
     lr, note = map_lr(6e-4, 8, 8)          # 3x the DETR-family recipe (2e-4 at batch 8)
-    assert lr == pytest.approx(3 * HEALTHY_LR) and "3x the recipe's 2.0e-04" in note
+    assert lr == pytest.approx(3 * HEALTHY_LR) and "3x the 2.0e-04 of the DETR-family recipe" in note
     lr, _ = map_lr(8e-4, 32, 8)            # at batch 32 the recipe is 8e-4: the run is on it
     assert lr == pytest.approx(HEALTHY_LR)
+    # the run's own config intent wins over the published recipe (what lr-batch reads too):
+    # total_batch_size = 48 with lr 6e-4, run at 6 -> its own lr at 6 is 7.5e-5; 7.5e-5 is on it
+    meta = {"config": {"total_batch_size": 48}, "total_batch": 6, "lr": 6e-4, "optimizer": "AdamW"}
+    lr, note = map_lr(7.5e-5, 6, 8, meta)
+    assert lr == pytest.approx(HEALTHY_LR) and "total_batch_size = 48" in note
