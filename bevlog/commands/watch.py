@@ -19,6 +19,7 @@ import click
 
 from bevlog.live import LiveLog
 from bevlog.options import report_errors
+from bevlog.output import clean
 from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
 
 # rules whose findings are separate events (one per step), not one state of the run
@@ -268,9 +269,9 @@ def format_line(finding) -> str:
 
     stamp = time.strftime("%H:%M:%S")
     where = f"step {finding.start_step:,}" if finding.start_step is not None else "whole run"
-    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where:<14} {finding.message}"
+    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where:<14} {clean(finding.message)}"
     if finding.fix and finding.fix.text and finding.severity != "info":
-        text += f"\n{'':>11}fix: {finding.fix.text}"
+        text += f"\n{'':>11}fix: {clean(finding.fix.text)}"
     return text
 
 
@@ -305,12 +306,12 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
         while True:
             fresh, notes, error = watcher.read_once() if once else watcher.poll()
             for line in notes:
-                click.echo(line, err=True)
+                click.echo(clean(line), err=True)
             if error and once:
                 report_errors([error])
                 ctx.exit(2)
             if error and error != last_error:  # a log not yet written (or half written): wait
-                click.echo(f"waiting: {error}", err=True)
+                click.echo(f"waiting: {clean(error)}", err=True)
             last_error = error
             for f in fresh:
                 printed.append(f)
@@ -319,7 +320,7 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
                 break
             time.sleep(interval)
     except KeyboardInterrupt:
-        click.echo(f"stopped watching {watcher.path}", err=True)
+        click.echo(f"stopped watching {clean(watcher.path)}", err=True)
         return
     if once and fail_on:
         from bevlog.findings import SEVERITY_RANK

@@ -84,3 +84,12 @@ def test_clean_replaces_every_control_character():
     assert "\t" in out  # TAB is harmless and kept
     assert clean("two\nlines") == "two\\x0alines" and clean("two\nlines", newlines=True) == "two\nlines"
     assert clean("plain text: ünïcode ✓") == "plain text: ünïcode ✓"
+
+
+def test_watch_prints_no_escape_byte(evil_work_dir):
+    _, run_dir = evil_work_dir
+    proc = _run("watch", "--once", run_dir / "20230727_114037.log")
+    assert proc.returncode == 0, proc.stderr
+    for stream in (proc.stdout, proc.stderr):
+        assert b"\x1b" not in stream and b"\x07" not in stream
+    assert b"boom ^[[2J^[]0;pwned\\x07" in proc.stdout  # the crash, made visible
