@@ -44,6 +44,8 @@ def test_pieces_give_the_whole_file(chunk):
     logs = text_logs()
     assert len(logs) >= 20  # set1, set2 and the hand-made logs
     for path in logs:
+        if chunk < 10_000 and path.stat().st_size > 400_000:
+            continue  # tiny pieces on the small logs; the big ones are cut at 30 kB below
         whole = read_text(str(path), bytes(read_log(str(path))))
         if len(whole.header.get("config_lines", [])) > 1:
             continue  # several launches in one file: read whole, launch by launch (parsers.formats)
