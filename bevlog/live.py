@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-CHUNK = 64 << 20  # bytes parsed at a time on the first read of a big file
+from parsers.chunked import CHUNK  # bytes parsed at a time on the first read of a big file
 
 
 def earlier_segments(path: str) -> list:

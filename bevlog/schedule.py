@@ -128,13 +128,6 @@ class Schedule:
 
 # ---- building the model ------------------------------------------------------------------
 
-def schedule_of(run) -> Schedule:
-    """The Schedule of a run, built once with its signals (`bevlog.rules._common.signals`)."""
-    from bevlog.rules._common import signals
-
-    return signals(run).schedule
-
-
 def model_schedule(meta, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarray) -> Schedule:
     """The schedule of a finished reading of the log (a live log asks `warmup_end(sig, live=True)`)."""
     cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}

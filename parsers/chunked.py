@@ -128,7 +128,7 @@ def file_year(path: str, chunk: int = CHUNK):
     """(year, stamp) of a console capture without a year (`parsers.textlog.launch_year`),
     from the whole file read `chunk` bytes at a time: the first logger line's date and the
     first `Exp name` may lie in different pieces."""
-    from parsers.textlog import _CONSOLE_DATE, _EXP_NAME
+    from parsers.textlog import _CONSOLE_DATE, _EXP_NAME, year_of
 
     first = None
     keep = 200  # bytes carried over, so that a line cut between pieces is still found
@@ -139,12 +139,7 @@ def file_year(path: str, chunk: int = CHUNK):
             first = first or _CONSOLE_DATE.search(data)
             exp = _EXP_NAME.search(data)
             if exp is not None:
-                if first is None:
-                    return None, None
-                stamp = exp.group("stamp").decode()
-                if stamp[4:8] != first.group("date")[:5].decode().replace("/", ""):
-                    return None, None
-                return int(stamp[:4]), stamp
+                return year_of(first, exp)
             tail = data[-keep:]
     return None, None
 

@@ -209,16 +209,12 @@ def launch_stamp(seg) -> str | None:
             return m.group(0)
     if seg.header.get("year_unknown"):
         return None  # a console launch without a year: its clock counts from a stand-in year
-    text = seg.header.get("start_date")
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S"):
-        try:
-            return _dt.datetime.strptime(text or "", fmt).strftime("%Y%m%d_%H%M%S")
-        except ValueError:
-            continue
-    ts = seg.ts[0] if seg.ts is not None and len(seg.ts) else np.nan
-    if np.isfinite(ts):
-        return _dt.datetime.fromtimestamp(float(ts), _dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-    return None
+    from parsers.assemble import _parse_date
+
+    start = _parse_date(seg.header.get("start_date"))
+    if start is None and seg.ts is not None and len(seg.ts) and np.isfinite(seg.ts[0]):
+        start = float(seg.ts[0])
+    return None if start is None else _dt.datetime.fromtimestamp(start, _dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
 
 
 def run_names(base: str, runs) -> list[str]:

@@ -510,8 +510,12 @@ def launch_year(data: bytes):
     """(year, timestamp) of a console capture's launch from mmengine's `Exp name:
     <config>_<YYYYmmdd_HHMMSS>` (the runner's creation time) when its month and day are
     those of the launch's first logger line; (None, None) when there is no such evidence."""
-    first = _CONSOLE_DATE.search(data)
-    exp = _EXP_NAME.search(data)
+    return year_of(_CONSOLE_DATE.search(data), _EXP_NAME.search(data))
+
+
+def year_of(first, exp):
+    """(year, stamp) from the first console line's date match and the `Exp name` match, when
+    the stamp's month and day are the line's; (None, None) otherwise."""
     if first is None or exp is None:
         return None, None
     stamp = exp.group("stamp").decode()

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import click
 
-
-class BadInput(click.ClickException):
-    exit_code = 2
+from bevlog.output import BadInput
 
 
 @click.command(name="validate")

@@ -45,13 +45,10 @@ def test_quiet_on_runs_that_learn_even_slowly(name):
 
 
 def _real_logs():
-    """Every real log in the repository that parses on this branch (console captures without a
-    year wait for the formats work: they are listed in labels.json as not_readable_yet)."""
+    """Every real log in the repository (a capture or work dir of several runs: each run)."""
     from conftest import REAL_SET1, REAL_SET2
 
-    unreadable = {"STEALMOO__CAICON__nohup.out", "woxinyonghen__OpenMMLabCamp__slurm-300830.out"}
-    return sorted(p for s in (REAL_SET1, REAL_SET2) for p in s.iterdir()
-                  if p.name != "README.md" and p.name not in unreadable)
+    return sorted(p for s in (REAL_SET1, REAL_SET2) for p in s.iterdir() if p.name != "README.md")
 
 
 @pytest.mark.parametrize("path", _real_logs(), ids=lambda p: p.name[:40])
@@ -61,7 +58,15 @@ def test_quiet_on_the_real_logs(path):
     runs, problems = parsers.read_paths([path])  # a work dir may hold several runs
     assert problems == [] and runs
     for run in runs:
-        assert get_rule("no-takeoff")(run) == [], run.name
+        found = get_rule("no-takeoff")(run)
+        work_dir = str((run.meta.config or {}).get("work_dir"))
+        if "retinanet_r18" in work_dir:
+            # set2 README #1: that launch's loss stays 1.55-1.82 and all 4 evaluations log "The
+            # testing results of the whole dataset is empty": it never took off (a warning: the
+            # empty evaluations carry no metric to confirm it)
+            assert [f.severity for f in found] == ["warning"], run.name
+        else:
+            assert found == [], run.name
 
 
 def test_a_diverged_run_is_divergence_not_no_takeoff():
