@@ -45,7 +45,10 @@ def override_options(fn):
         click.option("--seed", type=int, help="Seed of the model init and the sample order."),
         click.option("--data-seed", type=int, help="Seed of the synthetic scenes."),
         click.option("--warmup-iters", type=int, help="Linear warmup iterations (ratio 1/3)."),
-        click.option("--schedule", type=click.Choice(["step", "cosine"]), help="LR policy after warmup."),
+        click.option("--schedule", type=click.Choice(["step", "cosine", "cyclic"]),
+                     help="LR policy after warmup (cyclic: mmcv's one cycle, up to lr x --target-ratio)."),
+        click.option("--target-ratio", type=float, help="cyclic: the peak lr is --lr times this (default 10)."),
+        click.option("--step-ratio-up", type=float, help="cyclic: fraction of the run the lr climbs (default 0.4)."),
         click.option("--steps", callback=_steps, help="Step policy: epochs where lr is multiplied by 0.1, e.g. 6 or 6,8."),
         click.option("--clip", type=float, help="Max gradient norm; 0 disables clipping and the grad_norm key."),
         click.option("--weight-decay", type=float, help="AdamW weight decay."),
@@ -114,35 +117,36 @@ def train(preset, work_dir, resume, resume_from, progress, **overrides):
 
 @cli.command()
 @click.option("--work-dir", required=True, type=click.Path(file_okay=False), help="One sub-directory per run goes here.")
-@click.option("--preset", type=click.Choice(PRESET_NAMES), default="small", show_default=True)
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="tiny", show_default=True)
 @click.option("--jobs", type=int, default=2, show_default=True, help="Runs trained at the same time (one torch thread each).")
-@click.option("--only", help="Comma-separated experiments: lr,aux,batch,layers,pe,attn (default: all).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every run.")
+@click.option("--only", help="Comma-separated experiments: lr,aux,layers,step,batch,pe,attn,wide (default: all).")
+@click.option("--seeds", type=int, help="Seeds per run (0..N-1); default: the plan's 3, or 5 where effects are small.")
 @click.option("--epochs", type=int, help="Override the preset's epochs for every run.")
 @click.option("--train-samples", type=int, help="Override the preset's scenes per epoch for every run.")
 @click.option("--val-samples", type=int, help="Override the preset's validation scenes for every run.")
 @click.option("--steps", callback=_steps, help="Override the step epochs for every run, e.g. 6.")
 @click.option("--list", "list_only", is_flag=True, help="Print the experiments and runs; train nothing.")
-def sweep(work_dir, preset, jobs, only, seed, epochs, train_samples, val_samples, steps, list_only):
-    """Run the brief's experiments (lr, aux, batch, layers, pe, attn), one work dir per run; resumable."""
+def sweep(work_dir, preset, jobs, only, seeds, epochs, train_samples, val_samples, steps, list_only):
+    """Run the brief's experiments with seeds, one work dir per run and seed; resumable."""
     from bevdetr import sweep as sweeps
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     try:
-        chosen, runs = sweeps.select(names)
+        chosen, pairs = sweeps.select(names, seeds)
     except ValueError as e:
         raise BadInput(str(e)) from None
     if jobs < 1:
         raise BadInput(f"--jobs must be at least 1, got {jobs}")
     if list_only:
         for e in chosen:
-            click.echo(f"{e.name}: {e.question}")
+            click.echo(f"{e.name} ({seeds or e.seeds} seeds): {e.question}")
             for label, run in e.runs:
-                click.echo(f"  {label:>20}  {run}  {sweeps.RUNS[run]}")
+                click.echo(f"  {label:>36}  {run}  {sweeps.RUNS[run]}")
+        click.echo(f"{len(pairs)} runs in all")
         return
     common = {k: v for k, v in {"epochs": epochs, "train_samples": train_samples, "val_samples": val_samples,
                                 "steps": steps}.items() if v is not None}
-    status = sweeps.sweep(work_dir, preset, names, jobs, seed, common)
+    status = sweeps.sweep(work_dir, preset, names, jobs, seeds, common)
     failed = [n for n, s in status.items() if s == "failed"]
     click.echo(f"{sum(s == 'done' for s in status.values())} trained, "
                f"{sum(s == 'skipped' for s in status.values())} skipped, {len(failed)} failed")

@@ -18,6 +18,7 @@ def make_schedule(settings: Settings, iters_per_epoch: int) -> Schedule:
         base_lr=settings.lr, policy=settings.schedule, max_iters=iters_per_epoch * settings.epochs,
         steps=tuple(settings.steps), gamma=settings.gamma, min_lr_ratio=settings.min_lr_ratio,
         warmup_iters=settings.warmup_iters, warmup_ratio=settings.warmup_ratio,
+        target_ratio=settings.target_ratio, step_ratio_up=settings.step_ratio_up,
     )
 
 

@@ -162,6 +162,11 @@ def render_scene(cfg: SceneConfig, seed: int, split: str, index: int):
     return grid.astype(np.float32), labels, boxes.astype(np.float32)
 
 
+# rendered scenes are kept when the whole split fits in this (tiny and small: every epoch after
+# the first reads memory instead of rendering again; full's 16,000 scenes are rendered each time)
+CACHE_BYTES = 256 * 1024 * 1024
+
+
 class SyntheticBEV:
     """A fixed-size synthetic dataset: item i is render_scene(cfg, seed, split, i)."""
 
@@ -169,6 +174,8 @@ class SyntheticBEV:
         if split not in SPLIT_IDS:
             raise ValueError(f"split must be one of {sorted(SPLIT_IDS)}")
         self.cfg, self.seed, self.split, self.length = cfg, seed, split, length
+        grid_bytes = 4 * 6 * cfg.grid * cfg.grid
+        self._cache: dict[int, tuple] | None = {} if length * grid_bytes <= CACHE_BYTES else None
 
     def __len__(self) -> int:
         return self.length
@@ -176,7 +183,11 @@ class SyntheticBEV:
     def __getitem__(self, index: int):
         if not 0 <= index < self.length:
             raise IndexError(index)
-        return render_scene(self.cfg, self.seed, self.split, index)
+        if self._cache is None:
+            return render_scene(self.cfg, self.seed, self.split, index)
+        if index not in self._cache:
+            self._cache[index] = render_scene(self.cfg, self.seed, self.split, index)
+        return self._cache[index]
 
 
 def collate(samples):

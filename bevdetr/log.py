@@ -205,6 +205,18 @@ class MMCVLogger:
 
 
 # -- header ---------------------------------------------------------------------------------
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, platform.processor() elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def environment_info(device_type: str) -> str:
     """mmcv.utils.collect_env-like block: `key: value` lines."""
     import numpy
@@ -226,7 +238,11 @@ def environment_info(device_type: str) -> str:
             info["GPU " + ",".join(ids)] = name
         info["CUDA Runtime"] = torch.version.cuda
     info["Machine"] = platform.machine()
+    info["CPU"] = cpu_model()
     info["CPU cores"] = os.cpu_count()
+    # the instruction set torch's CPU kernels dispatch to: runs differ in their last bits between,
+    # say, AVX2 and AVX512 machines, so a log says which one it came from
+    info["CPU capability"] = torch.backends.cpu.get_cpu_capability()
     info["PyTorch"] = torch.__version__
     info["PyTorch compiling details"] = torch.__config__.show()
     info["NumPy"] = numpy.__version__

@@ -62,10 +62,11 @@ class AttentionStats:
         self.entropy: float | None = None
 
     @torch.no_grad()
-    def record(self, logits: torch.Tensor) -> None:
+    def record(self, logits: torch.Tensor, probs: torch.Tensor | None = None) -> None:
+        """logits (..., N); probs: their softmax when the caller has it already."""
         logits = logits.float()
+        p = logits.softmax(-1) if probs is None else probs.float()
         self.logit_max = float(logits.abs().amax())
-        p = logits.softmax(-1)
         entropy = -(p * torch.log(p.clamp_min(1e-30))).sum(-1)
         self.entropy = float(entropy.mean() / math.log(logits.shape[-1])) if logits.shape[-1] > 1 else 0.0
 
@@ -95,9 +96,10 @@ class Attention(nn.Module):
     def forward(self, query, key, value, stats: AttentionStats | None = None):
         q, k, v = self._heads(self.q_proj(query)), self._heads(self.k_proj(key)), self._heads(self.v_proj(value))
         logits = q @ k.transpose(-2, -1) * (q.shape[-1] ** -0.5)          # (B, H, Lq, Lk)
+        probs = logits.softmax(-1)
         if stats is not None:
-            stats.record(logits)
-        out = self.attn_drop(logits.softmax(-1)) @ v
+            stats.record(logits, probs)
+        out = self.attn_drop(probs) @ v
         b, _, lq, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, lq, -1))
 

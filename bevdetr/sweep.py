@@ -1,11 +1,11 @@
 """The brief's experiments as one resumable sweep of `bevdetr train` runs.
 
-    bevdetr sweep --work-dir work_dirs/sweep                       # small preset, every experiment
+    bevdetr sweep --work-dir work_dirs/sweep                       # tiny preset, every experiment, 3-5 seeds
     bevdetr sweep --work-dir work_dirs/sweep --only lr,aux --jobs 2
     bevdetr sweep --work-dir work_dirs/sweep --list                # the plan, nothing trained
 
-Each run trains in its own work dir `<work-dir>/<run>` (run = experiment and setting,
-e.g. `lr-2e-4`, `aux-off`), as a separate process (`python -m bevdetr.sweep`: the same
+Each run trains in its own work dir `<work-dir>/<run>-s<seed>` (run = experiment and setting,
+e.g. `lr-5e-3`, `layers-6-aux-off`; seeds 0..n-1), as a separate process (`python -m bevdetr.sweep`: the same
 `train()` as `bevdetr train`) with one torch thread (two one-thread runs side by side use a
 2-core machine best). A run that finished
 leaves `sweep.done` and is skipped next time; a run that was interrupted continues
@@ -30,65 +30,103 @@ class Experiment:
     name: str
     question: str                       # what the brief observed / asked
     runs: tuple[tuple[str, str], ...]   # (label, run name)
+    seeds: int = 3                      # 5 where the effect in question is under 0.1 mAP
 
 
-# Run name -> overrides of the preset. `base` is the preset unchanged (small: lr 1e-3,
-# 6 layers, aux on, batch 8, separate position MLPs, full attention, clip 35, step x0.1 at epoch 6).
+# Run name -> overrides of the preset. `base` is the preset unchanged (tiny: lr 1e-3 after a
+# 100-iteration warmup, constant, 3 layers, d=64, aux on, batch 8, separate position MLPs, full
+# attention, clip 35, 1,200 iterations). bevdetr's healthy lr is 1e-3 at batch 8 (bevdetr/recipe.py),
+# 5x PETR's 2e-4, so the study's pair (2e-4 vs 1e-3, a ratio of 5) is 1e-3 vs 5e-3 here.
 RUNS: dict[str, dict] = {
     "base": {},
-    "lr-2e-4": {"lr": 2e-4},
     "lr-5e-4": {"lr": 5e-4},
     "lr-2e-3": {"lr": 2e-3},
-    "lr-3e-3": {"lr": 3e-3},
-    "lr-1e-2": {"lr": 1e-2},
-    # a mechanism that might give the brief's "falls, then rises": take off during a long
-    # warmup (from lr/3), then train at a high peak lr
-    "lr-3e-3-warmup1000": {"lr": 3e-3, "warmup_iters": 1000},
-    "lr-1e-2-warmup1000": {"lr": 1e-2, "warmup_iters": 1000},
-    # control for the step decay: the same run without the x0.1 at epoch 6
-    "base-nostep": {"steps": ()},
-    "aux-off": {"aux": False},
+    # 5x the healthy lr, met as a user meets it: after the usual warmup, constant ...
+    "lr-5e-3": {"lr": 5e-3},
+    # ... after a long warmup that starts at the healthy lr (the model can take off on the way) ...
+    "lr-5e-3-warmup600": {"lr": 5e-3, "warmup_iters": 600, "warmup_ratio": 0.2},
+    "lr-5e-3-warmup600-cosine": {"lr": 5e-3, "warmup_iters": 600, "warmup_ratio": 0.2, "schedule": "cosine"},
+    # ... and "takes off, then the lr rises": mmcv's cyclic policy climbing from the healthy lr to
+    # 5x over 75% of a run twice as long, then annealing
+    "cyclic-5x": {"schedule": "cyclic", "target_ratio": 5.0, "step_ratio_up": 0.75, "epochs": 24,
+                  "eval_interval": 2},
+    # the lr step: x0.1 at epoch 9 against the same run without it (base)
+    "step-9": {"steps": (9,)},
+    "layers-2": {"layers": 2},
+    "layers-6": {"layers": 6},
+    "layers-6-aux-off": {"layers": 6, "aux": False},
+    # batch 20 at equal samples (same epochs: 2.5x fewer steps) ...
     "batch-20": {"batch": 20},
-    "batch-20-lr-2.5e-3": {"batch": 20, "lr": 2.5e-3},   # lr scaled linearly with the batch
-    "layers-2-lr-2e-4": {"layers": 2, "lr": 2e-4},
+    "batch-20-lr-2.5e-3": {"batch": 20, "lr": 2.5e-3},          # lr scaled linearly (x 20/8)
+    "batch-20-lr-1.6e-3": {"batch": 20, "lr": 1.6e-3},          # lr scaled by the square root
+    # ... and at equal steps (2.5x the epochs: 1,200 steps of 20 samples)
+    "batch-20-lr-2.5e-3-steps": {"batch": 20, "lr": 2.5e-3, "epochs": 30},
+    "batch-20-lr-1.6e-3-steps": {"batch": 20, "lr": 1.6e-3, "epochs": 30},
     "pe-shared": {"share_pe": True},
     "attn-width": {"attn": "width"},
+    # the wider decoder (d=128) for the aux and position-MLP questions
+    "wide": {"d_model": 128, "dim_ff": 256},
+    "wide-pe-shared": {"d_model": 128, "dim_ff": 256, "share_pe": True},
+    "wide-layers-6": {"d_model": 128, "dim_ff": 256, "layers": 6},
+    "wide-layers-6-aux-off": {"d_model": 128, "dim_ff": 256, "layers": 6, "aux": False},
 }
 
+# in the order they train: the lr questions first, the widest (slowest) runs last
 EXPERIMENTS: tuple[Experiment, ...] = (
-    Experiment("lr", "lr 1e-3 vs 2e-4: at 1e-3 the loss falls then rises, 2e-4 fixes it; "
-               "a step 2e-4 -> 2e-5 gives a sharp drop that is not model improvement",
-               (("2e-4", "lr-2e-4"), ("5e-4", "lr-5e-4"), ("1e-3", "base"), ("2e-3", "lr-2e-3"),
-                ("3e-3", "lr-3e-3"), ("1e-2", "lr-1e-2"), ("3e-3, warmup 1000", "lr-3e-3-warmup1000"),
-                ("1e-2, warmup 1000", "lr-1e-2-warmup1000"), ("1e-3, no step decay", "base-nostep"))),
+    Experiment("lr", "lr 1e-3 vs 2e-4: at 1e-3 the loss falls then rises, 2e-4 fixes it "
+               "(here: 5e-3 vs 1e-3, the same ratio to the healthy lr)",
+               (("5e-4", "lr-5e-4"), ("1e-3", "base"), ("2e-3", "lr-2e-3"), ("5e-3", "lr-5e-3"),
+                ("5e-3 after a 600-it warmup", "lr-5e-3-warmup600"),
+                ("5e-3 after a 600-it warmup, cosine", "lr-5e-3-warmup600-cosine"),
+                ("cyclic 1e-3 -> 5e-3", "cyclic-5x"))),
     Experiment("aux", "aux decoder losses on vs off at 6 layers: without them the run oscillates "
-               "and may not converge", (("on", "base"), ("off", "aux-off"))),
+               "and may not converge", (("on", "layers-6"), ("off", "layers-6-aux-off")), seeds=5),
+    Experiment("layers", "2 vs 6 decoder layers: little difference (here at the healthy lr)",
+               (("2", "layers-2"), ("3", "base"), ("6", "layers-6"))),
+    Experiment("step", "a step 2e-4 -> 2e-5 gives a sharp loss drop that is not model improvement",
+               (("constant", "base"), ("x0.1 at epoch 9", "step-9"))),
     Experiment("batch", "batch 8 vs 20: the larger batch falls a bit faster per epoch and is smoother",
-               (("8", "base"), ("20", "batch-20"), ("20, lr 2.5e-3", "batch-20-lr-2.5e-3"))),
-    Experiment("layers", "2 vs 6 decoder layers at lr 2e-4: little difference",
-               (("6", "lr-2e-4"), ("2", "layers-2-lr-2e-4"))),
+               (("8", "base"), ("20", "batch-20"), ("20, lr x2.5 (linear)", "batch-20-lr-2.5e-3"),
+                ("20, lr x1.6 (sqrt)", "batch-20-lr-1.6e-3"),
+                ("20, lr x2.5, equal steps", "batch-20-lr-2.5e-3-steps"),
+                ("20, lr x1.6, equal steps", "batch-20-lr-1.6e-3-steps"))),
     Experiment("pe", "position MLP shared by BEV keys and queries vs separate: separate was better",
-               (("separate", "base"), ("shared", "pe-shared"))),
+               (("separate", "base"), ("shared", "pe-shared")), seeds=5),
     Experiment("attn", "WidthFormer-like width attention vs full attention: cost and accuracy",
                (("full", "base"), ("width", "attn-width"))),
+    Experiment("wide", "aux losses and shared position MLP again at d=128",
+               (("separate", "wide"), ("shared", "wide-pe-shared"), ("aux on, 6 layers", "wide-layers-6"),
+                ("aux off, 6 layers", "wide-layers-6-aux-off"))),
 )
 
 EXPERIMENT_NAMES = tuple(e.name for e in EXPERIMENTS)
 
 
-def select(only: list[str] | None) -> tuple[list[Experiment], list[str]]:
-    """The chosen experiments and their runs, deduplicated, in priority order."""
+def run_dir_name(run: str, seed: int) -> str:
+    """`<run>-s<seed>`: the work dir, and the run's name in bevlog."""
+    return f"{run}-s{seed}"
+
+
+def select(only: list[str] | None, seeds: int | None = None) -> tuple[list[Experiment], list[tuple[str, int]]]:
+    """The chosen experiments and their (run, seed) pairs, deduplicated, in training order.
+
+    Each run trains at seeds 0..n-1, n the most any chosen experiment asks of it (`seeds`
+    overrides every count). Seeds come in rounds: seed 0 of every run, then seed 1 ..., so an
+    interrupted sweep has every arm at the same number of seeds.
+    """
     if only:
         unknown = [n for n in only if n not in EXPERIMENT_NAMES]
         if unknown:
             raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENT_NAMES)}")
+    if seeds is not None and seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {seeds}")
     chosen = [e for e in EXPERIMENTS if not only or e.name in only]
-    runs: list[str] = []
+    counts: dict[str, int] = {}
     for e in chosen:
         for _, run in e.runs:
-            if run not in runs:
-                runs.append(run)
-    return chosen, runs
+            counts[run] = max(counts.get(run, 0), seeds or e.seeds)
+    rounds = max(counts.values(), default=0)
+    return chosen, [(run, seed) for seed in range(rounds) for run, n in counts.items() if seed < n]
 
 
 def is_done(run_dir: str) -> bool:
@@ -257,17 +295,17 @@ def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None =
     return status
 
 
-def sweep(work_dir: str, preset: str = "small", only: list[str] | None = None, jobs: int = 2,
-          seed: int = 0, common: dict | None = None, stream=None, tty: bool | None = None) -> dict:
-    """Train every selected run not yet done; return {run: done|skipped|failed}.
+def sweep(work_dir: str, preset: str = "tiny", only: list[str] | None = None, jobs: int = 2,
+          seeds: int | None = None, common: dict | None = None, stream=None, tty: bool | None = None) -> dict:
+    """Train every selected (run, seed) not yet done; return {run dir name: done|skipped|failed}.
 
     common: overrides applied to every run before the run's own (e.g. epochs, train_samples).
     """
     stream = stream or sys.stderr
-    _, names = select(only)
+    _, pairs = select(only, seeds)
     os.makedirs(work_dir, exist_ok=True)
-    todo = [Job(name, os.path.join(work_dir, name), preset, {**(common or {}), **RUNS[name]}, seed)
-            for name in names]
+    todo = [Job(run_dir_name(run, seed), os.path.join(work_dir, run_dir_name(run, seed)), preset,
+                {**(common or {}), **RUNS[run]}, seed) for run, seed in pairs]
     done = sum(is_done(j.run_dir) for j in todo)
     stream.write(f"sweep: {len(todo)} runs ({preset} preset), {done} already done, "
                  f"{len(todo) - done} to train, {jobs} at a time -> {work_dir}\n")

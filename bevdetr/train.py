@@ -304,7 +304,8 @@ HOOKS = {
 
 
 def hooks_for(settings: Settings, world: int) -> dict:
-    lr_hook = "StepLrUpdaterHook" if settings.schedule == "step" else "CosineAnnealingLrUpdaterHook"
+    lr_hook = {"step": "StepLrUpdaterHook", "cosine": "CosineAnnealingLrUpdaterHook",
+               "cyclic": "CyclicLrUpdaterHook"}[settings.schedule]
     eval_hook = "DistEvalHook" if world > 1 else "EvalHook"
     table = {}
     for stage, hooks in HOOKS.items():
@@ -351,7 +352,7 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
     model = build_model(settings).to(device)
     criterion = SetCriterion(settings.num_classes, aux=settings.aux)
     optimizer = torch.optim.AdamW(model.param_groups(settings.lr, settings.weight_decay, settings.stem_lr_mult),
-                                  lr=settings.lr, weight_decay=settings.weight_decay)
+                                  lr=settings.lr, weight_decay=settings.weight_decay, foreach=True)
     start_epoch, global_iter, ckpt = 0, 0, None
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from, device)

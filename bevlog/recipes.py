@@ -6,16 +6,18 @@ evidence) > a published recipe for the same model type, named with its source > 
 no rule may call the lr wrong above info). Every lr reference is linear in the total batch.
 
 The recipes below are the configs their authors published; each names its source. bevdetr's is
-measured, not published: docs/experiments.md (lr sweep at batch 8: 1e-3 and 2e-3 learn best,
-2e-4 barely learns, 3e-3 and 1e-2 never take off). A log that declares bevdetr's recipe in
-its config (`bevdetr_recipe = dict(lr=..., total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`,
-written by bevdetr/recipe.py) is judged against what it declares; the constant below is for
-the logs written before bevdetr declared it.
+measured, not published, and lives in one place, bevdetr/recipe.py (the seeded lr sweep of
+docs/experiments.md). A log that declares bevdetr's recipe in its config
+(`bevdetr_recipe = dict(lr=..., total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`) is
+judged against what it declares; BEVDETR_RECIPE (today's measurement) is for the logs written
+before bevdetr declared it.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import bevdetr.recipe as _bevdetr
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,9 @@ RECIPES = (
            "mmdet3d hv_pointpillars_secfpn_6x8_160e_kitti-3d-3class.py: AdamW 1e-3 (cyclic, peak ×10), "
            "8 GPUs × 6", peak_ratio=10.0),
 )
-# bevdetr's own measured recipe: ONE place for it (docs/experiments.md, lr sweep at batch 8).
-BEVDETR_RECIPE = Recipe("bevdetr", ("BEVDETR",), 1e-3, 8,
-                        "bevdetr's lr sweep (docs/experiments.md): 1e-3 and 2e-3 learn best at batch 8, "
-                        "2e-4 barely learns, 3e-3 and 1e-2 never take off", lr_high=2e-3)
+# bevdetr's own measured recipe, read from its one place (bevdetr/recipe.py imports nothing heavy)
+BEVDETR_RECIPE = Recipe("bevdetr", ("BEVDETR",), _bevdetr.HEALTHY_RANGE[0], _bevdetr.HEALTHY_BATCH,
+                        _bevdetr.SOURCE, lr_high=_bevdetr.HEALTHY_RANGE[1])
 
 # config variables that state the total batch the lr was set for (per-GPU `batch_size` is not one)
 TOTAL_BATCH_KEYS = ("total_batch_size", "total_batch", "global_batch_size")

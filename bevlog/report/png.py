@@ -6,6 +6,7 @@ export makes no network request either.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -49,7 +50,11 @@ def check_png_support() -> str:
 
 
 def write_pngs(panels: list[dict], out_dir: str, width: int = 1200, scale: float = 1.0) -> list[str]:
-    """One `<panel>.png` per drawn panel in out_dir; returns the paths written."""
+    """One `<panel>.png` per drawn panel in out_dir; returns the paths written.
+
+    Each PNG is rendered to a hidden temporary file beside it and renamed into place once the
+    export succeeded: a PNG in out_dir is whole, and a failed or interrupted export leaves none
+    of its temporary files behind."""
     browser = check_png_support()
     import kaleido
 
@@ -60,15 +65,26 @@ def write_pngs(panels: list[dict], out_dir: str, width: int = 1200, scale: float
     for p in panels:
         if p.get("figure") is None:
             continue
-        path = os.path.join(out_dir, p["id"].removeprefix("panel-") + ".png")
+        name = p["id"].removeprefix("panel-") + ".png"
+        path = os.path.join(out_dir, name)
         height = int(p["figure"]["layout"].get("height", 400))
-        jobs.append({"fig": p["figure"], "path": path,
+        jobs.append({"fig": p["figure"], "path": os.path.join(out_dir, f".{name}.{os.getpid()}.tmp.png"),
                      "opts": {"format": "png", "width": width, "height": height, "scale": scale}})
         paths.append(path)
     os.environ.setdefault("BROWSER_PATH", browser)
+    written = []
     try:
-        kaleido.write_fig_from_object_sync(
-            jobs, kopts={"mathjax": False, "plotlyjs": plotly_js_path()})
-    except Exception as exc:  # kaleido reports browser trouble with its own exception types
-        raise PngUnavailable(f"PNG export failed in kaleido/Chromium: {type(exc).__name__}: {exc}") from None
-    return [p for p in paths if os.path.exists(p)]
+        try:
+            kaleido.write_fig_from_object_sync(
+                jobs, kopts={"mathjax": False, "plotlyjs": plotly_js_path()})
+        except Exception as exc:  # kaleido reports browser trouble with its own exception types
+            raise PngUnavailable(f"PNG export failed in kaleido/Chromium: {type(exc).__name__}: {exc}") from None
+        for job, path in zip(jobs, paths):
+            if os.path.exists(job["path"]):
+                os.replace(job["path"], path)
+                written.append(path)
+    finally:
+        for job in jobs:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(job["path"])
+    return written

@@ -33,7 +33,8 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
 
     counts = {g: n for g, n in logged_layer_counts(run).items() if not is_stats_group(g)}  # losses only
     logged_layers = max(counts.values(), default=0)
-    has_aux_columns = any(AUX_KEY.search(str(c)) for c in sig.t.columns)
+    # intermediate-layer *losses*: `d0.attn_entropy` (attention statistics) is no aux loss
+    has_aux_columns = any(AUX_KEY.search(str(c)) and "loss" in str(c) for c in sig.t.columns)
     if logged_layers >= 2 or has_aux_columns or meta.get("has_aux_loss") is True:
         return []
     message = (f"the decoder has {n_layers} layers but only the final layer's losses are logged: "

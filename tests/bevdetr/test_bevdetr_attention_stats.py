@@ -41,7 +41,7 @@ def test_a_run_logs_both_statistics_for_every_layer_and_they_parse_into_layers(n
         assert key in run.train.columns, key
     attn = run.layers[run.layers["group"] == "attn"]
     layers = run.meta["num_decoder_layers"]
-    assert layers == 6
+    assert layers == make_settings("tiny").layers
     assert sorted(set(zip(attn["term"], attn["layer"]))) == sorted((t, k) for t in ("entropy", "logit_max")
                                                                    for k in range(layers))
     entropy = attn[attn["term"] == "entropy"]["value"]
@@ -54,6 +54,6 @@ def test_statistics_do_not_count_as_losses_or_aux_layers(no_aux_run):
     # aux off: only the final layer's losses, so the run has no aux losses although d0.attn_* is logged
     assert run.meta.get("has_aux_loss") is False
     losses = run.layers[run.layers["group"] != "attn"]
-    assert sorted(set(losses["term"])) == ["bbox", "cls"] and set(losses["layer"]) == {5}
+    assert sorted(set(losses["term"])) == ["bbox", "cls"] and set(losses["layer"]) == {make_settings("tiny").layers - 1}
     row = run.train.iloc[-1]
     assert row["loss"] == pytest.approx(row["loss_cls"] + row["loss_bbox"], abs=2e-4)
