@@ -119,7 +119,7 @@ def train(preset, work_dir, resume, resume_from, progress, **overrides):
 @click.option("--work-dir", required=True, type=click.Path(file_okay=False), help="One sub-directory per run goes here.")
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="tiny", show_default=True)
 @click.option("--jobs", type=int, default=2, show_default=True, help="Runs trained at the same time (one torch thread each).")
-@click.option("--only", help="Comma-separated experiments: lr,aux,layers,step,batch,pe,attn,wide (default: all).")
+@click.option("--only", help="Comma-separated experiments: lr,aux,layers,step,batch,pe,attn,wide-pe,wide-aux (default: all).")
 @click.option("--seeds", type=int, help="Seeds per run (0..N-1); default: the plan's 3, or 5 where effects are small.")
 @click.option("--epochs", type=int, help="Override the preset's epochs for every run.")
 @click.option("--train-samples", type=int, help="Override the preset's scenes per epoch for every run.")

@@ -94,9 +94,10 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                (("separate", "base"), ("shared", "pe-shared")), seeds=5),
     Experiment("attn", "WidthFormer-like width attention vs full attention: cost and accuracy",
                (("full", "base"), ("width", "attn-width"))),
-    Experiment("wide", "aux losses and shared position MLP again at d=128",
-               (("separate", "wide"), ("shared", "wide-pe-shared"), ("aux on, 6 layers", "wide-layers-6"),
-                ("aux off, 6 layers", "wide-layers-6-aux-off"))),
+    Experiment("wide-pe", "position MLP shared vs separate again, at d=128",
+               (("separate", "wide"), ("shared", "wide-pe-shared"))),
+    Experiment("wide-aux", "aux decoder losses on vs off at 6 layers again, at d=128",
+               (("on", "wide-layers-6"), ("off", "wide-layers-6-aux-off"))),
 )
 
 EXPERIMENT_NAMES = tuple(e.name for e in EXPERIMENTS)

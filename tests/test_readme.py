@@ -34,6 +34,10 @@ def test_main_job_of_the_first_command_runs():
     proc = subprocess.run(shlex.split(main_job), cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "verdict:" in proc.stdout
+    # the bundled falls-then-rises runs (the lr rising after take-off) get the attention warning
+    blocks_by_run = {b.split(" · ")[0]: b for b in proc.stdout.split("\n\n")}
+    for seed in range(3):
+        assert "attention-collapse" in blocks_by_run[f"cyclic-5x-s{seed}"]
 
 
 @pytest.mark.parametrize("command", console_commands())

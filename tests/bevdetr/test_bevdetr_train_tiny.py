@@ -91,14 +91,15 @@ def test_train_and_val_lines_have_mmcv_structure(tiny_run):
     assert [(int(m["epoch"]), int(m["iter"]), int(m["n"])) for m in train] == [
         (e, i, 100) for e in range(1, 13) for i in (20, 40, 60, 80, 100)]
     assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(4, 6), (8, 6), (12, 6)]  # ceil(48 / 8) val batches
-    losses = ["loss_cls", "loss_bbox"] + [f"d{k}.loss_{t}" for k in range(5) for t in ("cls", "bbox")]
-    attention = [f"d{k}.attn_{t}" for k in range(5) for t in ("entropy", "logit_max")] + ["attn_entropy",
-                                                                                         "attn_logit_max"]
+    earlier = range(make_settings("tiny").layers - 1)                   # d0 … d{L-2}; the last is unprefixed
+    losses = ["loss_cls", "loss_bbox"] + [f"d{k}.loss_{t}" for k in earlier for t in ("cls", "bbox")]
+    attention = [f"d{k}.attn_{t}" for k in earlier for t in ("entropy", "logit_max")] + ["attn_entropy",
+                                                                                        "attn_logit_max"]
     for m in train:
         assert m["logger"] == "mmdet" and m["memory"] is None  # no CUDA, no memory key
         assert list(items(m)) == losses + ["loss", "grad_norm"] + attention
         parts = items(m)
-        # 12 terms and the total, each rounded to 4 decimals in the text line
+        # 2 terms a layer and the total, each rounded to 4 decimals in the text line
         assert parts["loss"] == pytest.approx(sum(v for k, v in parts.items() if "loss_" in k), abs=7e-4)
     assert train[-1]["eta"] == "0:00:00"
     for m in val:
@@ -115,7 +116,7 @@ def test_logged_lr_follows_warmup_and_schedule(tiny_run):
     for epoch, it, text in logged:
         global_iter = (epoch - 1) * 100 + it - 1  # lr of the interval's last iteration, as mmcv logs it
         assert text == f"{schedule.lr(global_iter, epoch - 1):.3e}"
-    assert logged[0][2] == "9.200e-04"  # 2e-3 * (1 - (1 - 19/100) * 2/3): still warming up at iteration 20
+    assert logged[0][2] == "4.600e-04"  # 1e-3 * (1 - (1 - 19/100) * 2/3): still warming up at iteration 20
 
 
 def test_every_line_is_a_record_or_part_of_one(tiny_run):
@@ -199,6 +200,6 @@ def test_the_config_dump_regenerates_the_run_settings(tiny_run):
     work, _, _ = tiny_run
     run = parsers.read(str(work))
     assert settings_from_dict(run.meta["config"]["bevdetr"]) == make_settings("tiny")
-    assert (run.meta["num_gpus"], run.meta["total_batch"], run.meta["num_decoder_layers"]) == (1, 8, 6)
+    assert (run.meta["num_gpus"], run.meta["total_batch"], run.meta["num_decoder_layers"]) == (1, 8, 3)
     assert run.meta["has_aux_loss"] is True and run.meta["grad_clip"] == 35.0
     assert len(run.train) == 60 and run.evals["metric"].str.endswith("mAP").sum() == 3

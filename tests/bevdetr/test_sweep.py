@@ -19,7 +19,7 @@ def invoke(args):
 
 
 def test_plan_covers_the_brief_with_seeds():
-    assert set(EXPERIMENT_NAMES) == {"lr", "aux", "layers", "step", "batch", "pe", "attn", "wide"}
+    assert set(EXPERIMENT_NAMES) == {"lr", "aux", "layers", "step", "batch", "pe", "attn", "wide-pe", "wide-aux"}
     experiments, pairs = select(None)
     assert len(pairs) == len(set(pairs))                      # runs shared by experiments train once
     assert {run for run, _ in pairs} == set(RUNS)
