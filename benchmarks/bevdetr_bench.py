@@ -45,7 +45,8 @@ class Case:
         torch.manual_seed(0)
         self.model = build_model(self.settings).to(device)
         self.criterion = SetCriterion(self.settings.num_classes, aux=self.settings.aux)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings.lr, weight_decay=0.01)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings.lr, weight_decay=0.01,
+                                           foreach=True)  # as train.py
         data = SyntheticBEV(self.settings.scene(), 0, "train", self.settings.batch * n_batches)
         self.batches = []
         for b in range(n_batches):

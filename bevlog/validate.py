@@ -104,8 +104,9 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
     meta = run.meta
     own = (meta.get("config") or {}).get("bevdetr")
     notes: list[str] = []
-    keep = ("lr", "layers", "aux", "warmup_iters", "clip", "schedule", "steps", "epochs", "batch",
-            "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult")
+    keep = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs", "batch",
+            "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
+            "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead", "eval_interval")
     if isinstance(own, dict):
         own = {k: own[k] for k in keep if k in own}
         check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
@@ -156,7 +157,14 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
         o["clip"] = float(clip) if _finite(clip) else 0.0
         sched = meta.get("lr_schedule") or {}
         policy = str(sched.get("policy") or "").lower()
-        o["schedule"] = "cosine" if "cos" in policy else "step"
+        o["schedule"] = "cosine" if "cos" in policy else "cyclic" if policy == "cyclic" else "step"
+        if o["schedule"] == "cyclic":  # mmcv's cyclic: the peak and the climb's share, from the config
+            lr_config = (meta.get("config") or {}).get("lr_config") or {}
+            ratio = lr_config.get("target_ratio")
+            ratio = ratio[0] if isinstance(ratio, (list, tuple)) and ratio else ratio
+            o["target_ratio"] = float(ratio) if _finite(ratio) else 10.0
+            up = lr_config.get("step_ratio_up")
+            o["step_ratio_up"] = float(up) if _finite(up) else 0.4
         o["epochs"] = p.epochs
         o["train_samples"] = p.train_samples
         epochs_run = meta.get("max_epochs")

@@ -27,8 +27,14 @@ LIMITS = {
     "stem_lr_mult": ("float", 0.0, 10.0),
     "interval": ("int", 1, 10_000),
     "eval_interval": ("int", 1, 100),
+    "target_ratio": ("float", 1e-3, 100.0),
+    "warmup_ratio": ("float", 0.0, 1.0),
+    "d_model": ("int", 4, 512),
+    "dim_ff": ("int", 4, 2048),
+    "nhead": ("int", 1, 16),
+    "step_ratio_up": ("float", 1e-3, 1.0),
 }
-CHOICES = {"schedule": ("step", "cosine"), "attn": ("full", "width")}
+CHOICES = {"schedule": ("step", "cosine", "cyclic"), "attn": ("full", "width")}
 FLAGS = ("aux", "share_pe")
 MAX_STEPS = 10
 

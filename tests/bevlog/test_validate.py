@@ -160,3 +160,16 @@ def test_validate_maps_lr_by_the_ratio_to_the_recipe():
     meta = {"config": {"total_batch_size": 48}, "total_batch": 6, "lr": 6e-4, "optimizer": "AdamW"}
     lr, note = map_lr(7.5e-5, 6, 8, meta)
     assert lr == pytest.approx(HEALTHY_LR) and "total_batch_size = 48" in note
+
+
+def test_a_bevdetr_log_is_regenerated_with_its_own_schedule_and_width():
+    """The seeded sweep's falls-then-rises run (mmcv cyclic lr, peak 5x) and a d=128 run: the replica
+    keeps the cyclic policy with its peak and climb, and the width (it used to drop both)."""
+    import parsers
+    from bevlog.validate import proxy_of
+
+    seeds = os.path.join(ROOT, "fixtures", "runs", "seeds")
+    o = proxy_of(parsers.read(os.path.join(seeds, "cyclic-5x-s0")), 480, 3, "tiny").overrides
+    assert (o["schedule"], o["target_ratio"], o["step_ratio_up"], o["epochs"]) == ("cyclic", 5.0, 0.75, 24)
+    o = proxy_of(parsers.read(os.path.join(seeds, "wide-s0")), 480, 3, "tiny").overrides
+    assert (o["d_model"], o["dim_ff"]) == (128, 256)
