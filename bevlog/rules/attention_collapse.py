@@ -23,6 +23,11 @@ the two signs shows and at `warning` only when both do (entropy collapsed and lo
 together). Healthy runs there that took off grew their logits ×13–19 while attention
 localised (entropy ~0.45–0.75 of log N at the end); the run at lr 2e-3 whose attention
 collapsed fell to 0.04 of log N with mAP near 0.
+
+Held-out check (thresholds unchanged since): the seeded sweep of docs/experiments.md, 90 runs.
+It warned on all 3 runs whose lr rose after take-off (`cyclic-5x`), 160–180 iterations before
+their loss stood 10% above its low, and on no run that took off and held; the entropy sign
+alone (info) shows on some healthy d=128 runs, whose sharp attention ends near the floor.
 """
 from __future__ import annotations
 

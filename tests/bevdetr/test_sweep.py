@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import parsers
 from bevdetr.cli import cli
-from bevdetr.sweep import DONE_FILE, EXPERIMENT_NAMES, RUNS, select
+from bevdetr.sweep import DONE_FILE, EXPERIMENT_NAMES, FIVE_SEEDS, RUNS, select
 
 # the position-MLP experiment at one seed: two runs (base, pe-shared), cut down to 20 iterations
 SHORT = ["--preset", "tiny", "--only", "pe", "--seeds", "1", "--epochs", "1", "--train-samples", "160",
@@ -29,6 +29,7 @@ def test_plan_covers_the_brief_with_seeds():
         for _, run in e.runs:
             assert seeds[run] == list(range(len(seeds[run]))) and len(seeds[run]) >= e.seeds
     assert len(seeds["base"]) == 5                            # base is the reference of the 5-seed pe question
+    assert all(len(seeds[run]) == 5 for run in FIVE_SEEDS)    # effects under 0.1 mAP at 3 seeds
     # seeds come in rounds: every run's seed 0 before any seed 1
     order = [s for _, s in pairs]
     assert order == sorted(order)
@@ -65,6 +66,6 @@ def test_list_and_bad_experiment(tmp_path):
     assert listed.exit_code == 0
     for name in EXPERIMENT_NAMES:
         assert f"{name} (" in listed.output
-    assert "cyclic-5x" in listed.output and "74 runs in all" in listed.output and not os.listdir(tmp_path)
+    assert "cyclic-5x" in listed.output and "90 runs in all" in listed.output and not os.listdir(tmp_path)
     bad = CliRunner().invoke(cli, ["sweep", "--work-dir", str(tmp_path), "--only", "lr,nope"])
     assert bad.exit_code == 2 and "unknown experiment(s) nope" in bad.output
