@@ -135,6 +135,9 @@ def test_header_is_the_one_mmcv_writes(tiny_run):
     assert records[0].startswith("Environment info:\n" + "-" * 60 + "\nsys.platform: ")
     assert records[0].endswith("-" * 60 + "\n")  # mmdet's message ends in a newline: a blank line follows
     assert "CUDA available: False" in records[0]
+    # which instruction set torch's kernels used: runs differ in their last bits between, say, AVX2 and AVX512
+    assert f"\nCPU capability: {torch.backends.cpu.get_cpu_capability()}\n" in records[0]
+    assert "\nCPU: " in records[0]
     assert records[1] == "Distributed training: False"
     assert records[2].startswith("Config:\n")
     config = {node.targets[0].id: node.value for node in ast.parse(records[2][len("Config:\n"):]).body}
