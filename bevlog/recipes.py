@@ -128,7 +128,7 @@ def recipe_for(cfg) -> Recipe | None:
         optimizer = str(declared.get("optimizer") or "AdamW").lower()
         if lr and batch:
             return Recipe("bevdetr", BEVDETR_RECIPE.model_types, float(min(low, lr)), int(batch),
-                          "declared in the log's config as bevdetr_recipe",
+                          "as the log declares it in its config, bevdetr_recipe",
                           lr_high=float(max(high, lr)), optimizers=(optimizer,))
     types = model_types(cfg)
     if BEVDETR_RECIPE.model_types[0] in types:
