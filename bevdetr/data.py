@@ -174,7 +174,7 @@ class SyntheticBEV:
         if split not in SPLIT_IDS:
             raise ValueError(f"split must be one of {sorted(SPLIT_IDS)}")
         self.cfg, self.seed, self.split, self.length = cfg, seed, split, length
-        grid_bytes = 4 * 6 * cfg.grid * cfg.grid
+        grid_bytes = 4 * NUM_CHANNELS * cfg.grid * cfg.grid  # float32
         self._cache: dict[int, tuple] | None = {} if length * grid_bytes <= CACHE_BYTES else None
 
     def __len__(self) -> int:

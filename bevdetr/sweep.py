@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 DONE_FILE = "sweep.done"  # json inside; no .json/.log suffix, so log readers skip it
+TOOK_OFF = 0.05  # a run whose mAP reached this took off (docs/experiments.md, the labels of rules_eval)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
     notes: list[str] = []
     keep = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs", "batch",
             "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
-            "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead", "eval_interval")
+            "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead")
     if isinstance(own, dict):
         own = {k: own[k] for k in keep if k in own}
         check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything

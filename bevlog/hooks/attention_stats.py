@@ -142,6 +142,18 @@ class AttentionRecorder:
             layers.append(index)
         return sorted(set(layers))
 
+    def install_on_runner(self, runner) -> list[int]:
+        """`install` on an mmcv / mmengine runner's model (DDP unwrapped), saying in the run's log
+        which layers are measured, or that none could be."""
+        model = runner.model.module if hasattr(runner.model, "module") else runner.model
+        layers = self.install(model)
+        if layers:
+            runner.logger.info(f"AttentionStatsHook: measuring decoder cross-attention of layers {layers}")
+        else:
+            runner.logger.warning("AttentionStatsHook: no nn.MultiheadAttention cross-attention found in "
+                                  "the decoder (flash or deformable attention expose nothing to measure)")
+        return layers
+
     def _hook(self, index: int):
         def hook(module, args, kwargs):
             if not (self.enabled and module.training):

@@ -19,13 +19,7 @@ class AttentionStatsHook(Hook):
         self.recorder = AttentionRecorder()
 
     def before_run(self, runner) -> None:
-        model = runner.model.module if hasattr(runner.model, "module") else runner.model
-        layers = self.recorder.install(model)
-        if layers:
-            runner.logger.info(f"AttentionStatsHook: measuring decoder cross-attention of layers {layers}")
-        else:
-            runner.logger.warning("AttentionStatsHook: no nn.MultiheadAttention cross-attention found in "
-                                  "the decoder (flash or deformable attention expose nothing to measure)")
+        self.recorder.install_on_runner(runner)
 
     def after_train_iter(self, runner) -> None:
         stats = self.recorder.pop()

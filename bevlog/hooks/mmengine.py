@@ -27,15 +27,9 @@ class AttentionStatsHook(Hook):
         self.window_size = 1
 
     def before_run(self, runner) -> None:
-        model = runner.model.module if hasattr(runner.model, "module") else runner.model
         size = getattr(runner.log_processor, "window_size", 10)
         self.window_size = size if isinstance(size, int) and size > 0 else 10  # 'epoch'/'global': 10
-        layers = self.recorder.install(model)
-        if layers:
-            runner.logger.info(f"AttentionStatsHook: measuring decoder cross-attention of layers {layers}")
-        else:
-            runner.logger.warning("AttentionStatsHook: no nn.MultiheadAttention cross-attention found in "
-                                  "the decoder (flash or deformable attention expose nothing to measure)")
+        self.recorder.install_on_runner(runner)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         for key, value in self.recorder.pop().items():
