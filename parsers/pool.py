@@ -3,14 +3,23 @@
 Used by `parsers.reader.map_jobs` (reading logs, and diagnosing them where they are read).
 A single item, one job, or anything read from stdin stays in this process. The bar
 (rich, imported only when it is shown) goes to stderr.
+
+Isolation: an item whose work raises, or whose worker process dies (a segfault, the OOM
+killer), becomes `on_crash(item, why)` — one problem for that item — and never the end of
+the others. Workers die with their parent (SIGTERM, SIGHUP, SIGKILL included): nothing
+started here outlives the command.
 """
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
 
 MIN_ITEMS_FOR_POOL = 5  # below this, starting the processes costs more than it saves
+_PENDING = object()
 
 
 def default_jobs(n_items: int, jobs: int | None = None) -> int:
@@ -25,33 +34,171 @@ def default_jobs(n_items: int, jobs: int | None = None) -> int:
 
 
 def map_with_progress(fn, items: list, jobs: int, progress: bool, label: str,
-                      in_process: bool = False, preload: Callable[[], None] | None = None) -> list:
+                      in_process: bool = False, preload: Callable[[], None] | None = None,
+                      on_crash: Callable[[object, str], object] | None = None) -> list:
     """[fn(item) for item in items], in `jobs` processes unless in_process.
 
     `preload` runs here before the pool starts, so that forked workers inherit what it
-    imports (pandas, the rules) instead of each paying for it.
+    imports (pandas, the rules) instead of each paying for it. `on_crash(item, why)` is the
+    result of an item whose call raised or whose worker died (`why`: one line); without
+    it, the exception propagates.
     """
     if jobs <= 1 or len(items) <= 1 or in_process:
-        return list(_with_progress(map(fn, items), len(items), progress, label))
+        return list(_with_progress((_call(fn, item, on_crash) for item in items), len(items), progress, label))
     if preload is not None:
         preload()
-    chunk = max(1, len(items) // (jobs * 8))
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
-    try:
-        results = list(_with_progress(pool.map(fn, items, chunksize=chunk), len(items), progress, label))
-    except BaseException:  # Ctrl-C (or a failure): stop now, not after the queued work
-        _terminate(pool)
-        raise
-    pool.shutdown()
+    results = [_PENDING] * len(items)
+    with _progress_bar(progress, label, len(items)) as advance:
+        _pooled(fn, items, jobs, results, on_crash, advance)
+        lost = [i for i, r in enumerate(results) if r is _PENDING]
+        if lost:  # a worker died and took the pool down: each item it may have held, alone
+            _isolated(fn, items, lost, jobs, results, on_crash, advance)
     return results
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent (which stops them): a terminal sends SIGINT to
-    the whole process group, and each worker would print its own traceback."""
-    import signal
+def _call(fn, item, on_crash):
+    if on_crash is None:
+        return fn(item)
+    try:
+        return fn(item)
+    except Exception as exc:  # noqa: BLE001 - one item's failure is its own problem
+        return on_crash(item, _exception_line(exc))
 
+
+def _pooled(fn, items, jobs, results, on_crash, advance) -> None:
+    with _parent_signals_stop():
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),))
+        try:
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            for future, i in futures.items():  # in order: results keep the items' order
+                try:
+                    results[i] = future.result()
+                except BrokenProcessPool:
+                    continue  # left _PENDING: re-run alone
+                except Exception as exc:  # noqa: BLE001
+                    if on_crash is None:
+                        raise
+                    results[i] = on_crash(items[i], _exception_line(exc))
+                advance()
+        except BaseException:  # Ctrl-C, SIGTERM/SIGHUP (raised as KeyboardInterrupt) or a failure
+            _terminate(pool)
+            raise
+        pool.shutdown()
+
+
+def _isolated(fn, items, indices, jobs, results, on_crash, advance) -> None:
+    """Each item in a process of its own (at most `jobs` at once): a death is its item's."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context()
+    todo = list(indices)
+    running: dict = {}  # reader connection -> (index, process)
+    with _parent_signals_stop():
+        try:
+            while todo or running:
+                while todo and len(running) < jobs:
+                    i = todo.pop(0)
+                    reader, writer = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_child, args=(fn, items[i], writer, os.getpid()), daemon=True)
+                    proc.start()
+                    writer.close()
+                    running[reader] = (i, proc)
+                for reader in wait(list(running)):
+                    i, proc = running.pop(reader)
+                    try:
+                        ok, value = reader.recv()
+                    except EOFError:
+                        ok, value = False, None
+                    reader.close()
+                    proc.join()
+                    if not ok:
+                        why = value or _death_line(proc.exitcode)
+                        if on_crash is None:
+                            raise RuntimeError(why)
+                        value = on_crash(items[i], why)
+                    results[i] = value
+                    advance()
+        except BaseException:
+            for _, proc in running.values():
+                proc.terminate()
+            for _, proc in running.values():
+                proc.join(timeout=5)
+            raise
+
+
+def _child(fn, item, writer, parent: int) -> None:
+    _init_worker(parent)
+    try:
+        out = (True, fn(item))
+    except Exception as exc:  # noqa: BLE001
+        out = (False, _exception_line(exc))
+    writer.send(out)
+    writer.close()
+
+
+def _death_line(exitcode) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"the worker process reading it was killed ({name})"
+    return f"the worker process reading it died (exit code {exitcode})"
+
+
+def _exception_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:199] + "…"
+
+
+def _init_worker(parent: int) -> None:
+    """Workers leave Ctrl-C to the parent (which stops them): a terminal sends SIGINT to
+    the whole process group, and each worker would print its own traceback. They die with
+    the parent: the kernel sends SIGTERM when it exits, however it exits (Linux)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+class _parent_signals_stop:
+    """While workers run, SIGTERM and SIGHUP stop the parent the way Ctrl-C does (it
+    terminates the workers on the way out), then re-deliver themselves so that the exit
+    status still says which signal it was."""
+
+    SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+
+    def __enter__(self):
+        self.old = {}
+        self.got = None
+        try:
+            for s in self.SIGNALS:
+                self.old[s] = signal.signal(s, self._handle)
+        except ValueError:  # not the main thread: the workers' death signal still holds
+            self.old = {}
+        return self
+
+    def _handle(self, signum, frame):
+        self.got = signum
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        for s, handler in self.old.items():
+            signal.signal(s, handler)
+        if self.got is not None:
+            os.kill(os.getpid(), self.got)  # the old (default) handler ends the process
+        return False
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
@@ -63,15 +210,31 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         p.join(timeout=5)
 
 
-def _with_progress(iterator: Iterable, total: int, enabled: bool, label: str):
-    if not enabled:
-        yield from iterator
-        return
-    from rich.console import Console
-    from rich.progress import Progress
+class _progress_bar:
+    """A context giving `advance()`: one step of a rich bar on stderr, or nothing."""
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
+    def __init__(self, enabled: bool, label: str, total: int):
+        self.enabled, self.label, self.total = enabled, label, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.__enter__()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+        return False
+
+
+def _with_progress(iterator: Iterable, total: int, enabled: bool, label: str):
+    with _progress_bar(enabled, label, total) as advance:
         for item in iterator:
-            bar.advance(task)
             yield item
+            advance()

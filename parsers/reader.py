@@ -102,7 +102,14 @@ def map_jobs(fn, work: list, jobs: int | None = None, progress: bool | None = No
     if progress is None:
         progress = len(work) > 1 and sys.stderr.isatty()
     stdin = any(p == STDIN for job in work for unit in job.units for p in unit)
-    return map_with_progress(fn, work, jobs, progress, label, in_process=stdin, preload=preload)
+    return map_with_progress(fn, work, jobs, progress, label, in_process=stdin, preload=preload,
+                             on_crash=_job_crashed)
+
+
+def _job_crashed(job: Job, why: str) -> tuple[list, list[ParseError]]:
+    """A job whose reading raised or whose worker died: one problem naming its first file."""
+    first = job.units[0][0] if job.units and job.units[0] else job.name
+    return [], [ParseError(display_name(first), f"could not be read ({why})")]
 
 
 def read_job(job: Job) -> tuple[list[Run], list[ParseError]]:

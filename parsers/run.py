@@ -29,6 +29,11 @@ class ParseError(Exception):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):
+        # problems cross the worker pool's process boundary: rebuild from the fields, not
+        # from `args` (which hold only the formatted line)
+        return (type(self), (self.path, self.reason, self.line))
+
 
 @dataclass(eq=False)  # identity equality: a Run is hashable (weakref-keyed caches of the rules)
 class Run:

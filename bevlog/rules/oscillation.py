@@ -57,7 +57,8 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
     for w in range(1, k):  # skip window 0: the steep early descent confuses the smoother
         ref = spreads[1:w]
         ref = ref[np.isfinite(ref)]
-        grown = (len(ref) >= th.min_reference_windows and np.isfinite(spreads[w])
+        # a loss stuck at one value has no scatter to grow from (and no ratio to state)
+        grown = (len(ref) >= th.min_reference_windows and np.isfinite(spreads[w]) and np.median(ref) > 0
                  and spreads[w] >= th.growth * np.median(ref) and abs(trends[w]) < th.flat)
         streak = streak + [w] if grown else []
         if len(streak) >= th.consecutive:
