@@ -80,43 +80,10 @@ def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run
         for k in s.keys:
             if k not in keys:
                 keys.append(k)
-    nrows = int(sum(k.sum() for k in keep))
-    # One float block (columns x rows), filled in place and handed to pandas without a copy.
-    colnames = [c for c in TRAIN_COLUMNS if c not in ("run", "segment")]
-    row_of: dict[str, int] = {}
-    for k in keys:
-        if k in colnames and k in FIXED_LOGGED and k != "eta_s":
-            row_of[k] = colnames.index(k)
-        else:
-            clash = k in colnames or k in ("run", "segment") or f"logged_{k}" in keys
-            colnames.append(f"logged_{k}" if clash else k)  # a logged key named like a derived column
-            row_of[k] = len(colnames) - 1
-    block = np.full((len(colnames), nrows), np.nan)
-    key_index = {k: j for j, k in enumerate(keys)}
-    present = np.zeros((len(keys), nrows), bool)
-    fixed = {c: block[colnames.index(c)] for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")}
-    segment_col = np.zeros(nrows, np.int64)
-    at = 0
-    wall_offset = 0.0
-    for idx, (s, p, kp) in enumerate(zip(segments, pos, keep)):
-        m = int(kp.sum())
-        sl = slice(at, at + m)
-        for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f"):
-            fixed[c][sl] = p[c][kp]
-        if s.eta_s is not None and len(s.eta_s):
-            fixed["eta_s"][sl] = s.eta_s[kp]
-        wall = _wall(s, p)
-        fixed["wall_s"][sl] = wall[kp] + wall_offset
-        if m and not np.all(np.isnan(wall[kp])):
-            wall_offset = float(np.nanmax(wall[kp])) + wall_offset
-        segment_col[sl] = idx
-        if s.keys:
-            vals = s.values if kp.all() else s.values[kp]
-            block[[row_of[k] for k in s.keys], sl] = vals.T
-            pres = s.present if s.present is not None else ~np.isnan(s.values)
-            present[[key_index[k] for k in s.keys], sl] = (pres if kp.all() else pres[kp]).T
-        at += m
-
+    offsets = _wall_offsets(segments, pos, keep)
+    block, present, segment_col, colnames, row_of, key_index = _fill(segments, pos, keep, keys, offsets)
+    nrows = block.shape[1]
+    fixed = {"step": block[colnames.index("step")]}
     # `lr` = param group 0 of the (first) optimizer; with several optimizers mmcv logs
     # `lr_<name>` per optimizer: the first one stands in where `lr` itself is absent.
     first_group = next((k for k in keys if k.startswith("lr_")), None)
@@ -131,6 +98,7 @@ def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run
     train = float_frame(colnames, block.T)
     train.insert(0, "run", const_str(name, nrows))
     train.insert(1, "segment", segment_col)
+    superseded = _superseded(segments, pos, keep, keys, offsets, name, total_batch, first_group)
 
     config_layers = M.decoder_layers(cfg)
     layer_present = {k: present[k] for k in keys}
@@ -192,7 +160,77 @@ def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run
         started=launch_stamp(segments[0]) if segments else None,
         tail=tuple(next((s.header["tail_lines"] for s in reversed(segments) if s.header.get("tail_lines")), ())),
     )
-    return Run(meta=meta, train=train, layers=layers_df, evals=evals, eval_strings=tuple(eval_strings))
+    return Run(meta=meta, train=train, layers=layers_df, evals=evals, eval_strings=tuple(eval_strings),
+               superseded=superseded)
+
+
+def _wall_offsets(segments, pos, keep) -> list[float]:
+    """Seconds added to each segment's wall clock: the kept rows of the segments before it
+    (a resumed launch continues from the previous one's last row; the gap is removed)."""
+    out, offset = [], 0.0
+    for s, p, kp in zip(segments, pos, keep):
+        out.append(offset)
+        wall = _wall(s, p)
+        if kp.any() and not np.all(np.isnan(wall[kp])):
+            offset += float(np.nanmax(wall[kp]))
+    return out
+
+
+def _fill(segments, pos, masks, keys, offsets):
+    """The rows `masks` selects of every segment -> (float block columns x rows, present
+    [keys x rows], segment index per row, column names, key -> block row, key -> present row)."""
+    nrows = int(sum(m.sum() for m in masks))
+    # One float block (columns x rows), filled in place and handed to pandas without a copy.
+    colnames = [c for c in TRAIN_COLUMNS if c not in ("run", "segment")]
+    row_of: dict[str, int] = {}
+    for k in keys:
+        if k in colnames and k in FIXED_LOGGED and k != "eta_s":
+            row_of[k] = colnames.index(k)
+        else:
+            clash = k in colnames or k in ("run", "segment") or f"logged_{k}" in keys
+            colnames.append(f"logged_{k}" if clash else k)  # a logged key named like a derived column
+            row_of[k] = len(colnames) - 1
+    block = np.full((len(colnames), nrows), np.nan)
+    key_index = {k: j for j, k in enumerate(keys)}
+    present = np.zeros((len(keys), nrows), bool)
+    fixed = {c: block[colnames.index(c)] for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")}
+    segment_col = np.zeros(nrows, np.int64)
+    at = 0
+    for idx, (s, p, kp) in enumerate(zip(segments, pos, masks)):
+        m = int(kp.sum())
+        sl = slice(at, at + m)
+        for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f"):
+            fixed[c][sl] = p[c][kp]
+        if s.eta_s is not None and len(s.eta_s):
+            fixed["eta_s"][sl] = s.eta_s[kp]
+        fixed["wall_s"][sl] = _wall(s, p)[kp] + offsets[idx]
+        segment_col[sl] = idx
+        if s.keys and m:
+            vals = s.values if kp.all() else s.values[kp]
+            block[[row_of[k] for k in s.keys], sl] = vals.T
+            pres = s.present if s.present is not None else ~np.isnan(s.values)
+            present[[key_index[k] for k in s.keys], sl] = (pres if kp.all() else pres[kp]).T
+        at += m
+    return block, present, segment_col, colnames, row_of, key_index
+
+
+def _superseded(segments, pos, keep, keys, offsets, name, total_batch, first_group):
+    """Rows a later launch re-ran (a resume from an earlier checkpoint), in the columns of
+    `train` plus `superseded_by` (the segment whose rows replaced them). They are evidence
+    — the first attempt may have gone NaN — but not the run's curve."""
+    masks = [~k for k in keep]
+    block, present, segment_col, colnames, row_of, key_index = _fill(segments, pos, masks, keys, offsets)
+    n = block.shape[1]
+    if n and first_group:
+        absent = ~present[key_index["lr"]] if "lr" in keys else np.ones(n, bool)
+        block[colnames.index("lr")][absent] = block[row_of[first_group]][absent]
+    if n and total_batch:
+        block[colnames.index("samples")] = block[colnames.index("step")] * total_batch
+    frame = float_frame(colnames, block.T)
+    frame.insert(0, "run", const_str(name, n))
+    frame.insert(1, "segment", segment_col)
+    frame["superseded_by"] = (segment_col + 1).astype(np.int64)
+    return frame
 
 
 def _format(segments) -> str | None:

@@ -48,6 +48,9 @@ class Run:
       (`meta.segments[k]`); `segment_starts(train)` marks the first row of each resume.
     - `eval_strings`: string-valued eval fields (`bbox_mAP_copypaste`), dicts of epoch,
       step, metric, value; not metrics, so they stay out of `evals`.
+    - `superseded`: rows a later launch re-ran after a resume from an earlier checkpoint
+      (the columns of `train` plus `superseded_by`, the segment that replaced them). Not
+      part of the curve; evidence of what the earlier attempt did (it may have gone NaN).
     """
 
     meta: Meta
@@ -55,6 +58,7 @@ class Run:
     layers: Any  # pandas.DataFrame, columns LAYERS_COLUMNS (see `_layers_property`)
     evals: Any  # pandas.DataFrame, columns EVALS_COLUMNS
     eval_strings: tuple = ()
+    superseded: Any = None  # pandas.DataFrame, columns of `train` + `superseded_by`
 
     @property
     def name(self) -> str:
