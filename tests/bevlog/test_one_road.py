@@ -77,7 +77,7 @@ def test_every_command_reads_what_parsers_read_paths_reads(work, seen, tmp_path)
         assert_same_runs(_validate_reads(wd), [expected[k]])
 
 
-class _Stop(Exception):
+class _Stop(BaseException):  # not an error: passes through the reader's per-job isolation
     pass
 
 
