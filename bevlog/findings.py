@@ -79,6 +79,17 @@ class Fix:
     changes: list[Change] = field(default_factory=list)
     advice: str = ""
 
+    def __post_init__(self):
+        # a change given in its mapping form ({"param", "from", "to", …}) is the same Change
+        self.changes = [c if isinstance(c, Change) else change_of(c) for c in self.changes]
+
+
+def change_of(mapping) -> Change:
+    """A Change from its mapping view ({"param": "lr", "from": 1e-3, "to": 5e-4, "key": …})."""
+    m = dict(mapping)
+    return Change(m["param"], m.get("to"), m.get("from"), m.get("key"), m.get("effective_to"), m.get("effective_from"),
+                  m.get("scale"), m.get("reason") or "")
+
 
 @dataclass
 class Finding:

@@ -7,11 +7,7 @@ steps and epochs, and `Finding.at`); every output format prints `finding_where`.
 """
 from __future__ import annotations
 
-import math
-
-
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+from bevlog.findings import is_number as _finite
 
 
 def axis_text(step, epoch_f, iter_runner: bool) -> str:

@@ -97,8 +97,8 @@ def _compute(run) -> Signals:
 
     sched = model_schedule(run.meta, t, step, lr, epoch_f)
     truncated = any("truncat" in str(k).lower() for k in run.meta.skipped)
-    mid_run = bool(len(run.meta.segments) <= 1 or run.meta.segments[0].resumed_from is None) and \
-        starts_mid_run(run.meta, step, epoch_f)
+    resumed = bool(len(run.meta.segments) and run.meta.segments[0].resumed_from is not None)
+    mid_run = not resumed and starts_mid_run(run.meta, step, epoch_f)
     return Signals(t, step, epoch_f, loss, loss_raw, lr, sched.warmup_end_row, sched.warmup_iters, window,
                    interval, iter_runner, truncated, segment_starts(t), sched, mid_run)
 

@@ -48,4 +48,4 @@ def find_lr_invalid(run, th: Thresholds = Thresholds()):
                 "negative_rows": int(len(neg)), "huge_rows": int(len(big))}
     return [finding(run, RULE_ID, "error", sig, row, row, message, evidence,
                     "check the lr in the config (a sign, an exponent) and the scheduler that sets it", [],
-                    problems[0][1])]
+                    f"{problems[0][1]}: no optimizer trains at that lr")]

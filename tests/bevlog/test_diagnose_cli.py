@@ -30,9 +30,9 @@ def test_text_output_grouped_by_run_worst_first_with_verdicts():
     assert res.exit_code == 0, res.stderr
     out = res.stdout
     first, second, third = (out.index(n) for n in ("eb45__StreamPETR_TTC_Head", "jasoni4399", "PrymceQ__BEVModel_StreamPETR"))
-    assert first < second < third  # broken, needs attention, healthy
+    assert first < second < third  # broken, stopped (the log stops without an error), healthy
     assert "verdict: broken — it crashed at" in out and "fix the RuntimeError it died of first" in out
-    assert "verdict: needs attention" in out and "verdict: healthy" in out
+    assert "verdict: stopped — the log stops at epoch 17.8" in out and "verdict: healthy" in out
     assert "✗ error" in out and "⚠ warning" in out and "ℹ info" in out
     assert "\x1b[" not in out  # not a TTY: no colour
 
