@@ -92,7 +92,7 @@ def diff(a: str, b: str) -> int:
     for key in sorted(set(before) | set(after)):
         x, y = before.get(key, ["—"]), after.get(key, ["—"])
         for k in range(max(len(x), len(y))):
-            cell = lambda v: (v[k] if k < len(v) else "—").replace("|", "\\|")  # noqa: E731
+            cell = lambda v: (v[k] if k < len(v) else "—").replace("|", "\\|")
             print(f"| {key[0]} | {key[1]} | {cell(x)} | {cell(y)} |")
     return 0
 

@@ -140,8 +140,8 @@ def _preload_rules() -> None:
     # forked workers inherit these instead of each paying pandas' import
     import pandas  # noqa: F401
 
-    import parsers  # noqa: F401
     import bevlog.rules as rules_pkg
+    import parsers  # noqa: F401
 
     for rule_id in rules_pkg.RULE_IDS:
         rules_pkg.get_rule(rule_id)

@@ -41,7 +41,7 @@ def pick(names, patterns=HEADLINES) -> str | None:
 def chance_level(name: str, values) -> float:
     """The value at or below which this detection metric says 'detects nothing'."""
     percent = 100.0 if len(values) and np.nanmax(values) > 1.0 else 1.0
-    return (CHANCE_NDS if re.search(r"(^|/)nds$", name, re.I) else CHANCE_MAP) * percent
+    return (CHANCE_NDS if re.search(r"(^|/)nds$", name, re.IGNORECASE) else CHANCE_MAP) * percent
 
 
 @dataclass(frozen=True)

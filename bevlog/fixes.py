@@ -200,7 +200,7 @@ def scaled_milestones(ms: list, old_length: float, new_length: float) -> list:
     if new_length < 2:
         return out  # no epoch (iteration) inside a run this short to decay at
     for m in ms:
-        v = int(round(m * new_length / old_length)) if old_length else int(m)
+        v = round(m * new_length / old_length) if old_length else int(m)
         v = max(1, min(v, int(new_length) - 1))
         if v not in out:
             out.append(v)

@@ -1,8 +1,6 @@
 """How bevlog writes numbers in sentences: short, with their sign, lrs at two significant digits."""
 from __future__ import annotations
 
-import math
-
 from bevlog.findings import is_number
 
 
@@ -40,7 +38,3 @@ def plain(value) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(plain(v) for v in value) + "]"
     return str(value)
-
-
-def ceil_int(x) -> int:
-    return int(math.ceil(x))

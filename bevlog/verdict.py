@@ -88,10 +88,10 @@ def explains(cause: Finding, f: Finding) -> bool:
 
 
 def _no_later(cause: Finding, f: Finding) -> bool:
+    """A cause begins no later than what it explains begins (a whole-run finding has no start)."""
     if cause.start_step is None or f.start_step is None:
         return True
-    end = f.end_step if f.end_step is not None else f.start_step
-    return cause.start_step <= end
+    return cause.start_step <= f.start_step
 
 
 @dataclass(frozen=True)
@@ -132,12 +132,13 @@ def story(findings: list[Finding]) -> tuple[Finding | None, Finding | None]:
     if not strong:
         return None, None
     outcome = strong[0]
-    root = outcome
+    root, seen = outcome, [outcome]
     for _ in range(3):  # a cause of the cause (an lr that is invalid, behind a non-finite loss)
-        causes = [c for c in strong if explains(c, root)]
+        causes = [c for c in strong if explains(c, root) and c not in seen]
         if not causes:
             break
         root = min(causes, key=lambda c: (CAUSE_ORDER.index(c.stage) if c.stage in CAUSE_ORDER else 99,) + _order(c))
+        seen.append(root)
     for f in findings:
         if f is root:
             continue

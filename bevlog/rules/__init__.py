@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # id -> (module, function); the order is the order findings of equal severity are listed in
 RULE_MODULES = {

@@ -17,7 +17,7 @@ import pandas as pd
 from bevlog import config_keys
 from bevlog.findings import Change, Finding, Fix, is_number
 from bevlog.numbers import fmt, nice_lr, pct  # noqa: F401 - the rules' number words
-from bevlog.smooth import rolling_median  # noqa: F401 - the project's one smoother, used by the rules
+from bevlog.smooth import rolling_median
 from bevlog.where import at_text, log_terms, span_text
 from parsers import Meta, segment_starts
 
@@ -25,7 +25,7 @@ CACHE_KEY = "bevlog.signals"
 # Run -> {key: derived value}. Keyed weakly by the Run object (Runs hash by identity), so
 # nothing is written into the Run and an entry goes when its Run does. A Run's frames and
 # frozen meta are not edited after parsing; a changed Run is a new object with a fresh cache.
-_CACHES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 AUX_KEY = re.compile(r"(^|[._/])d\d+\.")  # mmdet intermediate-layer prefix `dK.`
 
 

@@ -36,8 +36,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (column, doc, finding, fmt, lr_change, lower_lr_fix, rolling_median, runs_of,
-                                  signals, where)
+from bevlog.rules._common import (
+    column,
+    doc,
+    finding,
+    fmt,
+    lower_lr_fix,
+    lr_change,
+    rolling_median,
+    runs_of,
+    signals,
+    where,
+)
 
 RULE_ID = "attention-collapse"
 SUMMARY = "a decoder layer's cross-attention entropy falls toward 0 or its max logit grows ≥30× (before the loss turns)"

@@ -18,8 +18,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (change, column, doc, finding, fmt, loss_columns, lr_change, lr_for_fix,
-                                  phase_cuts, rolling_median, runs_of, signals, warmup_change, where)
+from bevlog.rules._common import (
+    change,
+    column,
+    doc,
+    finding,
+    fmt,
+    loss_columns,
+    lr_change,
+    lr_for_fix,
+    phase_cuts,
+    rolling_median,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 
 RULE_ID = "divergence"
 SUMMARY = "after warmup the smoothed loss rises ≥25% above its running minimum for ≥10 rows, or doubles"

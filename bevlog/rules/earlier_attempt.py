@@ -62,7 +62,7 @@ def _report(run, sig, seg, rows, bad):
                f"{len(bad)} of its {len(rows)} re-run rows are non-finite; the run resumed from {back} and then "
                f"{after[0]}{after[1]}")
     evidence = {"kind": "nonfinite", "segment": seg, "first_step": step, "first_epoch": epoch_f, "lr_at_onset": lr,
-                "rows": int(len(bad)), "superseded_rows": int(len(rows)), "resumed_from": back,
+                "rows": len(bad), "superseded_rows": len(rows), "resumed_from": back,
                 "after": after[0], "lr_after": after[2]}
     advice = ("find what the resume changed (its config, the lr it trained at) and keep it; the attempt's own "
               "lr is what lr-batch judges")

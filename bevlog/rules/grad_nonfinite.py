@@ -14,9 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog.rules._common import (
+    change,
+    column,
+    doc,
+    dynamic_loss_scale,
+    finding,
+    lower_lr_fix,
+    nonfinite_rows,
+    pct,
+    rolling_median,
+    runs_of,
+    signals,
+)
 from bevlog.rules._grad import suggested_clip
-from bevlog.rules._common import (change, column, doc, dynamic_loss_scale, finding, fmt, lower_lr_fix,
-                                  nonfinite_rows, pct, rolling_median, runs_of, signals)
 
 RULE_ID = "grad-nonfinite"
 SUMMARY = "share of rows with nan/inf grad_norm; benign fp16 overflow skips vs persistent corruption"

@@ -17,10 +17,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bevlog.rules._grad import MIN_QUANTA, quantum, suggested_clip
 from bevlog import fixes
-from bevlog.rules._common import (change, column, doc, finding, fmt, lower_lr_fix, outcome, pct, runs_of,
-                                  signals, warmup_change, where)
+from bevlog.rules._common import (
+    change,
+    column,
+    doc,
+    finding,
+    fmt,
+    lower_lr_fix,
+    outcome,
+    pct,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
+from bevlog.rules._grad import MIN_QUANTA, quantum, suggested_clip
 
 RULE_ID = "grad-spike"
 SUMMARY = "grad_norm jumps ×5 (spike) or ×10 / sustained ×5 (explosion) over its recent median"

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog.rules._common import doc, finding, fmt, signals
-from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians, mature
+from bevlog.rules._layers import (
+    describe_group,
+    group_sums,
+    is_auxiliary_group,
+    late_layers,
+    layer_medians,
+    mature,
+)
 
 RULE_ID = "layer-flat"
 SUMMARY = "every decoder layer has the same loss (spread <2%) while that loss has plateaued"

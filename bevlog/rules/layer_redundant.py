@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.rules._common import change, doc, finding, fmt, signals
-from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians, mature
+from bevlog.rules._layers import (
+    describe_group,
+    group_sums,
+    is_auxiliary_group,
+    late_layers,
+    layer_medians,
+    mature,
+)
 
 RULE_ID = "layer-redundant"
 SUMMARY = "an early decoder layer is already within 1% of the final one: fewer layers would do"

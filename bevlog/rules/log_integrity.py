@@ -28,7 +28,7 @@ RULE_ID = "log-integrity"
 SUMMARY = "how the run ended (crash, stop, never trained), resumes, repeated/backwards steps, iters/epoch changing"
 # a line of the log's tail that says a signal ended the job (torch elastic, slurm, the shell)
 SIGNAL_LINE = re.compile(r"SIGTERM|SIGKILL|SIGHUP|Signals\.SIG\w+|got signal:? ?\d+|^Killed$|^Terminated$|"
-                         r"CANCELLED AT|DUE TO TIME LIMIT|oom[-_ ]kill", re.I)
+                         r"CANCELLED AT|DUE TO TIME LIMIT|oom[-_ ]kill", re.IGNORECASE)
 # exceptions that are a stop, not a failure
 STOP_EXCEPTIONS = {"KeyboardInterrupt": "by a person (KeyboardInterrupt: Ctrl-C)",
                    "SignalException": "by a signal (a scheduler, or the OOM killer)"}
@@ -135,7 +135,7 @@ def _structure(run, sig):
 def _resumes(run, sig, segments, resumed):
     parts = [f"epoch {s.resumed_from.epoch}, iter {s.resumed_from.iter}" for s in resumed]
     superseded = run.superseded
-    kept = int(len(superseded)) if superseded is not None else segments.dropped_rows
+    kept = len(superseded) if superseded is not None else segments.dropped_rows
     msg = ((f"the log has {len(segments)} segments" if len(segments) > 1 else "the log starts at a resume")
            + (f", resumed from {'; '.join(parts)}" if parts else "")
            + (f"; {kept} rows of an earlier attempt were re-run after a resume (kept apart as its evidence)"

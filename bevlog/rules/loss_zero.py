@@ -15,7 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import AUX_KEY, column, doc, finding, fmt, loss_columns, runs_of, signals, where
+from bevlog.rules._common import (
+    AUX_KEY,
+    column,
+    doc,
+    finding,
+    fmt,
+    loss_columns,
+    runs_of,
+    signals,
+    where,
+)
 
 RULE_ID = "loss-zero"
 SUMMARY = "a loss term is exactly 0 for the whole run while others train, or collapses to 0 after being > 0"
@@ -58,7 +68,7 @@ def _always_zero(run, sig, comps, th):
     trains = [c for c in training if not AUX_KEY.search(c)] or training
     message = (f"{named} {'is' if len(zero) == 1 else 'are'} exactly 0 in all {len(t)} rows while "
                f"{trains[0]} trains: a head that never receives targets, or one switched off")
-    evidence = {"kind": "zero_whole_run", "components": zero, "training": trains[:5], "rows": int(len(t))}
+    evidence = {"kind": "zero_whole_run", "components": zero, "training": trains[:5], "rows": len(t)}
     advice = ("if that head should learn, check that its targets reach it (ground-truth filters, class names, "
               "the dataset's annotations for it) and that its loss weight is not 0")
     return [finding(run, RULE_ID, "info", sig, 0, len(t) - 1, message, evidence, advice, [])]

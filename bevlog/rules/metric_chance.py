@@ -98,7 +98,7 @@ def _dead_or_collapsed(run, table, metric, th, live=False):
     if not len(values):
         return []
     percent = 100.0 if np.nanmax(values) > 1.0 else 1.0
-    nds = bool(re.search(r"(^|/)nds$", metric, re.I))
+    nds = bool(re.search(r"(^|/)nds$", metric, re.IGNORECASE))
     dead_at = (th.dead_nds if nds else th.dead_map) * percent
     judged = values[1:] if len(values) >= 2 else values  # the first evaluation may come before any learning
     best_i = int(np.argmax(values))

@@ -21,8 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (doc, finding, fmt, lr_change, lr_for_fix, phases, rolling_median, signals,
-                                  warmup_change, where)
+from bevlog.rules._common import (
+    doc,
+    finding,
+    fmt,
+    lr_change,
+    lr_for_fix,
+    phases,
+    rolling_median,
+    signals,
+    warmup_change,
+    where,
+)
 
 RULE_ID = "no-takeoff"
 SUMMARY = "loss fell at first, then stayed flat (<5%) for the rest of the run without rising; detection ≈ 0"

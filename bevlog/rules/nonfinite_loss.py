@@ -12,8 +12,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (AUX_KEY, change, column, doc, finding, fmt, loss_columns, lower_lr_fix,
-                                  nonfinite_rows, row_terms, runs_of, signals, warmup_change, where)
+from bevlog.rules._common import (
+    AUX_KEY,
+    change,
+    column,
+    doc,
+    finding,
+    fmt,
+    loss_columns,
+    lower_lr_fix,
+    nonfinite_rows,
+    row_terms,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 
 RULE_ID = "nonfinite-loss"
 SUMMARY = "loss or a loss component becomes nan/inf"

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import change, doc, finding, lower_lr_fix, phase_of, rolling_median, signals, where
+from bevlog.rules._common import (
+    change,
+    doc,
+    finding,
+    lower_lr_fix,
+    phase_of,
+    rolling_median,
+    signals,
+    where,
+)
 
 RULE_ID = "oscillation"
 SUMMARY = "scatter of the loss around its trend grows (≥2× the earlier windows) while the trend is flat"

@@ -14,8 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (column, doc, finding, fmt, pct, rolling_median, runs_of, signals,
-                                  warmup_change, where)
+from bevlog.rules._common import (
+    column,
+    doc,
+    finding,
+    fmt,
+    pct,
+    rolling_median,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 from bevlog.schedule import warmup_end
 
 RULE_ID = "warmup"

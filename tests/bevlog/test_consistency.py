@@ -4,7 +4,6 @@ labelled variants, each read the way the CLI reads it. A contradiction anywhere 
 from pathlib import Path
 
 import pytest
-
 from conftest import REAL_LOGS, REPO
 
 ROOTS = {
@@ -33,9 +32,9 @@ def _entries(root: Path) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(ROOTS))
 def test_no_run_contradicts_itself_or_its_log(name):
+    import parsers
     from bevlog.consistency import contradictions
     from bevlog.diagnose import diagnose
-    import parsers
 
     entries = _entries(ROOTS[name])
     assert entries
@@ -53,21 +52,30 @@ def test_no_run_contradicts_itself_or_its_log(name):
 
 def _plan_is_the_findings(d, problems):
     """Every finding's change of a parameter is the plan's; every lr a fix text ends at is the plan's."""
+    import re
+
+    from bevlog.fixes import value_text
+
     for f in d.findings:
         for c in f.fix.changes if f.fix else []:
             planned = d.plan.changes.get(c.param)
             if planned is None or planned.to != c.to:
                 problems.append(f"{d.run}: {f.rule}'s {c.param} → {c.to} is not the plan's")
+        if "lr" in d.plan.changes:
+            want = value_text("lr", d.plan.changes["lr"].to)
+            for said in re.findall(r"\blr \S+ → ([0-9.e+-]+)", f.fix.text if f.fix else ""):
+                if said.rstrip(",;") != want:
+                    problems.append(f"{d.run}: {f.rule}'s text ends the lr at {said}, the plan at {want}")
 
 
 def test_a_contradiction_is_caught(tmp_path):
     """The check can fail: a learns-well claim beside a dead metric, and a window across a resume."""
     import dataclasses
 
+    import parsers
     from bevlog.consistency import contradictions
     from bevlog.diagnose import diagnose
     from bevlog.findings import Finding, Fix
-    import parsers
 
     run = parsers.read(str(REPO / "fixtures" / "logs" / "mmcv_resume_epoch"))
     d = diagnose(run)

@@ -1,65 +1,12 @@
 """One fix plan per run (bevlog/fixes.py): every finding of a run agrees on each parameter it
-changes, the verdict names the plan, JSON carries it. Checked over every log in the repository."""
+changes, the verdict names the plan, JSON carries it (checked over every bundled run by
+test_consistency.py)."""
 import json
-import re
-from pathlib import Path
 
-import pytest
-
-from conftest import REAL_SET1, REAL_SET2, REPO
+from conftest import REPO
 from labelled_runs import core
 
-NOT_LOGS = {"README.md", "expected.json", "experiments_template.md"}
-
-
-def _entries():
-    roots = [REPO / "fixtures" / "logs", REAL_SET1, REAL_SET2, REPO / "fixtures" / "runs",
-             REPO / "fixtures" / "labelled" / "variants"]
-    out = []
-    for root in roots:
-        for p in sorted(root.iterdir()):
-            if p.name in NOT_LOGS or p.suffix in (".py", ".md"):
-                continue
-            out.append(p)
-    return out
-
-
-ENTRIES = _entries()
-
-
-def test_the_corpus_is_every_kind_of_log():
-    names = {p.parent.name for p in ENTRIES}
-    assert {"logs", "set1", "set2", "runs", "variants"} <= names and len(ENTRIES) > 80
-
-
-@pytest.mark.parametrize("path", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name[:45]}")
-def test_all_findings_of_a_run_agree_on_every_parameter(path: Path):
-    from bevlog.diagnose import diagnose_paths
-    from bevlog.fixes import plan_of
-    from bevlog.rules._common import fmt
-
-    diagnoses, errors = diagnose_paths([str(path)], jobs=1)  # the CLI's road: every run under the path
-    assert diagnoses or errors
-    for error in errors:  # not a training log (yet): refused with the file named
-        assert path.name in str(error)
-    for d in diagnoses:
-        _agree(d.findings, plan_of(d.findings), fmt)
-
-
-def _agree(findings, plan, fmt):
-    values: dict[str, set] = {}
-    for f in findings:
-        for c in f.fix.changes if f.fix else []:
-            values.setdefault(c["param"], set()).add((repr(c.get("from")), repr(c["to"])))
-    disagree = {p: v for p, v in values.items() if len(v) > 1}
-    assert not disagree, [(f.rule, f.fix.changes) for f in findings if f.fix and f.fix.changes]
-    assert set(plan.changes) == set(values)
-    # the words agree with the plan too: every "lr A → B" a fix says ends at the plan's lr
-    if "lr" in plan.changes:
-        want = fmt(plan.changes["lr"].to)
-        for f in findings:
-            for said in re.findall(r"\blr \S+ → ([0-9.e+-]+)", f.fix.text if f.fix else ""):
-                assert said == want, (f.rule, f.fix.text)
+# every bundled run's findings agree with its plan: tests/bevlog/test_consistency.py
 
 
 def test_the_nan_run_gets_one_lr_and_the_verdict_names_the_plan():

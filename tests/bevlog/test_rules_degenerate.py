@@ -64,7 +64,7 @@ def test_every_rule_is_total_on_degenerate_runs(tmp_path_factory, kind, grad_kin
     json.dumps(dg.to_dict(), allow_nan=False)
     assert contradictions(run, dg) == []
     build_report([run], findings=dg.findings)
-    found, _notes, error = Watcher(str(d / "20261128_050106.log"), None, follow_rotation=False).read_once()
+    _found, _notes, error = Watcher(str(d / "20261128_050106.log"), None, follow_rotation=False).read_once()
     assert error is None
     if lr in ("negative", "huge") or (lr == "zero" and n >= 2):
         assert "lr-invalid" in {f.rule for f in dg.findings}

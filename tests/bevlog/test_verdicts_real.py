@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1, REAL_SET2, REPO
 
 import parsers
 from bevlog.cli import cli
 from bevlog.diagnose import diagnose
-from conftest import REAL_SET1, REAL_SET2, REPO
 
 LRX10 = REAL_SET2 / "zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_tctplus_imagenetinit_lrx10"
 DETR3D = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
@@ -181,10 +181,10 @@ def test_milestones_past_the_end_are_the_root_of_the_plateau_with_the_concrete_c
 
 
 def test_the_plan_is_never_rewritten_by_parsing_prose():
-    import bevlog.fixes as fixes
+    from bevlog import fixes
 
     assert not hasattr(fixes, "CLAUSE_PATTERNS")
-    assert not re.search(r"^import re$", Path(fixes.__file__).read_text(), re.M)
+    assert not re.search(r"^import re$", Path(fixes.__file__).read_text(), re.MULTILINE)
 
 
 # ---- live mode ------------------------------------------------------------------------------------
@@ -198,8 +198,9 @@ def test_watch_on_a_header_only_log_is_waiting_for_the_first_iteration(tmp_path)
 
 
 def test_live_metric_at_chance_while_the_loss_still_falls_is_early_not_an_error(tmp_path):
-    from bevlog.rules import get_rule
     from test_rules_degenerate import write_log
+
+    from bevlog.rules import get_rule
 
     loss = 3.0 * np.exp(-np.arange(40) / 30) + 0.5  # still falling at its last rows
     write_log(tmp_path / "20261128_050106.log", loss, 2e-4, np.full(40, 3.0), [0.0, 0.0])
