@@ -234,3 +234,24 @@ def test_diagnose_of_many_runs_ends_with_a_one_screen_summary():
     assert len(summary) <= 14 and re.match(r"summary: \d+ runs — ", summary[0])
     broken = [line for line in summary[1:] if line.startswith("  ✗ ")]
     assert len(broken) == min(12, int(re.search(r"(\d+) broken", summary[0]).group(1)))
+
+
+def test_the_html_report_shows_the_same_verdict_and_plan():
+    import html
+
+    from bevlog.report import build_report
+
+    run = parsers.read(str(LRX10))
+    d = diagnose(run)
+    page = build_report([run], findings=d.findings)
+    assert 'id="verdicts"' in page
+    assert html.escape(d.judged.line.split(" — ", 1)[1], quote=True) in page
+
+
+def test_attention_collapse_builds_no_layers_frame_on_a_log_without_statistics():
+    from bevlog.rules import get_rule
+
+    run = parsers.read(str(DETR3D))
+    assert get_rule("attention-collapse")(run) == []
+    built = run.__dict__["_layers"]
+    assert callable(built) and not hasattr(built, "columns")  # still the lazy builder
