@@ -216,6 +216,10 @@ def family(cfg) -> str | None:
 def lr_reference(meta) -> LrReference | None:
     """The best-grounded lr for the run's total batch (on the scale of its configured base lr),
     or None when neither its config nor a published recipe says one."""
+    if type(meta) is dict:  # a plain mapping (bevlog.validate's own copy of the facts): read it the same way
+        from types import SimpleNamespace
+
+        meta = SimpleNamespace(**{k: meta.get(k) for k in ("config", "total_batch", "lr", "optimizer")})
     cfg = meta.config if isinstance(meta.config, dict) else None
     batch, lr = _num(meta.total_batch), _num(meta.lr)
     if not cfg or not batch:
