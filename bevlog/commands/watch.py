@@ -264,12 +264,15 @@ class Watcher:
         return fresh
 
 
-def format_line(finding) -> str:
-    from bevlog.commands.diagnose import ICONS
+def format_line(finding, runner: str | None = None) -> str:
+    """One finding as watch prints it: where it is on bevlog's axis and in the log's own terms
+    (bevlog.where, the one formatter every output uses), the message, the fix."""
+    from bevlog.commands.diagnose import ICONS, finding_text
+    from bevlog.where import finding_where
 
     stamp = time.strftime("%H:%M:%S")
-    where = f"step {finding.start_step:,}" if finding.start_step is not None else "whole run"
-    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where:<14} {clean(finding.message)}"
+    where = finding_where(finding, runner)
+    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where}  {finding_text(finding)}"
     if finding.fix and finding.fix.text and finding.severity != "info":
         text += f"\n{'':>11}fix: {clean(finding.fix.text)}"
     return text

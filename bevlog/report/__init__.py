@@ -85,6 +85,10 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
     if findings is not None:
         labels = {run.name: label for run, label in ctx.pairs()}
         count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, worst first; drawn on the curves."
+        from bevlog.report.findings import verdicts_html
+
+        sections.append(_section("Verdicts", "the root of each run's story and its one fix plan, as `bevlog diagnose` "
+                                 "prints them", verdicts_html(ctx.runs, findings, labels), "section-verdicts"))
         sections.append(_section("Findings", count, findings_table(findings, labels), "section-findings"))
     for p in panels:
         if p["figure"] is None:

@@ -84,16 +84,10 @@ def findings_table(findings, labels_by_name: dict) -> str:
 
 
 def span_text(f) -> str:
-    if _ok(f.start_epoch):
-        end = f.end_epoch if _ok(f.end_epoch) else None
-        if end is not None and abs(end - f.start_epoch) > 1e-9:
-            return f"epochs {f.start_epoch:.1f}–{end:.1f}"
-        return f"epoch {f.start_epoch:.1f}"
-    if f.start_step is not None:
-        if f.end_step is not None and f.end_step != f.start_step:
-            return f"steps {f.start_step}–{f.end_step}"
-        return f"step {f.start_step}"
-    return "whole run"
+    """Where the finding is (bevlog.where: the one formatter every output uses)."""
+    from bevlog.where import finding_where
+
+    return finding_where(f, None)
 
 
 def _clipped(text: str, n: int) -> str:

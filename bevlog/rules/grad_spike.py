@@ -1,7 +1,9 @@
 """grad-spike: grad_norm far above the rolling median of the rows before it.
 
 ×5 is a spike (info), ×10 — or ×5 for several rows in a row — an explosion (warning);
-either escalates one level when the loss rises after it. grad_norm is the norm before
+either escalates one level when the loss rises after it. An explosion the loss did not react to
+is a note when the run clips its gradients (the clip did its job) and went well (its outcome is
+not poor: bevlog.rules._common.Outcome): halving the lr of such a run fixes nothing. grad_norm is the norm before
 clipping, logged only when clipping is on, so a run without it has nothing to say here.
 Rows inside warmup are skipped: early gradients are large by nature. Ratios are taken
 against the run's own scale with floors (a share of its median, a few rounding steps of the
@@ -15,9 +17,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bevlog import fixes
+from bevlog.rules._common import (
+    change,
+    column,
+    doc,
+    finding,
+    fmt,
+    lower_lr_fix,
+    outcome,
+    pct,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 from bevlog.rules._grad import MIN_QUANTA, quantum, suggested_clip
-from bevlog.rules._common import (column, doc, finding, fmt, lr_for_fix, nice_lr, pct, runs_of,
-                                  signals, where)
 
 RULE_ID = "grad-spike"
 SUMMARY = "grad_norm jumps ×5 (spike) or ×10 / sustained ×5 (explosion) over its recent median"
@@ -63,15 +78,15 @@ def find_grad_spike(run, th: Thresholds = Thresholds()):
         explosion = peak >= th.explosion or (b - a + 1) >= th.sustained_rows
         rise = _loss_rise(sig.loss, a, b, th.after_rows)
         escalate = np.isfinite(rise) and rise >= th.loss_rise
+        harmless = explosion and not escalate and bool(run.meta.grad_clip) and not outcome(run).poor
         levels = ["info", "warning", "error"]
-        severity = levels[min(2, int(explosion) + int(escalate))]
+        severity = levels[min(2, int(explosion and not harmless) + int(escalate))]
         events.append((levels.index(severity), peak, a, b, peak_row, rise, explosion))
     if not events:
         return []
     events.sort(key=lambda e: (-e[0], -e[1]))
     total = len(events)
     out = []
-    lr0 = lr_for_fix(run.meta, sig)
     for level, peak, a, b, peak_row, rise, explosion in events[: th.max_events]:
         kind = "explosion" if explosion else "spike"
         if np.isinf(rise):
@@ -84,24 +99,21 @@ def find_grad_spike(run, th: Thresholds = Thresholds()):
                    f"median {fmt(base[peak_row])}" + (f" for {b - a + 1} rows" if b > a else "") + after)
         evidence = {"peak_ratio": peak, "grad_norm": float(g[peak_row]), "baseline": float(base[peak_row]),
                     "rows": int(b - a + 1), "loss_rise_after": rise, "events_total": total, "kind": kind}
-        changes, bits = [], []
+        changes = []
         if level == 0:
-            fix = "nothing to change for an isolated spike the loss shrugged off; watch for repeats"
+            clip = run.meta.grad_clip
+            fix = (f"nothing to change: the clip at max_norm {fmt(clip)} caught it and the loss did not react"
+                   if explosion and clip else "nothing to change for a spike the loss shrugged off; watch for repeats")
         else:
-            if lr0:
-                to = nice_lr(lr0 / th.lr_divisor)
-                changes.append({"param": "lr", "from": lr0, "to": to})
-                bits.append(f"lr {fmt(lr0)} → {fmt(to)}")
-            clip = suggested_clip(g) if not run.meta.get("grad_clip") else None
-            if clip:
-                changes.append({"param": "grad_clip", "to": clip})
-                bits.append(f"clip grad_norm at {fmt(clip)}")
+            changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
+            if not run.meta.grad_clip:
+                changes.append(change(run, "grad_clip", suggested_clip(g), reason="cap the rare bad batch"))
             early = max(3 * (sig.warmup_iters or 0), 0.1 * sig.step[-1])
             if sig.step[a] <= early:
                 warm = sig.warmup_iters or 0
-                changes.append({"param": "warmup_iters", "from": warm or None, "to": max(500, 2 * warm)})
-                bits.append(f"warmup ≥ {max(500, 2 * warm)} iters")
-            fix = "; ".join(bits) or "lower the lr"
+                changes.append(warmup_change(run, sig, max(fixes.MIN_WARMUP_ITERS, fixes.WARMUP_GROWTH * warm),
+                                             "the explosion came early"))
+            fix = ""
         out.append(finding(run, RULE_ID, ["info", "warning", "error"][level], sig, a, b, message,
                            evidence, fix, changes))
     return out

@@ -14,7 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import column, doc, finding, fmt, pct, rolling_median, runs_of, signals, where
+from bevlog.rules._common import (
+    column,
+    doc,
+    finding,
+    fmt,
+    pct,
+    rolling_median,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 from bevlog.schedule import warmup_end
 
 RULE_ID = "warmup"
@@ -34,6 +45,8 @@ class Thresholds:
 def find_warmup(run, th: Thresholds = Thresholds(), live: bool = False):
     sig = signals(run)
     n = len(sig.loss)
+    if sig.mid_run:
+        return []  # the log starts mid-run: its warmup (if any) is not in it
     start, warm = warmup_end(sig, live)
     right_after = max(th.right_after_rows, start)
     if n - start < th.rise_rows + 2:
@@ -45,21 +58,21 @@ def find_warmup(run, th: Thresholds = Thresholds(), live: bool = False):
     row, what, evidence = trouble
     to = int(max(th.min_warmup_iters, fixes.WARMUP_GROWTH * (warm or 0)))
     if warm:
-        lead = f"right after the {warm:,}-iter warmup ended ({where(sig, start)})"
+        lead = f"right after the {warm:,}-iter warmup ended (at step {int(sig.step[start]):,}, {where(sig, start)})"
     else:
         lead = "in the first rows of a run without lr warmup"
     message = f"{what} {lead}: the peak lr arrives too fast"
     evidence.update({"warmup_iters": warm, "warmup_end_step": int(sig.step[start]) if start < n else None})
-    fix = (f"warmup {warm or 0:,} → {to:,} iters (linear, ratio {fixes.WARMUP_RATIO_TEXT})" if warm
-           else f"add a linear warmup of {to:,} iters at ratio {fixes.WARMUP_RATIO_TEXT}")
-    changes = [{"param": "warmup_iters", "from": warm, "to": to}]
-    return [finding(run, RULE_ID, "warning", sig, row, row, message, evidence, fix, changes)]
+    changes = [warmup_change(run, sig, to, f"linear, from {fixes.WARMUP_RATIO_TEXT} of the lr")]
+    return [finding(run, RULE_ID, "warning", sig, row, row, message, evidence, "", changes,
+                    f"{what.split(' at ')[0]} {lead.split(' (')[0]}")]
 
 
 def _trouble(sig, start, horizon, right_after, th):
     # a missing `loss` column reads as NaN everywhere: only a logged column has non-finite rows
     bad = np.flatnonzero(~np.isfinite(sig.loss_raw[start:horizon]))
-    if "loss" in sig.t and len(bad) and bad[0] < right_after:
+    began_inside = start > 0 and not np.isfinite(sig.loss_raw[start - 1])  # non-finite before warmup ended
+    if "loss" in sig.t and len(bad) and bad[0] < right_after and not began_inside:
         row = start + int(bad[0])
         return row, f"loss became non-finite at {where(sig, row)}", {"kind": "nonfinite"}
     s = rolling_median(sig.loss[start:horizon], sig.window)
