@@ -113,5 +113,5 @@ def mean_sd_text(mean, sd) -> str:
 def fmt_signed(v) -> str:
     if v is None:
         return "–"
-    text = fmt_value(abs(v))
+    text = f"{abs(v):.3g}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{abs(v):.2e}"
     return ("−" if v < 0 else "+") + text
