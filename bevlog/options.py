@@ -125,3 +125,12 @@ def group_options(fn):
              "regex's capture groups, or the name with the match removed: '-s\\d+$' groups base-s0, "
              "base-s1 as base). Default: runs whose settings differ only in the seed.",
     )(fn)
+
+
+def catalog_option(fn):
+    """--catalog DIR, shared by `index` and `runs` (bevlog.catalog)."""
+    return click.option(
+        "--catalog", default=lambda: os.environ.get("BEVLOG_CATALOG", "bevlog-catalog"),
+        show_default="$BEVLOG_CATALOG or ./bevlog-catalog", metavar="DIR", type=click.Path(file_okay=False),
+        help="Catalog folder: catalog.duckdb, the Parquet frames, tables/.",
+    )(fn)
