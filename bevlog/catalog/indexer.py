@@ -62,9 +62,8 @@ def index(roots, catalog_dir: str, jobs: int | None = None, say=None) -> IndexSu
         store.record_roots(con, roots, when)
         summary.runs = _runs_under(con, roots)
         summary.problems = [m for (m,) in con.execute(
-            "SELECT message FROM problems WHERE job_key IN (SELECT DISTINCT job_key FROM files "
-            "WHERE job_key IS NOT NULL AND path IN (SELECT unnest(?::VARCHAR[]))) "
-            "OR (job_key IS NULL AND root IN (SELECT unnest(?::VARCHAR[])))", [list(now), roots]).fetchall()]
+            "SELECT message FROM problems WHERE root IN (SELECT unnest(?::VARCHAR[])) ORDER BY message",
+            [roots]).fetchall()]
     finally:
         con.close()
     if changed:
@@ -102,7 +101,7 @@ def _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, w
     for start in range(0, len(dirty), BATCH):
         chunk = dirty[start:start + BATCH]
         results = map_with_progress(fn, chunk, n_jobs, False, "indexing", preload=_preload, on_crash=job_crashed)
-        store.write_results(con, results, now, when)
+        store.write_results(con, results, now, when, lambda path: _root_of(path, roots))
         new_ids.update(r["run_id"] for res in results for r in res.runs)
         done += len(chunk)
         if say:

@@ -5,7 +5,7 @@
     evaluations   every evaluation row (metric, epoch, step, value)
     files         every regular file under the indexed roots: size, mtime_ns, head
                   fingerprint, and the job (candidate run) it was read in (NULL: not a log)
-    problems      one row per input that could not be read or diagnosed
+    problems      one row per input that could not be read or diagnosed, with its root
     catalog_info  schema version and when each root was last indexed
     last_evaluations (view)  the last value of each metric of each run
 
@@ -110,8 +110,9 @@ def drop_jobs(con, keys) -> list[str]:
     return ids
 
 
-def write_results(con, results, files_now: dict, indexed_at: str) -> None:
-    """Insert the rows of finished jobs (and their files' fingerprints) in one transaction."""
+def write_results(con, results, files_now: dict, indexed_at: str, root_of) -> None:
+    """Insert the rows of finished jobs (and their files' fingerprints) in one transaction;
+    `root_of(path)`: the indexed root a problem's job lies under."""
     import pyarrow as pa
 
     from bevlog.catalog.snapshot import with_head
@@ -127,9 +128,12 @@ def write_results(con, results, files_now: dict, indexed_at: str) -> None:
                 state = with_head(path, state)
                 files.append({"path": path, "size": state.size, "mtime_ns": state.mtime_ns, "head": state.head,
                               "job_key": res.job_key})
-    problems = [{"job_key": res.job_key, "root": None, "message": m} for res in results for m in res.problems]
+    problems = [{"job_key": res.job_key, "root": root_of(res.files[0]) if res.files else None, "message": m}
+                for res in results for m in res.problems]
     con.execute("BEGIN")
     try:
+        keys = [res.job_key for res in results]
+        con.execute("DELETE FROM problems WHERE job_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
         if runs:
             ids = pa.table({"run_id": [r["run_id"] for r in runs]})
             con.register("new_ids", ids)
