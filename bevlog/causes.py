@@ -78,9 +78,7 @@ def batch_lr_text(row_a, row_b, align: str, worse: bool | None) -> str:
 def other_settings(run_a, run_b, label_a: str, label_b: str) -> str:
     """'decoder layers 2 vs 3, aux losses False vs True' (b's value first), seeds and work
     dirs left out, and the batch/lr keys the first sentence already covers."""
-    from bevlog.configdiff import config_diff, short
-
-    from bevlog.configdiff import comparable
+    from bevlog.configdiff import comparable, config_diff, short
 
     diff = config_diff([run_b, run_a], [label_b, label_a])
     named, fact_pairs = [], set()

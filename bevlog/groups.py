@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from bevlog.configdiff import FACT_NAMES, facts, flatten, is_seed_key, comparable
+from bevlog.configdiff import FACT_NAMES, comparable, facts, flatten, is_seed_key
 
 
 class GroupError(ValueError):

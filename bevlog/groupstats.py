@@ -74,7 +74,7 @@ def difference(a: dict, b: dict) -> Difference | None:
     mean = sb.mean - sa.mean
     why = "the groups share no seed" if not shared else "they share only one seed"
     if sa.n < 2 and sb.n < 2:
-        return Difference(mean, None, None, sa.n + sb.n, False, f"unpaired, one run each: no interval")
+        return Difference(mean, None, None, sa.n + sb.n, False, "unpaired, one run each: no interval")
     if sa.n < 2 or sb.n < 2:
         big = sa if sa.n >= 2 else sb
         half = t_quantile(0.5 + LEVEL / 2, big.n - 1) * big.sd * math.sqrt(1 / sa.n + 1 / sb.n)

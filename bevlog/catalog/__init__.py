@@ -46,4 +46,4 @@ def query_runs(catalog_dir: str = DEFAULT_CATALOG, **filters):
     return _query(catalog_dir, **filters)
 
 
-__all__ = ["DEFAULT_CATALOG", "CatalogUnavailable", "require_duckdb", "index", "query_runs"]
+__all__ = ["DEFAULT_CATALOG", "CatalogUnavailable", "index", "query_runs", "require_duckdb"]

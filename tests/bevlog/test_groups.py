@@ -15,7 +15,6 @@ from click.testing import CliRunner
 
 import parsers
 from bevlog.cli import cli
-from bevlog.compare import compare_runs
 from bevlog.groups import GroupError, find_groups
 from bevlog.groupstats import difference, t_quantile
 

@@ -3,7 +3,6 @@ verdict, seed groups as mean ± sd bands, grad_clip's max_norm, the chance line 
 readable log ticks, titled PNGs, and an index for many runs — on real logs."""
 import base64
 import json
-import math
 import re
 import struct
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1
 
 import parsers
 from bevlog.cli import cli
@@ -19,7 +19,6 @@ from bevlog.groups import find_groups
 from bevlog.report import MANY_RUNS, build_report, prepare
 from bevlog.report.evals import MAOE_CHANCE, chance_level
 from bevlog.report.png import titled
-from conftest import REAL_SET1
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "fixtures" / "runs" / "seeds"
@@ -143,7 +142,7 @@ def test_chance_level_of_maoe_is_what_a_random_yaw_scores():
 
 
 def test_png_figures_carry_their_title():
-    ctx, panels = prepare([parsers.read(FIX / "b8")])
+    _, panels = prepare([parsers.read(FIX / "b8")])
     loss = next(p for p in panels if p["id"] == "panel-loss")
     fig = titled(loss["figure"], loss["title"])
     assert fig["layout"]["title"]["text"] == "<b>Total loss</b>"
