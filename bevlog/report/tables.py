@@ -15,8 +15,9 @@ def run_table(ctx, link: bool = False, only: int | None = None) -> str:
     from bevlog.compare import metric_curve
     from bevlog.summary import batch_text, fmt_lr, fmt_num, length_text
 
+    smoothed = f" (EMA {ctx.weight:g})" if ctx.weight else ""
     head = ["run", "format", "length", "batch", "optimizer · lr", "lr/sample", "decoder",
-            "rows", "final loss", "best loss", "evals", "ended", "skipped", "source"]
+            "rows", f"final loss{smoothed}", f"best loss{smoothed}", "evals", "ended", "skipped", "source"]
     rows = []
     for k, (run, label) in enumerate(ctx.pairs()):
         if only is not None and k != only:
