@@ -19,26 +19,29 @@ _CONFIG_BATCH_OR_LR = ("samples_per_gpu", "batch_size", "total_batch_size", "bat
 
 
 def cause_clause(run_a, run_b, row_a, row_b, align: str, worse: bool | None,
-                 totals_differ: bool = False) -> str:
+                 totals_differ: bool = False, replicated: bool = False) -> str:
     """'likely cause: same lr at 2.5× the batch = 2.5× fewer optimizer steps per epoch
     (40 vs 100)', or '' when the table shows no difference in settings.
 
     `worse`: run b is behind run a at the end (None: level). Rows are compare-table rows
     (batch, lr, iters_per_epoch, run). `totals_differ`: the metric is a total loss summing
-    different terms, so no setting explains its level."""
+    different terms, so no setting explains its level. `replicated`: both sides are groups of
+    seeds whose difference is beyond their spread; a single setting that differs is then the
+    likely cause, while between two single runs seed noise is not ruled out."""
     if totals_differ:
         return "the totals sum different loss terms, so their levels are no verdict (see the warning)"
-    parts = []
     batch_lr = batch_lr_text(row_a, row_b, align, worse)
+    others, n_others = other_settings(run_a, run_b, row_a["run"], row_b["run"])
     if batch_lr:
-        parts.append(batch_lr)
-    others = other_settings(run_a, run_b, row_a["run"], row_b["run"])
-    if others:
-        parts.append(("also differs: " if parts else "settings that differ: ") + others)
-    if not parts:
+        lead = "likely cause" if worse is not None else "the settings show"
+        return f"{lead}: {batch_lr}" + (f"; also differs: {others}" if others else "")
+    if not others:
         return ""
-    lead = "likely cause" if worse is not None and batch_lr else "the settings show"
-    return f"{lead}: " + "; ".join(parts)
+    if worse is not None and n_others == 1:  # the one setting that differs
+        if replicated:
+            return f"likely cause: {others}"
+        return f"the only setting that differs: {others} (one run each: the seed's share is not measured)"
+    return f"settings that differ: {others}"
 
 
 def batch_lr_text(row_a, row_b, align: str, worse: bool | None) -> str:
@@ -75,9 +78,9 @@ def batch_lr_text(row_a, row_b, align: str, worse: bool | None) -> str:
     return text
 
 
-def other_settings(run_a, run_b, label_a: str, label_b: str) -> str:
-    """'decoder layers 2 vs 3, aux losses False vs True' (b's value first), seeds and work
-    dirs left out, and the batch/lr keys the first sentence already covers."""
+def other_settings(run_a, run_b, label_a: str, label_b: str) -> tuple[str, int]:
+    """('decoder layers 2 vs 3, aux losses False vs True', 2): b's value first, seeds and
+    work dirs left out, and the batch/lr keys the first sentence already covers."""
     from bevlog.configdiff import comparable, config_diff, short
 
     diff = config_diff([run_b, run_a], [label_b, label_a])
@@ -94,9 +97,9 @@ def other_settings(run_a, run_b, label_a: str, label_b: str) -> str:
             continue
         named.append(f"{row.key} {short(row.values[0], 24)} vs {short(row.values[1], 24)}")
     if not named:
-        return ""
+        return "", 0
     more = f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else ""
-    return ", ".join(named[:MAX_NAMED]) + more
+    return ", ".join(named[:MAX_NAMED]) + more, len(named)
 
 
 def _x(r: float) -> str:

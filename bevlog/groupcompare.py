@@ -89,7 +89,8 @@ def group_verdict(comp, a, b, runs) -> tuple[str, dict]:
     ia, ib = a.members[0], b.members[0]
     row_a, row_b = comp.stats.iloc[ia].copy(), comp.stats.iloc[ib].copy()
     row_a["run"], row_b["run"] = a.name, b.name
-    cause = cause_clause(runs[ia], runs[ib], row_a, row_b, comp.align, worse, comp.totals_differ)
+    cause = cause_clause(runs[ia], runs[ib], row_a, row_b, comp.align, worse, comp.totals_differ,
+                         replicated=a.n > 1 and b.n > 1)
     if cause:
         text += f"; {cause}"
     return text, record

@@ -177,10 +177,15 @@ def _print_settings(console, diff, groups):
         for row in view.rows:
             table.add_row(*[Text(clean(c)) for c in [row.key] + [short(v) for v in row.values]])
         console.print(table)
-    else:
-        for k, label in enumerate(view.labels):
-            pairs = " · ".join(f"{row.key}={short(row.values[k], 24)}" for row in view.rows)
-            console.print(Text(clean(f"{label}: {pairs}")))
+    else:  # many: each against the first, only what differs from it
+        from bevlog.configdiff import comparable
+
+        console.print(Text(clean(f"{view.labels[0]} (the reference): ")
+                           + clean(" · ".join(f"{row.key}={short(row.values[0], 24)}" for row in view.rows))))
+        for k, label in enumerate(view.labels[1:], start=1):
+            pairs = " · ".join(f"{row.key}={short(row.values[k], 24)}" for row in view.rows
+                               if comparable(row.values[k]) != comparable(row.values[0]))
+            console.print(Text(clean(f"{label}: {pairs or 'as the reference'}")))
     console.print()
 
 
