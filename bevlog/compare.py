@@ -364,7 +364,9 @@ def pair_verdict(comp: Comparison, a: int, b: int, runs=None) -> str:
     if ca is None or cb is None:
         missing = name_a if ca is None else name_b
         return f"{name_b} vs {name_a}: {missing} has no {comp.metric}"
-    points = [x for x in comp.checkpoints if value_at(ca, x) is not None and value_at(cb, x) is not None]
+    # the checkpoints of this pair: a third, shorter run does not cut their comparison short
+    pair_points = common_checkpoints([c for c in (ca, cb) if len(c.x)], comp.align)
+    points = [x for x in pair_points if value_at(ca, x) is not None and value_at(cb, x) is not None]
     if not points:
         return f"{name_b} vs {name_a}: no common {noun} to compare at"
     noises = [v for v in (stats["noise"].iloc[a], stats["noise"].iloc[b]) if _ok(v)]

@@ -30,11 +30,15 @@ def group_table(comp):
 
 
 def compare_point(comp, a, b):
-    """The last checkpoint at which every member of groups a and b has a value."""
+    """The last checkpoint at which every member of groups a and b has a value (the
+    checkpoints of these two groups: other, shorter runs do not cut it short)."""
+    from bevlog.compare import common_checkpoints
+
     members = [comp.curves[i] for i in a.members + b.members]
-    if any(c is None for c in members):
+    if any(c is None or not len(c.x) for c in members):
         return None
-    points = [x for x in comp.checkpoints if all(value_at(c, x) is not None for c in members)]
+    points = [x for x in common_checkpoints(members, comp.align)
+              if all(value_at(c, x) is not None for c in members)]
     return points[-1] if points else None
 
 

@@ -103,3 +103,12 @@ def test_a_run_has_one_name_however_it_is_passed(form, monkeypatch):
     (loss,) = compare_json(arg, FIX / "b8")
     assert [r["run"] for r in loss["runs"]] == ["base-s0", "b8"]
     assert loss["verdicts"][0].startswith("b8 ")
+
+
+def test_a_shorter_third_run_does_not_cut_a_pair_short():
+    """Two 30-epoch runs and a 12-epoch one: the first pair is judged at epoch 30, the table's
+    common checkpoints stop at 12 (where all three are)."""
+    long_a, long_b = SEEDS / "batch-20-lr-1.6e-3-steps-s0", SEEDS / "batch-20-lr-1.6e-3-steps-s1"
+    (loss,) = compare_json(long_a, long_b, SEEDS / "base-s0", "--no-groups")
+    assert loss["checkpoints"][-1] == 12.0
+    assert "(ep30: " in loss["verdicts"][0] and "(ep12: " in loss["verdicts"][1]
