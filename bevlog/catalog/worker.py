@@ -2,8 +2,9 @@
 frames into the Parquet dataset, and return only rows for the catalog.
 
 A job is a candidate group of files as discovery forms it (`parsers.reader.plan`); it is
-read by `parsers.reader.read_job`, the road every command takes, so the catalog holds the
-same runs, names and numbers as `bevlog parse` and `bevlog diagnose`. The frames never
+read and diagnosed by `bevlog.diagnose.diagnose_job` (through `parsers.reader.read_job`, the
+road every command takes), so the catalog holds the same runs, names, verdicts and findings
+as `bevlog parse` and `bevlog diagnose`. The frames never
 cross the process boundary: they go straight to disk.
 """
 from __future__ import annotations
@@ -43,16 +44,29 @@ def run_id(run) -> str:
 
 
 def index_job(job, frames_dir: str) -> JobResult:
+    """Read and diagnose one job exactly as `bevlog diagnose` does (`bevlog.diagnose.diagnose_job`:
+    the same Diagnosis, hence the same verdict and findings), keeping the runs it read (the
+    reader's observers) to write their frames."""
+    from parsers import reader
     from parsers.io import exception_line
-    from parsers.reader import read_job
+
+    from bevlog.diagnose import diagnose_job
 
     key = job_key(job)
     result = JobResult(key, sorted(p for unit in job.units for p in unit))
-    runs, problems = read_job(job)
+    read: list = []
+    reader.observers.append(read.append)
+    try:
+        diagnoses, problems = diagnose_job(job)
+    finally:
+        reader.observers.remove(read.append)
     result.problems.extend(str(p) for p in problems)
-    for run in runs:
+    by_name = {d.run: d for d in diagnoses}
+    for run in read:
+        if run.name not in by_name:
+            continue  # it could not be diagnosed: a problem line already says so
         try:
-            _add_run(result, run, key, frames_dir)
+            _add_run(result, run, by_name[run.name].to_dict(), key, frames_dir)
         except Exception as exc:  # noqa: BLE001 - one run's failure is its own problem row
             result.problems.append(f"{run.meta.sources[0] if run.meta.sources else run.name}: "
                                    f"could not be indexed ({exception_line(exc)})")
@@ -66,12 +80,11 @@ def job_crashed(job, why: str) -> JobResult:
                      problems=[f"{first}: could not be read ({why})"])
 
 
-def _add_run(result: JobResult, run, key: str, frames_dir: str) -> None:
-    from bevlog.diagnose import Diagnosis, diagnose_run, meta_for_json
+def _add_run(result: JobResult, run, diagnosis: dict, key: str, frames_dir: str) -> None:
+    """The catalog rows of one run from its Diagnosis.to_dict(), and its frames to Parquet."""
     from bevlog.summary import describe_run, run_summary
 
     rid = run_id(run)
-    diagnosis = Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run)).to_dict()
     findings = diagnosis["findings"]
     summary = run_summary(run)
     meta = run.meta

@@ -5,9 +5,8 @@ import sys
 
 import click
 
+from bevlog.diagnose import VERDICTS  # light: no pandas
 from bevlog.options import catalog_option
-
-VERDICTS = ("healthy", "needs attention", "broken")
 
 
 @click.command(name="runs")
