@@ -36,6 +36,8 @@ COMMANDS = {
     "report": "bevlog.commands.report",
     "watch": "bevlog.commands.watch",
     "validate": "bevlog.commands.validate",
+    "index": "bevlog.commands.index",
+    "runs": "bevlog.commands.runs",
 }
 
 
