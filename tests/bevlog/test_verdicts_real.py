@@ -32,13 +32,21 @@ def _cli(*args):
 # ---- headline and severity -------------------------------------------------------------------
 
 def test_superseded_rows_are_evidence_the_first_attempt_went_nan():
+    """The first attempt went NaN at lr 0.1 (10× the mmdet R-CNN recipe at batch 8, the work dir is
+    named "lrx10"); the resume trained at lr 0.001. The NaN is the lr's evidence: lr-batch is a warning
+    and the root, placed after the outcome's first clause; the plan writes the recipe's lr."""
     d = diagnose(parsers.read(str(LRX10)))
     assert d.verdict == "needs attention"
-    assert d.judged.headline.startswith("the first attempt went NaN at epoch 5.3 at lr 0.1; "
-                                        "the run resumed from epoch 4 and then trained normally")
+    assert d.judged.headline == ("the first attempt went NaN at epoch 5.3 at lr 0.1, because the lr is 10× above the "
+                                 "mmdet R-CNN recipe at total batch 8; the run resumed from epoch 4 and then trained "
+                                 "normally")
     (f,) = [f for f in d.findings if f.rule == "earlier-attempt"]
     assert f.at == "Epoch [6][1050/3750]" and f.evidence["rows"] == 355  # 355 nan rows (README: grep)
-    assert f.role == "cause" and d.judged.root == "earlier-attempt"
+    assert f.role == "consequence" and d.judged.root == "lr-batch" and d.judged.outcome == "earlier-attempt"
+    (lr,) = [f for f in d.findings if f.rule == "lr-batch"]
+    assert lr.severity == "warning" and lr.evidence["failed_attempt_lr"] == 0.1
+    assert "went well" in lr.message and "only after it resumed at lr 0.001" in lr.message
+    assert d.plan.changes["lr"].to == pytest.approx(0.01) and "optimizer.lr 0.1 → 0.01" in d.judged.line
 
 
 def test_an_orientation_at_chance_is_a_warning_with_its_fix_in_every_format():
