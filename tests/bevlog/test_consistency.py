@@ -108,7 +108,7 @@ def test_the_audit_s_contradictions_are_caught():
     d = diagnose(run)
     assert contradictions(run, d) == []
     spike = Finding(run.name, "grad-spike", "info", 1000, 1000, None, None,
-                    "grad_norm explosion at epoch 0.07: the loss did not rise after it", {}, Fix())
+                    "grad_norm explosion at epoch 0.1: the loss did not rise after it", {}, Fix())
     found = contradictions(run, dataclasses.replace(d, findings=[spike]))
     assert any("did not react at step 1,000" in c and "226" in c for c in found)
 
