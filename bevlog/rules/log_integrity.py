@@ -237,18 +237,19 @@ def _never_trained(run, sig, ended, live):
     ends = last_lines(lines, 3)
     quoted = " / ".join(f"“{line.strip()}”" for line in ends)
     if crash:
-        cause = f" with {crash.exception}"
+        died = f"died before its first iteration with {crash.exception}"
     elif _records_tracebacks(run.meta):
-        cause = " without an error"
+        died = "died before its first iteration without an error"
     else:
-        cause = ", with no error in its log file (which does not record tracebacks: the console output says why)"
+        died = ("stopped before its first iteration, with no error in its log file (which does not record "
+                "tracebacks: the console output says why)")
     if live and not crash:
         msg = ("waiting for the first iteration: the log has its header and no train row yet"
                + (f"; it ends with {quoted}" if quoted else ""))
         return finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "waiting", "last_lines": ends},
                        "nothing to do yet", [], "waiting for the first iteration")
     severity = "error"
-    msg = (f"the log has a full header but not one train row: the run died before its first iteration{cause}"
+    msg = (f"the log has a full header but not one train row: the run {died}"
            + (f"; it ends with {quoted}" if quoted else ""))
     evidence = {"kind": "never_trained", "last_lines": ends, "segments": len(run.meta.segments) or 1}
     if crash:
@@ -258,7 +259,7 @@ def _never_trained(run, sig, ended, live):
         fix = ("see what the launch did after its last line (out of memory, killed by the scheduler, a data "
                "loader that hangs): run it in the foreground with one worker (workers_per_gpu=0) to see the error")
     return finding(run, RULE_ID, severity, sig, None, None, msg, evidence, fix, [],
-                   f"the run never trained: it died before its first iteration{cause.split(' (')[0]}")
+                   f"the run never trained: it {died.split(' (')[0]}")
 
 
 def _records_tracebacks(meta) -> bool:

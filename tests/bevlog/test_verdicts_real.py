@@ -268,7 +268,7 @@ def test_a_log_file_is_never_said_to_have_ended_without_an_error():
         line = diagnose(run).judged.line
         assert "without an error" not in line
         if run.name.endswith(("162507", "165601")):
-            assert "the run never trained: it died before its first iteration, with no error in its log file" in line
+            assert "the run never trained: it stopped before its first iteration, with no error in its log file" in line
     assert "without an error" in diagnose(_nohup("20240915_211009")).judged.line
 
 
