@@ -125,8 +125,9 @@ def finding_text(f) -> str:
 
 def render_text(diagnoses, color: bool | None = None, width: int | None = None) -> str:
     """Grouped by run, worst first; colour only on a TTY and never with NO_COLOR; with more than one
-    run, a one-screen summary at the end (runs by verdict, the broken ones named, one line each at the
-    terminal's own width — `width`, else its columns — even where the table is laid out wider)."""
+    run, a one-screen summary at the end (runs by verdict, the broken ones named, each headline folded
+    under its run's name at the terminal's own width — `width`, else its columns — even where the table
+    is laid out wider)."""
     import io
     import shutil
 
