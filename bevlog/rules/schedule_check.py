@@ -49,8 +49,10 @@ class Thresholds:
     min_rows: int = doc(3, "rows past a milestone needed to say the lr did not follow it")
 
 
-def find_schedule(run, th: Thresholds = Thresholds()):
-    return _milestones(run) + _period(run, th) + _warmup(run, th) + _not_followed(run, th)
+def find_schedule(run, th: Thresholds = Thresholds(), live: bool = False):
+    """`live`: the log is still being written (`bevlog watch`): a run that has not reached its first
+    decay yet will, so milestones past its end are a warning there, never a note for a rerun."""
+    return _milestones(run, live) + _period(run, th) + _warmup(run, th) + _not_followed(run, th)
 
 
 def _lr_end_text(sig) -> str:
@@ -72,7 +74,7 @@ def _reached(sig, at: float, in_epochs: bool) -> bool:
     return bool(len(pos)) and float(pos.max()) >= at
 
 
-def _milestones(run):
+def _milestones(run, live: bool = False):
     meta = run.meta
     found = config_keys.milestones(meta)
     if found is None:
@@ -108,7 +110,7 @@ def _milestones(run):
     if short_end:
         changes.append(change(run, "step_end", int(length), int(end), "the scheduler covers the whole run"))
     severity = "warning" if never else "info"
-    if never and not _reached(sig, moved[0], in_epochs):
+    if never and not live and not _reached(sig, moved[0], in_epochs):
         # the run ended before a schedule fitted to its length would first have decayed: nothing it
         # shows depends on this; the fix is for the next launch
         got = where(sig, len(sig.step) - 1) if len(sig.step) else "its first iteration"

@@ -364,3 +364,12 @@ def test_attention_collapse_builds_no_layers_frame_on_a_log_without_statistics()
     assert get_rule("attention-collapse")(run) == []
     built = run.__dict__["_layers"]
     assert callable(built) and not hasattr(built, "columns")  # still the lazy builder
+
+
+def test_a_live_log_short_of_its_first_decay_still_gets_the_schedule_warning():
+    """bevlog watch on the GLIP launch cut at epoch 0.7: the run is still going and will reach the end
+    with no decay, so the schedule is a warning there, not a note for a rerun."""
+    from bevlog.rules import get_rule
+
+    (live,) = get_rule("schedule")(_nohup("20240915_211009"), live=True)
+    assert live.severity == "warning" and "before_rerun" not in live.evidence
