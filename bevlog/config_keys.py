@@ -47,6 +47,10 @@ def warmup_index(cfg) -> int | None:
     return None
 
 
+# mmengine schedulers that anneal the lr to a floor over a period of their own (`end` or `T_max`)
+ANNEALING = ("cosine", "poly")
+
+
 def main_index(cfg, kinds: tuple) -> int | None:
     """The first lr scheduler whose type contains one of `kinds` ('multistep', 'cosine' …)."""
     for k, s in enumerate(schedulers(cfg)):
@@ -84,8 +88,11 @@ def _mmengine_key(param: str, cfg: dict) -> str | None:
     if param == "lr_steps":
         k = main_index(cfg, ("multistep", "step"))
         return f"param_scheduler[{k}].milestones" if k is not None else None
-    if param == "cosine_period":
-        k = main_index(cfg, ("cosine",))
+    if param == "step_end":
+        k = main_index(cfg, ("multistep", "step"))
+        return f"param_scheduler[{k}].end" if k is not None else None
+    if param == "decay_period":
+        k = main_index(cfg, ANNEALING)
         if k is None:
             return None
         s = schedulers(cfg)[k]
@@ -140,11 +147,12 @@ def milestones(meta) -> tuple[list, bool] | None:
     return [int(m) for m in ms], by_epoch
 
 
-def cosine_period(meta) -> tuple[float, float, bool] | None:
-    """(begin, end or begin + T_max, counted in epochs?) of an mmengine cosine phase that runs to the
-    end of the schedule (the last lr scheduler), None when there is none."""
+def decay_period(meta) -> tuple[float, float, bool, str] | None:
+    """(begin, end or begin + T_max, counted in epochs?, its type) of an mmengine phase that anneals
+    the lr to its floor (CosineAnnealingLR, PolyLR) and runs to the end of the schedule (the last lr
+    scheduler), None when there is none. mmcv's cosine and poly hooks take the run's own length."""
     cfg = meta.config if isinstance(meta.config, dict) else {}
-    k = main_index(cfg, ("cosine",))
+    k = main_index(cfg, ANNEALING)
     ps = schedulers(cfg)
     if k is None or any("lr" in str(s.get("type", "")).lower() and "momentum" not in str(s.get("type", "")).lower()
                         for s in ps[k + 1:] if isinstance(s, dict)):
@@ -154,11 +162,44 @@ def cosine_period(meta) -> tuple[float, float, bool] | None:
     end = s.get("end")
     t_max = s.get("T_max")
     by_epoch = s.get("by_epoch", True) is not False  # begin/end/T_max count epochs (converted or not)
+    kind = str(s.get("type", ""))
     if is_number(t_max):
-        return float(begin or 0), float((begin or 0) + t_max), by_epoch
+        return float(begin or 0), float((begin or 0) + t_max), by_epoch, kind
     if is_number(end):
-        return float(begin or 0), float(end), by_epoch
+        return float(begin or 0), float(end), by_epoch, kind
     return None
+
+
+def step_end(meta) -> float | None:
+    """The `end` of an mmengine step scheduler (counted like its milestones): the scheduler steps no
+    more after it, so a milestone at or past it never comes. None when the config sets none."""
+    cfg = meta.config if isinstance(meta.config, dict) else {}
+    if layout(cfg) != "mmengine":
+        return None
+    k = main_index(cfg, ("multistep", "step"))
+    end = schedulers(cfg)[k].get("end") if k is not None else None
+    return float(end) if is_number(end) else None
+
+
+def step_gamma(meta) -> float | None:
+    """The factor a step schedule multiplies the lr by at each of its milestones (mmcv
+    `lr_config.gamma`, mmengine MultiStepLR `gamma`, bevdetr's `gamma`; 0.1 by default), None when
+    the milestones are no explicit list (a periodic StepLR / an int `step`: every n epochs)."""
+    cfg = meta.config if isinstance(meta.config, dict) else {}
+    if layout(cfg) == "mmengine":
+        k = main_index(cfg, ("multistep",))
+        s = schedulers(cfg)[k] if k is not None else {}
+        listed, gamma = s.get("milestones"), s.get("gamma", 0.1)
+    else:
+        lc = cfg.get("lr_config") if isinstance(cfg.get("lr_config"), dict) else {}
+        own = cfg.get("bevdetr") if isinstance(cfg.get("bevdetr"), dict) else {}
+        listed = lc.get("step", own.get("steps"))
+        gamma = lc.get("gamma", own.get("gamma", 0.1))
+        if listed is None and meta.lr_schedule is not None and meta.lr_schedule.steps:
+            listed = list(meta.lr_schedule.steps)
+    if not isinstance(listed, (list, tuple)) or not listed or not is_number(gamma) or not 0 < gamma < 1:
+        return None
+    return float(gamma)
 
 
 def current(param: str, meta):

@@ -5,13 +5,18 @@ distrust the diagnosis: two findings asserting opposite facts (the run learns / 
 chance; the lr is too high / too low), an event placed where the log does not put it (a
 non-finite loss at a row whose loss is finite, trouble "after warmup" inside the warmup), a
 window that spans a resume or a warm restart, a plan that contradicts itself (a milestone past the
-new end, a warmup longer than the run), a verdict that is "healthy" on a run with no train row.
+new end or the scheduler's own end, a warmup longer than the run, a change to the value already
+there), a finding that says the log has no evaluation when it has some, a loss that "did not react"
+on rows where the log's loss jumped, "without an error" said of a log file (which does not record
+tracebacks), an lr called harmless although an earlier attempt at it went non-finite, a verdict whose
+status disagrees with its worst finding or that is "healthy" on a run with no train row.
 The suite runs it over every bundled run; an empty list is the only passing answer.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from bevlog import config_keys
 from bevlog.findings import is_number
 
 # rules that measure a trend over a window of rows: no window may span a phase boundary
@@ -26,8 +31,87 @@ def contradictions(run, diagnosis) -> list[str]:
     out += _places(run, findings)
     out += _windows(run, findings)
     out += _plan(run, diagnosis.plan)
+    out += _evaluations(run, findings)
+    out += _loss_at_events(run, findings)
+    out += _silence(run, findings)
+    out += _earlier_attempt(run, findings)
+    out += _status(diagnosis)
     if diagnosis.verdict == "healthy" and (run.train is None or not len(run.train)):
         out.append("verdict healthy on a run with no train row")
+    return out
+
+
+# a finding that says the log has no evaluation
+NO_EVALUATION = ("has no evaluation", "no evaluation in the log", "without evaluations")
+# a finding that says the loss did not react to an event on its rows
+NO_REACTION = ("the loss did not rise after it", "the loss did not react", "shrugged off")
+# the worst severity each verdict allows ('stopped' and 'needs attention' carry warnings, 'healthy' only notes)
+STATUS_WORST = {"healthy": "info", "stopped": "warning", "needs attention": "warning", "broken": "error"}
+
+
+def _evaluations(run, findings) -> list[str]:
+    """No finding says the log has no evaluation when the run has evaluation rows."""
+    if run.evals is None or not len(run.evals):
+        return []
+    return [f"{f.rule} says the log has no evaluation; it has {len(run.evals)} evaluation rows"
+            for f in findings if any(p in f.message for p in NO_EVALUATION)]
+
+
+def _loss_at_events(run, findings) -> list[str]:
+    """A finding that says the loss did not react to an event it places (a grad_norm spike) while the
+    log's loss on the event's rows is ≥ 1.5× its median over the ten rows before."""
+    step, loss = _rows(run)
+    out = []
+    for f in findings:
+        if f.start_step is None or not any(p in f.message or (f.fix and p in f.fix.text) for p in NO_REACTION):
+            continue
+        first = np.flatnonzero(step == f.start_step)
+        last = np.flatnonzero(step == (f.end_step if f.end_step is not None else f.start_step))
+        if not len(first) or not len(last):
+            continue
+        a, b = int(first[0]), int(last[-1])
+        before = loss[max(0, a - 10):a]
+        before, during = before[np.isfinite(before)], loss[a:b + 1][np.isfinite(loss[a:b + 1])]
+        if len(before) and len(during) and np.median(before) > 0 and during.max() >= 1.5 * np.median(before):
+            out.append(f"{f.rule} says the loss did not react at step {f.start_step:,}, where the log's loss is "
+                       f"{during.max():.3g} against {np.median(before):.3g} before")
+    return out
+
+
+def _silence(run, findings) -> list[str]:
+    """'Without an error' is a claim only a console capture can support: a log file the logger writes
+    does not record tracebacks."""
+    if "console" in str(run.meta.format or ""):
+        return []
+    return [f"{f.rule} says the run ended without an error, which a {run.meta.format} log cannot show"
+            for f in findings if "without an error" in f.message]
+
+
+def _earlier_attempt(run, findings) -> list[str]:
+    """No finding calls the run's lr harmless (a note on a run that went well) when rows of an earlier
+    attempt went non-finite at that lr (within half of the schedule's peak)."""
+    from bevlog.rules._common import outcome, signals
+
+    failed = outcome(run).failed_attempt
+    peak = signals(run).schedule.peak_lr() if signals(run).schedule is not None else None
+    if not failed or failed[0] is None or not peak or failed[0] < 0.5 * peak:
+        return []
+    return [f"{f.rule} calls the lr harmless although an earlier attempt went non-finite at lr {failed[0]:.3g}"
+            for f in findings if f.rule == "lr-batch" and f.severity == "info" and "did not prevent" in f.message]
+
+
+def _status(diagnosis) -> list[str]:
+    """The verdict's status agrees with the worst finding (text, markdown, JSON and HTML print it)."""
+    from bevlog.findings import SEVERITY_RANK
+
+    status = diagnosis.verdict
+    worst = max((f.rank for f in diagnosis.findings), default=-1)
+    allowed = SEVERITY_RANK[STATUS_WORST.get(status, "error")]
+    out = []
+    if worst > allowed:
+        out.append(f"verdict {status} on a run with a finding at severity {worst}")
+    if status == "broken" and worst < SEVERITY_RANK["error"]:
+        out.append("verdict broken without an error finding")
     return out
 
 
@@ -114,10 +198,18 @@ def _plan(run, plan) -> list[str]:
     steps = changes.get("lr_steps")
     meta = run.meta
     new_len = length.to if length is not None else None
+    for c in changes.values():
+        if c.frm is not None and c.to == c.frm:
+            out.append(f"the plan changes {c.change.key or c.param} to the value it already has ({c.to})")
     if steps is not None and isinstance(steps.to, list):
         end = new_len if new_len is not None else (meta.max_epochs if meta.runner != "iter" else meta.max_iters)
         if is_number(end) and any(m >= end for m in steps.to):
             out.append(f"the plan's milestones {steps.to} are not inside its run of {end}")
+        if is_number(end) and isinstance(steps.frm, list) and not [m for m in steps.to + steps.frm if m < end]:
+            out.append(f"the plan moves milestones {steps.frm} → {steps.to}: neither decays inside the run of {end}")
+        sched_end = changes["step_end"].to if "step_end" in changes else config_keys.step_end(meta)
+        if is_number(sched_end) and any(m >= sched_end for m in steps.to):
+            out.append(f"the plan's milestones {steps.to} lie past the scheduler's end ({sched_end})")
     elif length is not None and meta.lr_schedule is not None and meta.lr_schedule.steps and is_number(new_len):
         if any(m >= new_len for m in meta.lr_schedule.steps) and meta.lr_schedule.by_epoch is not False \
                 and length.param == "max_epochs":

@@ -50,7 +50,7 @@ MAX_WARMUP_SHARE = 0.25
 # the order the plan is written in (the rest follow alphabetically)
 PARAM_ORDER = ("lr", "warmup_iters", "grad_clip", "aux_loss", "batch", "gradient_accumulation",
                "fp16_loss_scale", "loss_scale", "num_decoder_layers", "max_epochs", "max_iters", "lr_steps",
-               "cosine_period")
+               "step_end", "decay_period")
 # how the proposals for one parameter become one value (see `reconcile`)
 LOWEST = ("grad_clip", "max_epochs", "max_iters", "num_decoder_layers")
 HIGHEST = ("warmup_iters", "batch", "gradient_accumulation")
@@ -96,13 +96,17 @@ class Plan:
 
     def ordered(self, min_severity: str = "info") -> list[PlannedChange]:
         rank = SEVERITY_RANK[min_severity]
-        key = {p: i for i, p in enumerate(PARAM_ORDER)}
         items = [c for c in self.changes.values() if SEVERITY_RANK[c.severity] >= rank]
-        return sorted(items, key=lambda c: (key.get(c.param, len(key)), c.param))
+        return sorted(items, key=lambda c: self.position(c.param))
 
     def summary(self, min_severity: str = "warning") -> str:
         """'optimizer.lr 0.05 → 0.017, lr_config.warmup_iters 500 → 1000' (changes asked for at ≥ min_severity)."""
         return ", ".join(change_text(c.change, short=True) for c in self.ordered(min_severity))
+
+    @staticmethod
+    def position(param: str) -> tuple:
+        """Where a parameter stands in the plan's order (PARAM_ORDER, then alphabetically)."""
+        return (PARAM_ORDER.index(param) if param in PARAM_ORDER else len(PARAM_ORDER), param)
 
     def to_dict(self) -> list[dict]:
         from bevlog.findings import json_safe

@@ -71,6 +71,10 @@ def explains(cause: Finding, f: Finding) -> bool:
         return f.rule in ("plateau", "layer-flat")
     if cause.rule == "schedule":
         return f.rule == "plateau" or (cause.kind == "warmup_length" and f.rule in ("no-takeoff", "layer-flat"))
+    if cause.rule == "grad-spike" and cause.kind == "explosion":
+        # an explosion before the stall knocks a detector onto its first plateau (the classifier
+        # onto background) where it stays
+        return f.rule == "no-takeoff"
     if cause.rule == "no-takeoff":
         return (f.rule == "metric-chance" and f.kind == "dead") or f.rule in ("layer-flat", "plateau")
     sc = stage_of(cause)
@@ -102,20 +106,23 @@ class Verdict:
     outcome: str | None  # rule id of the finding that is the run's outcome
     plan: str  # the fix plan's summary ('' when there is nothing to change)
     first: str = ""  # what to fix before any config change (the exception a run died of)
+    rerun: str = ""  # config contradictions the run ended too early to show, to fix before the next launch
 
     @property
     def line(self) -> str:
-        """'broken — the loss went nan at epoch 0.0 at lr 0.006; fix: optimizer.lr 0.01 → 0.0033'."""
+        """'broken — the loss went nan at epoch 0.01 at lr 0.006; fix: optimizer.lr 0.01 → 0.0033'."""
         text = f"{self.status} — {self.headline}"
         if self.first:
             text += f"; fix {self.first} first"
         if self.plan:
             text += f"; {'then' if self.first else 'fix:'} {self.plan}"
+        if self.rerun:
+            text += f"; before a rerun: {self.rerun}"
         return text
 
     def to_dict(self) -> dict:
         return {"status": self.status, "headline": self.headline, "root": self.root, "outcome": self.outcome,
-                "plan": self.plan, "first": self.first, "line": self.line}
+                "plan": self.plan, "first": self.first, "rerun": self.rerun, "line": self.line}
 
 
 def _order(f: Finding) -> tuple:
@@ -156,28 +163,51 @@ def short(f: Finding) -> str:
     return text if len(text) <= 160 else text[:157] + "…"
 
 
+def because(outcome: str, cause: str) -> str:
+    """'<outcome>, because <cause>', the cause placed after the outcome's first clause: 'the first
+    attempt went NaN at epoch 5.3, because the lr is 10× …; the run resumed from epoch 4 and …'."""
+    head, sep, rest = outcome.partition("; ")
+    return f"{head}, because {cause}{sep}{rest}"
+
+
 def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = True) -> Verdict:
     outcome, root = story(findings)
+    rerun = rerun_text(findings)
     worst = max((f.rank for f in findings), default=-1)
     stopped = next((f for f in findings if stage_of(f) == "stopped"), None)
     if root is None:
         if not trained:
-            return Verdict("needs attention", "no train row was understood: nothing to judge", None, None, "")
+            return Verdict("needs attention", "no train row was understood: nothing to judge", None, None, "",
+                           rerun=rerun)
         n = len(findings)
         notes = f" ({n} note{'s' if n > 1 else ''})" if n else ""
         if stopped is not None:
-            return Verdict("stopped", short(stopped) + notes, stopped.rule, stopped.rule, "")
-        return Verdict("healthy", "nothing to fix" + notes, None, None, "")
+            return Verdict("stopped", short(stopped) + notes, stopped.rule, stopped.rule, "", rerun=rerun)
+        return Verdict("healthy", "nothing to fix" + notes, None, None, "", rerun=rerun)
     if root is outcome:
         headline = short(root)
     else:
-        headline = f"{short(outcome)}, because {short(root)}"
+        headline = because(short(outcome), short(root))
     status = "broken" if worst >= SEVERITY_RANK["error"] else "needs attention"
     if root.stage == "stopped" and worst < SEVERITY_RANK["error"]:
         status = "stopped"
     if stopped is not None and root is not stopped:
         headline += f"; then {short(stopped)}"
-    return Verdict(status, headline, root.rule, outcome.rule, plan_summary, _first_fix(root) or "")
+    return Verdict(status, headline, root.rule, outcome.rule, plan_summary, _first_fix(root) or "", rerun)
+
+
+def rerun_text(findings: list[Finding]) -> str:
+    """The changes only findings the run ended too early to show asked for (a schedule that would never
+    have decayed, in a run stopped before it mattered), to make before the next launch; read from the
+    findings' fixes, which point into the plan, leaving out what the plan's summary already says."""
+    from bevlog.fixes import Plan, change_text
+
+    shown = {c.param for f in findings if f.rank >= SEVERITY_RANK["warning"] and f.fix for c in f.fix.changes}
+    asked = {}
+    for f in findings:
+        if f.evidence.get("before_rerun") and f.fix:
+            asked.update({c.param: c for c in f.fix.changes if c.param not in shown})
+    return ", ".join(change_text(asked[p], short=True) for p in sorted(asked, key=Plan.position))
 
 
 def _first_fix(root: Finding) -> str | None:

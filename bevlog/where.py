@@ -11,8 +11,12 @@ from bevlog.findings import is_number as _finite
 
 
 def axis_text(step, epoch_f, iter_runner: bool) -> str:
-    """'5.3' on an epoch axis, '1,200' on an iteration axis (no unit)."""
+    """'5.3' on an epoch axis, '1,200' on an iteration axis (no unit). A place inside the first
+    twentieth of the first epoch keeps its first significant digit ('0.01', '0.003'): "epoch 0.0"
+    would put iteration 300 of a 30,045-iteration epoch at the very start."""
     if not iter_runner and _finite(epoch_f):
+        if 0 < epoch_f < 0.05:
+            return f"{epoch_f:.2f}" if epoch_f >= 0.005 else f"{epoch_f:.3f}"
         return f"{epoch_f:.1f}"
     return f"{int(step):,}" if _finite(step) else "?"
 

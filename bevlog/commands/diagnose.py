@@ -96,8 +96,11 @@ def explain_text(rule_id: str) -> str:
 
 VERDICT_STYLES = {"broken": "bold red", "needs attention": "bold yellow", "stopped": "bold cyan",
                   "healthy": "bold green"}
-# a summary lists at most this many broken runs by name (one screen)
+# a summary lists at most this many broken runs by name, in at most SUMMARY_LINES lines on a terminal
+# (one screen), each run's headline folded into at most ENTRY_LINES lines
 SUMMARY_NAMES = 12
+SUMMARY_LINES = 14
+ENTRY_LINES = 2
 
 
 def where_text(finding, runner: str | None, sep: str = " · ") -> str:
@@ -122,7 +125,9 @@ def finding_text(f) -> str:
 
 def render_text(diagnoses, color: bool | None = None, width: int | None = None) -> str:
     """Grouped by run, worst first; colour only on a TTY and never with NO_COLOR; with more than one
-    run, a one-screen summary at the end (runs by verdict, the broken ones named)."""
+    run, a one-screen summary at the end (runs by verdict, the broken ones named, each headline folded
+    under its run's name at the terminal's own width — `width`, else its columns — even where the table
+    is laid out wider)."""
     import io
     import shutil
 
@@ -131,7 +136,8 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
     from rich.text import Text
 
     color = use_color() if color is None else color
-    width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
+    columns = width or shutil.get_terminal_size((120, 24)).columns
+    width = width or max(100, columns)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color,
                       color_system="standard" if color else None, highlight=False, emoji=False,
@@ -159,24 +165,52 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
         console.print(line)
     if len(diagnoses) > 1:
         console.print()
-        for text in summary_lines(diagnoses):
+        for text in summary_lines(diagnoses, columns):
             console.print(Text(text))
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
-def summary_lines(diagnoses) -> list[str]:
-    """'summary: 110 runs — 3 broken, 12 needs attention, 95 healthy' and the broken runs by name."""
+def summary_lines(diagnoses, width: int | None = None) -> list[str]:
+    """'summary: 110 runs — 3 broken, 12 needs attention, 95 healthy' and the broken runs by name.
+
+    With a `width` (a terminal's columns) each run's headline is folded under its name, at most
+    ENTRY_LINES lines (the rest cut with '…': its full verdict line is printed above), and as many runs
+    are named as fit in SUMMARY_LINES lines; without one (markdown) one line per run, SUMMARY_NAMES runs."""
     from collections import Counter
 
     counts = Counter(d.verdict for d in diagnoses)
     order = ("broken", "needs attention", "stopped", "healthy")
-    lines = [f"summary: {len(diagnoses)} runs — " + ", ".join(f"{counts[v]} {v}" for v in order if counts[v])]
+    head = f"summary: {len(diagnoses)} runs — " + ", ".join(f"{counts[v]} {v}" for v in order if counts[v])
+    lines = _fold(head, width, "  ") if width else [head]
     broken = [d for d in diagnoses if d.verdict == "broken"]
+    named = 0
     for d in broken[:SUMMARY_NAMES]:
-        lines.append(f"  ✗ {clean(d.run)}: {clean(d.judged.headline)}")
-    if len(broken) > SUMMARY_NAMES:
-        lines.append(f"  … and {len(broken) - SUMMARY_NAMES} more broken runs above")
+        entry = f"  ✗ {clean(d.run)}: {clean(d.judged.headline)}"
+        folded = _fold(entry, width, "    ")[:ENTRY_LINES] if width else [entry]
+        if width and len(_fold(entry, width, "    ")) > ENTRY_LINES:
+            folded[-1] = _cut(folded[-1], width)
+        room = SUMMARY_LINES - len(lines) - (1 if named + 1 < len(broken) else 0)
+        if width and len(folded) > room:
+            break
+        lines += folded
+        named += 1
+    if len(broken) > named:
+        lines.append(f"  … and {len(broken) - named} more broken runs above")
     return lines
+
+
+def _fold(text: str, width: int, indent: str) -> list[str]:
+    """`text` folded at `width` columns, continuation lines indented by `indent`."""
+    import textwrap
+
+    return textwrap.wrap(text, width=max(40, width), subsequent_indent=indent, break_long_words=True,
+                         break_on_hyphens=False) or [text]
+
+
+def _cut(line: str, width: int) -> str:
+    """The last line of a folded entry, marked as cut ('…') within `width` columns."""
+    width = max(40, width)
+    return (line if len(line) < width else line[:width - 1].rstrip()) + "…"
 
 
 def render_markdown(diagnoses) -> str:

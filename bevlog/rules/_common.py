@@ -287,6 +287,9 @@ class Outcome:
     learns: bool  # the headline metric rises and ends near its best, above chance
     loss_fall: float | None  # the loss's fall from its first rows to its smoothed end
     ends_nonfinite: bool  # the loss is nan/inf in the last row
+    # (the lr at which rows a resume re-ran first went nan/inf, the lr the run resumed at): an earlier
+    # attempt that failed, whatever the resumed run did after it; None without one
+    failed_attempt: tuple | None = None
 
     @property
     def poor(self) -> bool:
@@ -323,8 +326,28 @@ def outcome(run) -> Outcome:
             at_chance=bool(det is not None and len(det) >= 2 and det.at_chance()),
             learns=bool(head is not None and head.learns_well()), loss_fall=loss_fall(sig),
             ends_nonfinite=bool(len(sig.loss_raw) and "loss" in sig.t and not np.isfinite(sig.loss_raw[-1])
-                                and not sig.last_truncated))
+                                and not sig.last_truncated),
+            failed_attempt=_failed_attempt(run, sig))
     return cache["bevlog.outcome"]
+
+
+def _failed_attempt(run, sig: Signals) -> tuple | None:
+    """(lr where the superseded rows first went non-finite, lr at the first row of the launch that
+    replaced them), None when no superseded row is non-finite."""
+    sup = run.superseded
+    if sup is None or not len(sup) or "loss" not in sup or "lr" not in sup:
+        return None
+    loss = pd.to_numeric(sup["loss"], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(loss))
+    if not len(bad):
+        return None
+    lr_fail = float(pd.to_numeric(sup["lr"], errors="coerce").iloc[bad[0]])
+    resumed = None
+    if "superseded_by" in sup and "segment" in sig.t:
+        by = int(sup["superseded_by"].iloc[bad[0]])
+        mine = np.flatnonzero((np.asarray(sig.t["segment"]) == by) & np.isfinite(sig.lr))
+        resumed = float(sig.lr[mine[0]]) if len(mine) else None
+    return (lr_fail if np.isfinite(lr_fail) else None), resumed
 
 
 def loss_fall(sig: Signals) -> float | None:

@@ -9,7 +9,9 @@ iteration (an error quoting its last lines) — or, while the log is still being
 watch`), is waiting for its first iteration. A run of which no train row was understood at all is
 never "healthy": that is a warning of its own. A log that stops before its planned end without a
 word (or in the middle of an epoch when the plan is unknown) is a warning — unless the log is still
-being written. Resumes are noted (info): the run is stitched from segments, and rows of an earlier
+being written. Only a console capture records tracebacks: a log file the logger writes (`.log`,
+`.log.json`) is silent about an exception, so its silence is reported as "no error logged", never as
+"without an error". Resumes are noted (info): the run is stitched from segments, and rows of an earlier
 segment that a later one re-ran are kept apart (the `earlier-attempt` rule reads them). A log that
 starts in the middle of a run without a resume line is noted too: what came before is not in it.
 Unparseable lines are counted by reason by the parser and noted here.
@@ -74,12 +76,18 @@ def _ending(run, sig, live):
                            "resume from the last checkpoint (resume_from / --resume) to finish it", [],
                            f"stopped {progress}{stop}"))
     elif ended == "stopped" and not live:
-        msg = f"the log stops {progress}without an error: killed, out of time, or still running"
+        if _records_tracebacks(meta):
+            msg = f"the log stops {progress}without an error: killed, out of time, or still running"
+            said = "without an error"
+        else:
+            msg = (f"the log stops {progress}with no error in it: killed, out of time, crashed (a log file does not "
+                   "record tracebacks) or still running")
+            said = "with no error logged"
         out.append(finding(run, RULE_ID, "warning", sig, last, last, msg,
                            {"kind": "stopped", "last_step": _int(sig.step[-1]) if n else None,
                             "planned_steps": total},
                            "resume from the last checkpoint (resume_from / --resume) if it was cut off", [],
-                           f"the log stops {progress}without an error"))
+                           f"the log stops {progress}{said}"))
     return out
 
 
@@ -228,14 +236,20 @@ def _never_trained(run, sig, ended, live):
     crash = _crash(run.meta, ended)
     ends = last_lines(lines, 3)
     quoted = " / ".join(f"“{line.strip()}”" for line in ends)
-    cause = f" with {crash.exception}" if crash else " without an error"
+    if crash:
+        died = f"died before its first iteration with {crash.exception}"
+    elif _records_tracebacks(run.meta):
+        died = "died before its first iteration without an error"
+    else:
+        died = ("stopped before its first iteration, with no error in its log file (which does not record "
+                "tracebacks: the console output says why)")
     if live and not crash:
         msg = ("waiting for the first iteration: the log has its header and no train row yet"
                + (f"; it ends with {quoted}" if quoted else ""))
         return finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "waiting", "last_lines": ends},
                        "nothing to do yet", [], "waiting for the first iteration")
     severity = "error"
-    msg = (f"the log has a full header but not one train row: the run died before its first iteration{cause}"
+    msg = (f"the log has a full header but not one train row: the run {died}"
            + (f"; it ends with {quoted}" if quoted else ""))
     evidence = {"kind": "never_trained", "last_lines": ends, "segments": len(run.meta.segments) or 1}
     if crash:
@@ -245,7 +259,14 @@ def _never_trained(run, sig, ended, live):
         fix = ("see what the launch did after its last line (out of memory, killed by the scheduler, a data "
                "loader that hangs): run it in the foreground with one worker (workers_per_gpu=0) to see the error")
     return finding(run, RULE_ID, severity, sig, None, None, msg, evidence, fix, [],
-                   f"the run never trained: it died before its first iteration{cause}")
+                   f"the run never trained: it {died.split(' (')[0]}")
+
+
+def _records_tracebacks(meta) -> bool:
+    """A console capture (nohup.out, slurm-*.out, a wandb output.log) holds what the process printed,
+    tracebacks included; a log file written by the training's logger (mmcv/mmengine `.log`, `.json`)
+    holds only the logger's records, so its silence says nothing about an exception."""
+    return "console" in str(meta.format or "")
 
 
 def _worth_noting(reason: str) -> bool:

@@ -14,7 +14,9 @@ lr_mult 0.1).
 Severity follows the run's outcome, not the config alone: ≥3× the reference is a warning only when
 the run went poorly (metric at chance, loss non-finite at the end, a metric far below its best, or —
 without evaluations — a loss that barely fell); on a run that went well, or that never trained,
-it is a note that says what the run's own evidence shows. 1.5–3× or ≤¼ is a note. A run far above
+it is a note that says what the run's own evidence shows — unless an earlier attempt at this lr went
+non-finite (rows a resume re-ran, `Outcome.failed_attempt`): that is the run's own evidence of what
+this lr does, a warning even when the resumed run, at a lower lr, went well. 1.5–3× or ≤¼ is a note. A run far above
 the reference whose metric never left zero gets a warning already at 1.5×. The lr compared is the
 one the optimizer used: the config's lr times mmengine's auto_scale_lr factor when it is enabled.
 
@@ -90,8 +92,15 @@ def _lr_against_reference(run, th):
     if ref.note:
         message += f" ({ref.note})"
     good = out.good_text()
+    failed = _failed_at_this_lr(out, sched)
     if dead and series is not None:
         message += f"; {series.name} never rose above {series.best:.3g}"
+    elif failed is not None and ratio >= th.warn_ratio:
+        lr_fail, lr_resumed = failed
+        message += (f"; an earlier attempt went non-finite at lr {fmt(lr_fail)} (see earlier-attempt)"
+                    + (f", and the run went well ({good}) only after it resumed at lr {fmt(lr_resumed)}"
+                       if good and lr_resumed and lr_resumed < 0.5 * lr_fail else ""))
+        severity = "warning"
     elif ratio >= th.warn_ratio and good:
         message += f"; the run went well ({good}), which this lr did not prevent: a note"
     elif ratio >= th.warn_ratio and not out.trained:
@@ -101,11 +110,21 @@ def _lr_against_reference(run, th):
                 "direction": direction, "reference": ref.kind, "reference_name": ref.name,
                 "reference_text": ref.text, "reference_lr": [ref.low, ref.high], "lr_per_sample": lr / batch,
                 "recipe_lr_per_sample": ref.high / batch, "optimizer": meta.optimizer, "learns_well": out.learns,
-                "outcome_poor": out.poor}
+                "outcome_poor": out.poor, "failed_attempt_lr": failed[0] if failed else None}
     advice = f"or reach batch {int(round(batch * ratio))} with gradient accumulation" if ratio > 1 else ""
     change = lr_change(run, sig, effective_to=target, reason=ref.short)
     return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, advice, [change],
                     f"the lr is {ratio:.2g}× {'above' if ratio > 1 else 'below'} {ref.short}")]
+
+
+def _failed_at_this_lr(out, sched) -> tuple | None:
+    """An earlier attempt that went non-finite at (about) the schedule's peak lr, the lr this rule
+    judges: the run's own evidence of what this lr does, whatever the resumed run did after it."""
+    failed = out.failed_attempt
+    peak = sched.peak_lr() if sched is not None else None
+    if failed is None or failed[0] is None or not peak:
+        return None
+    return failed if failed[0] >= 0.5 * peak else None
 
 
 def _severity(ratio, dead, out, th) -> str | None:

@@ -148,8 +148,9 @@ def _still_falling(sig, th) -> bool:
 
 
 def _loss_trend(run, th):
-    """(' while the loss fell 93% (3.42 → 0.25)', 0.93): the first logged rows against the
-    smoothed end of the run."""
+    """(' while the loss fell 74% (0.978, the median of its first three rows → 0.25)', 0.74): the
+    first logged rows (their median: a first row is often far above the next) against the smoothed end
+    of the run; the words say which number is a median, so a reader finds both in the log."""
     sig = signals(run)
     loss = sig.loss
     finite = loss[np.isfinite(loss)]
@@ -163,7 +164,7 @@ def _loss_trend(run, th):
         return "", None
     fell = 1 - last / first
     verb = f"fell {fell:.0%}" if fell > 0 else f"rose {-fell:.0%}"
-    return f" while the loss {verb} ({fmt(first)} → {fmt(last)})", fell
+    return f" while the loss {verb} ({fmt(first)}, the median of its first three rows → {fmt(last)})", fell
 
 
 def _fix(loss_fell, th):

@@ -77,7 +77,7 @@ def find_no_takeoff(run, th: Thresholds = Thresholds()):
         return []  # it detects: a flat loss here is a plateau, not a run that never took off
     severity = "error" if metric is not None else "warning"
     detection = (f"; {metric} never rose above {best:.3f}" if metric is not None
-                 else "; the log has no evaluation to confirm the model detects nothing")
+                 else "; no evaluation metric in the log confirms that the model detects nothing")
     message = (f"the loss fell {first_fall:.0%} at the start ({fmt(first)} → {fmt(early)}), then stayed flat over "
                f"{where(sig, lo, n - 1)} ({fmt(early)} → {fmt(end)}, {-fall:+.1%}) without ever rising{detection}: "
                f"the run never took off")

@@ -5,7 +5,9 @@ warmup phase (mmengine), else the lr itself (a climb to its early peak). A cycli
 climb is the schedule, not a warmup. On a live log (`bevlog watch`) an lr-inferred warmup is not
 over while the lr is still climbing, so nothing is said to happen "after" it. The other rise rules ignore rows inside warmup, where the loss may rise while the
 lr climbs; this rule looks at the rows just after it: a loss that climbs ≥25% over its
-minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast.
+minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast — unless the
+grad_norm jumps recur long after it (then they are the peak lr's own trouble, grad-spike's business,
+and a longer warmup would not stop them).
 """
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ class Thresholds:
     rise: float = doc(0.25, "smoothed loss this far above its minimum since warmup is trouble")
     rise_rows: int = doc(3, "rows the rise must last")
     grad_ratio: float = doc(10.0, "grad_norm this many times its median over the first rows is trouble")
+    recur_after: int = doc(2, "grad_norm jumps that recur beyond this many 'right after' windows past warmup are "
+                              "no warmup's trouble (they go on at the peak lr)")
     min_warmup_iters: int = doc(fixes.MIN_WARMUP_ITERS, "warmup length to suggest at least")
 
 
@@ -97,6 +101,9 @@ def _trouble(sig, start, horizon, right_after, th):
     if len(ref) >= 3 and np.median(ref) > 0:
         ratio = g / np.median(ref)
         hits = np.flatnonzero(np.nan_to_num(ratio[:right_after]) >= th.grad_ratio)
+        rest = column(sig.t, "grad_norm")[start + th.recur_after * right_after:]
+        if len(hits) and (np.nan_to_num(rest / np.median(ref)) >= th.grad_ratio).any():
+            return None  # the jumps go on long after warmup: the lr's trouble (grad-spike), not the warmup's
         if len(hits):
             row = start + int(hits[0])
             return (row, f"grad_norm jumped ×{ratio[hits[0]]:.0f} at {where(sig, row)}",

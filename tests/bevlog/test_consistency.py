@@ -86,3 +86,48 @@ def test_a_contradiction_is_caught(tmp_path):
                     None, None, "m", {}, Fix())]
     found = contradictions(run, dataclasses.replace(d, findings=fake))
     assert any("learns" in c for c in found) and any("spans a resume" in c for c in found)
+
+
+def test_the_audit_s_contradictions_are_caught():
+    """The kinds the verdict audit (docs/verdict_audit.md) found on the real logs, each caught: a loss said
+    not to react on the row where the log's loss is 226 (STEALMOO retinanet launch, Epoch [1][1000/15169]);
+    "without an error" said of a log file; the log called evaluation-free when it has evaluations; a
+    milestone move that decays nowhere; a verdict milder than its worst finding."""
+    import dataclasses
+
+    from conftest import REAL_SET2
+
+    import parsers
+    from bevlog.consistency import contradictions
+    from bevlog.diagnose import diagnose
+    from bevlog.findings import Change, Finding, Fix
+    from bevlog.fixes import plan_of
+
+    (run,) = [r for r in parsers.read_paths([str(REAL_SET2 / "STEALMOO__CAICON__nohup.out")])[0]
+              if r.name.endswith("@20240915_040439")]
+    d = diagnose(run)
+    assert contradictions(run, d) == []
+    spike = Finding(run.name, "grad-spike", "info", 1000, 1000, None, None,
+                    "grad_norm explosion at epoch 0.1: the loss did not rise after it", {}, Fix())
+    found = contradictions(run, dataclasses.replace(d, findings=[spike]))
+    assert any("did not react at step 1,000" in c and "226" in c for c in found)
+
+    text_log = parsers.read(str(REAL_SET2 / "hochstadtb__mmdetection3d__20220821_233842.log"))
+    d = diagnose(text_log)
+    assert contradictions(text_log, d) == []
+    claims = [Finding(text_log.name, "log-integrity", "warning", None, None, None, None,
+                      "the log stops at epoch 10.5 without an error", {}, Fix()),
+              Finding(text_log.name, "no-takeoff", "warning", None, None, None, None,
+                      "the loss went flat; the log has no evaluation to confirm it", {}, Fix())]
+    found = contradictions(text_log, dataclasses.replace(d, findings=claims))
+    assert any("mmcv-text log cannot show" in c for c in found)
+    assert any("has no evaluation; it has" in c for c in found)
+
+    codino = parsers.read_paths([str(REAL_SET2 / "Ly-Lynn__CoDETR__co_dino_5scale_r50_1x_coco")])[0][0]
+    d = diagnose(codino)
+    assert contradictions(codino, d) == []
+    moved = Finding(codino.name, "schedule", "warning", None, None, None, None, "m", {},
+                    Fix("", [Change("lr_steps", [], [11], "lr_config.step")]))
+    found = contradictions(codino, dataclasses.replace(d, findings=[moved], plan=plan_of([moved], codino)))
+    assert any("neither decays inside the run of 1" in c for c in found)
+    assert any("verdict broken" in c or "severity" in c for c in found)  # d's 'broken' without an error finding

@@ -32,13 +32,21 @@ def _cli(*args):
 # ---- headline and severity -------------------------------------------------------------------
 
 def test_superseded_rows_are_evidence_the_first_attempt_went_nan():
+    """The first attempt went NaN at lr 0.1 (10× the mmdet R-CNN recipe at batch 8, the work dir is
+    named "lrx10"); the resume trained at lr 0.001. The NaN is the lr's evidence: lr-batch is a warning
+    and the root, placed after the outcome's first clause; the plan writes the recipe's lr."""
     d = diagnose(parsers.read(str(LRX10)))
     assert d.verdict == "needs attention"
-    assert d.judged.headline.startswith("the first attempt went NaN at epoch 5.3 at lr 0.1; "
-                                        "the run resumed from epoch 4 and then trained normally")
+    assert d.judged.headline == ("the first attempt went NaN at epoch 5.3 at lr 0.1, because the lr is 10× above the "
+                                 "mmdet R-CNN recipe at total batch 8; the run resumed from epoch 4 and then trained "
+                                 "normally")
     (f,) = [f for f in d.findings if f.rule == "earlier-attempt"]
     assert f.at == "Epoch [6][1050/3750]" and f.evidence["rows"] == 355  # 355 nan rows (README: grep)
-    assert f.role == "cause" and d.judged.root == "earlier-attempt"
+    assert f.role == "consequence" and d.judged.root == "lr-batch" and d.judged.outcome == "earlier-attempt"
+    (lr,) = [f for f in d.findings if f.rule == "lr-batch"]
+    assert lr.severity == "warning" and lr.evidence["failed_attempt_lr"] == 0.1
+    assert "went well" in lr.message and "only after it resumed at lr 0.001" in lr.message
+    assert d.plan.changes["lr"].to == pytest.approx(0.01) and "optimizer.lr 0.1 → 0.01" in d.judged.line
 
 
 def test_an_orientation_at_chance_is_a_warning_with_its_fix_in_every_format():
@@ -180,6 +188,96 @@ def test_milestones_past_the_end_are_the_root_of_the_plateau_with_the_concrete_c
     assert "param_scheduler[1].milestones [8, 11] → [3, 4]" in d.judged.line
 
 
+# ---- the verdict audit (docs/verdict_audit.md): each fix on the real log it was found on ------------
+
+MMSEG = [REAL_SET2 / "woxinyonghen__OpenMMLabCamp__20230211_201914.log",
+         REAL_SET2 / "woxinyonghen__OpenMMLabCamp__slurm-300830.out"]
+
+
+@pytest.mark.parametrize("path", MMSEG, ids=["log", "slurm"])
+def test_a_poly_schedule_set_for_40000_iterations_in_a_10000_iteration_run_is_the_root(path):
+    """mmseg PSPNet: PolyLR end=40000, max_iters 10000 (the config dump: grep 'end=40000'); the logged lr
+    ends at 7.7419e-03, 77% of 0.01. The plateau at the end is its consequence, the fix the end."""
+    d = diagnose(parsers.read(str(path)))
+    assert d.verdict == "needs attention" and d.judged.root == "schedule"
+    (s,) = [f for f in d.findings if f.rule == "schedule"]
+    assert s.evidence["kind"] == "decay_period" and s.evidence["period_end"] == 40000
+    assert "PolyLR phase ends at iteration 40,000 but the run at 10,000" in s.message and "(0.00774)" in s.message
+    assert "param_scheduler[0].end 40000 → 10000" in d.judged.line
+    assert all(f.role == "consequence" for f in d.findings if f.rule == "plateau")
+
+
+def test_a_logged_lr_that_never_followed_its_edited_milestones_is_the_root():
+    """STEALMOO effb3: the milestones are edited between resumes ([8, 11] end=7 → … → [15, 30] gamma 0.2),
+    the logged lr stays 3.1250e-04 from Epoch [1][6100/15169] to [32][11200/15169] (grep 'lr: '). No config
+    value fixes a restored scheduler: the finding says what to do instead and the plan changes nothing."""
+    d = diagnose(_nohup("20240915_105522"))
+    assert d.judged.root == "schedule" and d.verdict == "needs attention"
+    assert d.judged.headline.startswith("the lr never followed the config's milestones [15, 30]")
+    (s,) = [f for f in d.findings if f.rule == "schedule"]
+    assert s.evidence["kind"] == "not_followed" and s.evidence["resumes"] == 10
+    assert "3.1e-04" in s.message and "since epoch 0.1" in s.message and "restores the lr scheduler" in s.message
+    assert "load_from" in s.fix.advice and not s.fix.changes and "lr_steps" not in d.plan.changes
+    assert [f.role for f in d.findings if f.rule == "plateau"] == ["consequence"]
+
+
+def test_the_retinanet_launch_never_took_off_after_grad_explosions_not_a_warmup():
+    """STEALMOO retinanet_r18: grad_norm 8,730 with loss_cls 225 at Epoch [1][1000/15169], and again at
+    1200, 1500, 3100 (grep 'grad_norm: [0-9]\\{3,\\}'): jumps that recur long after the 200-iteration warmup
+    are not the warmup's. The loss jumped with them: the message says so. MultiStepLR end=3 keeps its
+    milestones [8, 11] from ever coming in the 10-epoch run: the plan moves the end with them."""
+    d = diagnose(_nohup("20240915_040439"))
+    assert not [f for f in d.findings if f.rule == "warmup"]
+    assert d.judged.outcome == "no-takeoff" and d.judged.root == "grad-spike"
+    assert d.judged.headline.startswith("the loss went flat after 1.82 → 1.63 and the run never took off, because "
+                                        "grad_norm exploded ×963 at epoch 0.1 (the loss 226 with it)")
+    first = min((f for f in d.findings if f.rule == "grad-spike"), key=lambda f: f.start_step)
+    assert first.start_step == 1000 and "the loss jumped to 226 with it" in first.message
+    assert "did not rise" not in first.message
+    (s,) = [f for f in d.findings if f.rule == "schedule"]
+    assert s.evidence["scheduler_end"] == 3 and "scheduler's own end (end=3" in s.message
+    assert d.plan.changes["step_end"].to == 10 and d.plan.changes["lr_steps"].to == [7, 9]
+    assert "no evaluation metric in the log" in next(f.message for f in d.findings if f.rule == "no-takeoff")
+
+
+@pytest.mark.parametrize("stamp,status", [("20240915_091327", "stopped"), ("20240915_211009", "stopped")])
+def test_a_schedule_a_stopped_run_never_reached_is_for_the_rerun(stamp, status):
+    """GLIP launches with milestones [6, 9] in a 3-epoch run, stopped at epoch 0.03 (Ctrl-C) and 0.7 (no
+    closing line): nothing they show depends on the schedule; the verdict is the stop, and the schedule's
+    change is for the next launch."""
+    d = diagnose(_nohup(stamp))
+    assert d.verdict == status
+    (s,) = [f for f in d.findings if f.rule == "schedule"]
+    assert s.severity == "info" and s.evidence["before_rerun"] is True
+    assert d.judged.line.endswith("; before a rerun: param_scheduler[1].milestones [6, 9] → [2]")
+
+
+def test_a_one_epoch_run_gets_no_milestone_move_that_changes_nothing():
+    for run in parsers.read_paths([str(CODINO)])[0]:
+        d = diagnose(run)
+        (s,) = [f for f in d.findings if f.rule == "schedule"]
+        assert s.severity == "info" and not s.fix.changes and "too short for a step decay" in s.message
+        assert "lr_config.step" not in d.judged.line and "lr_steps" not in d.plan.changes
+
+
+def test_a_log_file_is_never_said_to_have_ended_without_an_error():
+    """An mmcv .log holds the logger's records, not tracebacks: its silence is 'no error logged'. A console
+    capture (nohup.out) holds the tracebacks, so there it is 'without an error'."""
+    ifcos = REAL_SET2 / "zhaoyang97__mmdetection__ifcos_moco"
+    for run in parsers.read_paths([str(ifcos)])[0]:
+        line = diagnose(run).judged.line
+        assert "without an error" not in line
+        if run.name.endswith(("162507", "165601")):
+            assert "the run never trained: it stopped before its first iteration, with no error in its log file" in line
+    assert "without an error" in diagnose(_nohup("20240915_211009")).judged.line
+
+
+def test_a_place_early_in_a_long_first_epoch_keeps_a_digit():
+    """NaN at Epoch [1][300/30045] is epoch 0.01, not 'epoch 0.0'."""
+    d = diagnose(parsers.read(str(RETINA_NAN)))
+    assert d.judged.headline.startswith("the loss went nan at epoch 0.01 at lr 0.00598")
+
+
 def test_the_plan_is_never_rewritten_by_parsing_prose():
     from bevlog import fixes
 
@@ -225,15 +323,26 @@ def test_a_log_that_starts_mid_run_gets_no_warmup_and_says_so(tmp_path):
     assert not [f for f in d.findings if f.rule in ("warmup", "no-takeoff")]
 
 
-def test_diagnose_of_many_runs_ends_with_a_one_screen_summary():
-    res = _cli(REPO / "fixtures" / "runs", "-j", "2")
+@pytest.mark.parametrize("columns", [80, 120, 400])
+def test_diagnose_of_many_runs_ends_with_a_one_screen_summary(columns):
+    """At the terminal's own width: every line fits, a run's headline continues under its name (never at
+    column 0), at most two lines a run, fourteen lines in all, and the runs it does not name are counted."""
+    res = CliRunner().invoke(cli, ["diagnose", str(REPO / "fixtures" / "runs"), "-j", "2"],
+                             env={"NO_COLOR": "1", "COLUMNS": str(columns)})
     assert res.exit_code in (0, 1), res.stderr
     lines = res.stdout.rstrip().splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith("summary: "))
     summary = lines[start:]
     assert len(summary) <= 14 and re.match(r"summary: \d+ runs — ", summary[0])
-    broken = [line for line in summary[1:] if line.startswith("  ✗ ")]
-    assert len(broken) == min(12, int(re.search(r"(\d+) broken", summary[0]).group(1)))
+    assert all(len(line) <= columns for line in summary)
+    body = summary[1:]
+    assert all(line.startswith(("  ✗ ", "    ", "  … and ")) for line in body)
+    named = [line for line in body if line.startswith("  ✗ ")]
+    more = [int(m.group(1)) for line in body for m in [re.match(r"  … and (\d+) more broken runs above", line)] if m]
+    total = int(re.search(r"(\d+) broken", summary[0]).group(1))
+    assert named and len(named) + sum(more) == total
+    assert all(not body[i + 1].startswith("    ") or not body[i + 2].startswith("    ")
+               for i in range(len(body) - 2) if body[i].startswith("  ✗ "))
 
 
 def test_the_html_report_shows_the_same_verdict_and_plan():
@@ -255,3 +364,12 @@ def test_attention_collapse_builds_no_layers_frame_on_a_log_without_statistics()
     assert get_rule("attention-collapse")(run) == []
     built = run.__dict__["_layers"]
     assert callable(built) and not hasattr(built, "columns")  # still the lazy builder
+
+
+def test_a_live_log_short_of_its_first_decay_still_gets_the_schedule_warning():
+    """bevlog watch on the GLIP launch cut at epoch 0.7: the run is still going and will reach the end
+    with no decay, so the schedule is a warning there, not a note for a rerun."""
+    from bevlog.rules import get_rule
+
+    (live,) = get_rule("schedule")(_nohup("20240915_211009"), live=True)
+    assert live.severity == "warning" and "before_rerun" not in live.evidence
