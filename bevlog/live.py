@@ -2,9 +2,9 @@
 
 `LiveLog.update()` reads only the bytes appended since the last call: the complete lines
 among them (a partial last line waits for the next call) are parsed as a fragment by the
-format's own parser (`parsers.textlog.read_text` / `parsers.jsonlog.read_json`: they parse
+format's own parser (`parsers.formats.text.reader.read_text` / `parsers.formats.jsonl.reader.read_json`: they parse
 any run of whole lines) and their rows are appended to what was read before. The file's
-first read goes in pieces of CHUNK bytes cut before record lines, as parsers.chunked
+first read goes in pieces of CHUNK bytes cut before record lines, as parsers.formats.text.pieces
 reads a big log (the first piece holds the whole header), so memory follows the rows kept
 (compact float arrays, about a third of the text they came from) and not the file.
 `run()` assembles the Run from the kept rows (and the earlier resume segments found beside
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from parsers.chunked import CHUNK  # bytes parsed at a time on the first read of a big file
+from parsers.formats.text.pieces import CHUNK  # bytes parsed at a time on the first read of a big file
 
 
 def earlier_segments(path: str) -> list:
@@ -85,7 +85,7 @@ class LiveLog:
             self.reset()
         if size == self.offset:
             return False
-        from parsers.chunked import cut_point
+        from parsers.formats.text.pieces import cut_point
 
         if self.offset == 0 and not self._sniff():
             return False  # not one complete line yet
@@ -94,7 +94,7 @@ class LiveLog:
             stop = min(size, self.offset + self.chunk)
             data = self._read(self.offset, stop)
             # pieces of what is already there end where a record line starts (as in
-            # parsers.chunked: no message is cut, the header is read whole); the last
+            # parsers.formats.text.pieces: no message is cut, the header is read whole); the last
             # piece ends after the last complete line
             while self.kind == "text" and data is not None and stop < size and cut_point(data) == 0:
                 stop = min(size, stop + max(self.chunk, len(data)))
@@ -110,7 +110,7 @@ class LiveLog:
     def _tail(self) -> list[str]:
         """The last lines read so far (up to the last complete line), as the text parser
         keeps them for a whole file."""
-        from parsers.crash import TAIL_BYTES, tail_of
+        from parsers.tracebacks import TAIL_BYTES, tail_of
 
         start = max(0, self.offset - TAIL_BYTES)
         try:
@@ -191,7 +191,7 @@ class LiveLog:
             self.segment = seg
             self.header_only = seg.rows == 0 and not seg.eval_metric
         else:
-            from parsers.chunked import shift_lines
+            from parsers.formats.text.pieces import shift_lines
 
             shift_lines(seg, self.lines)
             self.pending.append(seg)
@@ -205,20 +205,20 @@ class LiveLog:
 
         name = display_name(self.path)
         if self.kind == "text":
-            from parsers.textlog import read_text
+            from parsers.formats.text.reader import read_text
 
             return read_text(name, data, self.fmt)
-        from parsers.jsonlog import read_json
+        from parsers.formats.jsonl.reader import read_json
 
         seg = read_json(name, [data], self.kind)
         if first and self.kind == "mmengine":
-            from parsers.mmengine_json import _attach_config
+            from parsers.formats.mmengine_json import _attach_config
 
             _attach_config(seg, self.path)
         return seg
 
     def _merge(self) -> None:
-        from parsers.chunked import concat_segments
+        from parsers.formats.text.pieces import concat_segments
 
         if self.pending:
             self.segment = concat_segments([self.segment] + self.pending)
@@ -272,7 +272,7 @@ class LiveLog:
         quick rules; also the step of row `since_row` (None if there is none). Costs the
         rows it holds, not the file: the rows read so far are not copied."""
         from parsers.assemble import build_run
-        from parsers.chunked import concat_segments, slice_rows
+        from parsers.formats.text.pieces import concat_segments, slice_rows
         from parsers.discovery import run_key
 
         if self.segment is None or self.rows == 0:

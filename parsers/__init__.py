@@ -5,7 +5,7 @@
 `read(path)`         `read_paths([path])` expecting one run -> Run (else ParseError)
 `read_many(paths)`   `read_paths` raising its first problem -> [Run]
 `ParseError`         the one exception for unreadable input; str() is one line
-`Meta`               the typed, frozen `Run.meta` (every field declared in parsers.meta_types)
+`Meta`               the typed, frozen `Run.meta` (every field declared in parsers.meta)
 `segment_starts(train)`  bool per train row: the first row of each resumed launch
 
 Which files are one run is decided from evidence (parsers.identity): a resume record or

@@ -40,11 +40,11 @@ import datetime as _dt
 import numpy as np
 
 from parsers import layers as layers_mod
-from parsers import meta as M
+from parsers import config_facts as M
 from parsers.config import read_config
 from parsers.frames import const_str, float_frame, str_series
 from parsers.identity import launch_stamp
-from parsers.meta_types import Meta, Segments
+from parsers.meta import Meta, Segments
 from parsers.run import EVALS_COLUMNS, TRAIN_COLUMNS, Run
 
 FIXED_LOGGED = ["lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss"]

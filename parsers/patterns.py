@@ -23,7 +23,7 @@ DIALECTS = {
         "%Y-%m-%d %H:%M:%S",
     ),
     "mmengine": (r"^(?P<date>[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})" + _LOGGER, "%Y/%m/%d %H:%M:%S"),
-    # No year: the text reader puts one in front of `date` (see parsers.textlog) and says so.
+    # No year: the text reader puts one in front of `date` (see parsers.formats.text.reader) and says so.
     "mmengine-console": (r"^(?P<date>[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})" + _LOGGER, "%Y/%m/%d %H:%M:%S"),
 }
 LIBRARY = {"mmcv": "mmcv", "mmengine": "mmengine", "mmengine-console": "mmengine"}

@@ -1,4 +1,4 @@
-"""A text log read in pieces (parsers.chunked: bounded memory for big logs) gives the
+"""A text log read in pieces (parsers.formats.text.pieces: bounded memory for big logs) gives the
 segment of the whole file read at once, on every text log in the repository, with pieces
 far smaller than any of their headers, blocks or tracebacks."""
 import gzip
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import REAL_LOGS, REAL_SET1
-from parsers.chunked import is_big_text, read_text_chunks
+from parsers.formats.text.pieces import is_big_text, read_text_chunks
 from parsers.formats import detect
 from parsers.io import read_log
-from parsers.textlog import read_text
+from parsers.formats.text.reader import read_text
 
 REPO_LOGS = REAL_LOGS.parent / "logs"
 ARRAYS = ("epoch", "iter", "n", "step", "ts", "eta_s", "values", "present")

@@ -4,7 +4,7 @@ from parsers_testlib import DETR3D, real
 
 from parsers.config import read_config
 from parsers.layers import classify, has_aux, layer_columns
-from parsers.meta import decoder_layers, lr_schedule, num_gpus
+from parsers.config_facts import decoder_layers, lr_schedule, num_gpus
 
 
 def test_config_literals_and_source_text(tmp_path):

@@ -1,12 +1,12 @@
 """mmengine `<ts>/vis_data/scalars.json` (and its copy `vis_data/<ts>.json`): JSON lines
 without `mode` — train rows carry `step` (global iter), val rows `step` = epoch and
 metric keys with `/`, a test dump neither. mmengine writes the config next to it as
-`vis_data/config.py`. Reading: parsers.jsonlog."""
+`vis_data/config.py`. Reading: parsers.formats.jsonl.reader."""
 from __future__ import annotations
 
 import os
 
-from parsers import mmcv_json
+from parsers.formats import mmcv_json
 
 CONFIG_BYTES = 2_000_000
 
@@ -16,7 +16,7 @@ def sniff(head: bytes) -> bool:
 
 
 def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list:
-    from parsers.jsonlog import read_json
+    from parsers.formats.jsonl.reader import read_json
 
     seg = read_json(source, content, "mmengine", engine, chunk)
     _attach_config(seg, source)

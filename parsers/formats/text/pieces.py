@@ -30,7 +30,7 @@ CHUNK = 64 << 20
 # the start of a line that is a train/val record: `<prefix> - LEVEL - Epoch [`, `Iter(val) [` …
 RECORD_LINE = re.compile(rb"\n[^\n]{0,200}? - [A-Z]+ - (?:Epoch|Iter)(?:\([a-z]+\))? *\[")
 TRACEBACK = b"Traceback (most recent call last)"
-# header facts (parsers.header, parsers.textlog) kept from their first statement / summed
+# header facts (parsers.formats.text.header, parsers.formats.text.reader) kept from their first statement / summed
 FIRST_WINS = ("exp_name", "seed")
 FIRST_PIECE = ("start_date", "start_ms")  # the file's first logger line
 SUMMED = ("log_lines", "env_gpus", "fast_train_rows")
@@ -69,7 +69,7 @@ def cut_point(data: bytes) -> int:
 
 
 def looks_like_console_file(path: str) -> bool:
-    """`parsers.textlog.looks_like_console` for a file whose first line is logger output:
+    """`parsers.formats.text.reader.looks_like_console` for a file whose first line is logger output:
     a traceback or a progress bar's bare '\\r' anywhere, found by a scan of its bytes."""
     carry = b""
     with open(path, "rb") as f:
@@ -88,7 +88,7 @@ def looks_like_console_file(path: str) -> bool:
 
 def read_text_chunks(path: str, name: str, chunk: int = CHUNK):
     """The Segment of a text log, read `chunk` bytes at a time."""
-    from parsers.textlog import read_text
+    from parsers.formats.text.reader import read_text
 
     pieces = []
     lines = 0
@@ -125,10 +125,10 @@ def read_text_chunks(path: str, name: str, chunk: int = CHUNK):
 
 
 def file_year(path: str, chunk: int = CHUNK):
-    """(year, stamp) of a console capture without a year (`parsers.textlog.launch_year`),
+    """(year, stamp) of a console capture without a year (`parsers.formats.text.reader.launch_year`),
     from the whole file read `chunk` bytes at a time: the first logger line's date and the
     first `Exp name` may lie in different pieces."""
-    from parsers.textlog import _CONSOLE_DATE, _EXP_NAME, year_of
+    from parsers.formats.text.reader import _CONSOLE_DATE, _EXP_NAME, year_of
 
     first = None
     keep = 200  # bytes carried over, so that a line cut between pieces is still found
@@ -182,7 +182,7 @@ class _Part:
 
 def concat_segments(segs):
     """Pieces of one file, in order, as one Segment (the first piece's object, extended).
-    Header facts combine as `parsers.header.read_messages` does over a whole file: lists
+    Header facts combine as `parsers.formats.text.header.read_messages` does over a whole file: lists
     (resumes, checkpoints) and counts add up, a few facts keep their first statement
     (FIRST_WINS), any other fact its last one (the config, the plan, the traceback)."""
     import numpy as np

@@ -2,7 +2,7 @@
 
 `json.dumps` output is canonical: `{"key": value, "key": value}` with `, ` between
 items and `: ` after keys; a string cannot contain `"` without a backslash. So, like
-`parsers.mmcv_train_lines`, one same-length replacement (`: ` -> `, `) and one split
+`parsers.formats.text.mmcv_lines`, one same-length replacement (`: ` -> `, `) and one split
 give `[key, value, key, value, …]` per row, for all rows at once in Arrow. Keys must look
 like `"…"` without escapes; a row whose items do not alternate (a nested `lr` dict of
 several optimizers, a string value containing `, `) is handed back and read with
@@ -126,7 +126,7 @@ def _parse_chunk(lines) -> Rows:
     cols = [j for j, name in enumerate(names) if name is not None and present[:, j].any()]
     rejected = np.sort(np.concatenate([np.flatnonzero(~ok), ok_rows[bad_row]]))
     out = Rows(ok_rows[keep_row], [names[j] for j in cols], values[:, cols], present[:, cols], strings, rejected)
-    # Where each key is first seen (input index): names are in that order (parsers.json_fast).
+    # Where each key is first seen (input index): names are in that order (parsers.formats.jsonl.blocks).
     codes_seen, at = np.unique(codes, return_index=True)
     out.first_seen = {names[c]: int(ok_rows[row_of[i]]) for c, i in zip(codes_seen, at) if names[c] is not None}
     return out

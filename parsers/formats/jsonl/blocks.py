@@ -13,9 +13,9 @@ compared 8 bytes at a time, and the 12 bytes become the item's inline Arrow stri
 (`NaN` / `Infinity` cast directly). Values come out column-major (keys x rows), the
 layout of the train frame's float block. Rows that differ (val rows, a key logged later,
 the meta line, `"lr": {…}` of several optimizers, strings, the file's last bytes) are
-handed to `parsers.json_rows` unchanged; a block that cannot be cast goes there whole.
+handed to `parsers.formats.jsonl.rows` unchanged; a block that cannot be cast goes there whole.
 `chunk_parts` returns the block and the other rows apart (the json parser keeps train
-blocks as they are, see `parsers.jsonlog`); `chunk_rows` merges them into the `Rows`
+blocks as they are, see `parsers.formats.jsonl.reader`); `chunk_rows` merges them into the `Rows`
 that `json_rows.parse_rows` gives for the chunk's lines.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from parsers.json_rows import Rows, no_rows, parse_rows
+from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
 
 SPACE = 32
 PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')

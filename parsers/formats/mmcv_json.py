@@ -1,6 +1,6 @@
 """mmcv 1.x `<ts>.log.json`: JSON lines whose rows carry `"mode"`, or whose first line is
 run meta (`env_info`, `config`, `exp_name` …) or a resumed run's checkpoint meta
-(`{"epoch": 2, "iter": 61790, …}`). Reading: parsers.jsonlog."""
+(`{"epoch": 2, "iter": 61790, …}`). Reading: parsers.formats.jsonl.reader."""
 from __future__ import annotations
 
 MMCV_META_KEYS = (b'"env_info"', b'"config"', b'"mmcv_version"', b'"exp_name"', b'"hook_msgs"')
@@ -16,7 +16,7 @@ def sniff(head: bytes) -> bool:
 
 
 def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list:
-    from parsers.jsonlog import read_json
+    from parsers.formats.jsonl.reader import read_json
 
     return [read_json(source, content, "mmcv", engine, chunk)]
 

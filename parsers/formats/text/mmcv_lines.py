@@ -11,7 +11,7 @@ It is all Arrow C++ that releases the GIL, so two halves of the lines run on two
 
 A line that does not have this shape (`lr_a: … lr_b: …` of several optimizers, no eta,
 a value that is not a number, a key that is not a plain name) is handed back to the
-generic parser (`parsers.kv`), which reads and counts it.
+generic parser (`parsers.formats.text.kv`), which reads and counts it.
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def _parse_chunk(lines) -> Chunk:
         floats = np.asarray(pc.cast(vals, pa.float64()))
         good = np.ones(len(codes), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        from parsers.kv import NUMBER
+        from parsers.formats.text.kv import NUMBER
 
         good = np.asarray(pc.match_substring_regex(vals, NUMBER).fill_null(False))
         bad_row[row_of[~good]] = True

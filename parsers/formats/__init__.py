@@ -19,9 +19,9 @@ import importlib
 import re
 
 FORMATS = (
-    ("mmcv-json", "parsers.mmcv_json"),
-    ("mmengine-json", "parsers.mmengine_json"),
-    ("text", "parsers.textlog"),  # mmcv / mmengine text logs and console captures of either
+    ("mmcv-json", "parsers.formats.mmcv_json"),
+    ("mmengine-json", "parsers.formats.mmengine_json"),
+    ("text", "parsers.formats.text.reader"),  # mmcv / mmengine text logs and console captures of either
 )
 ENGINES = ("fast", "python")
 SNIFF = 1 << 20  # bytes looked at, at the start (and, for text, at the end) of a file
@@ -73,11 +73,11 @@ def read_file(path: str, engine: str = "fast", chunk: int | None = None) -> list
 
 
 def _big_text(path: str, engine: str, chunk: int | None) -> list | None:
-    """A text log too big to hold whole while it is parsed, read in pieces (parsers.chunked:
+    """A text log too big to hold whole while it is parsed, read in pieces (parsers.formats.text.pieces:
     the same Segment, memory of the rows kept plus one piece); None for any other file.
     Pieces are one launch: a capture of several launches is read whole whatever its size."""
-    from parsers.chunked import is_big_text, read_text_chunks
-    from parsers.crash import TAIL_BYTES, tail_of
+    from parsers.formats.text.pieces import is_big_text, read_text_chunks
+    from parsers.tracebacks import TAIL_BYTES, tail_of
     from parsers.io import STDIN, display_name
 
     if path == STDIN or engine != "fast" or chunk is not None or not is_big_text(path):

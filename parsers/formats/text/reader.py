@@ -9,9 +9,9 @@ timestamp when that matches, else a stand-in year counts the clock and the segme
 
 The file is read in ~8 MB chunks of Arrow lines (two at a time, on two threads): a
 regex pass marks logger-prefixed lines, mmcv train lines go through the vectorised
-fast path (`parsers.mmcv_train_lines`), and the remaining prefixed lines (val/test
+fast path (`parsers.formats.text.mmcv_lines`), and the remaining prefixed lines (val/test
 records, mmengine records, header messages) are gathered; `Epoch(val) [e][n]`-style
-records are then extracted and their bodies parsed at once by `parsers.kv`. Only the
+records are then extracted and their bodies parsed at once by `parsers.formats.text.kv`. Only the
 few non-record lines (header, resume, checkpoint messages, blocks, stray output)
 become Python strings.
 
@@ -27,7 +27,7 @@ import re
 import numpy as np
 
 from parsers.bounds import OUT_OF_RANGE, counts_ok
-from parsers.kv import parse_bodies
+from parsers.formats.text.kv import parse_bodies
 from parsers.lines import TextFile
 from parsers.patterns import ANY_PREFIX, DIALECTS, LIBRARY, TIMESTAMP, date_format, prefix
 from parsers.segment import Segment
@@ -76,7 +76,7 @@ def read(source: str, content, engine: str = "fast", chunk: int | None = None) -
 
 def _tail(data: bytes) -> list[str]:
     """The last lines of a launch (how it ended: its traceback, its last output), bounded."""
-    from parsers.crash import tail_of
+    from parsers.tracebacks import tail_of
 
     return tail_of(data)
 
@@ -329,7 +329,7 @@ class _TrainPart:
 
 
 def _fast_train(lines, line_idx, threads: int = 2):
-    from parsers.mmcv_train_lines import parse_train_lines
+    from parsers.formats.text.mmcv_lines import parse_train_lines
 
     ok_rows, heads, names, values, present, eta_s, rejected = parse_train_lines(lines, threads=threads)
     kind = np.asarray(heads.field("kind").to_numpy(zero_copy_only=False), dtype=object)
@@ -488,7 +488,7 @@ _FIELD = re.compile(r"(?:,? +|^)([^ :,\x1f]+): ")
 
 def string_fields(body: str) -> dict:
     """The fields of one body whose values are not numbers, as strings."""
-    from parsers.kv import NUMBER
+    from parsers.formats.text.kv import NUMBER
 
     parts = _FIELD.split(body)
     out = {}
@@ -562,8 +562,8 @@ def _timestamps(date, ms, dialect, year=None) -> np.ndarray:
 
 def _read_messages(seg, f, prefixed, others, other_lines, dialect, year=None) -> None:
     """Header facts from the prefixed lines that are not records, and from the blocks of
-    text that follow some of them, recognised by their content (parsers.header)."""
-    from parsers.header import block_kind, read_messages
+    text that follow some of them, recognised by their content (parsers.formats.text.header)."""
+    from parsers.formats.text.header import block_kind, read_messages
 
     prefixed_idx = np.flatnonzero(prefixed)
     msgs = []
@@ -629,7 +629,7 @@ def _count_stray(seg, f, prefixed, is_record) -> None:
             j += 1
         in_tb[s : min(j + 1, n)] = True
         if j < n:  # the exception line, skipping output interleaved after the last frame
-            from parsers.crash import exception_line
+            from parsers.tracebacks import exception_line
 
             after = [f.text(k) for k in range(j, min(j + 50, n))]
             exception = exception_line(after) or f.text(j).strip()

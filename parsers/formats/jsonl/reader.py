@@ -9,8 +9,8 @@ mmengine json: no `mode`; train rows carry `step` (global iter), `lr`, `epoch` (
 runners) and `iter` (not in older mmengine versions); val rows carry `step` (= epoch
 for epoch runners) and metric keys with `/`; a test dump (tools/test.py) has neither.
 
-Rows are read by `parsers.json_fast` (rows sharing one key layout, straight from the
-bytes with numpy) and `parsers.json_rows` (vectorised split of json.dumps' canonical
+Rows are read by `parsers.formats.jsonl.blocks` (rows sharing one key layout, straight from the
+bytes with numpy) and `parsers.formats.jsonl.rows` (vectorised split of json.dumps' canonical
 output, NaN/Infinity tokens included); rows neither can vouch for go through `json.loads`, and
 lines that are not JSON objects are counted in `skipped` with their line numbers.
 
@@ -30,8 +30,8 @@ import json
 import numpy as np
 
 from parsers.bounds import OUT_OF_RANGE, counts_ok
-from parsers.header import read_env
-from parsers.json_fast import merge_block
+from parsers.formats.text.header import read_env
+from parsers.formats.jsonl.blocks import merge_block
 from parsers.lines import TextFile, find_newline
 from parsers.segment import Segment
 
@@ -45,7 +45,7 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
     the train matrix and the frame are then allocated from the memory just returned
     instead of fresh pages (in a fresh process on this VM, where the kernel compacts memory
     for huge pages, that took a 212 MB json from a median 1.0 s to 0.7 s).
-    engine "fast": layout blocks and the train lane (parsers.json_fast, json_rows);
+    engine "fast": layout blocks and the train lane (parsers.formats.jsonl.blocks, json_rows);
     engine "python": every line through json.loads, the straightforward reference."""
     data = content.pop() if isinstance(content, list) else content
     seg = Segment(source=source, format=f"{library}-json", library=library)
@@ -91,11 +91,11 @@ def _scan(f: TextFile, engine: str):
     parsed here, every line is handed to json.loads."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from parsers.json_fast import chunk_parts
-    from parsers.json_rows import no_rows, parse_rows
+    from parsers.formats.jsonl.blocks import chunk_parts
+    from parsers.formats.jsonl.rows import no_rows, parse_rows
 
     def scan(k):
-        if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
+        if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.formats.jsonl.blocks)
             return chunk_parts(f.data, *f.bounds[k])
         lines, starts = f.chunk_lines(k)
         if not len(lines):
@@ -179,7 +179,7 @@ def _train_lane(blocks, table, tr) -> Lane:
 def _name_order(chunks, table) -> list[str]:
     """Every key in the order the columns would hold them (first seen, chunk by chunk,
     then keys only rows read with json.loads carry)."""
-    from parsers.json_fast import name_order
+    from parsers.formats.jsonl.blocks import name_order
 
     order: dict = {}
     for _, block, rows in chunks:
