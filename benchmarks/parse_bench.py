@@ -184,8 +184,8 @@ def best_baseline(fn, path: str, repeat: int):
 def phases(path: str) -> tuple[float, float, float]:
     """One parsers.read split in its phases: (read + parse the file, build the Run, the
     long layers frame on first access), wall seconds."""
-    from parsers.assemble import build_run
-    from parsers.formats import read_file
+    from parsers import build_run
+    from parsers import read_file
 
     t0 = time.perf_counter()
     (seg,) = read_file(path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bevlog.findings import SEVERITY_RANK, Finding, json_safe
-from parsers.run import ParseError
+from parsers import ParseError
 
 VERDICTS = ("healthy", "needs attention", "broken")
 
@@ -86,7 +86,7 @@ def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], 
     """One job of `parsers.reader.plan` -> (a Diagnosis per run, problems). Runs in worker
     processes: the runs are read (`parsers.reader.read_job`, the road every command takes)
     and diagnosed where they are, so frames never cross a process boundary."""
-    from parsers.reader import read_job
+    from parsers import read_job
 
     from bevlog.summary import describe_run
 
@@ -96,7 +96,7 @@ def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], 
         try:
             out.append(Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run, rules)))
         except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
-            from parsers.io import exception_line
+            from parsers import exception_line
 
             problems.append(ParseError(run.name, f"could not be diagnosed ({exception_line(exc)})"))
     return out, problems
@@ -112,7 +112,7 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
     """
     from functools import partial
 
-    from parsers.reader import map_jobs, plan
+    from parsers import map_jobs, plan
 
     work, problems = plan(paths, notes=notes)
     diagnoses = []

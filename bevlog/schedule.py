@@ -215,7 +215,7 @@ def _from_config(cfg: dict, meta) -> dict:
 def _parse_config(cfg: dict, meta) -> dict:
     """The schedule as the raw config writes it, with what `meta.lr_schedule` does not keep
     (cyclic target_ratio and step_ratio_up, OneCycle max_lr, mmengine phases that climb)."""
-    from parsers.config_facts import base_lr
+    from parsers import base_lr
 
     base = _num(meta.get("lr")) or _num(base_lr(cfg))
     out = {"known": False, "policy": None, "by_epoch": None, "warmup": None, "warmup_iters": None,

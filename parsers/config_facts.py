@@ -1,4 +1,4 @@
-"""Derived facts about a run, from its config (mmcv 1.x or mmengine style) and header.
+"""Derived facts about a run, from its config (mmcv 1.x or mmengine style) and what its log states.
 
 Every function returns None when the log does not say; nothing is guessed silently
 (an estimate is flagged, e.g. `iters_per_epoch_estimated`).
@@ -38,15 +38,16 @@ def samples_per_gpu(cfg) -> int | None:
     return None
 
 
-def num_gpus(header: dict, cfg) -> int | None:
+def num_gpus(cfg, gpu_number: int | None = None, distributed: bool | None = None,
+             env_gpus: int | None = None) -> int | None:
     """`GPU number: N` (mmengine) > `Distributed training: False` (1) > the GPU list of the
     environment block (mmcv prints the visible GPUs) > config `gpu_ids` / `num_gpus`."""
-    if header.get("gpu_number"):
-        return int(header["gpu_number"])
-    if header.get("distributed") is False:
+    if gpu_number:
+        return int(gpu_number)
+    if distributed is False:
         return 1
-    if header.get("env_gpus"):
-        return int(header["env_gpus"])
+    if env_gpus:
+        return int(env_gpus)
     gpu_ids = get(cfg, "gpu_ids")
     if isinstance(gpu_ids, (list, tuple)) and gpu_ids:
         return len(gpu_ids)
@@ -159,9 +160,10 @@ def lr_schedule(cfg) -> LrSchedule | None:
     return None
 
 
-def max_epochs_iters(cfg, header: dict) -> tuple[int | None, int | None]:
-    me = header.get("max_epochs")
-    mi = header.get("max_iters")
+def max_epochs_iters(cfg, max_epochs: int | None = None, max_iters: int | None = None) -> tuple[int | None, int | None]:
+    """The planned epochs and iterations: as the log states them (`workflow: …, max: N
+    epochs`), else as the config does."""
+    me, mi = max_epochs, max_iters
     for path in (("runner", "max_epochs"), ("total_epochs",), ("train_cfg", "max_epochs")):
         v = number(get(cfg, *path))
         if me is None and v:

@@ -26,6 +26,7 @@ from parsers.run import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
+STDIN_NAME = "<stdin>"  # how stdin is named in problems and Run sources
 MAX_BYTES_ENV = "BEVLOG_MAX_BYTES"
 DEFAULT_MAX_BYTES = 8 << 30
 GZIP_MAX_RATIO = 50  # a real log compresses 5-20x; zeros compress ~1000x
@@ -211,22 +212,6 @@ def from_utf16(data: bytes) -> bytes:
     return data
 
 
-def sniff_head(data: bytes) -> bytes:
-    """The first bytes of a file as the detector should see them (gunzipped, UTF-8)."""
-    from parsers.formats import SNIFF
-
-    if data.startswith(GZIP_MAGIC):
-        try:
-            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, SNIFF)
-        except zlib.error:
-            return b""
-    for bom, codec in BOMS:
-        if data.startswith(bom):
-            cut = data[len(bom): len(bom) + (len(data) - len(bom)) // 2 * 2]
-            return cut.decode(codec, errors="replace").encode("utf-8")
-    return data
-
-
 def per_file(read):
     """Decorator for a function that reads ONE file or ONE run's files (its first
     argument: a path or a list of paths): whatever goes wrong inside becomes a one-line
@@ -265,4 +250,4 @@ def exception_line(e: BaseException) -> str:
 
 
 def display_name(path: str) -> str:
-    return "<stdin>" if str(path) == STDIN else os.fspath(path)
+    return STDIN_NAME if str(path) == STDIN else os.fspath(path)

@@ -44,3 +44,21 @@ def date_format(dialect: str) -> str:
 ANY_PREFIX = re.compile(
     ("(?m)^(?:[^\\n]*\\r)?(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")").encode()
 )
+
+# Records: after the prefix, one line each. `Epoch [e][i/n]`, `Iter [i/n]`, `Epoch(val) [e][n]`,
+# `Iter(val) [n]`, mmengine `Epoch(train)  [1][  50/3517]`, `Iter(train) [  50/80000]`,
+# `Epoch(test) [n/n]`. RECORD_START is how every record begins (a line that starts so but
+# does not parse as RECORD is a malformed record).
+RECORD_START = r"(?:Epoch|Iter)(?:\([a-z]+\))? *\["
+RECORD = (
+    r"(?P<kind>Epoch|Iter)(?:\((?P<mode>[a-z]+)\))? *\[ *(?P<x>[0-9]+)(?:/ *(?P<xn>[0-9]+))?\]"
+    r"(?:\[ *(?P<y>[0-9]+)(?:/ *(?P<yn>[0-9]+))?\])?[ \t]+(?P<body>.*)$"
+)
+# A record line of any dialect, found in bytes from the newline before it (where a big
+# log is cut into pieces).
+RECORD_LINE = re.compile(rb"\n[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
+# The head of an mmcv train line as the fast path splits it (`<prefix>Epoch [e][i/n]\tlr`).
+MMCV_TRAIN_HEAD = (
+    prefix("mmcv", ("date", "ms"))
+    + r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
+)

@@ -97,20 +97,20 @@ def _read_traceback(body: list[str]) -> Crash:
         m = EXCEPTION_NAME.match(body[ends[0]].strip())
         found = m.group("type"), (m.group("message") or "").strip()
     else:
-        found = _exception_line(body) or ("an exception", "")
+        found = _named_exception(body) or ("an exception", "")
     return Crash(*found, *_frame_parts(frame), caller)
 
 
-def exception_line(lines: list[str]) -> str | None:
+def exception_after(lines: list[str]) -> str | None:
     """'Type: message' of the first line in `lines` (the lines after a traceback's last frame)
     that names an exception; the parsers and the rules share this one reading."""
-    found = _exception_line(lines)
+    found = _named_exception(lines)
     if found is None:
         return None
     return f"{found[0]}: {found[1]}" if found[1] else found[0]
 
 
-def _exception_line(lines):
+def _named_exception(lines):
     candidates = [s.strip() for s in lines if s.strip() and not s.startswith((" ", "\t"))]
     for text in candidates:
         m = EXCEPTION_NAME.match(text)

@@ -104,7 +104,7 @@ def find_log_integrity(run, th: Thresholds = Thresholds(), live: bool = False):
 def _crash(meta, ended):
     """The last traceback of the run's last launch (type, message, raising frame, from the
     tail lines the parser kept); the parser's one-line reading of it otherwise."""
-    from parsers.tracebacks import Crash, last_traceback
+    from parsers import Crash, last_traceback
 
     crash = last_traceback(list(meta.get("tail") or [])) if ended.startswith("traceback") else None
     if crash is None and ended.startswith("traceback"):
@@ -148,7 +148,7 @@ def _has_header(meta) -> bool:
 
 def _never_trained(run, sig, ended, live):
     """A header and not one train row: the run died (or is still starting) before iteration 1."""
-    from parsers.tracebacks import last_lines
+    from parsers import last_lines
 
     lines = list(run.meta.get("tail") or [])  # the last lines of this run's own launch
     crash = _crash(run.meta, ended)

@@ -257,7 +257,7 @@ def test_json_fast_path_gives_the_same_run(tmp_path, seed, chunk, lane):
 
     p = _mixed_json_log(tmp_path / "20230101_000000.log.json", seed, lane=lane)
     (seg,) = read_file(str(p), engine="fast", chunk=chunk)
-    assert seg.header.get("train_lane", False) is lane
+    assert seg.train_lane is lane
     fast, plain = read_run(p, "fast", chunk), read_run(p, "python", chunk)
     assert len(fast.train) > 1000 and len(fast.evals) > 0
     _same_run(fast, plain)
@@ -272,7 +272,7 @@ def test_json_train_lane_gives_the_same_runs():
     lanes = []
     for p in _json_files():
         (seg,) = read_file(str(p), engine="fast")
-        lanes.append(seg.header.get("train_lane", False))
+        lanes.append(seg.train_lane)
         _same_run(read_run(p, "fast"), read_run(p, "python"))
     assert sum(lanes) >= 8 and not all(lanes)
 

@@ -26,14 +26,17 @@ same frames (tests/parsers/test_parsers_fastpaths.py compares the two).
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from parsers.bounds import OUT_OF_RANGE, counts_ok
+from parsers.formats.jsonl.blocks import chunk_parts, merge_block, name_order
+from parsers.formats.jsonl.rows import no_rows, parse_rows
 from parsers.formats.text.header import read_env
-from parsers.formats.jsonl.blocks import merge_block
 from parsers.lines import TextFile, find_newline
-from parsers.segment import Segment
+from parsers.run import ParseError
+from parsers.segment import Draft, Segment
 
 POSITION_KEYS = ("mode", "epoch", "iter", "step")
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
@@ -48,7 +51,7 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
     engine "fast": layout blocks and the train lane (parsers.formats.jsonl.blocks, json_rows);
     engine "python": every line through json.loads, the straightforward reference."""
     data = content.pop() if isinstance(content, list) else content
-    seg = Segment(source=source, format=f"{library}-json", library=library)
+    seg = Draft(source, f"{library}-json", library)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
     meta_line = _split_meta(seg, data)
@@ -58,7 +61,7 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
         seg.skip(reason, count)
     chunks = _scan(f, engine)
     firsts = np.cumsum([0] + [len(c[0]) for c in chunks[:-1]]).tolist()  # each chunk's first line
-    seg.header["fast_train_rows"] = sum(len(b.lines) for _, b, _ in chunks if b is not None)
+    seg.fast_train_rows = sum(len(b.lines) for _, b, _ in chunks if b is not None)
     blocks = _train_blocks(chunks, firsts, library)
     if blocks is not None:
         # The blocks hold train rows: only the other rows go through the columns.
@@ -71,9 +74,9 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
             f.release()
             for s in skips:
                 seg.skip(*s)
-            seg.header["train_lane"] = True
+            seg.train_lane = True
             _fill(seg, table, library, order, lane)
-            return seg
+            return seg.freeze()
     skips = []
     parts = [(first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)]
     table = _table(f, parts, meta_line, skips)
@@ -82,6 +85,14 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
     for s in skips:
         seg.skip(*s)
     _fill(seg, table, library, order)
+    return seg.freeze()
+
+
+def check_rows(source: str, seg: Segment) -> Segment:
+    """ParseError when a json log yielded nothing: no row, evaluation, test result or meta."""
+    if seg.rows == 0 and not seg.eval_metric and not seg.test_metrics and not seg.json_meta:
+        where = min((n for ls in seg.skipped_lines.values() for n in ls), default=1)
+        raise ParseError(source, "no readable JSON log rows", where)
     return seg
 
 
@@ -89,11 +100,6 @@ def _scan(f: TextFile, engine: str):
     """[(global line starts, Block or None, Rows of the other lines)] per ~8 MB chunk,
     two chunks at a time (numpy and Arrow release the GIL). Engine "python": no rows
     parsed here, every line is handed to json.loads."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from parsers.formats.jsonl.blocks import chunk_parts
-    from parsers.formats.jsonl.rows import no_rows, parse_rows
-
     def scan(k):
         if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.formats.jsonl.blocks)
             return chunk_parts(f.data, *f.bounds[k])
@@ -179,8 +185,6 @@ def _train_lane(blocks, table, tr) -> Lane:
 def _name_order(chunks, table) -> list[str]:
     """Every key in the order the columns would hold them (first seen, chunk by chunk,
     then keys only rows read with json.loads carry)."""
-    from parsers.formats.jsonl.blocks import name_order
-
     order: dict = {}
     for _, block, rows in chunks:
         numeric, strings = (rows.names, list(rows.strings)) if block is None else name_order(block, rows)
@@ -299,7 +303,7 @@ def _flat_items(obj: dict):
             yield str(key), v
 
 
-def _split_meta(seg: Segment, data: bytes) -> bool:
+def _split_meta(seg: Draft, data: bytes) -> bool:
     """Read an mmcv json's first line when it is meta (run or checkpoint), not a row."""
     nl = find_newline(data)
     first = bytes(memoryview(data)[: len(data) if nl < 0 else nl])
@@ -312,15 +316,15 @@ def _split_meta(seg: Segment, data: bytes) -> bool:
     if not isinstance(meta, dict):
         return False
     if seg.library == "mmcv" or any(k in meta for k in ("env_info", "config", "mmcv_version", "exp_name")):
-        seg.header["json_meta"] = {k: v for k, v in meta.items() if k not in ("env_info", "config")}
+        seg.json_meta = {k: v for k, v in meta.items() if k not in ("env_info", "config")}
         if isinstance(meta.get("config"), str):
-            seg.header["config_text"] = meta["config"]
+            seg.config_text = meta["config"]
         if isinstance(meta.get("env_info"), str):
-            read_env(meta["env_info"].splitlines(), seg.header)
+            read_env(meta["env_info"].splitlines(), seg)
         if isinstance(meta.get("exp_name"), str):
-            seg.header["exp_name"] = meta["exp_name"]
+            seg.exp_name = meta["exp_name"]
         if isinstance(meta.get("seed"), int) and not isinstance(meta.get("seed"), bool):
-            seg.header["seed"] = meta["seed"]
+            seg.seed = meta["seed"]
         return True
     return False
 
@@ -355,7 +359,7 @@ def _row_kinds(table: Table, library: str):
     return is_train, has_step & ~is_train, ~has_step
 
 
-def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
+def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
     """Train rows (from the lane when given, else from the table), evaluations and test
     metrics (from the table) into the segment; keys in `order`."""
     cols, n = table.cols, len(table)

@@ -20,14 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from parsers.formats.text.kv import NUMBER
 from parsers.frames import list_offsets
-from parsers.patterns import prefix
+from parsers.patterns import MMCV_TRAIN_HEAD
 from parsers.stack import stack_values
 
-HEAD = (
-    prefix("mmcv", ("date", "ms"))
-    + r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
-)
 PARALLEL_FROM = 20_000  # lines; below this one thread is faster
 
 
@@ -85,7 +82,7 @@ def _parse_chunk(lines) -> Chunk:
     ok_rows = np.flatnonzero(ok)
     rejected = np.flatnonzero(~ok)
     starts, pair_start = starts[ok_rows], pair_start[ok_rows]
-    heads = pc.extract_regex(items.take(pa.array(starts)), HEAD)
+    heads = pc.extract_regex(items.take(pa.array(starts)), MMCV_TRAIN_HEAD)
     good_head = np.asarray(heads.is_valid())
     if not good_head.all():
         rejected = np.sort(np.concatenate([rejected, ok_rows[~good_head]]))
@@ -132,8 +129,6 @@ def _parse_chunk(lines) -> Chunk:
         floats = np.asarray(pc.cast(vals, pa.float64()))
         good = np.ones(len(codes), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        from parsers.formats.text.kv import NUMBER
-
         good = np.asarray(pc.match_substring_regex(vals, NUMBER).fill_null(False))
         bad_row[row_of[~good]] = True
         floats = np.full(len(codes), np.nan)
