@@ -48,14 +48,25 @@ must not load numpy, pandas or pyarrow), so this module imports only the light t
 PEP 562). For the same reason `parsers.run.segment_starts` imports numpy when called, and
 parsers.pool imports rich only when it draws a progress bar.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 from parsers.run import (
-    EVALS_COLUMNS, LAYERS_COLUMNS, META_KEYS, TRAIN_COLUMNS, LrSchedule, Meta, ParseError, ResumePoint, Run,
-    SegmentInfo, Segments, segment_starts,
+    EVALS_COLUMNS,
+    LAYERS_COLUMNS,
+    META_KEYS,
+    TRAIN_COLUMNS,
+    LrSchedule,
+    Meta,
+    ParseError,
+    ResumePoint,
+    Run,
+    SegmentInfo,
+    Segments,
+    segment_starts,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +76,13 @@ if TYPE_CHECKING:
     from parsers.formats import read_file
     from parsers.io import exception_line
     from parsers.layers import (
-        STATS_GROUP, empty_layers, group_terms, is_stats_group, layers_part, layers_wide, logged_layer_counts,
+        STATS_GROUP,
+        empty_layers,
+        group_terms,
+        is_stats_group,
+        layers_part,
+        layers_wide,
+        logged_layer_counts,
         term_wide,
     )
     from parsers.live import LiveLog
@@ -83,8 +100,16 @@ _LAZY = {
     "parsers.io": ("exception_line",),
     "parsers.config_facts": ("base_lr",),
     "parsers.tracebacks": ("Crash", "last_traceback", "last_lines"),
-    "parsers.layers": ("STATS_GROUP", "is_stats_group", "group_terms", "term_wide", "layers_part", "layers_wide",
-                       "empty_layers", "logged_layer_counts"),
+    "parsers.layers": (
+        "STATS_GROUP",
+        "is_stats_group",
+        "group_terms",
+        "term_wide",
+        "layers_part",
+        "layers_wide",
+        "empty_layers",
+        "logged_layer_counts",
+    ),
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -103,6 +128,42 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "Run", "ParseError", "Meta", "LrSchedule", "Segments", "SegmentInfo", "ResumePoint", "segment_starts",
-    "TRAIN_COLUMNS", "LAYERS_COLUMNS", "EVALS_COLUMNS", "META_KEYS", *_HOME,
+    "EVALS_COLUMNS",
+    "LAYERS_COLUMNS",
+    "META_KEYS",
+    "TRAIN_COLUMNS",
+    "LrSchedule",
+    "Meta",
+    "ParseError",
+    "ResumePoint",
+    "Run",
+    "SegmentInfo",
+    "Segments",
+    "segment_starts",
+    "read_paths",
+    "read",
+    "read_many",
+    "plan",
+    "Job",
+    "read_job",
+    "map_jobs",
+    "read_file",
+    "build_run",
+    "Segment",
+    "LiveLog",
+    "newest_log_in",
+    "newest_sibling",
+    "exception_line",
+    "base_lr",
+    "Crash",
+    "last_traceback",
+    "last_lines",
+    "STATS_GROUP",
+    "is_stats_group",
+    "group_terms",
+    "term_wide",
+    "layers_part",
+    "layers_wide",
+    "empty_layers",
+    "logged_layer_counts",
 ]

@@ -33,6 +33,7 @@ Rules (documented here once, relied on downstream):
 - a run without validation but with a test result (`runner.test()`) has that result as
   its one evaluation (see `_evals`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,8 +87,9 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
     last = _last_position(train)
     evals, eval_strings = _evals(segments, pos, plan, name, last)
     meta = _meta(segments, plan, name, sources, train, seg_info, last, config_layers, lr_key)
-    return Run(meta=meta, train=train, layers=layers, evals=evals, eval_strings=tuple(eval_strings),
-               superseded=superseded)
+    return Run(
+        meta=meta, train=train, layers=layers, evals=evals, eval_strings=tuple(eval_strings), superseded=superseded
+    )
 
 
 def _plan(segments: list[Segment]) -> _Plan:
@@ -96,8 +98,9 @@ def _plan(segments: list[Segment]) -> _Plan:
     runner = _runner(segments, cfg)
     interval = M.log_interval(cfg)
     ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
-    gpus = M.num_gpus(cfg, combine(segments, "gpu_number"), combine(segments, "distributed"),
-                      combine(segments, "env_gpus"))
+    gpus = M.num_gpus(
+        cfg, combine(segments, "gpu_number"), combine(segments, "distributed"), combine(segments, "env_gpus")
+    )
     return _Plan(cfg, runner, interval, ipe, ipe_est, M.samples_per_gpu(cfg), gpus)
 
 
@@ -193,8 +196,8 @@ def _planned_length(segments, cfg, runner) -> tuple[int | None, int | None]:
     states n, the planned iterations."""
     max_epochs, max_iters = M.max_epochs_iters(cfg, combine(segments, "max_epochs"), combine(segments, "max_iters"))
     if max_iters is None and runner == "iter":
-        ns = [s.n[~np.isnan(s.n)] for s in segments if len(s.n)]
-        ns = np.concatenate(ns) if ns else np.zeros(0)
+        stated = [s.n[~np.isnan(s.n)] for s in segments if len(s.n)]
+        ns = np.concatenate(stated) if stated else np.zeros(0)
         if len(ns):
             max_iters = int(ns.max())
     return max_epochs, max_iters
@@ -238,7 +241,9 @@ def _fill(segments, pos, masks, keys, offsets):
     block = np.full((len(colnames), nrows), np.nan)
     key_index = {k: j for j, k in enumerate(keys)}
     present = np.zeros((len(keys), nrows), bool)
-    fixed = {c: block[colnames.index(c)] for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")}
+    fixed = {
+        c: block[colnames.index(c)] for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")
+    }
     segment_col = np.zeros(nrows, np.int64)
     at = 0
     for idx, (s, p, kp) in enumerate(zip(segments, pos, masks)):
@@ -350,17 +355,19 @@ def _stitch(segments, pos) -> tuple[list[np.ndarray], list[SegmentInfo]]:
                 keep[k] &= ~over
         steps = p["step"]  # as logged in this file, before overlap is dropped
         logged = len(steps) and not np.all(np.isnan(steps))
-        info.append(SegmentInfo(
-            index=k,
-            source=s.source,
-            format=s.format,
-            rows=int(keep[k].sum()),
-            first_step=float(np.nanmin(steps)) if logged else None,
-            last_step=float(np.nanmax(steps)) if logged else None,
-            start=s.start_date,
-            resumed_from=resume_record(s),
-            dropped_rows=dropped,
-        ))
+        info.append(
+            SegmentInfo(
+                index=k,
+                source=s.source,
+                format=s.format,
+                rows=int(keep[k].sum()),
+                first_step=float(np.nanmin(steps)) if logged else None,
+                last_step=float(np.nanmax(steps)) if logged else None,
+                start=s.start_date,
+                resumed_from=resume_record(s),
+                dropped_rows=dropped,
+            )
+        )
     return keep, info
 
 
@@ -401,8 +408,9 @@ def _evals(segments, pos, plan: _Plan, name, last):
         epoch, step = _eval_positions(s, p, plan.runner, plan.ipe, ev_interval)
         is_str = np.array([isinstance(v, str) for v in s.eval_value], dtype=bool)
         for k in np.flatnonzero(is_str):
-            strings.append({"epoch": float(epoch[k]), "step": float(step[k]), "metric": s.eval_metric[k],
-                            "value": s.eval_value[k]})
+            strings.append(
+                {"epoch": float(epoch[k]), "step": float(step[k]), "metric": s.eval_metric[k], "value": s.eval_value[k]}
+            )
         num = ~is_str
         cols["epoch"].append(epoch[num])
         cols["step"].append(step[num])

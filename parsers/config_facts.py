@@ -3,6 +3,7 @@
 Every function returns None when the log does not say; nothing is guessed silently
 (an estimate is flagged, e.g. `iters_per_epoch_estimated`).
 """
+
 from __future__ import annotations
 
 import re
@@ -31,15 +32,20 @@ def number(v) -> float | int | None:
 
 
 def samples_per_gpu(cfg) -> int | None:
-    for path in (("data", "samples_per_gpu"), ("train_dataloader", "batch_size"), ("data", "train_dataloader", "samples_per_gpu")):
+    for path in (
+        ("data", "samples_per_gpu"),
+        ("train_dataloader", "batch_size"),
+        ("data", "train_dataloader", "samples_per_gpu"),
+    ):
         v = number(get(cfg, *path))
         if v is not None and v > 0:
             return int(v)
     return None
 
 
-def num_gpus(cfg, gpu_number: int | None = None, distributed: bool | None = None,
-             env_gpus: int | None = None) -> int | None:
+def num_gpus(
+    cfg, gpu_number: int | None = None, distributed: bool | None = None, env_gpus: int | None = None
+) -> int | None:
     """`GPU number: N` (mmengine) > `Distributed training: False` (1) > the GPU list of the
     environment block (mmcv prints the visible GPUs) > config `gpu_ids` / `num_gpus`."""
     if gpu_number:
@@ -140,7 +146,7 @@ def lr_schedule(cfg) -> LrSchedule | None:
     if isinstance(ps, dict):
         ps = [ps]
     if isinstance(ps, (list, tuple)) and ps:
-        out = {"policy": None, "steps": None, "warmup": None, "warmup_iters": None, "warmup_ratio": None, "by_epoch": None}
+        out: dict[str, Any] = dict.fromkeys(("policy", "steps", "warmup", "warmup_iters", "warmup_ratio", "by_epoch"))
         for s in ps:
             if not isinstance(s, dict):
                 continue

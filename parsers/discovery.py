@@ -23,6 +23,7 @@ Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
 - These groups are candidates: `parsers.identity` splits one into several runs unless the
   logs carry evidence (a resume record, or steps that continue) that they are one.
 """
+
 from __future__ import annotations
 
 import glob

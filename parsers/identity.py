@@ -1,28 +1,30 @@
 """Which segments are one run: identity from evidence, never from file names alone.
 
-Segments (one per launch; a file yields one or more, see `parsers.reader.read_file`) whose
+Segments (one per launch; a file yields one or more, `parsers.formats.read_file`) whose
 files share a run directory and name (`parsers.discovery.run_key`) are *candidates* for one
-run. Taken in time order, a segment continues an earlier run only on evidence:
+run. Taken in time order (`parsers.launches.segment_order`), a segment continues an earlier
+run only on evidence:
 
-- a resume record: a `resumed epoch E, iter I` / `resumed from epoch: E, iter I` line
-  (mmcv, printed by `runner.resume()` after `resume_from` / `load_from`; mmengine
-  `resumed epoch: E, iter: I` after `resume=True` / auto-resume), or an mmcv json whose
-  first line is checkpoint meta (it carries the checkpoint's `epoch`);
+- it is a resume (`resume_point`): it carries a resume record (`parsers.launches.
+  resume_record`), or it is a json log whose config asks to resume and whose rows start
+  late;
 - continuation: its first step follows the previous segment's last step by at most two
-  logging intervals, with the same config (ignoring resume_from / load_from / resume /
-  work_dir, which a restart may change).
+  logging intervals (`parsers.positions`), with the same config (ignoring resume_from /
+  load_from / resume / work_dir, which a restart may change).
 
 A resumed segment joins, among the earlier runs of the same model type (when the configs
 say it) — preferring those whose work dir holds the checkpoint it resumed from — the latest
 whose rows reach the resume point (the checkpoint must have been written by it), else the
 latest such run with rows, else the latest such run; with no run of its model type it
-starts its own (a resume of a checkpoint this log does not hold). Anything else starts a separate run: two attempts of one config in one work dir,
-both starting at step 50, are two runs with all their rows.
+starts its own (a resume of a checkpoint this log does not hold). Anything else starts a
+separate run: two attempts of one config in one work dir, both starting at step 50, are two
+runs with all their rows.
 
 Names: a candidate group that is one run keeps its name; when it splits, each run is named
 `<name>@<launch stamp>` (the `YYYYmmdd_HHMMSS` of its first file, else of its first line),
 with `#k` added only when stamps are missing or equal.
 """
+
 from __future__ import annotations
 
 import numpy as np

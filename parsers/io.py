@@ -13,6 +13,7 @@ to 256 MiB) unless `BEVLOG_MAX_BYTES` is set, so a gzip bomb stops after a few r
 Character devices (`/dev/zero`, given as a path or on stdin) and other files that are
 not regular files or FIFOs are refused without reading.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,6 +22,8 @@ import re
 import stat
 import sys
 import zlib
+
+import numpy as np
 
 from parsers.run import ParseError
 
@@ -54,17 +57,20 @@ def _env_cap() -> int | None:
 
 
 def _too_large(path: str, what: str) -> ParseError:
-    return ParseError(display_name(path), f"too large / not a log: {what} (the cap is {_human(max_bytes())}; "
-                                          f"set {MAX_BYTES_ENV} to change it)")
+    return ParseError(
+        display_name(path),
+        f"too large / not a log: {what} (the cap is {_human(max_bytes())}; set {MAX_BYTES_ENV} to change it)",
+    )
 
 
 def _human(n: float) -> str:
     if n < 1024:
         return f"{n:.0f} B"
-    for unit in ("KiB", "MiB", "GiB"):
+    for unit in ("KiB", "MiB"):
         n /= 1024
-        if n < 1024 or unit == "GiB":
+        if n < 1024:
             return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} GiB"
 
 
 def read_bytes(path: str, notes: list | None = None) -> bytes:
@@ -134,8 +140,6 @@ def read_log(path: str, notes: list | None = None):
     path = str(path)
     if path == STDIN:
         return read_bytes(path, notes)
-    import numpy as np
-
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -149,7 +153,7 @@ def read_log(path: str, notes: list | None = None):
             data = np.empty(max(st.st_size, len(head)), np.uint8)
             data[: len(head)] = np.frombuffer(head, np.uint8)
             got = len(head)
-            view = memoryview(data)
+            view = memoryview(data)  # type: ignore[arg-type]  # an ndarray is a buffer
             while got < len(data):
                 n = f.readinto(view[got:])
                 if not n:
@@ -175,19 +179,22 @@ def gunzip(path: str, data: bytes, notes: list | None = None) -> bytes:
             if not pending:
                 if pos >= len(data):
                     break
-                pending = data[pos: pos + BLOCK]
+                pending = data[pos : pos + BLOCK]
                 pos += len(pending)
             chunk = d.decompress(pending, cap + 1 - total)
             pending = d.unconsumed_tail
             out.append(chunk)
             total += len(chunk)
             if total > cap:
-                raise ParseError(display_name(path), f"too large / not a log: gzip data inflates past "
-                                                     f"{_human(cap)} (set {MAX_BYTES_ENV} to change the cap)")
+                raise ParseError(
+                    display_name(path),
+                    f"too large / not a log: gzip data inflates past "
+                    f"{_human(cap)} (set {MAX_BYTES_ENV} to change the cap)",
+                )
             if d.eof:  # end of a member: another may follow (`cat a.gz b.gz`)
                 pos -= len(d.unused_data) + len(pending)
                 pending = b""
-                if data[pos: pos + 2] != GZIP_MAGIC:
+                if data[pos : pos + 2] != GZIP_MAGIC:
                     break  # padding or garbage after the last member is ignored
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     except zlib.error as e:
@@ -208,7 +215,7 @@ def from_utf16(data: bytes) -> bytes:
     """UTF-16 text (a BOM at the start: Windows editors, PowerShell `>`) -> UTF-8."""
     for bom, codec in BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, errors="replace").encode("utf-8")
+            return data[len(bom) :].decode(codec, errors="replace").encode("utf-8")
     return data
 
 
@@ -228,12 +235,14 @@ def per_file(read):
             if isinstance(path, (list, tuple)):
                 path = path[0] if path else "?"
             return _as_parse_error(path)
+
     return guarded
 
 
 def _as_parse_error(path):
     """Re-raise the exception being handled as `path`'s ParseError."""
     e = sys.exc_info()[1]
+    assert e is not None, "called while an exception is handled"
     name = display_name(path)
     if isinstance(e, MemoryError):
         raise ParseError(name, "too large / not a log: out of memory while reading it") from None

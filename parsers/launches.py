@@ -12,6 +12,7 @@ started, whether it is a resume and from where, its place in time, its launch st
 - Launch stamp: `YYYYmmdd_HHMMSS` from the file name (runners name logs and work-dir
   folders so), else from the launch's first line.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -61,7 +62,9 @@ def segment_order(seg: Segment) -> tuple:
     resumed = 1 if resume_record(seg) is not None else 0
     first_step = np.nan
     if len(seg.epoch):
-        first_step = float(seg.epoch[0] * EPOCH_SCALE + seg.iter[0]) if not np.isnan(seg.epoch[0]) else float(seg.iter[0])
+        first_step = (
+            float(seg.epoch[0] * EPOCH_SCALE + seg.iter[0]) if not np.isnan(seg.epoch[0]) else float(seg.iter[0])
+        )
     if len(seg.step) and not np.isnan(seg.step[0]):
         first_step = float(seg.step[0])
     return (t if t is not None else float("inf"), resumed, first_step if not np.isnan(first_step) else 0.0, seg.source)

@@ -19,6 +19,7 @@ header block cut by a poll would lose its end). When the file shrinks (truncated
 replaced) everything read is dropped and the file is read again from its start; a .gz log
 is read whole whenever its size changes.
 """
+
 from __future__ import annotations
 
 import os
@@ -211,7 +212,7 @@ class LiveLog:
         name = display_name(self.path)
         if self.dialect is not None:
             return read_text(name, data, self.dialect, self.console)
-        seg = read_json(name, [data], self.library)
+        seg = read_json(name, [data], self.library or "mmengine")
         return with_config_beside(seg) if first and self.library == "mmengine" else seg
 
     def _merge(self) -> None:

@@ -16,6 +16,7 @@ Two ways to read it:
 Dict-valued fields (`config`, `skipped`, `skipped_lines`, `optimizers`, `test_metrics`) are
 plain dicts for speed and pickling; treat them as read-only.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -43,8 +44,7 @@ class LrSchedule:
             _frozen_set(self, "steps", tuple(self.steps))
 
     def as_dict(self) -> dict:
-        return {f.name: (list(v) if isinstance(v, tuple) else v)
-                for f in fields(self) for v in [getattr(self, f.name)]}
+        return {f.name: (list(v) if isinstance(v, tuple) else v) for f in fields(self) for v in [getattr(self, f.name)]}
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class Meta(Mapping):
     def __len__(self) -> int:
         return len(_FIELD_NAMES)
 
-    __hash__ = None  # holds dicts (config); equality is field by field
+    __hash__ = None  # type: ignore[assignment]  # holds dicts (config); equality is field by field
 
 
 def _plain(value):

@@ -8,6 +8,7 @@ Prefixes (the logger name varies: mmdet, mmdet3d, mmseg, mmengine …):
   formatter drops the year; it is what nohup.out, slurm-*.out and wandb output.log hold.
 Timestamp names: runners name logs and work-dir folders `%Y%m%d_%H%M%S`.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,9 +42,7 @@ def date_format(dialect: str) -> str:
 
 # Any logger line of any dialect, in bytes, at a line start or after a progress bar's '\r'
 # (what the format sniffer looks for).
-ANY_PREFIX = re.compile(
-    ("(?m)^(?:[^\\n]*\\r)?(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")").encode()
-)
+ANY_PREFIX = re.compile(("(?m)^(?:[^\\n]*\\r)?(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")").encode())
 
 # Records: after the prefix, one line each. `Epoch [e][i/n]`, `Iter [i/n]`, `Epoch(val) [e][n]`,
 # `Iter(val) [n]`, mmengine `Epoch(train)  [1][  50/3517]`, `Iter(train) [  50/80000]`,

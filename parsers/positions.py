@@ -13,6 +13,7 @@
 - `match_keys(seg, runner)`: one key per row to match a text log's rows with its json twin's.
 - `median_step(x)`: the median positive difference of positions (a logging interval).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,8 +61,13 @@ def row_positions(seg: Segment, runner: str | None, ipe: int | None) -> dict[str
     if runner == "iter":
         step = np.where(np.isnan(stated), it, stated)
         per = np.full(n, float(ipe) if ipe else np.nan)
-        return {"epoch": np.floor((step - 1) / per) + 1, "iter": step, "iters_per_epoch": per, "step": step,
-                "epoch_f": step / per}
+        return {
+            "epoch": np.floor((step - 1) / per) + 1,
+            "iter": step,
+            "iters_per_epoch": per,
+            "step": step,
+            "epoch_f": step / per,
+        }
     per = rown.copy()
     if ipe:
         per[np.isnan(per)] = ipe
@@ -71,7 +77,13 @@ def row_positions(seg: Segment, runner: str | None, ipe: int | None) -> dict[str
     if seg.library == "mmengine" and seg.format.endswith("json") and ipe:
         # mmengine json `iter` is the global iteration: within-epoch iter from step.
         iter_col = step - (epoch - 1) * per
-    return {"epoch": epoch, "iter": iter_col, "iters_per_epoch": per, "step": step, "epoch_f": epoch - 1 + iter_col / per}
+    return {
+        "epoch": epoch,
+        "iter": iter_col,
+        "iters_per_epoch": per,
+        "step": step,
+        "epoch_f": epoch - 1 + iter_col / per,
+    }
 
 
 def match_keys(seg: Segment, runner: str) -> np.ndarray:

@@ -14,11 +14,13 @@ Every command reads through here (`bevlog diagnose` runs its rules inside `read_
 worker, through `map_jobs`); `read(path)` is `read_paths([path])` expecting one run.
 Names are unique within one call.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from parsers.assemble import build_run
 from parsers.discovery import expand, group_segments
@@ -39,8 +41,9 @@ class Job:
     units: list = field(default_factory=list)
 
 
-def read_paths(paths, jobs: int | None = None, progress: bool | None = None,
-               beside: bool = False, notes: list | None = None) -> tuple[list[Run], list[ParseError]]:
+def read_paths(
+    paths, jobs: int | None = None, progress: bool | None = None, beside: bool = False, notes: list | None = None
+) -> tuple[list[Run], list[ParseError]]:
     """PATH arguments -> (runs in argument order, one ParseError per unreadable input).
 
     jobs: worker processes (None: all cores when there are more than 4 groups).
@@ -66,8 +69,11 @@ def read(path, beside: bool = False) -> Run:
     runs, problems = read_paths([path], jobs=1, progress=False, beside=beside)
     if beside:
         here = os.path.abspath(path)
-        runs = [r for r in runs if here in {os.path.abspath(p) for p in
-                                            (r.meta.get("sources") or []) + (r.meta.get("twins") or [])}]
+        runs = [
+            r
+            for r in runs
+            if here in {os.path.abspath(p) for p in (r.meta.get("sources") or []) + (r.meta.get("twins") or [])}
+        ]
     if len(runs) == 1 and not (problems and not beside):
         return runs[0]
     if problems:
@@ -96,18 +102,18 @@ def plan(paths, beside: bool = False, notes: list | None = None) -> tuple[list[J
     return [Job(name, units) for name, (_, units) in zip(names, groups)], problems
 
 
-def map_jobs(fn, work: list, jobs: int | None = None, progress: bool | None = None,
-             label: str = "reading logs", preload=None) -> list:
+def map_jobs(
+    fn, work: list, jobs: int | None = None, progress: bool | None = None, label: str = "reading logs", preload=None
+) -> list:
     """[fn(job) for job in work], in worker processes when there are many (stdin: here)."""
     jobs = default_jobs(len(work), jobs)  # follows the runs found, not the PATH arguments
     if progress is None:
         progress = len(work) > 1 and sys.stderr.isatty()
     stdin = any(p == STDIN for job in work for unit in job.units for p in unit)
-    return map_with_progress(fn, work, jobs, progress, label, in_process=stdin, preload=preload,
-                             on_crash=_job_crashed)
+    return map_with_progress(fn, work, jobs, progress, label, in_process=stdin, preload=preload, on_crash=_job_crashed)
 
 
-def _job_crashed(job: Job, why: str) -> tuple[list, list[ParseError]]:
+def _job_crashed(job: Any, why: str) -> tuple[list, list[ParseError]]:
     """A job whose reading raised or whose worker died: one problem naming its first file."""
     first = job.units[0][0] if job.units and job.units[0] else job.name
     return [], [ParseError(display_name(first), f"could not be read ({why})")]
@@ -140,8 +146,12 @@ def read_unit(unit: list[str]) -> list[Segment]:
     segments = read_guarded(unit[0])
     refined = False
     for twin in unit[1:]:
-        usable = (not refined and len(segments) == 1 and segments[0].format.endswith("text")
-                  and twin.lower().endswith((".json", ".json.gz")))
+        usable = (
+            not refined
+            and len(segments) == 1
+            and segments[0].format.endswith("text")
+            and twin.lower().endswith((".json", ".json.gz"))
+        )
         if usable:
             try:
                 seg = refine_with_twin(segments[0], read_guarded(twin)[0])
@@ -174,13 +184,12 @@ def _qualified_names(keys: list[tuple[str, str]]) -> list[str]:
             continue
         parts = {d: [p for p in d.replace("\\", "/").split("/") if p] for d in dirs}
         depth = max(len(p) for p in parts.values())
-        k = next((k for k in range(1, depth + 1)
-                  if len({"/".join(p[-k:]) for p in parts.values()}) == len(parts)), depth)
+        k = next(
+            (k for k in range(1, depth + 1) if len({"/".join(p[-k:]) for p in parts.values()}) == len(parts)), depth
+        )
         tail = "/".join(parts[rdir][-k:])
         if parts[rdir] and parts[rdir][-1] == name:
             out.append(tail if k > 1 else name)
         else:
             out.append(f"{tail}/{name}" if tail else name)
     return dedupe(out)
-
-

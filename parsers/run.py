@@ -3,6 +3,7 @@
 See docs/architecture.md (the road from a path to a finding). Frames are plain pandas DataFrames;
 missing values are NaN, never 0.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,22 @@ from parsers.meta import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, 
 
 # Fixed leading columns of `Run.train`; every other logged key follows under its own name.
 TRAIN_COLUMNS = [
-    "run", "segment", "epoch", "iter", "iters_per_epoch", "step", "epoch_f", "samples",
-    "wall_s", "lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss",
+    "run",
+    "segment",
+    "epoch",
+    "iter",
+    "iters_per_epoch",
+    "step",
+    "epoch_f",
+    "samples",
+    "wall_s",
+    "lr",
+    "eta_s",
+    "time",
+    "data_time",
+    "memory",
+    "grad_norm",
+    "loss",
 ]
 LAYERS_COLUMNS = ["run", "step", "epoch_f", "group", "term", "layer", "value"]
 EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value"]

@@ -32,6 +32,7 @@ private keys) and `freeze()` it; what leaves a format module is the frozen Segme
 changed copy is `dataclasses.replace(segment, …)` (the twin refinement, line shifts).
 Arrays and dicts are not copied when frozen: treat them as read-only.
 """
+
 from __future__ import annotations
 
 import enum
@@ -61,8 +62,9 @@ class Merge(enum.Enum):
     EVALS = "appended, their train row counted from the launch's first row (pieces)"
 
 
-def _field(merge: Merge, doc: str, default: Any = None, factory: Any = None, pieces: Merge | None = None,
-           lines: bool = False) -> Any:
+def _field(
+    merge: Merge, doc: str, default: Any = None, factory: Any = None, pieces: Merge | None = None, lines: bool = False
+) -> Any:
     """A Segment field: its merge policy, its meaning (`doc`), how pieces of one launch combine
     it (`pieces`, default: as the segments of a run do) and whether it holds line numbers."""
     meta = {"merge": merge, "pieces": pieces or merge, "doc": doc, "lines": lines}
@@ -126,80 +128,115 @@ class Segment:
 
     # -- what was read -----------------------------------------------------------------
     source: str = _field(M.PER_LAUNCH, "the file it was read from (display name)", "", pieces=M.FIRST)
-    format: str = _field(M.PER_LAUNCH, "mmcv-text | mmcv-json | mmengine-text | mmengine-json | console",
-                         "", pieces=M.FIRST)
+    format: str = _field(
+        M.PER_LAUNCH, "mmcv-text | mmcv-json | mmengine-text | mmengine-json | console", "", pieces=M.FIRST
+    )
     library: str = _field(M.FIRST, "mmcv | mmengine", "")
     runner: str | None = _field(M.FIRST, "epoch | iter | None (the log does not say)")
     # -- train rows: per-row positions, then the logged keys as a matrix -----------------
-    epoch: np.ndarray = _field(M.PER_LAUNCH, "float64 per row: the epoch (NaN = not logged)", factory=_empty,
-                               pieces=M.ROWS)
-    iter: np.ndarray = _field(M.PER_LAUNCH, "float64: within the epoch (epoch runner) or global (iter runner)",
-                              factory=_empty, pieces=M.ROWS)
-    n: np.ndarray = _field(M.PER_LAUNCH, "float64: iters per epoch / max iters shown as `[i/n]`, NaN if absent",
-                           factory=_empty, pieces=M.ROWS)
-    step: np.ndarray = _field(M.PER_LAUNCH, "float64: the global iteration where the log states it (mmengine json)",
-                              factory=_empty, pieces=M.ROWS)
-    ts: np.ndarray = _field(M.PER_LAUNCH, "float64: unix seconds of the line (text logs), NaN otherwise",
-                            factory=_empty, pieces=M.ROWS)
+    epoch: np.ndarray = _field(
+        M.PER_LAUNCH, "float64 per row: the epoch (NaN = not logged)", factory=_empty, pieces=M.ROWS
+    )
+    iter: np.ndarray = _field(
+        M.PER_LAUNCH, "float64: within the epoch (epoch runner) or global (iter runner)", factory=_empty, pieces=M.ROWS
+    )
+    n: np.ndarray = _field(
+        M.PER_LAUNCH,
+        "float64: iters per epoch / max iters shown as `[i/n]`, NaN if absent",
+        factory=_empty,
+        pieces=M.ROWS,
+    )
+    step: np.ndarray = _field(
+        M.PER_LAUNCH,
+        "float64: the global iteration where the log states it (mmengine json)",
+        factory=_empty,
+        pieces=M.ROWS,
+    )
+    ts: np.ndarray = _field(
+        M.PER_LAUNCH, "float64: unix seconds of the line (text logs), NaN otherwise", factory=_empty, pieces=M.ROWS
+    )
     eta_s: np.ndarray = _field(M.PER_LAUNCH, "float64: the logged eta in seconds", factory=_empty, pieces=M.ROWS)
     keys: tuple[str, ...] = _field(M.PER_LAUNCH, "logged key names, in first-seen order", (), pieces=M.ROWS)
-    values: np.ndarray = _field(M.PER_LAUNCH, "float64 matrix rows x keys", factory=lambda: np.zeros((0, 0)),
-                                pieces=M.ROWS)
-    present: np.ndarray = _field(M.PER_LAUNCH, "bool matrix rows x keys: the row carried the key (value may be nan)",
-                                 factory=lambda: np.zeros((0, 0), bool), pieces=M.ROWS)
+    values: np.ndarray = _field(
+        M.PER_LAUNCH, "float64 matrix rows x keys", factory=lambda: np.zeros((0, 0)), pieces=M.ROWS
+    )
+    present: np.ndarray = _field(
+        M.PER_LAUNCH,
+        "bool matrix rows x keys: the row carried the key (value may be nan)",
+        factory=lambda: np.zeros((0, 0), bool),
+        pieces=M.ROWS,
+    )
     # -- evaluation rows (long: one entry per metric of an evaluation) --------------------
     eval_epoch: tuple = _field(M.PER_LAUNCH, "epoch of the evaluation (NaN for iter runners)", (), pieces=M.EVALS)
-    eval_after_row: tuple = _field(M.PER_LAUNCH, "index of the last train row logged before it (-1: none)", (),
-                                   pieces=M.EVALS)
+    eval_after_row: tuple = _field(
+        M.PER_LAUNCH, "index of the last train row logged before it (-1: none)", (), pieces=M.EVALS
+    )
     eval_step: tuple = _field(M.PER_LAUNCH, "the step the log states for it (NaN: none)", (), pieces=M.EVALS)
     eval_metric: tuple = _field(M.PER_LAUNCH, "metric name", (), pieces=M.EVALS)
-    eval_value: tuple = _field(M.PER_LAUNCH, "float, or str for a string field (`bbox_mAP_copypaste`)", (),
-                               pieces=M.EVALS)
-    test_metrics: dict = _field(M.UPDATE, "{metric: value} of `runner.test()` (Epoch(test) line / test dump)",
-                                factory=dict)
+    eval_value: tuple = _field(
+        M.PER_LAUNCH, "float, or str for a string field (`bbox_mAP_copypaste`)", (), pieces=M.EVALS
+    )
+    test_metrics: dict = _field(
+        M.UPDATE, "{metric: value} of `runner.test()` (Epoch(test) line / test dump)", factory=dict
+    )
     # -- what the header and the other non-record lines state ------------------------------
-    config_text: str | None = _field(M.LATEST, "the config dump (`Config:` block, an mmcv json meta line's "
-                                               "`config`, mmengine's vis_data/config.py), read with `ast` later")
-    json_meta: dict | None = _field(M.LATEST, "an mmcv json's first line: run meta, or a resumed run's "
-                                              "checkpoint meta (`epoch`, `iter`, `fp16` …), env and config left out")
-    exp_name: str | None = _field(M.LATEST, "`Exp name: …` (mmengine repeats it: the first in a file)",
-                                  pieces=M.FIRST)
+    config_text: str | None = _field(
+        M.LATEST,
+        "the config dump (`Config:` block, an mmcv json meta line's "
+        "`config`, mmengine's vis_data/config.py), read with `ast` later",
+    )
+    json_meta: dict | None = _field(
+        M.LATEST,
+        "an mmcv json's first line: run meta, or a resumed run's "
+        "checkpoint meta (`epoch`, `iter`, `fp16` …), env and config left out",
+    )
+    exp_name: str | None = _field(M.LATEST, "`Exp name: …` (mmengine repeats it: the first in a file)", pieces=M.FIRST)
     seed: int | None = _field(M.LATEST, "`Set random seed to N` / `seed: N` (the first in a file)", pieces=M.FIRST)
     gpu_number: int | None = _field(M.LATEST, "mmengine's `GPU number: N`")
     distributed: bool | None = _field(M.LATEST, "`Distributed training: True|False`")
-    env_gpus: int | None = _field(M.LATEST, "GPUs listed by mmcv's environment block (`GPU 0,1,2,3: …`)",
-                                  pieces=M.SUM)
+    env_gpus: int | None = _field(M.LATEST, "GPUs listed by mmcv's environment block (`GPU 0,1,2,3: …`)", pieces=M.SUM)
     max_epochs: int | None = _field(M.LATEST, "`workflow: …, max: N epochs`")
     max_iters: int | None = _field(M.LATEST, "`workflow: …, max: N iters`")
     resumes: tuple[Resume, ...] = _field(M.CONCAT, "resume records, in file order", (), lines=True)
     checkpoints: tuple[Checkpoint, ...] = _field(M.CONCAT, "`Saving checkpoint at …` messages", (), lines=True)
-    traceback: str | None = _field(M.LAST, "`Type: message` of the launch's last Python traceback",
-                                   pieces=M.LATEST)
+    traceback: str | None = _field(M.LAST, "`Type: message` of the launch's last Python traceback", pieces=M.LATEST)
     tail: tuple[str, ...] = _field(M.LATEST, "the launch's last lines (how it ended), as logged (text logs)", ())
-    start_date: str | None = _field(M.PER_LAUNCH, "date of the first logger line, as logged (a console "
-                                                  "line with the year found: `YYYY/mm/dd …`)", pieces=M.FIRST)
+    start_date: str | None = _field(
+        M.PER_LAUNCH,
+        "date of the first logger line, as logged (a console line with the year found: `YYYY/mm/dd …`)",
+        pieces=M.FIRST,
+    )
     start_ms: int | None = _field(M.PER_LAUNCH, "milliseconds of that line (mmcv; 0 for mmengine)", pieces=M.FIRST)
-    year: int | None = _field(M.PER_LAUNCH, "the year of a console launch whose lines carry none, when known",
-                              pieces=M.LATEST)
-    year_unknown: bool = _field(M.PER_LAUNCH, "a console launch without a known year: its clock counts from a "
-                                              "stand-in year", False, pieces=M.LATEST)
+    year: int | None = _field(
+        M.PER_LAUNCH, "the year of a console launch whose lines carry none, when known", pieces=M.LATEST
+    )
+    year_unknown: bool = _field(
+        M.PER_LAUNCH,
+        "a console launch without a known year: its clock counts from a stand-in year",
+        False,
+        pieces=M.LATEST,
+    )
     year_from: str | None = _field(M.PER_LAUNCH, "the evidence for `year`", pieces=M.LATEST)
-    launch: Launch | None = _field(M.PER_LAUNCH, "its place in a file of several launches (nohup.out)",
-                                   pieces=M.LATEST)
-    config_lines: tuple[int, ...] = _field(M.PER_LAUNCH, "1-based lines where a Config dump starts", (),
-                                           pieces=M.CONCAT, lines=True)
-    env_lines: tuple[int, ...] = _field(M.PER_LAUNCH, "1-based lines where an environment block starts", (),
-                                        pieces=M.CONCAT, lines=True)
+    launch: Launch | None = _field(M.PER_LAUNCH, "its place in a file of several launches (nohup.out)", pieces=M.LATEST)
+    config_lines: tuple[int, ...] = _field(
+        M.PER_LAUNCH, "1-based lines where a Config dump starts", (), pieces=M.CONCAT, lines=True
+    )
+    env_lines: tuple[int, ...] = _field(
+        M.PER_LAUNCH, "1-based lines where an environment block starts", (), pieces=M.CONCAT, lines=True
+    )
     # -- how it was read ---------------------------------------------------------------
     log_lines: int = _field(M.PER_LAUNCH, "logger lines of a text log (0: not a training log)", 0, pieces=M.SUM)
     fast_train_rows: int = _field(M.PER_LAUNCH, "train rows the vectorised paths read", 0, pieces=M.SUM)
-    train_lane: bool = _field(M.PER_LAUNCH, "a json log's train rows came through the train lane", False,
-                              pieces=M.LATEST)
-    val_lines: ValLines = _field(M.PER_LAUNCH, "how the val/test record lines were read", factory=ValLines,
-                                 pieces=M.SUM)
+    train_lane: bool = _field(
+        M.PER_LAUNCH, "a json log's train rows came through the train lane", False, pieces=M.LATEST
+    )
+    val_lines: ValLines = _field(
+        M.PER_LAUNCH, "how the val/test record lines were read", factory=ValLines, pieces=M.SUM
+    )
     skipped: dict = _field(M.SUM, "{reason: count} of lines (or fields) not read", factory=dict)
-    skipped_lines: dict = _field(M.PER_LAUNCH, "{reason: (1-based line, …)}, the first few of each",
-                                 factory=dict, pieces=M.CONCAT, lines=True)
+    skipped_lines: dict = _field(
+        M.PER_LAUNCH, "{reason: (1-based line, …)}, the first few of each", factory=dict, pieces=M.CONCAT, lines=True
+    )
     # -- a text log and its json twin (parsers.twins) --------------------------------------
     twins_read: tuple[str, ...] = _field(M.CONCAT, "json twins whose exact values refined the rows", ())
     twins_not_read: tuple[str, ...] = _field(M.CONCAT, "twin files found but not read", ())
@@ -296,8 +333,10 @@ def _rows_of(pieces: list[Segment]) -> dict[str, Any]:
         return {name: getattr(pieces[0], name) for name in ROW_FIELDS}
     if len(with_rows) == 1:
         return {name: getattr(with_rows[0], name) for name in ROW_FIELDS}
-    out: dict[str, Any] = {name: np.concatenate([getattr(p, name) for p in with_rows])
-                           for name in ("epoch", "iter", "n", "step", "ts", "eta_s")}
+    out: dict[str, Any] = {
+        name: np.concatenate([getattr(p, name) for p in with_rows])
+        for name in ("epoch", "iter", "n", "step", "ts", "eta_s")
+    }
     names, values, present = stack_values([_Part(p) for p in with_rows], lambda part: len(part.values))
     out.update(keys=tuple(names), values=values, present=present)
     return out
@@ -345,8 +384,9 @@ def shift_lines(seg: Segment, by: int) -> Segment:
 
 def slice_rows(seg: Segment, start: int) -> Segment:
     """The segment's train rows from `start` on (views), its facts, no evaluations."""
-    rows = {name: getattr(seg, name)[start:] for name in ROW_FIELDS if name != "keys"}
-    return replace(seg, **rows, **{name: () for name in EVAL_FIELDS}, test_metrics={})
+    changes: dict[str, Any] = {name: getattr(seg, name)[start:] for name in ROW_FIELDS if name != "keys"}
+    changes.update({name: () for name in EVAL_FIELDS}, test_metrics={})
+    return replace(seg, **changes)
 
 
 class Draft:
@@ -391,8 +431,7 @@ class Draft:
             by_reason = self.skipped_lines
             seen = list(by_reason.get(reason, ()))
             seen.extend(int(x) for x in list(lines)[: max(0, SKIPPED_LINES_KEPT - len(seen))])
-            by_reason[reason] = seen
-            self.skipped_lines = by_reason
+            by_reason[reason] = seen  # the draft's own dict: changed in place
 
     def empty_train(self) -> None:
         """No train rows (the fields of an empty segment)."""

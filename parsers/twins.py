@@ -9,6 +9,7 @@ every key in both, the json value replaces the text value when it is consistent 
 json except lr keys (5 decimals of a 1e-5 lr are worse than `%.3e`). Non-finite values
 keep the text's. Rows only one twin has are left as they are.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -17,7 +18,6 @@ import numpy as np
 
 from parsers.positions import match_keys
 from parsers.segment import Segment
-
 
 
 def refine_with_twin(text: Segment, twin: Segment) -> Segment:

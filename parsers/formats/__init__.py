@@ -33,6 +33,7 @@ Adding a format = one new module in this package + one row in FORMATS. The modul
 Files of one run are grouped by `parsers.discovery.run_key` from their paths; a format whose
 files of one run are not named `<stem>[_<timestamp>]` adds its naming rule there.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -40,9 +41,8 @@ import importlib
 import os
 import re
 import stat
-from typing import NamedTuple
-
 import zlib
+from typing import NamedTuple
 
 from parsers.io import BOMS, GZIP_MAGIC, STDIN, display_name, read_log
 from parsers.run import ParseError
@@ -112,7 +112,7 @@ def sniff_head(data: bytes) -> bytes:
             return b""
     for bom, codec in BOMS:
         if data.startswith(bom):
-            cut = data[len(bom): len(bom) + (len(data) - len(bom)) // 2 * 2]
+            cut = data[len(bom) : len(bom) + (len(data) - len(bom)) // 2 * 2]
             return cut.decode(codec, errors="replace").encode("utf-8")
     return data
 

@@ -9,6 +9,7 @@ and prints; each launch's year is found from its `Exp name` stamp or a neighbour
 (`parsers.formats.text`); captures of logger lines with the year are read by `mmcv_text`
 and `mmengine_text` and labelled `console` there.
 """
+
 from __future__ import annotations
 
 from parsers.formats.text.dialect import dialect_of

@@ -6,6 +6,7 @@ checkpoint meta (`{"epoch": 2, "iter": 61790, …}`).
 
 Read by the JSON-lines engine (`parsers.formats.jsonl`).
 """
+
 from __future__ import annotations
 
 from parsers.formats.jsonl import first_line

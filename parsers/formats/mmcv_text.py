@@ -7,6 +7,7 @@ whose content shows a terminal (a traceback, progress bars, output before the fi
 line) is labelled `console`. Read by the text engine (`parsers.formats.text`), whose fast
 path for mmcv train lines (`parsers.formats.text.mmcv_lines`) reads the bulk of the rows.
 """
+
 from __future__ import annotations
 
 from parsers.formats.text.dialect import dialect_of

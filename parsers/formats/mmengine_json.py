@@ -7,6 +7,7 @@ and metric keys with `/`, a test dump neither. mmengine writes the config next t
 
 Read by the JSON-lines engine (`parsers.formats.jsonl`).
 """
+
 from __future__ import annotations
 
 import os

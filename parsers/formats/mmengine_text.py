@@ -7,6 +7,7 @@ Logger lines with the year (the file handler's format). A file whose content sho
 terminal (a traceback, progress bars, output before the first logger line) is labelled
 `console`. Read by the text engine (`parsers.formats.text`).
 """
+
 from __future__ import annotations
 
 from parsers.formats.text.dialect import dialect_of

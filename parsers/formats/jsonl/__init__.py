@@ -5,6 +5,7 @@ Two formats share it (`parsers.formats.mmcv_json`, `mmengine_json`). The road:
 bytes (`blocks`), the other rows through a vectorised split (`rows`), the rest through
 `json.loads`.
 """
+
 from __future__ import annotations
 
 

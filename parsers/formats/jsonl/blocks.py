@@ -18,12 +18,15 @@ handed to `parsers.formats.jsonl.rows` unchanged; a block that cannot be cast go
 blocks as they are, see `parsers.formats.jsonl.reader`); `chunk_rows` merges them into the `Rows`
 that `json_rows.parse_rows` gives for the chunk's lines.
 """
+
 from __future__ import annotations
 
 import json
 import re
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
 
@@ -105,9 +108,6 @@ def _block(u, mv, a, sp, starts, ends, first_sp, count):
 
 def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     """_block's rows of the candidates `cand` that share the layout of row r0."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     k = (nsep + 1) // 2
     ref = _reference(mv, a, starts[r0], ends[r0], sp[first_sp[r0] : first_sp[r0] + nsep])
     if ref is None:
@@ -169,8 +169,8 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     small = np.minimum(lens, 12)
     hi &= _TAIL[small]
     short = small < 4
-    for q in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
-        lo[q] &= _PREFIX[np.minimum(small[q], 4)]
+    for col in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
+        lo[col] &= _PREFIX[np.minimum(small[col], 4)]
     views.view("<i4")[:, :, 0] = lens
     long = np.flatnonzero(lens > 12)  # not inline: buffer 0, offset into the chunk
     if len(long):
@@ -187,7 +187,9 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     values = floats.reshape(nnum, n_ok).T  # rows x keys, column-major
-    strings = {_name(keys[j]): np.full(n_ok, json.loads(fixed[j]), dtype=object) for j in range(k) if fixed[j] is not None}
+    strings = {
+        _name(keys[j]): np.full(n_ok, json.loads(fixed[j]), dtype=object) for j in range(k) if fixed[j] is not None
+    }
     return cand, list(names), values, strings
 
 
@@ -215,7 +217,10 @@ def _reference(mv, a, s, e, seps):
         return None
     if [_name(k) for k, _ in items] != list(obj):
         return None
-    keys, fixed, names, numeric = [], [], [], []
+    keys: list[bytes] = []
+    fixed: list[bytes | None] = []
+    names: list[str] = []
+    numeric: list[int] = []
     for j, (key, value) in enumerate(items):
         v = obj[_name(key)]
         keys.append(key)
@@ -232,15 +237,15 @@ def _reference(mv, a, s, e, seps):
 
 def _fallback(mv, a, starts, ends, idx) -> Rows:
     """parse_rows over the lines `idx` of the chunk (their indices kept)."""
-    import pyarrow as pa
-
     if len(idx) == 0:
         return no_rows()
 
     offsets = np.empty(2 * len(idx), np.int64)
     offsets[0::2], offsets[1::2] = starts[idx], ends[idx]
     offsets = np.append(offsets, offsets[-1])
-    pairs = pa.Array.from_buffers(pa.large_string(), max(len(offsets) - 1, 0), [None, pa.py_buffer(offsets), pa.py_buffer(mv[a:])])
+    pairs = pa.Array.from_buffers(
+        pa.large_string(), max(len(offsets) - 1, 0), [None, pa.py_buffer(offsets), pa.py_buffer(mv[a:])]
+    )
     lines = pairs.take(pa.array(np.arange(0, 2 * len(idx), 2)))
     rows = parse_rows(lines, threads=1)
     out = Rows(idx[rows.ok_rows], rows.names, rows.values, rows.present, rows.strings, idx[rows.rejected])
@@ -256,8 +261,8 @@ def name_order(block: Block, slow: Rows) -> tuple[list[str], list[str]]:
     for i, (n, line) in enumerate(slow.first_seen.items()):
         if n not in rank or line < rank[n][0]:
             rank[n] = (line, i)
-    numeric = sorted(set(block.names) | set(slow.names), key=rank.get)
-    strings = sorted(set(block.strings) | set(slow.strings), key=rank.get)
+    numeric = sorted(set(block.names) | set(slow.names), key=rank.__getitem__)
+    strings = sorted(set(block.strings) | set(slow.strings), key=rank.__getitem__)
     return numeric, strings
 
 
@@ -265,7 +270,9 @@ def merge_block(block: Block, slow: Rows) -> Rows:
     """One Rows of a chunk's block and its other lines (rows in file order)."""
     all_names, string_names = name_order(block, slow)
     if not len(slow.ok_rows) and all_names == block.names and string_names == list(block.strings):
-        return Rows(block.lines, block.names, block.values, np.ones(block.values.shape, bool), block.strings, slow.rejected)
+        return Rows(
+            block.lines, block.names, block.values, np.ones(block.values.shape, bool), block.strings, slow.rejected
+        )
     m, s = len(block.lines), len(slow.ok_rows)
     col = {n: i for i, n in enumerate(all_names)}
     lines = np.sort(np.concatenate((block.lines, slow.ok_rows)))  # rows in file order

@@ -23,6 +23,7 @@ another layout) are slotted in by line; anything the lane cannot represent exact
 of different layouts) sends the whole file through the general path, which gives the
 same frames (tests/parsers/test_parsers_fastpaths.py compares the two).
 """
+
 from __future__ import annotations
 
 import json
@@ -78,7 +79,9 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
             _fill(seg, table, library, order, lane)
             return seg.freeze()
     skips = []
-    parts = [(first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)]
+    parts = [
+        (first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)
+    ]
     table = _table(f, parts, meta_line, skips)
     order = _first_seen_order(f, table, None, list(table.cols))
     f.release()
@@ -100,6 +103,7 @@ def _scan(f: TextFile, engine: str):
     """[(global line starts, Block or None, Rows of the other lines)] per ~8 MB chunk,
     two chunks at a time (numpy and Arrow release the GIL). Engine "python": no rows
     parsed here, every line is handed to json.loads."""
+
     def scan(k):
         if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.formats.jsonl.blocks)
             return chunk_parts(f.data, *f.bounds[k])
@@ -175,11 +179,12 @@ def _train_lane(blocks, table, tr) -> Lane:
         for j, k in enumerate(names):
             if k in table.cols:
                 values[-1][j], present[-1][j] = table.cols[k][0][tr], table.cols[k][1][tr]
-    lines, values, present = np.concatenate(lines), np.concatenate(values, axis=1), np.concatenate(present, axis=1)
-    if len(tr) and (np.diff(lines) < 0).any():
-        order = np.argsort(lines, kind="stable")
-        lines, values, present = lines[order], values[:, order], present[:, order]
-    return Lane(lines, names, values, present)
+    all_lines = np.concatenate(lines)
+    all_values, all_present = np.concatenate(values, axis=1), np.concatenate(present, axis=1)
+    if len(tr) and (np.diff(all_lines) < 0).any():
+        order = np.argsort(all_lines, kind="stable")
+        all_lines, all_values, all_present = all_lines[order], all_values[:, order], all_present[:, order]
+    return Lane(all_lines, names, all_values, all_present)
 
 
 def _name_order(chunks, table) -> list[str]:
@@ -208,10 +213,8 @@ class Table:
 def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
     """The rows of `parts` ([(first line index, Rows)]) and their rejected lines (read
     with json.loads) as a Table; lines that are not JSON objects go to `skips`."""
-    ok = [rows.ok_rows + first for first, rows in parts if len(rows.ok_rows)]
-    rejected = [rows.rejected + first for first, rows in parts if len(rows.rejected)]
-    ok = np.concatenate(ok) if ok else np.zeros(0, np.int64)
-    rejected = np.concatenate(rejected) if rejected else np.zeros(0, np.int64)
+    ok = _lines_of([rows.ok_rows + first for first, rows in parts])
+    rejected = _lines_of([rows.rejected + first for first, rows in parts])
     if meta_line:  # line 1 was read by _split_meta
         ok, rejected = ok[ok != 0], rejected[rejected != 0]
     lines = np.sort(np.concatenate((ok, rejected)))
@@ -225,9 +228,8 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
         at = np.searchsorted(lines, rows.ok_rows + first)
         if meta_line and first == 0 and rows.ok_rows[0] == 0:
             src, at = src[1:], at[1:]
-        if len(at) and at[-1] - at[0] + 1 == len(at):
-            at = slice(int(at[0]), int(at[-1]) + 1)  # consecutive rows: copies, not scatters
-            src = slice(int(src[0]), int(src[-1]) + 1)
+        if len(at) and at[-1] - at[0] + 1 == len(at):  # consecutive rows: copies, not scatters
+            at, src = slice(int(at[0]), int(at[-1]) + 1), slice(int(src[0]), int(src[-1]) + 1)  # type: ignore[assignment]
         is_row[at] = True
         for j, name in enumerate(rows.names):
             c = cols.get(name)
@@ -248,7 +250,7 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
         _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut)
     keep = np.flatnonzero(is_row)
     if len(keep) == n:
-        keep = slice(None)  # the usual case: views, no copies
+        keep = slice(None)  # type: ignore[assignment]  # the usual case: views, no copies
     out = {}
     for name, c in cols.items():
         out[name] = ("str", c[1][keep]) if isinstance(c[0], str) else (c[0][keep], c[1][keep])
@@ -351,7 +353,7 @@ def _row_kinds(table: Table, library: str):
         mode = cols.get("mode")
         mode = mode[1] if mode is not None and isinstance(mode[0], str) else np.full(n, None, dtype=object)
         is_train = mode == "train"
-        no_mode = np.equal(mode, None)
+        no_mode = ~_is_set(mode)
         return is_train, ~is_train & ~no_mode, no_mode
     # A train row: `step` and `iter`, or `step` and `lr` (older mmengine logs no `iter`).
     has_step = has("step")
@@ -374,7 +376,7 @@ def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None
     if library == "mmcv":
         seg.skip("row without mode", int(other.sum()))
     rank = {k: i for i, k in enumerate(order)}
-    numeric = sorted((k for k in cols if not isinstance(cols[k][0], str)), key=rank.get)
+    numeric = sorted((k for k in cols if not isinstance(cols[k][0], str)), key=rank.__getitem__)
     metric_names = [k for k in numeric if k not in POSITION_KEYS]
 
     if lane is None:
@@ -388,7 +390,7 @@ def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None
     else:
         train_lines = lane.lines
         at = {k: j for j, k in enumerate(lane.names)}
-        train_keys = sorted((k for k in lane.names if k not in POSITION_KEYS), key=rank.get)
+        train_keys = sorted((k for k in lane.names if k not in POSITION_KEYS), key=rank.__getitem__)
         nan = np.full(len(train_lines), np.nan)
         position = {k: lane.values[at[k]] if k in at else nan for k in ("epoch", "iter", "step")}
         has_epoch = "epoch" in at and len(train_lines) > 0
@@ -426,7 +428,7 @@ def _first_seen_order(f: TextFile, table: Table, lane: Lane | None, order: list)
     lines where some key is first seen are looked at again."""
     first: dict = {}
     for k, c in table.cols.items():
-        seen = np.not_equal(c[1], None) if isinstance(c[0], str) else c[1]
+        seen = _is_set(c[1]) if isinstance(c[0], str) else c[1]
         if seen.any():
             first[k] = int(table.lines[int(np.argmax(seen))])
     if lane is not None:
@@ -453,12 +455,12 @@ def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> No
         return
     rank = {k: i for i, k in enumerate(order)}
     nums = [k for k in metric_names if k not in NOT_METRICS and not k.startswith("lr_")]
-    strs = sorted((k for k in cols if k not in POSITION_KEYS and isinstance(cols[k][0], str)), key=rank.get)
+    strs = sorted((k for k in cols if k not in POSITION_KEYS and isinstance(cols[k][0], str)), key=rank.__getitem__)
     present = np.empty((len(ev), len(nums) + len(strs)), bool)
     for j, k in enumerate(nums):
         present[:, j] = cols[k][1][ev]
     for j, k in enumerate(strs):
-        present[:, len(nums) + j] = np.not_equal(cols[k][1][ev], None)
+        present[:, len(nums) + j] = _is_set(cols[k][1][ev])
     r, c = np.nonzero(present)  # row-major: fields of one row together, in key order
     values = np.empty(len(r), object)
     is_num = c < len(nums)
@@ -476,10 +478,24 @@ def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> No
         step = cols["step"][0][ev] if seg.runner != "iter" else np.full(len(ev), np.nan)
         epoch = step
     else:
-        epoch = cols["epoch"][0][ev] if "epoch" in cols and not isinstance(cols["epoch"][0], str) else np.full(len(ev), np.nan)
+        epoch = (
+            cols["epoch"][0][ev]
+            if "epoch" in cols and not isinstance(cols["epoch"][0], str)
+            else np.full(len(ev), np.nan)
+        )
     epoch = np.where(counts_ok(epoch), epoch, np.nan)  # an out-of-range epoch is not stated
     seg.eval_epoch.extend(epoch[r].tolist())
     seg.eval_step.extend([np.nan] * len(r))
     seg.eval_after_row.extend(after[r].tolist())
     seg.eval_metric.extend(names[c].tolist())
     seg.eval_value.extend(values.tolist())
+
+
+def _lines_of(parts: list[np.ndarray]) -> np.ndarray:
+    parts = [p for p in parts if len(p)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def _is_set(strings: np.ndarray) -> np.ndarray:
+    """Bool per entry of an object array of strings: it holds one (not None)."""
+    return np.not_equal(strings, None)  # type: ignore[call-overload]  # the stubs take no None: elementwise here

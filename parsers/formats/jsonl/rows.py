@@ -11,11 +11,14 @@ several optimizers, a string value containing `, `) is handed back and read with
 rewritten. Quoted values (`"mode": "train"`, `bbox_mAP_copypaste`) are kept as strings.
 Two halves of the rows are parsed on two threads (Arrow releases the GIL).
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from parsers.frames import list_offsets
 from parsers.stack import stack_values
@@ -32,14 +35,13 @@ class Rows:
     def __init__(self, ok_rows, names, values, present, strings, rejected):
         self.ok_rows, self.names, self.values, self.present = ok_rows, names, values, present
         self.strings, self.rejected = strings, rejected
+        self.first_seen: dict[str, int] = {}  # key -> the input row where it is first seen
 
 
 def no_rows() -> Rows:
     """The Rows of no lines."""
     none = np.zeros(0, np.int64)
-    out = Rows(none, [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, none)
-    out.first_seen = {}
-    return out
+    return Rows(none, [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, none)
 
 
 def parse_rows(lines, threads: int = 2) -> Rows:
@@ -55,9 +57,6 @@ def parse_rows(lines, threads: int = 2) -> Rows:
 
 
 def _parse_chunk(lines) -> Rows:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     framed = np.asarray(pc.and_(pc.starts_with(lines, "{"), pc.ends_with(lines, "}")).fill_null(False))
     x = pc.utf8_slice_codeunits(lines, 1, -1)
     x = pc.replace_substring(x, ": ", ", ")
@@ -117,7 +116,9 @@ def _parse_chunk(lines) -> Rows:
     if sel_str.any():
         s_codes = codes[sel_str]
         s_rows = remap[row_of[sel_str]]
-        s_vals = np.asarray(pc.utf8_slice_codeunits(vals.filter(pa.array(sel_str)), 1, -1).to_numpy(zero_copy_only=False), dtype=object)
+        s_vals = np.asarray(
+            pc.utf8_slice_codeunits(vals.filter(pa.array(sel_str)), 1, -1).to_numpy(zero_copy_only=False), dtype=object
+        )
         for c in np.unique(s_codes):
             col = np.full(nrows, None, dtype=object)
             m = s_codes == c

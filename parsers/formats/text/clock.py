@@ -9,6 +9,7 @@ launches`); failing that, timestamps count from a stand-in year and the segment 
 `year_unknown`: differences between them are right, whatever the real year was, except
 across a Feb 29 that the stand-in year would not have.
 """
+
 from __future__ import annotations
 
 import re

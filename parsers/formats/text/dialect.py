@@ -4,6 +4,7 @@ Dialects (`parsers.patterns.DIALECTS`): mmcv, mmengine (file log) and mmengine's
 form without the year. A text log's dialect is the one most of its logger lines (in its
 first MiB) are written in, at a line start or, failing that, after a progress bar's '\\r'.
 """
+
 from __future__ import annotations
 
 import functools

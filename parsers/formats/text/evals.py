@@ -6,6 +6,7 @@ Every val/test line is accounted for (`ValLines`): an mmengine evaluation's prog
 failed evaluation). NaN metrics are real results (`nan` in the log) and are kept; fields
 that are not numbers (`bbox_mAP_copypaste: 0.374 0.581 …`) are kept as strings.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,7 @@ def fill_evals(draft, rec, ev, rec_idx, train_line_idx) -> None:
     after = np.searchsorted(train_line_idx, rec_idx[ev]) - 1
     for reason, count in p.skipped.items():
         draft.skip(reason, count, rec_idx[ev][p.bad_rows.get(reason, [])] + 1)
-    str_rows = set()
+    str_rows: set[int] = set()
     for reason, rows in p.bad_rows.items():
         if reason.startswith("non-numeric field: "):
             str_rows.update(int(x) for x in rows)

@@ -12,6 +12,7 @@ the line before them (teams log `配置:` for `Config:`, `环境信息:` for `En
 an environment block lists `sys.platform: …`; a config dump is Python assignments at the
 left margin (`optimizer = dict(type='AdamW', …)`).
 """
+
 from __future__ import annotations
 
 import re
@@ -127,7 +128,7 @@ def read_header(draft, f, prefixed, others, other_lines, dialect: str, year: int
     msgs = []
     for i, text in zip(others, other_lines.to_pylist()):
         m = prefix_re.match(text)
-        msgs.append((int(i), m.group("date") if m else None, text[m.end():] if m else text))
+        msgs.append((int(i), m.group("date") if m else None, text[m.end() :] if m else text))
     blocks = {}
     nxt = np.searchsorted(prefixed_idx, others, side="right")
     for (i, _, _), n in zip(msgs, nxt):

@@ -12,6 +12,7 @@ A console launch without a year of its own (`parsers.formats.text.clock`) takes 
 nearest launch of the same file whose year is known: launches are appended in time order,
 so it is that launch's year, one more (less) when the month/day went back (forward).
 """
+
 from __future__ import annotations
 
 import re
@@ -58,7 +59,7 @@ def _read_each(source, data, starts, dialect, engine, chunk) -> list[Segment]:
     bounds = [0] + starts[1:] + [len(data)]
 
     def read(k: int, year: int | None = None) -> Segment:
-        return read_text(source, data[bounds[k]:bounds[k + 1]], dialect, console, engine, chunk, year)
+        return read_text(source, data[bounds[k] : bounds[k + 1]], dialect, console, engine, chunk, year)
 
     out: list[Segment] = []
     first_line = 0
@@ -76,9 +77,11 @@ def _read_each(source, data, starts, dialect, engine, chunk) -> list[Segment]:
     if any(s.year is not None for s in out):  # launches before the first one with a known year
         for k in range(len(out) - 1, -1, -1):
             if out[k].year_unknown:
-                year, evidence = _year_of_neighbours(out[k + 1:], out[k], before=True)
+                year, evidence = _year_of_neighbours(out[k + 1 :], out[k], before=True)
                 if year is not None:
-                    seg = shift_lines(read(k, year), out[k].launch.first_line - 1)
+                    placed = out[k].launch
+                    assert placed is not None  # every launch read here has its place
+                    seg = shift_lines(read(k, year), placed.first_line - 1)
                     out[k] = replace(seg, launch=out[k].launch, year_from=evidence, tail=out[k].tail)
     return out
 
@@ -90,6 +93,7 @@ def _year_of_neighbours(others: list[Segment], seg: Segment, before: bool = Fals
     if not known or not seg.start_date:
         return None, None
     ref = known[0] if before else known[-1]
+    assert ref.year is not None and ref.start_date is not None and ref.launch is not None
     mine, theirs = seg.start_date[:5], ref.start_date[5:10]  # MM/DD
     year = ref.year - (mine > theirs) if before else ref.year + (mine < theirs)
     return year, f"launch {ref.launch.index} of this file ({ref.year}, {'after' if before else 'before'} it)"

@@ -13,12 +13,15 @@ A line that does not have this shape (`lr_a: … lr_b: …` of several optimizer
 a value that is not a number, a key that is not a plain name) is handed back to the
 generic parser (`parsers.formats.text.kv`), which reads and counts it.
 """
+
 from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from parsers.formats.text.kv import NUMBER
 from parsers.frames import list_offsets
@@ -55,9 +58,6 @@ def parse_train_lines(lines, threads: int = 2, parallel_from: int = PARALLEL_FRO
 def _parse_chunk(lines) -> Chunk:
     """One pass (`: ` -> `, `), one split; then per line the items are
     `head\tlr | lr value | eta | eta value [| h:mm:ss when eta has days] | key | value …`."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     x = pc.replace_substring(lines, ": ", ", ")
     fields = pc.split_pattern(x, ", ")
     off = list_offsets(fields)
@@ -75,7 +75,9 @@ def _parse_chunk(lines) -> Chunk:
     idx = np.flatnonzero(ok)
     eta1 = items.take(pa.array(starts[idx] + 3))
     has_days = np.zeros(n, bool)
-    has_days[idx] = np.asarray(pc.ends_with(eta1, "day").fill_null(False)) | np.asarray(pc.ends_with(eta1, "days").fill_null(False))
+    has_days[idx] = np.asarray(pc.ends_with(eta1, "day").fill_null(False)) | np.asarray(
+        pc.ends_with(eta1, "days").fill_null(False)
+    )
     pair_start = starts + 4 + has_days
     rest = off[1:] - pair_start
     ok &= (rest >= 0) & (rest % 2 == 0)
@@ -179,9 +181,6 @@ _KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")
 
 def _eta_from_items(items, starts, days) -> np.ndarray:
     """eta seconds from `eta | 7:04:24` or `eta | 2 days | 7:04:24` items."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     hms_pos = starts + 3 + days
     hms = pc.extract_regex(items.take(pa.array(hms_pos)), r"^(?P<h>[0-9]+):(?P<m>[0-9]+):(?P<s>[0-9.]+)$")
     out = np.zeros(len(starts))
@@ -198,8 +197,6 @@ def _eta_from_items(items, starts, days) -> np.ndarray:
 
 
 def _merge(parts):
-    import pyarrow as pa
-
     names, values, present = stack_values(parts, lambda p: len(p.ok_rows))
     heads = pa.concat_arrays([p.heads for p in parts])
     return (

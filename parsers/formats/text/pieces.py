@@ -20,6 +20,7 @@ Pieces hold one launch: a file found to hold several (two Config dumps) is read 
 launch by launch (`parsers.formats.text.launches`). `parsers.live` follows a growing log
 with the same pieces (`cut_point`).
 """
+
 from __future__ import annotations
 
 import os
@@ -118,7 +119,7 @@ def looks_like_console_file(path: str) -> bool:
             data = carry + block
             if TRACEBACK in data or bare_cr(data):
                 return True
-            carry = data[-len(TRACEBACK):]
+            carry = data[-len(TRACEBACK) :]
 
 
 def file_year(path: str, chunk: int = CHUNK) -> tuple[int | None, str | None]:

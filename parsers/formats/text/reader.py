@@ -17,6 +17,7 @@ continuation lines of a multi-line message (Config dump, environment block, mode
 belong to their message; the others are counted in `skipped` as "traceback", "progress
 bar" or "other output".
 """
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,15 @@ class _Chunk:
         self.candidates, self.cand_idx, self.long_idx = candidates, cand_idx, long_idx
 
 
-def read_text(source: str, data: bytes, dialect: str, console: bool | None = None, engine: str = "fast",
-              chunk: int | None = None, year: int | None = None) -> Segment:
+def read_text(
+    source: str,
+    data: bytes,
+    dialect: str,
+    console: bool | None = None,
+    engine: str = "fast",
+    chunk: int | None = None,
+    year: int | None = None,
+) -> Segment:
     """Parse ONE launch of a text log written in `dialect`. `console`: the format label is
     `console` (True), `<library>-text` (False), or decided from the content (None); engine
     "python" reads every train line with the generic parser; `year`: the year of a console

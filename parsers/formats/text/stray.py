@@ -5,6 +5,7 @@ silently; the last traceback's exception is the launch's `traceback`.
 Records are one line, so lines after a train/val record cannot be continuation lines of a
 message (a Config dump, an environment block or a model repr after their message are).
 """
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,8 @@ def count_stray(draft, f, prefixed, is_record) -> None:
     idx = np.flatnonzero(stray)
     if len(idx) == 0:
         return
-    prog, other = [], []
+    prog: list[int] = []
+    other: list[int] = []
     for i in idx:
         t = f.text(int(i))
         if not t.strip():

@@ -3,6 +3,7 @@ merged in line order into the draft.
 
 `Epoch [e][i/n]`: epoch e, iter i of n iters per epoch. `Iter [i/n]`: global iter i of n.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,19 @@ class TrainPart:
         return out
 
     def subset(self, keep) -> TrainPart:
-        cols = (getattr(self, a)[keep] for a in ("line_idx", "is_epoch", "x", "xn", "y", "yn", "ts"))
-        return TrainPart(*cols, self.names, self.values[keep], self.present[keep], self.eta_s[keep])
+        return TrainPart(
+            self.line_idx[keep],
+            self.is_epoch[keep],
+            self.x[keep],
+            self.xn[keep],
+            self.y[keep],
+            self.yn[keep],
+            self.ts[keep],
+            self.names,
+            self.values[keep],
+            self.present[keep],
+            self.eta_s[keep],
+        )
 
 
 def arrow_indices(a) -> pa.Array:
@@ -48,10 +60,14 @@ def fast_train(lines, line_idx, threads: int = 2) -> tuple[TrainPart, np.ndarray
     and the indices of the lines it did not take."""
     ok_rows, heads, names, values, present, eta_s, rejected = parse_train_lines(lines, threads=threads)
     kind = np.asarray(heads.field("kind").to_numpy(zero_copy_only=False), dtype=object)
+    x, xn, y, yn = (floats(heads.field(f)) for f in ("x", "xn", "y", "yn"))
     part = TrainPart(
         line_idx[ok_rows],
         kind == "Epoch",
-        *(floats(heads.field(f)) for f in ("x", "xn", "y", "yn")),
+        x,
+        xn,
+        y,
+        yn,
         timestamps(heads.field("date"), heads.field("ms"), "mmcv"),
         names,
         values,
@@ -69,10 +85,14 @@ def generic_train(draft, rec, tr, rec_idx, dialect: str, year: int | None = None
     p = parse_bodies(rtrim(r.field("body")))
     for reason, count in p.skipped.items():
         draft.skip(reason, count, rec_idx[tr][p.bad_rows.get(reason, [])] + 1)
+    x, xn, y, yn = (floats(r.field(f)) for f in ("x", "xn", "y", "yn"))
     return TrainPart(
         rec_idx[tr],
         kind == "Epoch",
-        *(floats(r.field(f)) for f in ("x", "xn", "y", "yn")),
+        x,
+        xn,
+        y,
+        yn,
         timestamps(r.field("date"), r.field("ms") if dialect == "mmcv" else None, dialect, year),
         p.keys,
         p.values,
