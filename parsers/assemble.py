@@ -1,14 +1,11 @@
 """Segments of one run -> a `Run`: positions, stitching, derived columns, frames, meta.
 
 Rules (documented here once, relied on downstream):
-- `step` is the global iteration: iter runners log it; epoch runners get
-  `(epoch-1) * iters_per_epoch + iter`; mmengine json states it.
+- positions (`step`, `epoch`, `iter`, `epoch_f`): `parsers.positions.row_positions`.
 - `iters_per_epoch`: from `[i/n]` of epoch-runner lines; else stated by the config
   (`num_iters_per_epoch`); else estimated (meta `iters_per_epoch_estimated = True`) from
   a resumed json's checkpoint meta (`iter / epoch`), from mmengine json epoch boundaries,
   or as the last logged iter of a finished epoch plus half a logging interval.
-- iter runners: `iter` is global, `epoch` = floor((step-1)/ipe)+1 and `epoch_f` = step/ipe
-  when iters per epoch are known, NaN otherwise.
 - `wall_s`: seconds since the start of the first segment, from timestamps, with the gaps
   between resume segments removed (each segment continues from the previous one's last
   row). Json logs carry no timestamps: wall_s is the running sum of `time` × iterations
@@ -22,8 +19,10 @@ Rules (documented here once, relied on downstream):
   by the later segment's: counted per segment (`meta.segments[k].dropped_rows`) and in all
   (`meta.replaced_rows`), never dropped silently. The `segment` column says which file a
   row comes from (`parsers.segment_starts` marks the first row of each resume).
-- header facts (config, plan, GPUs): the latest segment that states one wins (a resume
-  may extend the schedule); the traceback is the last segment's.
+- what the logs state (config, plan, GPUs, traceback …): each fact combined over the
+  segments by its declared merge policy (`parsers.segment.combine`): the latest segment
+  that states one wins (a resume may extend the schedule); the traceback is the last
+  segment's.
 - `ended`: "traceback: <exception line>" when the log ends in a Python traceback;
   "finished" when the last row reached the planned end (max epochs / iters, within one
   logging interval); "stopped" when it did not (killed, crashed silently, or still

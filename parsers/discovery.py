@@ -1,9 +1,10 @@
-"""Finding log files and grouping them into runs; naming runs.
+"""Finding log files and grouping them into runs; naming runs; the log of a work dir to
+follow.
 
 Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
-- Candidate files: names ending in `.log`, `.json`, `.txt` (optionally `.gz`), whose
-  content `parsers.formats` recognises. Directories are searched recursively; hidden
-  directories are skipped.
+- Candidate files: names some format of `parsers.formats.FORMATS` looks at (`*.log`,
+  `*.json`, `*.txt`, `*.out`, optionally `.gz`), whose content a format recognises.
+  Directories are searched recursively; hidden directories are skipped.
 - Run of a file, and its name:
   * mmengine `<wd>/<ts>/<ts>.log`, `<wd>/<ts>/vis_data/scalars.json`,
     `<wd>/<ts>/vis_data/<ts>.json` -> run `<wd>` (every `<ts>`, i.e. every resume, is a
@@ -22,6 +23,9 @@ Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
 - Groups come out sorted by run directory and name; files in a group by segment.
 - These groups are candidates: `parsers.identity` splits one into several runs unless the
   logs carry evidence (a resume record, or steps that continue) that they are one.
+- Following a run (`bevlog watch`): a work dir's newest log is its latest `<ts>.log`
+  (mmcv) or `<ts>/<ts>.log` (mmengine); a restart writes a newer one beside the followed
+  log (`newest_log_in`, `newest_sibling`).
 """
 
 from __future__ import annotations

@@ -131,12 +131,9 @@ def _read_stream(path: str, f) -> bytes:
 def read_log(path: str, notes: list | None = None):
     """`read_bytes`, except that a plain file of JSON lines comes back as a uint8 numpy
     array: numpy asks the kernel for huge pages for a large array, so filling it from the
-    page cache takes about half the time of `f.read()`'s bytes on this VM (a 212 MB json:
-    50-65 vs 115-130 ms), except when the kernel must first compact memory to find huge
-    pages (seen in 2 of 5 fresh processes: 0.45 s; the same stall then hits numpy's other
-    big arrays when the read does not take it, see docs/benchmarks.md; the json parser
-    frees the buffer before it allocates those). The json parser reads it through the
-    buffer protocol; text logs, stdin and .gz stay bytes."""
+    page cache is faster than `f.read()`'s bytes (docs/benchmarks.md, "Fresh processes and
+    huge pages"); the json parser reads it through the buffer protocol and frees it before
+    it allocates its own big arrays. Text logs, stdin and .gz stay bytes."""
     path = str(path)
     if path == STDIN:
         return read_bytes(path, notes)

@@ -44,13 +44,13 @@ NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
 def read_json(source: str, content, library: str, engine: str = "fast", chunk: int | None = None) -> Segment:
-    """`content`: the file's bytes or uint8 array (parsers.io.read_log), or a one-item list
-    holding them, which is emptied so that they are freed as soon as every row is parsed:
-    the train matrix and the frame are then allocated from the memory just returned
-    instead of fresh pages (in a fresh process on this VM, where the kernel compacts memory
-    for huge pages, that took a 212 MB json from a median 1.0 s to 0.7 s).
-    engine "fast": layout blocks and the train lane (parsers.formats.jsonl.blocks, json_rows);
-    engine "python": every line through json.loads, the straightforward reference."""
+    """A json log -> its Segment. `content`: the file's bytes or uint8 array
+    (parsers.io.read_log), or a one-item list holding them, which is emptied so that they
+    are freed as soon as every row is parsed: the train matrix and the frame are then
+    allocated from the memory just returned instead of fresh pages (docs/benchmarks.md,
+    "Fresh processes and huge pages"). engine "fast": layout blocks and the train lane
+    (parsers.formats.jsonl.blocks, .rows); engine "python": every line through json.loads,
+    the straightforward reference."""
     data = content.pop() if isinstance(content, list) else content
     seg = Draft(source, f"{library}-json", library)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
@@ -333,7 +333,7 @@ def _split_meta(seg: Draft, data: bytes) -> bool:
 
 def _gather(columns, rows, dtype):
     """(len(rows), len(columns)) matrix of columns[j][rows]: taken row by row into a
-    (columns, rows) block and transposed (a view), about 5x faster than column_stack."""
+    (columns, rows) block and transposed (a view): no column_stack copy."""
     out = np.empty((len(columns), len(rows)), dtype)
     for j, c in enumerate(columns):
         np.take(c, rows, out=out[j])
