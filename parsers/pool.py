@@ -23,6 +23,8 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait
 from typing import Any
 
+from parsers.io import exception_line
+
 MIN_ITEMS_FOR_POOL = 5  # below this, starting the processes costs more than it saves
 _PENDING = object()
 
@@ -74,7 +76,7 @@ def _call(fn, item, on_crash):
     try:
         return fn(item)
     except Exception as exc:  # noqa: BLE001 - one item's failure is its own problem
-        return on_crash(item, _exception_line(exc))
+        return on_crash(item, exception_line(exc))
 
 
 def _pooled(fn, items, jobs, results, on_crash, advance) -> None:
@@ -90,7 +92,7 @@ def _pooled(fn, items, jobs, results, on_crash, advance) -> None:
                 except Exception as exc:  # noqa: BLE001
                     if on_crash is None:
                         raise
-                    results[i] = on_crash(items[i], _exception_line(exc))
+                    results[i] = on_crash(items[i], exception_line(exc))
                 advance()
         except BaseException:  # Ctrl-C, SIGTERM/SIGHUP (raised as KeyboardInterrupt) or a failure
             _terminate(pool)
@@ -142,7 +144,7 @@ def _child(fn, item, writer, parent: int) -> None:
     try:
         out = (True, fn(item))
     except Exception as exc:  # noqa: BLE001
-        out = (False, _exception_line(exc))
+        out = (False, exception_line(exc))
     writer.send(out)
     writer.close()
 
@@ -155,12 +157,6 @@ def _death_line(exitcode) -> str:
             name = f"signal {-exitcode}"
         return f"the worker process reading it was killed ({name})"
     return f"the worker process reading it died (exit code {exitcode})"
-
-
-def _exception_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:199] + "…"
 
 
 def _init_worker(parent: int) -> None:
