@@ -258,6 +258,7 @@ class Segment:
 FIELDS = {f.name: f for f in fields(Segment)}
 ROW_FIELDS = tuple(n for n, f in FIELDS.items() if f.metadata["pieces"] is Merge.ROWS)
 EVAL_FIELDS = tuple(n for n, f in FIELDS.items() if f.metadata["pieces"] is Merge.EVALS)
+LINE_FIELDS = tuple(n for n, f in FIELDS.items() if f.metadata["lines"])
 
 
 def stated(value: Any) -> bool:
@@ -372,14 +373,13 @@ def shift_lines(seg: Segment, by: int) -> Segment:
     lines of a piece or a launch read on its own, counted from its file's first line."""
     if not by:
         return seg
-    return replace(
-        seg,
-        skipped_lines={r: tuple(n + by for n in ls) for r, ls in seg.skipped_lines.items()},
-        resumes=tuple(replace(r, line=r.line + by) for r in seg.resumes),
-        checkpoints=tuple(replace(c, line=c.line + by) for c in seg.checkpoints),
-        config_lines=tuple(n + by for n in seg.config_lines),
-        env_lines=tuple(n + by for n in seg.env_lines),
-    )
+    return replace(seg, **{name: _shifted(getattr(seg, name), by) for name in LINE_FIELDS})
+
+
+def _shifted(value: Any, by: int) -> Any:
+    if isinstance(value, Mapping):  # {reason: (line, …)}
+        return {k: tuple(n + by for n in v) for k, v in value.items()}
+    return tuple(replace(x, line=x.line + by) if hasattr(x, "line") else x + by for x in value)
 
 
 def slice_rows(seg: Segment, start: int) -> Segment:
