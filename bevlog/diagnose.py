@@ -83,8 +83,8 @@ def meta_for_json(meta) -> dict:
 
 
 def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], list]:
-    """One job of `parsers.reader.plan` -> (a Diagnosis per run, problems). Runs in worker
-    processes: the runs are read (`parsers.reader.read_job`, the road every command takes)
+    """One job of `parsers.plan` -> (a Diagnosis per run, problems). Runs in worker
+    processes: the runs are read (`parsers.read_job`, the road every command takes)
     and diagnosed where they are, so frames never cross a process boundary."""
     from parsers import read_job
 
