@@ -3,8 +3,8 @@ import pytest
 from parsers_testlib import DETR3D, real
 
 from parsers.config import read_config
-from parsers.layers import classify, has_aux, layer_columns
 from parsers.config_facts import decoder_layers, lr_schedule, num_gpus
+from parsers.layers import classify, has_aux, layer_columns
 
 
 def test_config_literals_and_source_text(tmp_path):

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from parsers.segment import (
-    FIELDS, Checkpoint, Draft, Merge, Resume, Segment, ValLines, combine, concat_pieces, shift_lines,
+    FIELDS,
+    Checkpoint,
+    Draft,
+    Merge,
+    Resume,
+    Segment,
+    ValLines,
+    combine,
+    concat_pieces,
+    shift_lines,
 )
 
 
