@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bevlog.findings import Finding, json_safe
-from parsers.run import ParseError
+from parsers import ParseError
 
 VERDICTS = ("healthy", "stopped", "needs attention", "broken")
 
@@ -96,22 +96,25 @@ def meta_for_json(meta) -> dict:
     return json_safe(keep)
 
 
-def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], list]:
-    """One job of `parsers.reader.plan` -> (a Diagnosis per run, problems). Runs in worker
-    processes: the runs are read (`parsers.reader.read_job`, the road every command takes)
-    and diagnosed where they are, so frames never cross a process boundary."""
-    from parsers.reader import read_job
+def diagnose_job(job, rules: list[str] | None = None, with_runs: bool = False):
+    """One job of `parsers.plan` -> (a Diagnosis per run, problems). Runs in worker
+    processes: the runs are read (`parsers.read_job`, the road every command takes)
+    and diagnosed where they are, so frames never cross a process boundary.
+    with_runs: (diagnoses, problems, [(run, its Diagnosis)]) for a caller in the same
+    process that also needs the frames (the run catalog writes them)."""
+    from parsers import exception_line, read_job
 
     runs, problems = read_job(job)
-    out = []
+    out, pairs = [], []
     for run in runs:
         try:
-            out.append(diagnose(run, rules))
+            d = diagnose(run, rules)
         except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
-            from parsers.io import exception_line
-
             problems.append(ParseError(run.name, f"could not be diagnosed ({exception_line(exc)})"))
-    return out, problems
+            continue
+        out.append(d)
+        pairs.append((run, d))
+    return (out, problems, pairs) if with_runs else (out, problems)
 
 
 def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,
@@ -124,7 +127,7 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
     """
     from functools import partial
 
-    from parsers.reader import map_jobs, plan
+    from parsers import map_jobs, plan
 
     work, problems = plan(paths, notes=notes)
     diagnoses = []

@@ -3,11 +3,11 @@
 1. Walk the roots and stat every file (`snapshot.walk`); compare size, mtime and — for the
    files read as logs — the head fingerprint with the catalog's record. Nothing changed:
    done, without reading a log.
-2. Otherwise plan the roots as every command does (`parsers.reader.plan`: discovery and
+2. Otherwise plan the roots as every command does (`parsers.plan`: discovery and
    candidate runs). A job (candidate run) whose files are all unchanged and whose key
    (name + files) the catalog holds keeps its rows; the rows of jobs that are gone or
    changed are dropped, with their Parquet partitions.
-3. Read, diagnose and write the changed jobs in worker processes (`parsers.pool`: parallel,
+3. Read, diagnose and write the changed jobs in worker processes (`parsers.map_jobs`: parallel,
    and isolated — a file that cannot be read is one problem row, never the end of the
    index), committing every BATCH jobs so that an index cut short keeps its work.
 """
@@ -27,6 +27,7 @@ class IndexSummary:
     files: int = 0  # regular files under the roots
     changed_files: int = 0
     read: int = 0  # jobs (candidate runs) read and diagnosed
+    read_names: list = field(default_factory=list)  # names of the runs read in this index, sorted
     kept: int = 0  # jobs whose rows were kept as they were
     removed_runs: int = 0
     runs: int = 0  # runs in the catalog under the roots after the index
@@ -75,8 +76,7 @@ def index(roots, catalog_dir: str, jobs: int | None = None, say=None) -> IndexSu
 def _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, when) -> None:
     from functools import partial
 
-    from parsers.pool import default_jobs, map_with_progress
-    from parsers.reader import plan
+    from parsers import map_jobs, plan
 
     from bevlog.catalog import store
     from bevlog.catalog.worker import index_job, job_crashed, job_key
@@ -95,18 +95,19 @@ def _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, w
         for frame in ("train", "layers", "evals"):
             shutil.rmtree(os.path.join(frames_dir, frame, f"run_id={rid}"), ignore_errors=True)
     store.record_plan_problems(con, roots, [(_root_of(p.path, roots), str(p)) for p in plan_problems])
-    n_jobs = default_jobs(len(dirty), jobs)
     fn = partial(index_job, frames_dir=frames_dir)
     done, new_ids = 0, set()
     for start in range(0, len(dirty), BATCH):
         chunk = dirty[start:start + BATCH]
-        results = map_with_progress(fn, chunk, n_jobs, False, "indexing", preload=_preload, on_crash=job_crashed)
+        results = map_jobs(fn, chunk, jobs, False, "indexing", preload=_preload, on_crash=job_crashed)
         store.write_results(con, results, now, when, lambda path: _root_of(path, roots))
         new_ids.update(r["run_id"] for res in results for r in res.runs)
+        summary.read_names.extend(r["name"] for res in results for r in res.runs)
         done += len(chunk)
         if say:
             say(f"read {done}/{len(dirty)} changed run(s)")
     summary.read = len(dirty)
+    summary.read_names.sort()
     summary.removed_runs = len(set(removed) - new_ids)
     log_files = {p for j in work for unit in j.units for p in unit}
     store.record_other_files(con, now, log_files, roots)

@@ -1,8 +1,8 @@
 """One job of the index, in a worker process: read its runs, diagnose them, write their tidy
 frames into the Parquet dataset, and return only rows for the catalog.
 
-A job is a candidate group of files as discovery forms it (`parsers.reader.plan`); it is
-read and diagnosed by `bevlog.diagnose.diagnose_job` (through `parsers.reader.read_job`, the
+A job is a candidate group of files as discovery forms it (`parsers.plan`); it is
+read and diagnosed by `bevlog.diagnose.diagnose_job` (through `parsers.read_job`, the
 road every command takes), so the catalog holds the same runs, names, verdicts and findings
 as `bevlog parse` and `bevlog diagnose`. The frames never
 cross the process boundary: they go straight to disk.
@@ -45,28 +45,19 @@ def run_id(run) -> str:
 
 def index_job(job, frames_dir: str) -> JobResult:
     """Read and diagnose one job exactly as `bevlog diagnose` does (`bevlog.diagnose.diagnose_job`:
-    the same Diagnosis, hence the same verdict and findings), keeping the runs it read (the
-    reader's observers) to write their frames."""
-    from parsers import reader
-    from parsers.io import exception_line
+    the same Diagnosis, hence the same verdict and findings), with the runs it read, to write
+    their frames."""
+    from parsers import exception_line
 
     from bevlog.diagnose import diagnose_job
 
     key = job_key(job)
     result = JobResult(key, sorted(p for unit in job.units for p in unit))
-    read: list = []
-    reader.observers.append(read.append)
-    try:
-        diagnoses, problems = diagnose_job(job)
-    finally:
-        reader.observers.remove(read.append)
+    _, problems, pairs = diagnose_job(job, with_runs=True)
     result.problems.extend(str(p) for p in problems)
-    by_name = {d.run: d for d in diagnoses}
-    for run in read:
-        if run.name not in by_name:
-            continue  # it could not be diagnosed: a problem line already says so
+    for run, diagnosis in pairs:  # a run that could not be diagnosed has its problem line already
         try:
-            _add_run(result, run, by_name[run.name].to_dict(), key, frames_dir)
+            _add_run(result, run, diagnosis.to_dict(), key, frames_dir)
         except Exception as exc:  # noqa: BLE001 - one run's failure is its own problem row
             result.problems.append(f"{run.meta.sources[0] if run.meta.sources else run.name}: "
                                    f"could not be indexed ({exception_line(exc)})")

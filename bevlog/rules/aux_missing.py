@@ -34,7 +34,7 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
     sig = signals(run)
     if len(sig.t) == 0:
         return []
-    from parsers.layers import is_stats_group, logged_layer_counts
+    from parsers import is_stats_group, logged_layer_counts
 
     counts = {g: n for g, n in logged_layer_counts(run).items() if not is_stats_group(g)}  # losses only
     logged_layers = max(counts.values(), default=0)

@@ -186,7 +186,7 @@ def _skipped(run, sig, th):
 def _crash(meta, ended):
     """The last traceback of the run's last launch (type, message, raising frame, from the
     tail lines the parser kept); the parser's one-line reading of it otherwise."""
-    from parsers.crash import Crash, last_traceback
+    from parsers import Crash, last_traceback
 
     crash = last_traceback(list(meta.tail or [])) if ended.startswith("traceback") else None
     if crash is None and ended.startswith("traceback"):
@@ -230,7 +230,7 @@ def _has_header(meta) -> bool:
 
 def _never_trained(run, sig, ended, live):
     """A header and not one train row: the run died (or is still starting) before iteration 1."""
-    from parsers.crash import last_lines
+    from parsers import last_lines
 
     lines = list(run.meta.tail or [])  # the last lines of this run's own launch
     crash = _crash(run.meta, ended)

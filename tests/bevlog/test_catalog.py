@@ -19,7 +19,6 @@ import duckdb  # noqa: E402
 import parsers  # noqa: E402
 from bevlog.catalog import index  # noqa: E402
 from bevlog.cli import cli  # noqa: E402
-from parsers import reader  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "fixtures" / "runs" / "seeds"
@@ -141,48 +140,40 @@ def test_reindex_reads_only_what_changed(tmp_path):
     for name in ("base-s0", "base-s1", "b8"):
         shutil.copytree(SEEDS / name if name != "b8" else FIX / name, work / name)
     cat = tmp_path / "cat"
-    read = []
-    reader.observers.append(lambda run: read.append(run.name))
-    try:
-        first = index([work], cat, jobs=1)
-        assert (first.read, first.runs, sorted(read)) == (3, 3, ["b8", "base-s0", "base-s1"])
-        read.clear()
-        again = index([work], cat, jobs=1)
-        assert again.up_to_date and again.runs == 3 and read == []
-        # a touched log: read again, alone
-        log = work / "b8" / "20240101_000000.log"
-        os.utime(log, ns=(log.stat().st_atime_ns, log.stat().st_mtime_ns + 10**9))
-        touched = index([work], cat, jobs=1)
-        assert (touched.read, touched.kept, read) == (1, 2, ["b8"])
-        read.clear()
-        # same size, same mtime, another head: the fingerprint catches it
-        text = log.read_text()
-        st = log.stat()
-        log.write_text(text.replace("2024-01-01 00:00:00,000", "2024-01-01 00:00:09,000", 1))
-        os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns))
-        assert log.stat().st_size == st.st_size
-        rewritten = index([work], cat, jobs=1)
-        assert (rewritten.read, read) == (1, ["b8"])
-        read.clear()
-        # a file that is no log changes: nothing is read
-        (work / "base-s0" / "latest.pth").write_bytes(b"\0" * 100)
-        other = index([work], cat, jobs=1)
-        assert other.changed_files == 1 and other.read == 0 and read == []
-        # a run removed: it drops out, its frames too
-        con = duckdb.connect(str(cat / "catalog.duckdb"), read_only=True)
-        (rid,) = con.execute("SELECT run_id FROM runs WHERE name = 'base-s1'").fetchone()
-        con.close()
-        shutil.rmtree(work / "base-s1")
-        removed = index([work], cat, jobs=1)
-        assert (removed.read, removed.removed_runs, removed.runs, read) == (0, 1, 2, [])
-        assert not (cat / "frames" / "train" / f"run_id={rid}").exists()
-        con = duckdb.connect(str(cat / "catalog.duckdb"), read_only=True)
-        assert con.execute("SELECT count(*) FROM runs WHERE name = 'base-s1'").fetchone()[0] == 0
-        assert con.execute("SELECT count(*) FROM evaluations WHERE run_id = ?", [rid]).fetchone()[0] == 0
-        assert con.execute("SELECT count(*) FROM files WHERE path LIKE '%base-s1%'").fetchone()[0] == 0
-        con.close()
-    finally:
-        reader.observers.pop()
+    first = index([work], cat, jobs=1)
+    assert (first.read, first.runs, first.read_names) == (3, 3, ["b8", "base-s0", "base-s1"])
+    again = index([work], cat, jobs=1)
+    assert again.up_to_date and again.runs == 3 and again.read_names == []
+    # a touched log: read again, alone
+    log = work / "b8" / "20240101_000000.log"
+    os.utime(log, ns=(log.stat().st_atime_ns, log.stat().st_mtime_ns + 10**9))
+    touched = index([work], cat, jobs=1)
+    assert (touched.read, touched.kept, touched.read_names) == (1, 2, ["b8"])
+    # same size, same mtime, another head: the fingerprint catches it
+    text = log.read_text()
+    st = log.stat()
+    log.write_text(text.replace("2024-01-01 00:00:00,000", "2024-01-01 00:00:09,000", 1))
+    os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert log.stat().st_size == st.st_size
+    rewritten = index([work], cat, jobs=1)
+    assert (rewritten.read, rewritten.read_names) == (1, ["b8"])
+    # a file that is no log changes: nothing is read
+    (work / "base-s0" / "latest.pth").write_bytes(b"\0" * 100)
+    other = index([work], cat, jobs=1)
+    assert other.changed_files == 1 and other.read == 0 and other.read_names == []
+    # a run removed: it drops out, its frames too
+    con = duckdb.connect(str(cat / "catalog.duckdb"), read_only=True)
+    (rid,) = con.execute("SELECT run_id FROM runs WHERE name = 'base-s1'").fetchone()
+    con.close()
+    shutil.rmtree(work / "base-s1")
+    removed = index([work], cat, jobs=1)
+    assert (removed.read, removed.removed_runs, removed.runs, removed.read_names) == (0, 1, 2, [])
+    assert not (cat / "frames" / "train" / f"run_id={rid}").exists()
+    con = duckdb.connect(str(cat / "catalog.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM runs WHERE name = 'base-s1'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM evaluations WHERE run_id = ?", [rid]).fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM files WHERE path LIKE '%base-s1%'").fetchone()[0] == 0
+    con.close()
 
 
 def test_a_bad_file_is_one_problem_row(tmp_path):

@@ -79,7 +79,7 @@ def test_findings_are_worst_first():
 def test_every_label_of_the_corpus_holds():
     """Every labelled run reads and meets its labels; only entries marked not_readable_yet
     may fail to read (they wait for a parser on another branch)."""
-    from parsers.run import ParseError
+    from parsers import ParseError
 
     failures, pending = [], []
     for e in corpus.entries():

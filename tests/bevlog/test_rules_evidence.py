@@ -366,7 +366,7 @@ def test_memory_growth_is_quiet_on_every_real_log():
     """Peaks that rise in steps and level off (StreamPETR +18%, then flat) are not leaks."""
     import corpus
 
-    from parsers.run import ParseError
+    from parsers import ParseError
 
     checked = 0
     for e in corpus.entries():
@@ -386,7 +386,7 @@ def test_the_new_rules_speak_only_where_the_labels_say_on_real_logs():
     """No error from the new rules on a real log that the labels call healthy."""
     import corpus
 
-    from parsers.run import ParseError
+    from parsers import ParseError
 
     for e in corpus.entries():
         if e["kind"] != "real" or not e.get("healthy"):

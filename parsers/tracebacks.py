@@ -11,6 +11,7 @@ such line follows is the first `Name: message` line taken.
 The text parser keeps each launch's last lines (`tail_of`, `TAIL_BYTES` at most) in `Meta.tail`:
 the rules read them there, never the file again.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,8 @@ TRACEBACK = "Traceback (most recent call last)"
 FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
 EXCEPTION_NAME = re.compile(
     r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit|Warning|Failure|Fault)"
-    r"|StopIteration|GeneratorExit|KeyboardInterrupt|SystemExit)(?::\s?(?P<message>.*))?$")
+    r"|StopIteration|GeneratorExit|KeyboardInterrupt|SystemExit)(?::\s?(?P<message>.*))?$"
+)
 # an exception class is CamelCase by convention: `mAP: 0.4822` is not one
 ANY_NAME = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*)(?::\s(?P<message>.*))?$")
 LIBRARY = re.compile(r"[/\\](site|dist)-packages[/\\]|[/\\]lib[/\\]python\d")
@@ -54,7 +56,7 @@ def tail_of(data: bytes, max_bytes: int = TAIL_BYTES) -> list[str]:
     cut = len(data) > max_bytes
     data = data[-max_bytes:]
     if cut:
-        data = data[data.find(b"\n") + 1:]
+        data = data[data.find(b"\n") + 1 :]
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
     # a progress bar redraws with \r: what was last drawn is what the user saw
     return [clean(line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
@@ -79,7 +81,7 @@ def last_traceback(lines: list[str]) -> Crash | None:
     crash = None
     for start in reversed(starts):
         end = next((s for s in starts if s > start), len(lines))
-        found = _read_traceback(lines[start + 1:end])
+        found = _read_traceback(lines[start + 1 : end])
         crash = crash or found
         if not found.type.endswith(LAUNCHER_EXCEPTIONS):
             return found
@@ -88,29 +90,29 @@ def last_traceback(lines: list[str]) -> Crash | None:
 
 def _read_traceback(body: list[str]) -> Crash:
     ends = [k for k, s in enumerate(body) if not s.startswith((" ", "\t")) and EXCEPTION_NAME.match(s.strip())]
-    frames = [FRAME.match(s) for s in (body[:ends[0]] if ends else body)]
-    frames = [m for m in frames if m]
+    frames = [m for m in (FRAME.match(s) for s in (body[: ends[0]] if ends else body)) if m is not None]
     frame = frames[-1] if frames else None
     own = [m for m in frames if not LIBRARY.search(m.group("file"))]
     caller = _frame_text(own[-1]) if own and own[-1] is not frame else None
-    if ends:
-        m = EXCEPTION_NAME.match(body[ends[0]].strip())
-        found = m.group("type"), (m.group("message") or "").strip()
+    m = EXCEPTION_NAME.match(body[ends[0]].strip()) if ends else None
+    if m is not None:
+        kind, message = m.group("type"), (m.group("message") or "").strip()
     else:
-        found = _exception_line(body) or ("an exception", "")
-    return Crash(*found, *_frame_parts(frame), caller)
+        kind, message = _named_exception(body) or ("an exception", "")
+    file, line, func = _frame_parts(frame)
+    return Crash(kind, message, file, line, func, caller)
 
 
-def exception_line(lines: list[str]) -> str | None:
+def exception_after(lines: list[str]) -> str | None:
     """'Type: message' of the first line in `lines` (the lines after a traceback's last frame)
     that names an exception; the parsers and the rules share this one reading."""
-    found = _exception_line(lines)
+    found = _named_exception(lines)
     if found is None:
         return None
     return f"{found[0]}: {found[1]}" if found[1] else found[0]
 
 
-def _exception_line(lines):
+def _named_exception(lines):
     candidates = [s.strip() for s in lines if s.strip() and not s.startswith((" ", "\t"))]
     for text in candidates:
         m = EXCEPTION_NAME.match(text)

@@ -7,12 +7,15 @@ replacement puts a separator before every key; the comma in `2 days, 7:04:24` is
 followed by a key and survives. Values become float64 (`nan`, `inf` included); a field
 that is not a number is counted by key, never silently dropped.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SEP = "\x1f"
 # A field boundary: the start of the body, or `, ` / spaces, before `key: `.
@@ -33,9 +36,6 @@ class Parsed:
 
 def parse_bodies(bodies) -> Parsed:
     """Parse an Arrow string array of bodies (one per log line)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     nrows = len(bodies)
     skipped: Counter = Counter()
     bad_rows: dict = {}
@@ -106,8 +106,6 @@ def parse_bodies(bodies) -> Parsed:
 
 def eta_seconds(etas) -> np.ndarray:
     """`2 days, 7:04:24` / `0:00:58` -> seconds (NaN when unreadable)."""
-    import pyarrow.compute as pc
-
     parts = pc.extract_regex(etas, ETA)
     out = np.zeros(len(etas))
     for name, scale in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):

@@ -1,14 +1,15 @@
 """A log that is still being written, read incrementally (for `bevlog watch`).
 
 `LiveLog.update()` reads only the bytes appended since the last call: the complete lines
-among them (a partial last line waits for the next call) are parsed as a fragment by the
-format's own parser (`parsers.textlog.read_text` / `parsers.jsonlog.read_json`: they parse
-any run of whole lines) and their rows are appended to what was read before. The file's
-first read goes in pieces of CHUNK bytes cut before record lines, as parsers.chunked
-reads a big log (the first piece holds the whole header), so memory follows the rows kept
-(compact float arrays, about a third of the text they came from) and not the file.
-`run()` assembles the Run from the kept rows (and the earlier resume segments found beside
-the file) with `parsers.assemble.build_run`, as `parsers.read` does: the same run as
+among them (a partial last line waits for the next call) are parsed as a piece by the
+format's engine (`parsers.formats.text.reader.read_text` / `parsers.formats.jsonl.reader.
+read_json`: they parse any run of whole lines) and kept as pieces of the launch
+(`parsers.segment.concat_pieces` puts them together). The file's first read goes in
+pieces of CHUNK bytes cut before record lines, as a big log is read
+(`parsers.formats.text.pieces`; the first piece holds the whole header), so memory follows
+the rows kept (compact float arrays, about a third of the text they came from) and not the
+file. `run()` assembles the Run from the kept rows (and the earlier resume segments found
+beside the file) with `parsers.assemble.build_run`, as `parsers.read` does: the same run as
 reading the whole file at once (tests/bevlog/test_live.py).
 
 Limits, by design: a multi-line message cut by a poll (a traceback being written) is read
@@ -18,23 +19,37 @@ header block cut by a poll would lose its end). When the file shrinks (truncated
 replaced) everything read is dropped and the file is read again from its start; a .gz log
 is read whole whenever its size changes.
 """
+
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
-from parsers.chunked import CHUNK  # bytes parsed at a time on the first read of a big file
+from parsers.assemble import build_run
+from parsers.discovery import expand, group_segments, run_key
+from parsers.formats import SNIFF, detect, module
+from parsers.formats.jsonl.reader import read_json
+from parsers.formats.mmengine_json import with_config_beside
+from parsers.formats.text.pieces import CHUNK, cut_point
+from parsers.formats.text.reader import read_text
+from parsers.identity import split_runs
+from parsers.io import GZIP_MAGIC, display_name
+from parsers.reader import read_guarded, read_unit
+from parsers.run import ParseError, Run
+from parsers.segment import Segment, concat_pieces, shift_lines, slice_rows
+from parsers.tracebacks import TAIL_BYTES, tail_of
+
+MERGE_EVERY = 32  # pieces kept apart before they are put together
+LINE_READ = 1 << 20  # bytes read on when a chunk ends mid-line
 
 
-def earlier_segments(path: str) -> list:
+def earlier_segments(path: str) -> list[Segment]:
     """Segments of the other files of the followed log's run directory that share its run
     key (resumes, read whole, their twins with them): what `parsers.read(path, beside=True)`
     would read beside it. Which of them are this run is identity's call (`segments()`)."""
-    from parsers.discovery import expand, group_segments
-    from parsers.reader import read_unit
-
     here = os.path.abspath(path)
     files, _ = expand([path], beside=True)
-    out = []
+    out: list[Segment] = []
     for _, units in group_segments(files):
         for unit in units:
             if here not in (os.path.abspath(f) for f in unit):
@@ -56,13 +71,18 @@ class LiveLog:
     def reset(self) -> None:
         self.offset = 0  # bytes read: the end of the last complete line
         self.lines = 0  # lines read
-        self.kind = None  # "text" or the json library ("mmcv" / "mmengine")
-        self.fmt = None  # the text parser's format label forced on fragments ("console")
-        self.segment = None  # the rows read so far, one Segment
-        self.pending: list = []  # fragments not yet merged into `segment`
-        self.before: list | None = None  # earlier segments of the run (read once)
+        self.dialect: str | None = None  # a text log's dialect
+        self.library: str | None = None  # a json log's library ("mmcv" / "mmengine")
+        self.console: bool | None = None  # a text log's first piece was a console capture (else: by content)
+        self.segment: Segment | None = None  # the rows read so far
+        self.pending: list[Segment] = []  # pieces not yet put together with `segment`
+        self.before: list[Segment] | None = None  # earlier segments of the run (read once)
         self.header_only = False  # no train/val record read yet
-        self.gz_size = None  # size of a .gz log when it was read
+        self.gz_size: int | None = None  # size of a .gz log when it was read
+
+    @property
+    def is_text(self) -> bool:
+        return self.dialect is not None
 
     @property
     def rows(self) -> int:
@@ -71,8 +91,6 @@ class LiveLog:
     def update(self) -> bool:
         """Read what was appended; True when something new was read. Raises ParseError
         (the file is missing, unreadable, or not a training log)."""
-        from parsers.run import ParseError
-
         try:
             size = os.path.getsize(self.path)
         except OSError as exc:
@@ -85,73 +103,69 @@ class LiveLog:
             self.reset()
         if size == self.offset:
             return False
-        from parsers.chunked import cut_point
-
         if self.offset == 0 and not self._sniff():
             return False  # not one complete line yet
         got = False
         while self.offset < size:
-            stop = min(size, self.offset + self.chunk)
-            data = self._read(self.offset, stop)
-            # pieces of what is already there end where a record line starts (as in
-            # parsers.chunked: no message is cut, the header is read whole); the last
-            # piece ends after the last complete line
-            while self.kind == "text" and data is not None and stop < size and cut_point(data) == 0:
-                stop = min(size, stop + max(self.chunk, len(data)))
-                data = self._read(self.offset, stop)
-            if self.kind == "text" and data is not None and stop < size:
-                data = data[: cut_point(data)]
+            data = self._next_piece(size)
             if data is None:
                 break
             self._parse(data)
             got = True
         return got
 
-    def _tail(self) -> list[str]:
-        """The last lines read so far (up to the last complete line), as the text parser
-        keeps them for a whole file."""
-        from parsers.crash import TAIL_BYTES, tail_of
+    def _next_piece(self, size: int) -> bytes | None:
+        """The next piece of what is already there: pieces end where a record line starts
+        (no message is cut, the header is read whole); the last one after the last complete
+        line. None when there is no complete line yet."""
+        stop = min(size, self.offset + self.chunk)
+        data = self._read(self.offset, stop)
+        while self.is_text and data is not None and stop < size and cut_point(data) == 0:
+            stop = min(size, stop + max(self.chunk, len(data)))
+            data = self._read(self.offset, stop)
+        if self.is_text and data is not None and stop < size:
+            data = data[: cut_point(data)]
+        return data
 
+    def _tail(self) -> tuple[str, ...]:
+        """The last lines read so far (up to the last complete line), as the text reader
+        keeps them for a whole file."""
         start = max(0, self.offset - TAIL_BYTES)
         try:
             with open(self.path, "rb") as f:
                 f.seek(start)
                 data = f.read(self.offset - start)
         except OSError:
-            return []
-        return tail_of(data if start == 0 else b"\n" + data)
+            return ()
+        return tuple(tail_of(data if start == 0 else b"\n" + data))
 
     def _gzipped(self) -> bool:
         try:
             with open(self.path, "rb") as f:
-                return f.read(2) == b"\x1f\x8b"
+                return f.read(2) == GZIP_MAGIC
         except OSError:
             return False
 
     def _read_whole(self, size: int) -> bool:
         """A .gz log (a finished run, or one that is rewritten whole): read it whole, again
         whenever its size changes."""
-        from parsers.reader import read_file
-
         if self.segment is not None and size == self.gz_size:
             return False
         self.reset()
-        self.segment = read_file(self.path)[-1]  # the launch being followed
+        self.segment = read_guarded(self.path)[-1]  # the launch being followed
         self.gz_size = size
         return True
 
     def _read(self, start: int, stop: int) -> bytes | None:
         """The complete lines in [start, stop) (past stop if the chunk ends mid-line);
         None when there is no complete line yet."""
-        from parsers.run import ParseError
-
         try:
             with open(self.path, "rb") as f:
                 f.seek(start)
                 data = f.read(stop - start)
                 end = data.rfind(b"\n")
                 while end < 0:  # a chunk without a newline: read on to the end of the line
-                    more = f.read(1 << 20)
+                    more = f.read(LINE_READ)
                     if not more:
                         return None  # a partial last line: wait for the writer
                     data += more
@@ -164,9 +178,6 @@ class LiveLog:
         """The kind of log, from its first MB (parsers.formats); False while the file holds
         no complete line, ParseError when it is no log (yet: a log whose first lines are
         still being written is waited for)."""
-        from parsers.formats import SNIFF, detect
-        from parsers.run import ParseError
-
         head = self._read(0, SNIFF)
         if head is None:
             return False
@@ -175,106 +186,69 @@ class LiveLog:
             if len(head) < SNIFF // 16:
                 raise ParseError(self.path, "not a training log yet: no mmcv/mmengine log lines")
             raise ParseError(self.path, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
-        self.kind = "text" if kind == "text" else ("mmcv" if kind == "mmcv-json" else "mmengine")
+        if kind.endswith("json"):
+            self.library = "mmcv" if kind == "mmcv-json" else "mmengine"
+        else:
+            self.dialect = module(kind).DIALECT
         return True
 
     def _parse(self, data: bytes) -> None:
-        from parsers.run import ParseError
-
         first = self.offset == 0
-        seg = self._fragment(data, first)
-        nlines = data.count(b"\n")
-        if first and self.kind == "text" and not seg.header.get("log_lines"):
+        seg = self._piece(data, first)
+        if first and self.is_text and not seg.log_lines:
             raise ParseError(self.path, "not a training log yet: no mmcv/mmengine log lines")
         if first:
-            self.fmt = "console" if seg.format == "console" else None
+            self.console = True if seg.format == "console" else None
             self.segment = seg
             self.header_only = seg.rows == 0 and not seg.eval_metric
         else:
-            from parsers.chunked import shift_lines
-
-            shift_lines(seg, self.lines)
-            self.pending.append(seg)
-            if len(self.pending) >= 32:
+            self.pending.append(shift_lines(seg, self.lines))
+            if len(self.pending) >= MERGE_EVERY:
                 self._merge()
         self.offset += len(data)
-        self.lines += nlines
+        self.lines += data.count(b"\n")
 
-    def _fragment(self, data: bytes, first: bool):
-        from parsers.io import display_name
-
+    def _piece(self, data: bytes, first: bool) -> Segment:
         name = display_name(self.path)
-        if self.kind == "text":
-            from parsers.textlog import read_text
-
-            return read_text(name, data, self.fmt)
-        from parsers.jsonlog import read_json
-
-        seg = read_json(name, [data], self.kind)
-        if first and self.kind == "mmengine":
-            from parsers.mmengine_json import _attach_config
-
-            _attach_config(seg, self.path)
-        return seg
+        if self.dialect is not None:
+            return read_text(name, data, self.dialect, self.console)
+        seg = read_json(name, [data], self.library or "mmengine")
+        return with_config_beside(seg) if first and self.library == "mmengine" else seg
 
     def _merge(self) -> None:
-        from parsers.chunked import concat_segments
-
-        if self.pending:
-            self.segment = concat_segments([self.segment] + self.pending)
+        if self.pending and self.segment is not None:
+            self.segment = concat_pieces([self.segment] + self.pending)
             self.pending = []
 
-    def segments(self) -> list:
+    def segments(self) -> list[Segment]:
         """The run's segments: the earlier files (read once) that identity puts in this
-        file's run (parsers.identity: a resume record or continuing steps), then this file's rows."""
-        from parsers.identity import split_runs
-
+        file's run (parsers.identity: a resume record or continuing steps), then this file's
+        rows. Segments are frozen: another thread may read them while this object reads on."""
         if self.before is None:
             self.before = earlier_segments(self.path)
         self._merge()
         if self.segment is None:
             return list(self.before)
-        if self.kind == "text":
-            self.segment.header["tail_lines"] = self._tail()  # how it ends so far (Meta.tail)
-        mine = next(r for r in split_runs(self.before + [self.segment]) if any(s is self.segment for s in r))
-        return mine
+        if self.is_text:
+            self.segment = replace(self.segment, tail=self._tail())  # how it ends so far (Meta.tail)
+        return next(r for r in split_runs(self.before + [self.segment]) if any(s is self.segment for s in r))
 
-    def snapshot(self) -> list:
+    def snapshot(self) -> list[Segment]:
         """`segments()` as they are now, safe to read in another thread while this object
-        reads on (arrays are replaced, never changed in place; lists and dicts copied)."""
-        import copy
+        reads on (segments are frozen; reading on replaces them, never changes them)."""
+        return list(self.segments())
 
-        out = []
-        for seg in self.segments():
-            c = copy.copy(seg)
-            for name in ("eval_epoch", "eval_after_row", "eval_step", "eval_metric", "eval_value", "keys"):
-                setattr(c, name, list(getattr(seg, name)))
-            c.test_metrics = dict(seg.test_metrics)
-            c.header = {k: (list(v) if isinstance(v, list) else v) for k, v in seg.header.items()}
-            c.skipped = copy.copy(seg.skipped)
-            c.skipped_lines = {k: list(v) for k, v in seg.skipped_lines.items()}
-            out.append(c)
-        return out
-
-    def run(self, segments: list | None = None):
+    def run(self, segments: list[Segment] | None = None) -> Run:
         """The Run as read so far (what parsers.read would give for the file as it is now,
         up to its last complete line); of `segments` (a snapshot) when given."""
-        from parsers.assemble import build_run
-        from parsers.discovery import run_key
-
         segs = segments if segments is not None else self.segments()
-        sources = [s.source for s in segs]
-        return build_run(segs, run_key(self.path)[1], sources)
+        return build_run(segs, run_key(self.path)[1], [s.source for s in segs])
 
-    def tail_run(self, context_rows: int, since_row: int):
+    def tail_run(self, context_rows: int, since_row: int) -> tuple[Run | None, float | None]:
         """A Run of this file's rows from `since_row - context_rows` on (with the file's
         header; the earlier files and this file's earlier evaluations left out), for the
         quick rules; also the step of row `since_row` (None if there is none). Costs the
         rows it holds, not the file: the rows read so far are not copied."""
-        from parsers.assemble import build_run
-        from parsers.chunked import concat_segments, slice_rows
-        from parsers.discovery import run_key
-
         if self.segment is None or self.rows == 0:
             return None, None
         start = max(0, min(since_row, self.rows) - context_rows)
@@ -284,8 +258,7 @@ class LiveLog:
             if at + seg.rows > start:
                 pieces.append(slice_rows(seg, max(0, start - at)))
             at += seg.rows
-        part = concat_segments(pieces)
-        run = build_run([part], run_key(self.path)[1], [self.segment.source])
+        run = build_run([concat_pieces(pieces)], run_key(self.path)[1], [self.segment.source])
         k = since_row - start
         step = float(run.train["step"].iloc[k]) if 0 <= k < len(run.train) else None
         return run, step

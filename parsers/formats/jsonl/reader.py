@@ -9,8 +9,8 @@ mmengine json: no `mode`; train rows carry `step` (global iter), `lr`, `epoch` (
 runners) and `iter` (not in older mmengine versions); val rows carry `step` (= epoch
 for epoch runners) and metric keys with `/`; a test dump (tools/test.py) has neither.
 
-Rows are read by `parsers.json_fast` (rows sharing one key layout, straight from the
-bytes with numpy) and `parsers.json_rows` (vectorised split of json.dumps' canonical
+Rows are read by `parsers.formats.jsonl.blocks` (rows sharing one key layout, straight from the
+bytes with numpy) and `parsers.formats.jsonl.rows` (vectorised split of json.dumps' canonical
 output, NaN/Infinity tokens included); rows neither can vouch for go through `json.loads`, and
 lines that are not JSON objects are counted in `skipped` with their line numbers.
 
@@ -23,32 +23,36 @@ another layout) are slotted in by line; anything the lane cannot represent exact
 of different layouts) sends the whole file through the general path, which gives the
 same frames (tests/parsers/test_parsers_fastpaths.py compares the two).
 """
+
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from parsers.bounds import OUT_OF_RANGE, counts_ok
-from parsers.header import read_env
-from parsers.json_fast import merge_block
+from parsers.formats.jsonl.blocks import chunk_parts, merge_block, name_order
+from parsers.formats.jsonl.rows import no_rows, parse_rows
+from parsers.formats.text.header import read_env
 from parsers.lines import TextFile, find_newline
-from parsers.segment import Segment
+from parsers.run import ParseError
+from parsers.segment import Draft, Segment
 
 POSITION_KEYS = ("mode", "epoch", "iter", "step")
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
 def read_json(source: str, content, library: str, engine: str = "fast", chunk: int | None = None) -> Segment:
-    """`content`: the file's bytes or uint8 array (parsers.io.read_log), or a one-item list
-    holding them, which is emptied so that they are freed as soon as every row is parsed:
-    the train matrix and the frame are then allocated from the memory just returned
-    instead of fresh pages (in a fresh process on this VM, where the kernel compacts memory
-    for huge pages, that took a 212 MB json from a median 1.0 s to 0.7 s).
-    engine "fast": layout blocks and the train lane (parsers.json_fast, json_rows);
-    engine "python": every line through json.loads, the straightforward reference."""
+    """A json log -> its Segment. `content`: the file's bytes or uint8 array
+    (parsers.io.read_log), or a one-item list holding them, which is emptied so that they
+    are freed as soon as every row is parsed: the train matrix and the frame are then
+    allocated from the memory just returned instead of fresh pages (docs/benchmarks.md,
+    "Fresh processes and huge pages"). engine "fast": layout blocks and the train lane
+    (parsers.formats.jsonl.blocks, .rows); engine "python": every line through json.loads,
+    the straightforward reference."""
     data = content.pop() if isinstance(content, list) else content
-    seg = Segment(source=source, format=f"{library}-json", library=library)
+    seg = Draft(source, f"{library}-json", library)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
     meta_line = _split_meta(seg, data)
@@ -58,7 +62,7 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
         seg.skip(reason, count)
     chunks = _scan(f, engine)
     firsts = np.cumsum([0] + [len(c[0]) for c in chunks[:-1]]).tolist()  # each chunk's first line
-    seg.header["fast_train_rows"] = sum(len(b.lines) for _, b, _ in chunks if b is not None)
+    seg.fast_train_rows = sum(len(b.lines) for _, b, _ in chunks if b is not None)
     blocks = _train_blocks(chunks, firsts, library)
     if blocks is not None:
         # The blocks hold train rows: only the other rows go through the columns.
@@ -71,17 +75,27 @@ def read_json(source: str, content, library: str, engine: str = "fast", chunk: i
             f.release()
             for s in skips:
                 seg.skip(*s)
-            seg.header["train_lane"] = True
+            seg.train_lane = True
             _fill(seg, table, library, order, lane)
-            return seg
+            return seg.freeze()
     skips = []
-    parts = [(first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)]
+    parts = [
+        (first, rows if block is None else merge_block(block, rows)) for first, (_, block, rows) in zip(firsts, chunks)
+    ]
     table = _table(f, parts, meta_line, skips)
     order = _first_seen_order(f, table, None, list(table.cols))
     f.release()
     for s in skips:
         seg.skip(*s)
     _fill(seg, table, library, order)
+    return seg.freeze()
+
+
+def check_rows(source: str, seg: Segment) -> Segment:
+    """ParseError when a json log yielded nothing: no row, evaluation, test result or meta."""
+    if seg.rows == 0 and not seg.eval_metric and not seg.test_metrics and not seg.json_meta:
+        where = min((n for ls in seg.skipped_lines.values() for n in ls), default=1)
+        raise ParseError(source, "no readable JSON log rows", where)
     return seg
 
 
@@ -89,13 +103,9 @@ def _scan(f: TextFile, engine: str):
     """[(global line starts, Block or None, Rows of the other lines)] per ~8 MB chunk,
     two chunks at a time (numpy and Arrow release the GIL). Engine "python": no rows
     parsed here, every line is handed to json.loads."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from parsers.json_fast import chunk_parts
-    from parsers.json_rows import no_rows, parse_rows
 
     def scan(k):
-        if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.json_fast)
+        if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.formats.jsonl.blocks)
             return chunk_parts(f.data, *f.bounds[k])
         lines, starts = f.chunk_lines(k)
         if not len(lines):
@@ -169,18 +179,17 @@ def _train_lane(blocks, table, tr) -> Lane:
         for j, k in enumerate(names):
             if k in table.cols:
                 values[-1][j], present[-1][j] = table.cols[k][0][tr], table.cols[k][1][tr]
-    lines, values, present = np.concatenate(lines), np.concatenate(values, axis=1), np.concatenate(present, axis=1)
-    if len(tr) and (np.diff(lines) < 0).any():
-        order = np.argsort(lines, kind="stable")
-        lines, values, present = lines[order], values[:, order], present[:, order]
-    return Lane(lines, names, values, present)
+    all_lines = np.concatenate(lines)
+    all_values, all_present = np.concatenate(values, axis=1), np.concatenate(present, axis=1)
+    if len(tr) and (np.diff(all_lines) < 0).any():
+        order = np.argsort(all_lines, kind="stable")
+        all_lines, all_values, all_present = all_lines[order], all_values[:, order], all_present[:, order]
+    return Lane(all_lines, names, all_values, all_present)
 
 
 def _name_order(chunks, table) -> list[str]:
     """Every key in the order the columns would hold them (first seen, chunk by chunk,
     then keys only rows read with json.loads carry)."""
-    from parsers.json_fast import name_order
-
     order: dict = {}
     for _, block, rows in chunks:
         numeric, strings = (rows.names, list(rows.strings)) if block is None else name_order(block, rows)
@@ -204,10 +213,8 @@ class Table:
 def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
     """The rows of `parts` ([(first line index, Rows)]) and their rejected lines (read
     with json.loads) as a Table; lines that are not JSON objects go to `skips`."""
-    ok = [rows.ok_rows + first for first, rows in parts if len(rows.ok_rows)]
-    rejected = [rows.rejected + first for first, rows in parts if len(rows.rejected)]
-    ok = np.concatenate(ok) if ok else np.zeros(0, np.int64)
-    rejected = np.concatenate(rejected) if rejected else np.zeros(0, np.int64)
+    ok = _lines_of([rows.ok_rows + first for first, rows in parts])
+    rejected = _lines_of([rows.rejected + first for first, rows in parts])
     if meta_line:  # line 1 was read by _split_meta
         ok, rejected = ok[ok != 0], rejected[rejected != 0]
     lines = np.sort(np.concatenate((ok, rejected)))
@@ -221,9 +228,8 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
         at = np.searchsorted(lines, rows.ok_rows + first)
         if meta_line and first == 0 and rows.ok_rows[0] == 0:
             src, at = src[1:], at[1:]
-        if len(at) and at[-1] - at[0] + 1 == len(at):
-            at = slice(int(at[0]), int(at[-1]) + 1)  # consecutive rows: copies, not scatters
-            src = slice(int(src[0]), int(src[-1]) + 1)
+        if len(at) and at[-1] - at[0] + 1 == len(at):  # consecutive rows: copies, not scatters
+            at, src = slice(int(at[0]), int(at[-1]) + 1), slice(int(src[0]), int(src[-1]) + 1)  # type: ignore[assignment]
         is_row[at] = True
         for j, name in enumerate(rows.names):
             c = cols.get(name)
@@ -244,7 +250,7 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
         _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut)
     keep = np.flatnonzero(is_row)
     if len(keep) == n:
-        keep = slice(None)  # the usual case: views, no copies
+        keep = slice(None)  # type: ignore[assignment]  # the usual case: views, no copies
     out = {}
     for name, c in cols.items():
         out[name] = ("str", c[1][keep]) if isinstance(c[0], str) else (c[0][keep], c[1][keep])
@@ -299,7 +305,7 @@ def _flat_items(obj: dict):
             yield str(key), v
 
 
-def _split_meta(seg: Segment, data: bytes) -> bool:
+def _split_meta(seg: Draft, data: bytes) -> bool:
     """Read an mmcv json's first line when it is meta (run or checkpoint), not a row."""
     nl = find_newline(data)
     first = bytes(memoryview(data)[: len(data) if nl < 0 else nl])
@@ -312,22 +318,22 @@ def _split_meta(seg: Segment, data: bytes) -> bool:
     if not isinstance(meta, dict):
         return False
     if seg.library == "mmcv" or any(k in meta for k in ("env_info", "config", "mmcv_version", "exp_name")):
-        seg.header["json_meta"] = {k: v for k, v in meta.items() if k not in ("env_info", "config")}
+        seg.json_meta = {k: v for k, v in meta.items() if k not in ("env_info", "config")}
         if isinstance(meta.get("config"), str):
-            seg.header["config_text"] = meta["config"]
+            seg.config_text = meta["config"]
         if isinstance(meta.get("env_info"), str):
-            read_env(meta["env_info"].splitlines(), seg.header)
+            read_env(meta["env_info"].splitlines(), seg)
         if isinstance(meta.get("exp_name"), str):
-            seg.header["exp_name"] = meta["exp_name"]
+            seg.exp_name = meta["exp_name"]
         if isinstance(meta.get("seed"), int) and not isinstance(meta.get("seed"), bool):
-            seg.header["seed"] = meta["seed"]
+            seg.seed = meta["seed"]
         return True
     return False
 
 
 def _gather(columns, rows, dtype):
     """(len(rows), len(columns)) matrix of columns[j][rows]: taken row by row into a
-    (columns, rows) block and transposed (a view), about 5x faster than column_stack."""
+    (columns, rows) block and transposed (a view): no column_stack copy."""
     out = np.empty((len(columns), len(rows)), dtype)
     for j, c in enumerate(columns):
         np.take(c, rows, out=out[j])
@@ -347,7 +353,7 @@ def _row_kinds(table: Table, library: str):
         mode = cols.get("mode")
         mode = mode[1] if mode is not None and isinstance(mode[0], str) else np.full(n, None, dtype=object)
         is_train = mode == "train"
-        no_mode = np.equal(mode, None)
+        no_mode = ~_is_set(mode)
         return is_train, ~is_train & ~no_mode, no_mode
     # A train row: `step` and `iter`, or `step` and `lr` (older mmengine logs no `iter`).
     has_step = has("step")
@@ -355,7 +361,7 @@ def _row_kinds(table: Table, library: str):
     return is_train, has_step & ~is_train, ~has_step
 
 
-def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
+def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
     """Train rows (from the lane when given, else from the table), evaluations and test
     metrics (from the table) into the segment; keys in `order`."""
     cols, n = table.cols, len(table)
@@ -370,7 +376,7 @@ def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | No
     if library == "mmcv":
         seg.skip("row without mode", int(other.sum()))
     rank = {k: i for i, k in enumerate(order)}
-    numeric = sorted((k for k in cols if not isinstance(cols[k][0], str)), key=rank.get)
+    numeric = sorted((k for k in cols if not isinstance(cols[k][0], str)), key=rank.__getitem__)
     metric_names = [k for k in numeric if k not in POSITION_KEYS]
 
     if lane is None:
@@ -384,7 +390,7 @@ def _fill(seg: Segment, table: Table, library: str, order: list, lane: Lane | No
     else:
         train_lines = lane.lines
         at = {k: j for j, k in enumerate(lane.names)}
-        train_keys = sorted((k for k in lane.names if k not in POSITION_KEYS), key=rank.get)
+        train_keys = sorted((k for k in lane.names if k not in POSITION_KEYS), key=rank.__getitem__)
         nan = np.full(len(train_lines), np.nan)
         position = {k: lane.values[at[k]] if k in at else nan for k in ("epoch", "iter", "step")}
         has_epoch = "epoch" in at and len(train_lines) > 0
@@ -422,7 +428,7 @@ def _first_seen_order(f: TextFile, table: Table, lane: Lane | None, order: list)
     lines where some key is first seen are looked at again."""
     first: dict = {}
     for k, c in table.cols.items():
-        seen = np.not_equal(c[1], None) if isinstance(c[0], str) else c[1]
+        seen = _is_set(c[1]) if isinstance(c[0], str) else c[1]
         if seen.any():
             first[k] = int(table.lines[int(np.argmax(seen))])
     if lane is not None:
@@ -449,12 +455,12 @@ def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> No
         return
     rank = {k: i for i, k in enumerate(order)}
     nums = [k for k in metric_names if k not in NOT_METRICS and not k.startswith("lr_")]
-    strs = sorted((k for k in cols if k not in POSITION_KEYS and isinstance(cols[k][0], str)), key=rank.get)
+    strs = sorted((k for k in cols if k not in POSITION_KEYS and isinstance(cols[k][0], str)), key=rank.__getitem__)
     present = np.empty((len(ev), len(nums) + len(strs)), bool)
     for j, k in enumerate(nums):
         present[:, j] = cols[k][1][ev]
     for j, k in enumerate(strs):
-        present[:, len(nums) + j] = np.not_equal(cols[k][1][ev], None)
+        present[:, len(nums) + j] = _is_set(cols[k][1][ev])
     r, c = np.nonzero(present)  # row-major: fields of one row together, in key order
     values = np.empty(len(r), object)
     is_num = c < len(nums)
@@ -472,10 +478,24 @@ def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> No
         step = cols["step"][0][ev] if seg.runner != "iter" else np.full(len(ev), np.nan)
         epoch = step
     else:
-        epoch = cols["epoch"][0][ev] if "epoch" in cols and not isinstance(cols["epoch"][0], str) else np.full(len(ev), np.nan)
+        epoch = (
+            cols["epoch"][0][ev]
+            if "epoch" in cols and not isinstance(cols["epoch"][0], str)
+            else np.full(len(ev), np.nan)
+        )
     epoch = np.where(counts_ok(epoch), epoch, np.nan)  # an out-of-range epoch is not stated
     seg.eval_epoch.extend(epoch[r].tolist())
     seg.eval_step.extend([np.nan] * len(r))
     seg.eval_after_row.extend(after[r].tolist())
     seg.eval_metric.extend(names[c].tolist())
     seg.eval_value.extend(values.tolist())
+
+
+def _lines_of(parts: list[np.ndarray]) -> np.ndarray:
+    parts = [p for p in parts if len(p)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def _is_set(strings: np.ndarray) -> np.ndarray:
+    """Bool per entry of an object array of strings: it holds one (not None)."""
+    return np.not_equal(strings, None)  # type: ignore[call-overload]  # the stubs take no None: elementwise here

@@ -2,7 +2,7 @@
 
 `json.dumps` output is canonical: `{"key": value, "key": value}` with `, ` between
 items and `: ` after keys; a string cannot contain `"` without a backslash. So, like
-`parsers.mmcv_train_lines`, one same-length replacement (`: ` -> `, `) and one split
+`parsers.formats.text.mmcv_lines`, one same-length replacement (`: ` -> `, `) and one split
 give `[key, value, key, value, …]` per row, for all rows at once in Arrow. Keys must look
 like `"…"` without escapes; a row whose items do not alternate (a nested `lr` dict of
 several optimizers, a string value containing `, `) is handed back and read with
@@ -11,11 +11,14 @@ several optimizers, a string value containing `, `) is handed back and read with
 rewritten. Quoted values (`"mode": "train"`, `bbox_mAP_copypaste`) are kept as strings.
 Two halves of the rows are parsed on two threads (Arrow releases the GIL).
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from parsers.frames import list_offsets
 from parsers.stack import stack_values
@@ -32,14 +35,13 @@ class Rows:
     def __init__(self, ok_rows, names, values, present, strings, rejected):
         self.ok_rows, self.names, self.values, self.present = ok_rows, names, values, present
         self.strings, self.rejected = strings, rejected
+        self.first_seen: dict[str, int] = {}  # key -> the input row where it is first seen
 
 
 def no_rows() -> Rows:
     """The Rows of no lines."""
     none = np.zeros(0, np.int64)
-    out = Rows(none, [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, none)
-    out.first_seen = {}
-    return out
+    return Rows(none, [], np.zeros((0, 0)), np.zeros((0, 0), bool), {}, none)
 
 
 def parse_rows(lines, threads: int = 2) -> Rows:
@@ -55,9 +57,6 @@ def parse_rows(lines, threads: int = 2) -> Rows:
 
 
 def _parse_chunk(lines) -> Rows:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     framed = np.asarray(pc.and_(pc.starts_with(lines, "{"), pc.ends_with(lines, "}")).fill_null(False))
     x = pc.utf8_slice_codeunits(lines, 1, -1)
     x = pc.replace_substring(x, ": ", ", ")
@@ -117,7 +116,9 @@ def _parse_chunk(lines) -> Rows:
     if sel_str.any():
         s_codes = codes[sel_str]
         s_rows = remap[row_of[sel_str]]
-        s_vals = np.asarray(pc.utf8_slice_codeunits(vals.filter(pa.array(sel_str)), 1, -1).to_numpy(zero_copy_only=False), dtype=object)
+        s_vals = np.asarray(
+            pc.utf8_slice_codeunits(vals.filter(pa.array(sel_str)), 1, -1).to_numpy(zero_copy_only=False), dtype=object
+        )
         for c in np.unique(s_codes):
             col = np.full(nrows, None, dtype=object)
             m = s_codes == c
@@ -126,7 +127,7 @@ def _parse_chunk(lines) -> Rows:
     cols = [j for j, name in enumerate(names) if name is not None and present[:, j].any()]
     rejected = np.sort(np.concatenate([np.flatnonzero(~ok), ok_rows[bad_row]]))
     out = Rows(ok_rows[keep_row], [names[j] for j in cols], values[:, cols], present[:, cols], strings, rejected)
-    # Where each key is first seen (input index): names are in that order (parsers.json_fast).
+    # Where each key is first seen (input index): names are in that order (parsers.formats.jsonl.blocks).
     codes_seen, at = np.unique(codes, return_index=True)
     out.first_seen = {names[c]: int(ok_rows[row_of[i]]) for c, i in zip(codes_seen, at) if names[c] is not None}
     return out

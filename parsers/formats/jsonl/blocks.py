@@ -13,19 +13,22 @@ compared 8 bytes at a time, and the 12 bytes become the item's inline Arrow stri
 (`NaN` / `Infinity` cast directly). Values come out column-major (keys x rows), the
 layout of the train frame's float block. Rows that differ (val rows, a key logged later,
 the meta line, `"lr": {…}` of several optimizers, strings, the file's last bytes) are
-handed to `parsers.json_rows` unchanged; a block that cannot be cast goes there whole.
+handed to `parsers.formats.jsonl.rows` unchanged; a block that cannot be cast goes there whole.
 `chunk_parts` returns the block and the other rows apart (the json parser keeps train
-blocks as they are, see `parsers.jsonlog`); `chunk_rows` merges them into the `Rows`
-that `json_rows.parse_rows` gives for the chunk's lines.
+blocks as they are, see `parsers.formats.jsonl.reader`); `chunk_rows` merges them into the `Rows`
+that `parsers.formats.jsonl.rows.parse_rows` gives for the chunk's lines.
 """
+
 from __future__ import annotations
 
 import json
 import re
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from parsers.json_rows import Rows, no_rows, parse_rows
+from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
 
 SPACE = 32
 PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')
@@ -105,10 +108,6 @@ def _block(u, mv, a, sp, starts, ends, first_sp, count):
 
 def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     """_block's rows of the candidates `cand` that share the layout of row r0."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    k = (nsep + 1) // 2
     ref = _reference(mv, a, starts[r0], ends[r0], sp[first_sp[r0] : first_sp[r0] + nsep])
     if ref is None:
         return None
@@ -118,10 +117,37 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     if any(b" " in key for key in keys) or any(v is not None and b" " in v for v in fixed):
         return None  # a space that is not a separator: the counting below would not hold
     skeletons = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
+    placed = _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed)
+    if placed is None:
+        return None
+    cand, S, R, VL = placed
+    views, ok = _skeletons_and_views(mv, R + a, skeletons, fixed, len(numeric))
+    _finish_views(views, VL, S, numeric)
+    if not ok.all():
+        cand, views = cand[ok], np.ascontiguousarray(views[:, ok])
+    n_ok = len(cand)
+    if n_ok == 0:
+        return None
+    arr = pa.Array.from_buffers(
+        pa.string_view(), n_ok * len(numeric), [None, pa.py_buffer(views), pa.py_buffer(mv[a:])]
+    )
+    try:
+        floats = np.asarray(pc.cast(arr, pa.float64()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = floats.reshape(len(numeric), n_ok).T  # rows x keys, column-major
+    strings = {_name(key): np.full(n_ok, json.loads(v), dtype=object) for key, v in zip(keys, fixed) if v is not None}
+    return cand, list(names), values, strings
+
+
+def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed):
+    """(candidates, value starts S, skeleton starts R, value lengths VL) of the candidates
+    whose items can sit where the layout puts them (local positions; (k, m) arrays: one
+    contiguous row per item, so values come out column-major, as the train frame's
+    (columns x rows) block wants them); None when none can."""
+    k = len(skeletons)
     L = np.array([len(s) for s in skeletons])[:, None]
     ls, le = starts[cand], ends[cand]
-    # (k, m) layout: one contiguous row per item, and values come out column-major, as
-    # the train frame's (columns x rows) block wants them.
     S = sp[first_sp[cand] + np.arange(0, nsep, 2)[:, None]]  # the space before each value
     S += 1  # value starts (local)
     R = S - L  # skeleton starts
@@ -137,15 +163,19 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     ok &= ((VL >= lo_len) & (VL <= hi_len)).all(axis=0)
     if not ok.all():  # rows of another layout: keep only the plausible ones
         cand, S, R, VL = cand[ok], S[:, ok], R[:, ok], VL[:, ok]
-    m = len(cand)
-    if m == 0:
-        return None
-    nnum = len(numeric)
+    return (cand, S, R, VL) if len(cand) else None
+
+
+def _skeletons_and_views(mv, R, skeletons, fixed, nnum):
+    """(Arrow string views of the numeric values, their 12 inline bytes filled; per row:
+    every skeleton is where the layout puts it). Each item is read with ONE gather of its
+    skeleton and the 12 bytes after it; skeletons are compared 8 bytes at a time. `R`:
+    global skeleton starts."""
+    m = R.shape[1]
     views = np.empty((nnum, m, 16), np.uint8)  # Arrow string views: length, 12 inline bytes
     diff = np.zeros(m, np.uint64)  # OR of (got ^ want) over every skeleton word: 0 = all equal
     tmp = np.empty(m, np.uint64)
     q = 0
-    R += a  # global
     for j, skel in enumerate(skeletons):
         want = skel + (fixed[j] or b"")
         width = -(-(len(want) + (12 if fixed[j] is None else 0)) // 8) * 8
@@ -160,35 +190,26 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
         if fixed[j] is None:
             views[q, :, 4:] = got.view(np.uint8).reshape(m, width)[:, len(want) : len(want) + 12]
             q += 1
-    ok = diff == 0
+    return views, diff == 0
+
+
+def _finish_views(views, VL, S, numeric) -> None:
+    """Zero the bytes after each value (inline views are zero-padded), then set the lengths;
+    a value longer than 12 bytes points into the chunk (buffer 0, its offset)."""
     contiguous = numeric == list(range(numeric[0], numeric[-1] + 1))
     lens = VL[numeric[0] : numeric[-1] + 1] if contiguous else VL[numeric]
-    # Zero the bytes after each value (inline views are zero-padded), then the lengths.
     words = views.view("<u8")  # (nnum, m, 2): length + 4 bytes, 8 bytes
     lo, hi = words[:, :, 0], words[:, :, 1]
     small = np.minimum(lens, 12)
     hi &= _TAIL[small]
     short = small < 4
-    for q in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
-        lo[q] &= _PREFIX[np.minimum(small[q], 4)]
+    for col in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
+        lo[col] &= _PREFIX[np.minimum(small[col], 4)]
     views.view("<i4")[:, :, 0] = lens
-    long = np.flatnonzero(lens > 12)  # not inline: buffer 0, offset into the chunk
+    long = np.flatnonzero(lens > 12)
     if len(long):
         at = np.unravel_index(long, lens.shape)
         hi[at] = (S[numeric][at]).astype(np.uint64) << np.uint64(32)
-    if not ok.all():
-        cand, views = cand[ok], np.ascontiguousarray(views[:, ok])
-    n_ok = len(cand)
-    if n_ok == 0:
-        return None
-    arr = pa.Array.from_buffers(pa.string_view(), n_ok * nnum, [None, pa.py_buffer(views), pa.py_buffer(mv[a:])])
-    try:
-        floats = np.asarray(pc.cast(arr, pa.float64()))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    values = floats.reshape(nnum, n_ok).T  # rows x keys, column-major
-    strings = {_name(keys[j]): np.full(n_ok, json.loads(fixed[j]), dtype=object) for j in range(k) if fixed[j] is not None}
-    return cand, list(names), values, strings
 
 
 def _name(raw: bytes) -> str:
@@ -215,7 +236,10 @@ def _reference(mv, a, s, e, seps):
         return None
     if [_name(k) for k, _ in items] != list(obj):
         return None
-    keys, fixed, names, numeric = [], [], [], []
+    keys: list[bytes] = []
+    fixed: list[bytes | None] = []
+    names: list[str] = []
+    numeric: list[int] = []
     for j, (key, value) in enumerate(items):
         v = obj[_name(key)]
         keys.append(key)
@@ -232,15 +256,15 @@ def _reference(mv, a, s, e, seps):
 
 def _fallback(mv, a, starts, ends, idx) -> Rows:
     """parse_rows over the lines `idx` of the chunk (their indices kept)."""
-    import pyarrow as pa
-
     if len(idx) == 0:
         return no_rows()
 
     offsets = np.empty(2 * len(idx), np.int64)
     offsets[0::2], offsets[1::2] = starts[idx], ends[idx]
     offsets = np.append(offsets, offsets[-1])
-    pairs = pa.Array.from_buffers(pa.large_string(), max(len(offsets) - 1, 0), [None, pa.py_buffer(offsets), pa.py_buffer(mv[a:])])
+    pairs = pa.Array.from_buffers(
+        pa.large_string(), max(len(offsets) - 1, 0), [None, pa.py_buffer(offsets), pa.py_buffer(mv[a:])]
+    )
     lines = pairs.take(pa.array(np.arange(0, 2 * len(idx), 2)))
     rows = parse_rows(lines, threads=1)
     out = Rows(idx[rows.ok_rows], rows.names, rows.values, rows.present, rows.strings, idx[rows.rejected])
@@ -250,14 +274,14 @@ def _fallback(mv, a, starts, ends, idx) -> Rows:
 
 def name_order(block: Block, slow: Rows) -> tuple[list[str], list[str]]:
     """(numeric names, string names) of a chunk's block and other rows, in the order
-    json_rows gives them: by the line a key is first seen, then its place in that line."""
+    `rows` gives them: by the line a key is first seen, then its place in that line."""
     first0 = int(block.lines[0])
     rank = {n: (first0, i) for i, n in enumerate(list(block.names) + list(block.strings))}
     for i, (n, line) in enumerate(slow.first_seen.items()):
         if n not in rank or line < rank[n][0]:
             rank[n] = (line, i)
-    numeric = sorted(set(block.names) | set(slow.names), key=rank.get)
-    strings = sorted(set(block.strings) | set(slow.strings), key=rank.get)
+    numeric = sorted(set(block.names) | set(slow.names), key=rank.__getitem__)
+    strings = sorted(set(block.strings) | set(slow.strings), key=rank.__getitem__)
     return numeric, strings
 
 
@@ -265,7 +289,9 @@ def merge_block(block: Block, slow: Rows) -> Rows:
     """One Rows of a chunk's block and its other lines (rows in file order)."""
     all_names, string_names = name_order(block, slow)
     if not len(slow.ok_rows) and all_names == block.names and string_names == list(block.strings):
-        return Rows(block.lines, block.names, block.values, np.ones(block.values.shape, bool), block.strings, slow.rejected)
+        return Rows(
+            block.lines, block.names, block.values, np.ones(block.values.shape, bool), block.strings, slow.rejected
+        )
     m, s = len(block.lines), len(slow.ok_rows)
     col = {n: i for i, n in enumerate(all_names)}
     lines = np.sort(np.concatenate((block.lines, slow.ok_rows)))  # rows in file order
