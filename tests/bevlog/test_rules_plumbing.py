@@ -48,7 +48,8 @@ def test_signals_are_cached_per_run_and_go_with_it():
     longer = dataclasses.replace(r, meta=dataclasses.replace(r.meta, lr_schedule=dataclasses.replace(sched, warmup_iters=5000)))
     moved = _common.signals(longer)
     assert moved is not sig and moved.warmup_iters == 5000 and moved.warmup_end_row > sig.warmup_end_row
-    # the cache holds its runs weakly
+    # the cache holds its runs weakly (collect first: earlier tests' runs may be garbage by now)
+    gc.collect()
     n = len(_common._CACHES)
     del longer, moved
     gc.collect()
