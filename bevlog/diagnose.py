@@ -75,14 +75,34 @@ def diagnose_run(run, rules: list[str] | None = None, live: bool = False) -> lis
     return sort_findings(findings)
 
 
-def meta_for_json(meta) -> dict:
-    """A run's `Meta` as a JSON-safe dict (its mapping view), without bulky or machine-local
-    parts; NaN -> null, numpy -> Python."""
-    keep = {k: v for k, v in meta.items() if k not in ("skipped_lines",)}
+CRASH_LINES = 40  # of a traceback: its last frames and the exception, never the whole tail
+
+
+def meta_for_json(meta, with_config: bool = False) -> dict:
+    """A run's `Meta` as a JSON-safe dict (its mapping view) without bulky parts: not the
+    lines skipped, not the log's tail (a run that died of a traceback carries that
+    traceback's last lines, `crash_lines`), not the config unless `with_config`.
+    NaN -> null, numpy -> Python."""
+    drop = {"skipped_lines", "tail"} | (set() if with_config else {"config"})
+    keep = {k: v for k, v in meta.items() if k not in drop}
+    keep["crash_lines"] = crash_lines(meta)
     return json_safe(keep)
 
 
-def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], list]:
+def crash_lines(meta) -> list[str]:
+    """The last traceback of a run that ended in one, from its `Traceback …` line on (its
+    last CRASH_LINES lines); [] for a run that did not die of a traceback."""
+    from parsers.crash import TRACEBACK
+
+    if not str(meta.get("ended") or "").startswith("traceback"):
+        return []
+    lines = list(meta.get("tail") or [])
+    starts = [i for i, line in enumerate(lines) if TRACEBACK in line]
+    block = [line for line in lines[starts[-1] if starts else 0:] if line.strip()]
+    return block[-CRASH_LINES:]
+
+
+def diagnose_job(job, rules: list[str] | None = None, with_config: bool = False) -> tuple[list[Diagnosis], list]:
     """One job of `parsers.reader.plan` -> (a Diagnosis per run, problems). Runs in worker
     processes: the runs are read (`parsers.reader.read_job`, the road every command takes)
     and diagnosed where they are, so frames never cross a process boundary."""
@@ -94,7 +114,8 @@ def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], 
     out = []
     for run in runs:
         try:
-            out.append(Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run, rules)))
+            out.append(Diagnosis(run.name, meta_for_json(run.meta, with_config), describe_run(run),
+                                 diagnose_run(run, rules)))
         except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
             from parsers.io import exception_line
 
@@ -103,12 +124,14 @@ def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], 
 
 
 def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,
-                   progress: bool | None = None, notes: list | None = None) -> tuple[list[Diagnosis], list]:
+                   progress: bool | None = None, notes: list | None = None,
+                   with_config: bool = False) -> tuple[list[Diagnosis], list]:
     """PATH arguments -> (diagnoses worst first, problems: ParseErrors, one line each).
 
     Paths are planned and read as by `parsers.read_paths` (same discovery, same runs, same
     names, same pool policy); jobs None: all cores when there are more than 4 groups.
     notes: gets a line per file skipped that is no error (see parsers.read_paths).
+    with_config: each Diagnosis.meta keeps the run's config (`bevlog diagnose --with-config`).
     """
     from functools import partial
 
@@ -116,7 +139,8 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
 
     work, problems = plan(paths, notes=notes)
     diagnoses = []
-    for found, errs in map_jobs(partial(diagnose_job, rules=rules), work, jobs, progress, "diagnosing",
+    for found, errs in map_jobs(partial(diagnose_job, rules=rules, with_config=with_config), work, jobs,
+                                progress, "diagnosing",
                                 preload=_preload_rules):
         diagnoses.extend(found)
         problems.extend(errs)

@@ -32,6 +32,11 @@ def length_text(meta: dict) -> str:
     return f"{meta['max_epochs']} epochs × {ipe} iters" if ipe else f"{meta['max_epochs']} epochs"
 
 
+def short_length(text: str) -> str:
+    """`length_text` for a table cell: '24 ep × 7033 it', '42192 it'."""
+    return text.replace(" epochs", " ep").replace(" iters", " it")
+
+
 def layers_text(meta: dict) -> str:
     n = meta.get("num_decoder_layers")
     aux = meta.get("has_aux_loss")

@@ -1,15 +1,22 @@
 """`bevlog compare`: align runs, smooth, and print a table of statistics and a verdict per pair."""
 from __future__ import annotations
 
-import json
 import math
 import numbers
-import sys
 
 import click
 
-from bevlog.options import (align_option, batch_option, choose_align, jobs_option, load_or_exit,
-                            paths_argument, smooth_option)
+from bevlog.options import (
+    align_option,
+    batch_option,
+    choose_align,
+    jobs_option,
+    load,
+    nothing_read,
+    paths_argument,
+    smooth_option,
+    wide_option,
+)
 from bevlog.output import BadInput
 
 
@@ -23,9 +30,10 @@ from bevlog.output import BadInput
 @batch_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@wide_option
 @jobs_option
 @click.pass_context
-def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
+def command(ctx, paths, align, metrics, smooth, batch, fmt, wide, jobs):
     """Compare runs fairly on one x axis: final/best values, values at common checkpoints,
     noise normalised by √(batch × logging interval), late slope, and a sparkline.
 
@@ -42,8 +50,10 @@ def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
         overrides = parse_batch_overrides(batch)
     except AlignError as exc:
         raise click.BadParameter(str(exc), param_hint="--batch") from None
-    runs, errors = load_or_exit(ctx, paths, jobs)
-    align = choose_align(ctx, align, runs)
+    loaded = load(paths, jobs)
+    nothing_read(ctx, loaded, on_empty=(lambda got: _write_json([], got)) if fmt == "json" else None)
+    runs = loaded.runs
+    align = choose_align(ctx, align, runs, loaded.notes)
     labels = run_labels(runs)
     comparisons = []
     try:
@@ -53,56 +63,66 @@ def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
     except (AlignError, MetricError) as exc:
         raise BadInput(str(exc)) from None
     if fmt == "table":
-        _print_tables(comparisons)
+        _print_tables(comparisons, wide)
     elif fmt == "csv":
         _write_csv(comparisons)
     else:
-        _write_json(comparisons)
-    if errors:
+        _write_json(comparisons, loaded)
+    if loaded.problems:
         ctx.exit(2)
 
 
-def _print_tables(comparisons):
-    from rich.console import Console
-    from rich.table import Table
+# most wanted first: the narrow default shows the longest prefix of this that fits
+PRIORITY = ["run", "final", "best", "batch", "lr", "curve", "noise·√(B·n)", "@", "slope", "rows", "noise", "lr/sample"]
+
+
+def _print_tables(comparisons, wide: bool):
     from rich.text import Text
 
     from bevlog.align import AXIS_TITLE, UNIT
     from bevlog.compare import fmt_value
-    from bevlog.options import use_color
-    from bevlog.output import clean
+    from bevlog.escape import clean
+    from bevlog.options import output_width, use_color
+    from bevlog.output import open_output
     from bevlog.summary import fmt_lr
+    from bevlog.table import fitting, left_out, make_table, render
 
-    console = Console(no_color=not use_color(), highlight=False,
-                      width=None if sys.stdout.isatty() else 220)
+    width = output_width(wide)
+    parts = []
     for comp in comparisons:
         direction = "higher is better" if comp.higher_is_better else "lower is better"
         smooth = f"EMA {comp.weight:g}" if comp.weight else "no smoothing"
-        console.print(Text(f"{comp.metric} by {AXIS_TITLE[comp.align]} ({direction}; final/best/@ "
-                           f"values smoothed with {smooth})", style="bold"))
-        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        parts.append(Text(f"{clean(comp.metric)} by {AXIS_TITLE[comp.align]} ({direction}; final/best/@ "
+                          f"values smoothed with {smooth})", style="bold"))
         checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
-        headers = (["run", "batch", "lr", "lr/sample", "rows", "final", "best"] + checkpoint_cols
-                   + ["noise", "noise·√(B·n)", f"slope/{UNIT[comp.align]}", "curve"])
-        for h in headers:
-            table.add_column(h, justify="left" if h in ("run", "curve") else "right",
-                             overflow="fold" if h == "run" else "ellipsis")
+        slope = f"slope/{UNIT[comp.align]}"
+        order = (["run", "batch", "lr", "lr/sample", "rows", "final", "best"] + checkpoint_cols
+                 + ["noise", "noise·√(B·n)", slope, "curve"])
+        priority = [c for p in PRIORITY for c in ([slope] if p == "slope" else checkpoint_cols if p == "@" else [p])]
+        rows = []
         for _, row in comp.stats.iterrows():
-            cells = [row["run"], _int(row["batch"]), fmt_lr(row["lr"]), fmt_lr(row["lr_per_sample"]),
-                     _int(row["rows"]), fmt_value(row["final"]), fmt_value(row["best"])]
-            cells += [fmt_value(row[c]) for c in checkpoint_cols]
-            cells += [_short(row["noise"]), _short(row["noise_norm"]), _short(row["slope"]), row["curve"]]
-            table.add_row(*[Text(clean(c)) for c in cells])  # run names come from the logs
-        console.print(table)
-        for verdict in comp.verdicts:
-            console.print(Text(clean(verdict)))
-        for note in comp.notes:
-            console.print(Text(clean(note), style="dim"))
-        console.print()
+            cells = {"run": row["run"], "batch": _int(row["batch"]), "lr": fmt_lr(row["lr"]),
+                     "lr/sample": fmt_lr(row["lr_per_sample"]), "rows": _int(row["rows"]),
+                     "final": fmt_value(row["final"]), "best": fmt_value(row["best"]),
+                     "noise": _short(row["noise"]), "noise·√(B·n)": _short(row["noise_norm"]),
+                     slope: _short(row["slope"]), "curve": row["curve"]}
+            cells.update({c: fmt_value(row[c]) for c in checkpoint_cols})
+            rows.append(cells)
+        shown = fitting(priority, rows, width, keep=3, max_width={"run": 28})
+        parts.append(make_table([c for c in order if c in shown], rows,
+                                right=set(order) - {"run", "curve"}, max_width={"run": 28}, fold={"run"}))
+        parts += left_out(priority, shown)
+        parts += [Text(clean(v)) for v in comp.verdicts]
+        parts += [Text(clean(n), style="dim") for n in comp.notes]
+        parts.append(Text(""))
+    with open_output(None, "table") as f:
+        f.write(render(parts, width, use_color()) + "\n")
 
 
 def _write_csv(comparisons):
     import pandas as pd
+
+    from bevlog.output import open_output
 
     frames = []
     for comp in comparisons:
@@ -111,11 +131,12 @@ def _write_csv(comparisons):
         df.insert(0, "metric", comp.metric)
         df.columns = [c.replace("@", "at_") for c in df.columns]
         frames.append(df)
-    pd.concat(frames, ignore_index=True).to_csv(sys.stdout, index=False)
+    with open_output(None, "csv") as f:
+        pd.concat(frames, ignore_index=True).to_csv(f, index=False)
 
 
-def _write_json(comparisons):
-    from bevlog.findings import json_safe
+def _write_json(comparisons, loaded):
+    from bevlog import envelope
 
     out = []
     for comp in comparisons:
@@ -126,8 +147,7 @@ def _write_json(comparisons):
             "runs": [{k: _clean(v) for k, v in r.items()} for r in records],
             "verdicts": comp.verdicts, "notes": comp.notes,
         })
-    json.dump(json_safe(out), sys.stdout, indent=1, ensure_ascii=False)
-    sys.stdout.write("\n")
+    envelope.write(envelope.envelope("compare", {"comparisons": out}, loaded.problems, loaded.notes))
 
 
 def _clean(v):

@@ -137,7 +137,7 @@ def test_log_without_read_permission_in_a_work_dir_is_an_error(tmp_path):
     secret.chmod(0)
     # root reads anything: run the command without root's capabilities then
     drop = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all"] if os.getuid() == 0 else []
-    proc = subprocess.run([*drop, sys.executable, "-m", "bevlog", "parse", str(wd)], capture_output=True,
+    proc = subprocess.run([*drop, sys.executable, "-m", "bevlog", "parse", "--wide", str(wd)], capture_output=True,
                           timeout=120, env={**os.environ, "PYTHONPATH": REPO})
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
