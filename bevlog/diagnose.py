@@ -102,20 +102,24 @@ def crash_lines(meta) -> list[str]:
     return block[-CRASH_LINES:]
 
 
+def diagnosis_of(run, rules: list[str] | None = None, with_config: bool = False) -> Diagnosis:
+    """One Run -> its Diagnosis, as `bevlog diagnose` reports it."""
+    from bevlog.summary import describe_run
+
+    return Diagnosis(run.name, meta_for_json(run.meta, with_config), describe_run(run), diagnose_run(run, rules))
+
+
 def diagnose_job(job, rules: list[str] | None = None, with_config: bool = False) -> tuple[list[Diagnosis], list]:
     """One job of `parsers.reader.plan` -> (a Diagnosis per run, problems). Runs in worker
     processes: the runs are read (`parsers.reader.read_job`, the road every command takes)
     and diagnosed where they are, so frames never cross a process boundary."""
     from parsers.reader import read_job
 
-    from bevlog.summary import describe_run
-
     runs, problems = read_job(job)
     out = []
     for run in runs:
         try:
-            out.append(Diagnosis(run.name, meta_for_json(run.meta, with_config), describe_run(run),
-                                 diagnose_run(run, rules)))
+            out.append(diagnosis_of(run, rules, with_config))
         except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
             from parsers.io import exception_line
 

@@ -64,7 +64,7 @@ def render(renderables, width: int | None, color: bool) -> str:
                       soft_wrap=False, legacy_windows=False)
     for r in renderables:
         console.print(r)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n"))
 
 
 def left_out(priority: list[str], shown: list[str]) -> list:

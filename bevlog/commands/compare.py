@@ -114,7 +114,7 @@ def _print_tables(comparisons, wide: bool):
         parts += left_out(priority, shown)
         parts += [Text(clean(v)) for v in comp.verdicts]
         parts += [Text(clean(n), style="dim") for n in comp.notes]
-        parts.append(Text(""))
+        parts.append(Text(""))  # a blank line between metrics
     with open_output(None, "table") as f:
         f.write(render(parts, width, use_color()) + "\n")
 

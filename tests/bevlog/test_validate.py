@@ -20,6 +20,7 @@ def invoke(*args):
     return CliRunner().invoke(cli, list(args), env={"NO_COLOR": "1"})
 
 
+@pytest.mark.torch  # validate trains bevdetr
 def test_validate_lr_too_high_end_to_end(tmp_path):
     diagnosed = json.loads(invoke("diagnose", LR_TOO_HIGH, "--format", "json").stdout)["runs"][0]
     res = invoke("validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny", "--format", "json",
@@ -103,6 +104,7 @@ def test_validate_bounds_every_setting_it_reads_from_the_log(tmp_path, values, s
 
 @pytest.fixture(scope="module")
 def cut_off_run(tmp_path_factory):
+    pytest.importorskip("torch")  # validate trains bevdetr
     """The lr-3e-3 text log cut off at epoch 6.4 (no json twin), validated on 60-iteration tiny replicas:
     its findings are log-integrity (stopped early), lr-batch (whole run) and lr-drop (at epoch 6.2)."""
     tmp = tmp_path_factory.mktemp("cut")
