@@ -22,7 +22,6 @@ colours, which is what lets the text pass tell our colour codes from a log's.
 """
 from __future__ import annotations
 
-import html
 import re
 
 # C0 controls except TAB and LF, DEL, and the C1 controls (U+0080-U+009F)
@@ -45,9 +44,17 @@ def clean(text, newlines: bool = False) -> str:
     return (_CONTROL_KEEP_LF if newlines else _CONTROL).sub(_visible, str(text))
 
 
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
+def _html_escape(text: str, quote: bool) -> str:
+    """html.escape without importing html (bevlog --help stays light)."""
+    return text.translate(_HTML) if quote else text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown_text(text) -> str:
     """Log text for markdown prose: visible controls, HTML as literal text."""
-    return html.escape(clean(text, newlines=True), quote=False)
+    return _html_escape(clean(text, newlines=True), quote=False)
 
 
 def markdown_cell(text) -> str:
@@ -58,7 +65,7 @@ def markdown_cell(text) -> str:
 def html_text(text) -> str:
     """Log text for HTML text or an attribute value: visible controls (LF is whitespace
     there, kept), escaped markup."""
-    return html.escape(clean(text, newlines=True), quote=True)
+    return _html_escape(clean(text, newlines=True), quote=True)
 
 
 def _text_pass(s: str) -> str:

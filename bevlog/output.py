@@ -304,9 +304,11 @@ def _remove_stale_temps(directory: str, target: str) -> None:
 
 
 def _is_special(path: str) -> bool:
-    """A device, pipe or socket (or a /dev, /proc name such as /dev/stdout, whatever it
-    points to): it cannot be renamed over, it is written in place."""
-    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+    """A device, pipe or socket, or a name for a descriptor (/dev/stdout, /dev/fd/3,
+    /proc/self/fd/1, whatever it points to): it cannot be renamed over, it is written in
+    place. (/dev/shm holds ordinary files.)"""
+    where = os.path.abspath(path)
+    if where.startswith("/proc/") or (where.startswith("/dev/") and not where.startswith("/dev/shm/")):
         return True
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)

@@ -168,3 +168,10 @@ def test_output_into_a_read_only_dir_is_one_line_exit_2(tmp_path):
                           capture_output=True, timeout=300, env=ENV)
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == [f"error: {ro / 'x.parquet'}: cannot write: Permission denied"]
+
+
+def test_output_to_a_descriptor_name_is_written_in_place():
+    """`-o /dev/stdout`: a pipe cannot be renamed over; it is written to, as it is."""
+    proc = _run("parse", STREAMPETR, "--format", "csv", "-o", "/dev/stdout")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().startswith("run,segment,") and len(proc.stdout.splitlines()) == 844
