@@ -35,12 +35,15 @@ def bundled_runs():
 
 
 @pytest.fixture(scope="session")
-def bundled_diagnoses(bundled_runs):
-    """Every run of fixtures/runs diagnosed once per session: {name: Diagnosis}, what
-    `bevlog diagnose fixtures/runs` reports for each (bevlog.diagnose.diagnosis_of)."""
-    from bevlog.diagnose import diagnosis_of
+def bundled_diagnoses():
+    """Every run of fixtures/runs diagnosed once per session, by the road of `bevlog
+    diagnose fixtures/runs` (bevlog.diagnose.diagnose_paths, in worker processes):
+    {name: Diagnosis}."""
+    from bevlog.diagnose import diagnose_paths
 
-    return {name: diagnosis_of(run) for name, run in bundled_runs.items()}
+    diagnoses, problems = diagnose_paths([str(REPO / "fixtures" / "runs")], progress=False)
+    assert not problems, problems
+    return {d.run: d for d in diagnoses}
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,8 @@ def _huge_epoch_text(tmp_path):
     return p, text[:at].count("\n") + 1
 
 
-@pytest.mark.parametrize("command", ["parse", "diagnose", "compare"])
+@pytest.mark.parametrize("command", ["parse", pytest.param("diagnose", marks=pytest.mark.slow),
+                                     pytest.param("compare", marks=pytest.mark.slow)])
 def test_hostile_numbers_are_bounded_and_the_other_run_survives(tmp_path, command):
     """In a subprocess with a timeout: an epoch of 1e30 once sized compare's epoch grid."""
     iter_json, bad_line = _huge_iter_json(tmp_path)

@@ -28,8 +28,7 @@ BEVLOG = [sys.executable, "-m", "bevlog"]
 TWO = [os.path.join(LOGS, "mmcv_epoch"), os.path.join(LOGS, "mmengine_epoch")]
 NAN = os.path.join(LOGS, "mmcv_nan_loss")
 
-# every command × output format that writes to stdout: each command in one format in the
-# quick suite, its other formats (the same writer underneath) with the slow tests
+# every command × output format that writes to stdout
 COMMANDS = {
     "parse table": ["parse", *TWO],
     "parse csv": ["parse", "--format", "csv", str(DETR3D)],
@@ -47,7 +46,12 @@ MORE_FORMATS = {
     "watch json": ["watch", "--once", "--format", "json", NAN],
 }
 STDOUT_COMMANDS = {**COMMANDS, **MORE_FORMATS}
-CASES = [*COMMANDS, *(pytest.param(name, marks=pytest.mark.slow) for name in MORE_FORMATS)]
+
+
+def quick(*names):
+    """Every command × format, `names` in the quick suite (`-m "not slow"`), the others slow:
+    they all reach the path under test through the same lines of bevlog.output."""
+    return [name if name in names else pytest.param(name, marks=pytest.mark.slow) for name in STDOUT_COMMANDS]
 LARGE = {"parse csv": 500_000, "parse json": 1_000_000}  # bytes, far beyond a pipe's 64 KiB
 
 
@@ -55,7 +59,7 @@ def _popen(args, **kwargs):
     return subprocess.Popen([*BEVLOG, *map(str, args)], env=ENV, **kwargs)
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", quick("parse table", "diagnose json"))
 def test_reader_gone_before_the_first_write_is_141(name):
     """`bevlog … | true`, with `true` gone before bevlog writes: quietly 141."""
     proc = _popen(STDOUT_COMMANDS[name], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -65,7 +69,7 @@ def test_reader_gone_before_the_first_write_is_141(name):
     assert err == b""
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", quick("parse csv"))
 def test_head_one_is_0_or_141_never_1(name):
     """`bevlog … | head -1`: 141 when the output did not fit into the pipe before head left,
     0 when it did; for the large outputs always 141 (today's CPython can report a write cut
@@ -80,14 +84,15 @@ def test_head_one_is_0_or_141_never_1(name):
     assert err == b""
 
 
-@pytest.mark.parametrize("name", ["parse csv", pytest.param("parse json", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["parse csv", "parse json"])
 def test_large_outputs_are_as_large_as_the_head_test_needs(name):
     """The premise of the test above: these outputs are far beyond a pipe's 64 KiB."""
     out = subprocess.run([*BEVLOG, *STDOUT_COMMANDS[name]], capture_output=True, env=ENV, timeout=300).stdout
     assert len(out) > LARGE[name]
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", quick("parse table"))
 def test_closed_stdout_is_one_line_and_2(name):
     """`bevlog … >&-`: nothing to write to is bad usage, said once; never a traceback."""
     proc = subprocess.run([*BEVLOG, *STDOUT_COMMANDS[name]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -96,7 +101,7 @@ def test_closed_stdout_is_one_line_and_2(name):
     assert proc.stderr.decode().splitlines() == ["error: stdout: cannot write: Bad file descriptor"]
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", quick("diagnose json"))
 def test_stdout_on_a_full_disk_is_one_line_and_2(name):
     with open("/dev/full", "wb") as full:
         proc = subprocess.run([*BEVLOG, *STDOUT_COMMANDS[name]], stdout=full, stderr=subprocess.PIPE, env=ENV,
@@ -105,7 +110,8 @@ def test_stdout_on_a_full_disk_is_one_line_and_2(name):
     assert proc.stderr.decode().splitlines() == ["error: stdout: cannot write: No space left on device"]
 
 
-@pytest.mark.parametrize("stdout", ["closed", "gone", "full"])
+@pytest.mark.slow
+@pytest.mark.parametrize("stdout", ["gone", "closed", "full"])
 def test_report_writes_no_stdout_and_is_0_whatever_stdout_is(tmp_path, stdout):
     out = tmp_path / "r.html"
     args = [*BEVLOG, "report", "--no-findings", str(STREAMPETR), "-o", str(out)]
@@ -127,12 +133,13 @@ def test_report_writes_no_stdout_and_is_0_whatever_stdout_is(tmp_path, stdout):
     assert err.decode().startswith(f"wrote {out} ")
 
 
-def test_fail_on_never_passes_an_unreadable_input(tmp_path):
+@pytest.mark.parametrize("formats", [["json"], pytest.param(["text", "markdown"], marks=pytest.mark.slow)])
+def test_fail_on_never_passes_an_unreadable_input(tmp_path, formats):
     """A CI gate: findings give 1 only when every input was read; an unreadable input is 2,
-    whatever the findings, in every format; a readable clean run is 0."""
+    whatever the findings, in every format."""
     bad = tmp_path / "20230101_000000.log"
     bad.write_bytes(b"\x00\x01 not a log\n")
-    for fmt in ("text", "json", "markdown"):
+    for fmt in formats:
         proc = subprocess.run([*BEVLOG, "diagnose", "--fail-on", "warning", "--format", fmt, str(bad), NAN],
                               capture_output=True, env=ENV, timeout=300)
         assert proc.returncode == 2, (fmt, proc.stderr)
@@ -207,6 +214,7 @@ def _wait_for(proc, state, what: str, timeout=120) -> None:
         time.sleep(0.002)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_while_reading_is_130(big_work_dir, jobs):
     proc = _popen(["diagnose", "-j", jobs, big_work_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE)

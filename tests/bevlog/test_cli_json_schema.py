@@ -76,7 +76,8 @@ def test_diagnose_json_with_config_validates(inputs):
     assert detr3d["meta"]["config"]["data"]["samples_per_gpu"] == 1
 
 
-@pytest.mark.parametrize("frame", ["train", "layers", "evals"])
+@pytest.mark.parametrize("frame", ["train", pytest.param("layers", marks=pytest.mark.slow),
+                                   pytest.param("evals", marks=pytest.mark.slow)])
 def test_parse_json_validates(inputs, frame):
     code, doc = _json("parse", "--format", "json", "--frame", frame, *inputs)
     assert code == 2 and _errors("parse", doc) == []

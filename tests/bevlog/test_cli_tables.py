@@ -71,7 +71,8 @@ def test_compare_wide_has_every_column():
         assert column in header
 
 
-@pytest.mark.parametrize("command", [["parse", *REAL], ["compare", *PAIR], ["diagnose", *PAIR]])
+@pytest.mark.parametrize("command", [["parse", *REAL], pytest.param(["compare", *PAIR], marks=pytest.mark.slow),
+                                     pytest.param(["diagnose", *PAIR], marks=pytest.mark.slow)])
 def test_colour_follows_force_color_and_no_color(command):
     assert not SGR.search(_run(*command))  # not a terminal: plain text
     assert SGR.search(_run(*command, FORCE_COLOR="1"))

@@ -167,7 +167,7 @@ def test_through_a_real_terminal_pipe_too(evil_work_dir):
 def test_colour_output_keeps_our_colours_and_drops_the_logs(evil_work_dir):
     """With FORCE_COLOR the text renderer emits its own colour codes; the log's never."""
     _, run_dir = evil_work_dir
-    for args in (["diagnose"], ["parse"], ["compare"]):
+    for args in (["diagnose"], ["compare"]):
         out = CliRunner().invoke(cli, [*args, str(run_dir)], env={"FORCE_COLOR": "1", "NO_COLOR": ""}).stdout
         assert "\x1b[" in out  # our colours
         assert "\x1b[2J" not in out and "\x1b]" not in out and "\x07" not in out and "\x9b" not in out

@@ -41,14 +41,17 @@ def _kill_when_the_temp_appears(out, sig):
     return (whether it was still writing then, its exit status)."""
     before = set(_temps(out.parent))  # a killed writer's, from an earlier round
     proc = subprocess.Popen([*BEVLOG, "report", str(STREAMPETR), "--no-findings", "-o", str(out)], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while proc.poll() is None and not set(_temps(out.parent)) - before:
         time.sleep(0.0005)
     mid_write = proc.poll() is None
     proc.send_signal(sig)
-    return mid_write, proc.wait(timeout=120)
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err, err
+    return mid_write, proc.returncode
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
 def test_writer_killed_mid_write_leaves_the_previous_report(tmp_path, sig):
     """Whenever the signal lands, the target holds the previous report or a whole new one,
@@ -65,8 +68,8 @@ def test_writer_killed_mid_write_leaves_the_previous_report(tmp_path, sig):
         if mid_write and rc == -sig:
             caught += 1
             assert data == OLD
-            if sig != signal.SIGKILL:
-                assert _temps(tmp_path) == []  # cleaned up by the writer itself
+            if sig != signal.SIGKILL:  # cleaned up by the writer itself
+                assert _temps(tmp_path) == [], [(n, (tmp_path / n).stat().st_size) for n in _temps(tmp_path)]
     assert caught, "the signal never landed during the write"
     if sig == signal.SIGKILL:
         assert _temps(tmp_path)  # left by the killed writers ...
@@ -91,7 +94,8 @@ def test_a_live_writers_temporary_file_is_never_taken_for_a_dead_ones(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["same.html"]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+@pytest.mark.parametrize("fmt", ["parquet", pytest.param("csv", marks=pytest.mark.slow),
+                                 pytest.param("json", marks=pytest.mark.slow)])
 def test_output_onto_a_symlink_writes_through_the_link(tmp_path, fmt):
     real = tmp_path / "data" / f"train.{fmt}"
     real.parent.mkdir()
@@ -110,6 +114,7 @@ def test_output_onto_a_symlink_writes_through_the_link(tmp_path, fmt):
     assert sorted(os.listdir(tmp_path)) == ["data", f"latest.{fmt}"] and os.listdir(real.parent) == [real.name]
 
 
+@pytest.mark.slow
 def test_output_onto_a_dangling_symlink_creates_its_target(tmp_path):
     link = tmp_path / "r.html"
     link.symlink_to(tmp_path / "reports" / "r.html")
@@ -129,6 +134,7 @@ def test_failed_write_is_one_line_and_keeps_the_previous_file(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["report.html"]  # no temporary file left behind
 
 
+@pytest.mark.slow  # the next test has two writers of one path too
 def test_two_reports_to_one_path_leave_one_valid_file(tmp_path):
     out = tmp_path / "same.html"
     procs = [subprocess.Popen([*BEVLOG, "report", str(p), "--no-findings", "-o", str(out)], env=ENV,
@@ -150,7 +156,8 @@ def test_atomic_write_keeps_permissions_of_the_file_it_replaces(tmp_path):
     assert (out.stat().st_mode & 0o777) == 0o640 and out.read_text().startswith("run,segment,")
 
 
-@pytest.mark.parametrize("target, reason", [("/nope/x.csv", "No such file or directory"),
+@pytest.mark.parametrize("target, reason", [pytest.param("/nope/x.csv", "No such file or directory",
+                                                         marks=pytest.mark.slow),
                                             ("/dev/full", "No space left on device")])
 def test_unwritable_output_is_one_line_exit_2(target, reason):
     proc = _run("parse", STREAMPETR, "--format", "csv", "-o", target)

@@ -31,6 +31,7 @@ def test_the_corpus_is_every_kind_of_log():
     assert {"logs", "set1", "set2", "runs", "variants"} <= names and len(ENTRIES) > 80
 
 
+@pytest.mark.slow  # every log in the repository
 @pytest.mark.parametrize("path", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name[:45]}")
 def test_all_findings_of_a_run_agree_on_every_parameter(path: Path, bundled_diagnoses):
     from bevlog.diagnose import diagnose_paths

@@ -63,6 +63,7 @@ def test_quiet_on_bevdetr_runs_that_learn_even_slowly(name):
     assert rule("metric-chance", f"{RUNS}/{name}") == []
 
 
+@pytest.mark.slow  # all of fixtures/runs
 def test_diagnose_errors_on_every_sweep_run_whose_map_stayed_zero(bundled_diagnoses):
     dead = set()
     for d in (d.to_dict() for d in bundled_diagnoses.values()):  # what `diagnose --format json` carries

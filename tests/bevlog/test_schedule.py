@@ -196,6 +196,7 @@ def test_bevdetr_runs_that_never_took_off_get_an_lr_warning_from_bevdetrs_recipe
     assert f.fix.changes[0]["to"] == pytest.approx(2e-3)  # the top of the measured range
 
 
+@pytest.mark.slow  # all of fixtures/runs
 def test_diagnose_runs_no_lr_fix_first_on_runs_near_the_sweeps_best(bundled_runs, bundled_diagnoses):
     from bevlog.commands.diagnose import verdict_hint
     from bevlog.evaluations import headline_series
