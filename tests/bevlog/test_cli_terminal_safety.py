@@ -60,6 +60,7 @@ def _assert_no_control(*streams):
         assert not found, f"control characters {found!r} in {text[:300]!r}"
 
 
+SLOW = {"parse csv layers", "parse csv evals", "parse json evals", "compare csv"}  # same roads as their siblings
 CASES = {
     "parse table": ["parse", "--wide"],
     "parse csv train": ["parse", "--format", "csv"],
@@ -76,7 +77,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in CASES])
 def test_no_control_character_of_a_log_reaches_the_terminal(evil_work_dir, case):
     root, run_dir = evil_work_dir
     args = CASES[case]
