@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from bevlog.cli import cli
 from conftest import REAL_SET1
 
-EXAMPLES = int(os.environ.get("BEVLOG_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("BEVLOG_FUZZ_EXAMPLES", "15"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 25,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
