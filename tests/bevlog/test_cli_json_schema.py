@@ -101,8 +101,10 @@ def test_the_envelope_is_there_when_nothing_could_be_read(tmp_path):
         assert doc["problems"][0]["path"] == str(bad)
 
 
-@pytest.mark.parametrize("path", [CRASHED, REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log",
-                                  LOGS / "mmcv_nonfinite_grad"], ids=lambda p: p.name[:24])
+@pytest.mark.parametrize("path", [CRASHED, pytest.param(REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log",
+                                                        marks=pytest.mark.slow),
+                                  pytest.param(LOGS / "mmcv_nonfinite_grad", marks=pytest.mark.slow)],
+                         ids=lambda p: p.name[:24])
 def test_watch_json_lines_are_findings(path):
     result = CliRunner().invoke(cli, ["watch", "--once", "--format", "json", str(path)])
     assert result.exit_code == 0, result.stderr

@@ -54,7 +54,7 @@ def test_parse_shows_more_at_120_than_at_80_and_everything_with_wide():
                     "best loss", "s/iter", "layers", "aux", "ended", "skipped"]
 
 
-@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("width", [80, pytest.param(120, marks=pytest.mark.slow)])
 def test_compare_table_fits_the_terminal(width):
     out = _run("compare", *PAIR, "--align", "samples", "-m", "loss", "-m", "NDS", COLUMNS=str(width))
     lines = out.splitlines()
@@ -65,6 +65,7 @@ def test_compare_table_fits_the_terminal(width):
     assert header[:2] == ["run", "batch"] and {"final", "best", "lr"} <= set(header)
 
 
+@pytest.mark.slow
 def test_compare_wide_has_every_column():
     header = _header(_run("compare", *PAIR, "--align", "samples", "--wide", COLUMNS="80"))
     for column in ("batch", "lr", "lr/sample", "rows", "final", "best", "noise", "noise·√(B·n)", "slope/smp", "curve"):
