@@ -180,7 +180,7 @@ def _log_or_dir(path: str, pattern: str, notes: list | None) -> bool:
         why = "not a log file by its name"
     else:
         try:
-            why = None if sniff(path) else "not a training log"
+            why = None if detect_file(path) else "not a training log"
         except OSError:
             return True  # reading it says why
     if why and notes is not None:
