@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bevdetr.recipe import HEALTHY_BATCH, HEALTHY_LR
-from bevlog.validate_limits import check_settings
+from bevdetr.limits import check_settings
 
 PROXY_NOTE = ("bevdetr is a proxy of your model: a small PETR-style BEV detector trained on synthetic "
               "scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
@@ -105,9 +105,12 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
     own = (meta.get("config") or {}).get("bevdetr")
     notes: list[str] = []
     keep = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs", "batch",
-            "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
+            "train_samples", "share_pe", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
             "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead")
     if isinstance(own, dict):
+        if own.get("attn", "full") != "full":
+            raise ValueError(f"attn={_printable(own['attn'])!r}: a run of bevdetr's former BEV-grid width attention, "
+                             "which this bevdetr no longer has")
         own = {k: own[k] for k in keep if k in own}
         check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
         notes.append(f"a bevdetr log: regenerated from its own settings (preset {_printable(base_preset(run))})")

@@ -91,10 +91,10 @@ def test_train_and_val_lines_have_mmcv_structure(tiny_run):
     assert [(int(m["epoch"]), int(m["iter"]), int(m["n"])) for m in train] == [
         (e, i, 100) for e in range(1, 13) for i in (20, 40, 60, 80, 100)]
     assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(4, 6), (8, 6), (12, 6)]  # ceil(48 / 8) val batches
-    earlier = range(make_settings("tiny").layers - 1)                   # d0 … d{L-2}; the last is unprefixed
+    layers = make_settings("tiny").layers
+    earlier = range(layers - 1)                                          # losses: d0 … d{L-2}, the last unprefixed
     losses = ["loss_cls", "loss_bbox"] + [f"d{k}.loss_{t}" for k in earlier for t in ("cls", "bbox")]
-    attention = [f"d{k}.attn_{t}" for k in earlier for t in ("entropy", "logit_max")] + ["attn_entropy",
-                                                                                        "attn_logit_max"]
+    attention = [f"d{k}.attn_{t}" for k in range(layers) for t in ("entropy", "logit_max")]  # every layer d<k>.
     for m in train:
         assert m["logger"] == "mmdet" and m["memory"] is None  # no CUDA, no memory key
         assert list(items(m)) == losses + ["loss", "grad_norm"] + attention

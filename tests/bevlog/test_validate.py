@@ -84,7 +84,7 @@ def _tampered_copy(tmp_path, **values):
     ({"queries": "2e7", "layers": "64"}, "layers=64 is outside 1..12"),
     ({"queries": "2e7"}, "queries=20000000.0 is not a finite int"),
     ({"queries": "20000000"}, "queries=20000000 is outside 1..300"),
-    ({"epochs": "1000000000"}, "epochs=1000000000 is outside 1..100"),
+    ({"epochs": "1000000000"}, "epochs=1000000000 is outside 1..1000"),
     ({"batch": "1000000"}, "batch=1000000 is outside 1..64"),
     ({"lr": "1e300"}, "lr=1e+300 is outside"),
     ({"steps": "[6, 'x']"}, "steps=[6, 'x'] holds 'x'"),
