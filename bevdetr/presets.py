@@ -90,7 +90,7 @@ PRESETS: dict[str, Settings] = {
     # from-scratch stem delayed the take-off. lr 1e-3 is bevdetr's healthy lr (bevdetr/recipe.py); when
     # the model takes off varies with the seed (docs/experiments.md, "tiny").
     "tiny": Settings(
-        preset="tiny", grid=16, num_classes=4, min_objects=2, max_objects=8, train_samples=800, val_samples=48,
+        preset="tiny", grid=16, num_classes=4, min_objects=2, max_objects=8, train_samples=800, val_samples=512,
         d_model=64, nhead=4, dim_ff=128, layers=3, queries=30, batch=8, epochs=12, lr=1e-3,
         warmup_iters=100, steps=(), interval=20, eval_interval=4, stem_lr_mult=1.0,
     ),
@@ -101,6 +101,11 @@ PRESETS: dict[str, Settings] = {
         batch=32, epochs=24, lr=5e-4, warmup_iters=500, schedule="cosine", steps=(), eval_interval=4,
     ),
 }
+
+
+# What the tiny preset reaches at its end on any CPU with margin: the mAP test_tiny_learns asserts.
+# Measured over seeds and torch threads (docs/experiments.md, "tiny on any CPU").
+TINY_MIN_MAP = 0.05
 
 
 def make_settings(preset: str, **overrides) -> Settings:

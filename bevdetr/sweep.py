@@ -56,8 +56,11 @@ RUNS: dict[str, dict] = {
     "layers-6": {"layers": 6},
     "layers-6-aux-off": {"layers": 6, "aux": False},
     # batch 20 at equal samples (same epochs: 2.5x fewer steps), the same lr: the study's comparison
-    "batch-20": {"batch": 20},
+    "batch-20": {"batch": 20, "interval": 20},     # 40 iterations an epoch; a row averages 400 samples, as base's
     "pe-shared": {"share_pe": True},
+    # the tiny preset as the suite trains it (1,200 iterations) on two torch threads: with `base` at one
+    # thread (its evaluation at iteration 1,200 is the preset's end) the spread test_tiny_learns must clear
+    "tiny-threads-2": {"epochs": 12, "threads": 2},
 }
 
 # In the order they train, seed by seed (every arm's seed 0, then seed 1 ...): a sweep stopped at
@@ -77,6 +80,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                (("separate", "base"), ("shared", "pe-shared")), seeds=4),
     Experiment("batch", "batch 8 vs 20: the larger batch falls a bit faster per epoch and is smoother",
                (("8", "base"), ("20", "batch-20")), seeds=4),
+    Experiment("spread", "the tiny preset at 1,200 iterations over seeds and torch threads (the suite's test)",
+               (("1 thread", "base"), ("2 threads", "tiny-threads-2")), seeds=3),
 )
 
 EXPERIMENT_NAMES = tuple(e.name for e in EXPERIMENTS)
@@ -123,7 +128,7 @@ def has_checkpoint(run_dir: str) -> bool:
 def train_command(preset: str, run_dir: str, overrides: dict, seed: int) -> list[str]:
     """The process that trains one run: this module's `main`, settings as JSON (any Settings
     field, not only those `bevdetr train` has options for)."""
-    settings = {**overrides, "seed": seed, "threads": 1, "device": "cpu"}
+    settings = {"threads": 1, "device": "cpu", **overrides, "seed": seed}
     cmd = [sys.executable, "-m", "bevdetr.sweep", preset, run_dir, json.dumps(settings)]
     if has_checkpoint(run_dir):
         cmd.append("--resume")
