@@ -40,12 +40,18 @@ def test_validate_lr_too_high_end_to_end(tmp_path):
         assert out[side]["seeds"] == 1 and out[side]["final_loss"] > 0 and out[side]["mAP"] is not None
     logs = sorted(os.listdir(tmp_path / "v" / "fixed-seed0"))
     assert any(name.endswith(".log.json") for name in logs)
+    # the plan was cut to the speed measured here now, by a probe that is gone afterwards
+    assert out["speed"]["measured_s_per_iter"] > 0 and not any(n.startswith("speed-probe") for n in os.listdir(tmp_path / "v"))
+    # lr and warmup changed together, each alone did not fit 0.2 min: the output says the fix is bundled
+    params = {a["param"] for a in out["fix"]["applied"]}
+    assert params >= {"lr", "warmup_iters"} and sorted(out["fix"]["bundled"]) == sorted(params)
 
     # a rerun on the same work dir trains nothing and gives the same verdicts
     text = invoke("validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny",
                   "--work-dir", str(tmp_path / "v"))
     assert text.exit_code == 0, text.output
     assert "bevdetr is a proxy of your model" in text.stdout
+    assert "bundled: " in text.stdout and "speed: measured" in text.stdout
     for f in out["findings"]:
         assert f"{f['verdict']}" in text.stdout and f["rule"] in text.stdout
 
@@ -145,6 +151,16 @@ def test_validate_is_inconclusive_when_both_arms_stay_at_chance(cut_off_run):
     assert any(a["param"] == "lr" for a in out["fix"]["applied"]) and out["fixed"]["seeds"] == 1
     verdict, reason = _verdict(out, "lr-batch")
     assert verdict == "inconclusive" and "both arms stay at chance" in reason
+
+
+def test_evaluations_come_twice_inside_the_shortest_finding_window():
+    from bevlog.validate import eval_interval
+
+    o = {"train_samples": 800, "batch": 8, "epochs": 12}            # 100 iterations an epoch
+    assert eval_interval(o, [], 1.0) == 3                           # no window: a quarter of the run
+    assert eval_interval(o, [4000.0], 0.3) == 3                     # 1,200 replica iterations: the quarter wins
+    assert eval_interval(o, [1000.0], 0.5) == 2                     # 500 replica iterations: every 2 epochs
+    assert eval_interval(o, [300.0], 0.5) == 1                      # shorter than two epochs: every epoch
 
 
 def test_validate_maps_lr_by_the_ratio_to_the_recipe():
