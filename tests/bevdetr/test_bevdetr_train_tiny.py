@@ -1,5 +1,7 @@
-"""A real tiny-preset training through the installed `bevdetr` entry point: it learns (mAP >= 0.2
-after its 1,200 iterations, about a minute on one CPU thread), and what it wrote is mmcv's log."""
+"""A real tiny-preset training through the installed `bevdetr` entry point: it learns (mAP >=
+TINY_MIN_MAP after its 1,200 iterations, about a minute on one CPU thread, a threshold the spread
+over seeds and torch threads clears by >= 3 sd, checked here on the committed logs of that spread),
+and what it wrote is mmcv's log."""
 import ast
 import glob
 import math
@@ -11,7 +13,7 @@ import pytest
 import torch
 
 from bevdetr.config import make_schedule
-from bevdetr.presets import make_settings
+from bevdetr.presets import TINY_MIN_MAP, make_settings
 from bevdetr.train import build_model
 from bevdetr_logformat import RECORD, assert_text_and_json_agree, epoch_lines, items, read_json_rows
 
@@ -66,10 +68,11 @@ def test_work_dir_holds_one_log_pair_and_checkpoints(tiny_run):
 
 def test_tiny_learns(tiny_run):
     """The preset's purpose: a detector that detects, not a loss that falls. mAP (nuScenes centre
-    distance, 0.5/1/2/4 m) of the last evaluation on the 48 validation scenes."""
+    distance, 0.5/1/2/4 m) of the last evaluation on the 512 validation scenes; TINY_MIN_MAP is 50x
+    chance and >= 3 sd below the spread of seeds and threads (test_the_spread_clears_...)."""
     _, log, _ = tiny_run
     maps = [items(m)["bevdetr/mAP"] for kind, m in epoch_lines(log) if kind == "val"]
-    assert maps[-1] >= 0.2, maps
+    assert maps[-1] >= TINY_MIN_MAP, maps
     assert maps[-1] > maps[0]
 
 
@@ -90,7 +93,7 @@ def test_train_and_val_lines_have_mmcv_structure(tiny_run):
     val = [m for kind, m in lines if kind == "val"]
     assert [(int(m["epoch"]), int(m["iter"]), int(m["n"])) for m in train] == [
         (e, i, 100) for e in range(1, 13) for i in (20, 40, 60, 80, 100)]
-    assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(4, 6), (8, 6), (12, 6)]  # ceil(48 / 8) val batches
+    assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(4, 64), (8, 64), (12, 64)]  # ceil(512 / 8) batches
     layers = make_settings("tiny").layers
     earlier = range(layers - 1)                                          # losses: d0 … d{L-2}, the last unprefixed
     losses = ["loss_cls", "loss_bbox"] + [f"d{k}.loss_{t}" for k in earlier for t in ("cls", "bbox")]
