@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import parsers
 from bevdetr.cli import cli
-from bevdetr.sweep import COMMON, DONE_FILE, EXPERIMENT_NAMES, REFERENCE_SEEDS, RUNS, select
+from bevdetr.sweep import COMMON, DONE_FILE, EXPERIMENT_NAMES, MIN_SEEDS, RUNS, select
 
 # the position-MLP experiment at one seed: two runs (base, pe-shared), cut down to 50 iterations (one log line)
 SHORT = ["--preset", "tiny", "--only", "pe", "--seeds", "1", "--epochs", "1", "--train-samples", "400",
@@ -19,7 +19,7 @@ def invoke(args):
 
 
 def test_plan_covers_the_brief_with_seeds():
-    assert set(EXPERIMENT_NAMES) == {"lr", "aux", "layers", "step", "batch", "pe"}   # claim 6: not tested here
+    assert set(EXPERIMENT_NAMES) == {"lr", "spread", "aux", "layers", "step", "batch", "pe"}  # claim 6: not here
     experiments, pairs = select(None)
     assert len(pairs) == len(set(pairs))                      # runs shared by experiments train once
     assert {run for run, _ in pairs} == set(RUNS)
@@ -28,10 +28,16 @@ def test_plan_covers_the_brief_with_seeds():
         assert e.seeds >= 3
         for _, run in e.runs:
             assert seeds[run] == list(range(len(seeds[run]))) and len(seeds[run]) >= e.seeds
-    assert len(seeds["base"]) == REFERENCE_SEEDS["base"] > max(e.seeds for e in experiments)
-    # seeds come in rounds: every run's seed 0 before any seed 1
-    order = [s for _, s in pairs]
-    assert order == sorted(order)
+    # claim by claim: every arm's first MIN_SEEDS seeds before any arm's further seeds, and each
+    # experiment's arms complete at MIN_SEEDS before the next experiment's new arms start
+    first = [p for p in pairs if p[1] < MIN_SEEDS]
+    assert pairs[:len(first)] == first and all(s >= MIN_SEEDS for _, s in pairs[len(first):])
+    done = set()
+    for e in experiments:
+        arms = {(run, s) for _, run in e.runs for s in range(MIN_SEEDS)}
+        new = [p for p in first if p in arms - done]
+        assert new == first[len(done):len(done) + len(new)], e.name
+        done |= arms
     assert COMMON["epochs"] * 100 >= 2400 and COMMON["val_samples"] >= 512   # long past take-off, a large split
     _, pairs = select(["aux"], seeds=2)
     assert pairs == [("layers-6", 0), ("layers-6-aux-off", 0), ("layers-6", 1), ("layers-6-aux-off", 1)]
