@@ -14,7 +14,7 @@ import math
 
 # setting -> (kind, low, high); ints and floats inclusive
 LIMITS = {
-    "lr": ("float", 1e-8, 1.0),
+    "lr": ("float", 1e-8, 1e4),           # absurd lrs stay allowed: a diverging run is a thing to log
     "seed": ("int", 0, 2**31 - 1),
     "data_seed": ("int", 0, 2**31 - 1),
     "grid": ("int", 2, 256),

@@ -71,7 +71,7 @@ def test_shared_pe_and_depth_reach_the_model(tmp_path):
 
 def test_bad_settings_exit_2_with_one_line(tmp_path):
     for args, expected in [
-        (["--lr", "-1"], "lr=-1.0 is outside 1e-08..1"),
+        (["--lr", "-1"], "lr=-1.0 is outside 1e-08..10000"),
         (["--batch", "0"], "batch=0 is outside 1..64"),
         (["--queries", "100000"], "queries=100000 is outside 1..300"),
         (["--layers", "13"], "layers=13 is outside 1..12"),
