@@ -92,7 +92,7 @@ PRESETS: dict[str, Settings] = {
     "tiny": Settings(
         preset="tiny", grid=16, num_classes=4, min_objects=2, max_objects=8, train_samples=800, val_samples=512,
         d_model=64, nhead=4, dim_ff=128, layers=3, queries=30, batch=8, epochs=12, lr=1e-3,
-        warmup_iters=100, steps=(), interval=20, eval_interval=4, stem_lr_mult=1.0,
+        warmup_iters=100, steps=(), interval=20, eval_interval=6, stem_lr_mult=1.0,
     ),
     "small": Settings(preset="small"),
     "full": Settings(
