@@ -78,14 +78,6 @@ def build_model(settings: Settings) -> BEVDETR:
     )
 
 
-def build_model(settings: Settings) -> BEVDETR:
-    return BEVDETR(
-        num_classes=settings.num_classes, d_model=settings.d_model, nhead=settings.nhead, dim_ff=settings.dim_ff,
-        num_layers=settings.layers, num_queries=settings.queries, extent=settings.extent,
-        share_pe=settings.share_pe, dropout=settings.dropout,
-    )
-
-
 def attention_recorder(model: BEVDETR, settings: Settings) -> AttentionRecorder:
     """The users' recorder on bevdetr's decoder: every iteration, the whole batch, every query (what
     the attention-collapse rule was calibrated on); rank 0's own batch under DDP."""
@@ -142,8 +134,7 @@ def hooks_for(settings: Settings, world: int) -> dict:
     return table
 
 
-def write_header(log, settings: Settings, model, config_text: str, env_info: str, world: int,
-                 work_dir: str) -> None:
+def write_header(log, settings: Settings, model, config_text: str, env_info: str, world: int) -> None:
     """The records mmdet's train.py and mmcv's runner write before the first iteration."""
     log(environment_record(env_info))
     log(f"Distributed training: {world > 1}")
@@ -228,7 +219,7 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
     config_text = pretty_config(mmdet_config(settings, work_dir, world, device.type, iters_per_epoch, resume_from))
     env_info = environment_info(device.type) if rank == 0 else ""
     log = logger.text.info
-    write_header(log, settings, model, config_text, env_info, world, work_dir)
+    write_header(log, settings, model, config_text, env_info, world)
     meta = {"env_info": env_info, "config": config_text, "seed": settings.seed, "exp_name": exp_name}
     if ckpt is not None:
         log(f"load checkpoint from local path: {resume_from}")

@@ -9,7 +9,6 @@ reaches bevlog intact. The recorder itself (masks, sampling, torch 1.x) is check
 `nn.MultiheadAttention` against the weights the module returns.
 """
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
