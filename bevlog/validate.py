@@ -113,6 +113,24 @@ def budget_iterations(preset: str, budget_s: float, runs: int, layers: int, batc
     return max(int(per_run / per_iter), 0)
 
 
+OWN_SETTINGS = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs",
+                "batch", "train_samples", "share_pe", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
+                "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead")
+
+
+def own_settings(run) -> dict | None:
+    """A bevdetr log's own settings (its `bevdetr = dict(...)`), bounded, or None for other logs."""
+    own = (run.meta.get("config") or {}).get("bevdetr")
+    if not isinstance(own, dict):
+        return None
+    if own.get("attn", "full") != "full":
+        raise ValueError(f"attn={_printable(own['attn'])!r}: a run of bevdetr's former BEV-grid width attention, "
+                         "which this bevdetr no longer has")
+    own = {k: own[k] for k in OWN_SETTINGS if k in own}
+    check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
+    return own
+
+
 def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: int = 2,
              per_iter: float | None = None, windows: list[float] | None = None) -> Proxy:
     """Map the run's settings onto a bevdetr preset sized to the budget.
@@ -123,20 +141,7 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: 
     from bevdetr.presets import PRESETS
 
     meta = run.meta
-    own = (meta.get("config") or {}).get("bevdetr")
-    notes: list[str] = []
-    keep = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs", "batch",
-            "train_samples", "share_pe", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
-            "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead")
-    if isinstance(own, dict):
-        if own.get("attn", "full") != "full":
-            raise ValueError(f"attn={_printable(own['attn'])!r}: a run of bevdetr's former BEV-grid width attention, "
-                             "which this bevdetr no longer has")
-        own = {k: own[k] for k in keep if k in own}
-        check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
-        notes.append(f"a bevdetr log: regenerated from its own settings (preset {_printable(base_preset(run))})")
-    else:
-        own = None
+    own = own_settings(run)
     logged_layers = meta.get("num_decoder_layers")
     if own is None and logged_layers is not None:
         check_settings({"layers": logged_layers}, "the log's decoder depth")
@@ -146,68 +151,7 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: 
         fits = budget_iterations("small", budget_s, runs, layers, 8)
         preset = "small" if fits >= MIN_ITERS["small"] else "tiny"
     p = PRESETS[preset]
-    o: dict[str, Any] = {}
-    if own is not None:
-        o.update(own)
-        declared = (meta.get("config") or {}).get("bevdetr_recipe")
-        if _finite(o.get("lr")) and isinstance(declared, dict) and _finite(declared.get("lr")) and declared["lr"] > 0:
-            check_settings({"lr": declared["lr"]}, "the log's bevdetr_recipe")
-            ratio = o["lr"] / declared["lr"]
-            o["lr"] = ratio * HEALTHY_LR
-            notes.append(f"lr {own['lr']:.1e} is {ratio:.3g}x the recipe it declares ({declared['lr']:.1e}) -> "
-                         f"{o['lr']:.1e}, {ratio:.3g}x bevdetr's measured healthy {HEALTHY_LR:.1e} at batch {HEALTHY_BATCH}")
-        elif _finite(o.get("lr")):
-            notes.append(f"lr {o['lr']:.1e} used as is (the log declares no bevdetr_recipe: an earlier bevdetr "
-                         "model, whose healthy lr may differ from today's)")
-        if base_preset(run) != preset:
-            notes.append(f"model and scenes of the {preset} preset (the log's were {_printable(base_preset(run))})")
-    else:
-        batch_run = meta.get("total_batch")
-        lr = meta.get("lr")
-        o["batch"] = p.batch
-        if _finite(lr):
-            o["lr"], note = map_lr(lr, batch_run, p.batch, meta)
-            notes.append(note)
-        else:
-            notes.append(f"lr unknown: the preset's {p.lr:.1e}")
-        optimizer = str(meta.get("optimizer") or "")
-        if optimizer and optimizer.lower() != "adamw":
-            notes.append(f"the run used {optimizer}; bevdetr trains with AdamW at that lr")
-        if meta.get("num_decoder_layers"):
-            o["layers"] = int(meta["num_decoder_layers"])
-        if meta.get("has_aux_loss") is not None:
-            o["aux"] = bool(meta["has_aux_loss"])
-        clip = meta.get("grad_clip")
-        o["clip"] = float(clip) if _finite(clip) else 0.0
-        sched = meta.get("lr_schedule") or {}
-        model = run_schedule(run)             # bevlog's one model of the lr schedule
-        o["schedule"] = {"cosine": "cosine", "cyclic": "cyclic"}.get(model.policy or "", "step")
-        if o["schedule"] == "cyclic":  # the peak and the climb's share of the run, as the schedule model has them
-            total = run_iterations(meta)
-            peak, base = model.peak_lr(), model.base_lr
-            o["target_ratio"] = float(peak / base) if _finite(peak) and _finite(base) and base > 0 else 10.0
-            up = model.ramp_end_step / total if model.ramp_end_step and total else None
-            o["step_ratio_up"] = float(up) if _finite(up) and 0 < up <= 1 else 0.4
-        o["epochs"] = p.epochs
-        o["train_samples"] = p.train_samples
-        epochs_run = meta.get("max_epochs")
-        if o["schedule"] == "step":
-            steps = sched.get("steps") or []
-            if _finite(epochs_run) and epochs_run > 0 and sched.get("by_epoch", True):
-                o["steps"] = tuple(sorted({max(1, round(s / epochs_run * p.epochs)) for s in steps
-                                          if _finite(s) and s < epochs_run}))
-            else:
-                o["steps"] = ()
-        total = run_iterations(meta)
-        warm = model.warmup_iters or 0
-        if _finite(warm) and warm and total:
-            o["warmup_iters"] = max(1, round(warm / total * (p.train_samples // p.batch) * p.epochs))
-        elif not warm:
-            o["warmup_iters"] = 0
-        aux = "on" if o.get("aux", p.aux) else "off"
-        warmup = o.get("warmup_iters", p.warmup_iters)
-        notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {aux}, clip {o['clip'] or 'off'}, "
-                     f"{o['schedule']} schedule, warmup {warmup} iterations (same share of the run)")
+    o, notes = (from_own_log(run, own, preset) if own is not None else from_other_log(run, p))
     o.setdefault("epochs", p.epochs)
     o.setdefault("train_samples", p.train_samples)
     o.setdefault("batch", p.batch)
@@ -234,6 +178,84 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: 
                  iter_factor=proxy_iters / total if total else 1.0,
                  epoch_factor=o["epochs"] / epochs_run if _finite(epochs_run) and epochs_run else 1.0,
                  notes=notes)
+
+
+def from_own_log(run, own: dict, preset: str) -> tuple[dict, list[str]]:
+    """(overrides, notes) for a log bevdetr wrote: its own settings, the lr by its ratio to the recipe it declares."""
+    notes = [f"a bevdetr log: regenerated from its own settings (preset {_printable(base_preset(run))})"]
+    o: dict[str, Any] = dict(own)
+    declared = (run.meta.get("config") or {}).get("bevdetr_recipe")
+    if _finite(o.get("lr")) and isinstance(declared, dict) and _finite(declared.get("lr")) and declared["lr"] > 0:
+        check_settings({"lr": declared["lr"]}, "the log's bevdetr_recipe")
+        ratio = o["lr"] / declared["lr"]
+        o["lr"] = ratio * HEALTHY_LR
+        notes.append(f"lr {own['lr']:.1e} is {ratio:.3g}x the recipe it declares ({declared['lr']:.1e}) -> "
+                     f"{o['lr']:.1e}, {ratio:.3g}x bevdetr's measured healthy {HEALTHY_LR:.1e} at batch {HEALTHY_BATCH}")
+    elif _finite(o.get("lr")):
+        notes.append(f"lr {o['lr']:.1e} used as is (the log declares no bevdetr_recipe: an earlier bevdetr "
+                     "model, whose healthy lr may differ from today's)")
+    if base_preset(run) != preset:
+        notes.append(f"model and scenes of the {preset} preset (the log's were {_printable(base_preset(run))})")
+    return o, notes
+
+
+def from_other_log(run, p) -> tuple[dict, list[str]]:
+    """(overrides, notes) for any other log: lr by its ratio to its recipe, depth, aux, clip, and the lr
+    schedule as bevlog.schedule models it, each as the same share of the preset's run."""
+    meta = run.meta
+    notes: list[str] = []
+    o: dict[str, Any] = {"batch": p.batch}
+    lr = meta.get("lr")
+    if _finite(lr):
+        o["lr"], note = map_lr(lr, meta.get("total_batch"), p.batch, meta)
+        notes.append(note)
+    else:
+        notes.append(f"lr unknown: the preset's {p.lr:.1e}")
+    optimizer = str(meta.get("optimizer") or "")
+    if optimizer and optimizer.lower() != "adamw":
+        notes.append(f"the run used {optimizer}; bevdetr trains with AdamW at that lr")
+    if meta.get("num_decoder_layers"):
+        o["layers"] = int(meta["num_decoder_layers"])
+    if meta.get("has_aux_loss") is not None:
+        o["aux"] = bool(meta["has_aux_loss"])
+    clip = meta.get("grad_clip")
+    o["clip"] = float(clip) if _finite(clip) else 0.0
+    o.update(schedule_overrides(run, p))
+    aux = "on" if o.get("aux", p.aux) else "off"
+    warmup = o.get("warmup_iters", p.warmup_iters)
+    notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {aux}, clip {o['clip'] or 'off'}, "
+                 f"{o['schedule']} schedule, warmup {warmup} iterations (same share of the run)")
+    return o, notes
+
+
+def schedule_overrides(run, p) -> dict:
+    """The run's lr schedule on the preset's length: policy, cyclic peak and climb, step milestones
+    and warmup as the same shares of the run (from bevlog.schedule's model of the schedule)."""
+    meta = run.meta
+    sched = meta.get("lr_schedule") or {}
+    model = run_schedule(run)
+    total = run_iterations(meta)
+    o: dict[str, Any] = {"schedule": {"cosine": "cosine", "cyclic": "cyclic"}.get(model.policy or "", "step"),
+                         "epochs": p.epochs, "train_samples": p.train_samples}
+    if o["schedule"] == "cyclic":
+        peak, base = model.peak_lr(), model.base_lr
+        o["target_ratio"] = float(peak / base) if _finite(peak) and _finite(base) and base > 0 else 10.0
+        up = model.ramp_end_step / total if model.ramp_end_step and total else None
+        o["step_ratio_up"] = float(up) if _finite(up) and 0 < up <= 1 else 0.4
+    epochs_run = meta.get("max_epochs")
+    if o["schedule"] == "step":
+        steps = sched.get("steps") or []
+        if _finite(epochs_run) and epochs_run > 0 and sched.get("by_epoch", True):
+            o["steps"] = tuple(sorted({max(1, round(s / epochs_run * p.epochs)) for s in steps
+                                      if _finite(s) and s < epochs_run}))
+        else:
+            o["steps"] = ()
+    warm = model.warmup_iters or 0
+    if _finite(warm) and warm and total:
+        o["warmup_iters"] = max(1, round(warm / total * (p.train_samples // p.batch) * p.epochs))
+    elif not warm:
+        o["warmup_iters"] = 0
+    return o
 
 
 def eval_interval(o: dict, windows: list[float], iter_factor: float) -> int:
@@ -499,6 +521,99 @@ def judge_part(finding, replicas: list[dict], alone: list[dict]) -> str:
     return f"{word} ({finding.rule} ≥ {finding.severity} in {seen}/{len(alone)} seed(s); {numbers})"
 
 
+@dataclass
+class Plan:
+    """What validate trains: the proxy, the fix and its parts, and the speed it was sized to."""
+
+    proxy: Proxy
+    fixed: dict                    # overrides of the fixed arm (every change)
+    applied: list[dict]
+    skipped: list[str]
+    parts: list[tuple[str, dict]]  # each change alone, when the budget allows
+    bundled: list[str]             # the changes trained only together
+    per_iter: float | None         # measured seconds an iteration
+    planned: int                   # iterations planned from the table, before measuring
+
+
+def plan(run, findings, budget_s: float, seeds: int, preset: str | None, base_dir: str, started: float,
+         stream, tty) -> Plan:
+    """Size the replicas: planned from the table, then a probe measures this machine's speed and the
+    replicas (and whether each change of a bundled fix can be trained alone) are sized again."""
+    from bevdetr.presets import make_settings
+
+    windows = finding_windows(findings)
+    proxy = proxy_of(run, budget_s, seeds, preset, windows=windows)
+    fixed, applied, _ = fix_overrides(findings, proxy)
+    make_settings(proxy.preset, **proxy.overrides)            # raises ValueError on settings that cannot run
+    make_settings(proxy.preset, **{**proxy.overrides, **fixed})
+    planned = proxy.iterations
+    per_iter = measure_speed(proxy, base_dir, stream, tty)
+    left = budget_s - (time.time() - started)
+    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
+    parts = fix_parts(applied)
+    arms = 1 + bool(fixed)
+    fits_parts = bool(parts) and budget_iterations(proxy.preset, left, (arms + len(parts)) * seeds, layers, batch,
+                                                   per_iter) >= MIN_ITERS[proxy.preset]
+    if fits_parts:
+        arms += len(parts)
+    proxy = proxy_of(run, left, seeds, proxy.preset, arms=arms, per_iter=per_iter, windows=windows)
+    fixed, applied, skipped = fix_overrides(findings, proxy)
+    parts = fix_parts(applied) if fits_parts else []
+    bundled = [] if fits_parts or len(applied) < 2 else [a["param"] for a in applied]
+    return Plan(proxy, fixed, applied, skipped, parts, bundled, per_iter, planned)
+
+
+def jobs_of(pl: Plan, seeds: int, base_dir: str) -> list:
+    from bevdetr.sweep import Job
+
+    proxy, jobs = pl.proxy, []
+    for seed in range(seeds):
+        arms = [("as-diagnosed", {})] + ([("fixed", pl.fixed)] if pl.fixed else [])
+        arms += [(f"fixed-{param}", change) for param, change in pl.parts]
+        for name, change in arms:
+            jobs.append(Job(f"{name}-seed{seed}", os.path.join(base_dir, f"{name}-seed{seed}"), proxy.preset,
+                            {**proxy.overrides, **change}, seed))
+    return jobs
+
+
+def judge_findings(run, findings, pl: Plan, arm) -> list[dict]:
+    """A verdict per finding (and, for a fix of several changes, what each change did alone)."""
+    replicas = arm("as-diagnosed")
+    fixed = arm("fixed") if pl.fixed else replicas
+    verdicts = []
+    for f in findings:
+        own = [c for c in (f.fix.changes if f.fix else []) if any(a["param"] == c.get("param") for a in pl.applied)]
+        why = inconclusive_because(f, replicas, fixed, pl.proxy.iterations * int(pl.proxy.overrides["batch"]),
+                                   run.meta.get("total_batch"))
+        if why is not None:
+            verdict, reason = "inconclusive", why
+        elif not replicas:
+            verdict, reason = "inconclusive", "no replica finished inside the budget"
+        else:
+            verdict, reason = judge(f, replicas, fixed, bool(own) and bool(pl.fixed))
+        entry = {"rule": f.rule, "severity": f.severity, "message": f.message,
+                 "fix": f.fix.text if f.fix else None, "verdict": verdict, "reason": reason, "parts": []}
+        mine = {c.get("param") for c in own}
+        if why is None and replicas and len(mine) > 1:
+            for param, change in pl.parts:
+                alone = arm(f"fixed-{param}")
+                if param in mine and alone:
+                    entry["parts"].append({"param": param, "settings": change,
+                                           "result": judge_part(f, replicas, alone)})
+            if not entry["parts"]:
+                entry["parts"].append({"param": " + ".join(sorted(mine)), "settings": {},
+                                       "result": "bundled: the changes were trained together only (each alone "
+                                                 "did not fit the budget), so the verdict credits them together"})
+        verdicts.append(entry)
+    return verdicts
+
+
+def summary(rs: list[dict]) -> dict:
+    return {"final_loss": mean(r["final_loss"] for r in rs), "best_loss": mean(r["best_loss"] for r in rs),
+            "head_loss": mean(r["head_loss"] for r in rs),
+            "mAP": mean(r["mAP"] for r in rs), "s_per_iter": mean(r["s_per_iter"] for r in rs), "seeds": len(rs)}
+
+
 def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, work_dir: str | None = None,
              preset: str | None = None, stream=None, tty: bool | None = None) -> dict:
     """Diagnose PATH, train the proxy as diagnosed and fixed, judge every finding; a JSON-safe dict."""
@@ -509,111 +624,47 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
     from bevlog.diagnose import diagnose_run
     from bevlog.findings import json_safe
 
-    from bevdetr.presets import make_settings
-    from bevdetr.sweep import Job, run_jobs
+    from bevdetr.sweep import run_jobs
 
     stream = stream or sys.stderr
     started = time.time()
     run = parsers.read(path)
     findings = diagnose_run(run)
-    windows = finding_windows(findings)
     budget_s = budget_minutes * 60
     if seeds is None:
         seeds = default_seeds(run, budget_s, preset)
-    proxy = proxy_of(run, budget_s, seeds, preset, windows=windows)        # planned from the table
-    fixed_o, applied, skipped = fix_overrides(findings, proxy)
-    make_settings(proxy.preset, **proxy.overrides)            # raises ValueError on settings that cannot run
-    make_settings(proxy.preset, **{**proxy.overrides, **fixed_o})
     base_dir = work_dir or tempfile.mkdtemp(prefix="bevlog-validate-")
     os.makedirs(base_dir, exist_ok=True)
-    planned = proxy.iterations
-    per_iter = measure_speed(proxy, base_dir, stream, tty)
-    left = budget_s - (time.time() - started)
-    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
-    parts = fix_parts(applied)
-    arms = 1 + bool(fixed_o)
-    if parts and budget_iterations(proxy.preset, left, (arms + len(parts)) * seeds, layers, batch,
-                                   per_iter) >= MIN_ITERS[proxy.preset]:
-        arms += len(parts)
-    else:
-        parts_skipped = [p for p, _ in parts]
-        parts = []
-    proxy = proxy_of(run, left, seeds, proxy.preset, arms=arms, per_iter=per_iter, windows=windows)
-    fixed_o, applied, skipped = fix_overrides(findings, proxy)
-    if parts:
-        parts = fix_parts(applied)
-    bundled = [] if parts or len(applied) < 2 else parts_skipped
-    jobs = []
-    for seed in range(seeds):
-        jobs.append(Job(f"as-diagnosed-seed{seed}", os.path.join(base_dir, f"as-diagnosed-seed{seed}"),
-                        proxy.preset, dict(proxy.overrides), seed))
-        if fixed_o:
-            jobs.append(Job(f"fixed-seed{seed}", os.path.join(base_dir, f"fixed-seed{seed}"),
-                            proxy.preset, {**proxy.overrides, **fixed_o}, seed))
-        for param, change in parts:
-            jobs.append(Job(f"fixed-{param}-seed{seed}", os.path.join(base_dir, f"fixed-{param}-seed{seed}"),
-                            proxy.preset, {**proxy.overrides, **change}, seed))
+    pl = plan(run, findings, budget_s, seeds, preset, base_dir, started, stream, tty)
+    proxy = pl.proxy
+    jobs = jobs_of(pl, seeds, base_dir)
     stream.write(f"validate {run.name}: {len(findings)} finding(s); {len(jobs)} bevdetr run(s) of "
                  f"{proxy.iterations} iterations ({proxy.preset} preset) in {base_dir}, "
                  f"budget {budget_minutes:g} min\n")
     # the hard stop is far beyond the budget (+50% and five minutes): only a runaway, never a slow
-    # machine, changes the outcome; the probe above already sized the runs to this machine's speed
+    # machine, changes the outcome; the probe already sized the runs to this machine's speed
     status = run_jobs(jobs, PARALLEL, stream, tty, deadline=started + 1.5 * budget_s + 300)
-    numbers = {}
-    for job in jobs:
-        if status.get(job.name) in ("done", "skipped"):
-            numbers[job.name] = replica_numbers(job.run_dir)
+    numbers = {job.name: replica_numbers(job.run_dir) for job in jobs if status.get(job.name) in ("done", "skipped")}
 
     def arm(prefix):
         return [numbers[j.name] for j in jobs if j.name.startswith(prefix + "-seed") and j.name in numbers]
 
-    replicas, fixed = arm("as-diagnosed"), arm("fixed")
-    if not fixed_o:
-        fixed = replicas
-    verdicts = []
-    for f in findings:
-        own = [c for c in (f.fix.changes if f.fix else []) if any(a["param"] == c.get("param") for a in applied)]
-        why = inconclusive_because(f, replicas, fixed, proxy.iterations * int(proxy.overrides["batch"]),
-                                   run.meta.get("total_batch"))
-        if why is not None:
-            verdict, reason = "inconclusive", why
-        elif not replicas:
-            verdict, reason = "inconclusive", "no replica finished inside the budget"
-        else:
-            verdict, reason = judge(f, replicas, fixed, bool(own) and bool(fixed_o))
-        entry = {"rule": f.rule, "severity": f.severity, "message": f.message,
-                 "fix": f.fix.text if f.fix else None, "verdict": verdict, "reason": reason, "parts": []}
-        mine = {c.get("param") for c in own}
-        if why is None and replicas and len(mine) > 1:
-            for param, change in parts:
-                alone = arm(f"fixed-{param}")
-                if param in mine and alone:
-                    entry["parts"].append({"param": param, "settings": change, "result": judge_part(f, replicas, alone)})
-            if not entry["parts"]:
-                entry["parts"].append({"param": " + ".join(sorted(mine)), "settings": {},
-                                       "result": "bundled: the changes were trained together only (each alone "
-                                                 "did not fit the budget), so the verdict credits them together"})
-        verdicts.append(entry)
-
-    def summary(rs):
-        return {"final_loss": mean(r["final_loss"] for r in rs), "best_loss": mean(r["best_loss"] for r in rs),
-                "head_loss": mean(r["head_loss"] for r in rs),
-                "mAP": mean(r["mAP"] for r in rs), "s_per_iter": mean(r["s_per_iter"] for r in rs), "seeds": len(rs)}
-
+    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
     result = {
         "run": run.name, "path": path, "proxy_note": PROXY_NOTE,
         "proxy": {"preset": proxy.preset, "settings": proxy.overrides, "iterations": proxy.iterations,
                   "mapping": proxy.notes},
         "speed": {"table_s_per_iter": SECONDS_PER_ITER[proxy.preset] * (0.3 + 0.7 * layers / 6) * batch / 8,
-                  "measured_s_per_iter": per_iter, "planned_iterations": planned, "iterations": proxy.iterations},
-        "fix": {"applied": applied, "not_applicable": skipped, "settings": fixed_o,
-                "parts": [p for p, _ in parts], "bundled": bundled},
+                  "measured_s_per_iter": pl.per_iter, "planned_iterations": pl.planned,
+                  "iterations": proxy.iterations},
+        "fix": {"applied": pl.applied, "not_applicable": pl.skipped, "settings": pl.fixed,
+                "parts": [p for p, _ in pl.parts], "bundled": pl.bundled},
         "seeds": seeds, "work_dir": base_dir,
-        "as_diagnosed": {**summary(replicas), "per_seed": replicas},
-        "fixed": {**summary(fixed if fixed_o else []), "per_seed": fixed if fixed_o else []},
-        "parts": {param: summary(arm(f"fixed-{param}")) for param, _ in parts},
+        "as_diagnosed": {**summary(arm("as-diagnosed")), "per_seed": arm("as-diagnosed")},
+        "fixed": {**summary(arm("fixed") if pl.fixed else []), "per_seed": arm("fixed") if pl.fixed else []},
+        "parts": {param: summary(arm(f"fixed-{param}")) for param, _ in pl.parts},
         "runs": status,
-        "findings": verdicts,
+        "findings": judge_findings(run, findings, pl, arm),
         "budget_s": budget_s, "elapsed_s": round(time.time() - started, 1),
     }
     if work_dir is None:
