@@ -634,7 +634,6 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
     if seeds is None:
         seeds = default_seeds(run, budget_s, preset)
     base_dir = work_dir or tempfile.mkdtemp(prefix="bevlog-validate-")
-    os.makedirs(base_dir, exist_ok=True)
     pl = plan(run, findings, budget_s, seeds, preset, base_dir, started, stream, tty)
     proxy = pl.proxy
     jobs = jobs_of(pl, seeds, base_dir)
