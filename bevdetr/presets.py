@@ -104,8 +104,9 @@ PRESETS: dict[str, Settings] = {
 
 
 # What the tiny preset reaches at its end on any CPU with margin: the mAP test_tiny_learns asserts.
-# Measured over seeds and torch threads (docs/experiments.md, "tiny on any CPU").
-TINY_MIN_MAP = 0.05
+# Over seeds and torch threads it reached 0.494-0.586 (docs/experiments.md, "tiny on any CPU"):
+# this is more than 6 sd of that spread below its mean, on the linear and on the log scale.
+TINY_MIN_MAP = 0.25
 
 
 def make_settings(preset: str, **overrides) -> Settings:

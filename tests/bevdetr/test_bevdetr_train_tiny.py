@@ -68,8 +68,8 @@ def test_work_dir_holds_one_log_pair_and_checkpoints(tiny_run):
 
 def test_tiny_learns(tiny_run):
     """The preset's purpose: a detector that detects, not a loss that falls. mAP (nuScenes centre
-    distance, 0.5/1/2/4 m) of the last evaluation on the 512 validation scenes; TINY_MIN_MAP is 50x
-    chance and >= 3 sd below the spread of seeds and threads (test_the_spread_clears_...)."""
+    distance, 0.5/1/2/4 m) of the last evaluation on the 512 validation scenes; TINY_MIN_MAP is far
+    above chance and >= 3 sd below the spread of seeds and threads (test_bevdetr_tiny_spread.py)."""
     _, log, _ = tiny_run
     maps = [items(m)["bevdetr/mAP"] for kind, m in epoch_lines(log) if kind == "val"]
     assert maps[-1] >= TINY_MIN_MAP, maps
