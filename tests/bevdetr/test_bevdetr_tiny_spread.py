@@ -26,8 +26,9 @@ def map_at_the_presets_end():
         if RUN.match(name):
             run = parsers.read(os.path.join(CONVERGED, name))
             settings = run.meta["config"]["bevdetr"]
+            # what the sweep set apart from the preset: length, logging, threads, seed, the CPU device
             same = {k: v for k, v in settings.items() if k not in ("epochs", "eval_interval", "interval", "threads",
-                                                                  "seed", "val_samples")}
+                                                                  "seed", "device")}
             assert same == {k: v for k, v in tiny.to_dict().items() if k in same}, name   # the preset, trained longer
             ev = run.evals[(run.evals["metric"] == "bevdetr/mAP") & (run.evals["step"] == end)]
             out[name] = (int(settings["threads"]), float(ev["value"].iloc[0]))
