@@ -71,7 +71,7 @@ def test_diagnose_cli_errors_on_every_sweep_run_whose_map_stayed_zero():
     result = CliRunner().invoke(cli, ["diagnose", "--format", "json", RUNS])
     import json
 
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)   # stderr carries notes (e.g. a resumed run's re-run rows)
     dead = set()
     for d in doc["runs"] if isinstance(doc, dict) else doc:
         maps = [v for f in d["findings"] if f["rule"] == "metric-chance" and f["severity"] == "error"
