@@ -4,7 +4,7 @@ On CI (CI=true) a skipped test is a failure: browser, PNG and training tests ski
 developer machine that lacks Chromium or torch; `.ci/run` installs everything, so a skip
 there means a missing install step.
 
-Real logs written by other people's runs are committed under `fixtures/real/` (set1, set2;
+Real logs written by other people's runs are committed under `fixtures/real/` (set1, set2, set3;
 provenance in fixtures/real/README.md). Modules import `REAL_LOGS` from here; tests that
 take a path use the `real_logs` fixture.
 """
@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_LOGS = REPO / "fixtures" / "real"
 REAL_SET1 = REAL_LOGS / "set1"
 REAL_SET2 = REAL_LOGS / "set2"
+REAL_SET3 = REAL_LOGS / "set3"
 
 
 @pytest.fixture(scope="session")
