@@ -1,0 +1,233 @@
+"""DETR-style `log.txt`: one JSON object per epoch (facebookresearch/detr `main.py` and its
+descendants: Deformable-DETR, Conditional-DETR, DAB/DN-DETR, DINO, RT-DETR, RF-DETR …).
+
+A row is what `main.py` writes after each epoch: `train_*` (the epoch's averages of the
+train MetricLogger), one block per evaluated model (`test_*`; `ema_test_*` for an EMA
+model; `val_*` in some forks), `epoch` (counted from 0) and `n_parameters`. What becomes what:
+- `train_<key>` -> train column `<key>` (`train_lr` -> `lr`, param group 0, which in RT-DETR
+  configs is the backbone's; `train_loss` -> `loss`). Weighted loss terms and their
+  `_unscaled` copies stay apart: only the weighted ones are decoder-layer losses
+  (parsers.layers), the `_unscaled` ones are plain columns. A duration printed as text
+  (`"train_epoch_time": "0:02:13"`) becomes seconds.
+- `<set>_coco_eval_bbox` (pycocotools' 12 stats) -> evaluation metrics AP, AP50 … ARl
+  (parsers.coco); `-1.0` (no object of that size) is no row, counted. `_coco_eval_masks`
+  gives `segm/AP` …. The main set is `test_` (else `val_`) and is unprefixed; another set is
+  prefixed by its name (`ema/AP` for `ema_test_`, `val/AP` beside a `test_` set).
+- every other numeric key of an evaluation set -> an evaluation metric under its logged name
+  (`test_loss`, `ema_test_class_error`).
+- facts, not curves: `epoch`, `n_parameters` (`n_params`), `total_parameters`,
+  `trainable_parameters`, `train_batch_size`, `val_batch_size` (RT-DETR), the model strings
+  (`model_type`, `backbone`, `encoder`, `decoder`), `now_time` (RF-DETR's wall clock at the
+  end of the epoch: the row's timestamp).
+- anything else (running bests such as `all_best_res`, whole-epoch `epoch_time`, a string
+  where a number belongs, a list that is no COCO list) is counted by reason, never silently
+  dropped.
+
+Launches: several trainings appended to one file are told apart by `epoch` not following
+the previous row (it goes back, or jumps forward to a resumed epoch) or `n_parameters`
+changing (another model). A launch whose first epoch is above 0 resumed from a checkpoint
+after that many epochs.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import re
+
+from parsers.bounds import MAX_COUNT
+from parsers.clock import duration_seconds
+from parsers.coco import NO_OBJECTS_REASON, stats_metrics
+from parsers.draft import NAN, Draft
+
+FORMAT = "detr-json"
+EPOCH_BASE = 0  # DETR counts epochs from 0: its epoch e is the (e+1)-th
+TRAIN = "train_"
+# evaluation sets, most primary first: the first one present in a row is unprefixed
+EVAL_SETS = ("test_", "val_", "ema_test_", "ema_val_")
+SET_LABEL = {"test_": "test", "val_": "val", "ema_test_": "ema", "ema_val_": "ema_val"}
+COCO_LISTS = {"coco_eval_bbox": "", "coco_eval_masks": "segm/"}
+PARAMETER_KEYS = ("n_parameters", "n_params")
+INT_FACTS = ("total_parameters", "trainable_parameters", "train_batch_size", "val_batch_size")
+STRING_FACTS = ("model_type", "backbone", "encoder", "decoder")
+CLOCK_KEY = "now_time"
+MARKERS = ("epoch", "n_parameters", "n_params")
+FIRST_LINE_BYTES = 1 << 20
+
+
+def sniff(head: bytes) -> bool:
+    """The first line is a JSON object with `train_` keys and an `epoch` or `n_parameters`,
+    and none of mmcv's `mode` / mmengine's `step`."""
+    row = _first_object(head)
+    if row is None or "mode" in row or "step" in row:
+        return False
+    return any(k.startswith(TRAIN) for k in row) and any(k in row for k in MARKERS)
+
+
+def _first_object(head: bytes) -> dict | None:
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    stripped = head.lstrip()
+    if not stripped.startswith(b"{"):
+        return None
+    first = stripped.split(b"\n", 1)[0][:FIRST_LINE_BYTES]
+    try:
+        row = json.loads(first)
+    except (ValueError, RecursionError):
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def read_drafts(source: str, text: str) -> list[Draft]:
+    """The launches of a DETR-style log.txt, in file order (at least one)."""
+    launches: list[Draft] = []
+    cur: Draft | None = None
+    prev_epoch = None
+    prev_params = None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            (cur or _new(launches, source, no)).skip("line that is not a JSON object", no)
+            continue
+        if not isinstance(row, dict):
+            (cur or _new(launches, source, no)).skip("line that is not a JSON object", no)
+            continue
+        epoch = _count(row.get("epoch"))
+        params = next((_count(row[k]) for k in PARAMETER_KEYS if k in row), None)
+        new_launch = cur is None or (
+            epoch is not None and prev_epoch is not None and epoch != prev_epoch + 1
+        ) or (params is not None and prev_params is not None and params != prev_params)
+        if new_launch:
+            cur = _new(launches, source, no)
+            prev_params = None
+        if epoch is None:
+            epoch = prev_epoch + 1 if prev_epoch is not None else 0
+            cur.skip("row without `epoch`: numbered after the previous row", no)
+        _read_row(cur, row, epoch, no)
+        cur.last_line = no
+        prev_epoch, prev_params = epoch, params if params is not None else prev_params
+    if not launches:
+        _new(launches, source, 1)
+    for d in launches:
+        first = d.epoch[0] if d.rows else NAN
+        if first == first and first > 0:
+            d.facts["resumed_from_epoch"] = int(first)  # epochs done before this launch
+    return launches
+
+
+def _new(launches: list, source: str, line: int) -> Draft:
+    d = Draft(source, FORMAT, first_line=line, last_line=line)
+    d.facts["epoch_base"] = EPOCH_BASE
+    launches.append(d)
+    return d
+
+
+def _count(v) -> int | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    if v != int(v) or not 0 <= v <= MAX_COUNT:
+        return None
+    return int(v)
+
+
+def _read_row(d: Draft, row: dict, epoch: int, line: int) -> None:
+    train: dict[str, float] = {}
+    evals: list[tuple[str, float]] = []
+    ts = NAN
+    primary = next((s for s in EVAL_SETS if any(k.startswith(s) and not _is_fact(k) for k in row)), None)
+    for key, value in row.items():
+        if key == "epoch" or key in PARAMETER_KEYS or key in INT_FACTS:
+            n = _count(value)
+            if n is None and key != "epoch":
+                d.skip(f"`{key}` that is not a count", line)
+            elif key != "epoch":
+                d.facts.setdefault(key if key not in PARAMETER_KEYS else "n_parameters", n)
+            continue
+        if key in STRING_FACTS:
+            if isinstance(value, str):
+                d.facts.setdefault(key, value[:200])
+            continue
+        if key == CLOCK_KEY:
+            ts = _clock(value)
+            if ts != ts:
+                d.skip(f"`{CLOCK_KEY}` that is no date", line)
+            continue
+        eval_set = _eval_set(key)
+        if key.startswith(TRAIN) and eval_set is None:
+            _train_value(d, train, key[len(TRAIN):], value, line)
+        elif eval_set is not None:
+            _eval_value(d, evals, eval_set, primary, key[len(eval_set):], value, line)
+        else:
+            d.skip("field of no train or evaluation set (a running best, a whole-epoch time …)", line)
+    d.row(train, epoch=epoch, ts=ts, line=line)
+    for metric, v in evals:  # after their epoch's train row
+        d.evaluation(metric, v, epoch=epoch, line=line)
+
+
+def _is_fact(key: str) -> bool:
+    return key in INT_FACTS
+
+
+def _eval_set(key: str) -> str | None:
+    if _is_fact(key):
+        return None
+    for s in sorted(EVAL_SETS, key=len, reverse=True):  # `ema_test_` before `test_`
+        if key.startswith(s):
+            return s
+    return None
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _train_value(d: Draft, train: dict, name: str, value, line: int) -> None:
+    v = _number(value)
+    if v is None and isinstance(value, str):
+        v = duration_seconds(value)
+        if v != v:
+            v = None
+    if v is None:
+        d.skip("train field that is not a number", line)
+        return
+    train[name] = v
+
+
+def _eval_value(d: Draft, evals: list, eval_set: str, primary: str | None, name: str, value, line: int) -> None:
+    if name in COCO_LISTS:
+        named, absent = stats_metrics(value)
+        if not named and not absent:
+            d.skip("COCO list that is not 12 numbers", line)
+            return
+        d.skip(NO_OBJECTS_REASON, line, absent)
+        prefix = COCO_LISTS[name] + ("" if eval_set == primary else SET_LABEL[eval_set] + "/")
+        evals.extend((prefix + metric, v) for metric, v in named)
+        return
+    v = _number(value)
+    if v is None:
+        d.skip("evaluation field that is not a number", line)
+        return
+    evals.append((eval_set + name, v))
+
+
+_CLOCK = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?$")
+
+
+def _clock(value) -> float:
+    """Unix seconds of `2025-05-18 18:38:37.791596` (local time of the training machine,
+    read as UTC: only differences are used)."""
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        return NAN
+    try:
+        t = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return NAN
+    return t.replace(tzinfo=_dt.timezone.utc).timestamp()
