@@ -74,7 +74,7 @@ def timed_job(job):
 
 def workers_share(dirs, cores):
     """Runs and CPU seconds per worker process, through the same pool code as diagnose_paths."""
-    from parsers.reader import map_jobs, plan
+    from parsers import map_jobs, plan
 
     from bevlog.diagnose import _preload_rules
 

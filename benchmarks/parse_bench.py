@@ -22,7 +22,11 @@ else runs. Last, each parser runs --repeat times as the first parse of a new Pyt
 process (what one `bevlog` command pays: lazy imports, first use of the thread pool and
 of fresh memory), best and median. Usage:
 
-    python benchmarks/parse_bench.py [--mb 200] [--repeat 3]
+    python benchmarks/parse_bench.py [--mb 200] [--repeat 3] [--old DIR]
+
+--old DIR: a checkout of older code (e.g. `git worktree add DIR <commit>`); its
+`parsers.read` and this checkout's then also run as the first parse of fresh processes,
+alternating, so that both meet the same load: no-regression checks.
 """
 from __future__ import annotations
 
@@ -184,8 +188,8 @@ def best_baseline(fn, path: str, repeat: int):
 def phases(path: str) -> tuple[float, float, float]:
     """One parsers.read split in its phases: (read + parse the file, build the Run, the
     long layers frame on first access), wall seconds."""
-    from parsers.assemble import build_run
-    from parsers.formats import read_file
+    from parsers import build_run
+    from parsers import read_file
 
     t0 = time.perf_counter()
     (seg,) = read_file(path)
@@ -211,18 +215,46 @@ def fresh_process(call: str, repeat: int) -> tuple[float, float]:
     """(best, median) wall seconds of `call` as the first parse in a new Python process
     (imports done before the clock starts): what one `bevlog` command pays."""
     import statistics
+
+    walls = [_fresh(call)[0] for _ in range(repeat)]
+    return min(walls), statistics.median(walls)
+
+
+def _fresh(call: str, root: str | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of `call` as the first parse of a new Python process whose
+    `parsers` is the one under `root` (default: this checkout's)."""
     import subprocess
 
     here = os.path.dirname(os.path.abspath(__file__))
-    code = FRESH.format(root=os.path.dirname(here), bench=here, call=call)
-    walls = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[0]) for _ in range(repeat)]
-    return min(walls), statistics.median(walls)
+    root = root or os.path.dirname(here)
+    code = FRESH.format(root=root, bench=here, call=call)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    wall, cpu = out.split()[:2]
+    return float(wall), float(cpu)
+
+
+def old_and_new(old: str, paths: dict, repeat: int) -> None:
+    """`parsers.read` of each file as the first parse of fresh processes, the code of the
+    checkout `old` and this checkout's alternating (so that both meet the same load)."""
+    import statistics
+
+    for label, path in paths.items():
+        got: dict = {"old": [], "new": []}
+        for _ in range(repeat):
+            got["old"].append(_fresh(f"parsers.read({path!r})", old))
+            got["new"].append(_fresh(f"parsers.read({path!r})"))
+        med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in got.items()}
+        print(f"{label:6} old {med['old'][0]:5.2f} s (CPU {med['old'][1]:5.2f}) | new {med['new'][0]:5.2f} s "
+              f"(CPU {med['new'][1]:5.2f}) | new / old wall {med['new'][0] / med['old'][0]:4.2f}x, "
+              f"CPU {med['new'][1] / med['old'][1]:4.2f}x  (medians of {repeat})")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=200.0, help="approximate size of the text log")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--old", metavar="DIR", default=None,
+                    help="a checkout of older code: its parsers.read and this checkout's, alternating fresh processes")
     args = ap.parse_args()
 
     import pandas  # noqa: F401 - import cost is not parsing cost: pay it before timing
@@ -272,6 +304,9 @@ def main() -> None:
             ours = fresh_process(f"parsers.read({path!r})", args.repeat)
             theirs = fresh_process(f"parse_bench.{base}({path!r})", args.repeat)
             print(f"{label:6} bevlog {ours[0]:5.2f} / {ours[1]:5.2f} | baseline (light) {theirs[0]:5.2f} / {theirs[1]:5.2f} | ratio of medians {theirs[1] / ours[1]:4.1f}x")
+        if args.old:
+            print(f"old ({args.old}) and new code, first parse in fresh processes, alternating:")
+            old_and_new(args.old, {"text": pt, "json": pj}, args.repeat)
 
 
 if __name__ == "__main__":

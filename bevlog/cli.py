@@ -36,6 +36,8 @@ COMMANDS = {
     "report": "bevlog.commands.report",
     "watch": "bevlog.commands.watch",
     "validate": "bevlog.commands.validate",
+    "index": "bevlog.commands.index",
+    "runs": "bevlog.commands.runs",
 }
 
 
@@ -78,7 +80,7 @@ class LazyGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last resort: never a traceback, never exit 1
             if os.environ.get("BEVLOG_DEBUG"):
                 raise
-            from parsers.io import exception_line
+            from parsers import exception_line
 
             raise _Stop(EXIT_USAGE, f"internal error ({exception_line(exc)}); "
                                     "BEVLOG_DEBUG=1 shows the traceback") from None

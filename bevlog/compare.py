@@ -55,7 +55,16 @@ class Comparison:
     shown_checkpoints: list = field(default_factory=list)  # the columns the table shows
     verdicts: list = field(default_factory=list)
     curves: list = field(default_factory=list)
-    notes: list = field(default_factory=list)  # caveats about the axis, one sentence each
+    notes: list = field(default_factory=list)  # caveats about the axis and the metric, one sentence each
+    groups: list = field(default_factory=list)  # bevlog.groups.Group, every run in one (alone: n=1)
+    group_stats: object = None  # DataFrame, one row per group when some group has n ≥ 2, else None
+    differences: list = field(default_factory=list)  # per unit after the first: dict (groupcompare)
+    totals_differ: bool = False  # a total loss summing different terms in different runs
+
+    @property
+    def smoothed(self) -> bool:
+        """final/best/@ values are EMA-smoothed (train columns); evaluations are as logged."""
+        return self.weight > 0 and any(c is not None and c.source == "train" for c in self.curves)
 
 
 def run_labels(runs) -> list[str]:
@@ -133,9 +142,13 @@ def metric_curve(run, label: str, metric: str, align: str, weight: float, overri
 
 
 def compare_runs(runs, metric: str = "loss", align: str = "epochs", weight: float = DEFAULT_WEIGHT,
-                 overrides=None, labels=None) -> Comparison:
-    """Statistics of `metric` for every run on the `align` axis, and verdicts vs the first run."""
+                 overrides=None, labels=None, groups=None) -> Comparison:
+    """Statistics of `metric` for every run on the `align` axis, and verdicts against the
+    first run — or, when `groups` (bevlog.groups.find_groups) hold repeats, against the
+    first group, with mean ± sd per group and paired differences."""
     import pandas as pd
+
+    from bevlog.comparenotes import metric_notes, totals_differ
 
     labels = labels or run_labels(runs)
     curves = [metric_curve(r, lab, metric, align, weight, overrides) for r, lab in zip(runs, labels)]
@@ -153,14 +166,33 @@ def compare_runs(runs, metric: str = "loss", align: str = "epochs", weight: floa
                               spark_range=(lo, hi), spark_x=(x_lo, x_hi)))
     stats = pd.DataFrame(rows)
     comp = Comparison(column, align, weight, better_high, stats, checkpoints, shown, curves=curves)
-    comp.verdicts = [pair_verdict(comp, 0, i) for i in range(1, len(runs))]
-    comp.notes = axis_notes(runs, labels, align)
+    comp.groups = list(groups) if groups else _singletons(labels)
+    comp.totals_differ = totals_differ(runs, curves, column)
+    if any(g.n > 1 for g in comp.groups):
+        from bevlog.groupcompare import group_table, group_verdicts
+
+        comp.group_stats = group_table(comp)
+        comp.verdicts, comp.differences = group_verdicts(comp, runs)
+    else:
+        comp.verdicts = [pair_verdict(comp, 0, i, runs) for i in range(1, len(runs))]
+    comp.notes = axis_notes(runs, labels, align, overrides) + metric_notes(runs, labels, curves, column)
+    for g in comp.groups:
+        comp.notes.extend(g.notes)
     return comp
 
 
-def axis_notes(runs, labels, align: str) -> list[str]:
-    """Where a run's x is an estimate rather than a logged fact."""
-    notes = []
+def _singletons(labels):
+    from bevlog.groups import Group
+
+    return [Group(label, [i], [label], [None], "single") for i, label in enumerate(labels)]
+
+
+def axis_notes(runs, labels, align: str, overrides=None) -> list[str]:
+    """Where a run's x is an estimate rather than a logged fact, and where the axis itself
+    does not compare equal amounts of data (iterations across batch sizes)."""
+    from bevlog.comparenotes import iters_across_batches
+
+    notes = iters_across_batches(runs, labels, overrides) if align == "iters" else []
     for run, label in zip(runs, labels):
         if align == "time" and run.meta.get("wall_s_estimated"):
             notes.append(f"note: {label} has no timestamps; its wall time is summed from the logged "
@@ -181,7 +213,7 @@ def run_stats(run, label, curve, align, checkpoints, better_high, overrides, spa
     row = {
         "run": label, "batch": batch, "lr": lr,
         "lr_per_sample": lr / batch if lr and batch else None,
-        "interval": interval,
+        "interval": interval, "iters_per_epoch": iters_per_epoch(run),
         "rows": 0, "final": None, "best": None, "best_at": None,
     }
     for c in checkpoints:
@@ -208,6 +240,12 @@ def run_stats(run, label, curve, align, checkpoints, better_high, overrides, spa
     row["slope"] = last_slope(curve)
     row["curve"] = sparkline(curve, spark_range, spark_x)
     return row
+
+
+def iters_per_epoch(run):
+    """Optimizer steps per epoch as the log states them (None for iteration runners that do not)."""
+    ipe = run.meta.iters_per_epoch
+    return int(ipe) if _ok(ipe) and ipe > 0 else None
 
 
 def value_at(curve: Curve, x: float):
@@ -281,10 +319,16 @@ def common_checkpoints(curves, align: str) -> list[float]:
     if end <= start:
         return []
     if align == "epochs":
-        return [float(e) for e in range(max(1, math.ceil(start)), math.floor(end) + 1)]
-    step = nice_step((end - start) / 8)
-    first = math.ceil(start / step) * step
-    return [float(v) for v in np.arange(first, end + step * 1e-9, step) if v > 0]
+        points = [float(e) for e in range(max(1, math.ceil(start)), math.floor(end) + 1)]
+    else:
+        step = nice_step((end - start) / 8)
+        first = math.ceil(start / step) * step
+        points = [float(v) for v in np.arange(first, end + step * 1e-9, step) if v > 0]
+    # the end of the common range is where the runs are compared last: runs that end at the
+    # same sample count (or epoch, or hour) off the grid are compared there too
+    if not points or end - points[-1] > 1e-9 * max(1.0, abs(end)):
+        points.append(float(end))
+    return points
 
 
 def nice_step(raw: float) -> float:
@@ -306,8 +350,9 @@ def pick_columns(checkpoints: list[float], n: int) -> list[float]:
     return [checkpoints[i] for i in sorted(set(idx))]
 
 
-def pair_verdict(comp: Comparison, a: int, b: int) -> str:
-    """One sentence: where run b is lower/higher than run a, and how much smoother it is.
+def pair_verdict(comp: Comparison, a: int, b: int, runs=None) -> str:
+    """One sentence: where run b is lower/higher than run a, the likely cause the settings
+    show (`bevlog.causes`, when `runs` are given), and how their row-to-row noise compares.
 
     Differences within a tolerance (half the larger noise, at least 0.1% of the value) are
     ties, so two logs of one run never read as one beating the other.
@@ -319,7 +364,9 @@ def pair_verdict(comp: Comparison, a: int, b: int) -> str:
     if ca is None or cb is None:
         missing = name_a if ca is None else name_b
         return f"{name_b} vs {name_a}: {missing} has no {comp.metric}"
-    points = [x for x in comp.checkpoints if value_at(ca, x) is not None and value_at(cb, x) is not None]
+    # the checkpoints of this pair: a third, shorter run does not cut their comparison short
+    pair_points = common_checkpoints([c for c in (ca, cb) if len(c.x)], comp.align)
+    points = [x for x in pair_points if value_at(ca, x) is not None and value_at(cb, x) is not None]
     if not points:
         return f"{name_b} vs {name_a}: no common {noun} to compare at"
     noises = [v for v in (stats["noise"].iloc[a], stats["noise"].iloc[b]) if _ok(v)]
@@ -345,36 +392,45 @@ def pair_verdict(comp: Comparison, a: int, b: int) -> str:
     va, vb = value_at(ca, points[-1]), value_at(cb, points[-1])
     rel = f", {100 * (vb - va) / abs(va):+.1f}%" if va else ""
     text += f" ({fmt_x(points[-1], comp.align)}: {fmt_value(vb)} vs {fmt_value(va)}{rel})"
-    smooth = _smoothness_clause(stats.iloc[a], stats.iloc[b])
-    return text + (f"; {smooth}" if smooth else "")
+    if runs is not None:
+        from bevlog.causes import cause_clause
+
+        worse = None if last == 0 else (last == 1) != comp.higher_is_better
+        cause = cause_clause(runs[a], runs[b], stats.iloc[a], stats.iloc[b], comp.align, worse,
+                             comp.totals_differ)
+        if cause:
+            text += f"; {cause}"
+    noise = noise_clause(stats.iloc[a], stats.iloc[b])
+    return text + (f"; {noise}" if noise else "")
 
 
-def _smoothness_clause(ra, rb) -> str:
-    """'its curve is 2.1× smoother, as expected from 2.5× the samples per row (√2.5 = 1.6×)'.
+def noise_clause(ra, rb) -> str:
+    """'row-to-row noise: b20 0.041 vs b8 0.052 (0.79×); 1.25× the samples per logged row
+    alone would give 0.89×'.
 
-    A logged row is a mean over batch × interval samples, so its noise should fall with
-    the square root of that product; the clause says whether the measured ratio agrees.
+    A logged row is a mean over batch × interval samples, so its noise should fall with the
+    square root of that product; the clause gives both runs' figures and the ratio that the
+    averaging alone predicts, so it cannot be read the wrong way round.
     """
     na, nb = ra["noise"], rb["noise"]
     if not _ok(na) or not _ok(nb) or na <= 0 or nb <= 0:
         return ""
-    ratio = na / nb
-    if abs(math.log(ratio)) < math.log(1.1):
-        text = "its curve is as smooth"
-    elif ratio > 1:
-        text = f"its curve is {ratio:.1f}× smoother"
-    else:
-        text = f"its curve is {1 / ratio:.1f}× noisier"
+    ratio = nb / na
+    text = (f"row-to-row noise: {rb['run']} {_g3(nb)} vs {ra['run']} {_g3(na)} "
+            f"({'about equal' if abs(math.log(ratio)) < math.log(1.1) else f'{ratio:.2g}×'})")
     if not all(_ok(v) for v in (ra["batch"], rb["batch"], ra["interval"], rb["interval"])):
         return text
     factor = (rb["batch"] * rb["interval"]) / (ra["batch"] * ra["interval"])
     if abs(factor - 1) < 1e-9:
         return text + " at the same batch × logging interval"
-    expected = math.sqrt(factor)
-    what = f"{factor:.3g}× the samples per logged row"
-    if abs(math.log(ratio / expected)) < math.log(1.25):
-        return text + f", as expected from {what} (√{factor:.3g} = {expected:.2g}×)"
-    return text + f" (√{factor:.3g} = {expected:.2g}× expected from {what})"
+    expected = 1 / math.sqrt(factor)
+    agrees = abs(math.log(ratio / expected)) < math.log(1.25)
+    return (text + f"; {factor:.3g}× the samples per logged row alone would give {expected:.2g}×"
+            + (", as measured" if agrees else ""))
+
+
+def _g3(v) -> str:
+    return f"{v:.3g}"
 
 
 def fmt_x(x: float, align: str) -> str:

@@ -11,45 +11,47 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bevlog.findings import SEVERITY_RANK, Finding, json_safe
-from parsers.run import ParseError
+from bevlog.findings import Finding, json_safe
+from parsers import ParseError
 
-VERDICTS = ("healthy", "needs attention", "broken")
+VERDICTS = ("healthy", "stopped", "needs attention", "broken")
 
 
 @dataclass
 class Diagnosis:
-    """What `bevlog diagnose` reports about one run."""
+    """What `bevlog diagnose` reports about one run: the per-run source of truth every output
+    format (text, markdown, JSON, HTML) renders, so they show the same verdict and plan."""
 
     run: str
-    meta: dict[str, Any]  # JSON-safe
+    meta: Any  # parsers.Meta (typed; `to_dict` makes it JSON-safe)
     summary: str  # one line: format, length, batch, optimizer, decoder
     findings: list[Finding] = field(default_factory=list)
+    plan: Any = None  # bevlog.fixes.Plan: the one fix plan every finding points into
+    judged: Any = None  # bevlog.verdict.Verdict
+
+    def __post_init__(self):
+        if self.plan is None or self.judged is None:
+            from bevlog.fixes import plan_of
+            from bevlog.verdict import verdict
+
+            self.plan = self.plan if self.plan is not None else plan_of(self.findings)
+            self.judged = self.judged if self.judged is not None else verdict(self.findings, self.plan.summary())
 
     @property
     def verdict(self) -> str:
-        return verdict(self.findings)
+        return self.judged.status
 
     @property
     def worst(self) -> int:
-        return max((f.rank for f in self.findings), default=-1)
+        from bevlog.verdict import status_rank
 
-    @property
-    def plan(self):
-        """The run's one fix plan (bevlog.fixes), which every finding points into."""
-        from bevlog.fixes import plan_of
-
-        return plan_of(self.findings)
+        return max((f.rank for f in self.findings), default=-1) * 10 + status_rank(self.verdict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "verdict": self.verdict, "meta": self.meta, "plan": self.plan.to_dict(),
+        return {"run": self.run, "verdict": self.verdict, "headline": self.judged.headline,
+                "verdict_line": self.judged.line, "root": self.judged.root, "summary": self.summary,
+                "meta": meta_for_json(self.meta), "plan": self.plan.to_dict(), "plan_text": self.judged.plan,
                 "findings": [f.to_dict() for f in self.findings]}
-
-
-def verdict(findings) -> str:
-    """broken with any error, needs attention with any warning, else healthy."""
-    worst = max((SEVERITY_RANK[f.severity] for f in findings), default=0)
-    return VERDICTS[worst] if findings else "healthy"
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
@@ -61,45 +63,58 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
                                            order.get(f.rule, 99)))
 
 
-def diagnose_run(run, rules: list[str] | None = None, live: bool = False) -> list[Finding]:
-    """All selected rules (ids; all when None) on one Run, worst first. `live`: the log is
-    still being written (`bevlog watch`), handed to the rules that ask for it."""
+def diagnose(run, rules: list[str] | None = None, live: bool = False) -> Diagnosis:
+    """All selected rules (ids; all when None) on one Run: findings worst first, tagged with their
+    place in the run's story; one plan, consistent as a whole, which every finding points into;
+    the verdict. `live`: the log is still being written (`bevlog watch`)."""
+    from bevlog.fixes import apply_plan, plan_of
     from bevlog.rules import RULE_IDS, get_rule
+    from bevlog.summary import describe_run
+    from bevlog.verdict import verdict
 
     findings: list[Finding] = []
     for rule_id in rules or RULE_IDS:
         findings.extend(get_rule(rule_id)(run, live=live))
-    from bevlog.fixes import apply_plan, plan_of
+    findings = sort_findings(findings)
+    verdict(findings)  # tags stage / role / because: the plan takes the causes' changes first
+    plan = plan_of(findings, run)
+    apply_plan(findings, plan)
+    trained = run.train is not None and len(run.train) > 0
+    judged = verdict(findings, plan.summary(), trained)
+    return Diagnosis(run.name, run.meta, describe_run(run), findings, plan, judged)
 
-    apply_plan(findings, plan_of(findings))  # one fix plan per run: every finding points into it
-    return sort_findings(findings)
+
+def diagnose_run(run, rules: list[str] | None = None, live: bool = False) -> list[Finding]:
+    """The findings of `diagnose(run)` (worst first, pointing into the run's one plan)."""
+    return diagnose(run, rules, live).findings
 
 
 def meta_for_json(meta) -> dict:
     """A run's `Meta` as a JSON-safe dict (its mapping view), without bulky or machine-local
-    parts; NaN -> null, numpy -> Python."""
-    keep = {k: v for k, v in meta.items() if k not in ("skipped_lines",)}
+    parts (the log's raw tail: a crash's last lines travel in its finding); NaN -> null."""
+    keep = {k: v for k, v in meta.items() if k not in ("skipped_lines", "tail")}
     return json_safe(keep)
 
 
-def diagnose_job(job, rules: list[str] | None = None) -> tuple[list[Diagnosis], list]:
-    """One job of `parsers.reader.plan` -> (a Diagnosis per run, problems). Runs in worker
-    processes: the runs are read (`parsers.reader.read_job`, the road every command takes)
-    and diagnosed where they are, so frames never cross a process boundary."""
-    from parsers.reader import read_job
-
-    from bevlog.summary import describe_run
+def diagnose_job(job, rules: list[str] | None = None, with_runs: bool = False):
+    """One job of `parsers.plan` -> (a Diagnosis per run, problems). Runs in worker
+    processes: the runs are read (`parsers.read_job`, the road every command takes)
+    and diagnosed where they are, so frames never cross a process boundary.
+    with_runs: (diagnoses, problems, [(run, its Diagnosis)]) for a caller in the same
+    process that also needs the frames (the run catalog writes them)."""
+    from parsers import exception_line, read_job
 
     runs, problems = read_job(job)
-    out = []
+    out, pairs = [], []
     for run in runs:
         try:
-            out.append(Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run, rules)))
+            d = diagnose(run, rules)
         except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
-            from parsers.io import exception_line
-
             problems.append(ParseError(run.name, f"could not be diagnosed ({exception_line(exc)})"))
-    return out, problems
+            continue
+        out.append(d)
+        pairs.append((run, d))
+    return (out, problems, pairs) if with_runs else (out, problems)
 
 
 def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,
@@ -112,7 +127,7 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
     """
     from functools import partial
 
-    from parsers.reader import map_jobs, plan
+    from parsers import map_jobs, plan
 
     work, problems = plan(paths, notes=notes)
     diagnoses = []
@@ -120,7 +135,7 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
                                 preload=_preload_rules):
         diagnoses.extend(found)
         problems.extend(errs)
-    diagnoses.sort(key=lambda d: (-d.worst, -sum(f.rank == d.worst for f in d.findings)))
+    diagnoses.sort(key=lambda d: (-d.worst, -len(d.findings)))
     return diagnoses, problems
 
 
@@ -128,8 +143,8 @@ def _preload_rules() -> None:
     # forked workers inherit these instead of each paying pandas' import
     import pandas  # noqa: F401
 
-    import parsers  # noqa: F401
     import bevlog.rules as rules_pkg
+    import parsers  # noqa: F401
 
     for rule_id in rules_pkg.RULE_IDS:
         rules_pkg.get_rule(rule_id)

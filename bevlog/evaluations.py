@@ -1,7 +1,8 @@
-"""The run's headline evaluation metric as a series, and whether the run learns well.
+"""The run's headline evaluation metric: which one it is, its series, and whether it learns.
 
-Rules that judge the lr (lr-batch) or explain a loss drop (lr-drop) ask the evaluations first:
-a metric is what the training is for, the loss is only its proxy.
+The one list of headline metrics (`HEADLINES`, most preferred first, all higher-is-better) and
+the one judgement of a metric at chance live here; every rule that asks "does the model
+detect?" (metric-chance, no-takeoff, lr-batch, overfitting, lr-drop, the verdict) reads them.
 """
 from __future__ import annotations
 
@@ -10,12 +11,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# headline metrics, most preferred first; KITTI logs carry no mAP/NDS: their overall moderate AP
+# is the headline (mmdet3d's KITTI metric)
+HEADLINES = (r"(^|/)NDS$", r"(^|/)nds$", r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)AP$",
+             r"Overall_3D_AP40_moderate$", r"Overall_3D_AP11_moderate$", r"Overall_BEV_AP40_moderate$",
+             r"(^|/)mIoU$", r"(^|/)recall", r"(^|/)acc")
+# detection metrics that are 0 at chance, most direct first (NDS only when no mAP is logged)
+DETECTION = (r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)AP$", r"(^|/)NDS$", r"(^|/)nds$")
 # a run "learns well" when its metric rose by at least this fraction of its best value from the
-# first evaluation and ends within NEAR_BEST of its best (issue 11: "rises and ends near its best")
+# first evaluation and ends within NEAR_BEST of its best (and above chance)
 LEARN_RISE = 0.10
 NEAR_BEST = 0.10
-# KITTI logs carry no mAP/NDS: their overall moderate AP is the headline (mmdet3d's KITTI metric)
-KITTI_HEADLINES = (r"Overall_3D_AP40_moderate$", r"Overall_3D_AP11_moderate$", r"Overall_BEV_AP40_moderate$")
+# at or below these (as fractions; ×100 on a percent scale) a detection metric is at chance:
+# mAP with no true positive is 0; NDS with none is 0, a handful of matches gives 0.01–0.02
+CHANCE_MAP = 0.005
+CHANCE_NDS = 0.05
+
+
+def pick(names, patterns=HEADLINES) -> str | None:
+    """The first name matching the most preferred pattern (shortest name among ties)."""
+    names = [n for n in names if isinstance(n, str)]
+    for pattern in patterns:
+        hits = sorted(n for n in names if re.search(pattern, n))
+        if hits:
+            return min(hits, key=len)
+    return None
+
+
+def chance_level(name: str, values) -> float:
+    """The value at or below which this detection metric says 'detects nothing'."""
+    percent = 100.0 if len(values) and np.nanmax(values) > 1.0 else 1.0
+    return (CHANCE_NDS if re.search(r"(^|/)nds$", name, re.IGNORECASE) else CHANCE_MAP) * percent
 
 
 @dataclass(frozen=True)
@@ -32,32 +58,34 @@ class MetricSeries:
     def best(self) -> float:
         return float(np.max(self.value))
 
+    @property
+    def chance(self) -> float:
+        return chance_level(self.name, self.value)
+
+    def at_chance(self) -> bool:
+        """At chance at every evaluation after the first (the first may come before any learning)."""
+        judged = self.value[1:] if len(self) >= 2 else self.value
+        return bool(len(judged) and np.all(judged <= self.chance))
+
     def learns_well(self) -> bool:
-        """Rises from the first evaluation and ends within NEAR_BEST of its best."""
-        if len(self) < 2 or not self.best > 0:
+        """Rises from the first evaluation, ends within NEAR_BEST of its best, and is above chance."""
+        if len(self) < 2 or not self.best > self.chance:
             return False
         rose = self.best - self.value[0] >= LEARN_RISE * self.best
         return bool(rose and self.value[-1] >= (1 - NEAR_BEST) * self.best)
 
+    def labels(self) -> list[str]:
+        return [f"epoch {int(e)}" if np.isfinite(e) else (f"iter {int(s):,}" if np.isfinite(s) else "?")
+                for e, s in zip(self.epoch, self.step)]
 
-def headline_series(run) -> MetricSeries | None:
-    """The headline metric (NDS, mAP …; KITTI overall moderate AP) per evaluation, in order."""
+
+def series(run, name: str) -> MetricSeries | None:
+    """One metric's finite evaluations, in time order (never de-duplicated: evaluations of one
+    epoch from two launches are two evaluations)."""
     import pandas as pd
-
-    from bevlog.rules._common import headline_metric
 
     ev = run.evals
     if ev is None or len(ev) == 0:
-        return None
-    name = headline_metric(ev)
-    if name is None:
-        names = [m for m in ev["metric"].unique() if isinstance(m, str)]
-        for pattern in KITTI_HEADLINES:
-            hits = sorted(m for m in names if re.search(pattern, m))
-            if hits:
-                name = hits[0]
-                break
-    if name is None:
         return None
     m = ev[ev["metric"] == name]
     value = pd.to_numeric(m["value"], errors="coerce").to_numpy(dtype=float)
@@ -69,6 +97,25 @@ def headline_series(run) -> MetricSeries | None:
     return MetricSeries(name, step[order], epoch[order], value[order]) if len(value) else None
 
 
+def metric_names(run) -> list[str]:
+    ev = run.evals
+    if ev is None or len(ev) == 0:
+        return []
+    return [m for m in ev["metric"].unique() if isinstance(m, str)]
+
+
+def headline_series(run) -> MetricSeries | None:
+    """The headline metric (NDS, mAP …; KITTI overall moderate AP) per evaluation, in order."""
+    name = pick(metric_names(run))
+    return series(run, name) if name else None
+
+
+def detection_series(run) -> MetricSeries | None:
+    """The detection metric judged for 'detects nothing' (mAP first, NDS only without one)."""
+    name = pick(metric_names(run), DETECTION)
+    return series(run, name) if name else None
+
+
 def learns_well(run) -> bool:
-    series = headline_series(run)
-    return bool(series is not None and series.learns_well())
+    s = headline_series(run)
+    return bool(s is not None and s.learns_well())

@@ -1,22 +1,24 @@
-"""One fix plan per run: every rule's suggested change is evidence, the plan reconciles them.
+"""One fix plan per run, from the changes the rules ask for — data in, text out.
 
-Rules propose changes (`Fix.changes`: {"param", "from", "to"}) from what they saw; several
-rules often see the same trouble (a diverging run also spikes and goes nan) and each would name
-its own lr. After all rules ran, `plan_of` reconciles the proposals into ONE value per parameter
-(`reconcile` says how, per parameter), and `apply_plan` makes every finding point into it: its
-changes become the plan's, and a clause whose value lost says so ("→ plan: lr 6.0e-04 → 1.5e-04
-(set by divergence; grad-spike alone: 3.0e-04)"), keeping the rule's own proposal in its
-evidence (`evidence["own_fix"]`). The verdict line names the plan, not a rule.
+Rules propose changes (`Change`: the concept `param`, the config `key`, the value there, the value to
+write, the effective value it yields, why) from what they saw; several rules often see the same
+trouble (a diverging run also spikes and goes nan) and each would name its own lr. After all rules
+ran, `plan_of` merges the proposals into ONE value per key (`reconcile` says how, per parameter),
+`check_plan` makes the plan consistent as a whole (milestones move with a new length, nothing past
+the run's end, warmup inside the run), and `apply_plan` makes every finding point into it: each
+finding's fix text is rendered again from the plan's changes for the keys it asked about, saying so
+where its own value lost ("plan: … (set by divergence; grad-spike alone: 3.0e-04)"). The text is
+always rendered from the changes; nothing parses prose.
 
 The constants of the fixes live here, each with its reason; rules name them in their thresholds.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bevlog.findings import SEVERITY_RANK
+from bevlog.findings import SEVERITY_RANK, Change, is_number
+from bevlog.numbers import fmt, plain
 
 # ---- the constants of the fixes --------------------------------------------------------
 
@@ -42,10 +44,13 @@ LAYER_UNSTABLE_LR_DIVISOR = 2.0
 NO_TAKEOFF_LR_DIVISOR = 3.0
 # oscillation: double the effective batch with gradient accumulation (noise falls by √2)
 ACCUMULATION_STEPS = 2
+# a warmup longer than this share of the run leaves too little at the peak lr: a plan caps it here
+MAX_WARMUP_SHARE = 0.25
 
 # the order the plan is written in (the rest follow alphabetically)
 PARAM_ORDER = ("lr", "warmup_iters", "grad_clip", "aux_loss", "batch", "gradient_accumulation",
-               "fp16_loss_scale", "loss_scale", "num_decoder_layers", "max_epochs", "max_iters")
+               "fp16_loss_scale", "loss_scale", "num_decoder_layers", "max_epochs", "max_iters", "lr_steps",
+               "step_end", "decay_period")
 # how the proposals for one parameter become one value (see `reconcile`)
 LOWEST = ("grad_clip", "max_epochs", "max_iters", "num_decoder_layers")
 HIGHEST = ("warmup_iters", "batch", "gradient_accumulation")
@@ -57,40 +62,51 @@ HIGHEST = ("warmup_iters", "batch", "gradient_accumulation")
 class Proposal:
     rule: str
     severity: str
-    frm: Any
-    to: Any
+    change: Change
 
 
 @dataclass
 class PlannedChange:
-    param: str
-    frm: Any
-    to: Any
-    severity: str  # the most severe finding that asked for this parameter
-    set_by: list[str]  # rules whose own proposal is the plan's value
+    change: Change  # the value the plan writes
+    severity: str  # the most severe finding that asked for this key
+    set_by: list[str]  # rules whose own proposal is the plan's value ("plan" for a consistency move)
     rules: list[str]  # every rule whose finding points into it
 
+    @property
+    def param(self) -> str:
+        return self.change.param
+
+    @property
+    def to(self):
+        return self.change.to
+
+    @property
+    def frm(self):
+        return self.change.frm
+
     def to_dict(self) -> dict:
-        d = {"param": self.param, "to": self.to, "severity": self.severity, "set_by": self.set_by,
-             "rules": self.rules}
-        if self.frm is not None:
-            d["from"] = self.frm
-        return d
+        return {**self.change.as_dict(), "severity": self.severity, "set_by": self.set_by, "rules": self.rules,
+                "text": change_text(self.change)}
 
 
 @dataclass
 class Plan:
-    changes: dict[str, PlannedChange] = field(default_factory=dict)
+    changes: dict[str, PlannedChange] = field(default_factory=dict)  # by param (one key per param per run)
+    notes: list[str] = field(default_factory=list)  # what check_plan did and why
 
     def ordered(self, min_severity: str = "info") -> list[PlannedChange]:
         rank = SEVERITY_RANK[min_severity]
-        key = {p: i for i, p in enumerate(PARAM_ORDER)}
         items = [c for c in self.changes.values() if SEVERITY_RANK[c.severity] >= rank]
-        return sorted(items, key=lambda c: (key.get(c.param, len(key)), c.param))
+        return sorted(items, key=lambda c: self.position(c.param))
 
     def summary(self, min_severity: str = "warning") -> str:
-        """'lr 0.05 → 0.017, warmup 500 iters, grad_clip 35' (changes asked for at ≥ min_severity)."""
-        return ", ".join(short(c.param, c.frm, c.to) for c in self.ordered(min_severity))
+        """'optimizer.lr 0.05 → 0.017, lr_config.warmup_iters 500 → 1000' (changes asked for at ≥ min_severity)."""
+        return ", ".join(change_text(c.change, short=True) for c in self.ordered(min_severity))
+
+    @staticmethod
+    def position(param: str) -> tuple:
+        """Where a parameter stands in the plan's order (PARAM_ORDER, then alphabetically)."""
+        return (PARAM_ORDER.index(param) if param in PARAM_ORDER else len(PARAM_ORDER), param)
 
     def to_dict(self) -> list[dict]:
         from bevlog.findings import json_safe
@@ -99,83 +115,122 @@ class Plan:
 
 
 def proposals(findings) -> dict[str, list[Proposal]]:
-    """Every rule's own proposal per parameter (the one it made before the plan rewrote it)."""
+    """Every rule's own proposal per parameter (its own, kept in `evidence["own_fix"]` once a plan
+    rewrote its changes)."""
     out: dict[str, list[Proposal]] = {}
     for f in findings:
         if not f.fix:
             continue
         own = f.evidence.get("own_fix", {}) if isinstance(f.evidence, dict) else {}
         for c in f.fix.changes:
-            param = c.get("param")
-            if not param or "to" not in c:
-                continue
-            to = own.get(param, c["to"])
-            out.setdefault(param, []).append(Proposal(f.rule, f.severity, c.get("from"), to))
+            mine = replace(c, to=own[c.param]) if c.param in own else c
+            out.setdefault(c.param, []).append(Proposal(f.rule, f.severity, mine))
     return out
 
 
-def reconcile(param: str, props: list[Proposal]) -> Any:
-    """One value from the proposals for `param`.
+def reconcile(param: str, props: list[Proposal]) -> Proposal:
+    """The proposal whose value the plan takes for `param`.
 
     Only the proposals of warnings and errors count when there are any (a note does not
     overrule a problem). lr: the lowest of those that lower it (the most serious trouble needs
     the largest cut; a stability problem beats a recipe's raise), else the smallest raise.
     grad_clip, max_epochs, max_iters, decoder layers: the lowest. warmup, batch, accumulation:
-    the highest. Flags (aux_loss, loss_scale): the most severe proposal's value."""
+    the highest. Anything else (flags, lists): the most severe proposal's value."""
     strong = [p for p in props if SEVERITY_RANK[p.severity] >= SEVERITY_RANK["warning"]]
     pool = strong or props
-    numbers = [p for p in pool if _is_number(p.to)]
+    numbers = [p for p in pool if is_number(p.change.to)]
     if param == "lr" and numbers:
-        lower = [p.to for p in numbers if _is_number(p.frm) and p.to < p.frm]
-        return min(lower) if lower else min(p.to for p in numbers)
+        lower = [p for p in numbers if is_number(p.change.frm) and p.change.to < p.change.frm]
+        return min(lower or numbers, key=lambda p: p.change.to)
     if param in LOWEST and numbers:
-        return min(p.to for p in numbers)
+        return min(numbers, key=lambda p: p.change.to)
     if param in HIGHEST and numbers:
-        return max(p.to for p in numbers)
-    return max(pool, key=lambda p: SEVERITY_RANK[p.severity]).to
+        return max(numbers, key=lambda p: p.change.to)
+    return max(pool, key=lambda p: SEVERITY_RANK[p.severity])
 
 
-def plan_of(findings) -> Plan:
+def plan_of(findings, run=None) -> Plan:
+    """One value per parameter from every finding's proposals; with the run, made consistent."""
     plan = Plan()
     for param, props in proposals(findings).items():
-        to = reconcile(param, props)
-        frm = next((p.frm for p in props if p.frm is not None), None)
+        chosen = reconcile(param, props)
+        frm = next((p.change.frm for p in props if p.change.frm is not None), None)
         severity = max((p.severity for p in props), key=SEVERITY_RANK.__getitem__)
-        set_by = _unique(p.rule for p in props if _same(p.to, to))
-        plan.changes[param] = PlannedChange(param, frm, to, severity, set_by, _unique(p.rule for p in props))
+        set_by = _unique(p.rule for p in props if _same(p.change.to, chosen.change.to))
+        plan.changes[param] = PlannedChange(replace(chosen.change, frm=frm), severity, set_by,
+                                            _unique(p.rule for p in props))
+    if run is not None:
+        check_plan(plan, run)
     return plan
 
 
+def check_plan(plan: Plan, run) -> None:
+    """Make the plan consistent as a whole: lr milestones move with a new length (the same share of
+    the run), none at or past the run's end; a warmup stays inside the run."""
+    from bevlog import config_keys
+    from bevlog.schedule import total_iters
+
+    meta = run.meta
+    length = plan.changes.get("max_epochs") or plan.changes.get("max_iters")
+    steps = plan.changes.get("lr_steps")
+    found = config_keys.milestones(meta)
+    if length is not None and steps is None and found is not None and is_number(length.frm) and length.frm:
+        ms, in_epochs = found
+        unit_epochs = length.param == "max_epochs"
+        if in_epochs == unit_epochs:
+            moved = scaled_milestones(ms, float(length.frm), float(length.to))
+            if moved != ms:
+                c = Change("lr_steps", moved, ms, config_keys.key_for("lr_steps", meta),
+                           reason=f"milestones move with the new length ({plain(length.frm)} → {plain(length.to)}): "
+                                  "the same share of the run")
+                plan.changes["lr_steps"] = PlannedChange(c, length.severity, ["plan"], list(length.rules))
+                plan.notes.append(c.reason)
+    warm = plan.changes.get("warmup_iters")
+    total = total_iters(meta)
+    if length is not None and length.param == "max_epochs" and meta.iters_per_epoch and is_number(length.to):
+        total = float(length.to) * meta.iters_per_epoch
+    elif length is not None and length.param == "max_iters" and is_number(length.to):
+        total = float(length.to)
+    if warm is not None and total and is_number(warm.to) and warm.to > MAX_WARMUP_SHARE * total:
+        capped = int(max(1, MAX_WARMUP_SHARE * total))
+        why = f"capped at {MAX_WARMUP_SHARE:.0%} of the run's {int(total):,} iterations"
+        warm.change = replace(warm.change, to=capped, reason="; ".join(x for x in (warm.change.reason, why) if x))
+        plan.notes.append(f"warmup {why}")
+
+
+def scaled_milestones(ms: list, old_length: float, new_length: float) -> list:
+    """Milestones at the same share of a run of the new length, each before its end, ascending."""
+    out: list[int] = []
+    if new_length < 2:
+        return out  # no epoch (iteration) inside a run this short to decay at
+    for m in ms:
+        v = round(m * new_length / old_length) if old_length else int(m)
+        v = max(1, min(v, int(new_length) - 1))
+        if v not in out:
+            out.append(v)
+    return sorted(out)
+
+
 def apply_plan(findings, plan: Plan) -> None:
-    """Make every finding's changes the plan's; a clause whose own value lost names the plan."""
+    """Make every finding's changes the plan's and render its fix text from them; a finding whose
+    own value lost keeps it in `evidence["own_fix"]` and says so."""
     for f in findings:
         if not f.fix or not f.fix.changes:
             continue
         own = dict(f.evidence.get("own_fix", {})) if isinstance(f.evidence, dict) else {}
-        clauses = split_clauses(f.fix.text)
-        new_changes = []
+        changes, lost = [], {}
         for c in f.fix.changes:
-            planned = plan.changes.get(c.get("param"))
-            if planned is None or "to" not in c:
-                new_changes.append(c)
+            planned = plan.changes.get(c.param)
+            if planned is None:
+                changes.append(c)
                 continue
-            mine = own.get(planned.param, c["to"])
-            rewritten = {**c, "to": planned.to}
-            if planned.frm is not None:
-                rewritten["from"] = planned.frm
-            new_changes.append(rewritten)
-            if _same(mine, planned.to):
-                continue
-            own[planned.param] = mine
-            text = (f"→ plan: {short(planned.param, planned.frm, planned.to)} "
-                    f"(set by {', '.join(planned.set_by)}; {f.rule} alone: {value_text(planned.param, mine)})")
-            k = _clause_of(clauses, planned.param)
-            if k is None:
-                clauses.append(text)
-            else:
-                clauses[k] = text
-        f.fix.changes = new_changes
-        f.fix.text = "; ".join(clauses)
+            mine = own.get(c.param, c.to)
+            changes.append(planned.change)
+            if not _same(mine, planned.to):
+                own[c.param] = mine
+                lost[c.param] = (mine, planned.set_by)
+        f.fix.changes = changes
+        f.fix.text = render_fix(changes, f.fix.advice, lost, f.rule)
         if own:
             f.evidence["own_fix"] = own
 
@@ -183,65 +238,54 @@ def apply_plan(findings, plan: Plan) -> None:
 # ---- words -------------------------------------------------------------------------------
 
 def value_text(param: str, value) -> str:
-    if param == "lr" and _is_number(value):
-        from bevlog.rules._common import fmt
-
+    if param == "lr" and is_number(value):
         return fmt(value)
     if isinstance(value, bool):
         return "on" if value else "off"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return plain(value)
 
 
-def short(param: str, frm, to) -> str:
-    """'lr 0.05 → 0.017', 'warmup 500 iters', 'grad_clip 35', 'aux_loss on', 'fp16 loss scale dynamic'."""
-    if param == "lr":
-        return f"lr {value_text('lr', frm)} → {value_text('lr', to)}" if frm is not None else f"lr {value_text('lr', to)}"
-    if param == "warmup_iters":
-        return f"warmup {value_text(param, to)} iters"
-    if param in ("fp16_loss_scale", "loss_scale"):
-        return f"fp16 loss scale {value_text(param, to)}"
-    if frm is not None and not isinstance(to, bool):
-        return f"{param} {value_text(param, frm)} → {value_text(param, to)}"
-    return f"{param} {value_text(param, to)}"
+def change_text(c: Change, short: bool = False) -> str:
+    """'optim_wrapper.optimizer.lr 0.005 → 0.0025 (effective 3.1e-04 → 1.6e-04: auto_scale_lr …)'."""
+    name = c.key or c.param
+    if c.frm is not None and not isinstance(c.to, bool):
+        text = f"{name} {value_text(c.param, c.frm)} → {value_text(c.param, c.to)}"
+    elif c.key:
+        text = f"{name} = {value_text(c.param, c.to)}"
+    else:
+        text = f"{name} {value_text(c.param, c.to)}"
+    if c.effective_to is not None and not short:
+        eff = f"{value_text(c.param, c.effective_from)} → " if c.effective_from is not None else ""
+        text += f" (effective {eff}{value_text(c.param, c.effective_to)}{': ' + c.scale if c.scale else ''})"
+    elif c.effective_to is not None:
+        text += f" (effective {value_text(c.param, c.effective_to)})"
+    return text
 
 
-# which clause of a rule's fix text speaks of which parameter (rules join clauses with "; ")
-CLAUSE_PATTERNS = {
-    "lr": re.compile(r"^(lower the (peak )?)?lr\b|→ plan: lr\b"),
-    "warmup_iters": re.compile(r"warm ?up|→ plan: warmup"),
-    "grad_clip": re.compile(r"\bclip\b|grad_clip"),
-    "fp16_loss_scale": re.compile(r"loss scal"),
-    "loss_scale": re.compile(r"loss scal"),
-    "gradient_accumulation": re.compile(r"accumulat"),
-}
-
-
-def split_clauses(text: str) -> list[str]:
-    return [c for c in (text or "").split("; ") if c]
-
-
-def _clause_of(clauses: list[str], param: str) -> int | None:
-    pattern = CLAUSE_PATTERNS.get(param) or re.compile(re.escape(param))
-    for k, clause in enumerate(clauses):
-        if pattern.search(clause):
-            return k
-    return None
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def render_fix(changes, advice: str = "", lost: dict | None = None, rule: str = "") -> str:
+    """A fix's text from its changes (each with its reason) and the rule's advice."""
+    parts = []
+    for c in changes:
+        text = change_text(c)
+        if lost and c.param in lost:
+            mine, set_by = lost[c.param]
+            text = f"plan: {text} (set by {', '.join(set_by)}; {rule} alone: {value_text(c.param, mine)})"
+        elif c.reason:
+            text += f" ({c.reason})"
+        parts.append(text)
+    if advice:
+        parts.append(advice)
+    return "; ".join(parts)
 
 
 def _same(a, b) -> bool:
-    if _is_number(a) and _is_number(b):
+    if is_number(a) and is_number(b):
         return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-30)
     return a == b
 
 
 def _unique(items) -> list:
-    out = []
+    out: list[Any] = []
     for x in items:
         if x not in out:
             out.append(x)

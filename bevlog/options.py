@@ -111,3 +111,26 @@ def batch_option(fn):
         "--batch", "batch", multiple=True, metavar="RUN=N",
         help="Total batch of a run whose log does not say it (needed for --align samples). Repeatable.",
     )(fn)
+
+
+def group_options(fn):
+    """--group REGEX / --no-groups, shared by `compare` and `report` (bevlog.groups)."""
+    fn = click.option(
+        "--no-groups", is_flag=True,
+        help="Do not group runs that differ only in their seed; compare every run on its own.",
+    )(fn)
+    return click.option(
+        "--group", "group", default=None, metavar="REGEX",
+        help="Group runs by name instead: runs whose names give the same key are one group (the "
+             "regex's capture groups, or the name with the match removed: '-s\\d+$' groups base-s0, "
+             "base-s1 as base). Default: runs whose settings differ only in the seed.",
+    )(fn)
+
+
+def catalog_option(fn):
+    """--catalog DIR, shared by `index` and `runs` (bevlog.catalog)."""
+    return click.option(
+        "--catalog", default=lambda: os.environ.get("BEVLOG_CATALOG", "bevlog-catalog"),
+        show_default="$BEVLOG_CATALOG or ./bevlog-catalog", metavar="DIR", type=click.Path(file_okay=False),
+        help="Catalog folder: catalog.duckdb, the Parquet frames, tables/.",
+    )(fn)

@@ -1,23 +1,33 @@
 """Where a suggested lr comes from: the run's own config intent, else a published recipe.
 
-Order of evidence (issue 11): the run's own config says which total batch its lr was set for
-(`total_batch_size = 48`, mmengine `auto_scale_lr = dict(base_batch_size=16)`; comments are not
-evidence) > a published recipe for the same model type, named with its source > nothing (then
-no rule may call the lr wrong above info). Every lr reference is linear in the total batch.
+Order of evidence: the run's own config says which total batch its lr was set for
+(`total_batch_size = 48`, mmengine `auto_scale_lr = dict(base_batch_size=16)` not enabled;
+comments are not evidence) > a published recipe for the same model type, named with the config
+file it comes from > nothing (then no rule may call the lr wrong above info).
 
-The recipes below are the configs their authors published; each names its source. bevdetr's is
-measured, not published, and lives in one place, bevdetr/recipe.py (the seeded lr sweep of
-docs/experiments.md). A log that declares bevdetr's recipe in its config
-(`bevdetr_recipe = dict(lr=..., total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`) is
-judged against what it declares; BEVDETR_RECIPE (today's measurement) is for the logs written
-before bevdetr declared it.
+How a reference moves with the batch (`SCALING`): linearly, as mmengine's `auto_scale_lr` does
+and as every recipe here was published (mmdet's configs state `base_batch_size`; the linear
+scaling rule is Goyal et al. 2017, "Accurate, Large Minibatch SGD", made for SGD). For AdamW
+nobody measured it down to a batch of 1 or 2: the square-root rule (Malladi et al. 2022, "On the
+SDEs and Scaling Rules for Adaptive Gradient Algorithms") gives a higher lr there. When a
+reference is scaled by more than `EXTRAPOLATE` (either way) from its recipe's batch, the finding
+says it is an extrapolation and names the square-root value too.
+
+bevdetr's recipe is measured, not published: bevdetr/recipe.py holds it, and bevlog keeps a copy
+here as data (`BEVDETR_RECIPE`; the analysis never imports the detector): a test asserts the two
+agree. A log that declares bevdetr's recipe in its config (`bevdetr_recipe = dict(lr=...,
+total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`) is judged against what it declares.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import bevdetr.recipe as _bevdetr
+from bevlog.findings import is_number
+
+# a reference scaled by more than this factor from its recipe's batch is an extrapolation
+EXTRAPOLATE = 4.0
+SCALING = ("linear in the total batch, as mmengine's auto_scale_lr and the recipes' base_batch_size "
+           "state it (Goyal et al. 2017)")
 
 
 @dataclass(frozen=True)
@@ -26,10 +36,11 @@ class Recipe:
     model_types: tuple  # config `type` names (anywhere under `model`) that identify the model
     lr: float  # base lr of the published config (low end of a measured range)
     total_batch: int  # GPUs × samples per GPU it was published for
-    source: str
+    source: str  # the config file it comes from
     lr_high: float | None = None  # top of a measured healthy range (None: one published value)
     optimizers: tuple = ("adamw",)
     peak_ratio: float = 1.0  # peak lr / base lr of its schedule (cyclic: target_ratio)
+    family: str = "detr"  # detr | dense | two-stage | bev-conv: how a too-high lr shows (fix wording)
 
     def lr_at(self, total_batch: float) -> tuple[float, float]:
         """(low, high) lr at this total batch, linear scaling."""
@@ -37,7 +48,8 @@ class Recipe:
         return self.lr * scale, (self.lr_high or self.lr) * scale
 
 
-# Published configs (lr, total batch = GPUs × samples per GPU), checked against their repositories.
+MMDET = "checked against the configs shipped in the mmdet 3.3.0 package"
+# Published configs (lr, total batch = GPUs × samples per GPU), each with the file it comes from.
 RECIPES = (
     Recipe("StreamPETR", ("StreamPETRHead",), 4e-4, 16,
            "StreamPETR stream_petr_r50_flash_704_bs2_seq_24e.py (exiawsh/StreamPETR): AdamW 4e-4, 8 GPUs × 2"),
@@ -45,15 +57,45 @@ RECIPES = (
            "PETR petr_r50dcn_gridmask_p4.py (megvii-research/PETR): AdamW 2e-4, 8 GPUs × 1"),
     Recipe("DETR3D", ("Detr3D", "Detr3DHead"), 2e-4, 8,
            "DETR3D detr3d_res101_gridmask.py (WangYueFt/detr3d): AdamW 2e-4, 8 GPUs × 1"),
+    Recipe("BEVFormer", ("BEVFormer", "BEVFormerHead"), 2e-4, 8,
+           "BEVFormer projects/configs/bevformer/bevformer_base.py (fundamentalvision/BEVFormer): AdamW 2e-4, "
+           "img_backbone lr_mult 0.1, 8 GPUs × 1"),
+    Recipe("Sparse4D", ("Sparse4D", "Sparse4DHead"), 6e-4, 48,
+           "Sparse4D v3 projects/configs/sparse4dv3_temporal_r50_1x8_bs6_256x704.py (HorizonRobotics/Sparse4D): "
+           "AdamW 6e-4, total_batch_size 48 (8 GPUs × 6)"),
     Recipe("Co-DINO", ("CoDETR", "CoDINOHead"), 2e-4, 16,
            "Co-DETR co_dino_5scale_r50_1x_coco.py (Sense-X/Co-DETR): AdamW 2e-4, 8 GPUs × 2"),
+    Recipe("DINO", ("DINO", "DINOHead"), 1e-4, 16,
+           f"mmdet configs/dino/dino-4scale_r50_8xb2-12e_coco.py: AdamW 1e-4, 8 GPUs × 2 ({MMDET})"),
+    Recipe("Deformable DETR", ("DeformableDETR", "DeformableDETRHead"), 2e-4, 32,
+           f"mmdet configs/deformable_detr/deformable-detr_r50_16xb2-50e_coco.py: AdamW 2e-4, 16 GPUs × 2 ({MMDET})"),
+    Recipe("DAB-DETR", ("DABDETR", "DABDETRHead"), 1e-4, 16,
+           f"mmdet configs/dab_detr/dab-detr_r50_8xb2-50e_coco.py: AdamW 1e-4, 8 GPUs × 2 ({MMDET})"),
+    Recipe("Conditional DETR", ("ConditionalDETR", "ConditionalDETRHead"), 1e-4, 16,
+           f"mmdet configs/conditional_detr/conditional-detr_r50_8xb2-50e_coco.py (from detr_r50_8xb2-150e_coco.py): "
+           f"AdamW 1e-4, 8 GPUs × 2 ({MMDET})"),
+    Recipe("DETR", ("DETR", "DETRHead"), 1e-4, 16,
+           f"mmdet configs/detr/detr_r50_8xb2-150e_coco.py: AdamW 1e-4, 8 GPUs × 2 ({MMDET})"),
+    Recipe("TransFusion-L", ("TransFusionHead", "TransFusionDetector"), 1e-4, 16,
+           "TransFusion configs/transfusion_nusc_voxel_L.py (XuyangBai/TransFusion): AdamW 1e-4 for 8 GPUs × 2, "
+           "cyclic (peak ×10)", peak_ratio=10.0, family="bev-conv"),
+    Recipe("BEVFusion", ("BEVFusion", "BEVFusionHead"), 2e-4, 32,
+           "BEVFusion configs/nuscenes/default.yaml (mit-han-lab/bevfusion): AdamW 2e-4, 8 GPUs × 4",
+           family="bev-conv"),
     Recipe("PointPillars", ("PointPillarsScatter",), 1e-3, 48,
            "mmdet3d hv_pointpillars_secfpn_6x8_160e_kitti-3d-3class.py: AdamW 1e-3 (cyclic, peak ×10), "
-           "8 GPUs × 6", peak_ratio=10.0),
+           "8 GPUs × 6", peak_ratio=10.0, family="bev-conv"),
+    Recipe("RetinaNet", ("RetinaNet", "RetinaHead"), 0.01, 16,
+           f"mmdet configs/retinanet/retinanet_r50_fpn_1x_coco.py: SGD 0.01, 8 GPUs × 2 ({MMDET})",
+           optimizers=("sgd",), family="dense"),
+    Recipe("mmdet R-CNN", ("FasterRCNN", "MaskRCNN", "CascadeRCNN"), 0.02, 16,
+           f"mmdet configs/_base_/schedules/schedule_1x.py (faster-rcnn_r50_fpn_1x_coco.py): SGD 0.02, 8 GPUs × 2 "
+           f"({MMDET})", optimizers=("sgd",), family="two-stage"),
 )
-# bevdetr's own measured recipe, read from its one place (bevdetr/recipe.py imports nothing heavy)
-BEVDETR_RECIPE = Recipe("bevdetr", ("BEVDETR",), _bevdetr.HEALTHY_RANGE[0], _bevdetr.HEALTHY_BATCH,
-                        _bevdetr.SOURCE, lr_high=_bevdetr.HEALTHY_RANGE[1])
+# bevdetr's own measured recipe as data (bevdetr/recipe.py: HEALTHY_RANGE, HEALTHY_BATCH, SOURCE;
+# tests/bevlog/test_recipes.py asserts they agree)
+BEVDETR_RECIPE = Recipe("bevdetr", ("BEVDETR",), 1e-3, 8,
+                        "bevdetr's seeded lr sweep (docs/experiments.md, tiny preset at batch 8)", lr_high=2e-3)
 
 # config variables that state the total batch the lr was set for (per-GPU `batch_size` is not one)
 TOTAL_BATCH_KEYS = ("total_batch_size", "total_batch", "global_batch_size")
@@ -70,6 +112,7 @@ class LrReference:
     text: str  # the evidence, for people: "the config's total_batch_size = 48 with lr 6e-4"
     name: str  # recipe name or "config"
     peak_ratio: float = 1.0  # the reference schedule's peak / base lr (cyclic recipes: ×10)
+    note: str = ""  # how far the scaling is trusted ("an extrapolation …"), "" when it is not stretched
 
     @property
     def short(self) -> str:
@@ -91,7 +134,7 @@ class LrReference:
 
 
 def _num(v):
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 else None
+    return v if is_number(v) and v > 0 else None
 
 
 def model_types(cfg) -> set[str]:
@@ -155,11 +198,30 @@ def config_intent(cfg, lr: float | None) -> tuple[float, str] | None:
     return None
 
 
-def lr_reference(meta: dict) -> LrReference | None:
+def family(cfg) -> str | None:
+    """detr | dense | two-stage | bev-conv from the model's types; None when unknown."""
+    recipe = recipe_for(cfg)
+    if recipe is not None:
+        return "detr" if recipe.name == "bevdetr" else recipe.family
+    types = " ".join(model_types(cfg)).lower()
+    if "detr" in types or "dino" in types:
+        return "detr"
+    if any(k in types for k in ("retina", "fcos", "atss", "yolo", "gfl")):
+        return "dense"
+    if "rcnn" in types or "rpn" in types:
+        return "two-stage"
+    return None
+
+
+def lr_reference(meta) -> LrReference | None:
     """The best-grounded lr for the run's total batch (on the scale of its configured base lr),
     or None when neither its config nor a published recipe says one."""
-    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else None
-    batch, lr = _num(meta.get("total_batch")), _num(meta.get("lr"))
+    if type(meta) is dict:  # a plain mapping (bevlog.validate's own copy of the facts): read it the same way
+        from types import SimpleNamespace
+
+        meta = SimpleNamespace(**{k: meta.get(k) for k in ("config", "total_batch", "lr", "optimizer")})
+    cfg = meta.config if isinstance(meta.config, dict) else None
+    batch, lr = _num(meta.total_batch), _num(meta.lr)
     if not cfg or not batch:
         return None
     intent = config_intent(cfg, lr)
@@ -168,9 +230,14 @@ def lr_reference(meta: dict) -> LrReference | None:
         return LrReference("config", want, want, batch,
                            f"{intent[1]}, scaled to the real total batch {batch:g}", "config")
     recipe = recipe_for(cfg)
-    if recipe is None or str(meta.get("optimizer") or "").lower() not in recipe.optimizers:
+    if recipe is None or str(meta.optimizer or "").lower() not in recipe.optimizers:
         return None
     low, high = recipe.lr_at(batch)
-    return LrReference("recipe", low, high, batch,
-                       f"the {recipe.name} recipe ({recipe.source}), scaled linearly to total batch {batch:g}",
-                       recipe.name, recipe.peak_ratio)
+    factor = batch / recipe.total_batch
+    text = f"the {recipe.name} recipe ({recipe.source}), scaled linearly to total batch {batch:g}"
+    note = ""
+    if (factor < 1 / EXTRAPOLATE or factor > EXTRAPOLATE) and "adam" in str(meta.optimizer or "").lower():
+        sqrt_lr = (recipe.lr_high or recipe.lr) * factor ** 0.5
+        note = (f"linear scaling ×{factor:.3g} from the recipe's batch {recipe.total_batch} is an extrapolation; "
+                f"the square-root rule for Adam (Malladi et al. 2022) gives {sqrt_lr:.2g}")
+    return LrReference("recipe", low, high, batch, text, recipe.name, recipe.peak_ratio, note)

@@ -23,11 +23,11 @@ What it knows (mmcv 1.x `lr_config` hooks and mmengine `param_scheduler` lists):
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from bevlog.findings import is_number
 
 # Policies whose lr follows a curve (sampled per epoch or per iteration), never a step decay.
 CONTINUOUS = ("cosine", "poly", "exp", "inv", "cyclic", "onecycle", "linear", "flat")
@@ -48,6 +48,9 @@ CYCLIC_TARGET_RATIO = 10.0
 CYCLIC_STEP_RATIO_UP = 0.4
 # OneCycle defaults (torch / mmcv): the lr climbs over the first 30% of the run.
 ONECYCLE_PCT_START = 0.3
+# A log whose first row lies more than this many logging intervals into the run starts mid-run
+# (a resume without its resume line, or the tail of a longer log).
+MID_RUN_ROWS = 3
 
 
 @dataclass(frozen=True)
@@ -130,13 +133,12 @@ class Schedule:
 
 def model_schedule(meta, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarray) -> Schedule:
     """The schedule of a finished reading of the log (a live log asks `warmup_end(sig, live=True)`)."""
-    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    parsed = _from_config(cfg, meta)
+    parsed = _from_config(meta)
     n = len(step)
     boundaries = _segment_starts(t)
     finite = np.isfinite(lr) & (lr > 0)
     log_peak = float(lr[finite].max()) if finite.any() else None
-    starts_late = _starts_late(meta)
+    starts_late = _starts_late(meta) or starts_mid_run(meta, step, epoch_f)
 
     warmup_iters = parsed["warmup_iters"]
     warmup_from = "none"
@@ -144,13 +146,15 @@ def model_schedule(meta, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarra
         after = np.flatnonzero(step > warmup_iters)
         end_row = int(after[0]) if len(after) else n
         warmup_from = "config"
-    elif parsed["known"]:
-        end_row, warmup_iters = 0, None  # the config names its schedule and it has no warmup
+    elif parsed["known"] or starts_late:
+        # the config names its schedule and it has no warmup; or the log starts mid-run, where a
+        # climbing lr is not this log's warmup (it began before the log did)
+        end_row, warmup_iters = 0, None
     else:
         end_row, warmup_iters = _warmup_from_log(step, lr, live=False)
         warmup_from = "log" if warmup_iters else "none"
 
-    total = _total_iters(meta)
+    total = total_iters(meta)
     ramp_end = None
     if parsed.get("ramp_end_iters"):
         ramp_end = float(parsed["ramp_end_iters"])
@@ -169,6 +173,47 @@ def model_schedule(meta, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarra
                     warmup_from=warmup_from, ramp_end_step=ramp_end, boundaries=frozenset(boundaries),
                     staircase=_staircase(lr, epoch_f, end_row, boundaries),
                     many_levels=levels >= CONTINUOUS_MIN_LEVELS, log_peak=log_peak, starts_late=starts_late)
+
+
+def starts_mid_run(meta, step: np.ndarray, epoch_f: np.ndarray) -> bool:
+    """The log begins in the middle of a run without saying it resumed: its first row sits past
+    the first epoch (epoch runners) or past MID_RUN_ROWS logging intervals (iteration runners).
+    What came before is not in this log: no warmup is inferred from it, no "first fall"."""
+    finite = np.flatnonzero(np.isfinite(step))
+    if not len(finite):
+        return False
+    first = float(step[finite[0]])
+    interval = float(np.median(np.diff(step[finite]))) if len(finite) > 1 else (meta.log_interval or 0)
+    interval = max(interval or 0.0, float(meta.log_interval or 0), 1.0)
+    if first <= MID_RUN_ROWS * interval:
+        return False
+    if meta.runner == "iter":
+        return True
+    e = epoch_f[finite[0]] if len(epoch_f) else float("nan")
+    return bool(np.isfinite(e) and e >= 1.0)
+
+
+@dataclass(frozen=True)
+class LrScale:
+    """How the config's lr becomes the lr the optimizer uses at the schedule's peak.
+
+    `factor`: effective / config lr (mmengine's auto_scale_lr when enabled: total batch /
+    base_batch_size, linear). `why` says it in words, "" when the two are the same."""
+
+    config_lr: float | None
+    factor: float
+    why: str
+
+
+def lr_scale(meta) -> LrScale:
+    cfg = meta.config if isinstance(meta.config, dict) else {}
+    scale = cfg.get("auto_scale_lr")
+    base, batch = (_num(scale.get("base_batch_size")) if isinstance(scale, dict) else None), _num(meta.total_batch)
+    if isinstance(scale, dict) and scale.get("enable") is True and base and batch and base != batch:
+        factor = batch / base
+        return LrScale(_num(meta.lr), factor,
+                       f"auto_scale_lr: base_batch_size {base:g}, total batch {batch:g}, ×{factor:.3g}")
+    return LrScale(_num(meta.lr), 1.0, "")
 
 
 def _norm_policy(name) -> str | None:
@@ -194,30 +239,30 @@ def _norm_policy(name) -> str | None:
 
 
 def _num(v):
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+    return v if is_number(v) else None
 
 
-def _from_config(cfg: dict, meta) -> dict:
+def _from_config(meta) -> dict:
     """What the config says about the schedule (mmcv lr_config or mmengine param_scheduler);
-    the parsers' `meta.lr_schedule` wins for what it states (warmup kind and length, policy)."""
+    the parsers' `meta.lr_schedule` (the configured schedule they extract) wins for what it
+    states (warmup kind and length, policy)."""
+    cfg = meta.config if isinstance(meta.config, dict) else {}
     out = _parse_config(cfg, meta)
-    stated = meta.get("lr_schedule")
-    if isinstance(stated, Mapping):
-        if stated.get("warmup") and _num(stated.get("warmup_iters")):
-            out["warmup"], out["warmup_iters"] = str(stated["warmup"]), int(stated["warmup_iters"])
-        if stated.get("policy") and not out["policy"]:
-            out["policy"] = _norm_policy(stated["policy"])
-            out["by_epoch"] = stated.get("by_epoch")
-        out["known"] = out["known"] or bool(stated.get("policy") or stated.get("warmup"))
+    stated = meta.lr_schedule
+    if stated is not None:
+        if stated.warmup and _num(stated.warmup_iters):
+            out["warmup"], out["warmup_iters"] = str(stated.warmup), int(stated.warmup_iters)
+        if stated.policy and not out["policy"]:
+            out["policy"] = _norm_policy(stated.policy)
+            out["by_epoch"] = stated.by_epoch
+        out["known"] = out["known"] or bool(stated.policy or stated.warmup)
     return out
 
 
 def _parse_config(cfg: dict, meta) -> dict:
     """The schedule as the raw config writes it, with what `meta.lr_schedule` does not keep
     (cyclic target_ratio and step_ratio_up, OneCycle max_lr, mmengine phases that climb)."""
-    from parsers.meta import base_lr
-
-    base = _num(meta.get("lr")) or _num(base_lr(cfg))
+    base = _num(meta.lr)
     out = {"known": False, "policy": None, "by_epoch": None, "warmup": None, "warmup_iters": None,
            "base_lr": base, "peak": base, "step_ratio_up": CYCLIC_STEP_RATIO_UP, "cyclic_times": 1,
            "pct_start": ONECYCLE_PCT_START}
@@ -248,7 +293,7 @@ def _parse_config(cfg: dict, meta) -> dict:
     if isinstance(ps, dict):
         ps = [ps]
     if isinstance(ps, (list, tuple)) and ps:
-        ipe = _num(meta.get("iters_per_epoch"))
+        ipe = _num(meta.iters_per_epoch)
         out["known"] = True
         for s in ps:
             if not isinstance(s, dict) or "momentum" in str(s.get("type", "")).lower():
@@ -283,12 +328,14 @@ def _parse_config(cfg: dict, meta) -> dict:
     return out
 
 
-def _total_iters(meta: dict) -> float | None:
-    if meta.get("runner") == "iter" and _num(meta.get("max_iters")):
-        return float(meta["max_iters"])
-    if _num(meta.get("max_epochs")) and _num(meta.get("iters_per_epoch")):
-        return float(meta["max_epochs"] * meta["iters_per_epoch"])
+def total_iters(meta) -> float | None:
+    """The planned length of the run in iterations (None when the log does not say)."""
+    if meta.runner == "iter" and _num(meta.max_iters):
+        return float(meta.max_iters)
+    if _num(meta.max_epochs) and _num(meta.iters_per_epoch):
+        return float(meta.max_epochs * meta.iters_per_epoch)
     return None
+
 
 
 def _segment_starts(t) -> list[int]:
@@ -298,12 +345,10 @@ def _segment_starts(t) -> list[int]:
     return np.flatnonzero(segment_starts(t)).tolist()
 
 
-def _starts_late(meta: dict) -> bool:
+def _starts_late(meta) -> bool:
     """The log begins at a resume: its first segment says where it was resumed from."""
-    segments = meta.get("segments") or []
-    if segments and isinstance(segments[0], dict) and segments[0].get("resumed_from"):
-        return True
-    return False
+    segments = meta.segments
+    return bool(len(segments) and segments[0].resumed_from is not None)
 
 
 def _warmup_from_log(step: np.ndarray, lr: np.ndarray, live: bool) -> tuple[int, int | None]:

@@ -1,11 +1,7 @@
 """One-line and one-row summaries of a Run, shared by `parse`, `diagnose` and `compare`."""
 from __future__ import annotations
 
-import math
-
-
-def _finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+from bevlog.findings import is_number as _finite
 
 
 def fmt_lr(x) -> str:
@@ -32,11 +28,14 @@ def length_text(meta: dict) -> str:
     return f"{meta['max_epochs']} epochs × {ipe} iters" if ipe else f"{meta['max_epochs']} epochs"
 
 
-def layers_text(meta: dict) -> str:
+def layers_text(meta: dict, rows: int | None = None) -> str:
+    """'6 decoder layers, aux on'; aux '?' when no train row was read (its losses say whether it is on)."""
     n = meta.get("num_decoder_layers")
     aux = meta.get("has_aux_loss")
     if not n:
         return "decoder layers ?"
+    if rows == 0 or aux is None:
+        return f"{n} decoder layers, aux ?"
     return f"{n} decoder layers, aux {'on' if aux else 'off'}"
 
 
@@ -121,6 +120,6 @@ def describe_run(run) -> str:
         length_text(meta),
         f"batch {batch_text(meta)}",
         f"{meta.get('optimizer') or '?'} lr {fmt_lr(meta.get('lr'))}",
-        layers_text(meta),
+        layers_text(meta, len(run.train) if run.train is not None else 0),
     ]
     return " · ".join(parts)

@@ -1,14 +1,11 @@
 """Segments of one run -> a `Run`: positions, stitching, derived columns, frames, meta.
 
 Rules (documented here once, relied on downstream):
-- `step` is the global iteration: iter runners log it; epoch runners get
-  `(epoch-1) * iters_per_epoch + iter`; mmengine json states it.
+- positions (`step`, `epoch`, `iter`, `epoch_f`): `parsers.positions.row_positions`.
 - `iters_per_epoch`: from `[i/n]` of epoch-runner lines; else stated by the config
   (`num_iters_per_epoch`); else estimated (meta `iters_per_epoch_estimated = True`) from
   a resumed json's checkpoint meta (`iter / epoch`), from mmengine json epoch boundaries,
   or as the last logged iter of a finished epoch plus half a logging interval.
-- iter runners: `iter` is global, `epoch` = floor((step-1)/ipe)+1 and `epoch_f` = step/ipe
-  when iters per epoch are known, NaN otherwise.
 - `wall_s`: seconds since the start of the first segment, from timestamps, with the gaps
   between resume segments removed (each segment continues from the previous one's last
   row). Json logs carry no timestamps: wall_s is the running sum of `time` × iterations
@@ -22,8 +19,10 @@ Rules (documented here once, relied on downstream):
   by the later segment's: counted per segment (`meta.segments[k].dropped_rows`) and in all
   (`meta.replaced_rows`), never dropped silently. The `segment` column says which file a
   row comes from (`parsers.segment_starts` marks the first row of each resume).
-- header facts (config, plan, GPUs): the latest segment that states one wins (a resume
-  may extend the schedule); the traceback is the last segment's.
+- what the logs state (config, plan, GPUs, traceback …): each fact combined over the
+  segments by its declared merge policy (`parsers.segment.combine`): the latest segment
+  that states one wins (a resume may extend the schedule); the traceback is the last
+  segment's.
 - `ended`: "traceback: <exception line>" when the log ends in a Python traceback;
   "finished" when the last row reached the planned end (max epochs / iters, within one
   logging interval); "stopped" when it did not (killed, crashed silently, or still
@@ -33,135 +32,183 @@ Rules (documented here once, relied on downstream):
 - a run without validation but with a test result (`runner.test()`) has that result as
   its one evaluation (see `_evals`).
 """
+
 from __future__ import annotations
 
-import datetime as _dt
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from parsers import config_facts as M
 from parsers import layers as layers_mod
-from parsers import meta as M
 from parsers.config import read_config
 from parsers.frames import const_str, float_frame, str_series
-from parsers.identity import launch_stamp
-from parsers.meta_types import Meta, Segments
+from parsers.launches import launch_stamp, parse_date, resume_record, segment_order
+from parsers.meta import Meta, SegmentInfo, Segments
+from parsers.positions import median_step, row_positions
 from parsers.run import EVALS_COLUMNS, TRAIN_COLUMNS, Run
+from parsers.segment import Segment, combine
 
 FIXED_LOGGED = ["lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss"]
+WALL_START_SLACK = 86400  # a launch stamp a day before the first row is not its start
 
 
-def build_run(segments, name: str, sources: list[str], twins_not_read=()) -> Run:
-    order = sorted(range(len(segments)), key=lambda k: segment_order(segments[k]))
-    segments = [segments[k] for k in order]
-    header = _merged_header(segments)
-    cfg = read_config(header.get("config_text")) if header.get("config_text") else header.get("config")
-    if cfg is None and header.get("config"):
-        cfg = header["config"]
-    runner = next((s.runner for s in segments if s.runner), None) or M.runner_kind(cfg) or None
+@dataclass
+class _Plan:
+    """What the run's config and rows say about its shape, before its frames are built."""
+
+    cfg: dict | None
+    runner: str | None
+    interval: int | None  # the config's log interval
+    ipe: int | None  # iters per epoch
+    ipe_estimated: bool
+    samples_per_gpu: int | None
+    num_gpus: int | None
+
+    @property
+    def total_batch(self) -> int | None:
+        return self.samples_per_gpu * self.num_gpus if self.samples_per_gpu and self.num_gpus else None
+
+
+def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
+    """The segments of ONE run (any order) -> its Run (see the module docstring)."""
+    segments = sorted(segments, key=segment_order)
+    plan = _plan(segments)
+    pos = [row_positions(s, plan.runner, plan.ipe) for s in segments]
+    keep, seg_info = _stitch(segments, pos)
+    keys = list(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order
+    offsets = _wall_offsets(segments, pos, keep)
+    train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, plan.total_batch)
+    superseded = _superseded(segments, pos, keep, keys, offsets, name, plan.total_batch)
+    config_layers = M.decoder_layers(plan.cfg)
+    layers = layers_mod.LazyLayers(train, present, name, config_layers)  # built on first read
+    last = _last_position(train)
+    evals, eval_strings = _evals(segments, pos, plan, name, last)
+    meta = _meta(segments, plan, name, sources, train, seg_info, last, config_layers, lr_key)
+    return Run(
+        meta=meta, train=train, layers=layers, evals=evals, eval_strings=tuple(eval_strings), superseded=superseded
+    )
+
+
+def _plan(segments: list[Segment]) -> _Plan:
+    config_text = combine(segments, "config_text")
+    cfg = read_config(config_text) if config_text else None
+    runner = _runner(segments, cfg)
+    interval = M.log_interval(cfg)
+    ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
+    gpus = M.num_gpus(
+        cfg, combine(segments, "gpu_number"), combine(segments, "distributed"), combine(segments, "env_gpus")
+    )
+    return _Plan(cfg, runner, interval, ipe, ipe_est, M.samples_per_gpu(cfg), gpus)
+
+
+def _runner(segments: list[Segment], cfg) -> str | None:
+    """epoch | iter: as the logs state it, the config's for an mmcv json (whose rows do not
+    say), else from a resumed json's rows; json rows without any: mmcv's default epoch runner."""
+    runner = combine(segments, "runner") or M.runner_kind(cfg) or None
     if any(s.library == "mmcv" and s.format == "mmcv-json" for s in segments) and M.runner_kind(cfg):
         runner = M.runner_kind(cfg)
     if runner is None and any(_json_resumed_iter_runner(s) for s in segments):
         runner = "iter"
     if runner is None and any(s.rows for s in segments):
-        runner = "epoch"  # json rows without a stated runner: mmcv's default EpochBasedRunner
-    interval = M.log_interval(cfg)
-    ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
+        runner = "epoch"
+    return runner
 
-    pos = [_positions(s, runner, ipe) for s in segments]
-    keep, seg_info = _stitch(segments, pos)
 
-    spg = M.samples_per_gpu(cfg)
-    gpus = M.num_gpus(header, cfg)
-    total_batch = spg * gpus if spg and gpus else None
-
-    # Union of keys, first-seen order.
-    keys: list[str] = []
-    for s in segments:
-        for k in s.keys:
-            if k not in keys:
-                keys.append(k)
-    offsets = _wall_offsets(segments, pos, keep)
+def _train(segments, pos, keep, keys, offsets, name, total_batch):
+    """(the train frame, {key: present mask}, the logged key behind `lr`)."""
     block, present, segment_col, colnames, row_of, key_index = _fill(segments, pos, keep, keys, offsets)
-    nrows = block.shape[1]
-    fixed = {"step": block[colnames.index("step")]}
-    # `lr` = param group 0 of the (first) optimizer; with several optimizers mmcv logs
-    # `lr_<name>` per optimizer: the first one stands in where `lr` itself is absent.
-    first_group = next((k for k in keys if k.startswith("lr_")), None)
-    lr_key = "lr" if "lr" in keys else first_group
-    lr_row = block[colnames.index("lr")]
-    if first_group:
-        absent = ~present[key_index["lr"]] if "lr" in keys else np.ones(nrows, bool)
-        lr_row[absent] = block[row_of[first_group]][absent]
-    if total_batch:
-        block[colnames.index("samples")] = fixed["step"] * total_batch
-    present = {k: present[key_index[k]] for k in keys}
+    first_group = _first_lr_group(keys)
+    _derive_columns(block, present, colnames, row_of, key_index, keys, total_batch, first_group)
     train = float_frame(colnames, block.T)
-    train.insert(0, "run", const_str(name, nrows))
+    train.insert(0, "run", const_str(name, block.shape[1]))
     train.insert(1, "segment", segment_col)
-    superseded = _superseded(segments, pos, keep, keys, offsets, name, total_batch, first_group)
+    lr_key = "lr" if "lr" in keys else first_group
+    return train, {k: present[key_index[k]] for k in keys}, lr_key
 
-    config_layers = M.decoder_layers(cfg)
-    layer_present = {k: present[k] for k in keys}
-    layers_df = layers_mod.LazyLayers(train, layer_present, name, config_layers)  # built on first read
 
-    max_epochs, max_iters = M.max_epochs_iters(cfg, header)
-    if max_iters is None and runner == "iter":
-        # `Iter [i/n]`: n is the planned number of iterations.
-        ns = [s.n[~np.isnan(s.n)] for s in segments if s.n is not None and len(s.n)]
-        ns = np.concatenate(ns) if ns else np.zeros(0)
-        if len(ns):
-            max_iters = int(ns.max())
-    last = _last_position(train)
-    evals, eval_strings = _evals(segments, pos, keep, runner, ipe, cfg, name, last)
-    skipped: dict = {}
-    skipped_lines: dict = {}
-    for s in segments:
-        for r, c in s.skipped.items():
-            skipped[r] = skipped.get(r, 0) + c
-        for r, ls in s.skipped_lines.items():
-            skipped_lines.setdefault(f"{r}", []).extend(f"{s.source}:{n}" for n in ls)
-    logged_layers = _logged_layer_count(train.columns, config_layers)
-    meta = Meta(
+def _first_lr_group(keys) -> str | None:
+    """`lr` is param group 0 of the (first) optimizer; with several optimizers mmcv logs
+    `lr_<name>` per optimizer: the first one stands in where `lr` itself is absent."""
+    return next((k for k in keys if k.startswith("lr_")), None)
+
+
+def _derive_columns(block, present, colnames, row_of, key_index, keys, total_batch, first_group) -> None:
+    """`lr` from the first optimizer's where absent, `samples` = step × total batch."""
+    n = block.shape[1]
+    if n and first_group:
+        absent = ~present[key_index["lr"]] if "lr" in keys else np.ones(n, bool)
+        block[colnames.index("lr")][absent] = block[row_of[first_group]][absent]
+    if total_batch:
+        block[colnames.index("samples")] = block[colnames.index("step")] * total_batch
+
+
+def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_layers, lr_key) -> Meta:
+    cfg, runner = plan.cfg, plan.runner
+    max_epochs, max_iters = _planned_length(segments, cfg, runner)
+    logged_layers = _logged_layer_count(train.columns)
+    traceback = combine(segments, "traceback")
+    return Meta(
         name=name,
         sources=tuple(sources),
         format=_format(segments),
-        library=segments[0].library if segments else None,
+        library=combine(segments, "library") or None,
         runner=runner,
         max_epochs=max_epochs,
         max_iters=max_iters,
-        iters_per_epoch=ipe,
-        iters_per_epoch_estimated=ipe_est if ipe else None,
+        iters_per_epoch=plan.ipe,
+        iters_per_epoch_estimated=plan.ipe_estimated if plan.ipe else None,
         config=cfg,
-        samples_per_gpu=spg,
-        num_gpus=gpus,
-        total_batch=total_batch,
+        samples_per_gpu=plan.samples_per_gpu,
+        num_gpus=plan.num_gpus,
+        total_batch=plan.total_batch,
         optimizer=M.optimizer(cfg),
         optimizers=M.optimizers(cfg),
         lr=M.base_lr(cfg),
         weight_decay=M.weight_decay(cfg),
         grad_clip=M.grad_clip(cfg),
         lr_schedule=M.lr_schedule(cfg),
-        fp16=M.fp16(cfg, header.get("json_meta")),
+        fp16=M.fp16(cfg, combine(segments, "json_meta")),
         num_decoder_layers=config_layers or logged_layers,
-        has_aux_loss=_has_aux(train.columns, config_layers, logged_layers),
+        has_aux_loss=_has_aux(train.columns),
         segments=Segments(tuple(seg_info)),
-        skipped=skipped,
-        skipped_lines=skipped_lines,
-        ended=_ended(segments, header, runner, max_epochs, max_iters, last, interval, train),
-        log_interval=interval or _median_interval(train),
-        exp_name=header.get("exp_name"),
-        seed=header.get("seed"),
-        test_metrics=_test_metrics(segments),
+        skipped=combine(segments, "skipped"),
+        skipped_lines=_skipped_lines(segments),
+        ended=_ended(segments, traceback, runner, max_epochs, max_iters, last, plan.interval, train),
+        log_interval=plan.interval or _median_interval(train),
+        exp_name=combine(segments, "exp_name"),
+        seed=combine(segments, "seed"),
+        test_metrics=combine(segments, "test_metrics") or None,
         wall_s_estimated=any(s.format.endswith("json") for s in segments) or None,
         lr_key=lr_key,
-        twins=tuple(t for s in segments for t in s.header.get("twins_read", [])),
-        twins_not_read=tuple(twins_not_read),
-        replaced_rows=sum(info["dropped_rows"] for info in seg_info),
+        twins=combine(segments, "twins_read"),
+        twins_not_read=combine(segments, "twins_not_read"),
+        replaced_rows=sum(info.dropped_rows for info in seg_info),
         started=launch_stamp(segments[0]) if segments else None,
-        tail=tuple(next((s.header["tail_lines"] for s in reversed(segments) if s.header.get("tail_lines")), ())),
+        tail=combine(segments, "tail"),
     )
-    return Run(meta=meta, train=train, layers=layers_df, evals=evals, eval_strings=tuple(eval_strings),
-               superseded=superseded)
+
+
+def _planned_length(segments, cfg, runner) -> tuple[int | None, int | None]:
+    """(max epochs, max iters): as stated, else the config's; an iter runner's `Iter [i/n]`
+    states n, the planned iterations."""
+    max_epochs, max_iters = M.max_epochs_iters(cfg, combine(segments, "max_epochs"), combine(segments, "max_iters"))
+    if max_iters is None and runner == "iter":
+        stated = [s.n[~np.isnan(s.n)] for s in segments if len(s.n)]
+        ns = np.concatenate(stated) if stated else np.zeros(0)
+        if len(ns):
+            max_iters = int(ns.max())
+    return max_epochs, max_iters
+
+
+def _skipped_lines(segments) -> dict:
+    """{reason: ['file:line', …]}: the first few lines of each segment, named by its file."""
+    out: dict = {}
+    for s in segments:
+        for r, ls in s.skipped_lines.items():
+            out.setdefault(f"{r}", []).extend(f"{s.source}:{n}" for n in ls)
+    return out
 
 
 def _wall_offsets(segments, pos, keep) -> list[float]:
@@ -193,7 +240,9 @@ def _fill(segments, pos, masks, keys, offsets):
     block = np.full((len(colnames), nrows), np.nan)
     key_index = {k: j for j, k in enumerate(keys)}
     present = np.zeros((len(keys), nrows), bool)
-    fixed = {c: block[colnames.index(c)] for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")}
+    fixed = {
+        c: block[colnames.index(c)] for c in ("epoch", "iter", "iters_per_epoch", "step", "epoch_f", "wall_s", "eta_s")
+    }
     segment_col = np.zeros(nrows, np.int64)
     at = 0
     for idx, (s, p, kp) in enumerate(zip(segments, pos, masks)):
@@ -214,20 +263,15 @@ def _fill(segments, pos, masks, keys, offsets):
     return block, present, segment_col, colnames, row_of, key_index
 
 
-def _superseded(segments, pos, keep, keys, offsets, name, total_batch, first_group):
+def _superseded(segments, pos, keep, keys, offsets, name, total_batch):
     """Rows a later launch re-ran (a resume from an earlier checkpoint), in the columns of
     `train` plus `superseded_by` (the segment whose rows replaced them). They are evidence
     — the first attempt may have gone NaN — but not the run's curve."""
     masks = [~k for k in keep]
     block, present, segment_col, colnames, row_of, key_index = _fill(segments, pos, masks, keys, offsets)
-    n = block.shape[1]
-    if n and first_group:
-        absent = ~present[key_index["lr"]] if "lr" in keys else np.ones(n, bool)
-        block[colnames.index("lr")][absent] = block[row_of[first_group]][absent]
-    if n and total_batch:
-        block[colnames.index("samples")] = block[colnames.index("step")] * total_batch
+    _derive_columns(block, present, colnames, row_of, key_index, keys, total_batch, _first_lr_group(keys))
     frame = float_frame(colnames, block.T)
-    frame.insert(0, "run", const_str(name, n))
+    frame.insert(0, "run", const_str(name, block.shape[1]))
     frame.insert(1, "segment", segment_col)
     frame["superseded_by"] = (segment_col + 1).astype(np.int64)
     return frame
@@ -238,32 +282,9 @@ def _format(segments) -> str | None:
     return fmts[0] if len(set(fmts)) == 1 else "+".join(dict.fromkeys(fmts))
 
 
-def _merged_header(segments) -> dict:
-    """Header facts of a run's segments, in time order. A resumed launch runs under its own
-    config and plan (a schedule extended from 3 to 6 epochs at the resume): the latest
-    segment that states a fact wins. Resume and checkpoint records of all segments are
-    joined; the traceback is the last segment's (an earlier launch's crash was resumed)."""
-    out: dict = {}
-    for s in segments:
-        for k, v in s.header.items():
-            if k in ("resumes", "checkpoints"):
-                out.setdefault(k, []).extend(v)
-            elif k == "traceback":
-                continue
-            elif _stated(v) or k not in out:
-                out[k] = v
-    if segments and segments[-1].header.get("traceback"):
-        out["traceback"] = segments[-1].header["traceback"]
-    return out
-
-
-def _stated(v) -> bool:
-    return v is not None and not (isinstance(v, (str, list, tuple, dict)) and len(v) == 0)
-
-
 def _iters_per_epoch(segments, runner, cfg, interval):
     """(ipe or None, estimated?)"""
-    ns = np.concatenate([s.n for s in segments if s.n is not None and len(s.n)] or [np.zeros(0)])
+    ns = np.concatenate([s.n for s in segments if len(s.n)] or [np.zeros(0)])
     ns = ns[~np.isnan(ns)]
     if runner != "iter" and len(ns):
         vals, counts = np.unique(ns, return_counts=True)
@@ -275,32 +296,26 @@ def _iters_per_epoch(segments, runner, cfg, interval):
         return None, False
     # Estimates for logs that do not print `[i/n]` (json).
     for s in segments:
-        jm = s.header.get("json_meta") or {}
+        jm = s.json_meta or {}
         e, i = M.number(jm.get("epoch")), M.number(jm.get("iter"))
         if e and i and e > 0 and i > 0 and i % e == 0:
             return int(i // e), True
     for s in segments:
-        if s.step is not None and len(s.step) and not np.all(np.isnan(s.step)) and s.epoch is not None:
+        if len(s.step) and not np.all(np.isnan(s.step)):
             est = _ipe_from_boundaries(s.epoch, s.step)
             if est:
                 return est, True
-    epochs = np.concatenate([s.epoch for s in segments if s.epoch is not None and len(s.epoch)] or [np.zeros(0)])
-    iters = np.concatenate([s.iter for s in segments if s.iter is not None and len(s.iter)] or [np.zeros(0)])
+    epochs = np.concatenate([s.epoch for s in segments if len(s.epoch)] or [np.zeros(0)])
+    iters = np.concatenate([s.iter for s in segments if len(s.iter)] or [np.zeros(0)])
     ok = ~np.isnan(epochs) & ~np.isnan(iters)
     if ok.any():
         epochs, iters = epochs[ok], iters[ok]
         finished = epochs < epochs.max()
         if finished.any():
             top = float(iters[finished].max())
-            step = interval or _median_diff(iters)
+            step = interval or median_step(iters)
             return int(round(top + (step or 0) / 2)), True
     return None, False
-
-
-def _median_diff(x) -> float | None:
-    d = np.diff(np.asarray(x, float))
-    d = d[d > 0]
-    return float(np.median(d)) if len(d) else None
 
 
 def _ipe_from_boundaries(epoch, step) -> int | None:
@@ -309,7 +324,7 @@ def _ipe_from_boundaries(epoch, step) -> int | None:
     epoch, step = epoch[ok], step[ok]
     if len(epoch) < 2:
         return None
-    interval = _median_diff(step)
+    interval = median_step(step)
     change = np.flatnonzero(np.diff(epoch) > 0) + 1
     est = []
     for c in change:
@@ -323,62 +338,9 @@ def _ipe_from_boundaries(epoch, step) -> int | None:
     return int(round(v)) if v > 0 else None
 
 
-def segment_order(s) -> tuple:
-    """Sort key of a segment: launch time, then resumed after fresh, then first step."""
-    t = _parse_date(s.header.get("start_date"))
-    first_ts = s.ts[0] if s.ts is not None and len(s.ts) else np.nan
-    if t is None and not np.isnan(first_ts):
-        t = float(first_ts)
-    jm = s.header.get("json_meta") or {}
-    resumed = 1 if (jm.get("epoch") is not None or s.header.get("resumes")) else 0
-    first_step = np.nan
-    if s.epoch is not None and len(s.epoch):
-        first_step = float(s.epoch[0] * 1e9 + s.iter[0]) if not np.isnan(s.epoch[0]) else float(s.iter[0])
-    if s.step is not None and len(s.step) and not np.isnan(s.step[0]):
-        first_step = float(s.step[0])
-    return (t if t is not None else float("inf"), resumed, first_step if not np.isnan(first_step) else 0.0, s.source)
-
-
-def _parse_date(text):
-    from parsers.patterns import date_format
-
-    if not text:
-        return None
-    for fmt in (date_format("mmcv"), date_format("mmengine")):  # a console date without a year: None
-        try:
-            return _dt.datetime.strptime(text, fmt).replace(tzinfo=_dt.timezone.utc).timestamp()
-        except ValueError:
-            continue
-    return None
-
-
-def _positions(s, runner, ipe) -> dict:
-    n = s.rows
-    epoch = s.epoch if s.epoch is not None and len(s.epoch) == n else np.full(n, np.nan)
-    it = s.iter if s.iter is not None and len(s.iter) == n else np.full(n, np.nan)
-    rown = s.n if s.n is not None and len(s.n) == n else np.full(n, np.nan)
-    stated = s.step if s.step is not None and len(s.step) == n else np.full(n, np.nan)
-    if runner == "iter":
-        step = np.where(np.isnan(stated), it, stated)
-        per = np.full(n, float(ipe) if ipe else np.nan)
-        epoch_f = step / per
-        epoch = np.floor((step - 1) / per) + 1
-        iter_col = step
-    else:
-        per = rown.copy()
-        if ipe:
-            per[np.isnan(per)] = ipe
-        computed = np.where(epoch == 1, it, (epoch - 1) * per + it)  # epoch 1 needs no ipe
-        step = np.where(np.isnan(stated), computed, stated)
-        iter_col = it
-        if s.library == "mmengine" and s.format.endswith("json") and ipe:
-            # mmengine json `iter` is the global iteration: within-epoch iter from step.
-            iter_col = step - (epoch - 1) * per
-        epoch_f = epoch - 1 + iter_col / per
-    return {"epoch": epoch, "iter": iter_col, "iters_per_epoch": per, "step": step, "epoch_f": epoch_f}
-
-
-def _stitch(segments, pos):
+def _stitch(segments, pos) -> tuple[list[np.ndarray], list[SegmentInfo]]:
+    """Which rows of each segment the run keeps (where a later segment re-ran its steps,
+    the later one's), and each segment's SegmentInfo."""
     keep = [np.ones(s.rows, bool) for s in segments]
     info = []
     for k, (s, p) in enumerate(zip(segments, pos)):
@@ -391,105 +353,114 @@ def _stitch(segments, pos):
                 dropped = int(over.sum())
                 keep[k] &= ~over
         steps = p["step"]  # as logged in this file, before overlap is dropped
-        resumed = None
-        if s.header.get("resumes"):
-            r = s.header["resumes"][0]
-            resumed = {"epoch": r["epoch"], "iter": r["iter"]}
-        jm = s.header.get("json_meta") or {}
-        if resumed is None and jm.get("epoch") is not None:
-            resumed = {"epoch": jm.get("epoch"), "iter": jm.get("iter")}
+        logged = len(steps) and not np.all(np.isnan(steps))
         info.append(
-            {
-                "index": k,
-                "source": s.source,
-                "format": s.format,
-                "rows": int(keep[k].sum()),  # rows kept in the run
-                "first_step": float(np.nanmin(steps)) if len(steps) and not np.all(np.isnan(steps)) else None,
-                "last_step": float(np.nanmax(steps)) if len(steps) and not np.all(np.isnan(steps)) else None,
-                "start": s.header.get("start_date"),
-                "resumed_from": resumed,
-                "dropped_rows": dropped,
-            }
+            SegmentInfo(
+                index=k,
+                source=s.source,
+                format=s.format,
+                rows=int(keep[k].sum()),
+                first_step=float(np.nanmin(steps)) if logged else None,
+                last_step=float(np.nanmax(steps)) if logged else None,
+                start=s.start_date,
+                resumed_from=resume_record(s),
+                dropped_rows=dropped,
+            )
         )
     return keep, info
 
 
-def _wall(s, p) -> np.ndarray:
+def _wall(s: Segment, p) -> np.ndarray:
+    """Seconds since the launch started, per row: from timestamps; a json log carries none,
+    so the running sum of `time` x iterations stands in."""
     n = s.rows
-    ts = s.ts if s.ts is not None and len(s.ts) == n else np.full(n, np.nan)
+    ts = s.ts if len(s.ts) == n else np.full(n, np.nan)
     if n and not np.all(np.isnan(ts)):
-        start = _parse_date(s.header.get("start_date"))
+        start = parse_date(s.start_date)
         if start is not None:
-            start += s.header.get("start_ms", 0) / 1000.0
+            start += (s.start_ms or 0) / 1000.0
         first = float(np.nanmin(ts))
-        if start is None or start > first or first - start > 86400:
+        if start is None or start > first or first - start > WALL_START_SLACK:
             start = first
         return ts - start
-    # No timestamps (json): running sum of seconds per iteration x iterations.
     if n and "time" in s.keys:
         t = s.values[:, s.keys.index("time")]
-        step = p["step"]
-        d = np.diff(np.concatenate([[0.0], step]))
+        d = np.diff(np.concatenate([[0.0], p["step"]]))
         d[d < 0] = np.nan
         return np.nancumsum(np.where(np.isnan(t * d), 0.0, t * d))
     return np.full(n, np.nan)
 
 
-def _evals(segments, pos, keep, runner, ipe, cfg, name, last):
+def _evals(segments, pos, plan: _Plan, name, last):
     """The long evals frame (numbers) and the string-valued eval fields (a list).
 
     A run with no validation but a test result (`runner.test()`: an `Epoch(test)` line, or
     the test dump `<ts>/<ts>.json`, one row without `step`) has that result as its one
     evaluation, at the last train row (epoch and step NaN when there is none)."""
-    import pandas as pd
-
+    cfg = plan.cfg
     ev_interval = M.number(M.get(cfg, "evaluation", "interval")) or M.number(M.get(cfg, "train_cfg", "val_interval"))
-    cols = {"epoch": [], "step": [], "metric": [], "value": []}
+    cols: dict[str, list] = {"epoch": [], "step": [], "metric": [], "value": []}
     strings = []
     for s, p in zip(segments, pos):
         if not s.eval_metric:
             continue
-        steps, per_row = p["step"], p["iters_per_epoch"]
-        after = np.asarray(s.eval_after_row, dtype=np.int64)
-        valid = (after >= 0) & (after < len(steps))
-        at = np.where(valid, after, 0)
-        last_step = np.where(valid, steps[at] if len(steps) else np.nan, np.nan)
-        stated = np.asarray(s.eval_step, dtype=float)
-        if runner == "iter":
-            step = np.where(np.isnan(stated), last_step, stated)
-            unknown = np.isnan(stated) & ~np.isnan(last_step)
-            if ev_interval:
-                # the evaluation ran at the interval multiple the last train row led to
-                step = np.where(unknown, np.ceil(last_step / ev_interval) * ev_interval, step)
-            else:
-                ckpts = np.array(sorted(c[1] for c in s.header.get("checkpoints", []) if c[2] == "iterations"), dtype=float)
-                if len(ckpts):
-                    k = np.searchsorted(ckpts, np.where(np.isnan(last_step), 0, last_step))
-                    found = unknown & (k < len(ckpts))
-                    step = np.where(found, ckpts[np.minimum(k, len(ckpts) - 1)], step)
-            epoch = step / ipe if ipe else np.full(len(step), np.nan)
-        else:
-            epoch = np.asarray(s.eval_epoch, dtype=float)
-            per = np.where(valid, per_row[at] if len(per_row) else np.nan, np.nan)
-            per = np.where(np.isnan(per), float(ipe) if ipe else np.nan, per)
-            step = np.where(np.isnan(per), last_step, epoch * per)
+        epoch, step = _eval_positions(s, p, plan.runner, plan.ipe, ev_interval)
         is_str = np.array([isinstance(v, str) for v in s.eval_value], dtype=bool)
         for k in np.flatnonzero(is_str):
-            strings.append({"epoch": float(epoch[k]), "step": float(step[k]), "metric": s.eval_metric[k], "value": s.eval_value[k]})
+            strings.append(
+                {"epoch": float(epoch[k]), "step": float(step[k]), "metric": s.eval_metric[k], "value": s.eval_value[k]}
+            )
         num = ~is_str
         cols["epoch"].append(epoch[num])
         cols["step"].append(step[num])
         cols["metric"].append(np.asarray(s.eval_metric, dtype=object)[num])
         cols["value"].append(np.array([v for v, st in zip(s.eval_value, is_str) if not st], dtype=float))
-    tests = _test_metrics(segments)
+    tests = combine(segments, "test_metrics")
     if not cols["metric"] and not strings and tests:
-        epoch, step = last.get("epoch", np.nan), last.get("step", np.nan)
-        for metric, value in tests.items():
-            if isinstance(value, str):
-                strings.append({"epoch": epoch, "step": step, "metric": metric, "value": value})
-            else:
-                for k, v in (("epoch", epoch), ("step", step), ("metric", metric), ("value", value)):
-                    cols[k].append(np.array([v], dtype=object if k == "metric" else float))
+        _test_as_evaluation(tests, last, cols, strings)
+    return _evals_frame(cols, name), strings
+
+
+def _eval_positions(s: Segment, p, runner, ipe, ev_interval) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch, step) of each evaluation entry of segment `s`. Epoch runners: the end of that
+    epoch (epoch x ipe); iter runners: the evaluation interval multiple reached at the last
+    train row (config `evaluation.interval`), else the last checkpoint iteration logged
+    before it, else the last train step."""
+    steps, per_row = p["step"], p["iters_per_epoch"]
+    after = np.asarray(s.eval_after_row, dtype=np.int64)
+    valid = (after >= 0) & (after < len(steps))
+    at = np.where(valid, after, 0)
+    last_step = np.where(valid, steps[at] if len(steps) else np.nan, np.nan)
+    stated = np.asarray(s.eval_step, dtype=float)
+    if runner == "iter":
+        step = np.where(np.isnan(stated), last_step, stated)
+        unknown = np.isnan(stated) & ~np.isnan(last_step)
+        if ev_interval:
+            step = np.where(unknown, np.ceil(last_step / ev_interval) * ev_interval, step)
+        else:
+            ckpts = np.array(sorted(c.count for c in s.checkpoints if c.unit == "iterations"), dtype=float)
+            if len(ckpts):
+                k = np.searchsorted(ckpts, np.where(np.isnan(last_step), 0, last_step))
+                found = unknown & (k < len(ckpts))
+                step = np.where(found, ckpts[np.minimum(k, len(ckpts) - 1)], step)
+        return (step / ipe if ipe else np.full(len(step), np.nan)), step
+    epoch = np.asarray(s.eval_epoch, dtype=float)
+    per = np.where(valid, per_row[at] if len(per_row) else np.nan, np.nan)
+    per = np.where(np.isnan(per), float(ipe) if ipe else np.nan, per)
+    return epoch, np.where(np.isnan(per), last_step, epoch * per)
+
+
+def _test_as_evaluation(tests: dict, last: dict, cols: dict, strings: list) -> None:
+    epoch, step = last.get("epoch", np.nan), last.get("step", np.nan)
+    for metric, value in tests.items():
+        if isinstance(value, str):
+            strings.append({"epoch": epoch, "step": step, "metric": metric, "value": value})
+        else:
+            for k, v in (("epoch", epoch), ("step", step), ("metric", metric), ("value", value)):
+                cols[k].append(np.array([v], dtype=object if k == "metric" else float))
+
+
+def _evals_frame(cols: dict, name: str):
     cat = {k: (np.concatenate(v) if v else np.zeros(0, object if k == "metric" else float)) for k, v in cols.items()}
     codes, names = pd.factorize(cat["metric"]) if len(cat["metric"]) else ([], [])  # a hash: np.unique sorts objects
     n = len(cat["metric"])
@@ -506,14 +477,7 @@ def _evals(segments, pos, keep, runner, ipe, cfg, name, last):
     if len(df):
         # A resumed run may evaluate an epoch twice: keep the later segment's result.
         df = df.drop_duplicates(["epoch", "step", "metric"], keep="last").reset_index(drop=True)
-    return df, strings
-
-
-def _test_metrics(segments) -> dict | None:
-    out: dict = {}
-    for s in segments:
-        out.update(s.test_metrics)
-    return out or None
+    return df
 
 
 def _last_position(train) -> dict:
@@ -526,16 +490,17 @@ def _last_position(train) -> dict:
 def _median_interval(train) -> int | None:
     if len(train) < 2:
         return None
-    d = _median_diff(train["step"].to_numpy(float))
+    d = median_step(train["step"].to_numpy(float))
     return int(d) if d else None
 
 
-def _ended(segments, header, runner, max_epochs, max_iters, last, interval, train) -> str:
-    if header.get("traceback"):
-        return f"traceback: {header['traceback']}"
+def _ended(segments, traceback, runner, max_epochs, max_iters, last, interval, train) -> str:
+    """How the run ended (Meta.ended; see the module docstring)."""
+    if traceback:
+        return f"traceback: {traceback}"
     if not last:
         evaluated = any(s.eval_metric or s.test_metrics for s in segments)
-        launched = any(s.header.get(k) for s in segments for k in ("config_text", "start_date", "json_meta"))
+        launched = any(s.config_text or s.start_date or s.json_meta for s in segments)
         # a header (or json meta line) and no train line: the launch never logged iteration 1
         return "before first iteration" if launched and not evaluated else "unknown"
     interval = interval or _median_interval(train) or 0
@@ -554,13 +519,13 @@ def _ended(segments, header, runner, max_epochs, max_iters, last, interval, trai
     return "unknown"
 
 
-def _logged_layer_count(columns, config_layers) -> int | None:
+def _logged_layer_count(columns) -> int | None:
     cols = layers_mod.layer_columns(list(columns), None)
     main = [layer for _, group, _, layer in cols if not group.endswith("enc") and not layers_mod.is_stats_group(group)]
     return max(main) + 1 if main else None
 
 
-def _has_aux(columns, config_layers, logged_layers):
+def _has_aux(columns) -> bool | None:
     if layers_mod.has_aux(list(columns)):
         return True
     if any(c is not None and not layers_mod.is_stats_group(c[0]) for c in map(layers_mod.classify, columns)):
@@ -568,11 +533,11 @@ def _has_aux(columns, config_layers, logged_layers):
     return None
 
 
-def _json_resumed_iter_runner(s) -> bool:
+def _json_resumed_iter_runner(s: Segment) -> bool:
     """A resumed mmcv json without config: an epoch runner's rows restart in the next epoch
     (`epoch` E+1, iter from 1), an iter runner's rows continue in the checkpoint's epoch
     with iters beyond the checkpoint's."""
-    jm = s.header.get("json_meta") or {}
+    jm = s.json_meta or {}
     e, i = M.number(jm.get("epoch")), M.number(jm.get("iter"))
     if s.format != "mmcv-json" or e is None or i is None or not s.rows:
         return False

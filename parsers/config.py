@@ -8,6 +8,7 @@ these values, so a hostile dump must not hand it `1<400 zeros>` or infinity. A d
 not parse as a whole (cut short, odd lines) is read statement by statement, keeping
 every top-level assignment that parses.
 """
+
 from __future__ import annotations
 
 import ast
@@ -94,7 +95,11 @@ def _literal(node, source: str, depth: int):
         and all(k.arg is not None for k in node.keywords)
     ):
         return {k.arg: _literal(k.value, source, d) for k in node.keywords}
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(node.operand, ast.Constant):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, (ast.USub, ast.UAdd))
+        and isinstance(node.operand, ast.Constant)
+    ):
         v = node.operand.value
         if isinstance(v, (int, float)) and not isinstance(v, bool) and _sane(v):
             return -v if isinstance(node.op, ast.USub) else v

@@ -1,9 +1,10 @@
-"""Finding log files and grouping them into runs; naming runs.
+"""Finding log files and grouping them into runs; naming runs; the log of a work dir to
+follow.
 
 Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
-- Candidate files: names ending in `.log`, `.json`, `.txt` (optionally `.gz`), whose
-  content `parsers.formats` recognises. Directories are searched recursively; hidden
-  directories are skipped.
+- Candidate files: names some format of `parsers.formats.FORMATS` looks at (`*.log`,
+  `*.json`, `*.txt`, `*.out`, optionally `.gz`), whose content a format recognises.
+  Directories are searched recursively; hidden directories are skipped.
 - Run of a file, and its name:
   * mmengine `<wd>/<ts>/<ts>.log`, `<wd>/<ts>/vis_data/scalars.json`,
     `<wd>/<ts>/vis_data/<ts>.json` -> run `<wd>` (every `<ts>`, i.e. every resume, is a
@@ -22,18 +23,26 @@ Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
 - Groups come out sorted by run directory and name; files in a group by segment.
 - These groups are candidates: `parsers.identity` splits one into several runs unless the
   logs carry evidence (a resume record, or steps that continue) that they are one.
+- Following a run (`bevlog watch`): a work dir's newest log is its latest `<ts>.log`
+  (mmcv) or `<ts>/<ts>.log` (mmengine); a restart writes a newer one beside the followed
+  log (`newest_log_in`, `newest_sibling`).
 """
+
 from __future__ import annotations
 
+import glob
 import os
 import re
 import stat
 
+from parsers.formats import detect_file, is_candidate
 from parsers.io import STDIN
-from parsers.patterns import BARE_TIMESTAMP as _BARE_TS
-from parsers.patterns import TIMESTAMP
+from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
+from parsers.run import ParseError
+
 _TRAILING_TS = re.compile(rf"[_\-. ]*{TIMESTAMP}$")
-LOG_SUFFIXES = (".log", ".json", ".txt", ".out", ".log.gz", ".json.gz", ".txt.gz", ".out.gz")  # .out: nohup.out, slurm-*.out
+# a runner's own log name: `<ts>.log`, `<ts>.log.json` (mmcv), `vis_data/<ts>.json` (mmengine)
+STAMPED_LOG = re.compile(rf"^({TIMESTAMP})(\.log|\.log\.json|\.json)(\.gz)?$")
 
 
 def stem(path: str) -> str:
@@ -59,14 +68,14 @@ def run_key(path: str) -> tuple[str, str, str]:
     if parent == "vis_data":
         ts_dir = os.path.dirname(d)
         wd = os.path.dirname(ts_dir)
-        if _BARE_TS.match(os.path.basename(ts_dir)):
+        if BARE_TIMESTAMP.match(os.path.basename(ts_dir)):
             return (wd, _name_of_dir(wd), ts_dir)
         # `<dir>/<ts>.log` beside `<dir>/vis_data/<ts>.json` (a renamed `<ts>` dir): twins
         return (ts_dir, _name_of_dir(ts_dir), os.path.join(ts_dir, _vis_data_stamp(d, s) or "vis_data"))
-    if s == parent and _BARE_TS.match(s):
+    if s == parent and BARE_TIMESTAMP.match(s):
         wd = os.path.dirname(d)
         return (wd, _name_of_dir(wd), d)
-    if _BARE_TS.match(s):
+    if BARE_TIMESTAMP.match(s):
         return (d, _name_of_dir(d), os.path.join(d, s))
     if s == "output" and parent == "files":
         run_dir = os.path.dirname(d)
@@ -78,10 +87,10 @@ def run_key(path: str) -> tuple[str, str, str]:
 def _vis_data_stamp(vis_data: str, s: str) -> str | None:
     """The launch stamp of a vis_data file: its own stem, or for `scalars.json` the stem of
     the one `<ts>.json` beside it."""
-    if _BARE_TS.match(s):
+    if BARE_TIMESTAMP.match(s):
         return s
     try:
-        stamps = {stem(f) for f in os.listdir(vis_data) if _BARE_TS.match(stem(f))}
+        stamps = {stem(f) for f in os.listdir(vis_data) if BARE_TIMESTAMP.match(stem(f))}
     except OSError:
         return None
     return stamps.pop() if len(stamps) == 1 else None
@@ -93,21 +102,6 @@ def run_name(path: str) -> str:
 
 def _name_of_dir(d: str) -> str:
     return os.path.basename(d.rstrip(os.sep)) or d
-
-
-def is_candidate(path: str) -> bool:
-    name = os.path.basename(path).lower()
-    return name.endswith(LOG_SUFFIXES)
-
-
-def sniff(path: str) -> str | None:
-    """The kind of log a candidate file holds (parsers.formats), from its first MiB."""
-    from parsers.formats import SNIFF, detect
-    from parsers.io import sniff_head
-
-    with open(path, "rb") as f:
-        head = f.read(SNIFF)
-    return detect(sniff_head(head))
 
 
 def find_logs(root: str, notes: list | None = None) -> list[str]:
@@ -132,7 +126,7 @@ def find_logs(root: str, notes: list | None = None) -> list[str]:
                     notes.append(f"{p}: skipped, not a regular file ({_file_kind(mode)})")
                 continue
             try:
-                kind = sniff(p)
+                kind = detect_file(p)
             except OSError:
                 kind = "unreadable"  # reading it says why
             if kind:
@@ -148,10 +142,6 @@ def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[l
     of its run directory that share its run key (twins, resume segments). `notes`: files
     skipped that are not errors (see find_logs).
     """
-    import glob
-
-    from parsers.run import ParseError
-
     files: list[str] = []
     problems: list = []
     for pattern in patterns:
@@ -204,7 +194,7 @@ def _with_siblings(path: str) -> list[str]:
     for d in sorted(p for p in places if os.path.isdir(p)):
         for f in sorted(os.listdir(d)):
             p = os.path.join(d, f)
-            if p != here and os.path.isfile(p) and is_candidate(p) and run_key(p)[:2] == key and sniff(p):
+            if p != here and os.path.isfile(p) and is_candidate(p) and run_key(p)[:2] == key and detect_file(p):
                 siblings.append(p if os.path.isabs(path) else os.path.relpath(p))  # named as `path` is
     return [path] + siblings
 
@@ -224,3 +214,55 @@ def _twin_rank(path: str):
     name = os.path.basename(path).lower()
     is_json = ".json" in name
     return (is_json, name != "scalars.json", name)
+
+
+def newest_sibling(path: str) -> str:
+    """The newest timestamped log next to `path` (same kind of file), or `path` itself: a
+    restart writes `<work_dir>/<new ts>.log` (mmcv) or `<work_dir>/<new ts>/<new ts>.log`
+    (mmengine). Looks in the file's directory and in the sibling timestamp directories."""
+    path = os.path.abspath(path)
+    folder, name = os.path.split(path)
+    m = STAMPED_LOG.match(name)
+    if not m:
+        return path
+    suffix = m.group(2) + (m.group(3) or "")
+    candidates = []
+    for entry in _listdir(folder):
+        mm = STAMPED_LOG.match(entry)
+        if mm and mm.group(2) + (mm.group(3) or "") == suffix:
+            candidates.append((mm.group(1), os.path.join(folder, entry)))
+    parent, dirname = os.path.split(folder)
+    if BARE_TIMESTAMP.match(dirname):
+        for entry in _listdir(parent):
+            if BARE_TIMESTAMP.match(entry):
+                inner = os.path.join(parent, entry, entry + suffix)
+                if os.path.isfile(inner):
+                    candidates.append((entry, inner))
+    if not candidates:
+        return path
+    return max(candidates)[1] if max(candidates)[0] > m.group(1) else path
+
+
+def newest_log_in(folder: str) -> str | None:
+    """The newest log of a work dir: `<ts>.log` (mmcv) or `<ts>/<ts>.log` (mmengine) by
+    timestamp name, else any `.log`/`.log.json` by modification time."""
+    stamped, others = [], []
+    for entry in _listdir(folder):
+        path = os.path.join(folder, entry)
+        m = STAMPED_LOG.match(entry)
+        if m and os.path.isfile(path) and m.group(2) != ".json":
+            stamped.append((m.group(1), m.group(2) == ".log", path))
+        elif BARE_TIMESTAMP.match(entry) and os.path.isfile(os.path.join(path, entry + ".log")):
+            stamped.append((entry, True, os.path.join(path, entry + ".log")))
+        elif entry.endswith((".log", ".log.json")) and os.path.isfile(path):
+            others.append((os.path.getmtime(path), path))
+    if stamped:
+        return max(stamped)[2]  # the latest timestamp; its text log before its .log.json twin
+    return max(others)[1] if others else None
+
+
+def _listdir(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []

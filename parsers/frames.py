@@ -6,16 +6,16 @@ Python object per row. The `layers` frame is long (rows x decoder-layer losses, 
 of rows for a big log): its `run`, `group` and `term` columns are `category` (string
 categories), which compare, group and `.str` like strings at a fraction of the cost.
 """
+
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 
 def str_series(codes, names, index=None):
     """A `str` Series whose row i is names[codes[i]]."""
-    import pandas as pd
-    import pyarrow as pa
-
     codes = np.asarray(codes, dtype=np.int32)
     arr = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(list(names), pa.large_string()))
     return pd.Series(arr.cast(pa.large_string()), dtype=pd.StringDtype("pyarrow", na_value=np.nan), index=index)
@@ -27,15 +27,11 @@ def const_str(value: str, n: int, index=None):
 
 def float_frame(columns: list[str], matrix):
     """One float64 block (no per-column copies)."""
-    import pandas as pd
-
     return pd.DataFrame(np.asarray(matrix, dtype=np.float64), columns=columns, copy=False)
 
 
 def category_series(codes, names):
     """A `category` Series whose row i is names[codes[i]] (string categories)."""
-    import pandas as pd
-
     codes = np.asarray(codes)
     if codes.dtype not in (np.int8, np.int16, np.int32, np.int64):
         codes = codes.astype(np.int32)
@@ -45,8 +41,6 @@ def category_series(codes, names):
 
 def list_offsets(arr) -> np.ndarray:
     """Offsets of an Arrow list array, from 0, read straight from its buffer."""
-    import pyarrow as pa
-
     width = np.int64 if pa.types.is_large_list(arr.type) else np.int32
     off = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + len(arr) + 1]
     return (off - off[0]).astype(np.int64)

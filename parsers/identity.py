@@ -1,55 +1,54 @@
 """Which segments are one run: identity from evidence, never from file names alone.
 
-Segments (one per launch; a file yields one or more, see `parsers.reader.read_file`) whose
+Segments (one per launch; a file yields one or more, `parsers.formats.read_file`) whose
 files share a run directory and name (`parsers.discovery.run_key`) are *candidates* for one
-run. Taken in time order, a segment continues an earlier run only on evidence:
+run. Taken in time order (`parsers.launches.segment_order`), a segment continues an earlier
+run only on evidence:
 
-- a resume record: a `resumed epoch E, iter I` / `resumed from epoch: E, iter I` line
-  (mmcv, printed by `runner.resume()` after `resume_from` / `load_from`; mmengine
-  `resumed epoch: E, iter: I` after `resume=True` / auto-resume), or an mmcv json whose
-  first line is checkpoint meta (it carries the checkpoint's `epoch`);
+- it is a resume (`resume_point`): it carries a resume record (`parsers.launches.
+  resume_record`), or it is a json log whose config asks to resume and whose rows start
+  late;
 - continuation: its first step follows the previous segment's last step by at most two
-  logging intervals, with the same config (ignoring resume_from / load_from / resume /
-  work_dir, which a restart may change).
+  logging intervals (`parsers.positions`), with the same config (ignoring resume_from /
+  load_from / resume / work_dir, which a restart may change).
 
 A resumed segment joins, among the earlier runs of the same model type (when the configs
 say it) — preferring those whose work dir holds the checkpoint it resumed from — the latest
 whose rows reach the resume point (the checkpoint must have been written by it), else the
 latest such run with rows, else the latest such run; with no run of its model type it
-starts its own (a resume of a checkpoint this log does not hold). Anything else starts a separate run: two attempts of one config in one work dir,
-both starting at step 50, are two runs with all their rows.
+starts its own (a resume of a checkpoint this log does not hold). Anything else starts a
+separate run: two attempts of one config in one work dir, both starting at step 50, are two
+runs with all their rows.
 
 Names: a candidate group that is one run keeps its name; when it splits, each run is named
 `<name>@<launch stamp>` (the `YYYYmmdd_HHMMSS` of its first file, else of its first line),
 with `#k` added only when stamps are missing or equal.
 """
-from __future__ import annotations
 
-import datetime as _dt
-import re
+from __future__ import annotations
 
 import numpy as np
 
-from parsers.discovery import TIMESTAMP
+from parsers.config import read_config
+from parsers.launches import EPOCH_SCALE, launch_stamp, resume_record, segment_order
+from parsers.positions import last_step, launch_positions, median_step
+from parsers.segment import Segment
 
 # config keys a restart of the same run may change
 RESTART_KEYS = ("resume_from", "load_from", "resume", "auto_resume", "work_dir", "gpu_ids")
-_STAMP = re.compile(TIMESTAMP)
+EPOCH_TWO = 2 * EPOCH_SCALE  # `launch_positions` of epoch 2, iter 0: (epoch, iter) folded
 
 
-def resume_point(seg, config=None) -> tuple[bool, float | None]:
-    """(the segment carries a resume record, the global iteration it resumed from or None).
+def resume_point(seg: Segment, config=None) -> tuple[bool, float | None]:
+    """(the launch is a resume, the global iteration it resumed from or None).
 
-    `config`: the segment's config (a dict) when known; a json log without resume lines
+    `config`: the segment's config (a dict) when known; a json log without a resume record
     counts as resumed when its config asks to resume and its rows start past the first
     logging points (a resume that found no checkpoint starts from scratch).
     """
-    resumes = seg.header.get("resumes") or []
-    if resumes:
-        return True, _number(resumes[0].get("iter"))
-    jm = seg.header.get("json_meta") or {}
-    if seg.format == "mmcv-json" and jm.get("epoch") is not None:
-        return True, _number(jm.get("iter"))
+    record = resume_record(seg)
+    if record is not None:
+        return True, _number(record.iter)
     if seg.format.endswith("json") and isinstance(config, dict) and _asks_to_resume(config) and _starts_late(seg):
         return True, None
     return False, None
@@ -57,8 +56,6 @@ def resume_point(seg, config=None) -> tuple[bool, float | None]:
 
 def split_runs(segments) -> list[list]:
     """Candidate segments -> runs (lists of segments, each in time order), in time order."""
-    from parsers.assemble import segment_order
-
     ordered = sorted(segments, key=segment_order)
     configs = {id(s): _config(s) for s in ordered} if len(ordered) > 1 else {}
     runs: list[list] = []
@@ -83,7 +80,7 @@ def _run_to_join(runs, seg, configs):
         runs = [r for r in compatible if _same_place(configs.get(id(r[-1])), mine)] or compatible
         with_rows = [r for r in runs if any(s.rows for s in r)]
         for run in reversed(with_rows):
-            last = _last_step(run[-1])
+            last = last_step(run[-1])
             if point is None or (last is not None and last >= point):
                 return run
         return with_rows[-1] if with_rows else runs[-1]
@@ -97,21 +94,21 @@ def _continues(prev, seg) -> bool:
     """`seg`'s first row is the next logging point (at most two) after `prev`'s last."""
     if not prev.rows or not seg.rows:
         return False
-    a, b = _positions(prev), _positions(seg)
+    a, b = launch_positions(prev), launch_positions(seg)
     if a is None or b is None or a[0] != b[0]:
         return False
     last, first = a[1][-1], b[1][0]
-    interval = _interval(a[1]) or _interval(b[1])
+    interval = median_step(a[1]) or median_step(b[1])
     return interval is not None and 0 < first - last <= 2 * interval
 
 
-def _starts_late(seg) -> bool:
-    pos = _positions(seg) if seg.rows else None
+def _starts_late(seg: Segment) -> bool:
+    pos = launch_positions(seg) if seg.rows else None
     if pos is None:
         return False
     if pos[0] == "epoch-iter":
-        return pos[1][0] >= 2e9  # epoch 2 or later
-    interval = _interval(pos[1])
+        return pos[1][0] >= EPOCH_TWO  # epoch 2 or later
+    interval = median_step(pos[1])
     return interval is not None and pos[1][0] > 2 * interval
 
 
@@ -119,41 +116,8 @@ def _asks_to_resume(cfg: dict) -> bool:
     return cfg.get("resume") is True or cfg.get("auto_resume") is True or bool(cfg.get("resume_from"))
 
 
-def _positions(seg):
-    """(kind, increasing position per row): global steps when the log gives or implies
-    them, else (epoch, iter) folded into one number for json rows without `[i/n]`."""
-    n = seg.rows
-    step = seg.step if seg.step is not None and len(seg.step) == n else None
-    if step is not None and not np.isnan(step).any():
-        return "step", step
-    epoch = seg.epoch if seg.epoch is not None and len(seg.epoch) == n else None
-    it = seg.iter if seg.iter is not None and len(seg.iter) == n else None
-    if it is None or np.isnan(it).any():
-        return None
-    if seg.runner == "iter" or epoch is None or np.isnan(epoch).all():
-        return "step", it
-    per = seg.n if seg.n is not None and len(seg.n) == n else None
-    if per is not None and not np.isnan(per).any():
-        return "step", (epoch - 1) * per + it
-    return "epoch-iter", epoch * 1e9 + it
-
-
-def _last_step(seg) -> float | None:
-    pos = _positions(seg) if seg.rows else None
-    return float(pos[1][-1]) if pos is not None and pos[0] == "step" else None
-
-
-def _interval(x) -> float | None:
-    d = np.diff(np.asarray(x, float))
-    d = d[d > 0]
-    return float(np.median(d)) if len(d) else None
-
-
-def _config(seg):
-    from parsers.config import read_config
-
-    text = seg.header.get("config_text")
-    cfg = read_config(text) if text else seg.header.get("config")
+def _config(seg: Segment):
+    cfg = read_config(seg.config_text) if seg.config_text else None
     return cfg if isinstance(cfg, dict) else None
 
 
@@ -198,23 +162,6 @@ def _get(cfg: dict, path: tuple):
             return None
         cfg = cfg[key]
     return cfg
-
-
-def launch_stamp(seg) -> str | None:
-    """`YYYYmmdd_HHMMSS` of a segment's launch: from its file name, else its first line."""
-    parts = str(seg.source).replace("\\", "/").split("/")
-    for part in reversed(parts[-3:]):  # <ts>.log, <ts>/<ts>.log, <ts>/vis_data/scalars.json
-        m = _STAMP.search(part)
-        if m:
-            return m.group(0)
-    if seg.header.get("year_unknown"):
-        return None  # a console launch without a year: its clock counts from a stand-in year
-    from parsers.assemble import _parse_date
-
-    start = _parse_date(seg.header.get("start_date"))
-    if start is None and seg.ts is not None and len(seg.ts) and np.isfinite(seg.ts[0]):
-        start = float(seg.ts[0])
-    return None if start is None else _dt.datetime.fromtimestamp(start, _dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
 
 
 def run_names(base: str, runs) -> list[str]:

@@ -13,6 +13,7 @@ to 256 MiB) unless `BEVLOG_MAX_BYTES` is set, so a gzip bomb stops after a few r
 Character devices (`/dev/zero`, given as a path or on stdin) and other files that are
 not regular files or FIFOs are refused without reading.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,10 +23,13 @@ import stat
 import sys
 import zlib
 
+import numpy as np
+
 from parsers.run import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
+STDIN_NAME = "<stdin>"  # how stdin is named in problems and Run sources
 MAX_BYTES_ENV = "BEVLOG_MAX_BYTES"
 DEFAULT_MAX_BYTES = 8 << 30
 GZIP_MAX_RATIO = 50  # a real log compresses 5-20x; zeros compress ~1000x
@@ -53,17 +57,20 @@ def _env_cap() -> int | None:
 
 
 def _too_large(path: str, what: str) -> ParseError:
-    return ParseError(display_name(path), f"too large / not a log: {what} (the cap is {_human(max_bytes())}; "
-                                          f"set {MAX_BYTES_ENV} to change it)")
+    return ParseError(
+        display_name(path),
+        f"too large / not a log: {what} (the cap is {_human(max_bytes())}; set {MAX_BYTES_ENV} to change it)",
+    )
 
 
 def _human(n: float) -> str:
     if n < 1024:
         return f"{n:.0f} B"
-    for unit in ("KiB", "MiB", "GiB"):
+    for unit in ("KiB", "MiB"):
         n /= 1024
-        if n < 1024 or unit == "GiB":
+        if n < 1024:
             return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} GiB"
 
 
 def read_bytes(path: str, notes: list | None = None) -> bytes:
@@ -124,17 +131,12 @@ def _read_stream(path: str, f) -> bytes:
 def read_log(path: str, notes: list | None = None):
     """`read_bytes`, except that a plain file of JSON lines comes back as a uint8 numpy
     array: numpy asks the kernel for huge pages for a large array, so filling it from the
-    page cache takes about half the time of `f.read()`'s bytes on this VM (a 212 MB json:
-    50-65 vs 115-130 ms), except when the kernel must first compact memory to find huge
-    pages (seen in 2 of 5 fresh processes: 0.45 s; the same stall then hits numpy's other
-    big arrays when the read does not take it, see docs/benchmarks.md; the json parser
-    frees the buffer before it allocates those). The json parser reads it through the
-    buffer protocol; text logs, stdin and .gz stay bytes."""
+    page cache is faster than `f.read()`'s bytes (docs/benchmarks.md, "Fresh processes and
+    huge pages"); the json parser reads it through the buffer protocol and frees it before
+    it allocates its own big arrays. Text logs, stdin and .gz stay bytes."""
     path = str(path)
     if path == STDIN:
         return read_bytes(path, notes)
-    import numpy as np
-
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -148,7 +150,7 @@ def read_log(path: str, notes: list | None = None):
             data = np.empty(max(st.st_size, len(head)), np.uint8)
             data[: len(head)] = np.frombuffer(head, np.uint8)
             got = len(head)
-            view = memoryview(data)
+            view = memoryview(data)  # type: ignore[arg-type]  # an ndarray is a buffer
             while got < len(data):
                 n = f.readinto(view[got:])
                 if not n:
@@ -174,19 +176,22 @@ def gunzip(path: str, data: bytes, notes: list | None = None) -> bytes:
             if not pending:
                 if pos >= len(data):
                     break
-                pending = data[pos: pos + BLOCK]
+                pending = data[pos : pos + BLOCK]
                 pos += len(pending)
             chunk = d.decompress(pending, cap + 1 - total)
             pending = d.unconsumed_tail
             out.append(chunk)
             total += len(chunk)
             if total > cap:
-                raise ParseError(display_name(path), f"too large / not a log: gzip data inflates past "
-                                                     f"{_human(cap)} (set {MAX_BYTES_ENV} to change the cap)")
+                raise ParseError(
+                    display_name(path),
+                    f"too large / not a log: gzip data inflates past "
+                    f"{_human(cap)} (set {MAX_BYTES_ENV} to change the cap)",
+                )
             if d.eof:  # end of a member: another may follow (`cat a.gz b.gz`)
                 pos -= len(d.unused_data) + len(pending)
                 pending = b""
-                if data[pos: pos + 2] != GZIP_MAGIC:
+                if data[pos : pos + 2] != GZIP_MAGIC:
                     break  # padding or garbage after the last member is ignored
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     except zlib.error as e:
@@ -207,23 +212,7 @@ def from_utf16(data: bytes) -> bytes:
     """UTF-16 text (a BOM at the start: Windows editors, PowerShell `>`) -> UTF-8."""
     for bom, codec in BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, errors="replace").encode("utf-8")
-    return data
-
-
-def sniff_head(data: bytes) -> bytes:
-    """The first bytes of a file as the detector should see them (gunzipped, UTF-8)."""
-    from parsers.formats import SNIFF
-
-    if data.startswith(GZIP_MAGIC):
-        try:
-            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, SNIFF)
-        except zlib.error:
-            return b""
-    for bom, codec in BOMS:
-        if data.startswith(bom):
-            cut = data[len(bom): len(bom) + (len(data) - len(bom)) // 2 * 2]
-            return cut.decode(codec, errors="replace").encode("utf-8")
+            return data[len(bom) :].decode(codec, errors="replace").encode("utf-8")
     return data
 
 
@@ -243,12 +232,14 @@ def per_file(read):
             if isinstance(path, (list, tuple)):
                 path = path[0] if path else "?"
             return _as_parse_error(path)
+
     return guarded
 
 
 def _as_parse_error(path):
     """Re-raise the exception being handled as `path`'s ParseError."""
     e = sys.exc_info()[1]
+    assert e is not None, "called while an exception is handled"
     name = display_name(path)
     if isinstance(e, MemoryError):
         raise ParseError(name, "too large / not a log: out of memory while reading it") from None
@@ -265,4 +256,4 @@ def exception_line(e: BaseException) -> str:
 
 
 def display_name(path: str) -> str:
-    return "<stdin>" if str(path) == STDIN else os.fspath(path)
+    return STDIN_NAME if str(path) == STDIN else os.fspath(path)

@@ -30,9 +30,16 @@ Layer numbering: per group, L = number of layers logged (intermediate + final); 
 decoder groups (not `enc`) L is raised to the config's decoder depth when that is larger
 (aux losses off: only the final layer is logged, and it is layer L-1).
 """
+
 from __future__ import annotations
 
 import re
+
+import numpy as np
+import pandas as pd
+
+from parsers.frames import category_series
+from parsers.run import LAYERS_COLUMNS
 
 DETR_SUFFIX = re.compile(r"^loss_(?P<term>[A-Za-z0-9]+)_(?P<grp>aux|dn|enc|interm|pre)(?:_(?P<k>\d+))?$")
 DETR_GROUP = {"aux": "", "dn": "dn", "enc": "enc", "interm": "enc", "pre": "pre"}
@@ -180,8 +187,11 @@ class LazyLayers:
         """The rows of the whole frame with step ≥ `since_step` and of one (group, term),
         built from those train rows and columns only (same rows, order and dtypes as
         filtering the whole frame)."""
-        cols = [c for c in layer_columns(list(self.train.columns), self.config_layers)
-                if group_term is None or (c[1], c[2]) == tuple(group_term)]
+        cols = [
+            c
+            for c in layer_columns(list(self.train.columns), self.config_layers)
+            if group_term is None or (c[1], c[2]) == tuple(group_term)
+        ]
         keys = [c[0] for c in cols]
         train = self.train
         rows = None
@@ -218,8 +228,6 @@ def layers_part(run, since_step: float | None = None, group_term: tuple | None =
     builder = run.__dict__.get("_layers")
     if isinstance(builder, LazyLayers):
         return builder.part(since_step, group_term)
-    import numpy as np
-
     L = run.layers
     if L is None or not len(L):
         return L
@@ -235,9 +243,6 @@ def layers_wide(run, since_step: float):
     """step × (group, term, layer) table of the finite layer losses from `since_step` on:
     `pivot_last(layers_part(run, since_step))` with non-finite rows dropped, read
     straight from the train columns while the long frame is not built."""
-    import numpy as np
-    import pandas as pd
-
     builder = run.__dict__.get("_layers")
     if not isinstance(builder, LazyLayers):
         L = layers_part(run, since_step)
@@ -259,9 +264,12 @@ def layers_wide(run, since_step: float):
         table[row[ok], j] = v[ok]  # in row order: the later row of a step wins
     keep_col = ~np.all(np.isnan(table), axis=0)
     keep_row = ~np.all(np.isnan(table), axis=1)
-    columns = pd.MultiIndex.from_tuples([(g, t, np.int64(lay)) for _, g, t, lay in cols], names=["group", "term", "layer"])
-    return pd.DataFrame(table[keep_row][:, keep_col], index=pd.Index(steps[keep_row], name="step"),
-                        columns=columns[keep_col])
+    columns = pd.MultiIndex.from_tuples(
+        [(g, t, np.int64(lay)) for _, g, t, lay in cols], names=["group", "term", "layer"]
+    )
+    return pd.DataFrame(
+        table[keep_row][:, keep_col], index=pd.Index(steps[keep_row], name="step"), columns=columns[keep_col]
+    )
 
 
 def term_wide(run, group_term: tuple):
@@ -270,21 +278,26 @@ def term_wide(run, group_term: tuple):
     is read straight from the train columns (rows = train rows); else each long row is a
     row with one present column. Either way, a column's present values in row order are
     the long frame's values of that layer in its order."""
-    import numpy as np
-
     builder = run.__dict__.get("_layers")
     if isinstance(builder, LazyLayers):
         train = builder.train
-        cols = sorted((c for c in layer_columns(list(train.columns), builder.config_layers)
-                       if (c[1], c[2]) == tuple(group_term)), key=lambda c: c[3])
+        cols = sorted(
+            (c for c in layer_columns(list(train.columns), builder.config_layers) if (c[1], c[2]) == tuple(group_term)),
+            key=lambda c: c[3],
+        )
         n = len(train)
         values = np.empty((n, len(cols)))
         present = np.empty((n, len(cols)), bool)
         for j, (key, _, _, _) in enumerate(cols):
             values[:, j] = train[key].to_numpy(dtype=float)
             present[:, j] = builder.present[key] if key in builder.present else ~np.isnan(values[:, j])
-        return (train["step"].to_numpy(dtype=float), train["epoch_f"].to_numpy(dtype=float),
-                [c[3] for c in cols], values, present)
+        return (
+            train["step"].to_numpy(dtype=float),
+            train["epoch_f"].to_numpy(dtype=float),
+            [c[3] for c in cols],
+            values,
+            present,
+        )
     part = layers_part(run, group_term=group_term)
     layer = part["layer"].to_numpy().astype(int)
     ids = sorted(set(layer.tolist()))
@@ -297,9 +310,6 @@ def pivot_last(window):
     """`window.pivot_table(index="step", columns=["group", "term", "layer"], values="value",
     aggfunc="last")` for finite values, by filling one matrix in row order (the later row
     wins): pivot_table's groupby needs about ten times the window's memory."""
-    import numpy as np
-    import pandas as pd
-
     steps, row = np.unique(window["step"].to_numpy(dtype=float), return_inverse=True)
     parts = [pd.factorize(window[c], sort=True) for c in ("group", "term", "layer")]
     sizes = [len(uniq) for _, uniq in parts]
@@ -311,7 +321,8 @@ def pivot_last(window):
     t, lay = np.divmod(rest, sizes[2])
     columns = pd.MultiIndex.from_arrays(
         [np.asarray(parts[0][1])[g], np.asarray(parts[1][1])[t], np.asarray(parts[2][1])[lay]],
-        names=["group", "term", "layer"])
+        names=["group", "term", "layer"],
+    )
     return pd.DataFrame(table, index=pd.Index(steps, name="step"), columns=columns)
 
 
@@ -345,11 +356,6 @@ def long_frame(train, present: dict, run_name: str, config_layers: int | None, c
     `present[key]`: bool per row, the line carried the key (a logged `nan` stays as a
     NaN row; an absent key gives no row). `cols`: the (column, group, term, layer) to use,
     when `train` holds only some of the layer columns (see `LazyLayers.part`)."""
-    import numpy as np
-    import pandas as pd
-
-    from parsers.frames import category_series
-
     cols = list(cols) if cols is not None else layer_columns(list(train.columns), config_layers)
     if not cols or len(train) == 0:
         return empty_layers()
@@ -364,11 +370,11 @@ def long_frame(train, present: dict, run_name: str, config_layers: int | None, c
     view = block.reshape(3, n, ncols)
     view[0] = train["step"].to_numpy(dtype=float)[:, None]
     view[1] = train["epoch_f"].to_numpy(dtype=float)[:, None]
-    keep = np.empty((n, ncols), bool)
+    kept = np.empty((n, ncols), bool)
     for j, k in enumerate(keys):
         view[2, :, j] = train[k].to_numpy(dtype=float)
-        keep[:, j] = present[k] if k in present else ~np.isnan(view[2, :, j])
-    keep = keep.ravel()
+        kept[:, j] = present[k] if k in present else ~np.isnan(view[2, :, j])
+    keep = kept.ravel()
     g_code = np.tile(np.array([groups.index(c[1]) for c in cols], np.int8 if len(groups) < 128 else np.int32), n)
     t_code = np.tile(np.array([terms.index(c[2]) for c in cols], np.int8 if len(terms) < 128 else np.int32), n)
     layer = np.tile(np.array([c[3] for c in cols], np.int64), n)
@@ -383,12 +389,6 @@ def long_frame(train, present: dict, run_name: str, config_layers: int | None, c
 
 
 def empty_layers():
-    import numpy as np
-    import pandas as pd
-
-    from parsers.frames import category_series
-    from parsers.run import LAYERS_COLUMNS
-
     return pd.DataFrame(
         {
             "run": category_series([], []),

@@ -7,11 +7,14 @@ its last redraw, as a terminal shows it). Chunks keep every intermediate array s
 so memory is reused instead of faulted in, and two chunks can be parsed on two threads.
 Any line's text is available by its global index (for the few lines that need Python).
 """
+
 from __future__ import annotations
 
 import struct
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 CHUNK = 8 << 20
 
@@ -33,7 +36,7 @@ class TextFile:
         if not ascii_ and not is_utf8(bytes(data)):
             data = bytes(data)
             # Count the lines that carried bytes that are not UTF-8 (their fields may not parse).
-            self.skipped["lines with non-UTF-8 bytes (replaced)"] = sum(not is_utf8(l) for l in data.split(b"\n"))
+            self.skipped["lines with non-UTF-8 bytes (replaced)"] = sum(not is_utf8(line) for line in data.split(b"\n"))
             data = data.decode("utf-8", errors="replace").encode("utf-8")
         if nul:
             data = bytes(data)
@@ -51,9 +54,6 @@ class TextFile:
 
     def chunk_lines(self, k: int):
         """Arrow lines of chunk k (also records where they start in the bytes)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         a, b = self.bounds[k]
         body = memoryview(self.data)[a:b]  # no copy
         offsets = pa.py_buffer(struct.pack("<qq", 0, b - a))
@@ -136,4 +136,3 @@ def _chunk_bounds(data, n: int, chunk: int) -> list[tuple[int, int]]:
         out.append((a, nl))
         a = nl + 1
     return out or [(0, 0)]
-

@@ -1,219 +1,196 @@
-"""Derived facts about a run, from its config (mmcv 1.x or mmengine style) and header.
+"""`Run.meta`: what a run's logs say about it, typed and frozen.
 
-Every function returns None when the log does not say; nothing is guessed silently
-(an estimate is flagged, e.g. `iters_per_epoch_estimated`).
+Every fact a module writes about a run is a field of `Meta` (or of its nested `LrSchedule`,
+`Segments`/`SegmentInfo`, `ResumePoint`), declared here once with its meaning; None means
+"the log does not say". A `Meta` is built once (parsers.assemble) and never written after:
+a changed copy is `dataclasses.replace(meta, total_batch=16)`.
+
+Two ways to read it:
+- attributes, typed (preferred): `meta.total_batch`, `meta.lr_schedule.warmup_iters`,
+  `meta.segments[1].resumed_from.epoch`;
+- read-only mapping access, the JSON-shaped view (`meta["lr_schedule"]`, `meta.get("x")`,
+  `dict(meta)`, `meta.items()`): nested records come back as plain dicts and tuples as
+  lists, exactly as `bevlog diagnose --format json` prints them. Fresh objects, so editing
+  them never changes the Meta.
+
+Dict-valued fields (`config`, `skipped`, `skipped_lines`, `optimizers`, `test_metrics`) are
+plain dicts for speed and pickling; treat them as read-only.
 """
+
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from parsers.meta_types import LrSchedule
+
+def _frozen_set(obj, name: str, value) -> None:
+    object.__setattr__(obj, name, value)  # normalising in __post_init__ of a frozen dataclass
 
 
-def get(cfg: Any, *path, default=None):
-    """cfg['a']['b'] that tolerates missing keys and non-dict values."""
-    cur = cfg
-    for p in path:
-        if isinstance(cur, dict) and p in cur:
-            cur = cur[p]
-        elif isinstance(cur, (list, tuple)) and isinstance(p, int) and -len(cur) <= p < len(cur):
-            cur = cur[p]
-        else:
-            return default
-    return cur
+@dataclass(frozen=True)
+class LrSchedule:
+    """The lr schedule of the config (mmcv `lr_config` or mmengine `param_scheduler`)."""
+
+    policy: str | None = None  # mmcv policy ('step', 'CosineAnnealing' …) or mmengine scheduler type
+    steps: tuple | None = None  # epochs (by_epoch) or iterations where a step schedule decays
+    warmup: str | None = None  # warmup kind ('linear', 'constant', 'exp' …), None without warmup
+    warmup_iters: float | None = None  # length of the warmup in iterations
+    warmup_ratio: float | None = None  # lr at the start of warmup / base lr
+    by_epoch: bool | None = None  # the schedule counts epochs (True) or iterations (False)
+
+    def __post_init__(self):
+        if isinstance(self.steps, list):
+            _frozen_set(self, "steps", tuple(self.steps))
+
+    def as_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v, tuple) else v) for f in fields(self) for v in [getattr(self, f.name)]}
 
 
-def number(v) -> float | int | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return v
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a segment resumed: the checkpoint's epoch and iteration, as the log states them."""
+
+    epoch: int | float | None = None
+    iter: int | float | None = None
+
+    def as_dict(self) -> dict:
+        return {"epoch": self.epoch, "iter": self.iter}
 
 
-def samples_per_gpu(cfg) -> int | None:
-    for path in (("data", "samples_per_gpu"), ("train_dataloader", "batch_size"), ("data", "train_dataloader", "samples_per_gpu")):
-        v = number(get(cfg, *path))
-        if v is not None and v > 0:
-            return int(v)
-    return None
+@dataclass(frozen=True)
+class SegmentInfo:
+    """One file of a run (a launch: the first one or a resume)."""
+
+    index: int  # position in time order; equals the `segment` column of `Run.train`
+    source: str  # the file it was read from (display name)
+    format: str  # mmcv-text | mmcv-json | mmengine-text | mmengine-json | console
+    rows: int  # train rows of this file kept in the run (after overlap with the next file)
+    first_step: float | None  # first global step logged in this file (before any overlap is dropped)
+    last_step: float | None  # last global step logged in this file
+    start: str | None  # launch time from the header ('YYYY-mm-dd HH:MM:SS'), None if not logged
+    resumed_from: ResumePoint | None  # the checkpoint this launch resumed from, None for a fresh start
+    dropped_rows: int  # rows of this file re-run by the next file and replaced by its rows
+
+    def __post_init__(self):
+        if isinstance(self.resumed_from, Mapping):
+            _frozen_set(self, "resumed_from", ResumePoint(**self.resumed_from))
+
+    def as_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.resumed_from is not None:
+            out["resumed_from"] = self.resumed_from.as_dict()
+        return out
 
 
-def num_gpus(header: dict, cfg) -> int | None:
-    """`GPU number: N` (mmengine) > `Distributed training: False` (1) > the GPU list of the
-    environment block (mmcv prints the visible GPUs) > config `gpu_ids` / `num_gpus`."""
-    if header.get("gpu_number"):
-        return int(header["gpu_number"])
-    if header.get("distributed") is False:
-        return 1
-    if header.get("env_gpus"):
-        return int(header["env_gpus"])
-    gpu_ids = get(cfg, "gpu_ids")
-    if isinstance(gpu_ids, (list, tuple)) and gpu_ids:
-        return len(gpu_ids)
-    if isinstance(gpu_ids, str):
-        m = re.fullmatch(r"range\(\s*(\d+)\s*,\s*(\d+)\s*\)", gpu_ids.strip())
-        if m and int(m.group(2)) > int(m.group(1)):
-            return int(m.group(2)) - int(m.group(1))
-    v = number(get(cfg, "num_gpus"))
-    if v and v > 0:
-        return int(v)
-    return None
+@dataclass(frozen=True)
+class Segments(Sequence):
+    """The files of a run in time order (one for a run without resumes); a sequence of
+    `SegmentInfo`. Row k of `Run.train` belongs to `self[train.segment[k]]`."""
+
+    parts: tuple = ()  # SegmentInfo, in time order
+
+    def __post_init__(self):
+        _frozen_set(self, "parts", tuple(p if isinstance(p, SegmentInfo) else SegmentInfo(**p) for p in self.parts))
+
+    def __getitem__(self, k):
+        return self.parts[k]
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    @property
+    def dropped_rows(self) -> int:
+        """Rows replaced by a later segment that re-ran their steps, over all segments."""
+        return sum(p.dropped_rows for p in self.parts)
+
+    def as_list(self) -> list[dict]:
+        return [p.as_dict() for p in self.parts]
 
 
-def _optimizer(cfg) -> dict:
-    """The optimizer config; with several optimizers (`optimizer = dict(backbone=dict(type=…),
-    head=dict(…))`, mmcv) the first one, whose lr is the `lr` column."""
-    opt = get(cfg, "optimizer")
-    if not isinstance(opt, dict):
-        opt = get(cfg, "optim_wrapper", "optimizer")
-    if not isinstance(opt, dict):
-        return {}
-    if "type" not in opt:
-        many = optimizers(cfg)
-        if many:
-            return next(iter(many.values()))
-    return opt
+@dataclass(frozen=True)
+class Meta(Mapping):
+    """Facts about one run (see the module docstring for the two ways to read them)."""
+
+    name: str = ""  # display name: the work dir, wandb run dir, else the file name without suffixes
+    sources: tuple = ()  # the files read, one per segment, in time order (display names)
+    format: str | None = None  # mmcv-text | mmcv-json | mmengine-text | mmengine-json | console, 'a+b' when mixed
+    library: str | None = None  # mmcv | mmengine
+    runner: str | None = None  # epoch | iter
+    max_epochs: int | None = None  # planned epochs (the latest segment's plan wins)
+    max_iters: int | None = None  # planned iterations (iter runners; `Iter [i/n]`'s n when not in the config)
+    iters_per_epoch: int | None = None  # `[i/n]` of epoch-runner lines, the config's, or an estimate
+    iters_per_epoch_estimated: bool | None = None  # iters_per_epoch is an estimate (json logs without `[i/n]`)
+    config: dict | None = None  # the config, read with `ast` (never executed), latest segment's
+    samples_per_gpu: int | None = None  # `data.samples_per_gpu` / `train_dataloader.batch_size`
+    num_gpus: int | None = None  # from the header (GPU number, Distributed training, GPU list) or config
+    total_batch: int | None = None  # samples_per_gpu × num_gpus
+    optimizer: str | None = None  # optimizer type of param group 0's optimizer ('AdamW' …)
+    optimizers: dict | None = None  # {name: optimizer config} when the config defines several
+    lr: float | None = None  # base lr of the config's (first) optimizer
+    weight_decay: float | None = None  # of the (first) optimizer
+    grad_clip: float | None = None  # max_norm of gradient clipping, None when off or unknown
+    lr_schedule: LrSchedule | None = None  # the lr schedule of the config
+    fp16: bool | None = None  # mixed precision (fp16 config, Fp16/Amp optimizer wrapper)
+    num_decoder_layers: int | None = None  # from the config, else counted from logged per-layer losses
+    has_aux_loss: bool | None = None  # intermediate decoder layers carry their own losses
+    segments: Segments = field(default_factory=Segments)  # the files of the run (resumes) in time order
+    skipped: dict = field(default_factory=dict)  # {reason: count} of lines (or fields) not read
+    skipped_lines: dict = field(default_factory=dict)  # {reason: ['file:line', …]}, the first few of each
+    ended: str = "unknown"  # finished | stopped | traceback: <exception line> | before first iteration | unknown
+    log_interval: int | None = None  # iterations between logged train rows (config, else median)
+    exp_name: str | None = None  # mmcv's exp_name (the config file name)
+    seed: int | None = None  # the random seed logged by the runner
+    test_metrics: dict | None = None  # {metric: value} of `runner.test()` (Epoch(test) line / test dump)
+    wall_s_estimated: bool | None = None  # wall_s summed from `time` (json logs carry no clock)
+    lr_key: str | None = None  # the logged key behind the `lr` column ('lr', or the first 'lr_<name>')
+    twins: tuple = ()  # json twins whose exact values refined the text rows
+    twins_not_read: tuple = ()  # twin files found but not read (unreadable, or not needed)
+    replaced_rows: int = 0  # rows of earlier segments replaced by a resume's re-run of the same steps
+    started: str | None = None  # the launch stamp (YYYYmmdd_HHMMSS) of the run's first segment
+    tail: tuple = ()  # the last lines of the run's last text launch (how it ended), as logged
+
+    def __post_init__(self):
+        if isinstance(self.lr_schedule, Mapping):
+            _frozen_set(self, "lr_schedule", LrSchedule(**self.lr_schedule))
+        if not isinstance(self.segments, Segments):
+            _frozen_set(self, "segments", Segments(tuple(self.segments or ())))
+        for name in ("sources", "twins", "twins_not_read", "tail"):
+            if not isinstance(getattr(self, name), tuple):
+                _frozen_set(self, name, tuple(getattr(self, name) or ()))
+        if self.skipped is None:
+            _frozen_set(self, "skipped", {})
+        if self.skipped_lines is None:
+            _frozen_set(self, "skipped_lines", {})
+
+    # -- read-only mapping access: the JSON-shaped view --------------------------------
+    def __getitem__(self, key: str) -> Any:
+        if key not in _FIELD_NAMES:
+            raise KeyError(key)
+        return _plain(getattr(self, key))
+
+    def __contains__(self, key) -> bool:
+        return key in _FIELD_NAMES
+
+    def __iter__(self):
+        return iter(_FIELD_NAMES)
+
+    def __len__(self) -> int:
+        return len(_FIELD_NAMES)
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts (config); equality is field by field
 
 
-def optimizers(cfg) -> dict | None:
-    """{name: optimizer config} when the config defines several optimizers, else None."""
-    opt = get(cfg, "optimizer")
-    if not isinstance(opt, dict) or "type" in opt:
-        return None
-    many = {k: v for k, v in opt.items() if isinstance(v, dict) and "type" in v}
-    return many or None
+def _plain(value):
+    """Typed records -> the dicts/lists they are printed as."""
+    if isinstance(value, Segments):
+        return value.as_list()
+    if isinstance(value, (LrSchedule, ResumePoint, SegmentInfo)):
+        return value.as_dict()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
-def optimizer(cfg) -> str | None:
-    t = _optimizer(cfg).get("type")
-    return t if isinstance(t, str) else None
-
-
-def base_lr(cfg) -> float | None:
-    return number(_optimizer(cfg).get("lr"))
-
-
-def weight_decay(cfg) -> float | None:
-    return number(_optimizer(cfg).get("weight_decay"))
-
-
-def grad_clip(cfg) -> float | None:
-    """max_norm of `optimizer_config.grad_clip` (mmcv) or `optim_wrapper.clip_grad` (mmengine)."""
-    for path in (("optimizer_config", "grad_clip", "max_norm"), ("optim_wrapper", "clip_grad", "max_norm")):
-        v = number(get(cfg, *path))
-        if v is not None:
-            return v
-    return None
-
-
-def fp16(cfg, json_meta: dict | None = None) -> bool | None:
-    if json_meta and "fp16" in json_meta:
-        return True
-    if cfg is None:
-        return None
-    if isinstance(get(cfg, "fp16"), dict):
-        return True
-    for path in (("optimizer_config", "type"), ("optim_wrapper", "type")):
-        t = get(cfg, *path)
-        if isinstance(t, str) and ("Fp16" in t or "Amp" in t):
-            return True
-    return False
-
-
-def lr_schedule(cfg) -> LrSchedule | None:
-    """The schedule from mmcv `lr_config` or mmengine `param_scheduler` (None without either)."""
-    lc = get(cfg, "lr_config")
-    if isinstance(lc, dict):
-        steps = lc.get("step")
-        if isinstance(steps, (int, float)) and not isinstance(steps, bool):
-            steps = [steps]
-        return LrSchedule(
-            policy=lc.get("policy"),
-            steps=tuple(steps) if isinstance(steps, (list, tuple)) else None,
-            warmup=lc.get("warmup"),
-            warmup_iters=number(lc.get("warmup_iters")),
-            warmup_ratio=number(lc.get("warmup_ratio")),
-            by_epoch=lc.get("by_epoch", True) if isinstance(lc.get("by_epoch", True), bool) else None,
-        )
-    ps = get(cfg, "param_scheduler")
-    if isinstance(ps, dict):
-        ps = [ps]
-    if isinstance(ps, (list, tuple)) and ps:
-        out = {"policy": None, "steps": None, "warmup": None, "warmup_iters": None, "warmup_ratio": None, "by_epoch": None}
-        for s in ps:
-            if not isinstance(s, dict):
-                continue
-            t = s.get("type")
-            end = number(s.get("end"))
-            is_warmup = t in ("LinearLR", "ConstantLR", "ExponentialLR") and not s.get("by_epoch", True) and end
-            if is_warmup and out["warmup"] is None:
-                out["warmup"] = "linear" if t == "LinearLR" else t
-                out["warmup_iters"] = end
-                out["warmup_ratio"] = number(s.get("start_factor"))
-                continue
-            out["policy"] = t
-            ms = s.get("milestones")
-            out["steps"] = list(ms) if isinstance(ms, (list, tuple)) else None
-            out["by_epoch"] = s.get("by_epoch", True) if isinstance(s.get("by_epoch", True), bool) else None
-        return LrSchedule(**out)
-    return None
-
-
-def max_epochs_iters(cfg, header: dict) -> tuple[int | None, int | None]:
-    me = header.get("max_epochs")
-    mi = header.get("max_iters")
-    for path in (("runner", "max_epochs"), ("total_epochs",), ("train_cfg", "max_epochs")):
-        v = number(get(cfg, *path))
-        if me is None and v:
-            me = int(v)
-    for path in (("runner", "max_iters"), ("total_iters",), ("train_cfg", "max_iters")):
-        v = number(get(cfg, *path))
-        if mi is None and v:
-            mi = int(v)
-    return me, mi
-
-
-def runner_kind(cfg) -> str | None:
-    t = get(cfg, "runner", "type")
-    if isinstance(t, str):
-        return "iter" if "Iter" in t else "epoch" if "Epoch" in t else None
-    t = get(cfg, "train_cfg", "type")
-    if isinstance(t, str):
-        return "iter" if "Iter" in t else "epoch" if "Epoch" in t else None
-    if get(cfg, "train_cfg", "by_epoch") is False:
-        return "iter"
-    return None
-
-
-def config_iters_per_epoch(cfg) -> int | None:
-    """Iteration-based recipes often state it (`num_iters_per_epoch = 1758` in StreamPETR)."""
-    v = number(get(cfg, "num_iters_per_epoch"))
-    return int(v) if v and v > 0 else None
-
-
-def log_interval(cfg) -> int | None:
-    v = number(get(cfg, "log_config", "interval"))
-    if v is None:
-        v = number(get(cfg, "default_hooks", "logger", "interval"))
-    return int(v) if v and v > 0 else None
-
-
-def decoder_layers(cfg) -> int | None:
-    """`num_layers` of the first dict found under a key containing 'decoder'."""
-    found: list[int] = []
-
-    def walk(node, under_decoder: bool, depth: int):
-        if depth > 50 or found:
-            return
-        if isinstance(node, dict):
-            if under_decoder and number(node.get("num_layers")):
-                found.append(int(node["num_layers"]))
-                return
-            for k, v in node.items():
-                walk(v, under_decoder or (isinstance(k, str) and "decoder" in k.lower()), depth + 1)
-        elif isinstance(node, (list, tuple)):
-            for v in node:
-                walk(v, under_decoder, depth + 1)
-
-    walk(get(cfg, "model"), False, 0)
-    return found[0] if found else None
+_FIELD_NAMES = tuple(f.name for f in fields(Meta))
+META_KEYS = list(_FIELD_NAMES)

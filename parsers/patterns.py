@@ -8,6 +8,7 @@ Prefixes (the logger name varies: mmdet, mmdet3d, mmseg, mmengine …):
   formatter drops the year; it is what nohup.out, slurm-*.out and wandb output.log hold.
 Timestamp names: runners name logs and work-dir folders `%Y%m%d_%H%M%S`.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,7 @@ DIALECTS = {
         "%Y-%m-%d %H:%M:%S",
     ),
     "mmengine": (r"^(?P<date>[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})" + _LOGGER, "%Y/%m/%d %H:%M:%S"),
-    # No year: the text reader puts one in front of `date` (see parsers.textlog) and says so.
+    # No year: the text reader puts one in front of `date` (see parsers.formats.text.reader) and says so.
     "mmengine-console": (r"^(?P<date>[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})" + _LOGGER, "%Y/%m/%d %H:%M:%S"),
 }
 LIBRARY = {"mmcv": "mmcv", "mmengine": "mmengine", "mmengine-console": "mmengine"}
@@ -41,6 +42,22 @@ def date_format(dialect: str) -> str:
 
 # Any logger line of any dialect, in bytes, at a line start or after a progress bar's '\r'
 # (what the format sniffer looks for).
-ANY_PREFIX = re.compile(
-    ("(?m)^(?:[^\\n]*\\r)?(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")").encode()
+ANY_PREFIX = re.compile(("(?m)^(?:[^\\n]*\\r)?(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")").encode())
+
+# Records: after the prefix, one line each. `Epoch [e][i/n]`, `Iter [i/n]`, `Epoch(val) [e][n]`,
+# `Iter(val) [n]`, mmengine `Epoch(train)  [1][  50/3517]`, `Iter(train) [  50/80000]`,
+# `Epoch(test) [n/n]`. RECORD_START is how every record begins (a line that starts so but
+# does not parse as RECORD is a malformed record).
+RECORD_START = r"(?:Epoch|Iter)(?:\([a-z]+\))? *\["
+RECORD = (
+    r"(?P<kind>Epoch|Iter)(?:\((?P<mode>[a-z]+)\))? *\[ *(?P<x>[0-9]+)(?:/ *(?P<xn>[0-9]+))?\]"
+    r"(?:\[ *(?P<y>[0-9]+)(?:/ *(?P<yn>[0-9]+))?\])?[ \t]+(?P<body>.*)$"
+)
+# A record line of any dialect, found in bytes from the newline before it (where a big
+# log is cut into pieces).
+RECORD_LINE = re.compile(rb"\n[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
+# The head of an mmcv train line as the fast path splits it (`<prefix>Epoch [e][i/n]\tlr`).
+MMCV_TRAIN_HEAD = (
+    prefix("mmcv", ("date", "ms"))
+    + r"(?P<kind>Epoch|Iter) \[(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"
 )

@@ -9,14 +9,21 @@ killer), becomes `on_crash(item, why)` — one problem for that item — and nev
 the others. Workers die with their parent (SIGTERM, SIGHUP, SIGKILL included): nothing
 started here outlives the command.
 """
+
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable
+from multiprocessing.connection import wait
+from typing import Any
+
+from parsers.io import exception_line
 
 MIN_ITEMS_FOR_POOL = 5  # below this, starting the processes costs more than it saves
 _PENDING = object()
@@ -33,9 +40,16 @@ def default_jobs(n_items: int, jobs: int | None = None) -> int:
     return max(1, min(os.cpu_count() or 1, n_items))
 
 
-def map_with_progress(fn, items: list, jobs: int, progress: bool, label: str,
-                      in_process: bool = False, preload: Callable[[], None] | None = None,
-                      on_crash: Callable[[object, str], object] | None = None) -> list:
+def map_with_progress(
+    fn,
+    items: list,
+    jobs: int,
+    progress: bool,
+    label: str,
+    in_process: bool = False,
+    preload: Callable[[], None] | None = None,
+    on_crash: Callable[[object, str], object] | None = None,
+) -> list:
     """[fn(item) for item in items], in `jobs` processes unless in_process.
 
     `preload` runs here before the pool starts, so that forked workers inherit what it
@@ -62,7 +76,7 @@ def _call(fn, item, on_crash):
     try:
         return fn(item)
     except Exception as exc:  # noqa: BLE001 - one item's failure is its own problem
-        return on_crash(item, _exception_line(exc))
+        return on_crash(item, exception_line(exc))
 
 
 def _pooled(fn, items, jobs, results, on_crash, advance) -> None:
@@ -78,7 +92,7 @@ def _pooled(fn, items, jobs, results, on_crash, advance) -> None:
                 except Exception as exc:  # noqa: BLE001
                     if on_crash is None:
                         raise
-                    results[i] = on_crash(items[i], _exception_line(exc))
+                    results[i] = on_crash(items[i], exception_line(exc))
                 advance()
         except BaseException:  # Ctrl-C, SIGTERM/SIGHUP (raised as KeyboardInterrupt) or a failure
             _terminate(pool)
@@ -88,12 +102,9 @@ def _pooled(fn, items, jobs, results, on_crash, advance) -> None:
 
 def _isolated(fn, items, indices, jobs, results, on_crash, advance) -> None:
     """Each item in a process of its own (at most `jobs` at once): a death is its item's."""
-    import multiprocessing
-    from multiprocessing.connection import wait
-
     ctx = multiprocessing.get_context()
     todo = list(indices)
-    running: dict = {}  # reader connection -> (index, process)
+    running: dict[Any, tuple[int, Any]] = {}  # reader connection -> (index, process)
     with _parent_signals_stop():
         try:
             while todo or running:
@@ -104,13 +115,14 @@ def _isolated(fn, items, indices, jobs, results, on_crash, advance) -> None:
                     proc.start()
                     writer.close()
                     running[reader] = (i, proc)
-                for reader in wait(list(running)):
-                    i, proc = running.pop(reader)
+                ready_ones: list[Any] = wait(list(running))
+                for ready in ready_ones:
+                    i, proc = running.pop(ready)
                     try:
-                        ok, value = reader.recv()
+                        ok, value = ready.recv()
                     except EOFError:
                         ok, value = False, None
-                    reader.close()
+                    ready.close()
                     proc.join()
                     if not ok:
                         why = value or _death_line(proc.exitcode)
@@ -132,7 +144,7 @@ def _child(fn, item, writer, parent: int) -> None:
     try:
         out = (True, fn(item))
     except Exception as exc:  # noqa: BLE001
-        out = (False, _exception_line(exc))
+        out = (False, exception_line(exc))
     writer.send(out)
     writer.close()
 
@@ -147,12 +159,6 @@ def _death_line(exitcode) -> str:
     return f"the worker process reading it died (exit code {exitcode})"
 
 
-def _exception_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:199] + "…"
-
-
 def _init_worker(parent: int) -> None:
     """Workers leave Ctrl-C to the parent (which stops them): a terminal sends SIGINT to
     the whole process group, and each worker would print its own traceback. They die with
@@ -162,8 +168,6 @@ def _init_worker(parent: int) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):

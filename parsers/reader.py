@@ -5,27 +5,32 @@
    one run directory and name; twins `x.log` + `x.log.json` always in one unit). Names
    that would collide across groups are qualified by their directory.
 2. `read_job` (in worker processes when there are many): every file of a group ->
-   segments (`read_file`; a json twin refines its text's values), then
+   segments (`parsers.formats.read_file`; a json twin refines its text's values), then
    `parsers.identity.split_runs` decides from evidence which segments are one run, then
    `parsers.assemble.build_run`. One unreadable file is one problem; the others are read.
 3. `map_jobs`: the jobs in this process or a pool (one policy for every command).
 
 Every command reads through here (`bevlog diagnose` runs its rules inside `read_job`'s
 worker, through `map_jobs`); `read(path)` is `read_paths([path])` expecting one run.
-Names are unique within one call. `observers` (callables taking a Run) see every run as
-`read_job` hands it out: a way for tests and tools to see what a command read.
+Names are unique within one call.
 """
+
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from parsers.discovery import STDIN, expand, group_segments
-from parsers.io import display_name, per_file
+from parsers.assemble import build_run
+from parsers.discovery import expand, group_segments
+from parsers.formats import read_file
+from parsers.identity import dedupe, run_names, split_runs
+from parsers.io import STDIN, display_name, per_file
+from parsers.pool import default_jobs, map_with_progress
 from parsers.run import ParseError, Run
-
-observers: list = []
+from parsers.segment import Segment
+from parsers.twins import refine_with_twin
 
 
 @dataclass
@@ -36,8 +41,9 @@ class Job:
     units: list = field(default_factory=list)
 
 
-def read_paths(paths, jobs: int | None = None, progress: bool | None = None,
-               beside: bool = False, notes: list | None = None) -> tuple[list[Run], list[ParseError]]:
+def read_paths(
+    paths, jobs: int | None = None, progress: bool | None = None, beside: bool = False, notes: list | None = None
+) -> tuple[list[Run], list[ParseError]]:
     """PATH arguments -> (runs in argument order, one ParseError per unreadable input).
 
     jobs: worker processes (None: all cores when there are more than 4 groups).
@@ -63,8 +69,11 @@ def read(path, beside: bool = False) -> Run:
     runs, problems = read_paths([path], jobs=1, progress=False, beside=beside)
     if beside:
         here = os.path.abspath(path)
-        runs = [r for r in runs if here in {os.path.abspath(p) for p in
-                                            (r.meta.get("sources") or []) + (r.meta.get("twins") or [])}]
+        runs = [
+            r
+            for r in runs
+            if here in {os.path.abspath(p) for p in (r.meta.get("sources") or []) + (r.meta.get("twins") or [])}
+        ]
     if len(runs) == 1 and not (problems and not beside):
         return runs[0]
     if problems:
@@ -93,20 +102,29 @@ def plan(paths, beside: bool = False, notes: list | None = None) -> tuple[list[J
     return [Job(name, units) for name, (_, units) in zip(names, groups)], problems
 
 
-def map_jobs(fn, work: list, jobs: int | None = None, progress: bool | None = None,
-             label: str = "reading logs", preload=None) -> list:
-    """[fn(job) for job in work], in worker processes when there are many (stdin: here)."""
-    from parsers.pool import default_jobs, map_with_progress
+def map_jobs(
+    fn,
+    work: list,
+    jobs: int | None = None,
+    progress: bool | None = None,
+    label: str = "reading logs",
+    preload=None,
+    on_crash=None,
+) -> list:
+    """[fn(job) for job in work], in worker processes when there are many (stdin: here).
 
+    A job whose call raised or whose worker died gives `on_crash(job, why)` (default: no
+    runs and one problem naming its first file), never the end of the other jobs."""
     jobs = default_jobs(len(work), jobs)  # follows the runs found, not the PATH arguments
     if progress is None:
         progress = len(work) > 1 and sys.stderr.isatty()
     stdin = any(p == STDIN for job in work for unit in job.units for p in unit)
-    return map_with_progress(fn, work, jobs, progress, label, in_process=stdin, preload=preload,
-                             on_crash=_job_crashed)
+    return map_with_progress(
+        fn, work, jobs, progress, label, in_process=stdin, preload=preload, on_crash=on_crash or _job_crashed
+    )
 
 
-def _job_crashed(job: Job, why: str) -> tuple[list, list[ParseError]]:
+def _job_crashed(job: Any, why: str) -> tuple[list, list[ParseError]]:
     """A job whose reading raised or whose worker died: one problem naming its first file."""
     first = job.units[0][0] if job.units and job.units[0] else job.name
     return [], [ParseError(display_name(first), f"could not be read ({why})")]
@@ -114,9 +132,8 @@ def _job_crashed(job: Job, why: str) -> tuple[list, list[ParseError]]:
 
 def read_job(job: Job) -> tuple[list[Run], list[ParseError]]:
     """One candidate group -> (its runs, split by evidence; problems). Runs in workers."""
-    from parsers.identity import run_names, split_runs
-
-    segments, problems = [], []
+    segments: list[Segment] = []
+    problems: list[ParseError] = []
     for unit in job.units:
         try:
             segments.extend(read_unit(unit))
@@ -128,61 +145,48 @@ def read_job(job: Job) -> tuple[list[Run], list[ParseError]]:
     runs = []
     for segs, name in zip(groups, run_names(job.name, groups)):
         try:
-            run = _build(list(dict.fromkeys(s.source for s in segs)), segs, name)
+            runs.append(_build(list(dict.fromkeys(s.source for s in segs)), segs, name))
         except ParseError as exc:
             problems.append(exc)
-            continue
-        for fn in observers:
-            fn(run)
-        runs.append(run)
     return runs, problems
 
 
-def read_unit(unit: list[str]) -> list:
+def read_unit(unit: list[str]) -> list[Segment]:
     """A log file and its twins -> its segments; a json twin refines a text log's values
     (`parsers.twins`); a twin that cannot be used is listed in `twins_not_read`."""
-    from parsers.twins import refine_with_twin
-
-    segments = read_file(unit[0])
+    segments = read_guarded(unit[0])
     refined = False
     for twin in unit[1:]:
-        usable = (not refined and len(segments) == 1 and segments[0].format.endswith("text")
-                  and twin.lower().endswith((".json", ".json.gz")))
+        usable = (
+            not refined
+            and len(segments) == 1
+            and segments[0].format.endswith("text")
+            and twin.lower().endswith((".json", ".json.gz"))
+        )
         if usable:
             try:
-                refine_with_twin(segments[0], read_file(twin)[0])
-                segments[0].header.setdefault("twins_read", []).append(display_name(twin))
+                seg = refine_with_twin(segments[0], read_guarded(twin)[0])
+                segments[0] = replace(seg, twins_read=seg.twins_read + (display_name(twin),))
                 refined = True
                 continue
             except ParseError:
                 pass
-        segments[-1].header.setdefault("twins_not_read", []).append(display_name(twin))
+        segments[-1] = replace(segments[-1], twins_not_read=segments[-1].twins_not_read + (display_name(twin),))
     return segments
 
 
 @per_file
-def _build(sources: list[str], segments: list, name: str) -> Run:
+def _build(sources: list[str], segments: list[Segment], name: str) -> Run:
     """One run's segments -> Run; anything unexpected becomes the run's (first file's) problem."""
-    from parsers.assemble import build_run
-
-    not_read = [t for s in segments for t in s.header.get("twins_not_read", [])]
-    return build_run(segments, name, sources, twins_not_read=not_read)
+    return build_run(segments, name, sources)
 
 
-@per_file
-def read_file(path: str) -> list:
-    """One log file -> its segments (one per launch it holds): the format table's reader
-    (`parsers.formats`), the single place that turns a file into segments."""
-    from parsers.formats import read_file as read_format
-
-    return read_format(path)
+read_guarded = per_file(read_file)  # anything unexpected while reading a file becomes its problem
 
 
 def _qualified_names(keys: list[tuple[str, str]]) -> list[str]:
     """Run names of the candidate groups, unique: a name that two run directories share is
     prefixed with as many trailing directory names as tell them apart (`b8/petr`)."""
-    from parsers.identity import dedupe
-
     out = []
     for rdir, name in keys:
         dirs = [d for d, n in keys if n == name]
@@ -191,14 +195,12 @@ def _qualified_names(keys: list[tuple[str, str]]) -> list[str]:
             continue
         parts = {d: [p for p in d.replace("\\", "/").split("/") if p] for d in dirs}
         depth = max(len(p) for p in parts.values())
-        k = next((k for k in range(1, depth + 1)
-                  if len({"/".join(p[-k:]) for p in parts.values()}) == len(parts)), depth)
+        k = next(
+            (k for k in range(1, depth + 1) if len({"/".join(p[-k:]) for p in parts.values()}) == len(parts)), depth
+        )
         tail = "/".join(parts[rdir][-k:])
         if parts[rdir] and parts[rdir][-1] == name:
             out.append(tail if k > 1 else name)
         else:
             out.append(f"{tail}/{name}" if tail else name)
     return dedupe(out)
-
-
-__all__ = ["read_paths", "read", "read_many", "plan", "read_job", "map_jobs", "read_file", "observers"]

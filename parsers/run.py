@@ -3,17 +3,32 @@
 See docs/architecture.md (the road from a path to a finding). Frames are plain pandas DataFrames;
 missing values are NaN, never 0.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from parsers.meta_types import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, Segments  # noqa: F401
+from parsers.meta import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, Segments  # noqa: F401
 
 # Fixed leading columns of `Run.train`; every other logged key follows under its own name.
 TRAIN_COLUMNS = [
-    "run", "segment", "epoch", "iter", "iters_per_epoch", "step", "epoch_f", "samples",
-    "wall_s", "lr", "eta_s", "time", "data_time", "memory", "grad_norm", "loss",
+    "run",
+    "segment",
+    "epoch",
+    "iter",
+    "iters_per_epoch",
+    "step",
+    "epoch_f",
+    "samples",
+    "wall_s",
+    "lr",
+    "eta_s",
+    "time",
+    "data_time",
+    "memory",
+    "grad_norm",
+    "loss",
 ]
 LAYERS_COLUMNS = ["run", "step", "epoch_f", "group", "term", "layer", "value"]
 EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value"]
@@ -43,7 +58,7 @@ class Run:
     - numbers are float64 (NaN = not logged; a logged `nan`/`inf` stays nan/inf), except
       `segment` and `layer` (int64); `run` and `metric` are `str`, the long `layers`
       frame's `run`/`group`/`term` are `category`.
-    - `meta`: every field is declared, with its meaning, in `parsers.meta_types.Meta`.
+    - `meta`: every field is declared, with its meaning, in `parsers.meta.Meta`.
     - `train.segment`: index of the file (launch) a row comes from, in time order
       (`meta.segments[k]`); `segment_starts(train)` marks the first row of each resume.
     - `eval_strings`: string-valued eval fields (`bbox_mAP_copypaste`), dicts of epoch,

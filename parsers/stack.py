@@ -5,6 +5,7 @@ and a matching `present` mask. Keys can differ between chunks (a key logged only
 second optimizer appearing), so the result spans the union of keys, in first-seen order,
 with NaN / False where a chunk did not log a key.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,51 +9,50 @@ every key in both, the json value replaces the text value when it is consistent 
 json except lr keys (5 decimals of a 1e-5 lr are worse than `%.3e`). Non-finite values
 keep the text's. Rows only one twin has are left as they are.
 """
+
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
-
-def _keys(seg, runner):
-    if seg.rows == 0:
-        return np.zeros(0)
-    if runner == "iter":
-        if seg.step is not None and not np.all(np.isnan(seg.step)):
-            return seg.step.astype(float)
-        return seg.iter.astype(float)
-    return seg.epoch.astype(float) * 1e9 + seg.iter.astype(float)
+from parsers.positions import match_keys
+from parsers.segment import Segment
 
 
-def refine_with_twin(text, twin) -> int:
-    """Refine `text`'s values in place from `twin`; returns how many values changed."""
+def refine_with_twin(text: Segment, twin: Segment) -> Segment:
+    """`text` with its values refined from `twin` (and `twin_values_refined` saying how many
+    values changed); `text` itself when the twins share no row."""
     if text.rows == 0 or twin.rows == 0:
-        return 0
+        return text
     runner = text.runner or "epoch"
-    tkey = _keys(text, runner)
+    tkey = match_keys(text, runner)
     if twin.library == "mmengine" and runner != "iter":
         # mmengine json: `step` is global; the text's [e][i/n] gives (e-1)*n + i.
         tkey = (text.epoch - 1) * text.n + text.iter
         jkey = twin.step.astype(float)
     else:
-        jkey = _keys(twin, runner)
+        jkey = match_keys(twin, runner)
     common, ti, ji = np.intersect1d(tkey, jkey, return_indices=True)
     if len(common) == 0:
-        return 0
+        return text
+    values = text.values.copy()
     changed = 0
     jcol = {k: j for j, k in enumerate(twin.keys)}
     for c, key in enumerate(text.keys):
         j = jcol.get(key)
-        if j is None:
+        if j is None or (twin.library == "mmcv" and _is_lr(key)):
             continue
-        if twin.library == "mmcv" and (key == "lr" or key.startswith(("lr_", "base_lr"))):
-            continue
-        t = text.values[ti, c]
+        t = values[ti, c]
         v = twin.values[ji, j]
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(t) & np.isfinite(v) & (np.abs(t - v) <= 6e-4 + 1e-3 * np.abs(t))
         if ok.any():
-            rows = ti[ok]
-            text.values[rows, c] = v[ok]
+            values[ti[ok], c] = v[ok]
             changed += int(ok.sum())
-    text.header["twin_values_refined"] = changed
-    return changed
+    return replace(text, values=values, twin_values_refined=changed)
+
+
+def _is_lr(key: str) -> bool:
+    """An lr key: 5 decimals of a 1e-5 lr (mmcv json) are coarser than the text's `%.3e`."""
+    return key == "lr" or key.startswith(("lr_", "base_lr"))

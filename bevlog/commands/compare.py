@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from bevlog.options import (align_option, batch_option, choose_align, jobs_option, load_or_exit,
-                            paths_argument, smooth_option)
+from bevlog.options import (align_option, batch_option, choose_align, group_options, jobs_option,
+                            load_or_exit, paths_argument, smooth_option)
 from bevlog.output import BadInput
 
 
@@ -21,22 +21,30 @@ from bevlog.output import BadInput
                    "bbox_mAP …; a unique suffix is enough). Repeatable.")
 @smooth_option
 @batch_option
+@group_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
 @jobs_option
 @click.pass_context
-def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
-    """Compare runs fairly on one x axis: final/best values, values at common checkpoints,
-    noise normalised by √(batch × logging interval), late slope, and a sparkline.
+def command(ctx, paths, align, metrics, smooth, batch, group, no_groups, fmt, jobs):
+    """Compare runs fairly on one x axis: the settings that differ, then per metric
+    final/best values, values at common checkpoints, noise normalised by √(batch × logging
+    interval), late slope, a sparkline, and a verdict naming the likely cause.
+
+    Runs that differ only in their seed are one group (mean ± sd, n, and each group's
+    difference from the first with a 95% CI, paired by seed where the seeds match).
 
     \b
     Examples:
       bevlog compare work_dirs/b8 work_dirs/b20 --align samples
       bevlog compare a.log b.log --metric loss --metric NDS --format csv
       bevlog compare old.log new.log --align samples --batch old=16
+      bevlog compare work_dirs/sweep -m mAP --group '-s[0-9]+$'
     """
     from bevlog.align import AlignError, overrides_for, parse_batch_overrides
     from bevlog.compare import MetricError, compare_runs, run_labels
+    from bevlog.configdiff import config_diff
+    from bevlog.groups import GroupError, find_groups
 
     try:
         overrides = parse_batch_overrides(batch)
@@ -45,24 +53,29 @@ def command(ctx, paths, align, metrics, smooth, batch, fmt, jobs):
     runs, errors = load_or_exit(ctx, paths, jobs)
     align = choose_align(ctx, align, runs)
     labels = run_labels(runs)
+    try:
+        groups = find_groups(runs, labels, pattern=group, auto=not no_groups)
+    except GroupError as exc:
+        raise click.BadParameter(str(exc), param_hint="--group") from None
     comparisons = []
     try:
         overrides = overrides_for(runs, labels, overrides)
         for metric in metrics:
-            comparisons.append(compare_runs(runs, metric, align, smooth, overrides, labels))
+            comparisons.append(compare_runs(runs, metric, align, smooth, overrides, labels, groups))
     except (AlignError, MetricError) as exc:
         raise BadInput(str(exc)) from None
+    diff = config_diff(runs, labels)
     if fmt == "table":
-        _print_tables(comparisons)
+        _print_tables(comparisons, diff, groups)
     elif fmt == "csv":
         _write_csv(comparisons)
     else:
-        _write_json(comparisons)
+        _write_json(comparisons, diff)
     if errors:
         ctx.exit(2)
 
 
-def _print_tables(comparisons):
+def _print_tables(comparisons, diff, groups):
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -75,30 +88,114 @@ def _print_tables(comparisons):
 
     console = Console(no_color=not use_color(), highlight=False,
                       width=None if sys.stdout.isatty() else 220)
+    _print_settings(console, diff, groups)
     for comp in comparisons:
         direction = "higher is better" if comp.higher_is_better else "lower is better"
-        smooth = f"EMA {comp.weight:g}" if comp.weight else "no smoothing"
-        console.print(Text(f"{comp.metric} by {AXIS_TITLE[comp.align]} ({direction}; final/best/@ "
-                           f"values smoothed with {smooth})", style="bold"))
+        if comp.smoothed:
+            how = f"final/best/@ values smoothed with EMA {comp.weight:g}"
+        else:
+            how = "values as logged, not smoothed" if comp.weight else "no smoothing"
+        console.print(Text(f"{comp.metric} by {AXIS_TITLE[comp.align]} ({direction}; {how})", style="bold"))
         table = Table(show_edge=False, header_style="bold", pad_edge=False)
         checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
-        headers = (["run", "batch", "lr", "lr/sample", "rows", "final", "best"] + checkpoint_cols
+        headers = (["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"] + checkpoint_cols
                    + ["noise", "noise·√(B·n)", f"slope/{UNIT[comp.align]}", "curve"])
         for h in headers:
             table.add_column(h, justify="left" if h in ("run", "curve") else "right",
                              overflow="fold" if h == "run" else "ellipsis")
         for _, row in comp.stats.iterrows():
             cells = [row["run"], _int(row["batch"]), fmt_lr(row["lr"]), fmt_lr(row["lr_per_sample"]),
-                     _int(row["rows"]), fmt_value(row["final"]), fmt_value(row["best"])]
+                     _int(row["iters_per_epoch"]), _int(row["rows"]), fmt_value(row["final"]),
+                     fmt_value(row["best"])]
             cells += [fmt_value(row[c]) for c in checkpoint_cols]
             cells += [_short(row["noise"]), _short(row["noise_norm"]), _short(row["slope"]), row["curve"]]
             table.add_row(*[Text(clean(c)) for c in cells])  # run names come from the logs
         console.print(table)
+        if comp.group_stats is not None:
+            console.print(_group_table(comp))
         for verdict in comp.verdicts:
             console.print(Text(clean(verdict)))
         for note in comp.notes:
             console.print(Text(clean(note), style="dim"))
         console.print()
+
+
+def _group_table(comp):
+    """mean ± sd per group (n runs, their seeds) at final, best and the checkpoints."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from bevlog.output import clean
+
+    table = Table(show_edge=False, header_style="bold", pad_edge=False, title_justify="left")
+    checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
+    for h in ["group", "n", "seeds", "final", "best"] + checkpoint_cols:
+        table.add_column(h + (" (mean ± sd)" if h == "final" else ""),
+                         justify="left" if h in ("group", "seeds") else "right",
+                         overflow="fold" if h == "group" else "ellipsis")
+    for _, row in comp.group_stats.iterrows():
+        cells = [row["group"], str(row["n"]), row["seeds"]]
+        cells += [_mean_sd(row, c) for c in ["final", "best"] + checkpoint_cols]
+        table.add_row(*[Text(clean(c)) for c in cells])
+    return table
+
+
+def _mean_sd(row, col) -> str:
+    from bevlog.groupcompare import mean_sd_text
+
+    mean, sd = row[f"{col}_mean"], row[f"{col}_sd"]
+    return mean_sd_text(mean if _num(mean) else None, sd if _num(sd) else None)
+
+
+MAX_SETTING_COLUMNS = 6
+
+
+def _print_settings(console, diff, groups):
+    """The settings that differ, before any curve: a setting × run table for a few runs,
+    one line per run (or group) for many."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from bevlog.configdiff import by_groups, short
+    from bevlog.groups import has_groups
+    from bevlog.output import clean
+
+    view = by_groups(diff, groups) if has_groups(groups) else diff
+    title = "settings that differ" + (" between groups (within a group: only the seed)"
+                                      if view is not diff and all(g.how != "pattern" for g in groups) else "")
+    if not view.rows:
+        if len(view.labels) > 1:
+            console.print(Text(f"{title}: none" + _config_caveat(view), style="bold"))
+            console.print()
+        return
+    console.print(Text(title + _config_caveat(view), style="bold"))
+    if len(view.labels) <= MAX_SETTING_COLUMNS:
+        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        table.add_column("setting", overflow="fold")
+        for label in view.labels:
+            table.add_column(clean(label), overflow="fold")
+        for row in view.rows:
+            table.add_row(*[Text(clean(c)) for c in [row.key] + [short(v) for v in row.values]])
+        console.print(table)
+    else:  # many: each against the first, only what differs from it
+        from bevlog.configdiff import comparable
+
+        console.print(Text(clean(f"{view.labels[0]} (the reference): ")
+                           + clean(" · ".join(f"{row.key}={short(row.values[0], 24)}" for row in view.rows))))
+        for k, label in enumerate(view.labels[1:], start=1):
+            pairs = " · ".join(f"{row.key}={short(row.values[k], 24)}" for row in view.rows
+                               if comparable(row.values[k]) != comparable(row.values[0]))
+            console.print(Text(clean(f"{label}: {pairs or 'as the reference'}")))
+    console.print()
+
+
+def _config_caveat(view) -> str:
+    parts = []
+    if view.without_config:
+        parts.append(f"no config in the log of {', '.join(view.without_config)}")
+    if view.truncated:
+        parts.append(f"config of {', '.join(view.truncated)} cut at its first keys")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _write_csv(comparisons):
@@ -114,17 +211,23 @@ def _write_csv(comparisons):
     pd.concat(frames, ignore_index=True).to_csv(sys.stdout, index=False)
 
 
-def _write_json(comparisons):
+def _write_json(comparisons, diff):
     from bevlog.findings import json_safe
 
     out = []
+    settings = diff.to_dict()
     for comp in comparisons:
         records = comp.stats.to_dict(orient="records")
+        groups = None
+        if comp.group_stats is not None:
+            groups = [{k: _clean(v) for k, v in r.items()} for r in comp.group_stats.to_dict(orient="records")]
         out.append({
-            "metric": comp.metric, "align": comp.align, "smooth": comp.weight,
+            "metric": comp.metric, "align": comp.align, "smooth": comp.weight, "smoothed": comp.smoothed,
             "higher_is_better": comp.higher_is_better, "checkpoints": comp.checkpoints,
             "runs": [{k: _clean(v) for k, v in r.items()} for r in records],
+            "groups": groups, "differences": comp.differences,
             "verdicts": comp.verdicts, "notes": comp.notes,
+            "settings": settings,  # the same in every metric: the runs' settings that differ
         })
     json.dump(json_safe(out), sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")

@@ -94,40 +94,40 @@ def explain_text(rule_id: str) -> str:
 
 # ---- rendering -------------------------------------------------------------------------
 
-def where_text(finding, runner: str | None) -> str:
-    """'epochs 6.2–9.8', 'epoch 21.0', 'iters 1,200–4,000' or 'whole run'."""
-    if finding.start_step is None:
-        return "whole run"
-    if runner != "iter" and finding.start_epoch is not None:
-        a, b = finding.start_epoch, finding.end_epoch
-        if b is None or f"{a:.1f}" == f"{b:.1f}":
-            return f"epoch {a:.1f}"
-        return f"epochs {a:.1f}–{b:.1f}"
-    a, b = finding.start_step, finding.end_step
-    if b is None or a == b:
-        return f"iter {a:,}"
-    return f"iters {a:,}–{b:,}"
+VERDICT_STYLES = {"broken": "bold red", "needs attention": "bold yellow", "stopped": "bold cyan",
+                  "healthy": "bold green"}
+# a summary lists at most this many broken runs by name, in at most SUMMARY_LINES lines on a terminal
+# (one screen), each run's headline folded into at most ENTRY_LINES lines
+SUMMARY_NAMES = 12
+SUMMARY_LINES = 14
+ENTRY_LINES = 2
+
+
+def where_text(finding, runner: str | None, sep: str = " · ") -> str:
+    """The where column (bevlog.where.finding_where: 'epochs 6.2–9.8 · Epoch [7][…]–[10][…]', 'whole run')."""
+    from bevlog.where import finding_where
+
+    return finding_where(finding, runner, sep)
 
 
 def verdict_hint(diagnosis) -> str:
-    """What to do first: the crash it died of, else the run's fix plan ('fix: lr 0.05 → 0.017,
-    grad_clip 35'), else the worst finding's rule. The plan, not a rule, names the changes."""
-    if not diagnosis.findings:
-        return "nothing to fix"
-    worst = diagnosis.findings[0]
-    if worst.severity == "info":
-        n = len(diagnosis.findings)
-        return f"nothing to fix ({n} note{'s' if n > 1 else ''})"
-    if worst.rule == "log-integrity" and worst.evidence.get("exception_type"):
-        return f"fix the {worst.evidence['exception_type']} it died of first"
-    plan = diagnosis.plan.summary("warning")
-    if plan:
-        return f"fix: {plan}"
-    return f"look at {worst.rule} first"
+    """The verdict line after its status: the root, then the fix (bevlog.verdict.Verdict.line)."""
+    return diagnosis.judged.line.split(" — ", 1)[1]
+
+
+def finding_text(f) -> str:
+    """A finding's message, with the cause it follows from for a consequence."""
+    text = clean(f.message)
+    if f.role == "consequence" and f.because:
+        text += f" [because of {clean(f.because)}]"
+    return text
 
 
 def render_text(diagnoses, color: bool | None = None, width: int | None = None) -> str:
-    """Grouped by run, worst first; colour only on a TTY and never with NO_COLOR."""
+    """Grouped by run, worst first; colour only on a TTY and never with NO_COLOR; with more than one
+    run, a one-screen summary at the end (runs by verdict, the broken ones named, each headline folded
+    under its run's name at the terminal's own width — `width`, else its columns — even where the table
+    is laid out wider)."""
     import io
     import shutil
 
@@ -136,7 +136,8 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
     from rich.text import Text
 
     color = use_color() if color is None else color
-    width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
+    columns = width or shutil.get_terminal_size((120, 24)).columns
+    width = width or max(100, columns)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color,
                       color_system="standard" if color else None, highlight=False, emoji=False,
@@ -150,20 +151,66 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
             for _ in range(3):
                 grid.add_column(no_wrap=True)
             grid.add_column(overflow="fold")
-            runner = d.meta.get("runner")
+            runner = d.meta.runner
             for f in d.findings:
                 label = Text(f"  {ICONS[f.severity]} {f.severity:<7}", style=STYLES[f.severity])
-                body = Text(clean(f.message))
+                body = Text(finding_text(f))
                 if f.fix and f.fix.text and f.severity != "info":
-                    body.append(f"\nfix: {clean(f.fix.text)}", style="dim")
-                grid.add_row(label, f.rule, where_text(f, runner), body)
+                    body.append(f"\nfix: {clean(f.fix.text)}")
+                grid.add_row(label, f.rule, where_text(f, runner, "\n"), body)
             console.print(grid)
-        style = {"broken": "bold red", "needs attention": "bold yellow", "healthy": "bold green"}[d.verdict]
         line = Text("verdict: ")
-        line.append(d.verdict, style=style)
+        line.append(d.verdict, style=VERDICT_STYLES[d.verdict])
         line.append(f" — {clean(verdict_hint(d))}")
         console.print(line)
+    if len(diagnoses) > 1:
+        console.print()
+        for text in summary_lines(diagnoses, columns):
+            console.print(Text(text))
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def summary_lines(diagnoses, width: int | None = None) -> list[str]:
+    """'summary: 110 runs — 3 broken, 12 needs attention, 95 healthy' and the broken runs by name.
+
+    With a `width` (a terminal's columns) each run's headline is folded under its name, at most
+    ENTRY_LINES lines (the rest cut with '…': its full verdict line is printed above), and as many runs
+    are named as fit in SUMMARY_LINES lines; without one (markdown) one line per run, SUMMARY_NAMES runs."""
+    from collections import Counter
+
+    counts = Counter(d.verdict for d in diagnoses)
+    order = ("broken", "needs attention", "stopped", "healthy")
+    head = f"summary: {len(diagnoses)} runs — " + ", ".join(f"{counts[v]} {v}" for v in order if counts[v])
+    lines = _fold(head, width, "  ") if width else [head]
+    broken = [d for d in diagnoses if d.verdict == "broken"]
+    named = 0
+    for d in broken[:SUMMARY_NAMES]:
+        entry = f"  ✗ {clean(d.run)}: {clean(d.judged.headline)}"
+        folded = _fold(entry, width, "    ")[:ENTRY_LINES] if width else [entry]
+        if width and len(_fold(entry, width, "    ")) > ENTRY_LINES:
+            folded[-1] = _cut(folded[-1], width)
+        room = SUMMARY_LINES - len(lines) - (1 if named + 1 < len(broken) else 0)
+        if width and len(folded) > room:
+            break
+        lines += folded
+        named += 1
+    if len(broken) > named:
+        lines.append(f"  … and {len(broken) - named} more broken runs above")
+    return lines
+
+
+def _fold(text: str, width: int, indent: str) -> list[str]:
+    """`text` folded at `width` columns, continuation lines indented by `indent`."""
+    import textwrap
+
+    return textwrap.wrap(text, width=max(40, width), subsequent_indent=indent, break_long_words=True,
+                         break_on_hyphens=False) or [text]
+
+
+def _cut(line: str, width: int) -> str:
+    """The last line of a folded entry, marked as cut ('…') within `width` columns."""
+    width = max(40, width)
+    return (line if len(line) < width else line[:width - 1].rstrip()) + "…"
 
 
 def render_markdown(diagnoses) -> str:
@@ -178,7 +225,9 @@ def render_markdown(diagnoses) -> str:
             for f in d.findings:
                 fix = f.fix.text if f.fix else ""
                 out.append(f"| {ICONS[f.severity]} {f.severity} | `{f.rule}` | "
-                           f"{where_text(f, d.meta.get('runner'))} | {cell(f.message)} | {cell(fix)} |")
+                           f"{cell(where_text(f, d.meta.runner))} | {cell(finding_text(f))} | {cell(fix)} |")
             out.append("")
         out += [f"**verdict: {d.verdict}** — {cell(verdict_hint(d))}", ""]
+    if len(diagnoses) > 1:
+        out += [cell(line) if not line.startswith("  ") else f"- {cell(line.strip())}" for line in summary_lines(diagnoses)]
     return "\n".join(out).rstrip() + "\n"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from bevlog.options import (align_option, batch_option, choose_align, jobs_option, load_or_exit,
-                            paths_argument, smooth_option)
+from bevlog.options import (align_option, batch_option, choose_align, group_options, jobs_option,
+                            load_or_exit, paths_argument, smooth_option)
 from bevlog.output import BadInput
 
 
@@ -21,12 +21,15 @@ from bevlog.output import BadInput
 @click.option("--max-points", type=click.IntRange(min=100), default=2000, show_default=True,
               help="Points drawn per curve (min/max per bucket, spikes kept); statistics use every row.")
 @click.option("--title", default="bevlog report", show_default=True, help="Page title.")
+@group_options
 @jobs_option
 @click.pass_context
-def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_points, title, jobs):
-    """Write an interactive HTML report: run table, findings, total loss (raw and smoothed),
-    loss components, per-decoder-layer losses, lr, grad_norm and evaluation metrics, all on
-    one x axis with one colour per run.
+def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_points, title, group,
+            no_groups, jobs):
+    """Write an interactive HTML report: run table, the settings that differ, the compare table
+    and verdict, findings, total loss (raw and smoothed), loss components, per-decoder-layer
+    losses, lr, grad_norm and evaluation metrics, all on one x axis with one colour per run;
+    runs that differ only in their seed drawn as one group (mean ± sd).
 
     \b
     Examples:
@@ -35,6 +38,7 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
     """
     from bevlog.align import AlignError, overrides_for, parse_batch_overrides
     from bevlog.compare import run_labels
+    from bevlog.groups import GroupError, find_groups
     from bevlog.report import prepare, render
 
     try:
@@ -50,10 +54,15 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
             raise BadInput(str(exc)) from None
     runs, errors = load_or_exit(ctx, paths, jobs)
     align = choose_align(ctx, align, runs)
+    labels = run_labels(runs)
+    try:
+        groups = find_groups(runs, labels, pattern=group, auto=not no_groups)
+    except GroupError as exc:
+        raise click.BadParameter(str(exc), param_hint="--group") from None
     findings = None if no_findings else _diagnose(runs)
     try:
-        overrides = overrides_for(runs, run_labels(runs), overrides)
-        report_ctx, panels = prepare(runs, align, smooth, overrides, findings, max_points)
+        overrides = overrides_for(runs, labels, overrides)
+        report_ctx, panels = prepare(runs, align, smooth, overrides, findings, max_points, groups)
     except AlignError as exc:
         raise BadInput(str(exc)) from None
     html = render(report_ctx, panels, findings, title)

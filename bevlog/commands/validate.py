@@ -26,7 +26,7 @@ def command(path, budget_minutes, seeds, preset, work_dir, fmt):
     and say per finding: confirmed, not reproduced, fix did not help, or inconclusive."""
     import json
 
-    from parsers.run import ParseError
+    from parsers import ParseError
 
     from bevlog.validate import render_text, validate
 

@@ -1,7 +1,7 @@
 """`bevlog watch LOG`: follow a log that is still being written and print each finding once.
 
 Every --interval seconds the lines appended since the last check are read (only those:
-bevlog.live; a newer timestamped log beside it is followed: mmcv starts
+parsers.LiveLog; a newer timestamped log beside it is followed: mmcv starts
 `<work_dir>/<new ts>.log` on a restart, mmengine `<work_dir>/<new ts>/<new ts>.log`; a file
 that shrank is read again from its start), the rules run with the run marked live (so
 "stopped before the end" is not reported while it is still going; see `Watcher` for which
@@ -11,21 +11,18 @@ is printed once. Ctrl-C exits cleanly; --once reads, prints and exits (for scrip
 """
 from __future__ import annotations
 
+import errno
 import os
-import re
 import time
 
 import click
 
-from bevlog.live import LiveLog
+import parsers
 from bevlog.options import report_errors
 from bevlog.output import clean
-from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
 
 # rules whose findings are separate events (one per step), not one state of the run
 EVENT_RULES = {"grad-spike", "lr-drop", "nonfinite-loss"}
-LOG_NAME = re.compile(rf"^({TIMESTAMP})(\.log|\.log\.json|\.json)(\.gz)?$")
-TS_DIR = BARE_TIMESTAMP
 # rules the quick pass runs on the newest rows between full passes: a nan/inf is a fact of
 # the rows themselves, which a window of the run judges as the whole run would
 QUICK_RULES = ("nonfinite-loss", "grad-nonfinite")
@@ -38,64 +35,10 @@ def finding_key(finding) -> tuple:
     return (finding.run, finding.rule, finding.severity, kind, anchor)
 
 
-def newest_sibling(path: str) -> str:
-    """The newest timestamped log next to `path` (same kind of file), or `path` itself.
-
-    Looks in the file's directory and, for mmengine's `<work_dir>/<ts>/<ts>.log`, in the
-    sibling timestamp directories.
-    """
-    path = os.path.abspath(path)
-    folder, name = os.path.split(path)
-    m = LOG_NAME.match(name)
-    if not m:
-        return path
-    suffix = m.group(2) + (m.group(3) or "")
-    candidates = []
-    for entry in _listdir(folder):
-        mm = LOG_NAME.match(entry)
-        if mm and mm.group(2) + (mm.group(3) or "") == suffix:
-            candidates.append((mm.group(1), os.path.join(folder, entry)))
-    parent, dirname = os.path.split(folder)
-    if TS_DIR.match(dirname):
-        for entry in _listdir(parent):
-            if TS_DIR.match(entry):
-                inner = os.path.join(parent, entry, entry + suffix)
-                if os.path.isfile(inner):
-                    candidates.append((entry, inner))
-    if not candidates:
-        return path
-    return max(candidates)[1] if max(candidates)[0] > m.group(1) else path
-
-
-def newest_log_in(folder: str) -> str | None:
-    """The newest log of a work dir: `<ts>.log` (mmcv) or `<ts>/<ts>.log` (mmengine) by
-    timestamp name, else any `.log`/`.log.json` by modification time."""
-    stamped, others = [], []
-    for entry in _listdir(folder):
-        path = os.path.join(folder, entry)
-        m = LOG_NAME.match(entry)
-        if m and os.path.isfile(path) and m.group(2) != ".json":
-            stamped.append((m.group(1), m.group(2) == ".log", path))
-        elif TS_DIR.match(entry) and os.path.isfile(os.path.join(path, entry + ".log")):
-            stamped.append((entry, True, os.path.join(path, entry + ".log")))
-        elif entry.endswith((".log", ".log.json")) and os.path.isfile(path):
-            others.append((os.path.getmtime(path), path))
-    if stamped:
-        return max(stamped)[2]  # the latest timestamp; its text log before its .log.json twin
-    return max(others)[1] if others else None
-
-
-def _listdir(folder):
-    try:
-        return os.listdir(folder)
-    except OSError:
-        return []
-
-
 class Watcher:
     """The state of one `bevlog watch`: which file, what was read of it, what it printed.
 
-    Each poll reads only the lines appended since the last one (bevlog.live.LiveLog). All
+    Each poll reads only the lines appended since the last one (parsers.LiveLog). All
     rules run on the whole run (the full pass) when the last one started at least
     `full_every` seconds ago (None: four times as long as that pass took, so that on a
     huge log full passes take at most a quarter of the time). With `background` the full pass runs in a
@@ -115,7 +58,7 @@ class Watcher:
         self.full_every = full_every
         self.background = background
         self.seen: set[tuple] = set()
-        self.live = None if self.folder else LiveLog(path)
+        self.live = None  # the log being read (parsers.LiveLog), once it exists
         self._restart()
 
     def _restart(self) -> None:
@@ -127,14 +70,14 @@ class Watcher:
 
     def _follow(self, path: str) -> None:
         self.path = path
-        self.live = LiveLog(path)
+        self.live = None
         self._restart()
 
     def _current(self, notes: list) -> str | None:
         """Move to the log to follow now (a work dir's newest log, a newer rotation);
         the error that stops reading, or None."""
         if self.folder:
-            newest = newest_log_in(self.folder)
+            newest = parsers.newest_log_in(self.folder)
             if newest is None:
                 return f"{self.folder}: no training log in this directory yet"
             if newest != self.path:
@@ -142,7 +85,7 @@ class Watcher:
                     notes.append(f"now following {newest} (a newer log appeared)")
                 self._follow(newest)
         elif self.follow_rotation:
-            newer = newest_sibling(self.path)
+            newer = parsers.newest_sibling(self.path)
             if newer != os.path.abspath(self.path) and newer != self.path:
                 notes.append(f"now following {newer} (a newer log appeared)")
                 self._follow(newer)
@@ -151,7 +94,6 @@ class Watcher:
     def read_once(self) -> tuple[list, list[str], str | None]:
         """`--once`: the run the log belongs to, read whole by the road every command takes
         (`parsers.read(path, beside=True)`), judged as live; (findings, notes, error)."""
-        import parsers
         from bevlog.diagnose import diagnose_run
 
         notes: list = []
@@ -166,12 +108,14 @@ class Watcher:
 
     def poll(self) -> tuple[list, list[str], str | None]:
         """(new findings, notes for stderr, the error that stops reading or None)."""
-        import parsers
-
         notes = []
         error = self._current(notes)
         if error:
             return [], notes, error
+        if self.live is None:  # the readers are loaded once there is a log to read
+            if not os.path.exists(self.path):
+                return [], notes, f"{self.path}: {os.strerror(errno.ENOENT)}"
+            self.live = parsers.LiveLog(self.path)
         try:
             before = self.live.offset
             grew = self.live.update()
@@ -264,12 +208,15 @@ class Watcher:
         return fresh
 
 
-def format_line(finding) -> str:
-    from bevlog.commands.diagnose import ICONS
+def format_line(finding, runner: str | None = None) -> str:
+    """One finding as watch prints it: where it is on bevlog's axis and in the log's own terms
+    (bevlog.where, the one formatter every output uses), the message, the fix."""
+    from bevlog.commands.diagnose import ICONS, finding_text
+    from bevlog.where import finding_where
 
     stamp = time.strftime("%H:%M:%S")
-    where = f"step {finding.start_step:,}" if finding.start_step is not None else "whole run"
-    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where:<14} {clean(finding.message)}"
+    where = finding_where(finding, runner)
+    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where}  {finding_text(finding)}"
     if finding.fix and finding.fix.text and finding.severity != "info":
         text += f"\n{'':>11}fix: {clean(finding.fix.text)}"
     return text

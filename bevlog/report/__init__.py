@@ -1,13 +1,22 @@
 """`bevlog report`: one self-contained, offline, interactive HTML file.
 
-Order of the page: run table, findings (when given), then the panels — total loss, loss
-components, decoder layers, lr, grad_norm, evaluation metrics — all on one alignment
-with one colour per run. Curves are thinned for display (min/max per bucket); every
+Order of the page: the runs (an index linking each run's own section when there are many),
+the settings that differ, the comparison (the compare table and verdict of the total loss
+and of the headline evaluation metric, with mean ± sd per seed group), the findings (when
+given), then the panels — total loss, loss components, decoder layers, lr, grad_norm,
+evaluation metrics — all on one alignment with one colour per run (per group of seeded
+runs, drawn as mean ± sd). Curves are thinned for display (min/max per bucket); every
 number in the tables is computed from all rows.
+
+"Many" runs is more than MANY_RUNS: beyond the ten colours of the palette, colours repeat
+and a reader finds a run by name, so each run also gets a section of its own (its facts,
+its settings, its findings), linked from the run table.
 """
 from __future__ import annotations
 
 from bevlog.report.downsample import DEFAULT_MAX_POINTS
+
+MANY_RUNS = 10
 
 
 def build_panels(ctx) -> list[dict]:
@@ -21,8 +30,9 @@ def build_panels(ctx) -> list[dict]:
 
 
 def make_context(runs, align: str = "epochs", weight: float = 0.6, overrides=None,
-                 max_points: int | None = DEFAULT_MAX_POINTS):
-    """Shared choices; fails early (AlignError) when a run cannot be aligned."""
+                 max_points: int | None = DEFAULT_MAX_POINTS, groups=None):
+    """Shared choices; fails early (AlignError) when a run cannot be aligned. `groups`:
+    bevlog.groups.find_groups's result (None: every run alone)."""
     import numpy as np
 
     from bevlog.align import train_x
@@ -45,11 +55,11 @@ def make_context(runs, align: str = "epochs", weight: float = 0.6, overrides=Non
     else:
         x_range = None
     return Context(runs=list(runs), labels=labels, align=align, weight=weight, overrides=overrides,
-                   max_points=max_points, x_range=x_range)
+                   max_points=max_points, x_range=x_range, groups=list(groups or []))
 
 
 def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, findings=None,
-            max_points: int | None = DEFAULT_MAX_POINTS):
+            max_points: int | None = DEFAULT_MAX_POINTS, groups=None):
     """(context, panels) with the findings drawn on them: what the HTML and the PNGs show."""
     from bevlog.report.findings import add_findings
 
@@ -58,7 +68,7 @@ def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, fi
         # a Finding names its run; two runs of one name could not be told apart
         raise ValueError("runs share a name, so findings cannot be placed; read them with "
                          "parsers.read_paths, which names every run apart")
-    ctx = make_context(runs, align, weight, overrides, max_points)
+    ctx = make_context(runs, align, weight, overrides, max_points, groups)
     panels = build_panels(ctx)
     if findings:
         add_findings(panels, findings, ctx)
@@ -66,10 +76,11 @@ def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, fi
 
 
 def build_report(runs, align: str = "epochs", weight: float = 0.6, overrides=None, findings=None,
-                 max_points: int | None = DEFAULT_MAX_POINTS, title: str = "bevlog report") -> str:
+                 max_points: int | None = DEFAULT_MAX_POINTS, title: str = "bevlog report",
+                 groups=None) -> str:
     """The report as one HTML string. `findings`: a list of bevlog.findings.Finding or None
     (None = the diagnosis was not run; [] = it ran and found nothing)."""
-    ctx, panels = prepare(runs, align, weight, overrides, findings, max_points)
+    ctx, panels = prepare(runs, align, weight, overrides, findings, max_points, groups)
     return render(ctx, panels, findings, title)
 
 
@@ -78,13 +89,23 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
     from bevlog.align import AXIS_TITLE
     from bevlog.compare import axis_notes
     from bevlog.report.html import assemble, esc
+    from bevlog.report.sections import comparison_section, run_sections, settings_section
     from bevlog.report.tables import findings_table, run_table
 
-    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in axis_notes(ctx.runs, ctx.labels, ctx.align))
-    sections = [_section("Runs", "", run_table(ctx) + notes, "section-runs")]
+    many = len(ctx.runs) > MANY_RUNS
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in axis_notes(ctx.runs, ctx.labels, ctx.align,
+                                                                          ctx.overrides))
+    runs_note = (f"{len(ctx.runs)} runs: each name links to the run's own section below." if many else "")
+    sections = [_section("Runs", runs_note, run_table(ctx, link=many) + notes, "section-runs")]
+    sections.append(settings_section(ctx))
+    sections.append(comparison_section(ctx))
     if findings is not None:
         labels = {run.name: label for run, label in ctx.pairs()}
         count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, worst first; drawn on the curves."
+        from bevlog.report.findings import verdicts_html
+
+        sections.append(_section("Verdicts", "the root of each run's story and its one fix plan, as `bevlog diagnose` "
+                                 "prints them", verdicts_html(ctx.runs, findings, labels), "section-verdicts"))
         sections.append(_section("Findings", count, findings_table(findings, labels), "section-findings"))
     for p in panels:
         if p["figure"] is None:
@@ -92,11 +113,16 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
         else:
             body = f'<div class="plot" id="{esc(p["id"])}"></div>'
         sections.append(_section(p["title"], p["note"], body, "section-" + p["id"].removeprefix("panel-")))
+    if many:
+        sections.extend(run_sections(ctx, findings))
     smooth = f"EMA {ctx.weight:g}" if ctx.weight else "no smoothing"
     n = len(ctx.runs)
-    subtitle = f"{n} run{'s' if n != 1 else ''} · x = {AXIS_TITLE[ctx.align]} · {smooth} · bevlog {__version__}"
+    grouped = ctx.multi_groups()
+    in_groups = f" in {len(ctx.groups)} groups" if grouped else ""
+    subtitle = (f"{n} run{'s' if n != 1 else ''}{in_groups} · x = {AXIS_TITLE[ctx.align]} · {smooth} · "
+                f"bevlog {__version__}")
     drawn = [{"id": p["id"], "figure": p["figure"]} for p in panels if p["figure"] is not None]
-    return assemble(title, subtitle, sections, drawn)
+    return assemble(title, subtitle, [s for s in sections if s], drawn)
 
 
 def write_report(path, runs, **kwargs) -> int:
@@ -107,7 +133,6 @@ def write_report(path, runs, **kwargs) -> int:
 
 
 def _section(title: str, note: str, body: str, sid: str) -> str:
-    from bevlog.report.html import esc
+    from bevlog.report.sections import section
 
-    note_html = f'<p class="note">{esc(note)}</p>' if note else ""
-    return f'<section id="{esc(sid)}"><h2>{esc(title)}</h2>{note_html}{body}</section>'
+    return section(title, note, body, sid)

@@ -37,16 +37,30 @@ def components_panel(ctx: Context) -> dict:
     names = list(groups)[:MAX_SUBPLOTS]
     if len(groups) > MAX_SUBPLOTS:
         note += f" Showing {MAX_SUBPLOTS} of {len(groups)} terms."
+    from bevlog.report.bands import band_traces, group_mean_sd, group_of, member_line
+
     layout, refs = subplot_grid(ctx, len(names), 3 if len(names) > 4 else 2, names, row_height=200)
     traces, legend_done = [], set()
     for name, axes in zip(names, refs):
+        by_label = {}
         for run, label, column in groups[name]:
             curve = metric_curve(run, label, column, ctx.align, ctx.weight, ctx.overrides)
             if curve is None or not len(curve.x):
+                continue
+            by_label[label] = curve
+            group = group_of(ctx, label)
+            if group is not None:
+                traces.append(member_line(curve.x, curve.smooth, ctx, label, group, axes=axes))
                 continue
             trace = line(curve.x, curve.smooth, ctx, label, axes=axes, width=1.6,
                          legend=label not in legend_done, hover_name=f"{label} · {column}")
             trace["name"] = trace["legendgroup"]
             legend_done.add(label)
             traces.append(trace)
+        for group in ctx.multi_groups():
+            band = group_mean_sd([by_label.get(lab) for lab in group.labels])
+            if band is not None:
+                traces.extend(band_traces(*band, ctx, group, axes=axes, legend=group.name not in legend_done,
+                                          hover_name=f"{group.name} (n={group.n}) · {name}"))
+                legend_done.add(group.name)
     return panel("panel-components", "Loss components", note, {"data": traces, "layout": layout})

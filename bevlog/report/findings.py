@@ -24,7 +24,7 @@ def finding_x(ctx, run, step, epoch):
     if ctx.align == "epochs" and epoch is not None and math.isfinite(epoch):
         return float(epoch)
     if step is None and epoch is not None:
-        ipe = run.meta.get("iters_per_epoch")
+        ipe = run.meta.iters_per_epoch
         step = epoch * ipe if ipe else None
     if step is None:
         return None
@@ -107,3 +107,25 @@ def _shape(panel, shape) -> None:
     shapes = panel["figure"]["layout"].setdefault("shapes", [])
     if len(shapes) < MAX_SHAPES:
         shapes.append(shape)
+
+
+def verdicts_html(runs, findings, labels_by_name: dict) -> str:
+    """One verdict line per run, the same as `bevlog diagnose` prints (bevlog.verdict over the run's
+    findings and its one plan, made consistent against the run), escaped; a list."""
+    from bevlog.fixes import plan_of
+    from bevlog.report.html import esc
+    from bevlog.verdict import verdict
+
+    by_run: dict = {}
+    for f in findings:
+        by_run.setdefault(f.run, []).append(f)
+    items = []
+    for run in runs:
+        mine = by_run.get(run.name, [])
+        plan = plan_of(mine, run)
+        judged = verdict(mine, plan.summary(), run.train is not None and len(run.train) > 0)
+        label = labels_by_name.get(run.name, run.name)
+        items.append(f'<li data-run="{esc(run.name)}"><span class="name">{esc(label)}</span> — '
+                     f'<strong class="verdict verdict-{esc(judged.status.replace(" ", "-"))}">{esc(judged.status)}'
+                     f"</strong> — {esc(judged.line.split(' — ', 1)[1])}</li>")
+    return f'<ul id="verdicts">{"".join(items)}</ul>'

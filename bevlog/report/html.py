@@ -97,6 +97,10 @@ td.src { color:var(--muted); font-size:12px; overflow-wrap:anywhere; min-width:1
 .sev-error { color:#b3261e; font-weight:600; } .sev-warning { color:#a15c00; font-weight:600; }
 .sev-info { color:#2f5f8a; }
 .scroll { overflow-x:auto; }
+section h3 { margin:10px 0 4px; font-size:14px; }
+ul.verdicts { margin:6px 0; padding-left:20px; }
+ul.verdicts li { margin:3px 0; }
+table + table, .scroll + .scroll { margin-top:8px; }
 """
 
 SCRIPT = """

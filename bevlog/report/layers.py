@@ -18,7 +18,7 @@ COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4
 
 def layer_groups(run) -> list:
     """The (group, term) pairs of `run.layers`."""
-    from parsers.layers import group_terms
+    from parsers import group_terms
 
     return group_terms(run)
 
@@ -31,7 +31,7 @@ def layer_matrix(run, group_term, ctx: Context):
     import pandas as pd
 
     from bevlog.align import frame_x
-    from parsers.layers import term_wide
+    from parsers import term_wide
 
     step, epoch_f, layer, value, present = term_wide(run, group_term)
     carried = present.any(axis=0)

@@ -49,6 +49,24 @@ def check_png_support() -> str:
     return browser
 
 
+TITLE_PX = 40
+
+
+def titled(figure: dict, title: str) -> dict:
+    """A copy of a panel's figure with its title drawn in the image (the HTML page shows it
+    as a heading; a PNG travels alone). The figure's own layout is not changed."""
+    from bevlog.report.html import plot_text
+
+    layout = dict(figure["layout"])
+    margin = dict(layout.get("margin") or {})
+    margin["t"] = int(margin.get("t", 36)) + TITLE_PX
+    layout.update(margin=margin, height=int(layout.get("height", 400)) + TITLE_PX,
+                  title={"text": f"<b>{plot_text(title)}</b>", "x": 0.01, "xanchor": "left",
+                         "y": 1 - 10 / (int(layout.get("height", 400)) + TITLE_PX), "yanchor": "top",
+                         "font": {"size": 16}})
+    return {"data": figure["data"], "layout": layout}
+
+
 def write_pngs(panels: list[dict], out_dir: str, width: int = 1200, scale: float = 1.0) -> list[str]:
     """One `<panel>.png` per drawn panel in out_dir; returns the paths written.
 
@@ -67,8 +85,9 @@ def write_pngs(panels: list[dict], out_dir: str, width: int = 1200, scale: float
             continue
         name = p["id"].removeprefix("panel-") + ".png"
         path = os.path.join(out_dir, name)
-        height = int(p["figure"]["layout"].get("height", 400))
-        jobs.append({"fig": p["figure"], "path": os.path.join(out_dir, f".{name}.{os.getpid()}.tmp.png"),
+        fig = titled(p["figure"], p["title"])
+        height = int(fig["layout"].get("height", 400))
+        jobs.append({"fig": fig, "path": os.path.join(out_dir, f".{name}.{os.getpid()}.tmp.png"),
                      "opts": {"format": "png", "width": width, "height": height, "scale": scale}})
         paths.append(path)
     os.environ.setdefault("BROWSER_PATH", browser)

@@ -31,13 +31,25 @@ class Context:
     max_points: int | None = DEFAULT_MAX_POINTS
     x_range: list | None = None
     colors: dict = field(default_factory=dict)
+    groups: list = field(default_factory=list)  # bevlog.groups.Group; runs of a group share a colour
 
     def __post_init__(self):
         if not self.colors:
-            self.colors = {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(self.labels)}
+            units = [g.labels for g in self.groups] if self.groups else [[lab] for lab in self.labels]
+            for i, labels in enumerate(units):
+                for lab in labels:
+                    self.colors[lab] = PALETTE[i % len(PALETTE)]
 
     def pairs(self):
         return zip(self.runs, self.labels)
+
+    def multi_groups(self) -> list:
+        """The groups of two runs or more (drawn as mean ± sd)."""
+        return [g for g in self.groups if g.n > 1]
+
+    def grouped(self, label: str) -> bool:
+        """The run is a member of a group of two or more (drawn faint under its group's mean)."""
+        return any(label in g.labels for g in self.multi_groups())
 
 
 def x_title(ctx: Context) -> str:
@@ -58,7 +70,7 @@ def base_layout(ctx: Context, height: int, y_title: str = "", y_log: bool = Fals
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "font": {"size": 11}},
         "xaxis": axis(ctx, x_title(ctx), with_range=True),
         "yaxis": {"title": {"text": plot_text(y_title)}, "type": "log" if y_log else "linear",
-                  "gridcolor": GRID, "zeroline": False, "exponentformat": "power" if y_log else "B"},
+                  "gridcolor": GRID, "zeroline": False, "exponentformat": "e" if y_log else "B"},
     }
 
 
@@ -142,8 +154,12 @@ def overlay_axis() -> dict:
 
 
 def log_ticks(layout: dict, values, axis: str = "yaxis") -> None:
-    """Label 1-2-5 per decade when the data spans ≤ 3 decades (plotly's default then
-    prints every digit 2…9 and the axis becomes unreadable)."""
+    """Explicit tick labels on a log axis that read the same in the browser and in a PNG:
+    `1e-4 2e-4 5e-4 1e-3` — every digit per decade when the data spans at most one decade,
+    1-2-5 up to three, every decade beyond; plain numbers between 0.01 and 10,000 (`0.05`,
+    `2`, `50`)."""
+    import math
+
     import numpy as np
 
     parts = [np.asarray(v, dtype=float) for v in values]
@@ -152,8 +168,30 @@ def log_ticks(layout: dict, values, axis: str = "yaxis") -> None:
     if not parts:
         return
     allv = np.concatenate(parts)
-    if np.log10(allv.max() / allv.min()) <= 3:
-        layout[axis]["dtick"] = "D2"
+    lo, hi = float(allv.min()), float(allv.max())
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    span = math.log10(hi / lo)
+    steps = tuple(range(1, 10)) if span <= 1 else (1, 2, 5) if span <= 3 else (1,)
+    ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in steps]
+    inside = [t for t in ticks if lo <= t <= hi]
+    margin = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+    ticks = margin if len(inside) >= 2 else [t for t in ticks if lo / 10 <= t <= hi * 10]
+    layout[axis].update({"tickmode": "array", "tickvals": ticks, "ticktext": [tick_text(t) for t in ticks]})
+    layout[axis].pop("dtick", None)
+
+
+def tick_text(v: float) -> str:
+    """`1e-4`, `2e-3`, `0.05`, `2`, `500`, `2e+4` → `2e4`: short, no superscripts."""
+    if 0.01 <= v < 1e4:
+        return f"{v:g}"
+    mantissa, exponent = f"{v:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def hex_rgba(color: str, alpha: float) -> str:
+    """'#4e79a7' -> 'rgba(78,121,167,0.2)' (band fills)."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def robust_top(curves, skip_fraction: float = 0.03):

@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 
 from bevlog.report.html import esc
 
 
-def run_table(ctx) -> str:
+def run_table(ctx, link: bool = False, only: int | None = None) -> str:
+    """One row per run. `link`: each name links to the run's own section (`#run-<k>`);
+    `only`: the row of run k alone (in that section)."""
     from bevlog.align import log_interval, total_batch
     from bevlog.compare import metric_curve
     from bevlog.summary import batch_text, fmt_lr, fmt_num, length_text
 
+    smoothed = f" (EMA {ctx.weight:g})" if ctx.weight else ""
     head = ["run", "format", "length", "batch", "optimizer · lr", "lr/sample", "decoder",
-            "rows", "final loss", "best loss", "evals", "ended", "skipped", "source"]
+            "rows", f"final loss{smoothed}", f"best loss{smoothed}", "evals", "ended", "skipped", "source"]
     rows = []
-    for run, label in ctx.pairs():
+    for k, (run, label) in enumerate(ctx.pairs()):
+        if only is not None and k != only:
+            continue
         meta = run.meta
         batch = total_batch(run, ctx.overrides)
         lr = meta.get("lr")
@@ -33,7 +39,8 @@ def run_table(ctx) -> str:
         sources = meta.get("sources") or []
         batch_cell = batch_text(meta) if batch == meta.get("total_batch") else f"{batch} (--batch)"
         cells = [
-            ("name", f'<span class="swatch" style="background:{esc(ctx.colors[label])}"></span>{esc(label)}'),
+            ("name", f'<span class="swatch" style="background:{esc(ctx.colors[label])}"></span>'
+                     + (f'<a href="#run-{k}">{esc(label)}</a>' if link else esc(label))),
             ("nw", esc(meta.get("format") or "?")),
             ("", esc(length_text(meta))),
             ("num", esc(batch_cell if batch else "?")),
@@ -51,7 +58,8 @@ def run_table(ctx) -> str:
         ]
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>"
                                      for c, v in cells) + "</tr>")
-    return ('<div class="scroll"><table id="run-table"><thead><tr>'
+    table_id = "run-table" if only is None else f"run-table-{only}"
+    return (f'<div class="scroll"><table id="{table_id}"><thead><tr>'
             + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table></div>")
 
@@ -84,16 +92,10 @@ def findings_table(findings, labels_by_name: dict) -> str:
 
 
 def span_text(f) -> str:
-    if _ok(f.start_epoch):
-        end = f.end_epoch if _ok(f.end_epoch) else None
-        if end is not None and abs(end - f.start_epoch) > 1e-9:
-            return f"epochs {f.start_epoch:.1f}–{end:.1f}"
-        return f"epoch {f.start_epoch:.1f}"
-    if f.start_step is not None:
-        if f.end_step is not None and f.end_step != f.start_step:
-            return f"steps {f.start_step}–{f.end_step}"
-        return f"step {f.start_step}"
-    return "whole run"
+    """Where the finding is (bevlog.where: the one formatter every output uses)."""
+    from bevlog.where import finding_where
+
+    return finding_where(f, None)
 
 
 def _clipped(text: str, n: int) -> str:
@@ -104,4 +106,73 @@ def _clipped(text: str, n: int) -> str:
 
 
 def _ok(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def settings_table(view) -> str:
+    """The settings that differ (bevlog.configdiff.ConfigDiff, per run or per group): a
+    setting × run table, every value escaped, long ones shortened (whole in the tooltip)."""
+    from bevlog.configdiff import SHORT, text
+
+    if not view.rows:
+        return '<p class="note">No setting differs between the runs that the logs state.</p>'
+    head = "".join(f"<th>{esc(label)}</th>" for label in view.labels)
+    rows = []
+    for row in view.rows:
+        cells = "".join(f"<td>{_clipped(text(v), SHORT)}</td>" for v in row.values)
+        rows.append(f'<tr data-kind="{esc(row.kind)}"><td class="nw">{esc(row.key)}</td>{cells}</tr>')
+    return ('<div class="scroll"><table id="settings-table"><thead><tr><th>setting</th>' + head
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+
+
+def comparison_table(comp) -> str:
+    """The compare table of one metric (bevlog.compare.Comparison): the numbers `bevlog
+    compare` prints, one row per run."""
+    from bevlog.align import UNIT
+    from bevlog.compare import fmt_value
+    from bevlog.summary import fmt_lr
+
+    checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
+    head = (["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"] + checkpoint_cols
+            + ["noise", "noise·√(B·n)", f"slope/{UNIT[comp.align]}", "curve"])
+    rows = []
+    for _, r in comp.stats.iterrows():
+        cells = [("name", esc(r["run"])), ("num", esc(_int(r["batch"]))), ("num", esc(fmt_lr(r["lr"]))),
+                 ("num", esc(fmt_lr(r["lr_per_sample"]))), ("num", esc(_int(r["iters_per_epoch"]))),
+                 ("num", esc(_int(r["rows"]))), ("num", esc(fmt_value(r["final"]))),
+                 ("num", esc(fmt_value(r["best"])))]
+        cells += [("num", esc(fmt_value(r[c]))) for c in checkpoint_cols]
+        cells += [("num", esc(_g3(r["noise"]))), ("num", esc(_g3(r["noise_norm"]))),
+                  ("num", esc(_g3(r["slope"]))), ("nw", esc(r["curve"]))]
+        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for c, v in cells) + "</tr>")
+    return ('<div class="scroll"><table class="compare-table"><thead><tr>'
+            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></div>")
+
+
+def group_stats_table(comp) -> str:
+    """mean ± sd and n per group at final, best and the shown checkpoints."""
+    from bevlog.groupcompare import mean_sd_text
+
+    checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
+    cols = ["final", "best"] + checkpoint_cols
+    rows = []
+    for _, r in comp.group_stats.iterrows():
+        cells = [("name", esc(r["group"])), ("num", esc(r["n"])), ("nw", esc(r["seeds"]))]
+        for c in cols:
+            mean, sd = r[f"{c}_mean"], r[f"{c}_sd"]
+            cells.append(("num", esc(mean_sd_text(mean if _ok(mean) else None, sd if _ok(sd) else None))))
+        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for c, v in cells) + "</tr>")
+    return ('<div class="scroll"><table class="group-table"><thead><tr><th>group</th><th>n</th><th>seeds</th>'
+            + "".join(f"<th>{esc(c)} (mean ± sd)</th>" for c in cols) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></div>")
+
+
+def _int(v) -> str:
+    return str(int(v)) if _ok(v) else "?"
+
+
+def _g3(v) -> str:
+    if not _ok(v):
+        return "–"
+    return f"{v:.2e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4) else f"{v:.3g}"

@@ -10,12 +10,15 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # id -> (module, function); the order is the order findings of equal severity are listed in
 RULE_MODULES = {
+    "lr-invalid": ("lr_invalid", "find_lr_invalid"),
     "nonfinite-loss": ("nonfinite_loss", "find_nonfinite_loss"),
+    "earlier-attempt": ("earlier_attempt", "find_earlier_attempt"),
+    "loss-zero": ("loss_zero", "find_loss_zero"),
     "grad-nonfinite": ("grad_nonfinite", "find_grad_nonfinite"),
     "grad-spike": ("grad_spike", "find_grad_spike"),
     "divergence": ("divergence", "find_divergence"),
@@ -28,6 +31,7 @@ RULE_MODULES = {
     "layer-flat": ("layer_flat", "find_layer_flat"),
     "layer-unstable": ("layer_unstable", "find_layer_unstable"),
     "layer-redundant": ("layer_redundant", "find_layer_redundant"),
+    "schedule": ("schedule_check", "find_schedule"),
     "plateau": ("plateau", "find_plateau"),
     "lr-batch": ("lr_batch", "find_lr_batch"),
     "overfitting": ("overfitting", "find_overfitting"),

@@ -6,31 +6,31 @@ per-iteration thresholds. Everything here is a plain function of the Run's frame
 """
 from __future__ import annotations
 
-import math
 import re
 import weakref
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bevlog.findings import Finding, Fix
-from bevlog.smooth import rolling_median  # noqa: F401 - the project's one smoother, used by the rules
+from bevlog import config_keys
+from bevlog.findings import Change, Finding, Fix, is_number
+from bevlog.numbers import fmt, nice_lr, pct  # noqa: F401 - the rules' number words
+from bevlog.smooth import rolling_median
+from bevlog.where import at_text, log_terms, span_text
 from parsers import Meta, segment_starts
 
 CACHE_KEY = "bevlog.signals"
 # Run -> {key: derived value}. Keyed weakly by the Run object (Runs hash by identity), so
 # nothing is written into the Run and an entry goes when its Run does. A Run's frames and
 # frozen meta are not edited after parsing; a changed Run is a new object with a fresh cache.
-_CACHES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 AUX_KEY = re.compile(r"(^|[._/])d\d+\.")  # mmdet intermediate-layer prefix `dK.`
 
 
 def doc(default, text: str):
     """A named threshold with its documentation (read by `bevlog diagnose --explain`)."""
-    from dataclasses import field
-
     return field(default=default, metadata={"doc": text})
 
 
@@ -56,6 +56,8 @@ class Signals:
     last_truncated: bool  # the log's last line was cut mid-write: its NaNs mean "missing"
     segment_start: np.ndarray  # bool per row: first row of a resumed launch (parsers.segment_starts)
     schedule: Any = None  # bevlog.schedule.Schedule: the lr schedule from the config and the logged lr
+    mid_run: bool = False  # the log starts in the middle of a run without a resume line
+    derived: dict = field(default_factory=dict)  # values computed from these on first use (phases)
 
 
 def run_cache(run) -> dict:
@@ -91,12 +93,42 @@ def _compute(run) -> Signals:
     window = int(min(31, max(5, n // 40))) | 1
     interval = float(np.median(np.diff(step))) if n > 1 else float("nan")
     iter_runner = run.meta.runner == "iter"
-    from bevlog.schedule import model_schedule
+    from bevlog.schedule import model_schedule, starts_mid_run
 
     sched = model_schedule(run.meta, t, step, lr, epoch_f)
     truncated = any("truncat" in str(k).lower() for k in run.meta.skipped)
+    resumed = bool(len(run.meta.segments) and run.meta.segments[0].resumed_from is not None)
+    mid_run = not resumed and starts_mid_run(run.meta, step, epoch_f)
     return Signals(t, step, epoch_f, loss, loss_raw, lr, sched.warmup_end_row, sched.warmup_iters, window,
-                   interval, iter_runner, truncated, segment_starts(t), sched)
+                   interval, iter_runner, truncated, segment_starts(t), sched, mid_run)
+
+
+def phase_cuts(sig: Signals) -> list[int]:
+    """Rows where a new phase of the run begins: a resumed launch takes over, or the lr restarts
+    (a warm restart after warmup). No window a rule measures spans one of these rows."""
+    cuts = sig.derived.get("phase_cuts")
+    if cuts is None:
+        from bevlog.schedule import lr_changes
+
+        rows = set(np.flatnonzero(sig.segment_start).tolist())
+        rows |= {c.row for c in lr_changes(sig, sig.schedule) if c.kind == "restart"}
+        cuts = sig.derived["phase_cuts"] = sorted(r for r in rows if r > 0)
+    return cuts
+
+
+def phase_of(sig: Signals, row: int) -> tuple[int, int]:
+    """(first row, one past the last row) of the phase that holds `row`."""
+    cuts = phase_cuts(sig)
+    k = int(np.searchsorted(cuts, row, side="right"))
+    lo = cuts[k - 1] if k else 0
+    hi = cuts[k] if k < len(cuts) else len(sig.step)
+    return lo, hi
+
+
+def phases(sig: Signals) -> list[tuple[int, int]]:
+    """[(first row, one past the last)] of every phase, in order."""
+    cuts = phase_cuts(sig)
+    return list(zip([0] + cuts, cuts + [len(sig.step)]))
 
 
 def nonfinite_rows(sig: Signals, values: np.ndarray) -> np.ndarray:
@@ -110,12 +142,9 @@ def nonfinite_rows(sig: Signals, values: np.ndarray) -> np.ndarray:
 
 def progress(run, sig: Signals) -> float | None:
     """Fraction of the planned iterations the log reached (None when the plan is unknown)."""
-    meta = run.meta
-    total = None
-    if meta.runner == "iter" and meta.max_iters:
-        total = meta.max_iters
-    elif meta.max_epochs and meta.iters_per_epoch:
-        total = meta.max_epochs * meta.iters_per_epoch
+    from bevlog.schedule import total_iters
+
+    total = total_iters(run.meta)
     if not total or not len(sig.step):
         return None
     return float(np.nanmax(sig.step) / total)
@@ -157,7 +186,7 @@ def base_lr(meta: Meta, sig: Signals | None = None) -> float | None:
     """The optimizer's base lr from the config; only param group 0's lr is logged, so the
     logged lr is a fallback (a backbone group with lr_mult would mislead)."""
     lr = meta.lr
-    if _finite(lr) and lr > 0:
+    if is_number(lr) and lr > 0:
         return float(lr)
     if sig is not None and "base_lr" in sig.t:
         base = column(sig.t, "base_lr")
@@ -175,13 +204,59 @@ def lr_for_fix(meta: Meta, sig: Signals) -> float | None:
     return base_lr(meta, sig) or peak_logged_lr(sig)
 
 
-def lower_lr_fix(meta: Meta, sig: Signals, divisor: float) -> tuple[list[dict], list[str]]:
-    """The lr change most rules suggest: the run's lr / divisor, as (changes, fix sentence parts)."""
-    base = lr_for_fix(meta, sig)
+def change(run, param: str, to, frm=None, reason: str = "") -> Change:
+    """A config change to `param`, at the key the run's config keeps it (bevlog.config_keys)."""
+    key = config_keys.key_for(param, run.meta)
+    if frm is None:
+        frm = config_keys.current(param, run.meta)
+    return Change(param, to, frm, key, reason=reason)
+
+
+def lr_change(run, sig: Signals, *, config_to=None, logged_to=None, effective_to=None,
+              reason: str = "") -> Change | None:
+    """The lr change a rule asks for, as the value to write in the config and the lr it yields.
+
+    A rule reasons in one of three scales: the config's lr (`config_to`), the lr the log shows
+    (`logged_to`, param group 0: a ratio to the schedule's logged peak carries over to the
+    config, whatever lr multiplier or auto-scaling sits between), or the lr the optimizer should
+    see (`effective_to`: a reference lr at the run's batch). The config value follows from the
+    run's `LrScale` (mmengine's auto_scale_lr)."""
+    from bevlog.schedule import lr_scale
+
+    scale = lr_scale(run.meta)
+    config = scale.config_lr
+    logged_peak = sig.schedule.peak_lr() if sig.schedule is not None else None
+    if logged_to is not None:
+        if config and logged_peak:
+            config_to = config * logged_to / logged_peak
+        else:
+            config_to = logged_to / scale.factor
+    elif effective_to is not None:
+        config_to = effective_to / scale.factor
+    if config_to is None or not is_number(config_to) or config_to <= 0:
+        return None
+    config_to = nice_lr(config_to)
+    frm = config if config else peak_logged_lr(sig)
+    eff_from = eff_to = None
+    if scale.factor != 1.0:
+        eff_from = frm * scale.factor if frm else None
+        eff_to = config_to * scale.factor
+    return Change("lr", config_to, frm, config_keys.key_for("lr", run.meta), eff_to, eff_from,
+                  scale.why or None, reason)
+
+
+def lower_lr_fix(meta_or_run, sig: Signals, divisor: float, reason: str = "") -> list[Change]:
+    """The lr change most rules suggest: the run's config lr / divisor."""
+    run = meta_or_run
+    base = lr_for_fix(run.meta, sig)
     if not base:
-        return [], []
-    to = nice_lr(base / divisor)
-    return [{"param": "lr", "from": base, "to": to}], [f"lr {fmt(base)} → {fmt(to)}"]
+        return []
+    c = lr_change(run, sig, config_to=base / divisor, reason=reason or f"the lr / {divisor:g}")
+    return [c] if c is not None else []
+
+
+def warmup_change(run, sig: Signals, to: int, reason: str) -> Change:
+    return change(run, "warmup_iters", int(to), sig.warmup_iters or None, reason)
 
 
 def dynamic_loss_scale(meta: Meta) -> bool | None:
@@ -194,15 +269,108 @@ def dynamic_loss_scale(meta: Meta) -> bool | None:
     return None
 
 
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+# ---- the run's outcome -----------------------------------------------------------------
+
+# a loss that fell less than this (first rows → smoothed end) on a run without evaluations is a
+# poor outcome; DETR-family runs that learn fall by far more (DETR3D 60%, bevdetr 50–70%)
+POOR_LOSS_FALL = 0.10
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the run turned out, read once and shared: a settings finding escalates only when the
+    outcome is poor, and says so when the run's own evidence contradicts its premise."""
+
+    trained: bool  # at least one train row was understood
+    metric: Any  # bevlog.evaluations.MetricSeries of the headline metric, or None
+    at_chance: bool  # the detection metric is at chance at every evaluation after the first
+    learns: bool  # the headline metric rises and ends near its best, above chance
+    loss_fall: float | None  # the loss's fall from its first rows to its smoothed end
+    ends_nonfinite: bool  # the loss is nan/inf in the last row
+    # (the lr at which rows a resume re-ran first went nan/inf, the lr the run resumed at): an earlier
+    # attempt that failed, whatever the resumed run did after it; None without one
+    failed_attempt: tuple | None = None
+
+    @property
+    def poor(self) -> bool:
+        if not self.trained:
+            return False  # nothing to judge: neither good nor poor
+        if self.at_chance or self.ends_nonfinite:
+            return True
+        if self.metric is not None and len(self.metric) >= 2:
+            return not self.learns and self.metric.value[-1] < 0.5 * self.metric.best
+        return self.loss_fall is not None and self.loss_fall < POOR_LOSS_FALL
+
+    def good_text(self) -> str | None:
+        """'coco/bbox_mAP 0.113 → 0.268' or 'the loss fell 74%' when the run went well, else None."""
+        if self.poor or not self.trained:
+            return None
+        if self.metric is not None and self.learns:
+            m = self.metric
+            return f"{m.name} {m.value[0]:.3g} → {m.value[-1]:.3g}"
+        if (self.metric is None or len(self.metric) < 2) and self.loss_fall is not None and self.loss_fall >= 0.3:
+            return f"the loss fell {self.loss_fall:.0%}"
+        return None
+
+
+def outcome(run) -> Outcome:
+    cache = run_cache(run)
+    if "bevlog.outcome" not in cache:
+        from bevlog.evaluations import detection_series, headline_series
+
+        sig = signals(run)
+        det = detection_series(run)
+        head = headline_series(run)
+        cache["bevlog.outcome"] = Outcome(
+            trained=bool(len(sig.step)), metric=head,
+            at_chance=bool(det is not None and len(det) >= 2 and det.at_chance()),
+            learns=bool(head is not None and head.learns_well()), loss_fall=loss_fall(sig),
+            ends_nonfinite=bool(len(sig.loss_raw) and "loss" in sig.t and not np.isfinite(sig.loss_raw[-1])
+                                and not sig.last_truncated),
+            failed_attempt=_failed_attempt(run, sig))
+    return cache["bevlog.outcome"]
+
+
+def _failed_attempt(run, sig: Signals) -> tuple | None:
+    """(lr where the superseded rows first went non-finite, lr at the first row of the launch that
+    replaced them), None when no superseded row is non-finite."""
+    sup = run.superseded
+    if sup is None or not len(sup) or "loss" not in sup or "lr" not in sup:
+        return None
+    loss = pd.to_numeric(sup["loss"], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(loss))
+    if not len(bad):
+        return None
+    lr_fail = float(pd.to_numeric(sup["lr"], errors="coerce").iloc[bad[0]])
+    resumed = None
+    if "superseded_by" in sup and "segment" in sig.t:
+        by = int(sup["superseded_by"].iloc[bad[0]])
+        mine = np.flatnonzero((np.asarray(sig.t["segment"]) == by) & np.isfinite(sig.lr))
+        resumed = float(sig.lr[mine[0]]) if len(mine) else None
+    return (lr_fail if np.isfinite(lr_fail) else None), resumed
+
+
+def loss_fall(sig: Signals) -> float | None:
+    """Relative fall of the loss from its first rows to the smoothed end of the run."""
+    finite = sig.loss[np.isfinite(sig.loss)]
+    if len(finite) < 6:
+        return None
+    smooth = rolling_median(sig.loss, sig.window)
+    tail = smooth[np.isfinite(smooth)]
+    first = float(np.median(finite[:3]))
+    last = float(np.median(tail[-max(2, len(tail) // 20):]))
+    return 1 - last / first if first > 0 else None
 
 
 # ---- building findings -----------------------------------------------------------------
 
 def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last: int | None,
-            message: str, evidence: dict, fix_text: str, changes: list | None = None) -> Finding:
-    """A Finding spanning rows first..last of `sig.t` (None for whole-run findings)."""
+            message: str, evidence: dict, advice: str = "", changes: list | None = None,
+            headline: str | None = None) -> Finding:
+    """A Finding spanning rows first..last of `sig.t` (None for whole-run findings). The fix is
+    `changes` (Change) and `advice` (what is no config change); its text is rendered from both."""
+    from bevlog.fixes import render_fix
+
     def at(arr, i):
         if i is None or not len(arr):
             return None
@@ -210,13 +378,28 @@ def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last
         return float(v) if np.isfinite(v) else None
 
     start_step, end_step = at(sig.step, first), at(sig.step, last)
+    changes = [c for c in (changes or []) if c is not None]
     return Finding(
         run=run.name, rule=rule, severity=severity,
         start_step=int(start_step) if start_step is not None else None,
         end_step=int(end_step) if end_step is not None else None,
         start_epoch=_round(at(sig.epoch_f, first)), end_epoch=_round(at(sig.epoch_f, last)),
-        message=message, evidence=evidence, fix=Fix(fix_text, changes or []),
+        message=message, evidence=evidence, fix=Fix(render_fix(changes, advice), changes, advice),
+        at=at_text(row_terms(run, sig, first), row_terms(run, sig, last)) if start_step is not None else None,
+        headline=headline,
     )
+
+
+def row_terms(run, sig: Signals, i: int | None) -> str | None:
+    """Row i as the log writes its place ('Epoch [6][1050/3750]', 'Iter [1200/90000]')."""
+    if i is None or not len(sig.step):
+        return None
+    i = min(max(i, 0), len(sig.step) - 1)
+    t = sig.t
+    get = (lambda name: float(t[name].iat[i]) if name in t and is_number(t[name].iat[i]) else None)
+    meta = run.meta
+    return log_terms(get("epoch"), get("iter"), get("iters_per_epoch") or meta.iters_per_epoch, sig.step[i],
+                     meta.runner, meta.library, meta.max_iters)
 
 
 def _round(x):
@@ -224,53 +407,9 @@ def _round(x):
 
 
 def where(sig: Signals, first: int, last: int | None = None) -> str:
-    """'epoch 6.2', 'epochs 6.2–9.8' or 'iter 1,200' / 'iters 1,200–4,000'."""
-    def one(i):
+    """'epoch 6.2', 'epochs 6.2–9.8' or 'iter 1,200' / 'iters 1,200–4,000' (bevlog.where)."""
+    def pair(i):
         e = sig.epoch_f[i] if len(sig.epoch_f) else float("nan")
-        if not sig.iter_runner and np.isfinite(e):
-            return f"{e:.1f}"
-        return f"{int(sig.step[i]):,}"
+        return float(sig.step[i]), float(e)
 
-    unit = "iter" if sig.iter_runner or not np.isfinite(sig.epoch_f[first]) else "epoch"
-    if last is None or last == first or one(first) == one(last):
-        return f"{unit} {one(first)}"
-    return f"{unit}s {one(first)}–{one(last)}"
-
-
-def fmt(x: float, digits: int = 3) -> str:
-    """Short human number: 3.91, 0.0123, 1.0e-03."""
-    if x is None or not np.isfinite(x):
-        return str(x)
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return f"{x:.1e}"
-    return f"{x:.{digits}g}"
-
-
-def pct(x: float) -> str:
-    """+9.4%, −12.0%, or ×21 for changes beyond +100%."""
-    if not np.isfinite(x):
-        return "?"
-    return f"×{1 + x:.3g}" if x > 1 else f"{x * 100:+.1f}%"
-
-
-def nice_lr(x: float) -> float:
-    """Round a suggested lr to two significant digits (2.0e-04, not 1.9999e-04)."""
-    if not x or not np.isfinite(x):
-        return x
-    return float(f"{x:.2g}")
-
-
-# ---- evaluation metrics ----------------------------------------------------------------
-
-# headline metrics, most preferred first; all higher-is-better
-METRIC_PREFERENCE = [r"(^|/)NDS$", r"(^|/)nds$", r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)mAP$",
-                     r"(^|/)AP$", r"(^|/)recall", r"(^|/)acc"]
-
-
-def headline_metric(evals: pd.DataFrame) -> str | None:
-    names = [m for m in evals["metric"].unique() if isinstance(m, str)]
-    for pattern in METRIC_PREFERENCE:
-        hits = sorted(m for m in names if re.search(pattern, m))
-        if hits:
-            return min(hits, key=len)
-    return None
+    return span_text(pair(first), pair(last) if last is not None else None, sig.iter_runner)

@@ -22,7 +22,7 @@ def quantum(values: np.ndarray) -> float:
     v = values[np.isfinite(values)]
     if not len(v):
         return 0.0
-    for decimals in range(0, 9):
+    for decimals in range(9):
         scaled = v * 10.0 ** decimals
         if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
             return 10.0 ** -decimals if decimals else 1.0

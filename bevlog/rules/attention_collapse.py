@@ -31,15 +31,26 @@ alone (info) shows on some healthy d=128 runs, whose sharp attention ends near t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, lr_for_fix, nice_lr, rolling_median, runs_of, signals, where
+from bevlog.rules._common import (
+    column,
+    doc,
+    finding,
+    fmt,
+    lower_lr_fix,
+    lr_change,
+    rolling_median,
+    runs_of,
+    signals,
+    where,
+)
 
 RULE_ID = "attention-collapse"
 SUMMARY = "a decoder layer's cross-attention entropy falls toward 0 or its max logit grows ≥30× (before the loss turns)"
-STATS_GROUP = "attn"
 
 
 @dataclass(frozen=True)
@@ -55,28 +66,33 @@ class Thresholds:
                                  "the good lr)")
 
 
+# the statistics' train columns: `[dK.]attn_entropy`, `[dK.]attn_logit_max` (the unprefixed one is
+# the final layer); read straight from the rows, so a log without them costs nothing here
+STATS_KEY = re.compile(r"^(?:d(?P<d>\d+)\.)?attn_(?P<term>entropy|logit_max)$")
+
+
+def stats_columns(run) -> list[tuple[str, str, int]]:
+    """[(column, term, layer)] of the attention statistics the log carries (empty without any)."""
+    found = [(c, STATS_KEY.match(str(c))) for c in run.train.columns] if run.train is not None else []
+    found = [(c, m) for c, m in found if m]
+    numbered = [int(m.group("d")) for _, m in found if m.group("d") is not None]
+    final = max(numbered) + 1 if numbered else max(0, (run.meta.num_decoder_layers or 1) - 1)
+    return [(c, m.group("term"), int(m.group("d")) if m.group("d") is not None else final) for c, m in found]
+
+
 def find_attention_collapse(run, th: Thresholds = Thresholds()):
-    layers = run.layers
-    if layers is None or not len(layers):
-        return []
-    stats = layers[layers["group"] == STATS_GROUP]
-    if not len(stats):
+    cols = stats_columns(run)
+    if not cols:
         return []
     sig = signals(run)
     start = sig.warmup_end_row
     if len(sig.step) - start < th.min_post_warmup_rows:
         return []
-    row_of = {int(s): i for i, s in enumerate(sig.step)}
     hits = []   # (onset row, layer, kind, early, at onset, extreme)
-    for (term, layer), rows in stats.groupby(["term", "layer"], observed=True).groups.items():
-        part = stats.loc[rows]
-        series = np.full(len(sig.step), np.nan)
-        for s, v in zip(part["step"].to_numpy(), part["value"].to_numpy(dtype=float)):
-            if int(s) in row_of:
-                series[row_of[int(s)]] = v
-        hit = _sign(series, start, str(term), sig.window, th)
+    for name, term, layer in cols:
+        hit = _sign(column(sig.t, name), start, term, sig.window, th)
         if hit is not None:
-            hits.append((hit[0], int(layer), str(term), *hit[1:]))
+            hits.append((hit[0], layer, term, *hit[1:]))
     if not hits:
         return []
     kinds = {h[2] for h in hits}
@@ -103,7 +119,8 @@ def find_attention_collapse(run, th: Thresholds = Thresholds()):
                 "per_layer": [{"layer": h[1], "term": h[2], "onset_step": int(sig.step[h[0]]),
                                "early": float(h[3]), "at_onset": float(h[4]), "extreme": float(h[5])} for h in hits]}
     fix_text, changes = _lr_fix(run, sig, onset, th)
-    return [finding(run, RULE_ID, severity, sig, onset, last, message, evidence, fix_text, changes)]
+    return [finding(run, RULE_ID, severity, sig, onset, last, message, evidence, fix_text, changes,
+                    f"cross-attention collapsed from {where(sig, onset)}")]
 
 
 def _sign(series: np.ndarray, start: int, term: str, window: int, th: Thresholds):
@@ -151,10 +168,9 @@ def _lr_fix(run, sig, onset: int, th: Thresholds):
     """lr / lr_divisor, from the lr logged where the collapse began (an lr raised after take-off is
     the culprit there, not the run's configured lr), else the run's lr."""
     at = float(sig.lr[onset]) if len(sig.lr) > onset and np.isfinite(sig.lr[onset]) and sig.lr[onset] > 0 else None
-    base = at or lr_for_fix(run.meta, sig)
-    text = ("lower the peak lr: attention that collapses while grad_norm stays moderate is an lr too high "
-            "for the attention logits (clipping does not reach it)")
-    if not base:
-        return text, []
-    to = nice_lr(base / th.lr_divisor)
-    return f"{text}: lr {fmt(base)} → {fmt(to)}", [{"param": "lr", "from": base, "to": to}]
+    text = ("attention that collapses while grad_norm stays moderate is an lr too high for the attention "
+            "logits (clipping does not reach it)")
+    if at:
+        return text, [lr_change(run, sig, logged_to=at / th.lr_divisor,
+                                reason=f"a fifth of the logged {fmt(at)} where the collapse began")]
+    return text, lower_lr_fix(run, sig, th.lr_divisor, "a fifth of the run's lr")

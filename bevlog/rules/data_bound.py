@@ -40,7 +40,7 @@ def find_dataloader_bound(run, th: Thresholds = Thresholds()):
     message = (f"waiting for data takes {share:.0%} of each iteration (median data_time {d_med:.3g} s of "
                f"{t_med:.3g} s): the GPU idles that long every step")
     evidence = {"share": share, "data_time_s": d_med, "time_s": t_med, "rows": int(ok.sum())}
-    cfg = run.meta.get("config") if isinstance(run.meta.get("config"), dict) else {}
+    cfg = run.meta.config if isinstance(run.meta.config, dict) else {}
     workers = _workers(cfg)
     more = f" (workers_per_gpu is {workers})" if workers is not None else ""
     fix = (f"raise the data loader's workers{more}, use persistent_workers / pin_memory, move heavy "

@@ -4,9 +4,12 @@ The loss is smoothed with a centred rolling median (rows are already interval me
 compared with its running minimum after warmup: ≥25% above it for ≥10 rows, or doubled for
 a few rows, is divergence. Rises inside warmup are ignored (the loss may rise while the lr
 climbs); an lr restart starts a new phase whose first rows settle like a warmup (the loss
-jumps when the lr does) before its running minimum is tracked. The finding reports where the rise began (the last minimum), the lr and
-grad_norm there, and which final-layer loss component started rising first. A rise that
-fell back near the minimum by the end of the log is a warning, one that did not an error.
+jumps when the lr does) before its running minimum is tracked; a resumed launch starts a phase too
+(no window spans a resume). The finding reports where the rise began (the last minimum), the lr and
+grad_norm there, and which final-layer loss component started rising first. A rise that did not
+come back is an error; one that came back to within `recovered` of its minimum is a bump the run
+got over by itself: a note, with no lr change (a training that heals itself is not fixed by a
+lower lr, and the next run may not bump at all).
 """
 from __future__ import annotations
 
@@ -15,9 +18,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (column, doc, finding, fmt, loss_columns, lr_for_fix, nice_lr,
-                                  rolling_median, runs_of, signals, where)
-from bevlog.schedule import lr_changes
+from bevlog.rules._common import (
+    change,
+    column,
+    doc,
+    finding,
+    fmt,
+    loss_columns,
+    lr_change,
+    lr_for_fix,
+    phase_cuts,
+    rolling_median,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 
 RULE_ID = "divergence"
 SUMMARY = "after warmup the smoothed loss rises ≥25% above its running minimum for ≥10 rows, or doubles"
@@ -29,7 +45,7 @@ class Thresholds:
     min_rows: int = doc(10, "rows the rise must last")
     double: float = doc(1.0, "a rise this large (loss doubled) needs only `double_rows` rows")
     double_rows: int = doc(3, "rows a doubling must last")
-    recovered: float = doc(0.10, "a rise that ends within this of the minimum is transient (warning)")
+    recovered: float = doc(0.10, "a rise that ends within this of the minimum recovered by itself (info)")
     component_rise: float = doc(0.10, "a component counts as rising once this far above its value at the minimum")
     lr_divisor: float = doc(fixes.DIVERGENCE_LR_DIVISOR, "when no grounded lr applies (or the lr is already at or below it): "
                                  "suggested peak lr = the lr where the rise began / this")
@@ -44,11 +60,10 @@ def find_divergence(run, th: Thresholds = Thresholds()):
     start = sig.warmup_end_row
     if n - start < th.double_rows + 2:
         return []
-    restarts = [c for c in lr_changes(sig, sig.schedule) if c.kind == "restart"]
-    # phases between lr restarts, each smoothed on its own (a centred median must not see
-    # the jump of the next phase); a phase after a restart skips its settling rows
+    # phases between lr restarts and resumed launches, each smoothed on its own (a centred median
+    # must not see the jump of the next phase); a phase after a cut skips its settling rows
     settle = max(th.restart_settle_rows, start)
-    cuts = [r.row for r in restarts if r.row > start]
+    cuts = [r for r in phase_cuts(sig) if r > start]
     phases = list(zip([start] + [min(n, c + settle) for c in cuts], cuts + [n]))
     smooth = np.full(n, np.nan)
     for a, b in phases:
@@ -102,8 +117,12 @@ def _report(run, sig, smooth, lo, hi, min_row, th):
     g_during = _median(g[lo:hi + 1])
     g_ratio = g_during / g_before if np.isfinite(g_before) and g_before > 0 else float("nan")
     comp = _first_rising_component(sig, min_row, hi, th.component_rise)
+    phase_end = hi
+    while phase_end + 1 < len(smooth) and np.isfinite(smooth[phase_end + 1]) and phase_end + 1 not in phase_cuts(sig):
+        phase_end += 1
+    end_level = smooth[phase_end] if np.isfinite(smooth[phase_end]) else end_level
     recovered = end_level <= level * (1 + th.recovered)
-    severity = "warning" if recovered and peak < level * (1 + th.double) else "error"
+    severity = "info" if recovered else "error"
     span_units = _span(sig, lo, hi)
     how = (f"rose to {peak / level:.3g}× its minimum" if peak > 2 * level
            else f"rose {100 * (peak / level - 1):.0f}% above its minimum")
@@ -120,39 +139,44 @@ def _report(run, sig, smooth, lo, hi, min_row, th):
                 "onset_step": int(sig.step[onset]), "lr_at_onset": _float(lr_at),
                 "grad_norm_before": _float(g_before), "grad_norm_during": _float(g_during),
                 "first_component": comp, "end_loss": float(end_level), "recovered": bool(recovered)}
+    if recovered:
+        return finding(run, RULE_ID, severity, sig, onset, hi, msg, evidence,
+                       "nothing to change for a bump the run got over by itself; watch for repeats", [],
+                       f"the loss bumped {100 * (peak / level - 1):.0f}% at {where(sig, onset)} and recovered")
     fix, changes = divergence_fix(run, sig, lr_at, th.lr_divisor, th.min_warmup_iters)
-    return finding(run, RULE_ID, severity, sig, onset, hi, msg, evidence, fix, changes)
+    return finding(run, RULE_ID, severity, sig, onset, hi, msg, evidence, fix, changes,
+                   f"the loss diverged from {where(sig, onset)} (lr {fmt(lr_at)})")
 
 
 def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
     """Fix for a loss that climbs: the grounded lr for this batch (the run's own config intent or
-    its model's published recipe, bevlog.recipes) when it is lower, else lr / divisor; warmup; clip."""
+    its model's published recipe, bevlog.recipes) when it is lower, else half the logged lr at
+    which the rise began (carried to the config by its ratio to the schedule's peak); warmup; clip."""
     from bevlog.recipes import lr_reference
+    from bevlog.schedule import lr_scale
 
     meta = run.meta
     base = lr_for_fix(meta, sig)
-    changes, bits = [], []
+    changes, advice = [], ""
     if base:
         ref = lr_reference(meta)
-        if ref and ref.high < base * 0.8:
-            to = nice_lr(ref.high)
-            why = f" ({ref.short})"
+        effective = base * lr_scale(meta).factor
+        onset = lr_at if lr_at and np.isfinite(lr_at) and lr_at > 0 else None
+        if ref and ref.high < effective * 0.8:
+            changes.append(lr_change(run, sig, effective_to=ref.high, reason=ref.short))
+        elif onset is not None:
+            changes.append(lr_change(run, sig, logged_to=onset / lr_divisor,
+                                     reason=f"half the logged {fmt(onset)} at which the rise began"))
         else:
-            onset = lr_at if lr_at and np.isfinite(lr_at) and lr_at > 0 else base
-            to = nice_lr(min(onset, base) / lr_divisor)
-            why = f" (half the {fmt(onset)} at which the rise began)" if onset != base else ""
-        changes.append({"param": "lr", "from": base, "to": to})
-        bits.append(f"lr {fmt(base)} → {fmt(to)}{why}")
+            changes.append(lr_change(run, sig, config_to=base / lr_divisor, reason="half the run's lr"))
     warm = sig.warmup_iters or 0
     if warm < min_warmup:
-        changes.append({"param": "warmup_iters", "from": warm or None, "to": min_warmup})
-        bits.append(f"warmup ≥ {min_warmup} iters at ratio {fixes.WARMUP_RATIO_TEXT}")
+        changes.append(warmup_change(run, sig, min_warmup, f"linear, from {fixes.WARMUP_RATIO_TEXT} of the lr"))
     else:
-        bits.append(f"keep warmup ≥ {warm} iters")
-    if not meta.get("grad_clip"):
-        changes.append({"param": "grad_clip", "to": fixes.CLIP_MAX_NORM})
-        bits.append(f"clip grad_norm at {fixes.CLIP_MAX_NORM}")
-    return "; ".join(bits), changes
+        advice = f"keep the warmup of {warm:,} iters"
+    if not meta.grad_clip:
+        changes.append(change(run, "grad_clip", fixes.CLIP_MAX_NORM, reason="the DETR-family configs' clip"))
+    return advice, changes
 
 
 def _first_rising_component(sig, min_row, hi, rise):

@@ -14,9 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog.rules._common import (
+    change,
+    column,
+    doc,
+    dynamic_loss_scale,
+    finding,
+    lower_lr_fix,
+    nonfinite_rows,
+    pct,
+    rolling_median,
+    runs_of,
+    signals,
+)
 from bevlog.rules._grad import suggested_clip
-from bevlog.rules._common import (column, doc, dynamic_loss_scale, finding, fmt, lower_lr_fix,
-                                  nonfinite_rows, pct, rolling_median, runs_of, signals)
 
 RULE_ID = "grad-nonfinite"
 SUMMARY = "share of rows with nan/inf grad_norm; benign fp16 overflow skips vs persistent corruption"
@@ -60,52 +71,49 @@ def find_grad_nonfinite(run, th: Thresholds = Thresholds()):
         a, b = max(spans, key=lambda s: s[1] - s[0])
         if tail_share >= th.tail_share:
             a, b = n - len(tail), n - 1
-        change = _change(smooth, a, b)
+        loss_change = _change(smooth, a, b)
     else:
-        change = _change(smooth, first, n - 1)
-    loss_bad = not np.isfinite(sig.loss[-1]) or (np.isfinite(change) and change > -th.improving)
-    fp16 = run.meta.get("fp16")
+        loss_change = _change(smooth, first, n - 1)
+    loss_bad = not np.isfinite(sig.loss[-1]) or (np.isfinite(loss_change) and loss_change > -th.improving)
+    fp16 = run.meta.fp16
     evidence = {"rows": n_bad, "of": n, "share": n_bad / n, "longest_run": longest,
-                "tail_share": tail_share, "loss_change": change, "fp16": fp16}
+                "tail_share": tail_share, "loss_change": loss_change, "fp16": fp16}
     share = f"{n_bad} of {n} rows ({n_bad / n:.1%}) have a non-finite grad_norm"
 
     if persistent and loss_bad:
         severity = "error"
-        how = (f"{pct(change)} over that stretch" if np.isfinite(change)
+        how = (f"{pct(loss_change)} over that stretch" if np.isfinite(loss_change)
                else "it is non-finite itself")
         message = (f"{share}, {longest} in a row, and the loss stopped improving "
                    f"({how}): the updates are corrupting the weights")
     elif persistent:
         severity = "warning"
-        message = (f"{share}, {longest} in a row; the loss still moved {pct(change)}, "
+        message = (f"{share}, {longest} in a row; the loss still moved {pct(loss_change)}, "
                    f"but that many skipped or clipped-to-nothing steps waste training")
     elif fp16 is False:
         severity = "warning"
-        message = (f"{share} in an fp32 run, although the loss kept improving ({pct(change)}); "
+        message = (f"{share} in an fp32 run, although the loss kept improving ({pct(loss_change)}); "
                    f"fp32 gradients should not overflow")
     elif loss_bad:
         severity = "warning"
-        message = f"{share} and the loss did not improve after them ({pct(change)})"
+        message = f"{share} and the loss did not improve after them ({pct(loss_change)})"
     else:
         severity = "info"
         cause = "fp16 overflow steps that the dynamic loss scaler skips" if fp16 else \
             "what fp16 overflow steps skipped by a dynamic loss scaler look like"
-        message = (f"{share}, isolated, and the loss kept falling ({pct(change)} from the first one to "
+        message = (f"{share}, isolated, and the loss kept falling ({pct(loss_change)} from the first one to "
                    f"the end): {cause}, benign")
 
     if severity == "info":
         return [finding(run, RULE_ID, severity, sig, first, last, message, evidence,
                         "nothing to change while the loss keeps improving", [])]
-    changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
+    changes = lower_lr_fix(run, sig, th.lr_divisor, "a third of the run's lr")
     if fp16 and dynamic_loss_scale(run.meta) is not True:
-        changes.append({"param": "fp16_loss_scale", "to": "dynamic"})
-        bits.append("dynamic loss scale")
-    if not run.meta.get("grad_clip"):
-        clip = suggested_clip(g)
-        changes.append({"param": "grad_clip", "to": clip})
-        bits.append(f"clip grad_norm at {fmt(clip)}")
-    bits.append("rescale the lr to the total batch if it was changed")
-    return [finding(run, RULE_ID, severity, sig, first, last, message, evidence, "; ".join(bits), changes)]
+        changes.append(change(run, "fp16_loss_scale", "dynamic", reason="a dynamic scaler skips overflowing steps"))
+    if not run.meta.grad_clip:
+        changes.append(change(run, "grad_clip", suggested_clip(g), reason="cap the rare bad batch"))
+    advice = "rescale the lr to the total batch if it was changed"
+    return [finding(run, RULE_ID, severity, sig, first, last, message, evidence, advice, changes)]
 
 
 def _every_step_skipped(run, sig, g, th):
@@ -117,24 +125,22 @@ def _every_step_skipped(run, sig, g, th):
     if n < th.min_rows or infs < th.min_inf_share * n:
         return []  # NaN alone is how a grad_norm that is not logged reads
     smooth = rolling_median(sig.loss, sig.window)
-    change = _change(smooth, 0, n - 1)
-    if not np.isfinite(change) or abs(change) > th.flat_loss:
+    loss_change = _change(smooth, 0, n - 1)
+    if not np.isfinite(loss_change) or abs(loss_change) > th.flat_loss:
         return []
-    fp16 = run.meta.get("fp16")
+    fp16 = run.meta.fp16
     static = dynamic_loss_scale(run.meta) is False
     scale = _static_scale(run.meta)
     cause = (f"the static fp16 loss scale{f' {scale:g}' if scale else ''} is too large: every step overflowed "
              f"and was skipped, so the weights never moved" if fp16 is not False and dynamic_loss_scale(run.meta)
              is not True else "every step produced a non-finite gradient, so no update was applied")
     message = (f"grad_norm is non-finite in all {n} rows ({infs} inf) while the loss stayed flat "
-               f"({pct(change)} over the run): {cause}")
-    evidence = {"rows": n, "of": n, "share": 1.0, "inf_rows": infs, "loss_change": change, "fp16": fp16,
+               f"({pct(loss_change)} over the run): {cause}")
+    evidence = {"rows": n, "of": n, "share": 1.0, "inf_rows": infs, "loss_change": loss_change, "fp16": fp16,
                 "static_loss_scale": static, "loss_scale": scale, "kind": "every_step"}
     if fp16 is not False and dynamic_loss_scale(run.meta) is not True:
-        fix = ("use a dynamic loss scale (fp16 = dict(loss_scale='dynamic'), or mmengine's AmpOptimWrapper with "
-               "loss_scale='dynamic')")
-        changes = [{"param": "fp16_loss_scale", "from": scale, "to": "dynamic"} if scale else
-                   {"param": "fp16_loss_scale", "to": "dynamic"}]
+        fix = "a dynamic scaler halves the scale after an overflow instead of skipping every step"
+        changes = [change(run, "fp16_loss_scale", "dynamic", scale)]
     else:
         fix = "overfit one batch in fp32 to find the layer whose gradient is non-finite; check the data for nan/inf"
         changes = []
@@ -143,7 +149,7 @@ def _every_step_skipped(run, sig, g, th):
 
 def _static_scale(meta):
     """The static loss scale the config sets (512.0), None when dynamic or not said."""
-    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    cfg = meta.config if isinstance(meta.config, dict) else {}
     for c in (cfg.get("fp16"), cfg.get("optimizer_config"), cfg.get("optim_wrapper")):
         if isinstance(c, dict) and isinstance(c.get("loss_scale"), (int, float)) and not isinstance(
                 c.get("loss_scale"), bool):

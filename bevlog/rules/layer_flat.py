@@ -12,8 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, lr_for_fix, signals
-from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians, mature
+from bevlog.rules._common import doc, finding, fmt, signals
+from bevlog.rules._layers import (
+    describe_group,
+    group_sums,
+    is_auxiliary_group,
+    late_layers,
+    layer_medians,
+    mature,
+)
 
 RULE_ID = "layer-flat"
 SUMMARY = "every decoder layer has the same loss (spread <2%) while that loss has plateaued"
@@ -60,10 +67,24 @@ def find_layer_flat(run, th: Thresholds = Thresholds()):
                    f"over the last part of the run: the decoder does not refine, the run sits on a plateau")
         evidence = {"group": group, "spread": spread, "fall": float(fall),
                     "per_layer": {str(int(k)): float(v) for k, v in row.items()}}
-        base = lr_for_fix(run.meta, sig)
         fix = ("check the reference-point refinement and the query/key position encodings; "
-               "overfit one batch to see whether the decoder can learn at all"
-               + (f"; the lr {fmt(base)} may be too low for this batch — or, when the loss stalled right after"
-                  " the start (see no-takeoff), far too high" if base else ""))
+               "overfit one batch to see whether the decoder can learn at all" + _lr_words(run))
         return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [])]
     return []
+
+
+def _lr_words(run) -> str:
+    """What the lr has to do with it, only as far as a grounded reference says (never a guess that
+    another rule contradicts)."""
+    from bevlog.recipes import lr_reference
+    from bevlog.schedule import lr_scale
+
+    ref = lr_reference(run.meta)
+    if ref is None or not run.meta.lr:
+        return ""
+    ratio = ref.ratio(run.meta.lr * lr_scale(run.meta).factor)
+    if ratio > 1.5:
+        return f"; the lr is {ratio:.2g}× above {ref.short} (see lr-batch): a too-high lr stalls a decoder too"
+    if ratio < 0.5:
+        return f"; the lr is {1 / ratio:.2g}× below {ref.short} (see lr-batch)"
+    return ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.rules._common import doc, finding, fmt, signals
-from bevlog.rules._layers import describe_group, late_layers, mature, layer_medians
+from bevlog.rules._layers import describe_group, late_layers, layer_medians, mature
 
 RULE_ID = "layer-inversion"
 SUMMARY = "the final decoder layer's loss is ≥5% worse than the first layer's late in training"

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bevlog.rules._common import doc, finding, fmt, signals
-from bevlog.rules._layers import describe_group, group_sums, is_auxiliary_group, late_layers, layer_medians, mature
+from bevlog.rules._common import change, doc, finding, fmt, signals
+from bevlog.rules._layers import (
+    describe_group,
+    group_sums,
+    is_auxiliary_group,
+    late_layers,
+    layer_medians,
+    mature,
+)
 
 RULE_ID = "layer-redundant"
 SUMMARY = "an early decoder layer is already within 1% of the final one: fewer layers would do"
@@ -55,7 +62,7 @@ def find_layer_redundant(run, th: Thresholds = Thresholds()):
                    f"layers add nothing, {k + 1} would do")
         evidence = {"group": group, "per_layer": {str(int(i)): float(v) for i, v in row.items()},
                     "good_enough_layer": int(row.index[k]), "gain_after": float(gain)}
-        fix = f"num_decoder_layers {L} → {k + 1} (check the validation metric on the shorter decoder)"
-        return [finding(run, RULE_ID, "info", sig, lo, n - 1, message, evidence, fix,
-                        [{"param": "num_decoder_layers", "from": L, "to": k + 1}])]
+        return [finding(run, RULE_ID, "info", sig, lo, n - 1, message, evidence,
+                        "check the validation metric on the shorter decoder",
+                        [change(run, "num_decoder_layers", k + 1, L, "the later layers add nothing")])]
     return []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (doc, finding, fmt, lower_lr_fix, signals)
+from bevlog.rules._common import doc, finding, fmt, lower_lr_fix, signals
 from bevlog.rules._layers import describe_group, late_series, mature
 
 RULE_ID = "layer-unstable"
@@ -64,6 +64,6 @@ def find_layer_unstable(run, th: Thresholds = Thresholds()):
     message = (f"decoder layer {lf}'s {term} loss{describe_group(group)} scatters ±{fmt(nf)} row to row, "
                f"{r:.1f}× layer {l0}'s ±{fmt(n0)}: the deep layers train unstably")
     evidence = {"group": group, "term": term, "noise_first": n0, "noise_final": nf, "ratio": r}
-    changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
-    bits.append("check the refinement between layers (detach reference points per layer)")
-    return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, "; ".join(bits), changes)]
+    changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
+    advice = "check the refinement between layers (detach reference points per layer)"
+    return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, advice, changes)]

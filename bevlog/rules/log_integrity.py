@@ -1,23 +1,40 @@
-"""log-integrity: resumes, repeated or backwards steps, iters/epoch changing, and how the log ended.
+"""log-integrity: how the log ended, resumes, repeated or backwards steps, iters/epoch changing.
 
 A run that ended in a Python traceback is an error naming the exception (type and message of
-the last traceback, and the frame that raised it); a log with a full header and not one
-train row died before its first iteration (an error quoting its last lines); a log that stops
-before its planned end (or in the middle of an epoch when the plan is unknown) is a warning
-— unless the log is still being written (`bevlog watch`). Resumes are noted (info): the
-run is stitched from segments, and rows of an earlier segment that a later one re-ran are
-dropped. Unparseable lines are counted by reason by the parser and noted here.
+the last traceback, and the frame that raised it) — unless the exception is a stop: a
+`KeyboardInterrupt` is a person pressing Ctrl-C, a `SignalException` or a SIGTERM/SIGKILL line is a
+scheduler (or the OOM killer) ending the job; those are "stopped" (a note, with how far it got),
+not an error to fix. A log with a full header and not one train row died before its first
+iteration (an error quoting its last lines) — or, while the log is still being written (`bevlog
+watch`), is waiting for its first iteration. A run of which no train row was understood at all is
+never "healthy": that is a warning of its own. A log that stops before its planned end without a
+word (or in the middle of an epoch when the plan is unknown) is a warning — unless the log is still
+being written. Only a console capture records tracebacks: a log file the logger writes (`.log`,
+`.log.json`) is silent about an exception, so its silence is reported as "no error logged", never as
+"without an error". Resumes are noted (info): the run is stitched from segments, and rows of an earlier
+segment that a later one re-ran are kept apart (the `earlier-attempt` rule reads them). A log that
+starts in the middle of a run without a resume line is noted too: what came before is not in it.
+Unparseable lines are counted by reason by the parser and noted here.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import column, doc, finding, signals, where
+from bevlog.rules._common import column, doc, finding, row_terms, signals, where
+from bevlog.schedule import total_iters
 
 RULE_ID = "log-integrity"
-SUMMARY = "resumes, repeated/backwards steps, iters/epoch changing, a run that stopped early or crashed"
+SUMMARY = "how the run ended (crash, stop, never trained), resumes, repeated/backwards steps, iters/epoch changing"
+# a line of the log's tail that says a signal ended the job (torch elastic, slurm, the shell)
+SIGNAL_LINE = re.compile(r"SIGTERM|SIGKILL|SIGHUP|Signals\.SIG\w+|got signal:? ?\d+|^Killed$|^Terminated$|"
+                         r"CANCELLED AT|DUE TO TIME LIMIT|oom[-_ ]kill", re.IGNORECASE)
+# exceptions that are a stop, not a failure
+STOP_EXCEPTIONS = {"KeyboardInterrupt": "by a person (KeyboardInterrupt: Ctrl-C)",
+                   "SignalException": "by a signal (a scheduler, or the OOM killer)"}
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -26,59 +43,89 @@ class Thresholds:
 
 def find_log_integrity(run, th: Thresholds = Thresholds(), live: bool = False):
     """`live`: the log is still being written (`bevlog watch`): a log that stops is not news."""
-    meta = run.meta
     sig = signals(run)
+    out = _ending(run, sig, live)
+    out += _structure(run, sig)
+    out += _skipped(run, sig, th)
+    return out
+
+
+def _ending(run, sig, live):
+    meta = run.meta
     n = len(sig.step)
     last = n - 1 if n else None
-    out = []
-    ended = str(meta.get("ended") or "")
+    ended = str(meta.ended or "")
     total = _planned_steps(meta)
     progress = _progress(sig, total)
-
-    never = n == 0 and (run.evals is None or not len(run.evals)) and _has_header(meta)
-    if never:
-        out.append(_never_trained(run, sig, ended, live))
-    elif ended.startswith("traceback"):
-        out.append(_died(run, sig, ended, progress, total))
+    has_evals = run.evals is not None and len(run.evals) > 0
+    if n == 0 and not has_evals and _has_header(meta):
+        return [_never_trained(run, sig, ended, live)]
+    out = []
+    if n == 0:
+        out.append(_no_rows(run, sig))
+    crash = _crash(meta, ended)
+    stop = _stop_kind(crash, meta.tail)
+    if crash is not None and stop is None:
+        out.append(_died(run, sig, crash, progress, total))
+    elif stop is not None and not live:
+        msg = f"the run was stopped {progress}{stop}" + (
+            f" ({crash.exception})" if crash and crash.exception != crash.type else "")
+        out.append(finding(run, RULE_ID, "info", sig, last, last, msg,
+                           {"kind": "stopped", "by": stop, "last_step": _int(sig.step[-1]) if n else None,
+                            "planned_steps": total, "exception_type": crash.type if crash else None},
+                           "resume from the last checkpoint (resume_from / --resume) to finish it", [],
+                           f"stopped {progress}{stop}"))
     elif ended == "stopped" and not live:
-        msg = f"the log stops {progress}without an error: killed, out of time, or still running"
+        if _records_tracebacks(meta):
+            msg = f"the log stops {progress}without an error: killed, out of time, or still running"
+            said = "without an error"
+        else:
+            msg = (f"the log stops {progress}with no error in it: killed, out of time, crashed (a log file does not "
+                   "record tracebacks) or still running")
+            said = "with no error logged"
         out.append(finding(run, RULE_ID, "warning", sig, last, last, msg,
                            {"kind": "stopped", "last_step": _int(sig.step[-1]) if n else None,
                             "planned_steps": total},
-                           "resume from the last checkpoint (resume_from / --resume) if it was cut off", []))
+                           "resume from the last checkpoint (resume_from / --resume) if it was cut off", [],
+                           f"the log stops {progress}{said}"))
+    return out
 
-    segments = meta.get("segments") or []
-    resumed = [s for s in segments if isinstance(s, dict) and s.get("resumed_from")]
+
+def _stop_kind(crash, tail) -> str | None:
+    """'by a person (…)' / 'by a signal (…)' when the run was stopped rather than failed, else None."""
+    if crash is not None and crash.type in STOP_EXCEPTIONS:
+        return STOP_EXCEPTIONS[crash.type]
+    if any(SIGNAL_LINE.search(str(line).strip()) for line in list(tail or ())[-5:]):
+        return STOP_EXCEPTIONS["SignalException"]
+    return None
+
+
+def _no_rows(run, sig):
+    skipped = {k: v for k, v in (run.meta.skipped or {}).items() if v}
+    said = (": " + ", ".join(f"{v} {k}" for k, v in skipped.items())) if skipped else ""
+    msg = (f"not one train row was understood (lines the parser could not read{said or ': none'}): "
+           "nothing about the training can be judged")
+    return finding(run, RULE_ID, "warning", sig, None, None, msg, {"kind": "no_train_rows", "skipped": skipped},
+                   "check that this is the training log (not a test log), and what the skipped lines are", [],
+                   "no train row was understood")
+
+
+def _structure(run, sig):
+    out = []
+    meta = run.meta
+    segments = meta.segments
+    resumed = [s for s in segments if s.resumed_from is not None]
     if len(segments) > 1 or resumed:
-        parts = []
-        for s in resumed:
-            r = s["resumed_from"]
-            parts.append(f"epoch {r.get('epoch')}, iter {r.get('iter')}")
-        dropped = sum(int(s.get("dropped_rows") or 0) for s in segments if isinstance(s, dict))
-        msg = ((f"the log has {len(segments)} segments" if len(segments) > 1 else "the log starts at a resume")
-               + (f", resumed from {'; '.join(parts)}" if parts else "")
-               + (f"; {dropped} rows re-run after a resume were replaced by the later segment" if dropped else "")
-               + ": the run is stitched at the resume")
-        first = _row_of(sig.step, resumed[0].get("first_step")) if resumed else None
-        out.append(finding(run, RULE_ID, "info", sig, first, first, msg,
-                           {"kind": "resume", "segments": len(segments), "resumed_from": [s["resumed_from"] for s in resumed],
-                            "dropped_rows": dropped},
-                           "compare across the resume with care (optimizer state, data order, lr phase)", []))
-
-    raw = run.train
-    if raw is not None and len(raw) and "step" in raw:
-        steps = np.asarray(raw["step"], dtype=float)
-        steps = steps[np.isfinite(steps)]
-        dup = int(len(steps) - len(np.unique(steps)))
-        back = int((np.diff(steps) < 0).sum())
-        if dup or back:
-            parts = ([f"{dup} row{'s' if dup > 1 else ''} repeat{'' if dup > 1 else 's'} a step"] if dup else []) + \
-                    ([f"the step goes backwards {back} time{'s' if back > 1 else ''}"] if back else [])
-            msg = " and ".join(parts) + ": the log mixes runs, or a resume was not stitched"
-            out.append(finding(run, RULE_ID, "warning", sig, None, None, msg,
-                               {"kind": "steps", "duplicated": dup, "backwards": back},
-                               "read each run's logs separately, or the segments of one run together", []))
-
+        out.append(_resumes(run, sig, segments, resumed))
+    elif sig.mid_run:
+        first = row_terms(run, sig, 0)
+        msg = (f"the log starts in the middle of a run, at {where(sig, 0)}{f' ({first})' if first else ''}, "
+               f"without a resume line: what came before is not in it (no warmup, no first fall to judge)")
+        out.append(finding(run, RULE_ID, "info", sig, 0, 0, msg, {"kind": "mid_run", "first_step": _int(sig.step[0])},
+                           "read it with the logs of the run's start to see the whole run", []))
+    steps_finding = _steps(run, sig)
+    if steps_finding is not None:
+        out.append(steps_finding)
     ipe = column(sig.t, "iters_per_epoch")
     values = np.unique(ipe[np.isfinite(ipe)])
     if len(values) > 1:
@@ -90,32 +137,66 @@ def find_log_integrity(run, th: Thresholds = Thresholds(), live: bool = False):
         out.append(finding(run, RULE_ID, "warning", sig, at, at, msg,
                            {"kind": "iters_per_epoch", "values": [int(v) for v in values]},
                            "compare the parts by samples seen (--align samples), not by epoch", []))
-
-    skipped = meta.get("skipped") or {}
-    worth = {k: v for k, v in skipped.items() if v and _worth_noting(k)}
-    if sum(worth.values()) >= th.skipped_note:
-        msg = "lines the parser could not read: " + ", ".join(f"{v} {k}" for k, v in worth.items())
-        out.append(finding(run, RULE_ID, "info", sig, None, None, msg,
-                           {"kind": "skipped", "skipped": worth},
-                           "nothing to change in training; check the log was not cut or interleaved", []))
     return out
+
+
+def _resumes(run, sig, segments, resumed):
+    parts = [f"epoch {s.resumed_from.epoch}, iter {s.resumed_from.iter}" for s in resumed]
+    superseded = run.superseded
+    kept = len(superseded) if superseded is not None else segments.dropped_rows
+    msg = ((f"the log has {len(segments)} segments" if len(segments) > 1 else "the log starts at a resume")
+           + (f", resumed from {'; '.join(parts)}" if parts else "")
+           + (f"; {kept} rows of an earlier attempt were re-run after a resume (kept apart as its evidence)"
+              if kept else "")
+           + ": the run is stitched at the resume")
+    first = _row_of(sig.step, resumed[0].first_step) if resumed else None
+    return finding(run, RULE_ID, "info", sig, first, first, msg,
+                   {"kind": "resume", "segments": len(segments),
+                    "resumed_from": [s.resumed_from.as_dict() for s in resumed], "dropped_rows": kept},
+                   "compare across the resume with care (optimizer state, data order, lr phase)", [])
+
+
+def _steps(run, sig):
+    raw = run.train
+    if raw is None or not len(raw) or "step" not in raw:
+        return None
+    steps = np.asarray(raw["step"], dtype=float)
+    steps = steps[np.isfinite(steps)]
+    dup = int(len(steps) - len(np.unique(steps)))
+    back = int((np.diff(steps) < 0).sum())
+    if not (dup or back):
+        return None
+    parts = ([f"{dup} row{'s' if dup > 1 else ''} repeat{'' if dup > 1 else 's'} a step"] if dup else []) + \
+            ([f"the step goes backwards {back} time{'s' if back > 1 else ''}"] if back else [])
+    msg = " and ".join(parts) + ": the log mixes runs, or a resume was not stitched"
+    return finding(run, RULE_ID, "warning", sig, None, None, msg, {"kind": "steps", "duplicated": dup, "backwards": back},
+                   "read each run's logs separately, or the segments of one run together", [])
+
+
+def _skipped(run, sig, th):
+    skipped = run.meta.skipped or {}
+    worth = {k: v for k, v in skipped.items() if v and _worth_noting(k)}
+    if sum(worth.values()) < th.skipped_note or not len(sig.step):
+        return []
+    msg = "lines the parser could not read: " + ", ".join(f"{v} {k}" for k, v in worth.items())
+    return [finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "skipped", "skipped": worth},
+                    "nothing to change in training; check the log was not cut or interleaved", [])]
 
 
 def _crash(meta, ended):
     """The last traceback of the run's last launch (type, message, raising frame, from the
     tail lines the parser kept); the parser's one-line reading of it otherwise."""
-    from parsers.crash import Crash, last_traceback
+    from parsers import Crash, last_traceback
 
-    crash = last_traceback(list(meta.get("tail") or [])) if ended.startswith("traceback") else None
+    crash = last_traceback(list(meta.tail or [])) if ended.startswith("traceback") else None
     if crash is None and ended.startswith("traceback"):
         exc = ended.split(":", 1)[1].strip() if ":" in ended else ""
         kind, _, message = exc.partition(":")
-        crash = Crash(kind.strip() or "an exception", message.strip(), None, None, None)
+        crash = Crash(kind.strip() or "Exception", message.strip(), None, None, None)
     return crash
 
 
-def _died(run, sig, ended, progress, total):
-    crash = _crash(run.meta, ended)
+def _died(run, sig, crash, progress, total):
     n = len(sig.step)
     raised = f", raised in {crash.where}" if crash.file else ""
     raised += f" (called from {crash.caller})" if crash.caller else ""
@@ -128,7 +209,8 @@ def _died(run, sig, ended, progress, total):
                    {"kind": "traceback", "exception": crash.exception, "exception_type": crash.type,
                     "exception_message": crash.message, "raised_at": crash.where, "called_from": crash.caller,
                     "last_step": _int(sig.step[-1]) if n else None, "planned_steps": total},
-                   f"fix the {crash.type}{at}, then resume from the last checkpoint", [])
+                   f"fix the {crash.type}{at}, then resume from the last checkpoint", [],
+                   f"it crashed {progress}with {crash.exception}")
 
 
 def _short(path: str) -> str:
@@ -143,29 +225,48 @@ def _short(path: str) -> str:
 
 def _has_header(meta) -> bool:
     """The log says what it was going to train: a header with a plan or a config."""
-    return bool(meta.get("max_epochs") or meta.get("max_iters") or meta.get("config"))
+    return bool(meta.max_epochs or meta.max_iters or meta.config)
 
 
 def _never_trained(run, sig, ended, live):
     """A header and not one train row: the run died (or is still starting) before iteration 1."""
-    from parsers.crash import last_lines
+    from parsers import last_lines
 
-    lines = list(run.meta.get("tail") or [])  # the last lines of this run's own launch
+    lines = list(run.meta.tail or [])  # the last lines of this run's own launch
     crash = _crash(run.meta, ended)
     ends = last_lines(lines, 3)
     quoted = " / ".join(f"“{line.strip()}”" for line in ends)
-    cause = f" with {crash.exception}" if crash else " without an error"
-    severity = "info" if live and not crash else "error"
-    msg = (f"the log has a full header but not one train row: the run died before its first iteration{cause}"
+    if crash:
+        died = f"died before its first iteration with {crash.exception}"
+    elif _records_tracebacks(run.meta):
+        died = "died before its first iteration without an error"
+    else:
+        died = ("stopped before its first iteration, with no error in its log file (which does not record "
+                "tracebacks: the console output says why)")
+    if live and not crash:
+        msg = ("waiting for the first iteration: the log has its header and no train row yet"
+               + (f"; it ends with {quoted}" if quoted else ""))
+        return finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "waiting", "last_lines": ends},
+                       "nothing to do yet", [], "waiting for the first iteration")
+    severity = "error"
+    msg = (f"the log has a full header but not one train row: the run {died}"
            + (f"; it ends with {quoted}" if quoted else ""))
-    evidence = {"kind": "never_trained", "last_lines": ends, "segments": len(run.meta.get("segments") or []) or 1}
+    evidence = {"kind": "never_trained", "last_lines": ends, "segments": len(run.meta.segments) or 1}
     if crash:
         evidence.update(exception=crash.exception, exception_type=crash.type, raised_at=crash.where)
         fix = f"fix the {crash.type} it died of, then start again"
     else:
         fix = ("see what the launch did after its last line (out of memory, killed by the scheduler, a data "
                "loader that hangs): run it in the foreground with one worker (workers_per_gpu=0) to see the error")
-    return finding(run, RULE_ID, severity, sig, None, None, msg, evidence, fix, [])
+    return finding(run, RULE_ID, severity, sig, None, None, msg, evidence, fix, [],
+                   f"the run never trained: it {died.split(' (')[0]}")
+
+
+def _records_tracebacks(meta) -> bool:
+    """A console capture (nohup.out, slurm-*.out, a wandb output.log) holds what the process printed,
+    tracebacks included; a log file written by the training's logger (mmcv/mmengine `.log`, `.json`)
+    holds only the logger's records, so its silence says nothing about an exception."""
+    return "console" in str(meta.format or "")
 
 
 def _worth_noting(reason: str) -> bool:
@@ -175,11 +276,8 @@ def _worth_noting(reason: str) -> bool:
 
 
 def _planned_steps(meta):
-    if meta.get("runner") == "iter" and meta.get("max_iters"):
-        return int(meta["max_iters"])
-    if meta.get("max_epochs") and meta.get("iters_per_epoch"):
-        return int(meta["max_epochs"] * meta["iters_per_epoch"])
-    return None
+    total = total_iters(meta)
+    return int(total) if total else None
 
 
 def _progress(sig, total):

@@ -11,10 +11,14 @@ peak: a cyclic or OneCycle schedule is compared at the peak the schedule model
 config, never from the logged lr (only param group 0's lr is logged, often a backbone with
 lr_mult 0.1).
 
-≥3× the reference is a warning, 1.5–3× or ≤¼ an info, and so is anything at all on a run that
-learns well (its evaluation metric rises and ends near its best: bevlog/evaluations.py): an lr
-that works is never "fix the learning rate first". A run far above the reference whose metric
-never left zero gets a warning already at 1.5×.
+Severity follows the run's outcome, not the config alone: ≥3× the reference is a warning only when
+the run went poorly (metric at chance, loss non-finite at the end, a metric far below its best, or —
+without evaluations — a loss that barely fell); on a run that went well, or that never trained,
+it is a note that says what the run's own evidence shows — unless an earlier attempt at this lr went
+non-finite (rows a resume re-ran, `Outcome.failed_attempt`): that is the run's own evidence of what
+this lr does, a warning even when the resumed run, at a lower lr, went well. 1.5–3× or ≤¼ is a note. A run far above
+the reference whose metric never left zero gets a warning already at 1.5×. The lr compared is the
+one the optimizer used: the config's lr times mmengine's auto_scale_lr factor when it is enabled.
 
 The second check: iterations per epoch × the stated total batch must give the training set's
 size. It is made only for datasets of known size (nuScenes train 28,130 samples, COCO
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bevlog.rules._common import base_lr, doc, finding, fmt, nice_lr, signals
+from bevlog.rules._common import base_lr, doc, finding, fmt, lr_change, outcome, signals
 
 RULE_ID = "lr-batch"
 SUMMARY = "lr vs the run's own config intent or its model's published recipe, scaled to the total batch"
@@ -54,8 +58,8 @@ def find_lr_batch(run, th: Thresholds = Thresholds()):
 
 
 def _lr_against_reference(run, th):
-    from bevlog.evaluations import headline_series
     from bevlog.recipes import lr_reference
+    from bevlog.schedule import lr_scale
 
     meta = run.meta
     lr = base_lr(meta, None)
@@ -64,44 +68,71 @@ def _lr_against_reference(run, th):
         return []
     sig = signals(run)
     sched = sig.schedule
+    scale = lr_scale(meta)
     # peak against peak: the run's schedule peak / base (cyclic ×10) against the reference's
     run_peak_ratio = (sched.config_peak / sched.base_lr) if sched.config_peak and sched.base_lr else 1.0
-    effective = lr * run_peak_ratio / ref.peak_ratio
+    effective = lr * scale.factor * run_peak_ratio / ref.peak_ratio
     ratio = ref.ratio(effective)
-    series = headline_series(run)
-    learns = series is not None and series.learns_well()
-    dead = series is not None and len(series) >= 2 and series.best <= th.dead_metric
-    if ratio >= th.warn_ratio or (dead and ratio >= th.info_ratio):
-        severity = "warning"
-    elif ratio >= th.info_ratio or ratio <= th.low_ratio:
-        severity = "info"
-    else:
+    out = outcome(run)
+    series = out.metric
+    dead = out.at_chance
+    severity = _severity(ratio, dead, out, th)
+    if severity is None:
         return []
-    capped = learns and severity != "info"
-    if capped:
-        severity = "info"  # an lr that learns well is never "fix the learning rate first"
+    gpus, per_gpu = meta.num_gpus, meta.samples_per_gpu
     batch = ref.batch
-    gpus, per_gpu = meta.get("num_gpus"), meta.get("samples_per_gpu")
     batch_text = f"{batch:g} = {gpus} GPU{'s' if gpus != 1 else ''} × {per_gpu}" if gpus and per_gpu else f"{batch:g}"
     peak_text = f", peak {fmt(lr * run_peak_ratio)} ({sched.policy})" if run_peak_ratio != 1.0 else ""
+    eff_text = f" (effective {fmt(lr * scale.factor)} after {scale.why})" if scale.factor != 1.0 else ""
     want = ref.low if ref.low == ref.high else None
     want_text = fmt(ref.low) if want else f"{fmt(ref.low)}–{fmt(ref.high)}"
-    message = (f"lr {fmt(lr)}{peak_text} at total batch {batch_text} is {ratio:.2g}× "
+    direction = "high" if ratio > 1 else "low"
+    message = (f"lr {fmt(lr)}{eff_text}{peak_text} at total batch {batch_text} is {ratio:.2g}× "
                f"{'the' if want else 'the edge of the'} {want_text} that {ref.text} gives")
-    if capped:
-        message += f"; the run learns well ({series.name} {series.value[0]:.3g} → {series.value[-1]:.3g}), so it is a note"
-    elif dead:
+    if ref.note:
+        message += f" ({ref.note})"
+    good = out.good_text()
+    failed = _failed_at_this_lr(out, sched)
+    if dead and series is not None:
         message += f"; {series.name} never rose above {series.best:.3g}"
-    to = nice_lr(ref.target(effective) * ref.peak_ratio / run_peak_ratio)
-    evidence = {"kind": "lr", "lr": lr, "total_batch": batch, "ratio": ratio, "reference": ref.kind,
-                "reference_name": ref.name, "reference_text": ref.text, "reference_lr": [ref.low, ref.high],
-                "lr_per_sample": lr / batch, "recipe_lr_per_sample": ref.high / batch,
-                "optimizer": meta.get("optimizer"), "learns_well": learns}
-    fix = f"lr {fmt(lr)} → {fmt(to)} ({ref.short})"
-    if ratio > 1:
-        fix += f", or reach batch {int(round(batch * ratio))} with gradient accumulation"
-    return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, fix,
-                    [{"param": "lr", "from": lr, "to": to}])]
+    elif failed is not None and ratio >= th.warn_ratio:
+        lr_fail, lr_resumed = failed
+        message += (f"; an earlier attempt went non-finite at lr {fmt(lr_fail)} (see earlier-attempt)"
+                    + (f", and the run went well ({good}) only after it resumed at lr {fmt(lr_resumed)}"
+                       if good and lr_resumed and lr_resumed < 0.5 * lr_fail else ""))
+        severity = "warning"
+    elif ratio >= th.warn_ratio and good:
+        message += f"; the run went well ({good}), which this lr did not prevent: a note"
+    elif ratio >= th.warn_ratio and not out.trained:
+        message += "; the run never trained, so nothing shows what this lr does: a note"
+    target = ref.target(effective) * ref.peak_ratio / run_peak_ratio
+    evidence = {"kind": "lr", "lr": lr, "effective_lr": lr * scale.factor, "total_batch": batch, "ratio": ratio,
+                "direction": direction, "reference": ref.kind, "reference_name": ref.name,
+                "reference_text": ref.text, "reference_lr": [ref.low, ref.high], "lr_per_sample": lr / batch,
+                "recipe_lr_per_sample": ref.high / batch, "optimizer": meta.optimizer, "learns_well": out.learns,
+                "outcome_poor": out.poor, "failed_attempt_lr": failed[0] if failed else None}
+    advice = f"or reach batch {int(round(batch * ratio))} with gradient accumulation" if ratio > 1 else ""
+    change = lr_change(run, sig, effective_to=target, reason=ref.short)
+    return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, advice, [change],
+                    f"the lr is {ratio:.2g}× {'above' if ratio > 1 else 'below'} {ref.short}")]
+
+
+def _failed_at_this_lr(out, sched) -> tuple | None:
+    """An earlier attempt that went non-finite at (about) the schedule's peak lr, the lr this rule
+    judges: the run's own evidence of what this lr does, whatever the resumed run did after it."""
+    failed = out.failed_attempt
+    peak = sched.peak_lr() if sched is not None else None
+    if failed is None or failed[0] is None or not peak:
+        return None
+    return failed if failed[0] >= 0.5 * peak else None
+
+
+def _severity(ratio, dead, out, th) -> str | None:
+    if ratio >= th.warn_ratio or (dead and ratio >= th.info_ratio):
+        return "warning" if out.poor else "info"
+    if ratio >= th.info_ratio or ratio <= th.low_ratio:
+        return "info"
+    return None
 
 
 def dataset_size(config) -> int | None:
@@ -122,17 +153,17 @@ def dataset_size(config) -> int | None:
 
 def _iters_per_epoch(run, th):
     meta = run.meta
-    ipe, batch = meta.get("iters_per_epoch"), meta.get("total_batch")
-    if meta.get("runner") != "epoch" or meta.get("iters_per_epoch_estimated") or not ipe or not batch:
+    ipe, batch = meta.iters_per_epoch, meta.total_batch
+    if meta.runner != "epoch" or meta.iters_per_epoch_estimated or not ipe or not batch:
         return []
-    size = dataset_size(meta.get("config"))
+    size = dataset_size(meta.config)
     if not size:
         return []
     implied = size / ipe
     if abs(implied / batch - 1) <= th.batch_tolerance:
         return []
     sig = signals(run)
-    gpus, per_gpu = meta.get("num_gpus"), meta.get("samples_per_gpu")
+    gpus, per_gpu = meta.num_gpus, meta.samples_per_gpu
     stated = f"{batch} ({gpus} GPU{'s' if gpus != 1 else ''} × {per_gpu})" if gpus and per_gpu else str(batch)
     message = (f"{ipe:,} iterations per epoch over {size:,} training samples imply a total batch of "
                f"{implied:.3g}, but the log states {stated}: the lr was set for a batch the run did not have")
@@ -140,12 +171,10 @@ def _iters_per_epoch(run, th):
                 "implied_batch": implied, "stated_batch": batch}
     lr = base_lr(meta, None)
     true_batch = round(implied)
+    changes = []
     if lr:
         # the lr was set for the stated batch: scaled to the batch the run really had
-        to = nice_lr(lr * true_batch / batch)
-        changes = [{"param": "lr", "from": lr, "to": to}]
-        fix = (f"lr {fmt(lr)} → {fmt(to)} (the lr scaled from the stated batch {batch} to the true {true_batch}); "
-               f"check the GPU count and samples_per_gpu")
-    else:
-        changes, fix = [], "check the GPU count and samples_per_gpu"
+        changes = [lr_change(run, sig, config_to=lr * true_batch / batch,
+                             reason=f"the lr scaled from the stated batch {batch} to the true {true_batch}")]
+    fix = "check the GPU count and samples_per_gpu"
     return [finding(run, RULE_ID, "warning", sig, None, None, message, evidence, fix, changes)]

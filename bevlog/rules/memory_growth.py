@@ -60,9 +60,13 @@ def _parts(mem, epochs, ok, th):
     rows = np.flatnonzero(ok)
     e = epochs[rows]
     if np.isfinite(e).all() and len(np.unique(e)) >= th.min_parts:
-        keys = np.unique(e)
-        levels = [float(np.median(mem[rows[e == k]])) for k in keys]
-        return levels, [f"epoch {int(k)}" for k in (keys[0], keys[-1])], (int(rows[0]), int(rows[-1]))
+        import pandas as pd
+
+        # one grouped median per epoch, linear in rows (not a mask over every row per epoch)
+        per_epoch = pd.Series(mem[rows]).groupby(e).median().sort_index()
+        keys = per_epoch.index.to_numpy()
+        return [float(v) for v in per_epoch.to_numpy()], [f"epoch {int(k)}" for k in (keys[0], keys[-1])], \
+            (int(rows[0]), int(rows[-1]))
     parts = np.array_split(rows, th.chunks)
     levels = [float(np.median(mem[p])) for p in parts if len(p)]
     return levels, ["the first tenth", "the last tenth"], (int(rows[0]), int(rows[-1]))

@@ -21,8 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (doc, finding, fmt, headline_metric, lr_for_fix, nice_lr, rolling_median,
-                                  signals, where)
+from bevlog.rules._common import (
+    doc,
+    finding,
+    fmt,
+    lr_change,
+    lr_for_fix,
+    phases,
+    rolling_median,
+    signals,
+    warmup_change,
+    where,
+)
 
 RULE_ID = "no-takeoff"
 SUMMARY = "loss fell at first, then stayed flat (<5%) for the rest of the run without rising; detection ≈ 0"
@@ -40,72 +50,108 @@ class Thresholds:
                                                          "the grounded lr for the batch, bevlog.recipes)")
     min_warmup_iters: int = doc(fixes.NO_TAKEOFF_WARMUP_ITERS, "warmup length to suggest at least "
                                                                "(rescued bevdetr at lr 3e-3)")
+    knee_frac: float = doc(0.35, "a run whose loss reached its final level (within max_fall) before this share "
+                                 "of the run and stayed there is judged from that point (at a very high lr the "
+                                 "first fall outlasts early_frac)")
 
 
 def find_no_takeoff(run, th: Thresholds = Thresholds()):
     sig = signals(run)
-    n = len(sig.loss)
-    if n < th.min_rows or np.isfinite(sig.loss).sum() < th.min_rows:
+    if sig.mid_run:
+        return []  # the log starts mid-run: its start is not the run's, no "first fall" to see
+    lo_phase, n = phases(sig)[0]  # the first launch, up to a resume or a warm restart
+    if n - lo_phase < th.min_rows or np.isfinite(sig.loss[:n]).sum() < th.min_rows:
         return []
-    smooth = rolling_median(sig.loss, sig.window)
-    lo = max(int(n * th.early_frac), sig.warmup_end_row if sig.warmup_end_row < n // 2 else 0)
+    smooth = rolling_median(sig.loss[:n], sig.window)
     q = max(3, n // 20)
-    with warnings.catch_warnings():  # all-NaN windows give NaN, handled below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        first, early, end = _levels(sig, smooth, lo, q)
-        rise = np.nanmax(smooth[lo:]) / early - 1 if early > 0 else np.nan
-    if not (np.isfinite(first) and np.isfinite(early) and np.isfinite(end) and np.isfinite(rise)) or early <= 0:
+    found = None
+    for lo in _starts(sig, smooth, n, th):
+        found = _stall(sig, smooth, lo, q, n, th)
+        if found is not None:
+            break
+    if found is None:
         return []
-    first_fall = 1 - early / first
-    fall = 1 - end / early
-    if first_fall < th.first_fall or fall >= th.max_fall or rise > th.max_rise:
-        return []
-
+    lo, first, early, end, rise, first_fall, fall = found
     metric, best = _headline(run)
     if metric is not None and best > th.dead_metric:
         return []  # it detects: a flat loss here is a plateau, not a run that never took off
     severity = "error" if metric is not None else "warning"
     detection = (f"; {metric} never rose above {best:.3f}" if metric is not None
-                 else "; the log has no evaluation to confirm the model detects nothing")
-    message = (f"the loss fell {first_fall:.0%} at the start, then stayed flat over {where(sig, lo, n - 1)} "
-               f"({fmt(early)} → {fmt(end)}, {-fall:+.1%}) without ever rising{detection}: "
+                 else "; no evaluation metric in the log confirms that the model detects nothing")
+    message = (f"the loss fell {first_fall:.0%} at the start ({fmt(first)} → {fmt(early)}), then stayed flat over "
+               f"{where(sig, lo, n - 1)} ({fmt(early)} → {fmt(end)}, {-fall:+.1%}) without ever rising{detection}: "
                f"the run never took off")
     evidence = {"loss_first": float(first), "loss_early": float(early), "loss_end": float(end),
                 "fall": float(fall), "max_rise": float(rise), "metric": metric,
                 "best_metric": None if metric is None else float(best)}
+    advice, changes = _fix(run, sig, th)
+    return [finding(run, RULE_ID, severity, sig, lo, n - 1, message, evidence, advice, changes,
+                    f"the loss went flat after {fmt(first)} → {fmt(early)} and the run never took off")]
 
-    changes, bits = [], []
+
+def _starts(sig, smooth, n, th):
+    """Rows from which the stall is measured: after the early share (and warmup), else the knee
+    where the loss first reached its final level, when that came early."""
+    yield max(int(n * th.early_frac), sig.warmup_end_row if sig.warmup_end_row < n // 2 else 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        end = np.nanmedian(smooth[-max(3, n // 20):])
+    if np.isfinite(end) and end > 0:
+        near = np.flatnonzero(np.nan_to_num(smooth, nan=np.inf) <= end * (1 + th.max_fall))
+        if len(near) and near[0] <= th.knee_frac * n:
+            yield int(near[0])
+
+
+def _stall(sig, smooth, lo, q, n, th):
+    with warnings.catch_warnings():  # all-NaN windows give NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        first, early, end = _levels(sig, smooth, lo, q)
+        rise = np.nanmax(smooth[lo:n]) / early - 1 if early > 0 else np.nan
+    if not (np.isfinite(first) and np.isfinite(early) and np.isfinite(end) and np.isfinite(rise)) or early <= 0:
+        return None
+    first_fall = 1 - early / first
+    fall = 1 - end / early
+    if first_fall < th.first_fall or fall >= th.max_fall or rise > th.max_rise:
+        return None
+    return lo, first, early, end, rise, first_fall, fall
+
+
+def _fix(run, sig, th):
+    """Lower the peak lr (to the top of a grounded range when above it; else a third, never below its
+    bottom) and warm up longer; the words follow the model's family."""
+    from bevlog.recipes import family, lr_reference
+    from bevlog.schedule import lr_scale
+
+    changes = []
     lr = lr_for_fix(run.meta, sig)
     if lr:
-        from bevlog.recipes import lr_reference
-
-        ref = lr_reference(run.meta)  # above a grounded range: its top; else a cut, never below its bottom
-        to = nice_lr(ref.high if ref and lr > ref.high else max(lr / th.lr_divisor, ref.low if ref else 0.0))
-        if to < lr:
-            changes.append({"param": "lr", "from": lr, "to": to})
-            bits.append(f"lower the peak lr {fmt(lr)} → {fmt(to)}")
+        ref = lr_reference(run.meta)
+        effective = lr * lr_scale(run.meta).factor
+        if ref and effective > ref.high:
+            changes.append(lr_change(run, sig, effective_to=ref.high, reason=ref.short))
+        elif effective / th.lr_divisor > (ref.low if ref else 0.0):
+            changes.append(lr_change(run, sig, config_to=lr / th.lr_divisor, reason="a third of the run's lr"))
     warm = sig.warmup_iters or 0
-    to_warm = max(th.min_warmup_iters, 2 * warm)
-    changes.append({"param": "warmup_iters", "from": warm or None, "to": to_warm})
-    bits.append(f"warm up over ≥ {to_warm} iters")
-    fix = "; ".join(bits) + " (a too-high lr collapses DETR onto predicting no object); overfit one batch to check"
-    return [finding(run, RULE_ID, severity, sig, lo, n - 1, message, evidence, fix, changes)]
+    changes.append(warmup_change(run, sig, max(th.min_warmup_iters, 2 * warm), "reach the peak lr more slowly"))
+    why = {"detr": "a too-high lr collapses a DETR decoder onto predicting no object",
+           "dense": "a too-high lr drives a dense detector's classifier to background everywhere",
+           "two-stage": "a too-high lr collapses the proposals and the classifier onto background"}
+    advice = f"{why.get(family(run.meta.config), 'a too-high lr can stall a detector at its first plateau')}; " \
+             "overfit one batch to check"
+    return advice, changes
 
 
 def _levels(sig, smooth, lo, q):
     """(loss at the start, early level after the first fall, level at the end)."""
-    first = np.nanmax(sig.loss[:q])  # the collapse takes only the first rows: their highest is the start
+    # the loss at the start: the highest of the first three rows (a collapse takes only the first
+    # rows); a spike later in the first twentieth is not the start
+    first = np.nanmax(sig.loss[:min(3, q)])
     return first, np.nanmedian(smooth[lo:lo + q]), np.nanmedian(smooth[-q:])
 
 
 def _headline(run):
     """(headline metric name, its best value) or (None, nan) when the log has no evaluation."""
-    ev = run.evals
-    if ev is None or not len(ev):
-        return None, float("nan")
-    metric = headline_metric(ev)
-    if metric is None:
-        return None, float("nan")
-    values = ev.loc[ev["metric"] == metric, "value"].to_numpy(dtype=float)
-    values = values[np.isfinite(values)]
-    return (metric, float(values.max())) if len(values) else (None, float("nan"))
+    from bevlog.evaluations import headline_series
+
+    s = headline_series(run)
+    return (s.name, s.best) if s is not None else (None, float("nan"))

@@ -1,12 +1,9 @@
-"""nonfinite-loss: the loss (or a component) became nan/inf, or collapsed to 0 after being > 0.
+"""nonfinite-loss: the loss (or a component) became nan/inf.
 
 A logged row is a mean over the logging interval, so one bad iteration makes the row nan/inf.
 A run that recovers on the next rows gets a warning; one that stays non-finite is broken.
 The first component to go bad is named: at the first bad row, the non-finite component
-that had risen most over its recent median. A loss that is 0 from the very first row is not a
-collapse: when it is exactly 0 in every row while another loss trains, it is noted (info) —
-a head that never receives targets (an empty ground-truth filter, a class list that matches
-nothing) or one switched off with a loss weight of 0.
+that had risen most over its recent median. (A loss that is exactly 0 is `loss-zero`'s.)
 """
 from __future__ import annotations
 
@@ -14,22 +11,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import (AUX_KEY, column, doc, finding, fmt, loss_columns, lower_lr_fix,
-                                  nonfinite_rows, runs_of, signals, where)
+from bevlog import fixes
+from bevlog.rules._common import (
+    AUX_KEY,
+    change,
+    column,
+    doc,
+    finding,
+    fmt,
+    loss_columns,
+    lower_lr_fix,
+    nonfinite_rows,
+    row_terms,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 
 RULE_ID = "nonfinite-loss"
-SUMMARY = "loss or a loss component becomes nan/inf, or collapses to 0 after being > 0"
+SUMMARY = "loss or a loss component becomes nan/inf"
 
 
 @dataclass(frozen=True)
 class Thresholds:
     persistent_rows: int = doc(3, "consecutive non-finite rows (or the last row) that make it an error")
-    zero_rows: int = doc(2, "consecutive rows at exactly 0 that count as a collapse")
-    zero_prior: float = doc(1e-3, "median of the earlier rows must exceed this for a 0 to be a collapse "
-                                  "(smaller losses can round to 0.0000 in the log)")
     lr_divisor: float = doc(3.0, "suggested lr = base lr / this (the table's 'lower lr 2-5x')")
-    zero_whole_rows: int = doc(2, "rows a key must be logged in for 'exactly 0 for the whole run'")
-    zero_other_moves: float = doc(0.05, "another key moving by this share of its largest value is training")
     lookback_rows: int = doc(10, "rows before the first bad row used to judge which component rose first")
 
 
@@ -50,35 +57,7 @@ def find_nonfinite_loss(run, th: Thresholds = Thresholds()):
             bad |= seen & nonfinite_rows(sig, v)
     if bad.any():
         out.append(_nonfinite(run, sig, bad, comps, th))
-    out.extend(_collapses(run, sig, ["loss"] + comps, th))
-    out.extend(_always_zero(run, sig, comps, th))
     return out
-
-
-def _always_zero(run, sig, comps, th):
-    """Loss keys that are exactly 0 in every row while another loss key changes."""
-    t = sig.t
-    zero, training = [], []
-    for c in comps:
-        v = column(t, c)
-        v = v[np.isfinite(v)]
-        if len(v) < th.zero_whole_rows:
-            continue
-        if np.all(v == 0):
-            zero.append(c)
-        elif v.max() > 0 and (v.max() - v.min()) >= th.zero_other_moves * v.max():
-            training.append(c)
-    if not zero or not training:
-        return []
-    finals = [c for c in zero if not AUX_KEY.search(c)] or zero
-    named = ", ".join(finals[:3]) + (f" and {len(zero) - min(3, len(finals))} more" if len(zero) > 3 else "")
-    trains = [c for c in training if not AUX_KEY.search(c)] or training
-    message = (f"{named} {'is' if len(zero) == 1 else 'are'} exactly 0 in all {len(t)} rows while "
-               f"{trains[0]} trains: a head that never receives targets, or one switched off")
-    evidence = {"kind": "zero_whole_run", "components": zero, "training": trains[:5], "rows": int(len(t))}
-    fix = ("if that head should learn, check that its targets reach it (ground-truth filters, class names, "
-           "the dataset's annotations for it) and that its loss weight is not 0")
-    return [finding(run, RULE_ID, "info", sig, 0, len(t) - 1, message, evidence, fix, [])]
 
 
 def _nonfinite(run, sig, bad, comps, th):
@@ -90,14 +69,13 @@ def _nonfinite(run, sig, bad, comps, th):
     culprit, culprit_value = _first_component(t, comps, first, th.lookback_rows)
     raw = sig.loss_raw[first]
     what = "nan" if np.isnan(raw) else ("inf" if raw > 0 else "-inf")
-    changes, fix_bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
+    changes = lower_lr_fix(run, sig, th.lr_divisor, "a third of the run's lr")
     warm = sig.warmup_iters or 0
-    changes.append({"param": "warmup_iters", "from": warm or None, "to": max(500, 2 * warm)})
-    fix_bits.append(f"warmup ≥ {max(500, 2 * warm)} iters")
-    if run.meta.get("fp16"):
-        changes.append({"param": "fp16_loss_scale", "to": "dynamic"})
-        fix_bits.append("dynamic loss scale")
-    fix = "; ".join(fix_bits) + "; then check the data and any custom head for the component named"
+    changes.append(warmup_change(run, sig, max(fixes.MIN_WARMUP_ITERS, fixes.WARMUP_GROWTH * warm),
+                                 "reach the peak lr more slowly"))
+    if run.meta.fp16:
+        changes.append(change(run, "fp16_loss_scale", "dynamic", reason="a static scale overflows"))
+    fix = "then check the data and any custom head for the component named"
     last_bad = spans[-1][1]
     lr_there = sig.lr[first]
     if persistent:
@@ -108,13 +86,15 @@ def _nonfinite(run, sig, bad, comps, th):
         severity = "warning"
         tail = f"recovered on the next row; {n_bad} such row{'s' if n_bad > 1 else ''} in all"
     who = f"; {culprit} went first ({culprit_value})" if culprit else ""
-    message = (f"loss became {what} at {where(sig, first)} (step {int(sig.step[first]):,}, "
-               f"lr {fmt(lr_there)}) and {tail}{who}")
+    place = row_terms(run, sig, first)
+    message = (f"loss became {what} at {where(sig, first)}{f' ({place})' if place else ''} at lr {fmt(lr_there)} "
+               f"and {tail}{who}")
+    headline = f"the loss went {what} at {where(sig, first)} at lr {fmt(lr_there)}"
     evidence = {"first_step": int(sig.step[first]), "rows": n_bad, "share": n_bad / len(bad),
                 "first_component": culprit, "lr_at_onset": float(lr_there) if np.isfinite(lr_there) else None,
                 "persistent": bool(persistent), "kind": "nonfinite"}
     return finding(run, RULE_ID, severity, sig, first, last_bad if persistent else first,
-                   message, evidence, fix, changes)
+                   message, evidence, fix, changes, headline)
 
 
 def _first_component(t, comps, first, lookback):
@@ -141,36 +121,3 @@ def _first_component(t, comps, first, lookback):
     # several different terms: the one that was rising most before
     bad_now.sort(key=lambda x: -x[0])
     return bad_now[0][1], bad_now[0][2]
-
-
-def _collapses(run, sig, cols, th):
-    out = []
-    t = sig.t
-    for c in cols:
-        if c not in t:
-            continue
-        v = column(t, c)
-        finite = np.isfinite(v)
-        if not finite.any():
-            continue
-        first_val = v[np.argmax(finite)]
-        if first_val == 0:
-            continue  # zero from the start: a frozen/unused head, not a collapse
-        zero = finite & (v == 0)
-        for a, b in runs_of(zero):
-            if b - a + 1 < th.zero_rows:
-                continue
-            prior = v[:a][np.isfinite(v[:a])]
-            if not len(prior) or np.median(prior[-20:]) <= th.zero_prior:
-                continue
-            total = c == "loss"
-            severity = "error" if total else "warning"
-            message = (f"{c} collapsed to 0 at {where(sig, a)} after being {fmt(np.median(prior[-20:]))} "
-                       f"and stayed 0 for {b - a + 1} rows")
-            evidence = {"component": c, "before": float(np.median(prior[-20:])), "rows": int(b - a + 1),
-                        "kind": "zero"}
-            fix = ("check that the head still receives targets (empty ground truth, a filter that drops "
-                   "every box) and that its weight was not zeroed")
-            out.append(finding(run, RULE_ID, severity, sig, a, b, message, evidence, fix, []))
-            break
-    return out

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import (doc, finding, lower_lr_fix, rolling_median, signals, where)
+from bevlog.rules._common import (
+    change,
+    doc,
+    finding,
+    lower_lr_fix,
+    phase_of,
+    rolling_median,
+    signals,
+    where,
+)
 
 RULE_ID = "oscillation"
 SUMMARY = "scatter of the loss around its trend grows (≥2× the earlier windows) while the trend is flat"
@@ -33,8 +42,11 @@ class Thresholds:
 
 def find_oscillation(run, th: Thresholds = Thresholds()):
     sig = signals(run)
-    start = sig.warmup_end_row
-    loss = sig.loss[start:]
+    # the last phase of the run (after its last resume or warm restart), past warmup: no window
+    # spans a boundary, where the loss jumps with the lr
+    start, end = phase_of(sig, len(sig.step) - 1) if len(sig.step) else (0, 0)
+    start = max(start, sig.warmup_end_row)
+    loss = sig.loss[start:end]
     n = len(loss)
     size = max(th.min_window, n // th.windows)
     k = n // size
@@ -78,10 +90,10 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
                f"({trends[w0]:+.1%} per window)")
     evidence = {"scatter": now, "scatter_before": ref, "growth": now / ref,
                 "trend": [float(x) for x in trends[w0:w1 + 1]], "window_rows": int(size)}
-    changes, bits = lower_lr_fix(run.meta, sig, th.lr_divisor)
-    changes.append({"param": "gradient_accumulation", "to": fixes.ACCUMULATION_STEPS})
-    bits.append("or double the effective batch with 2-step gradient accumulation")
-    if not run.meta.get("grad_clip"):
-        changes.append({"param": "grad_clip", "to": fixes.CLIP_MAX_NORM})
-        bits.append(f"clip grad_norm at {fixes.CLIP_MAX_NORM}")
-    return [finding(run, RULE_ID, "warning", sig, lo, hi, message, evidence, "; ".join(bits), changes)]
+    changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
+    changes.append(change(run, "gradient_accumulation", fixes.ACCUMULATION_STEPS,
+                          reason="or double the effective batch: the noise falls by √2"))
+    if not run.meta.grad_clip:
+        changes.append(change(run, "grad_clip", fixes.CLIP_MAX_NORM, reason="the DETR-family configs' clip"))
+    return [finding(run, RULE_ID, "warning", sig, lo, hi, message, evidence, "", changes,
+                    f"the loss scatters {now / ref:.1f}× more around a flat trend from {where(sig, lo)}")]

@@ -3,7 +3,9 @@
 The headline metric is picked by name (NDS, then mAP; higher is better). It fires when the
 last evaluations are all below the best one, the metric fell from one evaluation to the
 next at least twice after the best, the last is ≥2% below the best, and the smoothed train
-loss kept falling over the same span. A dip that recovers later is noise, not overfitting.
+loss kept falling over the same span. A dip that recovers later is noise, not overfitting, and
+so is a metric that never left chance (a peak of 0.001 is not a peak). The fix shortens the run
+to the best evaluation; the plan moves the lr milestones with it (bevlog.fixes.check_plan).
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bevlog.rules._common import doc, finding, fmt, headline_metric, rolling_median, signals
+from bevlog.evaluations import chance_level, pick
+from bevlog.rules._common import change, doc, finding, fmt, rolling_median, signals
 
 RULE_ID = "overfitting"
 SUMMARY = "validation metric falls in ≥2 evaluations after its best while the train loss keeps falling"
@@ -29,7 +32,7 @@ def find_overfitting(run, th: Thresholds = Thresholds()):
     ev = run.evals
     if ev is None or len(ev) == 0:
         return []
-    metric = headline_metric(ev)
+    metric = pick([m for m in ev["metric"].unique() if isinstance(m, str)])
     if metric is None:
         return []
     m = ev[ev["metric"] == metric].copy()
@@ -40,6 +43,8 @@ def find_overfitting(run, th: Thresholds = Thresholds()):
     if len(values) < 3:
         return []
     best = int(np.argmax(values))
+    if values[best] <= chance_level(metric, values):
+        return []  # a metric at chance has no peak to fall from
     after = values[best:]
     falls = int((np.diff(after) < 0).sum())
     if len(after) < th.min_falls + 1 or falls < th.min_falls or values[-1] > values[best] * (1 - th.min_drop):
@@ -64,14 +69,14 @@ def find_overfitting(run, th: Thresholds = Thresholds()):
     evidence = {"metric": metric, "best": float(values[best]), "best_step": float(s_best),
                 "last": float(values[-1]), "falls": falls, "train_loss_best": float(l_best),
                 "train_loss_last": float(l_last), "values": [float(v) for v in values]}
-    changes = []
     if np.isfinite(e_best) and not sig.iter_runner:
-        changes.append({"param": "max_epochs", "from": run.meta.get("max_epochs"), "to": int(e_best)})
-        fix = f"keep the {when} checkpoint; train for {int(e_best)} epochs, or add augmentation"
+        changes = [change(run, "max_epochs", int(e_best), run.meta.max_epochs, f"the best evaluation was at {when}")]
+        fix = f"keep the {when} checkpoint, or add augmentation"
     else:
-        changes.append({"param": "max_iters", "from": run.meta.get("max_iters"), "to": int(s_best)})
-        fix = f"keep the checkpoint at {when}; train for fewer iterations, or add augmentation"
-    return [finding(run, RULE_ID, "warning", sig, i_best, i_last, message, evidence, fix, changes)]
+        changes = [change(run, "max_iters", int(s_best), run.meta.max_iters, f"the best evaluation was at {when}")]
+        fix = f"keep the checkpoint at {when}, or add augmentation"
+    return [finding(run, RULE_ID, "warning", sig, i_best, i_last, message, evidence, fix, changes,
+                    f"{metric} peaked at {when} and fell while the train loss kept falling")]
 
 
 def _row_at(steps, s):

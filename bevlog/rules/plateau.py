@@ -6,7 +6,8 @@ the reason it stopped. A cosine tail is flat by design and is left alone (lr < 1
 peak); a loss that is rising belongs to divergence. The peak is the schedule's
 (bevlog/schedule.py): a cyclic schedule's is its config peak, and a log that starts at a resume
 is measured against the config's lr, never against what is left of the run's maximum (without a
-config such a log is not judged).
+config such a log is not judged). The window never spans a resume or a warm restart: it lies in
+the run's last phase, and a last phase too short for it is not judged.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, signals, where
+from bevlog.rules._common import doc, finding, fmt, phase_of, signals, where
 
 RULE_ID = "plateau"
 SUMMARY = "loss fell <1% over the last window while the lr is still ≥10% of its peak"
@@ -31,8 +32,9 @@ class Thresholds:
 
 def find_plateau(run, th: Thresholds = Thresholds()):
     sig = signals(run)
-    start = sig.warmup_end_row
     n = len(sig.loss)
+    # the window lies inside the run's last phase (after its last resume or warm restart)
+    start = max(sig.warmup_end_row, phase_of(sig, n - 1)[0] if n else 0)
     rows = max(th.min_rows, int((n - start) * th.window_frac))
     if n - start < rows:
         return []
@@ -55,6 +57,7 @@ def find_plateau(run, th: Thresholds = Thresholds()):
                f"{lr_end / peak:.0%} of its peak ({fmt(lr_end)})")
     evidence = {"fall": fall, "loss_start": float(np.median(head)), "loss_end": float(np.median(tail)),
                 "lr_end": float(lr_end), "lr_peak": float(peak), "rows": int(rows)}
-    fix = ("check the lr against the total batch (see lr-batch), that pretrained weights loaded, "
-           "and that the model can overfit one batch")
-    return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [])]
+    fix = ("check the lr schedule against the run's length (see schedule), the lr against the total batch "
+           "(see lr-batch), that pretrained weights loaded, and that the model can overfit one batch")
+    return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [],
+                    f"the loss stopped falling at {where(sig, lo)} while the lr is still {lr_end / peak:.0%} of its peak")]

@@ -5,7 +5,9 @@ warmup phase (mmengine), else the lr itself (a climb to its early peak). A cycli
 climb is the schedule, not a warmup. On a live log (`bevlog watch`) an lr-inferred warmup is not
 over while the lr is still climbing, so nothing is said to happen "after" it. The other rise rules ignore rows inside warmup, where the loss may rise while the
 lr climbs; this rule looks at the rows just after it: a loss that climbs ≥25% over its
-minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast.
+minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast — unless the
+grad_norm jumps recur long after it (then they are the peak lr's own trouble, grad-spike's business,
+and a longer warmup would not stop them).
 """
 from __future__ import annotations
 
@@ -14,7 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
-from bevlog.rules._common import column, doc, finding, fmt, pct, rolling_median, runs_of, signals, where
+from bevlog.rules._common import (
+    column,
+    doc,
+    finding,
+    fmt,
+    pct,
+    rolling_median,
+    runs_of,
+    signals,
+    warmup_change,
+    where,
+)
 from bevlog.schedule import warmup_end
 
 RULE_ID = "warmup"
@@ -28,12 +41,16 @@ class Thresholds:
     rise: float = doc(0.25, "smoothed loss this far above its minimum since warmup is trouble")
     rise_rows: int = doc(3, "rows the rise must last")
     grad_ratio: float = doc(10.0, "grad_norm this many times its median over the first rows is trouble")
+    recur_after: int = doc(2, "grad_norm jumps that recur beyond this many 'right after' windows past warmup are "
+                              "no warmup's trouble (they go on at the peak lr)")
     min_warmup_iters: int = doc(fixes.MIN_WARMUP_ITERS, "warmup length to suggest at least")
 
 
 def find_warmup(run, th: Thresholds = Thresholds(), live: bool = False):
     sig = signals(run)
     n = len(sig.loss)
+    if sig.mid_run:
+        return []  # the log starts mid-run: its warmup (if any) is not in it
     start, warm = warmup_end(sig, live)
     right_after = max(th.right_after_rows, start)
     if n - start < th.rise_rows + 2:
@@ -45,21 +62,21 @@ def find_warmup(run, th: Thresholds = Thresholds(), live: bool = False):
     row, what, evidence = trouble
     to = int(max(th.min_warmup_iters, fixes.WARMUP_GROWTH * (warm or 0)))
     if warm:
-        lead = f"right after the {warm:,}-iter warmup ended ({where(sig, start)})"
+        lead = f"right after the {warm:,}-iter warmup ended (at step {int(sig.step[start]):,}, {where(sig, start)})"
     else:
         lead = "in the first rows of a run without lr warmup"
     message = f"{what} {lead}: the peak lr arrives too fast"
     evidence.update({"warmup_iters": warm, "warmup_end_step": int(sig.step[start]) if start < n else None})
-    fix = (f"warmup {warm or 0:,} → {to:,} iters (linear, ratio {fixes.WARMUP_RATIO_TEXT})" if warm
-           else f"add a linear warmup of {to:,} iters at ratio {fixes.WARMUP_RATIO_TEXT}")
-    changes = [{"param": "warmup_iters", "from": warm, "to": to}]
-    return [finding(run, RULE_ID, "warning", sig, row, row, message, evidence, fix, changes)]
+    changes = [warmup_change(run, sig, to, f"linear, from {fixes.WARMUP_RATIO_TEXT} of the lr")]
+    return [finding(run, RULE_ID, "warning", sig, row, row, message, evidence, "", changes,
+                    f"{what.split(' at ')[0]} {lead.split(' (')[0]}")]
 
 
 def _trouble(sig, start, horizon, right_after, th):
     # a missing `loss` column reads as NaN everywhere: only a logged column has non-finite rows
     bad = np.flatnonzero(~np.isfinite(sig.loss_raw[start:horizon]))
-    if "loss" in sig.t and len(bad) and bad[0] < right_after:
+    began_inside = start > 0 and not np.isfinite(sig.loss_raw[start - 1])  # non-finite before warmup ended
+    if "loss" in sig.t and len(bad) and bad[0] < right_after and not began_inside:
         row = start + int(bad[0])
         return row, f"loss became non-finite at {where(sig, row)}", {"kind": "nonfinite"}
     s = rolling_median(sig.loss[start:horizon], sig.window)
@@ -84,6 +101,9 @@ def _trouble(sig, start, horizon, right_after, th):
     if len(ref) >= 3 and np.median(ref) > 0:
         ratio = g / np.median(ref)
         hits = np.flatnonzero(np.nan_to_num(ratio[:right_after]) >= th.grad_ratio)
+        rest = column(sig.t, "grad_norm")[start + th.recur_after * right_after:]
+        if len(hits) and (np.nan_to_num(rest / np.median(ref)) >= th.grad_ratio).any():
+            return None  # the jumps go on long after warmup: the lr's trouble (grad-spike), not the warmup's
         if len(hits):
             row = start + int(hits[0])
             return (row, f"grad_norm jumped ×{ratio[hits[0]]:.0f} at {where(sig, row)}",

@@ -47,3 +47,9 @@ def all_findings(run_id: str):
     from bevlog.diagnose import diagnose_run
 
     return diagnose_run(run(run_id))
+
+
+def core(changes):
+    """A fix's changes as {"param", "from", "to"} (what a test pins; key, effective value and
+    reason are checked where a test is about them)."""
+    return [{k: c[k] for k in ("param", "from", "to") if k in c} for c in changes]

@@ -65,12 +65,11 @@ def test_colour_output_keeps_our_colours_and_drops_the_logs(evil_work_dir):
     """On a terminal the text renderer emits its own colour codes; the log's never."""
     import parsers
     from bevlog.commands.diagnose import render_text
-    from bevlog.diagnose import Diagnosis, diagnose_run, meta_for_json
-    from bevlog.summary import describe_run
+    from bevlog.diagnose import diagnose
 
     _, run_dir = evil_work_dir
     run = parsers.read(str(run_dir))
-    d = Diagnosis(run.name, meta_for_json(run.meta), describe_run(run), diagnose_run(run))
+    d = diagnose(run)
     out = render_text([d], color=True, width=200)
     assert "\x1b[" in out  # our colours
     assert "\x1b[2J" not in out and "\x1b]" not in out and "\x07" not in out

@@ -12,7 +12,7 @@ from bevlog.rules import RULE_IDS
 from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_TEXT, VARIANTS
 
 FINDING_KEYS = {"run", "rule", "severity", "start_step", "end_step", "start_epoch", "end_epoch",
-                "message", "evidence", "fix"}
+                "message", "evidence", "fix", "at", "headline", "stage", "role", "because"}
 
 
 def diagnose(*args, env=None):
@@ -30,9 +30,9 @@ def test_text_output_grouped_by_run_worst_first_with_verdicts():
     assert res.exit_code == 0, res.stderr
     out = res.stdout
     first, second, third = (out.index(n) for n in ("eb45__StreamPETR_TTC_Head", "jasoni4399", "PrymceQ__BEVModel_StreamPETR"))
-    assert first < second < third  # broken, needs attention, healthy
-    assert "verdict: broken — fix the RuntimeError it died of first" in out
-    assert "verdict: needs attention" in out and "verdict: healthy" in out
+    assert first < second < third  # broken, stopped (the log stops without an error), healthy
+    assert "verdict: broken — it crashed at" in out and "fix the RuntimeError it died of first" in out
+    assert "verdict: stopped — the log stops at epoch 17.8" in out and "verdict: healthy" in out
     assert "✗ error" in out and "⚠ warning" in out and "ℹ info" in out
     assert "\x1b[" not in out  # not a TTY: no colour
 
@@ -60,12 +60,13 @@ def test_json_schema_and_json_safe_meta():
     runs = {r["run"]: r for r in doc["runs"]}
     assert len(runs) == 2
     for r in doc["runs"]:
-        assert {"run", "meta", "findings", "verdict"} <= set(r)
+        assert {"run", "meta", "findings", "verdict", "headline", "verdict_line", "plan"} <= set(r)
         assert r["meta"]["format"] in ("mmcv-json", "console")
         for f in r["findings"]:
             assert set(f) == FINDING_KEYS
             assert f["severity"] in ("info", "warning", "error")
-            assert set(f["fix"]) == {"text", "changes"}
+            assert set(f["fix"]) == {"text", "advice", "changes"}
+            assert f["role"] in ("cause", "consequence") and f["stage"]
             assert isinstance(f["fix"]["changes"], list)
     console = runs["eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_output"]
     assert console["verdict"] == "broken"
@@ -106,7 +107,7 @@ def test_explain_prints_what_a_rule_looks_at_and_its_thresholds():
     assert res.exit_code == 0
     assert "fp16" in res.stdout and "persistent_rows = 5" in res.stdout
     listing = diagnose("--explain", "all").stdout.splitlines()
-    assert len(listing) == len(RULE_IDS) == 21 and listing[0].startswith("nonfinite-loss")
+    assert len(listing) == len(RULE_IDS) == 25 and listing[0].startswith("lr-invalid")
     assert any(line.startswith("no-takeoff") for line in listing)
     assert diagnose("--explain", "nope").exit_code == 2
 

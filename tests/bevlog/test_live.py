@@ -9,7 +9,7 @@ import pytest
 import parsers
 from bevlog.commands.watch import Watcher, finding_key
 from bevlog.diagnose import diagnose_run
-from bevlog.live import LiveLog
+from parsers import LiveLog
 from conftest import REAL_SET1
 
 DETR3D = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"

@@ -1,9 +1,14 @@
 """One road from paths to runs: every command reads the same frames as `parsers.read`.
 
-`parsers.reader.observers` sees every Run the reader hands out; each command runs for
-real (click's CliRunner, in this process) and the runs it read are compared with
-`parsers.read_paths` of the same PATHs. The `parse` CSV is also compared value by value.
+Each command runs for real (click's CliRunner, in this process) and what it printed is
+compared with the same facts computed from `parsers.read_paths` of the same PATHs: the
+frames `parse` writes (value by value), the runs' files, twins, segments and replaced rows
+and the findings `diagnose` reports (through the worker pool too), the findings `watch`,
+`report` and `validate` report, the rows `compare` counts. The work dirs are chosen so that
+another road would show: a text log whose json twin carries an extra digit, and a run
+resumed once (two launches, rows re-run after the resume).
 """
+import html
 import io
 import json
 import re
@@ -17,7 +22,8 @@ from conftest import REAL_SET1
 
 import parsers
 from bevlog.cli import cli
-from parsers import reader
+from bevlog.diagnose import diagnose_run
+from bevlog.findings import json_safe
 
 REPO_LOGS = REAL_SET1.parents[1] / "logs"
 STREAMPETR = REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
@@ -25,14 +31,6 @@ STREAMPETR = REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture
-def seen():
-    got = []
-    reader.observers.append(got.append)
-    yield got
-    reader.observers.remove(got.append)
 
 
 @pytest.fixture
@@ -44,60 +42,100 @@ def work(tmp_path):
     return [str(a), str(b)]
 
 
-def assert_same_runs(got, expected):
-    assert [r.name for r in got] == [r.name for r in expected]
-    for g, e in zip(got, expected):
-        pd.testing.assert_frame_equal(g.train, e.train)
-        pd.testing.assert_frame_equal(g.evals, e.evals)
-        for key in ("sources", "twins", "segments", "replaced_rows", "format"):
-            assert g.meta[key] == e.meta[key], key
+def assert_same_frame(got: pd.DataFrame, expected: pd.DataFrame, atol: float = 0.0):
+    """A frame as a command wrote it (csv / JSON lines) holds the expected frame's values
+    (JSON lines: to the 10 decimals `parse` writes)."""
+    assert list(got.columns) == list(expected.columns) and len(got) == len(expected)
+    for col in expected.columns:
+        if col in ("run", "metric"):
+            assert got[col].astype(str).tolist() == expected[col].astype(str).tolist(), col
+        else:
+            a, b = got[col].to_numpy(float), expected[col].to_numpy(float)
+            assert np.allclose(a, b, rtol=0.0, atol=atol, equal_nan=True), col
 
 
-def test_every_command_reads_what_parsers_read_paths_reads(work, seen, tmp_path):
+def findings_of(run, live=False):
+    return [(f.rule, f.severity, f.start_step, f.message) for f in diagnose_run(run, live=live)]
+
+
+def test_parse_writes_the_frames_parsers_read_paths_reads(work):
     expected, problems = parsers.read_paths(work)
     assert problems == [] and [len(r.meta["segments"]) for r in expected] == [1, 2]
-    assert expected[0].meta["twins"]  # the twin was read with its text log
-    commands = {
-        "parse csv": ["parse", *work, "--format", "csv"],
-        "parse json": ["parse", *work, "--format", "json"],
-        "compare": ["compare", *work],
-        "report": ["report", *work, "-o", tmp_path / "r.html"],
-        "diagnose": ["diagnose", *work, "-j", "1"],
-    }
-    for name, args in commands.items():
-        seen.clear()
-        result = invoke(*args)
-        assert result.exit_code == 0, (name, result.output)
-        assert_same_runs(seen, expected)
-    for k, wd in enumerate(work):  # watch and validate take one run
-        seen.clear()
-        assert invoke("watch", "--once", wd).exit_code == 0
-        assert_same_runs([r for r in seen if r.name == expected[k].name], [expected[k]])
-        assert_same_runs([parsers.read(wd)], [expected[k]])
-        assert_same_runs(_validate_reads(wd), [expected[k]])
+    assert expected[0].meta["twins"] and expected[1].meta["replaced_rows"] > 0  # the roads that could differ
+    for frame in ("train", "evals"):
+        want = pd.concat([getattr(r, frame) for r in expected], ignore_index=True)
+        csv = invoke("parse", *work, "--format", "csv", "--frame", frame)
+        assert csv.exit_code == 0, csv.output
+        assert_same_frame(pd.read_csv(io.StringIO(csv.stdout)), want)
+        lines = invoke("parse", *work, "--format", "json", "--frame", frame)
+        assert lines.exit_code == 0, lines.output
+        assert_same_frame(pd.read_json(io.StringIO(lines.stdout), lines=True, dtype=False), want, atol=1e-10)
 
 
-class _Stop(BaseException):  # not an error: passes through the reader's per-job isolation
+@pytest.mark.parametrize("jobs", ["1", "2"])  # in this process, and through the worker pool
+def test_diagnose_reports_the_runs_parsers_read_paths_reads(work, jobs):
+    expected, _ = parsers.read_paths(work)
+    result = invoke("diagnose", *work, "-j", jobs, "--format", "json")
+    assert result.exit_code == 0, result.output
+    runs = {r["run"]: r for r in json.loads(result.stdout)["runs"]}
+    assert sorted(runs) == sorted(r.name for r in expected)
+    for run in expected:
+        got = runs[run.name]
+        for key in ("sources", "twins", "segments", "replaced_rows", "format"):
+            assert got["meta"][key] == json_safe(run.meta[key]), key
+        assert [(f["rule"], f["severity"], f["start_step"], f["message"]) for f in got["findings"]] == findings_of(run)
+
+
+def test_watch_reads_the_run_parsers_read_reads(work):
+    for wd in work:
+        run = parsers.read(wd)
+        result = invoke("watch", "--once", "--format", "json", wd)
+        assert result.exit_code == 0, result.output
+        got = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [(f["rule"], f["severity"], f["start_step"], f["message"]) for f in got] == findings_of(run, live=True)
+
+
+def test_report_and_compare_show_the_runs_parsers_read_paths_reads(work, tmp_path):
+    expected, _ = parsers.read_paths(work)
+    out = tmp_path / "r.html"
+    assert invoke("report", *work, "-o", out).exit_code == 0
+    page = out.read_text()
+    table = page[page.index('id="findings-table"'):]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r'<tr data-run="([^"]*)"><td class="sev-(\w+)">\w+</td><td class="name">[^<]*</td>'
+                      r'<td class="nw">([^<]*)</td><td class="num">[^<]*</td><td>([^<]*)</td>', table)
+    want = sorted((r.name, sev, rule, msg) for r in expected for rule, sev, _, msg in findings_of(r))
+    assert sorted((run, sev, rule, html.unescape(msg)) for run, sev, rule, msg in rows) == want
+    compare = invoke("compare", *work, "--format", "csv")
+    assert compare.exit_code == 0, compare.output
+    table = pd.read_csv(io.StringIO(compare.stdout))
+    assert dict(zip(table["run"], table["rows"])) == {r.name: len(r.train) for r in expected}
+
+
+class _Stop(BaseException):  # not an error: nothing catches it before the test does
     pass
 
 
-def _validate_reads(path):
-    """The run `bevlog validate` reads, stopped right after reading (before any training)."""
+class _FirstLine(io.StringIO):
+    """What `validate` writes to its stream, up to its first line: the run it read and its
+    findings, written before any training starts (which this stream then stops)."""
+
+    def write(self, text):
+        super().write(text)
+        if "\n" in self.getvalue():
+            raise _Stop
+
+
+def test_validate_reads_the_run_parsers_read_reads(work):
     from bevlog.validate import validate
 
-    got = []
-
-    def stop(run):
-        got.append(run)
-        raise _Stop
-
-    reader.observers.append(stop)
-    try:
+    for wd in work:
+        run = parsers.read(wd)
+        stream = _FirstLine()
         with pytest.raises(_Stop):
-            validate(path, budget_minutes=0.1, preset="tiny")
-    finally:
-        reader.observers.remove(stop)
-    return got
+            validate(wd, budget_minutes=0.1, preset="tiny", stream=stream)
+        line = stream.getvalue()
+        assert line.startswith(f"validate {run.name}: {len(diagnose_run(run))} finding(s); "), line
 
 
 def test_parse_csv_carries_the_json_twins_digits(work):

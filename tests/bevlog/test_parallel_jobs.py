@@ -4,7 +4,7 @@ import os
 import shutil
 
 from parsers.pool import MIN_ITEMS_FOR_POOL, default_jobs
-from parsers.reader import plan
+from parsers import plan
 from conftest import REAL_SET1
 
 SMALL = REAL_SET1 / "eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_output.log"

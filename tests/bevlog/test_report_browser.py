@@ -67,3 +67,35 @@ def test_real_report_renders_in_chromium(tmp_path):
     for p in state.values():
         assert p["traces"] > 0
     assert shot.stat().st_size > 50_000
+
+
+@pytest.mark.slow
+def test_seed_groups_and_the_index_render_in_chromium(tmp_path):
+    """Twelve real seeded runs (more than MANY_RUNS): bands are drawn as filled areas, the
+    run table links to each run's section, nothing errs, nothing is fetched."""
+    from bevlog.report import MANY_RUNS
+
+    seeds = REPO / "fixtures" / "runs" / "seeds"
+    names = sorted(p.name for p in seeds.iterdir())[:12]
+    assert len(names) > MANY_RUNS
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", *[str(seeds / n) for n in names], "-o", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    driver = chrome(tmp_path)
+    try:
+        open_report(driver, out)
+        fills = driver.execute_script(
+            "return document.querySelectorAll('#panel-loss .scatterlayer .trace path.js-fill').length")
+        links = driver.execute_script("return document.querySelectorAll('#run-table a[href^=\"#run-\"]').length")
+        driver.execute_script("document.querySelector('#run-table a[href=\"#run-5\"]').click()")
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script("return location.hash") == "#run-5")
+        top = driver.execute_script("return Math.round(document.getElementById('run-5').getBoundingClientRect().top)")
+        errors = console_errors(driver)
+        requests = network_requests(driver)
+    finally:
+        driver.quit()
+    assert errors == [] and requests == []
+    assert links == 12
+    assert fills == 3  # one band per group of seeds: attn-width-s0…2, base-s0…4, batch-20-lr-1.6e-3-s0…3
+    assert abs(top) <= 5  # the link scrolled its section to the top

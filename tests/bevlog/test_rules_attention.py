@@ -6,6 +6,7 @@ import pytest
 
 import parsers
 from bevlog.rules import get_rule
+from labelled_runs import core
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNS = os.path.join(ROOT, "fixtures", "runs", "issue13")
@@ -21,7 +22,7 @@ def test_fires_on_the_run_whose_attention_collapsed_at_lr_2e3():
     assert f.severity == "info" and f.evidence["signs"] == ["entropy"]
     entropy = [p for p in f.evidence["per_layer"] if p["term"] == "entropy"]
     assert entropy and all(p["extreme"] < 0.1 < p["early"] for p in entropy)
-    assert f.fix.changes == [{"param": "lr", "from": 2e-3, "to": 4e-4}]
+    assert core(f.fix.changes) == [{"param": "lr", "from": 2e-3, "to": 4e-4}]
 
 
 @pytest.mark.parametrize("name", ["tiny-lr5e-4", "tiny-lr1e-3", "tiny-lr1e-3-nodropout", "tiny-lr2e-3"])
@@ -47,7 +48,7 @@ def test_warns_when_the_attention_collapses_after_take_off_as_the_lr_rises():
     (f,) = get_rule("attention-collapse")(run)
     assert f.severity == "warning" and f.evidence["signs"] == ["entropy", "logit_max"]
     assert f.evidence["onset_step"] >= 1200                 # after the lr rose, not during the take-off
-    assert f.fix.changes == [{"param": "lr", "from": 0.01, "to": 0.002}]
+    assert core(f.fix.changes) == [{"param": "lr", "from": 0.01, "to": 0.002}]
 
 
 SEEDS = os.path.join(ROOT, "fixtures", "runs", "seeds")
@@ -103,10 +104,14 @@ def test_no_warning_on_the_seeds_that_took_off_and_held():
 
 def test_aux_missing_is_not_fooled_by_per_layer_attention_statistics():
     """`d0.attn_entropy` is logged per layer like an aux loss; a 6-layer run without aux losses
-    still gets aux-missing (the held-out sweep caught the rule reading the statistics as aux losses)."""
+    still gets aux-missing (the held-out sweep caught the rule reading the statistics as aux losses).
+    Its severity follows the run's outcome: a note saying so on a run that went well without them."""
+    from bevlog.rules._common import outcome
+
     for name, run in _seed_runs("layers-6-aux-off"):
         assert "d0.attn_entropy" in run.train.columns
         (f,) = get_rule("aux-missing")(run)
-        assert f.severity == "warning", name
+        assert f.severity == ("warning" if outcome(run).poor else "info"), name
+        assert outcome(run).poor or "went well without them" in f.message
     for name, run in _seed_runs("layers-6"):
         assert get_rule("aux-missing")(run) == [], name

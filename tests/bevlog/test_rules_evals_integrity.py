@@ -1,7 +1,7 @@
 """overfitting and log-integrity."""
 import pytest
 
-from labelled_runs import findings, run
+from labelled_runs import core, findings, run
 
 
 def test_overfitting_metric_falls_while_train_loss_falls():
@@ -9,7 +9,7 @@ def test_overfitting_metric_falls_while_train_loss_falls():
     ev = f.evidence
     assert ev["metric"].endswith("NDS") and ev["falls"] >= 2
     assert ev["train_loss_last"] < ev["train_loss_best"]
-    assert f.fix.changes == [{"param": "max_epochs", "from": 24, "to": 16}]
+    assert core(f.fix.changes) == [{"param": "max_epochs", "from": 24, "to": 16}]
 
 
 @pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/conditional-detr-mmengine",

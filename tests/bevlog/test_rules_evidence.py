@@ -13,7 +13,7 @@ import parsers
 from bevlog.diagnose import diagnose_run
 from bevlog.rules import get_rule
 from conftest import REAL_SET1, REAL_SET2
-from labelled_runs import DETR3D_TEXT, REPO, findings, run
+from labelled_runs import core, DETR3D_TEXT, REPO, findings, run
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -102,9 +102,10 @@ def test_quiet_on_real_runs_that_learn(path):
 
 # ---- nuScenes components at chance ----------------------------------------------------------
 
-def test_detr3d_orientation_at_chance_is_noted():
+def test_detr3d_orientation_at_chance_is_a_warning_with_its_fix():
+    """A headline metric's component at chance costs ~0.1 NDS: a warning at least, its fix shown."""
     (f,) = [x for x in findings("real/detr3d-text", "metric-chance") if x.evidence["kind"] == "component"]
-    assert f.severity == "info" and f.evidence["metric"].endswith("mAOE")
+    assert f.severity == "warning" and f.evidence["metric"].endswith("mAOE")
     assert all(abs(v - np.pi / 2) < 0.1 * np.pi / 2 for v in f.evidence["values"])
     assert len(f.evidence["values"]) == 12 and f.evidence["map"] > 0.3
     assert "yaw" in f.fix.text
@@ -215,7 +216,7 @@ def test_every_step_overflowing_under_a_static_loss_scale_is_an_error():
     assert f.severity == "error" and f.evidence["kind"] == "every_step"
     assert f.evidence["inf_rows"] == f.evidence["rows"] == 200 and abs(f.evidence["loss_change"]) < 0.05
     assert "static fp16 loss scale 512" in f.message
-    assert f.fix.changes == [{"param": "fp16_loss_scale", "from": 512.0, "to": "dynamic"}]
+    assert core(f.fix.changes) == [{"param": "fp16_loss_scale", "from": 512.0, "to": "dynamic"}]
 
 
 def test_a_static_loss_scale_that_works_is_left_alone():
@@ -267,7 +268,10 @@ def test_spikes_are_the_same_at_any_gradient_scale_and_the_clip_fits_the_run(tmp
     r = parsers.read(str(tmp_path / "20230725_174411.log"))
     small = {f.start_step: f for f in get_rule("grad-spike")(r)}
     big = {f.start_step: f for f in findings("variant/streampetr_spikes", "grad-spike")}
-    assert {s: f.severity for s, f in small.items()} == {s: f.severity for s, f in big.items()}
+    # the same events, judged the same (a clip in the config changes only whether the loss-ignored
+    # explosion is a note: here the config's clip is removed)
+    assert {s: (f.evidence["kind"], round(f.evidence["peak_ratio"])) for s, f in small.items()} == \
+        {s: (f.evidence["kind"], round(f.evidence["peak_ratio"])) for s, f in big.items()}
     g = r.train["grad_norm"].to_numpy(float)
     clips = [c["to"] for f in small.values() for c in f.fix.changes if c["param"] == "grad_clip"]
     assert clips and all(c <= 3 * np.nanmax(g[np.isfinite(g)]) for c in clips)
@@ -362,7 +366,7 @@ def test_memory_growth_is_quiet_on_every_real_log():
     """Peaks that rise in steps and level off (StreamPETR +18%, then flat) are not leaks."""
     import corpus
 
-    from parsers.run import ParseError
+    from parsers import ParseError
 
     checked = 0
     for e in corpus.entries():
@@ -382,7 +386,7 @@ def test_the_new_rules_speak_only_where_the_labels_say_on_real_logs():
     """No error from the new rules on a real log that the labels call healthy."""
     import corpus
 
-    from parsers.run import ParseError
+    from parsers import ParseError
 
     for e in corpus.entries():
         if e["kind"] != "real" or not e.get("healthy"):

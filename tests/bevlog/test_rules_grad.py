@@ -1,7 +1,7 @@
 """grad-nonfinite and grad-spike: fp16 overflow skips are benign, persistent overflow is not."""
 import pytest
 
-from labelled_runs import findings
+from labelled_runs import core, findings
 
 
 @pytest.mark.parametrize("run_id", ["real/streampetr-text", "real/streampetr-json", "real/bevfusion-resumed"])
@@ -9,14 +9,14 @@ def test_grad_nonfinite_fp16_overflow_windows_are_info(run_id):
     (f,) = findings(run_id, "grad-nonfinite")
     assert f.severity == "info"
     assert 0 < f.evidence["share"] < 0.05 and f.evidence["loss_change"] < 0
-    assert f.fix.changes == []
+    assert core(f.fix.changes) == []
 
 
 def test_grad_nonfinite_persistent_with_a_stalled_loss_is_an_error():
     (f,) = findings("variant/streampetr_inf_persistent", "grad-nonfinite")
     assert f.severity == "error"
     assert f.evidence["longest_run"] >= 200 and f.evidence["tail_share"] == 1.0
-    assert f.fix.changes[0] == {"param": "lr", "from": 4e-4, "to": pytest.approx(1.3e-4)}
+    assert core(f.fix.changes)[0] == {"param": "lr", "from": 4e-4, "to": pytest.approx(1.3e-4)}
 
 
 def test_grad_nonfinite_after_nan_weights_is_an_error():
@@ -35,8 +35,10 @@ def test_grad_rules_silent_when_grad_norm_is_finite_or_not_logged(run_id):
 def test_grad_spike_explosion_escalates_when_the_loss_rises_after_it():
     fs = {f.start_step: f for f in findings("variant/streampetr_spikes", "grad-spike")}
     assert fs[20000].severity == "error" and fs[20000].evidence["loss_rise_after"] > 0.3
-    assert fs[10000].severity == "warning" and fs[10000].evidence["peak_ratio"] > 10
-    assert fs[20000].fix.changes[0] == {"param": "lr", "from": 4e-4, "to": 2e-4}
+    # the ×10 explosion the loss ignored, on a run that clips at 35 and went well: the clip did its job
+    assert fs[10000].severity == "info" and fs[10000].evidence["peak_ratio"] > 10
+    assert fs[10000].fix.changes == [] and "clip" in fs[10000].fix.text
+    assert core(fs[20000].fix.changes)[0] == {"param": "lr", "from": 4e-4, "to": 2e-4}
 
 
 def test_grad_spike_isolated_spike_is_only_a_note():

@@ -1,7 +1,7 @@
 """aux-missing, layer-inversion, layer-flat, layer-unstable, layer-redundant."""
 import pytest
 
-from labelled_runs import findings
+from labelled_runs import core, findings
 
 LAYER_RULES = ["layer-inversion", "layer-flat", "layer-unstable", "layer-redundant"]
 
@@ -9,7 +9,7 @@ LAYER_RULES = ["layer-inversion", "layer-flat", "layer-unstable", "layer-redunda
 def test_aux_missing_six_layers_without_intermediate_losses():
     (f,) = findings("variant/detr3d_noaux", "aux-missing")
     assert f.evidence["num_decoder_layers"] == 6
-    assert f.fix.changes == [{"param": "aux_loss", "from": False, "to": True}]
+    assert core(f.fix.changes) == [{"param": "aux_loss", "from": False, "to": True}]
 
 
 @pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/bevfusion-resumed",
@@ -36,7 +36,7 @@ def test_layer_unstable_noisy_final_layer():
 def test_layer_redundant_suggests_the_computed_depth():
     (f,) = findings("variant/detr3d_redundant", "layer-redundant")
     assert f.severity == "info"
-    assert f.fix.changes == [{"param": "num_decoder_layers", "from": 6, "to": 2}]
+    assert core(f.fix.changes) == [{"param": "num_decoder_layers", "from": 6, "to": 2}]
 
 
 def test_layer_redundant_waits_for_training_to_mature():

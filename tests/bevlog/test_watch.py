@@ -11,7 +11,7 @@ import time
 from click.testing import CliRunner
 
 from bevlog.cli import cli
-from bevlog.commands.watch import newest_sibling
+from parsers import newest_sibling
 from labelled_runs import CONSOLE, DETR3D_TEXT
 
 WRITER = textwrap.dedent(r'''

@@ -3,8 +3,8 @@ import pytest
 from parsers_testlib import DETR3D, real
 
 from parsers.config import read_config
+from parsers.config_facts import decoder_layers, lr_schedule, num_gpus
 from parsers.layers import classify, has_aux, layer_columns
-from parsers.meta import decoder_layers, lr_schedule, num_gpus
 
 
 def test_config_literals_and_source_text(tmp_path):
@@ -26,7 +26,7 @@ flags = {{'a': True, 'b': None, 3: (1, 2)}}
     assert cfg["evil"].startswith("__import__('os')")
     assert cfg["lr_config"]["warmup_ratio"] == "1.0 / 3"
     assert cfg["flags"] == {"a": True, "b": None, 3: (1, 2)}
-    assert num_gpus({}, cfg) == 4
+    assert num_gpus(cfg) == 4
 
 
 def test_config_that_does_not_parse_keeps_what_does():

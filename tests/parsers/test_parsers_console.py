@@ -13,6 +13,7 @@ parser); the README totals they must match (set2/README.md, entry 1):
 """
 import re
 from collections import Counter
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -47,43 +48,43 @@ def test_nohup_reads_one_segment_per_launch(engine):
     for k, (seg, launch) in enumerate(zip(segs, launches)):
         body = "\n".join(launch)
         assert (seg.rows, len(seg.eval_metric)) == grep_line_counts(launch), k
-        assert seg.header["launch"] == {"index": k + 1, "of": 18, "first_line": first, "last_line": first + len(launch) - 1}
+        assert asdict(seg.launch) == {"index": k + 1, "of": 18, "first_line": first, "last_line": first + len(launch) - 1}
         first += len(launch)
         assert seg.format == "console" and seg.library == "mmengine"
         # its own header facts: config, GPUs, resumes, traceback, start time
         max_epochs = re.search(r"^train_cfg = dict\(max_epochs=(\d+)", body, re.M).group(1)
-        assert re.search(rf"^train_cfg = dict\(max_epochs={max_epochs},", seg.header["config_text"], re.M)
-        assert seg.header["gpu_number"] == int(re.search(r"GPU number: (\d+)", body).group(1)) == 1
+        assert re.search(rf"^train_cfg = dict\(max_epochs={max_epochs},", seg.config_text, re.M)
+        assert seg.gpu_number == int(re.search(r"GPU number: (\d+)", body).group(1)) == 1
         resumes = [(int(e), int(i)) for e, i in re.findall(r"resumed epoch: (\d+), iter: (\d+)", body)]
-        assert [(r["epoch"], r["iter"]) for r in seg.header["resumes"]] == resumes
+        assert [(r.epoch, r.iter) for r in seg.resumes] == resumes
         val = [l for l in launch if " - mmengine - INFO - Epoch(val) " in l]
         results = [l for l in val if "eta: " not in l]
         with_metrics = [l for l in results if "coco/bbox_mAP" in l]
-        assert seg.header.get("val_lines", {"progress": 0, "results": 0, "empty": 0}) == {
+        assert asdict(seg.val_lines) == {
             "progress": len(val) - len(results), "results": len(with_metrics), "empty": len(results) - len(with_metrics)}
         tracebacks = body.count("Traceback (most recent call last)")
-        assert tracebacks <= 1 and (seg.header.get("traceback") is not None) == (tracebacks == 1)
+        assert tracebacks <= 1 and (seg.traceback is not None) == (tracebacks == 1)
         start = CONSOLE_DATE.search(body).group(0)[: len("09/13 04:47:03")]
         # the year: this launch's `Exp name: …_2024MMDD_HHMMSS`, else its neighbour's in this file
         stamp = re.search(r" - Exp name: \S*_(\d{4})(\d\d)(\d\d)_\d{6}", body)
         if stamp and f"{stamp.group(2)}/{stamp.group(3)}" == start[:5]:
-            assert seg.header["year_from"] == f"Exp name timestamp {stamp.group(1)}{stamp.group(2)}{stamp.group(3)}" + stamp.group(0)[-7:]
+            assert seg.year_from == f"Exp name timestamp {stamp.group(1)}{stamp.group(2)}{stamp.group(3)}" + stamp.group(0)[-7:]
         else:
-            assert seg.header["year_from"].startswith("launch ")
-        assert seg.header["year"] == 2024 and "year_unknown" not in seg.header
-        assert seg.header["start_date"] == f"2024/{start}"
+            assert seg.year_from.startswith("launch ")
+        assert seg.year == 2024 and not seg.year_unknown
+        assert seg.start_date == f"2024/{start}"
         assert not np.any(np.diff(seg.ts) < 0)  # the clock within a launch rolls over days (09/13 -> 09/18)
     assert sum(s.rows for s in segs) == 11572
-    assert sum(len(s.header["resumes"]) for s in segs) == 11
+    assert sum(len(s.resumes) for s in segs) == 11
     assert sum(len(s.eval_metric) for s in segs) == 19 * 6  # 19 summaries of 6 coco/bbox_mAP* values
     val = Counter()
     for s in segs:
-        val.update(s.header.get("val_lines", {}))
+        val.update(asdict(s.val_lines))
     # 127 Epoch(val) lines: progress lines, 19 summaries, and the retinanet launch's 4
     # evaluations whose results were empty (set2/README.md) that carry only data_time/time
     assert val == {"progress": 127 - 19 - 4, "results": 19, "empty": 4}
     # set2/README.md: the exceptions that ended the launches
-    ends = Counter(s.header["traceback"].split(":")[0] for s in segs if s.header.get("traceback"))
+    ends = Counter(s.traceback.split(":")[0] for s in segs if s.traceback)
     assert ends == {"KeyboardInterrupt": 5, "RuntimeError": 3, "FileNotFoundError": 1, "AssertionError": 1, "OSError": 1}
 
 
@@ -92,22 +93,22 @@ def test_launches_without_a_year_take_it_from_a_later_launch(tmp_path, engine):
     own); cut so that the first launch with a year comes after them, they take its year."""
     lines = NOHUP.read_text().splitlines()
     segs = read_file(str(NOHUP))
-    a, b = segs[6].header["launch"]["first_line"], segs[8].header["launch"]["last_line"]
-    assert " - Exp name: " not in "\n".join(lines[a - 1 : segs[8].header["launch"]["first_line"] - 1])
+    a, b = segs[6].launch.first_line, segs[8].launch.last_line
+    assert " - Exp name: " not in "\n".join(lines[a - 1 : segs[8].launch.first_line - 1])
     p = tmp_path / "nohup.out"
     p.write_text("\n".join(lines[a - 1 : b]) + "\n")
     cut = read_file(str(p), engine=engine)
-    assert [s.header.get("year") for s in cut] == [2024, 2024, 2024]
-    assert [s.header["year_from"] for s in cut] == [
+    assert [s.year for s in cut] == [2024, 2024, 2024]
+    assert [s.year_from for s in cut] == [
         "launch 2 of this file (2024, after it)", "launch 3 of this file (2024, after it)", "Exp name timestamp 20240916_032100"]
-    assert [s.header["start_date"] for s in cut] == ["2024/09/16 03:13:03", "2024/09/16 03:15:22", "2024/09/16 03:21:01"]
+    assert [s.start_date for s in cut] == ["2024/09/16 03:13:03", "2024/09/16 03:15:22", "2024/09/16 03:21:01"]
     assert np.array_equal(cut[0].ts, segs[6].ts) and cut[0].rows == 1
 
 
 def test_nohup_wall_time_crosses_days():
     """Launch 1 runs from 09/13 04:47 into 09/15: the wall clock counts on across midnight."""
     seg = read_file(str(NOHUP))[0]
-    lines = NOHUP.read_text().splitlines()[: seg.header["launch"]["last_line"]]
+    lines = NOHUP.read_text().splitlines()[: seg.launch.last_line]
     train = [l for l in lines if "Epoch(train)" in l]
     m0, m1 = CONSOLE_DATE.match(train[0]), CONSOLE_DATE.match(train[-1])
     days = int(m1.group(2)) - int(m0.group(2))
@@ -129,9 +130,9 @@ def test_slurm_capture_reads_like_its_file_log(engine):
     assert np.array_equal(console.iter, log.iter) and np.array_equal(console.n, log.n)
     assert console.eval_metric == log.eval_metric and console.eval_value == log.eval_value
     assert np.array_equal(console.ts, log.ts)
-    assert console.header["start_date"] == log.header["start_date"] == "2023/02/11 20:19:15"
-    assert console.header["year_from"] == "Exp name timestamp 20230211_201914" and "year_unknown" not in console.header
-    assert console.header["gpu_number"] == 1 and console.header["config_text"] == log.header["config_text"]
+    assert console.start_date == log.start_date == "2023/02/11 20:19:15"
+    assert console.year_from == "Exp name timestamp 20230211_201914" and not console.year_unknown
+    assert console.gpu_number == 1 and console.config_text == log.config_text
     assert dict(console.skipped) == {}  # warnings, prints and per-class tables belong to their messages
 
 
@@ -162,8 +163,8 @@ def test_year_roll_over_dec_31_to_jan_1(tmp_path, engine):
     assert "12/31 23:59" in text and "01/01 00:0" in text  # it does cross the new year
     (seg,) = read_file(str(p), engine=engine)
     (log,) = read_file(str(FILE_LOG), engine=engine)
-    assert seg.header["year_unknown"] is True and "year_from" not in seg.header
-    assert seg.header["start_date"] == "12/31 23:45:15"  # as the log writes it: no year made up
+    assert seg.year_unknown is True and seg.year_from is None
+    assert seg.start_date == "12/31 23:45:15"  # as the log writes it: no year made up
     assert np.array_equal(seg.ts - seg.ts[0], log.ts - log.ts[0])
     assert seg.rows == 100 and len(seg.eval_metric) == 60
 
@@ -191,7 +192,7 @@ def test_capture_with_progress_bars_prints_and_a_traceback(tmp_path, engine):
     (ref,) = read_file(str(SLURM), engine=engine)
     assert seg.rows == ref.rows == 100 and seg.eval_value == ref.eval_value
     assert np.array_equal(seg.values, ref.values, equal_nan=True)
-    assert seg.header["traceback"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert seg.traceback == "RuntimeError: CUDA error: an illegal memory access was encountered"
     assert dict(seg.skipped) == {"progress bar": 3, "other output": 1, "traceback": 4}
 
 
@@ -217,11 +218,11 @@ def test_mmcv_launches_appended_to_one_capture(tmp_path, env, engine):
     p.write_text("\n".join(first) + "\n" + parts[1])
     a, b = read_file(str(p), engine=engine)
     assert (a.rows, b.rows) == (grep_line_counts(first)[0], grep_line_counts(parts[1].splitlines())[0]) == (2, 8)
-    assert a.header["traceback"] == "KeyboardInterrupt" and "traceback" not in b.header
+    assert a.traceback == "KeyboardInterrupt" and b.traceback is None
     starts = [re.match(r"^(\S+ \S+),", t).group(1) for t in parts]  # each launch's first logger line
-    assert [a.header["start_date"], b.header["start_date"]] == starts
-    assert a.header["launch"]["last_line"] == len(first) and b.header["launch"]["first_line"] == len(first) + 1
+    assert [a.start_date, b.start_date] == starts
+    assert a.launch.last_line == len(first) and b.launch.first_line == len(first) + 1
     for seg in (a, b):
-        assert seg.format == "console" and "optimizer = dict(" in seg.header["config_text"]
-        assert seg.header.get("env_gpus") == (4 if env else None)  # `GPU 0,1,2,3: GeForce RTX 2080 Ti`
-        assert seg.header["distributed"] is True
+        assert seg.format == "console" and "optimizer = dict(" in seg.config_text
+        assert seg.env_gpus == (4 if env else None)  # `GPU 0,1,2,3: GeForce RTX 2080 Ti`
+        assert seg.distributed is True

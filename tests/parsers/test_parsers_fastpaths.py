@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from parsers_testlib import BEVFUSION, DETR3D, MMENGINE, STREAMPETR, engine, read_run, real  # noqa: F401 - engine: the fixture
 
 import parsers
-from parsers.json_rows import parse_rows
-from parsers.mmcv_train_lines import parse_train_lines
+from parsers.formats.jsonl.rows import parse_rows
+from parsers.formats.text.mmcv_lines import parse_train_lines
 
 LINE = re.compile(r"^\S+ \S+ - \S+ - INFO - (?:Epoch \[\d+\]\[\d+/\d+\]|Iter \[\d+/\d+\])\t(.*)$")
 
@@ -132,12 +132,12 @@ def test_lazy_layers_frame_equals_the_eager_one_and_survives_pickling(name):
 
 
 def layers_mod_config_layers(run):
-    from parsers import meta as M
+    from parsers import config_facts as M
 
     return M.decoder_layers(run.meta["config"])
 
 
-# --- parsers.json_fast: rows of one key layout read straight from the bytes --------------
+# --- parsers.formats.jsonl.blocks: rows of one key layout read straight from the bytes --------------
 
 
 def _json_rows_reference(data: bytes, a: int, b: int):
@@ -217,7 +217,7 @@ def _json_files():
 def test_json_fast_chunks_equal_json_rows(tmp_path, chunk):
     """Chunk by chunk, json_fast gives json_rows' answer on real logs, every json fixture
     and mixed layouts; and its layout block really reads rows (not everything handed back)."""
-    from parsers.json_fast import chunk_parts, merge_block
+    from parsers.formats.jsonl.blocks import chunk_parts, merge_block
     from parsers.lines import TextFile
 
     files = _json_files() + [_mixed_json_log(tmp_path / f"m{s}.log.json", s) for s in range(2)]
@@ -257,7 +257,7 @@ def test_json_fast_path_gives_the_same_run(tmp_path, seed, chunk, lane):
 
     p = _mixed_json_log(tmp_path / "20230101_000000.log.json", seed, lane=lane)
     (seg,) = read_file(str(p), engine="fast", chunk=chunk)
-    assert seg.header.get("train_lane", False) is lane
+    assert seg.train_lane is lane
     fast, plain = read_run(p, "fast", chunk), read_run(p, "python", chunk)
     assert len(fast.train) > 1000 and len(fast.evals) > 0
     _same_run(fast, plain)
@@ -272,7 +272,7 @@ def test_json_train_lane_gives_the_same_runs():
     lanes = []
     for p in _json_files():
         (seg,) = read_file(str(p), engine="fast")
-        lanes.append(seg.header.get("train_lane", False))
+        lanes.append(seg.train_lane)
         _same_run(read_run(p, "fast"), read_run(p, "python"))
     assert sum(lanes) >= 8 and not all(lanes)
 
@@ -280,7 +280,7 @@ def test_json_train_lane_gives_the_same_runs():
 def test_json_fast_block_reads_values_like_json_loads():
     """Values of every width (inline string views <= 12 bytes and longer ones), NaN,
     Infinity, -Infinity, -0.0, big ints: the block's floats equal json.loads'."""
-    from parsers.json_fast import chunk_parts, merge_block
+    from parsers.formats.jsonl.blocks import chunk_parts, merge_block
 
     values = [0.5, float("nan"), float("inf"), -float("inf"), -0.0, 7, 123456789.123456, 1.2345678901234567e-300, 12345678901234567890, 8e-05, -1.5e300]
     rows = [{"mode": "train", "epoch": 1, "iter": i, "x": values[i % len(values)], "y": values[(i * 7) % len(values)]} for i in range(200)]

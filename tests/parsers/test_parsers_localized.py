@@ -48,7 +48,7 @@ def test_localized_header_gives_the_same_facts(tmp_path, name, engine):
 
 def test_a_label_only_is_not_a_config():
     """A message ending in ':' followed by a table or a model repr is not a config dump."""
-    from parsers.header import block_kind
+    from parsers.formats.text.header import block_kind
 
     assert block_kind(["+------+-----+", "| Class | IoU |"]) is None
     assert block_kind(["Detr3D(", "  (img_backbone): ResNet("]) is None

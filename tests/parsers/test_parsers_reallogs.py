@@ -58,7 +58,7 @@ def test_row_counts_and_contract(name):
     assert list(run.train.columns[: len(TRAIN_COLUMNS)]) == TRAIN_COLUMNS
     assert list(run.layers.columns) == LAYERS_COLUMNS
     assert list(run.evals.columns) == EVALS_COLUMNS
-    assert isinstance(run.meta, Meta)  # every key declared in parsers.meta_types
+    assert isinstance(run.meta, Meta)  # every key declared in parsers.meta
     assert isinstance(run.meta.skipped, dict)
     # step is the global iteration: strictly increasing within a single-segment log.
     steps = run.train["step"].to_numpy()

@@ -1,0 +1,316 @@
+"""Layout blocks of a JSON-lines chunk, read with numpy straight from the bytes.
+
+`json.dumps` output is canonical and, in a training log, most rows of a chunk log the
+same keys in the same order (train rows). The only spaces in such a row are the ones
+after `:` and `,`, so one pass over the chunk's bytes finds every separator (and every
+newline). The chunk's most common separator count picks a reference row (read with
+`json.loads`; if it reads fewer than half the candidates, the first row it missed is
+tried too). Item j of a candidate row must then sit right before the row's space 2j:
+one fixed-width gather per item fetches its skeleton (`{"key": ` / `, "key": `, and a
+fixed string value such as `"train"`) with the 12 bytes after it, the skeleton is
+compared 8 bytes at a time, and the 12 bytes become the item's inline Arrow string view
+(longer values point into the chunk), so all values cast to float64 in one Arrow call
+(`NaN` / `Infinity` cast directly). Values come out column-major (keys x rows), the
+layout of the train frame's float block. Rows that differ (val rows, a key logged later,
+the meta line, `"lr": {…}` of several optimizers, strings, the file's last bytes) are
+handed to `parsers.formats.jsonl.rows` unchanged; a block that cannot be cast goes there whole.
+`chunk_parts` returns the block and the other rows apart (the json parser keeps train
+blocks as they are, see `parsers.formats.jsonl.reader`); `chunk_rows` merges them into the `Rows`
+that `parsers.formats.jsonl.rows.parse_rows` gives for the chunk's lines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
+
+SPACE = 32
+PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_PREFIX = _MASKS[:5] << np.uint64(32)  # the first n of a view's 4 prefix bytes
+_TAIL = _MASKS[np.clip(np.arange(13) - 4, 0, 8)]  # bytes 4..11 of a value of length n
+
+
+class Block:
+    """Rows of one key layout: line indices (in the chunk), numeric names, values
+    (rows x names, column-major), {name: object array} of the fixed string values."""
+
+    def __init__(self, lines, names, values, strings):
+        self.lines, self.names, self.values, self.strings = lines, names, values, strings
+
+
+def chunk_parts(data: bytes, a: int, b: int):
+    """(global line starts, Block or None, Rows of the other lines) for the lines of
+    data[a:b] (which ends before a '\\n'; no '\\r' in data)."""
+    mv = memoryview(data)
+    u = np.frombuffer(mv, dtype=np.uint8, count=b - a, offset=a)
+    # Newlines and spaces in one pass: `marks`; a line's spaces are the marks between its
+    # start and its newline (first_sp: the index of its first space in `marks`).
+    is_mark = u == 10
+    is_mark |= u == SPACE
+    marks = np.flatnonzero(is_mark)
+    nl_at = np.flatnonzero(u[marks] == 10)
+    nl = marks[nl_at]
+    starts = np.concatenate(([0], nl + 1))  # local
+    ends = np.concatenate((nl, [b - a]))
+    nlines = len(starts)
+    first_sp = np.concatenate(([0], nl_at + 1))
+    count = np.append(nl_at, len(marks)) - first_sp
+    found = _block(u, mv, a, marks, starts, ends, first_sp, count) if nlines else None
+    if found is None:
+        return a + starts, None, _fallback(mv, a, starts, ends, np.arange(nlines))
+    block = Block(*found)
+    rest = np.ones(nlines, bool)
+    rest[block.lines] = False
+    return a + starts, block, _fallback(mv, a, starts, ends, np.flatnonzero(rest))
+
+
+def chunk_rows(data: bytes, a: int, b: int):
+    """(global line starts, Rows) for the lines of data[a:b], equal to `parse_rows` over
+    `TextFile.chunk_lines` of that range (no '\\r' in data)."""
+    starts, block, slow = chunk_parts(data, a, b)
+    return starts, slow if block is None else merge_block(block, slow)
+
+
+def _block(u, mv, a, sp, starts, ends, first_sp, count):
+    """(line indices, numeric names, values, {name: strings}) of the rows sharing the
+    layout of the chunk's most common separator count, or None.
+
+    Item j of such a row is `{"key": value` (j = 0) or `, "key": value`: its skeleton
+    (`{"key": ` / `, "key": `, plus the value when it is a fixed string such as "train")
+    ends at the row's space number 2j, so the value starts there. Once every skeleton is
+    found in place, the row's 2k - 1 spaces are all accounted for by the skeletons and
+    the values between them are exactly the bytes left. Each item is read with ONE
+    gather of its skeleton and the 12 bytes after it (numpy copies a fixed-width void
+    item as fast as one word), which serves both the skeleton check and the value's
+    inline Arrow string view. Line i's spaces are sp[first_sp[i] : first_sp[i] + count[i]]."""
+    nsep = int(np.bincount(count).argmax())
+    if nsep % 2 == 0:  # k items have k ': ' and k - 1 ', '
+        return None
+    cand = np.flatnonzero(count == nsep)
+    found = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(cand[0]))
+    if found is None or 2 * len(found[0]) < len(cand):
+        # The first row may be the odd one (another key, a mistyped mode): try the first
+        # row that layout did not read, keep the layout that reads more rows.
+        missed = cand[1:] if found is None else np.setdiff1d(cand, found[0], assume_unique=True)
+        if len(missed):
+            other = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(missed[0]))
+            if other is not None and (found is None or len(other[0]) > len(found[0])):
+                found = other
+    return found
+
+
+def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
+    """_block's rows of the candidates `cand` that share the layout of row r0."""
+    ref = _reference(mv, a, starts[r0], ends[r0], sp[first_sp[r0] : first_sp[r0] + nsep])
+    if ref is None:
+        return None
+    keys, fixed, names, numeric = ref  # raw key bytes, raw fixed value bytes (or None)
+    if not numeric:
+        return None
+    if any(b" " in key for key in keys) or any(v is not None and b" " in v for v in fixed):
+        return None  # a space that is not a separator: the counting below would not hold
+    skeletons = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
+    placed = _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed)
+    if placed is None:
+        return None
+    cand, S, R, VL = placed
+    views, ok = _skeletons_and_views(mv, R + a, skeletons, fixed, len(numeric))
+    _finish_views(views, VL, S, numeric)
+    if not ok.all():
+        cand, views = cand[ok], np.ascontiguousarray(views[:, ok])
+    n_ok = len(cand)
+    if n_ok == 0:
+        return None
+    arr = pa.Array.from_buffers(
+        pa.string_view(), n_ok * len(numeric), [None, pa.py_buffer(views), pa.py_buffer(mv[a:])]
+    )
+    try:
+        floats = np.asarray(pc.cast(arr, pa.float64()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = floats.reshape(len(numeric), n_ok).T  # rows x keys, column-major
+    strings = {_name(key): np.full(n_ok, json.loads(v), dtype=object) for key, v in zip(keys, fixed) if v is not None}
+    return cand, list(names), values, strings
+
+
+def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed):
+    """(candidates, value starts S, skeleton starts R, value lengths VL) of the candidates
+    whose items can sit where the layout puts them (local positions; (k, m) arrays: one
+    contiguous row per item, so values come out column-major, as the train frame's
+    (columns x rows) block wants them); None when none can."""
+    k = len(skeletons)
+    L = np.array([len(s) for s in skeletons])[:, None]
+    ls, le = starts[cand], ends[cand]
+    S = sp[first_sp[cand] + np.arange(0, nsep, 2)[:, None]]  # the space before each value
+    S += 1  # value starts (local)
+    R = S - L  # skeleton starts
+    VL = np.empty_like(S)  # value lengths: up to the next skeleton, the last to the final '}'
+    np.subtract(R[1:], S[:-1], out=VL[:-1])
+    np.subtract(le - 1, S[-1], out=VL[-1])
+    lo_len = np.ones((k, 1), np.int64)
+    hi_len = np.full((k, 1), np.iinfo(np.int64).max)
+    for j, v in enumerate(fixed):
+        if v is not None:
+            lo_len[j] = hi_len[j] = len(v)
+    ok = (R[0] == ls) & (u[le - 1] == ord("}")) & (a + le + 24 <= len(mv))  # reads stay in the data
+    ok &= ((VL >= lo_len) & (VL <= hi_len)).all(axis=0)
+    if not ok.all():  # rows of another layout: keep only the plausible ones
+        cand, S, R, VL = cand[ok], S[:, ok], R[:, ok], VL[:, ok]
+    return (cand, S, R, VL) if len(cand) else None
+
+
+def _skeletons_and_views(mv, R, skeletons, fixed, nnum):
+    """(Arrow string views of the numeric values, their 12 inline bytes filled; per row:
+    every skeleton is where the layout puts it). Each item is read with ONE gather of its
+    skeleton and the 12 bytes after it; skeletons are compared 8 bytes at a time. `R`:
+    global skeleton starts."""
+    m = R.shape[1]
+    views = np.empty((nnum, m, 16), np.uint8)  # Arrow string views: length, 12 inline bytes
+    diff = np.zeros(m, np.uint64)  # OR of (got ^ want) over every skeleton word: 0 = all equal
+    tmp = np.empty(m, np.uint64)
+    q = 0
+    for j, skel in enumerate(skeletons):
+        want = skel + (fixed[j] or b"")
+        width = -(-(len(want) + (12 if fixed[j] is None else 0)) // 8) * 8
+        got = np.ndarray((len(mv) - width + 1,), f"V{width}", buffer=mv, strides=(1,))[R[j]]
+        got_words = got.view("<u8").reshape(m, width // 8)
+        padded = want.ljust(width, b"\0")
+        for i in range(-(-len(want) // 8)):
+            np.bitwise_xor(got_words[:, i], np.uint64(int.from_bytes(padded[8 * i : 8 * i + 8], "little")), out=tmp)
+            if 8 * i + 8 > len(want):
+                tmp &= _MASKS[len(want) - 8 * i]
+            diff |= tmp
+        if fixed[j] is None:
+            views[q, :, 4:] = got.view(np.uint8).reshape(m, width)[:, len(want) : len(want) + 12]
+            q += 1
+    return views, diff == 0
+
+
+def _finish_views(views, VL, S, numeric) -> None:
+    """Zero the bytes after each value (inline views are zero-padded), then set the lengths;
+    a value longer than 12 bytes points into the chunk (buffer 0, its offset)."""
+    contiguous = numeric == list(range(numeric[0], numeric[-1] + 1))
+    lens = VL[numeric[0] : numeric[-1] + 1] if contiguous else VL[numeric]
+    words = views.view("<u8")  # (nnum, m, 2): length + 4 bytes, 8 bytes
+    lo, hi = words[:, :, 0], words[:, :, 1]
+    small = np.minimum(lens, 12)
+    hi &= _TAIL[small]
+    short = small < 4
+    for col in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
+        lo[col] &= _PREFIX[np.minimum(small[col], 4)]
+    views.view("<i4")[:, :, 0] = lens
+    long = np.flatnonzero(lens > 12)
+    if len(long):
+        at = np.unravel_index(long, lens.shape)
+        hi[at] = (S[numeric][at]).astype(np.uint64) << np.uint64(32)
+
+
+def _name(raw: bytes) -> str:
+    return raw[1:-1].decode("utf-8")
+
+
+def _reference(mv, a, s, e, seps):
+    """The skeleton of one row: (raw keys, raw fixed values or None, numeric names,
+    numeric item indices), when it is a flat object of numbers and plain strings."""
+    line = bytes(mv[a + s : a + e])
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or not obj:
+        return None
+    cut = [0] + [int(p) - s for p in seps] + [len(line) - 1]
+    items = []
+    for j in range(len(obj)):
+        key = line[cut[2 * j] + 1 : cut[2 * j + 1] - 1]
+        value = line[cut[2 * j + 1] + 1 : cut[2 * j + 2] - (1 if 2 * j + 2 < len(cut) - 1 else 0)]
+        items.append((key, value))
+    if len(items) * 2 != len(cut) - 1 or not all(PLAIN_STRING.match(k) for k, _ in items):
+        return None
+    if [_name(k) for k, _ in items] != list(obj):
+        return None
+    keys: list[bytes] = []
+    fixed: list[bytes | None] = []
+    names: list[str] = []
+    numeric: list[int] = []
+    for j, (key, value) in enumerate(items):
+        v = obj[_name(key)]
+        keys.append(key)
+        if isinstance(v, str) and PLAIN_STRING.match(value):
+            fixed.append(value)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            fixed.append(None)
+            names.append(_name(key))
+            numeric.append(j)
+        else:
+            return None
+    return keys, fixed, names, numeric
+
+
+def _fallback(mv, a, starts, ends, idx) -> Rows:
+    """parse_rows over the lines `idx` of the chunk (their indices kept)."""
+    if len(idx) == 0:
+        return no_rows()
+
+    offsets = np.empty(2 * len(idx), np.int64)
+    offsets[0::2], offsets[1::2] = starts[idx], ends[idx]
+    offsets = np.append(offsets, offsets[-1])
+    pairs = pa.Array.from_buffers(
+        pa.large_string(), max(len(offsets) - 1, 0), [None, pa.py_buffer(offsets), pa.py_buffer(mv[a:])]
+    )
+    lines = pairs.take(pa.array(np.arange(0, 2 * len(idx), 2)))
+    rows = parse_rows(lines, threads=1)
+    out = Rows(idx[rows.ok_rows], rows.names, rows.values, rows.present, rows.strings, idx[rows.rejected])
+    out.first_seen = {n: int(idx[i]) for n, i in rows.first_seen.items()}
+    return out
+
+
+def name_order(block: Block, slow: Rows) -> tuple[list[str], list[str]]:
+    """(numeric names, string names) of a chunk's block and other rows, in the order
+    `rows` gives them: by the line a key is first seen, then its place in that line."""
+    first0 = int(block.lines[0])
+    rank = {n: (first0, i) for i, n in enumerate(list(block.names) + list(block.strings))}
+    for i, (n, line) in enumerate(slow.first_seen.items()):
+        if n not in rank or line < rank[n][0]:
+            rank[n] = (line, i)
+    numeric = sorted(set(block.names) | set(slow.names), key=rank.__getitem__)
+    strings = sorted(set(block.strings) | set(slow.strings), key=rank.__getitem__)
+    return numeric, strings
+
+
+def merge_block(block: Block, slow: Rows) -> Rows:
+    """One Rows of a chunk's block and its other lines (rows in file order)."""
+    all_names, string_names = name_order(block, slow)
+    if not len(slow.ok_rows) and all_names == block.names and string_names == list(block.strings):
+        return Rows(
+            block.lines, block.names, block.values, np.ones(block.values.shape, bool), block.strings, slow.rejected
+        )
+    m, s = len(block.lines), len(slow.ok_rows)
+    col = {n: i for i, n in enumerate(all_names)}
+    lines = np.sort(np.concatenate((block.lines, slow.ok_rows)))  # rows in file order
+    at_fast, at_slow = np.searchsorted(lines, block.lines), np.searchsorted(lines, slow.ok_rows)
+    vals = np.full((m + s, len(all_names)), np.nan)
+    pres = np.zeros((m + s, len(all_names)), bool)
+    idx = np.array([col[n] for n in block.names], np.int64)
+    vals[at_fast[:, None], idx] = block.values
+    pres[at_fast[:, None], idx] = True
+    if slow.names:
+        idx = np.array([col[n] for n in slow.names], np.int64)
+        vals[at_slow[:, None], idx] = slow.values
+        pres[at_slow[:, None], idx] = slow.present
+    out_str = {}
+    for n in string_names:
+        c = np.full(m + s, None, dtype=object)
+        if n in block.strings:
+            c[at_fast] = block.strings[n]
+        if n in slow.strings:
+            c[at_slow] = slow.strings[n]
+        out_str[n] = c
+    return Rows(lines, all_names, vals, pres, out_str, slow.rejected)

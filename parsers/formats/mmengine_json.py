@@ -1,0 +1,42 @@
+"""mmengine `<work_dir>/<ts>/vis_data/scalars.json` (and its copy `vis_data/<ts>.json`):
+JSON lines without `mode` — train rows carry `step` (global iter), val rows `step` = epoch
+and metric keys with `/`, a test dump neither. mmengine writes the config next to it as
+`vis_data/config.py`, which is read with it.
+
+    {"lr": 0.0001, "data_time": 0.01, "loss": 1.2, "time": 0.5, "epoch": 1, "iter": 50, "memory": 799, "step": 50}
+
+Read by the JSON-lines engine (`parsers.formats.jsonl`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from parsers.formats import mmcv_json
+from parsers.formats.jsonl import first_line
+from parsers.formats.jsonl.reader import check_rows, read_json
+from parsers.io import STDIN_NAME
+from parsers.segment import Segment
+
+CONFIG_BYTES = 2_000_000  # a config is tens of KB
+
+
+def sniff(head: bytes) -> bool:
+    return first_line(head) is not None and not mmcv_json.sniff(head)
+
+
+def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
+    return [check_rows(source, with_config_beside(read_json(source, content, "mmengine", engine, chunk)))]
+
+
+def with_config_beside(seg: Segment) -> Segment:
+    """The segment with the text of the `config.py` beside its file (when it states none)."""
+    cfg = os.path.join(os.path.dirname(os.path.abspath(seg.source)), "config.py")
+    if seg.config_text is not None or seg.source == STDIN_NAME or not os.path.isfile(cfg):
+        return seg
+    try:
+        with open(cfg, encoding="utf-8", errors="replace") as f:
+            return replace(seg, config_text=f.read(CONFIG_BYTES))
+    except OSError:
+        return seg

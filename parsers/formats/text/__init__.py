@@ -1,0 +1,9 @@
+"""The text engine: logger output of mmcv 1.x and mmengine runners, as written to a runner's
+`.log` file or captured from a terminal (nohup.out, slurm-*.out, wandb output.log).
+
+Three formats share it (`parsers.formats.mmcv_text`, `mmengine_text`, `console`); they
+differ in the dialect of their logger lines (`parsers.patterns.DIALECTS`). The road:
+`launches.read_launches` (a file -> its launches) -> `reader.read_text` (one launch:
+records through `mmcv_lines` / `kv`, `train`, `evals`, facts through `header`, the rest
+through `stray`, the clock through `clock`); a big file goes through `pieces.read_big`.
+"""
