@@ -3,28 +3,33 @@
 Lines start `[08/11 17:10:37] d2.utils.events INFO: ` (the file format) or, coloured on a
 terminal, `[08/11 17:10:37 d2.utils.events]: `; ANSI colour codes are removed first. The
 clock has no year: rows get seconds from the launch's first line (`ts` relative, the
-year unknown), enough for wall time.
+year unknown: `Segment.year_unknown`), enough for wall time.
 
 - `d2.utils.events` `eta: 14:47:53  iter: 19  total_loss: 82.22  …  max_mem: 22331M` -> one
-  train row at `iter` (as logged), keys as in parsers.detectron2_keys;
+  train row at `iter` (as logged), keys as in parsers.formats.detectron2_keys;
 - `copypaste: Task: bbox` / `copypaste: AP,AP50,…` / `copypaste: 42.0018,62.3211,…` ->
   evaluation rows `bbox/AP` … (0–100, as logged) after the last train row;
 - `Rank of current process` (detectron2's `default_setup`) starts a launch, and so does an
   `iter` that goes back; `Command line arguments: Namespace(...)` are the launch's
   arguments, `Starting training from iteration N` with N > 0 a resume;
-- a Python traceback ends its launch (its lines are kept in the launch's tail).
+- a Python traceback ends its launch (its exception is the launch's `traceback`, its last
+  lines its `tail`); the other lines (config dumps, model, tables) are counted as other output.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import re
 
-from parsers.clock import duration_seconds
-from parsers.detectron2_keys import train_name
-from parsers.draft import NAN, Draft
-from parsers.namespace import read_namespace
+from parsers.formats.detectron2_keys import LIBRARY, train_name
+from parsers.formats.durations import duration_seconds
+from parsers.formats.namespace import read_namespace
+from parsers.formats.records import NAN, Records, ending, lines_of, segments, text_of
+from parsers.formats.text.clock import STAND_IN_YEAR, YEAR_BACK
+from parsers.run import ParseError
+from parsers.segment import Resume, Segment
 
 FORMAT = "detectron2-console"
+OTHER = "other output"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 FILE_LINE = re.compile(r"^\[(?P<date>\d\d/\d\d \d\d:\d\d:\d\d)\] (?P<logger>[\w.]+) (?P<level>[A-Z]+): (?P<msg>.*)$")
 TERMINAL_LINE = re.compile(r"^\[(?P<date>\d\d/\d\d \d\d:\d\d:\d\d) (?P<logger>[\w.]+)\]: (?P<msg>.*)$")
@@ -37,8 +42,6 @@ LAUNCH = "Rank of current process"
 ARGS = "Command line arguments: "
 START = re.compile(r"Starting training from iteration (?P<i>\d{1,15})")
 COPYPASTE = "copypaste: "
-TRACEBACK = "Traceback (most recent call last)"
-CLOCK_YEAR = 2000  # a leap year: `02/29` exists; only differences of these seconds are used
 
 
 def sniff(head: bytes) -> bool:
@@ -50,28 +53,36 @@ def _line(raw: str):
     return FILE_LINE.match(line) or TERMINAL_LINE.match(line), line
 
 
-def read_drafts(source: str, text: str) -> list[Draft]:
-    launches: list[Draft] = []
+def read(source: str, content: list, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
+    """One Segment per launch (one implementation for both engines; `chunk` is not used)."""
+    launches = read_records(source, text_of(content))
+    if not any(d.rows or d.evals for d in launches):
+        raise ParseError(source, "no detectron2 training record (`d2.utils.events … iter: N`) or evaluation found")
+    return segments(launches, LIBRARY, "iter", year_unknown=True)
+
+
+def read_records(source: str, text: str) -> list[Records]:
+    launches: list[Records] = []
     clock = _Clock()
     task = None
     names: list[str] | None = None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = lines_of(text)
     for no, raw in enumerate(lines, 1):
         m, line = _line(raw)
         d = launches[-1] if launches else None
         if m is None:
-            if d is not None:
-                if line.startswith(TRACEBACK):
-                    d.facts["traceback_line"] = no
-                d.last_line = no
+            if d is None:
+                d = _new(launches, source, no)
+            if line.strip():
+                d.skip(OTHER, no)
+            d.last_line = no
             continue
         msg = m.group("msg")
         ts = clock.seconds(m.group("date"))
-        if d is None or msg.startswith(LAUNCH):
+        if d is None or (msg.startswith(LAUNCH) and (d.rows or d.evals or d.fields.get("start_date"))):
             d = _new(launches, source, no)
-            d.facts["start_date"] = m.group("date")
+        if "start_date" not in d.fields:
+            d.fields["start_date"] = m.group("date")
             task, names = None, None
         d.last_line = no
         if m.group("logger") == EVENTS and ITER.search(msg):
@@ -80,18 +91,22 @@ def read_drafts(source: str, text: str) -> list[Draft]:
         if msg.startswith(ARGS):
             args = read_namespace(msg[len(ARGS):])
             if args is not None:
-                d.facts["args"] = args
+                d.fields["args"] = args
             continue
         s = START.search(msg)
         if s is not None and int(s.group("i")) > 0:
-            d.facts["resumed_from_iter"] = int(s.group("i"))
+            d.fields["resumes"] = (Resume(line=no, date=m.group("date"), epoch=None, iter=int(s.group("i"))),)
             continue
         if msg.startswith(COPYPASTE):
             task, names = _copypaste(d, msg[len(COPYPASTE):].strip(), task, names, no)
-    return launches or [Draft(source, FORMAT)]
+    if not launches:
+        _new(launches, source, 1)
+    for d in launches:
+        ending(d, lines)
+    return launches
 
 
-def _event(d: Draft, launches: list, source: str, msg: str, ts: float, no: int) -> None:
+def _event(d: Records, launches: list, source: str, msg: str, ts: float, no: int) -> None:
     it = int(ITER.search(msg).group("i"))
     if d.rows and it <= d.step[-1]:
         d = _new(launches, source, no)
@@ -121,9 +136,10 @@ def _event(d: Draft, launches: list, source: str, msg: str, ts: float, no: int) 
         except ValueError:
             d.skip("field that is not `key: number`", no)
     d.row(values, iter=it, step=it, ts=ts, eta_s=eta, line=no)
+    d.last_line = no
 
 
-def _copypaste(d: Draft, body: str, task, names, no: int):
+def _copypaste(d: Records, body: str, task, names, no: int):
     if body.startswith("Task: "):
         return body[len("Task: "):].strip(), None
     parts = [p.strip() for p in body.split(",")]
@@ -144,12 +160,8 @@ def _copypaste(d: Draft, body: str, task, names, no: int):
     return task, None
 
 
-def _new(launches: list, source: str, line: int) -> Draft:
-    d = Draft(source, FORMAT, first_line=line, last_line=line)
-    d.facts["iter_base"] = 0
-    d.facts["clock_without_year"] = True
-    if launches:
-        launches[-1].last_line = min(launches[-1].last_line, line - 1)
+def _new(launches: list, source: str, line: int) -> Records:
+    d = Records(source, FORMAT, first_line=line, last_line=line)
     launches.append(d)
     return d
 
@@ -158,7 +170,7 @@ class _Clock:
     """`MM/DD HH:MM:SS` -> seconds, counting on across a new year (the month goes back)."""
 
     def __init__(self):
-        self.year = CLOCK_YEAR
+        self.year = STAND_IN_YEAR
         self.last = None
 
     def seconds(self, date: str) -> float:
@@ -166,7 +178,7 @@ class _Clock:
             t = _dt.datetime.strptime(f"{self.year}/{date}", "%Y/%m/%d %H:%M:%S")
         except ValueError:
             return NAN
-        if self.last is not None and t < self.last and (self.last - t).days > 180:
+        if self.last is not None and (self.last - t).total_seconds() > YEAR_BACK:
             self.year += 1
             t = t.replace(year=self.year)
         self.last = t

@@ -1,51 +1,59 @@
 """detectron2 / detrex `metrics.json`: one JSON object per write of `JSONWriter` (every
-`log_period` iterations, 20 by default), keys as in parsers.detectron2_keys.
+`log_period` iterations, 20 by default), keys as in parsers.formats.detectron2_keys.
 
 - a row with train scalars -> one train row at `iteration` (steps as logged, 0-based);
 - evaluation keys (`bbox/AP` …) -> evaluation rows at that iteration, whether they share
-  the row with train scalars or come alone;
+  the row with train scalars or come alone (0–100, as detectron2 reports them);
 - a row holding nothing but `eta_seconds` (and `iteration`) is the stub `JSONWriter` writes
   as a launch closes: counted, not a row;
 - launches appended to one file are told apart by `iteration` going back, and by the
   launch's closing write: its last row lacks the `eta_seconds` every periodic row carries
   (a launch that crashed at its first iterations leaves only that row, and no stub).
+The file has no clock and no arguments: the console log beside it has them
+(parsers.formats.detectron2_console).
 """
+
 from __future__ import annotations
 
 import json
 import math
 
 from parsers.bounds import MAX_COUNT
-from parsers.detectron2_keys import POSITION_KEYS, is_eval_key, train_name
-from parsers.draft import NAN, Draft
+from parsers.formats.detectron2_keys import LIBRARY, POSITION_KEYS, is_eval_key, train_name
+from parsers.formats.detr_json import first_object
+from parsers.formats.records import NAN, Records, lines_of, segments, text_of
+from parsers.run import ParseError
+from parsers.segment import Segment
 
 FORMAT = "detectron2-json"
 STUB = "end-of-launch stub (only `eta_seconds`)"
-FIRST_LINE_BYTES = 1 << 20
-# keys by which a first row is detectron2's and not another JSON-lines log
-SIGNATURE = ("iteration",)
 TRAIN_HINTS = ("total_loss", "lr", "data_time", "eta_seconds")
 
 
 def sniff(head: bytes) -> bool:
-    from parsers.detr_json import _first_object
-
-    row = _first_object(head)
-    if row is None or "mode" in row or "step" in row or "epoch" in row:
+    """The first row has `iteration` and train scalars or evaluation keys, and none of the
+    keys that make it mmcv's (`mode`), mmengine's (`step`) or DETR's (`epoch`)."""
+    row = first_object(head)
+    if row is None or "mode" in row or "step" in row or "epoch" in row or "iteration" not in row:
         return False
-    return all(k in row for k in SIGNATURE) and (
-        any(k in row for k in TRAIN_HINTS) or any(is_eval_key(k) for k in row))
+    return any(k in row for k in TRAIN_HINTS) or any(is_eval_key(k) for k in row)
 
 
-def read_drafts(source: str, text: str) -> list[Draft]:
-    launches: list[Draft] = []
-    cur: Draft | None = None
+def read(source: str, content: list, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
+    """One Segment per launch (one implementation for both engines; `chunk` is not used)."""
+    launches = read_records(source, text_of(content))
+    if not any(d.rows or d.evals for d in launches):
+        where = min((n for d in launches for ls in d.skipped_lines.values() for n in ls), default=1)
+        raise ParseError(source, "no readable detectron2 metrics.json rows", where)
+    return segments(launches, LIBRARY, "iter")
+
+
+def read_records(source: str, text: str) -> list[Records]:
+    launches: list[Records] = []
+    cur: Records | None = None
     last_iter = None
     closed = False  # the last train row was a launch's closing write (no eta_seconds)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for no, line in enumerate(lines, 1):
+    for no, line in enumerate(lines_of(text), 1):
         if not line.strip():
             continue
         try:
@@ -89,28 +97,11 @@ def read_drafts(source: str, text: str) -> list[Draft]:
             cur.evaluation(key, v, step=it, line=no)
     if not launches:
         _new(launches, source, 1)
-    for d in launches:
-        if d.rows and d.step[0] > _first_logged_period(d):
-            d.facts["resumed_from_iter"] = int(d.step[0])
     return launches
 
 
-def _first_logged_period(d: Draft) -> float:
-    """The first iteration a fresh launch logs: detectron2 writes at `log_period - 1` (19 for
-    the default 20) and, after a crash at the start, at the iteration it reached. A launch
-    whose first row lies beyond twice its logging period resumed from a checkpoint."""
-    import numpy as np
-
-    steps = np.asarray(d.step, float)
-    gaps = np.diff(steps)
-    gaps = gaps[gaps > 0]
-    period = float(np.median(gaps)) if len(gaps) else 20.0
-    return 2 * period
-
-
-def _new(launches: list, source: str, line: int) -> Draft:
-    d = Draft(source, FORMAT, first_line=line, last_line=line)
-    d.facts["iter_base"] = 0
+def _new(launches: list, source: str, line: int) -> Records:
+    d = Records(source, FORMAT, first_line=line, last_line=line)
     launches.append(d)
     return d
 

@@ -10,6 +10,7 @@ its console log and its TensorBoard events (all three write the same `EventStora
 """
 from __future__ import annotations
 
+LIBRARY = "detectron2"
 RENAME = {"total_loss": "loss", "max_mem": "memory"}
 POSITION_KEYS = ("iteration", "eta_seconds")
 EVAL_TASKS = ("bbox", "segm", "keypoints", "sem_seg", "panoptic_seg", "box_proposals")

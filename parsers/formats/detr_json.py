@@ -10,15 +10,18 @@ model; `val_*` in some forks), `epoch` (counted from 0) and `n_parameters`. What
   (parsers.layers), the `_unscaled` ones are plain columns. A duration printed as text
   (`"train_epoch_time": "0:02:13"`) becomes seconds.
 - `<set>_coco_eval_bbox` (pycocotools' 12 stats) -> evaluation metrics AP, AP50 … ARl
-  (parsers.coco); `-1.0` (no object of that size) is no row, counted. `_coco_eval_masks`
+  (parsers.formats.coco); `-1.0` (no object of that size) is no row, counted. `_coco_eval_masks`
   gives `segm/AP` …. The main set is `test_` (else `val_`) and is unprefixed; another set is
   prefixed by its name (`ema/AP` for `ema_test_`, `val/AP` beside a `test_` set).
 - every other numeric key of an evaluation set -> an evaluation metric under its logged name
   (`test_loss`, `ema_test_class_error`).
-- facts, not curves: `epoch`, `n_parameters` (`n_params`), `total_parameters`,
-  `trainable_parameters`, `train_batch_size`, `val_batch_size` (RT-DETR), the model strings
-  (`model_type`, `backbone`, `encoder`, `decoder`), `now_time` (RF-DETR's wall clock at the
-  end of the epoch: the row's timestamp).
+- `epoch` (counted from 0: the frames count from 1, `Segment.epoch_base` keeps the log's
+  0) and `n_parameters` (`n_params`) place rows and tell launches apart; RF-DETR's `now_time`
+  (the wall clock at the end of the epoch) is the row's time. Facts bevlog does not use
+  (RT-DETR's `train_batch_size`, `total_parameters`, `model_type` …) are counted.
+- a row sums up its whole epoch (`Segment.epoch_rows`): the log gives no iterations, so
+  its steps count epochs. DINO writes its arguments beside log.txt
+  (`config_args_all.json`): they are read as the run's arguments (`Segment.args`).
 - anything else (running bests such as `all_best_res`, whole-epoch `epoch_time`, a string
   where a number belongs, a list that is no COCO list) is counted by reason, never silently
   dropped.
@@ -33,15 +36,23 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import re
 
 from parsers.bounds import MAX_COUNT
-from parsers.clock import duration_seconds
-from parsers.coco import NO_OBJECTS_REASON, stats_metrics
-from parsers.draft import NAN, Draft
+from parsers.formats.coco import NO_OBJECTS_REASON, stats_metrics
+from parsers.formats.durations import duration_seconds
+from parsers.formats.jsonl import first_line
+from parsers.formats.records import NAN, Records, lines_of, segments, text_of
+from parsers.io import STDIN_NAME
+from parsers.run import ParseError
+from parsers.segment import Resume, Segment
 
 FORMAT = "detr-json"
+LIBRARY = "detr"
 EPOCH_BASE = 0  # DETR counts epochs from 0: its epoch e is the (e+1)-th
+ARGS_BESIDE = ("config_args_all.json", "config_args_raw.json")  # DINO writes its arguments there
+ARGS_BYTES = 1 << 20
 TRAIN = "train_"
 # evaluation sets, most primary first: the first one present in a row is unprefixed
 EVAL_SETS = ("test_", "val_", "ema_test_", "ema_val_")
@@ -52,25 +63,24 @@ INT_FACTS = ("total_parameters", "trainable_parameters", "train_batch_size", "va
 STRING_FACTS = ("model_type", "backbone", "encoder", "decoder")
 CLOCK_KEY = "now_time"
 MARKERS = ("epoch", "n_parameters", "n_params")
+FACT_NOT_USED = "field that states a fact bevlog does not use (train_batch_size, model_type …)"
 FIRST_LINE_BYTES = 1 << 20
 
 
 def sniff(head: bytes) -> bool:
     """The first line is a JSON object with `train_` keys and an `epoch` or `n_parameters`,
     and none of mmcv's `mode` / mmengine's `step`."""
-    row = _first_object(head)
+    row = first_object(head)
     if row is None or "mode" in row or "step" in row:
         return False
     return any(k.startswith(TRAIN) for k in row) and any(k in row for k in MARKERS)
 
 
-def _first_object(head: bytes) -> dict | None:
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    stripped = head.lstrip()
-    if not stripped.startswith(b"{"):
+def first_object(head: bytes) -> dict | None:
+    """The first line of a JSON-lines head as a dict, None when it is no JSON object."""
+    first = first_line(head)
+    if first is None or len(first) > FIRST_LINE_BYTES:
         return None
-    first = stripped.split(b"\n", 1)[0][:FIRST_LINE_BYTES]
     try:
         row = json.loads(first)
     except (ValueError, RecursionError):
@@ -78,16 +88,47 @@ def _first_object(head: bytes) -> dict | None:
     return row if isinstance(row, dict) else None
 
 
-def read_drafts(source: str, text: str) -> list[Draft]:
+def read(source: str, content: list, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
+    """One Segment per launch (one implementation for both engines; `chunk` is not used:
+    these files are a few MB at most)."""
+    launches = read_records(source, text_of(content))
+    if not any(d.rows for d in launches):
+        where = min((n for d in launches for ls in d.skipped_lines.values() for n in ls), default=1)
+        raise ParseError(source, "no readable DETR log.txt rows", where)
+    args = _args_beside(source)
+    return segments(launches, LIBRARY, "epoch", epoch_base=EPOCH_BASE, epoch_rows=True, args=args)
+
+
+def _args_beside(source: str) -> dict | None:
+    """DINO (and its descendants) write their arguments beside log.txt as JSON: read them
+    as the run's arguments (json, never executed)."""
+    if source == STDIN_NAME:
+        return None
+    folder = os.path.dirname(os.path.abspath(source))
+    for name in ARGS_BESIDE:
+        path = os.path.join(folder, name)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(ARGS_BYTES + 1)
+        except OSError:
+            continue
+        if len(data) > ARGS_BYTES:
+            return None
+        try:
+            args = json.loads(data)
+        except (ValueError, RecursionError):
+            return None
+        return args if isinstance(args, dict) else None
+    return None
+
+
+def read_records(source: str, text: str) -> list[Records]:
     """The launches of a DETR-style log.txt, in file order (at least one)."""
-    launches: list[Draft] = []
-    cur: Draft | None = None
+    launches: list[Records] = []
+    cur: Records | None = None
     prev_epoch = None
     prev_params = None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for no, line in enumerate(lines, 1):
+    for no, line in enumerate(lines_of(text), 1):
         if not line.strip():
             continue
         try:
@@ -115,15 +156,18 @@ def read_drafts(source: str, text: str) -> list[Draft]:
     if not launches:
         _new(launches, source, 1)
     for d in launches:
-        first = d.epoch[0] if d.rows else NAN
-        if first == first and first > 0:
-            d.facts["resumed_from_epoch"] = int(first)  # epochs done before this launch
+        done = d.epoch[0] - 1 if d.rows else NAN  # epochs done before the launch's first row
+        if done == done and done > 0:
+            # a resume: its first epoch follows a checkpoint of `done` epochs; the log gives
+            # no iterations, and steps count epochs (Segment.epoch_rows)
+            d.fields["resumes"] = (Resume(line=d.first_line, date=None, epoch=int(done), iter=int(done)),)
+        if d.rows and d.ts[0] == d.ts[0]:
+            d.fields["start_date"] = _dt.datetime.fromtimestamp(d.ts[0], _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     return launches
 
 
-def _new(launches: list, source: str, line: int) -> Draft:
-    d = Draft(source, FORMAT, first_line=line, last_line=line)
-    d.facts["epoch_base"] = EPOCH_BASE
+def _new(launches: list, source: str, line: int) -> Records:
+    d = Records(source, FORMAT, first_line=line, last_line=line)
     launches.append(d)
     return d
 
@@ -136,22 +180,17 @@ def _count(v) -> int | None:
     return int(v)
 
 
-def _read_row(d: Draft, row: dict, epoch: int, line: int) -> None:
+def _read_row(d: Records, row: dict, epoch: int, line: int) -> None:
+    """One JSON row: its train values, evaluation values and facts (`epoch` as logged, from 0)."""
     train: dict[str, float] = {}
     evals: list[tuple[str, float]] = []
     ts = NAN
     primary = next((s for s in EVAL_SETS if any(k.startswith(s) and not _is_fact(k) for k in row)), None)
     for key, value in row.items():
-        if key == "epoch" or key in PARAMETER_KEYS or key in INT_FACTS:
-            n = _count(value)
-            if n is None and key != "epoch":
-                d.skip(f"`{key}` that is not a count", line)
-            elif key != "epoch":
-                d.facts.setdefault(key if key not in PARAMETER_KEYS else "n_parameters", n)
-            continue
-        if key in STRING_FACTS:
-            if isinstance(value, str):
-                d.facts.setdefault(key, value[:200])
+        if key == "epoch" or key in PARAMETER_KEYS:
+            continue  # positions and launches (read_records)
+        if key in INT_FACTS or key in STRING_FACTS:
+            d.skip(FACT_NOT_USED, line)
             continue
         if key == CLOCK_KEY:
             ts = _clock(value)
@@ -165,9 +204,11 @@ def _read_row(d: Draft, row: dict, epoch: int, line: int) -> None:
             _eval_value(d, evals, eval_set, primary, key[len(eval_set):], value, line)
         else:
             d.skip("field of no train or evaluation set (a running best, a whole-epoch time …)", line)
-    d.row(train, epoch=epoch, ts=ts, line=line)
+    # counted from 1 like every log's epochs (Segment.epoch_base keeps the log's 0); the
+    # row sums up its whole epoch, and steps count epochs (Segment.epoch_rows)
+    d.row(train, epoch=epoch + 1, step=epoch + 1, ts=ts, line=line)
     for metric, v in evals:  # after their epoch's train row
-        d.evaluation(metric, v, epoch=epoch, line=line)
+        d.evaluation(metric, v, epoch=epoch + 1, line=line)
 
 
 def _is_fact(key: str) -> bool:
@@ -189,7 +230,7 @@ def _number(value) -> float | None:
     return float(value)
 
 
-def _train_value(d: Draft, train: dict, name: str, value, line: int) -> None:
+def _train_value(d: Records, train: dict, name: str, value, line: int) -> None:
     v = _number(value)
     if v is None and isinstance(value, str):
         v = duration_seconds(value)
@@ -201,7 +242,7 @@ def _train_value(d: Draft, train: dict, name: str, value, line: int) -> None:
     train[name] = v
 
 
-def _eval_value(d: Draft, evals: list, eval_set: str, primary: str | None, name: str, value, line: int) -> None:
+def _eval_value(d: Records, evals: list, eval_set: str, primary: str | None, name: str, value, line: int) -> None:
     if name in COCO_LISTS:
         named, absent = stats_metrics(value)
         if not named and not absent:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from parsers.kv import ETA
+from parsers.formats.text.kv import ETA
 
 _DURATION = re.compile(ETA)
 

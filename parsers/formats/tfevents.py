@@ -14,20 +14,25 @@ images, histograms and text are counted, not read.
   `coco/…`) -> evaluation rows. Many writers log them on another step axis than the losses
   (iterations for losses, epochs for `Test/AP`): the wall time says which. An evaluation
   whose step lies at the train step reached at its wall time is on the iteration axis; one
-  whose step does not is counted in epochs (its `epoch` is that step, its iteration unknown).
+  whose step does not is on another axis (epochs): it is placed at the train step reached
+  at its wall time, and its own step is kept as its epoch.
 """
 from __future__ import annotations
 
 import math
+import os
 import struct
+import tempfile
 
-from parsers.detectron2_keys import is_eval_key
-from parsers.draft import NAN, Draft
+from parsers.formats.detectron2_keys import is_eval_key
+from parsers.formats.records import NAN, Records, segments
+from parsers.run import ParseError
+from parsers.segment import Segment
 
 FORMAT = "tfevents"
+LIBRARY = "tensorboard"
 EXTRA = "tensorboard"
-MISSING_EXTRA = ("TensorBoard event file: reading it needs the optional extra "
-                 f"(pip install 'bevlog[{EXTRA}]')")
+MISSING_EXTRA = f"a TensorBoard event file: reading it needs the optional extra (pip install 'bevlog[{EXTRA}]')"
 FILE_VERSION = b"brain.Event:"
 EVAL_WORDS = ("val", "valid", "validation", "test", "eval", "evaluation", "metrics", "coco", "voc", "pascal_voc")
 TRAIN_PREFIXES = ("train/", "Train/", "training/")
@@ -36,10 +41,6 @@ EPOCH_TAG = "epoch"
 ETA_TAG = "eta_seconds"
 ETA_ONLY = "step with nothing but `eta_seconds` (a launch's closing write)"
 NON_SCALAR = "summary that is not a scalar (image, histogram, text …)"
-
-
-class MissingExtra(ImportError):
-    """The tensorboard package is not installed."""
 
 
 def sniff(head: bytes) -> bool:
@@ -55,21 +56,37 @@ def sniff(head: bytes) -> bool:
     return record[:1] == b"\x09" and FILE_VERSION in record
 
 
-def loader():
-    """TensorBoard's EventFileLoader class (MissingExtra when tensorboard is not installed)."""
+def read(source: str, content: list, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
+    """The file's one launch (one implementation for both engines; `chunk` is not used).
+    TensorBoard's loader reads files: the file itself when `source` is it, else (stdin, a
+    .gz) the content written to a temporary file."""
+    data = content.pop()
     try:
         from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-    except ImportError as e:  # the optional extra
-        raise MissingExtra(MISSING_EXTRA) from e
-    return EventFileLoader
+        from tensorboard.util import tensor_util
+    except ImportError:  # the optional extra is not installed
+        raise ParseError(source, MISSING_EXTRA) from None
+    if os.path.isfile(source) and os.path.getsize(source) == len(data):
+        d = read_records(source, source, EventFileLoader, tensor_util)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "events.out.tfevents")
+            with open(path, "wb") as f:
+                f.write(data if isinstance(data, bytes) else bytes(memoryview(data)))
+            d = read_records(path, source, EventFileLoader, tensor_util)
+    if not d.rows and not d.evals:
+        raise ParseError(source, "a TensorBoard event file without scalars")
+    return segments([d], LIBRARY, "iter")
 
 
-def scalars(path: str, d: Draft):
+def scalars(path: str, d: Records, loader, tensor_util):
     """[(step, wall_time, tag, value)] of a file's scalar summaries, in file order."""
-    from tensorboard.util import tensor_util
-
     out = []
-    for event in loader()(path).Load():
+    try:
+        events = list(loader(path).Load())
+    except Exception as e:  # a damaged record: TensorBoard's reader raises its own errors
+        raise ParseError(d.source, f"a damaged TensorBoard event record ({type(e).__name__})") from None
+    for event in events:
         if event.WhichOneof("what") != "summary":
             continue
         for v in event.summary.value:
@@ -102,9 +119,9 @@ def train_name(tag: str) -> str:
     return RENAME.get(tag, tag)
 
 
-def read_draft(path: str, source: str) -> Draft:
-    d = Draft(source, FORMAT)
-    points = scalars(path, d)
+def read_records(path: str, source: str, loader, tensor_util) -> Records:
+    d = Records(source, FORMAT)
+    points = scalars(path, d, loader, tensor_util)
     train = [p for p in points if not is_eval_tag(p[2])]
     evals = [p for p in points if is_eval_tag(p[2])]
     by_step: dict[int, dict] = {}
@@ -127,7 +144,7 @@ def read_draft(path: str, source: str) -> Draft:
     return d
 
 
-def _evaluations(d: Draft, evals) -> None:
+def _evaluations(d: Records, evals) -> None:
     import numpy as np
 
     steps = np.asarray(d.step, float)
@@ -141,6 +158,5 @@ def _evaluations(d: Draft, evals) -> None:
         if on_iters:
             d.evaluation(tag, value, step=step)
         else:
-            d.facts["eval_axis"] = "epoch"
-            d.evaluation(tag, value, epoch=step)
+            d.evaluation(tag, value, epoch=step)  # on another axis: placed by its wall time
         d.evals[-1].after_row = after
