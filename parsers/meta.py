@@ -121,7 +121,8 @@ class Meta(Mapping):
     max_iters: int | None = None  # planned iterations (iter runners; `Iter [i/n]`'s n when not in the config)
     iters_per_epoch: int | None = None  # `[i/n]` of epoch-runner lines, the config's, or an estimate
     iters_per_epoch_estimated: bool | None = None  # iters_per_epoch is an estimate (json logs without `[i/n]`)
-    config: dict | None = None  # the config, read with `ast` (never executed), latest segment's; else its printed arguments (Segment.args)
+    # the config, read with `ast` (never executed), latest segment's; else the printed arguments (Segment.args)
+    config: dict | None = None
     samples_per_gpu: int | None = None  # `data.samples_per_gpu` / `train_dataloader.batch_size`
     num_gpus: int | None = None  # from the header (GPU number, Distributed training, GPU list) or config
     total_batch: int | None = None  # samples_per_gpu × num_gpus
@@ -149,8 +150,9 @@ class Meta(Mapping):
     replaced_rows: int = 0  # rows of earlier segments replaced by a resume's re-run of the same steps
     started: str | None = None  # the launch stamp (YYYYmmdd_HHMMSS) of the run's first segment
     tail: tuple = ()  # the last lines of the run's last text launch (how it ended), as logged
-    epoch_base: int | None = None  # the log counts epochs from this number, not 1 (DETR: 0): its epoch = epoch - 1 + epoch_base
-    step_unit: str = "iteration"  # what `step` counts: iterations, or "epoch" for a log of one row per epoch and no iterations
+    # the log counts epochs (and iterations in them) from this number, not 1 (DETR: 0): log's = epoch - 1 + base
+    epoch_base: int | None = None
+    step_unit: str = "iteration"  # what `step` counts: "iteration", or "epoch" (one row per epoch, no iterations)
 
     def __post_init__(self):
         if isinstance(self.lr_schedule, Mapping):

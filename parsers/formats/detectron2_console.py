@@ -33,8 +33,9 @@ OTHER = "other output"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 FILE_LINE = re.compile(r"^\[(?P<date>\d\d/\d\d \d\d:\d\d:\d\d)\] (?P<logger>[\w.]+) (?P<level>[A-Z]+): (?P<msg>.*)$")
 TERMINAL_LINE = re.compile(r"^\[(?P<date>\d\d/\d\d \d\d:\d\d:\d\d) (?P<logger>[\w.]+)\]: (?P<msg>.*)$")
-SNIFF = re.compile(rb"(?m)^(?:\x1b\[[0-9;]*m)?\[\d\d/\d\d \d\d:\d\d:\d\d(?:\] (?:d2|detectron2|fvcore|detrex)[\w.]* [A-Z]+: |"
-                   rb" (?:d2|detectron2|fvcore|detrex)[\w.]*\]: )")
+_LOGGERS = rb"(?:d2|detectron2|fvcore|detrex)[\w.]*"
+SNIFF = re.compile(rb"(?m)^(?:\x1b\[[0-9;]*m)?\[\d\d/\d\d \d\d:\d\d:\d\d(?:\] " + _LOGGERS + rb" [A-Z]+: | "
+                   + _LOGGERS + rb"\]: )")
 EVENTS = "d2.utils.events"
 ITER = re.compile(r"(?:^|\s)iter: (?P<i>\d{1,15})(?:\s|$)")
 FIELD = re.compile(r"^(?P<key>[\w/.]{1,120}): (?P<v>\S+)$")
@@ -107,7 +108,10 @@ def read_records(source: str, text: str) -> list[Records]:
 
 
 def _event(d: Records, launches: list, source: str, msg: str, ts: float, no: int) -> None:
-    it = int(ITER.search(msg).group("i"))
+    found = ITER.search(msg)
+    if found is None:
+        return
+    it = int(found.group("i"))
     if d.rows and it <= d.step[-1]:
         d = _new(launches, source, no)
     values: dict[str, float] = {}

@@ -141,10 +141,9 @@ def read_records(source: str, text: str) -> list[Records]:
             continue
         epoch = _count(row.get("epoch"))
         params = next((_count(row[k]) for k in PARAMETER_KEYS if k in row), None)
-        new_launch = cur is None or (
-            epoch is not None and prev_epoch is not None and epoch != prev_epoch + 1
-        ) or (params is not None and prev_params is not None and params != prev_params)
-        if new_launch:
+        new_launch = (epoch is not None and prev_epoch is not None and epoch != prev_epoch + 1) or (
+            params is not None and prev_params is not None and params != prev_params)
+        if cur is None or new_launch:
             cur = _new(launches, source, no)
             prev_params = None
         if epoch is None:

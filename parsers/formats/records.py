@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from parsers.segment import Draft, Launch, Segment, SKIPPED_LINES_KEPT
+from parsers.segment import SKIPPED_LINES_KEPT, Draft, Launch, Segment
 
 NAN = math.nan
 

@@ -108,7 +108,8 @@ def scalars(path: str, d: Records, loader, tensor_util):
 
 def is_eval_tag(tag: str) -> bool:
     head, sep, _ = tag.partition("/")
-    return (bool(sep) and head.lower() in EVAL_WORDS) or is_eval_key(tag) or tag.lower().startswith(("val_", "test_", "eval_"))
+    return ((bool(sep) and head.lower() in EVAL_WORDS) or is_eval_key(tag)
+            or tag.lower().startswith(("val_", "test_", "eval_")))
 
 
 def train_name(tag: str) -> str:
