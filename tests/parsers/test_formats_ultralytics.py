@@ -1,30 +1,36 @@
-"""ultralytics results.csv (fixtures/real/set3 entry 8, RT-DETR-L): read, not refused —
-it is how every ultralytics RT-DETR user's training is logged. Expected values from the
-file with Python's csv module:
-  rows                 20 (epochs 1–20)           tail -n +2 F | wc -l
-  evaluation values    20 × 7 (metrics/*, val/*)
-"""
-import csv
+"""ultralytics results.csv (fixtures/real/set3 entry 8, RT-DETR-L): recognised and refused
+with one line that says what it is and why (it logs loss components but no total loss,
+which bevlog's diagnoses read: an absent loss would be judged as a non-finite one). Named
+on the command line it is a problem (exit 2); a directory search does not look at csv files."""
+import shutil
+import subprocess
+import sys
 
+import pytest
 from conftest import REAL_SET3
 
-from parsers import ultralytics_csv
+import parsers
+from parsers import ParseError
+from parsers.formats import read_file
 
 F = REAL_SET3 / "samsio2005__UAE-License-Plate-Detection-RT-DETR__results_metrics_rtdetr_training_history.csv"
 
 
-def test_rows_columns_evaluations():
-    rows = list(csv.DictReader(F.open()))
-    (d,) = ultralytics_csv.read_drafts(str(F), F.read_text())
-    assert d.rows == len(rows) == 20
-    assert d.epoch == [float(r["epoch"]) for r in rows] and d.epoch[0] == 1
-    assert d.ts == [float(r["time"]) for r in rows]
-    assert d.columns()[0] == ["giou_loss", "cls_loss", "l1_loss", "lr", "lr/pg1", "lr/pg2"]
-    assert [v["lr"] for v in d.values] == [float(r["lr/pg0"]) for r in rows]
-    evals = [k for k in rows[0] if k.startswith(("metrics/", "val/"))]
-    assert len(d.evals) == 7 * 20 == len(evals) * len(rows)
-    ap = [(e.epoch, e.value) for e in d.evals if e.metric == "metrics/mAP50-95(B)"]
-    assert ap == [(float(r["epoch"]), float(r["metrics/mAP50-95(B)"])) for r in rows]
-    # set3/README.md entry 8: 0.126 at epoch 1, best 0.866 at epoch 17, 0.863 at epoch 20
-    assert round(ap[0][1], 3) == 0.126 and max(ap, key=lambda x: x[1])[0] == 17 and round(ap[-1][1], 3) == 0.863
-    assert not d.skipped
+def test_refused_by_name():
+    with pytest.raises(ParseError) as e:
+        read_file(str(F))
+    assert str(e.value) == f"{F}:1: an ultralytics results.csv (one row per epoch: loss components, metrics/mAP, " \
+                           "lr/pg0-2): not read — it logs no total loss, which bevlog's diagnoses read"
+
+
+def test_the_cli_names_it_in_one_line():
+    out = subprocess.run(["bevlog", "diagnose", str(F)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "ultralytics results.csv" in out.stderr
+
+
+def test_a_directory_search_leaves_it_alone(tmp_path):
+    shutil.copy(F, tmp_path / "results.csv")
+    shutil.copy(REAL_SET3 / "rarefin__detr__outputs_log.txt", tmp_path / "log.txt")
+    runs, problems = parsers.read_paths([str(tmp_path)])
+    assert not problems and [len(r.train) for r in runs] == [46]
