@@ -164,8 +164,8 @@ def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[l
             files.append(STDIN)
             continue
         if not os.path.lexists(pattern) and set("*?[") & set(pattern):
-            matches = sorted(glob.glob(pattern, recursive=True))
-            if not matches:
+            matches = [p for p in sorted(glob.glob(pattern, recursive=True)) if _log_or_dir(p, pattern, notes)]
+            if not matches and not (notes and any(n.endswith(f"(matched by {pattern})") for n in notes)):
                 problems.append(ParseError(pattern, "no file matches this pattern"))
         else:
             matches = [pattern]
@@ -180,6 +180,26 @@ def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[l
             else:
                 problems.append(ParseError(path, "no such file or directory"))
     return list(dict.fromkeys(files)), problems
+
+
+def _log_or_dir(path: str, pattern: str, notes: list | None) -> bool:
+    """A glob's match is read when it is a directory or a log, as in a directory search;
+    any other match (`report.html` beside the runs of `'work/*'`) is skipped with a note."""
+    if os.path.isdir(path) or not os.path.exists(path):
+        return True  # a dangling link: reading it says so
+    why = None
+    if not os.path.isfile(path):
+        why = f"not a regular file ({_file_kind(os.stat(path).st_mode)})"
+    elif not is_candidate(path):
+        why = "not a log file by its name"
+    else:
+        try:
+            why = None if detect_file(path) else "not a training log"
+        except OSError:
+            return True  # reading it says why
+    if why and notes is not None:
+        notes.append(f"{path}: skipped, {why} (matched by {pattern})")
+    return why is None
 
 
 def _file_kind(mode: int) -> str:

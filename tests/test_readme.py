@@ -29,6 +29,7 @@ def test_readme_opens_with_the_two_commands():
     assert "pip install torch==2.13.0" in ci and "pip install -e '.[test]' && python -m pytest" in ci
 
 
+@pytest.mark.slow  # diagnoses all of fixtures/runs
 def test_main_job_of_the_first_command_runs():
     main_job = blocks("bash")[0].strip().splitlines()[0].split("&&", 1)[1].strip()
     proc = subprocess.run(shlex.split(main_job), cwd=ROOT, capture_output=True, text=True)

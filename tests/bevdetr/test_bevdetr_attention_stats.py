@@ -35,6 +35,7 @@ def no_aux_run(tmp_path_factory):
     return parsers.read(str(work))
 
 
+@pytest.mark.slow  # trains
 def test_a_run_logs_both_statistics_for_every_layer_and_they_parse_into_layers(no_aux_run):
     run = no_aux_run
     for key in ("d0.attn_entropy", "d0.attn_logit_max", "attn_entropy", "attn_logit_max"):
@@ -49,6 +50,7 @@ def test_a_run_logs_both_statistics_for_every_layer_and_they_parse_into_layers(n
     assert (attn[attn["term"] == "logit_max"]["value"] > 0).all()
 
 
+@pytest.mark.slow  # trains
 def test_statistics_do_not_count_as_losses_or_aux_layers(no_aux_run):
     run = no_aux_run
     # aux off: only the final layer's losses, so the run has no aux losses although d0.attn_* is logged

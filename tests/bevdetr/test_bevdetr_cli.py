@@ -70,6 +70,7 @@ def test_width_attention_shared_pe_and_depth_reach_the_model(tmp_path):
         assert fragment in text, fragment
 
 
+@pytest.mark.torch  # trains in a subprocess
 def test_bad_settings_exit_2_with_one_line(tmp_path):
     for args, expected in [
         (["--lr", "-1"], "--lr must be positive"),
@@ -85,6 +86,7 @@ def test_bad_settings_exit_2_with_one_line(tmp_path):
         assert "Traceback" not in result.output
 
 
+@pytest.mark.torch  # trains in a subprocess
 def test_unreadable_or_mismatched_checkpoints_exit_2(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")

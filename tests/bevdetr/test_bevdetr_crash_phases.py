@@ -54,6 +54,7 @@ def uninterrupted(tmp_path_factory):
     return work, numbers(work)
 
 
+@pytest.mark.slow  # trains
 @pytest.mark.parametrize("phase", ["train", "checkpoint", "eval"])
 def test_kill_at_every_phase_then_resume_logs_what_an_uninterrupted_run_logs(phase, uninterrupted, tmp_path):
     _, (train0, evals0, keys) = uninterrupted
@@ -90,6 +91,7 @@ def _without_epoch(meta):
     return meta
 
 
+@pytest.mark.slow  # trains (the uninterrupted run)
 @pytest.mark.parametrize("name,meta_change,says", [
     ("no-epoch.pth", _without_epoch, "no integer epoch"),
     ("string-epoch.pth", lambda m: {**m, "epoch": "1"}, "no integer epoch"),

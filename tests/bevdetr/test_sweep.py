@@ -3,6 +3,7 @@ import glob
 import json
 import os
 
+import pytest
 from click.testing import CliRunner
 
 import parsers
@@ -37,6 +38,8 @@ def test_plan_covers_the_brief_with_seeds():
     assert pairs == [("layers-6", 0), ("layers-6-aux-off", 0), ("layers-6", 1), ("layers-6-aux-off", 1)]
 
 
+@pytest.mark.slow
+@pytest.mark.torch  # trains in subprocesses
 def test_sweep_two_experiments_then_skips_finished(tmp_path):
     work = tmp_path / "sweep"
     result = invoke(["--work-dir", str(work), *SHORT])

@@ -20,6 +20,8 @@ def invoke(*args):
     return CliRunner().invoke(cli, list(args), env={"NO_COLOR": "1"})
 
 
+@pytest.mark.slow
+@pytest.mark.torch  # validate trains bevdetr
 def test_validate_lr_too_high_end_to_end(tmp_path):
     diagnosed = json.loads(invoke("diagnose", LR_TOO_HIGH, "--format", "json").stdout)["runs"][0]
     res = invoke("validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny", "--format", "json",
@@ -103,6 +105,7 @@ def test_validate_bounds_every_setting_it_reads_from_the_log(tmp_path, values, s
 
 @pytest.fixture(scope="module")
 def cut_off_run(tmp_path_factory):
+    pytest.importorskip("torch")  # validate trains bevdetr
     """The lr-3e-3 text log cut off at epoch 6.4 (no json twin), validated on 60-iteration tiny replicas:
     its findings are log-integrity (stopped early), lr-batch (whole run) and lr-drop (at epoch 6.2)."""
     tmp = tmp_path_factory.mktemp("cut")
@@ -124,11 +127,13 @@ def _verdict(out, rule):
     return f["verdict"], f["reason"]
 
 
+@pytest.mark.slow  # trains (cut_off_run)
 def test_validate_is_inconclusive_about_the_log_file_itself(cut_off_run):
     verdict, reason = _verdict(cut_off_run, "log-integrity")
     assert verdict == "inconclusive" and "about the log file itself" in reason
 
 
+@pytest.mark.slow  # trains (cut_off_run)
 def test_validate_is_inconclusive_when_the_replica_is_shorter_than_the_onset(cut_off_run):
     out = cut_off_run
     seen = out["proxy"]["iterations"] * out["proxy"]["settings"]["batch"]
@@ -137,6 +142,7 @@ def test_validate_is_inconclusive_when_the_replica_is_shorter_than_the_onset(cut
     assert verdict == "inconclusive" and f"trains on {seen:,} samples" in reason
 
 
+@pytest.mark.slow  # trains (cut_off_run)
 def test_validate_is_inconclusive_when_both_arms_stay_at_chance(cut_off_run):
     out = cut_off_run
     # 60 iterations of the tiny preset detect nothing on either side (measured, not assumed) ...

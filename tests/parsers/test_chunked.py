@@ -42,7 +42,7 @@ def assert_same_segment(a, b):
             assert str(x) == str(y), name
 
 
-@pytest.mark.parametrize("chunk", [700, 30_000])
+@pytest.mark.parametrize("chunk", [pytest.param(700, marks=pytest.mark.slow), 30_000])
 def test_pieces_give_the_whole_file(chunk):
     logs = text_logs()
     assert len(logs) >= 20  # set1, set2 and the hand-made logs
