@@ -43,7 +43,7 @@ def invoke(*args):
 
 
 def _diagnosis(*args):
-    result = invoke("diagnose", *args, "--format", "json")
+    result = invoke("diagnose", *args, "--format", "json", "--with-config")
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.stdout)["runs"]
 
@@ -53,11 +53,12 @@ def test_parse_reads_what_the_file_holds(path):
     fmt, n_runs, rows, evals = EXPECTED[path]
     result = invoke("parse", path, "--format", "json", "--frame", "train")
     assert result.exit_code == 0, result.output
-    train = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(train) == rows and len({r["run"] for r in train}) == (n_runs if rows else 0) or n_runs == 8
+    out = json.loads(result.stdout)
+    assert len(out["runs"]) == n_runs and {r["format"] for r in out["runs"]} == {fmt} and out["problems"] == []
+    assert len(out["rows"]) == rows == sum(r["rows"] for r in out["runs"])
     result = invoke("parse", path, "--format", "json", "--frame", "evals")
-    assert len([line for line in result.stdout.splitlines() if line.strip()]) == evals
-    table = invoke("parse", path).output
+    assert len(json.loads(result.stdout)["rows"]) == evals
+    table = invoke("parse", path, "--wide").output
     assert table.count(fmt) == n_runs
     runs = _diagnosis(path)
     assert len(runs) == n_runs and {r["meta"]["format"] for r in runs} == {fmt}
@@ -90,7 +91,7 @@ def test_compare_two_detr_runs():
 def test_every_real_file_of_set3_diagnoses_without_a_problem_line():
     paths = [H, L, P, R, T, B, D]
     result = invoke("diagnose", *paths, "--format", "json")
-    assert result.exit_code in (0, 1)
+    assert result.exit_code in (0, 1) and json.loads(result.stdout)["problems"] == []
     # no problem line: each file read as what it is; the notes say which rows the resumes re-ran
     assert [line for line in result.stderr.splitlines() if not line.startswith("note: ")] == []
     assert result.stderr.count("were logged again after the resume") == 2
