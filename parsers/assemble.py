@@ -79,8 +79,10 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
     keep, seg_info = _stitch(segments, pos)
     keys = list(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order
     offsets = _wall_offsets(segments, pos, keep)
-    train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, plan.total_batch)
-    superseded = _superseded(segments, pos, keep, keys, offsets, name, plan.total_batch)
+    # samples = step × batch, unless the steps count epochs (a log of one row per epoch)
+    batch = plan.total_batch if plan.ipe or not combine(segments, "epoch_rows") else None
+    train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, batch)
+    superseded = _superseded(segments, pos, keep, keys, offsets, name, batch)
     config_layers = M.decoder_layers(plan.cfg)
     layers = layers_mod.LazyLayers(train, present, name, config_layers)  # built on first read
     last = _last_position(train)
