@@ -18,6 +18,8 @@ from typing import Any
 from parsers.bounds import MAX_COUNT
 from parsers.meta import LrSchedule
 
+MAX_STEPS = 1000  # lr drops of a schedule read from arguments: no recipe has more
+
 
 def get(cfg: Any, *path, default=None):
     """cfg['a']['b'] that tolerates missing keys and non-dict values."""
@@ -49,8 +51,9 @@ def detr_args(cfg) -> dict | None:
 
 
 def _positive(v) -> float | int | None:
+    """A positive, finite number (arguments read from JSON may hold `Infinity`)."""
     v = number(v)
-    return v if v is not None and v > 0 else None
+    return v if v is not None and 0 < v < float("inf") else None
 
 
 def samples_per_gpu(cfg) -> int | None:
@@ -212,13 +215,13 @@ def _detr_schedule(args: dict) -> LrSchedule | None:
     count as mmcv's `step`: after that many epochs."""
     epochs = _positive(args.get("epochs"))
     ms = args.get("lr_drop_epochs") or (args.get("lr_drop_list") if args.get("multi_step_lr") else None)
-    if isinstance(ms, (list, tuple)) and ms and all(number(m) is not None for m in ms):
+    if isinstance(ms, (list, tuple)) and 0 < len(ms) <= MAX_STEPS and all(_positive(m) is not None for m in ms):
         return LrSchedule(policy="step", steps=tuple(ms), by_epoch=True)
     period = _positive(args.get("lr_drop"))
-    if period is None or epochs is None or epochs > MAX_COUNT:
+    if period is None or period < 1 or period != int(period) or epochs is None or epochs > MAX_COUNT:
         return None
-    steps = tuple(int(period * k) for k in range(1, int(epochs // period) + 1) if period * k < epochs)[:1000]
-    return LrSchedule(policy="step", steps=steps, by_epoch=True)
+    drops = min(int((epochs - 1) // period), MAX_STEPS)  # drops that happen before the last epoch
+    return LrSchedule(policy="step", steps=tuple(int(period) * k for k in range(1, drops + 1)), by_epoch=True)
 
 
 def max_epochs_iters(cfg, max_epochs: int | None = None, max_iters: int | None = None) -> tuple[int | None, int | None]:

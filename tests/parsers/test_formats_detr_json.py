@@ -196,3 +196,18 @@ def test_a_row_of_strings_is_counted_field_by_field(tmp_path):
     p.write_text('{"epoch": 0, "train_loss": "x"}\n{not json\n')
     (seg,) = read_file(str(p))  # a row whose only train field is no number: an empty row, counted
     assert seg.rows == 1 and seg.skipped == {"train field that is not a number": 1, "line that is not a JSON object": 1}
+
+
+def test_arguments_beside_are_bounded(tmp_path):
+    """DINO's config_args_all.json beside log.txt is read with json (never executed); numbers
+    no recipe states (Python's json reads `Infinity`, 1e300 epochs) size nothing."""
+    (tmp_path / "log.txt").write_text(R.read_text())
+    (tmp_path / "config_args_all.json").write_text(
+        '{"lr": 0.0002, "batch_size": 4, "world_size": 8, "epochs": 1e300, "lr_drop": 1, '
+        '"clip_max_norm": Infinity, "dec_layers": 100000}')
+    m = parsers.read(str(tmp_path / "log.txt")).meta
+    assert (m.lr, m.samples_per_gpu, m.num_gpus, m.total_batch) == (0.0002, 4, 8, 32)
+    assert m.max_epochs is None and m.lr_schedule is None and m.grad_clip is None
+    assert m.num_decoder_layers == 2  # 100000 decoder layers is no count: the logged layers say 2
+    # steps count epochs here: a batch says nothing of the samples seen (no iterations logged)
+    assert parsers.read(str(tmp_path / "log.txt")).train["samples"].isna().all()
