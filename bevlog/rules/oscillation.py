@@ -6,6 +6,9 @@ whose scatter is ≥2× the median scatter of the windows before it, two windows
 while the smoothed loss moves less than 2% across each, is an lr at the edge of stability
 (or a batch too small for it). In healthy runs the scatter drifts up slowly as the loss
 falls (≈1.6× over a whole DETR3D run); growth is judged against the windows just before.
+A log of one row per epoch (a DETR log.txt) is not judged: each row is the mean of a whole epoch of
+iterations, whose scatter is the iteration noise divided by √(iterations per epoch) — ±0.3% on
+RT-DETR's — and says nothing about the lr's stability.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import numpy as np
 from bevlog import fixes
 from bevlog.rules._common import (
     change,
+    clip_change,
     doc,
     finding,
     lower_lr_fix,
@@ -42,6 +46,8 @@ class Thresholds:
 
 def find_oscillation(run, th: Thresholds = Thresholds()):
     sig = signals(run)
+    if sig.step_unit == "epoch":
+        return []  # a row that is a whole epoch's mean has averaged the iteration noise away
     # the last phase of the run (after its last resume or warm restart), past warmup: no window
     # spans a boundary, where the loss jumps with the lr
     start, end = phase_of(sig, len(sig.step) - 1) if len(sig.step) else (0, 0)
@@ -93,7 +99,6 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
     changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
     changes.append(change(run, "gradient_accumulation", fixes.ACCUMULATION_STEPS,
                           reason="or double the effective batch: the noise falls by √2"))
-    if not run.meta.grad_clip:
-        changes.append(change(run, "grad_clip", fixes.CLIP_MAX_NORM, reason="the DETR-family configs' clip"))
+    changes.append(clip_change(run))
     return [finding(run, RULE_ID, "warning", sig, lo, hi, message, evidence, "", changes,
                     f"the loss scatters {now / ref:.1f}× more around a flat trend from {where(sig, lo)}")]
