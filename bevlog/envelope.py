@@ -1,4 +1,4 @@
-"""The one JSON convention of `parse`, `diagnose` and `compare` (`--format json`).
+"""The one JSON convention of `parse`, `diagnose`, `compare` and `runs` (`--format json`).
 
 Every document is one object:
 

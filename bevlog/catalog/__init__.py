@@ -15,6 +15,9 @@ in one line when it is missing.
 """
 from __future__ import annotations
 
+from bevlog.catalog.query import FilterError
+from bevlog.catalog.store import CatalogError
+
 DEFAULT_CATALOG = "bevlog-catalog"
 EXTRA = "catalog"
 
@@ -46,4 +49,13 @@ def query_runs(catalog_dir: str = DEFAULT_CATALOG, **filters):
     return _query(catalog_dir, **filters)
 
 
-__all__ = ["DEFAULT_CATALOG", "CatalogUnavailable", "index", "query_runs", "require_duckdb"]
+def index_problems(catalog_dir: str = DEFAULT_CATALOG) -> list[str]:
+    """See bevlog.catalog.query.problems."""
+    require_duckdb()
+    from bevlog.catalog.query import problems
+
+    return problems(catalog_dir)
+
+
+__all__ = ["DEFAULT_CATALOG", "CatalogError", "CatalogUnavailable", "FilterError", "index", "index_problems",
+           "query_runs", "require_duckdb"]
