@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bevlog import config_keys
-from bevlog.findings import Change, Finding, Fix, is_number
+from bevlog.findings import Alternative, Change, Finding, Fix, is_number
 from bevlog.numbers import fmt, nice_lr, pct  # noqa: F401 - the rules' number words
 from bevlog.smooth import rolling_median
 from bevlog.where import at_text, log_terms, span_text
@@ -366,9 +366,10 @@ def loss_fall(sig: Signals) -> float | None:
 
 def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last: int | None,
             message: str, evidence: dict, advice: str = "", changes: list | None = None,
-            headline: str | None = None) -> Finding:
+            headline: str | None = None, alternative: Alternative | None = None) -> Finding:
     """A Finding spanning rows first..last of `sig.t` (None for whole-run findings). The fix is
-    `changes` (Change) and `advice` (what is no config change); its text is rendered from both."""
+    `changes` (Change), `advice` (what is no config change) and an `alternative` (changes that
+    would do instead); its text is rendered from them."""
     from bevlog.fixes import render_fix
 
     def at(arr, i):
@@ -384,7 +385,8 @@ def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last
         start_step=int(start_step) if start_step is not None else None,
         end_step=int(end_step) if end_step is not None else None,
         start_epoch=_round(at(sig.epoch_f, first)), end_epoch=_round(at(sig.epoch_f, last)),
-        message=message, evidence=evidence, fix=Fix(render_fix(changes, advice), changes, advice),
+        message=message, evidence=evidence,
+        fix=Fix(render_fix(changes, advice, alternative=alternative), changes, advice, alternative),
         at=at_text(row_terms(run, sig, first), row_terms(run, sig, last)) if start_step is not None else None,
         headline=headline,
     )

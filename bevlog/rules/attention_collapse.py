@@ -55,7 +55,9 @@ SUMMARY = "a decoder layer's cross-attention entropy falls toward 0 or its max l
 
 @dataclass(frozen=True)
 class Thresholds:
-    entropy_floor: float = doc(0.1, "normalised entropy below this is (nearly) one-hot attention")
+    entropy_floor: float = doc(0.1, "normalised entropy below this is (nearly) one-hot attention; a collapsing run "
+                                    "passes 0.1 before its loss turns, a floor low enough (0.01) to spare healthy "
+                                    "sharp attention only after it (docs/experiments.md)")
     entropy_drop: float = doc(0.3, "… and below this share of the layer's early post-warmup level")
     logit_growth: float = doc(30.0, "max |logit| this many times its early post-warmup level (1.5 orders of "
                                     "magnitude: a run taking off grows its logits ×13–19 as attention localises)")
