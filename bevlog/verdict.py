@@ -131,13 +131,14 @@ def _order(f: Finding) -> tuple:
             f.start_step if f.start_step is not None else float("inf"))
 
 
-def story(findings: list[Finding]) -> tuple[Finding | None, Finding | None]:
-    """(outcome, root) of the run; tags every finding's stage, role and `because` in place."""
+def story(findings: list[Finding]) -> tuple[Finding, Finding] | None:
+    """(outcome, root) of the run, None when no finding is a warning or an error; tags every
+    finding's stage, role and `because` in place."""
     for f in findings:
         f.stage, f.role, f.because = stage_of(f), "cause", None
     strong = sorted((f for f in findings if f.rank >= SEVERITY_RANK["warning"]), key=_order)
     if not strong:
-        return None, None
+        return None
     outcome = strong[0]
     root, seen = outcome, [outcome]
     for _ in range(3):  # a cause of the cause (an lr that is invalid, behind a non-finite loss)
@@ -171,11 +172,11 @@ def because(outcome: str, cause: str) -> str:
 
 
 def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = True) -> Verdict:
-    outcome, root = story(findings)
+    told = story(findings)
     rerun = rerun_text(findings)
     worst = max((f.rank for f in findings), default=-1)
     stopped = next((f for f in findings if stage_of(f) == "stopped"), None)
-    if root is None:
+    if told is None:
         if not trained:
             return Verdict("needs attention", "no train row was understood: nothing to judge", None, None, "",
                            rerun=rerun)
@@ -184,6 +185,7 @@ def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = Tru
         if stopped is not None:
             return Verdict("stopped", short(stopped) + notes, stopped.rule, stopped.rule, "", rerun=rerun)
         return Verdict("healthy", "nothing to fix" + notes, None, None, "", rerun=rerun)
+    outcome, root = told
     if root is outcome:
         headline = short(root)
     else:
