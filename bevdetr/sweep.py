@@ -22,6 +22,10 @@ import sys
 import time
 from dataclasses import dataclass
 
+from bevdetr.checkpoint import latest_checkpoint
+from bevdetr.presets import make_settings
+from bevdetr.train import train
+
 DONE_FILE = "sweep.done"  # json inside; no .json/.log suffix, so log readers skip it
 TOOK_OFF = 0.05  # a run whose mAP reached this took off (docs/experiments.md, the labels of rules_eval)
 
@@ -145,10 +149,6 @@ def train_command(preset: str, run_dir: str, overrides: dict, seed: int) -> list
 
 def main(argv: list[str]) -> int:
     """`python -m bevdetr.sweep PRESET WORK_DIR SETTINGS_JSON [--resume]`: train one run."""
-    from bevdetr.presets import make_settings
-    from bevdetr.checkpoint import latest_checkpoint
-    from bevdetr.train import train
-
     preset, run_dir, settings_json = argv[:3]
     settings = make_settings(preset, **json.loads(settings_json))
     resume_from = latest_checkpoint(run_dir) if "--resume" in argv[3:] else None
@@ -194,8 +194,6 @@ class Job:
     @property
     def iterations(self) -> tuple[int, int]:
         """(iterations per epoch, epochs) of this run's settings."""
-        from bevdetr.presets import make_settings
-
         s = make_settings(self.preset, **self.overrides)
         return s.train_samples // s.batch, s.epochs
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bevlog.findings import SEVERITY_RANK, Alternative, Change, is_number
+from bevlog import config_keys
+from bevlog.findings import SEVERITY_RANK, Alternative, Change, is_number, json_safe
 from bevlog.numbers import fmt, plain
+from bevlog.schedule import total_iters
 
 # ---- the constants of the fixes --------------------------------------------------------
 
@@ -120,8 +122,6 @@ class Plan:
         return (PARAM_ORDER.index(param) if param in PARAM_ORDER else len(PARAM_ORDER), param)
 
     def to_dict(self) -> list[dict]:
-        from bevlog.findings import json_safe
-
         return [json_safe(c.to_dict()) for c in self.ordered()]
 
 
@@ -178,9 +178,6 @@ def plan_of(findings, run=None) -> Plan:
 def check_plan(plan: Plan, run) -> None:
     """Make the plan consistent as a whole: lr milestones move with a new length (the same share of
     the run), none at or past the run's end; a warmup stays inside the run."""
-    from bevlog import config_keys
-    from bevlog.schedule import total_iters
-
     meta = run.meta
     length = plan.changes.get("max_epochs") or plan.changes.get("max_iters")
     steps = plan.changes.get("lr_steps")

@@ -21,6 +21,7 @@ total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`) is judged against w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from bevlog.findings import is_number
 
@@ -219,7 +220,6 @@ def lr_reference(meta) -> LrReference | None:
     """The best-grounded lr for the run's total batch (on the scale of its configured base lr),
     or None when neither its config nor a published recipe says one."""
     if type(meta) is dict:  # a plain mapping (bevlog.validate's own copy of the facts): read it the same way
-        from types import SimpleNamespace
 
         meta = SimpleNamespace(**{k: meta.get(k) for k in ("config", "total_batch", "lr", "optimizer")})
     cfg = meta.config if isinstance(meta.config, dict) else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.findings import SEVERITY_RANK, Finding
+from bevlog.fixes import Plan, change_text
 
 STAGES = ("never-trained", "crashed", "never-learned", "non-finite", "diverged", "unstable", "slow", "settings",
           "stopped", "notes")
@@ -202,8 +203,6 @@ def rerun_text(findings: list[Finding]) -> str:
     """The changes only findings the run ended too early to show asked for (a schedule that would never
     have decayed, in a run stopped before it mattered), to make before the next launch; read from the
     findings' fixes, which point into the plan, leaving out what the plan's summary already says."""
-    from bevlog.fixes import Plan, change_text
-
     shown = {c.param for f in findings if f.rank >= SEVERITY_RANK["warning"] and f.fix for c in f.fix.changes}
     asked = {}
     for f in findings:

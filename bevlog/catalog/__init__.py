@@ -12,10 +12,13 @@ tools beyond one machine: DuckDB, Spark and Polars read them as they are.
 
 duckdb is an optional extra (`pip install 'bevlog[catalog]'`); `require_duckdb()` says so
 in one line when it is missing.
+
+The indexer (pandas, pyarrow) is imported when `index` runs: `bevlog runs` needs only duckdb.
 """
 from __future__ import annotations
 
-from bevlog.catalog.query import FilterError
+from bevlog.catalog.query import FilterError, problems
+from bevlog.catalog.query import query_runs as _query
 from bevlog.catalog.store import CatalogError
 
 DEFAULT_CATALOG = "bevlog-catalog"
@@ -44,7 +47,6 @@ def index(roots, catalog_dir: str = DEFAULT_CATALOG, jobs: int | None = None, sa
 def query_runs(catalog_dir: str = DEFAULT_CATALOG, **filters):
     """See bevlog.catalog.query.query_runs."""
     require_duckdb()
-    from bevlog.catalog.query import query_runs as _query
 
     return _query(catalog_dir, **filters)
 
@@ -52,7 +54,6 @@ def query_runs(catalog_dir: str = DEFAULT_CATALOG, **filters):
 def index_problems(catalog_dir: str = DEFAULT_CATALOG) -> list[str]:
     """See bevlog.catalog.query.problems."""
     require_duckdb()
-    from bevlog.catalog.query import problems
 
     return problems(catalog_dir)
 

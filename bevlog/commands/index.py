@@ -2,6 +2,9 @@
 
 Progress goes to stderr; the one line of result goes to stdout by the road of every command
 (bevlog.output), so a closed pipe is 141 and a full disk one line and 2.
+
+The catalog (duckdb, pandas, pyarrow) is imported when the command runs: `bevlog --help` loads
+this module (docs/architecture.md, "Imports").
 """
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ import os
 
 import click
 
+from bevlog.catalog import CatalogError, CatalogUnavailable, index
 from bevlog.escape import clean
 from bevlog.options import catalog_option, jobs_option, paths_argument
+from bevlog.output import BadInput, error, note, open_output
 
 
 @click.command(name="index")
@@ -30,9 +35,6 @@ def command(ctx, paths, catalog, jobs):
       bevlog index /data/sweeps/* --catalog /data/bevlog-catalog
       bevlog runs --verdict broken --rule divergence --since 2024-01-01
     """
-    from bevlog.catalog import CatalogError, CatalogUnavailable, index
-    from bevlog.output import BadInput, error, note, open_output
-
     missing = [p for p in paths if not os.path.exists(p)]
     for p in missing:
         error(f"{p}: no such file or directory")

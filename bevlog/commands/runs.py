@@ -4,6 +4,9 @@ Output goes the one road of every command (bevlog.output): a table that fits the
 (bevlog.table; `--wide` for every column), csv, or the JSON envelope (bevlog.envelope,
 `docs/schema/runs.json`). A catalog that cannot be opened is one line and exit 2 (in JSON
 also a problem of the document).
+
+The catalog (duckdb) and rich are imported when the command runs: `bevlog --help` loads this
+module (docs/architecture.md, "Imports").
 """
 from __future__ import annotations
 
@@ -11,8 +14,12 @@ import csv
 
 import click
 
+from bevlog import envelope
+from bevlog.catalog import CatalogError, CatalogUnavailable, FilterError, index_problems, query_runs
 from bevlog.diagnose import VERDICTS  # light: no pandas
+from bevlog.escape import clean
 from bevlog.options import catalog_option, output_width, use_color, wide_option
+from bevlog.output import BadInput, open_output
 
 HIDDEN = ("run_id", "n_errors", "n_warnings", "max_iters")  # in csv and json, not in the table
 # most wanted first: the narrow default shows the longest prefix that fits; metric columns
@@ -53,9 +60,6 @@ def command(ctx, catalog, verdicts, rules, models, name, since, until, metrics, 
       bevlog runs --metric 'bbox_mAP>0.3' --model PETR --format csv
       bevlog runs --problems
     """
-    from bevlog.catalog import CatalogError, CatalogUnavailable, FilterError, index_problems, query_runs
-    from bevlog.output import BadInput
-
     try:
         unread = index_problems(catalog)
         columns, rows = [], []
@@ -86,17 +90,12 @@ def _catalog_problem(catalog, exc) -> dict:
 def _write_json(catalog, columns, rows, unread, problems=()):
     """The envelope (bevlog.envelope, docs/schema/runs.json): the runs, one object each with
     every column, and what the last index could not read."""
-    from bevlog import envelope
-
     body = {"catalog": str(catalog), "runs": [dict(zip(columns, r)) for r in rows], "index_problems": list(unread)}
     envelope.write({**envelope.envelope("runs", body), "problems": list(problems)})
 
 
 def _write_lines(lines, fmt):
     """The index's problems, one per line (csv: one column); their text came from logs."""
-    from bevlog.escape import clean
-    from bevlog.output import open_output
-
     with open_output(None, "csv" if fmt == "csv" else "text") as f:
         if fmt == "csv":
             csv.writer(f, lineterminator="\n").writerows([["problem"], *[[line] for line in lines]])
@@ -106,8 +105,6 @@ def _write_lines(lines, fmt):
 
 
 def _write_csv(columns, rows):
-    from bevlog.output import open_output
-
     with open_output(None, "csv") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(columns)
@@ -117,7 +114,6 @@ def _write_csv(columns, rows):
 def _write_table(columns, rows, wide: bool):
     from rich.text import Text
 
-    from bevlog.output import open_output
     from bevlog.table import fitting, left_out, make_table, render
 
     metric_columns = [c for c in columns if c not in PRIORITY and c not in HIDDEN]

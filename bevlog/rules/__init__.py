@@ -3,7 +3,7 @@
 `RULES` maps the stable rule id (used in JSON, `--rules`, `--skip`, `--explain`) to a `Rule`:
 the function, a one-line summary, the module docstring (what it looks at and why) and its
 thresholds (a frozen dataclass of named, documented defaults). Modules are imported on first
-use so that listing ids costs nothing.
+use so that listing ids costs nothing; `explain` imports `_common` (numpy) when called.
 """
 from __future__ import annotations
 

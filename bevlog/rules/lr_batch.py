@@ -33,7 +33,9 @@ from dataclasses import dataclass
 
 from bevlog import fixes
 from bevlog.findings import Alternative
+from bevlog.recipes import lr_reference
 from bevlog.rules._common import base_lr, change, doc, finding, fmt, lr_change, outcome, signals
+from bevlog.schedule import lr_scale
 
 RULE_ID = "lr-batch"
 SUMMARY = "lr vs the run's own config intent or its model's published recipe, scaled to the total batch"
@@ -61,9 +63,6 @@ def find_lr_batch(run, th: Thresholds = Thresholds()):
 
 
 def _lr_against_reference(run, th):
-    from bevlog.recipes import lr_reference
-    from bevlog.schedule import lr_scale
-
     meta = run.meta
     lr = base_lr(meta, None)
     ref = lr_reference(meta)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog.evaluations import headline_series
 from bevlog.rules._common import doc, finding, fmt, pct, signals, where
 from bevlog.schedule import lr_changes
 
@@ -44,7 +45,6 @@ def find_lr_drop(run, th: Thresholds = Thresholds()):
               if c.kind in ("step", "restart")]
     if not events:
         return []
-    from bevlog.evaluations import headline_series
 
     series = headline_series(run)
     out = []
