@@ -238,8 +238,8 @@ def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None =
             out = open(os.path.join(job.run_dir, "sweep_train.out"), "a")
             out.write("$ " + " ".join(cmd) + "\n")
             out.flush()
-            # OpenMP threads sleep while they wait (PASSIVE): spinning threads of a 2-thread run on a busy
-            # 2-core machine made it 10-20x slower
+            # OpenMP threads sleep while they wait (PASSIVE): threads that spin while other runs share
+            # the cores slow a run many times over (docs/bevdetr.md)
             threads = str(max(int(job.overrides.get("threads", 1)), 1))
             env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -65,11 +65,10 @@ VAL_SAMPLES = 256
 # the speed probe: this many iterations of the proxy, PARALLEL processes at once
 PROBE_ITERS = 30
 
-# Seconds per training iteration with one torch thread on a 2-core machine running two trainings,
-# batch 8, full attention (small: 6 layers, the sweep's runs of the earlier model; tiny: 3 layers,
-# the median logged `time` of the seeded sweep's base runs, 38-40 ms, rounded up), and seconds each
-# process spends starting up and evaluating. They plan the replica's length only: nothing
-# depends on how fast the machine really is.
+# Seconds per training iteration (one torch thread, two trainings side by side, batch 8) and seconds
+# each process spends starting up and evaluating, as logged by the bundled sweeps (docs/bevdetr.md,
+# "validate"). They plan the replica's length before the speed probe measures this machine: nothing
+# depends on how fast a machine really is.
 SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.25}
 OVERHEAD_S = {"tiny": 20.0, "small": 45.0}
 MIN_ITERS = {"tiny": 60, "small": 400}
