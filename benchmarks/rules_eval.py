@@ -1,6 +1,6 @@
 """Precision and recall of every diagnosis rule over the labelled corpus (fixtures/labelled),
 overall and apart for real logs by others, variants of them, and bevdetr runs; then, apart from
-all of those, the two seeded sweeps labelled from mAP alone by fixtures/labelled/label_sweep.py:
+all of those, the two seeded sweeps labelled from mAP alone by tools/label_sweep.py:
 the held-out earlier sweep (fixtures/runs/seeds, no rule tuned on it) and the converged sweep
 (fixtures/runs/converged; attention-collapse's entropy floor was set from it), reported but not
 held to the target.

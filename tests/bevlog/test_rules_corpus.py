@@ -9,7 +9,7 @@ from labelled_runs import REPO, VARIANTS, corpus
 
 def _make_variants():
     spec = importlib.util.spec_from_file_location(
-        "make_variants", os.path.join(REPO, "fixtures", "labelled", "make_variants.py"))
+        "make_variants", os.path.join(REPO, "tools", "make_variants.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -45,7 +45,7 @@ def test_sweep_labels_are_what_their_script_derives_from_the_runs():
     only); every run of fixtures/runs/seeds and fixtures/runs/converged is labelled, and the
     outcome classes all occur."""
     spec = importlib.util.spec_from_file_location(
-        "label_sweep", os.path.join(REPO, "fixtures", "labelled", "label_sweep.py"))
+        "label_sweep", os.path.join(REPO, "tools", "label_sweep.py"))
     label_sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(label_sweep)
     import parsers
