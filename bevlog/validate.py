@@ -544,6 +544,8 @@ def plan(run, findings, budget_s: float, seeds: int, preset: str | None, base_di
     make_settings(proxy.preset, **proxy.overrides)            # raises ValueError on settings that cannot run
     make_settings(proxy.preset, **{**proxy.overrides, **fixed})
     planned = proxy.iterations
+    # what was read comes first: the probe that measures this machine's speed trains for a while
+    stream.write(f"validate {run.name}: {len(findings)} finding(s); measuring this machine's speed\n")
     per_iter = measure_speed(proxy, base_dir, stream, tty)
     left = budget_s - (time.time() - started)
     layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
@@ -627,9 +629,8 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
     pl = plan(run, findings, budget_s, seeds, preset, base_dir, started, stream, tty)
     proxy = pl.proxy
     jobs = jobs_of(pl, seeds, base_dir)
-    stream.write(f"validate {run.name}: {len(findings)} finding(s); {len(jobs)} bevdetr run(s) of "
-                 f"{proxy.iterations} iterations ({proxy.preset} preset) in {base_dir}, "
-                 f"budget {budget_minutes:g} min\n")
+    stream.write(f"validate {run.name}: {len(jobs)} bevdetr run(s) of {proxy.iterations} iterations "
+                 f"({proxy.preset} preset) in {base_dir}, budget {budget_minutes:g} min\n")
     # the hard stop is far beyond the budget (+50% and five minutes): only a runaway, never a slow
     # machine, changes the outcome; the probe already sized the runs to this machine's speed
     status = run_jobs(jobs, PARALLEL, stream, tty, deadline=started + 1.5 * budget_s + 300)

@@ -79,8 +79,10 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
     keep, seg_info = _stitch(segments, pos)
     keys = list(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order
     offsets = _wall_offsets(segments, pos, keep)
-    train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, plan.total_batch)
-    superseded = _superseded(segments, pos, keep, keys, offsets, name, plan.total_batch)
+    # samples = step × batch, unless the steps count epochs (a log of one row per epoch)
+    batch = plan.total_batch if plan.ipe or not combine(segments, "epoch_rows") else None
+    train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, batch)
+    superseded = _superseded(segments, pos, keep, keys, offsets, name, batch)
     config_layers = M.decoder_layers(plan.cfg)
     layers = layers_mod.LazyLayers(train, present, name, config_layers)  # built on first read
     last = _last_position(train)
@@ -93,7 +95,7 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
 
 def _plan(segments: list[Segment]) -> _Plan:
     config_text = combine(segments, "config_text")
-    cfg = read_config(config_text) if config_text else None
+    cfg = read_config(config_text) if config_text else combine(segments, "args")
     runner = _runner(segments, cfg)
     interval = M.log_interval(cfg)
     ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
@@ -187,6 +189,8 @@ def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_la
         replaced_rows=sum(info.dropped_rows for info in seg_info),
         started=launch_stamp(segments[0]) if segments else None,
         tail=combine(segments, "tail"),
+        epoch_base=combine(segments, "epoch_base"),
+        step_unit="epoch" if combine(segments, "epoch_rows") and not plan.ipe else "iteration",
     )
 
 
@@ -292,8 +296,8 @@ def _iters_per_epoch(segments, runner, cfg, interval):
     stated = M.config_iters_per_epoch(cfg)
     if stated:
         return stated, False
-    if runner == "iter":
-        return None, False
+    if runner == "iter" or combine(segments, "epoch_rows"):
+        return None, False  # a log of one row per epoch gives no iterations to estimate from
     # Estimates for logs that do not print `[i/n]` (json).
     for s in segments:
         jm = s.json_meta or {}
@@ -521,7 +525,8 @@ def _ended(segments, traceback, runner, max_epochs, max_iters, last, interval, t
 
 def _logged_layer_count(columns) -> int | None:
     cols = layers_mod.layer_columns(list(columns), None)
-    main = [layer for _, group, _, layer in cols if not group.endswith("enc") and not layers_mod.is_stats_group(group)]
+    main = [layer for _, group, _, layer in cols
+            if layers_mod.is_decoder_group(group) and not layers_mod.is_stats_group(group)]
     return max(main) + 1 if main else None
 
 

@@ -11,6 +11,12 @@ Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
     segment of it); name = `<wd>`'s name.
   * mmcv `<wd>/<YYYYmmdd_HHMMSS>.log[.json]` (stem is a bare timestamp) -> run `<wd>`.
   * wandb `<…>/run-<ts>-<id>/files/output.log` -> run `run-<ts>-<id>`.
+  * TensorBoard `<dir>/events.out.tfevents.*` -> run `<dir>`, each file (a launch) a
+    segment of it.
+  * detectron2 `<dir>/metrics.json`, with its console `log.txt` and its event files beside
+    it -> run `<dir>`: one segment, read from `log.txt` (the clock, the arguments, how each
+    launch ended, evaluations) with metrics.json and the event files as its twins, listed
+    as not read (the same records); metrics.json is read when there is no log.txt.
   * otherwise the directory plus the stem without a trailing timestamp
     (`exp__20230727_114037.log` -> `exp`): files differing only by timestamp are
     segments (resumes) of one run.
@@ -41,6 +47,8 @@ from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
 from parsers.run import ParseError
 
 _TRAILING_TS = re.compile(rf"[_\-. ]*{TIMESTAMP}$")
+EVENTS_PREFIX = "events.out.tfevents."  # TensorBoard: one file per launch (writer) in a run's folder
+DETECTRON2_FILES = ("metrics.json", "log.txt")  # with the events files: detectron2's output folder
 # a runner's own log name: `<ts>.log`, `<ts>.log.json` (mmcv), `vis_data/<ts>.json` (mmengine)
 STAMPED_LOG = re.compile(rf"^({TIMESTAMP})(\.log|\.log\.json|\.json)(\.gz)?$")
 
@@ -80,6 +88,12 @@ def run_key(path: str) -> tuple[str, str, str]:
     if s == "output" and parent == "files":
         run_dir = os.path.dirname(d)
         return (run_dir, _name_of_dir(run_dir), run_dir)
+    base = os.path.basename(p)
+    if base in DETECTRON2_FILES or base.startswith(EVENTS_PREFIX):
+        if os.path.isfile(os.path.join(d, "metrics.json")):
+            return (d, _name_of_dir(d), os.path.join(d, "detectron2"))
+        if base.startswith(EVENTS_PREFIX):
+            return (d, _name_of_dir(d), p)
     name = _TRAILING_TS.sub("", s) or s
     return (d, name, os.path.join(d, s))
 
@@ -232,8 +246,9 @@ def group_segments(paths) -> list[tuple[tuple[str, str], list[list[str]]]]:
 
 def _twin_rank(path: str):
     name = os.path.basename(path).lower()
+    is_events = name.startswith(EVENTS_PREFIX)
     is_json = ".json" in name
-    return (is_json, name != "scalars.json", name)
+    return (is_json or is_events, is_events, name != "scalars.json", name)
 
 
 def newest_sibling(path: str) -> str:

@@ -186,6 +186,9 @@ class LiveLog:
             if len(head) < SNIFF // 16:
                 raise ParseError(self.path, "not a training log yet: no mmcv/mmengine log lines")
             raise ParseError(self.path, "not a training log: no mmcv/mmengine log lines or JSON log rows found")
+        if kind not in ("mmcv-json", "mmengine-json") and not hasattr(module(kind), "DIALECT"):
+            raise ParseError(self.path, f"a {kind} log: watch follows mmcv/mmengine logs as they grow; "
+                                        "read this one whole (bevlog watch --once, bevlog diagnose)")
         if kind.endswith("json"):
             self.library = "mmcv" if kind == "mmcv-json" else "mmengine"
         else:

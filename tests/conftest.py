@@ -6,7 +6,7 @@ instead of failing (an ImportError at collection or at run time becomes the skip
 module has to guard its imports). On CI (CI=true) a skipped test is a failure: `.ci/run`
 installs everything, so a skip there means a missing install step.
 
-Real logs written by other people's runs are committed under `fixtures/real/` (set1, set2;
+Real logs written by other people's runs are committed under `fixtures/real/` (set1, set2, set3;
 provenance in fixtures/real/README.md). Modules import `REAL_LOGS` from here; tests that
 take a path use the `real_logs` fixture.
 """
@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_LOGS = REPO / "fixtures" / "real"
 REAL_SET1 = REAL_LOGS / "set1"
 REAL_SET2 = REAL_LOGS / "set2"
+REAL_SET3 = REAL_LOGS / "set3"
 
 
 @pytest.fixture(scope="session")
