@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from bevlog import config_keys
-from bevlog.findings import is_number
+from bevlog.findings import SEVERITY_RANK, is_number
+from bevlog.rules._common import outcome, phase_cuts, signals
+from bevlog.schedule import total_iters
 
 # rules that measure a trend over a window of rows: no window may span a phase boundary
 WINDOW_RULES = ("divergence", "plateau", "oscillation", "no-takeoff")
@@ -90,8 +92,6 @@ def _silence(run, findings) -> list[str]:
 def _earlier_attempt(run, findings) -> list[str]:
     """No finding calls the run's lr harmless (a note on a run that went well) when rows of an earlier
     attempt went non-finite at that lr (within half of the schedule's peak)."""
-    from bevlog.rules._common import outcome, signals
-
     failed = outcome(run).failed_attempt
     peak = signals(run).schedule.peak_lr() if signals(run).schedule is not None else None
     if not failed or failed[0] is None or not peak or failed[0] < 0.5 * peak:
@@ -102,8 +102,6 @@ def _earlier_attempt(run, findings) -> list[str]:
 
 def _status(diagnosis) -> list[str]:
     """The verdict's status agrees with the worst finding (text, markdown, JSON and HTML print it)."""
-    from bevlog.findings import SEVERITY_RANK
-
     status = diagnosis.verdict
     worst = max((f.rank for f in diagnosis.findings), default=-1)
     allowed = SEVERITY_RANK[STATUS_WORST.get(status, "error")]
@@ -174,8 +172,6 @@ def _places(run, findings) -> list[str]:
 
 
 def _windows(run, findings) -> list[str]:
-    from bevlog.rules._common import phase_cuts, signals
-
     sig = signals(run)
     cuts = [float(sig.step[r]) for r in phase_cuts(sig) if r < len(sig.step)]
     out = []
@@ -190,8 +186,6 @@ def _windows(run, findings) -> list[str]:
 
 
 def _plan(run, plan) -> list[str]:
-    from bevlog.schedule import total_iters
-
     out = []
     changes = plan.changes
     length = changes.get("max_epochs") or changes.get("max_iters")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.findings import SEVERITY_RANK, Finding
+from bevlog.fixes import Plan, change_text
 
 STAGES = ("never-trained", "crashed", "never-learned", "non-finite", "diverged", "unstable", "slow", "settings",
           "stopped", "notes")
@@ -131,13 +132,14 @@ def _order(f: Finding) -> tuple:
             f.start_step if f.start_step is not None else float("inf"))
 
 
-def story(findings: list[Finding]) -> tuple[Finding | None, Finding | None]:
-    """(outcome, root) of the run; tags every finding's stage, role and `because` in place."""
+def story(findings: list[Finding]) -> tuple[Finding, Finding] | None:
+    """(outcome, root) of the run, None when no finding is a warning or an error; tags every
+    finding's stage, role and `because` in place."""
     for f in findings:
         f.stage, f.role, f.because = stage_of(f), "cause", None
     strong = sorted((f for f in findings if f.rank >= SEVERITY_RANK["warning"]), key=_order)
     if not strong:
-        return None, None
+        return None
     outcome = strong[0]
     root, seen = outcome, [outcome]
     for _ in range(3):  # a cause of the cause (an lr that is invalid, behind a non-finite loss)
@@ -171,11 +173,11 @@ def because(outcome: str, cause: str) -> str:
 
 
 def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = True) -> Verdict:
-    outcome, root = story(findings)
+    told = story(findings)
     rerun = rerun_text(findings)
     worst = max((f.rank for f in findings), default=-1)
     stopped = next((f for f in findings if stage_of(f) == "stopped"), None)
-    if root is None:
+    if told is None:
         if not trained:
             return Verdict("needs attention", "no train row was understood: nothing to judge", None, None, "",
                            rerun=rerun)
@@ -184,6 +186,7 @@ def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = Tru
         if stopped is not None:
             return Verdict("stopped", short(stopped) + notes, stopped.rule, stopped.rule, "", rerun=rerun)
         return Verdict("healthy", "nothing to fix" + notes, None, None, "", rerun=rerun)
+    outcome, root = told
     if root is outcome:
         headline = short(root)
     else:
@@ -200,8 +203,6 @@ def rerun_text(findings: list[Finding]) -> str:
     """The changes only findings the run ended too early to show asked for (a schedule that would never
     have decayed, in a run stopped before it mattered), to make before the next launch; read from the
     findings' fixes, which point into the plan, leaving out what the plan's summary already says."""
-    from bevlog.fixes import Plan, change_text
-
     shown = {c.param for f in findings if f.rank >= SEVERITY_RANK["warning"] and f.fix for c in f.fix.changes}
     asked = {}
     for f in findings:

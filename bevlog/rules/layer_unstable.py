@@ -15,6 +15,7 @@ import numpy as np
 from bevlog import fixes
 from bevlog.rules._common import doc, finding, fmt, lower_lr_fix, signals
 from bevlog.rules._layers import describe_group, late_series, mature
+from bevlog.smooth import residual_noise
 
 RULE_ID = "layer-unstable"
 SUMMARY = "the final decoder layer's loss scatters ≥2× more than the first layer's"
@@ -32,8 +33,6 @@ class Thresholds:
                                    "(early on the layers have not separated yet)")
 
 def find_layer_unstable(run, th: Thresholds = Thresholds()):
-    from bevlog.smooth import residual_noise
-
     if not mature(run, th.min_progress):
         return []
     series = late_series(run, th.window_frac)

@@ -25,6 +25,7 @@ import numpy as np
 
 from bevlog.rules._common import column, doc, finding, row_terms, signals, where
 from bevlog.schedule import total_iters
+from parsers import Crash, last_lines, last_traceback
 
 RULE_ID = "log-integrity"
 SUMMARY = "how the run ended (crash, stop, never trained), resumes, repeated/backwards steps, iters/epoch changing"
@@ -186,8 +187,6 @@ def _skipped(run, sig, th):
 def _crash(meta, ended):
     """The last traceback of the run's last launch (type, message, raising frame, from the
     tail lines the parser kept); the parser's one-line reading of it otherwise."""
-    from parsers import Crash, last_traceback
-
     crash = last_traceback(list(meta.tail or [])) if ended.startswith("traceback") else None
     if crash is None and ended.startswith("traceback"):
         exc = ended.split(":", 1)[1].strip() if ":" in ended else ""
@@ -230,8 +229,6 @@ def _has_header(meta) -> bool:
 
 def _never_trained(run, sig, ended, live):
     """A header and not one train row: the run died (or is still starting) before iteration 1."""
-    from parsers import last_lines
-
     lines = list(run.meta.tail or [])  # the last lines of this run's own launch
     crash = _crash(run.meta, ended)
     ends = last_lines(lines, 3)
