@@ -13,6 +13,8 @@ import os
 
 import click
 
+from bevdetr.errors import TrainingError
+
 PRESET_NAMES = ("tiny", "small", "full")
 
 
@@ -94,7 +96,6 @@ def train(preset, work_dir, resume, resume_from, progress, **overrides):
         if resume_from is None:
             raise BadInput(f"{work_dir}: --resume found no checkpoint (latest.pth or epoch_N.pth)")
 
-    from bevdetr.errors import TrainingError
     from bevdetr.train import train as run_training
 
     try:

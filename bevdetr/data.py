@@ -17,6 +17,8 @@ Gaussian noise and cell dropout. Every object, however small against the cell, s
 cells at its own height, signature and front marker (`object_signal`; the test over the
 generator checks each is ≥ 3 noise σ in some channel). Axis convention: grid[c, iy, ix], x
 along columns (W), y along rows (H), cell centres at -extent + (i + 0.5) * cell.
+
+torch is imported in `collate` only: the scene generator runs without it.
 """
 from __future__ import annotations
 

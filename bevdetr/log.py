@@ -8,16 +8,24 @@ then one dict per logged line with floats rounded to 5 decimals.
 
 Values are interval means kept by `LogBuffer` (mmcv.runner.LogBuffer): the mean of the
 last `interval` entries of the epoch, weighted by batch size.
+
+`environment_info` imports torch and scipy when it is called: the logger itself needs neither.
 """
 from __future__ import annotations
 
 import datetime
+import getpass
 import json
 import os
 import platform
+import socket
 import sys
 import time
 from collections import OrderedDict
+
+import numpy
+
+from bevdetr import __version__
 
 DASH_LINE = "-" * 60 + "\n"
 SKIPPED_KEYS = ("mode", "Epoch", "iter", "lr", "time", "data_time", "memory", "epoch")
@@ -219,11 +227,8 @@ def cpu_model() -> str:
 
 def environment_info(device_type: str) -> str:
     """mmcv.utils.collect_env-like block: `key: value` lines."""
-    import numpy
     import scipy
     import torch
-
-    from bevdetr import __version__
 
     info = OrderedDict()
     info["sys.platform"] = sys.platform
@@ -318,9 +323,6 @@ def hook_table(hooks_by_stage: dict[str, list[tuple[str, str]]]) -> str:
 
 
 def host_info() -> str:
-    import getpass
-    import socket
-
     try:
         return f"{getpass.getuser()}@{socket.gethostname()}"
     except Exception:  # no user name in some containers

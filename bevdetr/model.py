@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bevdetr.boxes import inverse_sigmoid
+from bevdetr.boxes import decode_boxes, inverse_sigmoid
 from bevdetr.position_encoding import PositionMLP, bev_key_positions
 
 
@@ -170,8 +170,6 @@ def decode_detections(logits: torch.Tensor, boxes: torch.Tensor, max_num: int | 
     logits (Q, K), boxes (Q, 8) -> {"scores" (N,), "labels" (N,), "boxes" (N, 7), "centers" (N, 2)}
     as numpy arrays: the top max_num (default Q) of all Q*K sigmoid scores.
     """
-    from bevdetr.boxes import decode_boxes
-
     q, k = logits.shape
     scores, flat = logits.sigmoid().flatten().topk(min(max_num or q, q * k))
     labels, query = flat % k, flat // k

@@ -85,8 +85,8 @@ class Settings:
 
 
 PRESETS: dict[str, Settings] = {
-    # tiny: a 16x16 grid (64 BEV tokens) and 3 decoder layers keep a step cheap (about 40 ms on one
-    # thread). The stem trains at the full lr: at x0.1 (PETR's multiplier for a *pretrained* backbone) a
+    # tiny: a 16x16 grid (64 BEV tokens) and 3 decoder layers keep a step cheap on one CPU thread.
+    # The stem trains at the full lr: at x0.1 (PETR's multiplier for a *pretrained* backbone) a
     # from-scratch stem delayed the take-off. lr 1e-3 is bevdetr's healthy lr (bevdetr/recipe.py); when
     # the model takes off varies with the seed (docs/experiments.md, "tiny").
     "tiny": Settings(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
 CYCLIC_END_RATIO = 1e-4            # mmcv's default target_ratio[1]: where the cycle ends
 
 

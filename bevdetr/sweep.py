@@ -22,6 +22,10 @@ import sys
 import time
 from dataclasses import dataclass
 
+from bevdetr.checkpoint import latest_checkpoint
+from bevdetr.presets import make_settings
+from bevdetr.train import train
+
 DONE_FILE = "sweep.done"  # json inside; no .json/.log suffix, so log readers skip it
 TOOK_OFF = 0.05  # a run whose mAP reached this took off (docs/experiments.md, the labels of rules_eval)
 
@@ -145,10 +149,6 @@ def train_command(preset: str, run_dir: str, overrides: dict, seed: int) -> list
 
 def main(argv: list[str]) -> int:
     """`python -m bevdetr.sweep PRESET WORK_DIR SETTINGS_JSON [--resume]`: train one run."""
-    from bevdetr.presets import make_settings
-    from bevdetr.checkpoint import latest_checkpoint
-    from bevdetr.train import train
-
     preset, run_dir, settings_json = argv[:3]
     settings = make_settings(preset, **json.loads(settings_json))
     resume_from = latest_checkpoint(run_dir) if "--resume" in argv[3:] else None
@@ -194,8 +194,6 @@ class Job:
     @property
     def iterations(self) -> tuple[int, int]:
         """(iterations per epoch, epochs) of this run's settings."""
-        from bevdetr.presets import make_settings
-
         s = make_settings(self.preset, **self.overrides)
         return s.train_samples // s.batch, s.epochs
 
@@ -206,6 +204,51 @@ class Running:
     proc: subprocess.Popen
     out: object
     started: float
+
+
+def _start(job: Job) -> Running:
+    """Launch `bevdetr train` for one job, its output appended to sweep_train.out in its dir."""
+    os.makedirs(job.run_dir, exist_ok=True)
+    cmd = train_command(job.preset, job.run_dir, job.overrides, job.seed)
+    out = open(os.path.join(job.run_dir, "sweep_train.out"), "a")
+    out.write("$ " + " ".join(cmd) + "\n")
+    out.flush()
+    # OpenMP threads sleep while they wait (PASSIVE): threads that spin while other runs share
+    # the cores slow a run many times over (docs/bevdetr.md)
+    threads = str(max(int(job.overrides.get("threads", 1)), 1))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    return Running(job, proc, out, time.time())
+
+
+def _finish(r: Running, code: int, late: bool) -> tuple[str, float]:
+    """Close a job whose process exited with `code`: (done|stopped|failed, wall seconds); a
+    job done leaves DONE_FILE with its settings and wall time."""
+    r.out.close()
+    wall = time.time() - r.started
+    job = r.job
+    if code == 0:
+        with open(os.path.join(job.run_dir, DONE_FILE), "w") as f:
+            json.dump({"run": job.name, "preset": job.preset, "seed": job.seed,
+                       "overrides": job.overrides, "wall_s": round(wall, 1)}, f)
+        return "done", wall
+    return ("stopped" if late else "failed"), wall
+
+
+def _progress_line(running: list[Running], status: dict[str, str], shape: dict[str, tuple[int, int]],
+                   all_iters: int, total: int) -> str:
+    """The terminal's one line: a bar of the iterations done over all jobs, and where each
+    running job is."""
+    parts = []
+    done_iters = sum(ipe * ep for name, (ipe, ep) in shape.items() if status.get(name) in ("done", "skipped"))
+    for r in running:
+        pos = progress_of(r.job.run_dir)
+        if pos:
+            done_iters += (pos[0] - 1) * shape[r.job.name][0] + pos[1]
+        parts.append(f"{r.job.name} epoch {pos[0]} iter {pos[1]}" if pos else f"{r.job.name} starting")
+    frac = min(done_iters / max(all_iters, 1), 1.0)
+    bar = "█" * int(frac * 20) + "░" * (20 - int(frac * 20))
+    return f"\r{bar} {frac:4.0%} [{len(status)}/{total} runs] " + " | ".join(parts) + "\033[K"
 
 
 def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None = None,
@@ -235,17 +278,7 @@ def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None =
         late = deadline is not None and time.time() > deadline
         while queue and len(running) < max(parallel, 1) and not late:
             job = queue.pop(0)
-            os.makedirs(job.run_dir, exist_ok=True)
-            cmd = train_command(job.preset, job.run_dir, job.overrides, job.seed)
-            out = open(os.path.join(job.run_dir, "sweep_train.out"), "a")
-            out.write("$ " + " ".join(cmd) + "\n")
-            out.flush()
-            # OpenMP threads sleep while they wait (PASSIVE): spinning threads of a 2-thread run on a busy
-            # 2-core machine made it 10-20x slower
-            threads = str(max(int(job.overrides.get("threads", 1)), 1))
-            env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-            running.append(Running(job, proc, out, time.time()))
+            running.append(_start(job))
             if not tty:
                 stream.write(f"  start  {job.name}\n")
         if late:
@@ -258,17 +291,9 @@ def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None =
             code = r.proc.poll()
             if code is None:
                 continue
-            r.out.close()
             running.remove(r)
-            wall = time.time() - r.started
             job = r.job
-            if code == 0:
-                with open(os.path.join(job.run_dir, DONE_FILE), "w") as f:
-                    json.dump({"run": job.name, "preset": job.preset, "seed": job.seed,
-                               "overrides": job.overrides, "wall_s": round(wall, 1)}, f)
-                status[job.name] = "done"
-            else:
-                status[job.name] = "stopped" if late else "failed"
+            status[job.name], wall = _finish(r, code, late)
             line = f"  {status[job.name]:6} {job.name} in {wall / 60:.1f} min  [{len(status)}/{total}]"
             if status[job.name] == "failed":
                 line += f" (exit {code}; see {os.path.join(job.run_dir, 'sweep_train.out')})"
@@ -277,16 +302,7 @@ def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None =
                 on_finish(job, status[job.name])
         now = time.time()
         if tty and running and now - last_draw > 1.0:
-            parts = []
-            done_iters = sum(ipe * ep for name, (ipe, ep) in shape.items() if status.get(name) in ("done", "skipped"))
-            for r in running:
-                pos = progress_of(r.job.run_dir)
-                if pos:
-                    done_iters += (pos[0] - 1) * shape[r.job.name][0] + pos[1]
-                parts.append(f"{r.job.name} epoch {pos[0]} iter {pos[1]}" if pos else f"{r.job.name} starting")
-            frac = min(done_iters / max(all_iters, 1), 1.0)
-            bar = "█" * int(frac * 20) + "░" * (20 - int(frac * 20))
-            stream.write(f"\r{bar} {frac:4.0%} [{len(status)}/{total} runs] " + " | ".join(parts) + "\033[K")
+            stream.write(_progress_line(running, status, shape, all_iters, total))
             stream.flush()
             last_draw = now
         if running:

@@ -19,8 +19,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from attnstats.recorder import AttentionRecorder
-from bevdetr.checkpoint import (checkpoint_position, evaluated_marker, load_checkpoint, mark_evaluated,
-                                save_checkpoint)
+from bevdetr.checkpoint import checkpoint_position, evaluated_marker, load_checkpoint, mark_evaluated, save_checkpoint
 from bevdetr.config import make_schedule, mmdet_config
 from bevdetr.criterion import SetCriterion
 from bevdetr.data import SyntheticBEV, epoch_order, rank_batches

@@ -6,6 +6,8 @@ function here returns x values for rows of a Run frame and never drops a row.
 """
 from __future__ import annotations
 
+import numpy as np
+
 ALIGNS = ("epochs", "iters", "samples", "time")
 
 # Axis titles, and the short unit used in column headers ("@ep2", "slope/ep").
@@ -77,8 +79,6 @@ def train_x(run, align: str, overrides: dict[str, int] | None = None):
 
 def frame_x(run, frame, align: str, overrides: dict[str, int] | None = None):
     """x values for the rows of a frame holding `step` (and `epoch_f`): `train` or `layers`."""
-    import numpy as np
-
     _check(align)
     step = frame["step"].to_numpy(dtype=float)
     if align == "iters":
@@ -98,8 +98,6 @@ def frame_x(run, frame, align: str, overrides: dict[str, int] | None = None):
 def without_epochs(runs) -> list[str]:
     """Names of the runs that have train rows but no fractional epoch on any of them
     (iteration-based logs that never say how many iterations make an epoch)."""
-    import numpy as np
-
     return [run.name for run in runs
             if len(run.train) and not np.isfinite(run.train["epoch_f"].to_numpy(dtype=float)).any()]
 
@@ -111,8 +109,6 @@ def step_to_x(run, steps, align: str, overrides: dict[str, int] | None = None):
     changing iters-per-epoch are honoured); past the last row epochs extrapolate with
     the last iters-per-epoch, and time holds its last value.
     """
-    import numpy as np
-
     _check(align)
     steps = np.asarray(steps, dtype=float)
     if align == "iters":
@@ -151,8 +147,6 @@ def evals_x(run, align: str, overrides: dict[str, int] | None = None):
     An evaluation after epoch E sits at x = E on the epoch axis (E epochs are done);
     otherwise its global step is converted like any other step.
     """
-    import numpy as np
-
     _check(align)
     evals = run.evals
     if not len(evals):
@@ -175,8 +169,6 @@ def evals_x(run, align: str, overrides: dict[str, int] | None = None):
 
 def log_interval(run) -> float | None:
     """Iterations between two logged rows (the median step difference), e.g. 50."""
-    import numpy as np
-
     step = run.train["step"].to_numpy(dtype=float)
     diffs = np.diff(step[np.isfinite(step)])
     diffs = diffs[diffs > 0]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import numbers
 
+from bevlog.configdiff import comparable, config_diff, short
+
 MAX_NAMED = 3
 # settings already spoken for by the batch/lr sentence, and those that never cause anything
 _BATCH_OR_LR = ("batch (total)", "lr", "iters/epoch")
@@ -81,8 +83,6 @@ def batch_lr_text(row_a, row_b, align: str, worse: bool | None) -> str:
 def other_settings(run_a, run_b, label_a: str, label_b: str) -> tuple[str, int]:
     """('decoder layers 2 vs 3, aux losses False vs True', 2): b's value first, seeds and
     work dirs left out, and the batch/lr keys the first sentence already covers."""
-    from bevlog.configdiff import comparable, config_diff, short
-
     diff = config_diff([run_b, run_a], [label_b, label_a])
     named, fact_pairs = [], set()
     for row in diff.rows:

@@ -31,6 +31,7 @@ WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 from bevlog import __version__
+from bevlog.output import guard_std_streams
 
 # name -> module; the order here is the order in `bevlog --help`.
 COMMANDS = {
@@ -103,8 +104,6 @@ class LazyGroup(click.Group):
                                     "BEVLOG_DEBUG=1 shows the traceback") from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        from bevlog.output import guard_std_streams
-
         guard_std_streams()
         old = _catch_stop_signals()
         try:

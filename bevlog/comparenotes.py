@@ -9,14 +9,15 @@
 """
 from __future__ import annotations
 
+from bevlog.align import total_batch
+from bevlog.configdiff import MISSING_VALUE, config_diff, short
+
 TOTAL_LOSS = "loss"
 MAX_LISTED = 4
 
 
 def iters_across_batches(runs, labels, overrides=None) -> list[str]:
     """A warning when runs aligned by iterations have different (or unknown) total batches."""
-    from bevlog.align import total_batch
-
     batches = [total_batch(run, overrides) for run in runs]
     known = {b for b in batches if b}
     unknown = [lab for lab, b in zip(labels, batches) if not b]
@@ -91,10 +92,7 @@ def _term_rank(name: str):
 
 
 def _loss_weight_differences(runs, labels) -> str:
-    from bevlog.configdiff import config_diff, short
-
     diff = config_diff(runs, labels)
-    from bevlog.configdiff import MISSING_VALUE
 
     # a weight only one model has belongs to a term only it has: the terms note says that
     rows = [r for r in diff.rows if r.kind == "config" and r.key.endswith("loss_weight")

@@ -19,6 +19,8 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
+from bevlog.findings import json_safe
+
 MAX_DEPTH = 12
 MAX_KEYS = 5000
 SHORT = 40  # characters of a value shown in a table cell
@@ -87,8 +89,6 @@ class ConfigDiff:
     def to_dict(self) -> dict:
         """JSON shape: {"runs": [...], "rows": [{"key", "kind", "values": {run: value}}], …};
         a run that lacks the key is absent from its row's values."""
-        from bevlog.findings import json_safe
-
         return json_safe({
             "runs": self.labels,
             "rows": [{"key": r.key, "kind": r.kind,

@@ -24,7 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from bevlog import config_keys
-from bevlog.findings import is_number
+from bevlog.findings import SEVERITY_RANK, is_number
+from bevlog.rules._common import outcome, phase_cuts, signals
+from bevlog.rules.log_integrity import DEBUGGER_FILE, STOP_EXCEPTIONS
+from bevlog.schedule import total_iters
 
 # rules that measure a trend over a window of rows: no window may span a phase boundary
 WINDOW_RULES = ("divergence", "plateau", "oscillation", "no-takeoff")
@@ -74,8 +77,6 @@ def _units(run, findings) -> list[str]:
 def _warmup_ended(run, findings) -> list[str]:
     """'Right after the warmup ended' is false where the logged lr goes on climbing past its end
     (by a tenth or more), unless the schedule climbs by design (cyclic, OneCycle)."""
-    from bevlog.rules._common import signals
-
     sig = signals(run)
     if sig.schedule is not None and sig.schedule.policy in ("cyclic", "onecycle"):
         return []
@@ -98,8 +99,6 @@ def _warmup_ended(run, findings) -> list[str]:
 
 def _stops(findings) -> list[str]:
     """A person quitting the debugger (bdb.BdbQuit), Ctrl-C or a scheduler's signal is a stop, not a crash."""
-    from bevlog.rules.log_integrity import DEBUGGER_FILE, STOP_EXCEPTIONS
-
     out = []
     for f in findings:
         if f.rule != "log-integrity" or f.kind != "traceback":
@@ -114,8 +113,6 @@ def _stops(findings) -> list[str]:
 
 def _absent_loss(run, findings) -> list[str]:
     """A total loss the log never wrote is absent, not non-finite."""
-    from bevlog.rules._common import signals
-
     if signals(run).loss_logged:
         return []
     return [f"{f.rule} says the loss went non-finite in a log that never wrote a total loss"
@@ -184,8 +181,6 @@ def _silence(run, findings) -> list[str]:
 def _earlier_attempt(run, findings) -> list[str]:
     """No finding calls the run's lr harmless (a note on a run that went well) when rows of an earlier
     attempt went non-finite at that lr (within half of the schedule's peak)."""
-    from bevlog.rules._common import outcome, signals
-
     failed = outcome(run).failed_attempt
     peak = signals(run).schedule.peak_lr() if signals(run).schedule is not None else None
     if not failed or failed[0] is None or not peak or failed[0] < 0.5 * peak:
@@ -196,8 +191,6 @@ def _earlier_attempt(run, findings) -> list[str]:
 
 def _status(diagnosis) -> list[str]:
     """The verdict's status agrees with the worst finding (text, markdown, JSON and HTML print it)."""
-    from bevlog.findings import SEVERITY_RANK
-
     status = diagnosis.verdict
     worst = max((f.rank for f in diagnosis.findings), default=-1)
     allowed = SEVERITY_RANK[STATUS_WORST.get(status, "error")]
@@ -268,8 +261,6 @@ def _places(run, findings) -> list[str]:
 
 
 def _windows(run, findings) -> list[str]:
-    from bevlog.rules._common import phase_cuts, signals
-
     sig = signals(run)
     cuts = [float(sig.step[r]) for r in phase_cuts(sig) if r < len(sig.step)]
     out = []
@@ -284,8 +275,6 @@ def _windows(run, findings) -> list[str]:
 
 
 def _plan(run, plan) -> list[str]:
-    from bevlog.schedule import total_iters
-
     out = []
     changes = plan.changes
     length = changes.get("max_epochs") or changes.get("max_iters")

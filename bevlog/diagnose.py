@@ -5,14 +5,19 @@ arguments through the reader's plan / read_job / map_jobs (the road of `parsers.
 and diagnoses each run; with many runs each worker process reads *and* diagnoses its runs,
 so the frames never cross a process boundary — only the findings and a JSON-safe meta come
 back.
+
+`bevlog --help` loads this module (the command modules import VERDICTS from it): the rule
+engine, the plan and the readers (numpy, pandas) are imported inside the functions that use them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bevlog.findings import Finding, json_safe
-from parsers import ParseError
+from bevlog.rules import RULE_IDS, get_rule
+from parsers import ParseError, traceback_block
 
 VERDICTS = ("healthy", "stopped", "needs attention", "broken")
 
@@ -57,8 +62,6 @@ class Diagnosis:
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Worst first, then in the order they happened (whole-run findings last)."""
-    from bevlog.rules import RULE_IDS
-
     order = {r: i for i, r in enumerate(RULE_IDS)}
     return sorted(findings, key=lambda f: (-f.rank, f.start_step if f.start_step is not None else float("inf"),
                                            order.get(f.rule, 99)))
@@ -69,7 +72,6 @@ def diagnose(run, rules: list[str] | None = None, live: bool = False) -> Diagnos
     place in the run's story; one plan, consistent as a whole, which every finding points into;
     the verdict. `live`: the log is still being written (`bevlog watch`)."""
     from bevlog.fixes import apply_plan, plan_of
-    from bevlog.rules import RULE_IDS, get_rule
     from bevlog.summary import describe_run
     from bevlog.verdict import verdict
 
@@ -107,8 +109,6 @@ def meta_for_json(meta, with_config: bool = False) -> dict:
 def crash_lines(meta) -> list[str]:
     """The last traceback of a run that ended in one (its last CRASH_LINES lines); [] for a
     run that did not die of a traceback."""
-    from parsers import traceback_block
-
     if not str(meta.get("ended") or "").startswith("traceback"):
         return []
     return traceback_block(list(meta.get("tail") or []), CRASH_LINES)
@@ -147,8 +147,6 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
     notes: gets a line per file skipped that is no error (see parsers.read_paths).
     with_config: each Diagnosis.meta keeps the run's config (`bevlog diagnose --with-config`).
     """
-    from functools import partial
-
     from parsers import map_jobs, plan
 
     work, problems = plan(paths, notes=notes)

@@ -1,4 +1,4 @@
-"""The one JSON convention of `parse`, `diagnose` and `compare` (`--format json`).
+"""The one JSON convention of `parse`, `diagnose`, `compare` and `runs` (`--format json`).
 
 Every document is one object:
 
@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import json
 
+from bevlog.findings import json_safe
+from bevlog.output import open_output
+
 VERSION = 1
 
 
@@ -39,8 +42,6 @@ def envelope(command: str, body: dict, problems=(), notes=()) -> dict:
 
 
 def dumps(doc) -> str:
-    from bevlog.findings import json_safe
-
     return json.dumps(json_safe(doc), indent=1, ensure_ascii=False, allow_nan=False)
 
 
@@ -48,8 +49,6 @@ def write(doc: dict, out=None, rows=None) -> None:
     """`doc` as JSON on stdout (or `out`). `rows`: JSON texts, one per element, written as
     the array `"rows"` at the end of the object, one element per line (a big frame is
     streamed, not held twice)."""
-    from bevlog.output import open_output
-
     with open_output(out, "json") as f:
         if rows is None:
             f.write(dumps(doc) + "\n")

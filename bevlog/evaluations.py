@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 # headline metrics, most preferred first; KITTI logs carry no mAP/NDS: their overall moderate AP
 # is the headline (mmdet3d's KITTI metric)
@@ -82,8 +83,6 @@ class MetricSeries:
 def series(run, name: str) -> MetricSeries | None:
     """One metric's finite evaluations, in time order (never de-duplicated: evaluations of one
     epoch from two launches are two evaluations)."""
-    import pandas as pd
-
     ev = run.evals
     if ev is None or len(ev) == 0:
         return None

@@ -80,13 +80,29 @@ class Change(Mapping):
 
 
 @dataclass
+class Alternative:
+    """Changes that would do instead of the fix's change to `replaces` (a param: "lr"): one or
+    the other, so never merged into the run's plan; `basis` says what they rest on, so that a
+    reader can weigh them ("linear lr–batch scaling, an SGD result")."""
+
+    replaces: str
+    changes: list[Change]
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"replaces": self.replaces, "changes": [c.as_dict() for c in self.changes], "basis": self.basis}
+
+
+@dataclass
 class Fix:
-    """What to change: `changes` for machines, `text` for people (rendered from the changes and
-    `advice`, the part of the fix that is no config change: "check the data …")."""
+    """What to change: `changes` for machines, `text` for people (rendered from the changes,
+    `advice` — the part of the fix that is no config change: "check the data …" — and the
+    `alternative`, changes that would do instead)."""
 
     text: str = ""
     changes: list[Change] = field(default_factory=list)
     advice: str = ""
+    alternative: Alternative | None = None
 
     def __post_init__(self):
         # a change given in its mapping form ({"param", "from", "to", …}) is the same Change
@@ -151,7 +167,8 @@ class Finding:
         """JSON-safe dict (NaN/inf -> None, numpy scalars -> Python numbers)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "fix"}
         out["fix"] = None if self.fix is None else {
-            "text": self.fix.text, "advice": self.fix.advice, "changes": [c.as_dict() for c in self.fix.changes]}
+            "text": self.fix.text, "advice": self.fix.advice, "changes": [c.as_dict() for c in self.fix.changes],
+            "alternative": self.fix.alternative.to_dict() if self.fix.alternative else None}
         return json_safe(out)
 
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bevlog.findings import SEVERITY_RANK, Change, is_number
+from bevlog import config_keys
+from bevlog.findings import SEVERITY_RANK, Alternative, Change, is_number, json_safe
 from bevlog.numbers import fmt, plain
+from bevlog.schedule import total_iters
 
 # ---- the constants of the fixes --------------------------------------------------------
 
@@ -49,8 +51,19 @@ DIVERGENCE_LR_DIVISOR = 2.0
 OSCILLATION_LR_DIVISOR = 2.0
 LAYER_UNSTABLE_LR_DIVISOR = 2.0
 NO_TAKEOFF_LR_DIVISOR = 3.0
-# oscillation: double the effective batch with gradient accumulation (noise falls by √2)
+# oscillation, instead of a lower lr: double the effective batch with gradient accumulation (the
+# gradient noise's sd falls by √2)
 ACCUMULATION_STEPS = 2
+NOISE_BASIS = "twice the samples per step: the gradient noise falls by √2"
+# lr-batch, instead of a lower lr: keep the lr and reach the batch it belongs to with gradient
+# accumulation. That batch is grounded when it is the reference's own (the config was written
+# for it, the recipe was published at it). Elsewhere it comes from linear lr–batch scaling, an
+# SGD result (Goyal et al. 2017), offered for SGD only: for Adam-family optimizers it is untested,
+# and bevdetr's one test of it (AdamW, docs/experiments.md "The earlier sweep") shows no sign that
+# it holds, so bevlog names no batch rather than extrapolate.
+OWN_BATCH_BASIS = "{whose} lr was set for total batch {batch:g}"
+OWN_BATCH_TOLERANCE = 0.2  # the batch reached may miss that batch by this share (whole accumulation steps)
+LINEAR_SCALING_BASIS = "linear lr–batch scaling (Goyal et al. 2017), an SGD result, not measured here"
 # a warmup longer than this share of the run leaves too little at the peak lr: a plan caps it here
 MAX_WARMUP_SHARE = 0.25
 
@@ -116,8 +129,6 @@ class Plan:
         return (PARAM_ORDER.index(param) if param in PARAM_ORDER else len(PARAM_ORDER), param)
 
     def to_dict(self) -> list[dict]:
-        from bevlog.findings import json_safe
-
         return [json_safe(c.to_dict()) for c in self.ordered()]
 
 
@@ -154,7 +165,7 @@ def reconcile(param: str, props: list[Proposal]) -> Proposal:
     pool = strong or props
     relative = [p for p in pool if is_number(p.change.factor)]
     if relative:  # the log does not state the value: the largest cut, as a factor
-        return min(relative, key=lambda p: p.change.factor)
+        return min(relative, key=lambda p: float(p.change.factor or 0.0))
     numbers = [p for p in pool if is_number(p.change.to)]
     if param == "lr" and numbers:
         lower = [p for p in numbers if is_number(p.change.frm) and p.change.to < p.change.frm]
@@ -184,9 +195,6 @@ def plan_of(findings, run=None) -> Plan:
 def check_plan(plan: Plan, run) -> None:
     """Make the plan consistent as a whole: lr milestones move with a new length (the same share of
     the run), none at or past the run's end; a warmup stays inside the run."""
-    from bevlog import config_keys
-    from bevlog.schedule import total_iters
-
     meta = run.meta
     length = plan.changes.get("max_epochs") or plan.changes.get("max_iters")
     steps = plan.changes.get("lr_steps")
@@ -249,7 +257,7 @@ def apply_plan(findings, plan: Plan) -> None:
                 own[c.param] = mine
                 lost[c.param] = (mine, planned.set_by)
         f.fix.changes = changes
-        f.fix.text = render_fix(changes, f.fix.advice, lost, f.rule)
+        f.fix.text = render_fix(changes, f.fix.advice, lost, f.rule, f.fix.alternative)
         if own:
             f.evidence["own_fix"] = own
 
@@ -293,8 +301,10 @@ def change_text(c: Change, short: bool = False) -> str:
     return text
 
 
-def render_fix(changes, advice: str = "", lost: dict | None = None, rule: str = "") -> str:
-    """A fix's text from its changes (each with its reason) and the rule's advice."""
+def render_fix(changes, advice: str = "", lost: dict | None = None, rule: str = "",
+               alternative: Alternative | None = None) -> str:
+    """A fix's text from its changes (each with its reason), the rule's advice and the
+    alternative ("or, instead of the lr change, …: what it rests on")."""
     parts = []
     for c in changes:
         text = change_text(c)
@@ -306,6 +316,9 @@ def render_fix(changes, advice: str = "", lost: dict | None = None, rule: str = 
         parts.append(text)
     if advice:
         parts.append(advice)
+    if alternative is not None and alternative.changes:
+        instead = ", ".join(change_text(c) + (f" ({c.reason})" if c.reason else "") for c in alternative.changes)
+        parts.append(f"or, instead of the {alternative.replaces} change, {instead}: {alternative.basis}")
     return "; ".join(parts)
 
 

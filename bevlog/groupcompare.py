@@ -1,13 +1,16 @@
 """A comparison by groups of seeded runs: mean ± sd per group, and each group against the
 first one with a 95% CI of the difference (paired by seed where the seeds match).
 
-Values are the compare table's (`bevlog.compare.run_stats`): a train metric's smoothed
+Values are the compare table's (`bevlog.comparestats.run_stats`): a train metric's smoothed
 value, an evaluation as logged. The difference between two groups is taken at the last
 checkpoint every member of both reached, so both means stand at the same x.
 """
 from __future__ import annotations
 
-from bevlog.compare import NOUN, fmt_value, fmt_x, value_at
+import pandas as pd
+
+from bevlog.causes import cause_clause
+from bevlog.comparestats import NOUN, common_checkpoints, fmt_value, fmt_x, pair_verdict, value_at
 from bevlog.groupstats import difference, summarize
 
 STAT_COLUMNS = ("final", "best")
@@ -15,8 +18,6 @@ STAT_COLUMNS = ("final", "best")
 
 def group_table(comp):
     """One row per group: n, seeds, and mean/sd of final, best and every shown checkpoint."""
-    import pandas as pd
-
     checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
     rows = []
     for g in comp.groups:
@@ -32,8 +33,6 @@ def group_table(comp):
 def compare_point(comp, a, b):
     """The last checkpoint at which every member of groups a and b has a value (the
     checkpoints of these two groups: other, shorter runs do not cut it short)."""
-    from bevlog.compare import common_checkpoints
-
     members = [comp.curves[i] for i in a.members + b.members]
     if any(c is None or not len(c.x) for c in members):
         return None
@@ -44,8 +43,6 @@ def compare_point(comp, a, b):
 
 def group_verdicts(comp, runs) -> tuple[list[str], list[dict]]:
     """A sentence and a record per group after the first: its difference from the first."""
-    from bevlog.compare import pair_verdict
-
     first = comp.groups[0]
     sentences, records = [], []
     for g in comp.groups[1:]:
@@ -88,7 +85,6 @@ def group_verdict(comp, a, b, runs) -> tuple[str, dict]:
     worse = None
     if d.excludes_zero:
         worse = (d.mean > 0) != comp.higher_is_better
-    from bevlog.causes import cause_clause
 
     ia, ib = a.members[0], b.members[0]
     row_a, row_b = comp.stats.iloc[ia].copy(), comp.stats.iloc[ib].copy()

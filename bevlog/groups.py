@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from bevlog.configdiff import FACT_NAMES, comparable, facts, flatten, is_seed_key
+from bevlog.configdiff import FACT_NAMES, comparable, config_diff, facts, flatten, is_seed_key
 
 
 class GroupError(ValueError):
@@ -167,8 +167,6 @@ def _dedupe_names(groups) -> None:
 
 def _differences_beyond_seed(group, runs) -> list[str]:
     """A pattern group whose members differ in more than the seed: say in what."""
-    from bevlog.configdiff import config_diff
-
     members = [runs[i] for i in group.members]
     diff = config_diff(members, group.labels)
     keys = [r.key for r in diff.rows if not r.seed_only]

@@ -1,10 +1,17 @@
-"""Click options shared by several commands (sqlite-utils style decorators)."""
+"""Click options shared by several commands (sqlite-utils style decorators).
+
+`bevlog --help` loads this module: `choose_align` imports bevlog.align (numpy) when called.
+"""
 from __future__ import annotations
 
 import os
 from typing import NamedTuple
 
 import click
+from click.core import ParameterSource
+
+import parsers
+from bevlog.output import error, note, stdout_is_terminal
 
 paths_argument = click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 
@@ -18,8 +25,6 @@ def jobs_option(fn):
 
 def report_errors(errors) -> None:
     """Print one line per unreadable input on stderr (control characters made visible)."""
-    from bevlog.output import error
-
     for line in errors:
         error(str(line))
 
@@ -32,8 +37,6 @@ def collect_notes(metas, skipped=()) -> list[str]:
 
 def report_notes(notes) -> None:
     """Print each note on stderr (`note: …`)."""
-    from bevlog.output import note
-
     for line in notes:
         note(line)
 
@@ -55,8 +58,6 @@ def stitch_notes(meta) -> list[str]:
 def use_color() -> bool:
     """Colour on a terminal, or wherever FORCE_COLOR is set (force-color.org); never with
     NO_COLOR (no-color.org), which wins when both are set. Both count when not empty."""
-    from bevlog.output import stdout_is_terminal
-
     if os.environ.get("NO_COLOR"):
         return False
     return bool(os.environ.get("FORCE_COLOR")) or stdout_is_terminal()
@@ -67,7 +68,6 @@ def output_width(wide: bool = False) -> int | None:
     (as wide as its cells)."""
     if wide:
         return None
-    from bevlog.output import stdout_is_terminal
 
     if stdout_is_terminal():
         try:
@@ -94,8 +94,6 @@ class Loaded(NamedTuple):
 
 def load(paths, jobs=None) -> Loaded:
     """Read PATH arguments through `parsers.read_paths`; print problems and notes on stderr."""
-    import parsers  # here, not at the top: `bevlog --help` must not pay for it
-
     skipped: list[str] = []
     runs, problems = parsers.read_paths(paths, jobs=jobs, notes=skipped)
     notes = collect_notes((run.meta for run in runs), skipped)
@@ -111,8 +109,6 @@ def nothing_read(ctx: click.Context, loaded, on_empty=None) -> None:
     if loaded.runs:
         return
     if not loaded.problems:
-        from bevlog.output import error
-
         error("no training log among the PATHs" + (" (see the notes above)" if loaded.notes else ""))
     if on_empty is not None:
         on_empty(loaded)
@@ -134,10 +130,7 @@ def align_option(fn):
 def choose_align(ctx: click.Context, align: str, runs, notes: list | None = None) -> str:
     """The default `--align epochs` becomes `iters` (a note on stderr, and in `notes`) when a
     run has no epochs; an explicit `--align epochs` stays, and fails later with the run named."""
-    from click.core import ParameterSource
-
     from bevlog.align import without_epochs
-    from bevlog.output import note
 
     if align != "epochs" or ctx.get_parameter_source("align") != ParameterSource.DEFAULT:
         return align

@@ -21,7 +21,9 @@ total_batch=..., optimizer=..., healthy_lr_range=[lo, hi])`) is judged against w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
+from bevlog.config_keys import layout
 from bevlog.findings import is_number
 
 # a reference scaled by more than this factor from its recipe's batch is an extrapolation
@@ -141,6 +143,8 @@ class LrReference:
     name: str  # recipe name or "config"
     peak_ratio: float = 1.0  # the reference schedule's peak / base lr (cyclic recipes: ×10)
     note: str = ""  # how far the scaling is trusted ("an extrapolation …"), "" when it is not stretched
+    own_batch: float | None = None  # the total batch its lr was set for (the config's, the recipe's)
+    own_lr_high: float | None = None  # that lr (the top of a measured range), before any scaling
 
     @property
     def short(self) -> str:
@@ -217,8 +221,6 @@ def detr_args_recipe(cfg) -> Recipe | None:
     """The recipe of a DETR `main.py` whose arguments are the config: Deformable DETR when they name
     its multi-scale deformable attention (`num_feature_levels`, `dec_n_points`), else DETR; None for
     anything that is no such argument dump."""
-    from bevlog.config_keys import layout
-
     if layout(cfg) != "detr-args":
         return None
     if "num_feature_levels" in cfg or "dec_n_points" in cfg:
@@ -271,7 +273,6 @@ def lr_reference(meta) -> LrReference | None:
     """The best-grounded lr for the run's total batch (on the scale of its configured base lr),
     or None when neither its config nor a published recipe says one."""
     if type(meta) is dict:  # a plain mapping (bevlog.validate's own copy of the facts): read it the same way
-        from types import SimpleNamespace
 
         meta = SimpleNamespace(**{k: meta.get(k) for k in ("config", "total_batch", "lr", "optimizer")})
     cfg = meta.config if isinstance(meta.config, dict) else None
@@ -282,7 +283,8 @@ def lr_reference(meta) -> LrReference | None:
     if intent and abs(intent[0] / batch - 1) > 0.01:
         want = lr * batch / intent[0]
         return LrReference("config", want, want, batch,
-                           f"{intent[1]}, scaled to the real total batch {batch:g}", "config")
+                           f"{intent[1]}, scaled to the real total batch {batch:g}", "config",
+                           own_batch=intent[0], own_lr_high=lr)
     recipe = recipe_for(cfg)
     if recipe is None or str(meta.optimizer or "").lower() not in recipe.optimizers:
         return None
@@ -294,4 +296,5 @@ def lr_reference(meta) -> LrReference | None:
         sqrt_lr = (recipe.lr_high or recipe.lr) * factor ** 0.5
         note = (f"linear scaling ×{factor:.3g} from the recipe's batch {recipe.total_batch} is an extrapolation; "
                 f"the square-root rule for Adam (Malladi et al. 2022) gives {sqrt_lr:.2g}")
-    return LrReference("recipe", low, high, batch, text, recipe.name, recipe.peak_ratio, note)
+    return LrReference("recipe", low, high, batch, text, recipe.name, recipe.peak_ratio, note,
+                       own_batch=recipe.total_batch, own_lr_high=recipe.lr_high or recipe.lr)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bevlog.findings import is_number
+from parsers import segment_starts
 
 # Policies whose lr follows a curve (sampled per epoch or per iteration), never a step decay.
 CONTINUOUS = ("cosine", "poly", "exp", "inv", "cyclic", "onecycle", "linear", "flat")
@@ -340,8 +341,6 @@ def total_iters(meta) -> float | None:
 
 def _segment_starts(t) -> list[int]:
     """Rows where a resumed segment starts (not row 0), from the parsers' resume marker."""
-    from parsers import segment_starts
-
     return np.flatnonzero(segment_starts(t)).tolist()
 
 

@@ -6,6 +6,9 @@ NaN at their own positions so a curve shows a gap, never an invented value.
 """
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 DEFAULT_WEIGHT = 0.6
 DEFAULT_MEDIAN_WINDOW = 9  # rows; a row is already a mean over the logging interval
 
@@ -16,9 +19,6 @@ def ema(values, weight: float = DEFAULT_WEIGHT):
     Equal to `Series.ewm(alpha=1 - weight, adjust=True).mean()` on the finite points.
     weight 0 returns the values unchanged (non-finite as NaN). Returns a float ndarray.
     """
-    import numpy as np
-    import pandas as pd
-
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"smoothing weight must be in [0, 1), not {weight}")
     values = np.asarray(values, dtype=float)
@@ -35,9 +35,6 @@ def ema(values, weight: float = DEFAULT_WEIGHT):
 
 def rolling_median(values, window: int = DEFAULT_MEDIAN_WINDOW):
     """Centred rolling median over `window` finite neighbours (fewer at the ends)."""
-    import numpy as np
-    import pandas as pd
-
     if window < 1:
         raise ValueError(f"median window must be ≥ 1, not {window}")
     values = np.asarray(values, dtype=float)
@@ -55,8 +52,6 @@ def residual_noise(values, window: int = DEFAULT_MEDIAN_WINDOW) -> float:
     The trend is removed by the median, so this measures only the row-to-row scatter;
     NaN when fewer than 3 finite points remain.
     """
-    import numpy as np
-
     values = np.asarray(values, dtype=float)
     finite = np.isfinite(values)
     if finite.sum() < 3:

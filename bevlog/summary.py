@@ -1,6 +1,8 @@
 """One-line and one-row summaries of a Run, shared by `parse`, `diagnose` and `compare`."""
 from __future__ import annotations
 
+import numpy as np
+
 from bevlog.findings import is_number as _finite
 
 
@@ -79,7 +81,6 @@ def iteration_time(train) -> dict:
     out = {"s_per_iter": None, "slowest_epoch": None, "slowest_s": None, "fastest_epoch": None, "fastest_s": None}
     if "time" not in train or not len(train):
         return out
-    import numpy as np
 
     time = train["time"].to_numpy(dtype=float)
     epoch = train["epoch"].to_numpy(dtype=float) if "epoch" in train else np.full(len(time), np.nan)
@@ -100,8 +101,6 @@ def iteration_time(train) -> dict:
 
 
 def _codes(keys):
-    import numpy as np
-
     return np.unique(keys, return_inverse=True)[1]
 
 

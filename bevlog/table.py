@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import io
 
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from bevlog.escape import clean
 
 PADDING = 1  # spaces rich puts on each side of a cell between columns
@@ -20,7 +25,6 @@ def fitting(priority: list[str], rows: list[dict], width: int | None, keep: int 
     columns, which may still have to fold)."""
     if width is None:
         return list(priority)
-    from rich.cells import cell_len
 
     max_width = max_width or {}
     need = {}
@@ -38,9 +42,6 @@ def fitting(priority: list[str], rows: list[dict], width: int | None, keep: int 
 
 
 def make_table(columns: list[str], rows: list[dict], right=(), max_width: dict | None = None, fold=()):
-    from rich.table import Table
-    from rich.text import Text
-
     max_width = max_width or {}
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for c in columns:
@@ -54,8 +55,6 @@ def make_table(columns: list[str], rows: list[dict], right=(), max_width: dict |
 def render(renderables, width: int | None, color: bool) -> str:
     """Rich renderables (tables, `Text`) as text `width` columns wide (None: as wide as
     they need), with colour codes only when `color`."""
-    from rich.console import Console
-
     probe = Console(width=10_000, no_color=True, highlight=False, emoji=False)
     natural = max([probe.measure(r).maximum for r in renderables] + [1])
     buffer = io.StringIO()
@@ -69,8 +68,6 @@ def render(renderables, width: int | None, color: bool) -> str:
 
 def left_out(priority: list[str], shown: list[str]) -> list:
     """A dim line under the table naming the columns it left out (none: an empty list)."""
-    from rich.text import Text
-
     hidden = [c for c in priority if c not in shown]
     if not hidden:
         return []

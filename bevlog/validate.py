@@ -32,12 +32,22 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bevdetr.recipe import HEALTHY_BATCH, HEALTHY_LR
+import numpy as np
+
+import parsers
 from bevdetr.limits import check_settings
+from bevdetr.recipe import HEALTHY_BATCH, HEALTHY_LR
+from bevlog.diagnose import diagnose_run
+from bevlog.findings import json_safe
+from bevlog.recipes import RECIPES, lr_reference
+from bevlog.schedule import model_schedule
 
 PROXY_NOTE = ("bevdetr is a proxy of your model: a small DETR over BEV features with PETR-style "
               "reference-point queries, trained on synthetic scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
@@ -55,11 +65,10 @@ VAL_SAMPLES = 256
 # the speed probe: this many iterations of the proxy, PARALLEL processes at once
 PROBE_ITERS = 30
 
-# Seconds per training iteration with one torch thread on a 2-core machine running two trainings,
-# batch 8, full attention (small: 6 layers, the sweep's runs of the earlier model; tiny: 3 layers,
-# the median logged `time` of the seeded sweep's base runs, 38-40 ms, rounded up), and seconds each
-# process spends starting up and evaluating. They plan the replica's length only: nothing
-# depends on how fast the machine really is.
+# Seconds per training iteration (one torch thread, two trainings side by side, batch 8) and seconds
+# each process spends starting up and evaluating, as logged by the bundled sweeps (docs/bevdetr.md,
+# "validate"). They plan the replica's length before the speed probe measures this machine: nothing
+# depends on how fast a machine really is.
 SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.25}
 OVERHEAD_S = {"tiny": 20.0, "small": 45.0}
 MIN_ITERS = {"tiny": 60, "small": 400}
@@ -280,10 +289,6 @@ def finding_windows(findings) -> list[float]:
 
 def run_schedule(run):
     """bevlog.schedule's model of the run's lr schedule (config and logged lr)."""
-    import numpy as np
-
-    from bevlog.schedule import model_schedule
-
     t = run.train
 
     def col(name):
@@ -308,8 +313,6 @@ def map_lr(lr: float, run_batch, proxy_batch: int, meta=None) -> tuple[float, st
     uses (bevlog.recipes.lr_reference: the config's own batch intent, else the published
     recipe of its model type); with neither, the DETR-family recipe (PETR's AdamW 2e-4 at
     total batch 8, linear in the batch). (proxy lr, the mapping as one printable line)."""
-    from bevlog.recipes import RECIPES, lr_reference
-
     if not _finite(run_batch) or run_batch <= 0:
         run_batch, unknown = HEALTHY_BATCH, True
     else:
@@ -375,9 +378,6 @@ def replica_numbers(run_dir: str) -> dict:
     `head_loss` is the final decoder layer's loss_cls + loss_bbox (mean of the last 3 logged
     rows): unlike `loss`, it does not change meaning when aux losses or layers change.
     """
-    import parsers
-    from bevlog.diagnose import diagnose_run
-
     run = parsers.read(run_dir)
     tr = run.train
     loss = tr["loss"] if "loss" in tr else None
@@ -485,9 +485,6 @@ def default_seeds(run, budget_s: float, preset: str | None) -> int:
 def measure_speed(proxy: Proxy, base_dir: str, stream, tty) -> float | None:
     """Seconds per training iteration of the proxy on this machine as it is loaded now: PARALLEL
     probe processes of PROBE_ITERS iterations each (the median logged `time`), then removed."""
-    import shutil
-
-    import parsers
     from bevdetr.sweep import Job, run_jobs
 
     o = dict(proxy.overrides)
@@ -619,13 +616,6 @@ def summary(rs: list[dict]) -> dict:
 def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, work_dir: str | None = None,
              preset: str | None = None, stream=None, tty: bool | None = None) -> dict:
     """Diagnose PATH, train the proxy as diagnosed and fixed, judge every finding; a JSON-safe dict."""
-    import sys
-    import tempfile
-
-    import parsers
-    from bevlog.diagnose import diagnose_run
-    from bevlog.findings import json_safe
-
     from bevdetr.sweep import run_jobs
 
     stream = stream or sys.stderr
@@ -668,8 +658,6 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
         "budget_s": budget_s, "elapsed_s": round(time.time() - started, 1),
     }
     if work_dir is None:
-        import shutil
-
         shutil.rmtree(base_dir, ignore_errors=True)
         result["work_dir"] = None
     return json_safe(result)

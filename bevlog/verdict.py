@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.findings import SEVERITY_RANK, Finding
+from bevlog.fixes import Plan, change_text
+from bevlog.rules.log_integrity import exception_noun
 
 STAGES = ("never-trained", "crashed", "never-learned", "non-finite", "diverged", "unstable", "slow", "settings",
           "stopped", "notes")
@@ -131,13 +133,14 @@ def _order(f: Finding) -> tuple:
             f.start_step if f.start_step is not None else float("inf"))
 
 
-def story(findings: list[Finding]) -> tuple[Finding | None, Finding | None]:
-    """(outcome, root) of the run; tags every finding's stage, role and `because` in place."""
+def story(findings: list[Finding]) -> tuple[Finding, Finding] | None:
+    """(outcome, root) of the run, None when no finding is a warning or an error; tags every
+    finding's stage, role and `because` in place."""
     for f in findings:
         f.stage, f.role, f.because = stage_of(f), "cause", None
     strong = sorted((f for f in findings if f.rank >= SEVERITY_RANK["warning"]), key=_order)
     if not strong:
-        return None, None
+        return None
     outcome = strong[0]
     root, seen = outcome, [outcome]
     for _ in range(3):  # a cause of the cause (an lr that is invalid, behind a non-finite loss)
@@ -171,11 +174,11 @@ def because(outcome: str, cause: str) -> str:
 
 
 def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = True) -> Verdict:
-    outcome, root = story(findings)
+    told = story(findings)
     rerun = rerun_text(findings)
     worst = max((f.rank for f in findings), default=-1)
     stopped = next((f for f in findings if stage_of(f) == "stopped"), None)
-    if root is None:
+    if told is None:
         only = next((f for f in findings if f.rule == "log-integrity" and f.kind == "evaluation_only"), None)
         if not trained and only is not None:
             # a launch that only evaluated: nothing was trained, and nothing in it went wrong
@@ -188,6 +191,7 @@ def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = Tru
         if stopped is not None:
             return Verdict("stopped", short(stopped) + notes, stopped.rule, stopped.rule, "", rerun=rerun)
         return Verdict("healthy", "nothing to fix" + notes, None, None, "", rerun=rerun)
+    outcome, root = told
     if root is outcome:
         headline = short(root)
     else:
@@ -204,8 +208,6 @@ def rerun_text(findings: list[Finding]) -> str:
     """The changes only findings the run ended too early to show asked for (a schedule that would never
     have decayed, in a run stopped before it mattered), to make before the next launch; read from the
     findings' fixes, which point into the plan, leaving out what the plan's summary already says."""
-    from bevlog.fixes import Plan, change_text
-
     shown = {c.param for f in findings if f.rank >= SEVERITY_RANK["warning"] and f.fix for c in f.fix.changes}
     asked = {}
     for f in findings:
@@ -216,8 +218,6 @@ def rerun_text(findings: list[Finding]) -> str:
 
 def _first_fix(root: Finding) -> str | None:
     """What comes before any config change: the exception a run died of, what stopped it training."""
-    from bevlog.rules.log_integrity import exception_noun
-
     if root.stage == "crashed" and root.evidence.get("exception_type"):
         return f"{exception_noun(root.evidence['exception_type'])} it died of"
     if root.stage == "never-trained" and root.kind == "never_trained":

@@ -12,8 +12,14 @@ tools beyond one machine: DuckDB, Spark and Polars read them as they are.
 
 duckdb is an optional extra (`pip install 'bevlog[catalog]'`); `require_duckdb()` says so
 in one line when it is missing.
+
+The indexer (pandas, pyarrow) is imported when `index` runs: `bevlog runs` needs only duckdb.
 """
 from __future__ import annotations
+
+from bevlog.catalog.query import FilterError, problems
+from bevlog.catalog.query import query_runs as _query
+from bevlog.catalog.store import CatalogError
 
 DEFAULT_CATALOG = "bevlog-catalog"
 EXTRA = "catalog"
@@ -41,9 +47,16 @@ def index(roots, catalog_dir: str = DEFAULT_CATALOG, jobs: int | None = None, sa
 def query_runs(catalog_dir: str = DEFAULT_CATALOG, **filters):
     """See bevlog.catalog.query.query_runs."""
     require_duckdb()
-    from bevlog.catalog.query import query_runs as _query
 
     return _query(catalog_dir, **filters)
 
 
-__all__ = ["DEFAULT_CATALOG", "CatalogUnavailable", "index", "query_runs", "require_duckdb"]
+def index_problems(catalog_dir: str = DEFAULT_CATALOG) -> list[str]:
+    """See bevlog.catalog.query.problems."""
+    require_duckdb()
+
+    return problems(catalog_dir)
+
+
+__all__ = ["DEFAULT_CATALOG", "CatalogError", "CatalogUnavailable", "FilterError", "index", "index_problems",
+           "query_runs", "require_duckdb"]

@@ -10,6 +10,8 @@
 3. Read, diagnose and write the changed jobs in worker processes (`parsers.map_jobs`: parallel,
    and isolated — a file that cannot be read is one problem row, never the end of the
    index), committing every BATCH jobs so that an index cut short keeps its work.
+
+`_preload` imports what the workers need before they fork, on purpose.
 """
 from __future__ import annotations
 
@@ -17,6 +19,12 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import partial
+
+from bevlog.catalog import snapshot, store
+from bevlog.catalog.store import under
+from bevlog.catalog.worker import index_job, job_crashed, job_key
+from parsers import map_jobs, plan
 
 BATCH = 400
 
@@ -42,8 +50,6 @@ class IndexSummary:
 def index(roots, catalog_dir: str, jobs: int | None = None, say=None) -> IndexSummary:
     """Index `roots` (work dirs or log files) into the catalog at `catalog_dir`. `say(line)`
     gets progress lines (None: silent)."""
-    from bevlog.catalog import snapshot, store
-
     started = time.perf_counter()
     roots = [os.path.abspath(r) for r in roots]
     catalog_dir = os.path.abspath(catalog_dir)
@@ -74,13 +80,6 @@ def index(roots, catalog_dir: str, jobs: int | None = None, say=None) -> IndexSu
 
 
 def _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, when) -> None:
-    from functools import partial
-
-    from parsers import map_jobs, plan
-
-    from bevlog.catalog import store
-    from bevlog.catalog.worker import index_job, job_crashed, job_key
-
     if say:
         say(f"{len(changed)} file(s) new, changed or gone under {', '.join(roots)}; planning")
     work, plan_problems = plan(roots)
@@ -114,15 +113,11 @@ def _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, w
 
 
 def _root_of(path: str, roots) -> str:
-    from bevlog.catalog.store import under
-
     path = os.path.abspath(path)
     return next((r for r in roots if under(path, [r])), roots[0])
 
 
 def _runs_under(con, roots) -> int:
-    from bevlog.catalog.store import under
-
     return sum(1 for (sources,) in con.execute("SELECT sources FROM runs").fetchall()
                if any(under(s, roots) for s in sources or ()))
 
@@ -130,8 +125,6 @@ def _runs_under(con, roots) -> int:
 def export_tables(catalog_dir: str) -> None:
     """`tables/runs.parquet` and `tables/findings.parquet` beside the frames: the catalog
     as plain Parquet for tools that do not read DuckDB files (Spark, Polars)."""
-    from bevlog.catalog import store
-
     folder = os.path.join(catalog_dir, "tables")
     os.makedirs(folder, exist_ok=True)
     con = store.connect(catalog_dir)
@@ -154,10 +147,10 @@ def _preload() -> None:
     import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    import parsers  # noqa: F401
     import bevlog.rules as rules_pkg
-    from bevlog.catalog import worker  # noqa: F401
+    import parsers  # noqa: F401
     from bevlog import diagnose  # noqa: F401
+    from bevlog.catalog import worker  # noqa: F401
 
     for rule_id in rules_pkg.RULE_IDS:
         rules_pkg.get_rule(rule_id)

@@ -14,6 +14,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from bevlog.catalog.store import connect
+
 OPS = (">=", "<=", "!=", "==", "=", ">", "<")
 _METRIC = re.compile(r"^\s*(?:(max|min|last)\((.+?)\)|(.+?))\s*(>=|<=|!=|==|=|>|<)\s*(\S+)\s*$")
 DATE_SQL = "coalesce(r.started, make_timestamp(r.modified_ns // 1000))"
@@ -65,8 +67,6 @@ def parse_date(text: str, option: str) -> dt.datetime:
 def query_runs(catalog_dir: str, verdicts=(), rules=(), models=(), name=None, since=None, until=None,
                metrics=(), limit=None) -> tuple[list[str], list[tuple]]:
     """(column names, rows) of the runs that pass every filter, newest first."""
-    from bevlog.catalog.store import connect
-
     where, params = [], []
     if verdicts:
         where.append(f"r.verdict IN ({', '.join('?' for _ in verdicts)})")
@@ -115,8 +115,6 @@ def query_runs(catalog_dir: str, verdicts=(), rules=(), models=(), name=None, si
 
 def problems(catalog_dir: str) -> list[str]:
     """Every input the last index could not read or diagnose, one line each."""
-    from bevlog.catalog.store import connect
-
     con = connect(catalog_dir, read_only=True)
     try:
         return [m for (m,) in con.execute("SELECT message FROM problems ORDER BY message").fetchall()]

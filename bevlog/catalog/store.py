@@ -11,10 +11,15 @@
 
 Only `bevlog index` writes, in one transaction per batch of jobs, so an index cut short
 keeps the batches it finished and the next one carries on from there.
+
+duckdb (an optional extra) and pyarrow are imported where they are used: `bevlog runs` reads
+the catalog without pyarrow, and a missing duckdb is one line (bevlog.catalog.require_duckdb).
 """
 from __future__ import annotations
 
 import os
+
+from bevlog.catalog.snapshot import FileState, with_head
 
 SCHEMA_VERSION = "1"
 DB_NAME = "catalog.duckdb"
@@ -76,8 +81,6 @@ def connect(catalog_dir: str, read_only: bool = False):
 
 def known_files(con, roots) -> dict:
     """{path: (FileState, job_key)} of the files recorded under `roots`."""
-    from bevlog.catalog.snapshot import FileState
-
     out = {}
     for path, size, mtime, head, key in con.execute("SELECT path, size, mtime_ns, head, job_key FROM files").fetchall():
         if under(path, roots):
@@ -114,8 +117,6 @@ def write_results(con, results, files_now: dict, indexed_at: str, root_of) -> No
     """Insert the rows of finished jobs (and their files' fingerprints) in one transaction;
     `root_of(path)`: the indexed root a problem's job lies under."""
     import pyarrow as pa
-
-    from bevlog.catalog.snapshot import with_head
 
     runs = [dict(r, indexed_at=indexed_at) for res in results for r in res.runs]
     findings = [f for res in results for f in res.findings]

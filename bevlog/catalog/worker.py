@@ -14,6 +14,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from bevlog.diagnose import diagnose_job
+from bevlog.summary import describe_run, run_summary
+from parsers import exception_line
+
 FRAMES = ("train", "layers", "evals")
 
 
@@ -47,10 +51,6 @@ def index_job(job, frames_dir: str) -> JobResult:
     """Read and diagnose one job exactly as `bevlog diagnose` does (`bevlog.diagnose.diagnose_job`:
     the same Diagnosis, hence the same verdict and findings), with the runs it read, to write
     their frames."""
-    from parsers import exception_line
-
-    from bevlog.diagnose import diagnose_job
-
     key = job_key(job)
     result = JobResult(key, sorted(p for unit in job.units for p in unit))
     _, problems, pairs = diagnose_job(job, with_runs=True)
@@ -73,8 +73,6 @@ def job_crashed(job, why: str) -> JobResult:
 
 def _add_run(result: JobResult, run, diagnosis: dict, key: str, frames_dir: str) -> None:
     """The catalog rows of one run from its Diagnosis.to_dict(), and its frames to Parquet."""
-    from bevlog.summary import describe_run, run_summary
-
     rid = run_id(run)
     findings = diagnosis["findings"]
     summary = run_summary(run)

@@ -1,4 +1,8 @@
-"""`bevlog compare`: align runs, smooth, and print a table of statistics and a verdict per pair."""
+"""`bevlog compare`: align runs, smooth, and print a table of statistics and a verdict per pair.
+
+Imports of pandas, rich and the analysis stay inside functions: `bevlog --help` loads this
+module (docs/architecture.md, "Imports").
+"""
 from __future__ import annotations
 
 import math
@@ -6,6 +10,10 @@ import numbers
 
 import click
 
+from bevlog import envelope
+from bevlog.configdiff import by_groups, comparable, config_diff, short
+from bevlog.escape import clean
+from bevlog.groups import GroupError, find_groups, has_groups
 from bevlog.options import (
     align_option,
     batch_option,
@@ -14,11 +22,13 @@ from bevlog.options import (
     jobs_option,
     load,
     nothing_read,
+    output_width,
     paths_argument,
     smooth_option,
+    use_color,
     wide_option,
 )
-from bevlog.output import BadInput
+from bevlog.output import BadInput, open_output
 
 
 @click.command(name="compare")
@@ -52,8 +62,6 @@ def command(ctx, paths, align, metrics, smooth, batch, group, no_groups, fmt, wi
     """
     from bevlog.align import AlignError, overrides_for, parse_batch_overrides
     from bevlog.compare import MetricError, compare_runs, run_labels
-    from bevlog.configdiff import config_diff
-    from bevlog.groups import GroupError, find_groups
 
     try:
         overrides = parse_batch_overrides(batch)
@@ -95,10 +103,7 @@ def _print_tables(comparisons, diff, groups, wide: bool):
     from rich.text import Text
 
     from bevlog.align import AXIS_TITLE, UNIT
-    from bevlog.compare import fmt_value
-    from bevlog.escape import clean
-    from bevlog.options import output_width, use_color
-    from bevlog.output import open_output
+    from bevlog.comparestats import fmt_value
     from bevlog.summary import fmt_lr
     from bevlog.table import fitting, left_out, make_table, render
 
@@ -144,8 +149,6 @@ def _group_table(comp):
     from rich.table import Table
     from rich.text import Text
 
-    from bevlog.escape import clean
-
     table = Table(show_edge=False, header_style="bold", pad_edge=False, title_justify="left")
     checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
     for h in ["group", "n", "seeds", "final", "best"] + checkpoint_cols:
@@ -175,10 +178,6 @@ def _settings_parts(diff, groups) -> list:
     from rich.table import Table
     from rich.text import Text
 
-    from bevlog.configdiff import by_groups, short
-    from bevlog.escape import clean
-    from bevlog.groups import has_groups
-
     parts: list = []
     view = by_groups(diff, groups) if has_groups(groups) else diff
     title = "settings that differ" + (" between groups (within a group: only the seed)"
@@ -198,7 +197,6 @@ def _settings_parts(diff, groups) -> list:
             table.add_row(*[Text(clean(c)) for c in [row.key] + [short(v) for v in row.values]])
         parts.append(table)
     else:  # many: each against the first, only what differs from it
-        from bevlog.configdiff import comparable
 
         parts.append(Text(clean(f"{view.labels[0]} (the reference): ")
                            + clean(" · ".join(f"{row.key}={short(row.values[0], 24)}" for row in view.rows))))
@@ -222,8 +220,6 @@ def _config_caveat(view) -> str:
 def _write_csv(comparisons):
     import pandas as pd
 
-    from bevlog.output import open_output
-
     frames = []
     for comp in comparisons:
         df = comp.stats.copy()
@@ -236,8 +232,6 @@ def _write_csv(comparisons):
 
 
 def _write_json(comparisons, diff, loaded):
-    from bevlog import envelope
-
     out = []
     for comp in comparisons:
         records = comp.stats.to_dict(orient="records")

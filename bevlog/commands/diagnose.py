@@ -4,10 +4,21 @@ Imports stay inside functions: `bevlog --help` loads this module and must not pa
 """
 from __future__ import annotations
 
+import io
+import shutil
+import textwrap
+from collections import Counter
+
 import click
 
+from bevlog import envelope
+from bevlog.diagnose import diagnose_paths
 from bevlog.escape import clean, markdown_cell
+from bevlog.findings import SEVERITY_RANK
 from bevlog.options import Loaded, collect_notes, jobs_option, nothing_read, report_errors, report_notes, use_color
+from bevlog.output import open_output
+from bevlog.rules import RULE_IDS, explain, get_rule, select
+from bevlog.where import finding_where
 
 ICONS = {"error": "✗", "warning": "⚠", "info": "ℹ"}
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -20,8 +31,6 @@ def split_ids(value: str | None) -> list[str]:
 
 def choose_rules(rules: str | None, skip: str | None) -> list[str]:
     """--rules/--skip -> rule ids; unknown ids are a usage error (exit 2)."""
-    from bevlog.rules import select
-
     try:
         return select(split_ids(rules), split_ids(skip))
     except KeyError as exc:
@@ -29,8 +38,6 @@ def choose_rules(rules: str | None, skip: str | None) -> list[str]:
 
 
 def fails(diagnoses, fail_on: str | None) -> bool:
-    from bevlog.findings import SEVERITY_RANK
-
     if not fail_on:
         return False
     return any(f.rank >= SEVERITY_RANK[fail_on] for d in diagnoses for f in d.findings)
@@ -55,8 +62,6 @@ def command(ctx, paths, fmt, fail_on, rules, skip, explain, with_config, jobs):
 
     Exit codes: 0 fine, 1 a finding at or above --fail-on, 2 bad usage or unreadable input.
     """
-    from bevlog.output import open_output
-
     if explain:
         with open_output(None, "text") as f:
             f.write(explain_text(explain) + "\n")
@@ -64,7 +69,6 @@ def command(ctx, paths, fmt, fail_on, rules, skip, explain, with_config, jobs):
     if not paths:
         raise click.UsageError("give at least one PATH (a log file, a work dir, a glob or '-')")
     chosen = choose_rules(rules, skip)
-    from bevlog.diagnose import diagnose_paths
 
     skipped: list[str] = []
     diagnoses, errors = diagnose_paths(paths, chosen, jobs=jobs, notes=skipped, with_config=with_config)
@@ -73,8 +77,6 @@ def command(ctx, paths, fmt, fail_on, rules, skip, explain, with_config, jobs):
     report_notes(notes)
     loaded = Loaded(diagnoses, errors, notes)
     if fmt == "json":
-        from bevlog import envelope
-
         envelope.write(envelope.envelope("diagnose", {"runs": [d.to_dict() for d in diagnoses]}, errors, notes))
     nothing_read(ctx, loaded)
     if fmt == "markdown":
@@ -90,8 +92,6 @@ def command(ctx, paths, fmt, fail_on, rules, skip, explain, with_config, jobs):
 
 
 def explain_text(rule_id: str) -> str:
-    from bevlog.rules import RULE_IDS, explain, get_rule
-
     if rule_id == "all":
         width = max(map(len, RULE_IDS))
         return "\n".join(f"{r:<{width}}  {get_rule(r).summary}" for r in RULE_IDS)
@@ -114,8 +114,6 @@ ENTRY_LINES = 2
 
 def where_text(finding, runner: str | None, sep: str = " · ") -> str:
     """The where column (bevlog.where.finding_where: 'epochs 6.2–9.8 · Epoch [7][…]–[10][…]', 'whole run')."""
-    from bevlog.where import finding_where
-
     return finding_where(finding, runner, sep)
 
 
@@ -137,9 +135,6 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
     run, a one-screen summary at the end (runs by verdict, the broken ones named, each headline folded
     under its run's name at the terminal's own width — `width`, else its columns — even where the table
     is laid out wider)."""
-    import io
-    import shutil
-
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -185,8 +180,6 @@ def summary_lines(diagnoses, width: int | None = None) -> list[str]:
     With a `width` (a terminal's columns) each run's headline is folded under its name, at most
     ENTRY_LINES lines (the rest cut with '…': its full verdict line is printed above), and as many runs
     are named as fit in SUMMARY_LINES lines; without one (markdown) one line per run, SUMMARY_NAMES runs."""
-    from collections import Counter
-
     counts = Counter(d.verdict for d in diagnoses)
     order = ("broken", "needs attention", "stopped", "healthy")
     head = f"summary: {len(diagnoses)} runs — " + ", ".join(f"{counts[v]} {v}" for v in order if counts[v])
@@ -210,8 +203,6 @@ def summary_lines(diagnoses, width: int | None = None) -> list[str]:
 
 def _fold(text: str, width: int, indent: str) -> list[str]:
     """`text` folded at `width` columns, continuation lines indented by `indent`."""
-    import textwrap
-
     return textwrap.wrap(text, width=max(40, width), subsequent_indent=indent, break_long_words=True,
                          break_on_hyphens=False) or [text]
 

@@ -1,9 +1,15 @@
-"""`bevlog parse`: a summary table per run, or the tidy frames as csv/json/parquet."""
+"""`bevlog parse`: a summary table per run, or the tidy frames as csv/json/parquet.
+
+Imports of pandas, rich and the analysis stay inside functions: `bevlog --help` loads this
+module (docs/architecture.md, "Imports").
+"""
 from __future__ import annotations
 
 import click
 
+from bevlog import envelope
 from bevlog.options import jobs_option, load, nothing_read, output_width, paths_argument, use_color, wide_option
+from bevlog.output import atomic_path, open_output, say
 
 FRAMES = ("train", "layers", "evals")
 COLUMNS = ["run", "format", "runner", "length", "rows", "evals", "batch", "lr range", "last loss", "best loss",
@@ -53,8 +59,6 @@ def command(ctx, paths, fmt, frame, out, wide, jobs):
     else:
         _write_frame(loaded.runs, frame, fmt, out)
     if out:
-        from bevlog.output import say
-
         say(f"wrote {frame} frame of {len(loaded.runs)} run(s) to {out}")
     if loaded.problems:
         ctx.exit(2)
@@ -70,8 +74,6 @@ def _write_frame(runs, frame, fmt, out):
     """csv to stdout or `out`, parquet to `out`; a file appears whole (bevlog.output).
     A log's text is data here: parquet keeps it exact, csv makes control characters
     visible (bevlog.escape)."""
-    from bevlog.output import atomic_path, open_output
-
     df = _frame(runs, frame)
     if fmt == "parquet":
         with atomic_path(out) as tmp:
@@ -83,7 +85,6 @@ def _write_frame(runs, frame, fmt, out):
 
 def _write_json(loaded, frame, out):
     """The envelope (bevlog.envelope) with the run summaries, then the frame's rows."""
-    from bevlog import envelope
     from bevlog.summary import run_summary
 
     rows = None
@@ -109,7 +110,6 @@ def _print_table(runs, wide: bool):
             "layers": str(s["decoder_layers"] or "?"), "aux": {True: "yes", False: "no"}.get(s["aux"], "?"),
             "ended": str(s["ended"] or "?"), "skipped": str(s["skipped"]),
         })
-    from bevlog.output import open_output
     from bevlog.table import fitting, left_out, make_table, render
 
     width = output_width(wide)

@@ -1,8 +1,13 @@
-"""`bevlog report`: one self-contained interactive HTML report, findings drawn on the curves."""
+"""`bevlog report`: one self-contained interactive HTML report, findings drawn on the curves.
+
+Imports of the report (plotly, pandas) stay inside functions: `bevlog --help` loads this
+module (docs/architecture.md, "Imports").
+"""
 from __future__ import annotations
 
 import click
 
+from bevlog.groups import GroupError, find_groups
 from bevlog.options import (
     align_option,
     batch_option,
@@ -14,7 +19,7 @@ from bevlog.options import (
     paths_argument,
     smooth_option,
 )
-from bevlog.output import BadInput, say
+from bevlog.output import BadInput, say, write_atomic
 
 
 @click.command(name="report")
@@ -47,7 +52,6 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
     """
     from bevlog.align import AlignError, overrides_for, parse_batch_overrides
     from bevlog.compare import run_labels
-    from bevlog.groups import GroupError, find_groups
     from bevlog.report import prepare, render
 
     try:
@@ -77,7 +81,6 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
     except AlignError as exc:
         raise BadInput(str(exc)) from None
     html = render(report_ctx, panels, findings, title)
-    from bevlog.output import write_atomic
 
     size = write_atomic(out, html, "html", "the report")  # a failed write: one line, exit 2
     note = "" if findings is None else f", {len(findings)} finding(s)"

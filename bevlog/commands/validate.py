@@ -4,9 +4,12 @@ torch and bevdetr are imported only when the command runs (`bevlog --help` stays
 """
 from __future__ import annotations
 
+import json
+
 import click
 
 from bevlog.output import BadInput, open_output
+from parsers import ParseError
 
 
 @click.command(name="validate")
@@ -24,10 +27,7 @@ from bevlog.output import BadInput, open_output
 def command(path, budget_minutes, seeds, preset, work_dir, fmt):
     """Regenerate RUN and the suggested fix on bevdetr (a proxy of your model), diagnose both,
     and say per finding: confirmed, not reproduced, fix did not help, or inconclusive."""
-    import json
-
     from bevlog.validate import render_text, validate
-    from parsers import ParseError
 
     try:
         result = validate(path, budget_minutes, seeds, work_dir, preset)

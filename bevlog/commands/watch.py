@@ -12,15 +12,21 @@ is printed once. Ctrl-C exits cleanly; --once reads, prints and exits (for scrip
 from __future__ import annotations
 
 import errno
+import json
 import os
+import threading
 import time
 
 import click
 
 import parsers
+from bevlog.commands.diagnose import ICONS, choose_rules, finding_text
+from bevlog.diagnose import diagnose_run
 from bevlog.escape import clean
+from bevlog.findings import SEVERITY_RANK
 from bevlog.options import report_errors
 from bevlog.output import open_output, say
+from bevlog.where import finding_where
 
 # rules whose findings are separate events (one per step), not one state of the run
 EVENT_RULES = {"grad-spike", "lr-drop", "nonfinite-loss"}
@@ -95,8 +101,6 @@ class Watcher:
     def read_once(self) -> tuple[list, list[str], str | None]:
         """`--once`: the run the log belongs to, read whole by the road every command takes
         (`parsers.read(path, beside=True)`), judged as live; (findings, notes, error)."""
-        from bevlog.diagnose import diagnose_run
-
         notes: list = []
         error = self._current(notes)
         if error:
@@ -153,16 +157,12 @@ class Watcher:
         return time.monotonic() - self.last_full >= wait
 
     def _full_pass(self, live, segments) -> list:
-        from bevlog.diagnose import diagnose_run
-
         t = time.monotonic()
         findings = diagnose_run(live.run(segments), self.rules, live=True)
         self.full_cost = time.monotonic() - t
         return findings
 
     def _start_full_pass(self, segments) -> None:
-        import threading
-
         job: dict = {}
         live = self.live
 
@@ -186,8 +186,6 @@ class Watcher:
         return job["findings"]
 
     def _quick_pass(self) -> list:
-        from bevlog.diagnose import diagnose_run
-
         rules = [r for r in (self.rules or QUICK_RULES) if r in QUICK_RULES]
         since = self.rows_quick
         self.rows_quick = self.live.rows
@@ -212,9 +210,6 @@ class Watcher:
 def format_line(finding, runner: str | None = None) -> str:
     """One finding as watch prints it: where it is on bevlog's axis and in the log's own terms
     (bevlog.where, the one formatter every output uses), the message, the fix."""
-    from bevlog.commands.diagnose import ICONS, finding_text
-    from bevlog.where import finding_where
-
     stamp = time.strftime("%H:%M:%S")
     where = finding_where(finding, runner)
     text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where}  {finding_text(finding)}"
@@ -242,8 +237,6 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
     LOG is a log file, or a work dir (its newest log is followed, and the next one when the
     run restarts into a new timestamped log).
     """
-    from bevlog.commands.diagnose import choose_rules
-
     chosen = choose_rules(rules, skip)
     if once and not os.path.exists(log):
         report_errors([f"{log}: no such file or directory"])
@@ -273,15 +266,12 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
         say(f"stopped watching {watcher.path}")
         ctx.exit(130)  # interrupted, as every command
     if once and fail_on:
-        from bevlog.findings import SEVERITY_RANK
-
         if any(f.rank >= SEVERITY_RANK[fail_on] for f in printed):
             ctx.exit(1)
 
 
 def _line(finding, fmt: str) -> str:
     if fmt == "json":  # JSON Lines: one finding per line (docs/schema/finding.json)
-        import json
 
         return json.dumps(finding.to_dict(), ensure_ascii=False, allow_nan=False)
     return format_line(finding)

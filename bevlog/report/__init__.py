@@ -14,17 +14,27 @@ its settings, its findings), linked from the run table.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from bevlog import __version__
+from bevlog.align import AXIS_TITLE, train_x
+from bevlog.compare import axis_notes, run_labels
+from bevlog.output import write_atomic
+from bevlog.report.components import components_panel
+from bevlog.report.curves import grad_panel, loss_panel, lr_panel
 from bevlog.report.downsample import DEFAULT_MAX_POINTS
+from bevlog.report.evals import evals_panel
+from bevlog.report.findings import add_findings, verdicts_html
+from bevlog.report.html import assemble, esc
+from bevlog.report.layers import layers_panel
+from bevlog.report.sections import comparison_section, run_sections, section, settings_section
+from bevlog.report.style import Context
+from bevlog.report.tables import findings_table, run_table
 
 MANY_RUNS = 10
 
 
 def build_panels(ctx) -> list[dict]:
-    from bevlog.report.components import components_panel
-    from bevlog.report.curves import grad_panel, loss_panel, lr_panel
-    from bevlog.report.evals import evals_panel
-    from bevlog.report.layers import layers_panel
-
     return [loss_panel(ctx), components_panel(ctx), layers_panel(ctx), lr_panel(ctx),
             grad_panel(ctx), evals_panel(ctx)]
 
@@ -33,12 +43,6 @@ def make_context(runs, align: str = "epochs", weight: float = 0.6, overrides=Non
                  max_points: int | None = DEFAULT_MAX_POINTS, groups=None):
     """Shared choices; fails early (AlignError) when a run cannot be aligned. `groups`:
     bevlog.groups.find_groups's result (None: every run alone)."""
-    import numpy as np
-
-    from bevlog.align import train_x
-    from bevlog.compare import run_labels
-    from bevlog.report.style import Context
-
     labels = run_labels(runs)
     overrides = dict(overrides or {})
     lo, hi = [], []
@@ -61,8 +65,6 @@ def make_context(runs, align: str = "epochs", weight: float = 0.6, overrides=Non
 def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, findings=None,
             max_points: int | None = DEFAULT_MAX_POINTS, groups=None):
     """(context, panels) with the findings drawn on them: what the HTML and the PNGs show."""
-    from bevlog.report.findings import add_findings
-
     names = [run.name for run in runs]
     if findings and len(set(names)) < len(names):
         # a Finding names its run; two runs of one name could not be told apart
@@ -85,13 +87,6 @@ def build_report(runs, align: str = "epochs", weight: float = 0.6, overrides=Non
 
 
 def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
-    from bevlog import __version__
-    from bevlog.align import AXIS_TITLE
-    from bevlog.compare import axis_notes
-    from bevlog.report.html import assemble, esc
-    from bevlog.report.sections import comparison_section, run_sections, settings_section
-    from bevlog.report.tables import findings_table, run_table
-
     many = len(ctx.runs) > MANY_RUNS
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in axis_notes(ctx.runs, ctx.labels, ctx.align,
                                                                           ctx.overrides))
@@ -102,7 +97,6 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
     if findings is not None:
         labels = {run.name: label for run, label in ctx.pairs()}
         count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, worst first; drawn on the curves."
-        from bevlog.report.findings import verdicts_html
 
         sections.append(_section("Verdicts", "the root of each run's story and its one fix plan, as `bevlog diagnose` "
                                  "prints them", verdicts_html(ctx.runs, findings, labels), "section-verdicts"))
@@ -127,12 +121,8 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
 
 def write_report(path, runs, **kwargs) -> int:
     """Write the report; returns its size in bytes."""
-    from bevlog.output import write_atomic
-
     return write_atomic(path, build_report(runs, **kwargs), "html", "the report")
 
 
 def _section(title: str, note: str, body: str, sid: str) -> str:
-    from bevlog.report.sections import section
-
     return section(title, note, body, sid)

@@ -8,14 +8,14 @@ a value.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from bevlog.report.html import plot_text, typed_array
 from bevlog.report.style import Context, hex_rgba, line
 
 
 def group_mean_sd(curves):
-    """(x, mean, sd) over the members' curves (bevlog.compare.Curve), or None."""
-    import numpy as np
-
+    """(x, mean, sd) over the members' curves (bevlog.comparestats.Curve), or None."""
     usable = []
     for c in curves:
         if c is None:
@@ -49,8 +49,6 @@ def group_mean_sd(curves):
 def band_traces(x, mean, sd, ctx: Context, group, axes=("x", "y"), legend: bool = True,
                 hover_name: str | None = None, markers: bool = False) -> list[dict]:
     """The band (upper edge, then the lower edge filled up to it) and the mean line."""
-    import numpy as np
-
     color = ctx.colors[group.labels[0]]
     name = f"{group.name} mean ± sd (n={group.n})"
     common = {"xaxis": axes[0], "yaxis": axes[1], "legendgroup": plot_text(group.name), "showlegend": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from bevlog.compare import metric_curve
+from bevlog.report.bands import band_traces, group_mean_sd, group_of, member_line
 from bevlog.report.curves import panel
 from bevlog.report.style import Context, line, subplot_grid
 
@@ -37,7 +38,6 @@ def components_panel(ctx: Context) -> dict:
     names = list(groups)[:MAX_SUBPLOTS]
     if len(groups) > MAX_SUBPLOTS:
         note += f" Showing {MAX_SUBPLOTS} of {len(groups)} terms."
-    from bevlog.report.bands import band_traces, group_mean_sd, group_of, member_line
 
     layout, refs = subplot_grid(ctx, len(names), 3 if len(names) > 4 else 2, names, row_height=200)
     traces, legend_done = [], set()

@@ -1,9 +1,23 @@
 """Single-axis panels: total loss, learning rate, gradient norm."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from bevlog.compare import metric_curve
-from bevlog.report.style import (Context, base_layout, line, log_ticks, nonfinite_marks,
-                                 nonfinite_spans, overlay_axis, robust_top)
+from bevlog.report.bands import band_traces, group_mean_sd, group_of, member_line
+from bevlog.report.html import plot_text
+from bevlog.report.style import (
+    Context,
+    base_layout,
+    line,
+    log_ticks,
+    nonfinite_marks,
+    nonfinite_spans,
+    overlay_axis,
+    robust_top,
+)
 
 
 def panel(pid: str, title: str, note: str, figure: dict | None, message: str = "") -> dict:
@@ -14,8 +28,6 @@ def panel(pid: str, title: str, note: str, figure: dict | None, message: str = "
 def loss_panel(ctx: Context) -> dict:
     """Total loss: every logged row faint, the EMA solid; × along the top where it was nan/inf.
     A group of seeded runs: its members' EMA thin, its mean ± sd as a band."""
-    from bevlog.report.bands import band_traces, group_mean_sd, group_of, member_line
-
     traces, curves, by_label = [], [], {}
     for run, label in ctx.pairs():
         curve = metric_curve(run, label, "loss", ctx.align, ctx.weight, ctx.overrides)
@@ -56,8 +68,6 @@ def loss_panel(ctx: Context) -> dict:
 
 
 def lr_panel(ctx: Context) -> dict:
-    import numpy as np
-
     traces, values = [], []
     for run, label in ctx.pairs():
         curve = metric_curve(run, label, "lr", ctx.align, 0.0, ctx.overrides)
@@ -77,8 +87,6 @@ def lr_panel(ctx: Context) -> dict:
 def grad_panel(ctx: Context) -> dict:
     """grad_norm on a log axis; bands and × mark the intervals where it was nan/inf; a dashed
     line at each run's grad_clip max_norm (the norm above which the gradient is scaled down)."""
-    import numpy as np
-
     traces, shapes, values = [], [], []
     x_seen = []
     for run, label in ctx.pairs():
@@ -115,12 +123,6 @@ def grad_panel(ctx: Context) -> dict:
 def max_norm_lines(ctx: Context, xs) -> list[dict]:
     """One dashed line per distinct grad_clip max_norm, across the x range of the curves;
     named with the runs it belongs to when the runs do not all share it."""
-    import math
-
-    import numpy as np
-
-    from bevlog.report.html import plot_text
-
     by_value: dict = {}
     for run, label in ctx.pairs():
         clip = run.meta.grad_clip

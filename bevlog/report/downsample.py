@@ -5,6 +5,8 @@ interval a person is looking for) while cutting 50k points to a few thousand.
 """
 from __future__ import annotations
 
+import numpy as np
+
 DEFAULT_MAX_POINTS = 2000
 
 
@@ -12,8 +14,6 @@ def minmax_indices(y, max_points: int = DEFAULT_MAX_POINTS):
     """Sorted indices of the points to draw: all of them when there are few, else the
     first, the last, and each bucket's minimum and maximum (non-finite points, which
     the caller draws separately, never win a bucket)."""
-    import numpy as np
-
     y = np.asarray(y, dtype=float)
     n = len(y)
     if max_points is None or n <= max_points:
@@ -33,7 +33,5 @@ def minmax_indices(y, max_points: int = DEFAULT_MAX_POINTS):
 
 def thin(x, y, max_points: int = DEFAULT_MAX_POINTS):
     """(x, y) reduced with `minmax_indices`."""
-    import numpy as np
-
     idx = minmax_indices(y, max_points)
     return np.asarray(x)[idx], np.asarray(y)[idx]

@@ -11,8 +11,12 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 from bevlog.compare import metric_curve
+from bevlog.report.bands import band_traces, group_mean_sd, group_of, member_line
 from bevlog.report.curves import panel
+from bevlog.report.html import plot_text
 from bevlog.report.style import Context, line, subplot_grid
 
 MAX_SUBPLOTS = 9
@@ -62,8 +66,6 @@ def headline_metrics(runs, limit: int = MAX_SUBPLOTS) -> list[str]:
 
 
 def evals_panel(ctx: Context) -> dict:
-    import numpy as np
-
     names = headline_metrics(ctx.runs)
     note = "Evaluation metrics at each evaluation, on the same x axis; headline metrics only."
     if not names:
@@ -72,7 +74,6 @@ def evals_panel(ctx: Context) -> dict:
     total = len(set().union(*names_by_run))
     if total > len(names):
         note += f" {len(names)} of {total} metrics shown (bevlog compare --metric NAME gives any)."
-    from bevlog.report.bands import band_traces, group_mean_sd, group_of, member_line
 
     layout, refs = subplot_grid(ctx, len(names), 3 if len(names) > 4 else 2, names, row_height=200)
     traces, legend_done, chance_drawn = [], set(), False
@@ -114,10 +115,6 @@ def evals_panel(ctx: Context) -> dict:
 
 
 def chance_line(chance, xs, axes) -> dict:
-    import numpy as np
-
-    from bevlog.report.html import plot_text
-
     value, label = chance
     x0 = min(float(np.nanmin(x)) for x in xs if len(x))
     x1 = max(float(np.nanmax(x)) for x in xs if len(x))

@@ -8,8 +8,18 @@ Whole-run findings (no span) are only listed.
 """
 from __future__ import annotations
 
-from bevlog.report.html import plot_text
+import math
+import textwrap
+
+import numpy as np
+
+from bevlog.align import step_to_x
+from bevlog.compare import metric_curve
+from bevlog.comparestats import value_at
+from bevlog.fixes import plan_of
+from bevlog.report.html import esc, plot_text
 from bevlog.report.style import SEVERITY_COLOR
+from bevlog.verdict import verdict
 
 MAX_SHAPES = 200
 SYMBOL = {"error": "diamond", "warning": "triangle-up", "info": "circle"}
@@ -17,10 +27,6 @@ SYMBOL = {"error": "diamond", "warning": "triangle-up", "info": "circle"}
 
 def finding_x(ctx, run, step, epoch):
     """A finding's step (or fractional epoch) on the report's x axis; None when unknown."""
-    import math
-
-    from bevlog.align import step_to_x
-
     if ctx.align == "epochs" and epoch is not None and math.isfinite(epoch):
         return float(epoch)
     if step is None and epoch is not None:
@@ -34,10 +40,6 @@ def finding_x(ctx, run, step, epoch):
 
 def add_findings(panels: list[dict], findings, ctx) -> int:
     """Overlay `findings` on the panels (by id) in place; returns how many were drawn."""
-    import numpy as np
-
-    from bevlog.compare import metric_curve, value_at
-
     by_id = {p["id"]: p for p in panels if p.get("figure")}
     runs = {run.name: (run, label) for run, label in ctx.pairs()}
     loss_curves = {}
@@ -93,8 +95,6 @@ def add_findings(panels: list[dict], findings, ctx) -> int:
 
 def _wrap(text: str, width: int = 90) -> str:
     """Escape for plotly, then break long lines (plotly hover labels do not wrap)."""
-    import textwrap
-
     parts = []
     for chunk in text.split("<br>"):
         parts.extend(textwrap.wrap(plot_text(chunk), width, break_long_words=False, break_on_hyphens=False) or [""])
@@ -112,10 +112,6 @@ def _shape(panel, shape) -> None:
 def verdicts_html(runs, findings, labels_by_name: dict) -> str:
     """One verdict line per run, the same as `bevlog diagnose` prints (bevlog.verdict over the run's
     findings and its one plan, made consistent against the run), escaped; a list."""
-    from bevlog.fixes import plan_of
-    from bevlog.report.html import esc
-    from bevlog.verdict import verdict
-
     by_run: dict = {}
     for f in findings:
         by_run.setdefault(f.run, []).append(f)

@@ -12,8 +12,13 @@ A Content-Security-Policy forbids every network request and any script but ours.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import importlib.util
 import json
+import os
+
+import numpy as np
 
 from bevlog.escape import clean, html_text, json_pass
 
@@ -46,8 +51,6 @@ def typed_array(values, dtype: str = "f8") -> dict:
 
     NaN stays NaN (plotly leaves a gap there), so no value is ever invented.
     """
-    import numpy as np
-
     arr = np.ascontiguousarray(values, dtype={"f8": "<f8", "f4": "<f4", "i4": "<i4"}[dtype])
     spec = {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
     if arr.ndim == 2:  # row-major; plotly reads "rows,cols"
@@ -57,9 +60,6 @@ def typed_array(values, dtype: str = "f8") -> dict:
 
 def plotly_js_path() -> str:
     """plotly.min.js as shipped inside the plotly Python package (found without importing plotly)."""
-    import importlib.util
-    import os
-
     spec = importlib.util.find_spec("plotly")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the plotly package is not installed; it is needed for `bevlog report`")
@@ -167,7 +167,5 @@ def assemble(title: str, subtitle: str, sections: list[str], panels: list[dict])
 
 
 def _sha256(code: str) -> str:
-    import hashlib
-
     digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
     return f"'sha256-{digest}'"

@@ -7,9 +7,14 @@ In a healthy decoder the rows turn bluer towards the top (the final layer).
 """
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
+from bevlog.align import frame_x
 from bevlog.report.curves import panel
 from bevlog.report.html import plot_text, typed_array
 from bevlog.report.style import Context, subplot_grid
+from parsers import group_terms, term_wide
 
 MAX_SUBPLOTS = 20
 TIME_BINS = 160
@@ -18,8 +23,6 @@ COLORSCALE = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4
 
 def layer_groups(run) -> list:
     """The (group, term) pairs of `run.layers`."""
-    from parsers import group_terms
-
     return group_terms(run)
 
 
@@ -27,12 +30,6 @@ def layer_matrix(run, group_term, ctx: Context):
     """(x of each time bin, layer ids, values[layer, bin] = mean over the bin) for one
     group/term of `run.layers`; None when fewer than two layers were logged. Read in wide
     form (parsers.layers.term_wide): the long frame of the term is never built."""
-    import numpy as np
-    import pandas as pd
-
-    from bevlog.align import frame_x
-    from parsers import term_wide
-
     step, epoch_f, layer, value, present = term_wide(run, group_term)
     carried = present.any(axis=0)
     layer_ids = np.unique(np.asarray(layer, dtype=int)[carried]) if carried.any() else np.zeros(0, int)
@@ -70,8 +67,6 @@ def layer_matrix(run, group_term, ctx: Context):
 
 
 def layers_panel(ctx: Context) -> dict:
-    import numpy as np
-
     note = ("Each decoder layer's loss relative to the mean over all layers at that moment "
             "(time trend removed). Blue: lower than the layer average, red: higher. A healthy decoder "
             "is bluer towards the top row (the final layer); equal colours mean the extra layers add nothing.")

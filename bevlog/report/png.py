@@ -3,12 +3,17 @@
 kaleido 1.x drives an installed Chrome/Chromium; it would fetch MathJax from a CDN by
 default, so MathJax is turned off and plotly.js comes from the plotly package: the
 export makes no network request either.
+
+kaleido (an optional extra) is imported when a PNG is asked for.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+from importlib.metadata import version as dist_version
+
+from bevlog.report.html import plot_text, plotly_js_path
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
@@ -37,8 +42,6 @@ def check_png_support() -> str:
                              "and a Chromium/Chrome; kaleido is not installed") from None
     version = getattr(kaleido, "__version__", None)
     if version is None:
-        from importlib.metadata import version as dist_version
-
         version = dist_version("kaleido")
     if int(str(version).split(".")[0]) < 1:
         raise PngUnavailable(f"--png needs kaleido ≥ 1 (found {version}): pip install -U 'kaleido>=1'")
@@ -55,8 +58,6 @@ TITLE_PX = 40
 def titled(figure: dict, title: str) -> dict:
     """A copy of a panel's figure with its title drawn in the image (the HTML page shows it
     as a heading; a PNG travels alone). The figure's own layout is not changed."""
-    from bevlog.report.html import plot_text
-
     layout = dict(figure["layout"])
     margin = dict(layout.get("margin") or {})
     margin["t"] = int(margin.get("t", 36)) + TITLE_PX
@@ -75,8 +76,6 @@ def write_pngs(panels: list[dict], out_dir: str, width: int = 1200, scale: float
     of its temporary files behind."""
     browser = check_png_support()
     import kaleido
-
-    from bevlog.report.html import plotly_js_path
 
     os.makedirs(out_dir, exist_ok=True)
     jobs, paths = [], []

@@ -2,7 +2,12 @@
 and, for many runs, one section per run. Every text from a log is escaped here (`esc`)."""
 from __future__ import annotations
 
+from bevlog.align import AXIS_TITLE, AlignError
+from bevlog.compare import MetricError, compare_runs
+from bevlog.configdiff import by_groups, config_diff, short
+from bevlog.report.evals import headline_metrics
 from bevlog.report.html import esc
+from bevlog.report.tables import comparison_table, findings_table, group_stats_table, run_table, settings_table
 
 # metrics the comparison section compares: the total loss, then the first headline evaluation
 COMPARE_LOSS = "loss"
@@ -15,9 +20,6 @@ def section(title: str, note: str, body: str, sid: str) -> str:
 
 def settings_section(ctx) -> str:
     """Settings that differ between the runs (between the groups when runs are grouped)."""
-    from bevlog.configdiff import by_groups, config_diff
-    from bevlog.report.tables import settings_table
-
     if len(ctx.runs) < 2:
         return ""
     diff = config_diff(ctx.runs, ctx.labels)
@@ -36,11 +38,6 @@ def settings_section(ctx) -> str:
 
 def comparison_section(ctx) -> str:
     """`bevlog compare`'s table and verdict for the total loss and the headline evaluation metric."""
-    from bevlog.align import AXIS_TITLE, AlignError
-    from bevlog.compare import MetricError, compare_runs
-    from bevlog.report.evals import headline_metrics
-    from bevlog.report.tables import comparison_table, group_stats_table
-
     if len(ctx.runs) < 2:
         return ""
     metrics = [COMPARE_LOSS] + headline_metrics(ctx.runs, limit=1)
@@ -70,9 +67,6 @@ def comparison_section(ctx) -> str:
 def run_sections(ctx, findings) -> list[str]:
     """One section per run (`#run-<k>`): its row of facts, its settings among those that
     differ, and its findings. Linked from the run table when the runs are many."""
-    from bevlog.configdiff import config_diff, short
-    from bevlog.report.tables import findings_table, run_table
-
     diff = config_diff(ctx.runs, ctx.labels)
     out = []
     for k, (run, label) in enumerate(ctx.pairs()):

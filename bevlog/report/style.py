@@ -6,9 +6,11 @@ would validate every number again and cost more than the whole report.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from bevlog.align import AXIS_TITLE
 from bevlog.report.downsample import DEFAULT_MAX_POINTS, thin
 from bevlog.report.html import plot_text, typed_array
 
@@ -55,8 +57,6 @@ class Context:
 
 
 def x_title(ctx: Context) -> str:
-    from bevlog.align import AXIS_TITLE
-
     return AXIS_TITLE[ctx.align]
 
 
@@ -109,8 +109,6 @@ def line(x, y, ctx: Context, label: str, *, raw: bool = False, name: str | None 
 
 def nonfinite_marks(x, y, ctx: Context, label: str, what: str, axes=("x", "y2")) -> dict | None:
     """× markers along the top of a panel where a logged value was nan/inf."""
-    import numpy as np
-
     y = np.asarray(y, dtype=float)
     bad = ~np.isfinite(y)
     if not bad.any() or bad.all():  # all missing: the run does not log it at all
@@ -128,8 +126,6 @@ def nonfinite_marks(x, y, ctx: Context, label: str, what: str, axes=("x", "y2"))
 
 def nonfinite_spans(x, y, color: str, limit: int = 300) -> list[dict]:
     """Shaded vertical bands over each stretch of consecutive non-finite rows."""
-    import numpy as np
-
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float)
     bad = ~np.isfinite(y)
@@ -160,8 +156,6 @@ def log_ticks(layout: dict, values, axis: str = "yaxis") -> None:
     `1e-4 2e-4 5e-4 1e-3` — every digit per decade when the data spans at most one decade,
     1-2-5 up to three, every decade beyond; plain numbers between 0.01 and 10,000 (`0.05`,
     `2`, `50`)."""
-    import numpy as np
-
     parts = [np.asarray(v, dtype=float) for v in values]
     parts = [v[np.isfinite(v) & (v > 0)] for v in parts]
     parts = [v for v in parts if len(v)]
@@ -198,8 +192,6 @@ def hex_rgba(color: str, alpha: float) -> str:
 def robust_top(curves, skip_fraction: float = 0.03):
     """Upper y limit that ignores the first few % of each curve (the initial transient) —
     None when that would hide nothing."""
-    import numpy as np
-
     parts, full = [], []
     for c in curves:
         s = c.smooth[np.isfinite(c.smooth)]

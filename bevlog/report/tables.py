@@ -5,16 +5,19 @@ import math
 import numbers
 import os
 
+from bevlog.align import UNIT, log_interval, total_batch
+from bevlog.compare import metric_curve
+from bevlog.comparestats import fmt_value
+from bevlog.configdiff import SHORT, text
+from bevlog.groupcompare import mean_sd_text
 from bevlog.report.html import esc
+from bevlog.summary import batch_text, fmt_lr, fmt_num, length_text
+from bevlog.where import finding_where
 
 
 def run_table(ctx, link: bool = False, only: int | None = None) -> str:
     """One row per run. `link`: each name links to the run's own section (`#run-<k>`);
     `only`: the row of run k alone (in that section)."""
-    from bevlog.align import log_interval, total_batch
-    from bevlog.compare import metric_curve
-    from bevlog.summary import batch_text, fmt_lr, fmt_num, length_text
-
     smoothed = f" (EMA {ctx.weight:g})" if ctx.weight else ""
     head = ["run", "format", "length", "batch", "optimizer · lr", "lr/sample", "decoder",
             "rows", f"final loss{smoothed}", f"best loss{smoothed}", "evals", "ended", "skipped", "source"]
@@ -93,8 +96,6 @@ def findings_table(findings, labels_by_name: dict) -> str:
 
 def span_text(f) -> str:
     """Where the finding is (bevlog.where: the one formatter every output uses)."""
-    from bevlog.where import finding_where
-
     return finding_where(f, None)
 
 
@@ -112,8 +113,6 @@ def _ok(v) -> bool:
 def settings_table(view) -> str:
     """The settings that differ (bevlog.configdiff.ConfigDiff, per run or per group): a
     setting × run table, every value escaped, long ones shortened (whole in the tooltip)."""
-    from bevlog.configdiff import SHORT, text
-
     if not view.rows:
         return '<p class="note">No setting differs between the runs that the logs state.</p>'
     head = "".join(f"<th>{esc(label)}</th>" for label in view.labels)
@@ -126,12 +125,8 @@ def settings_table(view) -> str:
 
 
 def comparison_table(comp) -> str:
-    """The compare table of one metric (bevlog.compare.Comparison): the numbers `bevlog
+    """The compare table of one metric (bevlog.comparestats.Comparison): the numbers `bevlog
     compare` prints, one row per run."""
-    from bevlog.align import UNIT
-    from bevlog.compare import fmt_value
-    from bevlog.summary import fmt_lr
-
     checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
     head = (["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"] + checkpoint_cols
             + ["noise", "noise·√(B·n)", f"slope/{UNIT[comp.align]}", "curve"])
@@ -152,8 +147,6 @@ def comparison_table(comp) -> str:
 
 def group_stats_table(comp) -> str:
     """mean ± sd and n per group at final, best and the shown checkpoints."""
-    from bevlog.groupcompare import mean_sd_text
-
     checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
     cols = ["final", "best"] + checkpoint_cols
     rows = []

@@ -3,7 +3,7 @@
 `RULES` maps the stable rule id (used in JSON, `--rules`, `--skip`, `--explain`) to a `Rule`:
 the function, a one-line summary, the module docstring (what it looks at and why) and its
 thresholds (a frozen dataclass of named, documented defaults). Modules are imported on first
-use so that listing ids costs nothing.
+use so that listing ids costs nothing; `explain` imports `_common` (numpy) when called.
 """
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ RULE_MODULES = {
     "layer-flat": ("layer_flat", "find_layer_flat"),
     "layer-unstable": ("layer_unstable", "find_layer_unstable"),
     "layer-redundant": ("layer_redundant", "find_layer_redundant"),
-    "schedule": ("schedule_check", "find_schedule"),
+    "schedule": ("schedule", "find_schedule"),
     "plateau": ("plateau", "find_plateau"),
     "lr-batch": ("lr_batch", "find_lr_batch"),
     "overfitting": ("overfitting", "find_overfitting"),
     "log-integrity": ("log_integrity", "find_log_integrity"),
     "metric-chance": ("metric_chance", "find_metric_chance"),
-    "dataloader-bound": ("data_bound", "find_dataloader_bound"),
+    "dataloader-bound": ("dataloader_bound", "find_dataloader_bound"),
     "memory-growth": ("memory_growth", "find_memory_growth"),
     "attention-collapse": ("attention_collapse", "find_attention_collapse"),
 }

@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bevlog import config_keys
-from bevlog.findings import Change, Finding, Fix, is_number
+from bevlog import config_keys, fixes
+from bevlog.evaluations import detection_series, headline_series
+from bevlog.findings import Alternative, Change, Finding, Fix, is_number
+from bevlog.fixes import render_fix
 from bevlog.numbers import fmt, nice_lr, pct  # noqa: F401 - the rules' number words
+from bevlog.recipes import recipe_from_terms
+from bevlog.schedule import lr_changes, lr_scale, model_schedule, starts_mid_run, total_iters
 from bevlog.smooth import rolling_median
 from bevlog.where import at_text, epoch_label, log_terms, span_text, steps_text  # noqa: F401 - the rules' place words
 from parsers import Meta, segment_starts
@@ -102,7 +106,6 @@ def _compute(run) -> Signals:
     window = int(min(31, max(5, n // 40))) | 1
     interval = float(np.median(np.diff(step))) if n > 1 else float("nan")
     iter_runner = run.meta.runner == "iter"
-    from bevlog.schedule import model_schedule, starts_mid_run
 
     sched = model_schedule(run.meta, t, step, lr, epoch_f)
     truncated = any("truncat" in str(k).lower() for k in run.meta.skipped)
@@ -134,8 +137,6 @@ def phase_cuts(sig: Signals) -> list[int]:
     (a warm restart after warmup). No window a rule measures spans one of these rows."""
     cuts = sig.derived.get("phase_cuts")
     if cuts is None:
-        from bevlog.schedule import lr_changes
-
         rows = set(np.flatnonzero(sig.segment_start).tolist())
         rows |= {c.row for c in lr_changes(sig, sig.schedule) if c.kind == "restart"}
         cuts = sig.derived["phase_cuts"] = sorted(r for r in rows if r > 0)
@@ -168,8 +169,6 @@ def nonfinite_rows(sig: Signals, values: np.ndarray) -> np.ndarray:
 
 def progress(run, sig: Signals) -> float | None:
     """Fraction of the planned iterations the log reached (None when the plan is unknown)."""
-    from bevlog.schedule import total_iters
-
     total = total_iters(run.meta)
     if not total or not len(sig.step):
         return None
@@ -252,8 +251,6 @@ def lr_change(run, sig: Signals, *, config_to=None, logged_to=None, effective_to
     the logged lr is only parameter group 0's — a backbone group at a tenth of the base lr in
     RT-DETR and in configs with a backbone lr_mult — and no value to write: the change is then
     relative (`factor`: "lr ÷ 2"), never a wrong absolute value."""
-    from bevlog.schedule import lr_scale
-
     scale = lr_scale(run.meta)
     config = scale.config_lr
     logged_peak = sig.schedule.peak_lr() if sig.schedule is not None else None
@@ -289,8 +286,6 @@ def _relative_lr_change(run, sig: Signals, config_to, logged_to, logged_peak, re
         return None
     if not is_number(factor) or factor <= 0:
         return None
-    from bevlog.recipes import recipe_from_terms
-
     recipe = recipe_from_terms(sig.t.columns)
     group0 = f" ({recipe.group0})" if recipe is not None and recipe.group0 else ", which may be a backbone group"
     why = (f"the log does not state the config's lr; its logged lr ({fmt(logged)}) is parameter group 0's{group0}"
@@ -313,8 +308,6 @@ def clip_change(run) -> Change | None:
     """A grad clip for a run that has none: mmdet3d's DETR configs' max_norm 35, or DETR's own 0.1
     for a run of the facebookresearch/detr lineage whose arguments say it does not clip; None when
     the log cannot say whether the run clips (a DETR log.txt without its arguments)."""
-    from bevlog import fixes
-
     meta = run.meta
     if meta.grad_clip:
         return None
@@ -387,8 +380,6 @@ class Outcome:
 def outcome(run) -> Outcome:
     cache = run_cache(run)
     if "bevlog.outcome" not in cache:
-        from bevlog.evaluations import detection_series, headline_series
-
         sig = signals(run)
         det = detection_series(run)
         head = headline_series(run)
@@ -437,11 +428,10 @@ def loss_fall(sig: Signals) -> float | None:
 
 def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last: int | None,
             message: str, evidence: dict, advice: str = "", changes: list | None = None,
-            headline: str | None = None) -> Finding:
+            headline: str | None = None, alternative: Alternative | None = None) -> Finding:
     """A Finding spanning rows first..last of `sig.t` (None for whole-run findings). The fix is
-    `changes` (Change) and `advice` (what is no config change); its text is rendered from both."""
-    from bevlog.fixes import render_fix
-
+    `changes` (Change), `advice` (what is no config change) and an `alternative` (changes that
+    would do instead); its text is rendered from them."""
     def at(arr, i):
         if i is None or not len(arr):
             return None
@@ -456,7 +446,8 @@ def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last
         start_step=int(start_step) if start_step is not None else None,
         end_step=int(end_step) if end_step is not None else None,
         start_epoch=_round(at(sig.epoch_f, first)), end_epoch=_round(at(sig.epoch_f, last)),
-        message=message, evidence=evidence, fix=Fix(render_fix(changes, advice), changes, advice),
+        message=message, evidence=evidence,
+        fix=Fix(render_fix(changes, advice, alternative=alternative), changes, advice, alternative),
         at=at_text(row_terms(run, sig, first), row_terms(run, sig, last)) if start_step is not None else None,
         headline=headline, span=span,
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bevlog.rules._common import progress, run_cache, signals
-from parsers import STATS_GROUP
+from parsers import STATS_GROUP, empty_layers, layers_part, layers_wide
 
 CACHE_KEY = "bevlog.layer_window"
 
@@ -21,7 +21,6 @@ def late_layers(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
     cache = run_cache(run)
     if key in cache:
         return cache[key]
-    from parsers import empty_layers, layers_part
 
     # only the window's rows are built (not the whole long frame: about the log's size)
     L = layers_part(run, since_step=_window_start(run, frac, min_rows))
@@ -65,8 +64,6 @@ def late_series(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
     key = ("bevlog.layer_series", frac)
     cache = run_cache(run)
     if key not in cache:
-        from parsers import layers_wide
-
         table = layers_wide(run, _window_start(run, frac, min_rows))
         if len(table.columns):  # attention statistics are not losses (attention-collapse reads them)
             table = table.loc[:, table.columns.get_level_values(0) != STATS_GROUP]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bevlog.rules._common import AUX_KEY, change, doc, finding, outcome, signals
+from parsers import is_stats_group, logged_layer_counts
 
 RULE_ID = "aux-missing"
 SUMMARY = "a decoder with ≥2 layers logs no intermediate-layer (dK.) losses: auxiliary losses are off"
@@ -34,7 +35,6 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
     sig = signals(run)
     if len(sig.t) == 0:
         return []
-    from parsers import is_stats_group, logged_layer_counts
 
     counts = {g: n for g, n in logged_layer_counts(run).items() if not is_stats_group(g)}  # losses only
     logged_layers = max(counts.values(), default=0)

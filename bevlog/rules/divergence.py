@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
+from bevlog.recipes import lr_reference
 from bevlog.rules._common import (
     clip_change,
     column,
@@ -34,6 +35,7 @@ from bevlog.rules._common import (
     warmup_change,
     where,
 )
+from bevlog.schedule import lr_scale
 
 RULE_ID = "divergence"
 SUMMARY = "after warmup the smoothed loss rises ≥25% above its running minimum for ≥10 rows, or doubles"
@@ -152,9 +154,6 @@ def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
     """Fix for a loss that climbs: the grounded lr for this batch (the run's own config intent or
     its model's published recipe, bevlog.recipes) when it is lower, else half the logged lr at
     which the rise began (carried to the config by its ratio to the schedule's peak); warmup; clip."""
-    from bevlog.recipes import lr_reference
-    from bevlog.schedule import lr_scale
-
     meta = run.meta
     base = lr_for_fix(meta, sig)
     changes, advice = [], ""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog.recipes import lr_reference
 from bevlog.rules._common import doc, finding, fmt, signals
 from bevlog.rules._layers import (
     describe_group,
@@ -21,6 +22,7 @@ from bevlog.rules._layers import (
     layer_medians,
     mature,
 )
+from bevlog.schedule import lr_scale
 
 RULE_ID = "layer-flat"
 SUMMARY = "every decoder layer has the same loss (spread <2%) while that loss has plateaued"
@@ -76,9 +78,6 @@ def find_layer_flat(run, th: Thresholds = Thresholds()):
 def _lr_words(run) -> str:
     """What the lr has to do with it, only as far as a grounded reference says (never a guess that
     another rule contradicts)."""
-    from bevlog.recipes import lr_reference
-    from bevlog.schedule import lr_scale
-
     ref = lr_reference(run.meta)
     if ref is None or not run.meta.lr:
         return ""

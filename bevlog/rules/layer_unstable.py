@@ -17,6 +17,7 @@ import numpy as np
 from bevlog import fixes
 from bevlog.rules._common import doc, finding, fmt, lower_lr_fix, signals
 from bevlog.rules._layers import describe_group, late_series, mature
+from bevlog.smooth import residual_noise
 
 RULE_ID = "layer-unstable"
 SUMMARY = "the final decoder layer's loss scatters ≥2× more than the first layer's"
@@ -34,8 +35,6 @@ class Thresholds:
                                    "(early on the layers have not separated yet)")
 
 def find_layer_unstable(run, th: Thresholds = Thresholds()):
-    from bevlog.smooth import residual_noise
-
     if not mature(run, th.min_progress) or signals(run).step_unit == "epoch":
         return []  # (a row that is a whole epoch's mean has no row-to-row noise left to compare)
     series = late_series(run, th.window_frac)

@@ -23,8 +23,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import column, doc, finding, resume_words, row_terms, signals, where
+from bevlog.evaluations import headline_series
+from bevlog.rules._common import (
+    column,
+    doc,
+    finding,
+    fmt,
+    loss_columns,
+    phase_of,
+    resume_words,
+    row_terms,
+    signals,
+    where,
+)
 from bevlog.schedule import total_iters
+from parsers import Crash, last_lines, last_traceback
 
 RULE_ID = "log-integrity"
 SUMMARY = "how the run ended (crash, stop, never trained), resumes, repeated/backwards steps, iters/epoch changing"
@@ -124,8 +137,6 @@ def _no_rows(run, sig):
 def _evaluation_only(run, sig):
     """Evaluations and not one train row: a launch that only evaluated (`--eval-only`, a test script),
     not a log bevlog failed to read."""
-    from bevlog.evaluations import headline_series
-
     series = headline_series(run)
     ev = run.evals
     said = ""
@@ -145,8 +156,6 @@ def _evaluation_only(run, sig):
 def _no_total_loss(run, sig):
     """Loss terms and no total: the log never wrote one (TensorBoard tags, ultralytics). Rules that
     read the total say nothing; none makes one up from the terms."""
-    from bevlog.rules._common import loss_columns
-
     terms = loss_columns(sig.t)
     listed = ", ".join(terms[:4]) + (f" … ({len(terms)})" if len(terms) > 4 else "")
     msg = (f"the log has no total loss, only its terms ({listed})" if terms else
@@ -233,8 +242,6 @@ def _skipped(run, sig, th):
 def _crash(meta, ended):
     """The last traceback of the run's last launch (type, message, raising frame, from the
     tail lines the parser kept); the parser's one-line reading of it otherwise."""
-    from parsers import Crash, last_traceback
-
     crash = last_traceback(list(meta.tail or [])) if ended.startswith("traceback") else None
     if crash is None and ended.startswith("traceback"):
         exc = ended.split(":", 1)[1].strip() if ":" in ended else ""
@@ -270,8 +277,6 @@ def _loss_rose_before(sig) -> str | None:
     """'the loss rose ×2.1 (82.2 → 173)': the last launch's loss before a crash, when it ended far
     above its lowest (an exception after a blow-up — degenerate boxes, an assertion — is often its
     consequence); None otherwise."""
-    from bevlog.rules._common import fmt, phase_of
-
     n = len(sig.loss)
     if n < 2:
         return None
@@ -308,8 +313,6 @@ def _has_header(meta) -> bool:
 
 def _never_trained(run, sig, ended, live):
     """A header and not one train row: the run died (or is still starting) before iteration 1."""
-    from parsers import last_lines
-
     lines = list(run.meta.tail or [])  # the last lines of this run's own launch
     crash = _crash(run.meta, ended)
     ends = last_lines(lines, 3)

@@ -28,9 +28,14 @@ the lr by the batch the run really had.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from bevlog.rules._common import base_lr, doc, finding, fmt, lr_change, outcome, signals
+from bevlog import fixes
+from bevlog.findings import Alternative
+from bevlog.recipes import lr_reference, recipe_from_terms
+from bevlog.rules._common import base_lr, change, doc, finding, fmt, lr_change, outcome, signals
+from bevlog.schedule import lr_scale
 
 RULE_ID = "lr-batch"
 SUMMARY = "lr vs the run's own config intent or its model's published recipe, scaled to the total batch"
@@ -61,8 +66,6 @@ def _group0_against_recipe(run, th):
     """A log without config (a DETR log.txt) whose loss terms name its model (RT-DETR's `loss_vfl`):
     the logged lr is the recipe's first parameter group (RT-DETR: the backbone), compared with that
     group's lr in the recipe. The batch is unknown, so nothing is scaled and it is only ever a note."""
-    from bevlog.recipes import recipe_from_terms
-
     if run.meta.lr:
         return []
     sig = signals(run)
@@ -88,9 +91,6 @@ def _group0_against_recipe(run, th):
 
 
 def _lr_against_reference(run, th):
-    from bevlog.recipes import lr_reference
-    from bevlog.schedule import lr_scale
-
     meta = run.meta
     lr = base_lr(meta, None)
     ref = lr_reference(meta)
@@ -141,10 +141,30 @@ def _lr_against_reference(run, th):
                 "reference_text": ref.text, "reference_lr": [ref.low, ref.high], "lr_per_sample": lr / batch,
                 "recipe_lr_per_sample": ref.high / batch, "optimizer": meta.optimizer, "learns_well": out.learns,
                 "outcome_poor": out.poor, "failed_attempt_lr": failed[0] if failed else None}
-    advice = f"or reach batch {int(round(batch * ratio))} with gradient accumulation" if ratio > 1 else ""
     change = lr_change(run, sig, effective_to=target, reason=ref.short)
-    return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, advice, [change],
-                    f"the lr is {ratio:.2g}× {'above' if ratio > 1 else 'below'} {ref.short}")]
+    return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, "", [change],
+                    f"the lr is {ratio:.2g}× {'above' if ratio > 1 else 'below'} {ref.short}",
+                    alternative=_accumulation(run, ref, ratio, meta.optimizer))]
+
+
+def _accumulation(run, ref, ratio: float, optimizer) -> Alternative | None:
+    """Instead of a lower lr: keep it and reach, with gradient accumulation, the batch at which
+    the reference would give it. Offered where that batch is the reference's own (its lr was set
+    there), or on SGD by linear scaling; never extrapolated for Adam-family optimizers
+    (bevlog.fixes says why)."""
+    steps = math.ceil(ratio - 1e-9)
+    if ratio <= 1 or steps < 2:
+        return None
+    reached = ref.batch * steps
+    if ref.own_batch and abs(reached / ref.own_batch - 1) <= fixes.OWN_BATCH_TOLERANCE:
+        whose = "the config's own" if ref.kind == "config" else f"the {ref.name} recipe's"
+        basis = fixes.OWN_BATCH_BASIS.format(whose=whose, batch=ref.own_batch)
+    elif str(optimizer or "").lower().startswith("sgd"):
+        basis = fixes.LINEAR_SCALING_BASIS
+    else:
+        return None
+    return Alternative("lr", [change(run, "gradient_accumulation", steps,
+                               reason=f"total batch {ref.batch:g} → {reached:g} at the same lr")], basis)
 
 
 def _failed_at_this_lr(out, sched) -> tuple | None:

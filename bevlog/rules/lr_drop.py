@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bevlog.evaluations import headline_series
 from bevlog.rules._common import doc, finding, fmt, pct, signals, where
 from bevlog.schedule import lr_changes
 
@@ -44,7 +45,6 @@ def find_lr_drop(run, th: Thresholds = Thresholds()):
               if c.kind in ("step", "restart")]
     if not events:
         return []
-    from bevlog.evaluations import headline_series
 
     series = headline_series(run)
     out = []
@@ -126,9 +126,8 @@ def _evals_around(series, step: float, epoch: float, loss_fell: bool, th):
         tail = ("the evaluations did not improve: the loss drop is the schedule's, not model improvement"
                 if loss_fell else "the evaluations did not improve")
     elif not np.isfinite(pace) or gain > max(pace, 0) + tol:
-        # not "the step helped": a model taking off speeds up by itself. bevdetr's seeded sweep
-        # (step-9 vs base) had the metric rise faster across the step in 2 of 3 seeds while the
-        # same seeds without the step ended higher in all 3 (docs/experiments.md, the lr step)
+        # not "the step helped": a model taking off speeds up by itself, and in bevdetr's seeded sweep
+        # the seeds without the step ended higher (docs/experiments.md, the lr step)
         verdict = "rose faster"
         tail = ("the metric rose faster than before; whether the step did that or the model was "
                 "speeding up by itself, only a run without the step can say")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from bevlog.rules._common import column, doc, epoch_label, finding, signals
 
@@ -60,8 +61,6 @@ def _parts(mem, epochs, ok, th, epoch_base=None):
     rows = np.flatnonzero(ok)
     e = epochs[rows]
     if np.isfinite(e).all() and len(np.unique(e)) >= th.min_parts:
-        import pandas as pd
-
         # one grouped median per epoch, linear in rows (not a mask over every row per epoch)
         per_epoch = pd.Series(mem[rows]).groupby(e).median().sort_index()
         keys = per_epoch.index.to_numpy()

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
+from bevlog.evaluations import headline_series
+from bevlog.recipes import family, lr_reference
 from bevlog.rules._common import (
     doc,
     finding,
@@ -33,6 +35,7 @@ from bevlog.rules._common import (
     warmup_change,
     where,
 )
+from bevlog.schedule import lr_scale
 
 RULE_ID = "no-takeoff"
 SUMMARY = "loss fell at first, then stayed flat (<5%) for the rest of the run without rising; detection ≈ 0"
@@ -119,9 +122,6 @@ def _stall(sig, smooth, lo, q, n, th):
 def _fix(run, sig, th):
     """Lower the peak lr (to the top of a grounded range when above it; else a third, never below its
     bottom) and warm up longer; the words follow the model's family."""
-    from bevlog.recipes import family, lr_reference
-    from bevlog.schedule import lr_scale
-
     changes = []
     lr = lr_for_fix(run.meta, sig)
     if lr:
@@ -151,7 +151,5 @@ def _levels(sig, smooth, lo, q):
 
 def _headline(run):
     """(headline metric name, its best value) or (None, nan) when the log has no evaluation."""
-    from bevlog.evaluations import headline_series
-
     s = headline_series(run)
     return (s.name, s.best) if s is not None else (None, float("nan"))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog import fixes
+from bevlog.findings import Alternative
 from bevlog.rules._common import (
     change,
     clip_change,
@@ -97,8 +98,12 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
     evidence = {"scatter": now, "scatter_before": ref, "growth": now / ref,
                 "trend": [float(x) for x in trends[w0:w1 + 1]], "window_rows": int(size)}
     changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
-    changes.append(change(run, "gradient_accumulation", fixes.ACCUMULATION_STEPS,
-                          reason="or double the effective batch: the noise falls by √2"))
     changes.append(clip_change(run))
+    batch = run.meta.total_batch
+    doubled = (f"total batch {batch} → {batch * fixes.ACCUMULATION_STEPS} at the same lr" if batch
+               else "twice the batch at the same lr")
+    instead = Alternative("lr", [change(run, "gradient_accumulation", fixes.ACCUMULATION_STEPS, reason=doubled)],
+                          fixes.NOISE_BASIS)
     return [finding(run, RULE_ID, "warning", sig, lo, hi, message, evidence, "", changes,
-                    f"the loss scatters {now / ref:.1f}× more around a flat trend from {where(sig, lo)}")]
+                    f"the loss scatters {now / ref:.1f}× more around a flat trend from {where(sig, lo)}",
+                    alternative=instead)]

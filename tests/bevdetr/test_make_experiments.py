@@ -1,4 +1,4 @@
-"""fixtures/runs/make_experiments.py on a fake seeded sweep made of real committed bevdetr logs.
+"""tools/make_experiments.py on a fake seeded sweep made of real committed bevdetr logs.
 
 Nothing is trained: three genuine tiny-preset logs from fixtures/runs/issue13 stand in for
 `base-s0`, `base-s1` and `cyclic-5x-s0`. Expected numbers are computed here from the .log.json
@@ -26,7 +26,7 @@ TOL = 6e-4  # 3-decimal tables of 4-decimal text-log values against 5-decimal js
 @pytest.fixture(scope="module")
 def mx():
     spec = importlib.util.spec_from_file_location("make_experiments",
-                                                  os.path.join(ROOT, "fixtures", "runs", "make_experiments.py"))
+                                                  os.path.join(ROOT, "tools", "make_experiments.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -154,7 +154,7 @@ def test_copy_writes_gzipped_logs_that_read_back_the_same(mx, sweep, tmp_path):
 def test_doc_fills_every_placeholder(mx, sweep, tmp_path, capsys):
     out = tmp_path / "docs" / "experiments.md"
     out.parent.mkdir()
-    template = os.path.join(ROOT, "fixtures", "runs", "experiments_template.md")
+    template = os.path.join(ROOT, "tools", "experiments_template.md")
     assert mx.main([sweep, "--doc", template, str(out), "--figures", str(tmp_path / "docs" / "figures")]) == 0
     text = out.read_text()
     assert "{{" not in text and "| `cyclic-5x-s0` |" in text and "| `base` | 2 |" in text

@@ -1,6 +1,6 @@
 """bevlog.align on logs whose batch sizes and counters are known, so x is checked exactly.
 
-fixtures/compare (see make_fixtures.py): one 800-sample dataset trained 3 epochs
+fixtures/compare (see tools/make_compare_fixtures.py): one 800-sample dataset trained 3 epochs
   b8:  2 GPUs × 4 = batch 8, 100 iters/epoch, a row every 20 iters, row k at 30·k s
   b20: 4 GPUs × 5 = batch 20, 40 iters/epoch, a row every 10 iters, row k at 30·k s
   nobatch: b20's lines without a header (batch unknown)

@@ -2,7 +2,7 @@
 
 The logs under fixtures/hooks were written by the genuine mmcv 1.7.2 and mmengine 0.10.7
 runners with the hook imported through `custom_imports` and built from `custom_hooks`
-(fixtures/generate/gen_attention_hook.py); expected.json holds the window means of what the
+(tools/generate/gen_attention_hook.py); expected.json holds the window means of what the
 hook measured each iteration, recorded by the generator. They were written by the hook's first
 version (every iteration, the first sample of the batch); they check that what such a hook logs
 reaches bevlog intact. The recorder itself (masks, sampling, torch 1.x) is checked below on

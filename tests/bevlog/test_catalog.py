@@ -87,7 +87,7 @@ def test_runs_filters(catalog, tree):
     def names(*args):
         result = invoke("runs", "--catalog", catalog, "--format", "json", *args)
         assert result.exit_code == 0, result.output
-        return {r["name"] for r in json.loads(result.stdout)}
+        return {r["name"] for r in json.loads(result.stdout)["runs"]}
 
     assert names("--verdict", "broken") == {n for n, d in expected.items() if d["verdict"] == "broken"}
     assert names("--rule", "divergence") == {n for n, d in expected.items()
@@ -105,12 +105,31 @@ def test_runs_filters(catalog, tree):
     assert names("--metric", "bbox_mAP>=0.3") == {"b8", "b20"}  # their last evaluation is 0.3
     assert names("--metric", "bbox_mAP>0.3") == set()
     result = invoke("runs", "--catalog", catalog, "--format", "json", "--metric", "mAP>0.2")
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["runs"]
     assert all(r["mAP"] == pytest.approx(last_map[r["name"]]) for r in rows)
     bad = invoke("runs", "--catalog", catalog, "--metric", "mAP>>1")
     assert bad.exit_code == 2 and "'>1' is not a number" in bad.output
     missing = invoke("runs", "--catalog", catalog.parent / "nothing")
     assert missing.exit_code == 2 and "no catalog here" in missing.output
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_runs_table_fits_the_terminal(catalog, width):
+    """One line per run, no line wider than the terminal, the columns left out named; --wide
+    shows them all."""
+    from rich.cells import cell_len
+
+    out = CliRunner().invoke(cli, ["runs", "--catalog", str(catalog)], env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert max(cell_len(line) for line in lines) <= width
+    assert sum("│" in line for line in lines) == 8 and lines[-1] == "8 run(s)"
+    assert "more with --wide: " in out.stdout
+    wide = CliRunner().invoke(cli, ["runs", "--catalog", str(catalog), "--wide"], env={"COLUMNS": "80"}).stdout
+    header = [c.strip() for c in wide.splitlines()[0].split("┃")]
+    assert header == ["name", "verdict", "worst_rule", "model", "date", "total_batch", "lr", "max_epochs",
+                      "last_loss", "run_dir"]
+    assert "more with --wide" not in wide
 
 
 def readme_query() -> str:
@@ -190,7 +209,9 @@ def test_a_bad_file_is_one_problem_row(tmp_path):
     assert "catalog" in result.output and "2 run(s)" in result.output
     listed = invoke("runs", "--catalog", cat, "--problems")
     assert listed.exit_code == 0 and "20230101_000000.log" in listed.output
-    assert {r["name"] for r in json.loads(invoke("runs", "--catalog", cat, "--format", "json").stdout)} == {"b8", "b20"}
+    doc = json.loads(invoke("runs", "--catalog", cat, "--format", "json").stdout)
+    assert {r["name"] for r in doc["runs"]} == {"b8", "b20"}
+    assert len(doc["index_problems"]) == 1 and "20230101_000000.log" in doc["index_problems"][0]
 
 
 def test_without_duckdb_one_line_names_the_extra(tmp_path):

@@ -27,6 +27,7 @@ STREAMPETR = REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
 BEVLOG = [sys.executable, "-m", "bevlog"]
 TWO = [os.path.join(LOGS, "mmcv_epoch"), os.path.join(LOGS, "mmengine_epoch")]
 NAN = os.path.join(LOGS, "mmcv_nan_loss")
+CATALOG = "{catalog}"  # the `catalog` fixture's folder, indexed from TWO before the test
 
 # every command × output format that writes to stdout
 COMMANDS = {
@@ -44,6 +45,10 @@ MORE_FORMATS = {
     "diagnose markdown": ["diagnose", "--format", "markdown", *TWO],
     "diagnose --explain": ["diagnose", "--explain", "all"],
     "watch json": ["watch", "--once", "--format", "json", NAN],
+    "index text": ["index", *TWO, "--catalog", CATALOG],
+    "runs table": ["runs", "--catalog", CATALOG],
+    "runs csv": ["runs", "--catalog", CATALOG, "--format", "csv"],
+    "runs json": ["runs", "--catalog", CATALOG, "--format", "json"],
 }
 STDOUT_COMMANDS = {**COMMANDS, **MORE_FORMATS}
 
@@ -55,14 +60,28 @@ def quick(*names):
 LARGE = {"parse csv": 500_000, "parse json": 1_000_000}  # bytes, far beyond a pipe's 64 KiB
 
 
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    """A catalog of the runs in TWO; `index` on it again finds it up to date (no progress lines)."""
+    from bevlog.catalog import index
+
+    path = tmp_path_factory.mktemp("catalog") / "c"
+    index(TWO, str(path), jobs=1)
+    return path
+
+
+def _args(name: str, catalog) -> list[str]:
+    return [str(catalog) if a == CATALOG else a for a in STDOUT_COMMANDS[name]]
+
+
 def _popen(args, **kwargs):
     return subprocess.Popen([*BEVLOG, *map(str, args)], env=ENV, **kwargs)
 
 
-@pytest.mark.parametrize("name", quick("parse table", "diagnose json"))
-def test_reader_gone_before_the_first_write_is_141(name):
+@pytest.mark.parametrize("name", quick("parse table", "diagnose json", "runs table"))
+def test_reader_gone_before_the_first_write_is_141(name, catalog):
     """`bevlog … | true`, with `true` gone before bevlog writes: quietly 141."""
-    proc = _popen(STDOUT_COMMANDS[name], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _popen(_args(name, catalog), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # no reader left
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 141, err
@@ -70,11 +89,11 @@ def test_reader_gone_before_the_first_write_is_141(name):
 
 
 @pytest.mark.parametrize("name", quick("parse csv"))
-def test_head_one_is_0_or_141_never_1(name):
+def test_head_one_is_0_or_141_never_1(name, catalog):
     """`bevlog … | head -1`: 141 when the output did not fit into the pipe before head left,
     0 when it did; for the large outputs always 141 (today's CPython can report a write cut
     short by a closed pipe as complete, so bevlog writes with write(2) itself)."""
-    proc = _popen(STDOUT_COMMANDS[name], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _popen(_args(name, catalog), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read()
@@ -93,18 +112,18 @@ def test_large_outputs_are_as_large_as_the_head_test_needs(name):
 
 
 @pytest.mark.parametrize("name", quick("parse table"))
-def test_closed_stdout_is_one_line_and_2(name):
+def test_closed_stdout_is_one_line_and_2(name, catalog):
     """`bevlog … >&-`: nothing to write to is bad usage, said once; never a traceback."""
-    proc = subprocess.run([*BEVLOG, *STDOUT_COMMANDS[name]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = subprocess.run([*BEVLOG, *_args(name, catalog)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           env=ENV, timeout=300, preexec_fn=lambda: os.close(1))
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == ["error: stdout: cannot write: Bad file descriptor"]
 
 
-@pytest.mark.parametrize("name", quick("diagnose json"))
-def test_stdout_on_a_full_disk_is_one_line_and_2(name):
+@pytest.mark.parametrize("name", quick("diagnose json", "index text"))
+def test_stdout_on_a_full_disk_is_one_line_and_2(name, catalog):
     with open("/dev/full", "wb") as full:
-        proc = subprocess.run([*BEVLOG, *STDOUT_COMMANDS[name]], stdout=full, stderr=subprocess.PIPE, env=ENV,
+        proc = subprocess.run([*BEVLOG, *_args(name, catalog)], stdout=full, stderr=subprocess.PIPE, env=ENV,
                               timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == ["error: stdout: cannot write: No space left on device"]

@@ -92,6 +92,24 @@ def test_compare_json_validates():
     assert [c["metric"] for c in doc["comparisons"]] == ["loss", "grad_norm"]
 
 
+def test_runs_json_validates(tmp_path):
+    """`bevlog runs --format json` over a catalog indexed from real runs and an unreadable
+    file, with a --metric column; a catalog that is not there is a problem of the document."""
+    pytest.importorskip("duckdb")
+    catalog = tmp_path / "catalog"
+    bad = tmp_path / "broken.log"
+    bad.write_bytes(b"\x00\x01 not a log\n")
+    result = CliRunner().invoke(cli, ["index", str(REAL_SET1), str(bad), "--catalog", str(catalog), "-j", "1"])
+    assert result.exit_code == 2, result.output
+    code, doc = _json("runs", "--catalog", catalog, "--format", "json", "--metric", "max(NDS)>0")
+    assert code == 0 and _errors("runs", doc) == []
+    assert doc["runs"] and all(r["max(NDS)"] > 0 for r in doc["runs"])
+    assert len(doc["index_problems"]) == 1 and str(bad) in doc["index_problems"][0]
+    code, doc = _json("runs", "--catalog", tmp_path / "nothing", "--format", "json")
+    assert code == 2 and _errors("runs", doc) == [] and doc["runs"] == []
+    assert doc["problems"][0]["path"] == str(tmp_path / "nothing")
+
+
 def test_the_envelope_is_there_when_nothing_could_be_read(tmp_path):
     bad = tmp_path / "x.log"
     bad.write_bytes(b"\x00")
@@ -126,7 +144,12 @@ def test_a_wrong_document_is_refused():
     assert _errors("diagnose", doc)
     meta = {"name": "r", "sources": [], "format": None, "runner": None, "segments": [], "skipped": {},
             "ended": "unknown", "crash_lines": []}
-    run = {"run": "r", "verdict": "healthy", "meta": meta, "plan": [], "findings": []}
+    run = {"run": "r", "verdict": "healthy", "headline": "nothing to fix", "verdict_line": "healthy — nothing to fix",
+           "root": None, "summary": "r", "meta": meta, "plan": [], "plan_text": "", "findings": []}
     ok = {"schema": "bevlog.diagnose/1", "runs": [run], "problems": [], "notes": []}
     assert not _errors("diagnose", ok)
     assert _errors("diagnose", {**ok, "runs": [{**run, "meta": {**meta, "tail": ["…"]}}]})
+    runs = {"schema": "bevlog.runs/1", "catalog": "c", "runs": [], "index_problems": [], "problems": [],
+            "notes": []}
+    assert not _errors("runs", runs)
+    assert _errors("runs", {**runs, "runs": [{"name": "r", "verdict": "fine"}]})

@@ -115,6 +115,29 @@ def test_no_control_character_of_a_log_reaches_the_terminal(evil_work_dir, case)
         assert _flat(f"boom {clean(EVIL)}") in _flat(out)  # the crash, on the log-integrity finding
 
 
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_index_and_runs_print_no_control_character(evil_work_dir, tmp_path, fmt):
+    """The catalog keeps the log's text exact; `index` and `runs` (runs and --problems) show
+    it with its control characters made visible, and JSON \\u-escapes them."""
+    root, run_dir = evil_work_dir
+    catalog = tmp_path / "catalog"
+    indexed = _invoke("index", run_dir, root / f"broken{EVIL_DIR}.log", "--catalog", catalog, "-j", "1")
+    assert indexed.exit_code == 2, indexed.output  # the broken file, one problem row
+    _assert_no_control(indexed.stdout, indexed.stderr)
+    assert f"error: {root}/broken{clean(EVIL_DIR)}.log: " in indexed.stderr
+    listed = _invoke("runs", "--catalog", catalog, "--format", fmt, *(["--wide"] if fmt == "table" else []))
+    unread = _invoke("runs", "--catalog", catalog, "--problems", "--format", fmt)
+    assert listed.exit_code == 0 and unread.exit_code == 0, listed.output + unread.output
+    _assert_no_control(listed.stdout, listed.stderr, unread.stdout, unread.stderr)
+    if fmt == "json":
+        doc = json.loads(listed.stdout)
+        assert [r["name"] for r in doc["runs"]] == [f"run{EVIL_DIR}"]  # exact
+        assert f"broken{EVIL_DIR}.log" in doc["index_problems"][0]
+    else:
+        assert _flat(clean(f"run{EVIL_DIR}")) in _flat(listed.stdout)
+        assert _flat(f"broken{clean(EVIL_DIR)}.log") in _flat(unread.stdout)
+
+
 def _flat(text: str) -> str:
     """Without whitespace: a table folds a long cell over lines."""
     return re.sub(r"\s+", "", text)

@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REAL_SET1
 
 import parsers
-from conftest import REAL_SET1
 from bevlog.align import AlignError
-from bevlog.compare import (MetricError, common_checkpoints, compare_runs, resolve_metric, run_labels,
-                            sparkline)
+from bevlog.compare import MetricError, compare_runs, resolve_metric, run_labels
+from bevlog.comparestats import common_checkpoints, sparkline
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "fixtures" / "compare"

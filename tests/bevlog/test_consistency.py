@@ -13,7 +13,7 @@ ROOTS = {
     "compare": REPO / "fixtures" / "compare",
     "variants": REPO / "fixtures" / "labelled" / "variants",
 }
-NOT_LOGS = {"README.md", "expected.json", "experiments_template.md"}
+NOT_LOGS = {"README.md", "expected.json"}
 
 
 def _entries(root: Path) -> list[str]:

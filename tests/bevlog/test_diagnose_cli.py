@@ -65,7 +65,7 @@ def test_json_schema_and_json_safe_meta():
         for f in r["findings"]:
             assert set(f) == FINDING_KEYS
             assert f["severity"] in ("info", "warning", "error")
-            assert set(f["fix"]) == {"text", "advice", "changes"}
+            assert set(f["fix"]) == {"text", "advice", "changes", "alternative"}
             assert f["role"] in ("cause", "consequence") and f["stage"]
             assert isinstance(f["fix"]["changes"], list)
     console = runs["eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_output"]

@@ -60,3 +60,39 @@ def test_a_note_does_not_overrule_a_problem_and_a_larger_cut_wins():
     assert fs[2].evidence["own_fix"] == {"lr": 1.2e-3}
     assert plan_of(fs).changes["lr"].to == 1.5e-4  # idempotent: the plan of the rewritten findings
     assert plan.summary() == "optimizer.lr 6.0e-04 → 1.5e-04, lr_config.warmup_iters = 1000"
+
+
+def _lr_batch_and_plan(path):
+    import parsers
+    from bevlog.diagnose import diagnose
+
+    d = diagnose(parsers.read(path))
+    (f,) = [f for f in d.findings if f.rule == "lr-batch"]
+    return f, d.plan
+
+
+def test_lr_batch_offers_a_larger_batch_only_where_something_grounds_it(real_logs):
+    """Instead of a lower lr, "keep it and reach batch N with gradient accumulation": N is
+    where the reference would give the run's lr. DETR3D (AdamW 2e-4 at batch 4): N = 8 is the
+    batch the recipe published 2e-4 at. Faster R-CNN at lr 0.1 (SGD): N = 80 exists only by linear
+    scaling, an SGD result, and says so. bevdetr at peak 5e-3 (AdamW): N = 20 would be an
+    extrapolation by a rule untested for AdamW (its one test here shows no sign that it holds), so
+    nothing is offered. Never part of the plan."""
+    detr3d, plan = _lr_batch_and_plan(real_logs / "set1" / "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
+    alt = detr3d.fix.alternative
+    assert alt.replaces == "lr" and alt.basis == "the DETR3D recipe's lr was set for total batch 8"
+    assert [(c.param, c.to, c.key) for c in alt.changes] == [
+        ("gradient_accumulation", 2, "optimizer_config.cumulative_iters (type='GradientCumulativeOptimizerHook')")]
+    assert "gradient_accumulation" not in plan.changes
+    assert detr3d.fix.text.endswith("or, instead of the lr change, optimizer_config.cumulative_iters "
+                                    "(type='GradientCumulativeOptimizerHook') = 2 (total batch 4 → 8 at the same lr): "
+                                    "the DETR3D recipe's lr was set for total batch 8")
+    rcnn, _ = _lr_batch_and_plan(real_logs / "set2" / "zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_tctplus_"
+                                                     "imagenetinit_lrx10")
+    assert rcnn.fix.alternative.changes[0].to == 10  # total batch 8 → 80
+    assert rcnn.fix.alternative.basis.startswith("linear lr–batch scaling (Goyal et al. 2017), an SGD result")
+    cyclic, _ = _lr_batch_and_plan(REPO / "fixtures" / "runs" / "seeds" / "cyclic-5x-s0")
+    assert cyclic.evidence["ratio"] == 2.5 and cyclic.fix.alternative is None
+    assert "accumulation" not in cyclic.fix.text
+    doc = cyclic.to_dict()
+    assert doc["fix"]["alternative"] is None and detr3d.to_dict()["fix"]["alternative"]["changes"][0]["to"] == 2

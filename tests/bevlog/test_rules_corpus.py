@@ -9,7 +9,7 @@ from labelled_runs import REPO, VARIANTS, corpus
 
 def _make_variants():
     spec = importlib.util.spec_from_file_location(
-        "make_variants", os.path.join(REPO, "fixtures", "labelled", "make_variants.py"))
+        "make_variants", os.path.join(REPO, "tools", "make_variants.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -40,19 +40,21 @@ def test_every_variant_has_labels_and_every_label_names_a_known_rule():
     assert {m["rule"] for e in corpus.entries() for m in e.get("must", [])} == set(RULE_IDS)
 
 
-def test_held_out_sweep_labels_are_what_their_script_derives_from_the_runs():
+def test_sweep_labels_are_what_their_script_derives_from_the_runs():
     """sweep_labels.json is label_sweep.py's output on the committed sweep logs (mAP and config
-    only); every run of fixtures/runs/seeds is labelled, and the outcome classes all occur."""
+    only); every run of fixtures/runs/seeds and fixtures/runs/converged is labelled, and the
+    outcome classes all occur."""
     spec = importlib.util.spec_from_file_location(
-        "label_sweep", os.path.join(REPO, "fixtures", "labelled", "label_sweep.py"))
+        "label_sweep", os.path.join(REPO, "tools", "label_sweep.py"))
     label_sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(label_sweep)
     import parsers
 
     entries = corpus.sweep_entries()
     assert {e["paths"][0] for e in entries} == {
-        os.path.join("fixtures", "runs", "seeds", d) for d in os.listdir(label_sweep.SWEEP)
-        if os.path.isdir(os.path.join(label_sweep.SWEEP, d))}
+        os.path.relpath(os.path.join(folder, d), REPO) for folder in label_sweep.SWEEPS.values()
+        for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d))}
+    assert {corpus.group_of(e) for e in entries} == {"sweep", "converged"}
     for e in entries:
         derived = label_sweep.labels_of(parsers.read(corpus.paths(e)[0]))
         assert {k: e[k] for k in derived if k != "kind"} == {k: v for k, v in derived.items() if k != "kind"}, e["id"]

@@ -139,7 +139,11 @@ def test_warmup_silent_when_trouble_is_late_or_absent(run_id):
 def test_oscillation_growing_scatter_on_a_flat_trend():
     (f,) = findings("variant/detr3d_oscillation", "oscillation")
     assert f.evidence["growth"] > 3 and f.start_epoch >= 5.5
-    assert {"param": "gradient_accumulation", "to": 2} in core(f.fix.changes)
+    # a larger batch is the alternative to a lower lr, not a second change on top of it
+    assert "gradient_accumulation" not in {c.param for c in f.fix.changes}
+    assert f.fix.alternative.replaces == "lr"
+    assert [c.param for c in f.fix.alternative.changes] == ["gradient_accumulation"]
+    assert f.fix.alternative.changes[0].to == 2 and "the gradient noise falls by √2" in f.fix.alternative.basis
 
 
 @pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/bevfusion-resumed",

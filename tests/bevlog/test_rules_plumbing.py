@@ -72,3 +72,14 @@ def test_diagnose_json_meta_keeps_its_shape():
     assert meta["lr_schedule"]["steps"] == [3] and meta["max_epochs"] == 4
     assert [s["resumed_from"] for s in meta["segments"]] == [None, {"epoch": 2, "iter": 66}]
     assert meta["ended"] == "finished" and isinstance(meta["skipped"], dict)
+
+
+def test_every_rule_lives_in_the_module_named_after_its_id():
+    """`bevlog/rules/<id, - as _>.py` (divergence.py for `divergence`): a rule is found by its
+    name, and its module holds one rule."""
+    from bevlog.rules import RULE_IDS, RULE_MODULES
+
+    assert [RULE_MODULES[r][0] for r in RULE_IDS] == [r.replace("-", "_") for r in RULE_IDS]
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bevlog", "rules")
+    modules = {f[:-3] for f in os.listdir(here) if f.endswith(".py") and not f.startswith("_")}
+    assert modules == {r.replace("-", "_") for r in RULE_IDS}
