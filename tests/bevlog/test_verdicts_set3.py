@@ -299,3 +299,10 @@ def test_the_held_out_audit_s_contradictions_are_caught():
                     Fix("", [Change("lr", 5e-6, 1e-5, None)]))
     found = contradictions(rt, dataclasses.replace(d, findings=[halve], plan=plan_of([halve], rt)))
     assert any("whose lr the log does not state" in c for c in found)
+
+
+def test_top_level_help_names_the_detr_family_inputs():
+    res = CliRunner().invoke(cli, ["--help"])
+    assert res.exit_code == 0
+    for word in ("mmengine", "log.txt", "detectron2", "TensorBoard"):
+        assert word in res.output, word
