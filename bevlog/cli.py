@@ -159,5 +159,6 @@ def _silence_stdout() -> None:
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bevlog")
 def cli():
-    """Read, compare and diagnose training logs of DETR-family 3D detectors
-    (mmcv 1.x and mmengine runners)."""
+    """Read, compare and diagnose training logs of DETR-family detectors: mmcv 1.x and
+    mmengine runners, DETR-style log.txt and MetricLogger consoles, detectron2/detrex,
+    TensorBoard event files."""

@@ -108,12 +108,24 @@ def metric_curve(run, label: str, metric: str, align: str, weight: float, overri
     return Curve(label, x, y, smooth, source, column)
 
 
+def require_iterations(runs, labels, align: str) -> None:
+    """AlignError (one line) when `align` counts iterations or samples and a run's steps are epochs
+    (a DETR log.txt: one row per epoch, no iteration and no sample count in it)."""
+    if align not in ("iters", "samples"):
+        return
+    for run, label in zip(runs, labels):
+        if getattr(run.meta, "step_unit", "iteration") == "epoch":
+            raise AlignError(f"run {label}: its log has one row per epoch and no iterations, so it cannot be "
+                             f"aligned by {'iterations' if align == 'iters' else 'samples seen'}; use --align epochs")
+
+
 def compare_runs(runs, metric: str = "loss", align: str = "epochs", weight: float = DEFAULT_WEIGHT,
                  overrides=None, labels=None, groups=None) -> Comparison:
     """Statistics of `metric` for every run on the `align` axis, and verdicts against the
     first run — or, when `groups` (bevlog.groups.find_groups) hold repeats, against the
     first group, with mean ± sd per group and paired differences."""
     labels = labels or run_labels(runs)
+    require_iterations(runs, labels, align)
     curves = [metric_curve(r, lab, metric, align, weight, overrides) for r, lab in zip(runs, labels)]
     if all(c is None for c in curves):
         raise MetricError(_missing_metric_message(runs, metric))

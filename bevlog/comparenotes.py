@@ -36,12 +36,18 @@ def iters_across_batches(runs, labels, overrides=None) -> list[str]:
     return []
 
 
+# DETR's log.txt and console write each weighted term twice: `loss_ce` (weighted, summed into the
+# total) and `loss_ce_unscaled` (the same term before its weight, for reading only)
+UNSCALED = "_unscaled"
+
+
 def loss_terms(run) -> set[str]:
-    """The loss terms a run logs (train columns with 'loss' in their name, the total
-    excluded), counting only columns that hold a value."""
+    """The loss terms a run's total sums (train columns with 'loss' in their name, the total
+    excluded, and the `_unscaled` copies, which are no terms of it), counting only columns that
+    hold a value."""
     train = run.train
     return {c for c in train.columns
-            if "loss" in c.lower() and c != TOTAL_LOSS and train[c].notna().any()}
+            if "loss" in c.lower() and c != TOTAL_LOSS and not c.endswith(UNSCALED) and train[c].notna().any()}
 
 
 def totals_differ(runs, curves, column: str) -> bool:

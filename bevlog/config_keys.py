@@ -1,11 +1,14 @@
 """Where a setting lives in the run's own config, and what is written there now.
 
 A fix names the config key and the value to write there. The same setting sits at different
-keys in the three layouts bevlog reads: mmcv 1.x (`optimizer.lr`, `lr_config.warmup_iters`,
+keys in the four layouts bevlog reads: mmcv 1.x (`optimizer.lr`, `lr_config.warmup_iters`,
 `runner.max_epochs`), mmengine (`optim_wrapper.optimizer.lr`, `param_scheduler[0].end`,
-`train_cfg.max_epochs`) and bevdetr's own `bevdetr = dict(...)` record, which its trainer reads
-(`bevdetr.lr`, `bevdetr.warmup_iters`). `key_for(param, meta)` answers with the key, None when
-the config does not hold the setting.
+`train_cfg.max_epochs`), bevdetr's own `bevdetr = dict(...)` record, which its trainer reads
+(`bevdetr.lr`, `bevdetr.warmup_iters`), and the command-line arguments of facebookresearch/detr's
+`main.py` and its descendants (Deformable-DETR, Conditional/DAB-DETR, DINO), which print them as a
+`Namespace(...)` (`--lr`, `--epochs`, `--lr_drop`, `--clip_max_norm`, `--batch_size`, `--dec_layers`).
+`key_for(param, meta)` answers with the key, None when the config does not hold the setting (a DETR
+`log.txt` carries no arguments: then nobody knows the key).
 """
 from __future__ import annotations
 
@@ -16,13 +19,23 @@ BEVDETR_KEYS = {"lr": "lr", "warmup_iters": "warmup_iters", "grad_clip": "clip",
                 "max_epochs": "epochs", "lr_steps": "steps", "num_decoder_layers": "layers", "batch": "batch"}
 
 
+# facebookresearch/detr main.py's argument for each setting (its descendants keep the names);
+# `lr_drop` is StepLR's period, `batch_size` per GPU
+DETR_ARGS = {"lr": "--lr", "grad_clip": "--clip_max_norm", "max_epochs": "--epochs", "lr_steps": "--lr_drop",
+             "num_decoder_layers": "--dec_layers", "batch": "--batch_size", "weight_decay": "--weight_decay"}
+
+
 def layout(cfg) -> str:
-    """'bevdetr' | 'mmengine' | 'mmcv' | 'unknown', from the config's own sections (mmdet 2.x
-    configs have a top-level `train_cfg` too: only `optim_wrapper` / `param_scheduler` say mmengine)."""
+    """'bevdetr' | 'mmengine' | 'mmcv' | 'detr-args' | 'unknown', from the config's own sections
+    (mmdet 2.x configs have a top-level `train_cfg` too: only `optim_wrapper` / `param_scheduler` say
+    mmengine; a flat mapping with a numeric `lr` and `batch_size` is a DETR `main.py`'s arguments)."""
     if not isinstance(cfg, dict):
         return "unknown"
     if isinstance(cfg.get("bevdetr"), dict):
         return "bevdetr"
+    if _number(cfg.get("lr")) and _number(cfg.get("batch_size")) and not any(
+            isinstance(cfg.get(k), dict) for k in ("optimizer", "optim_wrapper", "model")):
+        return "detr-args"
     if isinstance(cfg.get("optim_wrapper"), dict) or isinstance(cfg.get("param_scheduler"), (dict, list, tuple)):
         return "mmengine"
     if isinstance(cfg.get("optimizer"), dict) or isinstance(cfg.get("lr_config"), dict):
@@ -70,7 +83,16 @@ def key_for(param: str, meta) -> str | None:
         return _mmengine_key(param, cfg)
     if kind == "mmcv":
         return _mmcv_key(param, cfg)
+    if kind == "detr-args":
+        key = DETR_ARGS.get(param)
+        if param == "lr_steps" and cfg.get("lr_drop_epochs"):
+            return "--lr_drop_epochs"  # Deformable-DETR: milestones instead of a period
+        return key if key is not None and key[2:] in cfg else None
     return None
+
+
+def _number(v) -> bool:
+    return is_number(v) and v > 0
 
 
 def _mmengine_key(param: str, cfg: dict) -> str | None:
@@ -216,9 +238,20 @@ def current(param: str, meta):
     if param == "aux_loss":
         return meta.has_aux_loss
     if param == "lr_steps":
+        cfg = meta.config if isinstance(meta.config, dict) else {}
+        if layout(cfg) == "detr-args" and not cfg.get("lr_drop_epochs") and is_number(cfg.get("lr_drop")):
+            return int(cfg["lr_drop"])  # StepLR's period, one number
         found = milestones(meta)
         return found[0] if found else None
     return None
+
+
+def as_written(param: str, key: str | None, value):
+    """A value in the form its key takes: DETR's `--lr_drop` is one epoch (StepLR's period), not a
+    list of milestones."""
+    if param == "lr_steps" and key == DETR_ARGS["lr_steps"] and isinstance(value, (list, tuple)) and len(value) == 1:
+        return value[0]
+    return value
 
 
 def warmup_in_epochs(meta) -> bool:

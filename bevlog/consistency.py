@@ -9,7 +9,14 @@ new end or the scheduler's own end, a warmup longer than the run, a change to th
 there), a finding that says the log has no evaluation when it has some, a loss that "did not react"
 on rows where the log's loss jumped, "without an error" said of a log file (which does not record
 tracebacks), an lr called harmless although an earlier attempt at it went non-finite, a verdict whose
-status disagrees with its worst finding or that is "healthy" on a run with no train row.
+status disagrees with its worst finding or that is "healthy" on a run with no train row (unless
+the run only evaluated).
+
+Kinds found on the DETR-family logs (the held-out audit, docs/verdict_audit.md): iterations named
+in a log whose steps are epochs; trouble "after the warmup ended" where the logged lr still climbs;
+a debugger quit (a person) called a crash; a non-finite loss in a log that never wrote a total loss;
+an absolute lr written into a config whose lr the log does not state (a logged param group 0 may be
+a backbone's); a grad clip "fixed" to a value looser than the run's own.
 The suite runs it over every bundled run; an empty list is the only passing answer.
 """
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 from bevlog import config_keys
 from bevlog.findings import SEVERITY_RANK, is_number
 from bevlog.rules._common import outcome, phase_cuts, signals
+from bevlog.rules.log_integrity import DEBUGGER_FILE, STOP_EXCEPTIONS
 from bevlog.schedule import total_iters
 
 # rules that measure a trend over a window of rows: no window may span a phase boundary
@@ -38,8 +46,89 @@ def contradictions(run, diagnosis) -> list[str]:
     out += _silence(run, findings)
     out += _earlier_attempt(run, findings)
     out += _status(diagnosis)
-    if diagnosis.verdict == "healthy" and (run.train is None or not len(run.train)):
+    out += _units(run, findings)
+    out += _warmup_ended(run, findings)
+    out += _stops(findings)
+    out += _absent_loss(run, findings)
+    out += _plan_values(run, diagnosis.plan)
+    only_evaluated = any(f.rule == "log-integrity" and f.kind == "evaluation_only" for f in findings) and \
+        run.evals is not None and len(run.evals)
+    if diagnosis.verdict == "healthy" and (run.train is None or not len(run.train)) and not only_evaluated:
         out.append("verdict healthy on a run with no train row")
+    return out
+
+
+# iterations named as a length or a place ("within 5 iters", "at iter 300", "the 500-iter warmup")
+ITERATIONS = ("iters", "iter ", "-iter ", "iterations")
+
+
+def _units(run, findings) -> list[str]:
+    """A log of one row per epoch has no iterations: no finding measures or places anything in them."""
+    if getattr(run.meta, "step_unit", "iteration") != "epoch":
+        return []
+    out = []
+    for f in findings:
+        said = [w for w in ITERATIONS if w in f.message or (f.span and w in f.span)]
+        if said:
+            out.append(f"{f.rule} speaks of iterations ({said[0].strip()!r}) in a log whose steps are epochs")
+    return out
+
+
+def _warmup_ended(run, findings) -> list[str]:
+    """'Right after the warmup ended' is false where the logged lr goes on climbing past its end
+    (by a tenth or more), unless the schedule climbs by design (cyclic, OneCycle)."""
+    sig = signals(run)
+    if sig.schedule is not None and sig.schedule.policy in ("cyclic", "onecycle"):
+        return []
+    out = []
+    for f in findings:
+        end = f.evidence.get("warmup_end_step") if f.rule == "warmup" else None
+        if not is_number(end) or "warmup ended" not in f.message or not len(sig.step):
+            continue
+        at = np.flatnonzero(sig.step >= end)
+        if not len(at):
+            continue
+        lr_end = sig.lr[at[0]]
+        later = sig.lr[at[0]:]
+        later = later[np.isfinite(later)]
+        if np.isfinite(lr_end) and lr_end > 0 and len(later) and later.max() >= 1.1 * lr_end:
+            out.append(f"warmup says the warmup ended at step {int(end):,}, where the logged lr ({lr_end:.3g}) "
+                       f"goes on climbing to {later.max():.3g}")
+    return out
+
+
+def _stops(findings) -> list[str]:
+    """A person quitting the debugger (bdb.BdbQuit), Ctrl-C or a scheduler's signal is a stop, not a crash."""
+    out = []
+    for f in findings:
+        if f.rule != "log-integrity" or f.kind != "traceback":
+            continue
+        name = str(f.evidence.get("exception_type") or "").rsplit(".", 1)[-1]
+        raised = str(f.evidence.get("raised_at") or "")
+        file = raised.split('"')[1] if raised.count('"') >= 2 else raised
+        if name in STOP_EXCEPTIONS or DEBUGGER_FILE.search(file):
+            out.append(f"log-integrity calls a stop a crash ({name or file})")
+    return out
+
+
+def _absent_loss(run, findings) -> list[str]:
+    """A total loss the log never wrote is absent, not non-finite."""
+    if signals(run).loss_logged:
+        return []
+    return [f"{f.rule} says the loss went non-finite in a log that never wrote a total loss"
+            for f in findings if f.rule in ("nonfinite-loss", "warmup") and f.kind == "nonfinite"
+            and f.message.startswith("loss ")]
+
+
+def _plan_values(run, plan) -> list[str]:
+    """No absolute lr for a config whose lr the log does not state; no clip looser than the run's."""
+    out = []
+    lr = plan.changes.get("lr")
+    if lr is not None and lr.change.factor is None and is_number(lr.to) and not run.meta.lr:
+        out.append(f"the plan writes lr {lr.to:.3g} into a config whose lr the log does not state")
+    clip = plan.changes.get("grad_clip")
+    if clip is not None and is_number(clip.to) and is_number(run.meta.grad_clip) and clip.to > run.meta.grad_clip:
+        out.append(f"the plan loosens the grad clip from {run.meta.grad_clip:g} to {clip.to:g}")
     return out
 
 

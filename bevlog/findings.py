@@ -29,7 +29,10 @@ class Change(Mapping):
     (`optim_wrapper.optimizer.lr`, `lr_config.warmup_iters`), None when the config does not say.
     `to` / `frm` are config values: what to write and what is there. `effective_to` /
     `effective_from` are what the optimizer sees when that differs from the config value
-    (auto_scale_lr, the lr multiplier of the logged param group): `scale` says why.
+    (auto_scale_lr, the lr multiplier of the logged param group): `scale` says why. `factor` is a
+    relative change (the new value = `factor` × the one there now) for a value the log does not
+    state: then `to` and `frm` are None (an lr read from a logged param group that may be a
+    backbone's is no value to write into the config).
 
     Read it as a mapping too ({"param", "key", "from", "to", …}; absent values are left out), the
     shape JSON consumers and `bevlog validate` read.
@@ -43,12 +46,18 @@ class Change(Mapping):
     effective_from: Any = None
     scale: str | None = None  # why the effective value differs ("auto_scale_lr: base 32, batch 2, ×0.0625")
     reason: str = ""
+    factor: float | None = None  # relative change: new = factor × current, when the log does not state it
+
+    @property
+    def value(self):
+        """What the change writes, for comparing two proposals: `to`, or ('×', factor) when relative."""
+        return ("×", self.factor) if self.factor is not None else self.to
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"param": self.param, "to": self.to}
         for name, value in (("from", self.frm), ("key", self.key), ("effective_to", self.effective_to),
                             ("effective_from", self.effective_from), ("scale", self.scale),
-                            ("reason", self.reason or None)):
+                            ("reason", self.reason or None), ("factor", self.factor)):
             if value is not None:
                 out[name] = value
         return out
@@ -104,19 +113,22 @@ def change_of(mapping) -> Change:
     """A Change from its mapping view ({"param": "lr", "from": 1e-3, "to": 5e-4, "key": …})."""
     m = dict(mapping)
     return Change(m["param"], m.get("to"), m.get("from"), m.get("key"), m.get("effective_to"), m.get("effective_from"),
-                  m.get("scale"), m.get("reason") or "")
+                  m.get("scale"), m.get("reason") or "", m.get("factor"))
 
 
 @dataclass
 class Finding:
     """One problem (or notable normal event) in one run.
 
-    `start_step`/`end_step` are global iterations, `start_epoch`/`end_epoch` fractional
-    epochs (`epoch_f`); None for whole-run findings (e.g. lr-batch). `at` is the same place in the
-    log's own terms (`Epoch [6][1050/3750]`, `Iter [1200/90000]`). `message` is one sentence with
-    the numbers; `headline` its short form for the verdict line; `evidence` holds the figures
-    that triggered the rule. `stage` and `role` place it in the run's story (bevlog.verdict):
-    `role` is "cause" or "consequence", and a consequence names its cause in `because`.
+    `start_step`/`end_step` are global steps (iterations; epochs in a log of one row per epoch),
+    `start_epoch`/`end_epoch` fractional epochs (`epoch_f`); None for whole-run findings (e.g.
+    lr-batch). `span` is that place in words on bevlog's axis, in the run's own units ("epochs
+    6.2–9.8", "iter 1,200", "epoch 249" for a DETR log.txt); `at` is the same place in the log's own
+    terms (`Epoch [6][1050/3750]`, `Iter [1200/90000]`, `Epoch: [7]  [ 9500/30953]`, `iter: 1999`).
+    `message` is one sentence with the numbers; `headline` its short form for the verdict line;
+    `evidence` holds the figures that triggered the rule. `stage` and `role` place it in the run's
+    story (bevlog.verdict): `role` is "cause" or "consequence", and a consequence names its cause in
+    `because`.
     """
 
     run: str
@@ -131,6 +143,7 @@ class Finding:
     fix: Fix | None = None
     at: str | None = None
     headline: str | None = None
+    span: str | None = None
     stage: str | None = None
     role: str | None = None
     because: str | None = None

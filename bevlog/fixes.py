@@ -27,6 +27,13 @@ from bevlog.schedule import total_iters
 # grad clipping: the DETR-family configs (DETR3D, PETR, StreamPETR, mmdet3d) clip the global
 # grad_norm at max_norm=35 (norm_type=2); it caps a rare bad batch without touching normal steps.
 CLIP_MAX_NORM = 35
+# facebookresearch/detr main.py (`--clip_max_norm`, default 0.1) and its descendants (Deformable-DETR,
+# Conditional/DAB-DETR, DINO's main.py; RT-DETR's `clip_max_norm: 0.1`) clip far tighter: a run of
+# that lineage gets their value, and one whose log does not show its arguments gets none (it clips at
+# 0.1 by default: 35 would loosen it 350×).
+DETR_CLIP_MAX_NORM = 0.1
+# the libraries whose runs have no mmcv/mmengine config: their clip is their arguments'
+DETR_LINEAGE = ("detr", "detectron2", "tensorboard")
 # warmup: mmdet's schedules warm up linearly over 500 iterations; a run that blew up right after a
 # shorter (or no) warmup gets at least this, and twice its own when it already had one.
 MIN_WARMUP_ITERS = 500
@@ -134,9 +141,16 @@ def proposals(findings) -> dict[str, list[Proposal]]:
             continue
         own = f.evidence.get("own_fix", {}) if isinstance(f.evidence, dict) else {}
         for c in f.fix.changes:
-            mine = replace(c, to=own[c.param]) if c.param in own else c
+            mine = _with_value(c, own[c.param]) if c.param in own else c
             out.setdefault(c.param, []).append(Proposal(f.rule, f.severity, mine))
     return out
+
+
+def _with_value(c: Change, value) -> Change:
+    """`c` writing `value` (a Change.value: a config value, or ('×', factor) for a relative change)."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "×":
+        return replace(c, to=None, frm=None, factor=value[1])
+    return replace(c, to=value, factor=None)
 
 
 def reconcile(param: str, props: list[Proposal]) -> Proposal:
@@ -149,6 +163,9 @@ def reconcile(param: str, props: list[Proposal]) -> Proposal:
     the highest. Anything else (flags, lists): the most severe proposal's value."""
     strong = [p for p in props if SEVERITY_RANK[p.severity] >= SEVERITY_RANK["warning"]]
     pool = strong or props
+    relative = [p for p in pool if is_number(p.change.factor)]
+    if relative:  # the log does not state the value: the largest cut, as a factor
+        return min(relative, key=lambda p: float(p.change.factor or 0.0))
     numbers = [p for p in pool if is_number(p.change.to)]
     if param == "lr" and numbers:
         lower = [p for p in numbers if is_number(p.change.frm) and p.change.to < p.change.frm]
@@ -167,9 +184,9 @@ def plan_of(findings, run=None) -> Plan:
         chosen = reconcile(param, props)
         frm = next((p.change.frm for p in props if p.change.frm is not None), None)
         severity = max((p.severity for p in props), key=SEVERITY_RANK.__getitem__)
-        set_by = _unique(p.rule for p in props if _same(p.change.to, chosen.change.to))
-        plan.changes[param] = PlannedChange(replace(chosen.change, frm=frm), severity, set_by,
-                                            _unique(p.rule for p in props))
+        set_by = _unique(p.rule for p in props if _same(p.change.value, chosen.change.value))
+        planned = chosen.change if chosen.change.factor is not None else replace(chosen.change, frm=frm)
+        plan.changes[param] = PlannedChange(planned, severity, set_by, _unique(p.rule for p in props))
     if run is not None:
         check_plan(plan, run)
     return plan
@@ -188,7 +205,9 @@ def check_plan(plan: Plan, run) -> None:
         if in_epochs == unit_epochs:
             moved = scaled_milestones(ms, float(length.frm), float(length.to))
             if moved != ms:
-                c = Change("lr_steps", moved, ms, config_keys.key_for("lr_steps", meta),
+                key = config_keys.key_for("lr_steps", meta)
+                c = Change("lr_steps", config_keys.as_written("lr_steps", key, moved),
+                           config_keys.as_written("lr_steps", key, ms), key,
                            reason=f"milestones move with the new length ({plain(length.frm)} → {plain(length.to)}): "
                                   "the same share of the run")
                 plan.changes["lr_steps"] = PlannedChange(c, length.severity, ["plan"], list(length.rules))
@@ -232,9 +251,9 @@ def apply_plan(findings, plan: Plan) -> None:
             if planned is None:
                 changes.append(c)
                 continue
-            mine = own.get(c.param, c.to)
+            mine = own.get(c.param, c.value)
             changes.append(planned.change)
-            if not _same(mine, planned.to):
+            if not _same(mine, planned.change.value):
                 own[c.param] = mine
                 lost[c.param] = (mine, planned.set_by)
         f.fix.changes = changes
@@ -246,6 +265,8 @@ def apply_plan(findings, plan: Plan) -> None:
 # ---- words -------------------------------------------------------------------------------
 
 def value_text(param: str, value) -> str:
+    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "×":
+        return factor_text(value[1])
     if param == "lr" and is_number(value):
         return fmt(value)
     if isinstance(value, bool):
@@ -253,9 +274,19 @@ def value_text(param: str, value) -> str:
     return plain(value)
 
 
+def factor_text(factor: float) -> str:
+    """'÷ 2', '÷ 3', '× 1.5': a relative change in words a person reads at a glance."""
+    if factor < 1:
+        return f"÷ {plain(float(f'{1 / factor:.2g}'))}"
+    return f"× {plain(float(f'{factor:.2g}'))}"
+
+
 def change_text(c: Change, short: bool = False) -> str:
-    """'optim_wrapper.optimizer.lr 0.005 → 0.0025 (effective 3.1e-04 → 1.6e-04: auto_scale_lr …)'."""
+    """'optim_wrapper.optimizer.lr 0.005 → 0.0025 (effective 3.1e-04 → 1.6e-04: auto_scale_lr …)';
+    'lr ÷ 2' when the log does not state the value there (a relative change)."""
     name = c.key or c.param
+    if c.factor is not None:
+        return f"{name} {factor_text(c.factor)}"
     if c.frm is not None and not isinstance(c.to, bool):
         text = f"{name} {value_text(c.param, c.frm)} → {value_text(c.param, c.to)}"
     elif c.key:

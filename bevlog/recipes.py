@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from bevlog.config_keys import layout
 from bevlog.findings import is_number
 
 # a reference scaled by more than this factor from its recipe's batch is an extrapolation
@@ -42,6 +43,8 @@ class Recipe:
     optimizers: tuple = ("adamw",)
     peak_ratio: float = 1.0  # peak lr / base lr of its schedule (cyclic: target_ratio)
     family: str = "detr"  # detr | dense | two-stage | bev-conv: how a too-high lr shows (fix wording)
+    group0: str = ""  # what the logged lr (parameter group 0) is, when it is not the base lr
+    group0_lr: float | None = None  # that group's lr in the recipe (at its total batch)
 
     def lr_at(self, total_batch: float) -> tuple[float, float]:
         """(low, high) lr at this total batch, linear scaling."""
@@ -93,6 +96,32 @@ RECIPES = (
            f"mmdet configs/_base_/schedules/schedule_1x.py (faster-rcnn_r50_fpn_1x_coco.py): SGD 0.02, 8 GPUs × 2 "
            f"({MMDET})", optimizers=("sgd",), family="two-stage"),
 )
+# Recipes of runs that have no mmcv/mmengine config: the DETR lineage's own trainers. Their logs carry
+# the arguments (facebookresearch/detr-style `Namespace(...)`, identified by `detr_args_recipe`) or
+# nothing (a log.txt: identified by its loss terms, `recipe_from_terms`).
+DETR_MAIN = Recipe(
+    "DETR", ("DETR",), 1e-4, 16,
+    "facebookresearch/detr main.py defaults (AdamW lr 1e-4, lr_backbone 1e-5, batch_size 2 per GPU, weight_decay "
+    "1e-4, epochs 300, lr_drop 200, clip_max_norm 0.1) with its README's 8 GPUs: total batch 16; the paper trained "
+    "at 64 (16 GPUs × 4) with the same lr, so the lr was not scaled with the batch there (not re-read here: as the "
+    "repository's defaults are commonly quoted)")
+DEFORMABLE_MAIN = Recipe(
+    "Deformable DETR", ("DeformableDETR",), 2e-4, 32,
+    "fundamentalvision/Deformable-DETR main.py defaults (AdamW lr 2e-4, lr_backbone 2e-5, batch_size 2 per GPU, "
+    "epochs 50, lr_drop 40, clip_max_norm 0.1) at the total batch 32 its README states and mmdet's port names "
+    "(deformable-detr_r50_16xb2-50e_coco.py, 16 GPUs × 2); the README's single-node command runs 8 × 2 = 16 "
+    "(not re-read here)")
+RT_DETR = Recipe(
+    "RT-DETR", ("RTDETR", "RTDETRTransformer"), 1e-4, 16,
+    "lyuwenyu/RT-DETR rtdetr_pytorch configs (AdamW lr 1e-4, backbone 1e-5, 4 GPUs × 4, 72 epochs for 6x, "
+    "clip_max_norm 0.1; not re-read here)",
+    group0="the backbone's: RT-DETR's first parameter group, at a tenth of the base lr in its recipe", group0_lr=1e-5)
+RF_DETR = Recipe(
+    "RF-DETR", ("RFDETR", "LWDETR"), 1e-4, 16,
+    "rfdetr 1.11.2 (PyPI) rfdetr/config.py TrainConfig: AdamW lr 1e-4, lr_encoder 1.5e-4, batch_size 4 × "
+    "grad_accum_steps (4 before 1.11: an effective batch of 16, still its auto_batch_target_effective), "
+    "weight_decay 1e-4, epochs 100, clip_max_norm 0.1, EMA on")
+
 # bevdetr's own measured recipe as data (bevdetr/recipe.py: HEALTHY_RANGE, HEALTHY_BATCH, SOURCE;
 # tests/bevlog/test_recipes.py asserts they agree)
 BEVDETR_RECIPE = Recipe("bevdetr", ("BEVDETR",), 1e-3, 8,
@@ -176,12 +205,36 @@ def recipe_for(cfg) -> Recipe | None:
             return Recipe("bevdetr", BEVDETR_RECIPE.model_types, float(min(low, lr)), int(batch),
                           "as the log declares it in its config, bevdetr_recipe",
                           lr_high=float(max(high, lr)), optimizers=(optimizer,))
+    args = detr_args_recipe(cfg)
+    if args is not None:
+        return args
     types = model_types(cfg)
     if BEVDETR_RECIPE.model_types[0] in types:
         return BEVDETR_RECIPE
     for recipe in RECIPES:
         if types & set(recipe.model_types):
             return recipe
+    return None
+
+
+def detr_args_recipe(cfg) -> Recipe | None:
+    """The recipe of a DETR `main.py` whose arguments are the config: Deformable DETR when they name
+    its multi-scale deformable attention (`num_feature_levels`, `dec_n_points`), else DETR; None for
+    anything that is no such argument dump."""
+    if layout(cfg) != "detr-args":
+        return None
+    if "num_feature_levels" in cfg or "dec_n_points" in cfg:
+        return DEFORMABLE_MAIN
+    if "lr_drop" in cfg and "lr_backbone" in cfg:
+        return DETR_MAIN
+    return None
+
+
+def recipe_from_terms(columns) -> Recipe | None:
+    """A recipe told by the loss terms a log writes, for a log without config or arguments: RT-DETR's
+    varifocal loss (`loss_vfl`, its own); None when the terms do not tell."""
+    if any("loss_vfl" in str(c) for c in columns):
+        return RT_DETR
     return None
 
 

@@ -368,6 +368,13 @@ def _warmup_from_log(step: np.ndarray, lr: np.ndarray, live: bool) -> tuple[int,
         tail = lr[finite][-LIVE_SETTLED_ROWS:]
         if tail[-1] > tail[0] * 1.001:
             return n, None  # the lr is still climbing: the warmup has not ended
+    whole = float(np.nanmax(lr))
+    if whole > peak / PEAK_REACHED:
+        # the lr climbs on past the first half's peak: if it reaches its top only in the last rows,
+        # the log ends while it is still warming up (a finished reading of a cut run, too)
+        top = np.flatnonzero(finite & (lr >= PEAK_REACHED * whole))
+        if len(top) and top[0] >= n - LIVE_SETTLED_ROWS:
+            return n, None
     reached = np.flatnonzero(finite & (lr >= PEAK_REACHED * peak))
     row = int(reached[0]) if len(reached) else 0
     if row == 0:
@@ -439,11 +446,16 @@ def lr_changes(sig, sched: Schedule, drop_ratio: float = 0.7, rise_ratio: float 
             (after <= drop_ratio * before) | (after >= rise_ratio * before))
     for k in np.flatnonzero(marked) + 1:  # only the few marked rows go through Python
         j, b, a = int(idx[k]), float(v[k - 1]), float(v[k])
+        prev = v[max(0, k - flat_rows):k]
         if a <= drop_ratio * b:
-            prev = v[max(0, k - flat_rows):k]
             if not (prev.max() - prev.min()) <= flat_tol * prev.max() + 2 * q:
                 continue  # a fall without a flat stretch before it is a curve, not a step
-        out.append(LrChange(j, b, a, sched.classify(j, b, a, float(sig.step[j]))))
+        kind = sched.classify(j, b, a, float(sig.step[j]))
+        if kind == "restart" and (len(prev) < 2 or prev[-1] > prev[0] * (1 + flat_tol) + 2 * q):
+            # a rise on an lr that was already climbing (or with nothing logged before it) is the
+            # ramp going on, not a restart: a restart comes after a flat or falling lr
+            kind = "warmup"
+        out.append(LrChange(j, b, a, kind))
     return out
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from bevlog.findings import SEVERITY_RANK, Finding
 from bevlog.fixes import Plan, change_text
+from bevlog.rules.log_integrity import exception_noun
 
 STAGES = ("never-trained", "crashed", "never-learned", "non-finite", "diverged", "unstable", "slow", "settings",
           "stopped", "notes")
@@ -178,6 +179,10 @@ def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = Tru
     worst = max((f.rank for f in findings), default=-1)
     stopped = next((f for f in findings if stage_of(f) == "stopped"), None)
     if told is None:
+        only = next((f for f in findings if f.rule == "log-integrity" and f.kind == "evaluation_only"), None)
+        if not trained and only is not None:
+            # a launch that only evaluated: nothing was trained, and nothing in it went wrong
+            return Verdict("healthy", short(only), only.rule, only.rule, "", rerun=rerun)
         if not trained:
             return Verdict("needs attention", "no train row was understood: nothing to judge", None, None, "",
                            rerun=rerun)
@@ -214,10 +219,10 @@ def rerun_text(findings: list[Finding]) -> str:
 def _first_fix(root: Finding) -> str | None:
     """What comes before any config change: the exception a run died of, what stopped it training."""
     if root.stage == "crashed" and root.evidence.get("exception_type"):
-        return f"the {root.evidence['exception_type']} it died of"
+        return f"{exception_noun(root.evidence['exception_type'])} it died of"
     if root.stage == "never-trained" and root.kind == "never_trained":
         exc = root.evidence.get("exception_type")
-        return f"the {exc} it died of" if exc else "what stopped it before its first iteration"
+        return f"{exception_noun(exc)} it died of" if exc else "what stopped it before its first iteration"
     return None
 
 

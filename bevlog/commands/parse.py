@@ -36,8 +36,11 @@ MAX_WIDTH = {"run": 28, "ended": 24}
 def command(ctx, paths, fmt, frame, out, wide, jobs):
     """Read training logs and summarise each run.
 
-    PATH may be a log file (.log, .log.json, scalars.json, console capture, .gz), a work dir
-    (searched recursively, one run per run directory), a glob, or - for stdin.
+    PATH may be a log file — mmcv/mmengine .log, .log.json and scalars.json, their console
+    captures (nohup.out, slurm-*.out), a DETR-style log.txt, DETR's MetricLogger console output,
+    detectron2/detrex metrics.json and its console log, TensorBoard event files (the
+    'tensorboard' extra), any of them .gz — a work dir (searched recursively, one run per run
+    directory), a glob, or - for stdin.
 
     \b
     Examples:

@@ -14,14 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bevlog import config_keys
+from bevlog import config_keys, fixes
 from bevlog.evaluations import detection_series, headline_series
 from bevlog.findings import Alternative, Change, Finding, Fix, is_number
 from bevlog.fixes import render_fix
 from bevlog.numbers import fmt, nice_lr, pct  # noqa: F401 - the rules' number words
+from bevlog.recipes import recipe_from_terms
 from bevlog.schedule import lr_changes, lr_scale, model_schedule, starts_mid_run, total_iters
 from bevlog.smooth import rolling_median
-from bevlog.where import at_text, log_terms, span_text
+from bevlog.where import at_text, epoch_label, log_terms, span_text, steps_text  # noqa: F401 - the rules' place words
 from parsers import Meta, segment_starts
 
 CACHE_KEY = "bevlog.signals"
@@ -61,6 +62,15 @@ class Signals:
     schedule: Any = None  # bevlog.schedule.Schedule: the lr schedule from the config and the logged lr
     mid_run: bool = False  # the log starts in the middle of a run without a resume line
     derived: dict = field(default_factory=dict)  # values computed from these on first use (phases)
+    step_unit: str = "iteration"  # what a step counts: "epoch" when every row is a whole epoch (Meta.step_unit)
+    epoch_base: int | None = None  # the log counts epochs from this (DETR: 0), Meta.epoch_base
+    # the total loss is in the log: False when the `loss` column holds no value at all while loss terms
+    # do (or none is logged): a total that was never logged is absent, not non-finite
+    loss_logged: bool = True
+
+    def steps(self, n) -> str:
+        """A length on the step axis in the run's units: '2,001 iters', '5 epochs'."""
+        return steps_text(n, self.step_unit)
 
 
 def run_cache(run) -> dict:
@@ -102,7 +112,24 @@ def _compute(run) -> Signals:
     resumed = bool(len(run.meta.segments) and run.meta.segments[0].resumed_from is not None)
     mid_run = not resumed and starts_mid_run(run.meta, step, epoch_f)
     return Signals(t, step, epoch_f, loss, loss_raw, lr, sched.warmup_end_row, sched.warmup_iters, window,
-                   interval, iter_runner, truncated, segment_starts(t), sched, mid_run)
+                   interval, iter_runner, truncated, segment_starts(t), sched, mid_run,
+                   step_unit=str(run.meta.step_unit or "iteration"), epoch_base=run.meta.epoch_base,
+                   loss_logged=total_loss_logged(t))
+
+
+def total_loss_logged(t: pd.DataFrame) -> bool:
+    """Is the total loss in the log? Not when its column holds no value at all (no number, no nan/inf
+    the log wrote) while a loss term has finite values, or when no loss term is logged either: a
+    format that logs only terms (TensorBoard tags, ultralytics) or none has no total, and an absent
+    total is not a non-finite one. A total that is nan in every row beside terms that are nan too is
+    a run the log shows non-finite from its first row."""
+    if "loss" not in t:
+        return False
+    total = pd.to_numeric(t["loss"], errors="coerce").to_numpy(dtype=float)
+    if (~np.isnan(total)).any():
+        return True
+    terms = loss_columns(t)
+    return bool(terms) and not any(np.isfinite(column(t, c)).any() for c in terms)
 
 
 def phase_cuts(sig: Signals) -> list[int]:
@@ -218,10 +245,17 @@ def lr_change(run, sig: Signals, *, config_to=None, logged_to=None, effective_to
     (`logged_to`, param group 0: a ratio to the schedule's logged peak carries over to the
     config, whatever lr multiplier or auto-scaling sits between), or the lr the optimizer should
     see (`effective_to`: a reference lr at the run's batch). The config value follows from the
-    run's `LrScale` (mmengine's auto_scale_lr)."""
+    run's `LrScale` (mmengine's auto_scale_lr).
+
+    When the log does not state the config's lr (a DETR log.txt, an mmcv json without its config),
+    the logged lr is only parameter group 0's — a backbone group at a tenth of the base lr in
+    RT-DETR and in configs with a backbone lr_mult — and no value to write: the change is then
+    relative (`factor`: "lr ÷ 2"), never a wrong absolute value."""
     scale = lr_scale(run.meta)
     config = scale.config_lr
     logged_peak = sig.schedule.peak_lr() if sig.schedule is not None else None
+    if not config:
+        return _relative_lr_change(run, sig, config_to, logged_to, logged_peak, reason)
     if logged_to is not None:
         if config and logged_peak:
             config_to = config * logged_to / logged_peak
@@ -241,6 +275,25 @@ def lr_change(run, sig: Signals, *, config_to=None, logged_to=None, effective_to
                   scale.why or None, reason)
 
 
+def _relative_lr_change(run, sig: Signals, config_to, logged_to, logged_peak, reason: str) -> Change | None:
+    """The lr change as a factor of the config's (unstated) lr."""
+    logged = peak_logged_lr(sig)
+    if logged_to is not None and (logged_peak or logged):
+        factor = logged_to / (logged_peak or logged)
+    elif config_to is not None and lr_for_fix(run.meta, sig):
+        factor = config_to / lr_for_fix(run.meta, sig)
+    else:
+        return None
+    if not is_number(factor) or factor <= 0:
+        return None
+    recipe = recipe_from_terms(sig.t.columns)
+    group0 = f" ({recipe.group0})" if recipe is not None and recipe.group0 else ", which may be a backbone group"
+    why = (f"the log does not state the config's lr; its logged lr ({fmt(logged)}) is parameter group 0's{group0}"
+           if logged else "the log does not state the config's lr")
+    return Change("lr", None, None, config_keys.key_for("lr", run.meta),
+                  reason="; ".join(x for x in (reason, why) if x), factor=float(factor))
+
+
 def lower_lr_fix(meta_or_run, sig: Signals, divisor: float, reason: str = "") -> list[Change]:
     """The lr change most rules suggest: the run's config lr / divisor."""
     run = meta_or_run
@@ -249,6 +302,21 @@ def lower_lr_fix(meta_or_run, sig: Signals, divisor: float, reason: str = "") ->
         return []
     c = lr_change(run, sig, config_to=base / divisor, reason=reason or f"the lr / {divisor:g}")
     return [c] if c is not None else []
+
+
+def clip_change(run) -> Change | None:
+    """A grad clip for a run that has none: mmdet3d's DETR configs' max_norm 35, or DETR's own 0.1
+    for a run of the facebookresearch/detr lineage whose arguments say it does not clip; None when
+    the log cannot say whether the run clips (a DETR log.txt without its arguments)."""
+    meta = run.meta
+    if meta.grad_clip:
+        return None
+    if meta.library in fixes.DETR_LINEAGE:
+        if not isinstance(meta.config, dict):
+            return None
+        return change(run, "grad_clip", fixes.DETR_CLIP_MAX_NORM,
+                      reason="facebookresearch/detr's --clip_max_norm default")
+    return change(run, "grad_clip", fixes.CLIP_MAX_NORM, reason="the mmdet3d DETR configs' clip")
 
 
 def warmup_change(run, sig: Signals, to: int, reason: str) -> Change:
@@ -319,7 +387,7 @@ def outcome(run) -> Outcome:
             trained=bool(len(sig.step)), metric=head,
             at_chance=bool(det is not None and len(det) >= 2 and det.at_chance()),
             learns=bool(head is not None and head.learns_well()), loss_fall=loss_fall(sig),
-            ends_nonfinite=bool(len(sig.loss_raw) and "loss" in sig.t and not np.isfinite(sig.loss_raw[-1])
+            ends_nonfinite=bool(len(sig.loss_raw) and sig.loss_logged and not np.isfinite(sig.loss_raw[-1])
                                 and not sig.last_truncated),
             failed_attempt=_failed_attempt(run, sig))
     return cache["bevlog.outcome"]
@@ -372,6 +440,7 @@ def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last
 
     start_step, end_step = at(sig.step, first), at(sig.step, last)
     changes = [c for c in (changes or []) if c is not None]
+    span = where(sig, first, last if last != first else None) if start_step is not None and len(sig.step) else None
     return Finding(
         run=run.name, rule=rule, severity=severity,
         start_step=int(start_step) if start_step is not None else None,
@@ -380,7 +449,7 @@ def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last
         message=message, evidence=evidence,
         fix=Fix(render_fix(changes, advice, alternative=alternative), changes, advice, alternative),
         at=at_text(row_terms(run, sig, first), row_terms(run, sig, last)) if start_step is not None else None,
-        headline=headline,
+        headline=headline, span=span,
     )
 
 
@@ -391,9 +460,8 @@ def row_terms(run, sig: Signals, i: int | None) -> str | None:
     i = min(max(i, 0), len(sig.step) - 1)
     t = sig.t
     get = (lambda name: float(t[name].iat[i]) if name in t and is_number(t[name].iat[i]) else None)
-    meta = run.meta
-    return log_terms(get("epoch"), get("iter"), get("iters_per_epoch") or meta.iters_per_epoch, sig.step[i],
-                     meta.runner, meta.library, meta.max_iters)
+    return log_terms(run.meta, get("epoch"), get("iter"), get("iters_per_epoch") or run.meta.iters_per_epoch,
+                     sig.step[i])
 
 
 def _round(x):
@@ -401,9 +469,31 @@ def _round(x):
 
 
 def where(sig: Signals, first: int, last: int | None = None) -> str:
-    """'epoch 6.2', 'epochs 6.2–9.8' or 'iter 1,200' / 'iters 1,200–4,000' (bevlog.where)."""
+    """'epoch 6.2', 'epochs 6.2–9.8' or 'iter 1,200' / 'iters 1,200–4,000'; 'epoch 249' in a log of
+    one row per epoch (bevlog.where)."""
     def pair(i):
+        i = min(max(i, 0), len(sig.step) - 1)
         e = sig.epoch_f[i] if len(sig.epoch_f) else float("nan")
         return float(sig.step[i]), float(e)
 
-    return span_text(pair(first), pair(last) if last is not None else None, sig.iter_runner)
+    return span_text(pair(first), pair(last) if last is not None else None, sig.iter_runner, sig.step_unit,
+                     sig.epoch_base)
+
+
+def epoch_words(sig: Signals, epoch) -> str:
+    """'epoch 249': a whole epoch (an evaluation's, a checkpoint's) as the log counts it."""
+    return f"epoch {epoch_label(epoch, sig.epoch_base)}"
+
+
+def resume_words(sig: Signals, point, with_iter: bool = True) -> str:
+    """Where a launch resumed, as the log counts: 'epoch 12, iter 45000' (mmcv's checkpoint of epoch
+    12; 'epoch 12' without `with_iter`), 'the checkpoint after epoch 34' (a log counting epochs from 0,
+    whose next row is epoch 35); no iteration in a log of one row per epoch."""
+    if point is None or (point.epoch is None and point.iter is None):
+        return "an earlier checkpoint"
+    if sig.epoch_base is not None and sig.epoch_base != 1 and is_number(point.epoch):
+        return f"the checkpoint after epoch {int(point.epoch) - 1 + sig.epoch_base}"
+    parts = [f"epoch {point.epoch}"] if point.epoch is not None else []
+    if point.iter is not None and sig.step_unit != "epoch" and (with_iter or not parts):
+        parts.append(f"iter {point.iter}")
+    return ", ".join(parts)

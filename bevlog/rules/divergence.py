@@ -20,7 +20,7 @@ import numpy as np
 from bevlog import fixes
 from bevlog.recipes import lr_reference
 from bevlog.rules._common import (
-    change,
+    clip_change,
     column,
     doc,
     finding,
@@ -172,9 +172,8 @@ def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
     if warm < min_warmup:
         changes.append(warmup_change(run, sig, min_warmup, f"linear, from {fixes.WARMUP_RATIO_TEXT} of the lr"))
     else:
-        advice = f"keep the warmup of {warm:,} iters"
-    if not meta.grad_clip:
-        changes.append(change(run, "grad_clip", fixes.CLIP_MAX_NORM, reason="the DETR-family configs' clip"))
+        advice = f"keep the warmup of {warm:,} iterations"
+    changes.append(clip_change(run))
     return advice, changes
 
 
@@ -196,9 +195,11 @@ def _first_rising_component(sig, min_row, hi, rise):
 
 
 def _span(sig, lo, hi):
+    if sig.step_unit == "epoch":
+        return sig.steps(hi - lo + 1)  # a row is an epoch: the rows are the length
     if not sig.iter_runner and np.isfinite(sig.epoch_f[lo]) and np.isfinite(sig.epoch_f[hi]):
         return f"{sig.epoch_f[hi] - sig.epoch_f[lo]:.1f} epochs ({hi - lo + 1} rows)"
-    return f"{int(sig.step[hi] - sig.step[lo]):,} iters ({hi - lo + 1} rows)"
+    return f"{sig.steps(sig.step[hi] - sig.step[lo])} ({hi - lo + 1} rows)"
 
 
 def _median(x):

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog.findings import is_number
-from bevlog.rules._common import doc, finding, fmt, outcome, signals
-from bevlog.where import log_terms
+from bevlog.rules._common import doc, finding, fmt, outcome, resume_words, signals
+from bevlog.where import log_terms, span_text
 
 RULE_ID = "earlier-attempt"
 SUMMARY = "rows a resume re-ran went non-finite in the earlier attempt (the attempt failed, the resume did not)"
@@ -47,18 +47,17 @@ def _report(run, sig, seg, rows, bad):
     row = rows.iloc[int(bad[0])]
     get = (lambda name: float(row[name]) if name in row and is_number(row[name]) else None)
     epoch_f, lr, step = get("epoch_f"), get("lr"), get("step")
-    place = log_terms(get("epoch"), get("iter"), get("iters_per_epoch") or meta.iters_per_epoch, step,
-                      meta.runner, meta.library, meta.max_iters)
+    place = log_terms(meta, get("epoch"), get("iter"), get("iters_per_epoch") or meta.iters_per_epoch, step)
     what = "NaN" if np.isnan(rows["loss"].to_numpy(dtype=float)[bad[0]]) else "inf"
     attempt = "the first attempt" if seg == 0 else f"launch {seg + 1}"
-    at = f"epoch {epoch_f:.1f}" if epoch_f is not None and meta.runner != "iter" else f"iter {int(step or 0):,}"
+    at = span_text((step if step is not None else float("nan"), epoch_f if epoch_f is not None else float("nan")),
+                   None, meta.runner == "iter", sig.step_unit, sig.epoch_base)
     by = int(rows["superseded_by"].iloc[0]) if "superseded_by" in rows else seg + 1
     resumed = meta.segments[by].resumed_from if 0 <= by < len(meta.segments) else None
-    back = (f"epoch {resumed.epoch}" if resumed is not None and resumed.epoch is not None
-            else (f"iter {resumed.iter}" if resumed is not None else "an earlier checkpoint"))
+    back = resume_words(sig, resumed, with_iter=False)
     after = _after(run, sig, by)
     headline = f"{attempt} went {what} at {at} at lr {fmt(lr)}; the run resumed from {back} and then {after[0]}"
-    message = (f"{attempt} went {what} at {at}{f' ({place})' if place else ''} at lr {fmt(lr)} and "
+    message = (f"{attempt} went {what} at {at}{f' ({place})' if place and place != at else ''} at lr {fmt(lr)} and "
                f"{len(bad)} of its {len(rows)} re-run rows are non-finite; the run resumed from {back} and then "
                f"{after[0]}{after[1]}")
     evidence = {"kind": "nonfinite", "segment": seg, "first_step": step, "first_epoch": epoch_f, "lr_at_onset": lr,

@@ -5,6 +5,8 @@ Noise is the robust row-to-row scatter of a layer's loss around its rolling medi
 their relative scatter grows a little in healthy runs — about 1.2× in absolute terms on the
 real DETR3D and Conditional-DETR logs). Final-layer scatter ≥2× the first layer's over the
 second half of the run points at unstable refinement or an lr too high for the deep layers.
+A log of one row per epoch (a DETR log.txt) is not judged: a row is a whole epoch's mean, and the
+scatter of such means is not the row-to-row noise the ratio was measured on.
 """
 from __future__ import annotations
 
@@ -33,8 +35,8 @@ class Thresholds:
                                    "(early on the layers have not separated yet)")
 
 def find_layer_unstable(run, th: Thresholds = Thresholds()):
-    if not mature(run, th.min_progress):
-        return []
+    if not mature(run, th.min_progress) or signals(run).step_unit == "epoch":
+        return []  # (a row that is a whole epoch's mean has no row-to-row noise left to compare)
     series = late_series(run, th.window_frac)
     if not len(series):
         return []

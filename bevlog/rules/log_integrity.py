@@ -23,7 +23,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import column, doc, finding, row_terms, signals, where
+from bevlog.evaluations import headline_series
+from bevlog.rules._common import (
+    column,
+    doc,
+    finding,
+    fmt,
+    loss_columns,
+    phase_of,
+    resume_words,
+    row_terms,
+    signals,
+    where,
+)
 from bevlog.schedule import total_iters
 from parsers import Crash, last_lines, last_traceback
 
@@ -34,7 +46,11 @@ SIGNAL_LINE = re.compile(r"SIGTERM|SIGKILL|SIGHUP|Signals\.SIG\w+|got signal:? ?
                          r"CANCELLED AT|DUE TO TIME LIMIT|oom[-_ ]kill", re.IGNORECASE)
 # exceptions that are a stop, not a failure
 STOP_EXCEPTIONS = {"KeyboardInterrupt": "by a person (KeyboardInterrupt: Ctrl-C)",
-                   "SignalException": "by a signal (a scheduler, or the OOM killer)"}
+                   "SignalException": "by a signal (a scheduler, or the OOM killer)",
+                   "BdbQuit": "by a person (bdb.BdbQuit: quit from the debugger)"}
+# Python's debugger raises BdbQuit from its own module when a person quits it (`q` at a pdb prompt)
+DEBUGGER_FILE = re.compile(r"(^|[/\\])bdb\.py$")
+UNNAMED = "an exception"  # the parsers' word for an exception whose name the log does not show
 
 
 @dataclass(frozen=True)
@@ -62,7 +78,9 @@ def _ending(run, sig, live):
     if n == 0 and not has_evals and _has_header(meta):
         return [_never_trained(run, sig, ended, live)]
     out = []
-    if n == 0:
+    if n == 0 and has_evals:
+        out.append(_evaluation_only(run, sig))
+    elif n == 0:
         out.append(_no_rows(run, sig))
     crash = _crash(meta, ended)
     stop = _stop_kind(crash, meta.tail)
@@ -70,7 +88,7 @@ def _ending(run, sig, live):
         out.append(_died(run, sig, crash, progress, total))
     elif stop is not None and not live:
         msg = f"the run was stopped {progress}{stop}" + (
-            f" ({crash.exception})" if crash and crash.exception != crash.type else "")
+            f" ({crash.exception})" if crash and crash.exception != crash.type and crash.type != UNNAMED else "")
         out.append(finding(run, RULE_ID, "info", sig, last, last, msg,
                            {"kind": "stopped", "by": stop, "last_step": _int(sig.step[-1]) if n else None,
                             "planned_steps": total, "exception_type": crash.type if crash else None},
@@ -94,8 +112,13 @@ def _ending(run, sig, live):
 
 def _stop_kind(crash, tail) -> str | None:
     """'by a person (…)' / 'by a signal (…)' when the run was stopped rather than failed, else None."""
-    if crash is not None and crash.type in STOP_EXCEPTIONS:
-        return STOP_EXCEPTIONS[crash.type]
+    if crash is not None:
+        name = crash.type.rsplit(".", 1)[-1]
+        if name in STOP_EXCEPTIONS:
+            return STOP_EXCEPTIONS[name]
+        if crash.file and DEBUGGER_FILE.search(crash.file) or any(
+                str(line).strip().rsplit(".", 1)[-1] == "BdbQuit" for line in list(tail or ())[-20:]):
+            return STOP_EXCEPTIONS["BdbQuit"]
     if any(SIGNAL_LINE.search(str(line).strip()) for line in list(tail or ())[-5:]):
         return STOP_EXCEPTIONS["SignalException"]
     return None
@@ -111,9 +134,41 @@ def _no_rows(run, sig):
                    "no train row was understood")
 
 
+def _evaluation_only(run, sig):
+    """Evaluations and not one train row: a launch that only evaluated (`--eval-only`, a test script),
+    not a log bevlog failed to read."""
+    series = headline_series(run)
+    ev = run.evals
+    said = ""
+    if series is not None and len(series):
+        said = f": {series.name} {series.value[-1]:.4g}" + (f" at its last of {len(series)} evaluations"
+                                                             if len(series) > 1 else "")
+    msg = (f"evaluation only: the log has {len(ev)} evaluation value{'s' if len(ev) != 1 else ''} and no train "
+           f"row{said}; nothing was trained in it")
+    return finding(run, RULE_ID, "info", sig, None, None, msg,
+                   {"kind": "evaluation_only", "evaluations": int(len(ev)),
+                    "metric": series.name if series is not None else None,
+                    "value": float(series.value[-1]) if series is not None and len(series) else None},
+                   "nothing to change: read the training launches for how the model was trained", [],
+                   f"evaluation only{said}")
+
+
+def _no_total_loss(run, sig):
+    """Loss terms and no total: the log never wrote one (TensorBoard tags, ultralytics). Rules that
+    read the total say nothing; none makes one up from the terms."""
+    terms = loss_columns(sig.t)
+    listed = ", ".join(terms[:4]) + (f" … ({len(terms)})" if len(terms) > 4 else "")
+    msg = (f"the log has no total loss, only its terms ({listed})" if terms else
+           "the log has no loss at all") + ": what the rules read from the total loss is not judged"
+    return finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "no_total_loss", "terms": terms},
+                   "log the total loss too (the sum the optimizer minimises) to have it judged", [])
+
+
 def _structure(run, sig):
     out = []
     meta = run.meta
+    if len(sig.step) and not sig.loss_logged:
+        out.append(_no_total_loss(run, sig))
     segments = meta.segments
     resumed = [s for s in segments if s.resumed_from is not None]
     if len(segments) > 1 or resumed:
@@ -142,7 +197,7 @@ def _structure(run, sig):
 
 
 def _resumes(run, sig, segments, resumed):
-    parts = [f"epoch {s.resumed_from.epoch}, iter {s.resumed_from.iter}" for s in resumed]
+    parts = [resume_words(sig, s.resumed_from) for s in resumed]
     superseded = run.superseded
     kept = len(superseded) if superseded is not None else segments.dropped_rows
     msg = ((f"the log has {len(segments)} segments" if len(segments) > 1 else "the log starts at a resume")
@@ -199,7 +254,9 @@ def _died(run, sig, crash, progress, total):
     n = len(sig.step)
     raised = f", raised in {crash.where}" if crash.file else ""
     raised += f" (called from {crash.caller})" if crash.caller else ""
-    msg = f"the run died {progress}with {crash.exception}{raised}"
+    exception = crash.exception if crash.type != UNNAMED else "an exception whose name the log does not show"
+    rose = _loss_rose_before(sig)
+    msg = f"the run died {progress}with {exception}{raised}" + (f"; before it, {rose}" if rose else "")
     at = f" raised at {_short(crash.file)}:{crash.line}" if crash.file else " at the end of the log"
     if crash.caller:
         own = crash.caller.split('"')[1] if crash.caller.count('"') >= 2 else crash.caller
@@ -208,8 +265,35 @@ def _died(run, sig, crash, progress, total):
                    {"kind": "traceback", "exception": crash.exception, "exception_type": crash.type,
                     "exception_message": crash.message, "raised_at": crash.where, "called_from": crash.caller,
                     "last_step": _int(sig.step[-1]) if n else None, "planned_steps": total},
-                   f"fix the {crash.type}{at}, then resume from the last checkpoint", [],
-                   f"it crashed {progress}with {crash.exception}")
+                   f"fix {exception_noun(crash.type)}{at}, then resume from the last checkpoint", [],
+                   f"it crashed {progress}with {crash.exception}" + (f" after {rose}" if rose else ""))
+
+
+# the loss at the last row this many times its lowest of the launch: the crash came after a blow-up
+CRASH_AFTER_RISE = 1.5
+
+
+def _loss_rose_before(sig) -> str | None:
+    """'the loss rose ×2.1 (82.2 → 173)': the last launch's loss before a crash, when it ended far
+    above its lowest (an exception after a blow-up — degenerate boxes, an assertion — is often its
+    consequence); None otherwise."""
+    n = len(sig.loss)
+    if n < 2:
+        return None
+    lo, hi = phase_of(sig, n - 1)
+    loss = sig.loss[lo:hi]
+    finite = np.flatnonzero(np.isfinite(loss))
+    if len(finite) < 2 or loss[finite[-1]] <= 0:
+        return None
+    low, last = float(np.min(loss[finite])), float(loss[finite[-1]])
+    if not low > 0 or last < CRASH_AFTER_RISE * low:
+        return None
+    return f"the loss rose ×{last / low:.1f} ({fmt(low)} → {fmt(last)})"
+
+
+def exception_noun(name: str | None) -> str:
+    """'the RuntimeError', or 'the exception' when the log does not name it."""
+    return "the exception" if not name or name == UNNAMED else f"the {name}"
 
 
 def _short(path: str) -> str:
@@ -251,7 +335,7 @@ def _never_trained(run, sig, ended, live):
     evidence = {"kind": "never_trained", "last_lines": ends, "segments": len(run.meta.segments) or 1}
     if crash:
         evidence.update(exception=crash.exception, exception_type=crash.type, raised_at=crash.where)
-        fix = f"fix the {crash.type} it died of, then start again"
+        fix = f"fix {exception_noun(crash.type)} it died of, then start again"
     else:
         fix = ("see what the launch did after its last line (out of memory, killed by the scheduler, a data "
                "loader that hangs): run it in the foreground with one worker (workers_per_gpu=0) to see the error")
@@ -278,12 +362,20 @@ def _planned_steps(meta):
 
 
 def _progress(sig, total):
+    """'at epoch 10.5 (step 20,850 of 159,600, 13%) ', 'at iter 32 ', 'at epoch 299 ': where the log
+    ends, with its step only where the place does not already say it."""
     if not len(sig.step):
         return ""
     at = where(sig, len(sig.step) - 1)
+    last = int(sig.step[-1])
     if total:
-        return f"at {at} (step {int(sig.step[-1]):,} of {total:,}, {sig.step[-1] / total:.0%}) "
-    return f"at {at} (step {int(sig.step[-1]):,}) "
+        share = f"{sig.step[-1] / total:.0%}"
+        if at == f"iter {last:,}":
+            return f"at {at} of {total:,} ({share}) "
+        return f"at {at} (step {last:,} of {total:,}, {share}) "
+    if at == f"iter {last:,}" or sig.step_unit == "epoch":
+        return f"at {at} "
+    return f"at {at} (step {last:,}) "
 
 
 def _row_of(steps, s):

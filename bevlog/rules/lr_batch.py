@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from bevlog import fixes
 from bevlog.findings import Alternative
-from bevlog.recipes import lr_reference
+from bevlog.recipes import lr_reference, recipe_from_terms
 from bevlog.rules._common import base_lr, change, doc, finding, fmt, lr_change, outcome, signals
 from bevlog.schedule import lr_scale
 
@@ -59,7 +59,35 @@ KNOWN_SIZES = [
 
 
 def find_lr_batch(run, th: Thresholds = Thresholds()):
-    return _lr_against_reference(run, th) + _iters_per_epoch(run, th)
+    return _lr_against_reference(run, th) + _group0_against_recipe(run, th) + _iters_per_epoch(run, th)
+
+
+def _group0_against_recipe(run, th):
+    """A log without config (a DETR log.txt) whose loss terms name its model (RT-DETR's `loss_vfl`):
+    the logged lr is the recipe's first parameter group (RT-DETR: the backbone), compared with that
+    group's lr in the recipe. The batch is unknown, so nothing is scaled and it is only ever a note."""
+    if run.meta.lr:
+        return []
+    sig = signals(run)
+    recipe = recipe_from_terms(sig.t.columns)
+    lr = sig.lr[(sig.lr > 0) & (sig.lr < float("inf"))] if len(sig.lr) else sig.lr
+    if recipe is None or not recipe.group0_lr or not len(lr):
+        return []
+    logged = float(max(lr))
+    ratio = logged / recipe.group0_lr
+    if th.low_ratio < ratio < th.warn_ratio:
+        return []
+    direction = "high" if ratio > 1 else "low"
+    message = (f"the logged lr {fmt(logged)} is {recipe.group0}: {ratio:.2g}× the {recipe.name} recipe's "
+               f"{fmt(recipe.group0_lr)} for it at total batch {recipe.total_batch}; this log states neither its "
+               f"batch nor its base lr, so nothing is scaled: a note")
+    evidence = {"kind": "group0", "lr": logged, "reference_lr": recipe.group0_lr, "ratio": ratio,
+                "direction": direction, "reference_name": recipe.name, "reference_text": recipe.source,
+                "recipe_batch": recipe.total_batch}
+    advice = (f"check the backbone's lr against the base lr (the {recipe.name} recipe keeps it at a tenth)"
+              if direction == "high" else "")
+    return [finding(run, RULE_ID, "info", sig, None, None, message, evidence, advice, [],
+                    f"the logged lr is {ratio:.2g}× the {recipe.name} recipe's for that group")]
 
 
 def _lr_against_reference(run, th):

@@ -55,21 +55,21 @@ def find_lr_drop(run, th: Thresholds = Thresholds()):
         before, after = before[np.isfinite(before)], after[np.isfinite(after)]
         change = (float(np.median(after) / np.median(before) - 1)
                   if len(before) and len(after) and np.median(before) > 0 else float("nan"))
-        iters = int(sig.step[min(i + th.rows - 1, len(sig.step) - 1)] - sig.step[i - 1]) if i > 0 else 0
+        within = sig.steps(sig.step[min(i + th.rows - 1, len(sig.step) - 1)] - sig.step[i - 1] if i > 0 else 0)
         is_drop = ch.kind == "step"
         loss_fell = bool(np.isfinite(change) and change <= -th.moved)
-        evals = (_evals_around(series, float(sig.step[i]), float(sig.epoch_f[i]), loss_fell, th)
-                 if is_drop else None)
+        here_step, here_epoch = _change_point(sig, i)
+        evals = _evals_around(series, here_step, here_epoch, loss_fell, th) if is_drop else None
         if not np.isfinite(change):
             loss_text = "the loss around it is not logged"
         elif is_drop and change <= -th.moved:
-            loss_text = f"the loss fell {-change:.1%} within {iters:,} iters"
+            loss_text = f"the loss fell {-change:.1%} within {within}"
         elif not is_drop and change >= th.moved:
-            loss_text = f"the loss rose {change:.1%} within {iters:,} iters: expected after a restart"
+            loss_text = f"the loss rose {change:.1%} within {within}: expected after a restart"
         elif abs(change) < th.moved:
-            loss_text = f"the loss barely moved ({pct(change)} within {iters:,} iters)"
+            loss_text = f"the loss barely moved ({pct(change)} within {within})"
         else:
-            loss_text = f"the loss moved {pct(change)} within {iters:,} iters, against the step"
+            loss_text = f"the loss moved {pct(change)} within {within}, against the step"
         message = f"lr {fmt(ch.before)} → {fmt(ch.after)} at {where(sig, i)}; {loss_text}"
         evidence = {"lr_before": ch.before, "lr_after": ch.after, "loss_change": change,
                     "kind": "step" if is_drop else "restart", "step": int(sig.step[i])}
@@ -83,6 +83,17 @@ def find_lr_drop(run, th: Thresholds = Thresholds()):
             evidence.update(numbers, metric_verdict=verdict)
         out.append(finding(run, RULE_ID, "info", sig, i, i, message, evidence, fix, []))
     return out
+
+
+def _change_point(sig, i: int) -> tuple[float, float]:
+    """(step, epoch) where the lr change arriving at row i took effect. A logged row of iterations
+    holds the lr at its own iteration; a row that is a whole epoch (a DETR log.txt) holds the epoch
+    that ended at its step, trained from its start at the new lr: the change took effect where the
+    row before ended, so the evaluation stamped with that row's own step is already after it."""
+    step, epoch = float(sig.step[i]), float(sig.epoch_f[i])
+    if sig.step_unit == "epoch":
+        return step - 1, epoch - 1
+    return step, epoch
 
 
 def _evals_around(series, step: float, epoch: float, loss_fell: bool, th):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bevlog.rules._common import column, doc, finding, signals
+from bevlog.rules._common import column, doc, epoch_label, finding, signals
 
 RULE_ID = "memory-growth"
 SUMMARY = "GPU memory grows steadily across epochs (≥ 15% overall, still growing at the end)"
@@ -37,7 +37,7 @@ def find_memory_growth(run, th: Thresholds = Thresholds()):
     if ok.sum() < th.min_parts * 2:
         return []
     epochs = column(sig.t, "epoch")
-    levels, labels, bounds = _parts(mem, epochs, ok, th)
+    levels, labels, bounds = _parts(mem, epochs, ok, th, sig.epoch_base)
     if len(levels) < th.min_parts:
         return []
     growth = levels[-1] / levels[0] - 1
@@ -56,7 +56,7 @@ def find_memory_growth(run, th: Thresholds = Thresholds()):
     return [finding(run, RULE_ID, "info", sig, bounds[0], bounds[1], message, evidence, fix, [])]
 
 
-def _parts(mem, epochs, ok, th):
+def _parts(mem, epochs, ok, th, epoch_base=None):
     """(median memory per part, part labels, (first row, last row))."""
     rows = np.flatnonzero(ok)
     e = epochs[rows]
@@ -64,8 +64,8 @@ def _parts(mem, epochs, ok, th):
         # one grouped median per epoch, linear in rows (not a mask over every row per epoch)
         per_epoch = pd.Series(mem[rows]).groupby(e).median().sort_index()
         keys = per_epoch.index.to_numpy()
-        return [float(v) for v in per_epoch.to_numpy()], [f"epoch {int(k)}" for k in (keys[0], keys[-1])], \
-            (int(rows[0]), int(rows[-1]))
+        labels = [f"epoch {epoch_label(k, epoch_base)}" for k in (keys[0], keys[-1])]
+        return [float(v) for v in per_epoch.to_numpy()], labels, (int(rows[0]), int(rows[-1]))
     parts = np.array_split(rows, th.chunks)
     levels = [float(np.median(mem[p])) for p in parts if len(p)]
     return levels, ["the first tenth", "the last tenth"], (int(rows[0]), int(rows[-1]))

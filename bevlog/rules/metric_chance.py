@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bevlog.evaluations import CHANCE_MAP, CHANCE_NDS, DETECTION, pick
-from bevlog.rules._common import doc, finding, fmt, rolling_median, signals
+from bevlog.rules._common import doc, epoch_label, finding, fmt, rolling_median, signals
 
 RULE_ID = "metric-chance"
 SUMMARY = "detection metric at chance (mAP/NDS ≈ 0) at every evaluation, or collapsed below its own best; " \
@@ -62,7 +62,7 @@ def find_metric_chance(run, th: Thresholds = Thresholds(), live: bool = False):
     ev = run.evals
     if ev is None or not len(ev):
         return []
-    table = _Evals(ev)
+    table = _Evals(ev, run.meta.epoch_base)
     out = []
     metric = table.pick(DETECTION)
     if metric is not None:
@@ -74,7 +74,8 @@ def find_metric_chance(run, th: Thresholds = Thresholds(), live: bool = False):
 class _Evals:
     """The evals frame as numpy arrays, read once per run."""
 
-    def __init__(self, ev):
+    def __init__(self, ev, epoch_base=None):
+        self.epoch_base = epoch_base
         order = np.argsort(ev["step"].to_numpy(dtype=float), kind="stable")
         self.metric = ev["metric"].to_numpy(dtype=object)[order]
         self.value = ev["value"].to_numpy(dtype=float)[order]
@@ -88,7 +89,8 @@ class _Evals:
     def series(self, metric):
         """(values, labels like 'epoch 3' / 'iter 1,500') of one metric's finite evaluations, in time order."""
         rows = (self.metric == metric) & np.isfinite(self.value)
-        labels = [f"epoch {int(e)}" if np.isfinite(e) else (f"iter {int(s):,}" if np.isfinite(s) else "?")
+        labels = [f"epoch {epoch_label(e, self.epoch_base)}" if np.isfinite(e)
+                  else (f"iter {int(s):,}" if np.isfinite(s) else "?")
                   for e, s in zip(self.epoch[rows], self.step[rows])]
         return self.value[rows], labels
 
@@ -125,7 +127,7 @@ def _dead_or_collapsed(run, table, metric, th, live=False):
                        f"too early to say — a DETR takes off late")
             return [finding(run, RULE_ID, "info", sig, None, last_row, message, evidence,
                             "nothing to change yet; watch the next evaluations", [])]
-        return [finding(run, RULE_ID, severity, sig, None, last_row, message, evidence, _fix(loss_fell, th), [],
+        return [finding(run, RULE_ID, severity, sig, None, last_row, message, evidence, _fix(run, loss_fell, th), [],
                         f"{metric} stayed at chance: the model detects nothing")]
 
     message = (f"{metric} collapsed from {best:.4f} at {labels[best_i]} to {last:.4f} at {labels[-1]} "
@@ -167,13 +169,15 @@ def _loss_trend(run, th):
     return f" while the loss {verb} ({fmt(first)}, the median of its first three rows → {fmt(last)})", fell
 
 
-def _fix(loss_fell, th):
+def _fix(run, loss_fell, th):
     if loss_fell is not None and loss_fell >= th.loss_fell:
         return ("the loss learns but the evaluation finds nothing: check that the class names / label ids the "
                 "evaluation uses match the training annotations, that the test pipeline (scale, normalisation) "
                 "and the box decoding match training, then evaluate a few training images")
-    return ("the model never started detecting: lower the peak lr / lengthen warmup (see no-takeoff, lr-batch), "
-            "check that the annotations reach the loss, and overfit one batch")
+    # name only the findings that can be there: lr-batch needs the config's lr and batch
+    see = "see no-takeoff, lr-batch" if run.meta.lr and run.meta.total_batch else "see no-takeoff"
+    return (f"the model never started detecting: check that the pretrained weights loaded and that the annotations "
+            f"reach the loss, overfit one batch, then lower the peak lr / lengthen warmup ({see})")
 
 
 def _components(run, table, th):

@@ -3,7 +3,9 @@
 A logged row is a mean over the logging interval, so one bad iteration makes the row nan/inf.
 A run that recovers on the next rows gets a warning; one that stays non-finite is broken.
 The first component to go bad is named: at the first bad row, the non-finite component
-that had risen most over its recent median. (A loss that is exactly 0 is `loss-zero`'s.)
+that had risen most over its recent median. (A loss that is exactly 0 is `loss-zero`'s.) A total
+loss the log never wrote (TensorBoard tags, a format that logs only its terms) is absent, not nan:
+then only a term that goes non-finite after finite values counts.
 """
 from __future__ import annotations
 
@@ -47,9 +49,9 @@ def find_nonfinite_loss(run, th: Thresholds = Thresholds()):
         return []
     out = []
     comps = loss_columns(t)
-    if "loss" in t:
+    if sig.loss_logged:
         bad = nonfinite_rows(sig, sig.loss_raw)
-    else:  # no total logged: any component going non-finite
+    else:  # no total logged (absent, not non-finite): any component going non-finite after a finite value
         bad = np.zeros(len(t), dtype=bool)
         for c in comps:
             v = column(t, c)

@@ -6,6 +6,9 @@ whose scatter is ≥2× the median scatter of the windows before it, two windows
 while the smoothed loss moves less than 2% across each, is an lr at the edge of stability
 (or a batch too small for it). In healthy runs the scatter drifts up slowly as the loss
 falls (≈1.6× over a whole DETR3D run); growth is judged against the windows just before.
+A log of one row per epoch (a DETR log.txt) is not judged: each row is the mean of a whole epoch of
+iterations, whose scatter is the iteration noise divided by √(iterations per epoch) — ±0.3% on
+RT-DETR's — and says nothing about the lr's stability.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from bevlog import fixes
 from bevlog.findings import Alternative
 from bevlog.rules._common import (
     change,
+    clip_change,
     doc,
     finding,
     lower_lr_fix,
@@ -43,6 +47,8 @@ class Thresholds:
 
 def find_oscillation(run, th: Thresholds = Thresholds()):
     sig = signals(run)
+    if sig.step_unit == "epoch":
+        return []  # a row that is a whole epoch's mean has averaged the iteration noise away
     # the last phase of the run (after its last resume or warm restart), past warmup: no window
     # spans a boundary, where the loss jumps with the lr
     start, end = phase_of(sig, len(sig.step) - 1) if len(sig.step) else (0, 0)
@@ -92,8 +98,7 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
     evidence = {"scatter": now, "scatter_before": ref, "growth": now / ref,
                 "trend": [float(x) for x in trends[w0:w1 + 1]], "window_rows": int(size)}
     changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
-    if not run.meta.grad_clip:
-        changes.append(change(run, "grad_clip", fixes.CLIP_MAX_NORM, reason="the DETR-family configs' clip"))
+    changes.append(clip_change(run))
     batch = run.meta.total_batch
     doubled = (f"total batch {batch} → {batch * fixes.ACCUMULATION_STEPS} at the same lr" if batch
                else "twice the batch at the same lr")

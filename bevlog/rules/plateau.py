@@ -8,6 +8,11 @@ peak); a loss that is rising belongs to divergence. The peak is the schedule's
 is measured against the config's lr, never against what is left of the run's maximum (without a
 config such a log is not judged). The window never spans a resume or a warm restart: it lies in
 the run's last phase, and a last phase too short for it is not judged.
+
+A run trained at one constant lr from its first row to its last (no warmup, no decay: RT-DETR's
+recipe) whose headline metric rose and ends near its best has converged at that lr: its plateau is
+where such a recipe ends, not a stall a schedule should have prevented. That is a note (a decay is
+what step recipes gain their last points with), not a warning.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bevlog.rules._common import doc, finding, fmt, phase_of, signals, where
+from bevlog.rules._common import doc, finding, fmt, outcome, phase_of, signals, where
 
 RULE_ID = "plateau"
 SUMMARY = "loss fell <1% over the last window while the lr is still ≥10% of its peak"
@@ -28,6 +33,8 @@ class Thresholds:
     min_fall: float = doc(0.01, "a relative fall below this is a plateau")
     max_rise: float = doc(0.10, "a rise above this is divergence's business, not a plateau")
     lr_frac: float = doc(0.10, "only while the lr is still ≥ this fraction of its peak")
+    constant_lr: float = doc(0.01, "an lr whose highest and lowest logged values differ by less than this "
+                                   "is constant")
 
 
 def find_plateau(run, th: Thresholds = Thresholds()):
@@ -59,5 +66,16 @@ def find_plateau(run, th: Thresholds = Thresholds()):
                 "lr_end": float(lr_end), "lr_peak": float(peak), "rows": int(rows)}
     fix = ("check the lr schedule against the run's length (see schedule), the lr against the total batch "
            "(see lr-batch), that pretrained weights loaded, and that the model can overfit one batch")
-    return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [],
+    severity = "warning"
+    lr = sig.lr[np.isfinite(sig.lr) & (sig.lr > 0)]
+    result = outcome(run)
+    if len(lr) and lr.max() <= lr.min() * (1 + th.constant_lr) and result.learns and result.metric is not None:
+        m = result.metric
+        severity = "info"
+        message += (f"; the lr was {fmt(lr_end)} from the first row to the last and {m.name} ended near its best "
+                    f"({fmt(m.value[-1])}, best {fmt(m.best)}): the run converged at this lr")
+        evidence["converged_constant_lr"] = True
+        fix = ("nothing is wrong; a decay of the lr (×0.1 for the last tenth of the run) is what step recipes "
+               "gain more with")
+    return [finding(run, RULE_ID, severity, sig, lo, n - 1, message, evidence, fix, [],
                     f"the loss stopped falling at {where(sig, lo)} while the lr is still {lr_end / peak:.0%} of its peak")]

@@ -7,7 +7,9 @@ over while the lr is still climbing, so nothing is said to happen "after" it. Th
 lr climbs; this rule looks at the rows just after it: a loss that climbs ≥25% over its
 minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast — unless the
 grad_norm jumps recur long after it (then they are the peak lr's own trouble, grad-spike's business,
-and a longer warmup would not stop them).
+and a longer warmup would not stop them). A log that ends while the lr is still warming up has
+no "after": there the rule looks at the warmup itself, and a loss that climbs ≥25% over its minimum
+while the lr climbs, and has not come back when the log ends, is the lr's doing as it rises.
 """
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ def find_warmup(run, th: Thresholds = Thresholds(), live: bool = False):
         return []  # the log starts mid-run: its warmup (if any) is not in it
     start, warm = warmup_end(sig, live)
     right_after = max(th.right_after_rows, start)
+    if start >= n and n:
+        return _climb_inside(run, sig, th)
     if n - start < th.rise_rows + 2:
         return []
     horizon = min(n, start + 3 * right_after)
@@ -76,7 +80,7 @@ def _trouble(sig, start, horizon, right_after, th):
     # a missing `loss` column reads as NaN everywhere: only a logged column has non-finite rows
     bad = np.flatnonzero(~np.isfinite(sig.loss_raw[start:horizon]))
     began_inside = start > 0 and not np.isfinite(sig.loss_raw[start - 1])  # non-finite before warmup ended
-    if "loss" in sig.t and len(bad) and bad[0] < right_after and not began_inside:
+    if sig.loss_logged and len(bad) and bad[0] < right_after and not began_inside:
         row = start + int(bad[0])
         return row, f"loss became non-finite at {where(sig, row)}", {"kind": "nonfinite"}
     s = rolling_median(sig.loss[start:horizon], sig.window)
@@ -109,3 +113,37 @@ def _trouble(sig, start, horizon, right_after, th):
             return (row, f"grad_norm jumped ×{ratio[hits[0]]:.0f} at {where(sig, row)}",
                     {"kind": "grad", "ratio": float(ratio[hits[0]])})
     return None
+
+
+def _climb_inside(run, sig, th):
+    """The log ends inside the warmup: a smoothed loss ≥ `rise` over its running minimum for
+    `rise_rows` rows that is still up at the last row rose with the lr."""
+    s = rolling_median(sig.loss, sig.window)
+    finite = np.isfinite(s)
+    if finite.sum() <= th.rise_rows:
+        return []
+    runmin = np.fmin.accumulate(np.where(finite, s, np.inf))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excess = np.where(finite & (runmin > 0), s / runmin - 1, 0.0)
+    last = int(np.flatnonzero(finite)[-1])
+    for a, b in runs_of(excess >= th.rise):
+        if b - a + 1 < th.rise_rows or b < last:
+            continue  # too short, or it came back before the log ends
+        min_row = int(np.flatnonzero(s[:a + 1] == runmin[a])[-1])
+        # onset: where the smoothed loss left its minimum for good (within a tenth of the rise of it)
+        near = np.flatnonzero(np.nan_to_num(s[min_row:a + 1], nan=np.inf) <= runmin[a] * (1 + th.rise / 10))
+        onset = min_row + int(near[-1]) if len(near) else min_row
+        peak = float(np.nanmax(excess[a:b + 1]))
+        lr = sig.lr
+        lr_min, lr_end = (float(lr[onset]), float(lr[last])) if np.isfinite(lr[[onset, last]]).all() else (None, None)
+        lr_text = (f" while the lr warmed up from {fmt(lr_min)} to {fmt(lr_end)} (still climbing when the log ends)"
+                   if lr_min and lr_end else " while the lr was still warming up when the log ends")
+        message = (f"loss climbed {pct(peak)} over its minimum {fmt(runmin[a])} from {where(sig, onset)}"
+                   f"{lr_text}: it rises with the lr")
+        evidence = {"kind": "rise_in_warmup", "rise": peak, "min_loss": float(runmin[a]),
+                    "lr_at_minimum": lr_min, "lr_at_end": lr_end}
+        advice = ("a lower peak lr, or a longer warmup" + (f": the loss left its minimum at lr {fmt(lr_min)}"
+                                                           if lr_min else ""))
+        return [finding(run, RULE_ID, "warning", sig, onset, last, message, evidence, advice, [],
+                        f"the loss climbed {pct(peak)} while the lr warmed up")]
+    return []

@@ -12,7 +12,7 @@ from bevlog.rules import RULE_IDS
 from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_TEXT, VARIANTS
 
 FINDING_KEYS = {"run", "rule", "severity", "start_step", "end_step", "start_epoch", "end_epoch",
-                "message", "evidence", "fix", "at", "headline", "stage", "role", "because"}
+                "message", "evidence", "fix", "at", "headline", "span", "stage", "role", "because"}
 
 
 def diagnose(*args, env=None):
