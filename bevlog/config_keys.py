@@ -75,6 +75,8 @@ def main_index(cfg, kinds: tuple) -> int | None:
 
 def key_for(param: str, meta) -> str | None:
     cfg = meta.config if isinstance(meta.config, dict) else None
+    if cfg is None:
+        return None  # no config read: no key to name
     kind = layout(cfg)
     if kind == "bevdetr":
         name = BEVDETR_KEYS.get(param)
@@ -200,7 +202,7 @@ def step_end(meta) -> float | None:
         return None
     k = main_index(cfg, ("multistep", "step"))
     end = schedulers(cfg)[k].get("end") if k is not None else None
-    return float(end) if is_number(end) else None
+    return float(end) if end is not None and is_number(end) else None
 
 
 def step_gamma(meta) -> float | None:
@@ -213,8 +215,7 @@ def step_gamma(meta) -> float | None:
         s = schedulers(cfg)[k] if k is not None else {}
         listed, gamma = s.get("milestones"), s.get("gamma", 0.1)
     else:
-        lc = cfg.get("lr_config") if isinstance(cfg.get("lr_config"), dict) else {}
-        own = cfg.get("bevdetr") if isinstance(cfg.get("bevdetr"), dict) else {}
+        lc, own = (x if isinstance(x, dict) else {} for x in (cfg.get("lr_config"), cfg.get("bevdetr")))
         listed = lc.get("step", own.get("steps"))
         gamma = lc.get("gamma", own.get("gamma", 0.1))
         if listed is None and meta.lr_schedule is not None and meta.lr_schedule.steps:

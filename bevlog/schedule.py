@@ -308,7 +308,7 @@ def _parse_config(cfg: dict, meta) -> dict:
                          and out["warmup"] is None and out["policy"] is None and len(ps) > 1)
             if is_warmup:
                 iters = end * ipe if in_epochs and ipe else (None if in_epochs else end)
-                out["warmup"] = {"linear": "linear", "fixed": "constant"}.get(kind, "exp")
+                out["warmup"] = {"linear": "linear", "fixed": "constant"}.get(kind or "", "exp")
                 out["warmup_iters"] = int(iters) if iters else None
                 continue
             out["policy"] = kind
@@ -435,7 +435,7 @@ def lr_changes(sig, sched: Schedule, drop_ratio: float = 0.7, rise_ratio: float 
     shape or a stitched resume."""
     lr = sig.lr
     q = lr_quantum(lr)
-    out = []
+    out: list = []
     idx = np.flatnonzero(np.isfinite(lr))
     if len(idx) < 2:
         return out

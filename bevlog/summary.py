@@ -78,7 +78,7 @@ def iteration_time(train) -> dict:
     the logged `time` over the run, and the epochs with the slowest and fastest mean. The first
     row of each epoch is left out (it carries the data loader's start-up), as cal_train_time
     does unless asked to include outliers. None where the log has no `time`."""
-    out = {"s_per_iter": None, "slowest_epoch": None, "slowest_s": None, "fastest_epoch": None, "fastest_s": None}
+    out: dict[str, float | int | None] = {"s_per_iter": None, "slowest_epoch": None, "slowest_s": None, "fastest_epoch": None, "fastest_s": None}
     if "time" not in train or not len(train):
         return out
 
@@ -90,12 +90,12 @@ def iteration_time(train) -> dict:
     if not keep.any():
         return out
     out["s_per_iter"] = float(time[keep].mean())
-    per_epoch = {}
+    per_epoch: dict[int, float] = {}
     for e in np.unique(keys[keep & (keys >= 0)]):
         per_epoch[int(e)] = float(time[keep & (keys == e)].mean())
     if len(per_epoch) >= 2:
-        slow = max(per_epoch, key=per_epoch.get)
-        fast = min(per_epoch, key=per_epoch.get)
+        slow = max(per_epoch, key=per_epoch.__getitem__)
+        fast = min(per_epoch, key=per_epoch.__getitem__)
         out.update(slowest_epoch=slow, slowest_s=per_epoch[slow], fastest_epoch=fast, fastest_s=per_epoch[fast])
     return out
 

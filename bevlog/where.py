@@ -90,7 +90,7 @@ def log_terms(meta, epoch, it, iters_per_epoch, step) -> str | None:
         return f"Epoch: [{epoch_label(epoch, base)}]  [{i}]"
     if getattr(meta, "runner", None) == "iter" and _finite(step):
         max_iters = getattr(meta, "max_iters", None)
-        total = f"/{int(max_iters)}" if _finite(max_iters) else ""
+        total = f"/{int(max_iters)}" if max_iters is not None and _finite(max_iters) else ""
         return f"{'Iter(train)' if library == 'mmengine' else 'Iter'} [{int(step)}{total}]"
     word = "Epoch(train)" if library == "mmengine" else "Epoch"
     if _finite(epoch) and _finite(it):

@@ -440,7 +440,8 @@ def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last
 
     start_step, end_step = at(sig.step, first), at(sig.step, last)
     changes = [c for c in (changes or []) if c is not None]
-    span = where(sig, first, last if last != first else None) if start_step is not None and len(sig.step) else None
+    span = (where(sig, first, last if last != first else None)
+            if first is not None and start_step is not None and len(sig.step) else None)
     return Finding(
         run=run.name, rule=rule, severity=severity,
         start_step=int(start_step) if start_step is not None else None,

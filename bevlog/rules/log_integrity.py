@@ -185,8 +185,8 @@ def _structure(run, sig):
     ipe = column(sig.t, "iters_per_epoch")
     values = np.unique(ipe[np.isfinite(ipe)])
     if len(values) > 1:
-        changes = np.flatnonzero(np.diff(ipe) != 0)
-        changes = [int(i) + 1 for i in changes if np.isfinite(ipe[i]) and np.isfinite(ipe[i + 1])]
+        changed = np.flatnonzero(np.diff(ipe) != 0)
+        changes = [int(i) + 1 for i in changed if np.isfinite(ipe[i]) and np.isfinite(ipe[i + 1])]
         at = changes[0] if changes else 0
         msg = (f"iterations per epoch change during the run ({', '.join(str(int(v)) for v in values)}), "
                f"first at {where(sig, at)}: the batch, GPU count or dataset changed")
