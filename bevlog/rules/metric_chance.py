@@ -174,8 +174,11 @@ def _fix(run, loss_fell, th):
         return ("the loss learns but the evaluation finds nothing: check that the class names / label ids the "
                 "evaluation uses match the training annotations, that the test pipeline (scale, normalisation) "
                 "and the box decoding match training, then evaluate a few training images")
-    # name only the findings that can be there: lr-batch needs the config's lr and batch
-    see = "see no-takeoff, lr-batch" if run.meta.lr and run.meta.total_batch else "see no-takeoff"
+    # point at the rules that judge the optimisation by their explanation, not as findings of this run
+    # (they may not have fired); lr-batch needs the config's lr and batch
+    see = "how bevlog judges that: bevlog diagnose --explain no-takeoff"
+    if run.meta.lr and run.meta.total_batch:
+        see += ", --explain lr-batch"
     return (f"the model never started detecting: check that the pretrained weights loaded and that the annotations "
             f"reach the loss, overfit one batch, then lower the peak lr / lengthen warmup ({see})")
 
