@@ -73,7 +73,6 @@ if TYPE_CHECKING:
     from parsers.assemble import build_run
     from parsers.config_facts import base_lr
     from parsers.discovery import newest_log_in, newest_sibling
-    from parsers.formats import read_file
     from parsers.io import exception_line
     from parsers.layers import (
         STATS_GROUP,
@@ -86,13 +85,14 @@ if TYPE_CHECKING:
         term_wide,
     )
     from parsers.live import LiveLog
+    from parsers.loader import read_file
     from parsers.reader import Job, map_jobs, plan, read, read_job, read_many, read_paths
     from parsers.segment import Segment
     from parsers.tracebacks import Crash, last_lines, last_traceback
 
 _LAZY = {
     "parsers.reader": ("read_paths", "read", "read_many", "plan", "Job", "read_job", "map_jobs"),
-    "parsers.formats": ("read_file",),
+    "parsers.loader": ("read_file",),
     "parsers.assemble": ("build_run",),
     "parsers.segment": ("Segment",),
     "parsers.live": ("LiveLog",),

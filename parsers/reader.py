@@ -24,9 +24,9 @@ from typing import Any
 
 from parsers.assemble import build_run
 from parsers.discovery import expand, group_segments
-from parsers.formats import read_file
 from parsers.identity import dedupe, run_names, split_runs
 from parsers.io import STDIN, display_name, per_file
+from parsers.loader import read_file
 from parsers.pool import default_jobs, map_with_progress
 from parsers.run import ParseError, Run
 from parsers.segment import Segment

@@ -34,6 +34,9 @@ LAYERS_COLUMNS = ["run", "step", "epoch_f", "group", "term", "layer", "value"]
 EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value"]
 
 
+REFUSED = "too large / not a log"  # how every reason to refuse an input for good begins
+
+
 class ParseError(Exception):
     """Input that cannot be read as a training log. str() is one line naming file and line."""
 
@@ -43,6 +46,12 @@ class ParseError(Exception):
         self.reason = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+    @property
+    def refused(self) -> bool:
+        """The input is refused for good (too large, a device, binary zeros): reading it
+        again will not help, unlike a log not written yet."""
+        return self.reason.startswith(REFUSED)
 
     def __reduce__(self):
         # problems cross the worker pool's process boundary: rebuild from the fields, not

@@ -20,12 +20,12 @@ for every fact it takes from the segments):
 - PER_LAUNCH  not combined: a fact of one launch that the run reads launch by launch
               (rows, evaluations, line numbers, when it started).
 
-A launch read in pieces (a big file, `parsers.formats.text.pieces`; a growing file,
-`parsers.live`) is put together by `concat_pieces`, which must give what reading the launch
-whole gives. Where that differs from the merge policy, the field declares its `pieces`
-rule too: rows are appended; a fact the text reader keeps from its first statement in a
-file (`Exp name`, repeated every epoch by mmengine) is FIRST; counts of lines are SUM; the
-traceback is the LATEST one in the file (training may go on after a printed traceback).
+A launch read in pieces (a big file or a growing one, `parsers.follow`) is put together by
+`concat_pieces`, which must give what reading the launch whole gives. Where that differs
+from the merge policy, the field declares its `pieces` rule too: rows are appended; a fact
+the text reader keeps from its first statement in a file (`Exp name`, repeated every epoch
+by mmengine) is FIRST; counts of lines are SUM; the traceback is the LATEST one in the file
+(training may go on after a printed traceback).
 
 Builders fill a `Draft` (mutable, only the Segment's field names can be set: there are no
 private keys) and `freeze()` it; what leaves a format module is the frozen Segment. A

@@ -30,7 +30,7 @@ from parsers_testlib import engine  # noqa: F401 - the fixture
 from parsers_testlib import grep_counts
 
 from parsers import ParseError
-from parsers.formats import read_file
+from parsers import read_file
 
 LOGS = sorted(p for p in REAL_LOGS.rglob("*") if p.is_file() and p.name != "README.md")
 NOT_LOGS = [p for p in LOGS if p.suffix == ".py"]  # the configs beside some logs

@@ -43,19 +43,22 @@ POSITION_KEYS = ("mode", "epoch", "iter", "step")
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
-def read_json(source: str, content, library: str, engine: str = "fast", chunk: int | None = None) -> Segment:
+def read_json(
+    source: str, content, library: str, engine: str = "fast", chunk: int | None = None, meta_first: bool = True
+) -> Segment:
     """A json log -> its Segment. `content`: the file's bytes or uint8 array
     (parsers.io.read_log), or a one-item list holding them, which is emptied so that they
     are freed as soon as every row is parsed: the train matrix and the frame are then
     allocated from the memory just returned instead of fresh pages (docs/benchmarks.md,
     "Fresh processes and huge pages"). engine "fast": layout blocks and the train lane
     (parsers.formats.jsonl.blocks, .rows); engine "python": every line through json.loads,
-    the straightforward reference."""
+    the straightforward reference. `meta_first`: the first line may be a launch's meta line
+    (the content starts where a launch starts)."""
     data = content.pop() if isinstance(content, list) else content
     seg = Draft(source, f"{library}-json", library)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
-    meta_line = _split_meta(seg, data)
+    meta_line = meta_first and _split_meta(seg, data)
     f = TextFile(data, chunk)
     del data  # f holds it
     for reason, count in f.skipped.items():

@@ -57,11 +57,13 @@ def read_text(
     engine: str = "fast",
     chunk: int | None = None,
     year: int | None = None,
+    find_year: bool = True,
 ) -> Segment:
     """Parse ONE launch of a text log written in `dialect`. `console`: the format label is
     `console` (True), `<library>-text` (False), or decided from the content (None); engine
     "python" reads every train line with the generic parser; `year`: the year of a console
-    capture's first line when the caller knows it."""
+    capture's first line when the caller knows it, else (with `find_year`) found from the
+    content's `Exp name` stamp (`data` must then start where the launch starts)."""
     f = TextFile(data, chunk)
     first_lines, _ = f.chunk_lines(0)
     if console is None:
@@ -75,7 +77,7 @@ def read_text(
     for reason, count in f.skipped.items():
         draft.skip(reason, count)
     if dialect == "mmengine-console":
-        year = _console_year(draft, f.data, year)
+        year = _console_year(draft, f.data, year, find_year)
     chunks = _scan(f, dialect, engine == "fast" and dialect == "mmcv", console)
     prefixed = np.concatenate([c.prefixed for c in chunks])
     draft.log_lines = int(prefixed.sum())
@@ -86,9 +88,9 @@ def read_text(
     return draft.freeze()
 
 
-def _console_year(draft: Draft, data: bytes, year: int | None) -> int | None:
+def _console_year(draft: Draft, data: bytes, year: int | None, find: bool) -> int | None:
     """The year of a console launch: given, or from its `Exp name` stamp; else unknown."""
-    if year is None:
+    if year is None and find:
         year, stamp = launch_year(data)
         if stamp:
             draft.year_from = f"Exp name timestamp {stamp}"
