@@ -69,6 +69,7 @@ class Loader:
     def __init__(self, path: str, engine: str = "fast", chunk: int | None = None, piece: int = PIECE):
         self.path, self.name = str(path), display_name(path)
         self.engine, self.chunk, self.piece = engine, chunk, piece
+        self.bytes_read = 0  # bytes read from the file over every call (what following costs)
         self._forget()
 
     def _forget(self) -> None:
@@ -85,11 +86,22 @@ class Loader:
         """Bytes read for good."""
         return self.reader.offset if self.reader is not None else 0
 
+    @property
+    def end(self) -> int:
+        """Bytes read, the tentative end of a growing log included."""
+        return self.reader.end if self.reader is not None else 0
+
     def load(self) -> Update:
         """What was appended since the last call: its launch pieces (see the module
         docstring); `tentative` None when nothing changed. ParseError when the file is
         missing, unreadable, too large, or no training log."""
         src = open_source(self.path)
+        try:
+            return self._load(src)
+        finally:
+            self.bytes_read += getattr(src, "bytes_read", 0)
+
+    def _load(self, src: FileSource | MemorySource) -> Update:
         if isinstance(src, MemorySource) or (self.kind is not None and self.reader is None):
             return self._whole(src)
         reset = None

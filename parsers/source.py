@@ -55,6 +55,7 @@ class FileSource:
         self.path = path
         self.name = display_name(path)
         self._st = st
+        self.bytes_read = 0  # what reading cost (a followed log must not be read twice)
 
     def stat(self) -> os.stat_result:
         try:
@@ -77,6 +78,7 @@ class FileSource:
         """Bytes [start, stop) (fewer when the file is shorter now); a uint8 numpy array with
         `array` (numpy asks the kernel for huge pages for a big array: filling it from the
         page cache is faster than `f.read()`'s bytes, docs/benchmarks.md)."""
+        self.bytes_read += max(0, stop - start)
         try:
             with open(self.path, "rb") as f:
                 f.seek(start)

@@ -29,6 +29,7 @@ ROW_WITHOUT_MODE = "row without mode"
 class _State:
     launches: int = 0  # launches begun
     pieces: int = 0  # parts read of the launch being read
+    runner: str | None = None  # the launch's runner, as its rows showed it
 
 
 class JsonFollower:
@@ -83,10 +84,13 @@ class JsonFollower:
     def _begin(self) -> None:
         self.st.launches += 1
         self.st.pieces = 0
+        self.st.runner = None
         self._snapshots[self.st.launches - 1 :] = [copy.deepcopy(self.st)]
 
     def _parse(self, data, meta_first: bool) -> Segment:
-        return read_json(self.source, [data], self.library, self.engine, self.chunk, meta_first)
+        seg = read_json(self.source, [data], self.library, self.engine, self.chunk, meta_first, self.st.runner)
+        self.st.runner = seg.runner or self.st.runner
+        return seg
 
     def _launch_starts(self, data, seg: Segment) -> list[int]:
         """Offsets of the meta lines that begin a launch (mmcv rows without `mode` are looked

@@ -44,7 +44,13 @@ NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
 def read_json(
-    source: str, content, library: str, engine: str = "fast", chunk: int | None = None, meta_first: bool = True
+    source: str,
+    content,
+    library: str,
+    engine: str = "fast",
+    chunk: int | None = None,
+    meta_first: bool = True,
+    runner: str | None = None,
 ) -> Segment:
     """A json log -> its Segment. `content`: the file's bytes or uint8 array
     (parsers.io.read_log), or a one-item list holding them, which is emptied so that they
@@ -53,9 +59,10 @@ def read_json(
     "Fresh processes and huge pages"). engine "fast": layout blocks and the train lane
     (parsers.formats.jsonl.blocks, .rows); engine "python": every line through json.loads,
     the straightforward reference. `meta_first`: the first line may be a launch's meta line
-    (the content starts where a launch starts)."""
+    (the content starts where a launch starts); `runner`: the launch's runner as its earlier
+    rows showed it (mmengine: what an evaluation's `step` means in a piece of no train row)."""
     data = content.pop() if isinstance(content, list) else content
-    seg = Draft(source, f"{library}-json", library)
+    seg = Draft(source, f"{library}-json", library, runner=runner)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
     meta_line = meta_first and _split_meta(seg, data)
