@@ -42,6 +42,7 @@ import pandas as pd
 
 from parsers import config_facts as M
 from parsers import layers as layers_mod
+from parsers.bounds import KEYS_PAST_BOUND, kept_keys
 from parsers.config import read_config
 from parsers.frames import const_str, float_frame, str_series
 from parsers.launches import launch_stamp, parse_date, resume_record, segment_order
@@ -77,7 +78,7 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
     plan = _plan(segments)
     pos = [row_positions(s, plan.runner, plan.ipe) for s in segments]
     keep, seg_info = _stitch(segments, pos)
-    keys = list(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order
+    keys = kept_keys(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order, bounded
     offsets = _wall_offsets(segments, pos, keep)
     train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, plan.total_batch)
     superseded = _superseded(segments, pos, keep, keys, offsets, name, plan.total_batch)
@@ -173,7 +174,7 @@ def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_la
         num_decoder_layers=config_layers or logged_layers,
         has_aux_loss=_has_aux(train.columns),
         segments=Segments(tuple(seg_info)),
-        skipped=combine(segments, "skipped"),
+        skipped=_skipped(segments),
         skipped_lines=_skipped_lines(segments),
         ended=_ended(segments, traceback, runner, max_epochs, max_iters, last, plan.interval, train),
         log_interval=plan.interval or _median_interval(train),
@@ -200,6 +201,17 @@ def _planned_length(segments, cfg, runner) -> tuple[int | None, int | None]:
         if len(ns):
             max_iters = int(ns.max())
     return max_epochs, max_iters
+
+
+def _skipped(segments) -> dict:
+    """What the segments did not read, by reason; and the values of keys past the run's bound
+    (the segments' keys together may pass it: parsers.bounds)."""
+    out = combine(segments, "skipped")
+    kept = set(kept_keys(dict.fromkeys(k for s in segments for k in s.keys)))
+    past = sum(int(s.present[:, [j for j, k in enumerate(s.keys) if k not in kept]].sum()) for s in segments if s.rows)
+    if past:
+        out = {**out, KEYS_PAST_BOUND: out.get(KEYS_PAST_BOUND, 0) + past}
+    return out
 
 
 def _skipped_lines(segments) -> dict:
@@ -254,11 +266,14 @@ def _fill(segments, pos, masks, keys, offsets):
             fixed["eta_s"][sl] = s.eta_s[kp]
         fixed["wall_s"][sl] = _wall(s, p)[kp] + offsets[idx]
         segment_col[sl] = idx
-        if s.keys and m:
-            vals = s.values if kp.all() else s.values[kp]
-            block[[row_of[k] for k in s.keys], sl] = vals.T
+        mine = [j for j, k in enumerate(s.keys) if k in key_index]  # the run's first MAX_KEYS keys
+        if mine and m:
+            every = len(mine) == len(s.keys)
+            vals = s.values if every else s.values[:, mine]
             pres = s.present if s.present is not None else ~np.isnan(s.values)
-            present[[key_index[k] for k in s.keys], sl] = (pres if kp.all() else pres[kp]).T
+            pres = pres if every else pres[:, mine]
+            block[[row_of[s.keys[j]] for j in mine], sl] = (vals if kp.all() else vals[kp]).T
+            present[[key_index[s.keys[j]] for j in mine], sl] = (pres if kp.all() else pres[kp]).T
         at += m
     return block, present, segment_col, colnames, row_of, key_index
 

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from parsers.bounds import KEYS_PAST_BOUND
 from parsers.stack import stack_values
 
 SKIPPED_LINES_KEPT = 5  # line numbers kept per reason a line was not read
@@ -325,6 +326,9 @@ def concat_pieces(pieces: Sequence[Segment]) -> Segment:
         out[name] = _combine([getattr(p, name) for p in pieces], policy, f, name)
     out.update(_rows_of(pieces))
     out.update(_evals_of(pieces))
+    dropped = out.pop("dropped", 0)
+    if dropped:  # the pieces' keys together pass the bound (parsers.bounds)
+        out["skipped"] = {**out["skipped"], KEYS_PAST_BOUND: out["skipped"].get(KEYS_PAST_BOUND, 0) + dropped}
     return Segment(**out)
 
 
@@ -338,8 +342,10 @@ def _rows_of(pieces: list[Segment]) -> dict[str, Any]:
         name: np.concatenate([getattr(p, name) for p in with_rows])
         for name in ("epoch", "iter", "n", "step", "ts", "eta_s")
     }
-    names, values, present = stack_values([_Part(p) for p in with_rows], lambda part: len(part.values))
+    names, values, present, dropped = stack_values([_Part(p) for p in with_rows], lambda part: len(part.values))
     out.update(keys=tuple(names), values=values, present=present)
+    if dropped:
+        out["dropped"] = dropped  # counted in `skipped` by concat_pieces
     return out
 
 

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from parsers.bounds import OUT_OF_RANGE, counts_ok
+from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS, OUT_OF_RANGE, PLACING_KEYS, counts_ok
 from parsers.formats.jsonl.blocks import chunk_parts, merge_block, name_order
 from parsers.formats.jsonl.rows import no_rows, parse_rows
 from parsers.formats.text.header import read_env
@@ -39,7 +39,7 @@ from parsers.lines import TextFile, find_newline
 from parsers.run import ParseError
 from parsers.segment import Draft, Segment
 
-POSITION_KEYS = ("mode", "epoch", "iter", "step")
+POSITION_KEYS = PLACING_KEYS
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
@@ -231,6 +231,7 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
     n = len(lines)
     is_row = np.zeros(n, bool)
     cols: dict = {}
+    dropped = sum(rows.dropped for _, rows in parts)
     for first, rows in parts:
         if not len(rows.ok_rows):
             continue
@@ -246,18 +247,26 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
             if c is None or isinstance(c[0], str):
                 if c is not None:
                     continue
+                if _past_bound(cols, name):
+                    dropped += int(rows.present[src, j].sum())
+                    continue
                 c = cols[name] = (np.full(n, np.nan), np.zeros(n, bool))
             c[0][at] = rows.values[src, j]
             c[1][at] = rows.present[src, j]
         for name, col in rows.strings.items():
             c = cols.get(name)
+            if c is None and _past_bound(cols, name):
+                dropped += int(sum(x is not None for x in col[src]))
+                continue
             if c is None:
                 c = cols[name] = ("str", np.full(n, None, dtype=object))
             if isinstance(c[0], str):
                 c[1][at] = col[src]
     for r, i in zip(rejected.tolist(), np.searchsorted(lines, rejected).tolist()):
         last_cut = f.truncated_last and r == f.nlines - 1
-        _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut)
+        dropped += _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut)
+    if dropped:
+        skips.append((KEYS_PAST_BOUND, dropped))
     keep = np.flatnonzero(is_row)
     if len(keep) == n:
         keep = slice(None)  # type: ignore[assignment]  # the usual case: views, no copies
@@ -270,20 +279,26 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
     return Table(out, lines[keep])
 
 
-def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
+def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> int:
+    """One line read with json.loads into the columns; returns the values of keys past the
+    bound it could not keep."""
     if not text.strip():
-        return
+        return 0
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
         skips.append(("truncated last line (invalid JSON)" if last_cut else "invalid JSON line", 1, [line_no]))
-        return
+        return 0
     if not isinstance(obj, dict):
         skips.append(("JSON line is not an object", 1, [line_no]))
-        return
+        return 0
     is_row[r] = True
+    dropped = 0
     for key, v in _flat_items(obj):
         if isinstance(v, bool) or v is None:
+            continue
+        if key not in cols and _past_bound(cols, key):
+            dropped += 1
             continue
         if isinstance(v, (int, float)):
             c = cols.get(key)
@@ -303,6 +318,12 @@ def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
                 skips.append((f"non-numeric field: {key}", 1, [line_no]))
         else:
             skips.append((f"non-numeric field: {key}", 1, [line_no]))
+    return dropped
+
+
+def _past_bound(cols: dict, key: str) -> bool:
+    """A new column for `key` would pass the bound on keys (parsers.bounds): not read."""
+    return key not in PLACING_KEYS and len(cols) - sum(k in cols for k in PLACING_KEYS) >= MAX_KEYS
 
 
 def _flat_items(obj: dict):

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS
+
 SEP = "\x1f"
 # A field boundary: the start of the body, or `, ` / spaces, before `key: `.
 FIELD_START = r"(?:,? +|^)([^ :,\x1f]+): "
@@ -95,6 +97,11 @@ def parse_bodies(bodies) -> Parsed:
     uniq, idx = np.unique(v_codes, return_index=True)
     first[uniq] = idx
     order = [c for c in np.argsort(first, kind="stable") if has_number[c]]
+    if len(order) > MAX_KEYS:  # a run keeps its first keys (parsers.bounds): count the others
+        past = np.isin(v_codes, order[MAX_KEYS:])
+        skipped[KEYS_PAST_BOUND] += int(past.sum())
+        v_codes, v_rows, floats = v_codes[~past], v_rows[~past], floats[~past]
+        order = order[:MAX_KEYS]
     col_of = np.full(len(names), -1)
     col_of[order] = np.arange(len(order))
     values = np.full((nrows, len(order)), np.nan)

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parsers.bounds import OUT_OF_RANGE, counts_ok
+from parsers.bounds import KEYS_PAST_BOUND, OUT_OF_RANGE, counts_ok
 from parsers.formats.text.clock import floats, timestamps
 from parsers.formats.text.kv import parse_bodies
 from parsers.formats.text.mmcv_lines import parse_train_lines
@@ -108,7 +108,8 @@ def set_train(draft, parts) -> np.ndarray:
     if not parts:
         draft.empty_train()
         return np.zeros(0, np.int64)
-    names, values, present = stack_values(parts, lambda p: len(p.line_idx))
+    names, values, present, dropped = stack_values(parts, lambda p: len(p.line_idx))
+    draft.skip(KEYS_PAST_BOUND, dropped)
 
     def cat(f):
         return np.concatenate([getattr(p, f) for p in parts]) if len(parts) > 1 else getattr(parts[0], f)
