@@ -161,7 +161,6 @@ def _parse_chunk(lines) -> Rows:
     return out
 
 
-
 def _merge(parts) -> Rows:
     names, values, present, dropped = stack_values(parts, lambda p: len(p.ok_rows))
     rows = len(values)
