@@ -49,6 +49,11 @@ class Restart(Exception):
 class Follower(Protocol):
     """A format's reader of pieces (see the module docstring)."""
 
+    def normalize(self, data: Any) -> Any:
+        """The bytes as the format reads them, of the same length (a text log's lone '\r'
+        before a logger line ends a line); the loader cuts and counts lines on them."""
+        ...
+
     def piece_end(self, data: bytes) -> int:
         """Where a piece that is not the last one may end: a byte offset in `data` (which
         holds whole lines), 0 when no cut is allowed in it (the loader reads on)."""
@@ -225,7 +230,7 @@ class PieceReader:
         while True:
             stop = min(end, start + size)
             whole = start == 0 and stop == end and self.array
-            data = self.source.read(start, stop, array=whole)
+            data = self.follower.normalize(self.source.read(start, stop, array=whole))
             reaches_end = stop == end
             long_at = _long_line(data, reaches_end)
             if long_at == 0:

@@ -27,14 +27,20 @@ from __future__ import annotations
 
 import re
 
+from parsers.bounds import OUT_OF_RANGE
 from parsers.follow import PIECE, SCAN, Follower, PieceReader, Update, read_whole
 from parsers.formats import ENGINES, FORMATS, SNIFF, detect, module, sniff_head
+from parsers.formats.jsonl.reader import INVALID_LINE, NO_MODE, NOT_AN_OBJECT
+from parsers.formats.text.reader import CUT_AT_LIMIT, MALFORMED
+from parsers.formats.text.train import DAMAGED
 from parsers.io import display_name
 from parsers.run import ParseError
 from parsers.segment import Segment, with_skipped
 from parsers.source import HEAD_PRINT, FileSource, Identity, MemorySource, open_source
 
 NOT_A_LOG = "not a training log: no mmcv/mmengine log lines or JSON log rows found"
+# why a train line (or JSON row) is not read: a file of them only is a problem, not a run
+REJECTED = (DAMAGED, MALFORMED, CUT_AT_LIMIT, OUT_OF_RANGE, INVALID_LINE, NOT_AN_OBJECT, NO_MODE)
 NOT_YET = "not a training log yet: no mmcv/mmengine log lines"
 YET_BYTES = SNIFF // 16  # a file this short may still become a log (its first lines being written)
 
@@ -60,7 +66,43 @@ def read_source(src: FileSource | MemorySource, engine: str, chunk: int | None, 
     if isinstance(src, MemorySource):
         for note in src.notes:  # e.g. a .gz cut short: the run's problems say it
             segments[-1] = with_skipped(segments[-1], note)
+    check_understood(src.name, segments)
     return segments
+
+
+def check_understood(name: str, segments: list[Segment]) -> None:
+    """ParseError for a file of which no train line was read although some were there (all
+    rejected), or of which nothing at all was understood: never a run of 0 rows to be judged
+    healthy. A log of a header only (a launch that never trained) is understood."""
+    if any(s.rows for s in segments):
+        return
+    rejected: dict[str, int] = {}
+    for s in segments:
+        for reason, n in s.skipped.items():
+            if reason.startswith(REJECTED):
+                rejected[reason] = rejected.get(reason, 0) + n
+    first = min(
+        (n for s in segments for r, ls in s.skipped_lines.items() if r.startswith(REJECTED) for n in ls), default=None
+    )
+    if rejected:
+        counts = ", ".join(f"{n:,} × {reason}" for reason, n in rejected.items())
+        raise ParseError(name, f"no train line could be read, every one was rejected: {counts}", first)
+    stated = (
+        "eval_metric",
+        "test_metrics",
+        "config_text",
+        "env_lines",
+        "json_meta",
+        "resumes",
+        "max_epochs",
+        "max_iters",
+        "checkpoints",
+    )
+    if not any(getattr(s, field) for s in segments for field in stated):
+        lines = sum(s.log_lines for s in segments)
+        raise ParseError(
+            name, f"nothing in it was understood: no train or evaluation record, no run header ({lines:,} logger lines)"
+        )
 
 
 class Loader:

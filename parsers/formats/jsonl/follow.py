@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from parsers.follow import Part
-from parsers.formats.jsonl.reader import check_rows, read_json
+from parsers.formats.jsonl.reader import NO_MODE, check_rows, read_json
 from parsers.segment import Segment, shift_lines
 
 META_KEYS = (b'"env_info"', b'"mmcv_version"', b'"exp_name"', b'"config"', b'"hook_msgs"')
-ROW_WITHOUT_MODE = "row without mode"
 
 
 @dataclass
@@ -40,6 +39,9 @@ class JsonFollower:
         self.config_beside = config_beside  # Segment -> Segment: the config file beside the log
         self.st = _State()
         self._snapshots: list[_State] = []
+
+    def normalize(self, data):
+        return data
 
     def piece_end(self, data) -> int:
         return len(data)
@@ -95,7 +97,7 @@ class JsonFollower:
     def _launch_starts(self, data, seg: Segment) -> list[int]:
         """Offsets of the meta lines that begin a launch (mmcv rows without `mode` are looked
         at only when the piece holds some)."""
-        if self.library != "mmcv" or not seg.skipped.get(ROW_WITHOUT_MODE):
+        if self.library != "mmcv" or not seg.skipped.get(NO_MODE):
             return []
         raw = bytes(data)
         found = set()

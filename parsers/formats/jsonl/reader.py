@@ -35,11 +35,16 @@ from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS, OUT_OF_RANGE, PLACING_KEYS
 from parsers.formats.jsonl.blocks import chunk_parts, merge_block, name_order
 from parsers.formats.jsonl.rows import no_rows, parse_rows
 from parsers.formats.text.header import read_env
+from parsers.formats.text.kv import NON_NUMERIC
+from parsers.formats.text.train import DAMAGED
 from parsers.lines import TextFile, find_newline
 from parsers.run import ParseError
 from parsers.segment import Draft, Segment
 
 POSITION_KEYS = PLACING_KEYS
+INVALID_LINE = "invalid JSON line"
+NOT_AN_OBJECT = "JSON line is not an object"
+NO_MODE = "row without mode"
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
@@ -167,7 +172,8 @@ def _lane_fits(blocks, table, library: str):
     names = list(blocks[0][1].names)
     if any(isinstance(table.cols[k][0], str) for k in names if k in table.cols):
         return None
-    tr = np.flatnonzero(_row_kinds(table, library)[0])
+    is_train = _row_kinds(table, library)[0]
+    tr = np.setdiff1d(np.flatnonzero(is_train), list(_damaged_train(table, is_train)))
     if any(c[1][tr].any() for k, c in table.cols.items() if k not in names and not isinstance(c[0], str)):
         return None
     return tr
@@ -211,10 +217,11 @@ def _name_order(chunks, table) -> list[str]:
 
 class Table:
     """Columns over some rows of a json log: {name: (float64 values, present mask)} or
-    {name: ('str', object array)}, and each row's line index."""
+    {name: ('str', object array)}, each row's line index, and the rows holding a value of the
+    wrong kind ({row: key}: a string where the key holds numbers, a list …)."""
 
-    def __init__(self, cols, lines):
-        self.cols, self.lines = cols, lines
+    def __init__(self, cols, lines, damaged: dict | None = None):
+        self.cols, self.lines, self.damaged = cols, lines, damaged or {}
 
     def __len__(self):
         return len(self.lines)
@@ -232,6 +239,7 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
     is_row = np.zeros(n, bool)
     cols: dict = {}
     dropped = sum(rows.dropped for _, rows in parts)
+    damaged: dict[int, str] = {}  # row -> the first key whose value is of the wrong kind
     for first, rows in parts:
         if not len(rows.ok_rows):
             continue
@@ -244,9 +252,9 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
         is_row[at] = True
         for j, name in enumerate(rows.names):
             c = cols.get(name)
-            if c is None or isinstance(c[0], str):
-                if c is not None:
-                    continue
+            if c is not None and isinstance(c[0], str):
+                c = _to_numbers(cols, name, damaged)
+            if c is None:
                 if _past_bound(cols, name):
                     dropped += int(rows.present[src, j].sum())
                     continue
@@ -262,9 +270,11 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
                 c = cols[name] = ("str", np.full(n, None, dtype=object))
             if isinstance(c[0], str):
                 c[1][at] = col[src]
+            else:  # a string where the key holds numbers elsewhere (`"loss": "1.5"`)
+                _mark(damaged, np.arange(n)[at][np.not_equal(col[src], None)], name)  # type: ignore[call-overload]
     for r, i in zip(rejected.tolist(), np.searchsorted(lines, rejected).tolist()):
         last_cut = f.truncated_last and r == f.nlines - 1
-        dropped += _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut)
+        dropped += _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut, damaged)
     if dropped:
         skips.append((KEYS_PAST_BOUND, dropped))
     keep = np.flatnonzero(is_row)
@@ -273,24 +283,22 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
     out = {}
     for name, c in cols.items():
         out[name] = ("str", c[1][keep]) if isinstance(c[0], str) else (c[0][keep], c[1][keep])
-        if isinstance(c[0], str) and name != "mode":
-            count = sum(x is not None for x in out[name][1])
-            skips.append((f"non-numeric field: {name}", count))
-    return Table(out, lines[keep])
+    at = np.searchsorted(np.arange(n)[keep], sorted(damaged))
+    return Table(out, lines[keep], dict(zip(at.tolist(), (damaged[r] for r in sorted(damaged)))))
 
 
-def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> int:
-    """One line read with json.loads into the columns; returns the values of keys past the
-    bound it could not keep."""
+def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False, damaged=None) -> int:
+    """One line read with json.loads into the columns (a value of the wrong kind marks the
+    row `damaged`); returns the values of keys past the bound it could not keep."""
     if not text.strip():
         return 0
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
-        skips.append(("truncated last line (invalid JSON)" if last_cut else "invalid JSON line", 1, [line_no]))
+        skips.append(("truncated last line (invalid JSON)" if last_cut else INVALID_LINE, 1, [line_no]))
         return 0
     if not isinstance(obj, dict):
-        skips.append(("JSON line is not an object", 1, [line_no]))
+        skips.append((NOT_AN_OBJECT, 1, [line_no]))
         return 0
     is_row[r] = True
     dropped = 0
@@ -302,9 +310,9 @@ def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> int:
             continue
         if isinstance(v, (int, float)):
             c = cols.get(key)
-            if c is None or isinstance(c[0], str):
-                if c is not None:
-                    continue  # a string column elsewhere: keep its type
+            if c is not None and isinstance(c[0], str):
+                c = _to_numbers(cols, key, damaged)
+            if c is None:
                 c = cols[key] = (np.full(n, np.nan), np.zeros(n, bool))
             c[0][r] = float(v)
             c[1][r] = True
@@ -315,10 +323,26 @@ def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> int:
             if isinstance(c[0], str):
                 c[1][r] = v
             else:
-                skips.append((f"non-numeric field: {key}", 1, [line_no]))
-        else:
-            skips.append((f"non-numeric field: {key}", 1, [line_no]))
+                _mark(damaged, [r], key)
+        else:  # a list, an object: no value of a log
+            _mark(damaged, [r], key)
     return dropped
+
+
+def _to_numbers(cols: dict, key: str, damaged: dict | None):
+    """A key that holds strings in some rows and numbers in others holds numbers (a log's
+    values are numbers; `"loss": "1.5"` is damage): its strings mark their rows damaged."""
+    strings = cols[key][1]
+    _mark(damaged, np.flatnonzero(_is_set(strings)), key)
+    c = cols[key] = (np.full(len(strings), np.nan), np.zeros(len(strings), bool))
+    return c
+
+
+def _mark(damaged: dict | None, rows, key: str) -> None:
+    """Rows with a value of the wrong kind for `key` (the first such key of each row kept)."""
+    if damaged is not None:
+        for r in rows:
+            damaged.setdefault(int(r), key)
 
 
 def _past_bound(cols: dict, key: str) -> bool:
@@ -392,6 +416,33 @@ def _row_kinds(table: Table, library: str):
     return is_train, has_step & ~is_train, ~has_step
 
 
+def _damaged_train(table: Table, is_train: np.ndarray) -> dict[int, str]:
+    """{row: key} of the train rows holding a value of the wrong kind: a string where the key
+    holds numbers (`"loss": "1.5"`), a list, or a string-valued key other than `mode`."""
+    bad = {r: k for r, k in table.damaged.items() if is_train[r]}
+    for name, c in table.cols.items():
+        if isinstance(c[0], str) and name != "mode":
+            for r in np.flatnonzero(is_train & _is_set(c[1])).tolist():
+                bad.setdefault(r, name)
+    return bad
+
+
+def _count_damage(seg: Draft, table: Table, is_train: np.ndarray, bad: dict[int, str]) -> None:
+    """A damaged train row is not read (never a nan): counted by its key, with its line; a
+    field that is no number in another row (an evaluation's `bbox_mAP_copypaste`) is counted."""
+    by_key: dict[str, list[int]] = {}
+    for r, key in sorted(bad.items()):
+        by_key.setdefault(key, []).append(int(table.lines[r]) + 1)
+    for key, lines in by_key.items():
+        seg.skip(f"{DAMAGED}{key}", len(lines), lines)
+    for r, key in table.damaged.items():
+        if r not in bad:
+            seg.skip(f"{NON_NUMERIC}{key}", 1, [int(table.lines[r]) + 1])
+    for name, c in table.cols.items():
+        if isinstance(c[0], str) and name != "mode":
+            seg.skip(f"{NON_NUMERIC}{name}", int((_is_set(c[1]) & ~is_train).sum()))
+
+
 def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
     """Train rows (from the lane when given, else from the table), evaluations and test
     metrics (from the table) into the segment; keys in `order`."""
@@ -404,8 +455,13 @@ def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None
         return c
 
     is_train, is_eval, other = _row_kinds(table, library)
+    bad = _damaged_train(table, is_train)
+    if bad:
+        is_train = is_train.copy()
+        is_train[list(bad)] = False
+    _count_damage(seg, table, is_train, bad)
     if library == "mmcv":
-        seg.skip("row without mode", int(other.sum()))
+        seg.skip(NO_MODE, int(other.sum()))
     rank = {k: i for i, k in enumerate(order)}
     numeric = sorted((k for k in cols if not isinstance(cols[k][0], str)), key=rank.__getitem__)
     metric_names = [k for k in numeric if k not in POSITION_KEYS]

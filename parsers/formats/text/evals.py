@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from parsers.formats.text.clock import floats
-from parsers.formats.text.kv import NUMBER, parse_bodies
+from parsers.formats.text.kv import NON_NUMERIC, NUMBER, parse_bodies
 from parsers.formats.text.train import arrow_indices, rtrim
 from parsers.segment import ValLines
 
@@ -39,7 +39,7 @@ def fill_evals(draft, rec, ev, rec_idx, train_line_idx) -> None:
         draft.skip(reason, count, rec_idx[ev][p.bad_rows.get(reason, [])] + 1)
     str_rows: set[int] = set()
     for reason, rows in p.bad_rows.items():
-        if reason.startswith("non-numeric field: "):
+        if reason.startswith(NON_NUMERIC):
             str_rows.update(int(x) for x in rows)
     texts = {j: body[int(ev[j])].as_py() for j in sorted(str_rows)}
     progress = results = empty = 0

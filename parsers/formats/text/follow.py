@@ -39,7 +39,7 @@ from parsers.follow import Part, Restart
 from parsers.formats.text.clock import CONSOLE_DATE, EXP_NAME
 from parsers.formats.text.dialect import TRACEBACK, bare_cr
 from parsers.formats.text.reader import TRUNCATED_AT, read_text
-from parsers.patterns import ANY_PREFIX, RECORD_LINE, RECORD_START
+from parsers.patterns import ANY_PREFIX, DIALECTS, RECORD_LINE, RECORD_START, prefix
 from parsers.run import ParseError
 from parsers.segment import Segment, shift_lines
 from parsers.tracebacks import TAIL_BYTES, tail_of
@@ -49,6 +49,9 @@ HEADER_LINES_BEFORE_CONFIG = 2  # mmcv's tools/train.py logs `Distributed traini
 _RECORD_AT = re.compile(rb"[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
 _RECORD_START = re.compile(RECORD_START.encode())
 _ANY_RECORD = re.compile(rb"(?m)^[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
+_LOGGER = "(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")"
+# a '\r' after a logger line: a line end (a progress bar's '\r' is a redraw, left as it is)
+_CR_AFTER_LOGGER_LINE = re.compile(("(?:(?<=[\n\r])|\\A)(" + _LOGGER + "[^\n\r]*)\r(?!\n)").encode())
 
 
 @dataclass
@@ -87,6 +90,11 @@ class TextFollower:
         self._memo: tuple | None = None  # the last part read: (bytes, how, Segment)
 
     # -- where pieces end --------------------------------------------------------------
+    def normalize(self, data: bytes) -> bytes:
+        """A lone '\r' after a logger line ends it (a file written with old Mac line ends, or
+        mixed ones): read as '\n', so no record is overwritten by the next line."""
+        return _CR_AFTER_LOGGER_LINE.sub(rb"\1\n", data) if b"\r" in data else data
+
     def piece_end(self, data: bytes) -> int:
         """At the start of the piece's last record line (0: it has none after its first line)."""
         return max(0, _last_record(data, from_first=False))

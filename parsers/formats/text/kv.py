@@ -20,6 +20,8 @@ import pyarrow.compute as pc
 from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS
 
 SEP = "\x1f"
+NON_NUMERIC = "non-numeric field: "  # + the key: a value that is not a number
+NO_KEY_VALUE = "field without 'key: value'"
 # A field boundary: the start of the body, or `, ` / spaces, before `key: `.
 FIELD_START = r"(?:,? +|^)([^ :,\x1f]+): "
 NUMBER = r"^[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|nan|NaN|inf|Inf|Infinity)$"
@@ -54,8 +56,8 @@ def parse_bodies(bodies) -> Parsed:
     whole = np.asarray(pc.equal(pc.list_value_length(kv), 2).fill_null(False))
     if not whole.all():
         bad = ~whole
-        skipped["field without 'key: value'"] += int(bad.sum())
-        bad_rows["field without 'key: value'"] = np.unique(row_of[bad])
+        skipped[NO_KEY_VALUE] += int(bad.sum())
+        bad_rows[NO_KEY_VALUE] = np.unique(row_of[bad])
         kv = kv.filter(pa.array(whole))
         row_of = row_of[whole]
     keys_arr = pc.list_element(kv, 0)
@@ -85,7 +87,7 @@ def parse_bodies(bodies) -> Parsed:
     if ok is not None and not ok.all():
         for code in np.unique(v_codes[~ok]):
             sel = (~ok) & (v_codes == code)
-            reason = f"non-numeric field: {names[code]}"
+            reason = f"{NON_NUMERIC}{names[code]}"
             skipped[reason] += int(sel.sum())
             bad_rows[reason] = np.unique(v_rows[sel])
         v_codes, v_rows, floats = v_codes[ok], v_rows[ok], floats[ok]

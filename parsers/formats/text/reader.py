@@ -38,6 +38,8 @@ from parsers.patterns import LIBRARY, RECORD, RECORD_START, prefix
 from parsers.segment import Draft, Segment
 
 TRUNCATED_AT = 4095  # a terminal's line limit: longer console lines are cut there
+MALFORMED = "malformed train/val line"
+CUT_AT_LIMIT = f"truncated line ({TRUNCATED_AT} bytes)"
 
 
 class _Chunk:
@@ -154,7 +156,7 @@ def _cut_records(draft: Draft, f: TextFile, chunks, prefixed, dialect: str) -> n
     is_cut = np.zeros(nlines, bool)
     long_idx = np.concatenate([c.long_idx + c.first for c in chunks])
     long_idx = np.array([i for i in long_idx if looks_record.match(f.text(int(i)))], dtype=np.int64)
-    draft.skip(f"truncated line ({TRUNCATED_AT} bytes)", len(long_idx), long_idx + 1)
+    draft.skip(CUT_AT_LIMIT, len(long_idx), long_idx + 1)
     is_cut[long_idx] = True
     if f.truncated_last and nlines and prefixed[-1] and looks_record.match(f.text(nlines - 1)):
         draft.skip("truncated last line", 1, [nlines])
@@ -186,7 +188,7 @@ def _read_records(draft: Draft, f: TextFile, chunks, prefixed, is_cut, parts, di
     # A prefixed line that starts like a record but does not parse as one.
     looks = np.asarray(pc.match_substring_regex(generic, _looks_record(dialect).pattern).fill_null(False))
     broken = np.flatnonzero(looks & ~is_rec)
-    draft.skip("malformed train/val line", len(broken), generic_idx[broken] + 1)
+    draft.skip(MALFORMED, len(broken), generic_idx[broken] + 1)
     rec_idx = generic_idx[is_rec]
     rec = rec.filter(pa.array(is_rec))
     mode = np.asarray(rec.field("mode").fill_null("").to_numpy(zero_copy_only=False), dtype=object)
