@@ -22,11 +22,14 @@ Reading
                   one file -> its launches (the format table, parsers.formats)
     build_run(segments, name, sources) -> Run
                   the launches of ONE run -> its Run
+    drop_copies(items, meta_of) -> (items, notes)
+                  one run captured twice (its log file, a console copy) kept once: what
+                  read_paths does, for a command that reads through plan / map_jobs
     LiveLog(path)                         a log still being written, read incrementally
     newest_log_in(folder), newest_sibling(path)
                   the log of a work dir to follow, and a newer rotation of one
 The run
-    Run, Meta (LrSchedule, Segments, SegmentInfo, ResumePoint), Segment,
+    Run, Meta (LrSchedule, Segments, SegmentInfo, ResumePoint, EmptyEvaluation), Segment,
     TRAIN_COLUMNS, LAYERS_COLUMNS, EVALS_COLUMNS, META_KEYS
     segment_starts(train)                 bool per train row: the first row of each resumed launch
     ParseError                            the one exception for unreadable input; str() is one line
@@ -59,6 +62,7 @@ from parsers.run import (
     LAYERS_COLUMNS,
     META_KEYS,
     TRAIN_COLUMNS,
+    EmptyEvaluation,
     LrSchedule,
     Meta,
     ParseError,
@@ -71,6 +75,7 @@ from parsers.run import (
 
 if TYPE_CHECKING:
     from parsers.assemble import build_run
+    from parsers.captures import drop_copies
     from parsers.config_facts import base_lr
     from parsers.discovery import newest_log_in, newest_sibling
     from parsers.io import exception_line
@@ -94,6 +99,7 @@ _LAZY = {
     "parsers.reader": ("read_paths", "read", "read_many", "plan", "Job", "read_job", "map_jobs"),
     "parsers.loader": ("read_file",),
     "parsers.assemble": ("build_run",),
+    "parsers.captures": ("drop_copies",),
     "parsers.segment": ("Segment",),
     "parsers.live": ("LiveLog",),
     "parsers.discovery": ("newest_log_in", "newest_sibling"),
@@ -132,6 +138,7 @@ __all__ = [
     "LAYERS_COLUMNS",
     "META_KEYS",
     "TRAIN_COLUMNS",
+    "EmptyEvaluation",
     "LrSchedule",
     "Meta",
     "ParseError",
@@ -149,6 +156,7 @@ __all__ = [
     "map_jobs",
     "read_file",
     "build_run",
+    "drop_copies",
     "Segment",
     "LiveLog",
     "newest_log_in",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from parsers.assemble import build_run
+from parsers.captures import drop_copies
 from parsers.discovery import expand, group_segments
 from parsers.identity import dedupe, run_names, split_runs
 from parsers.io import STDIN, display_name, per_file
@@ -50,13 +51,17 @@ def read_paths(
     progress: a bar on stderr (None: when it is a terminal and there are several groups).
     beside: each named file also brings the logs of its run from its run directory
     (resume segments, twins): what `bevlog watch` follows.
-    notes: gets a line per file skipped that is no error (a named pipe called `x.log`).
+    notes: gets a line per file skipped that is no error (a named pipe called `x.log`), and
+    per file that is a copy of a run read from another (`parsers.captures`).
     """
     work, problems = plan(paths, beside, notes)
     runs: list[Run] = []
     for got, errs in map_jobs(read_job, work, jobs, progress, "reading logs"):
         runs.extend(got)
         problems.extend(errs)
+    runs, copies = drop_copies(runs)  # one run captured twice (its log and a console copy): once
+    if notes is not None:
+        notes.extend(copies)
     return runs, problems
 
 

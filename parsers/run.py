@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from parsers.meta import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, Segments  # noqa: F401
+from parsers.meta import (  # noqa: F401
+    META_KEYS,
+    EmptyEvaluation,
+    LrSchedule,
+    Meta,
+    ResumePoint,
+    SegmentInfo,
+    Segments,
+)
 
 # Fixed leading columns of `Run.train`; every other logged key follows under its own name.
 TRAIN_COLUMNS = [
@@ -31,7 +39,7 @@ TRAIN_COLUMNS = [
     "loss",
 ]
 LAYERS_COLUMNS = ["run", "step", "epoch_f", "group", "term", "layer", "value"]
-EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value"]
+EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value", "segment"]
 
 
 REFUSED = "too large / not a log"  # how every reason to refuse an input for good begins
@@ -67,6 +75,8 @@ class Run:
     - numbers are float64 (NaN = not logged; a logged `nan`/`inf` stays nan/inf), except
       `segment` and `layer` (int64); `run` and `metric` are `str`, the long `layers`
       frame's `run`/`group`/`term` are `category`.
+    - `evals`: every evaluation the logs hold, never de-duplicated: a launch that evaluates
+      an epoch again (a resume) is a second evaluation; `segment` says which launch ran it.
     - `meta`: every field is declared, with its meaning, in `parsers.meta.Meta`.
     - `train.segment`: index of the file (launch) a row comes from, in time order
       (`meta.segments[k]`); `segment_starts(train)` marks the first row of each resume.

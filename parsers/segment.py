@@ -109,6 +109,17 @@ class Launch:
 
 
 @dataclass(frozen=True)
+class EmptyEval:
+    """An evaluation that ran and produced no metric (`Epoch(val) [2][410/410]` with only
+    `data_time`/`time`, after the evaluator logged an error)."""
+
+    line: int  # 1-based line of its record in its file
+    epoch: float  # the epoch it evaluated (NaN for iteration runners)
+    after_row: int  # index of the last train row logged before it (-1: none)
+    error: str | None  # the ERROR message the launch logged just before it, as logged
+
+
+@dataclass(frozen=True)
 class ValLines:
     """How the val/test record lines of a text launch were read: every one accounted for."""
 
@@ -179,6 +190,9 @@ class Segment:
     )
     test_metrics: dict = _field(
         M.UPDATE, "{metric: value} of `runner.test()` (Epoch(test) line / test dump)", factory=dict
+    )
+    empty_evals: tuple[EmptyEval, ...] = _field(
+        M.PER_LAUNCH, "evaluations that ran and produced no metric, in file order", (), pieces=M.EVALS, lines=True
     )
     # -- what the header and the other non-record lines state ------------------------------
     config_text: str | None = _field(
@@ -364,6 +378,8 @@ def _evals_of(pieces: list[Segment]) -> dict[str, Any]:
             values = getattr(p, name)
             if name == "eval_after_row":  # -1 (before the piece's first row): after the rows before it
                 values = [rows_before + int(r) for r in values]
+            elif name == "empty_evals":
+                values = [replace(e, after_row=rows_before + e.after_row) for e in values]
             out[name].extend(values)
         rows_before += p.rows
     return {name: tuple(v) for name, v in out.items()}

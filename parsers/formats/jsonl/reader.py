@@ -39,7 +39,7 @@ from parsers.formats.text.kv import NON_NUMERIC
 from parsers.formats.text.train import DAMAGED
 from parsers.lines import TextFile, find_newline
 from parsers.run import ParseError
-from parsers.segment import Draft, Segment
+from parsers.segment import Draft, EmptyEval, Segment
 
 POSITION_KEYS = PLACING_KEYS
 INVALID_LINE = "invalid JSON line"
@@ -571,6 +571,8 @@ def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> No
             else np.full(len(ev), np.nan)
         )
     epoch = np.where(counts_ok(epoch), epoch, np.nan)  # an out-of-range epoch is not stated
+    for k in np.flatnonzero(~present.any(axis=1)):  # an evaluation that produced no metric
+        seg.empty_evals.append(EmptyEval(int(table.lines[ev[k]]) + 1, float(epoch[k]), int(after[k]), None))
     seg.eval_epoch.extend(epoch[r].tolist())
     seg.eval_step.extend([np.nan] * len(r))
     seg.eval_after_row.extend(after[r].tolist())

@@ -16,15 +16,17 @@ import numpy as np
 from parsers.formats.text.clock import floats
 from parsers.formats.text.kv import NON_NUMERIC, NUMBER, parse_bodies
 from parsers.formats.text.train import arrow_indices, rtrim
-from parsers.segment import ValLines
+from parsers.segment import EmptyEval, ValLines
 
 NOT_METRICS = ("time", "data_time", "memory", "lr")
 _FIELD = re.compile(r"(?:,? +|^)([^ :,\x1f]+): ")
 
 
-def fill_evals(draft, rec, ev, rec_idx, train_line_idx) -> None:
+def fill_evals(draft, rec, ev, rec_idx, train_line_idx, errors=None) -> None:
     """The evaluation records `ev` of the extracted records `rec` (lines `rec_idx`); each
-    placed after the last train row logged before it (`train_line_idx`: each row's line)."""
+    placed after the last train row logged before it (`train_line_idx`: each row's line). An
+    evaluation that produced no metric is kept as one (`EmptyEval`) with the ERROR logged just
+    before it (`errors`: their lines and messages), after the record before it."""
     if len(ev) == 0:
         return
     body = rec.field("body")
@@ -52,6 +54,12 @@ def fill_evals(draft, rec, ev, rec_idx, train_line_idx) -> None:
             results += 1
         else:
             empty += 1
+            if modes[j] != "test":
+                line = int(rec_idx[ev][j])
+                epoch = float(x[j]) if kinds[j] == "Epoch" else np.nan
+                error = _error_before(line, errors, train_line_idx, rec_idx)
+                draft.empty_evals.append(EmptyEval(line + 1, epoch, int(after[j]), error))
+            continue
         if modes[j] == "test":
             draft.test_metrics.update({k: (v if isinstance(v, str) else float(v)) for k, v in row.items()})
             continue
@@ -83,3 +91,18 @@ def string_fields(body: str) -> dict:
 
 def _line_fields(p, j) -> dict:
     return {p.keys[c]: p.values[j, c] for c in np.flatnonzero(p.present[j])}
+
+
+def _error_before(line: int, errors, train_line_idx, rec_idx) -> str | None:
+    """The last ERROR message between the record before `line` and `line` (None: none)."""
+    if errors is None or not len(errors[0]):
+        return None
+    lines, texts = errors
+    before = max(_last_below(train_line_idx, line), _last_below(rec_idx, line))
+    k = int(np.searchsorted(lines, line)) - 1
+    return texts[k] if k >= 0 and lines[k] > before else None
+
+
+def _last_below(sorted_lines, line: int) -> int:
+    k = int(np.searchsorted(sorted_lines, line)) - 1
+    return int(sorted_lines[k]) if k >= 0 else -1

@@ -38,7 +38,7 @@ import numpy as np
 from parsers.follow import Part, Restart
 from parsers.formats.text.clock import CONSOLE_DATE, EXP_NAME
 from parsers.formats.text.dialect import TRACEBACK, bare_cr
-from parsers.formats.text.reader import TRUNCATED_AT, read_text
+from parsers.formats.text.reader import TRUNCATED_AT, error_message, read_text
 from parsers.patterns import ANY_PREFIX, DIALECTS, RECORD_LINE, RECORD_START, prefix
 from parsers.run import ParseError
 from parsers.segment import Segment, shift_lines
@@ -49,6 +49,7 @@ HEADER_LINES_BEFORE_CONFIG = 2  # mmcv's tools/train.py logs `Distributed traini
 _RECORD_AT = re.compile(rb"[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
 _RECORD_START = re.compile(RECORD_START.encode())
 _ANY_RECORD = re.compile(rb"(?m)^[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
+_ERROR_LINE = re.compile(rb"(?m)^[^\n]{0,200}? - ERROR - [^\n]*")
 _LOGGER = "(?:" + "|".join(prefix(d, ())[1:] for d in DIALECTS) + ")"
 # a '\r' after a logger line: a line end (a progress bar's '\r' is a redraw, left as it is)
 _CR_AFTER_LOGGER_LINE = re.compile(("(?:(?<=[\n\r])|\\A)(" + _LOGGER + "[^\n\r]*)\r(?!\n)").encode())
@@ -69,6 +70,7 @@ class _Launch:
     year_from: str | None = None
     own_year: bool = False  # the year comes from its own `Exp name` stamp
     exp_seen: bool = False  # its first `Exp name` was looked at
+    error: str | None = None  # the ERROR logged after its last record so far (an evaluation's cause)
 
 
 @dataclass
@@ -190,7 +192,7 @@ class TextFollower:
         launch.pieces += 1
         seg = self._parse(data, self.st.console, year, find)
         if self.dialect != "mmengine-console":
-            return self._noted(launch, seg)
+            return self._noted(launch, seg, data)
         learnt = self._years.get(launch.index)
         if first:
             m = CONSOLE_DATE.search(data)
@@ -211,7 +213,7 @@ class TextFollower:
             self._own_stamp(launch, data)
         if launch.year is not None:
             seg = replace(seg, year_from=launch.year_from)
-        return self._noted(launch, seg)
+        return self._noted(launch, seg, data)
 
     def _own_stamp(self, launch: _Launch, data: bytes) -> None:
         """The launch's first `Exp name`, found in a later part: its year when the stamp's day
@@ -242,7 +244,17 @@ class TextFollower:
         year = ref.year - (mine > theirs) if before else ref.year + (mine < theirs)
         return year, f"launch {ref.index + 1} of this file ({ref.year}, {'after' if before else 'before'} it)"
 
-    def _noted(self, launch: _Launch, seg: Segment) -> Segment:
+    def _noted(self, launch: _Launch, seg: Segment, data: bytes) -> Segment:
+        """The part's facts noted in `launch`; an evaluation that produced no metric first in
+        the part takes the error logged at the end of the part before (a piece ends before a
+        record: the error and its evaluation may lie in two)."""
+        if seg.empty_evals and seg.empty_evals[0].error is None and launch.error and seg.empty_evals[0].line == 1:
+            seg = replace(seg, empty_evals=(replace(seg.empty_evals[0], error=launch.error),) + seg.empty_evals[1:])
+        last = _last_record(data, from_first=True)
+        tail_errors = _ERROR_LINE.findall(data, max(0, last))
+        if last >= 0 or tail_errors:
+            last_error = tail_errors[-1].decode("utf-8", "replace") if tail_errors else None
+            launch.error = error_message(last_error, self.dialect) if last_error else None
         if launch.start_date is None:
             launch.start_date = seg.start_date
         launch.had_record = launch.had_record or _has_records(seg)

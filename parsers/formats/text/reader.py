@@ -198,11 +198,23 @@ def _read_records(draft: Draft, f: TextFile, chunks, prefixed, is_cut, parts, di
         parts.append(generic_train(draft, rec, tr, rec_idx, dialect, year))
     train_line_idx = set_train(draft, parts)
     ev = np.flatnonzero(~is_train)
-    fill_evals(draft, rec, ev, rec_idx, train_line_idx)
+    others = generic.filter(pa.array(~is_rec))
+    errors = np.asarray(pc.match_substring(others, " - ERROR - ").fill_null(False))  # a literal: cheap
+    error_lines = generic_idx[~is_rec][errors]
+    error_texts = [error_message(t, dialect) for t in others.filter(pa.array(errors)).to_pylist()]
+    logged = [k for k, t in enumerate(error_texts) if t is not None]  # at the ERROR level itself
+    error_lines, error_texts = error_lines[logged], [error_texts[k] for k in logged]
+    fill_evals(draft, rec, ev, rec_idx, train_line_idx, (error_lines, error_texts))
     is_record = is_cut.copy()
     is_record[train_line_idx] = True
     is_record[rec_idx] = True
-    read_header(draft, f, prefixed, generic_idx[~is_rec], generic.filter(pa.array(~is_rec)), dialect, year)
+    read_header(draft, f, prefixed, generic_idx[~is_rec], others, dialect, year)
     count_stray(draft, f, prefixed, is_record)
     if draft.runner is None and len(ev):
         draft.runner = "iter" if rec.field("kind")[int(ev[0])].as_py() == "Iter" else "epoch"
+
+
+def error_message(line: str, dialect: str) -> str | None:
+    """An ERROR logger line's message (the line without its prefix); None for another level."""
+    m = re.match(prefix(dialect, ("level",)), line)
+    return line[m.end() :] if m and m.group("level") == "ERROR" else None
