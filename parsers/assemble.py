@@ -196,7 +196,7 @@ def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_la
         empty_evaluations=_empty_evaluations(segments, pos, plan),
         num_gpus_from=plan.num_gpus_from,
         gpus_listed=combine(segments, "env_gpus"),
-        capture=capture_digest(train, segments, pos, keep),
+        capture=capture_digest(train, segments, pos, keep, cfg),
     )
 
 

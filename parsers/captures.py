@@ -7,9 +7,12 @@ printed twice. What they share is the rows themselves: the same steps, the same 
 the same times of the same days — `capture_digest` of a Run (Meta.capture) — which two different runs
 never do, even of one config and seed (their clocks differ).
 
-`drop_copies` keeps one run of each digest, the one that says more of how it ended (a
-traceback, which only a console captures), else the runner's own log file, else the first;
-the others are named in a note and in the kept run's `Meta.copies`.
+`drop_copies` reads such a pair once: of runs with one digest, the console captures and the
+runner's log files are one run; the side that says more of how it ended is kept (a
+traceback, which only a console captures), else the log file; the other side is named in a
+note and in the kept run's `Meta.copies`. Runs of one digest and one kind (a log copied to
+another folder: the same bytes) are left as they are: a copy made on purpose is not a second
+capture, and nothing tells which one the user means.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from parsers.run import Run
 DAY = 86400
 
 
-def capture_digest(train, segments, pos, keep) -> str | None:
-    """A digest of the run's train rows as logged — global step, loss at the text's 4
-    decimals, the second of the day of its line — or None for rows without a clock (JSON
-    logs) or without a loss."""
+def capture_digest(train, segments, pos, keep, config=None) -> str | None:
+    """A digest of the run as logged — its config, the keys it logs, each train row's global
+    step, loss at the text's 4 decimals and the second (and day) of its line — or None for
+    rows without a clock (JSON logs) or without a loss."""
     steps, losses, seconds = [], [], []
     for s, p, kp in zip(segments, pos, keep):
         if not s.rows or "loss" not in s.keys or len(s.ts) != s.rows:
@@ -43,6 +46,8 @@ def capture_digest(train, segments, pos, keep) -> str | None:
     if not np.isfinite(ts).any():
         return None
     h = hashlib.blake2b(digest_size=16)
+    h.update(repr(sorted((config or {}).items(), key=lambda kv: str(kv[0]))).encode())
+    h.update("\n".join(sorted(train.columns)).encode())
     for column in (np.concatenate(steps), np.concatenate(losses) * 1e4, _date_without_year(ts)):
         h.update(np.where(np.isfinite(column), np.round(column), -1.0).astype(np.int64).tobytes())
     return h.hexdigest()
@@ -72,10 +77,12 @@ def drop_copies(items: Sequence[Any], meta_of: Callable[[Any], Any] = lambda run
     copies: dict[int, list[str]] = {}
     notes = []
     for members in groups.values():
-        if len(members) < 2:
+        consoles = [k for k in members if meta_of(items[k]).get("format") == "console"]
+        files = [k for k in members if k not in consoles]
+        if not consoles or not files:
             continue
         kept = max(members, key=lambda k: _says_more(meta_of(items[k]), -k))
-        for k in members:
+        for k in files if kept in consoles else consoles:
             if k != kept:
                 drop.add(k)
                 sources = list(meta_of(items[k]).get("sources") or [])

@@ -57,7 +57,7 @@ def test_csv_json_and_parquet_frames(tmp_path):
 
     lines = invoke("parse", STREAMPETR, "--format", "json", "--frame", "evals").output.splitlines()
     rows = [json.loads(line) for line in lines]
-    assert rows and set(rows[0]) == {"run", "epoch", "step", "metric", "value"}
+    assert rows and set(rows[0]) == {"run", "epoch", "step", "metric", "value", "segment"}
 
     out = tmp_path / "layers.parquet"
     result = invoke("parse", DETR3D, "--format", "parquet", "--frame", "layers", "-o", out)
