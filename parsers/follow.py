@@ -171,13 +171,11 @@ class PieceReader:
         self.seen_state = None
         self.tentative_starts = []
         while self.offset < end:
-            data, reaches_end = self._take(end)
+            data, reaches_end, cut = self._take(end)
             if data is None:
                 continue  # a long line was skipped
             if not reaches_end:
-                commit = self.follower.piece_end(data)
-                if commit == 0:
-                    commit = len(data)  # grown to its limit: cut at a line end
+                commit = cut or len(data)  # no place to cut even grown to its limit: at a line end
             elif final:
                 commit = len(data)
             else:
@@ -221,10 +219,11 @@ class PieceReader:
             out.append((len(starts) - 1, part.segment))
         return out
 
-    def _take(self, end: int) -> tuple[Any, bool]:
+    def _take(self, end: int) -> tuple[Any, bool, int]:
         """The next piece: whole lines from `offset`, at most `piece` bytes unless one line is
-        longer (or no place to cut is found in it); (None, False) when a line longer than
-        MAX_LINE was skipped instead. `reaches_end`: the piece goes up to `end`."""
+        longer (or no place to cut is found in it); (None, False, 0) when a line longer than
+        MAX_LINE was skipped instead. `reaches_end`: the piece goes up to `end`; `cut`: where
+        the follower may end it (0: nowhere; asked only of a piece that does not reach `end`)."""
         start = self.offset
         size = self.piece
         while True:
@@ -235,19 +234,22 @@ class PieceReader:
             long_at = _long_line(data, reaches_end)
             if long_at == 0:
                 self._skip_long_line(end)
-                return None, False
+                return None, False, 0
             if long_at > 0:
-                return data[:long_at], False
+                data = data[:long_at]
+                return data, False, self.follower.piece_end(data) or len(data)
+            cut = 0
             if not reaches_end:
                 nl = _last_newline(data)
                 if nl < 0:  # one line longer than the piece: read on to its end
                     size *= 2
                     continue
                 data = data[: nl + 1]
-                if self.follower.piece_end(data) == 0 and size < GROW_LIMIT:
+                cut = self.follower.piece_end(data)
+                if cut == 0 and size < GROW_LIMIT:
                     size *= 2  # no place to cut yet (a long header): read on
                     continue
-            return data, reaches_end
+            return data, reaches_end, cut
 
     def _skip_long_line(self, end: int) -> None:
         """Skip the line at `offset` (longer than MAX_LINE) a block at a time."""
@@ -291,32 +293,56 @@ class PieceReader:
         return out
 
 
+BLOCK = 1 << 22  # bytes of a uint8 array looked at a time (no temporary the size of the file)
+
+
 def _count_lines(data: Any) -> int:
     if isinstance(data, (bytes, bytearray)):
         return data.count(b"\n")
-    return int(np.count_nonzero(np.asarray(data) == 10))
+    arr = np.asarray(data)
+    return sum(int(np.count_nonzero(arr[k : k + BLOCK] == 10)) for k in range(0, len(arr), BLOCK))
 
 
 def _last_newline(data: Any) -> int:
     if isinstance(data, (bytes, bytearray)):
         return data.rfind(b"\n")
-    hits = np.flatnonzero(np.asarray(data) == 10)
-    return int(hits[-1]) if len(hits) else -1
+    arr = np.asarray(data)
+    for k in range(len(arr), 0, -BLOCK):
+        hits = np.flatnonzero(arr[max(0, k - BLOCK) : k] == 10)
+        if len(hits):
+            return max(0, k - BLOCK) + int(hits[-1])
+    return -1
+
+
+def _has_newline(data: Any, a: int, b: int) -> bool:
+    """A newline in data[a:b], looked for from `a`: the first 4 KiB usually answer."""
+    if isinstance(data, (bytes, bytearray)):
+        return data.find(b"\n", a, b) >= 0
+    arr = np.asarray(data)
+    step = 1 << 12
+    while a < b:
+        if (arr[a : min(b, a + step)] == 10).any():
+            return True
+        a, step = a + step, min(step * 8, BLOCK)
+    return False
 
 
 def _long_line(data: Any, reaches_end: bool) -> int:
     """Where the first line longer than MAX_LINE starts in `data` (0: at its start), -1 when
-    there is none; a last line without its newline counts only at the end of the data."""
+    there is none. Such a line covers a whole aligned block of MAX_LINE / 2 bytes, so only a
+    block without a newline is looked at closely: a search that stops at each block's first
+    newline touches a few bytes of the usual block."""
     if len(data) <= MAX_LINE:
         return -1
-    arr = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else np.asarray(data)
-    nl = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(data)]))
-    long = np.flatnonzero(ends - starts > MAX_LINE)
-    if not len(long):
-        return -1
-    return int(starts[long[0]])
+    block = MAX_LINE // 2
+    for k in range(0, len(data) - block + 1, block):
+        if _has_newline(data, k, k + block):
+            continue
+        start = _last_newline(data[:k]) + 1
+        after = _last_newline(data[: min(len(data), start + MAX_LINE + 1)])
+        if after < start and len(data) - start > MAX_LINE:  # no newline within MAX_LINE bytes
+            return start
+    return -1
 
 
 def with_skipped_lines(seg: Segment, reason: str, lines: list[int]) -> Segment:

@@ -137,7 +137,7 @@ class TextFollower:
         if st.console is None:  # the file's first piece decides, from its first line on
             st.console = self.dialect == "mmengine-console" or whole.format == "console"
             self._memo = (data, (st.console, *self._year_args(launch)), whole)  # what it was read as
-        elif not st.console and (TRACEBACK in data or bare_cr(data)):
+        elif not st.console and (TRACEBACK in data or (b"\r" in data and bare_cr(data))):
             st.console = True  # the first sign of a terminal, in a later piece
             if st.suspect:
                 raise Restart(0, {"console": True})
