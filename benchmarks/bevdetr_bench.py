@@ -1,8 +1,8 @@
-"""bevdetr train-step throughput: samples/s at each preset, and --attn full vs --attn width.
+"""bevdetr train-step throughput: samples/s at each preset.
 
-    python benchmarks/bevdetr_bench.py                  # tiny, small, full; full vs width at small and full
+    python benchmarks/bevdetr_bench.py                  # tiny, small, full
     python benchmarks/bevdetr_bench.py --rounds 3 --steps 10 --full-steps 2 --threads 1
-    python benchmarks/bevdetr_bench.py --only full "full --attn width" --full-steps 20   # on a GPU
+    python benchmarks/bevdetr_bench.py --only full --full-steps 20   # on a GPU
 
 A train step is what train.py runs per iteration (forward, set losses with per-layer Hungarian
 matching, backward, clipping, AdamW) on batches rendered beforehand, so data generation is
@@ -27,14 +27,13 @@ from bevdetr.criterion import SetCriterion  # noqa: E402
 from bevdetr.data import SyntheticBEV, collate  # noqa: E402
 from bevdetr.model import count_parameters  # noqa: E402
 from bevdetr.presets import make_settings  # noqa: E402
-from bevdetr.train import build_model, resolve_device, to_device_targets, train_step  # noqa: E402
+from bevdetr.engine import to_device_targets, train_step  # noqa: E402
+from bevdetr.train import build_model, resolve_device  # noqa: E402
 
 CASES = [  # (label, preset, overrides)
     ("tiny", "tiny", {}),
     ("small", "small", {}),
-    ("small --attn width", "small", {"attn": "width"}),
     ("full", "full", {}),
-    ("full --attn width", "full", {"attn": "width"}),
 ]
 
 
@@ -107,15 +106,11 @@ def main(argv=None):
     by_label = {}
     for case in cases:
         s = case.settings
-        tokens = (s.grid // 2) * (s.pool_heads if s.attn == "width" else s.grid // 2)
+        tokens = (s.grid // 2) ** 2
         ms = 1000 * statistics.median(case.step_times)
         print(f"{case.label:<20} {count_parameters(case.model):>9,} {s.batch:>5} {tokens:>6} {ms:>9.1f} "
               f"{case.samples_per_s:>10.1f}")
         by_label[case.label] = case
-    for preset in ("small", "full"):
-        full, width = by_label.get(preset), by_label.get(f"{preset} --attn width")
-        if full and width:
-            print(f"ratio {preset}: width / full attention samples/s = {width.samples_per_s / full.samples_per_s:.2f}x")
     if "tiny" in by_label:
         for label, case in by_label.items():
             if label != "tiny":

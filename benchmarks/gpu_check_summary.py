@@ -29,12 +29,27 @@ def number(x):
     return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
+def last_layer_attention(tr):
+    """The final decoder layer's attention statistics as columns `attn_entropy`, `attn_logit_max`
+    (logged as `d<L-1>.attn_*`; logs before attnstats named the last layer without the prefix)."""
+    from attnstats import KEY
+
+    layers = {}
+    for column in tr.columns:
+        m = KEY.match(column)
+        if m:
+            layers.setdefault(int(m["layer"]) if m["layer"] else 10**6, {})[m["term"]] = column
+    if layers:
+        tr = tr.assign(**{term: tr[column] for term, column in layers[max(layers)].items()})
+    return tr
+
+
 def summarise(out: str, name: str) -> tuple[dict, "object", "object"]:
     import parsers
     from bevlog.diagnose import diagnose_run
 
     run = parsers.read(os.path.join(out, name))
-    tr = run.train
+    tr = last_layer_attention(run.train)
     batch = run.meta.get("total_batch")
     times = tr["time"].dropna() if "time" in tr else []
     mem = tr["memory"].dropna() if "memory" in tr else []

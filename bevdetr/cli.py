@@ -41,7 +41,6 @@ def override_options(fn):
         click.option("--queries", type=int, help="Object queries."),
         click.option("--aux/--no-aux", default=None, help="Auxiliary losses on every decoder layer (dK.loss_*)."),
         click.option("--share-pe", is_flag=True, default=None, help="Keys and queries share one position MLP."),
-        click.option("--attn", type=click.Choice(["full", "width"]), help="Cross-attention over all BEV tokens or over column tokens."),
         click.option("--seed", type=int, help="Seed of the model init and the sample order."),
         click.option("--data-seed", type=int, help="Seed of the synthetic scenes."),
         click.option("--warmup-iters", type=int, help="Linear warmup iterations (ratio 1/3)."),
@@ -67,7 +66,7 @@ def override_options(fn):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli():
-    """bevdetr: a small PETR-style BEV detector that writes mmcv-format training logs."""
+    """bevdetr: a small DETR over BEV features (PETR-style reference-point queries) that writes mmcv-format logs."""
 
 
 @cli.command()
@@ -89,13 +88,14 @@ def train(preset, work_dir, resume, resume_from, progress, **overrides):
     if resume and resume_from:
         raise BadInput("use either --resume or --resume-from, not both")
     if resume:
-        from bevdetr.train import latest_checkpoint
+        from bevdetr.checkpoint import latest_checkpoint
 
         resume_from = latest_checkpoint(work_dir)
         if resume_from is None:
             raise BadInput(f"{work_dir}: --resume found no checkpoint (latest.pth or epoch_N.pth)")
 
-    from bevdetr.train import TrainingError, train as run_training
+    from bevdetr.errors import TrainingError
+    from bevdetr.train import train as run_training
 
     try:
         result = run_training(settings, work_dir, resume_from=resume_from, progress=progress)

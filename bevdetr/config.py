@@ -43,7 +43,6 @@ def mmdet_config(settings: Settings, work_dir: str, world_size: int, device_type
                 aux_loss=settings.aux,
                 transformer=dict(
                     type="PETRTransformer",
-                    cross_attn=settings.attn,
                     decoder=dict(
                         type="PETRTransformerDecoder",
                         num_layers=settings.layers,

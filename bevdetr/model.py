@@ -1,14 +1,16 @@
-"""BEVDETR: a PETR-style DETR on a BEV grid.
+"""BEVDETR: a DETR decoder over BEV features, with PETR-style reference-point queries.
 
-grid (B, C, H, W) -> conv encoder -> BEV tokens (B, h*w, d) with sine+MLP key positions;
-learned reference points (Q, 3) -> sine+MLP query positions; content queries start at
-zero; N post-norm decoder layers (self-attn, cross-attn, FFN, dropout 0.1), one LayerNorm
-on every layer's output (PETR's post_norm); classification and box heads shared by all
-layers; boxes are offsets from the reference points.
+grid (B, C, H, W) -> conv encoder -> BEV tokens (B, h*w, d) whose key positions are a sine
+encoding of the cell centre through an MLP; learned reference points (Q, 3) -> the same kind
+of encoding through an MLP -> query positions (PETR's reference points); content queries
+start at zero; N post-norm decoder layers (self-attn, cross-attn, FFN, dropout 0.1), one
+LayerNorm on every layer's output (PETR's post_norm); classification and box heads shared by
+all layers; boxes are offsets from the reference points.
 
-`attn="width"` replaces cross-attention over all h*w tokens by cross-attention over
-w*P column tokens: each BEV column is pooled along y with P learned softmax weightings
-(WidthFormer-like), so the per-layer cost is O(Q x w) instead of O(Q x h x w).
+What it is not: PETR. There are no cameras: the keys are BEV cells, not image features, and
+their position is where the cell is, not PETR's camera-frustum 3D position embedding. The
+attentions are `torch.nn.MultiheadAttention` under `decoder.layers.<k>`, so the attention
+statistics are measured by the same recorder users add to their runs (`attnstats.recorder`).
 """
 from __future__ import annotations
 
@@ -50,103 +52,36 @@ def _groups(channels: int) -> int:
     return max(1, channels // 8)
 
 
-class AttentionStats:
-    """Per-forward statistics of one cross-attention: max |logit| and entropy / log(keys).
-
-    Computed without gradient from the same logits the softmax sees, averaged over batch,
-    heads and queries (the entropy) or maximised over them (the logit).
-    """
-
-    def __init__(self):
-        self.logit_max: float | None = None
-        self.entropy: float | None = None
-
-    @torch.no_grad()
-    def record(self, logits: torch.Tensor, probs: torch.Tensor | None = None) -> None:
-        """logits (..., N); probs: their softmax when the caller has it already."""
-        logits = logits.float()
-        p = logits.softmax(-1) if probs is None else probs.float()
-        self.logit_max = float(logits.abs().amax())
-        entropy = -(p * torch.log(p.clamp_min(1e-30))).sum(-1)
-        self.entropy = float(entropy.mean() / math.log(logits.shape[-1])) if logits.shape[-1] > 1 else 0.0
-
-
-class Attention(nn.Module):
-    """Multi-head attention with attention-weight dropout (mmcv's attn_drop).
-
-    query (B, Lq, d), key (B, Lk, d), value (B, Lk, d) -> (B, Lq, d). The softmax is written
-    out (not scaled_dot_product_attention) so that `stats`, when given, sees the logits.
-    """
-
-    def __init__(self, d_model: int, nhead: int, dropout: float = 0.0):
-        super().__init__()
-        if d_model % nhead:
-            raise ValueError("d_model must be divisible by nhead")
-        self.nhead = nhead
-        self.q_proj = nn.Linear(d_model, d_model)
-        self.k_proj = nn.Linear(d_model, d_model)
-        self.v_proj = nn.Linear(d_model, d_model)
-        self.out_proj = nn.Linear(d_model, d_model)
-        self.attn_drop = nn.Dropout(dropout)
-
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, d = x.shape
-        return x.view(b, n, self.nhead, d // self.nhead).transpose(1, 2)
-
-    def forward(self, query, key, value, stats: AttentionStats | None = None):
-        q, k, v = self._heads(self.q_proj(query)), self._heads(self.k_proj(key)), self._heads(self.v_proj(value))
-        logits = q @ k.transpose(-2, -1) * (q.shape[-1] ** -0.5)          # (B, H, Lq, Lk)
-        probs = logits.softmax(-1)
-        if stats is not None:
-            stats.record(logits, probs)
-        out = self.attn_drop(probs) @ v
-        b, _, lq, _ = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(b, lq, -1))
-
-
 class DecoderLayer(nn.Module):
     """DETR/PETR post-norm decoder layer: self-attn -> cross-attn -> FFN, each + dropout + residual + LayerNorm.
 
     Dropout as PETR's config: 0.1 on attention weights, on every sub-layer's output and inside the FFN.
-    `stats` collects the cross-attention's statistics of the last forward.
     """
 
     def __init__(self, d_model: int, nhead: int, dim_ff: int, dropout: float = 0.1):
         super().__init__()
-        self.self_attn = Attention(d_model, nhead, dropout)
-        self.cross_attn = Attention(d_model, nhead, dropout)
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.ffn = nn.Sequential(nn.Linear(d_model, dim_ff), nn.ReLU(inplace=True), nn.Dropout(dropout),
                                  nn.Linear(dim_ff, d_model))
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.drop = nn.Dropout(dropout)
-        self.stats = AttentionStats()
 
     def forward(self, tgt, query_pos, memory, key_pos):
-        """tgt (B, Q, d), query_pos (1, Q, d), memory (B, N, d), key_pos (B or 1, N, d) -> (B, Q, d)."""
+        """tgt (B, Q, d), query_pos (1, Q, d), memory (B, N, d), key_pos (1, N, d) -> (B, Q, d)."""
         q = tgt + query_pos
-        tgt = self.norm1(tgt + self.drop(self.self_attn(q, q, tgt)))
-        tgt = self.norm2(tgt + self.drop(self.cross_attn(tgt + query_pos, memory + key_pos, memory, self.stats)))
+        tgt = self.norm1(tgt + self.drop(self.self_attn(q, q, tgt, need_weights=False)[0]))
+        cross = self.cross_attn(tgt + query_pos, memory + key_pos, memory, need_weights=False)[0]
+        tgt = self.norm2(tgt + self.drop(cross))
         return self.norm3(tgt + self.drop(self.ffn(tgt)))
 
 
-class ColumnPooling(nn.Module):
-    """Pool BEV tokens along y into P tokens per column (WidthFormer-like).
+class Decoder(nn.Module):
+    """The decoder layers, at `decoder.layers.<k>` as in mmdet's transformers."""
 
-    memory (B, h, w, d), key_pos (1, h, w, d) -> values (B, w*P, d), positions (B, w*P, d).
-    The pooled positions keep where along y each column's mass sits.
-    """
-
-    def __init__(self, d_model: int, pool_heads: int):
+    def __init__(self, d_model: int, nhead: int, dim_ff: int, num_layers: int, dropout: float):
         super().__init__()
-        self.pool_heads = pool_heads
-        self.score = nn.Linear(d_model, pool_heads)
-
-    def forward(self, memory, key_pos):
-        b, h, w, d = memory.shape
-        weights = self.score(memory + key_pos).softmax(dim=1)                       # (B, h, w, P)
-        values = torch.einsum("bhwp,bhwd->bwpd", weights, memory).reshape(b, w * self.pool_heads, d)
-        positions = torch.einsum("bhwp,hwd->bwpd", weights, key_pos[0]).reshape(b, w * self.pool_heads, d)
-        return values, positions
+        self.layers = nn.ModuleList(DecoderLayer(d_model, nhead, dim_ff, dropout) for _ in range(num_layers))
 
 
 class MLP(nn.Module):
@@ -174,19 +109,15 @@ class BEVDETR(nn.Module):
 
     def __init__(self, num_classes: int, in_channels: int = 6, d_model: int = 64, nhead: int = 4,
                  dim_ff: int = 128, num_layers: int = 6, num_queries: int = 30, extent: float = 16.0,
-                 z_range: tuple[float, float] = (-1.5, 3.5), share_pe: bool = False, attn: str = "full",
-                 pool_heads: int = 2, dropout: float = 0.1):
+                 z_range: tuple[float, float] = (-1.5, 3.5), share_pe: bool = False, dropout: float = 0.1):
         super().__init__()
-        if attn not in ("full", "width"):
-            raise ValueError(f"attn must be 'full' or 'width', got {attn!r}")
-        self.extent, self.z_range, self.attn = extent, z_range, attn
+        self.extent, self.z_range = extent, z_range
         self.encoder = BEVEncoder(in_channels, d_model)
         self.key_pe = PositionMLP(d_model)
         self.query_pe = self.key_pe if share_pe else PositionMLP(d_model)
         self.reference_points = nn.Embedding(num_queries, 3)
         nn.init.uniform_(self.reference_points.weight, 0.0, 1.0)
-        self.column_pool = ColumnPooling(d_model, pool_heads) if attn == "width" else None
-        self.layers = nn.ModuleList(DecoderLayer(d_model, nhead, dim_ff, dropout) for _ in range(num_layers))
+        self.decoder = Decoder(d_model, nhead, dim_ff, num_layers, dropout)
         self.post_norm = nn.LayerNorm(d_model)   # PETR: one LayerNorm on every layer's output before the heads
         self.cls_head = nn.Linear(d_model, num_classes)
         nn.init.constant_(self.cls_head.bias, -math.log((1 - 0.01) / 0.01))  # focal-loss prior 0.01
@@ -197,22 +128,16 @@ class BEVDETR(nn.Module):
         b, d, h, w = feats.shape
         memory = feats.flatten(2).transpose(1, 2)                         # (B, h*w, d)
         key_pos = self.key_pe(bev_key_positions(h, w, grid.device)).unsqueeze(0).to(memory.dtype)  # (1, h*w, d)
-        if self.column_pool is not None:
-            memory, key_pos = self.column_pool(memory.view(b, h, w, d), key_pos.view(1, h, w, d))
 
         reference = self.reference_points.weight                          # (Q, 3) in [0, 1]
         query_pos = self.query_pe(reference).unsqueeze(0).to(memory.dtype)  # (1, Q, d)
         tgt = torch.zeros(b, reference.shape[0], d, device=grid.device, dtype=memory.dtype)
         states = []
-        for layer in self.layers:
+        for layer in self.decoder.layers:
             tgt = layer(tgt, query_pos, memory, key_pos)
             states.append(self.post_norm(tgt))
         hs = torch.stack(states)                                          # (L, B, Q, d)
         return {"pred_logits": self.cls_head(hs), "pred_boxes": self._boxes(self.reg_head(hs), reference)}
-
-    def attention_stats(self) -> list[tuple[float | None, float | None]]:
-        """(max |logit|, normalised entropy) of every decoder layer's cross-attention in the last forward."""
-        return [(layer.stats.logit_max, layer.stats.entropy) for layer in self.layers]
 
     def param_groups(self, lr: float, weight_decay: float, stem_lr_mult: float) -> list[dict]:
         """AdamW parameter groups: the stem at lr x stem_lr_mult (PETR's backbone lr_mult 0.1), the rest at lr.

@@ -7,14 +7,17 @@ functions, so `bevlog --help` stays fast.
 Exit codes are a contract with CI gates: 0 fine, 1 a finding at or above --fail-on, 2
 bad usage or unreadable input. So nothing else may end with 1: Ctrl-C exits 130 with one
 line, a reader that closed the pipe (`| head`) ends the command quietly with 141 (as if
-killed by SIGPIPE), stdout that cannot be written (`> /dev/full`) is one line and 2, and
-an unexpected exception is one line and 2 (BEVLOG_DEBUG=1 shows the traceback).
+killed by SIGPIPE), stdout that cannot be written (`> /dev/full`, `>&-`) is one line and
+2, and an unexpected exception is one line and 2 (BEVLOG_DEBUG=1 shows the traceback).
+SIGTERM and SIGHUP unwind the command like Ctrl-C (temporary files of `-o` are removed,
+worker processes stopped) and then end it by that signal, as if it had not been caught.
 """
 from __future__ import annotations
 
 import errno
 import importlib
 import os
+import signal
 import sys
 
 import click
@@ -24,7 +27,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
 # errors of a write without a file name: outputs to files name theirs (bevlog.output),
 # so these come from stdout
-WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 from bevlog import __version__
 
@@ -49,6 +53,18 @@ class _Stop(Exception):
         self.code, self.line, self.drop_stdout = code, line, drop_stdout
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (finally blocks run), then die by the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated(signum)
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -63,7 +79,8 @@ class LazyGroup(click.Group):
         (click's own handling gives KeyboardInterrupt and EPIPE exit code 1.)"""
         try:
             result = super().invoke(ctx)
-            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
             return result
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -86,8 +103,19 @@ class LazyGroup(click.Group):
                                     "BEVLOG_DEBUG=1 shows the traceback") from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from bevlog.output import guard_std_streams
+
+        guard_std_streams()
+        old = _catch_stop_signals()
         try:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        except _Terminated as term:
+            _silence_stdout()
+            for s, handler in old.items():
+                signal.signal(s, handler)
+            signal.signal(term.signum, signal.SIG_DFL)
+            os.kill(os.getpid(), term.signum)
+            raise SystemExit(128 + term.signum) from None  # where the signal cannot end us
         except _Stop as stop:
             if stop.line:
                 from bevlog.output import error
@@ -101,6 +129,20 @@ class LazyGroup(click.Group):
             if not standalone_mode:
                 return stop.code
             sys.exit(stop.code)
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+
+def _catch_stop_signals() -> dict:
+    """SIGTERM/SIGHUP raise `_Terminated` (main thread only: CliRunner may run us elsewhere)."""
+    old = {}
+    try:
+        for s in STOP_SIGNALS:
+            old[s] = signal.signal(s, _raise_terminated)
+    except ValueError:
+        pass
+    return old
 
 
 def _silence_stdout() -> None:
@@ -109,9 +151,9 @@ def _silence_stdout() -> None:
     point stdout at /dev/null."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, 1)
         os.close(devnull)
-    except (OSError, ValueError):
+    except OSError:
         pass
 
 

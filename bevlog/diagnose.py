@@ -28,6 +28,7 @@ class Diagnosis:
     findings: list[Finding] = field(default_factory=list)
     plan: Any = None  # bevlog.fixes.Plan: the one fix plan every finding points into
     judged: Any = None  # bevlog.verdict.Verdict
+    with_config: bool = False  # to_dict keeps the run's config (`bevlog diagnose --with-config`)
 
     def __post_init__(self):
         if self.plan is None or self.judged is None:
@@ -50,7 +51,7 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run, "verdict": self.verdict, "headline": self.judged.headline,
                 "verdict_line": self.judged.line, "root": self.judged.root, "summary": self.summary,
-                "meta": meta_for_json(self.meta), "plan": self.plan.to_dict(), "plan_text": self.judged.plan,
+                "meta": meta_for_json(self.meta, self.with_config), "plan": self.plan.to_dict(), "plan_text": self.judged.plan,
                 "findings": [f.to_dict() for f in self.findings]}
 
 
@@ -89,19 +90,37 @@ def diagnose_run(run, rules: list[str] | None = None, live: bool = False) -> lis
     return diagnose(run, rules, live).findings
 
 
-def meta_for_json(meta) -> dict:
-    """A run's `Meta` as a JSON-safe dict (its mapping view), without bulky or machine-local
-    parts (the log's raw tail: a crash's last lines travel in its finding); NaN -> null."""
-    keep = {k: v for k, v in meta.items() if k not in ("skipped_lines", "tail")}
+CRASH_LINES = 40  # of a traceback: its last frames and the exception, never the whole tail
+
+
+def meta_for_json(meta, with_config: bool = False) -> dict:
+    """A run's `Meta` as a JSON-safe dict (its mapping view) without bulky parts: not the
+    lines skipped, not the log's tail (a run that died of a traceback carries that
+    traceback's last lines, `crash_lines`), not the config unless `with_config`.
+    NaN -> null, numpy -> Python."""
+    drop = {"skipped_lines", "tail"} | (set() if with_config else {"config"})
+    keep = {k: v for k, v in meta.items() if k not in drop}
+    keep["crash_lines"] = crash_lines(meta)
     return json_safe(keep)
 
 
-def diagnose_job(job, rules: list[str] | None = None, with_runs: bool = False):
+def crash_lines(meta) -> list[str]:
+    """The last traceback of a run that ended in one (its last CRASH_LINES lines); [] for a
+    run that did not die of a traceback."""
+    from parsers import traceback_block
+
+    if not str(meta.get("ended") or "").startswith("traceback"):
+        return []
+    return traceback_block(list(meta.get("tail") or []), CRASH_LINES)
+
+
+def diagnose_job(job, rules: list[str] | None = None, with_runs: bool = False, with_config: bool = False):
     """One job of `parsers.plan` -> (a Diagnosis per run, problems). Runs in worker
     processes: the runs are read (`parsers.read_job`, the road every command takes)
     and diagnosed where they are, so frames never cross a process boundary.
     with_runs: (diagnoses, problems, [(run, its Diagnosis)]) for a caller in the same
-    process that also needs the frames (the run catalog writes them)."""
+    process that also needs the frames (the run catalog writes them).
+    with_config: each Diagnosis's JSON keeps the run's config (`--with-config`)."""
     from parsers import exception_line, read_job
 
     runs, problems = read_job(job)
@@ -109,6 +128,7 @@ def diagnose_job(job, rules: list[str] | None = None, with_runs: bool = False):
     for run in runs:
         try:
             d = diagnose(run, rules)
+            d.with_config = with_config
         except Exception as exc:  # noqa: BLE001 - one run's failure must not sink the others
             problems.append(ParseError(run.name, f"could not be diagnosed ({exception_line(exc)})"))
             continue
@@ -118,12 +138,14 @@ def diagnose_job(job, rules: list[str] | None = None, with_runs: bool = False):
 
 
 def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,
-                   progress: bool | None = None, notes: list | None = None) -> tuple[list[Diagnosis], list]:
+                   progress: bool | None = None, notes: list | None = None,
+                   with_config: bool = False) -> tuple[list[Diagnosis], list]:
     """PATH arguments -> (diagnoses worst first, problems: ParseErrors, one line each).
 
     Paths are planned and read as by `parsers.read_paths` (same discovery, same runs, same
     names, same pool policy); jobs None: all cores when there are more than 4 groups.
     notes: gets a line per file skipped that is no error (see parsers.read_paths).
+    with_config: each Diagnosis.meta keeps the run's config (`bevlog diagnose --with-config`).
     """
     from functools import partial
 
@@ -131,7 +153,8 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
 
     work, problems = plan(paths, notes=notes)
     diagnoses = []
-    for found, errs in map_jobs(partial(diagnose_job, rules=rules), work, jobs, progress, "diagnosing",
+    for found, errs in map_jobs(partial(diagnose_job, rules=rules, with_config=with_config), work, jobs,
+                                progress, "diagnosing",
                                 preload=_preload_rules):
         diagnoses.extend(found)
         problems.extend(errs)

@@ -125,7 +125,8 @@ class Watcher:
             self._restart()
             self.seen.clear()
         if not self.live.started:  # not one complete line yet
-            return [], notes, f"{self.path}: {'no log line yet' if self.live.offset or _size(self.path) else 'empty file'}"
+            why = "no log line yet" if self.live.offset or _size(self.path) else "empty file"
+            return [], notes, f"{self.path}: {why}"
         self.unseen |= grew
         fresh = self._finished_full_pass()
         if self.unseen and self.running is None and self._full_due():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-import sys
+from typing import NamedTuple
 
 import click
 
@@ -21,15 +21,20 @@ def report_errors(errors) -> None:
     from bevlog.output import error
 
     for line in errors:
-        error(line)
+        error(str(line))
 
 
-def report_notes(metas, skipped=()) -> None:
-    """Say on stderr what reading did beyond the obvious: files discovery skipped (a named
-    pipe called `x.log`), rows a resume replaced."""
+def collect_notes(metas, skipped=()) -> list[str]:
+    """What reading did beyond the obvious, one line each: files discovery skipped (a
+    named pipe called `x.log`, a glob's match that is no log), rows a resume replaced."""
+    return list(skipped) + [n for meta in metas for n in stitch_notes(meta)]
+
+
+def report_notes(notes) -> None:
+    """Print each note on stderr (`note: …`)."""
     from bevlog.output import note
 
-    for line in list(skipped) + [n for meta in metas for n in stitch_notes(meta)]:
+    for line in notes:
         note(line)
 
 
@@ -48,25 +53,70 @@ def stitch_notes(meta) -> list[str]:
 
 
 def use_color() -> bool:
-    """Colour only on a TTY and never with NO_COLOR."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    """Colour on a terminal, or wherever FORCE_COLOR is set (force-color.org); never with
+    NO_COLOR (no-color.org), which wins when both are set. Both count when not empty."""
+    from bevlog.output import stdout_is_terminal
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or stdout_is_terminal()
 
 
-def load_or_exit(ctx: click.Context, paths, jobs=None):
-    """Read PATH arguments through `parsers.read_paths`; print problems and notes; exit 2
-    when nothing at all could be read.
+def output_width(wide: bool = False) -> int | None:
+    """Columns a table may use: the terminal's, else $COLUMNS, else 80; None with --wide
+    (as wide as its cells)."""
+    if wide:
+        return None
+    from bevlog.output import stdout_is_terminal
 
-    Returns (runs, problems); commands exit 2 at the end when problems is not empty.
-    """
+    if stdout_is_terminal():
+        try:
+            return os.get_terminal_size(1).columns
+        except OSError:
+            pass
+    try:
+        return max(20, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 80
+
+
+def wide_option(fn):
+    return click.option("--wide", is_flag=True,
+                        help="Every column, however wide (default: the columns that fit the terminal, "
+                             "or $COLUMNS, or 80).")(fn)
+
+
+class Loaded(NamedTuple):
+    runs: list
+    problems: list  # ParseErrors: one per unreadable input
+    notes: list[str]  # files skipped that are no error, resumes that replaced rows
+
+
+def load(paths, jobs=None) -> Loaded:
+    """Read PATH arguments through `parsers.read_paths`; print problems and notes on stderr."""
     import parsers  # here, not at the top: `bevlog --help` must not pay for it
 
-    notes: list[str] = []
-    runs, problems = parsers.read_paths(paths, jobs=jobs, notes=notes)
+    skipped: list[str] = []
+    runs, problems = parsers.read_paths(paths, jobs=jobs, notes=skipped)
+    notes = collect_notes((run.meta for run in runs), skipped)
     report_errors(problems)
-    report_notes((run.meta for run in runs), notes)
-    if not runs:
-        ctx.exit(2)
-    return runs, problems
+    report_notes(notes)
+    return Loaded(runs, problems, notes)
+
+
+def nothing_read(ctx: click.Context, loaded, on_empty=None) -> None:
+    """Exit 2 when no run at all could be read (after `on_empty(loaded)`, which writes a
+    JSON envelope listing the problems); a PATH list that yielded neither a run nor a
+    problem (every match skipped) says so."""
+    if loaded.runs:
+        return
+    if not loaded.problems:
+        from bevlog.output import error
+
+        error("no training log among the PATHs" + (" (see the notes above)" if loaded.notes else ""))
+    if on_empty is not None:
+        on_empty(loaded)
+    ctx.exit(2)
 
 
 # --- alignment and smoothing, shared by `compare` and `report` --------------------------
@@ -81,19 +131,23 @@ def align_option(fn):
     )(fn)
 
 
-def choose_align(ctx: click.Context, align: str, runs) -> str:
-    """The default `--align epochs` becomes `iters` (said on stderr) when a run has no epochs;
-    an explicit `--align epochs` stays, and fails later with the run named."""
+def choose_align(ctx: click.Context, align: str, runs, notes: list | None = None) -> str:
+    """The default `--align epochs` becomes `iters` (a note on stderr, and in `notes`) when a
+    run has no epochs; an explicit `--align epochs` stays, and fails later with the run named."""
     from click.core import ParameterSource
 
     from bevlog.align import without_epochs
+    from bevlog.output import note
 
     if align != "epochs" or ctx.get_parameter_source("align") != ParameterSource.DEFAULT:
         return align
     missing = without_epochs(runs)
     if missing:
-        click.echo(f"note: {', '.join(missing)} logs no epochs (iteration-based); aligning by iterations "
-                   "(pass --align to choose)", err=True)
+        line = (f"{', '.join(missing)} logs no epochs (iteration-based); aligning by iterations "
+                "(pass --align to choose)")
+        note(line)
+        if notes is not None:
+            notes.append(line)
         return "iters"
     return align
 

@@ -28,6 +28,11 @@ def length_text(meta: dict) -> str:
     return f"{meta['max_epochs']} epochs × {ipe} iters" if ipe else f"{meta['max_epochs']} epochs"
 
 
+def short_length(text: str) -> str:
+    """`length_text` for a table cell: '24 ep × 7033 it', '42192 it'."""
+    return text.replace(" epochs", " ep").replace(" iters", " it")
+
+
 def layers_text(meta: dict, rows: int | None = None) -> str:
     """'6 decoder layers, aux on'; aux '?' when no train row was read (its losses say whether it is on)."""
     n = meta.get("num_decoder_layers")

@@ -1,7 +1,7 @@
 """Check a diagnosis by training: replicate the run on bevdetr, apply the fix, diagnose both.
 
-bevdetr is a proxy of the user's model (a small PETR-style detector on synthetic BEV scenes,
-trained on the CPU): a `confirmed` verdict says the mechanism the finding names exists in a
+bevdetr is a proxy of the user's model (a small DETR over BEV features with PETR-style
+reference-point queries, on synthetic scenes, trained on the CPU): a `confirmed` verdict says the mechanism the finding names exists in a
 detector of this family and that the suggested change removes it there — not that the
 user's run will behave the same.
 
@@ -13,10 +13,18 @@ Steps:
    settings. The length is cut to what the time budget allows.
 2. `fix_overrides(findings, ...)`: the findings' machine-readable `fix.changes`, worst finding
    first, translated the same way (lr 1e-3 -> 2e-4 at batch 8 becomes the proxy's lr ...).
-3. Train "as diagnosed" and "fixed" under the same seeds (two processes at a time).
-4. Diagnose every replica; per original finding: `confirmed` (its rule fires in most seeds of
+3. Measure: a short probe of the proxy (`PROBE_ITERS` iterations, `PARALLEL` processes at
+   once, as the replicas will run) times an iteration on this machine as loaded as it is now,
+   and the plan is cut again to the measured speed (a loaded machine trains slower than the
+   table `SECONDS_PER_ITER` says).
+4. Train "as diagnosed" and "fixed" under the same seeds (two processes at a time). A fix that
+   changes several settings at once is bundled: when the budget allows, every change is also
+   trained alone ("fixed: lr" ...), so each part can be credited; otherwise the output says
+   the fix was tested bundled. Evaluations come often enough to see the finding's window.
+5. Diagnose every replica; per original finding: `confirmed` (its rule fires in most seeds of
    the replica and in fewer than half of the fixed ones), `not reproduced`, `fix did not help`,
-   or `reproduced, no fix to test` (the finding carries no change bevdetr can make).
+   or `reproduced, no fix to test` (the finding carries no change bevdetr can make); per part
+   of a bundled fix, whether that change alone removed it.
 
 bevdetr is imported here, lazily; pandas through the parsers only when a run is read.
 """
@@ -29,10 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bevdetr.recipe import HEALTHY_BATCH, HEALTHY_LR
-from bevlog.validate_limits import check_settings
+from bevdetr.limits import check_settings
 
-PROXY_NOTE = ("bevdetr is a proxy of your model: a small PETR-style BEV detector trained on synthetic "
-              "scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
+PROXY_NOTE = ("bevdetr is a proxy of your model: a small DETR over BEV features with PETR-style "
+              "reference-point queries, trained on synthetic scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
               "in a detector of the same family with the same settings, and whether the fix removes it "
               "there; it does not prove your run would behave the same.")
 
@@ -42,6 +50,10 @@ FILE_RULES = ("log-integrity",)
 # mAP below this on both sides is chance: neither arm detects anything, a comparison says nothing
 CHANCE_MAP = 0.02
 DEFAULT_SEEDS = 3
+# validation scenes of a replica: enough to see a take-off, cheap enough to evaluate every epoch
+VAL_SAMPLES = 256
+# the speed probe: this many iterations of the proxy, PARALLEL processes at once
+PROBE_ITERS = 30
 
 # Seconds per training iteration with one torch thread on a 2-core machine running two trainings,
 # batch 8, full attention (small: 6 layers, the sweep's runs of the earlier model; tiny: 3 layers,
@@ -89,107 +101,62 @@ def run_iterations(meta: dict) -> int | None:
     return None
 
 
-def budget_iterations(preset: str, budget_s: float, runs: int, layers: int, batch: int) -> int:
-    """Iterations per run that `runs` runs, PARALLEL at a time, fit into budget_s."""
+def budget_iterations(preset: str, budget_s: float, runs: int, layers: int, batch: int,
+                      per_iter: float | None = None) -> int:
+    """Iterations per run that `runs` runs, PARALLEL at a time, fit into budget_s.
+
+    per_iter: seconds an iteration took in the probe (measured); else the table's estimate."""
     rounds = math.ceil(runs / PARALLEL)
     per_run = budget_s / rounds - OVERHEAD_S[preset]
-    per_iter = SECONDS_PER_ITER[preset] * (0.3 + 0.7 * layers / 6) * batch / 8
+    if per_iter is None:
+        per_iter = SECONDS_PER_ITER[preset] * (0.3 + 0.7 * layers / 6) * batch / 8
     return max(int(per_run / per_iter), 0)
 
 
-def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Proxy:
-    """Map the run's settings onto a bevdetr preset sized to the budget."""
+OWN_SETTINGS = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs",
+                "batch", "train_samples", "share_pe", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
+                "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead")
+
+
+def own_settings(run) -> dict | None:
+    """A bevdetr log's own settings (its `bevdetr = dict(...)`), bounded, or None for other logs."""
+    own = (run.meta.get("config") or {}).get("bevdetr")
+    if not isinstance(own, dict):
+        return None
+    if own.get("attn", "full") != "full":
+        raise ValueError(f"attn={_printable(own['attn'])!r}: a run of bevdetr's former BEV-grid width attention, "
+                         "which this bevdetr no longer has")
+    own = {k: own[k] for k in OWN_SETTINGS if k in own}
+    check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
+    return own
+
+
+def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: int = 2,
+             per_iter: float | None = None, windows: list[float] | None = None) -> Proxy:
+    """Map the run's settings onto a bevdetr preset sized to the budget.
+
+    arms: trainings per seed (as diagnosed, fixed, each part of a bundled fix); per_iter: the
+    measured seconds an iteration (None: the table's estimate); windows: the findings' spans in
+    the run's iterations (evaluations come at least twice within the shortest)."""
     from bevdetr.presets import PRESETS
 
     meta = run.meta
-    own = (meta.get("config") or {}).get("bevdetr")
-    notes: list[str] = []
-    keep = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs", "batch",
-            "train_samples", "share_pe", "attn", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
-            "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead")
-    if isinstance(own, dict):
-        own = {k: own[k] for k in keep if k in own}
-        check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
-        notes.append(f"a bevdetr log: regenerated from its own settings (preset {_printable(base_preset(run))})")
-    else:
-        own = None
+    own = own_settings(run)
     logged_layers = meta.get("num_decoder_layers")
     if own is None and logged_layers is not None:
         check_settings({"layers": logged_layers}, "the log's decoder depth")
     layers = int((own or {}).get("layers") or logged_layers or 6)
-    runs = 2 * seeds
+    runs = arms * seeds
     if preset is None:
         fits = budget_iterations("small", budget_s, runs, layers, 8)
         preset = "small" if fits >= MIN_ITERS["small"] else "tiny"
     p = PRESETS[preset]
-    o: dict[str, Any] = {}
-    if own is not None:
-        o.update(own)
-        declared = (meta.get("config") or {}).get("bevdetr_recipe")
-        if _finite(o.get("lr")) and isinstance(declared, dict) and _finite(declared.get("lr")) and declared["lr"] > 0:
-            check_settings({"lr": declared["lr"]}, "the log's bevdetr_recipe")
-            ratio = o["lr"] / declared["lr"]
-            o["lr"] = ratio * HEALTHY_LR
-            notes.append(f"lr {own['lr']:.1e} is {ratio:.3g}x the recipe it declares ({declared['lr']:.1e}) -> "
-                         f"{o['lr']:.1e}, {ratio:.3g}x bevdetr's measured healthy {HEALTHY_LR:.1e} at batch {HEALTHY_BATCH}")
-        elif _finite(o.get("lr")):
-            notes.append(f"lr {o['lr']:.1e} used as is (the log declares no bevdetr_recipe: an earlier bevdetr "
-                         "model, whose healthy lr may differ from today's)")
-        if base_preset(run) != preset:
-            notes.append(f"model and scenes of the {preset} preset (the log's were {_printable(base_preset(run))})")
-    else:
-        batch_run = meta.get("total_batch")
-        lr = meta.get("lr")
-        o["batch"] = p.batch
-        if _finite(lr):
-            o["lr"], note = map_lr(lr, batch_run, p.batch, meta)
-            notes.append(note)
-        else:
-            notes.append(f"lr unknown: the preset's {p.lr:.1e}")
-        optimizer = str(meta.get("optimizer") or "")
-        if optimizer and optimizer.lower() != "adamw":
-            notes.append(f"the run used {optimizer}; bevdetr trains with AdamW at that lr")
-        if meta.get("num_decoder_layers"):
-            o["layers"] = int(meta["num_decoder_layers"])
-        if meta.get("has_aux_loss") is not None:
-            o["aux"] = bool(meta["has_aux_loss"])
-        clip = meta.get("grad_clip")
-        o["clip"] = float(clip) if _finite(clip) else 0.0
-        sched = meta.get("lr_schedule") or {}
-        policy = str(sched.get("policy") or "").lower()
-        o["schedule"] = "cosine" if "cos" in policy else "cyclic" if policy == "cyclic" else "step"
-        if o["schedule"] == "cyclic":  # mmcv's cyclic: the peak and the climb's share, from the config
-            lr_config = (meta.get("config") or {}).get("lr_config") or {}
-            ratio = lr_config.get("target_ratio")
-            ratio = ratio[0] if isinstance(ratio, (list, tuple)) and ratio else ratio
-            o["target_ratio"] = float(ratio) if _finite(ratio) else 10.0
-            up = lr_config.get("step_ratio_up")
-            o["step_ratio_up"] = float(up) if _finite(up) else 0.4
-        o["epochs"] = p.epochs
-        o["train_samples"] = p.train_samples
-        epochs_run = meta.get("max_epochs")
-        if o["schedule"] == "step":
-            steps = sched.get("steps") or []
-            if _finite(epochs_run) and epochs_run > 0 and sched.get("by_epoch", True):
-                o["steps"] = tuple(sorted({max(1, round(s / epochs_run * p.epochs)) for s in steps
-                                          if _finite(s) and s < epochs_run}))
-            else:
-                o["steps"] = ()
-        total = run_iterations(meta)
-        warm = sched.get("warmup_iters") if sched.get("warmup") else 0
-        if _finite(warm) and warm and total:
-            o["warmup_iters"] = max(1, round(warm / total * (p.train_samples // p.batch) * p.epochs))
-        elif not warm:
-            o["warmup_iters"] = 0
-        aux = "on" if o.get("aux", p.aux) else "off"
-        warmup = o.get("warmup_iters", p.warmup_iters)
-        notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {aux}, clip {o['clip'] or 'off'}, "
-                     f"{o['schedule']} schedule, warmup {warmup} iterations (same share of the run)")
+    o, notes = (from_own_log(run, own, preset) if own is not None else from_other_log(run, p))
     o.setdefault("epochs", p.epochs)
     o.setdefault("train_samples", p.train_samples)
     o.setdefault("batch", p.batch)
     full_iters = (o["train_samples"] // o["batch"]) * o["epochs"]
-    fits = budget_iterations(preset, budget_s, runs, int(o.get("layers", p.layers)), int(o["batch"]))
+    fits = budget_iterations(preset, budget_s, runs, int(o.get("layers", p.layers)), int(o["batch"]), per_iter)
     iters = min(full_iters, max(fits, MIN_ITERS[preset]))
     if iters < full_iters:
         # shorten every epoch (fewer scenes per epoch), keep the epoch count: milestones stay put
@@ -200,16 +167,129 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None) -> Pro
         if o.get("warmup_iters"):
             o["warmup_iters"] = max(1, round(o["warmup_iters"] * per_epoch * o["epochs"] / full_iters))
     o["interval"] = max(1, min(p.interval, (o["train_samples"] // o["batch"]) // 5))
-    o["eval_interval"] = max(1, o["epochs"] // 4)
-    check_settings(o, "the settings mapped from the log")
+    o["val_samples"] = min(p.val_samples, VAL_SAMPLES)
     total = run_iterations(meta)
     proxy_iters = (o["train_samples"] // o["batch"]) * o["epochs"]
+    o["eval_interval"] = eval_interval(o, windows or [], proxy_iters / total if total else 1.0)
+    check_settings(o, "the settings mapped from the log")
     epochs_run = meta.get("max_epochs")
     return Proxy(preset, o,
                  lr_factor=(o["lr"] / meta["lr"]) if _finite(meta.get("lr")) and "lr" in o and meta["lr"] else 1.0,
                  iter_factor=proxy_iters / total if total else 1.0,
                  epoch_factor=o["epochs"] / epochs_run if _finite(epochs_run) and epochs_run else 1.0,
                  notes=notes)
+
+
+def from_own_log(run, own: dict, preset: str) -> tuple[dict, list[str]]:
+    """(overrides, notes) for a log bevdetr wrote: its own settings, the lr by its ratio to the recipe it declares."""
+    notes = [f"a bevdetr log: regenerated from its own settings (preset {_printable(base_preset(run))})"]
+    o: dict[str, Any] = dict(own)
+    declared = (run.meta.get("config") or {}).get("bevdetr_recipe")
+    if _finite(o.get("lr")) and isinstance(declared, dict) and _finite(declared.get("lr")) and declared["lr"] > 0:
+        check_settings({"lr": declared["lr"]}, "the log's bevdetr_recipe")
+        ratio = o["lr"] / declared["lr"]
+        o["lr"] = ratio * HEALTHY_LR
+        notes.append(f"lr {own['lr']:.1e} is {ratio:.3g}x the recipe it declares ({declared['lr']:.1e}) -> "
+                     f"{o['lr']:.1e}, {ratio:.3g}x bevdetr's measured healthy {HEALTHY_LR:.1e} at batch {HEALTHY_BATCH}")
+    elif _finite(o.get("lr")):
+        notes.append(f"lr {o['lr']:.1e} used as is (the log declares no bevdetr_recipe: an earlier bevdetr "
+                     "model, whose healthy lr may differ from today's)")
+    if base_preset(run) != preset:
+        notes.append(f"model and scenes of the {preset} preset (the log's were {_printable(base_preset(run))})")
+    return o, notes
+
+
+def from_other_log(run, p) -> tuple[dict, list[str]]:
+    """(overrides, notes) for any other log: lr by its ratio to its recipe, depth, aux, clip, and the lr
+    schedule as bevlog.schedule models it, each as the same share of the preset's run."""
+    meta = run.meta
+    notes: list[str] = []
+    o: dict[str, Any] = {"batch": p.batch}
+    lr = meta.get("lr")
+    if _finite(lr):
+        o["lr"], note = map_lr(lr, meta.get("total_batch"), p.batch, meta)
+        notes.append(note)
+    else:
+        notes.append(f"lr unknown: the preset's {p.lr:.1e}")
+    optimizer = str(meta.get("optimizer") or "")
+    if optimizer and optimizer.lower() != "adamw":
+        notes.append(f"the run used {optimizer}; bevdetr trains with AdamW at that lr")
+    if meta.get("num_decoder_layers"):
+        o["layers"] = int(meta["num_decoder_layers"])
+    if meta.get("has_aux_loss") is not None:
+        o["aux"] = bool(meta["has_aux_loss"])
+    clip = meta.get("grad_clip")
+    o["clip"] = float(clip) if _finite(clip) else 0.0
+    o.update(schedule_overrides(run, p))
+    aux = "on" if o.get("aux", p.aux) else "off"
+    warmup = o.get("warmup_iters", p.warmup_iters)
+    notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {aux}, clip {o['clip'] or 'off'}, "
+                 f"{o['schedule']} schedule, warmup {warmup} iterations (same share of the run)")
+    return o, notes
+
+
+def schedule_overrides(run, p) -> dict:
+    """The run's lr schedule on the preset's length: policy, cyclic peak and climb, step milestones
+    and warmup as the same shares of the run (from bevlog.schedule's model of the schedule)."""
+    meta = run.meta
+    sched = meta.get("lr_schedule") or {}
+    model = run_schedule(run)
+    total = run_iterations(meta)
+    o: dict[str, Any] = {"schedule": {"cosine": "cosine", "cyclic": "cyclic"}.get(model.policy or "", "step"),
+                         "epochs": p.epochs, "train_samples": p.train_samples}
+    if o["schedule"] == "cyclic":
+        peak, base = model.peak_lr(), model.base_lr
+        o["target_ratio"] = float(peak / base) if _finite(peak) and _finite(base) and base > 0 else 10.0
+        up = model.ramp_end_step / total if model.ramp_end_step and total else None
+        o["step_ratio_up"] = float(up) if _finite(up) and 0 < up <= 1 else 0.4
+    epochs_run = meta.get("max_epochs")
+    if o["schedule"] == "step":
+        steps = sched.get("steps") or []
+        if _finite(epochs_run) and epochs_run > 0 and sched.get("by_epoch", True):
+            o["steps"] = tuple(sorted({max(1, round(s / epochs_run * p.epochs)) for s in steps
+                                      if _finite(s) and s < epochs_run}))
+        else:
+            o["steps"] = ()
+    warm = model.warmup_iters or 0
+    if _finite(warm) and warm and total:
+        o["warmup_iters"] = max(1, round(warm / total * (p.train_samples // p.batch) * p.epochs))
+    elif not warm:
+        o["warmup_iters"] = 0
+    return o
+
+
+def eval_interval(o: dict, windows: list[float], iter_factor: float) -> int:
+    """Epochs between evaluations: at least twice inside the shortest finding window (mapped to the
+    replica's iterations), at most a quarter of the run, never less than every epoch."""
+    per_epoch = max(o["train_samples"] // o["batch"], 1)
+    every = max(1, o["epochs"] // 4)
+    spans = [w * iter_factor for w in windows if _finite(w) and w > 0]
+    if spans:
+        every = min(every, max(1, int(min(spans) / 2 // per_epoch)))
+    return every
+
+
+def finding_windows(findings) -> list[float]:
+    """The spans (in the run's iterations) of the findings that point at a window, not the whole run."""
+    out = []
+    for f in findings:
+        if f.start_step is not None and f.end_step is not None and f.end_step > f.start_step:
+            out.append(float(f.end_step - f.start_step))
+    return out
+
+
+def run_schedule(run):
+    """bevlog.schedule's model of the run's lr schedule (config and logged lr)."""
+    import numpy as np
+
+    from bevlog.schedule import model_schedule
+
+    t = run.train
+
+    def col(name):
+        return t[name].to_numpy(float) if name in t else np.full(len(t), np.nan)
+
+    return model_schedule(run.meta, t, col("step"), col("lr"), col("epoch_f"))
 
 
 def base_preset(run) -> str | None:
@@ -402,6 +482,140 @@ def default_seeds(run, budget_s: float, preset: str | None) -> int:
     return DEFAULT_SEEDS if fits >= MIN_ITERS[name] else 1
 
 
+def measure_speed(proxy: Proxy, base_dir: str, stream, tty) -> float | None:
+    """Seconds per training iteration of the proxy on this machine as it is loaded now: PARALLEL
+    probe processes of PROBE_ITERS iterations each (the median logged `time`), then removed."""
+    import shutil
+
+    import parsers
+    from bevdetr.sweep import Job, run_jobs
+
+    o = dict(proxy.overrides)
+    probe = {**o, "epochs": 1, "train_samples": PROBE_ITERS * int(o["batch"]), "val_samples": 8,
+             "interval": 10, "eval_interval": 1, "steps": ()}
+    jobs = [Job(f"speed-probe-{k}", os.path.join(base_dir, f"speed-probe-{k}"), proxy.preset, probe, k)
+            for k in range(PARALLEL)]
+    status = run_jobs(jobs, PARALLEL, stream, tty)
+    times = []
+    for job in jobs:
+        if status.get(job.name) == "done":
+            tr = parsers.read(job.run_dir).train
+            if "time" in tr:
+                times += [float(t) for t in tr["time"].dropna()]
+        shutil.rmtree(job.run_dir, ignore_errors=True)
+    return sorted(times)[len(times) // 2] if times else None
+
+
+def fix_parts(applied: list[dict]) -> list[tuple[str, dict]]:
+    """(parameter, bevdetr overrides) of each single change of a fix that changes several settings."""
+    parts = [(a["param"], dict(a["proxy"])) for a in applied]
+    return parts if len(parts) > 1 else []
+
+
+def judge_part(finding, replicas: list[dict], alone: list[dict]) -> str:
+    """One line: does this single change, alone, remove the finding (and end better)?"""
+    seen = sum(fires(r, finding.rule, finding.severity) for r in alone)
+    better, numbers = outcome(replicas, alone)
+    gone = seen * 2 < len(alone)
+    word = "removes it" if gone and better else "removes the finding, ends no better" if gone else "does not remove it"
+    return f"{word} ({finding.rule} ≥ {finding.severity} in {seen}/{len(alone)} seed(s); {numbers})"
+
+
+@dataclass
+class Plan:
+    """What validate trains: the proxy, the fix and its parts, and the speed it was sized to."""
+
+    proxy: Proxy
+    fixed: dict                    # overrides of the fixed arm (every change)
+    applied: list[dict]
+    skipped: list[str]
+    parts: list[tuple[str, dict]]  # each change alone, when the budget allows
+    bundled: list[str]             # the changes trained only together
+    per_iter: float | None         # measured seconds an iteration
+    planned: int                   # iterations planned from the table, before measuring
+
+
+def plan(run, findings, budget_s: float, seeds: int, preset: str | None, base_dir: str, started: float,
+         stream, tty) -> Plan:
+    """Size the replicas: planned from the table, then a probe measures this machine's speed and the
+    replicas (and whether each change of a bundled fix can be trained alone) are sized again."""
+    from bevdetr.presets import make_settings
+
+    windows = finding_windows(findings)
+    proxy = proxy_of(run, budget_s, seeds, preset, windows=windows)
+    fixed, applied, _ = fix_overrides(findings, proxy)
+    make_settings(proxy.preset, **proxy.overrides)            # raises ValueError on settings that cannot run
+    make_settings(proxy.preset, **{**proxy.overrides, **fixed})
+    planned = proxy.iterations
+    # what was read comes first: the probe that measures this machine's speed trains for a while
+    stream.write(f"validate {run.name}: {len(findings)} finding(s); measuring this machine's speed\n")
+    per_iter = measure_speed(proxy, base_dir, stream, tty)
+    left = budget_s - (time.time() - started)
+    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
+    parts = fix_parts(applied)
+    arms = 1 + bool(fixed)
+    fits_parts = bool(parts) and budget_iterations(proxy.preset, left, (arms + len(parts)) * seeds, layers, batch,
+                                                   per_iter) >= MIN_ITERS[proxy.preset]
+    if fits_parts:
+        arms += len(parts)
+    proxy = proxy_of(run, left, seeds, proxy.preset, arms=arms, per_iter=per_iter, windows=windows)
+    fixed, applied, skipped = fix_overrides(findings, proxy)
+    parts = fix_parts(applied) if fits_parts else []
+    bundled = [] if fits_parts or len(applied) < 2 else [a["param"] for a in applied]
+    return Plan(proxy, fixed, applied, skipped, parts, bundled, per_iter, planned)
+
+
+def jobs_of(pl: Plan, seeds: int, base_dir: str) -> list:
+    from bevdetr.sweep import Job
+
+    proxy, jobs = pl.proxy, []
+    for seed in range(seeds):
+        arms = [("as-diagnosed", {})] + ([("fixed", pl.fixed)] if pl.fixed else [])
+        arms += [(f"fixed-{param}", change) for param, change in pl.parts]
+        for name, change in arms:
+            jobs.append(Job(f"{name}-seed{seed}", os.path.join(base_dir, f"{name}-seed{seed}"), proxy.preset,
+                            {**proxy.overrides, **change}, seed))
+    return jobs
+
+
+def judge_findings(run, findings, pl: Plan, arm) -> list[dict]:
+    """A verdict per finding (and, for a fix of several changes, what each change did alone)."""
+    replicas = arm("as-diagnosed")
+    fixed = arm("fixed") if pl.fixed else replicas
+    verdicts = []
+    for f in findings:
+        own = [c for c in (f.fix.changes if f.fix else []) if any(a["param"] == c.get("param") for a in pl.applied)]
+        why = inconclusive_because(f, replicas, fixed, pl.proxy.iterations * int(pl.proxy.overrides["batch"]),
+                                   run.meta.get("total_batch"))
+        if why is not None:
+            verdict, reason = "inconclusive", why
+        elif not replicas:
+            verdict, reason = "inconclusive", "no replica finished inside the budget"
+        else:
+            verdict, reason = judge(f, replicas, fixed, bool(own) and bool(pl.fixed))
+        entry = {"rule": f.rule, "severity": f.severity, "message": f.message,
+                 "fix": f.fix.text if f.fix else None, "verdict": verdict, "reason": reason, "parts": []}
+        mine = {c.get("param") for c in own}
+        if why is None and replicas and len(mine) > 1:
+            for param, change in pl.parts:
+                alone = arm(f"fixed-{param}")
+                if param in mine and alone:
+                    entry["parts"].append({"param": param, "settings": change,
+                                           "result": judge_part(f, replicas, alone)})
+            if not entry["parts"]:
+                entry["parts"].append({"param": " + ".join(sorted(mine)), "settings": {},
+                                       "result": "bundled: the changes were trained together only (each alone "
+                                                 "did not fit the budget), so the verdict credits them together"})
+        verdicts.append(entry)
+    return verdicts
+
+
+def summary(rs: list[dict]) -> dict:
+    return {"final_loss": mean(r["final_loss"] for r in rs), "best_loss": mean(r["best_loss"] for r in rs),
+            "head_loss": mean(r["head_loss"] for r in rs),
+            "mAP": mean(r["mAP"] for r in rs), "s_per_iter": mean(r["s_per_iter"] for r in rs), "seeds": len(rs)}
+
+
 def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, work_dir: str | None = None,
              preset: str | None = None, stream=None, tty: bool | None = None) -> dict:
     """Diagnose PATH, train the proxy as diagnosed and fixed, judge every finding; a JSON-safe dict."""
@@ -412,8 +626,7 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
     from bevlog.diagnose import diagnose_run
     from bevlog.findings import json_safe
 
-    from bevdetr.presets import make_settings
-    from bevdetr.sweep import Job, run_jobs
+    from bevdetr.sweep import run_jobs
 
     stream = stream or sys.stderr
     started = time.time()
@@ -422,61 +635,36 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
     budget_s = budget_minutes * 60
     if seeds is None:
         seeds = default_seeds(run, budget_s, preset)
-    proxy = proxy_of(run, budget_s, seeds, preset)
-    fixed_o, applied, skipped = fix_overrides(findings, proxy)
-    make_settings(proxy.preset, **proxy.overrides)            # raises ValueError on settings that cannot run
-    make_settings(proxy.preset, **{**proxy.overrides, **fixed_o})
     base_dir = work_dir or tempfile.mkdtemp(prefix="bevlog-validate-")
-    jobs = []
-    for seed in range(seeds):
-        jobs.append(Job(f"as-diagnosed-seed{seed}", os.path.join(base_dir, f"as-diagnosed-seed{seed}"),
-                        proxy.preset, dict(proxy.overrides), seed))
-        if fixed_o:
-            jobs.append(Job(f"fixed-seed{seed}", os.path.join(base_dir, f"fixed-seed{seed}"),
-                            proxy.preset, {**proxy.overrides, **fixed_o}, seed))
-    stream.write(f"validate {run.name}: {len(findings)} finding(s); {len(jobs)} bevdetr run(s) of "
-                 f"{proxy.iterations} iterations ({proxy.preset} preset) in {base_dir}, "
-                 f"budget {budget_minutes:g} min\n")
-    # the budget is planned from fixed per-iteration costs; the hard stop is far beyond it (+50% and five
-    # minutes) so that only a runaway, never a slow or loaded machine, changes the outcome
+    pl = plan(run, findings, budget_s, seeds, preset, base_dir, started, stream, tty)
+    proxy = pl.proxy
+    jobs = jobs_of(pl, seeds, base_dir)
+    stream.write(f"validate {run.name}: {len(jobs)} bevdetr run(s) of {proxy.iterations} iterations "
+                 f"({proxy.preset} preset) in {base_dir}, budget {budget_minutes:g} min\n")
+    # the hard stop is far beyond the budget (+50% and five minutes): only a runaway, never a slow
+    # machine, changes the outcome; the probe already sized the runs to this machine's speed
     status = run_jobs(jobs, PARALLEL, stream, tty, deadline=started + 1.5 * budget_s + 300)
-    numbers = {}
-    for job in jobs:
-        if status.get(job.name) in ("done", "skipped"):
-            numbers[job.name] = replica_numbers(job.run_dir)
-    replicas = [numbers[j.name] for j in jobs if j.name.startswith("as-diagnosed") and j.name in numbers]
-    fixed = [numbers[j.name] for j in jobs if j.name.startswith("fixed") and j.name in numbers]
-    if not fixed_o:
-        fixed = replicas
-    verdicts = []
-    for f in findings:
-        own = [c for c in (f.fix.changes if f.fix else []) if any(a["param"] == c.get("param") for a in applied)]
-        why = inconclusive_because(f, replicas, fixed, proxy.iterations * int(proxy.overrides["batch"]),
-                                   run.meta.get("total_batch"))
-        if why is not None:
-            verdict, reason = "inconclusive", why
-        elif not replicas:
-            verdict, reason = "inconclusive", "no replica finished inside the budget"
-        else:
-            verdict, reason = judge(f, replicas, fixed, bool(own) and bool(fixed_o))
-        verdicts.append({"rule": f.rule, "severity": f.severity, "message": f.message,
-                         "fix": f.fix.text if f.fix else None, "verdict": verdict, "reason": reason})
+    numbers = {job.name: replica_numbers(job.run_dir) for job in jobs if status.get(job.name) in ("done", "skipped")}
 
-    def summary(rs):
-        return {"final_loss": mean(r["final_loss"] for r in rs), "best_loss": mean(r["best_loss"] for r in rs),
-                "head_loss": mean(r["head_loss"] for r in rs),
-                "mAP": mean(r["mAP"] for r in rs), "s_per_iter": mean(r["s_per_iter"] for r in rs), "seeds": len(rs)}
+    def arm(prefix):
+        return [numbers[j.name] for j in jobs if j.name.startswith(prefix + "-seed") and j.name in numbers]
 
+    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
     result = {
         "run": run.name, "path": path, "proxy_note": PROXY_NOTE,
         "proxy": {"preset": proxy.preset, "settings": proxy.overrides, "iterations": proxy.iterations,
                   "mapping": proxy.notes},
-        "fix": {"applied": applied, "not_applicable": skipped, "settings": fixed_o},
+        "speed": {"table_s_per_iter": SECONDS_PER_ITER[proxy.preset] * (0.3 + 0.7 * layers / 6) * batch / 8,
+                  "measured_s_per_iter": pl.per_iter, "planned_iterations": pl.planned,
+                  "iterations": proxy.iterations},
+        "fix": {"applied": pl.applied, "not_applicable": pl.skipped, "settings": pl.fixed,
+                "parts": [p for p, _ in pl.parts], "bundled": pl.bundled},
         "seeds": seeds, "work_dir": base_dir,
-        "as_diagnosed": {**summary(replicas), "per_seed": replicas},
-        "fixed": {**summary(fixed if fixed_o else []), "per_seed": fixed if fixed_o else []},
+        "as_diagnosed": {**summary(arm("as-diagnosed")), "per_seed": arm("as-diagnosed")},
+        "fixed": {**summary(arm("fixed") if pl.fixed else []), "per_seed": arm("fixed") if pl.fixed else []},
+        "parts": {param: summary(arm(f"fixed-{param}")) for param, _ in pl.parts},
         "runs": status,
-        "findings": verdicts,
+        "findings": judge_findings(run, findings, pl, arm),
         "budget_s": budget_s, "elapsed_s": round(time.time() - started, 1),
     }
     if work_dir is None:
@@ -494,7 +682,13 @@ def render_text(result: dict) -> str:
     out = [f"{result['run']}: validated on bevdetr ({result['proxy']['preset']} preset, "
            f"{result['proxy']['iterations']} iterations, {result['seeds']} seed(s), "
            f"{result['elapsed_s'] / 60:.1f} of {result['budget_s'] / 60:g} min)",
-           "note: " + result["proxy_note"], "mapping:"]
+           "note: " + result["proxy_note"]]
+    sp = result["speed"]
+    if sp["measured_s_per_iter"] is not None:
+        out.append(f"speed: measured {sp['measured_s_per_iter']:.3f} s/iter here now (the table says "
+                   f"{sp['table_s_per_iter']:.3f}): {sp['iterations']} iterations a run (planned "
+                   f"{sp['planned_iterations']} before measuring)")
+    out.append("mapping:")
     out += [f"  {n}" for n in result["proxy"]["mapping"]]
     if result["fix"]["applied"]:
         def proxy_text(a):
@@ -507,11 +701,17 @@ def render_text(result: dict) -> str:
         out.append("fix applied: none (no finding carries a change bevdetr can make)")
     for s in result["fix"]["not_applicable"]:
         out.append(f"  not applicable: {s}")
-    out.append(f"{'':14}{'final loss':>11}{'best loss':>11}{'last layer':>11}{'mAP':>8}{'s/iter':>8}")
-    for key, label in (("as_diagnosed", "as diagnosed"), ("fixed", "fixed")):
-        v = result[key]
+    if result["fix"]["parts"]:
+        out.append("  each change was also trained alone: " + ", ".join(result["fix"]["parts"]))
+    elif result["fix"]["bundled"]:
+        out.append("  bundled: " + " and ".join(result["fix"]["bundled"]) + " changed together; each alone did "
+                   "not fit the budget, so a verdict credits them together")
+    out.append(f"{'':22}{'final loss':>11}{'best loss':>11}{'last layer':>11}{'mAP':>8}{'s/iter':>8}")
+    rows = [(result["as_diagnosed"], "as diagnosed"), (result["fixed"], "fixed")]
+    rows += [(v, f"fixed: {p}") for p, v in result.get("parts", {}).items()]
+    for v, label in rows:
         if v["seeds"]:
-            out.append(f"{label:14}{num(v['final_loss']):>11}{num(v['best_loss']):>11}{num(v['head_loss']):>11}"
+            out.append(f"{label:22}{num(v['final_loss']):>11}{num(v['best_loss']):>11}{num(v['head_loss']):>11}"
                        f"{num(v['mAP']):>8}{num(v['s_per_iter'], '.3f'):>8}")
     bad = {k: s for k, s in result["runs"].items() if s not in ("done", "skipped")}
     if bad:
@@ -519,6 +719,8 @@ def render_text(result: dict) -> str:
     out.append("findings:")
     for f in result["findings"]:
         out.append(f"  {f['verdict']:<26} {f['severity']:<8} {f['rule']:<16} {f['reason']}")
+        for part in f.get("parts", []):
+            out.append(f"  {'':<26} {'':<8} {'':<16} {part['param']}: {part['result']}")
     if not result["findings"]:
         out.append("  none: the run was diagnosed healthy, nothing to validate")
     return "\n".join(out)

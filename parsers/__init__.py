@@ -36,7 +36,7 @@ The run
     exception_line(exc) -> str            `Type: first line of the message`, bounded
 Facts read from logs that the analysis shares
     base_lr(config)                       the lr of a config's (first) optimizer
-    Crash, last_traceback(lines), last_lines(lines, n)
+    Crash, last_traceback(lines), last_lines(lines, n), traceback_block(lines, n)
                                           how a log ended (from `Run.meta.tail`)
     STATS_GROUP, is_stats_group, group_terms, term_wide, layers_part, layers_wide,
     empty_layers, logged_layer_counts     per-decoder-layer columns and views of `Run.layers`
@@ -93,7 +93,7 @@ if TYPE_CHECKING:
     from parsers.loader import read_file
     from parsers.reader import Job, map_jobs, plan, read, read_job, read_many, read_paths
     from parsers.segment import Segment
-    from parsers.tracebacks import Crash, last_lines, last_traceback
+    from parsers.tracebacks import Crash, last_lines, last_traceback, traceback_block
 
 _LAZY = {
     "parsers.reader": ("read_paths", "read", "read_many", "plan", "Job", "read_job", "map_jobs"),
@@ -105,7 +105,7 @@ _LAZY = {
     "parsers.discovery": ("newest_log_in", "newest_sibling"),
     "parsers.io": ("exception_line",),
     "parsers.config_facts": ("base_lr",),
-    "parsers.tracebacks": ("Crash", "last_traceback", "last_lines"),
+    "parsers.tracebacks": ("Crash", "last_traceback", "last_lines", "traceback_block"),
     "parsers.layers": (
         "STATS_GROUP",
         "is_stats_group",
@@ -166,6 +166,7 @@ __all__ = [
     "Crash",
     "last_traceback",
     "last_lines",
+    "traceback_block",
     "STATS_GROUP",
     "is_stats_group",
     "group_terms",

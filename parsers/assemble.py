@@ -83,8 +83,10 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
     keep, replaced_by, dropped = _stitch(segments, pos)
     keys = kept_keys(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order, bounded
     offsets = _wall_offsets(segments, pos, keep)
-    train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, plan.total_batch)
-    superseded = _superseded(segments, pos, keep, replaced_by, keys, offsets, name, plan.total_batch)
+    # samples = step × batch, unless the steps count epochs (a log of one row per epoch)
+    batch = plan.total_batch if plan.ipe or not combine(segments, "epoch_rows") else None
+    train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, batch)
+    superseded = _superseded(segments, pos, keep, replaced_by, keys, offsets, name, batch)
     seg_info = _segment_infos(segments, pos, keep, dropped, _launch_endings(segments, pos, plan))
     config_layers = M.decoder_layers(plan.cfg)
     layers = layers_mod.LazyLayers(train, present, name, config_layers)  # built on first read
@@ -98,7 +100,7 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
 
 def _plan(segments: list[Segment]) -> _Plan:
     config_text = combine(segments, "config_text")
-    cfg = read_config(config_text) if config_text else None
+    cfg = read_config(config_text) if config_text else combine(segments, "args")
     runner = _runner(segments, cfg)
     interval = M.log_interval(cfg)
     ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
@@ -197,6 +199,8 @@ def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_la
         num_gpus_from=plan.num_gpus_from,
         gpus_listed=combine(segments, "env_gpus"),
         capture=capture_digest(train, segments, pos, keep, cfg),
+        epoch_base=combine(segments, "epoch_base"),
+        step_unit="epoch" if combine(segments, "epoch_rows") and not plan.ipe else "iteration",
     )
 
 
@@ -360,8 +364,8 @@ def _iters_per_epoch(segments, runner, cfg, interval):
     stated = M.config_iters_per_epoch(cfg)
     if stated:
         return stated, False
-    if runner == "iter":
-        return None, False
+    if runner == "iter" or combine(segments, "epoch_rows"):
+        return None, False  # a log of one row per epoch gives no iterations to estimate from
     # Estimates for logs that do not print `[i/n]` (json).
     for s in segments:
         jm = s.json_meta or {}
@@ -620,7 +624,8 @@ def _ended(segments, traceback, runner, max_epochs, max_iters, last, interval, s
 
 def _logged_layer_count(columns) -> int | None:
     cols = layers_mod.layer_columns(list(columns), None)
-    main = [layer for _, group, _, layer in cols if not group.endswith("enc") and not layers_mod.is_stats_group(group)]
+    main = [layer for _, group, _, layer in cols
+            if layers_mod.is_decoder_group(group) and not layers_mod.is_stats_group(group)]
     return max(main) + 1 if main else None
 
 

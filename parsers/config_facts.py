@@ -1,5 +1,11 @@
 """Derived facts about a run, from its config (mmcv 1.x or mmengine style) and what its log states.
 
+A DETR-family run (facebookresearch/detr's `main.py` and its descendants) has no config
+file: its argparse arguments are its config (`Segment.args`), and the facts are read from
+their names (`detr_args`): `lr`, `batch_size` (per GPU) × `world_size`, `epochs`, `lr_drop`
+(StepLR's period) or `lr_drop_epochs` / `lr_drop_list` (milestones), `clip_max_norm`,
+`weight_decay`, `sgd` (else AdamW), `dec_layers`.
+
 Every function returns None when the log does not say; nothing is guessed silently
 (an estimate is flagged, e.g. `iters_per_epoch_estimated`).
 """
@@ -9,7 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from parsers.bounds import MAX_COUNT
 from parsers.meta import LrSchedule
+
+MAX_STEPS = 1000  # lr drops of a schedule read from arguments: no recipe has more
 
 
 def get(cfg: Any, *path, default=None):
@@ -31,7 +40,27 @@ def number(v) -> float | int | None:
     return v
 
 
+def detr_args(cfg) -> dict | None:
+    """`cfg` when it is the argparse dump of a DETR-family `main.py` (a flat mapping with a
+    numeric `lr` and `batch_size`, and no mmcv/mmengine optimizer or model), else None."""
+    if not isinstance(cfg, dict) or any(isinstance(cfg.get(k), dict) for k in ("optimizer", "optim_wrapper", "model")):
+        return None
+    if number(cfg.get("lr")) is None or number(cfg.get("batch_size")) is None:
+        return None
+    return cfg
+
+
+def _positive(v) -> float | int | None:
+    """A positive, finite number (arguments read from JSON may hold `Infinity`)."""
+    v = number(v)
+    return v if v is not None and 0 < v < float("inf") else None
+
+
 def samples_per_gpu(cfg) -> int | None:
+    args = detr_args(cfg)
+    if args is not None:
+        v = _positive(args.get("batch_size"))
+        return int(v) if v is not None and v <= MAX_COUNT else None
     for path in (
         ("data", "samples_per_gpu"),
         ("train_dataloader", "batch_size"),
@@ -51,7 +80,8 @@ def num_gpus(
     2. `Distributed training: False`: one process, one GPU;
     3. the config's `gpu_ids` / `num_gpus` — except `gpu_ids` of one GPU under a distributed
        launcher: mmdet before 2.13 left its default `range(0, 1)` there whatever the world size
-       (a VOC run whose 6,207 iterations per epoch need 4 GPUs × 2 says `range(0, 1)`);
+       (a VOC run whose 6,207 iterations per epoch need 4 GPUs × 2 says `range(0, 1)`); DETR's
+       printed `world_size`;
     4. the environment block's GPU list: the GPUs the machine showed, which a distributed run
        may not all have used (the weakest; `num_gpus_from` says it).
     """
@@ -65,6 +95,9 @@ def num_gpus(
     v = number(get(cfg, "num_gpus"))
     if v and v > 0:
         return int(v), "config num_gpus"
+    v = _positive(get(detr_args(cfg), "world_size"))  # DETR's main.py prints it once distributed
+    if v is not None and v <= MAX_COUNT:
+        return int(v), "DETR world_size"
     if env_gpus:
         return int(env_gpus), "environment GPU list"
     if ids:
@@ -108,20 +141,29 @@ def optimizers(cfg) -> dict | None:
 
 
 def optimizer(cfg) -> str | None:
+    args = detr_args(cfg)
+    if args is not None:  # Deformable-DETR's `--sgd`; without the flag the script says nothing
+        return None if not isinstance(args.get("sgd"), bool) else ("SGD" if args["sgd"] else "AdamW")
     t = _optimizer(cfg).get("type")
     return t if isinstance(t, str) else None
 
 
 def base_lr(cfg) -> float | None:
-    return number(_optimizer(cfg).get("lr"))
+    args = detr_args(cfg)
+    return number(args["lr"]) if args is not None else number(_optimizer(cfg).get("lr"))
 
 
 def weight_decay(cfg) -> float | None:
-    return number(_optimizer(cfg).get("weight_decay"))
+    args = detr_args(cfg)
+    return number(args.get("weight_decay")) if args is not None else number(_optimizer(cfg).get("weight_decay"))
 
 
 def grad_clip(cfg) -> float | None:
-    """max_norm of `optimizer_config.grad_clip` (mmcv) or `optim_wrapper.clip_grad` (mmengine)."""
+    """max_norm of `optimizer_config.grad_clip` (mmcv) or `optim_wrapper.clip_grad` (mmengine),
+    DETR's `clip_max_norm` (0: no clipping)."""
+    args = detr_args(cfg)
+    if args is not None:
+        return _positive(args.get("clip_max_norm"))
     for path in (("optimizer_config", "grad_clip", "max_norm"), ("optim_wrapper", "clip_grad", "max_norm")):
         v = number(get(cfg, *path))
         if v is not None:
@@ -144,7 +186,11 @@ def fp16(cfg, json_meta: dict | None = None) -> bool | None:
 
 
 def lr_schedule(cfg) -> LrSchedule | None:
-    """The schedule from mmcv `lr_config` or mmengine `param_scheduler` (None without either)."""
+    """The schedule from mmcv `lr_config`, mmengine `param_scheduler` or DETR's arguments
+    (None without any)."""
+    args = detr_args(cfg)
+    if args is not None:
+        return _detr_schedule(args)
     lc = get(cfg, "lr_config")
     if isinstance(lc, dict):
         steps = lc.get("step")
@@ -182,10 +228,28 @@ def lr_schedule(cfg) -> LrSchedule | None:
     return None
 
 
+def _detr_schedule(args: dict) -> LrSchedule | None:
+    """DETR: `StepLR(step_size=lr_drop)` divides the lr by 10 every `lr_drop` epochs; forks
+    take milestones (`lr_drop_epochs`, DINO's `lr_drop_list` with `multi_step_lr`). Epochs
+    count as mmcv's `step`: after that many epochs."""
+    epochs = _positive(args.get("epochs"))
+    ms = args.get("lr_drop_epochs") or (args.get("lr_drop_list") if args.get("multi_step_lr") else None)
+    if isinstance(ms, (list, tuple)) and 0 < len(ms) <= MAX_STEPS and all(_positive(m) is not None for m in ms):
+        return LrSchedule(policy="step", steps=tuple(ms), by_epoch=True)
+    period = _positive(args.get("lr_drop"))
+    if period is None or period < 1 or period != int(period) or epochs is None or epochs > MAX_COUNT:
+        return None
+    drops = min(int((epochs - 1) // period), MAX_STEPS)  # drops that happen before the last epoch
+    return LrSchedule(policy="step", steps=tuple(int(period) * k for k in range(1, drops + 1)), by_epoch=True)
+
+
 def max_epochs_iters(cfg, max_epochs: int | None = None, max_iters: int | None = None) -> tuple[int | None, int | None]:
     """The planned epochs and iterations: as the log states them (`workflow: …, max: N
-    epochs`), else as the config does."""
+    epochs`), else as the config does (DETR's `epochs`)."""
     me, mi = max_epochs, max_iters
+    epochs = _positive(get(detr_args(cfg), "epochs"))
+    if me is None and epochs is not None and epochs <= MAX_COUNT:
+        me = int(epochs)
     for path in (("runner", "max_epochs"), ("total_epochs",), ("train_cfg", "max_epochs")):
         v = number(get(cfg, *path))
         if me is None and v:
@@ -223,7 +287,11 @@ def log_interval(cfg) -> int | None:
 
 
 def decoder_layers(cfg) -> int | None:
-    """`num_layers` of the first dict found under a key containing 'decoder'."""
+    """`num_layers` of the first dict found under a key containing 'decoder'; DETR's
+    `dec_layers`."""
+    dec = _positive(get(detr_args(cfg), "dec_layers"))
+    if dec is not None:
+        return int(dec) if dec <= 999 else None
     found: list[int] = []
 
     def walk(node, under_decoder: bool, depth: int):

@@ -11,6 +11,12 @@ Rules (a "stem" is a file name without `.gz`, `.json`, `.log` suffixes):
     segment of it); name = `<wd>`'s name.
   * mmcv `<wd>/<YYYYmmdd_HHMMSS>.log[.json]` (stem is a bare timestamp) -> run `<wd>`.
   * wandb `<…>/run-<ts>-<id>/files/output.log` -> run `run-<ts>-<id>`.
+  * TensorBoard `<dir>/events.out.tfevents.*` -> run `<dir>`, each file (a launch) a
+    segment of it.
+  * detectron2 `<dir>/metrics.json`, with its console `log.txt` and its event files beside
+    it -> run `<dir>`: one segment, read from `log.txt` (the clock, the arguments, how each
+    launch ended, evaluations) with metrics.json and the event files as its twins, listed
+    as not read (the same records); metrics.json is read when there is no log.txt.
   * otherwise the directory plus the stem without a trailing timestamp
     (`exp__20230727_114037.log` -> `exp`): files differing only by timestamp are
     segments (resumes) of one run.
@@ -41,6 +47,8 @@ from parsers.patterns import BARE_TIMESTAMP, TIMESTAMP
 from parsers.run import ParseError
 
 _TRAILING_TS = re.compile(rf"[_\-. ]*{TIMESTAMP}$")
+EVENTS_PREFIX = "events.out.tfevents."  # TensorBoard: one file per launch (writer) in a run's folder
+DETECTRON2_FILES = ("metrics.json", "log.txt")  # with the events files: detectron2's output folder
 # a runner's own log name: `<ts>.log`, `<ts>.log.json` (mmcv), `vis_data/<ts>.json` (mmengine)
 STAMPED_LOG = re.compile(rf"^({TIMESTAMP})(\.log|\.log\.json|\.json)(\.gz)?$")
 
@@ -80,6 +88,12 @@ def run_key(path: str) -> tuple[str, str, str]:
     if s == "output" and parent == "files":
         run_dir = os.path.dirname(d)
         return (run_dir, _name_of_dir(run_dir), run_dir)
+    base = os.path.basename(p)
+    if base in DETECTRON2_FILES or base.startswith(EVENTS_PREFIX):
+        if os.path.isfile(os.path.join(d, "metrics.json")):
+            return (d, _name_of_dir(d), os.path.join(d, "detectron2"))
+        if base.startswith(EVENTS_PREFIX):
+            return (d, _name_of_dir(d), p)
     name = _TRAILING_TS.sub("", s) or s
     return (d, name, os.path.join(d, s))
 
@@ -173,10 +187,9 @@ def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[l
         if pattern == STDIN:
             files.append(STDIN)
             continue
-        globbed = not os.path.lexists(pattern) and bool(set("*?[") & set(pattern))
-        if globbed:
-            matches = sorted(glob.glob(pattern, recursive=True))
-            if not matches:
+        if not os.path.lexists(pattern) and set("*?[") & set(pattern):
+            matches = [p for p in sorted(glob.glob(pattern, recursive=True)) if _log_or_dir(p, pattern, notes)]
+            if not matches and not (notes and any(n.endswith(f"(matched by {pattern})") for n in notes)):
                 problems.append(ParseError(pattern, "no file matches this pattern"))
         else:
             matches = [pattern]
@@ -188,9 +201,6 @@ def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[l
                 if not found and not unreadable:
                     problems.append(ParseError(path, "no training log found in this directory"))
                 files.extend(found)
-            elif globbed and not _is_log(path):
-                if notes is not None:  # a glob names files, logs or not: the others are said, not read
-                    notes.append(f"{path}: skipped, {not_a_log(path) or 'not a training log'} (matched {pattern})")
             elif os.path.exists(path):
                 files.extend(_with_siblings(path) if beside else [path])
             else:
@@ -198,15 +208,24 @@ def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[l
     return list(dict.fromkeys(files)), problems
 
 
-def _is_log(path: str) -> bool:
-    """A regular file whose content some format recognises (an unreadable one is left to
-    reading, which says why)."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        return detect_file(path) is not None
-    except OSError:
-        return True
+def _log_or_dir(path: str, pattern: str, notes: list | None) -> bool:
+    """A glob's match is read when it is a directory or a log, as in a directory search;
+    any other match (`report.html` beside the runs of `'work/*'`) is skipped with a note."""
+    if os.path.isdir(path) or not os.path.exists(path):
+        return True  # a dangling link: reading it says so
+    why = None
+    if not os.path.isfile(path):
+        why = f"not a regular file ({_file_kind(os.stat(path).st_mode)})"
+    elif not is_candidate(path):
+        why = "not a log file by its name"
+    else:
+        try:
+            why = None if detect_file(path) else (not_a_log(path) or "not a training log")
+        except OSError:
+            return True  # reading it says why
+    if why and notes is not None:
+        notes.append(f"{path}: skipped, {why} (matched by {pattern})")
+    return why is None
 
 
 def _file_kind(mode: int) -> str:
@@ -253,8 +272,9 @@ def group_segments(paths) -> list[tuple[tuple[str, str], list[list[str]]]]:
 
 def _twin_rank(path: str):
     name = os.path.basename(path).lower()
+    is_events = name.startswith(EVENTS_PREFIX)
     is_json = ".json" in name
-    return (is_json, name != "scalars.json", name)
+    return (is_json or is_events, is_events, name != "scalars.json", name)
 
 
 def newest_sibling(path: str) -> str:

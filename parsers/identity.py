@@ -10,7 +10,8 @@ run only on evidence:
   late;
 - continuation: its first step follows the previous segment's last step by at most two
   logging intervals (`parsers.positions`), with the same config (ignoring resume_from /
-  load_from / resume / work_dir, which a restart may change).
+  load_from / resume / work_dir, which a restart may change) — across files only: two
+  launches of one file are two processes, and one that did not resume started afresh.
 
 A resumed segment joins, among the earlier runs of the same model type (when the configs
 say it) — preferring those whose work dir holds the checkpoint it resumed from — the latest
@@ -91,8 +92,13 @@ def _run_to_join(runs, seg, configs):
 
 
 def _continues(prev, seg) -> bool:
-    """`seg`'s first row is the next logging point (at most two) after `prev`'s last."""
+    """`seg`'s first row is the next logging point (at most two) after `prev`'s last. Not
+    for two launches of one file: the file itself says a new process began there, and one
+    that did not resume started afresh (detectron2 logs iteration 19 first: after a crash at
+    iteration 2, the next launch's steps only look continued)."""
     if not prev.rows or not seg.rows:
+        return False
+    if prev.source == seg.source and prev.launch is not None and seg.launch is not None:
         return False
     a, b = launch_positions(prev), launch_positions(seg)
     if a is None or b is None or a[0] != b[0]:

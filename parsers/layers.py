@@ -4,6 +4,17 @@ Key grammar (checked in this order):
 - mmdet DETR heads: `[frame_K_][dN.][dn_|enc_…]loss_TERM` — `dN.` is intermediate layer N,
   the unprefixed key is the final layer. `frame_0_d1.dn_loss_cls` -> group `frame_0_dn`,
   term `cls`, layer 1.
+- DETR family (facebookresearch/detr and descendants, detectron2/detrex, RT-DETR, D-FINE):
+  `loss_TERM` is the final layer, `loss_TERM_N` intermediate layer N, and a suffix names
+  the group: `_aux_N` (RT-DETR, D-FINE: intermediate layer N of the main queries), `_dn` /
+  `_dn_N` (denoising queries), `_enc` / `_enc_N` and `_interm` (encoder proposals of
+  two-stage models), `_pre` (D-FINE's predictions before the first decoder layer).
+  `loss_ce_0_unscaled` (DETR's unweighted copy) is no layer loss: only weighted terms are.
+  RT-DETR v1 appends the encoder's query-selection output to its aux list: with 6 decoder
+  layers it logs `_aux_0`…`_aux_5` beside `_dn_0`…`_dn_5` (denoising on every layer, no
+  unsuffixed dn term). Where the aux list is as long as the dn list in that shape, its last
+  entry is the encoder (group `enc`), not a decoder layer; without dn terms this cannot be
+  told from the log, and every aux entry counts as a decoder layer.
 - Sparse4D: `loss_TERM_N` (every layer numbered), optionally with a `_dn` before the number:
   `loss_cls_dn_3` -> group `dn`.
 - TransFusion/BEVFusion: `loss/object/layer_N_loss_TERM`, `layer_-1` = final layer;
@@ -11,8 +22,9 @@ Key grammar (checked in this order):
 - Attention statistics (bevdetr, the attention hook): `[dN.]attn_TERM` (`attn_entropy`,
   `attn_logit_max`) -> group `attn`, term TERM; they are not losses, so the layer-loss rules
   leave the group alone (`is_stats_group`).
-Groups are '' (main queries), `dn` (denoising), `enc` (encoder proposals), prefixed by the
-frame (`frame_0`) or head path (`object`), joined with '_'.
+Groups are '' (main queries), `dn` (denoising), `enc` (encoder proposals), `pre` (D-FINE),
+prefixed by the frame (`frame_0`) or head path (`object`), joined with '_'. `enc` and `pre`
+are not decoder layers (`is_decoder_group`).
 
 Layer numbering: per group, L = number of layers logged (intermediate + final); for
 decoder groups (not `enc`) L is raised to the config's decoder depth when that is larger
@@ -29,6 +41,8 @@ import pandas as pd
 from parsers.frames import category_series
 from parsers.run import LAYERS_COLUMNS
 
+DETR_SUFFIX = re.compile(r"^loss_(?P<term>[A-Za-z0-9]+)_(?P<grp>aux|dn|enc|interm|pre)(?:_(?P<k>\d+))?$")
+DETR_GROUP = {"aux": "", "dn": "dn", "enc": "enc", "interm": "enc", "pre": "pre"}
 MMDET = re.compile(r"^(?P<frame>frame_\d+_)?(?:d(?P<d>\d+)\.)?(?P<grp>(?:[a-z0-9]+_)*?)loss_(?P<term>[A-Za-z0-9]+)$")
 SPARSE4D = re.compile(r"^(?P<frame>frame_\d+_)?loss_(?P<term>[A-Za-z0-9]+)(?P<dn>_dn)?_(?P<k>\d+)$")
 TRANSFUSION = re.compile(r"^(?:loss/)?(?P<path>[^/]+)/layer_(?P<k>-?\d+)_loss_(?P<term>[A-Za-z0-9]+)$")
@@ -41,6 +55,11 @@ STATS_GROUP = "attn"
 def is_stats_group(group: str) -> bool:
     """A group of per-layer statistics (attention), not of losses."""
     return group == STATS_GROUP
+
+
+def is_decoder_group(group: str) -> bool:
+    """A group of decoder layers: not encoder proposals (`enc`), not D-FINE's `pre`."""
+    return not group.endswith("enc") and not group.endswith("pre")
 
 
 def classify(key: str):
@@ -56,6 +75,10 @@ def _classify(key: str):
     m = ATTENTION.match(key)
     if m:
         return STATS_GROUP, m.group("term"), (int(m.group("d")) if m.group("d") is not None else "final")
+    m = DETR_SUFFIX.match(key)
+    if m:
+        k = m.group("k")
+        return DETR_GROUP[m.group("grp")], m.group("term"), (int(k) if k is not None else "final")
     m = SPARSE4D.match(key)
     if m:
         group = _join((m.group("frame") or "").rstrip("_"), "dn" if m.group("dn") else "")
@@ -89,12 +112,14 @@ def layer_columns(keys, config_layers: int | None) -> list[tuple[str, str, str, 
     groups: dict[str, dict] = {}
     for key, (group, term, layer) in parsed.items():
         g = groups.setdefault(group, {"numbered": set(), "final": False, "items": [], "explicit": False})
-        g["explicit"] |= bool(TRANSFUSION.match(key) or SPARSE4D.match(key) or ATTENTION.match(key))
+        g["explicit"] |= bool(TRANSFUSION.match(key) or SPARSE4D.match(key) or ATTENTION.match(key)
+                              or DETR_SUFFIX.match(key))
         if layer == "final":
             g["final"] = True
         else:
             g["numbered"].add(layer)
         g["items"].append((key, term, layer))
+    _encoder_in_aux_list(groups)
     out = []
     any_numbered = any(g["numbered"] for g in groups.values())
     for group, g in groups.items():
@@ -104,7 +129,7 @@ def layer_columns(keys, config_layers: int | None) -> list[tuple[str, str, str, 
             if not any(t in ("cls", "bbox", "iou", "box") for _, t, _ in g["items"]):
                 continue
         count = (max(g["numbered"]) + 1 if g["numbered"] else 0) + (1 if g["final"] else 0)
-        is_decoder = not group.endswith("enc")
+        is_decoder = is_decoder_group(group)
         if is_decoder and config_layers and config_layers > count:
             count = config_layers
         for key, term, layer in g["items"]:
@@ -112,11 +137,35 @@ def layer_columns(keys, config_layers: int | None) -> list[tuple[str, str, str, 
     return out
 
 
+def _encoder_in_aux_list(groups: dict) -> None:
+    """RT-DETR v1 (see the module docstring): per term, when `_aux_0`…`_aux_K` sit beside
+    `_dn_0`…`_dn_K` (same K, no unsuffixed dn term) and no `_enc` term, `_aux_K` is the
+    encoder's output. Moves those keys from the main group to `enc` (as its one layer)."""
+    main, dn = groups.get(""), groups.get("dn")
+    if not main or not dn or "enc" in groups:
+        return
+    moved = []
+    for term in {t for _, t, _ in main["items"]}:
+        aux = {lay: key for key, t, lay in main["items"] if t == term and "_aux_" in key}
+        dn_layers = {lay for key, t, lay in dn["items"] if t == term}
+        if not aux or "final" in dn_layers or not dn_layers:
+            continue
+        top = max(aux)
+        if top == max(dn_layers) and len(dn_layers) == top + 1:
+            moved.append((aux[top], term))
+    if not moved:
+        return
+    keys = {k for k, _ in moved}
+    main["items"] = [it for it in main["items"] if it[0] not in keys]
+    main["numbered"] = {lay for _, _, lay in main["items"] if lay != "final"}
+    groups["enc"] = {"numbered": set(), "final": True, "items": [(k, t, "final") for k, t in moved], "explicit": True}
+
+
 def has_aux(keys) -> bool:
     """Intermediate-layer losses are logged (a numbered layer in a decoder group)."""
     for k in keys:
         c = classify(k)
-        if c is not None and not c[0].endswith("enc") and not is_stats_group(c[0]) and c[2] != "final":
+        if c is not None and is_decoder_group(c[0]) and not is_stats_group(c[0]) and c[2] != "final":
             return True
     return False
 

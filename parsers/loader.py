@@ -38,7 +38,8 @@ from parsers.run import ParseError
 from parsers.segment import Segment, with_skipped
 from parsers.source import HEAD_PRINT, FileSource, Identity, MemorySource, open_source
 
-NOT_A_LOG = "not a training log: no mmcv/mmengine log lines or JSON log rows found"
+NOT_A_LOG = ("not a training log: no log lines or rows of a known format found "
+             "(mmcv, mmengine, DETR, detectron2, TensorBoard)")
 # why a train line (or JSON row) is not read: a file of them only is a problem, not a run
 REJECTED = (DAMAGED, MALFORMED, CUT_AT_LIMIT, OUT_OF_RANGE, INVALID_LINE, NOT_AN_OBJECT, NO_MODE)
 NOT_YET = "not a training log yet: no mmcv/mmengine log lines"
@@ -131,7 +132,9 @@ class Loader:
     @property
     def end(self) -> int:
         """Bytes read, the tentative end of a growing log included."""
-        return self.reader.end if self.reader is not None else 0
+        if self.reader is not None:
+            return self.reader.end
+        return self.whole_key[2] if self.whole_key is not None else 0
 
     def load(self) -> Update:
         """What was appended since the last call: its launch pieces (see the module

@@ -78,7 +78,7 @@ class SegmentInfo:
 
     index: int  # position in time order; equals the `segment` column of `Run.train`
     source: str  # the file it was read from (display name)
-    format: str  # mmcv-text | mmcv-json | mmengine-text | mmengine-json | console
+    format: str  # a row name of parsers.formats (mmcv-text, mmengine-json, detr-json …)
     rows: int  # train rows of this file kept in the run (after overlap with the next file)
     first_step: float | None  # first global step logged in this file (before any overlap is dropped)
     last_step: float | None  # last global step logged in this file
@@ -129,14 +129,15 @@ class Meta(Mapping):
 
     name: str = ""  # display name: the work dir, wandb run dir, else the file name without suffixes
     sources: tuple = ()  # the files read, one per segment, in time order (display names)
-    format: str | None = None  # mmcv-text | mmcv-json | mmengine-text | mmengine-json | console, 'a+b' when mixed
-    library: str | None = None  # mmcv | mmengine
+    format: str | None = None  # a row name of parsers.formats (mmcv-text, detr-json …), 'a+b' when mixed
+    library: str | None = None  # mmcv | mmengine | detr | detectron2 | tensorboard
     runner: str | None = None  # epoch | iter
     max_epochs: int | None = None  # planned epochs (the latest segment's plan wins)
     max_iters: int | None = None  # planned iterations (iter runners; `Iter [i/n]`'s n when not in the config)
     iters_per_epoch: int | None = None  # `[i/n]` of epoch-runner lines, the config's, or an estimate
     iters_per_epoch_estimated: bool | None = None  # iters_per_epoch is an estimate (json logs without `[i/n]`)
-    config: dict | None = None  # the config, read with `ast` (never executed), latest segment's
+    # the config, read with `ast` (never executed), latest segment's; else the printed arguments (Segment.args)
+    config: dict | None = None
     samples_per_gpu: int | None = None  # `data.samples_per_gpu` / `train_dataloader.batch_size`
     num_gpus: int | None = None  # from the header (GPU number, Distributed training, GPU list) or config
     total_batch: int | None = None  # samples_per_gpu × num_gpus
@@ -170,6 +171,9 @@ class Meta(Mapping):
     gpus_listed: int | None = None  # GPUs the environment block lists: visible, not necessarily used
     capture: str | None = None  # digest of the train rows (steps, loss, time of day) that captures of one run share
     copies: tuple = ()  # other files that hold this very run (a console copy of its log): read once, not twice
+    # the log counts epochs (and iterations in them) from this number, not 1 (DETR: 0): log's = epoch - 1 + base
+    epoch_base: int | None = None
+    step_unit: str = "iteration"  # what `step` counts: "iteration", or "epoch" (one row per epoch, no iterations)
 
     def __post_init__(self):
         if isinstance(self.lr_schedule, Mapping):

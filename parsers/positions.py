@@ -7,7 +7,9 @@
 - `row_positions(seg, runner, ipe)`: the run's position columns of a launch's rows, once
   the run's runner and iters per epoch are known (`parsers.assemble`):
   `step` is the global iteration: iter runners log it; epoch runners get
-  `(epoch-1) * iters_per_epoch + iter`; mmengine json states it. Iter runners: `iter` is
+  `(epoch-1) * iters_per_epoch + iter`; mmengine json states it. A row that sums up a whole
+  epoch (`Segment.epoch_rows`: DETR's log.txt) lies at its epoch's end, and with no
+  iterations per epoch known its `step` counts epochs. Iter runners: `iter` is
   global, `epoch` = floor((step-1)/ipe)+1 and `epoch_f` = step/ipe when iters per epoch are
   known, NaN otherwise.
 - `match_keys(seg, runner)`: one key per row to match a text log's rows with its json twin's.
@@ -68,6 +70,12 @@ def row_positions(seg: Segment, runner: str | None, ipe: int | None) -> dict[str
             "step": step,
             "epoch_f": step / per,
         }
+    if seg.epoch_rows:
+        # a row sums up its whole epoch: it lies at the epoch's end; without iterations per
+        # epoch the log gives none, and `step` counts epochs (Meta.step_unit)
+        per = np.full(n, float(ipe) if ipe else np.nan)
+        return {"epoch": epoch, "iter": per, "iters_per_epoch": per, "step": epoch * per if ipe else epoch.copy(),
+                "epoch_f": epoch.copy()}
     per = rown.copy()
     if ipe:
         per[np.isnan(per)] = ipe

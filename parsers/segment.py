@@ -85,7 +85,7 @@ class Resume:
 
     line: int  # 1-based line of the record in its file
     date: str | None  # the record's timestamp as logged
-    epoch: int
+    epoch: int | None  # None: the record names only the iteration (detectron2)
     iter: int
 
 
@@ -141,9 +141,13 @@ class Segment:
     # -- what was read -----------------------------------------------------------------
     source: str = _field(M.PER_LAUNCH, "the file it was read from (display name)", "", pieces=M.FIRST)
     format: str = _field(
-        M.PER_LAUNCH, "mmcv-text | mmcv-json | mmengine-text | mmengine-json | console", "", pieces=M.FIRST
+        M.PER_LAUNCH,
+        "mmcv-text | mmcv-json | mmengine-text | mmengine-json | console | detr-json | detr-console | "
+        "detectron2-json | detectron2-console | tfevents (the row names of parsers.formats)",
+        "",
+        pieces=M.FIRST,
     )
-    library: str = _field(M.FIRST, "mmcv | mmengine", "")
+    library: str = _field(M.FIRST, "mmcv | mmengine | detr | detectron2 | tensorboard", "")
     runner: str | None = _field(M.FIRST, "epoch | iter | None (the log does not say)")
     # -- train rows: per-row positions, then the logged keys as a matrix -----------------
     epoch: np.ndarray = _field(
@@ -205,6 +209,23 @@ class Segment:
         "an mmcv json's first line: run meta, or a resumed run's "
         "checkpoint meta (`epoch`, `iter`, `fp16` …), env and config left out",
     )
+    args: dict | None = _field(
+        M.LATEST,
+        "the launch's command-line arguments as it printed them (`Namespace(...)` of DETR's "
+        "main.py or detectron2's train_net.py; DINO's config_args_all.json beside a log.txt), read "
+        "with `ast` / json: a DETR-family run has no config file, its arguments are its config",
+    )
+    epoch_base: int | None = _field(
+        M.FIRST,
+        "the number the log gives its first epoch when it is not 1 (DETR's logs count from 0); "
+        "`epoch` counts from 1 whatever the log does, so the log's epoch is epoch - 1 + epoch_base",
+    )
+    epoch_rows: bool = _field(
+        M.FIRST,
+        "each train row sums up a whole epoch (DETR's log.txt): it lies "
+        "at the end of its epoch; such a log gives no iterations, and `step` counts epochs",
+        False,
+    )
     exp_name: str | None = _field(M.LATEST, "`Exp name: …` (mmengine repeats it: the first in a file)", pieces=M.FIRST)
     seed: int | None = _field(M.LATEST, "`Set random seed to N` / `seed: N` (the first in a file)", pieces=M.FIRST)
     gpu_number: int | None = _field(M.LATEST, "mmengine's `GPU number: N`")
@@ -227,7 +248,8 @@ class Segment:
     )
     year_unknown: bool = _field(
         M.PER_LAUNCH,
-        "a console launch without a known year: its clock counts from a stand-in year",
+        "a launch without a known year: its clock counts from a stand-in year (an mmengine "
+        "console, detectron2's console log)",
         False,
         pieces=M.LATEST,
     )

@@ -88,6 +88,15 @@ def last_traceback(lines: list[str]) -> Crash | None:
     return crash
 
 
+def traceback_block(lines: list[str], n: int) -> list[str]:
+    """The last traceback in `lines` from its `Traceback …` line on, blank lines dropped, at
+    most its last `n` lines (its innermost frames and the exception); [] when there is none."""
+    starts = [i for i, line in enumerate(lines) if TRACEBACK in line]
+    if not starts:
+        return []
+    return [line for line in lines[starts[-1] :] if line.strip()][-n:]
+
+
 def _read_traceback(body: list[str]) -> Crash:
     ends = [k for k, s in enumerate(body) if not s.startswith((" ", "\t")) and EXCEPTION_NAME.match(s.strip())]
     frames = [m for m in (FRAME.match(s) for s in (body[: ends[0]] if ends else body)) if m is not None]

@@ -29,15 +29,18 @@ def test_readme_opens_with_the_two_commands():
     assert "pip install torch==2.13.0" in ci and "pip install -e '.[test]' && python -m pytest" in ci
 
 
+@pytest.mark.slow  # diagnoses all of fixtures/runs
 def test_main_job_of_the_first_command_runs():
     main_job = blocks("bash")[0].strip().splitlines()[0].split("&&", 1)[1].strip()
     proc = subprocess.run(shlex.split(main_job), cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "verdict:" in proc.stdout
     # the bundled falls-then-rises runs (the lr rising after take-off) get the attention warning
+    # (both sweeps have them: bevlog names a run by its directory, with the parent when two share it)
     blocks_by_run = {b.split(" · ")[0]: b for b in proc.stdout.split("\n\n")}
     for seed in range(3):
-        assert "attention-collapse" in blocks_by_run[f"cyclic-5x-s{seed}"]
+        hits = [b for name, b in blocks_by_run.items() if name.rsplit("/", 1)[-1] == f"cyclic-5x-s{seed}"]
+        assert hits and all("attention-collapse" in b for b in hits)
 
 
 @pytest.mark.parametrize("command", console_commands())

@@ -1,15 +1,23 @@
 """`bevlog compare`: align runs, smooth, and print a table of statistics and a verdict per pair."""
 from __future__ import annotations
 
-import json
 import math
 import numbers
-import sys
 
 import click
 
-from bevlog.options import (align_option, batch_option, choose_align, group_options, jobs_option,
-                            load_or_exit, paths_argument, smooth_option)
+from bevlog.options import (
+    align_option,
+    batch_option,
+    choose_align,
+    group_options,
+    jobs_option,
+    load,
+    nothing_read,
+    paths_argument,
+    smooth_option,
+    wide_option,
+)
 from bevlog.output import BadInput
 
 
@@ -24,9 +32,10 @@ from bevlog.output import BadInput
 @group_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@wide_option
 @jobs_option
 @click.pass_context
-def command(ctx, paths, align, metrics, smooth, batch, group, no_groups, fmt, jobs):
+def command(ctx, paths, align, metrics, smooth, batch, group, no_groups, fmt, wide, jobs):
     """Compare runs fairly on one x axis: the settings that differ, then per metric
     final/best values, values at common checkpoints, noise normalised by √(batch × logging
     interval), late slope, a sparkline, and a verdict naming the likely cause.
@@ -50,8 +59,10 @@ def command(ctx, paths, align, metrics, smooth, batch, group, no_groups, fmt, jo
         overrides = parse_batch_overrides(batch)
     except AlignError as exc:
         raise click.BadParameter(str(exc), param_hint="--batch") from None
-    runs, errors = load_or_exit(ctx, paths, jobs)
-    align = choose_align(ctx, align, runs)
+    loaded = load(paths, jobs)
+    nothing_read(ctx, loaded, on_empty=(lambda got: _write_json([], None, got)) if fmt == "json" else None)
+    runs = loaded.runs
+    align = choose_align(ctx, align, runs, loaded.notes)
     labels = run_labels(runs)
     try:
         groups = find_groups(runs, labels, pattern=group, auto=not no_groups)
@@ -66,58 +77,66 @@ def command(ctx, paths, align, metrics, smooth, batch, group, no_groups, fmt, jo
         raise BadInput(str(exc)) from None
     diff = config_diff(runs, labels)
     if fmt == "table":
-        _print_tables(comparisons, diff, groups)
+        _print_tables(comparisons, diff, groups, wide)
     elif fmt == "csv":
         _write_csv(comparisons)
     else:
-        _write_json(comparisons, diff)
-    if errors:
+        _write_json(comparisons, diff, loaded)
+    if loaded.problems:
         ctx.exit(2)
 
 
-def _print_tables(comparisons, diff, groups):
-    from rich.console import Console
-    from rich.table import Table
+# most wanted first: the narrow default shows the longest prefix of this that fits
+PRIORITY = ["run", "final", "best", "batch", "lr", "curve", "noise·√(B·n)", "@", "slope", "it/ep", "rows", "noise",
+            "lr/sample"]
+
+
+def _print_tables(comparisons, diff, groups, wide: bool):
     from rich.text import Text
 
     from bevlog.align import AXIS_TITLE, UNIT
     from bevlog.compare import fmt_value
-    from bevlog.options import use_color
-    from bevlog.output import clean
+    from bevlog.escape import clean
+    from bevlog.options import output_width, use_color
+    from bevlog.output import open_output
     from bevlog.summary import fmt_lr
+    from bevlog.table import fitting, left_out, make_table, render
 
-    console = Console(no_color=not use_color(), highlight=False,
-                      width=None if sys.stdout.isatty() else 220)
-    _print_settings(console, diff, groups)
+    width = output_width(wide)
+    parts = _settings_parts(diff, groups)
     for comp in comparisons:
         direction = "higher is better" if comp.higher_is_better else "lower is better"
         if comp.smoothed:
             how = f"final/best/@ values smoothed with EMA {comp.weight:g}"
         else:
             how = "values as logged, not smoothed" if comp.weight else "no smoothing"
-        console.print(Text(f"{comp.metric} by {AXIS_TITLE[comp.align]} ({direction}; {how})", style="bold"))
-        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        parts.append(Text(f"{clean(comp.metric)} by {AXIS_TITLE[comp.align]} ({direction}; {how})", style="bold"))
         checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
-        headers = (["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"] + checkpoint_cols
-                   + ["noise", "noise·√(B·n)", f"slope/{UNIT[comp.align]}", "curve"])
-        for h in headers:
-            table.add_column(h, justify="left" if h in ("run", "curve") else "right",
-                             overflow="fold" if h == "run" else "ellipsis")
+        slope = f"slope/{UNIT[comp.align]}"
+        order = (["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"] + checkpoint_cols
+                 + ["noise", "noise·√(B·n)", slope, "curve"])
+        priority = [c for p in PRIORITY for c in ([slope] if p == "slope" else checkpoint_cols if p == "@" else [p])]
+        rows = []
         for _, row in comp.stats.iterrows():
-            cells = [row["run"], _int(row["batch"]), fmt_lr(row["lr"]), fmt_lr(row["lr_per_sample"]),
-                     _int(row["iters_per_epoch"]), _int(row["rows"]), fmt_value(row["final"]),
-                     fmt_value(row["best"])]
-            cells += [fmt_value(row[c]) for c in checkpoint_cols]
-            cells += [_short(row["noise"]), _short(row["noise_norm"]), _short(row["slope"]), row["curve"]]
-            table.add_row(*[Text(clean(c)) for c in cells])  # run names come from the logs
-        console.print(table)
+            cells = {"run": row["run"], "batch": _int(row["batch"]), "lr": fmt_lr(row["lr"]),
+                     "lr/sample": fmt_lr(row["lr_per_sample"]), "it/ep": _int(row["iters_per_epoch"]),
+                     "rows": _int(row["rows"]),
+                     "final": fmt_value(row["final"]), "best": fmt_value(row["best"]),
+                     "noise": _short(row["noise"]), "noise·√(B·n)": _short(row["noise_norm"]),
+                     slope: _short(row["slope"]), "curve": row["curve"]}
+            cells.update({c: fmt_value(row[c]) for c in checkpoint_cols})
+            rows.append(cells)
+        shown = fitting(priority, rows, width, keep=3, max_width={"run": 28})
+        parts.append(make_table([c for c in order if c in shown], rows,
+                                right=set(order) - {"run", "curve"}, max_width={"run": 28}, fold={"run"}))
+        parts += left_out(priority, shown)
         if comp.group_stats is not None:
-            console.print(_group_table(comp))
-        for verdict in comp.verdicts:
-            console.print(Text(clean(verdict)))
-        for note in comp.notes:
-            console.print(Text(clean(note), style="dim"))
-        console.print()
+            parts.append(_group_table(comp))
+        parts += [Text(clean(v)) for v in comp.verdicts]
+        parts += [Text(clean(n), style="dim") for n in comp.notes]
+        parts.append(Text(""))  # a blank line between metrics
+    with open_output(None, "table") as f:
+        f.write(render(parts, width, use_color()) + "\n")
 
 
 def _group_table(comp):
@@ -125,7 +144,7 @@ def _group_table(comp):
     from rich.table import Table
     from rich.text import Text
 
-    from bevlog.output import clean
+    from bevlog.escape import clean
 
     table = Table(show_edge=False, header_style="bold", pad_edge=False, title_justify="left")
     checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
@@ -150,25 +169,26 @@ def _mean_sd(row, col) -> str:
 MAX_SETTING_COLUMNS = 6
 
 
-def _print_settings(console, diff, groups):
+def _settings_parts(diff, groups) -> list:
     """The settings that differ, before any curve: a setting × run table for a few runs,
-    one line per run (or group) for many."""
+    one line per run (or group) for many (rich renderables)."""
     from rich.table import Table
     from rich.text import Text
 
     from bevlog.configdiff import by_groups, short
+    from bevlog.escape import clean
     from bevlog.groups import has_groups
-    from bevlog.output import clean
 
+    parts: list = []
     view = by_groups(diff, groups) if has_groups(groups) else diff
     title = "settings that differ" + (" between groups (within a group: only the seed)"
                                       if view is not diff and all(g.how != "pattern" for g in groups) else "")
     if not view.rows:
         if len(view.labels) > 1:
-            console.print(Text(f"{title}: none" + _config_caveat(view), style="bold"))
-            console.print()
-        return
-    console.print(Text(title + _config_caveat(view), style="bold"))
+            parts.append(Text(f"{title}: none" + _config_caveat(view), style="bold"))
+            parts.append(Text(""))
+        return parts
+    parts.append(Text(title + _config_caveat(view), style="bold"))
     if len(view.labels) <= MAX_SETTING_COLUMNS:
         table = Table(show_edge=False, header_style="bold", pad_edge=False)
         table.add_column("setting", overflow="fold")
@@ -176,17 +196,18 @@ def _print_settings(console, diff, groups):
             table.add_column(clean(label), overflow="fold")
         for row in view.rows:
             table.add_row(*[Text(clean(c)) for c in [row.key] + [short(v) for v in row.values]])
-        console.print(table)
+        parts.append(table)
     else:  # many: each against the first, only what differs from it
         from bevlog.configdiff import comparable
 
-        console.print(Text(clean(f"{view.labels[0]} (the reference): ")
+        parts.append(Text(clean(f"{view.labels[0]} (the reference): ")
                            + clean(" · ".join(f"{row.key}={short(row.values[0], 24)}" for row in view.rows))))
         for k, label in enumerate(view.labels[1:], start=1):
             pairs = " · ".join(f"{row.key}={short(row.values[k], 24)}" for row in view.rows
                                if comparable(row.values[k]) != comparable(row.values[0]))
-            console.print(Text(clean(f"{label}: {pairs or 'as the reference'}")))
-    console.print()
+            parts.append(Text(clean(f"{label}: {pairs or 'as the reference'}")))
+    parts.append(Text(""))
+    return parts
 
 
 def _config_caveat(view) -> str:
@@ -201,6 +222,8 @@ def _config_caveat(view) -> str:
 def _write_csv(comparisons):
     import pandas as pd
 
+    from bevlog.output import open_output
+
     frames = []
     for comp in comparisons:
         df = comp.stats.copy()
@@ -208,14 +231,14 @@ def _write_csv(comparisons):
         df.insert(0, "metric", comp.metric)
         df.columns = [c.replace("@", "at_") for c in df.columns]
         frames.append(df)
-    pd.concat(frames, ignore_index=True).to_csv(sys.stdout, index=False)
+    with open_output(None, "csv") as f:
+        pd.concat(frames, ignore_index=True).to_csv(f, index=False)
 
 
-def _write_json(comparisons, diff):
-    from bevlog.findings import json_safe
+def _write_json(comparisons, diff, loaded):
+    from bevlog import envelope
 
     out = []
-    settings = diff.to_dict()
     for comp in comparisons:
         records = comp.stats.to_dict(orient="records")
         groups = None
@@ -227,10 +250,9 @@ def _write_json(comparisons, diff):
             "runs": [{k: _clean(v) for k, v in r.items()} for r in records],
             "groups": groups, "differences": comp.differences,
             "verdicts": comp.verdicts, "notes": comp.notes,
-            "settings": settings,  # the same in every metric: the runs' settings that differ
         })
-    json.dump(json_safe(out), sys.stdout, indent=1, ensure_ascii=False)
-    sys.stdout.write("\n")
+    body = {"settings": diff.to_dict() if diff is not None else None, "comparisons": out}
+    envelope.write(envelope.envelope("compare", body, loaded.problems, loaded.notes))
 
 
 def _clean(v):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import click
 
-from bevlog.options import jobs_option, report_errors, report_notes, use_color
-from bevlog.output import clean
+from bevlog.escape import clean, markdown_cell
+from bevlog.options import Loaded, collect_notes, jobs_option, nothing_read, report_errors, report_notes, use_color
 
 ICONS = {"error": "✗", "warning": "⚠", "info": "ℹ"}
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -41,39 +41,48 @@ def fails(diagnoses, fail_on: str | None) -> bool:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text for people, json for programs, markdown for PRs and issues.")
 @click.option("--fail-on", type=click.Choice(["warning", "error"]), default=None,
-              help="Exit 1 when any finding is at least this severe (CI gates).")
+              help="Exit 1 when any finding is at least this severe (CI gates); an input that "
+                   "could not be read is exit 2 whatever the findings.")
 @click.option("--rules", default=None, metavar="IDS", help="Comma-separated rule ids to run (default: all).")
 @click.option("--skip", default=None, metavar="IDS", help="Comma-separated rule ids not to run.")
 @click.option("--explain", default=None, metavar="RULE",
               help="Print what RULE looks at, its thresholds and why ('all' lists the rules), then exit.")
+@click.option("--with-config", is_flag=True, help="With --format json: each run's config in its meta.")
 @jobs_option
 @click.pass_context
-def command(ctx, paths, fmt, fail_on, rules, skip, explain, jobs):
+def command(ctx, paths, fmt, fail_on, rules, skip, explain, with_config, jobs):
     """Find what went wrong in each run and say how to fix it.
 
     Exit codes: 0 fine, 1 a finding at or above --fail-on, 2 bad usage or unreadable input.
     """
+    from bevlog.output import open_output
+
     if explain:
-        click.echo(explain_text(explain))
+        with open_output(None, "text") as f:
+            f.write(explain_text(explain) + "\n")
         return
     if not paths:
         raise click.UsageError("give at least one PATH (a log file, a work dir, a glob or '-')")
     chosen = choose_rules(rules, skip)
     from bevlog.diagnose import diagnose_paths
 
-    notes: list[str] = []
-    diagnoses, errors = diagnose_paths(paths, chosen, jobs=jobs, notes=notes)
+    skipped: list[str] = []
+    diagnoses, errors = diagnose_paths(paths, chosen, jobs=jobs, notes=skipped, with_config=with_config)
+    notes = collect_notes((d.meta for d in diagnoses), skipped)
     report_errors(errors)
-    report_notes((d.meta for d in diagnoses), notes)
-    if diagnoses:
-        if fmt == "json":
-            import json
+    report_notes(notes)
+    loaded = Loaded(diagnoses, errors, notes)
+    if fmt == "json":
+        from bevlog import envelope
 
-            click.echo(json.dumps({"runs": [d.to_dict() for d in diagnoses]}, indent=1, allow_nan=False))
-        elif fmt == "markdown":
-            click.echo(render_markdown(diagnoses))
-        else:
-            click.echo(render_text(diagnoses))
+        envelope.write(envelope.envelope("diagnose", {"runs": [d.to_dict() for d in diagnoses]}, errors, notes))
+    nothing_read(ctx, loaded)
+    if fmt == "markdown":
+        with open_output(None, "markdown") as f:
+            f.write(render_markdown(diagnoses) + "\n")
+    elif fmt == "text":
+        with open_output(None, "text") as f:
+            f.write(render_text(diagnoses) + "\n")
     if errors:
         ctx.exit(2)
     if fails(diagnoses, fail_on):
@@ -214,8 +223,7 @@ def _cut(line: str, width: int) -> str:
 
 
 def render_markdown(diagnoses) -> str:
-    def cell(text) -> str:
-        return clean(str(text).replace("|", "\\|").replace("\n", " "))
+    cell = markdown_cell  # a log's text: one line, `|` escaped, no raw HTML
 
     out = []
     for d in diagnoses:

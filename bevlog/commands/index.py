@@ -27,7 +27,8 @@ def command(ctx, paths, catalog, jobs):
 
     from bevlog.catalog import CatalogUnavailable, index
     from bevlog.catalog.store import CatalogError
-    from bevlog.output import BadInput, clean, error, note
+    from bevlog.escape import clean
+    from bevlog.output import BadInput, error, note
 
     missing = [p for p in paths if not os.path.exists(p)]
     for p in missing:

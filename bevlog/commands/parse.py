@@ -1,26 +1,33 @@
 """`bevlog parse`: a summary table per run, or the tidy frames as csv/json/parquet."""
 from __future__ import annotations
 
-import sys
-
 import click
 
-from bevlog.options import jobs_option, load_or_exit, paths_argument
+from bevlog.options import jobs_option, load, nothing_read, output_width, paths_argument, use_color, wide_option
 
 FRAMES = ("train", "layers", "evals")
+COLUMNS = ["run", "format", "runner", "length", "rows", "evals", "batch", "lr range", "last loss", "best loss",
+           "s/iter", "layers", "aux", "ended", "skipped"]
+# most wanted first: the narrow default shows the longest prefix of this that fits
+PRIORITY = ["run", "length", "batch", "last loss", "lr range", "ended", "rows", "skipped", "format", "best loss",
+            "evals", "layers", "aux", "s/iter", "runner"]
+RIGHT = {"rows", "evals", "skipped"}
+MAX_WIDTH = {"run": 28, "ended": 24}
 
 
 @click.command(name="parse")
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
-              show_default=True, help="table: one summary row per run; csv/json/parquet: the tidy frame.")
+              show_default=True, help="table: one summary row per run; csv/json/parquet: the tidy frame "
+                                      "(json: the run summaries, problems and notes too).")
 @click.option("--frame", type=click.Choice(FRAMES), default="train", show_default=True,
               help="Which frame --format csv|json|parquet writes.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write data here instead of stdout (required for parquet).")
+@wide_option
 @jobs_option
 @click.pass_context
-def command(ctx, paths, fmt, frame, out, jobs):
+def command(ctx, paths, fmt, frame, out, wide, jobs):
     """Read training logs and summarise each run.
 
     PATH may be a log file (.log, .log.json, scalars.json, console capture, .gz), a work dir
@@ -34,65 +41,76 @@ def command(ctx, paths, fmt, frame, out, jobs):
     """
     if fmt == "parquet" and not out:
         raise click.UsageError("--format parquet needs --out FILE")
-    runs, errors = load_or_exit(ctx, paths, jobs)
+    loaded = load(paths, jobs)
+    nothing_read(ctx, loaded, on_empty=(lambda got: _write_json(got, frame, out)) if fmt == "json" else None)
     if fmt == "table":
-        _print_table(runs)
+        _print_table(loaded.runs, wide)
+    elif fmt == "json":
+        _write_json(loaded, frame, out)
     else:
-        _write_frame(runs, frame, fmt, out)
-        if out:
-            click.echo(f"wrote {frame} frame of {len(runs)} run(s) to {out}", err=True)
-    if errors:
+        _write_frame(loaded.runs, frame, fmt, out)
+    if out:
+        from bevlog.output import say
+
+        say(f"wrote {frame} frame of {len(loaded.runs)} run(s) to {out}")
+    if loaded.problems:
         ctx.exit(2)
 
 
-def _write_frame(runs, frame, fmt, out):
-    """csv/json to stdout, or any format to `out` atomically (a reader of `out` never
-    sees half a file). Text from the logs is data here, written as the format escapes it."""
+def _frame(runs, frame):
     import pandas as pd
 
-    from bevlog.output import atomic_path
+    return pd.concat([getattr(r, frame) for r in runs], ignore_index=True)
 
-    df = pd.concat([getattr(r, frame) for r in runs], ignore_index=True)
-    if not out:
-        if fmt == "csv":
-            df.to_csv(sys.stdout, index=False)
-        else:  # JSON Lines: one object per row, NaN -> null
-            sys.stdout.write(df.to_json(orient="records", lines=True, double_precision=10))
-        return
-    with atomic_path(out) as tmp:
-        if fmt == "parquet":
+
+def _write_frame(runs, frame, fmt, out):
+    """csv to stdout or `out`, parquet to `out`; a file appears whole (bevlog.output).
+    A log's text is data here: parquet keeps it exact, csv makes control characters
+    visible (bevlog.escape)."""
+    from bevlog.output import atomic_path, open_output
+
+    df = _frame(runs, frame)
+    if fmt == "parquet":
+        with atomic_path(out) as tmp:
             df.to_parquet(tmp, index=False)
-        elif fmt == "csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_json(tmp, orient="records", lines=True, double_precision=10)
+        return
+    with open_output(out, "csv") as f:
+        df.to_csv(f, index=False)
 
 
-def _print_table(runs):
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+def _write_json(loaded, frame, out):
+    """The envelope (bevlog.envelope) with the run summaries, then the frame's rows."""
+    from bevlog import envelope
+    from bevlog.summary import run_summary
 
-    from bevlog.options import use_color
-    from bevlog.output import clean
-    from bevlog.summary import fmt_lr, fmt_num, iteration_time_text, run_summary
+    rows = None
+    if loaded.runs:
+        text = _frame(loaded.runs, frame).to_json(orient="records", lines=True, double_precision=10)
+        rows = text.splitlines()  # one JSON object per line: a row never holds a raw newline
+    doc = envelope.envelope("parse", {"frame": frame, "runs": [run_summary(r) for r in loaded.runs]},
+                            loaded.problems, loaded.notes)
+    envelope.write(doc, out, rows=rows or [])
 
-    table = Table(show_edge=False, header_style="bold")
-    for col in ["run", "format", "runner", "length", "rows", "evals", "batch", "lr range", "last loss",
-                "best loss", "s/iter", "layers", "aux", "ended", "skipped"]:
-        table.add_column(col, justify="right" if col in {"rows", "evals", "skipped"} else "left",
-                         max_width=32 if col in {"run", "ended"} else None, overflow="ellipsis",
-                         no_wrap=col in {"run", "ended"})
+
+def _print_table(runs, wide: bool):
+    from bevlog.summary import fmt_lr, fmt_num, iteration_time_text, run_summary, short_length
+
+    rows = []
     for run in runs:
         s = run_summary(run)
-        aux = {True: "yes", False: "no"}.get(s["aux"], "?")
-        cells = [
-            s["run"], s["format"] or "?", s["runner"] or "?", s["length"], str(s["rows"]), str(s["evals"]), s["batch"],
-            f"{fmt_lr(s['lr_min'])}–{fmt_lr(s['lr_max'])}", fmt_num(s["last_loss"]),
-            fmt_num(s["best_loss"]), iteration_time_text(s), str(s["decoder_layers"] or "?"), aux, str(s["ended"] or "?"),
-            str(s["skipped"]),
-        ]
-        table.add_row(*[Text(clean(c)) for c in cells])  # Text: a log's `[b]` is not markup
-    color = use_color()
-    console = Console(no_color=not color, highlight=False, width=None if sys.stdout.isatty() else 240)
-    console.print(table)
+        rows.append({
+            "run": s["run"], "format": s["format"] or "?", "runner": s["runner"] or "?",
+            "length": short_length(s["length"]), "rows": str(s["rows"]), "evals": str(s["evals"]), "batch": s["batch"],
+            "lr range": f"{fmt_lr(s['lr_min'])}–{fmt_lr(s['lr_max'])}", "last loss": fmt_num(s["last_loss"]),
+            "best loss": fmt_num(s["best_loss"]), "s/iter": iteration_time_text(s),
+            "layers": str(s["decoder_layers"] or "?"), "aux": {True: "yes", False: "no"}.get(s["aux"], "?"),
+            "ended": str(s["ended"] or "?"), "skipped": str(s["skipped"]),
+        })
+    from bevlog.output import open_output
+    from bevlog.table import fitting, left_out, make_table, render
+
+    width = output_width(wide)
+    shown = fitting(PRIORITY, rows, width, keep=2, max_width=MAX_WIDTH)
+    table = make_table([c for c in COLUMNS if c in shown], rows, right=RIGHT, max_width=MAX_WIDTH)
+    with open_output(None, "table") as f:
+        f.write(render([table, *left_out(PRIORITY, shown)], width, use_color()) + "\n")

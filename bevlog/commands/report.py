@@ -3,9 +3,18 @@ from __future__ import annotations
 
 import click
 
-from bevlog.options import (align_option, batch_option, choose_align, group_options, jobs_option,
-                            load_or_exit, paths_argument, smooth_option)
-from bevlog.output import BadInput
+from bevlog.options import (
+    align_option,
+    batch_option,
+    choose_align,
+    group_options,
+    jobs_option,
+    load,
+    nothing_read,
+    paths_argument,
+    smooth_option,
+)
+from bevlog.output import BadInput, say
 
 
 @click.command(name="report")
@@ -52,7 +61,9 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
             check_png_support()
         except PngUnavailable as exc:
             raise BadInput(str(exc)) from None
-    runs, errors = load_or_exit(ctx, paths, jobs)
+    loaded = load(paths, jobs)
+    nothing_read(ctx, loaded)
+    runs, errors = loaded.runs, loaded.problems
     align = choose_align(ctx, align, runs)
     labels = run_labels(runs)
     try:
@@ -68,9 +79,9 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
     html = render(report_ctx, panels, findings, title)
     from bevlog.output import write_atomic
 
-    size = write_atomic(out, html, "the report")  # a failed write: one line, exit 2
+    size = write_atomic(out, html, "html", "the report")  # a failed write: one line, exit 2
     note = "" if findings is None else f", {len(findings)} finding(s)"
-    click.echo(f"wrote {out} ({size / 1e6:.1f} MB, {len(runs)} run(s){note})", err=True)
+    say(f"wrote {out} ({size / 1e6:.1f} MB, {len(runs)} run(s){note})")
     if png_dir:
         from bevlog.report.png import PngUnavailable, write_pngs
 
@@ -78,7 +89,7 @@ def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_poi
             written = write_pngs(panels, png_dir)
         except PngUnavailable as exc:
             raise BadInput(str(exc)) from None
-        click.echo(f"wrote {len(written)} PNG(s) to {png_dir}", err=True)
+        say(f"wrote {len(written)} PNG(s) to {png_dir}")
     if errors:
         ctx.exit(2)
 

@@ -40,7 +40,8 @@ def command(ctx, catalog, verdicts, rules, models, name, since, until, metrics, 
     from bevlog.catalog import CatalogUnavailable, query_runs
     from bevlog.catalog.query import FilterError, problems
     from bevlog.catalog.store import CatalogError
-    from bevlog.output import BadInput, clean
+    from bevlog.output import BadInput
+    from bevlog.escape import clean
 
     try:
         if show_problems:
@@ -86,7 +87,7 @@ def _print_table(columns, rows):
     from rich.text import Text
 
     from bevlog.options import use_color
-    from bevlog.output import clean
+    from bevlog.escape import clean
 
     shown = [c for c in columns if c not in ("run_id", "n_errors", "n_warnings", "max_iters")]
     table = Table(show_edge=False, header_style="bold", pad_edge=False)

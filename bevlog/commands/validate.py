@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from bevlog.output import BadInput
+from bevlog.output import BadInput, open_output
 
 
 @click.command(name="validate")
@@ -26,9 +26,8 @@ def command(path, budget_minutes, seeds, preset, work_dir, fmt):
     and say per finding: confirmed, not reproduced, fix did not help, or inconclusive."""
     import json
 
-    from parsers import ParseError
-
     from bevlog.validate import render_text, validate
+    from parsers import ParseError
 
     try:
         result = validate(path, budget_minutes, seeds, work_dir, preset)
@@ -36,7 +35,6 @@ def command(path, budget_minutes, seeds, preset, work_dir, fmt):
         raise BadInput(str(exc)) from None
     except (FileNotFoundError, ValueError, OverflowError) as exc:
         raise BadInput(f"{path}: {exc}") from None
-    if fmt == "json":
-        click.echo(json.dumps(result, indent=1, allow_nan=False))
-    else:
-        click.echo(render_text(result))
+    with open_output(None, fmt) as out:
+        out.write((json.dumps(result, indent=1, ensure_ascii=False, allow_nan=False) if fmt == "json"
+                   else render_text(result)) + "\n")

@@ -15,9 +15,10 @@ import time
 
 import click
 
+from bevlog.escape import clean
 from bevlog.live import Watcher
 from bevlog.options import report_errors
-from bevlog.output import clean
+from bevlog.output import open_output, say
 
 
 def format_line(finding, runner: str | None = None) -> str:
@@ -62,25 +63,27 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
     watcher = Watcher(log, chosen, follow_rotation=not no_rotation, background=not once)
     printed, last_error = [], None
     try:
-        while True:
-            fresh, notes, error = watcher.read_once() if once else watcher.poll()
-            for line in notes:
-                click.echo(clean(line), err=True)
-            if error and (once or watcher.refused):
-                report_errors([error])
-                ctx.exit(2)
-            if error and error != last_error:  # a log not yet written (or half written): wait
-                click.echo(f"waiting: {clean(error)}", err=True)
-            last_error = error
-            for f in fresh:
-                printed.append(f)
-                _emit(f, fmt)
-            if once:
-                break
-            time.sleep(interval)
+        with open_output(None, "json" if fmt == "json" else "text") as out:
+            while True:
+                fresh, notes, error = watcher.read_once() if once else watcher.poll()
+                for line in notes:
+                    say(line)
+                if error and (once or watcher.refused):
+                    report_errors([error])
+                    ctx.exit(2)
+                if error and error != last_error:  # a log not yet written (or half written): wait
+                    say(f"waiting: {error}")
+                last_error = error
+                for f in fresh:
+                    printed.append(f)
+                    out.write(_line(f, fmt) + "\n")
+                out.flush()  # each finding as it is found
+                if once:
+                    break
+                time.sleep(interval)
     except KeyboardInterrupt:
-        click.echo(f"stopped watching {clean(watcher.path)}", err=True)
-        return
+        say(f"stopped watching {watcher.path}")
+        ctx.exit(130)  # interrupted, as every command
     if once and fail_on:
         from bevlog.findings import SEVERITY_RANK
 
@@ -88,10 +91,9 @@ def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
             ctx.exit(1)
 
 
-def _emit(finding, fmt: str) -> None:
-    if fmt == "json":
+def _line(finding, fmt: str) -> str:
+    if fmt == "json":  # JSON Lines: one finding per line (docs/schema/finding.json)
         import json
 
-        click.echo(json.dumps(finding.to_dict(), allow_nan=False))
-    else:
-        click.echo(format_line(finding))
+        return json.dumps(finding.to_dict(), ensure_ascii=False, allow_nan=False)
+    return format_line(finding)

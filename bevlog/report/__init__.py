@@ -129,7 +129,7 @@ def write_report(path, runs, **kwargs) -> int:
     """Write the report; returns its size in bytes."""
     from bevlog.output import write_atomic
 
-    return write_atomic(path, build_report(runs, **kwargs), "the report")
+    return write_atomic(path, build_report(runs, **kwargs), "html", "the report")
 
 
 def _section(title: str, note: str, body: str, sid: str) -> str:

@@ -15,6 +15,8 @@ import base64
 import html
 import json
 
+from bevlog.escape import clean, html_text, json_pass
+
 # Scripts are allowed by hash: only our two <script> elements can run, never an injected
 # one nor an inline event handler, even if some escaping were ever missed.
 CSP = ("default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
@@ -23,18 +25,18 @@ CSP = ("default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
 
 
 def esc(text) -> str:
-    """Text or attribute value for HTML."""
-    return html.escape(str(text), quote=True)
+    """Text or attribute value for HTML (a log's control characters made visible)."""
+    return html_text(text)
 
 
 def plot_text(text) -> str:
     """A string plotly will render as literal text (it parses <b>, <a href> … otherwise)."""
-    return html.escape(str(text), quote=False)
+    return html.escape(clean(text, newlines=True), quote=False)
 
 
 def script_json(obj) -> str:
-    """JSON safe to place inside a <script> element."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """JSON safe to place inside a <script> element (DEL and C1 controls \\u-escaped too)."""
+    text = json_pass(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 

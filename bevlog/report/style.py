@@ -5,6 +5,8 @@ would validate every number again and cost more than the whole report.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from bevlog.report.downsample import DEFAULT_MAX_POINTS, thin
@@ -158,8 +160,6 @@ def log_ticks(layout: dict, values, axis: str = "yaxis") -> None:
     `1e-4 2e-4 5e-4 1e-3` — every digit per decade when the data spans at most one decade,
     1-2-5 up to three, every decade beyond; plain numbers between 0.01 and 10,000 (`0.05`,
     `2`, `50`)."""
-    import math
-
     import numpy as np
 
     parts = [np.asarray(v, dtype=float) for v in values]
@@ -176,13 +176,14 @@ def log_ticks(layout: dict, values, axis: str = "yaxis") -> None:
     inside = [t for t in ticks if lo <= t <= hi]
     margin = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
     ticks = margin if len(inside) >= 2 else [t for t in ticks if lo / 10 <= t <= hi * 10]
+    ticks = [t for t in ticks if math.isfinite(t)]  # an lr of 1e308 has no decade above it
     layout[axis].update({"tickmode": "array", "tickvals": ticks, "ticktext": [tick_text(t) for t in ticks]})
     layout[axis].pop("dtick", None)
 
 
 def tick_text(v: float) -> str:
     """`1e-4`, `2e-3`, `0.05`, `2`, `500`, `2e+4` → `2e4`: short, no superscripts."""
-    if 0.01 <= v < 1e4:
+    if 0.01 <= v < 1e4 or not math.isfinite(v):
         return f"{v:g}"
     mantissa, exponent = f"{v:.0e}".split("e")
     return f"{mantissa}e{int(exponent)}"

@@ -66,10 +66,17 @@ class Format(NamedTuple):
 
 FORMATS = (
     Format("mmcv-json", "parsers.formats.mmcv_json", JSON_FILES),
+    # JSON lines of DETR-family tools: before mmengine-json, which claims every other one
+    Format("detr-json", "parsers.formats.detr_json", TEXT_FILES + JSON_FILES),
+    Format("detectron2-json", "parsers.formats.detectron2_json", JSON_FILES),
     Format("mmengine-json", "parsers.formats.mmengine_json", JSON_FILES),
     Format("mmcv-text", "parsers.formats.mmcv_text", TEXT_FILES, tail=True),
     Format("mmengine-text", "parsers.formats.mmengine_text", TEXT_FILES, tail=True),
     Format("console", "parsers.formats.console", TEXT_FILES, tail=True),
+    Format("detr-console", "parsers.formats.detr_console", TEXT_FILES, tail=True),
+    Format("detectron2-console", "parsers.formats.detectron2_console", TEXT_FILES, tail=True),
+    Format("tfevents", "parsers.formats.tfevents", ("events.out.tfevents.*",)),
+    Format("ultralytics-csv", "parsers.formats.ultralytics_csv", ()),  # recognised to be refused by name
 )
 ENGINES = ("fast", "python")
 SNIFF = 1 << 20  # bytes looked at, at the start (and for `tail` formats at the end) of a file

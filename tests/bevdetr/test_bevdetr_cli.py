@@ -28,7 +28,7 @@ def test_help_does_not_import_torch():
             "print('TORCH', 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "TORCH False" in out
-    for option in ("--preset", "--lr", "--batch", "--epochs", "--layers", "--no-aux", "--share-pe", "--attn",
+    for option in ("--preset", "--lr", "--batch", "--epochs", "--layers", "--no-aux", "--share-pe",
                    "--seed", "--warmup-iters", "--schedule", "--clip", "--resume", "--work-dir"):
         assert option in out
 
@@ -47,33 +47,35 @@ def test_no_aux_and_no_clip_log_only_the_final_layer(tmp_path):
     train = [m for kind, m in epoch_lines(log) if kind == "train"]
     # losses of the final layer only; the attention statistics are logged for every layer all the same
     layers = make_settings("tiny").layers
-    attention = [f"d{k}.attn_{t}" for k in range(layers - 1) for t in ("entropy", "logit_max")]
-    attention += ["attn_entropy", "attn_logit_max"]
+    attention = [f"d{k}.attn_{t}" for k in range(layers) for t in ("entropy", "logit_max")]
     assert len(train) == 2 and all(list(items(m)) == ["loss_cls", "loss_bbox", "loss"] + attention for m in train)
     text = open(log).read()
     assert "aux_loss=False" in text and "optimizer_config = dict(grad_clip=None)" in text
 
 
 @pytest.mark.slow
-def test_width_attention_shared_pe_and_depth_reach_the_model(tmp_path):
-    result = run(SHORT + ["--attn", "width", "--share-pe", "--layers", "3", "--lr", "1e-3", "--schedule", "cosine",
+def test_shared_pe_and_depth_reach_the_model(tmp_path):
+    result = run(SHORT + ["--share-pe", "--layers", "3", "--lr", "1e-3", "--schedule", "cosine",
                           "--seed", "5", "--work-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     log = one_log(tmp_path)
     train = [m for kind, m in epoch_lines(log) if kind == "train"]
     assert list(items(train[0])) == ["loss_cls", "loss_bbox", "d0.loss_cls", "d0.loss_bbox", "d1.loss_cls",
                                      "d1.loss_bbox", "loss", "grad_norm", "d0.attn_entropy", "d0.attn_logit_max",
-                                     "d1.attn_entropy", "d1.attn_logit_max", "attn_entropy", "attn_logit_max"]
+                                     "d1.attn_entropy", "d1.attn_logit_max", "d2.attn_entropy", "d2.attn_logit_max"]
     text = open(log).read()
-    for fragment in ("cross_attn='width'", "share_pe=True", "num_layers=3", "policy='CosineAnnealing'",
-                     "Set random seed to 5,", "(column_pool): ColumnPooling("):
+    for fragment in ("share_pe=True", "num_layers=3", "policy='CosineAnnealing'", "Set random seed to 5,",
+                     "(cross_attn): MultiheadAttention("):
         assert fragment in text, fragment
 
 
+@pytest.mark.torch  # trains in a subprocess
 def test_bad_settings_exit_2_with_one_line(tmp_path):
     for args, expected in [
-        (["--lr", "-1"], "--lr must be positive"),
-        (["--batch", "0"], "--batch must be positive"),
+        (["--lr", "-1"], "lr=-1.0 is outside 1e-08..10000"),
+        (["--batch", "0"], "batch=0 is outside 1..64"),
+        (["--queries", "100000"], "queries=100000 is outside 1..300"),
+        (["--layers", "13"], "layers=13 is outside 1..12"),
         (["--steps", "x"], "expected comma-separated epochs"),
         (["--resume"], "--resume found no checkpoint"),
         (["--resume", "--resume-from", "x.pth"], "either --resume or --resume-from"),
@@ -85,6 +87,7 @@ def test_bad_settings_exit_2_with_one_line(tmp_path):
         assert "Traceback" not in result.output
 
 
+@pytest.mark.torch  # trains in a subprocess
 def test_unreadable_or_mismatched_checkpoints_exit_2(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")

@@ -73,3 +73,33 @@ def test_ranks_split_each_global_batch():
     assert len(single) == 12 and len(r0) == len(r1) == 6  # drop_last: 48 of 50 samples per epoch
     for b in range(6):
         assert sorted(np.concatenate([r0[b], r1[b]])) == sorted(order[b * 8:(b + 1) * 8])
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "full"])
+def test_every_object_of_every_class_shows_above_the_noise(preset):
+    """Each object, drawn alone without noise, reaches >= 3 noise sigma in some channel, and its class
+    signature (channels 2, 3) does too: no class is invisible on the grid. Sampled at cell centres
+    alone, 24% of pedestrians and 8% of cyclists on tiny's 2 m cells showed in no channel."""
+    from bevdetr.data import object_signal
+    from bevdetr.presets import PRESETS
+
+    cfg = PRESETS[preset].scene()
+    sigma = cfg.noise * cfg.difficulty
+    seen = {}
+    for index in range(60):
+        _, labels, boxes = render_scene(cfg, 0, "val", index)
+        for box, label in zip(boxes, labels):
+            signal = object_signal(cfg, box, int(label)) / sigma
+            name = CLASS_NAMES[int(label)]
+            seen[name] = min(seen.get(name, np.inf), signal.max(), max(signal[2], signal[3]))
+    assert set(seen) == set(cfg.class_names)
+    assert min(seen.values()) >= 3, seen
+
+
+def test_clean_render_is_the_noisy_one_without_noise_and_dropout():
+    cfg = SceneConfig(grid=16)
+    noisy, labels, boxes = render_scene(cfg, 0, "val", 5)
+    clean, labels2, boxes2 = render_scene(cfg, 0, "val", 5, clean=True)
+    assert np.array_equal(labels, labels2) and np.array_equal(boxes, boxes2)
+    dropped = np.abs(noisy).max(0) == 0
+    assert 0 < np.abs(noisy - clean)[:, ~dropped].std() < 2 * cfg.noise

@@ -10,7 +10,7 @@ import pytest
 from bevdetr.presets import make_settings
 from bevdetr_logformat import RECORD, assert_text_and_json_agree, epoch_lines
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.torch]  # trains in subprocesses
 
 
 def test_two_process_torchrun(tmp_path):

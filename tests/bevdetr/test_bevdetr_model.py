@@ -1,4 +1,4 @@
-"""Model shapes, width attention and box parameterisation."""
+"""Model shapes, the decoder's attention modules and box parameterisation."""
 import torch
 
 from bevdetr.boxes import decode_boxes, encode_boxes
@@ -7,24 +7,26 @@ from bevdetr.model import BEVDETR, decode_detections
 KW = dict(num_classes=4, d_model=32, nhead=2, dim_ff=64, num_layers=3, num_queries=10)
 
 
-def test_output_shapes_full_and_width():
-    grid = torch.randn(2, 6, 32, 32)
-    for attn in ("full", "width"):
-        out = BEVDETR(attn=attn, **KW)(grid)
-        assert out["pred_logits"].shape == (3, 2, 10, 4)
-        assert out["pred_boxes"].shape == (3, 2, 10, 8)
+def test_output_shapes():
+    out = BEVDETR(**KW)(torch.randn(2, 6, 32, 32))
+    assert out["pred_logits"].shape == (3, 2, 10, 4)
+    assert out["pred_boxes"].shape == (3, 2, 10, 8)
 
 
-def test_width_attention_attends_to_column_tokens():
-    model = BEVDETR(attn="width", pool_heads=2, **KW)
+def test_cross_attention_attends_to_every_bev_token_where_the_recorder_finds_it():
+    from attnstats.recorder import cross_attentions
+
+    model = BEVDETR(**KW)
     seen = {}
 
     def record(module, args, output):
         seen["keys"] = args[1].shape
 
-    model.layers[0].cross_attn.register_forward_hook(record)
+    model.decoder.layers[0].cross_attn.register_forward_hook(record)
     model(torch.randn(1, 6, 32, 32))
-    assert seen["keys"] == (1, 16 * 2, 32)  # 16 columns x 2 pooled tokens, not 16 x 16
+    assert seen["keys"] == (1, 16 * 16, 32)  # the stride-2 stem: 16 x 16 tokens of a 32 x 32 grid
+    found = cross_attentions(model)
+    assert [(k, m) for k, m in found] == [(k, layer.cross_attn) for k, layer in enumerate(model.decoder.layers)]
 
 
 def test_centres_stay_inside_the_grid_and_start_at_the_reference():
@@ -53,7 +55,7 @@ def test_decode_detections_takes_top_scores_over_queries_and_classes():
 
 
 def test_gradients_reach_every_parameter():
-    for kwargs in (dict(), dict(attn="width"), dict(share_pe=True)):
+    for kwargs in (dict(), dict(share_pe=True)):
         model = BEVDETR(**KW, **kwargs)
         out = model(torch.randn(2, 6, 32, 32))
         (out["pred_logits"].sum() + out["pred_boxes"].sum()).backward()
@@ -66,10 +68,9 @@ def test_bf16_autocast_forward_and_losses():
     from bevdetr.criterion import SetCriterion
 
     targets = [{"labels": torch.tensor([0, 1]), "codes": torch.randn(2, 8)}] * 2
-    for attn in ("full", "width"):
-        model = BEVDETR(attn=attn, **KW)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = model(torch.randn(2, 6, 32, 32))
-        losses = SetCriterion(4)(out, targets)
-        losses["loss"].backward()
-        assert losses["loss"].dtype == torch.float32 and torch.isfinite(losses["loss"])
+    model = BEVDETR(**KW)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.randn(2, 6, 32, 32))
+    losses = SetCriterion(4)(out, targets)
+    losses["loss"].backward()
+    assert losses["loss"].dtype == torch.float32 and torch.isfinite(losses["loss"])

@@ -9,7 +9,7 @@ import pytest
 
 from bevdetr_logformat import epoch_lines, items, read_json_rows
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.torch]  # trains in subprocesses
 
 ARGS = ["bevdetr", "train", "--preset", "tiny", "--epochs", "3", "--train-samples", "240", "--val-samples", "16",
         "--interval", "10", "--layers", "2"]

@@ -10,7 +10,8 @@ from bevdetr.cli import cli
 from bevdetr.criterion import SetCriterion
 from bevdetr.data import SyntheticBEV, collate
 from bevdetr.presets import make_settings
-from bevdetr.train import build_model, to_device_targets, train_step
+from bevdetr.engine import to_device_targets, train_step
+from bevdetr.train import build_model
 from bevdetr_logformat import assert_text_and_json_agree, epoch_lines, items, read_json_rows
 
 

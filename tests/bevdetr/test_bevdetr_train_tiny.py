@@ -1,5 +1,7 @@
-"""A real tiny-preset training through the installed `bevdetr` entry point: it learns (mAP >= 0.2
-after its 1,200 iterations, about a minute on one CPU thread), and what it wrote is mmcv's log."""
+"""A real tiny-preset training through the installed `bevdetr` entry point: it learns (mAP >=
+TINY_MIN_MAP after its 1,200 iterations, about a minute on one CPU thread, a threshold the spread
+over seeds and torch threads clears by >= 3 sd, checked here on the committed logs of that spread),
+and what it wrote is mmcv's log."""
 import ast
 import glob
 import math
@@ -11,7 +13,7 @@ import pytest
 import torch
 
 from bevdetr.config import make_schedule
-from bevdetr.presets import make_settings
+from bevdetr.presets import TINY_MIN_MAP, make_settings
 from bevdetr.train import build_model
 from bevdetr_logformat import RECORD, assert_text_and_json_agree, epoch_lines, items, read_json_rows
 
@@ -59,17 +61,18 @@ def test_work_dir_holds_one_log_pair_and_checkpoints(tiny_run):
     work, log, _ = tiny_run
     stem = os.path.basename(log)[:-4]
     assert re.fullmatch(r"\d{8}_\d{6}", stem)
-    checkpoints = [f"epoch_{e}.pth" for e in range(1, 13)] + [f"epoch_{e}.evaluated" for e in (4, 8, 12)]
+    checkpoints = [f"epoch_{e}.pth" for e in range(1, 13)] + [f"epoch_{e}.evaluated" for e in (6, 12)]
     assert sorted(os.listdir(work)) == sorted([f"{stem}.log", f"{stem}.log.json", "latest.pth"] + checkpoints)
     assert os.readlink(work / "latest.pth") == "epoch_12.pth"
 
 
 def test_tiny_learns(tiny_run):
     """The preset's purpose: a detector that detects, not a loss that falls. mAP (nuScenes centre
-    distance, 0.5/1/2/4 m) of the last evaluation on the 48 validation scenes."""
+    distance, 0.5/1/2/4 m) of the last evaluation on the 512 validation scenes; TINY_MIN_MAP is far
+    above chance and >= 3 sd below the spread of seeds and threads (test_bevdetr_tiny_spread.py)."""
     _, log, _ = tiny_run
     maps = [items(m)["bevdetr/mAP"] for kind, m in epoch_lines(log) if kind == "val"]
-    assert maps[-1] >= 0.2, maps
+    assert maps[-1] >= TINY_MIN_MAP, maps
     assert maps[-1] > maps[0]
 
 
@@ -90,11 +93,11 @@ def test_train_and_val_lines_have_mmcv_structure(tiny_run):
     val = [m for kind, m in lines if kind == "val"]
     assert [(int(m["epoch"]), int(m["iter"]), int(m["n"])) for m in train] == [
         (e, i, 100) for e in range(1, 13) for i in (20, 40, 60, 80, 100)]
-    assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(4, 6), (8, 6), (12, 6)]  # ceil(48 / 8) val batches
-    earlier = range(make_settings("tiny").layers - 1)                   # d0 … d{L-2}; the last is unprefixed
+    assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(6, 64), (12, 64)]  # ceil(512 / 8) batches
+    layers = make_settings("tiny").layers
+    earlier = range(layers - 1)                                          # losses: d0 … d{L-2}, the last unprefixed
     losses = ["loss_cls", "loss_bbox"] + [f"d{k}.loss_{t}" for k in earlier for t in ("cls", "bbox")]
-    attention = [f"d{k}.attn_{t}" for k in earlier for t in ("entropy", "logit_max")] + ["attn_entropy",
-                                                                                        "attn_logit_max"]
+    attention = [f"d{k}.attn_{t}" for k in range(layers) for t in ("entropy", "logit_max")]  # every layer d<k>.
     for m in train:
         assert m["logger"] == "mmdet" and m["memory"] is None  # no CUDA, no memory key
         assert list(items(m)) == losses + ["loss", "grad_norm"] + attention
@@ -126,7 +129,7 @@ def test_every_line_is_a_record_or_part_of_one(tiny_run):
     assert RECORD.match(text.splitlines()[0])
     assert "\r" not in text and "█" not in text  # the progress bar stays on the terminal
     records = [line for line in text.splitlines() if RECORD.match(line)]
-    assert len(records) >= 60 + 3 + 6
+    assert len(records) >= 60 + 2 + 6
 
 
 def test_header_is_the_one_mmcv_writes(tiny_run):
@@ -171,7 +174,7 @@ def test_exp_name_precedes_end_of_epoch_lines_and_checkpoints_are_announced(tiny
 
 def test_text_and_json_logs_agree(tiny_run):
     _, log, _ = tiny_run
-    assert assert_text_and_json_agree(log, log + ".json") == 60 + 3
+    assert assert_text_and_json_agree(log, log + ".json") == 60 + 2
     meta = read_json_rows(log + ".json")[0]
     assert list(meta) == ["env_info", "config", "seed", "exp_name"]
     assert meta["exp_name"] == "bevdetr_tiny.py" and meta["seed"] == 0
@@ -205,4 +208,4 @@ def test_the_config_dump_regenerates_the_run_settings(tiny_run):
     assert settings_from_dict(run.meta["config"]["bevdetr"]) == make_settings("tiny")
     assert (run.meta["num_gpus"], run.meta["total_batch"], run.meta["num_decoder_layers"]) == (1, 8, 3)
     assert run.meta["has_aux_loss"] is True and run.meta["grad_clip"] == 35.0
-    assert len(run.train) == 60 and run.evals["metric"].str.endswith("mAP").sum() == 3
+    assert len(run.train) == 60 and run.evals["metric"].str.endswith("mAP").sum() == 2

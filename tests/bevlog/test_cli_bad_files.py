@@ -58,7 +58,8 @@ def _huge_epoch_text(tmp_path):
     return p, text[:at].count("\n") + 1
 
 
-@pytest.mark.parametrize("command", ["parse", "diagnose", "compare"])
+@pytest.mark.parametrize("command", ["parse", pytest.param("diagnose", marks=pytest.mark.slow),
+                                     pytest.param("compare", marks=pytest.mark.slow)])
 def test_hostile_numbers_are_bounded_and_the_other_run_survives(tmp_path, command):
     """In a subprocess with a timeout: an epoch of 1e30 once sized compare's epoch grid."""
     iter_json, bad_line = _huge_iter_json(tmp_path)
@@ -137,7 +138,7 @@ def test_log_without_read_permission_in_a_work_dir_is_an_error(tmp_path):
     secret.chmod(0)
     # root reads anything: run the command without root's capabilities then
     drop = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all"] if os.getuid() == 0 else []
-    proc = subprocess.run([*drop, sys.executable, "-m", "bevlog", "parse", str(wd)], capture_output=True,
+    proc = subprocess.run([*drop, sys.executable, "-m", "bevlog", "parse", "--wide", str(wd)], capture_output=True,
                           timeout=120, env={**os.environ, "PYTHONPATH": REPO})
     err = proc.stderr.decode()
     assert proc.returncode == 2, err

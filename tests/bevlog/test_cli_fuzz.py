@@ -8,6 +8,12 @@ result through click's CliRunner, next to an undamaged log. Never a traceback, n
 an exception out of the command, never a log's ESC byte on the terminal, and the good
 run is always in the output.
 
+A second property runs degenerate training series through parse, diagnose (text, json),
+report and watch: a real log's header and train lines with every loss term, grad_norm and
+the lr rewritten to a constant, zero, an alternation, huge or tiny numbers, all NaN, an
+lr ≤ 0, for one to sixty rows. Every rule must be total on them: the run is read and
+diagnosed (never "could not be diagnosed", never an internal error).
+
 The suite runs a modest number of examples; a longer run:
     BEVLOG_FUZZ_EXAMPLES=2000 python -m pytest -q -p no:cacheprovider tests/bevlog/test_cli_fuzz.py
 """
@@ -23,7 +29,7 @@ from hypothesis import strategies as st
 from bevlog.cli import cli
 from conftest import REAL_SET1
 
-EXAMPLES = int(os.environ.get("BEVLOG_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("BEVLOG_FUZZ_EXAMPLES", "15"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 25,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -135,3 +141,69 @@ def test_cli_never_crashes_on_damaged_logs(work, source, mutations, packing, com
         assert GOOD_NAME in output  # the good run is never lost (a comparison may be impossible)
     if result.exit_code == 2:
         assert "error: " in output  # one line says what (the damaged file, or a run report cannot align)
+
+
+# ---- degenerate series ---------------------------------------------------------------------
+
+DEGENERATE_SOURCE = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
+
+
+def _train_lines():
+    lines = DEGENERATE_SOURCE.read_text().split("\n")
+    start = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
+    train = [line for line in lines[start:start + 400] if "Epoch [" in line and "\tlr: " in line]
+    return lines[:start], train[:60]
+
+
+HEADER, TRAIN = _train_lines()
+LOSS_OR_GRAD = re.compile(r"(\b(?:[\w.]*loss[\w.]*|grad_norm)): [-+0-9.eEnaif]+")
+LR = re.compile(r"(\tlr: )[-+0-9.eE]+")
+
+
+def _series(kind: str, n: int, a: float, b: float) -> list[float]:
+    return {
+        "constant": [a] * n,
+        "zero": [0.0] * n,
+        "alternating": [a if i % 2 else b for i in range(n)],
+        "huge": [1e300 * (1 + (i % 7)) for i in range(n)],
+        "tiny": [1e-300 * (1 + (i % 7)) for i in range(n)],
+        "all-nan": [float("nan")] * n,
+    }[kind]
+
+
+def _degenerate_log(kind: str, n: int, a: float, b: float, lr: float | None) -> str:
+    values = _series(kind, n, a, b)
+    rows = []
+    for line, v in zip(TRAIN, values):
+        text = "nan" if v != v else repr(v)
+        line = LOSS_OR_GRAD.sub(lambda m: f"{m.group(1)}: {text}", line)
+        if lr is not None:
+            line = LR.sub(lambda m: f"{m.group(1)}{lr!r}", line)
+        rows.append(line)
+    return "\n".join(HEADER + rows) + "\n"
+
+
+@SETTINGS
+@given(kind=st.sampled_from(["constant", "zero", "alternating", "huge", "tiny", "all-nan"]),
+       n=st.sampled_from([1, 2, 3, 7, 60]),
+       a=st.floats(0.001, 100), b=st.floats(0.001, 100),
+       lr=st.sampled_from([None, None, 0.0, -1e-4, -0.0, 1e308]),
+       command=st.sampled_from(["parse", "diagnose", "diagnose-json", "report", "watch"]))
+def test_every_rule_is_total_on_degenerate_series(work, kind, n, a, b, lr, command):
+    folder = work / "degenerate"
+    folder.mkdir(exist_ok=True)
+    log = folder / "20230727_114037.log"
+    log.write_text(_degenerate_log(kind, n, a, b, lr))
+    args = {
+        "parse": ["parse", "--wide", str(log)],
+        "diagnose": ["diagnose", str(log)],
+        "diagnose-json": ["diagnose", "--format", "json", str(log)],
+        "report": ["report", str(log), "-o", str(work / "degenerate.html")],
+        "watch": ["watch", "--once", str(log)],
+    }[command]
+    result = CliRunner().invoke(cli, args)
+    output = result.output + (result.stderr if result.stderr_bytes is not None else "")
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 1), output  # read and judged: a degenerate run is still a run
+    assert "internal error" not in output and "could not be diagnosed" not in output, output
+    assert not re.search(r'File "[^"]*/(bevlog|parsers)/', output), output

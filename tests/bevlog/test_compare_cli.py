@@ -23,7 +23,7 @@ def run(*args):
 
 
 def test_table_has_every_column_and_a_verdict():
-    result = run(B8, B20, "--align", "samples")
+    result = run(B8, B20, "--align", "samples", "--wide")  # every column
     assert result.exit_code == 0, result.output
     out = result.output
     assert "loss by samples seen" in out
@@ -40,7 +40,7 @@ def test_table_has_every_column_and_a_verdict():
 def test_json_output_carries_the_numbers():
     result = run(B8, B20, "--align", "epochs", "--metric", "loss", "--metric", "bbox_mAP", "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.output)["comparisons"]
     assert [m["metric"] for m in data] == ["loss", "bbox_mAP"]
     loss = data[0]
     assert loss["align"] == "epochs" and loss["checkpoints"] == [1.0, 2.0, 3.0]
@@ -67,7 +67,7 @@ def test_unknown_batch_says_which_override_fixes_it():
     assert result.exit_code == 2
     assert "nobatch" in result.output and "--batch nobatch=N" in result.output
     assert "Traceback" not in result.output
-    fixed = run(B8, NOBATCH, "--align", "samples", "--batch", "nobatch=20")
+    fixed = run(B8, NOBATCH, "--align", "samples", "--batch", "nobatch=20", "--wide")
     assert fixed.exit_code == 0, fixed.output
     assert "nobatch" in fixed.output and "1.0e-05" in fixed.output  # lr/sample = 2e-4 / 20
 
@@ -92,7 +92,7 @@ def test_real_logs_through_the_installed_entry_point():
                            "-m", "loss", "-m", "NDS", "--format", "json"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
+    data = json.loads(proc.stdout)["comparisons"]
     assert data[1]["metric"] == "pts_bbox_NuScenes/NDS"
     batches = {r["run"]: r["batch"] for r in data[0]["runs"]}
     assert batches == {"PrymceQ__3DDetection_DETR3D": 4, "PrymceQ__BEVModel_StreamPETR": 16}

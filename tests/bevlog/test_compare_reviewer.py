@@ -20,13 +20,14 @@ STREAMPETR = REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
 
 
 def compare(*args):
-    result = CliRunner().invoke(cli, ["compare", *map(str, args)], catch_exceptions=False)
+    """The table output at full width (`--wide`: sentences are not folded to the terminal)."""
+    result = CliRunner().invoke(cli, ["compare", *map(str, args), "--wide"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def compare_json(*args):
-    return json.loads(compare(*args, "--format", "json"))
+    return json.loads(compare(*args, "--format", "json"))["comparisons"]
 
 
 def test_same_lr_at_2_5x_the_batch_is_named_as_the_cause():

@@ -95,7 +95,7 @@ def test_the_fixtures_without_config_say_so():
 
 
 def run_compare(*args):
-    return CliRunner().invoke(cli, ["compare", *map(str, args)], catch_exceptions=False)
+    return CliRunner().invoke(cli, ["compare", *map(str, args), "--wide"], catch_exceptions=False)
 
 
 def test_compare_prints_the_settings_first():
@@ -108,7 +108,7 @@ def test_compare_prints_the_settings_first():
     assert re.search(r"data\.samples_per_gpu\s+│ 4\s+│ 5", table)
     assert "optimizer" not in table  # same AdamW, same lr: hidden
     data = json.loads(run_compare(FIX / "b8", FIX / "b20", "--format", "json").output)
-    rows = {r["key"]: r["values"] for r in data[0]["settings"]["rows"]}
+    rows = {r["key"]: r["values"] for r in data["settings"]["rows"]}
     assert rows["log_config.interval"] == {"b8": 20, "b20": 10}
 
 

@@ -56,7 +56,7 @@ def test_json_schema_and_json_safe_meta():
     res = diagnose(BEVFUSION_JSON, CONSOLE, "--format", "json")
     assert res.exit_code == 0, res.stderr
     doc = _strict(res.stdout)  # NaN/Infinity would raise: meta is JSON-safe
-    assert set(doc) == {"runs"}
+    assert set(doc) == {"schema", "runs", "problems", "notes"} and doc["schema"] == "bevlog.diagnose/1"
     runs = {r["run"]: r for r in doc["runs"]}
     assert len(runs) == 2
     for r in doc["runs"]:

@@ -76,6 +76,7 @@ def test_findings_are_worst_first():
     assert ranks == sorted(ranks, reverse=True) and ranks[0] == 2
 
 
+@pytest.mark.slow  # the whole labelled corpus
 def test_every_label_of_the_corpus_holds():
     """Every labelled run reads and meets its labels; only entries marked not_readable_yet
     may fail to read (they wait for a parser on another branch)."""

@@ -116,7 +116,7 @@ def test_compare_gives_mean_sd_n_and_the_paired_difference(all_seeds):
     result = CliRunner().invoke(cli, ["compare", *[str(SEEDS / n) for n in names], "-m", "mAP",
                                       "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    (comp,) = json.loads(result.output)
+    (comp,) = json.loads(result.stdout)["comparisons"]
     assert comp["smoothed"] is False  # evaluations are compared as logged
     base = [final_map(n) for n in names[:5]]
     b20 = [final_map(n) for n in names[5:]]
@@ -141,7 +141,7 @@ def test_compare_gives_mean_sd_n_and_the_paired_difference(all_seeds):
 def test_compare_table_prints_groups_and_the_unpaired_case():
     """Two arms trained on different seeds (by --group): the difference is unpaired and says so."""
     names = [SEEDS / "base-s0", SEEDS / "base-s1", SEEDS / "base-s2", SEEDS / "lr-2e-3-s3", SEEDS / "lr-2e-3-s4"]
-    result = CliRunner().invoke(cli, ["compare", *map(str, names), "-m", "mAP"], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["compare", *map(str, names), "-m", "mAP", "--wide"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = result.output
     assert re.search(r"base-s\*\s+│ 3 │ 0, 1, 2\s+│", out)

@@ -26,11 +26,11 @@ def invoke(*args, input=None):
 
 
 def test_table_names_each_run_and_its_facts():
-    result = invoke("parse", DETR3D, STREAMPETR, CONSOLE)
+    result = invoke("parse", DETR3D, STREAMPETR, CONSOLE, "--wide")  # every column
     assert result.exit_code == 0, result.output
     out = result.output
     assert "PrymceQ__3DDetection_DETR3D" in out and "PrymceQ__BEVModel_StreamPETR" in out
-    assert "24 epochs × 7033 iters" in out
+    assert "24 ep × 7033 it" in out
     header = out.splitlines()[0]
     assert "runner" in header and "format" in header and "skipped" in header
     detr3d_row = next(line for line in out.splitlines() if "PrymceQ__3DDetection_DETR3D" in line)
@@ -55,8 +55,9 @@ def test_csv_json_and_parquet_frames(tmp_path):
     assert len(train) == STREAMPETR_TRAIN_LINES
     assert list(train.columns[:4]) == ["run", "segment", "epoch", "iter"]
 
-    lines = invoke("parse", STREAMPETR, "--format", "json", "--frame", "evals").output.splitlines()
-    rows = [json.loads(line) for line in lines]
+    doc = json.loads(invoke("parse", STREAMPETR, "--format", "json", "--frame", "evals").output)
+    rows = doc["rows"]
+    assert doc["frame"] == "evals" and [r["run"] for r in doc["runs"]] == ["PrymceQ__BEVModel_StreamPETR"]
     assert rows and set(rows[0]) == {"run", "epoch", "step", "metric", "value", "segment"}
 
     out = tmp_path / "layers.parquet"

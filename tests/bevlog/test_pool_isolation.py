@@ -83,7 +83,8 @@ def _problem_files(stderr: str) -> list[str]:
     return sorted(m.group(1) for m in re.finditer(r"(?m)^error: (.+?)(?::\d+)?: ", stderr))
 
 
-@pytest.mark.parametrize("command", [["parse"], ["diagnose"], ["diagnose", "--format", "json"]])
+@pytest.mark.parametrize("command", [["parse"], pytest.param(["diagnose"], marks=pytest.mark.slow),
+                                     pytest.param(["diagnose", "--format", "json"], marks=pytest.mark.slow)])
 def test_the_battery_gives_the_same_output_one_by_one_and_through_the_pool(battery, command):
     rc1, out1, err1 = _bevlog(*command, "-j", "1", *battery)
     rc2, out2, err2 = _bevlog(*command, "-j", "2", *battery)

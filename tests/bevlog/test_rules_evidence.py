@@ -63,17 +63,10 @@ def test_quiet_on_bevdetr_runs_that_learn_even_slowly(name):
     assert rule("metric-chance", f"{RUNS}/{name}") == []
 
 
-def test_diagnose_cli_errors_on_every_sweep_run_whose_map_stayed_zero():
-    from click.testing import CliRunner
-
-    from bevlog.cli import cli
-
-    result = CliRunner().invoke(cli, ["diagnose", "--format", "json", RUNS])
-    import json
-
-    doc = json.loads(result.output)
+@pytest.mark.slow  # all of fixtures/runs
+def test_diagnose_errors_on_every_sweep_run_whose_map_stayed_zero(bundled_diagnoses):
     dead = set()
-    for d in doc["runs"] if isinstance(doc, dict) else doc:
+    for d in (d.to_dict() for d in bundled_diagnoses.values()):  # what `diagnose --format json` carries
         maps = [v for f in d["findings"] if f["rule"] == "metric-chance" and f["severity"] == "error"
                 for v in f["evidence"]["values"]]
         if maps:
@@ -332,7 +325,7 @@ def test_parse_table_shows_seconds_per_iteration():
     from bevlog.cli import cli
     from bevlog.summary import iteration_time_text, run_summary
 
-    result = CliRunner().invoke(cli, ["parse", DETR3D_TEXT])
+    result = CliRunner().invoke(cli, ["parse", "--wide", DETR3D_TEXT])  # every column
     assert result.exit_code == 0
     assert "s/iter" in result.output
     assert iteration_time_text(run_summary(parsers.read(DETR3D_TEXT))) in result.output

@@ -48,7 +48,8 @@ def test_signals_are_cached_per_run_and_go_with_it():
     longer = dataclasses.replace(r, meta=dataclasses.replace(r.meta, lr_schedule=dataclasses.replace(sched, warmup_iters=5000)))
     moved = _common.signals(longer)
     assert moved is not sig and moved.warmup_iters == 5000 and moved.warmup_end_row > sig.warmup_end_row
-    # the cache holds its runs weakly
+    # the cache holds its runs weakly (collect first: earlier tests' runs may be garbage by now)
+    gc.collect()
     n = len(_common._CACHES)
     del longer, moved
     gc.collect()
@@ -66,8 +67,8 @@ def test_diagnose_json_meta_keeps_its_shape():
     assert res.exit_code == 0, res.output
     (out,) = json.loads(res.stdout)["runs"]
     meta = out["meta"]
-    # the log's raw tail is not copied into JSON (a crash's last lines travel in its finding)
-    assert list(meta) == [k for k in parsers.META_KEYS if k not in ("skipped_lines", "tail")]
+    # the Meta's fields, without the bulky ones (bevlog.diagnose.meta_for_json), plus crash_lines
+    assert list(meta) == [k for k in parsers.META_KEYS if k not in ("skipped_lines", "tail", "config")] + ["crash_lines"]
     assert meta["lr_schedule"]["steps"] == [3] and meta["max_epochs"] == 4
     assert [s["resumed_from"] for s in meta["segments"]] == [None, {"epoch": 2, "iter": 66}]
     assert meta["ended"] == "finished" and isinstance(meta["skipped"], dict)

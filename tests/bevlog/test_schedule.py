@@ -200,17 +200,13 @@ def test_bevdetr_runs_that_never_took_off_get_an_lr_warning_from_bevdetrs_recipe
     assert f.fix.changes[0]["to"] == pytest.approx(2e-3)  # the top of the measured range
 
 
-def test_diagnose_runs_no_lr_fix_first_on_runs_near_the_sweeps_best():
-    from bevlog.diagnose import diagnose_paths
+@pytest.mark.slow  # all of fixtures/runs
+def test_diagnose_runs_no_lr_fix_first_on_runs_near_the_sweeps_best(bundled_runs, bundled_diagnoses):
+    from bevlog.commands.diagnose import verdict_hint
     from bevlog.evaluations import headline_series
 
-    diagnoses, errors = diagnose_paths([str(RUNS)], jobs=1)
-    assert not errors and len(diagnoses) >= 15
-    from bevlog.commands.diagnose import verdict_hint
-
-    import parsers
-
-    runs = {r.name: r for r in parsers.read_paths([str(RUNS)])[0]}  # issue13/ runs sit one level down
+    diagnoses, runs = list(bundled_diagnoses.values()), bundled_runs  # all of fixtures/runs, issue13/ included
+    assert len(diagnoses) >= 15
     final = {d.run: headline_series(runs[d.run]).value[-1] for d in diagnoses}
     best = max(final.values())
     near = [d for d in diagnoses if final[d.run] >= 0.9 * best]

@@ -3,9 +3,8 @@ each finding printed once, Ctrl-C, --once."""
 import json
 import os
 import signal
+import re
 import subprocess
-import sys
-import textwrap
 import time
 
 from click.testing import CliRunner
@@ -14,93 +13,93 @@ from bevlog.cli import cli
 from parsers import newest_sibling
 from labelled_runs import CONSOLE, DETR3D_TEXT
 
-WRITER = textwrap.dedent(r'''
-    """Plays a training run: appends DETR3D lines to a log, then restarts into a new log."""
-    import re, sys, time
-    src, first_log, second_log = sys.argv[1:4]
-    lines = open(src, encoding="utf-8").read().split("\n")
-    start = next(i for i, l in enumerate(lines) if "Epoch [1][50/7033]" in l)
+def _training_lines():
+    """DETR3D's header and 60 train lines from `Epoch [1][50/7033]` on; row 20 has a nan loss."""
+    lines = open(DETR3D_TEXT, encoding="utf-8").read().split("\n")
+    start = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
     header, train = lines[:start], lines[start:start + 60]
-
-    def nan_row(line):  # one bad iteration of 50: loss_cls and loss are nan in this row
-        line = re.sub(r"(\tlr: [^,]*, .*? loss_cls: )[0-9.]+", r"\g<1>nan", line, count=1)
-        return re.sub(r"(, loss: )[0-9.]+", r"\g<1>nan", line)
-
-    def append(path, text, pause):
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(text + "\n")
-            f.flush()
-        time.sleep(pause)
-
-    time.sleep(0.6)                                    # the watcher starts before the log exists
-    append(first_log, "\n".join(header + train[:15]), 0.6)
-    for k, line in enumerate(train[15:40]):
-        append(first_log, nan_row(line) if k == 5 else line, 0.03)
-    time.sleep(1.0)
-    stamp = "2023-07-27 12:00:00,000 - mmdet - INFO - "
-    append(second_log, "\n".join(header + [stamp + "resumed epoch 1, iter 2000"] + train[40:60]), 0.5)
-    append(second_log, "Traceback (most recent call last):\n  File \"tools/train.py\", line 1, in <module>\n"
-                       "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB", 0.1)
-''')
+    train[20] = re.sub(r"(\tlr: [^,]*, .*? loss_cls: )[0-9.]+", r"\g<1>nan", train[20], count=1)
+    train[20] = re.sub(r"(, loss: )[0-9.]+", r"\g<1>nan", train[20])
+    return header, train
 
 
-def _read_json_lines(proc, want, timeout):
-    """Findings printed by the watcher until `want(findings)` or timeout."""
-    import selectors
+class _Reader:
+    """Lines of a process's stdout (JSON) and stderr as they come; `until(want)` waits for an
+    event, with a timeout that only bounds a failure."""
 
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    out, buf, deadline = [], "", time.time() + timeout
-    while time.time() < deadline and not want(out):
-        if sel.select(timeout=0.2):
-            chunk = os.read(proc.stdout.fileno(), 65536).decode()
-            if not chunk:
-                break
-            buf += chunk
-            while "\n" in buf:
-                line, buf = buf.split("\n", 1)
-                out.append(json.loads(line))
-    return out
+    def __init__(self, proc):
+        import selectors
+
+        self.proc, self.found, self.err = proc, [], ""
+        self._buf = ""
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(proc.stdout, selectors.EVENT_READ, "out")
+        self._sel.register(proc.stderr, selectors.EVENT_READ, "err")
+
+    def until(self, want, timeout=120):
+        deadline = time.monotonic() + timeout
+        while not want(self):
+            assert time.monotonic() < deadline, (self.found, self.err)
+            for key, _ in self._sel.select(timeout=1):
+                chunk = os.read(key.fileobj.fileno(), 65536).decode()
+                assert chunk or self.proc.poll() is None, ("the watcher ended", self.err)
+                if key.data == "err":
+                    self.err += chunk
+                    continue
+                self._buf += chunk
+                while "\n" in self._buf:
+                    line, self._buf = self._buf.split("\n", 1)
+                    self.found.append(json.loads(line))
+
+
+def _append(path, lines):
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def test_watch_follows_an_appended_log_through_a_rotation(tmp_path):
+    """The test plays the training run, one step after each thing the watcher must have seen:
+    it waits for the watcher, never for a time."""
     wd = tmp_path / "work_dir"
     wd.mkdir()
     first, second = wd / "20230727_114037.log", wd / "20230727_120000.log"
-    writer_py = tmp_path / "writer.py"
-    writer_py.write_text(WRITER)
+    header, train = _training_lines()
     env = {**os.environ, "NO_COLOR": "1"}
     watch = subprocess.Popen(["bevlog", "watch", str(first), "--interval", "0.2", "--format", "json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    writer = subprocess.Popen([sys.executable, str(writer_py), DETR3D_TEXT, str(first), str(second)])
     try:
-        def done(fs):
-            return any(f["rule"] == "log-integrity" and f["severity"] == "error" for f in fs)
-        found = _read_json_lines(watch, done, timeout=30)
-        assert writer.wait(timeout=30) == 0
-        time.sleep(0.6)  # a few more polls: nothing may be printed twice
+        seen = _Reader(watch)
+        seen.until(lambda r: "waiting:" in r.err)  # started before the log exists
+        _append(first, header + train[:15])
+        _append(first, train[15:40])  # with the nan row
+        seen.until(lambda r: any(f["rule"] == "nonfinite-loss" for f in r.found))
+        stamp = "2023-07-27 12:00:00,000 - mmdet - INFO - "
+        _append(second, header + [stamp + "resumed epoch 1, iter 2000"] + train[40:60])
+        seen.until(lambda r: "now following" in r.err)
+        _append(second, ["Traceback (most recent call last):", '  File "tools/train.py", line 1, in <module>',
+                         "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"])
+        seen.until(lambda r: any(f["rule"] == "log-integrity" and f["severity"] == "error" for f in r.found))
         watch.send_signal(signal.SIGINT)
-        rest, err = watch.communicate(timeout=10)
+        rest, err = watch.communicate(timeout=60)
     finally:
-        for p in (watch, writer):
-            if p.poll() is None:
-                p.kill()
-    found += [json.loads(line) for line in rest.decode().splitlines() if line.strip()]
-    err = err.decode()
+        if watch.poll() is None:
+            watch.kill()
+    found = seen.found + [json.loads(line) for line in rest.decode().splitlines() if line.strip()]
+    err = seen.err + err.decode()
     rules = [(f["rule"], f["severity"]) for f in found]
     assert ("nonfinite-loss", "warning") in rules, (rules, err)
     nan = next(f for f in found if f["rule"] == "nonfinite-loss")
     assert nan["evidence"]["first_component"] == "loss_cls"
     crash = next(f for f in found if f["rule"] == "log-integrity" and f["severity"] == "error")
     assert crash["evidence"]["exception_type"] == "RuntimeError" and "out of memory" in crash["message"]
+    # each finding once, though every poll after the nan (rotation, resume, crash) judged it again
     assert len(rules) == len(set((f["rule"], f["severity"], f["evidence"].get("kind"), f["start_step"])
-                                 for f in found))  # each finding once
+                                 for f in found))
     assert rules.count(("nonfinite-loss", "warning")) == 1
     assert not any(f["evidence"].get("kind") == "stopped" for f in found)  # a live log is not "stopped"
-    assert "waiting:" in err  # started before the log existed
     assert "now following" in err and "20230727_120000.log" in err
     assert "stopped watching" in err
-    assert watch.returncode == 0 and "Traceback" not in err
+    assert watch.returncode == 130 and "Traceback" not in err  # Ctrl-C: 130, as every command
 
 
 def test_watch_once_prints_findings_and_honours_fail_on():
@@ -112,21 +111,20 @@ def test_watch_once_prints_findings_and_honours_fail_on():
     assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
-def test_watch_exits_cleanly_on_ctrl_c(tmp_path):
+def test_watch_exits_130_on_ctrl_c(tmp_path):
     log = tmp_path / "20230727_114037.log"
     log.write_text(open(CONSOLE, encoding="utf-8").read())
     proc = subprocess.Popen(["bevlog", "watch", str(log), "--interval", "0.1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 15
-        first = proc.stdout.readline()  # the traceback finding, printed once
-        assert "RuntimeError" in first and time.time() < deadline
+        first = proc.stdout.readline()  # the traceback finding, printed once: the watcher is running
+        assert "RuntimeError" in first
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0
+    assert proc.returncode == 130
     assert "stopped watching" in err and "Traceback" not in err
 
 

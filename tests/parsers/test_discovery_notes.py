@@ -74,7 +74,7 @@ def test_a_glob_matching_non_logs_skips_them_with_a_note(tmp_path):
     proc = _bevlog("parse", wd / "good" / "*")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.decode().splitlines() == [
-        f"note: {wd / 'good' / 'report.html'}: skipped, not a training log (matched {wd / 'good' / '*'})"]
+        f"note: {wd / 'good' / 'report.html'}: skipped, not a log file by its name (matched by {wd / 'good' / '*'})"]
     assert b"good" in proc.stdout
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_LOGS, REAL_SET1, REAL_SET2
+from conftest import REAL_LOGS, REAL_SET1, REAL_SET2, REAL_SET3
 
 import parsers
 from parsers import ParseError, read_file
@@ -26,6 +26,9 @@ NOHUP = REAL_SET2 / "STEALMOO__CAICON__nohup.out"
 SLURM = REAL_SET2 / "woxinyonghen__OpenMMLabCamp__slurm-300830.out"
 RESUMED_MMENGINE = REAL_SET2 / "CVIU-CSU__EPCPE__20240302_182333.log"
 IFCOS_JSON = REAL_SET2 / "zhaoyang97__mmdetection__ifcos_moco" / "20201016_164100.log.json"
+# DETR-family formats have no follower: followed, they are read whole again as they grow
+DETR_JSON = REAL_SET3 / "lele56__swin---detr__outputs_log.txt"  # 9 launches
+DETR_CONSOLE = REAL_SET3 / "William-Yao-2000__Deformable-DETR-Bezier__log_log_v002.txt"
 
 
 def logs() -> list[Path]:
@@ -103,7 +106,8 @@ def test_pieces_give_the_whole_file():
         assert_same_segments(whole, read_file(str(p), piece=700 if small else 30_000))
 
 
-@pytest.mark.parametrize("src", [DETR3D, DETR3D_JSON, NOHUP, SLURM, CONSOLE, RESUMED_MMENGINE], ids=lambda p: p.name[:40])
+@pytest.mark.parametrize("src", [DETR3D, DETR3D_JSON, NOHUP, SLURM, CONSOLE, RESUMED_MMENGINE, DETR_JSON, DETR_CONSOLE],
+                         ids=lambda p: p.name[:40])
 def test_followed_in_random_chunks(tmp_path, src):
     size = src.stat().st_size
     cuts = sorted(random.Random(size).sample(range(1, size), 40))

@@ -103,7 +103,7 @@ def test_truncated_gzip_is_read_partially_and_said(tmp_path):
     assert 0 < len(run.train) < len(whole.train)
     assert run.meta["skipped"].get(TRUNCATED_GZIP) == 1
     # and `bevlog parse` shows it in the run's skipped count
-    proc = _bevlog("parse", cut)
+    proc = _bevlog("parse", "--wide", cut)  # every column, `skipped` last
     assert proc.returncode == 0, proc.stderr
     row = proc.stdout.decode().splitlines()[-1]
     assert row.split()[-1] != "0"

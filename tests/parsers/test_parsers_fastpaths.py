@@ -213,7 +213,7 @@ def _json_files():
     return [real(n) for n in names] + sorted(p for p in FIXTURES.rglob("*.json") if p.name != "expected.json")
 
 
-@pytest.mark.parametrize("chunk", [None, 4000])
+@pytest.mark.parametrize("chunk", [None, pytest.param(4000, marks=pytest.mark.slow)])
 def test_json_fast_chunks_equal_json_rows(tmp_path, chunk):
     """Chunk by chunk, json_fast gives json_rows' answer on real logs, every json fixture
     and mixed layouts; and its layout block really reads rows (not everything handed back)."""

@@ -13,7 +13,9 @@ TEXT = ("mmcv-text", "mmengine-text", "console")
 
 
 def test_every_format_module_sniffs_and_reads():
-    assert [f.name for f in FORMATS] == ["mmcv-json", "mmengine-json", *TEXT]
+    assert [f.name for f in FORMATS] == [
+        "mmcv-json", "detr-json", "detectron2-json", "mmengine-json", *TEXT,
+        "detr-console", "detectron2-console", "tfevents", "ultralytics-csv"]
     for f in FORMATS:
         m = module(f.name)
         assert callable(m.sniff) and callable(m.read), f.name

@@ -1,11 +1,12 @@
-"""Bounds on every setting `bevlog validate` takes from a log before it sizes a training.
+"""Bounds on every bevdetr setting: the one table `Settings.validate` and `bevlog validate` check.
 
-A log is input, not a plan: `bevdetr = dict(queries=2e7, layers=64)` in a `Config:` dump (or a
-header that claims 10^6 decoder layers) would otherwise start trainings that allocate
-gigabytes. Every value that reaches bevdetr passes `check_settings` first; a value outside
-its range, of the wrong type, or not finite is refused with one line naming the setting.
-The ranges are generous for a proxy that trains on a CPU in minutes: wider than any preset,
-far below what would exhaust memory.
+A setting can come from a user (`bevdetr train --queries ...`) or from a log (`bevlog validate`
+regenerates a run from its `Config:` dump): `bevdetr = dict(queries=2e7, layers=64)` would
+otherwise start trainings that allocate gigabytes. `check_settings` refuses a value outside its
+range, of the wrong type, or not finite with one line naming the setting and where it came
+from. The ranges are generous for a detector that trains on a CPU in minutes or on one GPU:
+wider than any preset, far below what would exhaust memory. Lengths (epochs, samples) are
+bounded too; `bevlog validate` also cuts them to its time budget.
 """
 from __future__ import annotations
 
@@ -13,12 +14,24 @@ import math
 
 # setting -> (kind, low, high); ints and floats inclusive
 LIMITS = {
-    "lr": ("float", 1e-8, 1.0),
+    "lr": ("float", 1e-8, 1e4),           # absurd lrs stay allowed: a diverging run is a thing to log
+    "seed": ("int", 0, 2**31 - 1),
+    "data_seed": ("int", 0, 2**31 - 1),
+    "grid": ("int", 2, 256),
+    "extent": ("float", 1.0, 1000.0),
+    "num_classes": ("int", 3, 5),
+    "min_objects": ("int", 1, 100),
+    "max_objects": ("int", 1, 100),
+    "difficulty": ("float", 0.0, 10.0),
+    "val_samples": ("int", 1, 100_000),
+    "min_lr_ratio": ("float", 0.0, 1.0),
+    "checkpoint_interval": ("int", 1, 1000),
+    "threads": ("int", 0, 1024),
     "layers": ("int", 1, 12),
     "queries": ("int", 1, 300),
     "batch": ("int", 1, 64),
-    "epochs": ("int", 1, 100),
-    "train_samples": ("int", 1, 100_000),
+    "epochs": ("int", 1, 1000),
+    "train_samples": ("int", 1, 1_000_000),
     "warmup_iters": ("int", 0, 100_000),
     "clip": ("float", 0.0, 1e6),
     "gamma": ("float", 1e-6, 1.0),
@@ -26,7 +39,7 @@ LIMITS = {
     "dropout": ("float", 0.0, 0.9),
     "stem_lr_mult": ("float", 0.0, 10.0),
     "interval": ("int", 1, 10_000),
-    "eval_interval": ("int", 1, 100),
+    "eval_interval": ("int", 1, 1000),
     "target_ratio": ("float", 1e-3, 100.0),
     "warmup_ratio": ("float", 0.0, 1.0),
     "d_model": ("int", 4, 512),
@@ -34,13 +47,15 @@ LIMITS = {
     "nhead": ("int", 1, 16),
     "step_ratio_up": ("float", 1e-3, 1.0),
 }
-CHOICES = {"schedule": ("step", "cosine", "cyclic"), "attn": ("full", "width")}
+CHOICES = {"schedule": ("step", "cosine", "cyclic"), "device": ("auto", "cpu", "cuda")}
 FLAGS = ("aux", "share_pe")
+# what a preset is called (free text from a log: printed, never used to size anything)
+TEXT = ("preset",)
 MAX_STEPS = 10
 
 
 class LimitError(ValueError):
-    """A setting from the log that bevlog refuses to train with; str() is one line."""
+    """A setting bevdetr refuses to train with; str() is one line."""
 
 
 def check_settings(settings: dict, source: str) -> None:
