@@ -49,7 +49,8 @@ def capture_digest(train, segments, pos, keep, config=None) -> str | None:
     h.update(repr(sorted((config or {}).items(), key=lambda kv: str(kv[0]))).encode())
     h.update("\n".join(sorted(train.columns)).encode())
     for column in (np.concatenate(steps), np.concatenate(losses) * 1e4, _date_without_year(ts)):
-        h.update(np.where(np.isfinite(column), np.round(column), -1.0).astype(np.int64).tobytes())
+        # rounded, hashed as floats: a huge loss (1e300) has no int64
+        h.update(np.where(np.isfinite(column), np.round(column), -1.0).tobytes())
     return h.hexdigest()
 
 

@@ -122,3 +122,16 @@ def test_a_header_only_log_is_a_run_that_never_trained():
     """Understood, not a problem: the launch logged its header and stopped (set2 README #12)."""
     run = parsers.read(str(REAL_SET2 / "Ly-Lynn__CoDETR__co_dino_5scale_r50_1x_coco" / "20241024_154827.log"))
     assert len(run.train) == 0 and run.meta.ended == "before first iteration"
+
+
+def test_a_huge_logged_loss_is_read_and_kept(tmp_path, engine):
+    """A real number beyond int64 once scaled (a diverged run's `loss: 1e+300`) is a value
+    like any other: the run is read (the capture digest hashes it as a float)."""
+    lines = _lines(VOC)
+    at = _train_at(lines, 1)
+    lines[at] = lines[at].replace(b"loss: 0.5818", b"loss: 1e+300")
+    log = tmp_path / "20201029_114818.log"
+    log.write_bytes(b"\n".join(lines))
+    with np.errstate(all="raise"):
+        run = parsers.build_run(parsers.read_file(str(log), engine=engine), "voc", [str(log)])
+    assert len(run.train) == 1488 and run.train["loss"].max() == 1e300 and run.meta.capture
