@@ -141,7 +141,7 @@ class TextFollower:
             st.console = True  # the first sign of a terminal, in a later piece
             if st.suspect:
                 raise Restart(0, {"console": True})
-        if not st.console and _terminal_cut_line(data):
+        if not st.console and not st.suspect and _terminal_cut_line(data):
             st.suspect = True
         starts = self._launch_starts(data, whole)
         bounds = [0] + [s for s in starts if s > 0] + [len(data)]
@@ -350,9 +350,20 @@ def _header_start(data: bytes, pos: int) -> int:
 
 
 def _terminal_cut_line(data: bytes) -> bool:
-    """A line as long as a terminal's limit (a record cut there is no record in a capture)."""
-    if len(data) < TRUNCATED_AT:
-        return False
-    nl = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
-    lengths = np.diff(np.concatenate(([-1], nl, [len(data)]))) - 1
-    return bool(np.isin(lengths, (TRUNCATED_AT, TRUNCATED_AT + 1)).any())
+    """A line as long as a terminal's limit (a record cut there is no record in a capture).
+    Such a line covers a whole aligned block of TRUNCATED_AT // 2 bytes, so only a block
+    without a newline is looked at closely (the search in a usual block stops at its first
+    newline, a few hundred bytes in)."""
+    block = TRUNCATED_AT // 2
+    k = 0
+    while k + block <= len(data):
+        if data.find(b"\n", k, k + block) >= 0:
+            k += block
+            continue
+        start = data.rfind(b"\n", 0, k) + 1
+        end = data.find(b"\n", k + block)
+        end = len(data) if end < 0 else end
+        if end - start in (TRUNCATED_AT, TRUNCATED_AT + 1):
+            return True
+        k = -(-(end + 1) // block) * block  # the first block the next line may cover whole
+    return False
