@@ -5,7 +5,7 @@
    one run directory and name; twins `x.log` + `x.log.json` always in one unit). Names
    that would collide across groups are qualified by their directory.
 2. `read_job` (in worker processes when there are many): every file of a group ->
-   segments (`parsers.formats.read_file`; a json twin refines its text's values), then
+   segments (`parsers.read_file`; a json twin refines its text's values), then
    `parsers.identity.split_runs` decides from evidence which segments are one run, then
    `parsers.assemble.build_run`. One unreadable file is one problem; the others are read.
 3. `map_jobs`: the jobs in this process or a pool (one policy for every command).

@@ -1,5 +1,5 @@
 """Every real log in fixtures/real (set1 and set2, every file) reads through
-parsers.formats.read_file with exactly the train rows and evaluation values that plain
+parsers.read_file with exactly the train rows and evaluation values that plain
 regexes find in the file (the `grep` of each line below, written out in Python so that the
 expectation is derived from the file itself, independently of the parser), through both
 engines.
