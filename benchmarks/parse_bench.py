@@ -13,7 +13,7 @@ evals frames and meta), and "+ DataFrame" adds `pandas.DataFrame(rows)`, what a
 straightforward parser needs to hand back a frame (like for like). The long `layers`
 frame is built on first access of `run.layers`, so it is not in parsers.read's time;
 bevlog's time is also split, in one more run, into reading + parsing the file
-(`parsers.formats.read_file`: bytes, lines, keys/values, float cast), building the Run
+(`parsers.read_file`: bytes, lines, keys/values, float cast), building the Run
 (`build_run`: train frame, evals, meta) and the first access of `run.layers`.
 
 Each timing is the best wall time of --repeat runs; the CPU seconds (all threads) of
@@ -23,10 +23,19 @@ process (what one `bevlog` command pays: lazy imports, first use of the thread p
 of fresh memory), best and median. Usage:
 
     python benchmarks/parse_bench.py [--mb 200] [--repeat 3] [--old DIR]
+    python benchmarks/parse_bench.py --real [--mb 200] [--repeat 3] [--old DIR]
 
 --old DIR: a checkout of older code (e.g. `git worktree add DIR <commit>`); its
 `parsers.read` and this checkout's then also run as the first parse of fresh processes,
 alternating, so that both meet the same load: no-regression checks.
+
+--real: the real DETR3D text and json logs of fixtures/real/set1 tiled to --mb MB (each copy's
+epochs renumbered to follow the previous one's: benchmarks/memory_bench.py's tiling), instead
+of generated ones. Each is read in both ways the loader has: whole (one piece, `piece` ≥ the
+file) and in pieces (parsers.follow.PIECE, 64 MiB, the default for a file this big), every
+time to a Run (`read_file` + `build_run`), against the per-line baseline (light and +
+DataFrame), all in fresh processes, in rounds (so that every contender meets the same load);
+with --old DIR, the older checkout's whole and piece reads join the rounds.
 """
 from __future__ import annotations
 
@@ -188,8 +197,7 @@ def best_baseline(fn, path: str, repeat: int):
 def phases(path: str) -> tuple[float, float, float]:
     """One parsers.read split in its phases: (read + parse the file, build the Run, the
     long layers frame on first access), wall seconds."""
-    from parsers import build_run
-    from parsers import read_file
+    from parsers import build_run, read_file
 
     t0 = time.perf_counter()
     (seg,) = read_file(path)
@@ -204,7 +212,7 @@ def phases(path: str) -> tuple[float, float, float]:
 FRESH = """
 import sys, time
 sys.path[:0] = [{root!r}, {bench!r}]
-import pandas, pyarrow.compute, parsers, parse_bench
+import pandas, pyarrow.compute, parsers, parsers.formats, parse_bench
 c, t = time.process_time(), time.perf_counter()
 {call}
 print(time.perf_counter() - t, time.process_time() - c)
@@ -249,13 +257,78 @@ def old_and_new(old: str, paths: dict, repeat: int) -> None:
               f"CPU {med['new'][1] / med['old'][1]:4.2f}x  (medians of {repeat})")
 
 
+# --- --real: tiled real logs, old and new code, whole and in pieces -------------------------
+
+NEW_WHOLE = "s = parsers.read_file({path!r}, piece=1 << 40); parsers.build_run(s, 'b', [{path!r}])"
+NEW_PIECES = "s = parsers.read_file({path!r}); parsers.build_run(s, 'b', [{path!r}])"
+# the code before the one loader: read_file read a text log over 64 MiB in pieces (its
+# `read_big`); given a parse chunk it read any file whole
+OLD_WHOLE = "s = parsers.formats.read_file({path!r}, chunk=8 << 20); parsers.build_run(s, 'b', [{path!r}])"
+OLD_PIECES = "s = parsers.formats.read_file({path!r}); parsers.build_run(s, 'b', [{path!r}])"
+BASELINE = "import pandas; pandas.DataFrame(parse_bench.{fn}({path!r}))"
+BASELINE_LIGHT = "parse_bench.{fn}({path!r})"
+
+
+def real_mode(args) -> None:
+    """Tiled real logs (see the module docstring)."""
+    import statistics
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import memory_bench
+
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        pt, pj = os.path.join(tmp, "20230727_114037.log"), os.path.join(tmp, "20230727_114037.log.json")
+        t = time.perf_counter()
+        copies = memory_bench.generate_text(pt, args.mb), memory_bench.generate_json(pj, args.mb)
+        st, sj = os.path.getsize(pt), os.path.getsize(pj)
+        print(f"tiled the DETR3D log {copies[0]}x: {st / 1e6:.0f} MB text, {copies[1]}x: {sj / 1e6:.0f} MB json "
+              f"({time.perf_counter() - t:.0f} s)")
+        for path in (pt, pj):  # warm the page cache
+            with open(path, "rb") as f:
+                while f.read(1 << 24):
+                    pass
+        load0 = os.getloadavg()[0]
+        for label, path, size, fn in (("text", pt, st, "baseline_text"), ("json", pj, sj, "baseline_json")):
+            contenders = {
+                "new whole": (NEW_WHOLE, None),
+                "new pieces": (NEW_PIECES, None),
+                "baseline + DataFrame": (BASELINE, None),
+                "baseline (light)": (BASELINE_LIGHT, None),
+            }
+            if args.old:
+                contenders["old whole"] = (OLD_WHOLE, args.old)
+                contenders["old pieces"] = (OLD_PIECES, args.old)
+            got: dict = {k: [] for k in contenders}
+            for _ in range(args.repeat):  # rounds: each contender once per round
+                for name, (call, root) in contenders.items():
+                    got[name].append(_fresh(call.format(path=path, fn=fn), root))
+            med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in got.items()}
+            print(f"{label}: {size / 1e6:.0f} MB, medians of {args.repeat} fresh processes (wall s, CPU s, MB/s)")
+            for name, (wall, cpu) in med.items():
+                print(f"  {name:22} {wall:7.2f} {cpu:7.2f} {size / 1e6 / wall:7.1f}")
+            base, light = med["baseline + DataFrame"][0], med["baseline (light)"][0]
+            for way in ("whole", "pieces"):
+                ours = med[f"new {way}"][0]
+                print(f"  new {way:6}: {base / ours:4.1f}x the baseline + DataFrame, {light / ours:4.1f}x the light one")
+            print(f"  new pieces / new whole: {med['new pieces'][0] / med['new whole'][0]:4.2f}x")
+            if args.old:
+                for way in ("whole", "pieces"):
+                    print(f"  new / old {way:6}: {med[f'new {way}'][0] / med[f'old {way}'][0]:4.2f}x wall")
+        print(f"load average before: {load0:.2f}, after: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=200.0, help="approximate size of the text log")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--old", metavar="DIR", default=None,
                     help="a checkout of older code: its parsers.read and this checkout's, alternating fresh processes")
+    ap.add_argument("--real", action="store_true", help="tile the real DETR3D logs (see above) instead of generating")
+    ap.add_argument("--tmp", default=None, help="where the logs are written (default: the system's temp dir)")
     args = ap.parse_args()
+    if args.real:
+        real_mode(args)
+        return
 
     import pandas  # noqa: F401 - import cost is not parsing cost: pay it before timing
     import pyarrow.compute  # noqa: F401

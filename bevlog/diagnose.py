@@ -147,7 +147,7 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
     notes: gets a line per file skipped that is no error (see parsers.read_paths).
     with_config: each Diagnosis.meta keeps the run's config (`bevlog diagnose --with-config`).
     """
-    from parsers import map_jobs, plan
+    from parsers import drop_copies, map_jobs, plan
 
     work, problems = plan(paths, notes=notes)
     diagnoses = []
@@ -156,6 +156,9 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
                                 preload=_preload_rules):
         diagnoses.extend(found)
         problems.extend(errs)
+    diagnoses, copies = drop_copies(diagnoses, meta_of=lambda d: d.meta)  # a run and its console copy: once
+    if notes is not None:
+        notes.extend(copies)
     diagnoses.sort(key=lambda d: (-d.worst, -len(d.findings)))
     return diagnoses, problems
 

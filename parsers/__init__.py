@@ -22,11 +22,14 @@ Reading
                   one file -> its launches (the format table, parsers.formats)
     build_run(segments, name, sources) -> Run
                   the launches of ONE run -> its Run
+    drop_copies(items, meta_of) -> (items, notes)
+                  one run captured twice (its log file, a console copy) kept once: what
+                  read_paths does, for a command that reads through plan / map_jobs
     LiveLog(path)                         a log still being written, read incrementally
     newest_log_in(folder), newest_sibling(path)
                   the log of a work dir to follow, and a newer rotation of one
 The run
-    Run, Meta (LrSchedule, Segments, SegmentInfo, ResumePoint), Segment,
+    Run, Meta (LrSchedule, Segments, SegmentInfo, ResumePoint, EmptyEvaluation), Segment,
     TRAIN_COLUMNS, LAYERS_COLUMNS, EVALS_COLUMNS, META_KEYS
     segment_starts(train)                 bool per train row: the first row of each resumed launch
     ParseError                            the one exception for unreadable input; str() is one line
@@ -59,6 +62,7 @@ from parsers.run import (
     LAYERS_COLUMNS,
     META_KEYS,
     TRAIN_COLUMNS,
+    EmptyEvaluation,
     LrSchedule,
     Meta,
     ParseError,
@@ -71,9 +75,9 @@ from parsers.run import (
 
 if TYPE_CHECKING:
     from parsers.assemble import build_run
+    from parsers.captures import drop_copies
     from parsers.config_facts import base_lr
     from parsers.discovery import newest_log_in, newest_sibling
-    from parsers.formats import read_file
     from parsers.io import exception_line
     from parsers.layers import (
         STATS_GROUP,
@@ -86,14 +90,16 @@ if TYPE_CHECKING:
         term_wide,
     )
     from parsers.live import LiveLog
+    from parsers.loader import read_file
     from parsers.reader import Job, map_jobs, plan, read, read_job, read_many, read_paths
     from parsers.segment import Segment
     from parsers.tracebacks import Crash, last_lines, last_traceback, traceback_block
 
 _LAZY = {
     "parsers.reader": ("read_paths", "read", "read_many", "plan", "Job", "read_job", "map_jobs"),
-    "parsers.formats": ("read_file",),
+    "parsers.loader": ("read_file",),
     "parsers.assemble": ("build_run",),
+    "parsers.captures": ("drop_copies",),
     "parsers.segment": ("Segment",),
     "parsers.live": ("LiveLog",),
     "parsers.discovery": ("newest_log_in", "newest_sibling"),
@@ -132,6 +138,7 @@ __all__ = [
     "LAYERS_COLUMNS",
     "META_KEYS",
     "TRAIN_COLUMNS",
+    "EmptyEvaluation",
     "LrSchedule",
     "Meta",
     "ParseError",
@@ -149,6 +156,7 @@ __all__ = [
     "map_jobs",
     "read_file",
     "build_run",
+    "drop_copies",
     "Segment",
     "LiveLog",
     "newest_log_in",

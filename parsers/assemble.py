@@ -35,17 +35,20 @@ Rules (documented here once, relied on downstream):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from parsers import config_facts as M
 from parsers import layers as layers_mod
+from parsers.bounds import KEYS_PAST_BOUND, kept_keys
+from parsers.captures import capture_digest
 from parsers.config import read_config
 from parsers.frames import const_str, float_frame, str_series
+from parsers.identity import resume_point
 from parsers.launches import launch_stamp, parse_date, resume_record, segment_order
-from parsers.meta import Meta, SegmentInfo, Segments
+from parsers.meta import EmptyEvaluation, Meta, SegmentInfo, Segments
 from parsers.positions import median_step, row_positions
 from parsers.run import EVALS_COLUMNS, TRAIN_COLUMNS, Run
 from parsers.segment import Segment, combine
@@ -65,6 +68,7 @@ class _Plan:
     ipe_estimated: bool
     samples_per_gpu: int | None
     num_gpus: int | None
+    num_gpus_from: str | None  # the evidence for num_gpus
 
     @property
     def total_batch(self) -> int | None:
@@ -76,18 +80,19 @@ def build_run(segments: list[Segment], name: str, sources: list[str]) -> Run:
     segments = sorted(segments, key=segment_order)
     plan = _plan(segments)
     pos = [row_positions(s, plan.runner, plan.ipe) for s in segments]
-    keep, seg_info = _stitch(segments, pos)
-    keys = list(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order
+    keep, replaced_by, dropped = _stitch(segments, pos)
+    keys = kept_keys(dict.fromkeys(k for s in segments for k in s.keys))  # first-seen order, bounded
     offsets = _wall_offsets(segments, pos, keep)
     # samples = step × batch, unless the steps count epochs (a log of one row per epoch)
     batch = plan.total_batch if plan.ipe or not combine(segments, "epoch_rows") else None
     train, present, lr_key = _train(segments, pos, keep, keys, offsets, name, batch)
-    superseded = _superseded(segments, pos, keep, keys, offsets, name, batch)
+    superseded = _superseded(segments, pos, keep, replaced_by, keys, offsets, name, batch)
+    seg_info = _segment_infos(segments, pos, keep, dropped, _launch_endings(segments, pos, plan))
     config_layers = M.decoder_layers(plan.cfg)
     layers = layers_mod.LazyLayers(train, present, name, config_layers)  # built on first read
     last = _last_position(train)
     evals, eval_strings = _evals(segments, pos, plan, name, last)
-    meta = _meta(segments, plan, name, sources, train, seg_info, last, config_layers, lr_key)
+    meta = _meta(segments, plan, name, sources, train, seg_info, last, config_layers, lr_key, pos, keep)
     return Run(
         meta=meta, train=train, layers=layers, evals=evals, eval_strings=tuple(eval_strings), superseded=superseded
     )
@@ -99,10 +104,10 @@ def _plan(segments: list[Segment]) -> _Plan:
     runner = _runner(segments, cfg)
     interval = M.log_interval(cfg)
     ipe, ipe_est = _iters_per_epoch(segments, runner, cfg, interval)
-    gpus = M.num_gpus(
+    gpus, gpus_from = M.num_gpus(
         cfg, combine(segments, "gpu_number"), combine(segments, "distributed"), combine(segments, "env_gpus")
     )
-    return _Plan(cfg, runner, interval, ipe, ipe_est, M.samples_per_gpu(cfg), gpus)
+    return _Plan(cfg, runner, interval, ipe, ipe_est, M.samples_per_gpu(cfg), gpus, gpus_from)
 
 
 def _runner(segments: list[Segment], cfg) -> str | None:
@@ -146,7 +151,7 @@ def _derive_columns(block, present, colnames, row_of, key_index, keys, total_bat
         block[colnames.index("samples")] = block[colnames.index("step")] * total_batch
 
 
-def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_layers, lr_key) -> Meta:
+def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_layers, lr_key, pos, keep) -> Meta:
     cfg, runner = plan.cfg, plan.runner
     max_epochs, max_iters = _planned_length(segments, cfg, runner)
     logged_layers = _logged_layer_count(train.columns)
@@ -175,9 +180,9 @@ def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_la
         num_decoder_layers=config_layers or logged_layers,
         has_aux_loss=_has_aux(train.columns),
         segments=Segments(tuple(seg_info)),
-        skipped=combine(segments, "skipped"),
+        skipped=_skipped(segments),
         skipped_lines=_skipped_lines(segments),
-        ended=_ended(segments, traceback, runner, max_epochs, max_iters, last, plan.interval, train),
+        ended=_ended(segments, traceback, runner, max_epochs, max_iters, last, plan.interval, train["step"]),
         log_interval=plan.interval or _median_interval(train),
         exp_name=combine(segments, "exp_name"),
         seed=combine(segments, "seed"),
@@ -189,6 +194,11 @@ def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_la
         replaced_rows=sum(info.dropped_rows for info in seg_info),
         started=launch_stamp(segments[0]) if segments else None,
         tail=combine(segments, "tail"),
+        starts_mid_run=_starts_mid_run(segments, train, plan),
+        empty_evaluations=_empty_evaluations(segments, pos, plan),
+        num_gpus_from=plan.num_gpus_from,
+        gpus_listed=combine(segments, "env_gpus"),
+        capture=capture_digest(train, segments, pos, keep, cfg),
         epoch_base=combine(segments, "epoch_base"),
         step_unit="epoch" if combine(segments, "epoch_rows") and not plan.ipe else "iteration",
     )
@@ -204,6 +214,61 @@ def _planned_length(segments, cfg, runner) -> tuple[int | None, int | None]:
         if len(ns):
             max_iters = int(ns.max())
     return max_epochs, max_iters
+
+
+MID_RUN_INTERVALS = 3  # a first row further in than this many logging intervals is past the run's start
+
+
+def _starts_mid_run(segments, train, plan: _Plan) -> bool:
+    """The log begins in the middle of a run and says nothing of a resume: its first row lies
+    past the first MID_RUN_INTERVALS logging points of the run (what came before is not in
+    it: no warmup, no first fall can be seen)."""
+    if not len(train) or not segments or resume_point(segments[0], plan.cfg)[0]:
+        return False
+    steps = train["step"].to_numpy(float)
+    finite = steps[np.isfinite(steps)]
+    if not len(finite):
+        return False
+    every = plan.interval or _interval_of(finite) or 0
+    return bool(every and finite[0] > MID_RUN_INTERVALS * every)
+
+
+def _empty_evaluations(segments, pos, plan: _Plan) -> tuple[EmptyEvaluation, ...]:
+    """The evaluations that ran and produced no metric, placed as evaluations are."""
+    cfg = plan.cfg
+    ev_interval = M.number(M.get(cfg, "evaluation", "interval")) or M.number(M.get(cfg, "train_cfg", "val_interval"))
+    out = []
+    for s, p in zip(segments, pos):
+        if not s.empty_evals:
+            continue
+        placed = replace(
+            s,
+            eval_epoch=tuple(e.epoch for e in s.empty_evals),
+            eval_after_row=tuple(e.after_row for e in s.empty_evals),
+            eval_step=tuple(np.nan for _ in s.empty_evals),
+        )
+        epochs, steps = _eval_positions(placed, p, plan.runner, plan.ipe, ev_interval)
+        for e, epoch, step in zip(s.empty_evals, epochs, steps):
+            out.append(
+                EmptyEvaluation(
+                    epoch=float(epoch) if np.isfinite(epoch) and plan.runner != "iter" else None,
+                    step=float(step) if np.isfinite(step) else None,
+                    where=f"{s.source}:{e.line}",
+                    error=e.error,
+                )
+            )
+    return tuple(out)
+
+
+def _skipped(segments) -> dict:
+    """What the segments did not read, by reason; and the values of keys past the run's bound
+    (the segments' keys together may pass it: parsers.bounds)."""
+    out = combine(segments, "skipped")
+    kept = set(kept_keys(dict.fromkeys(k for s in segments for k in s.keys)))
+    past = sum(int(s.present[:, [j for j, k in enumerate(s.keys) if k not in kept]].sum()) for s in segments if s.rows)
+    if past:
+        out = {**out, KEYS_PAST_BOUND: out.get(KEYS_PAST_BOUND, 0) + past}
+    return out
 
 
 def _skipped_lines(segments) -> dict:
@@ -258,26 +323,29 @@ def _fill(segments, pos, masks, keys, offsets):
             fixed["eta_s"][sl] = s.eta_s[kp]
         fixed["wall_s"][sl] = _wall(s, p)[kp] + offsets[idx]
         segment_col[sl] = idx
-        if s.keys and m:
-            vals = s.values if kp.all() else s.values[kp]
-            block[[row_of[k] for k in s.keys], sl] = vals.T
+        mine = [j for j, k in enumerate(s.keys) if k in key_index]  # the run's first MAX_KEYS keys
+        if mine and m:
+            every = len(mine) == len(s.keys)
+            vals = s.values if every else s.values[:, mine]
             pres = s.present if s.present is not None else ~np.isnan(s.values)
-            present[[key_index[k] for k in s.keys], sl] = (pres if kp.all() else pres[kp]).T
+            pres = pres if every else pres[:, mine]
+            block[[row_of[s.keys[j]] for j in mine], sl] = (vals if kp.all() else vals[kp]).T
+            present[[key_index[s.keys[j]] for j in mine], sl] = (pres if kp.all() else pres[kp]).T
         at += m
     return block, present, segment_col, colnames, row_of, key_index
 
 
-def _superseded(segments, pos, keep, keys, offsets, name, total_batch):
-    """Rows a later launch re-ran (a resume from an earlier checkpoint), in the columns of
-    `train` plus `superseded_by` (the segment whose rows replaced them). They are evidence
-    — the first attempt may have gone NaN — but not the run's curve."""
+def _superseded(segments, pos, keep, replaced_by, keys, offsets, name, total_batch):
+    """Rows a later launch re-ran (a resume from an earlier checkpoint, a resume of a resume),
+    in the columns of `train` plus `superseded_by` (the first later segment that re-ran them).
+    They are evidence — the first attempt may have gone NaN — but not the run's curve."""
     masks = [~k for k in keep]
     block, present, segment_col, colnames, row_of, key_index = _fill(segments, pos, masks, keys, offsets)
     _derive_columns(block, present, colnames, row_of, key_index, keys, total_batch, _first_lr_group(keys))
     frame = float_frame(colnames, block.T)
     frame.insert(0, "run", const_str(name, block.shape[1]))
     frame.insert(1, "segment", segment_col)
-    frame["superseded_by"] = (segment_col + 1).astype(np.int64)
+    frame["superseded_by"] = np.concatenate([b[~k] for b, k in zip(replaced_by, keep)] or [np.zeros(0, np.int64)])
     return frame
 
 
@@ -342,23 +410,33 @@ def _ipe_from_boundaries(epoch, step) -> int | None:
     return int(round(v)) if v > 0 else None
 
 
-def _stitch(segments, pos) -> tuple[list[np.ndarray], list[SegmentInfo]]:
-    """Which rows of each segment the run keeps (where a later segment re-ran its steps,
-    the later one's), and each segment's SegmentInfo."""
-    keep = [np.ones(s.rows, bool) for s in segments]
-    info = []
+def _stitch(segments, pos) -> tuple[list[np.ndarray], list[np.ndarray], list[int]]:
+    """Which rows of each segment the run keeps: a row whose step a later launch re-ran (a
+    resume from an earlier checkpoint, or a resume of a resume) is replaced by that launch's.
+    Returns (keep masks, the segment that re-ran each row first (-1: kept), rows dropped per
+    segment)."""
+    first = [_first_step(p["step"]) for p in pos]
+    keep, by = [], []
+    for k, p in enumerate(pos):
+        replaced_by = np.full(len(p["step"]), -1, np.int64)
+        for j in range(len(segments) - 1, k, -1):  # the earliest later launch that re-ran a row wins
+            if not np.isnan(first[j]):
+                replaced_by[p["step"] >= first[j]] = j
+        by.append(replaced_by)
+        keep.append(replaced_by < 0)
+    return keep, by, [int((~m).sum()) for m in keep]
+
+
+def _first_step(steps) -> float:
+    return float(np.nanmin(steps)) if len(steps) and not np.all(np.isnan(steps)) else np.nan
+
+
+def _segment_infos(segments, pos, keep, dropped, ended) -> list[SegmentInfo]:
+    out = []
     for k, (s, p) in enumerate(zip(segments, pos)):
-        dropped = 0
-        if k + 1 < len(segments):
-            nxt = pos[k + 1]["step"]
-            nxt_first = np.nanmin(nxt) if len(nxt) and not np.all(np.isnan(nxt)) else np.nan
-            if not np.isnan(nxt_first):
-                over = p["step"] >= nxt_first
-                dropped = int(over.sum())
-                keep[k] &= ~over
         steps = p["step"]  # as logged in this file, before overlap is dropped
         logged = len(steps) and not np.all(np.isnan(steps))
-        info.append(
+        out.append(
             SegmentInfo(
                 index=k,
                 source=s.source,
@@ -368,10 +446,11 @@ def _stitch(segments, pos) -> tuple[list[np.ndarray], list[SegmentInfo]]:
                 last_step=float(np.nanmax(steps)) if logged else None,
                 start=s.start_date,
                 resumed_from=resume_record(s),
-                dropped_rows=dropped,
+                dropped_rows=dropped[k],
+                ended=ended[k],
             )
         )
-    return keep, info
+    return out
 
 
 def _wall(s: Segment, p) -> np.ndarray:
@@ -403,9 +482,9 @@ def _evals(segments, pos, plan: _Plan, name, last):
     evaluation, at the last train row (epoch and step NaN when there is none)."""
     cfg = plan.cfg
     ev_interval = M.number(M.get(cfg, "evaluation", "interval")) or M.number(M.get(cfg, "train_cfg", "val_interval"))
-    cols: dict[str, list] = {"epoch": [], "step": [], "metric": [], "value": []}
+    cols: dict[str, list] = {"epoch": [], "step": [], "metric": [], "value": [], "segment": []}
     strings = []
-    for s, p in zip(segments, pos):
+    for k_seg, (s, p) in enumerate(zip(segments, pos)):
         if not s.eval_metric:
             continue
         epoch, step = _eval_positions(s, p, plan.runner, plan.ipe, ev_interval)
@@ -419,9 +498,10 @@ def _evals(segments, pos, plan: _Plan, name, last):
         cols["step"].append(step[num])
         cols["metric"].append(np.asarray(s.eval_metric, dtype=object)[num])
         cols["value"].append(np.array([v for v, st in zip(s.eval_value, is_str) if not st], dtype=float))
+        cols["segment"].append(np.full(int(num.sum()), k_seg, np.int64))
     tests = combine(segments, "test_metrics")
     if not cols["metric"] and not strings and tests:
-        _test_as_evaluation(tests, last, cols, strings)
+        _test_as_evaluation(tests, last, cols, strings, len(segments) - 1)
     return _evals_frame(cols, name), strings
 
 
@@ -454,7 +534,7 @@ def _eval_positions(s: Segment, p, runner, ipe, ev_interval) -> tuple[np.ndarray
     return epoch, np.where(np.isnan(per), last_step, epoch * per)
 
 
-def _test_as_evaluation(tests: dict, last: dict, cols: dict, strings: list) -> None:
+def _test_as_evaluation(tests: dict, last: dict, cols: dict, strings: list, segment: int) -> None:
     epoch, step = last.get("epoch", np.nan), last.get("step", np.nan)
     for metric, value in tests.items():
         if isinstance(value, str):
@@ -462,10 +542,15 @@ def _test_as_evaluation(tests: dict, last: dict, cols: dict, strings: list) -> N
         else:
             for k, v in (("epoch", epoch), ("step", step), ("metric", metric), ("value", value)):
                 cols[k].append(np.array([v], dtype=object if k == "metric" else float))
+            cols["segment"].append(np.array([segment], np.int64))
 
 
 def _evals_frame(cols: dict, name: str):
-    cat = {k: (np.concatenate(v) if v else np.zeros(0, object if k == "metric" else float)) for k, v in cols.items()}
+    """The long evals frame: every evaluation the logs hold, in their order (never
+    de-duplicated: a resumed launch that evaluates an epoch again is a second evaluation,
+    told apart by its `segment`)."""
+    empty = {"metric": object, "segment": np.int64}
+    cat = {k: (np.concatenate(v) if v else np.zeros(0, empty.get(k, float))) for k, v in cols.items()}
     codes, names = pd.factorize(cat["metric"]) if len(cat["metric"]) else ([], [])  # a hash: np.unique sorts objects
     n = len(cat["metric"])
     df = pd.DataFrame(
@@ -475,12 +560,10 @@ def _evals_frame(cols: dict, name: str):
             "step": cat["step"].astype(float),
             "metric": str_series(codes, list(names)),
             "value": cat["value"].astype(float),
+            "segment": cat["segment"].astype(np.int64),
         },
         columns=EVALS_COLUMNS,
     )
-    if len(df):
-        # A resumed run may evaluate an epoch twice: keep the later segment's result.
-        df = df.drop_duplicates(["epoch", "step", "metric"], keep="last").reset_index(drop=True)
     return df
 
 
@@ -492,13 +575,29 @@ def _last_position(train) -> dict:
 
 
 def _median_interval(train) -> int | None:
-    if len(train) < 2:
+    return _interval_of(train["step"])
+
+
+def _interval_of(steps) -> int | None:
+    if len(steps) < 2:
         return None
-    d = median_step(train["step"].to_numpy(float))
+    d = median_step(np.asarray(steps, float))
     return int(d) if d else None
 
 
-def _ended(segments, traceback, runner, max_epochs, max_iters, last, interval, train) -> str:
+def _launch_endings(segments, pos, plan: _Plan) -> list[str]:
+    """How each launch ended (SegmentInfo.ended), read as Meta.ended is for the run: from the
+    launch's own traceback, its last row and its own plan (a launch may change max_epochs)."""
+    out = []
+    for s, p in zip(segments, pos):
+        cfg = read_config(s.config_text) if s.config_text else plan.cfg
+        max_epochs, max_iters = _planned_length([s], cfg, plan.runner)
+        last = {k: float(p[k][-1]) for k in ("epoch", "iter", "iters_per_epoch", "step")} if s.rows else {}
+        out.append(_ended([s], s.traceback, plan.runner, max_epochs, max_iters, last, plan.interval, p["step"]))
+    return out
+
+
+def _ended(segments, traceback, runner, max_epochs, max_iters, last, interval, steps) -> str:
     """How the run ended (Meta.ended; see the module docstring)."""
     if traceback:
         return f"traceback: {traceback}"
@@ -507,7 +606,7 @@ def _ended(segments, traceback, runner, max_epochs, max_iters, last, interval, t
         launched = any(s.config_text or s.start_date or s.json_meta for s in segments)
         # a header (or json meta line) and no train line: the launch never logged iteration 1
         return "before first iteration" if launched and not evaluated else "unknown"
-    interval = interval or _median_interval(train) or 0
+    interval = interval or _interval_of(steps) or 0
     step, epoch, it, per = last["step"], last["epoch"], last["iter"], last["iters_per_epoch"]
     # The runner logs every `interval` iterations: the run got to its end when the next
     # logging point lies beyond it (mmcv does not log the last partial interval).

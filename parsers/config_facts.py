@@ -74,27 +74,46 @@ def samples_per_gpu(cfg) -> int | None:
 
 def num_gpus(
     cfg, gpu_number: int | None = None, distributed: bool | None = None, env_gpus: int | None = None
-) -> int | None:
-    """`GPU number: N` (mmengine) > `Distributed training: False` (1) > the GPU list of the
-    environment block (mmcv prints the visible GPUs) > config `gpu_ids` / `num_gpus`."""
+) -> tuple[int | None, str | None]:
+    """(GPUs the run trained on, the evidence), most direct evidence first:
+    1. `GPU number: N` (mmengine's world size);
+    2. `Distributed training: False`: one process, one GPU;
+    3. the config's `gpu_ids` / `num_gpus` — except `gpu_ids` of one GPU under a distributed
+       launcher: mmdet before 2.13 left its default `range(0, 1)` there whatever the world size
+       (a VOC run whose 6,207 iterations per epoch need 4 GPUs × 2 says `range(0, 1)`); DETR's
+       printed `world_size`;
+    4. the environment block's GPU list: the GPUs the machine showed, which a distributed run
+       may not all have used (the weakest; `num_gpus_from` says it).
+    """
     if gpu_number:
-        return int(gpu_number)
+        return int(gpu_number), "GPU number"
     if distributed is False:
-        return 1
+        return 1, "Distributed training: False"
+    ids = _gpu_ids(get(cfg, "gpu_ids"))
+    if ids and not (distributed and ids == 1):
+        return ids, "config gpu_ids"
+    v = number(get(cfg, "num_gpus"))
+    if v and v > 0:
+        return int(v), "config num_gpus"
+    v = _positive(get(detr_args(cfg), "world_size"))  # DETR's main.py prints it once distributed
+    if v is not None and v <= MAX_COUNT:
+        return int(v), "DETR world_size"
     if env_gpus:
-        return int(env_gpus)
-    gpu_ids = get(cfg, "gpu_ids")
+        return int(env_gpus), "environment GPU list"
+    if ids:
+        return ids, "config gpu_ids"
+    return None, None
+
+
+def _gpu_ids(gpu_ids) -> int | None:
+    """How many GPUs a config's `gpu_ids` names (a list, or `range(a, b)` as dumped)."""
     if isinstance(gpu_ids, (list, tuple)) and gpu_ids:
         return len(gpu_ids)
     if isinstance(gpu_ids, str):
         m = re.fullmatch(r"range\(\s*(\d+)\s*,\s*(\d+)\s*\)", gpu_ids.strip())
         if m and int(m.group(2)) > int(m.group(1)):
             return int(m.group(2)) - int(m.group(1))
-    v = number(get(cfg, "num_gpus"))
-    if v and v > 0:
-        return int(v)
-    v = _positive(get(detr_args(cfg), "world_size"))  # DETR's main.py prints it once distributed
-    return int(v) if v is not None and v <= MAX_COUNT else None
+    return None
 
 
 def _optimizer(cfg) -> dict:

@@ -118,13 +118,20 @@ def _name_of_dir(d: str) -> str:
     return os.path.basename(d.rstrip(os.sep)) or d
 
 
-def find_logs(root: str, notes: list | None = None) -> list[str]:
+def find_logs(root: str, notes: list | None = None, problems: list | None = None) -> list[str]:
     """Log files under `root`. Files that are not regular files (a FIFO named `x.log`,
-    which would block a read forever; a socket) are skipped, with a line in `notes`.
-    A candidate that cannot be opened is kept, so that reading it names the file and
-    the reason instead of the run vanishing from a CI gate."""
+    which would block a read forever; a socket) are skipped, and so are empty files and
+    binary data under a log's name, each with a line in `notes`. A candidate that cannot be
+    opened is kept, so that reading it names the file and the reason instead of the run
+    vanishing from a CI gate; a directory that cannot be read is a line in `problems`."""
     out = []
-    for d, dirs, files in os.walk(root):
+
+    def unreadable(err: OSError) -> None:
+        if problems is not None:
+            where = err.filename or root
+            problems.append(ParseError(where, f"cannot read this directory: {err.strerror or err}"))
+
+    for d, dirs, files in os.walk(root, onerror=unreadable):
         dirs[:] = sorted(x for x in dirs if not x.startswith("."))
         for f in sorted(files):
             p = os.path.join(d, f)
@@ -145,7 +152,24 @@ def find_logs(root: str, notes: list | None = None) -> list[str]:
                 kind = "unreadable"  # reading it says why
             if kind:
                 out.append(p)
+            elif notes is not None and (why := not_a_log(p)):
+                notes.append(f"{p}: skipped, {why}")
     return out
+
+
+def not_a_log(path: str) -> str | None:
+    """Why a file that no format recognises is worth a note: it is empty, or binary data
+    (NUL bytes); None for other text (a config, a results file)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    if not head.strip():
+        return "empty file"
+    if b"\x00" in head:
+        return "binary data, not a training log"
+    return None
 
 
 def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[list[str], list]:
@@ -171,8 +195,10 @@ def expand(patterns, beside: bool = False, notes: list | None = None) -> tuple[l
             matches = [pattern]
         for path in matches:
             if os.path.isdir(path):
-                found = find_logs(path, notes)
-                if not found:
+                unreadable: list = []
+                found = find_logs(path, notes, unreadable)
+                problems.extend(unreadable)
+                if not found and not unreadable:
                     problems.append(ParseError(path, "no training log found in this directory"))
                 files.extend(found)
             elif os.path.exists(path):
@@ -194,7 +220,7 @@ def _log_or_dir(path: str, pattern: str, notes: list | None) -> bool:
         why = "not a log file by its name"
     else:
         try:
-            why = None if detect_file(path) else "not a training log"
+            why = None if detect_file(path) else (not_a_log(path) or "not a training log")
         except OSError:
             return True  # reading it says why
     if why and notes is not None:

@@ -1,6 +1,6 @@
 """Which segments are one run: identity from evidence, never from file names alone.
 
-Segments (one per launch; a file yields one or more, `parsers.formats.read_file`) whose
+Segments (one per launch; a file yields one or more, `parsers.read_file`) whose
 files share a run directory and name (`parsers.discovery.run_key`) are *candidates* for one
 run. Taken in time order (`parsers.launches.segment_order`), a segment continues an earlier
 run only on evidence:

@@ -25,7 +25,7 @@ import zlib
 
 import numpy as np
 
-from parsers.run import ParseError
+from parsers.run import REFUSED, ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
@@ -56,14 +56,14 @@ def _env_cap() -> int | None:
     return max(1, int(float(m.group(1)) * scale))
 
 
-def _too_large(path: str, what: str) -> ParseError:
+def too_large(path: str, what: str) -> ParseError:
     return ParseError(
         display_name(path),
-        f"too large / not a log: {what} (the cap is {_human(max_bytes())}; set {MAX_BYTES_ENV} to change it)",
+        f"{REFUSED}: {what} (the cap is {human_size(max_bytes())}; set {MAX_BYTES_ENV} to change it)",
     )
 
 
-def _human(n: float) -> str:
+def human_size(n: float) -> str:
     if n < 1024:
         return f"{n:.0f} B"
     for unit in ("KiB", "MiB"):
@@ -103,15 +103,15 @@ def _read_stream(path: str, f) -> bytes:
     except (OSError, ValueError):  # an in-memory stream (tests, embedding): no descriptor
         mode, size = stat.S_IFIFO, 0
     if stat.S_ISCHR(mode) and not (path == STDIN and f.isatty()):
-        raise ParseError(display_name(path), "too large / not a log: a character device, not a log file")
+        raise ParseError(display_name(path), f"{REFUSED}: a character device, not a log file")
     stream_ok = stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or (path == STDIN and stat.S_ISSOCK(mode))
     if not (stat.S_ISREG(mode) or stream_ok):
-        raise ParseError(display_name(path), "too large / not a log: a device, not a log file")
+        raise ParseError(display_name(path), f"{REFUSED}: a device, not a log file")
     cap = max_bytes()
     parts: list[bytes] = []
     if stat.S_ISREG(mode):
         if size > cap:
-            raise _too_large(path, _human(size))
+            raise too_large(path, human_size(size))
         parts.append(f.read(size))  # read(n) allocates n bytes: the size, never the cap
     total = sum(map(len, parts))
     # A pipe or terminal has no size, and a log being written grows: read on in blocks.
@@ -120,11 +120,11 @@ def _read_stream(path: str, f) -> bytes:
         if not block:
             break
         if not total and not block.strip(b"\x00"):
-            raise ParseError(display_name(path), "too large / not a log: binary zeros")
+            raise ParseError(display_name(path), f"{REFUSED}: binary zeros")
         parts.append(block)
         total += len(block)
     if total > cap:
-        raise _too_large(path, f"more than {_human(cap)}")
+        raise too_large(path, f"more than {human_size(cap)}")
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -143,7 +143,7 @@ def read_log(path: str, notes: list | None = None):
             if not stat.S_ISREG(st.st_mode):
                 return read_bytes(path, notes)  # a FIFO (`<(zcat …)`): no size, read to its end (capped)
             if st.st_size > max_bytes():
-                raise _too_large(path, _human(st.st_size))
+                raise too_large(path, human_size(st.st_size))
             head = f.read(1 << 12)
             if head.startswith(GZIP_MAGIC) or not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
                 return read_bytes(path, notes)
@@ -185,8 +185,7 @@ def gunzip(path: str, data: bytes, notes: list | None = None) -> bytes:
             if total > cap:
                 raise ParseError(
                     display_name(path),
-                    f"too large / not a log: gzip data inflates past "
-                    f"{_human(cap)} (set {MAX_BYTES_ENV} to change the cap)",
+                    f"{REFUSED}: gzip data inflates past {human_size(cap)} (set {MAX_BYTES_ENV} to change the cap)",
                 )
             if d.eof:  # end of a member: another may follow (`cat a.gz b.gz`)
                 pos -= len(d.unused_data) + len(pending)
@@ -242,7 +241,7 @@ def _as_parse_error(path):
     assert e is not None, "called while an exception is handled"
     name = display_name(path)
     if isinstance(e, MemoryError):
-        raise ParseError(name, "too large / not a log: out of memory while reading it") from None
+        raise ParseError(name, f"{REFUSED}: out of memory while reading it") from None
     if isinstance(e, RecursionError):
         raise ParseError(name, "not a log: nested too deeply to read") from None
     raise ParseError(name, f"could not be read ({exception_line(e)})") from e  # the type names the bug to fix

@@ -59,6 +59,20 @@ class ResumePoint:
 
 
 @dataclass(frozen=True)
+class EmptyEvaluation:
+    """An evaluation that ran and produced no metric: where the log puts it, and the error the
+    launch logged just before it (None: none logged)."""
+
+    epoch: float | None  # the epoch it evaluated (None for iteration runners)
+    step: float | None  # the global iteration it was run at (None when unknown)
+    where: str  # `file:line` of its `Epoch(val)` / `Iter(val)` record
+    error: str | None  # the ERROR message logged just before it, as logged
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
 class SegmentInfo:
     """One file of a run (a launch: the first one or a resume)."""
 
@@ -70,7 +84,8 @@ class SegmentInfo:
     last_step: float | None  # last global step logged in this file
     start: str | None  # launch time from the header ('YYYY-mm-dd HH:MM:SS'), None if not logged
     resumed_from: ResumePoint | None  # the checkpoint this launch resumed from, None for a fresh start
-    dropped_rows: int  # rows of this file re-run by the next file and replaced by its rows
+    dropped_rows: int  # rows of this launch re-run by a later launch (a resume of an earlier checkpoint)
+    ended: str = "unknown"  # how this launch ended, as Meta.ended reads for the run (`traceback: …` …)
 
     def __post_init__(self):
         if isinstance(self.resumed_from, Mapping):
@@ -150,6 +165,12 @@ class Meta(Mapping):
     replaced_rows: int = 0  # rows of earlier segments replaced by a resume's re-run of the same steps
     started: str | None = None  # the launch stamp (YYYYmmdd_HHMMSS) of the run's first segment
     tail: tuple = ()  # the last lines of the run's last text launch (how it ended), as logged
+    starts_mid_run: bool = False  # its first row lies past the run's first logging points and no resume is logged
+    empty_evaluations: tuple = ()  # EmptyEvaluation: evaluations that ran and produced no metric
+    num_gpus_from: str | None = None  # the evidence for num_gpus (see parsers.config_facts.num_gpus)
+    gpus_listed: int | None = None  # GPUs the environment block lists: visible, not necessarily used
+    capture: str | None = None  # digest of the train rows (steps, loss, time of day) that captures of one run share
+    copies: tuple = ()  # other files that hold this very run (a console copy of its log): read once, not twice
     # the log counts epochs (and iterations in them) from this number, not 1 (DETR: 0): log's = epoch - 1 + base
     epoch_base: int | None = None
     step_unit: str = "iteration"  # what `step` counts: "iteration", or "epoch" (one row per epoch, no iterations)
@@ -159,7 +180,9 @@ class Meta(Mapping):
             _frozen_set(self, "lr_schedule", LrSchedule(**self.lr_schedule))
         if not isinstance(self.segments, Segments):
             _frozen_set(self, "segments", Segments(tuple(self.segments or ())))
-        for name in ("sources", "twins", "twins_not_read", "tail"):
+        empty = tuple(e if isinstance(e, EmptyEvaluation) else EmptyEvaluation(**e) for e in self.empty_evaluations)
+        _frozen_set(self, "empty_evaluations", empty)
+        for name in ("sources", "twins", "twins_not_read", "tail", "copies"):
             if not isinstance(getattr(self, name), tuple):
                 _frozen_set(self, name, tuple(getattr(self, name) or ()))
         if self.skipped is None:
@@ -192,7 +215,7 @@ def _plain(value):
     if isinstance(value, (LrSchedule, ResumePoint, SegmentInfo)):
         return value.as_dict()
     if isinstance(value, tuple):
-        return list(value)
+        return [v.as_dict() if isinstance(v, EmptyEvaluation) else v for v in value]
     return value
 
 

@@ -5,7 +5,7 @@
    one run directory and name; twins `x.log` + `x.log.json` always in one unit). Names
    that would collide across groups are qualified by their directory.
 2. `read_job` (in worker processes when there are many): every file of a group ->
-   segments (`parsers.formats.read_file`; a json twin refines its text's values), then
+   segments (`parsers.read_file`; a json twin refines its text's values), then
    `parsers.identity.split_runs` decides from evidence which segments are one run, then
    `parsers.assemble.build_run`. One unreadable file is one problem; the others are read.
 3. `map_jobs`: the jobs in this process or a pool (one policy for every command).
@@ -23,10 +23,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from parsers.assemble import build_run
+from parsers.captures import drop_copies
 from parsers.discovery import expand, group_segments
-from parsers.formats import read_file
 from parsers.identity import dedupe, run_names, split_runs
 from parsers.io import STDIN, display_name, per_file
+from parsers.loader import read_file
 from parsers.pool import default_jobs, map_with_progress
 from parsers.run import ParseError, Run
 from parsers.segment import Segment
@@ -50,13 +51,17 @@ def read_paths(
     progress: a bar on stderr (None: when it is a terminal and there are several groups).
     beside: each named file also brings the logs of its run from its run directory
     (resume segments, twins): what `bevlog watch` follows.
-    notes: gets a line per file skipped that is no error (a named pipe called `x.log`).
+    notes: gets a line per file skipped that is no error (a named pipe called `x.log`), and
+    per file that is a copy of a run read from another (`parsers.captures`).
     """
     work, problems = plan(paths, beside, notes)
     runs: list[Run] = []
     for got, errs in map_jobs(read_job, work, jobs, progress, "reading logs"):
         runs.extend(got)
         problems.extend(errs)
+    runs, copies = drop_copies(runs)  # one run captured twice (its log and a console copy): once
+    if notes is not None:
+        notes.extend(copies)
     return runs, problems
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from parsers.meta import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, Segments  # noqa: F401
+from parsers.meta import (  # noqa: F401
+    META_KEYS,
+    EmptyEvaluation,
+    LrSchedule,
+    Meta,
+    ResumePoint,
+    SegmentInfo,
+    Segments,
+)
 
 # Fixed leading columns of `Run.train`; every other logged key follows under its own name.
 TRAIN_COLUMNS = [
@@ -31,7 +39,10 @@ TRAIN_COLUMNS = [
     "loss",
 ]
 LAYERS_COLUMNS = ["run", "step", "epoch_f", "group", "term", "layer", "value"]
-EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value"]
+EVALS_COLUMNS = ["run", "epoch", "step", "metric", "value", "segment"]
+
+
+REFUSED = "too large / not a log"  # how every reason to refuse an input for good begins
 
 
 class ParseError(Exception):
@@ -43,6 +54,12 @@ class ParseError(Exception):
         self.reason = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+    @property
+    def refused(self) -> bool:
+        """The input is refused for good (too large, a device, binary zeros): reading it
+        again will not help, unlike a log not written yet."""
+        return self.reason.startswith(REFUSED)
 
     def __reduce__(self):
         # problems cross the worker pool's process boundary: rebuild from the fields, not
@@ -58,6 +75,8 @@ class Run:
     - numbers are float64 (NaN = not logged; a logged `nan`/`inf` stays nan/inf), except
       `segment` and `layer` (int64); `run` and `metric` are `str`, the long `layers`
       frame's `run`/`group`/`term` are `category`.
+    - `evals`: every evaluation the logs hold, never de-duplicated: a launch that evaluates
+      an epoch again (a resume) is a second evaluation; `segment` says which launch ran it.
     - `meta`: every field is declared, with its meaning, in `parsers.meta.Meta`.
     - `train.segment`: index of the file (launch) a row comes from, in time order
       (`meta.segments[k]`); `segment_starts(train)` marks the first row of each resume.

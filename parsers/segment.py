@@ -20,12 +20,12 @@ for every fact it takes from the segments):
 - PER_LAUNCH  not combined: a fact of one launch that the run reads launch by launch
               (rows, evaluations, line numbers, when it started).
 
-A launch read in pieces (a big file, `parsers.formats.text.pieces`; a growing file,
-`parsers.live`) is put together by `concat_pieces`, which must give what reading the launch
-whole gives. Where that differs from the merge policy, the field declares its `pieces`
-rule too: rows are appended; a fact the text reader keeps from its first statement in a
-file (`Exp name`, repeated every epoch by mmengine) is FIRST; counts of lines are SUM; the
-traceback is the LATEST one in the file (training may go on after a printed traceback).
+A launch read in pieces (a big file or a growing one, `parsers.follow`) is put together by
+`concat_pieces`, which must give what reading the launch whole gives. Where that differs
+from the merge policy, the field declares its `pieces` rule too: rows are appended; a fact
+the text reader keeps from its first statement in a file (`Exp name`, repeated every epoch
+by mmengine) is FIRST; counts of lines are SUM; the traceback is the LATEST one in the file
+(training may go on after a printed traceback).
 
 Builders fill a `Draft` (mutable, only the Segment's field names can be set: there are no
 private keys) and `freeze()` it; what leaves a format module is the frozen Segment. A
@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from parsers.bounds import KEYS_PAST_BOUND
 from parsers.stack import stack_values
 
 SKIPPED_LINES_KEPT = 5  # line numbers kept per reason a line was not read
@@ -105,6 +106,17 @@ class Launch:
     of: int
     first_line: int
     last_line: int
+
+
+@dataclass(frozen=True)
+class EmptyEval:
+    """An evaluation that ran and produced no metric (`Epoch(val) [2][410/410]` with only
+    `data_time`/`time`, after the evaluator logged an error)."""
+
+    line: int  # 1-based line of its record in its file
+    epoch: float  # the epoch it evaluated (NaN for iteration runners)
+    after_row: int  # index of the last train row logged before it (-1: none)
+    error: str | None  # the ERROR message the launch logged just before it, as logged
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,9 @@ class Segment:
     )
     test_metrics: dict = _field(
         M.UPDATE, "{metric: value} of `runner.test()` (Epoch(test) line / test dump)", factory=dict
+    )
+    empty_evals: tuple[EmptyEval, ...] = _field(
+        M.PER_LAUNCH, "evaluations that ran and produced no metric, in file order", (), pieces=M.EVALS, lines=True
     )
     # -- what the header and the other non-record lines state ------------------------------
     config_text: str | None = _field(
@@ -347,6 +362,9 @@ def concat_pieces(pieces: Sequence[Segment]) -> Segment:
         out[name] = _combine([getattr(p, name) for p in pieces], policy, f, name)
     out.update(_rows_of(pieces))
     out.update(_evals_of(pieces))
+    dropped = out.pop("dropped", 0)
+    if dropped:  # the pieces' keys together pass the bound (parsers.bounds)
+        out["skipped"] = {**out["skipped"], KEYS_PAST_BOUND: out["skipped"].get(KEYS_PAST_BOUND, 0) + dropped}
     return Segment(**out)
 
 
@@ -360,8 +378,10 @@ def _rows_of(pieces: list[Segment]) -> dict[str, Any]:
         name: np.concatenate([getattr(p, name) for p in with_rows])
         for name in ("epoch", "iter", "n", "step", "ts", "eta_s")
     }
-    names, values, present = stack_values([_Part(p) for p in with_rows], lambda part: len(part.values))
+    names, values, present, dropped = stack_values([_Part(p) for p in with_rows], lambda part: len(part.values))
     out.update(keys=tuple(names), values=values, present=present)
+    if dropped:
+        out["dropped"] = dropped  # counted in `skipped` by concat_pieces
     return out
 
 
@@ -380,6 +400,8 @@ def _evals_of(pieces: list[Segment]) -> dict[str, Any]:
             values = getattr(p, name)
             if name == "eval_after_row":  # -1 (before the piece's first row): after the rows before it
                 values = [rows_before + int(r) for r in values]
+            elif name == "empty_evals":
+                values = [replace(e, after_row=rows_before + e.after_row) for e in values]
             out[name].extend(values)
         rows_before += p.rows
     return {name: tuple(v) for name, v in out.items()}

@@ -1,4 +1,4 @@
-"""Log formats: ONE table (`FORMATS`), and `read_file(path) -> [Segment]`.
+"""Log formats: ONE table (`FORMATS`), and how a file's format is recognised (`detect`).
 
 Which module reads a file is decided by its content, never its name: the first module in
 `FORMATS` whose `sniff` says yes reads it (order matters where formats nest: mmcv json
@@ -26,9 +26,17 @@ Adding a format = one new module in this package + one row in FORMATS. The modul
         both must give the same Segments: tests run every case through both); `chunk`: the
         bytes parsed at a time (tests: tiny chunks must give the same Segments).
 
-    read_big(path: str, source: str) -> list[Segment] | None      (optional)
-        A regular, uncompressed file larger than BIG_FILE, read without holding it whole;
-        None: read it whole after all.
+    follower(source: str, engine: str = "fast", chunk: int | None = None)      (optional)
+            -> parsers.follow.Follower
+        The format read in pieces (`parsers.follow`): a big file without holding it whole, a
+        growing one (`bevlog watch`) from where the last read stopped, a file of several
+        launches launch by launch. `read` is then `parsers.follow.read_whole` over the
+        content. A format without a follower is read whole by `read` (again, when followed,
+        whenever the file changes).
+
+Files are read through `parsers.loader` (`read_file`, `Loader`): it opens the bytes
+(`parsers.source`: bounded by the input cap, gunzipped, UTF-8), picks the format with
+`detect`, and reads through the format's follower or its `read`.
 
 Files of one run are grouped by `parsers.discovery.run_key` from their paths; a format whose
 files of one run are not named `<stem>[_<timestamp>]` adds its naming rule there.
@@ -40,13 +48,10 @@ import fnmatch
 import importlib
 import os
 import re
-import stat
 import zlib
 from typing import NamedTuple
 
-from parsers.io import BOMS, GZIP_MAGIC, STDIN, display_name, read_log
-from parsers.run import ParseError
-from parsers.segment import Segment, with_skipped
+from parsers.io import BOMS, GZIP_MAGIC
 
 TEXT_FILES = ("*.log", "*.txt", "*.out")  # .out: nohup.out, slurm-*.out
 JSON_FILES = ("*.json",)
@@ -75,7 +80,6 @@ FORMATS = (
 )
 ENGINES = ("fast", "python")
 SNIFF = 1 << 20  # bytes looked at, at the start (and for `tail` formats at the end) of a file
-BIG_FILE = 64 << 20  # a file larger than this is offered to its format's `read_big`
 _CANDIDATE = re.compile("|".join(fnmatch.translate(p + gz) for f in FORMATS for p in f.files for gz in ("", ".gz")))
 
 
@@ -122,51 +126,3 @@ def sniff_head(data: bytes) -> bytes:
             cut = data[len(bom) : len(bom) + (len(data) - len(bom)) // 2 * 2]
             return cut.decode(codec, errors="replace").encode("utf-8")
     return data
-
-
-def read_file(path: str, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
-    """One log file ('-': stdin; .gz by its magic bytes) -> its Segments, one per launch in
-    file order. Raises ParseError (one line, naming the file) when it is no log."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    name = display_name(path)
-    if path != STDIN and engine == "fast" and chunk is None:
-        big = _read_big(path, name)
-        if big is not None:
-            return big
-    notes: list[str] = []  # e.g. a .gz cut short: the run's problems say it
-    data = read_log(path, notes)
-    if re.search(rb"\S", data) is None:
-        raise ParseError(name, "empty file")
-    kind = detect(data)
-    if kind is None:
-        raise ParseError(name, "not a training log: no log lines or rows of a known format found "
-                               "(mmcv, mmengine, DETR, detectron2, TensorBoard)")
-    content = [data]
-    del data  # the reader frees the bytes once parsed
-    segments = module(kind).read(name, content, engine=engine, chunk=chunk)
-    for note in notes:
-        segments[-1] = with_skipped(segments[-1], note)
-    return segments
-
-
-def big_file_format(path: str, size: int = BIG_FILE) -> str | None:
-    """The format of a regular, uncompressed file larger than `size` (from its first and
-    last MiB, as for any file), else None."""
-    try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size <= size:
-            return None
-        with open(path, "rb") as f:
-            head = f.read(SNIFF)
-            f.seek(st.st_size - SNIFF)
-            tail = f.read(SNIFF)
-    except OSError:
-        return None
-    return None if head.startswith(b"\x1f\x8b") else detect(head + b"\n" + tail)
-
-
-def _read_big(path: str, name: str) -> list[Segment] | None:
-    kind = big_file_format(path)
-    read_big = getattr(module(kind), "read_big", None) if kind else None
-    return read_big(path, name) if read_big is not None else None

@@ -5,17 +5,18 @@
 mmengine's console formatter drops the year (its file log keeps it). Such a file often
 holds several launches appended to one another, interleaved with tracebacks, progress bars
 and prints; each launch's year is found from its `Exp name` stamp or a neighbouring launch
-(`parsers.formats.text.clock`, `parsers.formats.text.launches`). Read by the text engine
+(`parsers.formats.text.clock`, `parsers.formats.text.follow`). Read by the text engine
 (`parsers.formats.text`); captures of logger lines with the year are read by `mmcv_text`
 and `mmengine_text` and labelled `console` there.
 """
 
 from __future__ import annotations
 
+from parsers.follow import read_whole
 from parsers.formats.text.dialect import dialect_of
-from parsers.formats.text.launches import read_launches
-from parsers.formats.text.pieces import read_big as read_big_text
+from parsers.formats.text.follow import TextFollower
 from parsers.segment import Segment
+from parsers.source import MemorySource
 
 DIALECT = "mmengine-console"
 
@@ -25,8 +26,8 @@ def sniff(head: bytes) -> bool:
 
 
 def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
-    return read_launches(source, content, DIALECT, engine, chunk)
+    return read_whole(MemorySource(source, bytes(content.pop()), []), follower(source, engine, chunk))
 
 
-def read_big(path: str, source: str) -> list[Segment] | None:
-    return read_big_text(path, source, DIALECT)
+def follower(source: str, engine: str = "fast", chunk: int | None = None) -> TextFollower:
+    return TextFollower(source, DIALECT, engine, chunk)

@@ -9,9 +9,11 @@ Read by the JSON-lines engine (`parsers.formats.jsonl`).
 
 from __future__ import annotations
 
+from parsers.follow import read_whole
 from parsers.formats.jsonl import first_line
-from parsers.formats.jsonl.reader import check_rows, read_json
+from parsers.formats.jsonl.follow import JsonFollower
 from parsers.segment import Segment
+from parsers.source import MemorySource
 
 MMCV_META_KEYS = (b'"env_info"', b'"config"', b'"mmcv_version"', b'"exp_name"', b'"hook_msgs"')
 
@@ -26,4 +28,8 @@ def sniff(head: bytes) -> bool:
 
 
 def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
-    return [check_rows(source, read_json(source, content, "mmcv", engine, chunk))]
+    return read_whole(MemorySource(source, content.pop(), []), follower(source, engine, chunk), array=True)
+
+
+def follower(source: str, engine: str = "fast", chunk: int | None = None) -> JsonFollower:
+    return JsonFollower(source, "mmcv", engine, chunk)

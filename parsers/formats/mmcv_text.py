@@ -10,10 +10,11 @@ path for mmcv train lines (`parsers.formats.text.mmcv_lines`) reads the bulk of 
 
 from __future__ import annotations
 
+from parsers.follow import read_whole
 from parsers.formats.text.dialect import dialect_of
-from parsers.formats.text.launches import read_launches
-from parsers.formats.text.pieces import read_big as read_big_text
+from parsers.formats.text.follow import TextFollower
 from parsers.segment import Segment
+from parsers.source import MemorySource
 
 DIALECT = "mmcv"
 
@@ -23,8 +24,8 @@ def sniff(head: bytes) -> bool:
 
 
 def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
-    return read_launches(source, content, DIALECT, engine, chunk)
+    return read_whole(MemorySource(source, bytes(content.pop()), []), follower(source, engine, chunk))
 
 
-def read_big(path: str, source: str) -> list[Segment] | None:
-    return read_big_text(path, source, DIALECT)
+def follower(source: str, engine: str = "fast", chunk: int | None = None) -> TextFollower:
+    return TextFollower(source, DIALECT, engine, chunk)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+from parsers.follow import read_whole
 from parsers.formats import mmcv_json
 from parsers.formats.jsonl import first_line
-from parsers.formats.jsonl.reader import check_rows, read_json
+from parsers.formats.jsonl.follow import JsonFollower
 from parsers.io import STDIN_NAME
 from parsers.segment import Segment
+from parsers.source import MemorySource
 
 CONFIG_BYTES = 2_000_000  # a config is tens of KB
 
@@ -31,7 +33,11 @@ def sniff(head: bytes) -> bool:
 
 
 def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list[Segment]:
-    return [check_rows(source, with_config_beside(read_json(source, content, "mmengine", engine, chunk)))]
+    return read_whole(MemorySource(source, content.pop(), []), follower(source, engine, chunk), array=True)
+
+
+def follower(source: str, engine: str = "fast", chunk: int | None = None) -> JsonFollower:
+    return JsonFollower(source, "mmengine", engine, chunk, config_beside=with_config_beside)
 
 
 def with_config_beside(seg: Segment) -> Segment:

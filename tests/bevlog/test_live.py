@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import parsers
-from bevlog.commands.watch import Watcher, finding_key
+from bevlog.live import Watcher, finding_key
 from bevlog.diagnose import diagnose_run
 from parsers import LiveLog
 from conftest import REAL_SET1
@@ -46,7 +46,7 @@ def test_reading_in_steps_gives_the_run_of_the_final_file(tmp_path, src):
     size = src.stat().st_size
     # one cut inside the header, then mid-line cuts through the rows
     cuts = [4000] + [int(size * f) + 17 for f in (0.1, 0.35, 0.36, 0.7, 0.99)]
-    live = LiveLog(str(dst), chunk=100_000)  # the first read in many chunks, too
+    live = LiveLog(str(dst), piece=100_000)  # the first read in many pieces, too
     for _ in grow(src, dst, cuts):
         live.update()
     assert live.offset == size

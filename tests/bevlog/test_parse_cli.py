@@ -58,7 +58,7 @@ def test_csv_json_and_parquet_frames(tmp_path):
     doc = json.loads(invoke("parse", STREAMPETR, "--format", "json", "--frame", "evals").output)
     rows = doc["rows"]
     assert doc["frame"] == "evals" and [r["run"] for r in doc["runs"]] == ["PrymceQ__BEVModel_StreamPETR"]
-    assert rows and set(rows[0]) == {"run", "epoch", "step", "metric", "value"}
+    assert rows and set(rows[0]) == {"run", "epoch", "step", "metric", "value", "segment"}
 
     out = tmp_path / "layers.parquet"
     result = invoke("parse", DETR3D, "--format", "parquet", "--frame", "layers", "-o", out)

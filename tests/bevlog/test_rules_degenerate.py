@@ -47,7 +47,7 @@ def write_log(path, loss, lr, grad, maps, ipe=50):
 def test_every_rule_is_total_on_degenerate_runs(tmp_path_factory, kind, grad_kind, lr, n, evals, seed):
     import parsers
     from bevlog.commands.diagnose import render_markdown, render_text
-    from bevlog.commands.watch import Watcher
+    from bevlog.live import Watcher
     from bevlog.consistency import contradictions
     from bevlog.diagnose import diagnose
     from bevlog.report import build_report

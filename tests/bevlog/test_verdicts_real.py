@@ -128,7 +128,8 @@ def test_nan_inside_warmup_is_not_after_it_and_watch_stamps_its_row():
     assert not [f for f in d.findings if f.rule == "warmup"]
     (f,) = [f for f in d.findings if f.rule == "nonfinite-loss"]
     assert f.start_step == 300 and f.at.startswith("Epoch [1][300/30045]")
-    from bevlog.commands.watch import Watcher, format_line
+    from bevlog.commands.watch import format_line
+    from bevlog.live import Watcher
 
     found, _, error = Watcher(str(RETINA_NAN), ["nonfinite-loss"], follow_rotation=False).read_once()
     assert error is None and "Epoch [1][300/30045]" in format_line(found[0])

@@ -47,9 +47,9 @@ def engine(request) -> str:
 
 
 def read_run(path, engine: str = "fast", chunk: int | None = None):
-    """ONE launch's file -> Run through parsers.formats.read_file (engine, chunk size)."""
+    """ONE launch's file -> Run through parsers.read_file (engine, chunk size)."""
     from parsers.assemble import build_run
-    from parsers.formats import read_file
+    from parsers import read_file
 
     (seg,) = read_file(str(path), engine=engine, chunk=chunk)
     return build_run([seg], "run", [str(path)])

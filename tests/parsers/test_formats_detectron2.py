@@ -18,7 +18,8 @@ from conftest import REAL_SET3
 from parsers_testlib import engine  # noqa: F401 - the fixture
 
 import parsers
-from parsers.formats import FORMATS, detectron2_console, detectron2_json, detectron2_keys, module, read_file, tfevents
+from parsers import read_file
+from parsers.formats import FORMATS, detectron2_console, detectron2_json, detectron2_keys, module, tfevents
 
 D = REAL_SET3 / "IDEA-Research__detrex__projects_detr_output"
 METRICS = D / "metrics.json"

@@ -16,7 +16,8 @@ from conftest import REAL_SET3
 from parsers_testlib import engine  # noqa: F401 - the fixture
 
 import parsers
-from parsers.formats import detr_console, read_file
+from parsers import read_file
+from parsers.formats import detr_console
 from parsers.formats.detr_console import read_records
 
 B = REAL_SET3 / "William-Yao-2000__Deformable-DETR-Bezier__log_log_v002.txt"

@@ -1,4 +1,4 @@
-"""DETR-style log.txt (fixtures/real/set3, entries 1–5) through parsers.formats.read_file
+"""DETR-style log.txt (fixtures/real/set3, entries 1–5) through parsers.read_file
 (one Segment per launch, both engines) and parsers.read_paths (the Runs): exactly what jq
 finds in each file (set3/README.md, "DETR-style log.txt", has each command):
 
@@ -22,7 +22,7 @@ from conftest import REAL_SET3
 from parsers_testlib import engine  # noqa: F401 - the fixture
 
 import parsers
-from parsers.formats import read_file
+from parsers import read_file
 from parsers.formats.coco import NO_OBJECTS_REASON, STATS_NAMES
 from parsers.formats.detr_json import FACT_NOT_USED
 

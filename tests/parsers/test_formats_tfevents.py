@@ -14,7 +14,8 @@ from conftest import REAL_SET3
 from parsers_testlib import engine  # noqa: F401 - the fixture
 
 import parsers
-from parsers.formats import read_file, tfevents
+from parsers import read_file
+from parsers.formats import tfevents
 
 pytest.importorskip("tensorboard")
 SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter

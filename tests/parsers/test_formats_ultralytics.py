@@ -10,8 +10,7 @@ import pytest
 from conftest import REAL_SET3
 
 import parsers
-from parsers import ParseError
-from parsers.formats import read_file
+from parsers import ParseError, read_file
 
 F = REAL_SET3 / "samsio2005__UAE-License-Plate-Detection-RT-DETR__results_metrics_rtdetr_training_history.csv"
 

@@ -135,3 +135,75 @@ def test_utf16_copies_read_the_same_rows(tmp_path, codec, bom, name):
     # found in a work dir too (discovery sniffs through the BOM)
     found, problems = parsers.read_paths([str(tmp_path)])
     assert problems == [] and [r.meta["sources"] for r in found] == [[str(copy)]]
+
+
+def _rows_with_new_keys(n: int, json_lines: bool) -> str:
+    """A log whose every train row logs one key no other row logs (the shape that once made
+    memory quadratic in the log's size)."""
+    if json_lines:
+        return "".join(f'{{"mode": "train", "epoch": 1, "iter": {10 * i}, "lr": 0.001, "loss": {1 / i}, "k{i}": 0.5}}\n'
+                       for i in range(1, n + 1))
+    return "".join(f"2024-01-01 00:00:00,000 - mmdet - INFO - Epoch [1][{10 * i}/{10 * n}]\tlr: 1.000e-03, "
+                   f"eta: 0:01:00, time: 0.5, data_time: 0.1, memory: 100, loss: {1 / i:.4f}, k{i}: 0.5000\n"
+                   for i in range(1, n + 1))
+
+
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
+def test_keys_per_run_are_bounded_and_the_rest_counted(tmp_path, json_lines):
+    """A run keeps its first MAX_KEYS keys; every value of a later key is counted as not read,
+    whichever engine, whether read whole or in pieces."""
+    from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS
+
+    n = 3000
+    log = tmp_path / ("20240101_000000.log.json" if json_lines else "20240101_000000.log")
+    log.write_text(_rows_with_new_keys(n, json_lines))
+    fixed = ("lr", "loss") if json_lines else ("lr", "time", "data_time", "memory", "loss")
+    new_keys_kept = MAX_KEYS - len(fixed)
+    for piece in (None, 20_000):
+        if piece is None:
+            run = parsers.read(str(log))
+        else:
+            (seg,) = parsers.read_file(str(log), piece=piece)
+            run = parsers.build_run([seg], "x", [str(log)])
+        logged = [c for c in run.train.columns if c.startswith("k")]
+        assert logged == [f"k{i}" for i in range(1, new_keys_kept + 1)]
+        assert run.meta.skipped == {KEYS_PAST_BOUND: n - new_keys_kept}
+        assert len(run.train) == n and run.train["loss"].notna().all()
+
+
+def test_keys_of_several_launches_together_are_bounded(tmp_path):
+    """Two resumes whose keys are each within the bound, together past it: the run keeps the
+    first MAX_KEYS, the values of the others are counted in its meta."""
+    from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS
+
+    def launch(first_iter: int, keys: range) -> str:
+        row = ", ".join(f'"k{j}": 1.0' for j in keys)
+        return "".join(f'{{"mode": "train", "epoch": 1, "iter": {first_iter + 10 * i}, "lr": 0.001, {row}}}\n'
+                       for i in range(5))
+
+    wd = tmp_path / "work_dir"
+    wd.mkdir()
+    (wd / "20240101_000000.log.json").write_text(launch(10, range(200)))
+    resumed = '{"epoch": 1, "iter": 40, "mmcv_version": "1.7.0"}\n' + launch(50, range(100, 300))
+    (wd / "20240102_000000.log.json").write_text(resumed)
+    (run,) = parsers.read_many([wd])
+    assert len(run.meta.segments) == 2
+    assert sum(c.startswith("k") for c in run.train.columns) == MAX_KEYS - 1  # and lr
+    assert run.meta.skipped[KEYS_PAST_BOUND] == 5 * (300 - (MAX_KEYS - 1))
+
+
+@pytest.mark.parametrize("piece", [None, 4 << 20], ids=["whole", "pieces"])
+def test_a_line_longer_than_the_bound_is_skipped_unread_and_counted(tmp_path, monkeypatch, piece):
+    """A line over MAX_LINE (17 MiB here) between train lines: every train line is read, the
+    long one is skipped and named by its line number, never held whole."""
+    from parsers.follow import LONG_LINE, MAX_LINE
+
+    text = real(f"{DETR3D}.log").read_bytes().split(b"\n")
+    first = next(i for i, line in enumerate(text) if b"Epoch [1][50/7033]" in line)
+    junk = b"2023-07-27 11:50:00,000 - mmdet - INFO - " + b"x" * (MAX_LINE + (1 << 20))
+    log = tmp_path / "20230727_114037.log"
+    log.write_bytes(b"\n".join(text[: first + 20] + [junk] + text[first + 20 :]))
+    segs = parsers.read_file(str(log)) if piece is None else parsers.read_file(str(log), piece=piece)
+    (seg,) = segs
+    assert seg.rows == len(parsers.read_file(str(real(f"{DETR3D}.log")))[0].values)
+    assert seg.skipped[LONG_LINE] == 1 and seg.skipped_lines[LONG_LINE] == (first + 21,)

@@ -26,7 +26,7 @@ flags = {{'a': True, 'b': None, 3: (1, 2)}}
     assert cfg["evil"].startswith("__import__('os')")
     assert cfg["lr_config"]["warmup_ratio"] == "1.0 / 3"
     assert cfg["flags"] == {"a": True, "b": None, 3: (1, 2)}
-    assert num_gpus(cfg) == 4
+    assert num_gpus(cfg) == (4, "config gpu_ids")
 
 
 def test_config_that_does_not_parse_keeps_what_does():

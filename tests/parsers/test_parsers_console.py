@@ -21,7 +21,7 @@ from conftest import REAL_SET2
 from parsers_testlib import engine  # noqa: F401 - the fixture
 from parsers_testlib import grep_line_counts
 
-from parsers.formats import read_file
+from parsers import read_file
 
 NOHUP = REAL_SET2 / "STEALMOO__CAICON__nohup.out"
 SLURM = REAL_SET2 / "woxinyonghen__OpenMMLabCamp__slurm-300830.out"

@@ -3,7 +3,8 @@ import pytest
 from conftest import REAL_LOGS
 
 from parsers import ParseError
-from parsers.formats import ENGINES, FORMATS, SNIFF, detect, module, read_file
+from parsers import read_file
+from parsers.formats import ENGINES, FORMATS, SNIFF, detect, module
 
 LOGS = sorted(p for p in REAL_LOGS.rglob("*") if p.is_file() and p.suffix != ".py" and p.name != "README.md")
 

@@ -194,9 +194,11 @@ def test_real_header_only_launches_are_two_runs():
 
 
 def test_runs_of_one_name_in_two_places_are_named_apart(tmp_path):
+    """Two runs of one name (the second relaunched a day later: other clocks, so not a copy
+    of the first, which would be read once: parsers.captures)."""
     src = real(f"{DETR3D}.log")
-    for d in ("a", "b"):
-        _write(tmp_path / d / src.name, src.read_bytes())
+    _write(tmp_path / "a" / src.name, src.read_bytes())
+    _write(tmp_path / "b" / src.name, src.read_bytes().replace(b"2023-07-27 ", b"2023-07-28 "))
     runs, _ = parsers.read_paths([str(tmp_path / "b"), str(tmp_path / "a")])
     assert [r.name for r in runs] == ["b/PrymceQ__3DDetection_DETR3D", "a/PrymceQ__3DDetection_DETR3D"]
     assert set(runs[0].train["run"]) == {"b/PrymceQ__3DDetection_DETR3D"}

@@ -1,5 +1,5 @@
 """Every real log in fixtures/real (set1 and set2, every file) reads through
-parsers.formats.read_file with exactly the train rows and evaluation values that plain
+parsers.read_file with exactly the train rows and evaluation values that plain
 regexes find in the file (the `grep` of each line below, written out in Python so that the
 expectation is derived from the file itself, independently of the parser), through both
 engines.
@@ -30,7 +30,7 @@ from parsers_testlib import engine  # noqa: F401 - the fixture
 from parsers_testlib import grep_counts
 
 from parsers import ParseError
-from parsers.formats import read_file
+from parsers import read_file
 
 # set3 (DETR-family formats) has its own counts, by jq and grep: tests/parsers/test_formats_*.py
 LOGS = sorted(p for s in ("set1", "set2") for p in (REAL_LOGS / s).rglob("*") if p.is_file() and p.name != "README.md")

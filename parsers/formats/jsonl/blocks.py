@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parsers.bounds import MAX_KEYS, kept_keys
 from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
 
 SPACE = 32
@@ -112,8 +113,8 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     if ref is None:
         return None
     keys, fixed, names, numeric = ref  # raw key bytes, raw fixed value bytes (or None)
-    if not numeric:
-        return None
+    if not numeric or len(numeric) > MAX_KEYS:
+        return None  # no numbers; or more keys than a run keeps: the rows path bounds and counts
     if any(b" " in key for key in keys) or any(v is not None and b" " in v for v in fixed):
         return None  # a space that is not a separator: the counting below would not hold
     skeletons = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
@@ -267,7 +268,7 @@ def _fallback(mv, a, starts, ends, idx) -> Rows:
     )
     lines = pairs.take(pa.array(np.arange(0, 2 * len(idx), 2)))
     rows = parse_rows(lines, threads=1)
-    out = Rows(idx[rows.ok_rows], rows.names, rows.values, rows.present, rows.strings, idx[rows.rejected])
+    out = Rows(idx[rows.ok_rows], rows.names, rows.values, rows.present, rows.strings, idx[rows.rejected], rows.dropped)
     out.first_seen = {n: int(idx[i]) for n, i in rows.first_seen.items()}
     return out
 
@@ -290,21 +291,35 @@ def merge_block(block: Block, slow: Rows) -> Rows:
     all_names, string_names = name_order(block, slow)
     if not len(slow.ok_rows) and all_names == block.names and string_names == list(block.strings):
         return Rows(
-            block.lines, block.names, block.values, np.ones(block.values.shape, bool), block.strings, slow.rejected
+            block.lines,
+            block.names,
+            block.values,
+            np.ones(block.values.shape, bool),
+            block.strings,
+            slow.rejected,
+            slow.dropped,
         )
     m, s = len(block.lines), len(slow.ok_rows)
+    dropped = slow.dropped
+    if len(all_names) > MAX_KEYS:  # a run keeps its first keys (parsers.bounds)
+        all_names = kept_keys(all_names)
+        kept = set(all_names)
+        dropped += m * sum(n not in kept for n in block.names)
+        dropped += int(slow.present[:, [j for j, n in enumerate(slow.names) if n not in kept]].sum())
     col = {n: i for i, n in enumerate(all_names)}
     lines = np.sort(np.concatenate((block.lines, slow.ok_rows)))  # rows in file order
     at_fast, at_slow = np.searchsorted(lines, block.lines), np.searchsorted(lines, slow.ok_rows)
     vals = np.full((m + s, len(all_names)), np.nan)
     pres = np.zeros((m + s, len(all_names)), bool)
-    idx = np.array([col[n] for n in block.names], np.int64)
-    vals[at_fast[:, None], idx] = block.values
+    mine = [j for j, n in enumerate(block.names) if n in col]
+    idx = np.array([col[block.names[j]] for j in mine], np.int64)
+    vals[at_fast[:, None], idx] = block.values[:, mine] if len(mine) < len(block.names) else block.values
     pres[at_fast[:, None], idx] = True
-    if slow.names:
-        idx = np.array([col[n] for n in slow.names], np.int64)
-        vals[at_slow[:, None], idx] = slow.values
-        pres[at_slow[:, None], idx] = slow.present
+    mine = [j for j, n in enumerate(slow.names) if n in col]
+    if mine:
+        idx = np.array([col[slow.names[j]] for j in mine], np.int64)
+        vals[at_slow[:, None], idx] = slow.values[:, mine]
+        pres[at_slow[:, None], idx] = slow.present[:, mine]
     out_str = {}
     for n in string_names:
         c = np.full(m + s, None, dtype=object)
@@ -313,4 +328,4 @@ def merge_block(block: Block, slow: Rows) -> Rows:
         if n in slow.strings:
             c[at_slow] = slow.strings[n]
         out_str[n] = c
-    return Rows(lines, all_names, vals, pres, out_str, slow.rejected)
+    return Rows(lines, all_names, vals, pres, out_str, slow.rejected, dropped)

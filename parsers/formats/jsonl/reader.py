@@ -31,31 +31,46 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from parsers.bounds import OUT_OF_RANGE, counts_ok
+from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS, OUT_OF_RANGE, PLACING_KEYS, counts_ok
 from parsers.formats.jsonl.blocks import chunk_parts, merge_block, name_order
 from parsers.formats.jsonl.rows import no_rows, parse_rows
 from parsers.formats.text.header import read_env
+from parsers.formats.text.kv import NON_NUMERIC
+from parsers.formats.text.train import DAMAGED
 from parsers.lines import TextFile, find_newline
 from parsers.run import ParseError
-from parsers.segment import Draft, Segment
+from parsers.segment import Draft, EmptyEval, Segment
 
-POSITION_KEYS = ("mode", "epoch", "iter", "step")
+POSITION_KEYS = PLACING_KEYS
+INVALID_LINE = "invalid JSON line"
+NOT_AN_OBJECT = "JSON line is not an object"
+NO_MODE = "row without mode"
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
 
 
-def read_json(source: str, content, library: str, engine: str = "fast", chunk: int | None = None) -> Segment:
+def read_json(
+    source: str,
+    content,
+    library: str,
+    engine: str = "fast",
+    chunk: int | None = None,
+    meta_first: bool = True,
+    runner: str | None = None,
+) -> Segment:
     """A json log -> its Segment. `content`: the file's bytes or uint8 array
     (parsers.io.read_log), or a one-item list holding them, which is emptied so that they
     are freed as soon as every row is parsed: the train matrix and the frame are then
     allocated from the memory just returned instead of fresh pages (docs/benchmarks.md,
     "Fresh processes and huge pages"). engine "fast": layout blocks and the train lane
     (parsers.formats.jsonl.blocks, .rows); engine "python": every line through json.loads,
-    the straightforward reference."""
+    the straightforward reference. `meta_first`: the first line may be a launch's meta line
+    (the content starts where a launch starts); `runner`: the launch's runner as its earlier
+    rows showed it (mmengine: what an evaluation's `step` means in a piece of no train row)."""
     data = content.pop() if isinstance(content, list) else content
-    seg = Draft(source, f"{library}-json", library)
+    seg = Draft(source, f"{library}-json", library, runner=runner)
     if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
         data = data[3:]
-    meta_line = _split_meta(seg, data)
+    meta_line = meta_first and _split_meta(seg, data)
     f = TextFile(data, chunk)
     del data  # f holds it
     for reason, count in f.skipped.items():
@@ -157,7 +172,8 @@ def _lane_fits(blocks, table, library: str):
     names = list(blocks[0][1].names)
     if any(isinstance(table.cols[k][0], str) for k in names if k in table.cols):
         return None
-    tr = np.flatnonzero(_row_kinds(table, library)[0])
+    is_train = _row_kinds(table, library)[0]
+    tr = np.setdiff1d(np.flatnonzero(is_train), list(_damaged_train(table, is_train)))
     if any(c[1][tr].any() for k, c in table.cols.items() if k not in names and not isinstance(c[0], str)):
         return None
     return tr
@@ -201,10 +217,11 @@ def _name_order(chunks, table) -> list[str]:
 
 class Table:
     """Columns over some rows of a json log: {name: (float64 values, present mask)} or
-    {name: ('str', object array)}, and each row's line index."""
+    {name: ('str', object array)}, each row's line index, and the rows holding a value of the
+    wrong kind ({row: key}: a string where the key holds numbers, a list …)."""
 
-    def __init__(self, cols, lines):
-        self.cols, self.lines = cols, lines
+    def __init__(self, cols, lines, damaged: dict | None = None):
+        self.cols, self.lines, self.damaged = cols, lines, damaged or {}
 
     def __len__(self):
         return len(self.lines)
@@ -221,6 +238,8 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
     n = len(lines)
     is_row = np.zeros(n, bool)
     cols: dict = {}
+    dropped = sum(rows.dropped for _, rows in parts)
+    damaged: dict[int, str] = {}  # row -> the first key whose value is of the wrong kind
     for first, rows in parts:
         if not len(rows.ok_rows):
             continue
@@ -233,53 +252,67 @@ def _table(f: TextFile, parts, meta_line: bool, skips: list) -> Table:
         is_row[at] = True
         for j, name in enumerate(rows.names):
             c = cols.get(name)
-            if c is None or isinstance(c[0], str):
-                if c is not None:
+            if c is not None and isinstance(c[0], str):
+                c = _to_numbers(cols, name, damaged)
+            if c is None:
+                if _past_bound(cols, name):
+                    dropped += int(rows.present[src, j].sum())
                     continue
                 c = cols[name] = (np.full(n, np.nan), np.zeros(n, bool))
             c[0][at] = rows.values[src, j]
             c[1][at] = rows.present[src, j]
         for name, col in rows.strings.items():
             c = cols.get(name)
+            if c is None and _past_bound(cols, name):
+                dropped += int(sum(x is not None for x in col[src]))
+                continue
             if c is None:
                 c = cols[name] = ("str", np.full(n, None, dtype=object))
             if isinstance(c[0], str):
                 c[1][at] = col[src]
+            else:  # a string where the key holds numbers elsewhere (`"loss": "1.5"`)
+                _mark(damaged, np.arange(n)[at][np.not_equal(col[src], None)], name)  # type: ignore[call-overload]
     for r, i in zip(rejected.tolist(), np.searchsorted(lines, rejected).tolist()):
         last_cut = f.truncated_last and r == f.nlines - 1
-        _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut)
+        dropped += _slow_row(skips, cols, is_row, n, i, f.text(r), r + 1, last_cut, damaged)
+    if dropped:
+        skips.append((KEYS_PAST_BOUND, dropped))
     keep = np.flatnonzero(is_row)
     if len(keep) == n:
         keep = slice(None)  # type: ignore[assignment]  # the usual case: views, no copies
     out = {}
     for name, c in cols.items():
         out[name] = ("str", c[1][keep]) if isinstance(c[0], str) else (c[0][keep], c[1][keep])
-        if isinstance(c[0], str) and name != "mode":
-            count = sum(x is not None for x in out[name][1])
-            skips.append((f"non-numeric field: {name}", count))
-    return Table(out, lines[keep])
+    at = np.searchsorted(np.arange(n)[keep], sorted(damaged))
+    return Table(out, lines[keep], dict(zip(at.tolist(), (damaged[r] for r in sorted(damaged)))))
 
 
-def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
+def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False, damaged=None) -> int:
+    """One line read with json.loads into the columns (a value of the wrong kind marks the
+    row `damaged`); returns the values of keys past the bound it could not keep."""
     if not text.strip():
-        return
+        return 0
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
-        skips.append(("truncated last line (invalid JSON)" if last_cut else "invalid JSON line", 1, [line_no]))
-        return
+        skips.append(("truncated last line (invalid JSON)" if last_cut else INVALID_LINE, 1, [line_no]))
+        return 0
     if not isinstance(obj, dict):
-        skips.append(("JSON line is not an object", 1, [line_no]))
-        return
+        skips.append((NOT_AN_OBJECT, 1, [line_no]))
+        return 0
     is_row[r] = True
+    dropped = 0
     for key, v in _flat_items(obj):
         if isinstance(v, bool) or v is None:
             continue
+        if key not in cols and _past_bound(cols, key):
+            dropped += 1
+            continue
         if isinstance(v, (int, float)):
             c = cols.get(key)
-            if c is None or isinstance(c[0], str):
-                if c is not None:
-                    continue  # a string column elsewhere: keep its type
+            if c is not None and isinstance(c[0], str):
+                c = _to_numbers(cols, key, damaged)
+            if c is None:
                 c = cols[key] = (np.full(n, np.nan), np.zeros(n, bool))
             c[0][r] = float(v)
             c[1][r] = True
@@ -290,9 +323,31 @@ def _slow_row(skips, cols, is_row, n, r, text, line_no, last_cut=False) -> None:
             if isinstance(c[0], str):
                 c[1][r] = v
             else:
-                skips.append((f"non-numeric field: {key}", 1, [line_no]))
-        else:
-            skips.append((f"non-numeric field: {key}", 1, [line_no]))
+                _mark(damaged, [r], key)
+        else:  # a list, an object: no value of a log
+            _mark(damaged, [r], key)
+    return dropped
+
+
+def _to_numbers(cols: dict, key: str, damaged: dict | None):
+    """A key that holds strings in some rows and numbers in others holds numbers (a log's
+    values are numbers; `"loss": "1.5"` is damage): its strings mark their rows damaged."""
+    strings = cols[key][1]
+    _mark(damaged, np.flatnonzero(_is_set(strings)), key)
+    c = cols[key] = (np.full(len(strings), np.nan), np.zeros(len(strings), bool))
+    return c
+
+
+def _mark(damaged: dict | None, rows, key: str) -> None:
+    """Rows with a value of the wrong kind for `key` (the first such key of each row kept)."""
+    if damaged is not None:
+        for r in rows:
+            damaged.setdefault(int(r), key)
+
+
+def _past_bound(cols: dict, key: str) -> bool:
+    """A new column for `key` would pass the bound on keys (parsers.bounds): not read."""
+    return key not in PLACING_KEYS and len(cols) - sum(k in cols for k in PLACING_KEYS) >= MAX_KEYS
 
 
 def _flat_items(obj: dict):
@@ -361,6 +416,33 @@ def _row_kinds(table: Table, library: str):
     return is_train, has_step & ~is_train, ~has_step
 
 
+def _damaged_train(table: Table, is_train: np.ndarray) -> dict[int, str]:
+    """{row: key} of the train rows holding a value of the wrong kind: a string where the key
+    holds numbers (`"loss": "1.5"`), a list, or a string-valued key other than `mode`."""
+    bad = {r: k for r, k in table.damaged.items() if is_train[r]}
+    for name, c in table.cols.items():
+        if isinstance(c[0], str) and name != "mode":
+            for r in np.flatnonzero(is_train & _is_set(c[1])).tolist():
+                bad.setdefault(r, name)
+    return bad
+
+
+def _count_damage(seg: Draft, table: Table, is_train: np.ndarray, bad: dict[int, str]) -> None:
+    """A damaged train row is not read (never a nan): counted by its key, with its line; a
+    field that is no number in another row (an evaluation's `bbox_mAP_copypaste`) is counted."""
+    by_key: dict[str, list[int]] = {}
+    for r, key in sorted(bad.items()):
+        by_key.setdefault(key, []).append(int(table.lines[r]) + 1)
+    for key, lines in by_key.items():
+        seg.skip(f"{DAMAGED}{key}", len(lines), lines)
+    for r, key in table.damaged.items():
+        if r not in bad:
+            seg.skip(f"{NON_NUMERIC}{key}", 1, [int(table.lines[r]) + 1])
+    for name, c in table.cols.items():
+        if isinstance(c[0], str) and name != "mode":
+            seg.skip(f"{NON_NUMERIC}{name}", int((_is_set(c[1]) & ~is_train).sum()))
+
+
 def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None = None) -> None:
     """Train rows (from the lane when given, else from the table), evaluations and test
     metrics (from the table) into the segment; keys in `order`."""
@@ -373,8 +455,13 @@ def _fill(seg: Draft, table: Table, library: str, order: list, lane: Lane | None
         return c
 
     is_train, is_eval, other = _row_kinds(table, library)
+    bad = _damaged_train(table, is_train)
+    if bad:
+        is_train = is_train.copy()
+        is_train[list(bad)] = False
+    _count_damage(seg, table, is_train, bad)
     if library == "mmcv":
-        seg.skip("row without mode", int(other.sum()))
+        seg.skip(NO_MODE, int(other.sum()))
     rank = {k: i for i, k in enumerate(order)}
     numeric = sorted((k for k in cols if not isinstance(cols[k][0], str)), key=rank.__getitem__)
     metric_names = [k for k in numeric if k not in POSITION_KEYS]
@@ -484,6 +571,8 @@ def _evals(seg, table, library, is_eval, metric_names, order, train_lines) -> No
             else np.full(len(ev), np.nan)
         )
     epoch = np.where(counts_ok(epoch), epoch, np.nan)  # an out-of-range epoch is not stated
+    for k in np.flatnonzero(~present.any(axis=1)):  # an evaluation that produced no metric
+        seg.empty_evals.append(EmptyEval(int(table.lines[ev[k]]) + 1, float(epoch[k]), int(after[k]), None))
     seg.eval_epoch.extend(epoch[r].tolist())
     seg.eval_step.extend([np.nan] * len(r))
     seg.eval_after_row.extend(after[r].tolist())

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parsers.bounds import MAX_KEYS, kept_keys
 from parsers.frames import list_offsets
 from parsers.stack import stack_values
 
@@ -32,10 +33,11 @@ class Rows:
     """ok_rows (indices into the input), names, values/present matrices, string
     columns {name: object array}, and the rows to read with json.loads."""
 
-    def __init__(self, ok_rows, names, values, present, strings, rejected):
+    def __init__(self, ok_rows, names, values, present, strings, rejected, dropped: int = 0):
         self.ok_rows, self.names, self.values, self.present = ok_rows, names, values, present
         self.strings, self.rejected = strings, rejected
         self.first_seen: dict[str, int] = {}  # key -> the input row where it is first seen
+        self.dropped = dropped  # values of keys past the bound (parsers.bounds.MAX_KEYS)
 
 
 def no_rows() -> Rows:
@@ -103,16 +105,34 @@ def _parse_chunk(lines) -> Rows:
         floats = np.asarray(pc.cast(num_vals.filter(pa.array(good)), pa.float64()))
 
     keep_row = ~bad_row
+    kept_value = keep_row[row_of]
+    # The columns: keys of the values kept (rows not handed to json.loads), in the order the
+    # dictionary met them (first seen), at most MAX_KEYS of them (parsers.bounds).
+    col_codes = np.unique(codes[kept_value & (numeric | quoted)])
+    dropped = 0
+    if len(col_codes) > MAX_KEYS:
+        kept = set(kept_keys(names[c] for c in col_codes))
+        col_codes = np.array([c for c in col_codes if names[c] in kept], np.int64)
+        allowed = np.zeros(len(names), bool)
+        allowed[col_codes] = True
+        past = kept_value & (numeric | quoted) & ~allowed[codes]
+        dropped = int(past.sum())
+        floats_at = np.full(total, np.nan)
+        floats_at[numeric] = floats
+        numeric, quoted = numeric & ~past, quoted & ~past
+        floats = floats_at[numeric]
+    col_of = np.full(len(names), -1)
+    col_of[col_codes] = np.arange(len(col_codes))
     nrows = int(keep_row.sum())
     remap = np.cumsum(keep_row) - 1
-    sel_num = numeric & keep_row[row_of]
-    f_sel = floats[keep_row[row_of][numeric]] if len(floats) else floats
-    values = np.full((nrows, len(names)), np.nan)
-    present = np.zeros((nrows, len(names)), bool)
-    values[remap[row_of[sel_num]], codes[sel_num]] = f_sel
-    present[remap[row_of[sel_num]], codes[sel_num]] = True
+    sel_num = numeric & kept_value
+    f_sel = floats[kept_value[numeric]] if len(floats) else floats
+    values = np.full((nrows, len(col_codes)), np.nan)
+    present = np.zeros((nrows, len(col_codes)), bool)
+    values[remap[row_of[sel_num]], col_of[codes[sel_num]]] = f_sel
+    present[remap[row_of[sel_num]], col_of[codes[sel_num]]] = True
     strings = {}
-    sel_str = quoted & keep_row[row_of]
+    sel_str = quoted & kept_value
     if sel_str.any():
         s_codes = codes[sel_str]
         s_rows = remap[row_of[sel_str]]
@@ -124,9 +144,17 @@ def _parse_chunk(lines) -> Rows:
             m = s_codes == c
             col[s_rows[m]] = s_vals[m]
             strings[names[c]] = col
-    cols = [j for j, name in enumerate(names) if name is not None and present[:, j].any()]
+    cols = [j for j, c in enumerate(col_codes) if names[c] is not None and present[:, j].any()]
     rejected = np.sort(np.concatenate([np.flatnonzero(~ok), ok_rows[bad_row]]))
-    out = Rows(ok_rows[keep_row], [names[j] for j in cols], values[:, cols], present[:, cols], strings, rejected)
+    out = Rows(
+        ok_rows[keep_row],
+        [names[col_codes[j]] for j in cols],
+        values[:, cols],
+        present[:, cols],
+        strings,
+        rejected,
+        dropped,
+    )
     # Where each key is first seen (input index): names are in that order (parsers.formats.jsonl.blocks).
     codes_seen, at = np.unique(codes, return_index=True)
     out.first_seen = {names[c]: int(ok_rows[row_of[i]]) for c, i in zip(codes_seen, at) if names[c] is not None}
@@ -134,7 +162,7 @@ def _parse_chunk(lines) -> Rows:
 
 
 def _merge(parts) -> Rows:
-    names, values, present = stack_values(parts, lambda p: len(p.ok_rows))
+    names, values, present, dropped = stack_values(parts, lambda p: len(p.ok_rows))
     rows = len(values)
     strings: dict = {}
     at = 0
@@ -150,4 +178,5 @@ def _merge(parts) -> Rows:
         present,
         strings,
         np.concatenate([p.rejected for p in parts]),
+        dropped + sum(p.dropped for p in parts),
     )

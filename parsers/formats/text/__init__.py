@@ -3,7 +3,8 @@
 
 Three formats share it (`parsers.formats.mmcv_text`, `mmengine_text`, `console`); they
 differ in the dialect of their logger lines (`parsers.patterns.DIALECTS`). The road:
-`launches.read_launches` (a file -> its launches) -> `reader.read_text` (one launch:
-records through `mmcv_lines` / `kv`, `train`, `evals`, facts through `header`, the rest
-through `stray`, the clock through `clock`); a big file goes through `pieces.read_big`.
+`follow.TextFollower` (a file, in pieces -> its launches, the console label, the year of
+console lines) -> `reader.read_text` (one piece of a launch: records through `mmcv_lines` /
+`kv`, `train`, `evals`, facts through `header`, the rest through `stray`, the clock through
+`clock`).
 """

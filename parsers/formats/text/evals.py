@@ -14,17 +14,19 @@ import re
 import numpy as np
 
 from parsers.formats.text.clock import floats
-from parsers.formats.text.kv import NUMBER, parse_bodies
+from parsers.formats.text.kv import NON_NUMERIC, NUMBER, parse_bodies
 from parsers.formats.text.train import arrow_indices, rtrim
-from parsers.segment import ValLines
+from parsers.segment import EmptyEval, ValLines
 
 NOT_METRICS = ("time", "data_time", "memory", "lr")
 _FIELD = re.compile(r"(?:,? +|^)([^ :,\x1f]+): ")
 
 
-def fill_evals(draft, rec, ev, rec_idx, train_line_idx) -> None:
+def fill_evals(draft, rec, ev, rec_idx, train_line_idx, errors=None) -> None:
     """The evaluation records `ev` of the extracted records `rec` (lines `rec_idx`); each
-    placed after the last train row logged before it (`train_line_idx`: each row's line)."""
+    placed after the last train row logged before it (`train_line_idx`: each row's line). An
+    evaluation that produced no metric is kept as one (`EmptyEval`) with the ERROR logged just
+    before it (`errors`: their lines and messages), after the record before it."""
     if len(ev) == 0:
         return
     body = rec.field("body")
@@ -39,36 +41,45 @@ def fill_evals(draft, rec, ev, rec_idx, train_line_idx) -> None:
         draft.skip(reason, count, rec_idx[ev][p.bad_rows.get(reason, [])] + 1)
     str_rows: set[int] = set()
     for reason, rows in p.bad_rows.items():
-        if reason.startswith("non-numeric field: "):
+        if reason.startswith(NON_NUMERIC):
             str_rows.update(int(x) for x in rows)
     texts = {j: body[int(ev[j])].as_py() for j in sorted(str_rows)}
+    # the metric fields of every record at once (row-major: one record's fields together, in
+    # key order); a record's string fields (`bbox_mAP_copypaste`) follow its numbers
+    metric = np.array([k not in NOT_METRICS for k in p.keys], bool)
+    rows, cols = np.nonzero(p.present & metric)
+    names = np.asarray(p.keys, dtype=object)[cols] if len(p.keys) else np.zeros(0, object)
+    values = p.values[rows, cols]
+    bounds = np.searchsorted(rows, np.arange(len(ev) + 1))
+    epochs = np.where(np.asarray(kinds, dtype=object) == "Epoch", x, np.nan)
+    out = (draft.eval_epoch, draft.eval_after_row, draft.eval_step, draft.eval_metric, draft.eval_value)
     progress = results = empty = 0
     for j in range(len(ev)):
         if not np.isnan(p.eta_s[j]):
             progress += 1
             continue
-        row = {k: v for k, v in _line_fields(p, j).items() if k not in NOT_METRICS}
-        if row or j in texts:
-            results += 1
-        else:
+        a, b = int(bounds[j]), int(bounds[j + 1])
+        if a == b and j not in texts:
             empty += 1
-        if modes[j] == "test":
-            draft.test_metrics.update({k: (v if isinstance(v, str) else float(v)) for k, v in row.items()})
+            if modes[j] != "test":
+                line = int(rec_idx[ev][j])
+                error = _error_before(line, errors, train_line_idx, rec_idx)
+                draft.empty_evals.append(EmptyEval(line + 1, float(epochs[j]), int(after[j]), error))
             continue
-        if j in texts:
-            for k, v in string_fields(texts[j]).items():
-                row.setdefault(k, v)
-        _append(draft, x[j] if kinds[j] == "Epoch" else np.nan, int(after[j]), row)
+        results += 1
+        row_names, row_values = names[a:b].tolist(), values[a:b].tolist()
+        if modes[j] == "test":
+            draft.test_metrics.update(zip(row_names, row_values))
+            continue
+        strings = string_fields(texts[j]) if j in texts else {}
+        strings = {k: v for k, v in strings.items() if k not in row_names}
+        n = len(row_names) + len(strings)
+        out[0].extend([float(epochs[j])] * n)
+        out[1].extend([int(after[j])] * n)
+        out[2].extend([np.nan] * n)
+        out[3].extend(row_names + list(strings))
+        out[4].extend(row_values + list(strings.values()))
     draft.val_lines = draft.val_lines + ValLines(progress, results, empty)
-
-
-def _append(draft, epoch: float, after: int, row: dict) -> None:
-    for k, v in row.items():
-        draft.eval_epoch.append(epoch)
-        draft.eval_after_row.append(after)
-        draft.eval_step.append(np.nan)
-        draft.eval_metric.append(k)
-        draft.eval_value.append(v if isinstance(v, str) else float(v))
 
 
 def string_fields(body: str) -> dict:
@@ -81,5 +92,16 @@ def string_fields(body: str) -> dict:
     return out
 
 
-def _line_fields(p, j) -> dict:
-    return {p.keys[c]: p.values[j, c] for c in np.flatnonzero(p.present[j])}
+def _error_before(line: int, errors, train_line_idx, rec_idx) -> str | None:
+    """The last ERROR message between the record before `line` and `line` (None: none)."""
+    if errors is None or not len(errors[0]):
+        return None
+    lines, texts = errors
+    before = max(_last_below(train_line_idx, line), _last_below(rec_idx, line))
+    k = int(np.searchsorted(lines, line)) - 1
+    return texts[k] if k >= 0 and lines[k] > before else None
+
+
+def _last_below(sorted_lines, line: int) -> int:
+    k = int(np.searchsorted(sorted_lines, line)) - 1
+    return int(sorted_lines[k]) if k >= 0 else -1

@@ -17,7 +17,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS
+
 SEP = "\x1f"
+NON_NUMERIC = "non-numeric field: "  # + the key: a value that is not a number
+NO_KEY_VALUE = "field without 'key: value'"
 # A field boundary: the start of the body, or `, ` / spaces, before `key: `.
 FIELD_START = r"(?:,? +|^)([^ :,\x1f]+): "
 NUMBER = r"^[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|nan|NaN|inf|Inf|Infinity)$"
@@ -52,8 +56,8 @@ def parse_bodies(bodies) -> Parsed:
     whole = np.asarray(pc.equal(pc.list_value_length(kv), 2).fill_null(False))
     if not whole.all():
         bad = ~whole
-        skipped["field without 'key: value'"] += int(bad.sum())
-        bad_rows["field without 'key: value'"] = np.unique(row_of[bad])
+        skipped[NO_KEY_VALUE] += int(bad.sum())
+        bad_rows[NO_KEY_VALUE] = np.unique(row_of[bad])
         kv = kv.filter(pa.array(whole))
         row_of = row_of[whole]
     keys_arr = pc.list_element(kv, 0)
@@ -83,7 +87,7 @@ def parse_bodies(bodies) -> Parsed:
     if ok is not None and not ok.all():
         for code in np.unique(v_codes[~ok]):
             sel = (~ok) & (v_codes == code)
-            reason = f"non-numeric field: {names[code]}"
+            reason = f"{NON_NUMERIC}{names[code]}"
             skipped[reason] += int(sel.sum())
             bad_rows[reason] = np.unique(v_rows[sel])
         v_codes, v_rows, floats = v_codes[ok], v_rows[ok], floats[ok]
@@ -95,6 +99,11 @@ def parse_bodies(bodies) -> Parsed:
     uniq, idx = np.unique(v_codes, return_index=True)
     first[uniq] = idx
     order = [c for c in np.argsort(first, kind="stable") if has_number[c]]
+    if len(order) > MAX_KEYS:  # a run keeps its first keys (parsers.bounds): count the others
+        past = np.isin(v_codes, order[MAX_KEYS:])
+        skipped[KEYS_PAST_BOUND] += int(past.sum())
+        v_codes, v_rows, floats = v_codes[~past], v_rows[~past], floats[~past]
+        order = order[:MAX_KEYS]
     col_of = np.full(len(names), -1)
     col_of[order] = np.arange(len(order))
     values = np.full((nrows, len(order)), np.nan)

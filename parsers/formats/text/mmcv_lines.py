@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parsers.bounds import MAX_KEYS
 from parsers.formats.text.kv import NUMBER
 from parsers.frames import list_offsets
 from parsers.patterns import MMCV_TRAIN_HEAD
@@ -85,8 +86,17 @@ def _parse_chunk(lines) -> Chunk:
         codes, floats, row_of = codes[sel], floats[sel], remap[row_of[sel]]
         ok_rows, eta_s = ok_rows[keep_row], eta_s[keep_row]
         heads = heads.filter(pa.array(keep_row))
+    if len(names) > MAX_KEYS:  # more keys than a run keeps: the generic parser reads and counts
+        taken = _none_taken(np.sort(np.concatenate([ok_rows, rejected])), heads)
+        return Chunk(taken[1], [], taken[3], taken[4], taken[5], taken[0], taken[6])
     names, values, present = _matrix(names, codes, row_of, floats, len(ok_rows))
     return Chunk(heads, names, values, present, eta_s, ok_rows, rejected)
+
+
+def _none_taken(rejected, heads):
+    """The fast path's result that takes no line (all `rejected`)."""
+    none = np.zeros(0, np.int64)
+    return none, heads.slice(0, 0), [], np.zeros((0, 0)), np.zeros((0, 0), bool), np.zeros(0), rejected
 
 
 def _shaped_lines(items, off, n: int):
@@ -211,8 +221,10 @@ def _eta_from_items(items, starts, days) -> np.ndarray:
 
 
 def _merge(parts):
-    names, values, present = stack_values(parts, lambda p: len(p.ok_rows))
+    names, values, present, dropped = stack_values(parts, lambda p: len(p.ok_rows))
     heads = pa.concat_arrays([p.heads for p in parts])
+    if dropped:  # more keys than a run keeps: the generic parser reads the lines and counts
+        return _none_taken(np.sort(np.concatenate([p.ok_rows for p in parts] + [p.rejected for p in parts])), heads)
     return (
         np.concatenate([p.ok_rows for p in parts]),
         heads,

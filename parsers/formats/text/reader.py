@@ -38,6 +38,8 @@ from parsers.patterns import LIBRARY, RECORD, RECORD_START, prefix
 from parsers.segment import Draft, Segment
 
 TRUNCATED_AT = 4095  # a terminal's line limit: longer console lines are cut there
+MALFORMED = "malformed train/val line"
+CUT_AT_LIMIT = f"truncated line ({TRUNCATED_AT} bytes)"
 
 
 class _Chunk:
@@ -57,11 +59,13 @@ def read_text(
     engine: str = "fast",
     chunk: int | None = None,
     year: int | None = None,
+    find_year: bool = True,
 ) -> Segment:
     """Parse ONE launch of a text log written in `dialect`. `console`: the format label is
     `console` (True), `<library>-text` (False), or decided from the content (None); engine
     "python" reads every train line with the generic parser; `year`: the year of a console
-    capture's first line when the caller knows it."""
+    capture's first line when the caller knows it, else (with `find_year`) found from the
+    content's `Exp name` stamp (`data` must then start where the launch starts)."""
     f = TextFile(data, chunk)
     first_lines, _ = f.chunk_lines(0)
     if console is None:
@@ -75,7 +79,7 @@ def read_text(
     for reason, count in f.skipped.items():
         draft.skip(reason, count)
     if dialect == "mmengine-console":
-        year = _console_year(draft, f.data, year)
+        year = _console_year(draft, f.data, year, find_year)
     chunks = _scan(f, dialect, engine == "fast" and dialect == "mmcv", console)
     prefixed = np.concatenate([c.prefixed for c in chunks])
     draft.log_lines = int(prefixed.sum())
@@ -86,9 +90,9 @@ def read_text(
     return draft.freeze()
 
 
-def _console_year(draft: Draft, data: bytes, year: int | None) -> int | None:
+def _console_year(draft: Draft, data: bytes, year: int | None, find: bool) -> int | None:
     """The year of a console launch: given, or from its `Exp name` stamp; else unknown."""
-    if year is None:
+    if year is None and find:
         year, stamp = launch_year(data)
         if stamp:
             draft.year_from = f"Exp name timestamp {stamp}"
@@ -152,7 +156,7 @@ def _cut_records(draft: Draft, f: TextFile, chunks, prefixed, dialect: str) -> n
     is_cut = np.zeros(nlines, bool)
     long_idx = np.concatenate([c.long_idx + c.first for c in chunks])
     long_idx = np.array([i for i in long_idx if looks_record.match(f.text(int(i)))], dtype=np.int64)
-    draft.skip(f"truncated line ({TRUNCATED_AT} bytes)", len(long_idx), long_idx + 1)
+    draft.skip(CUT_AT_LIMIT, len(long_idx), long_idx + 1)
     is_cut[long_idx] = True
     if f.truncated_last and nlines and prefixed[-1] and looks_record.match(f.text(nlines - 1)):
         draft.skip("truncated last line", 1, [nlines])
@@ -184,7 +188,7 @@ def _read_records(draft: Draft, f: TextFile, chunks, prefixed, is_cut, parts, di
     # A prefixed line that starts like a record but does not parse as one.
     looks = np.asarray(pc.match_substring_regex(generic, _looks_record(dialect).pattern).fill_null(False))
     broken = np.flatnonzero(looks & ~is_rec)
-    draft.skip("malformed train/val line", len(broken), generic_idx[broken] + 1)
+    draft.skip(MALFORMED, len(broken), generic_idx[broken] + 1)
     rec_idx = generic_idx[is_rec]
     rec = rec.filter(pa.array(is_rec))
     mode = np.asarray(rec.field("mode").fill_null("").to_numpy(zero_copy_only=False), dtype=object)
@@ -194,11 +198,23 @@ def _read_records(draft: Draft, f: TextFile, chunks, prefixed, is_cut, parts, di
         parts.append(generic_train(draft, rec, tr, rec_idx, dialect, year))
     train_line_idx = set_train(draft, parts)
     ev = np.flatnonzero(~is_train)
-    fill_evals(draft, rec, ev, rec_idx, train_line_idx)
+    others = generic.filter(pa.array(~is_rec))
+    errors = np.asarray(pc.match_substring(others, " - ERROR - ").fill_null(False))  # a literal: cheap
+    error_lines = generic_idx[~is_rec][errors]
+    error_texts = [error_message(t, dialect) for t in others.filter(pa.array(errors)).to_pylist()]
+    logged = [k for k, t in enumerate(error_texts) if t is not None]  # at the ERROR level itself
+    error_lines, error_texts = error_lines[logged], [error_texts[k] for k in logged]
+    fill_evals(draft, rec, ev, rec_idx, train_line_idx, (error_lines, error_texts))
     is_record = is_cut.copy()
     is_record[train_line_idx] = True
     is_record[rec_idx] = True
-    read_header(draft, f, prefixed, generic_idx[~is_rec], generic.filter(pa.array(~is_rec)), dialect, year)
+    read_header(draft, f, prefixed, generic_idx[~is_rec], others, dialect, year)
     count_stray(draft, f, prefixed, is_record)
     if draft.runner is None and len(ev):
         draft.runner = "iter" if rec.field("kind")[int(ev[0])].as_py() == "Iter" else "epoch"
+
+
+def error_message(line: str, dialect: str) -> str | None:
+    """An ERROR logger line's message (the line without its prefix); None for another level."""
+    m = re.match(prefix(dialect, ("level",)), line)
+    return line[m.end() :] if m and m.group("level") == "ERROR" else None

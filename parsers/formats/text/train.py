@@ -10,11 +10,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parsers.bounds import OUT_OF_RANGE, counts_ok
+from parsers.bounds import KEYS_PAST_BOUND, OUT_OF_RANGE, counts_ok
 from parsers.formats.text.clock import floats, timestamps
-from parsers.formats.text.kv import parse_bodies
+from parsers.formats.text.kv import NO_KEY_VALUE, NON_NUMERIC, parse_bodies
 from parsers.formats.text.mmcv_lines import parse_train_lines
 from parsers.stack import stack_values
+
+DAMAGED = "train line with a damaged value: "  # the line is not read (never a nan)
 
 
 class TrainPart:
@@ -83,10 +85,19 @@ def generic_train(draft, rec, tr, rec_idx, dialect: str, year: int | None = None
     r = rec.take(arrow_indices(tr))
     kind = np.asarray(r.field("kind").to_numpy(zero_copy_only=False), dtype=object)
     p = parse_bodies(rtrim(r.field("body")))
+    damaged = np.zeros(len(tr), bool)
     for reason, count in p.skipped.items():
-        draft.skip(reason, count, rec_idx[tr][p.bad_rows.get(reason, [])] + 1)
+        rows = np.asarray(p.bad_rows.get(reason, []), np.int64)
+        if reason.startswith(NON_NUMERIC) or reason == NO_KEY_VALUE:
+            # a value that is no number (`loss: 1.2.3`, a NUL in it) is damage, not a nan
+            new = rows[~damaged[rows]]
+            damaged[new] = True
+            what = reason.removeprefix(NON_NUMERIC) if reason.startswith(NON_NUMERIC) else "a field"
+            draft.skip(f"{DAMAGED}{what}", len(new), rec_idx[tr][new] + 1)
+        else:
+            draft.skip(reason, count, rec_idx[tr][rows] + 1)
     x, xn, y, yn = (floats(r.field(f)) for f in ("x", "xn", "y", "yn"))
-    return TrainPart(
+    part = TrainPart(
         rec_idx[tr],
         kind == "Epoch",
         x,
@@ -99,6 +110,7 @@ def generic_train(draft, rec, tr, rec_idx, dialect: str, year: int | None = None
         p.present,
         p.eta_s,
     )
+    return part.subset(~damaged) if damaged.any() else part
 
 
 def set_train(draft, parts) -> np.ndarray:
@@ -108,7 +120,8 @@ def set_train(draft, parts) -> np.ndarray:
     if not parts:
         draft.empty_train()
         return np.zeros(0, np.int64)
-    names, values, present = stack_values(parts, lambda p: len(p.line_idx))
+    names, values, present, dropped = stack_values(parts, lambda p: len(p.line_idx))
+    draft.skip(KEYS_PAST_BOUND, dropped)
 
     def cat(f):
         return np.concatenate([getattr(p, f) for p in parts]) if len(parts) > 1 else getattr(parts[0], f)
@@ -131,7 +144,8 @@ def set_train(draft, parts) -> np.ndarray:
         is_epoch, x, xn, y, yn = (a[ok] for a in (is_epoch, x, xn, y, yn))
     draft.epoch = np.where(is_epoch, x, np.nan)
     draft.iter = np.where(is_epoch, y, x)
-    draft.n = np.where(is_epoch, yn, xn)
+    n = np.where(is_epoch, yn, xn)
+    draft.n = np.where(n > 0, n, np.nan)  # `[5/0]`: no iteration count is stated
     draft.step = np.full(len(is_epoch), np.nan)
     draft.ts = ordered(cat("ts"))
     draft.eta_s = ordered(cat("eta_s"))
