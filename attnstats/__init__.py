@@ -14,6 +14,7 @@ This module holds only the names (no torch import: parsers and rules read them);
 `attnstats.recorder` measures `torch.nn.MultiheadAttention` modules while a model trains
 (the user hooks in `bevlog.hooks`). bevdetr logs its own decoder through `attnstats.measure`.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ One definition for every caller: bevdetr's decoder hands its own logits to `Tall
 recorder hands the logits it recomputes from an `nn.MultiheadAttention`'s projections. Written
 for torch 1.9 and later (no API newer than that).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,8 +25,7 @@ class Tally:
         self.logit_max: float | None = None
 
     @torch.no_grad()
-    def add(self, logits: torch.Tensor, bias: torch.Tensor | None = None,
-            allowed: torch.Tensor | None = None) -> None:
+    def add(self, logits: torch.Tensor, bias: torch.Tensor | None = None, allowed: torch.Tensor | None = None) -> None:
         """logits (..., L, S): q·k/√d. bias: an additive mask broadcastable to them (what the
         softmax sees is logits + bias; -inf hides a key). allowed: bool broadcastable to them,
         False where a key is hidden."""
@@ -39,14 +39,14 @@ class Tally:
             ok = ok & torch.isfinite(bias)
             scores = logits + torch.where(torch.isfinite(bias), bias, torch.zeros_like(bias))
         scores = scores.masked_fill(~ok, float("-inf"))
-        keys = ok.sum(-1)                                               # (..., L)
+        keys = ok.sum(-1)  # (..., L)
         valid = keys >= 2
         if bool(ok.any()):
             top = float(logits.abs().masked_fill(~ok, 0.0).amax())
             self.logit_max = top if self.logit_max is None else max(self.logit_max, top)
         if not bool(valid.any()):
             return
-        logp = torch.log_softmax(scores[valid], dim=-1)                 # (n, S)
+        logp = torch.log_softmax(scores[valid], dim=-1)  # (n, S)
         terms = torch.where(ok[valid], logp.exp() * logp, torch.zeros_like(logp))
         entropy = -terms.sum(-1) / keys[valid].double().log().float()
         self.entropy_sum += float(entropy.double().sum())
@@ -59,10 +59,10 @@ class Tally:
         return self.entropy_sum / self.queries, self.logit_max
 
 
-def statistics(logits: torch.Tensor, bias: torch.Tensor | None = None,
-               allowed: torch.Tensor | None = None) -> tuple[float, float] | None:
+def statistics(
+    logits: torch.Tensor, bias: torch.Tensor | None = None, allowed: torch.Tensor | None = None
+) -> tuple[float, float] | None:
     """(normalised entropy, max |logit|) of one set of logits (see `Tally`)."""
     tally = Tally()
     tally.add(logits, bias, allowed)
     return tally.result()
-

@@ -24,6 +24,7 @@ Which modules are decoder cross-attentions: those whose path contains "decoder" 
 `operation_order` marks them `cross_attn` (mmcv's BaseTransformerLayer); failing names, at run
 time, an attention whose keys are not its queries.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,10 @@ def check_torch(version: str | None = None) -> None:
     version = version or torch.__version__
     m = re.match(r"(\d+)\.(\d+)", version)
     if m and (int(m.group(1)), int(m.group(2))) < MIN_TORCH:
-        raise TorchTooOld(f"AttentionStatsHook needs torch >= {MIN_TORCH[0]}.{MIN_TORCH[1]} "
-                          f"(nn.MultiheadAttention with batch_first); this run has torch {version}")
+        raise TorchTooOld(
+            f"AttentionStatsHook needs torch >= {MIN_TORCH[0]}.{MIN_TORCH[1]} "
+            f"(nn.MultiheadAttention with batch_first); this run has torch {version}"
+        )
 
 
 def cross_attentions(model: nn.Module) -> list[tuple[int, nn.MultiheadAttention]]:
@@ -110,14 +113,23 @@ def call_arguments(args: tuple, kwargs: dict) -> dict:
 class AttentionRecorder:
     """Wraps the decoder cross-attentions' forward and keeps the statistics until `pop()`."""
 
-    def __init__(self, every: int = DEFAULT_EVERY, max_samples: int = DEFAULT_SAMPLES,
-                 max_queries: int = DEFAULT_QUERIES, block: int = 32):
-        for name, value in (("every", every), ("max_samples", max_samples), ("max_queries", max_queries),
-                            ("block", block)):
+    def __init__(
+        self,
+        every: int = DEFAULT_EVERY,
+        max_samples: int = DEFAULT_SAMPLES,
+        max_queries: int = DEFAULT_QUERIES,
+        block: int = 32,
+    ):
+        for name, value in (
+            ("every", every),
+            ("max_samples", max_samples),
+            ("max_queries", max_queries),
+            ("block", block),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"AttentionRecorder: {name} must be a positive integer, got {value!r}")
         self.every, self.max_samples, self.max_queries, self.block = every, max_samples, max_queries, block
-        self.iteration = 0          # training iterations seen (one `pop` each)
+        self.iteration = 0  # training iterations seen (one `pop` each)
         self.tallies: dict[int, Tally] = {}
         self.modules: list[nn.Module] = []
 
@@ -143,12 +155,16 @@ class AttentionRecorder:
         model = runner.model.module if hasattr(runner.model, "module") else runner.model
         layers = self.install(model)
         if layers:
-            runner.logger.info(f"AttentionStatsHook: measuring decoder cross-attention of layers {layers} every "
-                               f"{self.every} iterations (first {self.max_samples} samples of the batch, up to "
-                               f"{self.max_queries} queries, all keys)")
+            runner.logger.info(
+                f"AttentionStatsHook: measuring decoder cross-attention of layers {layers} every "
+                f"{self.every} iterations (first {self.max_samples} samples of the batch, up to "
+                f"{self.max_queries} queries, all keys)"
+            )
         else:
-            runner.logger.warning("AttentionStatsHook: no nn.MultiheadAttention cross-attention found in "
-                                  "the decoder (flash or deformable attention expose nothing to measure)")
+            runner.logger.warning(
+                "AttentionStatsHook: no nn.MultiheadAttention cross-attention found in "
+                "the decoder (flash or deformable attention expose nothing to measure)"
+            )
         return layers
 
     def observe(self, index: int, module: nn.MultiheadAttention, args: tuple, kwargs: dict) -> None:
@@ -161,8 +177,17 @@ class AttentionRecorder:
         if query is None or key is None or key is query or _same_tensor(key, query):
             return  # self-attention through a module whose role names did not tell
         tally = self.tallies.setdefault(index, Tally())
-        measure_call(module, query, key, a.get("key_padding_mask"), a.get("attn_mask"), tally,
-                     self.max_samples, self.max_queries, self.block)
+        measure_call(
+            module,
+            query,
+            key,
+            a.get("key_padding_mask"),
+            a.get("attn_mask"),
+            tally,
+            self.max_samples,
+            self.max_queries,
+            self.block,
+        )
 
     def pop(self) -> dict[str, float]:
         """The statistics of the iteration that just ended ({} when it was not measured); counts it."""
@@ -196,18 +221,26 @@ def _same_tensor(key, query) -> bool:
 
 
 @torch.no_grad()
-def measure_call(module: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
-                 key_padding_mask, attn_mask, tally: Tally, max_samples: int, max_queries: int,
-                 block: int) -> None:
+def measure_call(
+    module: nn.MultiheadAttention,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    key_padding_mask,
+    attn_mask,
+    tally: Tally,
+    max_samples: int,
+    max_queries: int,
+    block: int,
+) -> None:
     """Add one call's sampled logits to `tally` (see the module docstring for the sample)."""
     unbatched = query.dim() == 2
-    if unbatched:                                   # (L, E): one sample
+    if unbatched:  # (L, E): one sample
         query, key = query.unsqueeze(1), key.unsqueeze(1)
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
         if attn_mask is not None and attn_mask.dim() == 3:
             attn_mask = attn_mask.unsqueeze(0)
-    elif getattr(module, "batch_first", False):     # (B, L, E) -> (L, B, E)
+    elif getattr(module, "batch_first", False):  # (B, L, E) -> (L, B, E)
         query, key = query.transpose(0, 1), key.transpose(0, 1)
     length, batch = query.shape[0], query.shape[1]
     heads, embed = module.num_heads, module.embed_dim
@@ -216,32 +249,35 @@ def measure_call(module: nn.MultiheadAttention, query: torch.Tensor, key: torch.
     stride = max(1, math.ceil(length / max_queries))
     rows = torch.arange(0, length, stride, device=query.device)
     wq, wk, bq, bk = _projections(module)
-    q = nn.functional.linear(query[rows, :samples].float(), wq, bq)        # (Lm, s, E)
-    k = nn.functional.linear(key[:, :samples].float(), wk, bk)             # (S, s, E)
-    if module.bias_k is not None:                   # add_bias_kv: one learned key appended
+    q = nn.functional.linear(query[rows, :samples].float(), wq, bq)  # (Lm, s, E)
+    k = nn.functional.linear(key[:, :samples].float(), wk, bk)  # (S, s, E)
+    if module.bias_k is not None:  # add_bias_kv: one learned key appended
         k = torch.cat([k, module.bias_k.float().expand(1, samples, embed)])
-    if getattr(module, "add_zero_attn", False):    # a zero key appended after the projections
+    if getattr(module, "add_zero_attn", False):  # a zero key appended after the projections
         k = torch.cat([k, k.new_zeros(1, samples, embed)])
     extra = k.shape[0] - key.shape[0]
-    qh = q.reshape(len(rows), samples, heads, d).permute(1, 2, 0, 3)      # (s, H, Lm, d)
-    kh = k.reshape(k.shape[0], samples, heads, d).permute(1, 2, 3, 0)     # (s, H, d, S)
+    qh = q.reshape(len(rows), samples, heads, d).permute(1, 2, 0, 3)  # (s, H, Lm, d)
+    kh = k.reshape(k.shape[0], samples, heads, d).permute(1, 2, 3, 0)  # (s, H, d, S)
     bias, allowed = _mask_terms(key_padding_mask, attn_mask, samples, heads, batch, rows, extra)
     for start in range(0, len(rows), block):
         part = slice(start, start + block)
-        logits = qh[:, :, part] @ kh / math.sqrt(d)                       # (s, H, b, S)
-        tally.add(logits, None if bias is None else bias[:, :, part] if bias.shape[2] > 1 else bias,
-                  None if allowed is None else allowed[:, :, part] if allowed.shape[2] > 1 else allowed)
+        logits = qh[:, :, part] @ kh / math.sqrt(d)  # (s, H, b, S)
+        tally.add(
+            logits,
+            None if bias is None else bias[:, :, part] if bias.shape[2] > 1 else bias,
+            None if allowed is None else allowed[:, :, part] if allowed.shape[2] > 1 else allowed,
+        )
 
 
 def _projections(module):
     e = module.embed_dim
     if module._qkv_same_embed_dim:
-        wq, wk = module.in_proj_weight[:e], module.in_proj_weight[e:2 * e]
+        wq, wk = module.in_proj_weight[:e], module.in_proj_weight[e : 2 * e]
     else:
         wq, wk = module.q_proj_weight, module.k_proj_weight
     bq = bk = None
     if module.in_proj_bias is not None:
-        bq, bk = module.in_proj_bias[:e].float(), module.in_proj_bias[e:2 * e].float()
+        bq, bk = module.in_proj_bias[:e].float(), module.in_proj_bias[e : 2 * e].float()
     return wq.float(), wk.float(), bq, bk
 
 
@@ -256,7 +292,7 @@ def _mask_terms(key_padding_mask, attn_mask, samples: int, heads: int, batch: in
     def absorb(mask, shape_fn):
         nonlocal bias, allowed
         mask = shape_fn(mask)
-        if extra:                                   # the appended keys are never padded
+        if extra:  # the appended keys are never padded
             mask = torch.cat([mask, mask.new_zeros(mask.shape[:-1] + (extra,))], dim=-1)
         if mask.dtype == torch.bool or mask.dtype == torch.uint8:
             ok = ~mask.bool()
@@ -266,11 +302,13 @@ def _mask_terms(key_padding_mask, attn_mask, samples: int, heads: int, batch: in
             bias = b if bias is None else bias + b
 
     if key_padding_mask is not None:
-        absorb(key_padding_mask, lambda m: m[:samples, None, None, :])               # (s, 1, 1, S)
+        absorb(key_padding_mask, lambda m: m[:samples, None, None, :])  # (s, 1, 1, S)
     if attn_mask is not None:
+
         def shape(m):
             if m.dim() == 2:
-                return m[rows][None, None]                                          # (1, 1, Lm, S)
+                return m[rows][None, None]  # (1, 1, Lm, S)
             return m.reshape(batch, heads, m.shape[-2], m.shape[-1])[:samples][:, :, rows]  # (s, H, Lm, S)
+
         absorb(attn_mask, shape)
     return bias, allowed

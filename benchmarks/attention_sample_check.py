@@ -11,6 +11,7 @@ batch entropy and max |logit| (mean over batches) and the sampled ones, with the
 difference over batches — to hold against the rule's thresholds (entropy floor 0.1, logit
 growth x30 of the run's own early level).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,7 @@ def main() -> None:
         model = build_model(settings)
         model.load_state_dict(ckpt["state_dict"])
         model.train()
-        for m in model.modules():                      # training mode, no dropout: both passes see the same
+        for m in model.modules():  # training mode, no dropout: both passes see the same
             if isinstance(m, torch.nn.Dropout):
                 m.p = 0.0
             if isinstance(m, torch.nn.MultiheadAttention):
@@ -64,16 +65,20 @@ def main() -> None:
             sampled = measured(model, grids, max_samples=DEFAULT_SAMPLES, max_queries=DEFAULT_QUERIES)
             for key in whole:
                 rows.setdefault(key, []).append((whole[key], sampled[key]))
-        print(f"{path}: {settings.layers} layers, batch {settings.batch}, {settings.queries} queries, "
-              f"epoch {ckpt['meta']['epoch']}; {a.batches} validation batches")
+        print(
+            f"{path}: {settings.layers} layers, batch {settings.batch}, {settings.queries} queries, "
+            f"epoch {ckpt['meta']['epoch']}; {a.batches} validation batches"
+        )
         for k in range(settings.layers):
             for key in key_names(k):
                 pairs = rows[key]
                 w, s = statistics.mean(x for x, _ in pairs), statistics.mean(y for _, y in pairs)
                 worst = max(abs(x - y) / (abs(x) if "logit" in key else 1) for x, y in pairs)
                 kind = "relative" if "logit" in key else "absolute"
-                print(f"  {key:<20} whole batch {w:10.4g}   default sample {s:10.4g}   "
-                      f"largest {kind} difference over batches {worst:.3g}")
+                print(
+                    f"  {key:<20} whole batch {w:10.4g}   default sample {s:10.4g}   "
+                    f"largest {kind} difference over batches {worst:.3g}"
+                )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ not counted. Configurations are measured in interleaved rounds (A B C ... A B C 
 reports the median step time, so a neighbour's load hits all of them alike. On CUDA the step
 runs under bf16 autocast and the peak memory is reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,9 @@ import torch  # noqa: E402
 
 from bevdetr.criterion import SetCriterion  # noqa: E402
 from bevdetr.data import SyntheticBEV, collate  # noqa: E402
+from bevdetr.engine import to_device_targets, train_step  # noqa: E402
 from bevdetr.model import count_parameters  # noqa: E402
 from bevdetr.presets import make_settings  # noqa: E402
-from bevdetr.engine import to_device_targets, train_step  # noqa: E402
 from bevdetr.train import build_model, resolve_device  # noqa: E402
 
 CASES = [  # (label, preset, overrides)
@@ -44,8 +45,9 @@ class Case:
         torch.manual_seed(0)
         self.model = build_model(self.settings).to(device)
         self.criterion = SetCriterion(self.settings.num_classes, aux=self.settings.aux)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.settings.lr, weight_decay=0.01,
-                                           foreach=True)  # as train.py
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=self.settings.lr, weight_decay=0.01, foreach=True
+        )  # as train.py
         data = SyntheticBEV(self.settings.scene(), 0, "train", self.settings.batch * n_batches)
         self.batches = []
         for b in range(n_batches):
@@ -99,17 +101,25 @@ def main(argv=None):
         for case in cases:
             case.run(args.full_steps if case.settings.preset == "full" else args.steps)
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s)"
-    print(f"device: {device.type} ({name}); torch {torch.__version__}; "
-          f"{args.rounds} rounds x {args.steps} steps ({args.full_steps} for full), median step time")
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s)"
+    )
+    print(
+        f"device: {device.type} ({name}); torch {torch.__version__}; "
+        f"{args.rounds} rounds x {args.steps} steps ({args.full_steps} for full), median step time"
+    )
     print(f"{'configuration':<20} {'params':>9} {'batch':>5} {'tokens':>6} {'ms/step':>9} {'samples/s':>10}")
     by_label = {}
     for case in cases:
         s = case.settings
         tokens = (s.grid // 2) ** 2
         ms = 1000 * statistics.median(case.step_times)
-        print(f"{case.label:<20} {count_parameters(case.model):>9,} {s.batch:>5} {tokens:>6} {ms:>9.1f} "
-              f"{case.samples_per_s:>10.1f}")
+        print(
+            f"{case.label:<20} {count_parameters(case.model):>9,} {s.batch:>5} {tokens:>6} {ms:>9.1f} "
+            f"{case.samples_per_s:>10.1f}"
+        )
         by_label[case.label] = case
     if "tiny" in by_label:
         for label, case in by_label.items():

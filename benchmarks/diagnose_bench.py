@@ -14,6 +14,7 @@
 
     python benchmarks/diagnose_bench.py --rounds 3
 """
+
 from __future__ import annotations
 
 import os
@@ -49,17 +50,23 @@ def end_to_end():
     bare = timed_process(env_cmd)
     pandas_import = timed_process([sys.executable, "-c", "import pandas"])
     diag = timed_process(["bevlog", "diagnose", DETR3D])
-    code = ("import time,sys; t0=time.perf_counter(); import pandas; t1=time.perf_counter(); import parsers; "
-            "r=parsers.read(sys.argv[1]); t2=time.perf_counter(); from bevlog.diagnose import diagnose_run; "
-            "diagnose_run(r); t3=time.perf_counter(); print(f'{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f}')")
+    code = (
+        "import time,sys; t0=time.perf_counter(); import pandas; t1=time.perf_counter(); import parsers; "
+        "r=parsers.read(sys.argv[1]); t2=time.perf_counter(); from bevlog.diagnose import diagnose_run; "
+        "diagnose_run(r); t3=time.perf_counter(); print(f'{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f}')"
+    )
     stages = subprocess.run([sys.executable, "-c", code, DETR3D], capture_output=True, text=True).stdout.split()
     print(f"end to end: bevlog diagnose {os.path.basename(DETR3D)} ({size:.1f} MB)")
     print(f"  python -c pass          best {bare[0]:.3f} s  median {bare[1]:.3f} s")
     print(f"  python -c 'import pandas' best {pandas_import[0]:.3f} s  median {pandas_import[1]:.3f} s")
-    print(f"  bevlog diagnose         best {diag[0]:.3f} s  median {diag[1]:.3f} s   (target < 1.5 s: "
-          f"{'met' if diag[1] < 1.5 else 'NOT met'})")
+    print(
+        f"  bevlog diagnose         best {diag[0]:.3f} s  median {diag[1]:.3f} s   (target < 1.5 s: "
+        f"{'met' if diag[1] < 1.5 else 'NOT met'})"
+    )
     if len(stages) == 3:
-        print(f"  in process: import pandas {stages[0]} s, parse {stages[1]} s, all {len(RULE_IDS)} rules {stages[2]} s")
+        print(
+            f"  in process: import pandas {stages[0]} s, parse {stages[1]} s, all {len(RULE_IDS)} rules {stages[2]} s"
+        )
     return diag[1] < 1.5
 
 
@@ -74,9 +81,8 @@ def timed_job(job):
 
 def workers_share(dirs, cores):
     """Runs and CPU seconds per worker process, through the same pool code as diagnose_paths."""
-    from parsers import map_jobs, plan
-
     from bevlog.diagnose import _preload_rules
+    from parsers import map_jobs, plan
 
     work, _ = plan(dirs)
     per = {}
@@ -107,22 +113,31 @@ def many_logs(n, rounds=1):
                 diagnoses, errors = diagnose_paths(dirs, jobs=jobs, progress=False)
                 wall = time.perf_counter() - t
                 c1 = os.times()
-                cpu = (c1.user - c0.user) + (c1.system - c0.system) + \
-                      (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
+                cpu = (
+                    (c1.user - c0.user)
+                    + (c1.system - c0.system)
+                    + (c1.children_user - c0.children_user)
+                    + (c1.children_system - c0.children_system)
+                )
                 assert len(diagnoses) == n and not errors, errors[:3]
                 if jobs not in results or wall < results[jobs][0]:
                     results[jobs] = (wall, cpu, [d.to_dict()["findings"] for d in diagnoses])
         (w1, c1_, f1), (wn, cn, fn) = results[1], results[cores]
-        print(f"many logs: {n} runs ({mb:.1f} MB gzipped; {', '.join(SMALL)} in turn); "
-              f"best of {rounds} interleaved round(s)")
+        print(
+            f"many logs: {n} runs ({mb:.1f} MB gzipped; {', '.join(SMALL)} in turn); "
+            f"best of {rounds} interleaved round(s)"
+        )
         print(f"  1 worker      {w1:6.2f} s  ({n / w1:5.1f} runs/s, {c1_ / w1:.2f} CPU-s per s)")
         print(f"  {cores} workers     {wn:6.2f} s  ({n / wn:5.1f} runs/s, {cn / wn:.2f} CPU-s per s)")
         print(f"  speed-up ×{w1 / wn:.2f} on {cores} cores; same findings: {f1 == fn}")
         per = workers_share(dirs, cores)
         busiest = max(cpu for _, cpu in per.values())
         total = sum(cpu for _, cpu in per.values())
-        print(f"  worker processes: " + ", ".join(f"{r} runs / {c:.1f} CPU-s" for r, c in per.values())
-              + f" -> CPU-bound speed-up ×{total / busiest:.2f} (total CPU-s / busiest worker's)")
+        print(
+            "  worker processes: "
+            + ", ".join(f"{r} runs / {c:.1f} CPU-s" for r, c in per.values())
+            + f" -> CPU-bound speed-up ×{total / busiest:.2f} (total CPU-s / busiest worker's)"
+        )
         return f1 == fn
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -132,8 +147,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     import platform
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 1
     print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     ok = end_to_end()

@@ -8,6 +8,7 @@ evals.csv (every evaluation). samples/s is the total batch over the median logge
 iteration (so a run stopped at its time limit still counts); peak memory is the largest
 `memory` (MB, mmcv's max_memory_allocated) the log shows — CUDA only.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ CURVE_KEYS = ("lr", "loss", "loss_cls", "loss_bbox", "grad_norm", "attn_entropy"
 
 
 def run_dirs(out: str) -> list[str]:
-    return sorted(d for d in os.listdir(out)
-                  if os.path.isdir(os.path.join(out, d)) and any(n.endswith(".log") for n in os.listdir(os.path.join(out, d))))
+    return sorted(
+        d
+        for d in os.listdir(out)
+        if os.path.isdir(os.path.join(out, d)) and any(n.endswith(".log") for n in os.listdir(os.path.join(out, d)))
+    )
 
 
 def number(x):
@@ -44,7 +48,7 @@ def last_layer_attention(tr):
     return tr
 
 
-def summarise(out: str, name: str) -> tuple[dict, "object", "object"]:
+def summarise(out: str, name: str) -> tuple[dict, object, object]:
     import parsers
     from bevlog.diagnose import diagnose_run
 
@@ -56,7 +60,9 @@ def summarise(out: str, name: str) -> tuple[dict, "object", "object"]:
     maps = run.evals[run.evals["metric"] == "bevdetr/mAP"] if len(run.evals) else run.evals
     last = tr.iloc[-1] if len(tr) else None
     row = {
-        "run": name, "lr": run.meta.get("lr"), "iterations": int(tr["step"].max()) if len(tr) else 0,
+        "run": name,
+        "lr": run.meta.get("lr"),
+        "iterations": int(tr["step"].max()) if len(tr) else 0,
         "samples_per_s": number(batch / times.median()) if len(times) and batch else None,
         "peak_memory_mb": number(mem.max()) if len(mem) else None,
         "final_loss": number(last["loss"]) if last is not None and "loss" in tr else None,
@@ -96,13 +102,18 @@ def main(out: str) -> int:
         pd.concat(evals).to_csv(os.path.join(out, "evals.csv"), index=False)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    lines = ["| run | lr | iterations | samples/s | peak memory MB | final loss | min loss | final mAP | "
-             "final attn entropy | max attn logit | findings |", "|" + "---|" * 11]
+    lines = [
+        "| run | lr | iterations | samples/s | peak memory MB | final loss | min loss | final mAP | "
+        "final attn entropy | max attn logit | findings |",
+        "|" + "---|" * 11,
+    ]
     for r in rows:
-        lines.append(f"| {r['run']} | {fmt(r['lr'], '.1e')} | {r['iterations']} | {fmt(r['samples_per_s'], '.1f')} | "
-                     f"{fmt(r['peak_memory_mb'], '.0f')} | {fmt(r['final_loss'], '.3f')} | {fmt(r['min_loss'], '.3f')} | "
-                     f"{fmt(r['final_mAP'], '.3f')} | {fmt(r['final_attn_entropy'], '.3f')} | "
-                     f"{fmt(r['max_attn_logit'], '.3g')} | {', '.join(r['findings']) or 'none'} |")
+        lines.append(
+            f"| {r['run']} | {fmt(r['lr'], '.1e')} | {r['iterations']} | {fmt(r['samples_per_s'], '.1f')} | "
+            f"{fmt(r['peak_memory_mb'], '.0f')} | {fmt(r['final_loss'], '.3f')} | {fmt(r['min_loss'], '.3f')} | "
+            f"{fmt(r['final_mAP'], '.3f')} | {fmt(r['final_attn_entropy'], '.3f')} | "
+            f"{fmt(r['max_attn_logit'], '.3g')} | {', '.join(r['findings']) or 'none'} |"
+        )
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return 0

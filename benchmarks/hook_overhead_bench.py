@@ -13,6 +13,7 @@ iteration is the measurement's cost / `every`; printed as a share of the module'
 A PETR training step runs 6 such layers plus a backbone and backward, so the share of a whole
 step is smaller still; the module's forward is the conservative denominator.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,7 @@ def main() -> None:
     q = torch.randn(args.queries, args.batch, args.embed)
     k = torch.randn(args.keys, args.batch, args.embed)
     pad = torch.zeros(args.batch, args.keys, dtype=torch.bool)
-    pad[:, -args.keys // 10:] = True                   # a tenth of the keys padded, as masks make it cost
+    pad[:, -args.keys // 10 :] = True  # a tenth of the keys padded, as masks make it cost
 
     def module():
         with torch.no_grad():
@@ -64,29 +65,37 @@ def main() -> None:
     def measure(max_queries, max_samples):
         def run():
             measure_call(mha, q, k, pad, None, Tally(), max_samples, max_queries, 32)
+
         return run
 
-    cases = {"module forward": module,
-             f"hook, default sample ({DEFAULT_SAMPLES} samples, {DEFAULT_QUERIES} queries)":
-                 measure(DEFAULT_QUERIES, DEFAULT_SAMPLES),
-             f"hook, every query ({args.queries})": measure(args.queries, DEFAULT_SAMPLES)}
+    cases = {
+        "module forward": module,
+        f"hook, default sample ({DEFAULT_SAMPLES} samples, {DEFAULT_QUERIES} queries)": measure(
+            DEFAULT_QUERIES, DEFAULT_SAMPLES
+        ),
+        f"hook, every query ({args.queries})": measure(args.queries, DEFAULT_SAMPLES),
+    }
     for fn in cases.values():
-        fn()                                           # warm up
+        fn()  # warm up
     medians = {name: [] for name in cases}
-    for _ in range(args.repeats):                       # interleaved rounds: load hits every case alike
+    for _ in range(args.repeats):  # interleaved rounds: load hits every case alike
         for name, fn in cases.items():
             medians[name].append(timed(fn, 1))
     result = {name: statistics.median(v) for name, v in medians.items()}
     base = result["module forward"]
-    print(f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s); "
-          f"load average {os.getloadavg()[0]:.1f}; {args.queries} queries x {args.keys} keys, embed {args.embed}, "
-          f"{args.heads} heads, batch {args.batch}; median of {args.repeats} interleaved rounds")
+    print(
+        f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s); "
+        f"load average {os.getloadavg()[0]:.1f}; {args.queries} queries x {args.keys} keys, embed {args.embed}, "
+        f"{args.heads} heads, batch {args.batch}; median of {args.repeats} interleaved rounds"
+    )
     for name, seconds in result.items():
         print(f"  {name:<48} {seconds * 1000:9.1f} ms   {seconds / base:6.3f}x the module's forward")
     default = result[list(cases)[1]]
     for every in (1, 5, DEFAULT_EVERY, 20, 50):
-        print(f"  measured every {every:>2} iterations (default sample): {100 * default / every / base:6.2f}% "
-              f"of the module's forward per iteration")
+        print(
+            f"  measured every {every:>2} iterations (default sample): {100 * default / every / base:6.2f}% "
+            f"of the module's forward per iteration"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Measured, each as a fresh `bevlog index` process (what a person runs), on this m
 4. after 10 logs were touched (new mtime): the plan of the whole tree and 10 runs re-read.
 Ratios are printed; figures, machine and load go to docs/benchmarks.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -118,14 +119,18 @@ def main() -> None:
     base_cat = os.path.join(args.root, "catalog-baseline")
     shutil.rmtree(base_cat, ignore_errors=True)
     idx_s, idx_line, _ = timed(bevlog + ["index", base_tree, "--catalog", base_cat])
-    print(f"baseline, {args.baseline} runs: bevlog diagnose {diag_s:.1f} s, bevlog index {idx_s:.1f} s "
-          f"(index / diagnose = {idx_s / diag_s:.2f}×)")
+    print(
+        f"baseline, {args.baseline} runs: bevlog diagnose {diag_s:.1f} s, bevlog index {idx_s:.1f} s "
+        f"(index / diagnose = {idx_s / diag_s:.2f}×)"
+    )
     catalog = os.path.join(args.root, "catalog")
     shutil.rmtree(catalog, ignore_errors=True)
     load = os.getloadavg()[0]
     fresh_s, fresh_line, rc = timed(bevlog + ["index", tree, "--catalog", catalog])
-    print(f"fresh index, {args.runs} runs: {fresh_s:.0f} s = {fresh_s / 60:.1f} min "
-          f"({args.runs / fresh_s:.1f} runs/s; load {load:.1f} at start; exit {rc})\n  {fresh_line}")
+    print(
+        f"fresh index, {args.runs} runs: {fresh_s:.0f} s = {fresh_s / 60:.1f} min "
+        f"({args.runs / fresh_s:.1f} runs/s; load {load:.1f} at start; exit {rc})\n  {fresh_line}"
+    )
     print(f"  catalog: {size_mb(catalog):.0f} MB (DuckDB + Parquet)")
     again_s, again_line, _ = timed(bevlog + ["index", tree, "--catalog", catalog])
     print(f"re-index, unchanged: {again_s:.1f} s (fresh / unchanged = {fresh_s / again_s:.0f}×)\n  {again_line}")

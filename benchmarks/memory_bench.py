@@ -26,6 +26,7 @@
 Only one big measurement runs at a time; the generated files are deleted at the end
 (--keep keeps them). The machine is shared: check `free -g` before a 1 GB run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,7 @@ TRAIN_EPOCH = re.compile(r"Epoch (?:\(val\) )?\[(\d+)\]")
 
 
 # --- generating the logs -----------------------------------------------------------------
+
 
 def _split_text(path: str) -> tuple[str, list[str]]:
     """(header, body lines): the body starts at the first train line."""
@@ -100,7 +102,8 @@ def generate_text(out: str, target_mb: float) -> int:
     copies = max(1, round(target_mb * 1e6 / tile_bytes))
     total = EPOCHS * copies
     header = header.replace(f"max_epochs={EPOCHS})", f"max_epochs={total})").replace(
-        f"max: {EPOCHS} epochs", f"max: {total} epochs")
+        f"max: {EPOCHS} epochs", f"max: {total} epochs"
+    )
     with open(out, "w", encoding="utf-8") as f:
         f.write(header)
         for k in range(copies):
@@ -123,6 +126,7 @@ def generate_json(out: str, target_mb: float) -> int:
 
 
 # --- measuring ---------------------------------------------------------------------------
+
 
 def env() -> dict:
     e = dict(os.environ)
@@ -162,17 +166,23 @@ def measure_commands(path: str, kind: str, tmp: str, commands) -> list[tuple]:
     rows = []
     size = os.path.getsize(path)
     for name in commands:
-        args = {"parse": ["parse", path],
-                "diagnose": ["diagnose", path],
-                "report": ["report", path, "-o", os.path.join(tmp, "memory_bench_report.html")]}[name]
+        args = {
+            "parse": ["parse", path],
+            "diagnose": ["diagnose", path],
+            "report": ["report", path, "-o", os.path.join(tmp, "memory_bench_report.html")],
+        }[name]
         peak, wall, rc = peak_rss(bevlog_cmd(*args))
         rows.append((name, kind, size, peak, wall, rc))
-        print(f"  {name:<9} {os.path.basename(path):<22} {size / 1e6:8.0f} MB  peak {peak / 1e6:8.0f} MB"
-              f"  = {peak / size:4.2f}x  {wall:6.1f} s  rc {rc}", flush=True)
+        print(
+            f"  {name:<9} {os.path.basename(path):<22} {size / 1e6:8.0f} MB  peak {peak / 1e6:8.0f} MB"
+            f"  = {peak / size:4.2f}x  {wall:6.1f} s  rc {rc}",
+            flush=True,
+        )
     return rows
 
 
 # --- watch ---------------------------------------------------------------------------------
+
 
 def nan_version(line: str) -> str:
     """The same train line with a nan loss (one bad iteration in the interval)."""
@@ -219,8 +229,13 @@ def measure_watch(text_path: str, tmp: str, rate: float, settle: float, after: f
     while len(more) < rate * (settle + after) + 10:
         more += [line for line in text_tile(template, k).splitlines(keepends=True) if " - INFO - Epoch [" in line]
         k += 1
-    proc = subprocess.Popen(bevlog_cmd("watch", live, "--interval", str(interval), "--format", "json"),
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env(), text=True)
+    proc = subprocess.Popen(
+        bevlog_cmd("watch", live, "--interval", str(interval), "--format", "json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env(),
+        text=True,
+    )
     samples: list[tuple[float, float]] = []
     seen: dict = {}
     stamp: dict = {}
@@ -257,12 +272,21 @@ def measure_watch(text_path: str, tmp: str, rate: float, settle: float, after: f
     during = [r for t, r in samples if t >= started + 2 * interval + 1]  # after the first read settled
     grown = os.path.getsize(live) - size
     os.remove(live)
-    return {"size": size, "first_read_s": started, "peak_first": max(r for t, r in samples if t < started + 1),
-            "min_after": min(during), "max_after": max(during), "lag": lag, "grown": grown,
-            "lines": stamp.get("written", 0), "seconds": settle + after}
+    return {
+        "size": size,
+        "first_read_s": started,
+        "peak_first": max(r for t, r in samples if t < started + 1),
+        "min_after": min(during),
+        "max_after": max(during),
+        "lag": lag,
+        "grown": grown,
+        "lines": stamp.get("written", 0),
+        "seconds": settle + after,
+    }
 
 
 # --- many runs ----------------------------------------------------------------------------
+
 
 def measure_many(tmp: str, n: int):
     root = os.path.join(tmp, "many_runs")
@@ -276,14 +300,22 @@ def measure_many(tmp: str, n: int):
     for label, extra in (("default", []), ("one", ["-j", "1"])):
         t = time.perf_counter()
         before = os.times()
-        p = subprocess.Popen(bevlog_cmd("diagnose", root, "--format", "json", *extra), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env())
+        p = subprocess.Popen(
+            bevlog_cmd("diagnose", root, "--format", "json", *extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env(),
+        )
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t
         after = os.times()
         cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-        out[label] = {"wall": wall, "cpu": cpu, "rc": os.waitstatus_to_exitcode(status),
-                      "peak": usage.ru_maxrss * 1024.0}
+        out[label] = {
+            "wall": wall,
+            "cpu": cpu,
+            "rc": os.waitstatus_to_exitcode(status),
+            "peak": usage.ru_maxrss * 1024.0,
+        }
     shutil.rmtree(root)
     return out
 
@@ -292,8 +324,12 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=1000.0, help="size of each generated log (default 1 GB)")
     ap.add_argument("--tmp", default=tempfile.gettempdir(), help="where the logs are generated")
-    ap.add_argument("--only", choices=["commands", "watch", "many"], action="append",
-                    help="run only these parts (repeatable; default: commands and watch)")
+    ap.add_argument(
+        "--only",
+        choices=["commands", "watch", "many"],
+        action="append",
+        help="run only these parts (repeatable; default: commands and watch)",
+    )
     ap.add_argument("--formats", default="text,json", help="text, json or both (commands part)")
     ap.add_argument("--commands", default="parse,diagnose,report")
     ap.add_argument("--rate", type=float, default=1000.0, help="watch: lines appended per second")
@@ -315,8 +351,11 @@ def main(argv=None) -> None:
             t = time.perf_counter()
             if "text" in formats or "watch" in parts:
                 n = generate_text(text, args.mb)
-                print(f"generated {text}: {os.path.getsize(text) / 1e6:.0f} MB ({n} copies, {n * EPOCHS} epochs)"
-                      f" in {time.perf_counter() - t:.0f} s", flush=True)
+                print(
+                    f"generated {text}: {os.path.getsize(text) / 1e6:.0f} MB ({n} copies, {n * EPOCHS} epochs)"
+                    f" in {time.perf_counter() - t:.0f} s",
+                    flush=True,
+                )
         if "commands" in parts:
             print("peak RSS / file size (fresh process each):", flush=True)
             if "text" in formats:
@@ -324,27 +363,39 @@ def main(argv=None) -> None:
             if "json" in formats:
                 t = time.perf_counter()
                 n = generate_json(js, args.mb)
-                print(f"generated {js}: {os.path.getsize(js) / 1e6:.0f} MB ({n} copies) in "
-                      f"{time.perf_counter() - t:.0f} s", flush=True)
+                print(
+                    f"generated {js}: {os.path.getsize(js) / 1e6:.0f} MB ({n} copies) in "
+                    f"{time.perf_counter() - t:.0f} s",
+                    flush=True,
+                )
                 rows += measure_commands(js, "json", tmp, args.commands.split(","))
                 os.remove(js)
         w = None
         if "watch" in parts:
-            print(f"watch on a growing copy of {os.path.basename(text)} ({args.rate:.0f} lines/s, "
-                  f"--interval {args.interval:g}):", flush=True)
+            print(
+                f"watch on a growing copy of {os.path.basename(text)} ({args.rate:.0f} lines/s, "
+                f"--interval {args.interval:g}):",
+                flush=True,
+            )
             w = measure_watch(text, tmp, args.rate, args.settle, args.after, args.interval)
             lag = f"{w['lag']:.2f} s" if w["lag"] is not None else "finding NOT printed"
-            print(f"  first read {w['first_read_s']:.1f} s, peak {w['peak_first'] / 1e6:.0f} MB "
-                  f"({w['peak_first'] / w['size']:.2f}x); then {w['lines']:,} lines (+{w['grown'] / 1e6:.1f} MB) in "
-                  f"{w['seconds']:.0f} s: RSS {w['min_after'] / 1e6:.0f}–{w['max_after'] / 1e6:.0f} MB; "
-                  f"nan line -> finding: {lag}", flush=True)
+            print(
+                f"  first read {w['first_read_s']:.1f} s, peak {w['peak_first'] / 1e6:.0f} MB "
+                f"({w['peak_first'] / w['size']:.2f}x); then {w['lines']:,} lines (+{w['grown'] / 1e6:.1f} MB) in "
+                f"{w['seconds']:.0f} s: RSS {w['min_after'] / 1e6:.0f}–{w['max_after'] / 1e6:.0f} MB; "
+                f"nan line -> finding: {lag}",
+                flush=True,
+            )
         m = None
         if "many" in parts and args.runs:
             m = measure_many(tmp, args.runs)
             d, one = m["default"], m["one"]
-            print(f"diagnose DIR of {m['runs']} runs: default {m['jobs']} jobs ({m['cores']} cores) {d['wall']:.1f} s, "
-                  f"{d['cpu'] / d['wall']:.2f} CPU-s per s; -j 1 {one['wall']:.1f} s, {one['cpu'] / one['wall']:.2f} "
-                  f"CPU-s per s; speed-up x{one['wall'] / d['wall']:.2f}", flush=True)
+            print(
+                f"diagnose DIR of {m['runs']} runs: default {m['jobs']} jobs ({m['cores']} cores) {d['wall']:.1f} s, "
+                f"{d['cpu'] / d['wall']:.2f} CPU-s per s; -j 1 {one['wall']:.1f} s, {one['cpu'] / one['wall']:.2f} "
+                f"CPU-s per s; speed-up x{one['wall'] / d['wall']:.2f}",
+                flush=True,
+            )
         _table(rows, w, m)
     finally:
         if args.keep:
@@ -357,14 +408,17 @@ def _table(rows, w, m) -> None:
     print("\n| command | log | size | peak RSS | peak / size | wall |")
     print("|---|---|---:|---:|---:|---:|")
     for name, kind, size, peak, wall, rc in rows:
-        print(f"| {name} | {kind} | {size / 1e6:.0f} MB | {peak / 1e6:.0f} MB | "
-              f"{peak / size:.2f}x | {wall:.1f} s |")
+        print(f"| {name} | {kind} | {size / 1e6:.0f} MB | {peak / 1e6:.0f} MB | {peak / size:.2f}x | {wall:.1f} s |")
     if w:
         lag = f"{w['lag']:.2f} s" if w["lag"] is not None else "not printed"
-        print(f"| watch (first read) | text | {w['size'] / 1e6:.0f} MB | {w['peak_first'] / 1e6:.0f} MB | "
-              f"{w['peak_first'] / w['size']:.2f}x | {w['first_read_s']:.1f} s |")
-        print(f"| watch (growing) | text | +{w['grown'] / 1e6:.1f} MB | {w['min_after'] / 1e6:.0f}–"
-              f"{w['max_after'] / 1e6:.0f} MB | | lag {lag} |")
+        print(
+            f"| watch (first read) | text | {w['size'] / 1e6:.0f} MB | {w['peak_first'] / 1e6:.0f} MB | "
+            f"{w['peak_first'] / w['size']:.2f}x | {w['first_read_s']:.1f} s |"
+        )
+        print(
+            f"| watch (growing) | text | +{w['grown'] / 1e6:.1f} MB | {w['min_after'] / 1e6:.0f}–"
+            f"{w['max_after'] / 1e6:.0f} MB | | lag {lag} |"
+        )
 
 
 def _mem_total() -> float:

@@ -37,6 +37,7 @@ time to a Run (`read_file` + `build_run`), against the per-line baseline (light 
 DataFrame), all in fresh processes, in rounds (so that every contender meets the same load);
 with --old DIR, the older checkout's whole and piece reads join the rounds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,7 +94,17 @@ def generate(path_text: str, path_json: str, target_mb: float) -> tuple[int, int
     total = epochs * per_epoch
     with open(path_text, "w") as ft, open(path_json, "w") as fj:
         ft.write(HEADER.format(ts=ts(t0), epochs=epochs))
-        fj.write(json.dumps({"env_info": "sys.platform: linux\nGPU 0,1,2,3,4,5,6,7: A100", "config": "runner = dict(type='EpochBasedRunner', max_epochs=%d)\n" % epochs, "seed": 0, "exp_name": "bench.py"}) + "\n")
+        fj.write(
+            json.dumps(
+                {
+                    "env_info": "sys.platform: linux\nGPU 0,1,2,3,4,5,6,7: A100",
+                    "config": "runner = dict(type='EpochBasedRunner', max_epochs=%d)\n" % epochs,
+                    "seed": 0,
+                    "exp_name": "bench.py",
+                }
+            )
+            + "\n"
+        )
         t = t0 + 20
         done = 0
         for e in range(1, epochs + 1):
@@ -111,13 +122,28 @@ def generate(path_text: str, path_json: str, target_mb: float) -> tuple[int, int
                     f"{ts(t)} - mmdet - INFO - Epoch [{e}][{i}/{IPE}]\tlr: {lr:.3e}, eta: {fmt_eta(int((total - done) * 86))}, "
                     f"time: {time_:.3f}, data_time: {data_time:.3f}, memory: 16978, {body}, loss: {loss:.4f}, grad_norm: {gn:.4f}\n"
                 )
-                row = {"mode": "train", "epoch": e, "iter": i, "lr": round(lr, 5), "memory": 16978, "data_time": round(data_time, 5)}
+                row = {
+                    "mode": "train",
+                    "epoch": e,
+                    "iter": i,
+                    "lr": round(lr, 5),
+                    "memory": 16978,
+                    "data_time": round(data_time, 5),
+                }
                 row.update({k: round(v, 5) for k, v in vals.items()})
                 row.update(loss=round(loss, 5), grad_norm=round(gn, 5), time=round(time_, 5))
                 jl.append(json.dumps(row) + "\n")
-            metrics = {f"pts_bbox_NuScenes/{c}_AP_dist_{d}": round(rng.random(), 4) for c in ("car", "truck", "bus") for d in ("0.5", "1.0", "2.0", "4.0")}
+            metrics = {
+                f"pts_bbox_NuScenes/{c}_AP_dist_{d}": round(rng.random(), 4)
+                for c in ("car", "truck", "bus")
+                for d in ("0.5", "1.0", "2.0", "4.0")
+            }
             metrics["pts_bbox_NuScenes/NDS"] = round(rng.random(), 4)
-            tl.append(f"{ts(t)} - mmdet - INFO - Epoch(val) [{e}][1505]\t" + ", ".join(f"{k}: {v:.4f}" for k, v in metrics.items()) + "\n")
+            tl.append(
+                f"{ts(t)} - mmdet - INFO - Epoch(val) [{e}][1505]\t"
+                + ", ".join(f"{k}: {v:.4f}" for k, v in metrics.items())
+                + "\n"
+            )
             jl.append(json.dumps({"mode": "val", "epoch": e, "iter": 1505, "lr": 0.0002, **metrics}) + "\n")
             ft.writelines(tl)
             fj.writelines(jl)
@@ -126,7 +152,9 @@ def generate(path_text: str, path_json: str, target_mb: float) -> tuple[int, int
 
 # --- baselines: what one writes in ten minutes -------------------------------------------
 
-BASE_LINE = re.compile(r"^(\S+ \S+) - \S+ - (\w+) - (Epoch|Iter)(?:\((\w+)\))? \[(\d+)\](?:\[(\d+)(?:/(\d+))?\])?\t(.*)$")
+BASE_LINE = re.compile(
+    r"^(\S+ \S+) - \S+ - (\w+) - (Epoch|Iter)(?:\((\w+)\))? \[(\d+)\](?:\[(\d+)(?:/(\d+))?\])?\t(.*)$"
+)
 BASE_DAYS = re.compile(r"(\d+ days?), ")
 
 
@@ -252,9 +280,11 @@ def old_and_new(old: str, paths: dict, repeat: int) -> None:
             got["old"].append(_fresh(f"parsers.read({path!r})", old))
             got["new"].append(_fresh(f"parsers.read({path!r})"))
         med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in got.items()}
-        print(f"{label:6} old {med['old'][0]:5.2f} s (CPU {med['old'][1]:5.2f}) | new {med['new'][0]:5.2f} s "
-              f"(CPU {med['new'][1]:5.2f}) | new / old wall {med['new'][0] / med['old'][0]:4.2f}x, "
-              f"CPU {med['new'][1] / med['old'][1]:4.2f}x  (medians of {repeat})")
+        print(
+            f"{label:6} old {med['old'][0]:5.2f} s (CPU {med['old'][1]:5.2f}) | new {med['new'][0]:5.2f} s "
+            f"(CPU {med['new'][1]:5.2f}) | new / old wall {med['new'][0] / med['old'][0]:4.2f}x, "
+            f"CPU {med['new'][1] / med['old'][1]:4.2f}x  (medians of {repeat})"
+        )
 
 
 # --- --real: tiled real logs, old and new code, whole and in pieces -------------------------
@@ -281,8 +311,10 @@ def real_mode(args) -> None:
         t = time.perf_counter()
         copies = memory_bench.generate_text(pt, args.mb), memory_bench.generate_json(pj, args.mb)
         st, sj = os.path.getsize(pt), os.path.getsize(pj)
-        print(f"tiled the DETR3D log {copies[0]}x: {st / 1e6:.0f} MB text, {copies[1]}x: {sj / 1e6:.0f} MB json "
-              f"({time.perf_counter() - t:.0f} s)")
+        print(
+            f"tiled the DETR3D log {copies[0]}x: {st / 1e6:.0f} MB text, {copies[1]}x: {sj / 1e6:.0f} MB json "
+            f"({time.perf_counter() - t:.0f} s)"
+        )
         for path in (pt, pj):  # warm the page cache
             with open(path, "rb") as f:
                 while f.read(1 << 24):
@@ -309,7 +341,9 @@ def real_mode(args) -> None:
             base, light = med["baseline + DataFrame"][0], med["baseline (light)"][0]
             for way in ("whole", "pieces"):
                 ours = med[f"new {way}"][0]
-                print(f"  new {way:6}: {base / ours:4.1f}x the baseline + DataFrame, {light / ours:4.1f}x the light one")
+                print(
+                    f"  new {way:6}: {base / ours:4.1f}x the baseline + DataFrame, {light / ours:4.1f}x the light one"
+                )
             print(f"  new pieces / new whole: {med['new pieces'][0] / med['new whole'][0]:4.2f}x")
             if args.old:
                 for way in ("whole", "pieces"):
@@ -321,8 +355,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=200.0, help="approximate size of the text log")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--old", metavar="DIR", default=None,
-                    help="a checkout of older code: its parsers.read and this checkout's, alternating fresh processes")
+    ap.add_argument(
+        "--old",
+        metavar="DIR",
+        default=None,
+        help="a checkout of older code: its parsers.read and this checkout's, alternating fresh processes",
+    )
     ap.add_argument("--real", action="store_true", help="tile the real DETR3D logs (see above) instead of generating")
     ap.add_argument("--tmp", default=None, help="where the logs are written (default: the system's temp dir)")
     args = ap.parse_args()
@@ -376,7 +414,9 @@ def main() -> None:
         for label, path, base in (("text", pt, "baseline_text"), ("json", pj, "baseline_json")):
             ours = fresh_process(f"parsers.read({path!r})", args.repeat)
             theirs = fresh_process(f"parse_bench.{base}({path!r})", args.repeat)
-            print(f"{label:6} bevlog {ours[0]:5.2f} / {ours[1]:5.2f} | baseline (light) {theirs[0]:5.2f} / {theirs[1]:5.2f} | ratio of medians {theirs[1] / ours[1]:4.1f}x")
+            print(
+                f"{label:6} bevlog {ours[0]:5.2f} / {ours[1]:5.2f} | baseline (light) {theirs[0]:5.2f} / {theirs[1]:5.2f} | ratio of medians {theirs[1] / ours[1]:4.1f}x"
+            )
         if args.old:
             print(f"old ({args.old}) and new code, first parse in fresh processes, alternating:")
             old_and_new(args.old, {"text": pt, "json": pj}, args.repeat)

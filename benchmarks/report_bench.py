@@ -14,6 +14,7 @@ so every run has the real columns and real noise. Parsing is not timed.
 The statistics in the run table use all rows in every variant. Variants run interleaved
 per round and the median is reported, with ratios against the baseline.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,9 @@ import pandas as pd  # noqa: E402
 import parsers  # noqa: E402
 from bevlog.report import build_report, prepare, render  # noqa: E402
 
-REAL = os.path.join(os.path.dirname(__file__), "..", "fixtures", "real", "set1",
-                    "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
+REAL = os.path.join(
+    os.path.dirname(__file__), "..", "fixtures", "real", "set1", "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
+)
 
 
 def tiled_runs(n_runs: int, copies: int):
@@ -69,8 +71,14 @@ def tiled_runs(n_runs: int, copies: int):
         name = f"detr3d_tiled_{i}"
         meta = dataclasses.replace(base.meta, name=name, max_epochs=24 * copies)
         train = pd.concat(trains, ignore_index=True).assign(run=name)
-        runs.append(parsers.Run(meta, train, pd.concat(layers, ignore_index=True).assign(run=name),
-                                pd.concat(evals, ignore_index=True).assign(run=name)))
+        runs.append(
+            parsers.Run(
+                meta,
+                train,
+                pd.concat(layers, ignore_index=True).assign(run=name),
+                pd.concat(evals, ignore_index=True).assign(run=name),
+            )
+        )
     return runs
 
 
@@ -111,9 +119,11 @@ def ours(runs) -> str:
     return build_report(runs)
 
 
-VARIANTS = [("baseline (plotly.py, all rows)", baseline),
-            ("ours, no thinning", ours_unthinned),
-            ("ours (shipped)", ours)]
+VARIANTS = [
+    ("baseline (plotly.py, all rows)", baseline),
+    ("ours, no thinning", ours_unthinned),
+    ("ours (shipped)", ours),
+]
 
 
 def browser_seconds(html: str) -> float:
@@ -127,8 +137,14 @@ def browser_seconds(html: str) -> float:
         with open(path, "w") as f:
             f.write(html)
         opts = webdriver.ChromeOptions()
-        for a in ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", f"--user-data-dir={tmp}/profile"]:
+        for a in [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp}/profile",
+        ]:
             opts.add_argument(a)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         driver.set_page_load_timeout(600)
@@ -136,10 +152,13 @@ def browser_seconds(html: str) -> float:
             t0 = time.perf_counter()
             driver.get("file://" + path)
             # ours marks the body when done; plotly.py's page draws synchronously on load
-            WebDriverWait(driver, 600).until(lambda d: d.execute_script(
-                "var g = document.querySelectorAll('.js-plotly-plot');"
-                "return g.length > 0 && Array.from(g).every(x => x._fullLayout) && "
-                "(document.body.getAttribute('data-rendered') !== null || !document.getElementById('bevlog-data'))"))
+            WebDriverWait(driver, 600).until(
+                lambda d: d.execute_script(
+                    "var g = document.querySelectorAll('.js-plotly-plot');"
+                    "return g.length > 0 && Array.from(g).every(x => x._fullLayout) && "
+                    "(document.body.getAttribute('data-rendered') !== null || !document.getElementById('bevlog-data'))"
+                )
+            )
             return time.perf_counter() - t0
         finally:
             driver.quit()
@@ -168,10 +187,14 @@ def main():
     rows = len(runs[0].train)
     import plotly
 
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"pandas {pd.__version__}, plotly {plotly.__version__}")
-    print(f"input: {len(runs)} runs × {rows} train rows, {len(runs[0].layers)} layer rows, "
-          f"{len(runs[0].evals)} eval rows each")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"pandas {pd.__version__}, plotly {plotly.__version__}"
+    )
+    print(
+        f"input: {len(runs)} runs × {rows} train rows, {len(runs[0].layers)} layer rows, "
+        f"{len(runs[0].evals)} eval rows each"
+    )
     times = {name: [] for name, _ in VARIANTS}
     sizes, pages = {}, {}
     for _ in range(args.rounds):

@@ -14,6 +14,7 @@ nonfinite-loss error on a run labelled healthy. Target: ≥ 0.9 for each rule, o
 every group where the rule has labels. Real logs marked `not_readable_yet` (formats another
 branch adds) are listed, not failed; once they parse they are scored like the rest.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,13 +42,17 @@ def main(argv=None) -> int:
     failures = [f for f in failures if not any(f in fs for fs in apart.values())]
     healthy = [f for f in failures if "error on a healthy run" in f]
     groups = {g: [(e, f) for e, f in results if corpus.group_of(e) == g] for g in corpus.GROUPS}
-    scores = {"all": corpus.score([r for r in results if corpus.group_of(r[0]) not in corpus.SWEEP_GROUPS]),
-              **{g: corpus.score(rs) for g, rs in groups.items()}}
+    scores = {
+        "all": corpus.score([r for r in results if corpus.group_of(r[0]) not in corpus.SWEEP_GROUPS]),
+        **{g: corpus.score(rs) for g, rs in groups.items()},
+    }
 
-    print(f"labelled corpus: {len(results)} runs read ({len(groups['real'])} real logs by others, "
-          f"{len(groups['variant'])} variants, {len(groups['bevdetr'])} bevdetr runs; apart: "
-          f"{len(groups['sweep'])} runs of the held-out seeded sweep, {len(groups['converged'])} of the "
-          f"converged sweep); {len(pending)} real logs not readable yet")
+    print(
+        f"labelled corpus: {len(results)} runs read ({len(groups['real'])} real logs by others, "
+        f"{len(groups['variant'])} variants, {len(groups['bevdetr'])} bevdetr runs; apart: "
+        f"{len(groups['sweep'])} runs of the held-out seeded sweep, {len(groups['converged'])} of the "
+        f"converged sweep); {len(pending)} real logs not readable yet"
+    )
     below = print_scores(scores)
     real_pos = {r: sum(1 for e, _ in groups["real"] for m in e.get("must", []) if m["rule"] == r) for r in RULE_IDS}
     print("real positives per rule: " + ", ".join(f"{r} {n}" for r, n in real_pos.items()))
@@ -56,8 +61,10 @@ def main(argv=None) -> int:
         print(f"not readable yet: {run_id}: {reason}")
     for run_id in now_readable:
         print(f"now readable (drop its not_readable_yet mark and label it): {run_id}")
-    print(f"all labels hold: {'yes' if not failures else f'no ({len(failures)} failures)'}; "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"all labels hold: {'yes' if not failures else f'no ({len(failures)} failures)'}; "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     if "--verbose" in argv or failures:
         for line in failures:
             print("  " + line)
@@ -105,8 +112,11 @@ def print_scores(scores) -> list[str]:
             ok = ok and all(math.isnan(x) or x >= TARGET for x in (g.precision, g.recall))
         if not ok:
             below.append(rule)
-        print(f"{rule:<18} {s.tp:>3} {s.fn:>3} {s.fp:>3} {s.tn:>3}  " + "  ".join(cells)
-              + ("" if ok else "   <-- below target or no positive"))
+        print(
+            f"{rule:<18} {s.tp:>3} {s.fn:>3} {s.fp:>3} {s.tn:>3}  "
+            + "  ".join(cells)
+            + ("" if ok else "   <-- below target or no positive")
+        )
     return below
 
 

@@ -5,6 +5,7 @@
 Runs the installed entry point's interpreter directly (not a pyenv shim) so the figure is
 bevlog's own start-up. Prints the median wall time of each and the difference.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ The sd over splits is the noise one validation split of n scenes adds to a run's
 held against the seed-to-seed spread of paired differences that the sweep resolves
 (docs/experiments.md, "How large a validation split").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,10 +54,14 @@ def main() -> None:
         whole = center_distance_map(preds, gts, names)["mAP"]
         print(f"{path}: epoch {ckpt['meta']['epoch']}, mAP {whole:.4f} on all {a.scenes} scenes")
         for n in SIZES:
-            maps = [center_distance_map(preds[i:i + n], gts[i:i + n], names)["mAP"]
-                    for i in range(0, a.scenes - n + 1, n)]
-            print(f"  n = {n:>5}: {len(maps):>3} disjoint splits, mAP sd {statistics.stdev(maps):.4f} "
-                  f"(mean {statistics.mean(maps):.4f})")
+            maps = [
+                center_distance_map(preds[i : i + n], gts[i : i + n], names)["mAP"]
+                for i in range(0, a.scenes - n + 1, n)
+            ]
+            print(
+                f"  n = {n:>5}: {len(maps):>3} disjoint splits, mAP sd {statistics.stdev(maps):.4f} "
+                f"(mean {statistics.mean(maps):.4f})"
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Each top-level entry of a real-log set (a file or a work dir) is diagnosed throu
 as a user would (`bevlog diagnose ENTRY`), and every `verdict:` line is printed beside its
 run's name. Two tables made by two checkouts (PYTHONPATH) are compared by `--diff A B`.
 """
+
 from __future__ import annotations
 
 import glob
@@ -17,8 +18,11 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # fixtures/real holds copies of some shared sets: an entry seen once (by name) is not read again
-SETS = [os.path.join(REPO, "fixtures", "real", "set*"), os.path.join(REPO, "..", "..", "shared", "reallogs*"),
-        os.path.join(REPO, "..", "shared", "reallogs*")]
+SETS = [
+    os.path.join(REPO, "fixtures", "real", "set*"),
+    os.path.join(REPO, "..", "..", "shared", "reallogs*"),
+    os.path.join(REPO, "..", "shared", "reallogs*"),
+]
 
 
 def entries(args: list[str]) -> list[str]:
@@ -39,14 +43,19 @@ def entries(args: list[str]) -> list[str]:
 def verdicts(path: str) -> list[tuple[str, str]]:
     """[(run, verdict line)] of `bevlog diagnose PATH` (a problem line when it fails)."""
     env = dict(os.environ, NO_COLOR="1", COLUMNS="400")
-    proc = subprocess.run([sys.executable, "-c", "from bevlog.cli import cli; cli()", "diagnose", "-j", "1", path], capture_output=True,
-                          text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from bevlog.cli import cli; cli()", "diagnose", "-j", "1", path],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     rows, run = [], None
     for line in proc.stdout.splitlines():
         if run is None and line.strip() and not line.startswith(" "):
             run = line.split(" · ")[0]
         if line.startswith("verdict:"):
-            rows.append((run or "?", line[len("verdict:"):].strip()))
+            rows.append((run or "?", line[len("verdict:") :].strip()))
             run = None
         elif not line.strip():
             run = None
@@ -64,7 +73,7 @@ def main(argv=None) -> int:
     if "--out" in argv:
         k = argv.index("--out")
         out = argv[k + 1]
-        del argv[k:k + 2]
+        del argv[k : k + 2]
     lines = []
     for path in entries(argv):
         label = os.path.basename(path)
@@ -79,6 +88,7 @@ def main(argv=None) -> int:
 
 def diff(a: str, b: str) -> int:
     """Markdown table: entry, run, verdict in A, verdict in B (runs matched by entry and name)."""
+
     def load(path):
         rows = {}
         for line in open(path, encoding="utf-8"):

@@ -4,6 +4,7 @@ A box is (x, y, z, w, l, h, yaw) in metres / radians. The regression target is i
 8-vector (cx, cy, log w, log l, cz, log h, sin yaw, cos yaw): L1 in metres for the
 centre, in log-space for sizes, on the unit circle for the heading.
 """
+
 from __future__ import annotations
 
 import torch

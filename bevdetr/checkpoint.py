@@ -5,6 +5,7 @@ symlink, each replaced atomically; read back with `torch.load(weights_only=True)
 checkpoint can hold tensors and plain containers, never code. `epoch_N.evaluated` marks an
 epoch whose `Epoch(val)` record is in the log (a resume evaluates first when it is missing).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ from bevdetr.errors import TrainingError, first_line
 from bevdetr.presets import Settings
 
 
-def save_checkpoint(work_dir: str, model, optimizer, epoch: int, global_iter: int, settings: Settings,
-                    eval_due: bool = False) -> str:
+def save_checkpoint(
+    work_dir: str, model, optimizer, epoch: int, global_iter: int, settings: Settings, eval_due: bool = False
+) -> str:
     """`epoch_<N>.pth` (state dicts + meta) and a `latest.pth` symlink, each replaced atomically.
 
     eval_due: this epoch's evaluation comes after the checkpoint (mmcv's order); until its
@@ -27,8 +29,14 @@ def save_checkpoint(work_dir: str, model, optimizer, epoch: int, global_iter: in
     """
     path = os.path.join(work_dir, f"epoch_{epoch}.pth")
     state = {
-        "meta": {"bevdetr_version": __version__, "time": time.asctime(), "epoch": epoch, "iter": global_iter,
-                 "eval_due": eval_due, "settings": settings.to_dict()},
+        "meta": {
+            "bevdetr_version": __version__,
+            "time": time.asctime(),
+            "epoch": epoch,
+            "iter": global_iter,
+            "eval_due": eval_due,
+            "settings": settings.to_dict(),
+        },
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(),
     }
@@ -48,7 +56,7 @@ def evaluated_marker(checkpoint: str) -> str:
     """`epoch_N.pth` -> `epoch_N.evaluated` (the metrics as JSON), written once the epoch's `Epoch(val)`
     record is in the log. Not `.json`: log discovery would take it for a log."""
     real = os.path.realpath(checkpoint)
-    return (real[:-len(".pth")] if real.endswith(".pth") else real) + ".evaluated"
+    return (real[: -len(".pth")] if real.endswith(".pth") else real) + ".evaluated"
 
 
 def mark_evaluated(checkpoint: str, metrics: dict) -> None:
@@ -86,8 +94,10 @@ def checkpoint_position(path: str, meta: dict, settings: Settings, iters_per_epo
     if not 0 <= epoch <= settings.epochs:
         raise TrainingError(f"{path}: checkpoint epoch {epoch} is outside this run's 0..{settings.epochs} epochs")
     if it != epoch * iters_per_epoch:
-        raise TrainingError(f"{path}: checkpoint at epoch {epoch}, iter {it} does not fit these settings "
-                            f"({iters_per_epoch} iterations per epoch)")
+        raise TrainingError(
+            f"{path}: checkpoint at epoch {epoch}, iter {it} does not fit these settings "
+            f"({iters_per_epoch} iterations per epoch)"
+        )
     return epoch, it
 
 

@@ -7,6 +7,7 @@
 
 torch is imported inside the command, so `bevdetr --help` stays fast.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,11 +47,16 @@ def override_options(fn):
         click.option("--seed", type=int, help="Seed of the model init and the sample order."),
         click.option("--data-seed", type=int, help="Seed of the synthetic scenes."),
         click.option("--warmup-iters", type=int, help="Linear warmup iterations (ratio 1/3)."),
-        click.option("--schedule", type=click.Choice(["step", "cosine", "cyclic"]),
-                     help="LR policy after warmup (cyclic: mmcv's one cycle, up to lr x --target-ratio)."),
+        click.option(
+            "--schedule",
+            type=click.Choice(["step", "cosine", "cyclic"]),
+            help="LR policy after warmup (cyclic: mmcv's one cycle, up to lr x --target-ratio).",
+        ),
         click.option("--target-ratio", type=float, help="cyclic: the peak lr is --lr times this (default 10)."),
         click.option("--step-ratio-up", type=float, help="cyclic: fraction of the run the lr climbs (default 0.4)."),
-        click.option("--steps", callback=_steps, help="Step policy: epochs where lr is multiplied by 0.1, e.g. 6 or 6,8."),
+        click.option(
+            "--steps", callback=_steps, help="Step policy: epochs where lr is multiplied by 0.1, e.g. 6 or 6,8."
+        ),
         click.option("--clip", type=float, help="Max gradient norm; 0 disables clipping and the grad_norm key."),
         click.option("--weight-decay", type=float, help="AdamW weight decay."),
         click.option("--interval", type=int, help="Log interval in iterations."),
@@ -59,7 +65,9 @@ def override_options(fn):
         click.option("--val-samples", type=int, help="Scenes in the validation split."),
         click.option("--difficulty", type=float, help="Scales noise, clutter and dropout of the scenes."),
         click.option("--threads", type=int, help="torch threads per process on CPU (default 1; 0: torch's default)."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train (auto: CUDA when available)."),
+        click.option(
+            "--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to train (auto: CUDA when available)."
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -72,8 +80,13 @@ def cli():
 
 
 @cli.command()
-@click.option("--preset", type=click.Choice(PRESET_NAMES), default="small", show_default=True,
-              help="tiny: seconds on CPU (tests); small: minutes on CPU; full: one GPU.")
+@click.option(
+    "--preset",
+    type=click.Choice(PRESET_NAMES),
+    default="small",
+    show_default=True,
+    help="tiny: seconds on CPU (tests); small: minutes on CPU; full: one GPU.",
+)
 @click.option("--work-dir", required=True, type=click.Path(file_okay=False), help="Where logs and checkpoints go.")
 @override_options
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --work-dir.")
@@ -117,10 +130,16 @@ def train(preset, work_dir, resume, resume_from, progress, **overrides):
 
 
 @cli.command()
-@click.option("--work-dir", required=True, type=click.Path(file_okay=False), help="One sub-directory per run goes here.")
+@click.option(
+    "--work-dir", required=True, type=click.Path(file_okay=False), help="One sub-directory per run goes here."
+)
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="tiny", show_default=True)
-@click.option("--jobs", type=int, default=2, show_default=True, help="Runs trained at the same time (one torch thread each).")
-@click.option("--only", help="Comma-separated experiments: lr,aux,layers,step,batch,pe,attn,wide-pe,wide-aux (default: all).")
+@click.option(
+    "--jobs", type=int, default=2, show_default=True, help="Runs trained at the same time (one torch thread each)."
+)
+@click.option(
+    "--only", help="Comma-separated experiments: lr,aux,layers,step,batch,pe,attn,wide-pe,wide-aux (default: all)."
+)
 @click.option("--seeds", type=int, help="Seeds per run (0..N-1); default: the plan's 3, or 5 where effects are small.")
 @click.option("--epochs", type=int, help="Override the preset's epochs for every run.")
 @click.option("--train-samples", type=int, help="Override the preset's scenes per epoch for every run.")
@@ -145,12 +164,22 @@ def sweep(work_dir, preset, jobs, only, seeds, epochs, train_samples, val_sample
                 click.echo(f"  {label:>36}  {run}  {sweeps.RUNS[run]}")
         click.echo(f"{len(pairs)} runs in all")
         return
-    common = {k: v for k, v in {"epochs": epochs, "train_samples": train_samples, "val_samples": val_samples,
-                                "steps": steps}.items() if v is not None}
+    common = {
+        k: v
+        for k, v in {
+            "epochs": epochs,
+            "train_samples": train_samples,
+            "val_samples": val_samples,
+            "steps": steps,
+        }.items()
+        if v is not None
+    }
     status = sweeps.sweep(work_dir, preset, names, jobs, seeds, common)
     failed = [n for n, s in status.items() if s == "failed"]
-    click.echo(f"{sum(s == 'done' for s in status.values())} trained, "
-               f"{sum(s == 'skipped' for s in status.values())} skipped, {len(failed)} failed")
+    click.echo(
+        f"{sum(s == 'done' for s in status.values())} trained, "
+        f"{sum(s == 'skipped' for s in status.values())} skipped, {len(failed)} failed"
+    )
     if failed:
         raise click.ClickException("failed runs: " + ", ".join(failed))
 

@@ -5,6 +5,7 @@ Keys follow mmdet: the final layer logs `loss_cls` / `loss_bbox`, the layers bef
 The total is mmdet's `_parse_losses` rule: the sum of every key containing "loss".
 Nothing is clamped or nan_to_num'd: a diverging run must show it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,9 @@ from torch import nn
 from bevdetr.matcher import HungarianMatcher
 
 
-def sigmoid_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25,
-                       gamma: float = 2.0) -> torch.Tensor:
+def sigmoid_focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
     """Element-wise focal loss (mmdet's py_sigmoid_focal_loss). logits, targets (..., K) -> (..., K)."""
     p = logits.sigmoid()
     pt = (1 - p) * targets + p * (1 - targets)
@@ -41,8 +43,16 @@ def layer_key(layer: int, num_layers: int, term: str) -> str:
 
 
 class SetCriterion(nn.Module):
-    def __init__(self, num_classes: int, matcher: HungarianMatcher | None = None, cls_weight: float = 2.0,
-                 bbox_weight: float = 0.25, alpha: float = 0.25, gamma: float = 2.0, aux: bool = True):
+    def __init__(
+        self,
+        num_classes: int,
+        matcher: HungarianMatcher | None = None,
+        cls_weight: float = 2.0,
+        bbox_weight: float = 0.25,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        aux: bool = True,
+    ):
         super().__init__()
         self.num_classes = num_classes
         self.matcher = matcher or HungarianMatcher(cls_weight, bbox_weight, alpha, gamma)

@@ -20,6 +20,7 @@ along columns (W), y along rows (H), cell centres at -extent + (i + 0.5) * cell.
 
 torch is imported in `collate` only: the scene generator runs without it.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,17 +45,17 @@ SPLIT_IDS = {"train": 0, "val": 1}
 class SceneConfig:
     """Scene generator settings; `difficulty` scales noise, clutter and dropout together."""
 
-    grid: int = 32               # cells per side
-    extent: float = 16.0         # metres: the grid covers [-extent, extent]^2
-    num_classes: int = 4         # first k of CLASS_NAMES (3..5)
+    grid: int = 32  # cells per side
+    extent: float = 16.0  # metres: the grid covers [-extent, extent]^2
+    num_classes: int = 4  # first k of CLASS_NAMES (3..5)
     min_objects: int = 2
     max_objects: int = 8
-    size_jitter: float = 0.10    # std of log-size around the prior
-    softness: float = 0.25       # metres: width of the footprint's sigmoid edge
-    noise: float = 0.05          # std of Gaussian noise on every channel
-    clutter: int = 2             # at most this many look-alikes per scene
-    dropout: float = 0.03        # probability that a cell reads all zeros
-    difficulty: float = 1.0      # multiplies noise, clutter and dropout
+    size_jitter: float = 0.10  # std of log-size around the prior
+    softness: float = 0.25  # metres: width of the footprint's sigmoid edge
+    noise: float = 0.05  # std of Gaussian noise on every channel
+    clutter: int = 2  # at most this many look-alikes per scene
+    dropout: float = 0.03  # probability that a cell reads all zeros
+    difficulty: float = 1.0  # multiplies noise, clutter and dropout
 
     def __post_init__(self):
         if not 3 <= self.num_classes <= len(CLASS_NAMES):
@@ -96,8 +97,8 @@ def footprints(boxes: np.ndarray, xs: np.ndarray, ys: np.ndarray, softness: floa
     dx = xs[None] - boxes[:, 0, None, None]
     dy = ys[None] - boxes[:, 1, None, None]
     cos, sin = np.cos(boxes[:, 6])[:, None, None], np.sin(boxes[:, 6])[:, None, None]
-    along = dx * cos + dy * sin      # along the heading (length)
-    across = -dx * sin + dy * cos    # across it (width)
+    along = dx * cos + dy * sin  # along the heading (length)
+    across = -dx * sin + dy * cos  # across it (width)
     half_w, half_l = boxes[:, 3, None, None] / 2, boxes[:, 4, None, None] / 2
     return _sigmoid((half_l - np.abs(along)) / softness) * _sigmoid((half_w - np.abs(across)) / softness)
 
@@ -126,7 +127,7 @@ def _sample_objects(rng: np.random.Generator, cfg: SceneConfig, count: int, marg
 # as a lidar pillar summarises the points that fall into it. Sampling each cell at its centre
 # alone lost small objects between centres: on 2 m cells most pedestrians rendered below the noise.
 SAMPLE_PITCH = 0.25
-FRONT_SIGMA = 0.5                # metres: width of the front marker's Gaussian
+FRONT_SIGMA = 0.5  # metres: width of the front marker's Gaussian
 
 
 def supersampling(cfg: SceneConfig) -> int:
@@ -146,14 +147,16 @@ class _Raster:
 
     def window(self, x: float, y: float, radius: float) -> tuple[slice, slice]:
         """Rows (y) and columns (x) of the samples within `radius` of (x, y), as slices."""
+
         def span(c):
             lo = int(np.searchsorted(self.centres, c - radius))
             return slice(lo, int(np.searchsorted(self.centres, c + radius, side="right")))
 
         return span(y), span(x)
 
-    def draw(self, box: np.ndarray, values: tuple[float, float, float, float, float], front: bool,
-             free_only: bool = False) -> None:
+    def draw(
+        self, box: np.ndarray, values: tuple[float, float, float, float, float], front: bool, free_only: bool = False
+    ) -> None:
         """Paint one box: occupancy = its soft footprint; top, signature x, y, ground = footprint x value
         where it is the highest footprint so far (the object a sample shows); the front marker adds by max.
 
@@ -182,8 +185,9 @@ class _Raster:
         stay recoverable); top, signature and ground are read where the cell's footprint is highest;
         the front marker is the cell's maximum."""
         g, s = self.cfg.grid, self.s
-        blocks = self.channels.reshape(NUM_CHANNELS, g, s, g, s).transpose(0, 1, 3, 2, 4).reshape(
-            NUM_CHANNELS, g, g, s * s)
+        blocks = (
+            self.channels.reshape(NUM_CHANNELS, g, s, g, s).transpose(0, 1, 3, 2, 4).reshape(NUM_CHANNELS, g, g, s * s)
+        )
         out = np.empty((NUM_CHANNELS, g, g))
         out[0] = blocks[0].mean(-1)
         peak = blocks[0].argmax(-1)[None, ..., None]
@@ -287,4 +291,4 @@ def rank_batches(order: np.ndarray, batch: int, rank: int, world: int) -> list[n
     """
     total = batch * world
     n_batches = len(order) // total
-    return [order[b * total:(b + 1) * total][rank::world] for b in range(n_batches)]
+    return [order[b * total : (b + 1) * total][rank::world] for b in range(n_batches)]

@@ -5,6 +5,7 @@ set losses, backward, grad clipping with the pre-clip norm logged (OptimizerHook
 the decoder's attention statistics (`attnstats.recorder`, the recorder users add to their own
 runs), `time`, then the logger. On CUDA the forward runs under bf16 autocast.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,10 @@ def autocast_for(device: torch.device):
 
 def to_device_targets(targets: list[dict], device: torch.device) -> list[dict]:
     """Add the 8-vector regression codes; move to the device."""
-    return [{"labels": t["labels"].to(device), "boxes": t["boxes"].to(device),
-             "codes": encode_boxes(t["boxes"]).to(device)} for t in targets]
+    return [
+        {"labels": t["labels"].to(device), "boxes": t["boxes"].to(device), "codes": encode_boxes(t["boxes"]).to(device)}
+        for t in targets
+    ]
 
 
 def reduce_log_vars(losses: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -63,15 +66,28 @@ def train_step(model, criterion, optimizer, grids, targets, clip: float, device)
 
 @dataclass
 class EpochResult:
-    global_iter: int            # the run's iteration count after the epoch
-    iterations: int             # iterations trained in the epoch
-    seconds: float              # time in train steps (data included)
-    lr: float                   # the lr of the epoch's last iteration
+    global_iter: int  # the run's iteration count after the epoch
+    iterations: int  # iterations trained in the epoch
+    seconds: float  # time in train steps (data included)
+    lr: float  # the lr of the epoch's last iteration
 
 
-def train_one_epoch(net, criterion, optimizer, dataset: SyntheticBEV, batches, schedule, epoch: int,
-                    global_iter: int, clip: float, device: torch.device, logger: MMCVLogger,
-                    recorder: AttentionRecorder, memory=None, on_iteration=None) -> EpochResult:
+def train_one_epoch(
+    net,
+    criterion,
+    optimizer,
+    dataset: SyntheticBEV,
+    batches,
+    schedule,
+    epoch: int,
+    global_iter: int,
+    clip: float,
+    device: torch.device,
+    logger: MMCVLogger,
+    recorder: AttentionRecorder,
+    memory=None,
+    on_iteration=None,
+) -> EpochResult:
     """Train one epoch over `batches` (index arrays of this rank's samples).
 
     memory: a callable giving the max CUDA memory (MB) when a line is due, or None (CPU).

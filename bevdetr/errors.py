@@ -1,4 +1,5 @@
 """The one error a bevdetr run raises for the user (the CLI turns it into one line and exit 2)."""
+
 from __future__ import annotations
 
 

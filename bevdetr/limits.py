@@ -8,13 +8,14 @@ from. The ranges are generous for a detector that trains on a CPU in minutes or 
 wider than any preset, far below what would exhaust memory. Lengths (epochs, samples) are
 bounded too; `bevlog validate` also cuts them to its time budget.
 """
+
 from __future__ import annotations
 
 import math
 
 # setting -> (kind, low, high); ints and floats inclusive
 LIMITS = {
-    "lr": ("float", 1e-8, 1e4),           # absurd lrs stay allowed: a diverging run is a thing to log
+    "lr": ("float", 1e-8, 1e4),  # absurd lrs stay allowed: a diverging run is a thing to log
     "seed": ("int", 0, 2**31 - 1),
     "data_seed": ("int", 0, 2**31 - 1),
     "grid": ("int", 2, 256),
@@ -67,8 +68,7 @@ def check_settings(settings: dict, source: str) -> None:
             if isinstance(value, bool) or not ok_type or not math.isfinite(value):
                 raise LimitError(f"{source}: {name}={_show(value)} is not a finite {kind}; refusing to train it")
             if not low <= value <= high:
-                raise LimitError(f"{source}: {name}={_show(value)} is outside {low:g}..{high:g}; "
-                                 "refusing to train it")
+                raise LimitError(f"{source}: {name}={_show(value)} is outside {low:g}..{high:g}; refusing to train it")
         elif name in CHOICES:
             if value not in CHOICES[name]:
                 raise LimitError(f"{source}: {name}={_show(value)} is not one of {', '.join(CHOICES[name])}")

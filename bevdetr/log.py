@@ -11,6 +11,7 @@ last `interval` entries of the epoch, weighted by batch size.
 
 `environment_info` imports torch and scipy when it is called: the logger itself needs neither.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -138,9 +139,19 @@ class MMCVLogger:
     after every iteration, `log_val(...)` after an evaluation, `text.info(...)` for other records.
     """
 
-    def __init__(self, work_dir: str, timestamp: str, rank: int, interval: int, max_iters: int,
-                 iters_per_epoch: int, exp_name: str, start_iter: int = 0, logger_name: str = "mmdet",
-                 interval_exp_name: int = 1000):
+    def __init__(
+        self,
+        work_dir: str,
+        timestamp: str,
+        rank: int,
+        interval: int,
+        max_iters: int,
+        iters_per_epoch: int,
+        exp_name: str,
+        start_iter: int = 0,
+        logger_name: str = "mmdet",
+        interval_exp_name: int = 1000,
+    ):
         self.rank = rank
         self.interval = interval
         self.max_iters = max_iters
@@ -164,15 +175,16 @@ class MMCVLogger:
     def update(self, values: dict, count: int) -> None:
         self.buffer.update(values, count)
 
-    def after_train_iter(self, global_iter: int, inner_iter: int, epoch: int, lr: float,
-                         memory_mb: int | None = None) -> dict | None:
+    def after_train_iter(
+        self, global_iter: int, inner_iter: int, epoch: int, lr: float, memory_mb: int | None = None
+    ) -> dict | None:
         """Log when the inner iteration closes an interval. Returns the logged dict, or None.
 
         global_iter, inner_iter: 0-based index of the iteration just finished; epoch 1-based.
         memory_mb: max CUDA memory in MB (only when CUDA is available).
         """
         if (inner_iter + 1) % self.interval != 0:
-            return None          # ignore_last=True: a trailing partial interval is never logged
+            return None  # ignore_last=True: a trailing partial interval is never logged
         self.buffer.average(self.interval)
         log_dict = OrderedDict(mode="train", epoch=epoch, iter=inner_iter + 1, lr=lr)
         if memory_mb is not None:

@@ -4,6 +4,7 @@ cost = cls_weight * focal cost + bbox_weight * L1 distance of the 8-vector box c
 The focal cost is mmdet's FocalLossCost: the focal loss of calling the query "this
 class" minus the focal loss of calling it "not this class".
 """
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,9 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 
-def focal_cost(logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0,
-               eps: float = 1e-12) -> torch.Tensor:
+def focal_cost(
+    logits: torch.Tensor, labels: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0, eps: float = 1e-12
+) -> torch.Tensor:
     """logits (N, K), labels (M,) -> cost (N, M)."""
     p = logits.sigmoid()
     neg = -(1 - p + eps).log() * (1 - alpha) * p.pow(gamma)
@@ -39,8 +41,9 @@ class HungarianMatcher(nn.Module):
             return [(empty, empty) for _ in range(b)]
         labels = torch.cat([t["labels"] for t in targets])
         codes = torch.cat([t["codes"] for t in targets]).float()
-        cost = (self.cls_weight * focal_cost(logits.flatten(0, 1).float(), labels, self.alpha, self.gamma)
-                + self.bbox_weight * torch.cdist(boxes.flatten(0, 1).float(), codes, p=1))
+        cost = self.cls_weight * focal_cost(
+            logits.flatten(0, 1).float(), labels, self.alpha, self.gamma
+        ) + self.bbox_weight * torch.cdist(boxes.flatten(0, 1).float(), codes, p=1)
         # scipy refuses non-finite costs; a diverged model still gets *some* assignment so its
         # (non-finite) losses reach the log instead of a crash. The losses themselves are untouched.
         cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, 1e12)).view(b, q, -1).cpu()

@@ -9,6 +9,7 @@ are dropped, precision is shifted by 0.1 and clipped at 0, and AP is the mean / 
 A class with no ground truth scores 0 (nuScenes' "no predictions" curve). mAP is the
 mean over classes and thresholds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,10 +27,12 @@ def precision_curve(preds: list[dict], gts: list[dict], label: int, dist_th: flo
     """
     gt_centres = [np.asarray(g["centers"], dtype=float)[np.asarray(g["labels"]) == label] for g in gts]
     npos = sum(len(c) for c in gt_centres)
-    entries = [(float(s), i, j)
-               for i, p in enumerate(preds)
-               for j, (s, lab) in enumerate(zip(np.asarray(p["scores"]), np.asarray(p["labels"])))
-               if lab == label]
+    entries = [
+        (float(s), i, j)
+        for i, p in enumerate(preds)
+        for j, (s, lab) in enumerate(zip(np.asarray(p["scores"]), np.asarray(p["labels"])))
+        if lab == label
+    ]
     if npos == 0 or not entries:
         return np.zeros(RECALL_POINTS)
     order = sorted(range(len(entries)), key=lambda k: -entries[k][0])  # stable: ties keep input order
@@ -55,7 +58,7 @@ def precision_curve(preds: list[dict], gts: list[dict], label: int, dist_th: flo
 
 def ap_from_precision(precision: np.ndarray, min_recall: float = 0.1, min_precision: float = 0.1) -> float:
     """nuScenes calc_ap: drop recall <= min_recall, subtract min_precision, clip at 0, normalise."""
-    prec = np.copy(precision)[round(100 * min_recall) + 1:]
+    prec = np.copy(precision)[round(100 * min_recall) + 1 :]
     prec -= min_precision
     prec[prec < 0] = 0
     return float(np.mean(prec)) / (1.0 - min_precision)

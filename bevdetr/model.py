@@ -12,6 +12,7 @@ their position is where the cell is, not PETR's camera-frustum 3D position embed
 attentions are `torch.nn.MultiheadAttention` under `decoder.layers.<k>`, so the attention
 statistics are measured by the same recorder users add to their runs (`attnstats.recorder`).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,10 +37,15 @@ class BEVEncoder(nn.Module):
         super().__init__()
         mid = d_model // 2
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, mid, 3, padding=1), nn.GroupNorm(_groups(mid), mid), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, d_model, 3, stride=2, padding=1), nn.GroupNorm(_groups(d_model), d_model),
+            nn.Conv2d(in_channels, mid, 3, padding=1),
+            nn.GroupNorm(_groups(mid), mid),
             nn.ReLU(inplace=True),
-            nn.Conv2d(d_model, d_model, 3, padding=1), nn.GroupNorm(_groups(d_model), d_model), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, d_model, 3, stride=2, padding=1),
+            nn.GroupNorm(_groups(d_model), d_model),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(d_model, d_model, 3, padding=1),
+            nn.GroupNorm(_groups(d_model), d_model),
+            nn.ReLU(inplace=True),
             nn.Conv2d(d_model, d_model, 1),
         )
 
@@ -62,8 +68,9 @@ class DecoderLayer(nn.Module):
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.cross_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
-        self.ffn = nn.Sequential(nn.Linear(d_model, dim_ff), nn.ReLU(inplace=True), nn.Dropout(dropout),
-                                 nn.Linear(dim_ff, d_model))
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, dim_ff), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(dim_ff, d_model)
+        )
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.drop = nn.Dropout(dropout)
 
@@ -107,9 +114,20 @@ class BEVDETR(nn.Module):
     added to the reference point in inverse-sigmoid space, so layer outputs stay near their query.
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 6, d_model: int = 64, nhead: int = 4,
-                 dim_ff: int = 128, num_layers: int = 6, num_queries: int = 30, extent: float = 16.0,
-                 z_range: tuple[float, float] = (-1.5, 3.5), share_pe: bool = False, dropout: float = 0.1):
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 6,
+        d_model: int = 64,
+        nhead: int = 4,
+        dim_ff: int = 128,
+        num_layers: int = 6,
+        num_queries: int = 30,
+        extent: float = 16.0,
+        z_range: tuple[float, float] = (-1.5, 3.5),
+        share_pe: bool = False,
+        dropout: float = 0.1,
+    ):
         super().__init__()
         self.extent, self.z_range = extent, z_range
         self.encoder = BEVEncoder(in_channels, d_model)
@@ -118,25 +136,25 @@ class BEVDETR(nn.Module):
         self.reference_points = nn.Embedding(num_queries, 3)
         nn.init.uniform_(self.reference_points.weight, 0.0, 1.0)
         self.decoder = Decoder(d_model, nhead, dim_ff, num_layers, dropout)
-        self.post_norm = nn.LayerNorm(d_model)   # PETR: one LayerNorm on every layer's output before the heads
+        self.post_norm = nn.LayerNorm(d_model)  # PETR: one LayerNorm on every layer's output before the heads
         self.cls_head = nn.Linear(d_model, num_classes)
         nn.init.constant_(self.cls_head.bias, -math.log((1 - 0.01) / 0.01))  # focal-loss prior 0.01
         self.reg_head = MLP(d_model, d_model, 8, 3)
 
     def forward(self, grid: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = self.encoder(grid)                                        # (B, d, h, w)
+        feats = self.encoder(grid)  # (B, d, h, w)
         b, d, h, w = feats.shape
-        memory = feats.flatten(2).transpose(1, 2)                         # (B, h*w, d)
+        memory = feats.flatten(2).transpose(1, 2)  # (B, h*w, d)
         key_pos = self.key_pe(bev_key_positions(h, w, grid.device)).unsqueeze(0).to(memory.dtype)  # (1, h*w, d)
 
-        reference = self.reference_points.weight                          # (Q, 3) in [0, 1]
+        reference = self.reference_points.weight  # (Q, 3) in [0, 1]
         query_pos = self.query_pe(reference).unsqueeze(0).to(memory.dtype)  # (1, Q, d)
         tgt = torch.zeros(b, reference.shape[0], d, device=grid.device, dtype=memory.dtype)
         states = []
         for layer in self.decoder.layers:
             tgt = layer(tgt, query_pos, memory, key_pos)
             states.append(self.post_norm(tgt))
-        hs = torch.stack(states)                                          # (L, B, Q, d)
+        hs = torch.stack(states)  # (L, B, Q, d)
         return {"pred_logits": self.cls_head(hs), "pred_boxes": self._boxes(self.reg_head(hs), reference)}
 
     def param_groups(self, lr: float, weight_decay: float, stem_lr_mult: float) -> list[dict]:
@@ -147,8 +165,10 @@ class BEVDETR(nn.Module):
         stem = list(self.encoder.parameters())
         stem_ids = {id(p) for p in stem}
         rest = [p for p in self.parameters() if id(p) not in stem_ids]
-        return [dict(params=rest, lr=lr, weight_decay=weight_decay, lr_mult=1.0),
-                dict(params=stem, lr=lr * stem_lr_mult, weight_decay=weight_decay, lr_mult=stem_lr_mult)]
+        return [
+            dict(params=rest, lr=lr, weight_decay=weight_decay, lr_mult=1.0),
+            dict(params=stem, lr=lr * stem_lr_mult, weight_decay=weight_decay, lr_mult=stem_lr_mult),
+        ]
 
     def _boxes(self, delta: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """delta (L, B, Q, 8), reference (Q, 3) -> boxes (L, B, Q, 8) in metres."""
@@ -174,5 +194,9 @@ def decode_detections(logits: torch.Tensor, boxes: torch.Tensor, max_num: int | 
     scores, flat = logits.sigmoid().flatten().topk(min(max_num or q, q * k))
     labels, query = flat % k, flat // k
     decoded = decode_boxes(boxes[query].float())
-    return {"scores": scores.numpy(), "labels": labels.numpy(), "boxes": decoded.numpy(),
-            "centers": decoded[:, :2].numpy()}
+    return {
+        "scores": scores.numpy(),
+        "labels": labels.numpy(),
+        "boxes": decoded.numpy(),
+        "centers": decoded[:, :2].numpy(),
+    }

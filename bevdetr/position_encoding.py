@@ -4,6 +4,7 @@ BEV keys sit at their cell centre (x, y) with z = 0.5 (mid height); queries at t
 learned reference point (x, y, z). All coordinates are normalised to [0, 1], so one
 encoding (and, with --share-pe, one MLP) serves both.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,10 +23,10 @@ def sine_encoding(pos: torch.Tensor, num_feats: int, temperature: float = 10000.
     if num_feats % 2:
         raise ValueError("num_feats must be even")
     i = torch.arange(num_feats // 2, dtype=torch.float32, device=pos.device)
-    freqs = temperature ** (2 * i / num_feats)                       # (F/2,)
-    angles = pos.float().unsqueeze(-1) * (2 * math.pi) / freqs       # (..., D, F/2)
-    enc = torch.stack((angles.sin(), angles.cos()), dim=-1)          # (..., D, F/2, 2)
-    return enc.flatten(-3)                                           # (..., D * F)
+    freqs = temperature ** (2 * i / num_feats)  # (F/2,)
+    angles = pos.float().unsqueeze(-1) * (2 * math.pi) / freqs  # (..., D, F/2)
+    enc = torch.stack((angles.sin(), angles.cos()), dim=-1)  # (..., D, F/2, 2)
+    return enc.flatten(-3)  # (..., D * F)
 
 
 class PositionMLP(nn.Module):

@@ -7,6 +7,7 @@ small  a useful detector on CPU in minutes: the prototype of DESIGN.md (6 layers
 full   sized for one GPU: 64x64 grid over +-32 m (1024 BEV tokens), d=256, 100 queries,
        batch 32, bf16 autocast on CUDA.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
@@ -37,34 +38,39 @@ class Settings:
     queries: int = 30
     share_pe: bool = False
     aux: bool = True
-    dropout: float = 0.1           # PETR's decoder: attention weights, sub-layer outputs, FFN
+    dropout: float = 0.1  # PETR's decoder: attention weights, sub-layer outputs, FFN
     # optimisation
-    batch: int = 8                 # samples per process (mmcv's samples_per_gpu)
+    batch: int = 8  # samples per process (mmcv's samples_per_gpu)
     epochs: int = 8
     lr: float = 1e-3
     weight_decay: float = 0.01
-    stem_lr_mult: float = 0.1      # the conv stem trains at lr x this (PETR's backbone: 0.1)
+    stem_lr_mult: float = 0.1  # the conv stem trains at lr x this (PETR's backbone: 0.1)
     warmup_iters: int = 100
     warmup_ratio: float = 1.0 / 3
-    schedule: str = "step"         # step | cosine | cyclic
+    schedule: str = "step"  # step | cosine | cyclic
     steps: tuple[int, ...] = (6,)  # epochs at which the step policy multiplies lr by gamma
     gamma: float = 0.1
     min_lr_ratio: float = 1e-3
-    target_ratio: float = 10.0     # cyclic: peak lr = lr x this
-    step_ratio_up: float = 0.4     # cyclic: fraction of the run the lr climbs
-    clip: float = 35.0             # max grad norm; 0 turns clipping (and the grad_norm key) off
+    target_ratio: float = 10.0  # cyclic: peak lr = lr x this
+    step_ratio_up: float = 0.4  # cyclic: fraction of the run the lr climbs
+    clip: float = 35.0  # max grad norm; 0 turns clipping (and the grad_norm key) off
     # bookkeeping
-    interval: int = 50             # log interval in iterations
-    eval_interval: int = 2         # evaluate every K epochs (and always after the last)
+    interval: int = 50  # log interval in iterations
+    eval_interval: int = 2  # evaluate every K epochs (and always after the last)
     checkpoint_interval: int = 1
-    threads: int = 1               # torch threads on CPU (0: torch's default). One thread: a second
-                                   # barely helps, and on a busy machine OpenMP spinning makes two 4x slower
-    device: str = "auto"           # auto | cpu | cuda
+    threads: int = 1  # torch threads on CPU (0: torch's default). One thread: a second
+    # barely helps, and on a busy machine OpenMP spinning makes two 4x slower
+    device: str = "auto"  # auto | cpu | cuda
 
     def scene(self) -> SceneConfig:
-        return SceneConfig(grid=self.grid, extent=self.extent, num_classes=self.num_classes,
-                           min_objects=self.min_objects, max_objects=self.max_objects,
-                           difficulty=self.difficulty)
+        return SceneConfig(
+            grid=self.grid,
+            extent=self.extent,
+            num_classes=self.num_classes,
+            min_objects=self.min_objects,
+            max_objects=self.max_objects,
+            difficulty=self.difficulty,
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -90,15 +96,49 @@ PRESETS: dict[str, Settings] = {
     # from-scratch stem delayed the take-off. lr 1e-3 is bevdetr's healthy lr (bevdetr/recipe.py); when
     # the model takes off varies with the seed (docs/experiments.md, "tiny").
     "tiny": Settings(
-        preset="tiny", grid=16, num_classes=4, min_objects=2, max_objects=8, train_samples=800, val_samples=512,
-        d_model=64, nhead=4, dim_ff=128, layers=3, queries=30, batch=8, epochs=12, lr=1e-3,
-        warmup_iters=100, steps=(), interval=20, eval_interval=6, stem_lr_mult=1.0,
+        preset="tiny",
+        grid=16,
+        num_classes=4,
+        min_objects=2,
+        max_objects=8,
+        train_samples=800,
+        val_samples=512,
+        d_model=64,
+        nhead=4,
+        dim_ff=128,
+        layers=3,
+        queries=30,
+        batch=8,
+        epochs=12,
+        lr=1e-3,
+        warmup_iters=100,
+        steps=(),
+        interval=20,
+        eval_interval=6,
+        stem_lr_mult=1.0,
     ),
     "small": Settings(preset="small"),
     "full": Settings(
-        preset="full", grid=64, extent=32.0, num_classes=5, min_objects=6, max_objects=24,
-        train_samples=16000, val_samples=1000, d_model=256, nhead=8, dim_ff=512, layers=6, queries=100,
-        batch=32, epochs=24, lr=5e-4, warmup_iters=500, schedule="cosine", steps=(), eval_interval=4,
+        preset="full",
+        grid=64,
+        extent=32.0,
+        num_classes=5,
+        min_objects=6,
+        max_objects=24,
+        train_samples=16000,
+        val_samples=1000,
+        d_model=256,
+        nhead=8,
+        dim_ff=512,
+        layers=6,
+        queries=100,
+        batch=32,
+        epochs=24,
+        lr=5e-4,
+        warmup_iters=500,
+        schedule="cosine",
+        steps=(),
+        eval_interval=4,
     ),
 }
 

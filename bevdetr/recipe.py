@@ -10,6 +10,7 @@ bevdetr's healthy lr is measured, not borrowed from PETR: the seeded lr sweep be
 HEALTHY_LR is the lower of the two lrs that learned best; the study's pair (2e-4 vs 1e-3, a ratio
 of 5) is 1e-3 vs 5e-3 here.
 """
+
 from __future__ import annotations
 
 # the peak AdamW lr at total batch 8 at which bevdetr learned best (tiny preset, see above)
@@ -22,5 +23,4 @@ HEALTHY_RANGE = (1e-3, 2e-3)
 
 def recipe_record() -> dict:
     """What the log's `Config:` dump holds as `bevdetr_recipe`."""
-    return dict(lr=HEALTHY_LR, total_batch=HEALTHY_BATCH, optimizer="AdamW",
-                healthy_lr_range=list(HEALTHY_RANGE))
+    return dict(lr=HEALTHY_LR, total_batch=HEALTHY_BATCH, optimizer="AdamW", healthy_lr_range=list(HEALTHY_RANGE))

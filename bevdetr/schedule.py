@@ -9,12 +9,13 @@ warmup_ratio * lr and reaches lr at warmup_iters.
 annealing) from lr to lr * target_ratio over the first step_ratio_up of the run, then anneals
 down to lr * 1e-4 — the schedule that raises the lr after a model has taken off.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-CYCLIC_END_RATIO = 1e-4            # mmcv's default target_ratio[1]: where the cycle ends
+CYCLIC_END_RATIO = 1e-4  # mmcv's default target_ratio[1]: where the cycle ends
 
 
 def _annealing_cos(start: float, end: float, factor: float) -> float:
@@ -25,15 +26,15 @@ def _annealing_cos(start: float, end: float, factor: float) -> float:
 @dataclass(frozen=True)
 class Schedule:
     base_lr: float
-    policy: str = "step"            # step | cosine | cyclic
+    policy: str = "step"  # step | cosine | cyclic
     max_iters: int = 1
-    steps: tuple[int, ...] = ()     # epochs (step policy)
+    steps: tuple[int, ...] = ()  # epochs (step policy)
     gamma: float = 0.1
-    min_lr_ratio: float = 1e-3      # cosine
+    min_lr_ratio: float = 1e-3  # cosine
     warmup_iters: int = 0
     warmup_ratio: float = 1.0 / 3
-    target_ratio: float = 10.0      # cyclic: the peak is base_lr x this (mmcv target_ratio[0])
-    step_ratio_up: float = 0.4      # cyclic: the fraction of the run spent climbing
+    target_ratio: float = 10.0  # cyclic: the peak is base_lr x this (mmcv target_ratio[0])
+    step_ratio_up: float = 0.4  # cyclic: the fraction of the run spent climbing
 
     def regular_lr(self, it: int, epoch: int) -> float:
         """lr without warmup at global iteration `it` (0-based) in 0-based `epoch`."""
@@ -67,8 +68,12 @@ class Schedule:
         if self.policy == "step":
             cfg.update(step=list(self.steps), gamma=self.gamma)
         elif self.policy == "cyclic":
-            cfg.update(by_epoch=False, target_ratio=(self.target_ratio, CYCLIC_END_RATIO), cyclic_times=1,
-                       step_ratio_up=self.step_ratio_up)
+            cfg.update(
+                by_epoch=False,
+                target_ratio=(self.target_ratio, CYCLIC_END_RATIO),
+                cyclic_times=1,
+                step_ratio_up=self.step_ratio_up,
+            )
         else:
             cfg.update(min_lr_ratio=self.min_lr_ratio, by_epoch=False)
         return cfg

@@ -12,6 +12,7 @@ leaves `sweep.done` and is skipped next time; a run that was interrupted continu
 from its last epoch checkpoint (`--resume`). Runs shared by several experiments (the
 preset itself is the "on"/"1e-3"/"batch 8" side of several of them) train once.
 """
+
 from __future__ import annotations
 
 import glob
@@ -33,8 +34,8 @@ TOOK_OFF = 0.05  # a run whose mAP reached this took off (docs/experiments.md, t
 @dataclass(frozen=True)
 class Experiment:
     name: str
-    question: str                       # what the brief observed / asked
-    runs: tuple[tuple[str, str], ...]   # (label, run name)
+    question: str  # what the brief observed / asked
+    runs: tuple[tuple[str, str], ...]  # (label, run name)
     seeds: int = 3
 
 
@@ -60,7 +61,7 @@ RUNS: dict[str, dict] = {
     "layers-6": {"layers": 6},
     "layers-6-aux-off": {"layers": 6, "aux": False},
     # batch 20 at equal samples (same epochs: 2.5x fewer steps), the same lr: the study's comparison
-    "batch-20": {"batch": 20, "interval": 20},     # 40 iterations an epoch; a row averages 400 samples, as base's
+    "batch-20": {"batch": 20, "interval": 20},  # 40 iterations an epoch; a row averages 400 samples, as base's
     "pe-shared": {"share_pe": True},
     # the tiny preset as the suite trains it (1,200 iterations) on two torch threads: with `base` at one
     # thread (its evaluation at iteration 1,200 is the preset's end) the spread test_tiny_learns must clear
@@ -73,21 +74,49 @@ RUNS: dict[str, dict] = {
 # (fixtures/runs/seeds) settled what needs no rerun: a constant 5x lr never takes off, and the lr
 # arms that set the recipe; fewer arms, run longer.
 EXPERIMENTS: tuple[Experiment, ...] = (
-    Experiment("lr", "lr 1e-3 vs 2e-4: at 1e-3 the loss falls then rises, 2e-4 fixes it "
-               "(here: the lr rising to 5x the healthy 1e-3 after take-off, against staying at 1e-3)",
-               (("1e-3", "base"), ("cyclic 1e-3 -> 5e-3", "cyclic-5x")), seeds=4),
-    Experiment("step", "a step 2e-4 -> 2e-5 gives a sharp loss drop that is not model improvement",
-               (("constant", "base"), ("x0.1 at epoch 18", "step-18")), seeds=4),
-    Experiment("pe", "position MLP shared by BEV keys and queries vs separate: separate was better",
-               (("separate", "base"), ("shared", "pe-shared")), seeds=4),
-    Experiment("spread", "the tiny preset at 1,200 iterations over seeds and torch threads (the suite's test)",
-               (("1 thread", "base"), ("2 threads", "tiny-threads-2")), seeds=3),
-    Experiment("layers", "2 vs 6 decoder layers: little difference (here at the healthy lr)",
-               (("2", "layers-2"), ("3", "base"), ("6", "layers-6")), seeds=4),
-    Experiment("aux", "aux decoder losses on vs off at 6 layers: without them the run oscillates "
-               "and may not converge", (("on", "layers-6"), ("off", "layers-6-aux-off")), seeds=4),
-    Experiment("batch", "batch 8 vs 20: the larger batch falls a bit faster per epoch and is smoother",
-               (("8", "base"), ("20", "batch-20")), seeds=4),
+    Experiment(
+        "lr",
+        "lr 1e-3 vs 2e-4: at 1e-3 the loss falls then rises, 2e-4 fixes it "
+        "(here: the lr rising to 5x the healthy 1e-3 after take-off, against staying at 1e-3)",
+        (("1e-3", "base"), ("cyclic 1e-3 -> 5e-3", "cyclic-5x")),
+        seeds=4,
+    ),
+    Experiment(
+        "step",
+        "a step 2e-4 -> 2e-5 gives a sharp loss drop that is not model improvement",
+        (("constant", "base"), ("x0.1 at epoch 18", "step-18")),
+        seeds=4,
+    ),
+    Experiment(
+        "pe",
+        "position MLP shared by BEV keys and queries vs separate: separate was better",
+        (("separate", "base"), ("shared", "pe-shared")),
+        seeds=4,
+    ),
+    Experiment(
+        "spread",
+        "the tiny preset at 1,200 iterations over seeds and torch threads (the suite's test)",
+        (("1 thread", "base"), ("2 threads", "tiny-threads-2")),
+        seeds=3,
+    ),
+    Experiment(
+        "layers",
+        "2 vs 6 decoder layers: little difference (here at the healthy lr)",
+        (("2", "layers-2"), ("3", "base"), ("6", "layers-6")),
+        seeds=4,
+    ),
+    Experiment(
+        "aux",
+        "aux decoder losses on vs off at 6 layers: without them the run oscillates and may not converge",
+        (("on", "layers-6"), ("off", "layers-6-aux-off")),
+        seeds=4,
+    ),
+    Experiment(
+        "batch",
+        "batch 8 vs 20: the larger batch falls a bit faster per epoch and is smoother",
+        (("8", "base"), ("20", "batch-20")),
+        seeds=4,
+    ),
 )
 # every arm's first MIN_SEEDS seeds come before any arm's further seeds
 MIN_SEEDS = 3
@@ -121,10 +150,10 @@ def select(only: list[str] | None, seeds: int | None = None) -> tuple[list[Exper
             counts[run] = max(counts.get(run, 0), seeds or e.seeds)
     first = seeds or MIN_SEEDS
     pairs: list[tuple[str, int]] = []
-    for e in chosen:                          # pass 1: experiment by experiment, seeds below MIN_SEEDS
+    for e in chosen:  # pass 1: experiment by experiment, seeds below MIN_SEEDS
         for seed in range(min(first, max(counts.values(), default=0))):
             pairs += [(run, seed) for _, run in e.runs if seed < counts[run] and (run, seed) not in pairs]
-    for seed in range(first, max(counts.values(), default=0)):   # pass 2: the further seeds, in rounds
+    for seed in range(first, max(counts.values(), default=0)):  # pass 2: the further seeds, in rounds
         pairs += [(run, seed) for run, n in counts.items() if seed < n and (run, seed) not in pairs]
     return chosen, pairs
 
@@ -154,8 +183,10 @@ def main(argv: list[str]) -> int:
     resume_from = latest_checkpoint(run_dir) if "--resume" in argv[3:] else None
     result = train(settings, run_dir, resume_from=resume_from, progress=False)
     print(f"log: {result.log_path}")
-    print(f"trained {result.iters_trained} iterations: {result.train_seconds:.1f} s in train steps, "
-          f"{result.samples_per_s:.1f} samples/s")
+    print(
+        f"trained {result.iters_trained} iterations: {result.train_seconds:.1f} s in train steps, "
+        f"{result.samples_per_s:.1f} samples/s"
+    )
     return 0
 
 
@@ -229,14 +260,23 @@ def _finish(r: Running, code: int, late: bool) -> tuple[str, float]:
     job = r.job
     if code == 0:
         with open(os.path.join(job.run_dir, DONE_FILE), "w") as f:
-            json.dump({"run": job.name, "preset": job.preset, "seed": job.seed,
-                       "overrides": job.overrides, "wall_s": round(wall, 1)}, f)
+            json.dump(
+                {
+                    "run": job.name,
+                    "preset": job.preset,
+                    "seed": job.seed,
+                    "overrides": job.overrides,
+                    "wall_s": round(wall, 1),
+                },
+                f,
+            )
         return "done", wall
     return ("stopped" if late else "failed"), wall
 
 
-def _progress_line(running: list[Running], status: dict[str, str], shape: dict[str, tuple[int, int]],
-                   all_iters: int, total: int) -> str:
+def _progress_line(
+    running: list[Running], status: dict[str, str], shape: dict[str, tuple[int, int]], all_iters: int, total: int
+) -> str:
     """The terminal's one line: a bar of the iterations done over all jobs, and where each
     running job is."""
     parts = []
@@ -251,8 +291,14 @@ def _progress_line(running: list[Running], status: dict[str, str], shape: dict[s
     return f"\r{bar} {frac:4.0%} [{len(status)}/{total} runs] " + " | ".join(parts) + "\033[K"
 
 
-def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None = None,
-             deadline: float | None = None, on_finish=None) -> dict[str, str]:
+def run_jobs(
+    jobs: list[Job],
+    parallel: int = 2,
+    stream=None,
+    tty: bool | None = None,
+    deadline: float | None = None,
+    on_finish=None,
+) -> dict[str, str]:
     """Train every job not yet done, `parallel` at a time; {name: done|skipped|failed|stopped}.
 
     A finished job leaves DONE_FILE in its dir and is skipped next time; an interrupted one
@@ -311,8 +357,16 @@ def run_jobs(jobs: list[Job], parallel: int = 2, stream=None, tty: bool | None =
     return status
 
 
-def sweep(work_dir: str, preset: str = "tiny", only: list[str] | None = None, jobs: int = 2,
-          seeds: int | None = None, common: dict | None = None, stream=None, tty: bool | None = None) -> dict:
+def sweep(
+    work_dir: str,
+    preset: str = "tiny",
+    only: list[str] | None = None,
+    jobs: int = 2,
+    seeds: int | None = None,
+    common: dict | None = None,
+    stream=None,
+    tty: bool | None = None,
+) -> dict:
     """Train every selected (run, seed) not yet done; return {run dir name: done|skipped|failed}.
 
     common: overrides applied to every run after COMMON and before the run's own (e.g. epochs).
@@ -320,11 +374,21 @@ def sweep(work_dir: str, preset: str = "tiny", only: list[str] | None = None, jo
     stream = stream or sys.stderr
     _, pairs = select(only, seeds)
     os.makedirs(work_dir, exist_ok=True)
-    todo = [Job(run_dir_name(run, seed), os.path.join(work_dir, run_dir_name(run, seed)), preset,
-                {**COMMON, **(common or {}), **RUNS[run]}, seed) for run, seed in pairs]
+    todo = [
+        Job(
+            run_dir_name(run, seed),
+            os.path.join(work_dir, run_dir_name(run, seed)),
+            preset,
+            {**COMMON, **(common or {}), **RUNS[run]},
+            seed,
+        )
+        for run, seed in pairs
+    ]
     done = sum(is_done(j.run_dir) for j in todo)
-    stream.write(f"sweep: {len(todo)} runs ({preset} preset), {done} already done, "
-                 f"{len(todo) - done} to train, {jobs} at a time -> {work_dir}\n")
+    stream.write(
+        f"sweep: {len(todo)} runs ({preset} preset), {done} already done, "
+        f"{len(todo) - done} to train, {jobs} at a time -> {work_dir}\n"
+    )
     return run_jobs(todo, jobs, stream, tty)
 
 

@@ -7,6 +7,7 @@ epochs (EvalHook) and its `Epoch(val)` record. Under `torchrun` it is data-paral
 on CPU, nccl on CUDA): every rank takes its share of each global batch, rank 0 alone writes
 logs and checkpoints and evaluates.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,8 @@ class TrainResult:
     world_size: int
     device: str
     epochs_done: int
-    iters_done: int             # the run's iterations so far, resumed ones included
-    iters_trained: int          # iterations this call trained
+    iters_done: int  # the run's iterations so far, resumed ones included
+    iters_trained: int  # iterations this call trained
     train_seconds: float
     samples_per_s: float
     metrics: dict = field(default_factory=dict)
@@ -71,9 +72,15 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
 
 def build_model(settings: Settings) -> BEVDETR:
     return BEVDETR(
-        num_classes=settings.num_classes, d_model=settings.d_model, nhead=settings.nhead, dim_ff=settings.dim_ff,
-        num_layers=settings.layers, num_queries=settings.queries, extent=settings.extent,
-        share_pe=settings.share_pe, dropout=settings.dropout,
+        num_classes=settings.num_classes,
+        d_model=settings.d_model,
+        nhead=settings.nhead,
+        dim_ff=settings.dim_ff,
+        num_layers=settings.layers,
+        num_queries=settings.queries,
+        extent=settings.extent,
+        share_pe=settings.share_pe,
+        dropout=settings.dropout,
     )
 
 
@@ -104,13 +111,26 @@ def max_memory_mb(device: torch.device, world: int) -> int:
 
 
 HOOKS = {
-    "before_run": [("VERY_HIGH", "StepLrUpdaterHook"), ("NORMAL", "CheckpointHook"), ("LOW", "EvalHook"),
-                   ("VERY_LOW", "TextLoggerHook")],
-    "before_train_epoch": [("VERY_HIGH", "StepLrUpdaterHook"), ("LOW", "IterTimerHook"), ("LOW", "EvalHook"),
-                           ("VERY_LOW", "TextLoggerHook")],
+    "before_run": [
+        ("VERY_HIGH", "StepLrUpdaterHook"),
+        ("NORMAL", "CheckpointHook"),
+        ("LOW", "EvalHook"),
+        ("VERY_LOW", "TextLoggerHook"),
+    ],
+    "before_train_epoch": [
+        ("VERY_HIGH", "StepLrUpdaterHook"),
+        ("LOW", "IterTimerHook"),
+        ("LOW", "EvalHook"),
+        ("VERY_LOW", "TextLoggerHook"),
+    ],
     "before_train_iter": [("VERY_HIGH", "StepLrUpdaterHook"), ("LOW", "IterTimerHook"), ("LOW", "EvalHook")],
-    "after_train_iter": [("ABOVE_NORMAL", "OptimizerHook"), ("NORMAL", "CheckpointHook"), ("LOW", "IterTimerHook"),
-                         ("LOW", "EvalHook"), ("VERY_LOW", "TextLoggerHook")],
+    "after_train_iter": [
+        ("ABOVE_NORMAL", "OptimizerHook"),
+        ("NORMAL", "CheckpointHook"),
+        ("LOW", "IterTimerHook"),
+        ("LOW", "EvalHook"),
+        ("VERY_LOW", "TextLoggerHook"),
+    ],
     "after_train_epoch": [("NORMAL", "CheckpointHook"), ("LOW", "EvalHook"), ("VERY_LOW", "TextLoggerHook")],
     "before_val_epoch": [("LOW", "IterTimerHook"), ("VERY_LOW", "TextLoggerHook")],
     "before_val_iter": [("LOW", "IterTimerHook")],
@@ -121,8 +141,9 @@ HOOKS = {
 
 
 def hooks_for(settings: Settings, world: int) -> dict:
-    lr_hook = {"step": "StepLrUpdaterHook", "cosine": "CosineAnnealingLrUpdaterHook",
-               "cyclic": "CyclicLrUpdaterHook"}[settings.schedule]
+    lr_hook = {"step": "StepLrUpdaterHook", "cosine": "CosineAnnealingLrUpdaterHook", "cyclic": "CyclicLrUpdaterHook"}[
+        settings.schedule
+    ]
     eval_hook = "DistEvalHook" if world > 1 else "EvalHook"
     table = {}
     for stage, hooks in HOOKS.items():
@@ -161,8 +182,9 @@ def run_evaluation(model, val_set, settings, device, logger, global_iter, epoch,
 
 
 # -- the run --------------------------------------------------------------------------------
-def train(settings: Settings, work_dir: str, resume_from: str | None = None,
-          progress: bool | None = None) -> TrainResult:
+def train(
+    settings: Settings, work_dir: str, resume_from: str | None = None, progress: bool | None = None
+) -> TrainResult:
     """Train with `settings`, writing `<ts>.log`, `<ts>.log.json` and checkpoints into work_dir.
 
     resume_from: a checkpoint to continue from (its epoch and iteration, model and optimizer).
@@ -195,8 +217,12 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
 
     model = build_model(settings).to(device)
     criterion = SetCriterion(settings.num_classes, aux=settings.aux)
-    optimizer = torch.optim.AdamW(model.param_groups(settings.lr, settings.weight_decay, settings.stem_lr_mult),
-                                  lr=settings.lr, weight_decay=settings.weight_decay, foreach=True)
+    optimizer = torch.optim.AdamW(
+        model.param_groups(settings.lr, settings.weight_decay, settings.stem_lr_mult),
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+        foreach=True,
+    )
     start_epoch, global_iter, ckpt = 0, 0, None
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from, device)
@@ -213,8 +239,9 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
 
     timestamp = new_timestamp(work_dir) if rank == 0 else ""
     exp_name = f"bevdetr_{settings.preset}.py"
-    logger = MMCVLogger(work_dir, timestamp, rank, settings.interval, max_iters, iters_per_epoch, exp_name,
-                        start_iter=global_iter)
+    logger = MMCVLogger(
+        work_dir, timestamp, rank, settings.interval, max_iters, iters_per_epoch, exp_name, start_iter=global_iter
+    )
     config_text = pretty_config(mmdet_config(settings, work_dir, world, device.type, iters_per_epoch, resume_from))
     env_info = environment_info(device.type) if rank == 0 else ""
     log = logger.text.info
@@ -232,8 +259,9 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
     if ckpt is not None and ckpt["meta"].get("eval_due") is True and not os.path.exists(evaluated_marker(resume_from)):
         # killed during the evaluation that follows this checkpoint: do it now, as the run would have
         last_lr = schedule.lr(global_iter - 1, start_epoch - 1)
-        metrics = run_evaluation(model, val_set, settings, device, logger, global_iter, start_epoch, last_lr, rank,
-                                 resume_from)
+        metrics = run_evaluation(
+            model, val_set, settings, device, logger, global_iter, start_epoch, last_lr, rank, resume_from
+        )
     memory = (lambda: max_memory_mb(device, world)) if device.type == "cuda" else None
     net.train()
     for epoch in range(start_epoch, settings.epochs):
@@ -242,25 +270,52 @@ def _train(settings, work_dir, resume_from, progress, device, rank, world) -> Tr
         torch.manual_seed(settings.seed * 1_000_003 + epoch)
         batches = rank_batches(epoch_order(len(train_set), settings.seed, epoch), settings.batch, rank, world)
         done = train_one_epoch(
-            net, criterion, optimizer, train_set, batches, schedule, epoch, global_iter, settings.clip, device,
-            logger, recorder, memory,
-            on_iteration=lambda it, loss, e=epoch: bar.update(it, f"epoch {e + 1}/{settings.epochs} loss {loss:.3f}"))
+            net,
+            criterion,
+            optimizer,
+            train_set,
+            batches,
+            schedule,
+            epoch,
+            global_iter,
+            settings.clip,
+            device,
+            logger,
+            recorder,
+            memory,
+            on_iteration=lambda it, loss, e=epoch: bar.update(it, f"epoch {e + 1}/{settings.epochs} loss {loss:.3f}"),
+        )
         global_iter, lr = done.global_iter, done.lr
         train_seconds += done.seconds
         trained_iters += done.iterations
-        metrics = end_of_epoch(model, optimizer, val_set, settings, device, logger, work_dir, epoch + 1,
-                               global_iter, lr, rank, world) or metrics
+        metrics = (
+            end_of_epoch(
+                model, optimizer, val_set, settings, device, logger, work_dir, epoch + 1, global_iter, lr, rank, world
+            )
+            or metrics
+        )
     bar.close()
     logger.close()
     recorder.remove()
     samples = trained_iters * settings.batch * world
-    return TrainResult(work_dir, logger.log_path, logger.json_path, world, device.type, settings.epochs,
-                       global_iter, trained_iters, train_seconds, samples / train_seconds if train_seconds else 0.0,
-                       metrics)
+    return TrainResult(
+        work_dir,
+        logger.log_path,
+        logger.json_path,
+        world,
+        device.type,
+        settings.epochs,
+        global_iter,
+        trained_iters,
+        train_seconds,
+        samples / train_seconds if train_seconds else 0.0,
+        metrics,
+    )
 
 
-def end_of_epoch(model, optimizer, val_set, settings, device, logger, work_dir, done, global_iter, lr, rank,
-                 world) -> dict:
+def end_of_epoch(
+    model, optimizer, val_set, settings, device, logger, work_dir, done, global_iter, lr, rank, world
+) -> dict:
     """CheckpointHook then EvalHook after epoch `done` (1-based); the metrics when it evaluated."""
     eval_due = done % settings.eval_interval == 0 or done == settings.epochs
     checkpoint, metrics = None, {}

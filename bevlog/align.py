@@ -4,6 +4,7 @@ Runs with different batch sizes, logging intervals and resume histories are only
 comparable on a shared axis; raw iterations mislead as soon as batches differ. Every
 function here returns x values for rows of a Run frame and never drops a row.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -98,8 +99,9 @@ def frame_x(run, frame, align: str, overrides: dict[str, int] | None = None):
 def without_epochs(runs) -> list[str]:
     """Names of the runs that have train rows but no fractional epoch on any of them
     (iteration-based logs that never say how many iterations make an epoch)."""
-    return [run.name for run in runs
-            if len(run.train) and not np.isfinite(run.train["epoch_f"].to_numpy(dtype=float)).any()]
+    return [
+        run.name for run in runs if len(run.train) and not np.isfinite(run.train["epoch_f"].to_numpy(dtype=float)).any()
+    ]
 
 
 def step_to_x(run, steps, align: str, overrides: dict[str, int] | None = None):

@@ -7,6 +7,7 @@ batch/lr pair: at the same lr, 2.5× the batch is 2.5× fewer optimizer steps pe
 settings that differ are named after it (at most MAX_NAMED). The clause says "likely": it
 names what differs and which way it is expected to push, it does not prove the cause.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,9 @@ _BATCH_OR_LR = ("batch (total)", "lr", "iters/epoch")
 _CONFIG_BATCH_OR_LR = ("samples_per_gpu", "batch_size", "total_batch_size", "batch", "lr", "iters")
 
 
-def cause_clause(run_a, run_b, row_a, row_b, align: str, worse: bool | None,
-                 totals_differ: bool = False, replicated: bool = False) -> str:
+def cause_clause(
+    run_a, run_b, row_a, row_b, align: str, worse: bool | None, totals_differ: bool = False, replicated: bool = False
+) -> str:
     """'likely cause: same lr at 2.5× the batch = 2.5× fewer optimizer steps per epoch
     (40 vs 100)', or '' when the table shows no difference in settings.
 

@@ -12,6 +12,7 @@ killed by SIGPIPE), stdout that cannot be written (`> /dev/full`, `>&-`) is one 
 SIGTERM and SIGHUP unwind the command like Ctrl-C (temporary files of `-o` are removed,
 worker processes stopped) and then end it by that signal, as if it had not been caught.
 """
+
 from __future__ import annotations
 
 import errno
@@ -100,8 +101,9 @@ class LazyGroup(click.Group):
                 raise
             from parsers import exception_line
 
-            raise _Stop(EXIT_USAGE, f"internal error ({exception_line(exc)}); "
-                                    "BEVLOG_DEBUG=1 shows the traceback") from None
+            raise _Stop(
+                EXIT_USAGE, f"internal error ({exception_line(exc)}); BEVLOG_DEBUG=1 shows the traceback"
+            ) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         guard_std_streams()

@@ -6,6 +6,7 @@ Everything is computed on the aligned axis (bevlog.align) from all logged rows; 
 sparkline is resampled. The numbers themselves (a row, the checkpoints, a pair's verdict) are
 bevlog.comparestats.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,12 @@ from bevlog.groups import Group
 from bevlog.smooth import DEFAULT_WEIGHT, ema
 
 MAX_CHECKPOINT_COLUMNS = 5
-MISSING_AXIS = {"epochs": "epoch or iterations-per-epoch information", "iters": "iteration numbers",
-                "samples": "iteration numbers", "time": "timestamps"}
+MISSING_AXIS = {
+    "epochs": "epoch or iterations-per-epoch information",
+    "iters": "iteration numbers",
+    "samples": "iteration numbers",
+    "time": "timestamps",
+}
 HIGHER_IS_BETTER = ("map", "nds", "ap", "ar", "recall", "precision", "acc", "iou", "f1")
 LOWER_IS_BETTER = ("loss", "err", "mate", "mase", "maoe", "mave", "maae", "time", "memory")
 
@@ -99,8 +104,10 @@ def metric_curve(run, label: str, metric: str, align: str, weight: float, overri
         y = run.evals["value"].to_numpy(dtype=float)[rows]
     keep = np.isfinite(x)
     if source == "train" and len(x) and not keep.any():
-        raise AlignError(f"run {label}: its log gives no {MISSING_AXIS[align]}, so it cannot be aligned "
-                         f"by {align}; use --align iters")
+        raise AlignError(
+            f"run {label}: its log gives no {MISSING_AXIS[align]}, so it cannot be aligned "
+            f"by {align}; use --align iters"
+        )
     x, y = x[keep], y[keep]
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
@@ -115,12 +122,21 @@ def require_iterations(runs, labels, align: str) -> None:
         return
     for run, label in zip(runs, labels):
         if getattr(run.meta, "step_unit", "iteration") == "epoch":
-            raise AlignError(f"run {label}: its log has one row per epoch and no iterations, so it cannot be "
-                             f"aligned by {'iterations' if align == 'iters' else 'samples seen'}; use --align epochs")
+            raise AlignError(
+                f"run {label}: its log has one row per epoch and no iterations, so it cannot be "
+                f"aligned by {'iterations' if align == 'iters' else 'samples seen'}; use --align epochs"
+            )
 
 
-def compare_runs(runs, metric: str = "loss", align: str = "epochs", weight: float = DEFAULT_WEIGHT,
-                 overrides=None, labels=None, groups=None) -> Comparison:
+def compare_runs(
+    runs,
+    metric: str = "loss",
+    align: str = "epochs",
+    weight: float = DEFAULT_WEIGHT,
+    overrides=None,
+    labels=None,
+    groups=None,
+) -> Comparison:
     """Statistics of `metric` for every run on the `align` axis, and verdicts against the
     first run — or, when `groups` (bevlog.groups.find_groups) hold repeats, against the
     first group, with mean ± sd per group and paired differences."""
@@ -137,8 +153,11 @@ def compare_runs(runs, metric: str = "loss", align: str = "epochs", weight: floa
     x_lo, x_hi = x_range([c for c in curves if c is not None])
     rows = []
     for run, label, curve in zip(runs, labels, curves):
-        rows.append(run_stats(run, label, curve, align, shown, better_high, overrides,
-                              spark_range=(lo, hi), spark_x=(x_lo, x_hi)))
+        rows.append(
+            run_stats(
+                run, label, curve, align, shown, better_high, overrides, spark_range=(lo, hi), spark_x=(x_lo, x_hi)
+            )
+        )
     stats = pd.DataFrame(rows)
     comp = Comparison(column, align, weight, better_high, stats, checkpoints, shown, curves=curves)
     comp.groups = list(groups) if groups else _singletons(labels)
@@ -164,11 +183,15 @@ def axis_notes(runs, labels, align: str, overrides=None) -> list[str]:
     notes = iters_across_batches(runs, labels, overrides) if align == "iters" else []
     for run, label in zip(runs, labels):
         if align == "time" and run.meta.get("wall_s_estimated"):
-            notes.append(f"note: {label} has no timestamps; its wall time is summed from the logged "
-                         "per-iteration `time`, which leaves out evaluation and checkpointing")
+            notes.append(
+                f"note: {label} has no timestamps; its wall time is summed from the logged "
+                "per-iteration `time`, which leaves out evaluation and checkpointing"
+            )
         if align == "epochs" and run.meta.get("iters_per_epoch_estimated"):
-            notes.append(f"note: {label} does not log iterations per epoch; fractional epochs use an "
-                         f"estimate ({run.meta.get('iters_per_epoch')})")
+            notes.append(
+                f"note: {label} does not log iterations per epoch; fractional epochs use an "
+                f"estimate ({run.meta.get('iters_per_epoch')})"
+            )
     return notes
 
 
@@ -180,4 +203,3 @@ def _missing_metric_message(runs, metric: str) -> str:
             names.update(run.evals["metric"].unique().tolist())
     sample = ", ".join(sorted(names)[:12])
     return f"no run has a metric {metric!r}; some that exist: {sample}"
-

@@ -7,6 +7,7 @@
   lacks) or different weights have totals on different scales: a higher total says nothing
   about which learned better. A shared term (`-m loss_cls`) or an evaluation metric does.
 """
+
 from __future__ import annotations
 
 from bevlog.align import total_batch
@@ -27,12 +28,16 @@ def iters_across_batches(runs, labels, overrides=None) -> list[str]:
         listed = ", ".join(f"{lab} {b}" for lab, b in zip(labels, batches) if b)
         big = labels[batches.index(max(known))]
         small = labels[batches.index(min(known))]
-        return [f"warning: --align iters compares runs of different total batch ({listed}): an iteration "
-                f"of {big} is {max(known) / min(known):.3g}× the samples of one of {small}; "
-                "--align samples or epochs compares equal data"]
+        return [
+            f"warning: --align iters compares runs of different total batch ({listed}): an iteration "
+            f"of {big} is {max(known) / min(known):.3g}× the samples of one of {small}; "
+            "--align samples or epochs compares equal data"
+        ]
     if unknown and known:
-        return [f"warning: --align iters: the total batch of {', '.join(unknown)} is unknown, so equal "
-                "iterations may not be equal data (pass --batch RUN=N and use --align samples)"]
+        return [
+            f"warning: --align iters: the total batch of {', '.join(unknown)} is unknown, so equal "
+            "iterations may not be equal data (pass --batch RUN=N and use --align samples)"
+        ]
     return []
 
 
@@ -46,8 +51,11 @@ def loss_terms(run) -> set[str]:
     excluded, and the `_unscaled` copies, which are no terms of it), counting only columns that
     hold a value."""
     train = run.train
-    return {c for c in train.columns
-            if "loss" in c.lower() and c != TOTAL_LOSS and not c.endswith(UNSCALED) and train[c].notna().any()}
+    return {
+        c
+        for c in train.columns
+        if "loss" in c.lower() and c != TOTAL_LOSS and not c.endswith(UNSCALED) and train[c].notna().any()
+    }
 
 
 def totals_differ(runs, curves, column: str) -> bool:
@@ -77,12 +85,16 @@ def metric_notes(runs, labels, curves, column: str) -> list[str]:
                 listed = ", ".join(only[:MAX_LISTED]) + (f" … ({len(only)})" if len(only) > MAX_LISTED else "")
                 extra.append(f"only {lab}: {listed}")
         hint = f" (-m {sorted(shared, key=_term_rank)[0]})" if shared else ""
-        notes.append(f"warning: the total losses sum different terms ({counts} terms; {'; '.join(extra)}), "
-                     f"so their levels are not comparable: compare a shared term{hint} or an evaluation metric")
+        notes.append(
+            f"warning: the total losses sum different terms ({counts} terms; {'; '.join(extra)}), "
+            f"so their levels are not comparable: compare a shared term{hint} or an evaluation metric"
+        )
     weights = _loss_weight_differences(runs=[r for r, _ in present], labels=[lab for _, lab in present])
     if weights:
-        notes.append(f"warning: the loss weights differ ({weights}), so the totals are on different "
-                     "scales: compare a term or an evaluation metric")
+        notes.append(
+            f"warning: the loss weights differ ({weights}), so the totals are on different "
+            "scales: compare a term or an evaluation metric"
+        )
     return notes
 
 
@@ -95,8 +107,11 @@ def _loss_weight_differences(runs, labels) -> str:
     diff = config_diff(runs, labels)
 
     # a weight only one model has belongs to a term only it has: the terms note says that
-    rows = [r for r in diff.rows if r.kind == "config" and r.key.endswith("loss_weight")
-            and all(v is not MISSING_VALUE for v in r.values)]
+    rows = [
+        r
+        for r in diff.rows
+        if r.kind == "config" and r.key.endswith("loss_weight") and all(v is not MISSING_VALUE for v in r.values)
+    ]
     if not rows:
         return ""
     shown = [f"{r.key}: " + " vs ".join(short(v, 12) for v in r.values) for r in rows[:MAX_LISTED]]

@@ -7,6 +7,7 @@ into groups of seeded runs. Noise is the residual spread around a centred rollin
 given × √(total batch × logging interval): a row is a mean over batch × interval samples, so that
 product makes runs of different batch comparable.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,10 +70,16 @@ def run_stats(run, label, curve, align, checkpoints, better_high, overrides, spa
     lr = _base_lr(run)
     interval = log_interval(run)
     row = {
-        "run": label, "batch": batch, "lr": lr,
+        "run": label,
+        "batch": batch,
+        "lr": lr,
         "lr_per_sample": lr / batch if lr and batch else None,
-        "interval": interval, "iters_per_epoch": iters_per_epoch(run),
-        "rows": 0, "final": None, "best": None, "best_at": None,
+        "interval": interval,
+        "iters_per_epoch": iters_per_epoch(run),
+        "rows": 0,
+        "final": None,
+        "best": None,
+        "best_at": None,
     }
     for c in checkpoints:
         row[f"@{fmt_x(c, align)}"] = None
@@ -125,7 +132,7 @@ def last_slope(curve: Curve):
     window = xs >= start
     if window.sum() < 5:
         window = np.zeros(len(xs), bool)
-        window[-min(5, len(xs)):] = True
+        window[-min(5, len(xs)) :] = True
     if np.ptp(xs[window]) == 0:
         return None
     return float(np.polyfit(xs[window], ys[window], 1)[0])
@@ -237,15 +244,13 @@ def pair_verdict(comp: Comparison, a: int, b: int, runs=None) -> str:
     elif start == 0:
         text = f"{name_b} is {word} than {name_a} at every common {noun}"
     else:
-        text = (f"{name_b} is {word} than {name_a} at every common {noun} "
-                f"from {fmt_x(points[start], comp.align)} on")
+        text = f"{name_b} is {word} than {name_a} at every common {noun} from {fmt_x(points[start], comp.align)} on"
     va, vb = value_at(ca, points[-1]), value_at(cb, points[-1])
     rel = f", {100 * (vb - va) / abs(va):+.1f}%" if va else ""
     text += f" ({fmt_x(points[-1], comp.align)}: {fmt_value(vb)} vs {fmt_value(va)}{rel})"
     if runs is not None:
         worse = None if last == 0 else (last == 1) != comp.higher_is_better
-        cause = cause_clause(runs[a], runs[b], stats.iloc[a], stats.iloc[b], comp.align, worse,
-                             comp.totals_differ)
+        cause = cause_clause(runs[a], runs[b], stats.iloc[a], stats.iloc[b], comp.align, worse, comp.totals_differ)
         if cause:
             text += f"; {cause}"
     noise = noise_clause(stats.iloc[a], stats.iloc[b])
@@ -264,8 +269,10 @@ def noise_clause(ra, rb) -> str:
     if not _ok(na) or not _ok(nb) or na <= 0 or nb <= 0:
         return ""
     ratio = nb / na
-    text = (f"row-to-row noise: {rb['run']} {_g3(nb)} vs {ra['run']} {_g3(na)} "
-            f"({'about equal' if abs(math.log(ratio)) < math.log(1.1) else f'{ratio:.2g}×'})")
+    text = (
+        f"row-to-row noise: {rb['run']} {_g3(nb)} vs {ra['run']} {_g3(na)} "
+        f"({'about equal' if abs(math.log(ratio)) < math.log(1.1) else f'{ratio:.2g}×'})"
+    )
     if not all(_ok(v) for v in (ra["batch"], rb["batch"], ra["interval"], rb["interval"])):
         return text
     factor = (rb["batch"] * rb["interval"]) / (ra["batch"] * ra["interval"])
@@ -273,8 +280,11 @@ def noise_clause(ra, rb) -> str:
         return text + " at the same batch × logging interval"
     expected = 1 / math.sqrt(factor)
     agrees = abs(math.log(ratio / expected)) < math.log(1.25)
-    return (text + f"; {factor:.3g}× the samples per logged row alone would give {expected:.2g}×"
-            + (", as measured" if agrees else ""))
+    return (
+        text
+        + f"; {factor:.3g}× the samples per logged row alone would give {expected:.2g}×"
+        + (", as measured" if agrees else "")
+    )
 
 
 def _g3(v) -> str:

@@ -10,19 +10,35 @@ keys in the four layouts bevlog reads: mmcv 1.x (`optimizer.lr`, `lr_config.warm
 `key_for(param, meta)` answers with the key, None when the config does not hold the setting (a DETR
 `log.txt` carries no arguments: then nobody knows the key).
 """
+
 from __future__ import annotations
 
 from bevlog.findings import is_number
 
 # bevdetr's trainer reads these names from its `bevdetr = dict(...)` record
-BEVDETR_KEYS = {"lr": "lr", "warmup_iters": "warmup_iters", "grad_clip": "clip", "aux_loss": "aux",
-                "max_epochs": "epochs", "lr_steps": "steps", "num_decoder_layers": "layers", "batch": "batch"}
+BEVDETR_KEYS = {
+    "lr": "lr",
+    "warmup_iters": "warmup_iters",
+    "grad_clip": "clip",
+    "aux_loss": "aux",
+    "max_epochs": "epochs",
+    "lr_steps": "steps",
+    "num_decoder_layers": "layers",
+    "batch": "batch",
+}
 
 
 # facebookresearch/detr main.py's argument for each setting (its descendants keep the names);
 # `lr_drop` is StepLR's period, `batch_size` per GPU
-DETR_ARGS = {"lr": "--lr", "grad_clip": "--clip_max_norm", "max_epochs": "--epochs", "lr_steps": "--lr_drop",
-             "num_decoder_layers": "--dec_layers", "batch": "--batch_size", "weight_decay": "--weight_decay"}
+DETR_ARGS = {
+    "lr": "--lr",
+    "grad_clip": "--clip_max_norm",
+    "max_epochs": "--epochs",
+    "lr_steps": "--lr_drop",
+    "num_decoder_layers": "--dec_layers",
+    "batch": "--batch_size",
+    "weight_decay": "--weight_decay",
+}
 
 
 def layout(cfg) -> str:
@@ -33,8 +49,11 @@ def layout(cfg) -> str:
         return "unknown"
     if isinstance(cfg.get("bevdetr"), dict):
         return "bevdetr"
-    if _number(cfg.get("lr")) and _number(cfg.get("batch_size")) and not any(
-            isinstance(cfg.get(k), dict) for k in ("optimizer", "optim_wrapper", "model")):
+    if (
+        _number(cfg.get("lr"))
+        and _number(cfg.get("batch_size"))
+        and not any(isinstance(cfg.get(k), dict) for k in ("optimizer", "optim_wrapper", "model"))
+    ):
         return "detr-args"
     if isinstance(cfg.get("optim_wrapper"), dict) or isinstance(cfg.get("param_scheduler"), (dict, list, tuple)):
         return "mmengine"
@@ -178,8 +197,11 @@ def decay_period(meta) -> tuple[float, float, bool, str] | None:
     cfg = meta.config if isinstance(meta.config, dict) else {}
     k = main_index(cfg, ANNEALING)
     ps = schedulers(cfg)
-    if k is None or any("lr" in str(s.get("type", "")).lower() and "momentum" not in str(s.get("type", "")).lower()
-                        for s in ps[k + 1:] if isinstance(s, dict)):
+    if k is None or any(
+        "lr" in str(s.get("type", "")).lower() and "momentum" not in str(s.get("type", "")).lower()
+        for s in ps[k + 1 :]
+        if isinstance(s, dict)
+    ):
         return None
     s = ps[k]
     begin = s.get("begin", 0)

@@ -13,6 +13,7 @@ printer cleans (terminal) or escapes (HTML) them.
 A config is bounded before it sizes anything: at most MAX_DEPTH levels and MAX_KEYS
 keys per run are read (a deeper or larger config is cut, and the diff says so).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,7 @@ def is_seed_key(key: str) -> bool:
     these are repeats of one experiment (`seed`, `bevdetr.seed`, `data_seed`,
     `randomness.seed`, `randomness.diff_rank_seed`, `work_dir`)."""
     last = key.rsplit(".", 1)[-1].split("[", 1)[0].lower()
-    return (last == "seed" or last.endswith("_seed") or key.lower().startswith("randomness.")
-            or last == "work_dir")
+    return last == "seed" or last.endswith("_seed") or key.lower().startswith("randomness.") or last == "work_dir"
 
 
 @dataclass
@@ -89,14 +89,23 @@ class ConfigDiff:
     def to_dict(self) -> dict:
         """JSON shape: {"runs": [...], "rows": [{"key", "kind", "values": {run: value}}], …};
         a run that lacks the key is absent from its row's values."""
-        return json_safe({
-            "runs": self.labels,
-            "rows": [{"key": r.key, "kind": r.kind,
-                      "values": {lab: _json_value(v) for lab, v in zip(self.labels, r.values)
-                                 if v is not MISSING_VALUE}}
-                     for r in self.rows],
-            "without_config": self.without_config, "truncated": self.truncated,
-        })
+        return json_safe(
+            {
+                "runs": self.labels,
+                "rows": [
+                    {
+                        "key": r.key,
+                        "kind": r.kind,
+                        "values": {
+                            lab: _json_value(v) for lab, v in zip(self.labels, r.values) if v is not MISSING_VALUE
+                        },
+                    }
+                    for r in self.rows
+                ],
+                "without_config": self.without_config,
+                "truncated": self.truncated,
+            }
+        )
 
 
 def _json_value(value):
@@ -235,7 +244,7 @@ def short(value, width: int = SHORT) -> str:
     if len(s) <= width:
         return s
     head = (width - 1) * 2 // 3
-    return s[:head] + "…" + s[len(s) - (width - 1 - head):]
+    return s[:head] + "…" + s[len(s) - (width - 1 - head) :]
 
 
 def group_values(values) -> object:
@@ -265,8 +274,7 @@ def by_groups(diff: ConfigDiff, groups) -> ConfigDiff:
     """The diff with one column per group (bevlog.groups.Group): a group's cell is the value
     its runs share, or `Varies`. Rows that only differ in seeds and work dirs are left out
     (they are what makes a group); rows equal across the groups are dropped."""
-    out = ConfigDiff([g.name for g in groups], without_config=list(diff.without_config),
-                     truncated=list(diff.truncated))
+    out = ConfigDiff([g.name for g in groups], without_config=list(diff.without_config), truncated=list(diff.truncated))
     for row in diff.rows:
         if row.seed_only:
             continue

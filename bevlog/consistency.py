@@ -19,6 +19,7 @@ an absolute lr written into a config whose lr the log does not state (a logged p
 a backbone's); a grad clip "fixed" to a value looser than the run's own.
 The suite runs it over every bundled run; an empty list is the only passing answer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,11 @@ def contradictions(run, diagnosis) -> list[str]:
     out += _stops(findings)
     out += _absent_loss(run, findings)
     out += _plan_values(run, diagnosis.plan)
-    only_evaluated = any(f.rule == "log-integrity" and f.kind == "evaluation_only" for f in findings) and \
-        run.evals is not None and len(run.evals)
+    only_evaluated = (
+        any(f.rule == "log-integrity" and f.kind == "evaluation_only" for f in findings)
+        and run.evals is not None
+        and len(run.evals)
+    )
     if diagnosis.verdict == "healthy" and (run.train is None or not len(run.train)) and not only_evaluated:
         out.append("verdict healthy on a run with no train row")
     return out
@@ -89,11 +93,13 @@ def _warmup_ended(run, findings) -> list[str]:
         if not len(at):
             continue
         lr_end = sig.lr[at[0]]
-        later = sig.lr[at[0]:]
+        later = sig.lr[at[0] :]
         later = later[np.isfinite(later)]
         if np.isfinite(lr_end) and lr_end > 0 and len(later) and later.max() >= 1.1 * lr_end:
-            out.append(f"warmup says the warmup ended at step {int(end):,}, where the logged lr ({lr_end:.3g}) "
-                       f"goes on climbing to {later.max():.3g}")
+            out.append(
+                f"warmup says the warmup ended at step {int(end):,}, where the logged lr ({lr_end:.3g}) "
+                f"goes on climbing to {later.max():.3g}"
+            )
     return out
 
 
@@ -115,9 +121,11 @@ def _absent_loss(run, findings) -> list[str]:
     """A total loss the log never wrote is absent, not non-finite."""
     if signals(run).loss_logged:
         return []
-    return [f"{f.rule} says the loss went non-finite in a log that never wrote a total loss"
-            for f in findings if f.rule in ("nonfinite-loss", "warmup") and f.kind == "nonfinite"
-            and f.message.startswith("loss ")]
+    return [
+        f"{f.rule} says the loss went non-finite in a log that never wrote a total loss"
+        for f in findings
+        if f.rule in ("nonfinite-loss", "warmup") and f.kind == "nonfinite" and f.message.startswith("loss ")
+    ]
 
 
 def _plan_values(run, plan) -> list[str]:
@@ -144,8 +152,11 @@ def _evaluations(run, findings) -> list[str]:
     """No finding says the log has no evaluation when the run has evaluation rows."""
     if run.evals is None or not len(run.evals):
         return []
-    return [f"{f.rule} says the log has no evaluation; it has {len(run.evals)} evaluation rows"
-            for f in findings if any(p in f.message for p in NO_EVALUATION)]
+    return [
+        f"{f.rule} says the log has no evaluation; it has {len(run.evals)} evaluation rows"
+        for f in findings
+        if any(p in f.message for p in NO_EVALUATION)
+    ]
 
 
 def _loss_at_events(run, findings) -> list[str]:
@@ -161,11 +172,13 @@ def _loss_at_events(run, findings) -> list[str]:
         if not len(first) or not len(last):
             continue
         a, b = int(first[0]), int(last[-1])
-        before = loss[max(0, a - 10):a]
-        before, during = before[np.isfinite(before)], loss[a:b + 1][np.isfinite(loss[a:b + 1])]
+        before = loss[max(0, a - 10) : a]
+        before, during = before[np.isfinite(before)], loss[a : b + 1][np.isfinite(loss[a : b + 1])]
         if len(before) and len(during) and np.median(before) > 0 and during.max() >= 1.5 * np.median(before):
-            out.append(f"{f.rule} says the loss did not react at step {f.start_step:,}, where the log's loss is "
-                       f"{during.max():.3g} against {np.median(before):.3g} before")
+            out.append(
+                f"{f.rule} says the loss did not react at step {f.start_step:,}, where the log's loss is "
+                f"{during.max():.3g} against {np.median(before):.3g} before"
+            )
     return out
 
 
@@ -174,8 +187,11 @@ def _silence(run, findings) -> list[str]:
     does not record tracebacks."""
     if "console" in str(run.meta.format or ""):
         return []
-    return [f"{f.rule} says the run ended without an error, which a {run.meta.format} log cannot show"
-            for f in findings if "without an error" in f.message]
+    return [
+        f"{f.rule} says the run ended without an error, which a {run.meta.format} log cannot show"
+        for f in findings
+        if "without an error" in f.message
+    ]
 
 
 def _earlier_attempt(run, findings) -> list[str]:
@@ -185,8 +201,11 @@ def _earlier_attempt(run, findings) -> list[str]:
     peak = signals(run).schedule.peak_lr() if signals(run).schedule is not None else None
     if not failed or failed[0] is None or not peak or failed[0] < 0.5 * peak:
         return []
-    return [f"{f.rule} calls the lr harmless although an earlier attempt went non-finite at lr {failed[0]:.3g}"
-            for f in findings if f.rule == "lr-batch" and f.severity == "info" and "did not prevent" in f.message]
+    return [
+        f"{f.rule} calls the lr harmless although an earlier attempt went non-finite at lr {failed[0]:.3g}"
+        for f in findings
+        if f.rule == "lr-batch" and f.severity == "info" and "did not prevent" in f.message
+    ]
 
 
 def _status(diagnosis) -> list[str]:
@@ -269,8 +288,10 @@ def _windows(run, findings) -> list[str]:
             continue
         inside = [c for c in cuts if f.start_step < c <= f.end_step]
         if inside:
-            out.append(f"{f.rule}'s window (steps {f.start_step:,}–{f.end_step:,}) spans a resume or a warm restart "
-                       f"at step {int(inside[0]):,}")
+            out.append(
+                f"{f.rule}'s window (steps {f.start_step:,}–{f.end_step:,}) spans a resume or a warm restart "
+                f"at step {int(inside[0]):,}"
+            )
     return out
 
 
@@ -294,8 +315,11 @@ def _plan(run, plan) -> list[str]:
         if is_number(sched_end) and any(m >= sched_end for m in steps.to):
             out.append(f"the plan's milestones {steps.to} lie past the scheduler's end ({sched_end})")
     elif length is not None and meta.lr_schedule is not None and meta.lr_schedule.steps and is_number(new_len):
-        if any(m >= new_len for m in meta.lr_schedule.steps) and meta.lr_schedule.by_epoch is not False \
-                and length.param == "max_epochs":
+        if (
+            any(m >= new_len for m in meta.lr_schedule.steps)
+            and meta.lr_schedule.by_epoch is not False
+            and length.param == "max_epochs"
+        ):
             out.append(f"the plan shortens the run to {new_len} but keeps milestones {list(meta.lr_schedule.steps)}")
     warm = changes.get("warmup_iters")
     total = total_iters(meta)

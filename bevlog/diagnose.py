@@ -9,6 +9,7 @@ back.
 `bevlog --help` loads this module (the command modules import VERDICTS from it): the rule
 engine, the plan and the readers (numpy, pandas) are imported inside the functions that use them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -54,17 +55,27 @@ class Diagnosis:
         return max((f.rank for f in self.findings), default=-1) * 10 + status_rank(self.verdict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "verdict": self.verdict, "headline": self.judged.headline,
-                "verdict_line": self.judged.line, "root": self.judged.root, "summary": self.summary,
-                "meta": meta_for_json(self.meta, self.with_config), "plan": self.plan.to_dict(), "plan_text": self.judged.plan,
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "run": self.run,
+            "verdict": self.verdict,
+            "headline": self.judged.headline,
+            "verdict_line": self.judged.line,
+            "root": self.judged.root,
+            "summary": self.summary,
+            "meta": meta_for_json(self.meta, self.with_config),
+            "plan": self.plan.to_dict(),
+            "plan_text": self.judged.plan,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Worst first, then in the order they happened (whole-run findings last)."""
     order = {r: i for i, r in enumerate(RULE_IDS)}
-    return sorted(findings, key=lambda f: (-f.rank, f.start_step if f.start_step is not None else float("inf"),
-                                           order.get(f.rule, 99)))
+    return sorted(
+        findings,
+        key=lambda f: (-f.rank, f.start_step if f.start_step is not None else float("inf"), order.get(f.rule, 99)),
+    )
 
 
 def diagnose(run, rules: list[str] | None = None, live: bool = False) -> Diagnosis:
@@ -137,9 +148,14 @@ def diagnose_job(job, rules: list[str] | None = None, with_runs: bool = False, w
     return (out, problems, pairs) if with_runs else (out, problems)
 
 
-def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = None,
-                   progress: bool | None = None, notes: list | None = None,
-                   with_config: bool = False) -> tuple[list[Diagnosis], list]:
+def diagnose_paths(
+    paths,
+    rules: list[str] | None = None,
+    jobs: int | None = None,
+    progress: bool | None = None,
+    notes: list | None = None,
+    with_config: bool = False,
+) -> tuple[list[Diagnosis], list]:
     """PATH arguments -> (diagnoses worst first, problems: ParseErrors, one line each).
 
     Paths are planned and read as by `parsers.read_paths` (same discovery, same runs, same
@@ -151,9 +167,14 @@ def diagnose_paths(paths, rules: list[str] | None = None, jobs: int | None = Non
 
     work, problems = plan(paths, notes=notes)
     diagnoses = []
-    for found, errs in map_jobs(partial(diagnose_job, rules=rules, with_config=with_config), work, jobs,
-                                progress, "diagnosing",
-                                preload=_preload_rules):
+    for found, errs in map_jobs(
+        partial(diagnose_job, rules=rules, with_config=with_config),
+        work,
+        jobs,
+        progress,
+        "diagnosing",
+        preload=_preload_rules,
+    ):
         diagnoses.extend(found)
         problems.extend(errs)
     diagnoses, copies = drop_copies(diagnoses, meta_of=lambda d: d.meta)  # a run and its console copy: once

@@ -16,6 +16,7 @@ Every document is one object:
 Numbers that are NaN or infinite are null (JSON has neither). Text from a log is exact:
 control characters are \\u-escaped on the way out (bevlog.escape), never dropped.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,21 @@ def schema_id(command: str) -> str:
 
 def problem(p) -> dict:
     """A ParseError (or any one-line problem) as a JSON object."""
-    return {"path": getattr(p, "path", None), "line": getattr(p, "line", None),
-            "reason": getattr(p, "reason", str(p)), "message": str(p)}
+    return {
+        "path": getattr(p, "path", None),
+        "line": getattr(p, "line", None),
+        "reason": getattr(p, "reason", str(p)),
+        "message": str(p),
+    }
 
 
 def envelope(command: str, body: dict, problems=(), notes=()) -> dict:
-    return {"schema": schema_id(command), **body, "problems": [problem(p) for p in problems],
-            "notes": [str(n) for n in notes]}
+    return {
+        "schema": schema_id(command),
+        **body,
+        "problems": [problem(p) for p in problems],
+        "notes": [str(n) for n in notes],
+    }
 
 
 def dumps(doc) -> str:

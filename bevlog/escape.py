@@ -20,6 +20,7 @@ colours, which is what lets the text pass tell our colour codes from a log's.
 - html: the report escapes its own text with `html_text`; the final pass \\u-escapes
   what a log could put into its JSON data block (see bevlog/report/html.py).
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ The one list of headline metrics (`HEADLINES`, most preferred first, all higher-
 the one judgement of a metric at chance live here; every rule that asks "does the model
 detect?" (metric-chance, no-takeoff, lr-batch, overfitting, lr-drop, the verdict) reads them.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,9 +15,19 @@ import pandas as pd
 
 # headline metrics, most preferred first; KITTI logs carry no mAP/NDS: their overall moderate AP
 # is the headline (mmdet3d's KITTI metric)
-HEADLINES = (r"(^|/)NDS$", r"(^|/)nds$", r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)AP$",
-             r"Overall_3D_AP40_moderate$", r"Overall_3D_AP11_moderate$", r"Overall_BEV_AP40_moderate$",
-             r"(^|/)mIoU$", r"(^|/)recall", r"(^|/)acc")
+HEADLINES = (
+    r"(^|/)NDS$",
+    r"(^|/)nds$",
+    r"(^|/)(bbox_)?mAP$",
+    r"(^|/)map$",
+    r"(^|/)AP$",
+    r"Overall_3D_AP40_moderate$",
+    r"Overall_3D_AP11_moderate$",
+    r"Overall_BEV_AP40_moderate$",
+    r"(^|/)mIoU$",
+    r"(^|/)recall",
+    r"(^|/)acc",
+)
 # detection metrics that are 0 at chance, most direct first (NDS only when no mAP is logged)
 DETECTION = (r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)AP$", r"(^|/)NDS$", r"(^|/)nds$")
 # a run "learns well" when its metric rose by at least this fraction of its best value from the
@@ -76,8 +87,10 @@ class MetricSeries:
         return bool(rose and self.value[-1] >= (1 - NEAR_BEST) * self.best)
 
     def labels(self) -> list[str]:
-        return [f"epoch {int(e)}" if np.isfinite(e) else (f"iter {int(s):,}" if np.isfinite(s) else "?")
-                for e, s in zip(self.epoch, self.step)]
+        return [
+            f"epoch {int(e)}" if np.isfinite(e) else (f"iter {int(s):,}" if np.isfinite(s) else "?")
+            for e, s in zip(self.epoch, self.step)
+        ]
 
 
 def series(run, name: str) -> MetricSeries | None:

@@ -8,6 +8,7 @@ A fix is data first: `Fix.changes` are `Change`s (the config key, the value ther
 to write, the effective value it yields, why), and `Fix.text` is rendered from them and the
 rule's advice (`bevlog.fixes.render_fix`) — never the other way round.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,9 +56,15 @@ class Change(Mapping):
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"param": self.param, "to": self.to}
-        for name, value in (("from", self.frm), ("key", self.key), ("effective_to", self.effective_to),
-                            ("effective_from", self.effective_from), ("scale", self.scale),
-                            ("reason", self.reason or None), ("factor", self.factor)):
+        for name, value in (
+            ("from", self.frm),
+            ("key", self.key),
+            ("effective_to", self.effective_to),
+            ("effective_from", self.effective_from),
+            ("scale", self.scale),
+            ("reason", self.reason or None),
+            ("factor", self.factor),
+        ):
             if value is not None:
                 out[name] = value
         return out
@@ -112,8 +119,17 @@ class Fix:
 def change_of(mapping) -> Change:
     """A Change from its mapping view ({"param": "lr", "from": 1e-3, "to": 5e-4, "key": …})."""
     m = dict(mapping)
-    return Change(m["param"], m.get("to"), m.get("from"), m.get("key"), m.get("effective_to"), m.get("effective_from"),
-                  m.get("scale"), m.get("reason") or "", m.get("factor"))
+    return Change(
+        m["param"],
+        m.get("to"),
+        m.get("from"),
+        m.get("key"),
+        m.get("effective_to"),
+        m.get("effective_from"),
+        m.get("scale"),
+        m.get("reason") or "",
+        m.get("factor"),
+    )
 
 
 @dataclass
@@ -166,9 +182,16 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN/inf -> None, numpy scalars -> Python numbers)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "fix"}
-        out["fix"] = None if self.fix is None else {
-            "text": self.fix.text, "advice": self.fix.advice, "changes": [c.as_dict() for c in self.fix.changes],
-            "alternative": self.fix.alternative.to_dict() if self.fix.alternative else None}
+        out["fix"] = (
+            None
+            if self.fix is None
+            else {
+                "text": self.fix.text,
+                "advice": self.fix.advice,
+                "changes": [c.as_dict() for c in self.fix.changes],
+                "alternative": self.fix.alternative.to_dict() if self.fix.alternative else None,
+            }
+        )
         return json_safe(out)
 
 

@@ -12,6 +12,7 @@ always rendered from the changes; nothing parses prose.
 
 The constants of the fixes live here, each with its reason; rules name them in their thresholds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -68,15 +69,29 @@ LINEAR_SCALING_BASIS = "linear lr–batch scaling (Goyal et al. 2017), an SGD re
 MAX_WARMUP_SHARE = 0.25
 
 # the order the plan is written in (the rest follow alphabetically)
-PARAM_ORDER = ("lr", "warmup_iters", "grad_clip", "aux_loss", "batch", "gradient_accumulation",
-               "fp16_loss_scale", "loss_scale", "num_decoder_layers", "max_epochs", "max_iters", "lr_steps",
-               "step_end", "decay_period")
+PARAM_ORDER = (
+    "lr",
+    "warmup_iters",
+    "grad_clip",
+    "aux_loss",
+    "batch",
+    "gradient_accumulation",
+    "fp16_loss_scale",
+    "loss_scale",
+    "num_decoder_layers",
+    "max_epochs",
+    "max_iters",
+    "lr_steps",
+    "step_end",
+    "decay_period",
+)
 # how the proposals for one parameter become one value (see `reconcile`)
 LOWEST = ("grad_clip", "max_epochs", "max_iters", "num_decoder_layers")
 HIGHEST = ("warmup_iters", "batch", "gradient_accumulation")
 
 
 # ---- the plan ----------------------------------------------------------------------------
+
 
 @dataclass
 class Proposal:
@@ -105,8 +120,13 @@ class PlannedChange:
         return self.change.frm
 
     def to_dict(self) -> dict:
-        return {**self.change.as_dict(), "severity": self.severity, "set_by": self.set_by, "rules": self.rules,
-                "text": change_text(self.change)}
+        return {
+            **self.change.as_dict(),
+            "severity": self.severity,
+            "set_by": self.set_by,
+            "rules": self.rules,
+            "text": change_text(self.change),
+        }
 
 
 @dataclass
@@ -206,10 +226,14 @@ def check_plan(plan: Plan, run) -> None:
             moved = scaled_milestones(ms, float(length.frm), float(length.to))
             if moved != ms:
                 key = config_keys.key_for("lr_steps", meta)
-                c = Change("lr_steps", config_keys.as_written("lr_steps", key, moved),
-                           config_keys.as_written("lr_steps", key, ms), key,
-                           reason=f"milestones move with the new length ({plain(length.frm)} → {plain(length.to)}): "
-                                  "the same share of the run")
+                c = Change(
+                    "lr_steps",
+                    config_keys.as_written("lr_steps", key, moved),
+                    config_keys.as_written("lr_steps", key, ms),
+                    key,
+                    reason=f"milestones move with the new length ({plain(length.frm)} → {plain(length.to)}): "
+                    "the same share of the run",
+                )
                 plan.changes["lr_steps"] = PlannedChange(c, length.severity, ["plan"], list(length.rules))
                 plan.notes.append(c.reason)
     warm = plan.changes.get("warmup_iters")
@@ -264,6 +288,7 @@ def apply_plan(findings, plan: Plan) -> None:
 
 # ---- words -------------------------------------------------------------------------------
 
+
 def value_text(param: str, value) -> str:
     if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "×":
         return factor_text(value[1])
@@ -301,8 +326,9 @@ def change_text(c: Change, short: bool = False) -> str:
     return text
 
 
-def render_fix(changes, advice: str = "", lost: dict | None = None, rule: str = "",
-               alternative: Alternative | None = None) -> str:
+def render_fix(
+    changes, advice: str = "", lost: dict | None = None, rule: str = "", alternative: Alternative | None = None
+) -> str:
     """A fix's text from its changes (each with its reason), the rule's advice and the
     alternative ("or, instead of the lr change, …: what it rests on")."""
     parts = []

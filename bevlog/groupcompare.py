@@ -5,6 +5,7 @@ Values are the compare table's (`bevlog.comparestats.run_stats`): a train metric
 value, an evaluation as logged. The difference between two groups is taken at the last
 checkpoint every member of both reached, so both means stand at the same x.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -36,8 +37,7 @@ def compare_point(comp, a, b):
     members = [comp.curves[i] for i in a.members + b.members]
     if any(c is None or not len(c.x) for c in members):
         return None
-    points = [x for x in common_checkpoints(members, comp.align)
-              if all(value_at(c, x) is not None for c in members)]
+    points = [x for x in common_checkpoints(members, comp.align) if all(value_at(c, x) is not None for c in members)]
     return points[-1] if points else None
 
 
@@ -66,8 +66,7 @@ def group_verdict(comp, a, b, runs) -> tuple[str, dict]:
     vb = [value_at(comp.curves[i], x) for i in b.members]
     d = difference(a.keyed(va), b.keyed(vb))
     sa, sb = summarize(va), summarize(vb)
-    record.update(at=x, a_mean=sa.mean, a_sd=sa.sd, b_mean=sb.mean, b_sd=sb.sd,
-                  difference=d.to_dict() if d else None)
+    record.update(at=x, a_mean=sa.mean, a_sd=sa.sd, b_mean=sb.mean, b_sd=sb.sd, difference=d.to_dict() if d else None)
     where = fmt_x(x, comp.align)
     values = f"{_mean_sd(sb)} vs {_mean_sd(sa)}"
     if d is None:
@@ -77,11 +76,12 @@ def group_verdict(comp, a, b, runs) -> tuple[str, dict]:
         text = f"{_name(b)} vs {_name(a)} at {where}: {values}; difference {fmt_signed(d.mean)} ({ci})"
     elif d.excludes_zero:
         word = "higher" if d.mean > 0 else "lower"
-        text = (f"{_name(b)} is {word} than {_name(a)} at {where}: {values}; difference "
-                f"{fmt_signed(d.mean)} ({ci})")
+        text = f"{_name(b)} is {word} than {_name(a)} at {where}: {values}; difference {fmt_signed(d.mean)} ({ci})"
     else:
-        text = (f"{_name(b)} and {_name(a)} do not differ beyond seed noise at {where}: {values}; "
-                f"difference {fmt_signed(d.mean)} ({ci})")
+        text = (
+            f"{_name(b)} and {_name(a)} do not differ beyond seed noise at {where}: {values}; "
+            f"difference {fmt_signed(d.mean)} ({ci})"
+        )
     worse = None
     if d.excludes_zero:
         worse = (d.mean > 0) != comp.higher_is_better
@@ -89,8 +89,9 @@ def group_verdict(comp, a, b, runs) -> tuple[str, dict]:
     ia, ib = a.members[0], b.members[0]
     row_a, row_b = comp.stats.iloc[ia].copy(), comp.stats.iloc[ib].copy()
     row_a["run"], row_b["run"] = a.name, b.name
-    cause = cause_clause(runs[ia], runs[ib], row_a, row_b, comp.align, worse, comp.totals_differ,
-                         replicated=a.n > 1 and b.n > 1)
+    cause = cause_clause(
+        runs[ia], runs[ib], row_a, row_b, comp.align, worse, comp.totals_differ, replicated=a.n > 1 and b.n > 1
+    )
     if cause:
         text += f"; {cause}"
     return text, record

@@ -10,6 +10,7 @@ the match removed when it has none (`-s\\d+$` groups `base-s0`, `base-s1` as `ba
 it does not match stay alone. Every run is in exactly one group (alone: a group of one),
 groups in the order of their first run.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,8 +65,7 @@ def seed_of(run):
 
 def find_groups(runs, labels, pattern: str | None = None, auto: bool = True) -> list[Group]:
     """Groups of `runs` (see the module docstring); singletons for the rest."""
-    keys = _pattern_keys(labels, pattern) if pattern else (
-        _auto_keys(runs) if auto else [None] * len(runs))
+    keys = _pattern_keys(labels, pattern) if pattern else (_auto_keys(runs) if auto else [None] * len(runs))
     seeds = [seed_of(run) for run in runs]
     groups: list[Group] = []
     open_groups: dict = {}
@@ -120,7 +120,7 @@ def _pattern_keys(labels, pattern: str) -> list:
         elif rx.groups:
             keys.append("".join(g or "" for g in m.groups()))
         else:
-            keys.append(label[: m.start()] + label[m.end():])
+            keys.append(label[: m.start()] + label[m.end() :])
     return keys
 
 
@@ -173,5 +173,4 @@ def _differences_beyond_seed(group, runs) -> list[str]:
     if not keys:
         return []
     shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
-    return [f"group {group.name}: its runs differ in more than the seed ({shown}); "
-            "its spread is not seed noise alone"]
+    return [f"group {group.name}: its runs differ in more than the seed ({shown}); its spread is not seed noise alone"]

@@ -8,6 +8,7 @@ one side is a single run its spread is unknown and the other group's sd stands i
 (said in `how`). The t quantile is computed here (regularised incomplete beta), so the
 core install needs no scipy.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,13 +79,19 @@ def difference(a: dict, b: dict) -> Difference | None:
     if sa.n < 2 or sb.n < 2:
         big = sa if sa.n >= 2 else sb
         half = t_quantile(0.5 + LEVEL / 2, big.n - 1) * big.sd * math.sqrt(1 / sa.n + 1 / sb.n)
-        return Difference(mean, mean - half, mean + half, sa.n + sb.n, False,
-                          f"unpaired ({why}); the single run's spread taken as the group's")
-    va, vb = sa.sd ** 2 / sa.n, sb.sd ** 2 / sb.n
+        return Difference(
+            mean,
+            mean - half,
+            mean + half,
+            sa.n + sb.n,
+            False,
+            f"unpaired ({why}); the single run's spread taken as the group's",
+        )
+    va, vb = sa.sd**2 / sa.n, sb.sd**2 / sb.n
     se = math.sqrt(va + vb)
     if se == 0:
         return Difference(mean, mean, mean, sa.n + sb.n, False, f"unpaired ({why}), Welch; no spread")
-    df = (va + vb) ** 2 / (va ** 2 / (sa.n - 1) + vb ** 2 / (sb.n - 1))
+    df = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
     half = t_quantile(0.5 + LEVEL / 2, df) * se
     return Difference(mean, mean - half, mean + half, sa.n + sb.n, False, f"unpaired ({why}), Welch")
 
@@ -150,8 +157,7 @@ def _betacf(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, 300):
         m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
             d = 1 / _nonzero(1 + aa * d)
             c = _nonzero(1 + aa / c)
             h *= d * c

@@ -8,6 +8,7 @@ on a restart, mmengine `<work_dir>/<new ts>/<new ts>.log`); the rules run with t
 marked live (so "stopped before the end" is not reported while it is still going; see
 `Watcher` for which rules run on every poll), and each finding is kept once (`finding_key`).
 """
+
 from __future__ import annotations
 
 import errno
@@ -46,8 +47,14 @@ class Watcher:
     the run live; a finding is printed once (`finding_key`).
     """
 
-    def __init__(self, path: str, rules: list[str] | None, follow_rotation: bool = True,
-                 full_every: float | None = None, background: bool = False):
+    def __init__(
+        self,
+        path: str,
+        rules: list[str] | None,
+        follow_rotation: bool = True,
+        full_every: float | None = None,
+        background: bool = False,
+    ):
         self.folder = path if os.path.isdir(path) else None  # a work dir: follow its newest log
         self.path = path
         self.rules = rules
@@ -191,8 +198,9 @@ class Watcher:
         run, first_new = self.live.tail_run(CONTEXT_ROWS, since)
         if run is None or first_new is None:
             return []
-        return [f for f in diagnose_run(run, rules, live=True)
-                if f.start_step is not None and f.start_step >= first_new]
+        return [
+            f for f in diagnose_run(run, rules, live=True) if f.start_step is not None and f.start_step >= first_new
+        ]
 
     def _keep_new(self, findings) -> list:
         fresh = []

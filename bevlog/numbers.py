@@ -1,4 +1,5 @@
 """How bevlog writes numbers in sentences: short, with their sign, lrs at two significant digits."""
+
 from __future__ import annotations
 
 from bevlog.findings import is_number

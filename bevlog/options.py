@@ -2,6 +2,7 @@
 
 `bevlog --help` loads this module: `choose_align` imports bevlog.align (numpy) when called.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,10 @@ paths_argument = click.argument("paths", nargs=-1, required=True, metavar="PATH.
 
 def jobs_option(fn):
     return click.option(
-        "-j", "--jobs", type=click.IntRange(min=1), default=None,
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
         help="Worker processes for reading many logs (default: all cores when there are many).",
     )(fn)
 
@@ -50,8 +54,10 @@ def stitch_notes(meta) -> list[str]:
         if n:
             at = after.get("first_step")
             where = f" from step {at:,.0f} on" if isinstance(at, (int, float)) else ""
-            out.append(f"{meta.get('name')}: {n} row(s) of {before.get('source')}{where} were logged again "
-                       f"after the resume in {after.get('source')}; the resumed rows are kept")
+            out.append(
+                f"{meta.get('name')}: {n} row(s) of {before.get('source')}{where} were logged again "
+                f"after the resume in {after.get('source')}; the resumed rows are kept"
+            )
     return out
 
 
@@ -81,9 +87,11 @@ def output_width(wide: bool = False) -> int | None:
 
 
 def wide_option(fn):
-    return click.option("--wide", is_flag=True,
-                        help="Every column, however wide (default: the columns that fit the terminal, "
-                             "or $COLUMNS, or 80).")(fn)
+    return click.option(
+        "--wide",
+        is_flag=True,
+        help="Every column, however wide (default: the columns that fit the terminal, or $COLUMNS, or 80).",
+    )(fn)
 
 
 class Loaded(NamedTuple):
@@ -117,13 +125,16 @@ def nothing_read(ctx: click.Context, loaded, on_empty=None) -> None:
 
 # --- alignment and smoothing, shared by `compare` and `report` --------------------------
 
+
 def align_option(fn):
     return click.option(
-        "--align", type=click.Choice(["epochs", "iters", "samples", "time"]), default="epochs",
+        "--align",
+        type=click.Choice(["epochs", "iters", "samples", "time"]),
+        default="epochs",
         show_default=True,
         help="x axis: fractional epochs, global iterations, samples seen (step × total batch), "
-             "or wall-clock hours. Never compare raw iterations across batch sizes. The default "
-             "falls back to iterations (with a note) when a run logs no epochs.",
+        "or wall-clock hours. Never compare raw iterations across batch sizes. The default "
+        "falls back to iterations (with a note) when a run logs no epochs.",
     )(fn)
 
 
@@ -136,8 +147,7 @@ def choose_align(ctx: click.Context, align: str, runs, notes: list | None = None
         return align
     missing = without_epochs(runs)
     if missing:
-        line = (f"{', '.join(missing)} logs no epochs (iteration-based); aligning by iterations "
-                "(pass --align to choose)")
+        line = f"{', '.join(missing)} logs no epochs (iteration-based); aligning by iterations (pass --align to choose)"
         note(line)
         if notes is not None:
             notes.append(line)
@@ -147,15 +157,22 @@ def choose_align(ctx: click.Context, align: str, runs, notes: list | None = None
 
 def smooth_option(fn):
     return click.option(
-        "--smooth", "smooth", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.6,
-        show_default=True, metavar="W",
+        "--smooth",
+        "smooth",
+        type=click.FloatRange(0.0, 1.0, max_open=True),
+        default=0.6,
+        show_default=True,
+        metavar="W",
         help="TensorBoard EMA weight for displayed/final values (0 = off).",
     )(fn)
 
 
 def batch_option(fn):
     return click.option(
-        "--batch", "batch", multiple=True, metavar="RUN=N",
+        "--batch",
+        "batch",
+        multiple=True,
+        metavar="RUN=N",
         help="Total batch of a run whose log does not say it (needed for --align samples). Repeatable.",
     )(fn)
 
@@ -163,21 +180,28 @@ def batch_option(fn):
 def group_options(fn):
     """--group REGEX / --no-groups, shared by `compare` and `report` (bevlog.groups)."""
     fn = click.option(
-        "--no-groups", is_flag=True,
+        "--no-groups",
+        is_flag=True,
         help="Do not group runs that differ only in their seed; compare every run on its own.",
     )(fn)
     return click.option(
-        "--group", "group", default=None, metavar="REGEX",
+        "--group",
+        "group",
+        default=None,
+        metavar="REGEX",
         help="Group runs by name instead: runs whose names give the same key are one group (the "
-             "regex's capture groups, or the name with the match removed: '-s\\d+$' groups base-s0, "
-             "base-s1 as base). Default: runs whose settings differ only in the seed.",
+        "regex's capture groups, or the name with the match removed: '-s\\d+$' groups base-s0, "
+        "base-s1 as base). Default: runs whose settings differ only in the seed.",
     )(fn)
 
 
 def catalog_option(fn):
     """--catalog DIR, shared by `index` and `runs` (bevlog.catalog)."""
     return click.option(
-        "--catalog", default=lambda: os.environ.get("BEVLOG_CATALOG", "bevlog-catalog"),
-        show_default="$BEVLOG_CATALOG or ./bevlog-catalog", metavar="DIR", type=click.Path(file_okay=False),
+        "--catalog",
+        default=lambda: os.environ.get("BEVLOG_CATALOG", "bevlog-catalog"),
+        show_default="$BEVLOG_CATALOG or ./bevlog-catalog",
+        metavar="DIR",
+        type=click.Path(file_okay=False),
         help="Catalog folder: catalog.duckdb, the Parquet frames, tables/.",
     )(fn)

@@ -16,6 +16,7 @@
 - `error(line)`, `note(line)`, `say(line)`: one line on stderr, log text made visible.
 - `BadInput`, `OutputError`: what a command cannot do, as one line with exit code 2.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -57,6 +58,7 @@ def cannot_write(path, exc: OSError, what: str = "") -> OutputError:
 
 # ---- stderr --------------------------------------------------------------------------
 
+
 def error(line: str) -> None:
     """One `error: …` line on stderr (log-derived text cleaned)."""
     click.echo(f"error: {clean(line)}", err=True)
@@ -73,6 +75,7 @@ def say(line: str) -> None:
 
 
 # ---- stdout and -o -------------------------------------------------------------------
+
 
 def guard_std_streams() -> None:
     """A command started with stdin, stdout or stderr closed (`>&-`): put /dev/null on that
@@ -143,7 +146,7 @@ def _write_all(fd: int, data: bytes) -> None:
     """All of `data` to `fd` with write(2) until done: EPIPE, ENOSPC … raise OSError."""
     view = memoryview(data)
     while view:
-        n = os.write(fd, view[:1 << 20])
+        n = os.write(fd, view[: 1 << 20])
         view = view[n:]
 
 

@@ -21,6 +21,7 @@ What it knows (mmcv 1.x `lr_config` hooks and mmengine `param_scheduler` lists):
   every epoch boundary for `STAIRCASE_MIN_TREADS` epochs in a row is a by-epoch curve, more than
   `CONTINUOUS_MIN_LEVELS` distinct levels after warmup is a continuous schedule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ class Schedule:
 
 # ---- building the model ------------------------------------------------------------------
 
+
 def model_schedule(meta, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarray) -> Schedule:
     """The schedule of a finished reading of the log (a live log asks `warmup_end(sig, live=True)`)."""
     parsed = _from_config(meta)
@@ -167,13 +169,22 @@ def model_schedule(meta, t, step: np.ndarray, lr: np.ndarray, epoch_f: np.ndarra
     after_warmup = lr[end_row:]
     after_warmup = after_warmup[np.isfinite(after_warmup) & (after_warmup > 0)]
     levels = int((np.abs(np.diff(after_warmup)) > 0.01 * after_warmup[:-1]).sum()) + 1 if len(after_warmup) > 1 else 1
-    return Schedule(policy=parsed["policy"], by_epoch=parsed["by_epoch"], base_lr=parsed["base_lr"],
-                    config_peak=parsed["peak"], warmup=parsed["warmup"] if warmup_from == "config" else (
-                        "linear" if warmup_from == "log" else None),
-                    warmup_iters=int(warmup_iters) if warmup_iters else None, warmup_end_row=end_row,
-                    warmup_from=warmup_from, ramp_end_step=ramp_end, boundaries=frozenset(boundaries),
-                    staircase=_staircase(lr, epoch_f, end_row, boundaries),
-                    many_levels=levels >= CONTINUOUS_MIN_LEVELS, log_peak=log_peak, starts_late=starts_late)
+    return Schedule(
+        policy=parsed["policy"],
+        by_epoch=parsed["by_epoch"],
+        base_lr=parsed["base_lr"],
+        config_peak=parsed["peak"],
+        warmup=parsed["warmup"] if warmup_from == "config" else ("linear" if warmup_from == "log" else None),
+        warmup_iters=int(warmup_iters) if warmup_iters else None,
+        warmup_end_row=end_row,
+        warmup_from=warmup_from,
+        ramp_end_step=ramp_end,
+        boundaries=frozenset(boundaries),
+        staircase=_staircase(lr, epoch_f, end_row, boundaries),
+        many_levels=levels >= CONTINUOUS_MIN_LEVELS,
+        log_peak=log_peak,
+        starts_late=starts_late,
+    )
 
 
 def starts_mid_run(meta, step: np.ndarray, epoch_f: np.ndarray) -> bool:
@@ -212,8 +223,9 @@ def lr_scale(meta) -> LrScale:
     base, batch = (_num(scale.get("base_batch_size")) if isinstance(scale, dict) else None), _num(meta.total_batch)
     if isinstance(scale, dict) and scale.get("enable") is True and base and batch and base != batch:
         factor = batch / base
-        return LrScale(_num(meta.lr), factor,
-                       f"auto_scale_lr: base_batch_size {base:g}, total batch {batch:g}, ×{factor:.3g}")
+        return LrScale(
+            _num(meta.lr), factor, f"auto_scale_lr: base_batch_size {base:g}, total batch {batch:g}, ×{factor:.3g}"
+        )
     return LrScale(_num(meta.lr), 1.0, "")
 
 
@@ -264,9 +276,18 @@ def _parse_config(cfg: dict, meta) -> dict:
     """The schedule as the raw config writes it, with what `meta.lr_schedule` does not keep
     (cyclic target_ratio and step_ratio_up, OneCycle max_lr, mmengine phases that climb)."""
     base = _num(meta.lr)
-    out = {"known": False, "policy": None, "by_epoch": None, "warmup": None, "warmup_iters": None,
-           "base_lr": base, "peak": base, "step_ratio_up": CYCLIC_STEP_RATIO_UP, "cyclic_times": 1,
-           "pct_start": ONECYCLE_PCT_START}
+    out = {
+        "known": False,
+        "policy": None,
+        "by_epoch": None,
+        "warmup": None,
+        "warmup_iters": None,
+        "base_lr": base,
+        "peak": base,
+        "step_ratio_up": CYCLIC_STEP_RATIO_UP,
+        "cyclic_times": 1,
+        "pct_start": ONECYCLE_PCT_START,
+    }
     lc = cfg.get("lr_config")
     if isinstance(lc, dict) and lc.get("policy"):
         out["known"] = True
@@ -304,8 +325,14 @@ def _parse_config(cfg: dict, meta) -> dict:
             by_epoch = in_epochs and not s.get("convert_to_iter_based")  # the lr moves once per epoch
             end = _num(s.get("end"))
             begin = _num(s.get("begin")) or 0
-            is_warmup = (kind in ("linear", "fixed", "exponential", "exp") and begin == 0 and end
-                         and out["warmup"] is None and out["policy"] is None and len(ps) > 1)
+            is_warmup = (
+                kind in ("linear", "fixed", "exponential", "exp")
+                and begin == 0
+                and end
+                and out["warmup"] is None
+                and out["policy"] is None
+                and len(ps) > 1
+            )
             if is_warmup:
                 iters = end * ipe if in_epochs and ipe else (None if in_epochs else end)
                 out["warmup"] = {"linear": "linear", "fixed": "constant"}.get(kind or "", "exp")
@@ -336,7 +363,6 @@ def total_iters(meta) -> float | None:
     if _num(meta.max_epochs) and _num(meta.iters_per_epoch):
         return float(meta.max_epochs * meta.iters_per_epoch)
     return None
-
 
 
 def _segment_starts(t) -> list[int]:
@@ -413,6 +439,7 @@ def _staircase(lr: np.ndarray, epoch_f: np.ndarray, start: int, boundaries) -> b
 
 # ---- lr change points --------------------------------------------------------------------
 
+
 def lr_quantum(lr: np.ndarray) -> float:
     """Rounding step of the logged lr: mmcv's .log.json keeps 5 decimals, so a cosine tail
     moves in steps of 1e-05 that must not read as a step decay."""
@@ -424,8 +451,9 @@ def lr_quantum(lr: np.ndarray) -> float:
         return 1e-5 if np.all(np.abs(scaled - np.round(scaled)) < 1e-6) else 0.0
 
 
-def lr_changes(sig, sched: Schedule, drop_ratio: float = 0.7, rise_ratio: float = 1.5,
-               flat_rows: int = 3, flat_tol: float = 0.01) -> list[LrChange]:
+def lr_changes(
+    sig, sched: Schedule, drop_ratio: float = 0.7, rise_ratio: float = 1.5, flat_rows: int = 3, flat_tol: float = 0.01
+) -> list[LrChange]:
     """Every marked change of the logged lr, each classified by the schedule.
 
     A fall to ≤ `drop_ratio` × the previous row after ≥ `flat_rows` rows of flat lr, or a rise
@@ -442,11 +470,14 @@ def lr_changes(sig, sched: Schedule, drop_ratio: float = 0.7, rise_ratio: float 
     v = lr[idx]
     before, after = v[:-1], v[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        marked = (before > 0) & (np.abs(after - before) > 2 * q) & (
-            (after <= drop_ratio * before) | (after >= rise_ratio * before))
+        marked = (
+            (before > 0)
+            & (np.abs(after - before) > 2 * q)
+            & ((after <= drop_ratio * before) | (after >= rise_ratio * before))
+        )
     for k in np.flatnonzero(marked) + 1:  # only the few marked rows go through Python
         j, b, a = int(idx[k]), float(v[k - 1]), float(v[k])
-        prev = v[max(0, k - flat_rows):k]
+        prev = v[max(0, k - flat_rows) : k]
         if a <= drop_ratio * b:
             if not (prev.max() - prev.min()) <= flat_tol * prev.max() + 2 * q:
                 continue  # a fall without a flat stretch before it is a curve, not a step

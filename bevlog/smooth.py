@@ -4,6 +4,7 @@ Non-finite points (nan/inf logged when one iteration of an interval overflowed) 
 out of both: they neither poison the average nor count as samples. They come back as
 NaN at their own positions so a curve shows a gap, never an invented value.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """One-line and one-row summaries of a Run, shared by `parse`, `diagnose` and `compare`."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -78,7 +79,13 @@ def iteration_time(train) -> dict:
     the logged `time` over the run, and the epochs with the slowest and fastest mean. The first
     row of each epoch is left out (it carries the data loader's start-up), as cal_train_time
     does unless asked to include outliers. None where the log has no `time`."""
-    out: dict[str, float | int | None] = {"s_per_iter": None, "slowest_epoch": None, "slowest_s": None, "fastest_epoch": None, "fastest_s": None}
+    out: dict[str, float | int | None] = {
+        "s_per_iter": None,
+        "slowest_epoch": None,
+        "slowest_s": None,
+        "fastest_epoch": None,
+        "fastest_s": None,
+    }
     if "time" not in train or not len(train):
         return out
 
@@ -110,8 +117,9 @@ def iteration_time_text(s: dict) -> str:
         return "–"
     text = f"{s['s_per_iter']:.3g}"
     if s.get("slowest_epoch") is not None:
-        text += (f" (slowest e{s['slowest_epoch']} {s['slowest_s']:.3g}, "
-                 f"fastest e{s['fastest_epoch']} {s['fastest_s']:.3g})")
+        text += (
+            f" (slowest e{s['slowest_epoch']} {s['slowest_s']:.3g}, fastest e{s['fastest_epoch']} {s['fastest_s']:.3g})"
+        )
     return text
 
 

@@ -5,6 +5,7 @@ so by default a table keeps the most wanted columns that fit (`priority` order) 
 names the others in a line under it; `--wide` (width None) keeps them all. Cells are log
 text: cleaned (bevlog.escape) and given to rich as `Text`, so a log's `[b]` is not markup.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,8 +20,9 @@ from bevlog.escape import clean
 PADDING = 1  # spaces rich puts on each side of a cell between columns
 
 
-def fitting(priority: list[str], rows: list[dict], width: int | None, keep: int = 1,
-            max_width: dict | None = None) -> list[str]:
+def fitting(
+    priority: list[str], rows: list[dict], width: int | None, keep: int = 1, max_width: dict | None = None
+) -> list[str]:
     """The longest prefix of `priority` whose table is at most `width` wide (at least `keep`
     columns, which may still have to fold)."""
     if width is None:
@@ -45,8 +47,13 @@ def make_table(columns: list[str], rows: list[dict], right=(), max_width: dict |
     max_width = max_width or {}
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for c in columns:
-        table.add_column(c, justify="right" if c in right else "left", max_width=max_width.get(c),
-                         overflow="fold" if c in fold else "ellipsis", no_wrap=c not in fold)
+        table.add_column(
+            c,
+            justify="right" if c in right else "left",
+            max_width=max_width.get(c),
+            overflow="fold" if c in fold else "ellipsis",
+            no_wrap=c not in fold,
+        )
     for r in rows:
         table.add_row(*[Text(clean(r.get(c, ""))) for c in columns])
     return table
@@ -58,9 +65,17 @@ def render(renderables, width: int | None, color: bool) -> str:
     probe = Console(width=10_000, no_color=True, highlight=False, emoji=False)
     natural = max([probe.measure(r).maximum for r in renderables] + [1])
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width or natural, force_terminal=color, no_color=not color,
-                      color_system="standard" if color else None, highlight=False, emoji=False,
-                      soft_wrap=False, legacy_windows=False)
+    console = Console(
+        file=buffer,
+        width=width or natural,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+        legacy_windows=False,
+    )
     for r in renderables:
         console.print(r)
     return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n"))

@@ -28,6 +28,7 @@ Steps:
 
 bevdetr is imported here, lazily; pandas through the parsers only when a run is read.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,10 +50,12 @@ from bevlog.findings import json_safe
 from bevlog.recipes import RECIPES, lr_reference
 from bevlog.schedule import model_schedule
 
-PROXY_NOTE = ("bevdetr is a proxy of your model: a small DETR over BEV features with PETR-style "
-              "reference-point queries, trained on synthetic scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
-              "in a detector of the same family with the same settings, and whether the fix removes it "
-              "there; it does not prove your run would behave the same.")
+PROXY_NOTE = (
+    "bevdetr is a proxy of your model: a small DETR over BEV features with PETR-style "
+    "reference-point queries, trained on synthetic scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
+    "in a detector of the same family with the same settings, and whether the fix removes it "
+    "there; it does not prove your run would behave the same."
+)
 
 VERDICTS = ("confirmed", "not reproduced", "fix did not help", "reproduced, no fix to test", "inconclusive")
 # rules about the log file itself (how it was written, resumed, cut off): training cannot test them
@@ -75,9 +78,16 @@ MIN_ITERS = {"tiny": 60, "small": 400}
 PARALLEL = 2
 
 # parameters of a Finding's fix -> the bevdetr setting they become
-SETTING_OF = {"lr": "lr", "warmup_iters": "warmup_iters", "grad_clip": "clip", "aux_loss": "aux",
-              "num_decoder_layers": "layers", "gradient_accumulation": "batch", "max_epochs": "epochs",
-              "max_iters": "epochs"}
+SETTING_OF = {
+    "lr": "lr",
+    "warmup_iters": "warmup_iters",
+    "grad_clip": "clip",
+    "aux_loss": "aux",
+    "num_decoder_layers": "layers",
+    "gradient_accumulation": "batch",
+    "max_epochs": "epochs",
+    "max_iters": "epochs",
+}
 
 
 @dataclass
@@ -86,9 +96,9 @@ class Proxy:
 
     preset: str
     overrides: dict
-    lr_factor: float            # proxy lr / run lr (batch scaling)
-    iter_factor: float          # proxy iterations / run iterations
-    epoch_factor: float         # proxy epochs / run epochs
+    lr_factor: float  # proxy lr / run lr (batch scaling)
+    iter_factor: float  # proxy iterations / run iterations
+    epoch_factor: float  # proxy epochs / run epochs
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -110,8 +120,9 @@ def run_iterations(meta: dict) -> int | None:
     return None
 
 
-def budget_iterations(preset: str, budget_s: float, runs: int, layers: int, batch: int,
-                      per_iter: float | None = None) -> int:
+def budget_iterations(
+    preset: str, budget_s: float, runs: int, layers: int, batch: int, per_iter: float | None = None
+) -> int:
     """Iterations per run that `runs` runs, PARALLEL at a time, fit into budget_s.
 
     per_iter: seconds an iteration took in the probe (measured); else the table's estimate."""
@@ -122,9 +133,30 @@ def budget_iterations(preset: str, budget_s: float, runs: int, layers: int, batc
     return max(int(per_run / per_iter), 0)
 
 
-OWN_SETTINGS = ("lr", "layers", "aux", "warmup_iters", "warmup_ratio", "clip", "schedule", "steps", "epochs",
-                "batch", "train_samples", "share_pe", "weight_decay", "queries", "gamma", "dropout", "stem_lr_mult",
-                "target_ratio", "step_ratio_up", "d_model", "dim_ff", "nhead")
+OWN_SETTINGS = (
+    "lr",
+    "layers",
+    "aux",
+    "warmup_iters",
+    "warmup_ratio",
+    "clip",
+    "schedule",
+    "steps",
+    "epochs",
+    "batch",
+    "train_samples",
+    "share_pe",
+    "weight_decay",
+    "queries",
+    "gamma",
+    "dropout",
+    "stem_lr_mult",
+    "target_ratio",
+    "step_ratio_up",
+    "d_model",
+    "dim_ff",
+    "nhead",
+)
 
 
 def own_settings(run) -> dict | None:
@@ -133,15 +165,24 @@ def own_settings(run) -> dict | None:
     if not isinstance(own, dict):
         return None
     if own.get("attn", "full") != "full":
-        raise ValueError(f"attn={_printable(own['attn'])!r}: a run of bevdetr's former BEV-grid width attention, "
-                         "which this bevdetr no longer has")
+        raise ValueError(
+            f"attn={_printable(own['attn'])!r}: a run of bevdetr's former BEV-grid width attention, "
+            "which this bevdetr no longer has"
+        )
     own = {k: own[k] for k in OWN_SETTINGS if k in own}
-    check_settings(own, "the log's bevdetr settings")      # before any of them sizes anything
+    check_settings(own, "the log's bevdetr settings")  # before any of them sizes anything
     return own
 
 
-def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: int = 2,
-             per_iter: float | None = None, windows: list[float] | None = None) -> Proxy:
+def proxy_of(
+    run,
+    budget_s: float,
+    seeds: int,
+    preset: str | None = None,
+    arms: int = 2,
+    per_iter: float | None = None,
+    windows: list[float] | None = None,
+) -> Proxy:
     """Map the run's settings onto a bevdetr preset sized to the budget.
 
     arms: trainings per seed (as diagnosed, fixed, each part of a bundled fix); per_iter: the
@@ -160,7 +201,7 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: 
         fits = budget_iterations("small", budget_s, runs, layers, 8)
         preset = "small" if fits >= MIN_ITERS["small"] else "tiny"
     p = PRESETS[preset]
-    o, notes = (from_own_log(run, own, preset) if own is not None else from_other_log(run, p))
+    o, notes = from_own_log(run, own, preset) if own is not None else from_other_log(run, p)
     o.setdefault("epochs", p.epochs)
     o.setdefault("train_samples", p.train_samples)
     o.setdefault("batch", p.batch)
@@ -171,8 +212,10 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: 
         # shorten every epoch (fewer scenes per epoch), keep the epoch count: milestones stay put
         per_epoch = max(iters // o["epochs"], 1)
         o["train_samples"] = per_epoch * o["batch"]
-        notes.append(f"cut to {per_epoch * o['epochs']} of {full_iters} iterations to fit the budget "
-                     f"({o['epochs']} epochs x {per_epoch})")
+        notes.append(
+            f"cut to {per_epoch * o['epochs']} of {full_iters} iterations to fit the budget "
+            f"({o['epochs']} epochs x {per_epoch})"
+        )
         if o.get("warmup_iters"):
             o["warmup_iters"] = max(1, round(o["warmup_iters"] * per_epoch * o["epochs"] / full_iters))
     o["interval"] = max(1, min(p.interval, (o["train_samples"] // o["batch"]) // 5))
@@ -182,11 +225,14 @@ def proxy_of(run, budget_s: float, seeds: int, preset: str | None = None, arms: 
     o["eval_interval"] = eval_interval(o, windows or [], proxy_iters / total if total else 1.0)
     check_settings(o, "the settings mapped from the log")
     epochs_run = meta.get("max_epochs")
-    return Proxy(preset, o,
-                 lr_factor=(o["lr"] / meta["lr"]) if _finite(meta.get("lr")) and "lr" in o and meta["lr"] else 1.0,
-                 iter_factor=proxy_iters / total if total else 1.0,
-                 epoch_factor=o["epochs"] / epochs_run if _finite(epochs_run) and epochs_run else 1.0,
-                 notes=notes)
+    return Proxy(
+        preset,
+        o,
+        lr_factor=(o["lr"] / meta["lr"]) if _finite(meta.get("lr")) and "lr" in o and meta["lr"] else 1.0,
+        iter_factor=proxy_iters / total if total else 1.0,
+        epoch_factor=o["epochs"] / epochs_run if _finite(epochs_run) and epochs_run else 1.0,
+        notes=notes,
+    )
 
 
 def from_own_log(run, own: dict, preset: str) -> tuple[dict, list[str]]:
@@ -198,11 +244,15 @@ def from_own_log(run, own: dict, preset: str) -> tuple[dict, list[str]]:
         check_settings({"lr": declared["lr"]}, "the log's bevdetr_recipe")
         ratio = o["lr"] / declared["lr"]
         o["lr"] = ratio * HEALTHY_LR
-        notes.append(f"lr {own['lr']:.1e} is {ratio:.3g}x the recipe it declares ({declared['lr']:.1e}) -> "
-                     f"{o['lr']:.1e}, {ratio:.3g}x bevdetr's measured healthy {HEALTHY_LR:.1e} at batch {HEALTHY_BATCH}")
+        notes.append(
+            f"lr {own['lr']:.1e} is {ratio:.3g}x the recipe it declares ({declared['lr']:.1e}) -> "
+            f"{o['lr']:.1e}, {ratio:.3g}x bevdetr's measured healthy {HEALTHY_LR:.1e} at batch {HEALTHY_BATCH}"
+        )
     elif _finite(o.get("lr")):
-        notes.append(f"lr {o['lr']:.1e} used as is (the log declares no bevdetr_recipe: an earlier bevdetr "
-                     "model, whose healthy lr may differ from today's)")
+        notes.append(
+            f"lr {o['lr']:.1e} used as is (the log declares no bevdetr_recipe: an earlier bevdetr "
+            "model, whose healthy lr may differ from today's)"
+        )
     if base_preset(run) != preset:
         notes.append(f"model and scenes of the {preset} preset (the log's were {_printable(base_preset(run))})")
     return o, notes
@@ -232,8 +282,10 @@ def from_other_log(run, p) -> tuple[dict, list[str]]:
     o.update(schedule_overrides(run, p))
     aux = "on" if o.get("aux", p.aux) else "off"
     warmup = o.get("warmup_iters", p.warmup_iters)
-    notes.append(f"{o.get('layers', p.layers)} decoder layers, aux {aux}, clip {o['clip'] or 'off'}, "
-                 f"{o['schedule']} schedule, warmup {warmup} iterations (same share of the run)")
+    notes.append(
+        f"{o.get('layers', p.layers)} decoder layers, aux {aux}, clip {o['clip'] or 'off'}, "
+        f"{o['schedule']} schedule, warmup {warmup} iterations (same share of the run)"
+    )
     return o, notes
 
 
@@ -244,8 +296,11 @@ def schedule_overrides(run, p) -> dict:
     sched = meta.get("lr_schedule") or {}
     model = run_schedule(run)
     total = run_iterations(meta)
-    o: dict[str, Any] = {"schedule": {"cosine": "cosine", "cyclic": "cyclic"}.get(model.policy or "", "step"),
-                         "epochs": p.epochs, "train_samples": p.train_samples}
+    o: dict[str, Any] = {
+        "schedule": {"cosine": "cosine", "cyclic": "cyclic"}.get(model.policy or "", "step"),
+        "epochs": p.epochs,
+        "train_samples": p.train_samples,
+    }
     if o["schedule"] == "cyclic":
         peak, base = model.peak_lr(), model.base_lr
         o["target_ratio"] = float(peak / base) if _finite(peak) and _finite(base) and base > 0 else 10.0
@@ -255,8 +310,9 @@ def schedule_overrides(run, p) -> dict:
     if o["schedule"] == "step":
         steps = sched.get("steps") or []
         if _finite(epochs_run) and epochs_run > 0 and sched.get("by_epoch", True):
-            o["steps"] = tuple(sorted({max(1, round(s / epochs_run * p.epochs)) for s in steps
-                                      if _finite(s) and s < epochs_run}))
+            o["steps"] = tuple(
+                sorted({max(1, round(s / epochs_run * p.epochs)) for s in steps if _finite(s) and s < epochs_run})
+            )
         else:
             o["steps"] = ()
     warm = model.warmup_iters or 0
@@ -326,9 +382,11 @@ def map_lr(lr: float, run_batch, proxy_batch: int, meta=None) -> tuple[float, st
     healthy = HEALTHY_LR * proxy_batch / HEALTHY_BATCH
     ratio = lr / recipe
     batch_text = "total batch unknown, taken as 8" if unknown else f"total batch {int(run_batch)}"
-    return ratio * healthy, (f"lr {lr:.1e} at {batch_text} is {ratio:.3g}x the {recipe:.1e} of {whose} -> bevdetr lr "
-                             f"{ratio * healthy:.1e} ({ratio:.3g}x its measured healthy {healthy:.1e} at batch "
-                             f"{proxy_batch})")
+    return ratio * healthy, (
+        f"lr {lr:.1e} at {batch_text} is {ratio:.3g}x the {recipe:.1e} of {whose} -> bevdetr lr "
+        f"{ratio * healthy:.1e} ({ratio:.3g}x its measured healthy {healthy:.1e} at batch "
+        f"{proxy_batch})"
+    )
 
 
 def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
@@ -338,7 +396,7 @@ def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
     """
     changes: dict[str, dict] = {}
     for f in findings:
-        for c in (f.fix.changes if f.fix else []):
+        for c in f.fix.changes if f.fix else []:
             changes.setdefault(c.get("param"), {**c, "finding": f.rule})
     fixed: dict[str, Any] = {}
     applied, skipped = [], []
@@ -357,7 +415,7 @@ def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
         elif param == "num_decoder_layers" and _finite(to) and to >= 1:
             fixed["layers"] = int(to)
         elif param == "gradient_accumulation" and _finite(to) and to >= 1:
-            fixed["batch"] = int(o["batch"] * to)   # a k-times larger batch at the same lr
+            fixed["batch"] = int(o["batch"] * to)  # a k-times larger batch at the same lr
         elif param == "max_epochs" and _finite(to):
             fixed["epochs"] = max(1, round(to * proxy.epoch_factor))
         elif param == "max_iters" and _finite(to) and proxy.iter_factor:
@@ -366,8 +424,15 @@ def fix_overrides(findings, proxy: Proxy) -> tuple[dict, list[dict], list[str]]:
         else:
             skipped.append(f"{param} -> {to} ({c['finding']}): nothing bevdetr can change")
             continue
-        applied.append({"param": param, "from": c.get("from"), "to": to, "finding": c["finding"],
-                        "proxy": {SETTING_OF[param]: fixed[SETTING_OF[param]]}})
+        applied.append(
+            {
+                "param": param,
+                "from": c.get("from"),
+                "to": to,
+                "finding": c["finding"],
+                "proxy": {SETTING_OF[param]: fixed[SETTING_OF[param]]},
+            }
+        )
     check_settings({**o, **fixed}, "the fixed run's settings")
     return fixed, applied, skipped
 
@@ -421,8 +486,9 @@ def outcome(replicas: list[dict], fixed: list[dict]) -> tuple[bool | None, str]:
     return h1 < h0, f"final-layer loss {h0:.3f} -> {h1:.3f}"
 
 
-def inconclusive_because(finding, replicas: list[dict], fixed: list[dict], replica_samples: int,
-                         run_batch) -> str | None:
+def inconclusive_because(
+    finding, replicas: list[dict], fixed: list[dict], replica_samples: int, run_batch
+) -> str | None:
     """Why training the proxy cannot judge this finding, or None.
 
     - the rule is about the log file itself (log-integrity): nothing a training shows;
@@ -434,8 +500,10 @@ def inconclusive_because(finding, replicas: list[dict], fixed: list[dict], repli
     onset = finding.start_step
     batch = run_batch if _finite(run_batch) and run_batch > 0 else HEALTHY_BATCH
     if onset is not None and onset * batch > replica_samples:
-        return (f"the finding began after {onset:,} iterations ({int(onset * batch):,} samples); the replica "
-                f"trains on {replica_samples:,} samples")
+        return (
+            f"the finding began after {onset:,} iterations ({int(onset * batch):,} samples); the replica "
+            f"trains on {replica_samples:,} samples"
+        )
     m0 = [r["mAP"] for r in replicas if _finite(r.get("mAP"))]
     m1 = [r["mAP"] for r in fixed if _finite(r.get("mAP"))]
     if m0 and m1 and max(m0 + m1) < CHANCE_MAP:
@@ -488,10 +556,19 @@ def measure_speed(proxy: Proxy, base_dir: str, stream, tty) -> float | None:
     from bevdetr.sweep import Job, run_jobs
 
     o = dict(proxy.overrides)
-    probe = {**o, "epochs": 1, "train_samples": PROBE_ITERS * int(o["batch"]), "val_samples": 8,
-             "interval": 10, "eval_interval": 1, "steps": ()}
-    jobs = [Job(f"speed-probe-{k}", os.path.join(base_dir, f"speed-probe-{k}"), proxy.preset, probe, k)
-            for k in range(PARALLEL)]
+    probe = {
+        **o,
+        "epochs": 1,
+        "train_samples": PROBE_ITERS * int(o["batch"]),
+        "val_samples": 8,
+        "interval": 10,
+        "eval_interval": 1,
+        "steps": (),
+    }
+    jobs = [
+        Job(f"speed-probe-{k}", os.path.join(base_dir, f"speed-probe-{k}"), proxy.preset, probe, k)
+        for k in range(PARALLEL)
+    ]
     status = run_jobs(jobs, PARALLEL, stream, tty)
     times = []
     for job in jobs:
@@ -523,17 +600,18 @@ class Plan:
     """What validate trains: the proxy, the fix and its parts, and the speed it was sized to."""
 
     proxy: Proxy
-    fixed: dict                    # overrides of the fixed arm (every change)
+    fixed: dict  # overrides of the fixed arm (every change)
     applied: list[dict]
     skipped: list[str]
     parts: list[tuple[str, dict]]  # each change alone, when the budget allows
-    bundled: list[str]             # the changes trained only together
-    per_iter: float | None         # measured seconds an iteration
-    planned: int                   # iterations planned from the table, before measuring
+    bundled: list[str]  # the changes trained only together
+    per_iter: float | None  # measured seconds an iteration
+    planned: int  # iterations planned from the table, before measuring
 
 
-def plan(run, findings, budget_s: float, seeds: int, preset: str | None, base_dir: str, started: float,
-         stream, tty) -> Plan:
+def plan(
+    run, findings, budget_s: float, seeds: int, preset: str | None, base_dir: str, started: float, stream, tty
+) -> Plan:
     """Size the replicas: planned from the table, then a probe measures this machine's speed and the
     replicas (and whether each change of a bundled fix can be trained alone) are sized again."""
     from bevdetr.presets import make_settings
@@ -541,7 +619,7 @@ def plan(run, findings, budget_s: float, seeds: int, preset: str | None, base_di
     windows = finding_windows(findings)
     proxy = proxy_of(run, budget_s, seeds, preset, windows=windows)
     fixed, applied, _ = fix_overrides(findings, proxy)
-    make_settings(proxy.preset, **proxy.overrides)            # raises ValueError on settings that cannot run
+    make_settings(proxy.preset, **proxy.overrides)  # raises ValueError on settings that cannot run
     make_settings(proxy.preset, **{**proxy.overrides, **fixed})
     planned = proxy.iterations
     # what was read comes first: the probe that measures this machine's speed trains for a while
@@ -551,8 +629,11 @@ def plan(run, findings, budget_s: float, seeds: int, preset: str | None, base_di
     layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
     parts = fix_parts(applied)
     arms = 1 + bool(fixed)
-    fits_parts = bool(parts) and budget_iterations(proxy.preset, left, (arms + len(parts)) * seeds, layers, batch,
-                                                   per_iter) >= MIN_ITERS[proxy.preset]
+    fits_parts = (
+        bool(parts)
+        and budget_iterations(proxy.preset, left, (arms + len(parts)) * seeds, layers, batch, per_iter)
+        >= MIN_ITERS[proxy.preset]
+    )
     if fits_parts:
         arms += len(parts)
     proxy = proxy_of(run, left, seeds, proxy.preset, arms=arms, per_iter=per_iter, windows=windows)
@@ -570,8 +651,15 @@ def jobs_of(pl: Plan, seeds: int, base_dir: str) -> list:
         arms = [("as-diagnosed", {})] + ([("fixed", pl.fixed)] if pl.fixed else [])
         arms += [(f"fixed-{param}", change) for param, change in pl.parts]
         for name, change in arms:
-            jobs.append(Job(f"{name}-seed{seed}", os.path.join(base_dir, f"{name}-seed{seed}"), proxy.preset,
-                            {**proxy.overrides, **change}, seed))
+            jobs.append(
+                Job(
+                    f"{name}-seed{seed}",
+                    os.path.join(base_dir, f"{name}-seed{seed}"),
+                    proxy.preset,
+                    {**proxy.overrides, **change},
+                    seed,
+                )
+            )
     return jobs
 
 
@@ -582,39 +670,65 @@ def judge_findings(run, findings, pl: Plan, arm) -> list[dict]:
     verdicts = []
     for f in findings:
         own = [c for c in (f.fix.changes if f.fix else []) if any(a["param"] == c.get("param") for a in pl.applied)]
-        why = inconclusive_because(f, replicas, fixed, pl.proxy.iterations * int(pl.proxy.overrides["batch"]),
-                                   run.meta.get("total_batch"))
+        why = inconclusive_because(
+            f, replicas, fixed, pl.proxy.iterations * int(pl.proxy.overrides["batch"]), run.meta.get("total_batch")
+        )
         if why is not None:
             verdict, reason = "inconclusive", why
         elif not replicas:
             verdict, reason = "inconclusive", "no replica finished inside the budget"
         else:
             verdict, reason = judge(f, replicas, fixed, bool(own) and bool(pl.fixed))
-        entry = {"rule": f.rule, "severity": f.severity, "message": f.message,
-                 "fix": f.fix.text if f.fix else None, "verdict": verdict, "reason": reason, "parts": []}
+        entry = {
+            "rule": f.rule,
+            "severity": f.severity,
+            "message": f.message,
+            "fix": f.fix.text if f.fix else None,
+            "verdict": verdict,
+            "reason": reason,
+            "parts": [],
+        }
         mine = {c.get("param") for c in own}
         if why is None and replicas and len(mine) > 1:
             for param, change in pl.parts:
                 alone = arm(f"fixed-{param}")
                 if param in mine and alone:
-                    entry["parts"].append({"param": param, "settings": change,
-                                           "result": judge_part(f, replicas, alone)})
+                    entry["parts"].append(
+                        {"param": param, "settings": change, "result": judge_part(f, replicas, alone)}
+                    )
             if not entry["parts"]:
-                entry["parts"].append({"param": " + ".join(sorted(mine)), "settings": {},
-                                       "result": "bundled: the changes were trained together only (each alone "
-                                                 "did not fit the budget), so the verdict credits them together"})
+                entry["parts"].append(
+                    {
+                        "param": " + ".join(sorted(mine)),
+                        "settings": {},
+                        "result": "bundled: the changes were trained together only (each alone "
+                        "did not fit the budget), so the verdict credits them together",
+                    }
+                )
         verdicts.append(entry)
     return verdicts
 
 
 def summary(rs: list[dict]) -> dict:
-    return {"final_loss": mean(r["final_loss"] for r in rs), "best_loss": mean(r["best_loss"] for r in rs),
-            "head_loss": mean(r["head_loss"] for r in rs),
-            "mAP": mean(r["mAP"] for r in rs), "s_per_iter": mean(r["s_per_iter"] for r in rs), "seeds": len(rs)}
+    return {
+        "final_loss": mean(r["final_loss"] for r in rs),
+        "best_loss": mean(r["best_loss"] for r in rs),
+        "head_loss": mean(r["head_loss"] for r in rs),
+        "mAP": mean(r["mAP"] for r in rs),
+        "s_per_iter": mean(r["s_per_iter"] for r in rs),
+        "seeds": len(rs),
+    }
 
 
-def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, work_dir: str | None = None,
-             preset: str | None = None, stream=None, tty: bool | None = None) -> dict:
+def validate(
+    path: str,
+    budget_minutes: float = 10.0,
+    seeds: int | None = None,
+    work_dir: str | None = None,
+    preset: str | None = None,
+    stream=None,
+    tty: bool | None = None,
+) -> dict:
     """Diagnose PATH, train the proxy as diagnosed and fixed, judge every finding; a JSON-safe dict."""
     from bevdetr.sweep import run_jobs
 
@@ -629,8 +743,10 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
     pl = plan(run, findings, budget_s, seeds, preset, base_dir, started, stream, tty)
     proxy = pl.proxy
     jobs = jobs_of(pl, seeds, base_dir)
-    stream.write(f"validate {run.name}: {len(jobs)} bevdetr run(s) of {proxy.iterations} iterations "
-                 f"({proxy.preset} preset) in {base_dir}, budget {budget_minutes:g} min\n")
+    stream.write(
+        f"validate {run.name}: {len(jobs)} bevdetr run(s) of {proxy.iterations} iterations "
+        f"({proxy.preset} preset) in {base_dir}, budget {budget_minutes:g} min\n"
+    )
     # the hard stop is far beyond the budget (+50% and five minutes): only a runaway, never a slow
     # machine, changes the outcome; the probe already sized the runs to this machine's speed
     status = run_jobs(jobs, PARALLEL, stream, tty, deadline=started + 1.5 * budget_s + 300)
@@ -641,21 +757,37 @@ def validate(path: str, budget_minutes: float = 10.0, seeds: int | None = None, 
 
     layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
     result = {
-        "run": run.name, "path": path, "proxy_note": PROXY_NOTE,
-        "proxy": {"preset": proxy.preset, "settings": proxy.overrides, "iterations": proxy.iterations,
-                  "mapping": proxy.notes},
-        "speed": {"table_s_per_iter": SECONDS_PER_ITER[proxy.preset] * (0.3 + 0.7 * layers / 6) * batch / 8,
-                  "measured_s_per_iter": pl.per_iter, "planned_iterations": pl.planned,
-                  "iterations": proxy.iterations},
-        "fix": {"applied": pl.applied, "not_applicable": pl.skipped, "settings": pl.fixed,
-                "parts": [p for p, _ in pl.parts], "bundled": pl.bundled},
-        "seeds": seeds, "work_dir": base_dir,
+        "run": run.name,
+        "path": path,
+        "proxy_note": PROXY_NOTE,
+        "proxy": {
+            "preset": proxy.preset,
+            "settings": proxy.overrides,
+            "iterations": proxy.iterations,
+            "mapping": proxy.notes,
+        },
+        "speed": {
+            "table_s_per_iter": SECONDS_PER_ITER[proxy.preset] * (0.3 + 0.7 * layers / 6) * batch / 8,
+            "measured_s_per_iter": pl.per_iter,
+            "planned_iterations": pl.planned,
+            "iterations": proxy.iterations,
+        },
+        "fix": {
+            "applied": pl.applied,
+            "not_applicable": pl.skipped,
+            "settings": pl.fixed,
+            "parts": [p for p, _ in pl.parts],
+            "bundled": pl.bundled,
+        },
+        "seeds": seeds,
+        "work_dir": base_dir,
         "as_diagnosed": {**summary(arm("as-diagnosed")), "per_seed": arm("as-diagnosed")},
         "fixed": {**summary(arm("fixed") if pl.fixed else []), "per_seed": arm("fixed") if pl.fixed else []},
         "parts": {param: summary(arm(f"fixed-{param}")) for param, _ in pl.parts},
         "runs": status,
         "findings": judge_findings(run, findings, pl, arm),
-        "budget_s": budget_s, "elapsed_s": round(time.time() - started, 1),
+        "budget_s": budget_s,
+        "elapsed_s": round(time.time() - started, 1),
     }
     if work_dir is None:
         shutil.rmtree(base_dir, ignore_errors=True)
@@ -667,24 +799,34 @@ def render_text(result: dict) -> str:
     def num(x, fmt=".3f"):
         return format(x, fmt) if _finite(x) else "–"
 
-    out = [f"{result['run']}: validated on bevdetr ({result['proxy']['preset']} preset, "
-           f"{result['proxy']['iterations']} iterations, {result['seeds']} seed(s), "
-           f"{result['elapsed_s'] / 60:.1f} of {result['budget_s'] / 60:g} min)",
-           "note: " + result["proxy_note"]]
+    out = [
+        f"{result['run']}: validated on bevdetr ({result['proxy']['preset']} preset, "
+        f"{result['proxy']['iterations']} iterations, {result['seeds']} seed(s), "
+        f"{result['elapsed_s'] / 60:.1f} of {result['budget_s'] / 60:g} min)",
+        "note: " + result["proxy_note"],
+    ]
     sp = result["speed"]
     if sp["measured_s_per_iter"] is not None:
-        out.append(f"speed: measured {sp['measured_s_per_iter']:.3f} s/iter here now (the table says "
-                   f"{sp['table_s_per_iter']:.3f}): {sp['iterations']} iterations a run (planned "
-                   f"{sp['planned_iterations']} before measuring)")
+        out.append(
+            f"speed: measured {sp['measured_s_per_iter']:.3f} s/iter here now (the table says "
+            f"{sp['table_s_per_iter']:.3f}): {sp['iterations']} iterations a run (planned "
+            f"{sp['planned_iterations']} before measuring)"
+        )
     out.append("mapping:")
     out += [f"  {n}" for n in result["proxy"]["mapping"]]
     if result["fix"]["applied"]:
+
         def proxy_text(a):
             return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in a["proxy"].items())
 
-        out.append("fix applied: " + "; ".join(
-            f"{a['param']} {a['from'] if a['from'] is not None else '?'} -> {a['to']} "
-            f"(bevdetr {proxy_text(a)}; from {a['finding']})" for a in result["fix"]["applied"]))
+        out.append(
+            "fix applied: "
+            + "; ".join(
+                f"{a['param']} {a['from'] if a['from'] is not None else '?'} -> {a['to']} "
+                f"(bevdetr {proxy_text(a)}; from {a['finding']})"
+                for a in result["fix"]["applied"]
+            )
+        )
     else:
         out.append("fix applied: none (no finding carries a change bevdetr can make)")
     for s in result["fix"]["not_applicable"]:
@@ -692,15 +834,19 @@ def render_text(result: dict) -> str:
     if result["fix"]["parts"]:
         out.append("  each change was also trained alone: " + ", ".join(result["fix"]["parts"]))
     elif result["fix"]["bundled"]:
-        out.append("  bundled: " + " and ".join(result["fix"]["bundled"]) + " changed together; each alone did "
-                   "not fit the budget, so a verdict credits them together")
+        out.append(
+            "  bundled: " + " and ".join(result["fix"]["bundled"]) + " changed together; each alone did "
+            "not fit the budget, so a verdict credits them together"
+        )
     out.append(f"{'':22}{'final loss':>11}{'best loss':>11}{'last layer':>11}{'mAP':>8}{'s/iter':>8}")
     rows = [(result["as_diagnosed"], "as diagnosed"), (result["fixed"], "fixed")]
     rows += [(v, f"fixed: {p}") for p, v in result.get("parts", {}).items()]
     for v, label in rows:
         if v["seeds"]:
-            out.append(f"{label:22}{num(v['final_loss']):>11}{num(v['best_loss']):>11}{num(v['head_loss']):>11}"
-                       f"{num(v['mAP']):>8}{num(v['s_per_iter'], '.3f'):>8}")
+            out.append(
+                f"{label:22}{num(v['final_loss']):>11}{num(v['best_loss']):>11}{num(v['head_loss']):>11}"
+                f"{num(v['mAP']):>8}{num(v['s_per_iter'], '.3f'):>8}"
+            )
     bad = {k: s for k, s in result["runs"].items() if s not in ("done", "skipped")}
     if bad:
         out.append("runs not finished: " + ", ".join(f"{k} ({s})" for k, s in bad.items()))

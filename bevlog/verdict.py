@@ -16,6 +16,7 @@ Status: `broken` with an error, `needs attention` with a warning, `stopped` when
 stopped (by a person, a signal, or silently before its end) and nothing worse is wrong, `healthy`
 otherwise — never for a run of which no train row was understood.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,33 +25,72 @@ from bevlog.findings import SEVERITY_RANK, Finding
 from bevlog.fixes import Plan, change_text
 from bevlog.rules.log_integrity import exception_noun
 
-STAGES = ("never-trained", "crashed", "never-learned", "non-finite", "diverged", "unstable", "slow", "settings",
-          "stopped", "notes")
+STAGES = (
+    "never-trained",
+    "crashed",
+    "never-learned",
+    "non-finite",
+    "diverged",
+    "unstable",
+    "slow",
+    "settings",
+    "stopped",
+    "notes",
+)
 # findings about the config itself: true or not whatever happened in the run, never a consequence
 CONFIG_RULES = ("schedule", "lr-batch", "lr-invalid", "aux-missing", "layer-redundant", "dataloader-bound")
 STATUSES = ("healthy", "stopped", "needs attention", "broken")  # worst last
 # within a stage, the finding that tells the story best comes first
-PREFERRED = ("no-takeoff", "metric-chance", "nonfinite-loss", "grad-nonfinite", "earlier-attempt", "divergence",
-             "warmup", "schedule", "plateau")
+PREFERRED = (
+    "no-takeoff",
+    "metric-chance",
+    "nonfinite-loss",
+    "grad-nonfinite",
+    "earlier-attempt",
+    "divergence",
+    "warmup",
+    "schedule",
+    "plateau",
+)
 # causes are looked for in this order: a wrong setting first, then the earliest event
 CAUSE_ORDER = ("settings", "never-learned", "non-finite", "diverged", "unstable", "slow")
 
 _BY_RULE = {
-    "no-takeoff": "never-learned", "nonfinite-loss": "non-finite", "grad-nonfinite": "non-finite",
-    "earlier-attempt": "non-finite", "divergence": "diverged", "warmup": "diverged",
-    "grad-spike": "unstable", "oscillation": "unstable", "layer-unstable": "unstable",
-    "attention-collapse": "unstable", "plateau": "slow", "schedule": "slow", "overfitting": "slow",
-    "lr-drop": "notes", "layer-flat": "slow", "layer-inversion": "slow", "lr-batch": "settings",
-    "lr-invalid": "settings", "aux-missing": "settings", "layer-redundant": "settings",
-    "dataloader-bound": "notes", "memory-growth": "notes",
+    "no-takeoff": "never-learned",
+    "nonfinite-loss": "non-finite",
+    "grad-nonfinite": "non-finite",
+    "earlier-attempt": "non-finite",
+    "divergence": "diverged",
+    "warmup": "diverged",
+    "grad-spike": "unstable",
+    "oscillation": "unstable",
+    "layer-unstable": "unstable",
+    "attention-collapse": "unstable",
+    "plateau": "slow",
+    "schedule": "slow",
+    "overfitting": "slow",
+    "lr-drop": "notes",
+    "layer-flat": "slow",
+    "layer-inversion": "slow",
+    "lr-batch": "settings",
+    "lr-invalid": "settings",
+    "aux-missing": "settings",
+    "layer-redundant": "settings",
+    "dataloader-bound": "notes",
+    "memory-growth": "notes",
 }
 
 
 def stage_of(f: Finding) -> str:
     kind = f.kind
     if f.rule == "log-integrity":
-        return {"never_trained": "never-trained", "waiting": "never-trained", "no_train_rows": "never-trained",
-                "traceback": "crashed", "stopped": "stopped"}.get(kind or "", "notes")
+        return {
+            "never_trained": "never-trained",
+            "waiting": "never-trained",
+            "no_train_rows": "never-trained",
+            "traceback": "crashed",
+            "stopped": "stopped",
+        }.get(kind or "", "notes")
     if f.rule == "metric-chance":
         return "never-learned" if kind in ("dead", "collapse") else ("notes" if kind == "early" else "settings")
     if f.rule == "loss-zero":
@@ -85,7 +125,8 @@ def explains(cause: Finding, f: Finding) -> bool:
             text = str(f.evidence.get("exception", "")).lower()
             return any(w in text for w in ("nan", "inf", "floatingpoint", "non-finite"))
         return sf in ("never-learned", "diverged", "unstable", "slow") or (
-            cause.rule == "nonfinite-loss" and f.rule == "grad-nonfinite")
+            cause.rule == "nonfinite-loss" and f.rule == "grad-nonfinite"
+        )
     if sc == "diverged":
         return f.rule in ("metric-chance", "no-takeoff") or sf in ("unstable", "slow")
     if cause.rule == "attention-collapse":
@@ -123,14 +164,21 @@ class Verdict:
         return text
 
     def to_dict(self) -> dict:
-        return {"status": self.status, "headline": self.headline, "root": self.root, "outcome": self.outcome,
-                "plan": self.plan, "first": self.first, "rerun": self.rerun, "line": self.line}
+        return {
+            "status": self.status,
+            "headline": self.headline,
+            "root": self.root,
+            "outcome": self.outcome,
+            "plan": self.plan,
+            "first": self.first,
+            "rerun": self.rerun,
+            "line": self.line,
+        }
 
 
 def _order(f: Finding) -> tuple:
     pref = PREFERRED.index(f.rule) if f.rule in PREFERRED else len(PREFERRED)
-    return (STAGES.index(stage_of(f)), -f.rank, pref,
-            f.start_step if f.start_step is not None else float("inf"))
+    return (STAGES.index(stage_of(f)), -f.rank, pref, f.start_step if f.start_step is not None else float("inf"))
 
 
 def story(findings: list[Finding]) -> tuple[Finding, Finding] | None:
@@ -184,8 +232,9 @@ def verdict(findings: list[Finding], plan_summary: str = "", trained: bool = Tru
             # a launch that only evaluated: nothing was trained, and nothing in it went wrong
             return Verdict("healthy", short(only), only.rule, only.rule, "", rerun=rerun)
         if not trained:
-            return Verdict("needs attention", "no train row was understood: nothing to judge", None, None, "",
-                           rerun=rerun)
+            return Verdict(
+                "needs attention", "no train row was understood: nothing to judge", None, None, "", rerun=rerun
+            )
         n = len(findings)
         notes = f" ({n} note{'s' if n > 1 else ''})" if n else ""
         if stopped is not None:

@@ -17,11 +17,13 @@ places its own way, and the log's terms are written as it writes them:
 Rules describe rows with `rows_text`; a finding carries both (its steps and epochs with `span`, and
 `Finding.at`); every output format prints `finding_where`.
 """
+
 from __future__ import annotations
 
 from bevlog.findings import is_number as _finite
 
 # ---- bevlog's axis ---------------------------------------------------------------------------
+
 
 def axis_text(step, epoch_f, iter_runner: bool) -> str:
     """'5.3' on an epoch axis, '1,200' on an iteration axis (no unit). A place inside the first
@@ -43,8 +45,9 @@ def epoch_label(epoch, epoch_base=None) -> str:
     return str(e - 1 + epoch_base if epoch_base is not None else e)
 
 
-def span_text(first: tuple, last: tuple | None, iter_runner: bool, step_unit: str = "iteration",
-              epoch_base=None) -> str:
+def span_text(
+    first: tuple, last: tuple | None, iter_runner: bool, step_unit: str = "iteration", epoch_base=None
+) -> str:
     """'epoch 6.2', 'epochs 6.2–9.8', 'iter 1,200', 'iters 1,200–4,000' from (step, epoch_f) pairs.
     Rows that are whole epochs (`step_unit` "epoch") are named by the log's own epoch: 'epoch 249',
     'epochs 200–249'."""
@@ -67,6 +70,7 @@ def steps_text(n, step_unit: str = "iteration") -> str:
 
 
 # ---- the log's own terms ---------------------------------------------------------------------
+
 
 def log_terms(meta, epoch, it, iters_per_epoch, step) -> str | None:
     """The place of one row as the log writes it (see the module docstring); None when the row
@@ -110,9 +114,9 @@ def at_text(first: str | None, last: str | None) -> str | None:
         return first
     for word in ("Epoch(train) ", "Epoch: ", "Epoch ", "Iter(train) ", "Iter ", "iter: ", "step "):
         if first.startswith(word) and last.startswith(word):
-            return f"{first}–{last[len(word):]}"
+            return f"{first}–{last[len(word) :]}"
     if first.startswith("epoch ") and last.startswith("epoch "):
-        return f"epochs {first[len('epoch '):]}–{last[len('epoch '):]}"
+        return f"epochs {first[len('epoch ') :]}–{last[len('epoch ') :]}"
     return f"{first}–{last}"
 
 

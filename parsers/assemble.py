@@ -624,8 +624,11 @@ def _ended(segments, traceback, runner, max_epochs, max_iters, last, interval, s
 
 def _logged_layer_count(columns) -> int | None:
     cols = layers_mod.layer_columns(list(columns), None)
-    main = [layer for _, group, _, layer in cols
-            if layers_mod.is_decoder_group(group) and not layers_mod.is_stats_group(group)]
+    main = [
+        layer
+        for _, group, _, layer in cols
+        if layers_mod.is_decoder_group(group) and not layers_mod.is_stats_group(group)
+    ]
     return max(main) + 1 if main else None
 
 

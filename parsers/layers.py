@@ -112,8 +112,9 @@ def layer_columns(keys, config_layers: int | None) -> list[tuple[str, str, str, 
     groups: dict[str, dict] = {}
     for key, (group, term, layer) in parsed.items():
         g = groups.setdefault(group, {"numbered": set(), "final": False, "items": [], "explicit": False})
-        g["explicit"] |= bool(TRANSFUSION.match(key) or SPARSE4D.match(key) or ATTENTION.match(key)
-                              or DETR_SUFFIX.match(key))
+        g["explicit"] |= bool(
+            TRANSFUSION.match(key) or SPARSE4D.match(key) or ATTENTION.match(key) or DETR_SUFFIX.match(key)
+        )
         if layer == "final":
             g["final"] = True
         else:

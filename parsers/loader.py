@@ -38,8 +38,9 @@ from parsers.run import ParseError
 from parsers.segment import Segment, with_skipped
 from parsers.source import HEAD_PRINT, FileSource, Identity, MemorySource, open_source
 
-NOT_A_LOG = ("not a training log: no log lines or rows of a known format found "
-             "(mmcv, mmengine, DETR, detectron2, TensorBoard)")
+NOT_A_LOG = (
+    "not a training log: no log lines or rows of a known format found (mmcv, mmengine, DETR, detectron2, TensorBoard)"
+)
 # why a train line (or JSON row) is not read: a file of them only is a problem, not a run
 REJECTED = (DAMAGED, MALFORMED, CUT_AT_LIMIT, OUT_OF_RANGE, INVALID_LINE, NOT_AN_OBJECT, NO_MODE)
 NOT_YET = "not a training log yet: no mmcv/mmengine log lines"

@@ -74,8 +74,13 @@ def row_positions(seg: Segment, runner: str | None, ipe: int | None) -> dict[str
         # a row sums up its whole epoch: it lies at the epoch's end; without iterations per
         # epoch the log gives none, and `step` counts epochs (Meta.step_unit)
         per = np.full(n, float(ipe) if ipe else np.nan)
-        return {"epoch": epoch, "iter": per, "iters_per_epoch": per, "step": epoch * per if ipe else epoch.copy(),
-                "epoch_f": epoch.copy()}
+        return {
+            "epoch": epoch,
+            "iter": per,
+            "iters_per_epoch": per,
+            "step": epoch * per if ipe else epoch.copy(),
+            "epoch_f": epoch.copy(),
+        }
     per = rown.copy()
     if ipe:
         per[np.isnan(per)] = ipe

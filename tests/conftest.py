@@ -10,6 +10,7 @@ Real logs written by other people's runs are committed under `fixtures/real/` (s
 provenance in fixtures/real/README.md). Modules import `REAL_LOGS` from here; tests that
 take a path use the `real_logs` fixture.
 """
+
 import importlib.util
 import os
 import re

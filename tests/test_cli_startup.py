@@ -1,4 +1,5 @@
 """`bevlog --help` must stay light: no pandas, plotly or torch at start-up."""
+
 import subprocess
 import sys
 

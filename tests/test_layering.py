@@ -2,6 +2,7 @@
 hold (bevlog -> parsers; parsers and bevdetr import neither; bevlog imports bevdetr only
 from its validate modules; outside parsers only `parsers` itself is imported; no import
 circles inside parsers), and what must load lazily does."""
+
 import subprocess
 import sys
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The README's examples are true: its commands run and its Python block works."""
+
 import os
 import re
 import shlex

@@ -15,6 +15,7 @@ in one line when it is missing.
 
 The indexer (pandas, pyarrow) is imported when `index` runs: `bevlog runs` needs only duckdb.
 """
+
 from __future__ import annotations
 
 from bevlog.catalog.query import FilterError, problems
@@ -58,5 +59,13 @@ def index_problems(catalog_dir: str = DEFAULT_CATALOG) -> list[str]:
     return problems(catalog_dir)
 
 
-__all__ = ["DEFAULT_CATALOG", "CatalogError", "CatalogUnavailable", "FilterError", "index", "index_problems",
-           "query_runs", "require_duckdb"]
+__all__ = [
+    "DEFAULT_CATALOG",
+    "CatalogError",
+    "CatalogUnavailable",
+    "FilterError",
+    "index",
+    "index_problems",
+    "query_runs",
+    "require_duckdb",
+]

@@ -13,6 +13,7 @@
 
 `_preload` imports what the workers need before they fork, on purpose.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,9 +69,12 @@ def index(roots, catalog_dir: str, jobs: int | None = None, say=None) -> IndexSu
             _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, when)
         store.record_roots(con, roots, when)
         summary.runs = _runs_under(con, roots)
-        summary.problems = [m for (m,) in con.execute(
-            "SELECT message FROM problems WHERE root IN (SELECT unnest(?::VARCHAR[])) ORDER BY message",
-            [roots]).fetchall()]
+        summary.problems = [
+            m
+            for (m,) in con.execute(
+                "SELECT message FROM problems WHERE root IN (SELECT unnest(?::VARCHAR[])) ORDER BY message", [roots]
+            ).fetchall()
+        ]
     finally:
         con.close()
     if changed:
@@ -85,8 +89,7 @@ def _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, w
     work, plan_problems = plan(roots)
     current = {job_key(j): j for j in work}
     indexed = {key for _, key in before.values() if key}
-    clean = {k for k, j in current.items()
-             if k in indexed and not any(p in changed for unit in j.units for p in unit)}
+    clean = {k for k, j in current.items() if k in indexed and not any(p in changed for unit in j.units for p in unit)}
     dirty = [j for k, j in current.items() if k not in clean]
     summary.kept = len(clean)
     removed = store.drop_jobs(con, indexed - clean)
@@ -97,7 +100,7 @@ def _reindex(con, roots, now, before, changed, frames_dir, jobs, say, summary, w
     fn = partial(index_job, frames_dir=frames_dir)
     done, new_ids = 0, set()
     for start in range(0, len(dirty), BATCH):
-        chunk = dirty[start:start + BATCH]
+        chunk = dirty[start : start + BATCH]
         results = map_jobs(fn, chunk, jobs, False, "indexing", preload=_preload, on_crash=job_crashed)
         store.write_results(con, results, now, when, lambda path: _root_of(path, roots))
         new_ids.update(r["run_id"] for res in results for r in res.runs)
@@ -118,8 +121,11 @@ def _root_of(path: str, roots) -> str:
 
 
 def _runs_under(con, roots) -> int:
-    return sum(1 for (sources,) in con.execute("SELECT sources FROM runs").fetchall()
-               if any(under(s, roots) for s in sources or ()))
+    return sum(
+        1
+        for (sources,) in con.execute("SELECT sources FROM runs").fetchall()
+        if any(under(s, roots) for s in sources or ())
+    )
 
 
 def export_tables(catalog_dir: str) -> None:

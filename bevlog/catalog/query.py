@@ -7,6 +7,7 @@ lowest); NAME is a metric's full name or its part after the last '/' (`bbox_mAP`
 `coco/bbox_mAP`, `NDS` finds `pts_bbox_NuScenes/NDS`). A run's date is its launch stamp
 from the log, else its first log file's modification time.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,22 @@ from bevlog.catalog.store import connect
 OPS = (">=", "<=", "!=", "==", "=", ">", "<")
 _METRIC = re.compile(r"^\s*(?:(max|min|last)\((.+?)\)|(.+?))\s*(>=|<=|!=|==|=|>|<)\s*(\S+)\s*$")
 DATE_SQL = "coalesce(r.started, make_timestamp(r.modified_ns // 1000))"
-COLUMNS = ("name", "verdict", "worst_rule", "n_errors", "n_warnings", "model", "date", "total_batch", "lr",
-           "max_epochs", "max_iters", "last_loss", "run_dir", "run_id")
+COLUMNS = (
+    "name",
+    "verdict",
+    "worst_rule",
+    "n_errors",
+    "n_warnings",
+    "model",
+    "date",
+    "total_batch",
+    "lr",
+    "max_epochs",
+    "max_iters",
+    "last_loss",
+    "run_dir",
+    "run_id",
+)
 
 
 class FilterError(ValueError):
@@ -64,8 +79,9 @@ def parse_date(text: str, option: str) -> dt.datetime:
         raise FilterError(f"{option} {text!r}: expected a date like 2024-01-31 (or 2024-01-31T12:00)") from None
 
 
-def query_runs(catalog_dir: str, verdicts=(), rules=(), models=(), name=None, since=None, until=None,
-               metrics=(), limit=None) -> tuple[list[str], list[tuple]]:
+def query_runs(
+    catalog_dir: str, verdicts=(), rules=(), models=(), name=None, since=None, until=None, metrics=(), limit=None
+) -> tuple[list[str], list[tuple]]:
     """(column names, rows) of the runs that pass every filter, newest first."""
     where, params = [], []
     if verdicts:
@@ -95,16 +111,25 @@ def query_runs(catalog_dir: str, verdicts=(), rules=(), models=(), name=None, si
     selects = []
     for k, m in enumerate(parsed):
         match = "(e.metric = ? OR ends_with(e.metric, '/' || ?))"
-        where.append(f"EXISTS (SELECT 1 FROM last_evaluations e WHERE e.run_id = r.run_id AND {match} "
-                     f"AND e.{m.column} {m.op} ?)")
+        where.append(
+            f"EXISTS (SELECT 1 FROM last_evaluations e WHERE e.run_id = r.run_id AND {match} AND e.{m.column} {m.op} ?)"
+        )
         params += [m.name, m.name, m.value]
-        selects.append((f"(SELECT max(e.{m.column}) FROM last_evaluations e WHERE e.run_id = r.run_id AND {match})",
-                        [m.name, m.name], m.label))
+        selects.append(
+            (
+                f"(SELECT max(e.{m.column}) FROM last_evaluations e WHERE e.run_id = r.run_id AND {match})",
+                [m.name, m.name],
+                m.label,
+            )
+        )
     cols = [f"{DATE_SQL} AS date" if c == "date" else f"r.{c}" for c in COLUMNS]
     select_params = [p for _, ps, _ in selects for p in ps]
-    sql = (f"SELECT {', '.join(cols + [s for s, _, _ in selects])} FROM runs r"
-           + (f" WHERE {' AND '.join(where)}" if where else "")
-           + " ORDER BY date DESC NULLS LAST, r.name" + (f" LIMIT {int(limit)}" if limit else ""))
+    sql = (
+        f"SELECT {', '.join(cols + [s for s, _, _ in selects])} FROM runs r"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " ORDER BY date DESC NULLS LAST, r.name"
+        + (f" LIMIT {int(limit)}" if limit else "")
+    )
     con = connect(catalog_dir, read_only=True)
     try:
         rows = con.execute(sql, select_params + params).fetchall()

@@ -6,6 +6,7 @@ match the catalog's record: a log rewritten in place (another run started in the
 directory, a copy with preserved times) changes at least one of them. Only files whose
 record differs are read again. Hidden directories are skipped, as discovery skips them.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -15,6 +15,7 @@ keeps the batches it finished and the next one carries on from there.
 duckdb (an optional extra) and pyarrow are imported where they are used: `bevlog runs` reads
 the catalog without pyarrow, and a missing duckdb is one line (bevlog.catalog.require_duckdb).
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,7 @@ CREATE OR REPLACE VIEW last_evaluations AS
     FROM evaluations GROUP BY run_id, metric;
 """
 
-FINDING_COLUMNS = ("run_id", "rule", "severity", "start_step", "end_step", "start_epoch", "end_epoch",
-                   "message", "fix")
+FINDING_COLUMNS = ("run_id", "rule", "severity", "start_step", "end_step", "start_epoch", "end_epoch", "message", "fix")
 EVAL_COLUMNS = ("run_id", "metric", "epoch", "step", "value")
 
 
@@ -61,21 +61,25 @@ def connect(catalog_dir: str, read_only: bool = False):
 
     path = os.path.join(catalog_dir, DB_NAME)
     if read_only and not os.path.exists(path):
-        raise CatalogError(f"{catalog_dir}: no catalog here; build one with `bevlog index WORK_DIR "
-                           f"--catalog {catalog_dir}`")
+        raise CatalogError(
+            f"{catalog_dir}: no catalog here; build one with `bevlog index WORK_DIR --catalog {catalog_dir}`"
+        )
     try:
         con = duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as exc:
-        raise CatalogError(f"{path}: cannot open the catalog ({str(exc).splitlines()[0]}); "
-                           "is an index running?") from None
+        raise CatalogError(
+            f"{path}: cannot open the catalog ({str(exc).splitlines()[0]}); is an index running?"
+        ) from None
     if not read_only:
         con.execute(DDL)
         con.execute("INSERT OR REPLACE INTO catalog_info VALUES ('schema', ?)", [SCHEMA_VERSION])
     else:
         found = con.execute("SELECT value FROM catalog_info WHERE key = 'schema'").fetchone()
         if not found or found[0] != SCHEMA_VERSION:
-            raise CatalogError(f"{path}: written by another version of bevlog (schema "
-                               f"{found[0] if found else '?'}, this one reads {SCHEMA_VERSION}); run bevlog index again")
+            raise CatalogError(
+                f"{path}: written by another version of bevlog (schema "
+                f"{found[0] if found else '?'}, this one reads {SCHEMA_VERSION}); run bevlog index again"
+            )
     return con
 
 
@@ -102,8 +106,9 @@ def drop_jobs(con, keys) -> list[str]:
     if not keys:
         return []
     con.execute("CREATE OR REPLACE TEMP TABLE gone_jobs AS SELECT unnest(?::VARCHAR[]) AS job_key", [keys])
-    ids = [r for (r,) in con.execute("SELECT run_id FROM runs WHERE job_key IN (SELECT job_key FROM gone_jobs)")
-           .fetchall()]
+    ids = [
+        r for (r,) in con.execute("SELECT run_id FROM runs WHERE job_key IN (SELECT job_key FROM gone_jobs)").fetchall()
+    ]
     con.execute("CREATE OR REPLACE TEMP TABLE gone_runs AS SELECT unnest(?::VARCHAR[]) AS run_id", [ids])
     for table in ("findings", "evaluations"):
         con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM gone_runs)")
@@ -127,10 +132,20 @@ def write_results(con, results, files_now: dict, indexed_at: str, root_of) -> No
             state = files_now.get(path)
             if state is not None:
                 state = with_head(path, state)
-                files.append({"path": path, "size": state.size, "mtime_ns": state.mtime_ns, "head": state.head,
-                              "job_key": res.job_key})
-    problems = [{"job_key": res.job_key, "root": root_of(res.files[0]) if res.files else None, "message": m}
-                for res in results for m in res.problems]
+                files.append(
+                    {
+                        "path": path,
+                        "size": state.size,
+                        "mtime_ns": state.mtime_ns,
+                        "head": state.head,
+                        "job_key": res.job_key,
+                    }
+                )
+    problems = [
+        {"job_key": res.job_key, "root": root_of(res.files[0]) if res.files else None, "message": m}
+        for res in results
+        for m in res.problems
+    ]
     con.execute("BEGIN")
     try:
         keys = [res.job_key for res in results]
@@ -161,12 +176,16 @@ def record_other_files(con, files_now: dict, log_files: set[str], roots) -> None
     and the removal of files that are gone, under `roots`."""
     import pyarrow as pa
 
-    others = [{"path": p, "size": s.size, "mtime_ns": s.mtime_ns, "head": None, "job_key": None}
-              for p, s in files_now.items() if p not in log_files]
+    others = [
+        {"path": p, "size": s.size, "mtime_ns": s.mtime_ns, "head": None, "job_key": None}
+        for p, s in files_now.items()
+        if p not in log_files
+    ]
     present = pa.table({"path": list(files_now)})
     con.register("present", present)
-    con.execute("CREATE OR REPLACE TEMP TABLE gone_files AS SELECT path FROM files "
-                "WHERE path NOT IN (SELECT path FROM present)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE gone_files AS SELECT path FROM files WHERE path NOT IN (SELECT path FROM present)"
+    )
     gone = [p for (p,) in con.execute("SELECT path FROM gone_files").fetchall() if under(p, roots)]
     con.unregister("present")
     con.execute("BEGIN")
@@ -202,8 +221,10 @@ def _insert(con, table: str, data) -> None:
 def _upsert_files(con, data) -> None:
     con.register("incoming", data)
     con.execute("DELETE FROM files WHERE path IN (SELECT path FROM incoming)")
-    con.execute("INSERT INTO files (path, size, mtime_ns, head, job_key) "
-                "SELECT path, size, mtime_ns, head, job_key FROM incoming")
+    con.execute(
+        "INSERT INTO files (path, size, mtime_ns, head, job_key) "
+        "SELECT path, size, mtime_ns, head, job_key FROM incoming"
+    )
     con.unregister("incoming")
 
 
@@ -211,10 +232,40 @@ def _runs_schema():
     import pyarrow as pa
 
     s, i, f, b = pa.string(), pa.int64(), pa.float64(), pa.bool_()
-    return pa.schema([
-        ("run_id", s), ("name", s), ("job_key", s), ("run_dir", s), ("sources", pa.list_(s)), ("format", s),
-        ("library", s), ("runner", s), ("model", s), ("exp_name", s), ("started", s), ("modified_ns", i),
-        ("ended", s), ("verdict", s), ("worst_rule", s), ("n_errors", i), ("n_warnings", i), ("n_info", i),
-        ("fix_plan", s), ("total_batch", i), ("lr", f), ("optimizer", s), ("max_epochs", i), ("max_iters", i),
-        ("decoder_layers", i), ("aux_loss", b), ("seed", i), ("train_rows", i), ("evaluations", i),
-        ("last_loss", f), ("best_loss", f), ("summary", s), ("indexed_at", s)])
+    return pa.schema(
+        [
+            ("run_id", s),
+            ("name", s),
+            ("job_key", s),
+            ("run_dir", s),
+            ("sources", pa.list_(s)),
+            ("format", s),
+            ("library", s),
+            ("runner", s),
+            ("model", s),
+            ("exp_name", s),
+            ("started", s),
+            ("modified_ns", i),
+            ("ended", s),
+            ("verdict", s),
+            ("worst_rule", s),
+            ("n_errors", i),
+            ("n_warnings", i),
+            ("n_info", i),
+            ("fix_plan", s),
+            ("total_batch", i),
+            ("lr", f),
+            ("optimizer", s),
+            ("max_epochs", i),
+            ("max_iters", i),
+            ("decoder_layers", i),
+            ("aux_loss", b),
+            ("seed", i),
+            ("train_rows", i),
+            ("evaluations", i),
+            ("last_loss", f),
+            ("best_loss", f),
+            ("summary", s),
+            ("indexed_at", s),
+        ]
+    )

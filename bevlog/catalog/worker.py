@@ -7,6 +7,7 @@ road every command takes), so the catalog holds the same runs, names, verdicts a
 as `bevlog parse` and `bevlog diagnose`. The frames never
 cross the process boundary: they go straight to disk.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,16 +60,18 @@ def index_job(job, frames_dir: str) -> JobResult:
         try:
             _add_run(result, run, diagnosis.to_dict(), key, frames_dir)
         except Exception as exc:  # noqa: BLE001 - one run's failure is its own problem row
-            result.problems.append(f"{run.meta.sources[0] if run.meta.sources else run.name}: "
-                                   f"could not be indexed ({exception_line(exc)})")
+            result.problems.append(
+                f"{run.meta.sources[0] if run.meta.sources else run.name}: could not be indexed ({exception_line(exc)})"
+            )
     return result
 
 
 def job_crashed(job, why: str) -> JobResult:
     """A job whose worker raised or died: one problem naming its first file."""
     first = job.units[0][0] if job.units and job.units[0] else job.name
-    return JobResult(job_key(job), sorted(p for unit in job.units for p in unit),
-                     problems=[f"{first}: could not be read ({why})"])
+    return JobResult(
+        job_key(job), sorted(p for unit in job.units for p in unit), problems=[f"{first}: could not be read ({why})"]
+    )
 
 
 def _add_run(result: JobResult, run, diagnosis: dict, key: str, frames_dir: str) -> None:
@@ -80,35 +83,65 @@ def _add_run(result: JobResult, run, diagnosis: dict, key: str, frames_dir: str)
     config = meta.config if isinstance(meta.config, dict) else {}
     model = config.get("model", {}).get("type") if isinstance(config.get("model"), dict) else None
     sources = [os.path.abspath(s) for s in meta.sources]
-    worst = next((f for f in findings if f["severity"] == "error"), None) or \
-        next((f for f in findings if f["severity"] == "warning"), None)
-    result.runs.append({
-        "run_id": rid, "name": run.name, "job_key": key,
-        "run_dir": os.path.dirname(sources[0]) if sources else None, "sources": sources,
-        "format": meta.format, "library": meta.library, "runner": meta.runner,
-        "model": str(model) if model is not None else None, "exp_name": meta.exp_name,
-        "started": _stamp(meta.started), "modified_ns": _mtime(sources),
-        "ended": meta.ended, "verdict": diagnosis["verdict"],
-        "worst_rule": worst["rule"] if worst else None,
-        "n_errors": sum(f["severity"] == "error" for f in findings),
-        "n_warnings": sum(f["severity"] == "warning" for f in findings),
-        "n_info": sum(f["severity"] == "info" for f in findings),
-        "fix_plan": json.dumps(diagnosis.get("plan"), ensure_ascii=False, allow_nan=False),
-        "total_batch": meta.total_batch, "lr": meta.lr, "optimizer": meta.optimizer,
-        "max_epochs": meta.max_epochs, "max_iters": meta.max_iters,
-        "decoder_layers": meta.num_decoder_layers, "aux_loss": meta.has_aux_loss, "seed": _int(meta.seed),
-        "train_rows": summary["rows"], "evaluations": int(run.evals["step"].nunique()) if len(run.evals) else 0,
-        "last_loss": summary["last_loss"], "best_loss": summary["best_loss"],
-        "summary": describe_run(run),
-    })
+    worst = next((f for f in findings if f["severity"] == "error"), None) or next(
+        (f for f in findings if f["severity"] == "warning"), None
+    )
+    result.runs.append(
+        {
+            "run_id": rid,
+            "name": run.name,
+            "job_key": key,
+            "run_dir": os.path.dirname(sources[0]) if sources else None,
+            "sources": sources,
+            "format": meta.format,
+            "library": meta.library,
+            "runner": meta.runner,
+            "model": str(model) if model is not None else None,
+            "exp_name": meta.exp_name,
+            "started": _stamp(meta.started),
+            "modified_ns": _mtime(sources),
+            "ended": meta.ended,
+            "verdict": diagnosis["verdict"],
+            "worst_rule": worst["rule"] if worst else None,
+            "n_errors": sum(f["severity"] == "error" for f in findings),
+            "n_warnings": sum(f["severity"] == "warning" for f in findings),
+            "n_info": sum(f["severity"] == "info" for f in findings),
+            "fix_plan": json.dumps(diagnosis.get("plan"), ensure_ascii=False, allow_nan=False),
+            "total_batch": meta.total_batch,
+            "lr": meta.lr,
+            "optimizer": meta.optimizer,
+            "max_epochs": meta.max_epochs,
+            "max_iters": meta.max_iters,
+            "decoder_layers": meta.num_decoder_layers,
+            "aux_loss": meta.has_aux_loss,
+            "seed": _int(meta.seed),
+            "train_rows": summary["rows"],
+            "evaluations": int(run.evals["step"].nunique()) if len(run.evals) else 0,
+            "last_loss": summary["last_loss"],
+            "best_loss": summary["best_loss"],
+            "summary": describe_run(run),
+        }
+    )
     for f in findings:
         fix = f.get("fix") or {}
-        result.findings.append((rid, f["rule"], f["severity"], f["start_step"], f["end_step"], f["start_epoch"],
-                                f["end_epoch"], f["message"], fix.get("text")))
+        result.findings.append(
+            (
+                rid,
+                f["rule"],
+                f["severity"],
+                f["start_step"],
+                f["end_step"],
+                f["start_epoch"],
+                f["end_epoch"],
+                f["message"],
+                fix.get("text"),
+            )
+        )
     evals = run.evals
     if len(evals):
-        for metric, epoch, step, value in zip(evals["metric"].tolist(), evals["epoch"].tolist(),
-                                              evals["step"].tolist(), evals["value"].tolist()):
+        for metric, epoch, step, value in zip(
+            evals["metric"].tolist(), evals["epoch"].tolist(), evals["step"].tolist(), evals["value"].tolist()
+        ):
             result.evals.append((rid, metric, _num(epoch), _num(step), _num(value)))
     write_frames(run, rid, frames_dir)
 

@@ -3,6 +3,7 @@
 Imports of pandas, rich and the analysis stay inside functions: `bevlog --help` loads this
 module (docs/architecture.md, "Imports").
 """
+
 from __future__ import annotations
 
 import math
@@ -34,14 +35,20 @@ from bevlog.output import BadInput, open_output
 @click.command(name="compare")
 @paths_argument
 @align_option
-@click.option("-m", "--metric", "metrics", multiple=True, default=("loss",), show_default=True,
-              help="Train column (loss, loss_cls, grad_norm …) or evaluation metric (NDS, "
-                   "bbox_mAP …; a unique suffix is enough). Repeatable.")
+@click.option(
+    "-m",
+    "--metric",
+    "metrics",
+    multiple=True,
+    default=("loss",),
+    show_default=True,
+    help="Train column (loss, loss_cls, grad_norm …) or evaluation metric (NDS, "
+    "bbox_mAP …; a unique suffix is enough). Repeatable.",
+)
 @smooth_option
 @batch_option
 @group_options
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @wide_option
 @jobs_option
 @click.pass_context
@@ -95,8 +102,21 @@ def command(ctx, paths, align, metrics, smooth, batch, group, no_groups, fmt, wi
 
 
 # most wanted first: the narrow default shows the longest prefix of this that fits
-PRIORITY = ["run", "final", "best", "batch", "lr", "curve", "noise·√(B·n)", "@", "slope", "it/ep", "rows", "noise",
-            "lr/sample"]
+PRIORITY = [
+    "run",
+    "final",
+    "best",
+    "batch",
+    "lr",
+    "curve",
+    "noise·√(B·n)",
+    "@",
+    "slope",
+    "it/ep",
+    "rows",
+    "noise",
+    "lr/sample",
+]
 
 
 def _print_tables(comparisons, diff, groups, wide: bool):
@@ -118,22 +138,40 @@ def _print_tables(comparisons, diff, groups, wide: bool):
         parts.append(Text(f"{clean(comp.metric)} by {AXIS_TITLE[comp.align]} ({direction}; {how})", style="bold"))
         checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
         slope = f"slope/{UNIT[comp.align]}"
-        order = (["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"] + checkpoint_cols
-                 + ["noise", "noise·√(B·n)", slope, "curve"])
+        order = (
+            ["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"]
+            + checkpoint_cols
+            + ["noise", "noise·√(B·n)", slope, "curve"]
+        )
         priority = [c for p in PRIORITY for c in ([slope] if p == "slope" else checkpoint_cols if p == "@" else [p])]
         rows = []
         for _, row in comp.stats.iterrows():
-            cells = {"run": row["run"], "batch": _int(row["batch"]), "lr": fmt_lr(row["lr"]),
-                     "lr/sample": fmt_lr(row["lr_per_sample"]), "it/ep": _int(row["iters_per_epoch"]),
-                     "rows": _int(row["rows"]),
-                     "final": fmt_value(row["final"]), "best": fmt_value(row["best"]),
-                     "noise": _short(row["noise"]), "noise·√(B·n)": _short(row["noise_norm"]),
-                     slope: _short(row["slope"]), "curve": row["curve"]}
+            cells = {
+                "run": row["run"],
+                "batch": _int(row["batch"]),
+                "lr": fmt_lr(row["lr"]),
+                "lr/sample": fmt_lr(row["lr_per_sample"]),
+                "it/ep": _int(row["iters_per_epoch"]),
+                "rows": _int(row["rows"]),
+                "final": fmt_value(row["final"]),
+                "best": fmt_value(row["best"]),
+                "noise": _short(row["noise"]),
+                "noise·√(B·n)": _short(row["noise_norm"]),
+                slope: _short(row["slope"]),
+                "curve": row["curve"],
+            }
             cells.update({c: fmt_value(row[c]) for c in checkpoint_cols})
             rows.append(cells)
         shown = fitting(priority, rows, width, keep=3, max_width={"run": 28})
-        parts.append(make_table([c for c in order if c in shown], rows,
-                                right=set(order) - {"run", "curve"}, max_width={"run": 28}, fold={"run"}))
+        parts.append(
+            make_table(
+                [c for c in order if c in shown],
+                rows,
+                right=set(order) - {"run", "curve"},
+                max_width={"run": 28},
+                fold={"run"},
+            )
+        )
         parts += left_out(priority, shown)
         if comp.group_stats is not None:
             parts.append(_group_table(comp))
@@ -152,9 +190,11 @@ def _group_table(comp):
     table = Table(show_edge=False, header_style="bold", pad_edge=False, title_justify="left")
     checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
     for h in ["group", "n", "seeds", "final", "best"] + checkpoint_cols:
-        table.add_column(h + (" (mean ± sd)" if h == "final" else ""),
-                         justify="left" if h in ("group", "seeds") else "right",
-                         overflow="fold" if h == "group" else "ellipsis")
+        table.add_column(
+            h + (" (mean ± sd)" if h == "final" else ""),
+            justify="left" if h in ("group", "seeds") else "right",
+            overflow="fold" if h == "group" else "ellipsis",
+        )
     for _, row in comp.group_stats.iterrows():
         cells = [row["group"], str(row["n"]), row["seeds"]]
         cells += [_mean_sd(row, c) for c in ["final", "best"] + checkpoint_cols]
@@ -180,8 +220,11 @@ def _settings_parts(diff, groups) -> list:
 
     parts: list = []
     view = by_groups(diff, groups) if has_groups(groups) else diff
-    title = "settings that differ" + (" between groups (within a group: only the seed)"
-                                      if view is not diff and all(g.how != "pattern" for g in groups) else "")
+    title = "settings that differ" + (
+        " between groups (within a group: only the seed)"
+        if view is not diff and all(g.how != "pattern" for g in groups)
+        else ""
+    )
     if not view.rows:
         if len(view.labels) > 1:
             parts.append(Text(f"{title}: none" + _config_caveat(view), style="bold"))
@@ -197,12 +240,18 @@ def _settings_parts(diff, groups) -> list:
             table.add_row(*[Text(clean(c)) for c in [row.key] + [short(v) for v in row.values]])
         parts.append(table)
     else:  # many: each against the first, only what differs from it
-
-        parts.append(Text(clean(f"{view.labels[0]} (the reference): ")
-                           + clean(" · ".join(f"{row.key}={short(row.values[0], 24)}" for row in view.rows))))
+        parts.append(
+            Text(
+                clean(f"{view.labels[0]} (the reference): ")
+                + clean(" · ".join(f"{row.key}={short(row.values[0], 24)}" for row in view.rows))
+            )
+        )
         for k, label in enumerate(view.labels[1:], start=1):
-            pairs = " · ".join(f"{row.key}={short(row.values[k], 24)}" for row in view.rows
-                               if comparable(row.values[k]) != comparable(row.values[0]))
+            pairs = " · ".join(
+                f"{row.key}={short(row.values[k], 24)}"
+                for row in view.rows
+                if comparable(row.values[k]) != comparable(row.values[0])
+            )
             parts.append(Text(clean(f"{label}: {pairs or 'as the reference'}")))
     parts.append(Text(""))
     return parts
@@ -238,13 +287,21 @@ def _write_json(comparisons, diff, loaded):
         groups = None
         if comp.group_stats is not None:
             groups = [{k: _clean(v) for k, v in r.items()} for r in comp.group_stats.to_dict(orient="records")]
-        out.append({
-            "metric": comp.metric, "align": comp.align, "smooth": comp.weight, "smoothed": comp.smoothed,
-            "higher_is_better": comp.higher_is_better, "checkpoints": comp.checkpoints,
-            "runs": [{k: _clean(v) for k, v in r.items()} for r in records],
-            "groups": groups, "differences": comp.differences,
-            "verdicts": comp.verdicts, "notes": comp.notes,
-        })
+        out.append(
+            {
+                "metric": comp.metric,
+                "align": comp.align,
+                "smooth": comp.weight,
+                "smoothed": comp.smoothed,
+                "higher_is_better": comp.higher_is_better,
+                "checkpoints": comp.checkpoints,
+                "runs": [{k: _clean(v) for k, v in r.items()} for r in records],
+                "groups": groups,
+                "differences": comp.differences,
+                "verdicts": comp.verdicts,
+                "notes": comp.notes,
+            }
+        )
     body = {"settings": diff.to_dict() if diff is not None else None, "comparisons": out}
     envelope.write(envelope.envelope("compare", body, loaded.problems, loaded.notes))
 

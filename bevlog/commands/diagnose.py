@@ -2,6 +2,7 @@
 
 Imports stay inside functions: `bevlog --help` loads this module and must not pay for pandas.
 """
+
 from __future__ import annotations
 
 import io
@@ -45,15 +46,29 @@ def fails(diagnoses, fail_on: str | None) -> bool:
 
 @click.command(name="diagnose")
 @click.argument("paths", nargs=-1, metavar="PATH...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="text for people, json for programs, markdown for PRs and issues.")
-@click.option("--fail-on", type=click.Choice(["warning", "error"]), default=None,
-              help="Exit 1 when any finding is at least this severe (CI gates); an input that "
-                   "could not be read is exit 2 whatever the findings.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, markdown for PRs and issues.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "error"]),
+    default=None,
+    help="Exit 1 when any finding is at least this severe (CI gates); an input that "
+    "could not be read is exit 2 whatever the findings.",
+)
 @click.option("--rules", default=None, metavar="IDS", help="Comma-separated rule ids to run (default: all).")
 @click.option("--skip", default=None, metavar="IDS", help="Comma-separated rule ids not to run.")
-@click.option("--explain", default=None, metavar="RULE",
-              help="Print what RULE looks at, its thresholds and why ('all' lists the rules), then exit.")
+@click.option(
+    "--explain",
+    default=None,
+    metavar="RULE",
+    help="Print what RULE looks at, its thresholds and why ('all' lists the rules), then exit.",
+)
 @click.option("--with-config", is_flag=True, help="With --format json: each run's config in its meta.")
 @jobs_option
 @click.pass_context
@@ -103,8 +118,12 @@ def explain_text(rule_id: str) -> str:
 
 # ---- rendering -------------------------------------------------------------------------
 
-VERDICT_STYLES = {"broken": "bold red", "needs attention": "bold yellow", "stopped": "bold cyan",
-                  "healthy": "bold green"}
+VERDICT_STYLES = {
+    "broken": "bold red",
+    "needs attention": "bold yellow",
+    "stopped": "bold cyan",
+    "healthy": "bold green",
+}
 # a summary lists at most this many broken runs by name, in at most SUMMARY_LINES lines on a terminal
 # (one screen), each run's headline folded into at most ENTRY_LINES lines
 SUMMARY_NAMES = 12
@@ -143,9 +162,16 @@ def render_text(diagnoses, color: bool | None = None, width: int | None = None) 
     columns = width or shutil.get_terminal_size((120, 24)).columns
     width = width or max(100, columns)
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color,
-                      color_system="standard" if color else None, highlight=False, emoji=False,
-                      width=width, soft_wrap=False)
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+        width=width,
+        soft_wrap=False,
+    )
     for k, d in enumerate(diagnoses):
         if k:
             console.print()
@@ -203,14 +229,15 @@ def summary_lines(diagnoses, width: int | None = None) -> list[str]:
 
 def _fold(text: str, width: int, indent: str) -> list[str]:
     """`text` folded at `width` columns, continuation lines indented by `indent`."""
-    return textwrap.wrap(text, width=max(40, width), subsequent_indent=indent, break_long_words=True,
-                         break_on_hyphens=False) or [text]
+    return textwrap.wrap(
+        text, width=max(40, width), subsequent_indent=indent, break_long_words=True, break_on_hyphens=False
+    ) or [text]
 
 
 def _cut(line: str, width: int) -> str:
     """The last line of a folded entry, marked as cut ('…') within `width` columns."""
     width = max(40, width)
-    return (line if len(line) < width else line[:width - 1].rstrip()) + "…"
+    return (line if len(line) < width else line[: width - 1].rstrip()) + "…"
 
 
 def render_markdown(diagnoses) -> str:
@@ -223,10 +250,14 @@ def render_markdown(diagnoses) -> str:
             out += ["| severity | rule | where | finding | fix |", "|---|---|---|---|---|"]
             for f in d.findings:
                 fix = f.fix.text if f.fix else ""
-                out.append(f"| {ICONS[f.severity]} {f.severity} | `{f.rule}` | "
-                           f"{cell(where_text(f, d.meta.runner))} | {cell(finding_text(f))} | {cell(fix)} |")
+                out.append(
+                    f"| {ICONS[f.severity]} {f.severity} | `{f.rule}` | "
+                    f"{cell(where_text(f, d.meta.runner))} | {cell(finding_text(f))} | {cell(fix)} |"
+                )
             out.append("")
         out += [f"**verdict: {d.verdict}** — {cell(verdict_hint(d))}", ""]
     if len(diagnoses) > 1:
-        out += [cell(line) if not line.startswith("  ") else f"- {cell(line.strip())}" for line in summary_lines(diagnoses)]
+        out += [
+            cell(line) if not line.startswith("  ") else f"- {cell(line.strip())}" for line in summary_lines(diagnoses)
+        ]
     return "\n".join(out).rstrip() + "\n"

@@ -6,6 +6,7 @@ Progress goes to stderr; the one line of result goes to stdout by the road of ev
 The catalog (duckdb, pandas, pyarrow) is imported when the command runs: `bevlog --help` loads
 this module (docs/architecture.md, "Imports").
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,12 @@ def command(ctx, paths, catalog, jobs):
 
 def _result_line(catalog, summary) -> str:
     if summary.up_to_date:
-        return (f"catalog {catalog} up to date: {summary.runs} run(s), {summary.files} file(s) unchanged "
-                f"({summary.seconds:.1f} s)")
-    return (f"catalog {catalog}: {summary.runs} run(s); read {summary.read} changed candidate run(s), kept "
-            f"{summary.kept}, removed {summary.removed_runs} run(s) ({summary.changed_files} file(s) changed, "
-            f"{summary.seconds:.1f} s)")
+        return (
+            f"catalog {catalog} up to date: {summary.runs} run(s), {summary.files} file(s) unchanged "
+            f"({summary.seconds:.1f} s)"
+        )
+    return (
+        f"catalog {catalog}: {summary.runs} run(s); read {summary.read} changed candidate run(s), kept "
+        f"{summary.kept}, removed {summary.removed_runs} run(s) ({summary.changed_files} file(s) changed, "
+        f"{summary.seconds:.1f} s)"
+    )

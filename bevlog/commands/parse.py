@@ -3,6 +3,7 @@
 Imports of pandas, rich and the analysis stay inside functions: `bevlog --help` loads this
 module (docs/architecture.md, "Imports").
 """
+
 from __future__ import annotations
 
 import click
@@ -12,24 +13,70 @@ from bevlog.options import jobs_option, load, nothing_read, output_width, paths_
 from bevlog.output import atomic_path, open_output, say
 
 FRAMES = ("train", "layers", "evals")
-COLUMNS = ["run", "format", "runner", "length", "rows", "evals", "batch", "lr range", "last loss", "best loss",
-           "s/iter", "layers", "aux", "ended", "skipped"]
+COLUMNS = [
+    "run",
+    "format",
+    "runner",
+    "length",
+    "rows",
+    "evals",
+    "batch",
+    "lr range",
+    "last loss",
+    "best loss",
+    "s/iter",
+    "layers",
+    "aux",
+    "ended",
+    "skipped",
+]
 # most wanted first: the narrow default shows the longest prefix of this that fits
-PRIORITY = ["run", "length", "batch", "last loss", "lr range", "ended", "rows", "skipped", "format", "best loss",
-            "evals", "layers", "aux", "s/iter", "runner"]
+PRIORITY = [
+    "run",
+    "length",
+    "batch",
+    "last loss",
+    "lr range",
+    "ended",
+    "rows",
+    "skipped",
+    "format",
+    "best loss",
+    "evals",
+    "layers",
+    "aux",
+    "s/iter",
+    "runner",
+]
 RIGHT = {"rows", "evals", "skipped"}
 MAX_WIDTH = {"run": 28, "ended": 24}
 
 
 @click.command(name="parse")
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
-              show_default=True, help="table: one summary row per run; csv/json/parquet: the tidy frame "
-                                      "(json: the run summaries, problems and notes too).")
-@click.option("--frame", type=click.Choice(FRAMES), default="train", show_default=True,
-              help="Which frame --format csv|json|parquet writes.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write data here instead of stdout (required for parquet).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "parquet"]),
+    default="table",
+    show_default=True,
+    help="table: one summary row per run; csv/json/parquet: the tidy frame "
+    "(json: the run summaries, problems and notes too).",
+)
+@click.option(
+    "--frame",
+    type=click.Choice(FRAMES),
+    default="train",
+    show_default=True,
+    help="Which frame --format csv|json|parquet writes.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write data here instead of stdout (required for parquet).",
+)
 @wide_option
 @jobs_option
 @click.pass_context
@@ -91,8 +138,9 @@ def _write_json(loaded, frame, out):
     if loaded.runs:
         text = _frame(loaded.runs, frame).to_json(orient="records", lines=True, double_precision=10)
         rows = text.splitlines()  # one JSON object per line: a row never holds a raw newline
-    doc = envelope.envelope("parse", {"frame": frame, "runs": [run_summary(r) for r in loaded.runs]},
-                            loaded.problems, loaded.notes)
+    doc = envelope.envelope(
+        "parse", {"frame": frame, "runs": [run_summary(r) for r in loaded.runs]}, loaded.problems, loaded.notes
+    )
     envelope.write(doc, out, rows=rows or [])
 
 
@@ -102,14 +150,25 @@ def _print_table(runs, wide: bool):
     rows = []
     for run in runs:
         s = run_summary(run)
-        rows.append({
-            "run": s["run"], "format": s["format"] or "?", "runner": s["runner"] or "?",
-            "length": short_length(s["length"]), "rows": str(s["rows"]), "evals": str(s["evals"]), "batch": s["batch"],
-            "lr range": f"{fmt_lr(s['lr_min'])}–{fmt_lr(s['lr_max'])}", "last loss": fmt_num(s["last_loss"]),
-            "best loss": fmt_num(s["best_loss"]), "s/iter": iteration_time_text(s),
-            "layers": str(s["decoder_layers"] or "?"), "aux": {True: "yes", False: "no"}.get(s["aux"], "?"),
-            "ended": str(s["ended"] or "?"), "skipped": str(s["skipped"]),
-        })
+        rows.append(
+            {
+                "run": s["run"],
+                "format": s["format"] or "?",
+                "runner": s["runner"] or "?",
+                "length": short_length(s["length"]),
+                "rows": str(s["rows"]),
+                "evals": str(s["evals"]),
+                "batch": s["batch"],
+                "lr range": f"{fmt_lr(s['lr_min'])}–{fmt_lr(s['lr_max'])}",
+                "last loss": fmt_num(s["last_loss"]),
+                "best loss": fmt_num(s["best_loss"]),
+                "s/iter": iteration_time_text(s),
+                "layers": str(s["decoder_layers"] or "?"),
+                "aux": {True: "yes", False: "no"}.get(s["aux"], "?"),
+                "ended": str(s["ended"] or "?"),
+                "skipped": str(s["skipped"]),
+            }
+        )
     from bevlog.table import fitting, left_out, make_table, render
 
     width = output_width(wide)

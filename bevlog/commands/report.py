@@ -3,6 +3,7 @@
 Imports of the report (plotly, pandas) stay inside functions: `bevlog --help` loads this
 module (docs/architecture.md, "Imports").
 """
+
 from __future__ import annotations
 
 import click
@@ -24,22 +25,37 @@ from bevlog.output import BadInput, say, write_atomic
 
 @click.command(name="report")
 @paths_argument
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="HTML file to write (self-contained: works offline, makes no network request).")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="HTML file to write (self-contained: works offline, makes no network request).",
+)
 @align_option
 @smooth_option
 @batch_option
 @click.option("--no-findings", is_flag=True, help="Do not run the diagnosis (faster; no findings drawn).")
-@click.option("--png", "png_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Also write one PNG per panel into DIR (needs kaleido ≥ 1 and a Chromium).")
-@click.option("--max-points", type=click.IntRange(min=100), default=2000, show_default=True,
-              help="Points drawn per curve (min/max per bucket, spikes kept); statistics use every row.")
+@click.option(
+    "--png",
+    "png_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Also write one PNG per panel into DIR (needs kaleido ≥ 1 and a Chromium).",
+)
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=100),
+    default=2000,
+    show_default=True,
+    help="Points drawn per curve (min/max per bucket, spikes kept); statistics use every row.",
+)
 @click.option("--title", default="bevlog report", show_default=True, help="Page title.")
 @group_options
 @jobs_option
 @click.pass_context
-def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_points, title, group,
-            no_groups, jobs):
+def command(ctx, paths, out, align, smooth, batch, no_findings, png_dir, max_points, title, group, no_groups, jobs):
     """Write an interactive HTML report: run table, the settings that differ, the compare table
     and verdict, findings, total loss (raw and smoothed), loss components, per-decoder-layer
     losses, lr, grad_norm and evaluation metrics, all on one x axis with one colour per run;

@@ -8,6 +8,7 @@ also a problem of the document).
 The catalog (duckdb) and rich are imported when the command runs: `bevlog --help` loads this
 module (docs/architecture.md, "Imports").
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,31 +25,53 @@ from bevlog.output import BadInput, open_output
 HIDDEN = ("run_id", "n_errors", "n_warnings", "max_iters")  # in csv and json, not in the table
 # most wanted first: the narrow default shows the longest prefix that fits; metric columns
 # (from --metric) come right after the verdict
-PRIORITY = ["name", "verdict", "worst_rule", "date", "last_loss", "model", "lr", "total_batch", "max_epochs",
-            "run_dir"]
+PRIORITY = ["name", "verdict", "worst_rule", "date", "last_loss", "model", "lr", "total_batch", "max_epochs", "run_dir"]
 RIGHT = {"total_batch", "lr", "max_epochs", "last_loss"}
 MAX_WIDTH = {"name": 32, "worst_rule": 20, "model": 20, "run_dir": 48}
 
 
 @click.command(name="runs")
 @catalog_option
-@click.option("--verdict", "verdicts", multiple=True, type=click.Choice(VERDICTS),
-              help="Runs with this verdict (repeatable: any of them).")
-@click.option("--rule", "rules", multiple=True, metavar="RULE",
-              help="Runs with a finding of this rule (repeatable: all of them).")
-@click.option("--model", "models", multiple=True, metavar="TEXT",
-              help="Runs whose config's model type contains TEXT (case-insensitive; repeatable: any).")
+@click.option(
+    "--verdict",
+    "verdicts",
+    multiple=True,
+    type=click.Choice(VERDICTS),
+    help="Runs with this verdict (repeatable: any of them).",
+)
+@click.option(
+    "--rule", "rules", multiple=True, metavar="RULE", help="Runs with a finding of this rule (repeatable: all of them)."
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="TEXT",
+    help="Runs whose config's model type contains TEXT (case-insensitive; repeatable: any).",
+)
 @click.option("--name", default=None, metavar="TEXT", help="Runs whose name contains TEXT.")
 @click.option("--since", default=None, metavar="DATE", help="Runs launched on or after DATE (2024-01-31).")
 @click.option("--until", default=None, metavar="DATE", help="Runs launched on or before DATE.")
-@click.option("--metric", "metrics", multiple=True, metavar="EXPR",
-              help="'bbox_mAP>0.3': the last evaluation of the metric passes (max(NAME), min(NAME): its "
-                   "highest/lowest). Repeatable: all of them. Its value becomes a column.")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="EXPR",
+    help="'bbox_mAP>0.3': the last evaluation of the metric passes (max(NAME), min(NAME): its "
+    "highest/lowest). Repeatable: all of them. Its value becomes a column.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many runs.")
-@click.option("--problems", "show_problems", is_flag=True,
-              help="List the inputs the last index could not read, instead of runs.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
-              help="table for people; csv; json: the runs and the inputs the last index could not read.")
+@click.option(
+    "--problems", "show_problems", is_flag=True, help="List the inputs the last index could not read, instead of runs."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people; csv; json: the runs and the inputs the last index could not read.",
+)
 @wide_option
 @click.pass_context
 def command(ctx, catalog, verdicts, rules, models, name, since, until, metrics, limit, show_problems, fmt, wide):
@@ -64,8 +87,17 @@ def command(ctx, catalog, verdicts, rules, models, name, since, until, metrics, 
         unread = index_problems(catalog)
         columns, rows = [], []
         if not show_problems:
-            columns, rows = query_runs(catalog, verdicts=verdicts, rules=rules, models=models, name=name,
-                                       since=since, until=until, metrics=metrics, limit=limit)
+            columns, rows = query_runs(
+                catalog,
+                verdicts=verdicts,
+                rules=rules,
+                models=models,
+                name=name,
+                since=since,
+                until=until,
+                metrics=metrics,
+                limit=limit,
+            )
     except FilterError as exc:
         raise click.BadParameter(str(exc)) from None
     except (CatalogUnavailable, CatalogError) as exc:

@@ -8,6 +8,7 @@ whose window moves is printed once. Ctrl-C exits cleanly; --once reads, prints a
 (for scripts). A file that can never be a log (a device, one over the input cap) stops the
 command at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,9 @@ def format_line(finding, runner: str | None = None) -> str:
     (bevlog.where, the one formatter every output uses), the message, the fix."""
     stamp = time.strftime("%H:%M:%S")
     where = finding_where(finding, runner)
-    text = f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where}  {finding_text(finding)}"
+    text = (
+        f"[{stamp}] {ICONS[finding.severity]} {finding.severity:<7} {finding.rule:<15} {where}  {finding_text(finding)}"
+    )
     if finding.fix and finding.fix.text and finding.severity != "info":
         text += f"\n{'':>11}fix: {clean(finding.fix.text)}"
     return text
@@ -38,16 +41,31 @@ def format_line(finding, runner: str | None = None) -> str:
 
 @click.command(name="watch")
 @click.argument("log", type=click.Path())
-@click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
-              help="Seconds between checks of the log.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds between checks of the log.",
+)
 @click.option("--once", is_flag=True, help="Read the log once, print its findings and exit.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one finding per line (JSON Lines).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one finding per line (JSON Lines).",
+)
 @click.option("--rules", default=None, metavar="IDS", help="Comma-separated rule ids to run (default: all).")
 @click.option("--skip", default=None, metavar="IDS", help="Comma-separated rule ids not to run.")
 @click.option("--no-rotation", is_flag=True, help="Stay on LOG even when a newer log appears beside it.")
-@click.option("--fail-on", type=click.Choice(["warning", "error"]), default=None,
-              help="With --once: exit 1 when any finding is at least this severe.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "error"]),
+    default=None,
+    help="With --once: exit 1 when any finding is at least this severe.",
+)
 @click.pass_context
 def command(ctx, log, interval, once, fmt, rules, skip, no_rotation, fail_on):
     """Follow LOG while it is being written; print each new finding once (Ctrl-C to stop).

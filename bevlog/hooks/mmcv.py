@@ -1,4 +1,5 @@
 """`AttentionStatsHook` for mmcv 1.x runners (see `bevlog.hooks`). Imports mmcv."""
+
 from __future__ import annotations
 
 from mmcv.runner import HOOKS, Hook
@@ -16,8 +17,9 @@ class AttentionStatsHook(Hook):
     its interval. Keep `every` at most the log interval, or some rows carry no statistics.
     """
 
-    def __init__(self, every: int = DEFAULT_EVERY, max_samples: int = DEFAULT_SAMPLES,
-                 max_queries: int = DEFAULT_QUERIES):
+    def __init__(
+        self, every: int = DEFAULT_EVERY, max_samples: int = DEFAULT_SAMPLES, max_queries: int = DEFAULT_QUERIES
+    ):
         self.recorder = AttentionRecorder(every, max_samples, max_queries)
 
     def before_run(self, runner) -> None:

@@ -1,4 +1,5 @@
 """`AttentionStatsHook` for mmengine runners (see `bevlog.hooks`). Imports mmengine."""
+
 from __future__ import annotations
 
 from collections import defaultdict, deque
@@ -22,10 +23,11 @@ class AttentionStatsHook(Hook):
 
     priority = "NORMAL"
 
-    def __init__(self, every: int = DEFAULT_EVERY, max_samples: int = DEFAULT_SAMPLES,
-                 max_queries: int = DEFAULT_QUERIES):
+    def __init__(
+        self, every: int = DEFAULT_EVERY, max_samples: int = DEFAULT_SAMPLES, max_queries: int = DEFAULT_QUERIES
+    ):
         self.recorder = AttentionRecorder(every, max_samples, max_queries)
-        self.window = defaultdict(deque)   # key -> (iteration, value) measured in the window
+        self.window = defaultdict(deque)  # key -> (iteration, value) measured in the window
         self.window_size = 1
 
     def before_run(self, runner) -> None:

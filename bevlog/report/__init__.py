@@ -12,6 +12,7 @@ number in the tables is computed from all rows.
 and a reader finds a run by name, so each run also gets a section of its own (its facts,
 its settings, its findings), linked from the run table.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,12 +36,17 @@ MANY_RUNS = 10
 
 
 def build_panels(ctx) -> list[dict]:
-    return [loss_panel(ctx), components_panel(ctx), layers_panel(ctx), lr_panel(ctx),
-            grad_panel(ctx), evals_panel(ctx)]
+    return [loss_panel(ctx), components_panel(ctx), layers_panel(ctx), lr_panel(ctx), grad_panel(ctx), evals_panel(ctx)]
 
 
-def make_context(runs, align: str = "epochs", weight: float = 0.6, overrides=None,
-                 max_points: int | None = DEFAULT_MAX_POINTS, groups=None):
+def make_context(
+    runs,
+    align: str = "epochs",
+    weight: float = 0.6,
+    overrides=None,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+    groups=None,
+):
     """Shared choices; fails early (AlignError) when a run cannot be aligned. `groups`:
     bevlog.groups.find_groups's result (None: every run alone)."""
     labels = run_labels(runs)
@@ -58,18 +64,35 @@ def make_context(runs, align: str = "epochs", weight: float = 0.6, overrides=Non
         x_range = [x_range[0] - pad, x_range[1] + pad]
     else:
         x_range = None
-    return Context(runs=list(runs), labels=labels, align=align, weight=weight, overrides=overrides,
-                   max_points=max_points, x_range=x_range, groups=list(groups or []))
+    return Context(
+        runs=list(runs),
+        labels=labels,
+        align=align,
+        weight=weight,
+        overrides=overrides,
+        max_points=max_points,
+        x_range=x_range,
+        groups=list(groups or []),
+    )
 
 
-def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, findings=None,
-            max_points: int | None = DEFAULT_MAX_POINTS, groups=None):
+def prepare(
+    runs,
+    align: str = "epochs",
+    weight: float = 0.6,
+    overrides=None,
+    findings=None,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+    groups=None,
+):
     """(context, panels) with the findings drawn on them: what the HTML and the PNGs show."""
     names = [run.name for run in runs]
     if findings and len(set(names)) < len(names):
         # a Finding names its run; two runs of one name could not be told apart
-        raise ValueError("runs share a name, so findings cannot be placed; read them with "
-                         "parsers.read_paths, which names every run apart")
+        raise ValueError(
+            "runs share a name, so findings cannot be placed; read them with "
+            "parsers.read_paths, which names every run apart"
+        )
     ctx = make_context(runs, align, weight, overrides, max_points, groups)
     panels = build_panels(ctx)
     if findings:
@@ -77,9 +100,16 @@ def prepare(runs, align: str = "epochs", weight: float = 0.6, overrides=None, fi
     return ctx, panels
 
 
-def build_report(runs, align: str = "epochs", weight: float = 0.6, overrides=None, findings=None,
-                 max_points: int | None = DEFAULT_MAX_POINTS, title: str = "bevlog report",
-                 groups=None) -> str:
+def build_report(
+    runs,
+    align: str = "epochs",
+    weight: float = 0.6,
+    overrides=None,
+    findings=None,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+    title: str = "bevlog report",
+    groups=None,
+) -> str:
     """The report as one HTML string. `findings`: a list of bevlog.findings.Finding or None
     (None = the diagnosis was not run; [] = it ran and found nothing)."""
     ctx, panels = prepare(runs, align, weight, overrides, findings, max_points, groups)
@@ -88,9 +118,8 @@ def build_report(runs, align: str = "epochs", weight: float = 0.6, overrides=Non
 
 def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
     many = len(ctx.runs) > MANY_RUNS
-    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in axis_notes(ctx.runs, ctx.labels, ctx.align,
-                                                                          ctx.overrides))
-    runs_note = (f"{len(ctx.runs)} runs: each name links to the run's own section below." if many else "")
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in axis_notes(ctx.runs, ctx.labels, ctx.align, ctx.overrides))
+    runs_note = f"{len(ctx.runs)} runs: each name links to the run's own section below." if many else ""
     sections = [_section("Runs", runs_note, run_table(ctx, link=many) + notes, "section-runs")]
     sections.append(settings_section(ctx))
     sections.append(comparison_section(ctx))
@@ -98,8 +127,14 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
         labels = {run.name: label for run, label in ctx.pairs()}
         count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, worst first; drawn on the curves."
 
-        sections.append(_section("Verdicts", "the root of each run's story and its one fix plan, as `bevlog diagnose` "
-                                 "prints them", verdicts_html(ctx.runs, findings, labels), "section-verdicts"))
+        sections.append(
+            _section(
+                "Verdicts",
+                "the root of each run's story and its one fix plan, as `bevlog diagnose` prints them",
+                verdicts_html(ctx.runs, findings, labels),
+                "section-verdicts",
+            )
+        )
         sections.append(_section("Findings", count, findings_table(findings, labels), "section-findings"))
     for p in panels:
         if p["figure"] is None:
@@ -113,8 +148,9 @@ def render(ctx, panels, findings=None, title: str = "bevlog report") -> str:
     n = len(ctx.runs)
     grouped = ctx.multi_groups()
     in_groups = f" in {len(ctx.groups)} groups" if grouped else ""
-    subtitle = (f"{n} run{'s' if n != 1 else ''}{in_groups} · x = {AXIS_TITLE[ctx.align]} · {smooth} · "
-                f"bevlog {__version__}")
+    subtitle = (
+        f"{n} run{'s' if n != 1 else ''}{in_groups} · x = {AXIS_TITLE[ctx.align]} · {smooth} · bevlog {__version__}"
+    )
     drawn = [{"id": p["id"], "figure": p["figure"]} for p in panels if p["figure"] is not None]
     return assemble(title, subtitle, [s for s in sections if s], drawn)
 

@@ -6,6 +6,7 @@ interpolated there), for evaluations the points every member evaluated at. The s
 sample sd over the members at each x; nothing is drawn where fewer than two members have
 a value.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,20 +47,59 @@ def group_mean_sd(curves):
     return x, values.mean(axis=0), values.std(axis=0, ddof=1)
 
 
-def band_traces(x, mean, sd, ctx: Context, group, axes=("x", "y"), legend: bool = True,
-                hover_name: str | None = None, markers: bool = False) -> list[dict]:
+def band_traces(
+    x,
+    mean,
+    sd,
+    ctx: Context,
+    group,
+    axes=("x", "y"),
+    legend: bool = True,
+    hover_name: str | None = None,
+    markers: bool = False,
+) -> list[dict]:
     """The band (upper edge, then the lower edge filled up to it) and the mean line."""
     color = ctx.colors[group.labels[0]]
     name = f"{group.name} mean ± sd (n={group.n})"
-    common = {"xaxis": axes[0], "yaxis": axes[1], "legendgroup": plot_text(group.name), "showlegend": False,
-              "hoverinfo": "skip", "connectgaps": False}
-    upper = {"type": "scatter", "mode": "lines", "x": typed_array(x), "y": typed_array(mean + sd),
-             "line": {"width": 0, "color": color}, "name": plot_text(name + " upper"), **common}
-    lower = {"type": "scatter", "mode": "lines", "x": typed_array(x), "y": typed_array(mean - sd),
-             "line": {"width": 0, "color": color}, "fill": "tonexty", "fillcolor": hex_rgba(color, 0.22),
-             "name": plot_text(name + " lower"), **common}
-    mid = line(x, mean, ctx, group.labels[0], axes=axes, width=2.4, legend=legend,
-               hover_name=hover_name or name, mode="lines+markers" if markers else "lines")
+    common = {
+        "xaxis": axes[0],
+        "yaxis": axes[1],
+        "legendgroup": plot_text(group.name),
+        "showlegend": False,
+        "hoverinfo": "skip",
+        "connectgaps": False,
+    }
+    upper = {
+        "type": "scatter",
+        "mode": "lines",
+        "x": typed_array(x),
+        "y": typed_array(mean + sd),
+        "line": {"width": 0, "color": color},
+        "name": plot_text(name + " upper"),
+        **common,
+    }
+    lower = {
+        "type": "scatter",
+        "mode": "lines",
+        "x": typed_array(x),
+        "y": typed_array(mean - sd),
+        "line": {"width": 0, "color": color},
+        "fill": "tonexty",
+        "fillcolor": hex_rgba(color, 0.22),
+        "name": plot_text(name + " lower"),
+        **common,
+    }
+    mid = line(
+        x,
+        mean,
+        ctx,
+        group.labels[0],
+        axes=axes,
+        width=2.4,
+        legend=legend,
+        hover_name=hover_name or name,
+        mode="lines+markers" if markers else "lines",
+    )
     mid["name"] = plot_text(name)
     mid["legendgroup"] = plot_text(group.name)
     mid["customdata"] = [float(v) for v in np.asarray(sd, dtype=float)]

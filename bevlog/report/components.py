@@ -1,4 +1,5 @@
 """Loss components (final decoder layer, denoising, encoder, depth …) as small multiples."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,7 @@ MAX_SUBPLOTS = 12
 
 def component_columns(train) -> list[str]:
     """Loss columns other than the total and the intermediate decoder layers."""
-    return [c for c in train.columns
-            if "loss" in c.lower() and c != "loss" and not INTERMEDIATE.search(c)]
+    return [c for c in train.columns if "loss" in c.lower() and c != "loss" and not INTERMEDIATE.search(c)]
 
 
 def canonical(column: str) -> str:
@@ -31,8 +31,10 @@ def components_panel(ctx: Context) -> dict:
     for run, label in ctx.pairs():
         for column in component_columns(run.train):
             groups.setdefault(canonical(column), []).append((run, label, column))
-    note = ("Each logged loss term except the total and the intermediate decoder layers, EMA-smoothed, "
-            "one subplot per term; x zoom is shared.")
+    note = (
+        "Each logged loss term except the total and the intermediate decoder layers, EMA-smoothed, "
+        "one subplot per term; x zoom is shared."
+    )
     if not groups:
         return panel("panel-components", "Loss components", note, None, "No run logs loss components.")
     names = list(groups)[:MAX_SUBPLOTS]
@@ -52,15 +54,31 @@ def components_panel(ctx: Context) -> dict:
             if group is not None:
                 traces.append(member_line(curve.x, curve.smooth, ctx, label, group, axes=axes))
                 continue
-            trace = line(curve.x, curve.smooth, ctx, label, axes=axes, width=1.6,
-                         legend=label not in legend_done, hover_name=f"{label} · {column}")
+            trace = line(
+                curve.x,
+                curve.smooth,
+                ctx,
+                label,
+                axes=axes,
+                width=1.6,
+                legend=label not in legend_done,
+                hover_name=f"{label} · {column}",
+            )
             trace["name"] = trace["legendgroup"]
             legend_done.add(label)
             traces.append(trace)
         for group in ctx.multi_groups():
             band = group_mean_sd([by_label.get(lab) for lab in group.labels])
             if band is not None:
-                traces.extend(band_traces(*band, ctx, group, axes=axes, legend=group.name not in legend_done,
-                                          hover_name=f"{group.name} (n={group.n}) · {name}"))
+                traces.extend(
+                    band_traces(
+                        *band,
+                        ctx,
+                        group,
+                        axes=axes,
+                        legend=group.name not in legend_done,
+                        hover_name=f"{group.name} (n={group.n}) · {name}",
+                    )
+                )
                 legend_done.add(group.name)
     return panel("panel-components", "Loss components", note, {"data": traces, "layout": layout})

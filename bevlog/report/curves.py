@@ -1,4 +1,5 @@
 """Single-axis panels: total loss, learning rate, gradient norm."""
+
 from __future__ import annotations
 
 import math
@@ -49,11 +50,12 @@ def loss_panel(ctx: Context) -> dict:
         if band is not None:
             traces.extend(band_traces(*band, ctx, group))
     smooth = f"EMA {ctx.weight:g}" if ctx.weight else "no smoothing"
-    note = (f"Faint: every logged row (each a mean over the logging interval). Solid: {smooth}. "
-            "× along the top: a row whose loss was nan/inf.")
+    note = (
+        f"Faint: every logged row (each a mean over the logging interval). Solid: {smooth}. "
+        "× along the top: a row whose loss was nan/inf."
+    )
     if ctx.multi_groups():
-        note += (" A group of runs that differ only in their seed: its mean with a ± 1 sd band, "
-                 "its runs thin.")
+        note += " A group of runs that differ only in their seed: its mean with a ± 1 sd band, its runs thin."
     if not traces:
         return panel("panel-loss", "Total loss", note, None, "No run logs a total loss.")
     layout = base_layout(ctx, 420, "loss")
@@ -102,12 +104,19 @@ def grad_panel(ctx: Context) -> dict:
         if marks:
             traces.append(marks)
             shapes += nonfinite_spans(curve.x, curve.y, ctx.colors[label])
-    note = ("Gradient norm before clipping (logged only when clipping is on), log scale. Shaded bands "
-            "and × mark logging intervals whose grad_norm was nan/inf: with fp16 such steps are skipped "
-            "(benign while the loss keeps falling).")
+    note = (
+        "Gradient norm before clipping (logged only when clipping is on), log scale. Shaded bands "
+        "and × mark logging intervals whose grad_norm was nan/inf: with fp16 such steps are skipped "
+        "(benign while the loss keeps falling)."
+    )
     if not traces:
-        return panel("panel-grad", "Gradient norm", note, None,
-                      "No run logs grad_norm (mmcv logs it only when grad clipping is configured).")
+        return panel(
+            "panel-grad",
+            "Gradient norm",
+            note,
+            None,
+            "No run logs grad_norm (mmcv logs it only when grad clipping is configured).",
+        )
     clip_lines = max_norm_lines(ctx, x_seen)
     if clip_lines:
         traces.extend(clip_lines)
@@ -139,8 +148,18 @@ def max_norm_lines(ctx: Context, xs) -> list[dict]:
         color = "#555555" if every or len(by_value) == 1 else ctx.colors[labels[0]]
         who = "" if every else f" ({', '.join(labels[:3])}{' …' if len(labels) > 3 else ''})"
         name = f"grad_clip max_norm {value:g}{who}"
-        out.append({"type": "scatter", "mode": "lines", "x": [x0, x1], "y": [value, value],
-                    "xaxis": "x", "yaxis": "y", "name": plot_text(name), "showlegend": True,
-                    "line": {"color": color, "width": 1.4, "dash": "dash"},
-                    "hovertemplate": f"{plot_text(name)}<extra></extra>"})
+        out.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [x0, x1],
+                "y": [value, value],
+                "xaxis": "x",
+                "yaxis": "y",
+                "name": plot_text(name),
+                "showlegend": True,
+                "line": {"color": color, "width": 1.4, "dash": "dash"},
+                "hovertemplate": f"{plot_text(name)}<extra></extra>",
+            }
+        )
     return out

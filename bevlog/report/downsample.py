@@ -3,6 +3,7 @@
 Min/max per bucket keeps every spike visible (a plain stride would hide the one bad
 interval a person is looking for) while cutting 50k points to a few thousand.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ uniform on [0, π], mean π/2, for every class but the barrier, whose orientatio
 classes that have one: (8 · π/2 + π/4) / 9 = 17π/36 ≈ 1.484 rad. A class without a true
 positive scores 1.0 there (nuScenes' cap), so a curve below the line is no proof of learning.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,11 +21,26 @@ from bevlog.report.html import plot_text
 from bevlog.report.style import Context, line, subplot_grid
 
 MAX_SUBPLOTS = 9
-HEADLINE = [re.compile(p) for p in (
-    r"(^|/)NDS$", r"(^|/)mAP$", r"(^|/)bbox_mAP$", r"(^|/)bbox_mAP_50$", r"(^|/)bbox_mAP_75$",
-    r"(^|/)mATE$", r"(^|/)mASE$", r"(^|/)mAOE$", r"(^|/)mAVE$", r"(^|/)mAAE$", r"(^|/)segm_mAP$",
-    r"(^|/)mIoU$", r"(^|/)AP@?\d", r"recall", r"(^|/)AP$",
-)]
+HEADLINE = [
+    re.compile(p)
+    for p in (
+        r"(^|/)NDS$",
+        r"(^|/)mAP$",
+        r"(^|/)bbox_mAP$",
+        r"(^|/)bbox_mAP_50$",
+        r"(^|/)bbox_mAP_75$",
+        r"(^|/)mATE$",
+        r"(^|/)mASE$",
+        r"(^|/)mAOE$",
+        r"(^|/)mAVE$",
+        r"(^|/)mAAE$",
+        r"(^|/)segm_mAP$",
+        r"(^|/)mIoU$",
+        r"(^|/)AP@?\d",
+        r"recall",
+        r"(^|/)AP$",
+    )
+]
 
 
 MAOE_CHANCE = 17 * math.pi / 36
@@ -91,24 +107,44 @@ def evals_panel(ctx: Context) -> dict:
             if group is not None:
                 traces.append(member_line(curve.x, curve.y, ctx, label, group, axes=axes, mode="lines+markers"))
                 continue
-            trace = line(curve.x, curve.y, ctx, label, axes=axes, width=1.6, mode="lines+markers",
-                         legend=label not in legend_done, hover_name=label)
+            trace = line(
+                curve.x,
+                curve.y,
+                ctx,
+                label,
+                axes=axes,
+                width=1.6,
+                mode="lines+markers",
+                legend=label not in legend_done,
+                hover_name=label,
+            )
             legend_done.add(label)
             traces.append(trace)
         for group in ctx.multi_groups():
             band = group_mean_sd([by_label.get(lab) for lab in group.labels])
             if band is not None:
-                traces.extend(band_traces(*band, ctx, group, axes=axes, legend=group.name not in legend_done,
-                                          hover_name=f"{group.name} (n={group.n})", markers=True))
+                traces.extend(
+                    band_traces(
+                        *band,
+                        ctx,
+                        group,
+                        axes=axes,
+                        legend=group.name not in legend_done,
+                        hover_name=f"{group.name} (n={group.n})",
+                        markers=True,
+                    )
+                )
                 legend_done.add(group.name)
         chance = chance_level(name)
         if chance is not None and xs:
             traces.append(chance_line(chance, xs, axes))
             chance_drawn = True
     if chance_drawn:
-        note += (" Dotted on an orientation error: what a uniformly random yaw scores (nuScenes: mAOE "
-                 "17π/36 ≈ 1.48 rad; a class with no true positive scores 1.0, so below the line is not "
-                 "proof of learning).")
+        note += (
+            " Dotted on an orientation error: what a uniformly random yaw scores (nuScenes: mAOE "
+            "17π/36 ≈ 1.48 rad; a class with no true positive scores 1.0, so below the line is not "
+            "proof of learning)."
+        )
     if ctx.multi_groups():
         note += " A group of seeded runs: its mean ± 1 sd, its runs thin."
     return panel("panel-evals", "Evaluation metrics", note, {"data": traces, "layout": layout})
@@ -118,7 +154,15 @@ def chance_line(chance, xs, axes) -> dict:
     value, label = chance
     x0 = min(float(np.nanmin(x)) for x in xs if len(x))
     x1 = max(float(np.nanmax(x)) for x in xs if len(x))
-    return {"type": "scatter", "mode": "lines", "x": [x0, x1], "y": [value, value],
-            "xaxis": axes[0], "yaxis": axes[1], "name": plot_text(label), "showlegend": False,
-            "line": {"color": "#7f7f7f", "width": 1.4, "dash": "dot"},
-            "hovertemplate": f"{plot_text(label)}: {value:.3f}<extra></extra>"}
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": [x0, x1],
+        "y": [value, value],
+        "xaxis": axes[0],
+        "yaxis": axes[1],
+        "name": plot_text(label),
+        "showlegend": False,
+        "line": {"color": "#7f7f7f", "width": 1.4, "dash": "dot"},
+        "hovertemplate": f"{plot_text(label)}: {value:.3f}<extra></extra>",
+    }

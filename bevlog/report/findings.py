@@ -6,6 +6,7 @@ onset marker on that run's smoothed curve (hover: the message); LR steps become 
 vertical lines on the loss and lr panels; gradient findings are repeated on grad_norm.
 Whole-run findings (no span) are only listed.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,18 +58,52 @@ def add_findings(panels: list[dict], findings, ctx) -> int:
         color = SEVERITY_COLOR.get(f.severity, "#7f7f7f")
         if "lr" in rule and ("drop" in rule or "step" in rule):
             for pid in ("panel-loss", "panel-lr"):
-                _shape(by_id.get(pid), {"type": "line", "xref": "x", "yref": "paper", "x0": x0, "x1": x0,
-                                        "y0": 0, "y1": 1, "line": {"color": ctx.colors[label], "width": 1.2,
-                                                                   "dash": "dot"}})
+                _shape(
+                    by_id.get(pid),
+                    {
+                        "type": "line",
+                        "xref": "x",
+                        "yref": "paper",
+                        "x0": x0,
+                        "x1": x0,
+                        "y0": 0,
+                        "y1": 1,
+                        "line": {"color": ctx.colors[label], "width": 1.2, "dash": "dot"},
+                    },
+                )
         else:
             targets = ["panel-loss"] + (["panel-grad"] if "grad" in rule else [])
             for pid in targets:
                 if x1 is not None and x1 > x0 and f.severity != "info":  # info: a line, no shading
-                    _shape(by_id.get(pid), {"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
-                                            "y0": 0, "y1": 1, "fillcolor": color, "opacity": 0.10,
-                                            "line": {"width": 0}, "layer": "below"})
-                _shape(by_id.get(pid), {"type": "line", "xref": "x", "yref": "paper", "x0": x0, "x1": x0,
-                                        "y0": 0, "y1": 1, "line": {"color": color, "width": 1.2, "dash": "dash"}})
+                    _shape(
+                        by_id.get(pid),
+                        {
+                            "type": "rect",
+                            "xref": "x",
+                            "yref": "paper",
+                            "x0": x0,
+                            "x1": x1,
+                            "y0": 0,
+                            "y1": 1,
+                            "fillcolor": color,
+                            "opacity": 0.10,
+                            "line": {"width": 0},
+                            "layer": "below",
+                        },
+                    )
+                _shape(
+                    by_id.get(pid),
+                    {
+                        "type": "line",
+                        "xref": "x",
+                        "yref": "paper",
+                        "x0": x0,
+                        "x1": x0,
+                        "y0": 0,
+                        "y1": 1,
+                        "line": {"color": color, "width": 1.2, "dash": "dash"},
+                    },
+                )
         if label not in loss_curves:
             loss_curves[label] = metric_curve(run, label, "loss", ctx.align, ctx.weight, ctx.overrides)
         curve = loss_curves[label]
@@ -81,15 +116,24 @@ def add_findings(panels: list[dict], findings, ctx) -> int:
     loss = by_id.get("panel-loss")
     if loss is not None:
         for severity, items in marks.items():
-            loss["figure"]["data"].append({
-                "type": "scatter", "mode": "markers", "name": plot_text(f"findings: {severity}"),
-                "x": [i[0] for i in items], "y": [None if i[1] != i[1] else i[1] for i in items],
-                "hovertext": [i[2] for i in items], "hovertemplate": "%{hovertext}<extra></extra>",
-                "marker": {"symbol": SYMBOL.get(severity, "circle"), "size": 11,
-                           "color": SEVERITY_COLOR.get(severity, "#7f7f7f"),
-                           "line": {"color": "#ffffff", "width": 1}},
-                "legendgroup": "findings",
-            })
+            loss["figure"]["data"].append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": plot_text(f"findings: {severity}"),
+                    "x": [i[0] for i in items],
+                    "y": [None if i[1] != i[1] else i[1] for i in items],
+                    "hovertext": [i[2] for i in items],
+                    "hovertemplate": "%{hovertext}<extra></extra>",
+                    "marker": {
+                        "symbol": SYMBOL.get(severity, "circle"),
+                        "size": 11,
+                        "color": SEVERITY_COLOR.get(severity, "#7f7f7f"),
+                        "line": {"color": "#ffffff", "width": 1},
+                    },
+                    "legendgroup": "findings",
+                }
+            )
     return drawn
 
 
@@ -121,7 +165,9 @@ def verdicts_html(runs, findings, labels_by_name: dict) -> str:
         plan = plan_of(mine, run)
         judged = verdict(mine, plan.summary(), run.train is not None and len(run.train) > 0)
         label = labels_by_name.get(run.name, run.name)
-        items.append(f'<li data-run="{esc(run.name)}"><span class="name">{esc(label)}</span> — '
-                     f'<strong class="verdict verdict-{esc(judged.status.replace(" ", "-"))}">{esc(judged.status)}'
-                     f"</strong> — {esc(judged.line.split(' — ', 1)[1])}</li>")
+        items.append(
+            f'<li data-run="{esc(run.name)}"><span class="name">{esc(label)}</span> — '
+            f'<strong class="verdict verdict-{esc(judged.status.replace(" ", "-"))}">{esc(judged.status)}'
+            f"</strong> — {esc(judged.line.split(' — ', 1)[1])}</li>"
+        )
     return f'<ul id="verdicts">{"".join(items)}</ul>'

@@ -9,6 +9,7 @@ exactly three roads, each with its own escaping:
   tags in strings, so `plot_text()` turns `<`, `>`, `&` into entities it shows literally.
 A Content-Security-Policy forbids every network request and any script but ours.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,9 +25,11 @@ from bevlog.escape import clean, html_text, json_pass
 
 # Scripts are allowed by hash: only our two <script> elements can run, never an injected
 # one nor an inline event handler, even if some escaping were ever missed.
-CSP = ("default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
-       "img-src data: blob:; font-src data:; connect-src 'none'; form-action 'none'; "
-       "base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; connect-src 'none'; form-action 'none'; "
+    "base-uri 'none'"
+)
 
 
 def esc(text) -> str:
@@ -42,8 +45,13 @@ def plot_text(text) -> str:
 def script_json(obj) -> str:
     """JSON safe to place inside a <script> element (DEL and C1 controls \\u-escaped too)."""
     text = json_pass(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def typed_array(values, dtype: str = "f8") -> dict:
@@ -152,18 +160,20 @@ def assemble(title: str, subtitle: str, sections: list[str], panels: list[dict])
     payload = script_json({"panels": panels})
     bundle = plotly_js()
     csp = CSP.format(hashes=" ".join(_sha256(code) for code in (bundle, SCRIPT)))
-    return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n",
-        f"<script>{bundle}</script>\n</head>\n<body>\n",
-        f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header>\n<main>\n",
-        "\n".join(sections),
-        "\n</main>\n",
-        f'<script type="application/json" id="bevlog-data">{payload}</script>\n',
-        f"<script>{SCRIPT}</script>\n</body>\n</html>\n",
-    ])
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">\n',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+            f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n",
+            f"<script>{bundle}</script>\n</head>\n<body>\n",
+            f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header>\n<main>\n",
+            "\n".join(sections),
+            "\n</main>\n",
+            f'<script type="application/json" id="bevlog-data">{payload}</script>\n',
+            f"<script>{SCRIPT}</script>\n</body>\n</html>\n",
+        ]
+    )
 
 
 def _sha256(code: str) -> str:

@@ -5,6 +5,7 @@ the time trend drops out and what remains is the question a person asks: do the 
 layers beat the shallow ones? Blue = lower than the layer average (better), red = higher.
 In a healthy decoder the rows turn bluer towards the top (the final layer).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,9 +68,11 @@ def layer_matrix(run, group_term, ctx: Context):
 
 
 def layers_panel(ctx: Context) -> dict:
-    note = ("Each decoder layer's loss relative to the mean over all layers at that moment "
-            "(time trend removed). Blue: lower than the layer average, red: higher. A healthy decoder "
-            "is bluer towards the top row (the final layer); equal colours mean the extra layers add nothing.")
+    note = (
+        "Each decoder layer's loss relative to the mean over all layers at that moment "
+        "(time trend removed). Blue: lower than the layer average, red: higher. A healthy decoder "
+        "is bluer towards the top row (the final layer); equal colours mean the extra layers add nothing."
+    )
     # the main decoder's terms of every run first, then denoising/encoder/frame groups
     items = []
     for order, (run, label) in enumerate(ctx.pairs()):
@@ -88,11 +91,15 @@ def layers_panel(ctx: Context) -> dict:
     if truncated:
         note += f" Only the first {MAX_SUBPLOTS} run × term heatmaps are drawn."
     if not mats:
-        return panel("panel-layers", "Decoder layers", note, None,
-                     "No run logs per-decoder-layer losses (no dK.loss_* keys: auxiliary losses off?).")
+        return panel(
+            "panel-layers",
+            "Decoder layers",
+            note,
+            None,
+            "No run logs per-decoder-layer losses (no dK.loss_* keys: auxiliary losses off?).",
+        )
     titles = [f"{label} · {(group + ' ') if group else ''}{term}" for label, group, term, _ in mats]
-    layout, refs = subplot_grid(ctx, len(mats), 2 if len(mats) > 1 else 1, titles, row_height=190,
-                                share_x=True)
+    layout, refs = subplot_grid(ctx, len(mats), 2 if len(mats) > 1 else 1, titles, row_height=190, share_x=True)
     devs = []
     traces = []
     for (label, group, term, (x, layer_ids, values)), (xref, yref) in zip(mats, refs):
@@ -102,20 +109,35 @@ def layers_panel(ctx: Context) -> dict:
         devs.append(dev[np.isfinite(dev)])
         n = len(layer_ids)
         ticks = [f"{k}" if k != layer_ids[-1] else f"{k} final" for k in layer_ids]
-        traces.append({
-            "type": "heatmap", "x": typed_array(x), "y": list(range(n)),
-            "z": typed_array(dev), "customdata": typed_array(values),
-            "xaxis": xref, "yaxis": yref, "coloraxis": "coloraxis", "name": plot_text(label),
-            "hovertemplate": (f"{plot_text(label)} · {plot_text(term)}<br>layer %{{y}}<br>x %{{x:.4~g}}<br>"
-                              "%{customdata:.4~g} (%{z:+.1f}% vs layer mean)<extra></extra>"),
-            "hoverongaps": False,
-        })
+        traces.append(
+            {
+                "type": "heatmap",
+                "x": typed_array(x),
+                "y": list(range(n)),
+                "z": typed_array(dev),
+                "customdata": typed_array(values),
+                "xaxis": xref,
+                "yaxis": yref,
+                "coloraxis": "coloraxis",
+                "name": plot_text(label),
+                "hovertemplate": (
+                    f"{plot_text(label)} · {plot_text(term)}<br>layer %{{y}}<br>x %{{x:.4~g}}<br>"
+                    "%{customdata:.4~g} (%{z:+.1f}% vs layer mean)<extra></extra>"
+                ),
+                "hoverongaps": False,
+            }
+        )
         layout[yref.replace("y", "yaxis")].update(
-            {"tickmode": "array", "tickvals": list(range(n)), "ticktext": ticks, "title": {"text": "layer"}})
+            {"tickmode": "array", "tickvals": list(range(n)), "ticktext": ticks, "title": {"text": "layer"}}
+        )
     spread = np.concatenate(devs) if devs else np.array([1.0])
     limit = float(np.percentile(np.abs(spread), 98)) if len(spread) else 1.0
     limit = max(limit, 0.5)
-    layout["coloraxis"] = {"colorscale": COLORSCALE, "cmin": -limit, "cmax": limit,
-                           "colorbar": {"title": {"text": "% vs<br>layer mean"}, "thickness": 12, "len": 0.6}}
+    layout["coloraxis"] = {
+        "colorscale": COLORSCALE,
+        "cmin": -limit,
+        "cmax": limit,
+        "colorbar": {"title": {"text": "% vs<br>layer mean"}, "thickness": 12, "len": 0.6},
+    }
     layout["hovermode"] = "closest"
     return panel("panel-layers", "Decoder layers", note, {"data": traces, "layout": layout})

@@ -6,6 +6,7 @@ export makes no network request either.
 
 kaleido (an optional extra) is imported when a PNG is asked for.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,10 @@ def check_png_support() -> str:
     try:
         import kaleido
     except ImportError:
-        raise PngUnavailable("--png needs the kaleido package ≥ 1 (pip install 'kaleido>=1') "
-                             "and a Chromium/Chrome; kaleido is not installed") from None
+        raise PngUnavailable(
+            "--png needs the kaleido package ≥ 1 (pip install 'kaleido>=1') "
+            "and a Chromium/Chrome; kaleido is not installed"
+        ) from None
     version = getattr(kaleido, "__version__", None)
     if version is None:
         version = dist_version("kaleido")
@@ -47,8 +50,10 @@ def check_png_support() -> str:
         raise PngUnavailable(f"--png needs kaleido ≥ 1 (found {version}): pip install -U 'kaleido>=1'")
     browser = find_browser()
     if browser is None:
-        raise PngUnavailable("--png needs Chromium or Chrome installed (e.g. apt-get install chromium, "
-                             "or set BROWSER_PATH); none was found, so no PNG was written")
+        raise PngUnavailable(
+            "--png needs Chromium or Chrome installed (e.g. apt-get install chromium, "
+            "or set BROWSER_PATH); none was found, so no PNG was written"
+        )
     return browser
 
 
@@ -61,10 +66,18 @@ def titled(figure: dict, title: str) -> dict:
     layout = dict(figure["layout"])
     margin = dict(layout.get("margin") or {})
     margin["t"] = int(margin.get("t", 36)) + TITLE_PX
-    layout.update(margin=margin, height=int(layout.get("height", 400)) + TITLE_PX,
-                  title={"text": f"<b>{plot_text(title)}</b>", "x": 0.01, "xanchor": "left",
-                         "y": 1 - 10 / (int(layout.get("height", 400)) + TITLE_PX), "yanchor": "top",
-                         "font": {"size": 16}})
+    layout.update(
+        margin=margin,
+        height=int(layout.get("height", 400)) + TITLE_PX,
+        title={
+            "text": f"<b>{plot_text(title)}</b>",
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1 - 10 / (int(layout.get("height", 400)) + TITLE_PX),
+            "yanchor": "top",
+            "font": {"size": 16},
+        },
+    )
     return {"data": figure["data"], "layout": layout}
 
 
@@ -86,15 +99,19 @@ def write_pngs(panels: list[dict], out_dir: str, width: int = 1200, scale: float
         path = os.path.join(out_dir, name)
         fig = titled(p["figure"], p["title"])
         height = int(fig["layout"].get("height", 400))
-        jobs.append({"fig": fig, "path": os.path.join(out_dir, f".{name}.{os.getpid()}.tmp.png"),
-                     "opts": {"format": "png", "width": width, "height": height, "scale": scale}})
+        jobs.append(
+            {
+                "fig": fig,
+                "path": os.path.join(out_dir, f".{name}.{os.getpid()}.tmp.png"),
+                "opts": {"format": "png", "width": width, "height": height, "scale": scale},
+            }
+        )
         paths.append(path)
     os.environ.setdefault("BROWSER_PATH", browser)
     written = []
     try:
         try:
-            kaleido.write_fig_from_object_sync(
-                jobs, kopts={"mathjax": False, "plotlyjs": plotly_js_path()})
+            kaleido.write_fig_from_object_sync(jobs, kopts={"mathjax": False, "plotlyjs": plotly_js_path()})
         except Exception as exc:  # kaleido reports browser trouble with its own exception types
             raise PngUnavailable(f"PNG export failed in kaleido/Chromium: {type(exc).__name__}: {exc}") from None
         for job, path in zip(jobs, paths):

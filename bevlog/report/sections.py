@@ -1,5 +1,6 @@
 """The report's text sections: the settings that differ, the comparison (table and verdict),
 and, for many runs, one section per run. Every text from a log is escaped here (`esc`)."""
+
 from __future__ import annotations
 
 from bevlog.align import AXIS_TITLE, AlignError
@@ -25,8 +26,10 @@ def settings_section(ctx) -> str:
     diff = config_diff(ctx.runs, ctx.labels)
     grouped = bool(ctx.multi_groups())
     view = by_groups(diff, ctx.groups) if grouped else diff
-    note = ("Facts every log states (batch, lr, schedule, layers …) first, then the config keys "
-            "(nested keys joined by dots); settings all runs share are hidden.")
+    note = (
+        "Facts every log states (batch, lr, schedule, layers …) first, then the config keys "
+        "(nested keys joined by dots); settings all runs share are hidden."
+    )
     if grouped:
         note += " One column per group: within a group of seeded runs only the seed and work dir differ."
     if view.without_config:
@@ -44,13 +47,15 @@ def comparison_section(ctx) -> str:
     parts = []
     for metric in metrics:
         try:
-            comp = compare_runs(ctx.runs, metric, ctx.align, ctx.weight, ctx.overrides, ctx.labels,
-                                ctx.groups or None)
+            comp = compare_runs(ctx.runs, metric, ctx.align, ctx.weight, ctx.overrides, ctx.labels, ctx.groups or None)
         except (MetricError, AlignError):
             continue
         direction = "higher is better" if comp.higher_is_better else "lower is better"
-        how = (f"final/best/@ values smoothed with EMA {comp.weight:g}" if comp.smoothed
-               else "values as logged, not smoothed")
+        how = (
+            f"final/best/@ values smoothed with EMA {comp.weight:g}"
+            if comp.smoothed
+            else "values as logged, not smoothed"
+        )
         parts.append(f"<h3>{esc(comp.metric)} by {esc(AXIS_TITLE[comp.align])} ({esc(direction)}; {esc(how)})</h3>")
         parts.append(comparison_table(comp))
         if comp.group_stats is not None:
@@ -59,8 +64,7 @@ def comparison_section(ctx) -> str:
         parts.extend(f'<p class="note">{esc(n)}</p>' for n in comp.notes)
     if not parts:
         return ""
-    note = ("The numbers and verdicts of `bevlog compare` on this page's axis: each run (each group) "
-            "against the first.")
+    note = "The numbers and verdicts of `bevlog compare` on this page's axis: each run (each group) against the first."
     return section("Comparison", note, "".join(parts), "section-compare")
 
 
@@ -74,8 +78,7 @@ def run_sections(ctx, findings) -> list[str]:
         note = f"group {group.name} (n={group.n})" if group else ""
         body = run_table(ctx, only=k)
         if diff.rows:
-            items = "".join(f"<li><code>{esc(row.key)}</code> = {esc(short(row.values[k]))}</li>"
-                            for row in diff.rows)
+            items = "".join(f"<li><code>{esc(row.key)}</code> = {esc(short(row.values[k]))}</li>" for row in diff.rows)
             body += f'<p class="note">Its value of each setting that differs between the runs:</p><ul>{items}</ul>'
         if findings is not None:
             mine = [f for f in findings if f.run == run.name]

@@ -3,6 +3,7 @@
 Figures are plain dicts in plotly.js's JSON shape; building plotly.graph_objects
 would validate every number again and cost more than the whole report.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,12 +16,14 @@ from bevlog.report.downsample import DEFAULT_MAX_POINTS, thin
 from bevlog.report.html import plot_text, typed_array
 
 # Tableau 10: distinct, colour-blind friendlier than plotly's default, readable on white.
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948",
-           "#9c755f", "#ff9da7", "#bab0ac"]
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#bab0ac"]
 SEVERITY_COLOR = {"error": "#d62728", "warning": "#ff7f0e", "info": "#7f7f7f"}
 GRID = "#eceff2"
-FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif",
-        "size": 12, "color": "#1d232a"}
+FONT = {
+    "family": "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif",
+    "size": 12,
+    "color": "#1d232a",
+}
 
 
 @dataclass
@@ -71,8 +74,13 @@ def base_layout(ctx: Context, height: int, y_title: str = "", y_log: bool = Fals
         "hoverlabel": {"namelength": 40},
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "font": {"size": 11}},
         "xaxis": axis(ctx, x_title(ctx), with_range=True),
-        "yaxis": {"title": {"text": plot_text(y_title)}, "type": "log" if y_log else "linear",
-                  "gridcolor": GRID, "zeroline": False, "exponentformat": "e" if y_log else "B"},
+        "yaxis": {
+            "title": {"text": plot_text(y_title)},
+            "type": "log" if y_log else "linear",
+            "gridcolor": GRID,
+            "zeroline": False,
+            "exponentformat": "e" if y_log else "B",
+        },
     }
 
 
@@ -83,16 +91,33 @@ def axis(ctx: Context, title: str, with_range: bool = True) -> dict:
     return ax
 
 
-def line(x, y, ctx: Context, label: str, *, raw: bool = False, name: str | None = None,
-         axes: tuple[str, str] = ("x", "y"), legend: bool = True, width: float = 2.0,
-         hover_name: str | None = None, mode: str = "lines") -> dict:
+def line(
+    x,
+    y,
+    ctx: Context,
+    label: str,
+    *,
+    raw: bool = False,
+    name: str | None = None,
+    axes: tuple[str, str] = ("x", "y"),
+    legend: bool = True,
+    width: float = 2.0,
+    hover_name: str | None = None,
+    mode: str = "lines",
+) -> dict:
     """One run's curve, thinned for display. Raw curves are faint and stay out of the hover."""
     tx, ty = thin(x, y, ctx.max_points)
     color = ctx.colors[label]
     trace = {
-        "type": "scatter", "mode": mode, "x": typed_array(tx), "y": typed_array(ty),
-        "name": plot_text(name or label), "legendgroup": plot_text(label),
-        "showlegend": legend and not raw, "xaxis": axes[0], "yaxis": axes[1],
+        "type": "scatter",
+        "mode": mode,
+        "x": typed_array(tx),
+        "y": typed_array(ty),
+        "name": plot_text(name or label),
+        "legendgroup": plot_text(label),
+        "showlegend": legend and not raw,
+        "xaxis": axes[0],
+        "yaxis": axes[1],
         "line": {"color": color, "width": 1.0 if raw else width},
         "connectgaps": False,
     }
@@ -115,11 +140,21 @@ def nonfinite_marks(x, y, ctx: Context, label: str, what: str, axes=("x", "y2"))
         return None
     xs = np.asarray(x)[bad]
     return {
-        "type": "scatter", "mode": "markers", "x": typed_array(xs), "y": typed_array(np.full(len(xs), 0.96)),
-        "xaxis": axes[0], "yaxis": axes[1], "name": plot_text(f"{label}: {what} nan/inf"),
-        "legendgroup": plot_text(label), "showlegend": False,
-        "marker": {"symbol": "x-thin-open", "size": 9, "line": {"width": 2, "color": ctx.colors[label]},
-                   "color": ctx.colors[label]},
+        "type": "scatter",
+        "mode": "markers",
+        "x": typed_array(xs),
+        "y": typed_array(np.full(len(xs), 0.96)),
+        "xaxis": axes[0],
+        "yaxis": axes[1],
+        "name": plot_text(f"{label}: {what} nan/inf"),
+        "legendgroup": plot_text(label),
+        "showlegend": False,
+        "marker": {
+            "symbol": "x-thin-open",
+            "size": 9,
+            "line": {"width": 2, "color": ctx.colors[label]},
+            "color": ctx.colors[label],
+        },
         "hovertemplate": f"{plot_text(label)}: {plot_text(what)} non-finite<extra></extra>",
     }
 
@@ -138,9 +173,21 @@ def nonfinite_spans(x, y, color: str, limit: int = 300) -> list[dict]:
         x1 = x[stop - 1]
         if x1 <= x0:
             x1 = x0 + (abs(x0) * 1e-3 or 1e-3)
-        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": float(x0), "x1": float(x1),
-                       "y0": 0, "y1": 1, "fillcolor": color, "opacity": 0.13, "line": {"width": 0},
-                       "layer": "below"})
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": float(x0),
+                "x1": float(x1),
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": color,
+                "opacity": 0.13,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+        )
         if len(shapes) >= limit:
             break
     return shapes
@@ -166,7 +213,7 @@ def log_ticks(layout: dict, values, axis: str = "yaxis") -> None:
     first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
     span = math.log10(hi / lo)
     steps = tuple(range(1, 10)) if span <= 1 else (1, 2, 5) if span <= 3 else (1,)
-    ticks = [m * 10.0 ** e for e in range(first, last + 1) for m in steps]
+    ticks = [m * 10.0**e for e in range(first, last + 1) for m in steps]
     inside = [t for t in ticks if lo <= t <= hi]
     margin = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
     ticks = margin if len(inside) >= 2 else [t for t in ticks if lo / 10 <= t <= hi * 10]
@@ -185,7 +232,7 @@ def tick_text(v: float) -> str:
 
 def hex_rgba(color: str, alpha: float) -> str:
     """'#4e79a7' -> 'rgba(78,121,167,0.2)' (band fills)."""
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
 
@@ -198,7 +245,7 @@ def robust_top(curves, skip_fraction: float = 0.03):
         if not len(s):
             continue
         full.append(s.max())
-        parts.append(s[int(len(s) * skip_fraction):])
+        parts.append(s[int(len(s) * skip_fraction) :])
     parts = [p for p in parts if len(p)]
     if not parts:
         return None
@@ -208,9 +255,17 @@ def robust_top(curves, skip_fraction: float = 0.03):
     return top
 
 
-def subplot_grid(ctx: Context, n: int, cols: int, titles: list[str], row_height: int = 210,
-                 share_x: bool = True, y_title: str = "", y_log: bool = False,
-                 with_range: bool = True) -> tuple[dict, list[tuple[str, str]]]:
+def subplot_grid(
+    ctx: Context,
+    n: int,
+    cols: int,
+    titles: list[str],
+    row_height: int = 210,
+    share_x: bool = True,
+    y_title: str = "",
+    y_log: bool = False,
+    with_range: bool = True,
+) -> tuple[dict, list[tuple[str, str]]]:
     """Layout with n small subplots in a grid; returns (layout, [(xref, yref)] per subplot)."""
     rows = -(-n // cols)
     title_px, gap_px, top_px, bottom_px = 22, 34, 40, 44
@@ -237,13 +292,26 @@ def subplot_grid(ctx: Context, n: int, cols: int, titles: list[str], row_height:
         if share_x and i:
             x_ax["matches"] = "x"
         layout[xa] = x_ax
-        layout[ya] = {"domain": [max(y0, 0), min(y1 - title_px / plot_h, 1)], "anchor": xref,
-                      "gridcolor": GRID, "zeroline": False, "type": "log" if y_log else "linear",
-                      "title": {"text": plot_text(y_title)} if y_title and c == 0 else {"text": ""}}
-        layout["annotations"].append({
-            "text": f"<b>{plot_text(titles[i])}</b>", "xref": "paper", "yref": "paper",
-            "x": x0, "y": min(y1, 1), "xanchor": "left", "yanchor": "top", "showarrow": False,
-            "font": {"size": 12},
-        })
+        layout[ya] = {
+            "domain": [max(y0, 0), min(y1 - title_px / plot_h, 1)],
+            "anchor": xref,
+            "gridcolor": GRID,
+            "zeroline": False,
+            "type": "log" if y_log else "linear",
+            "title": {"text": plot_text(y_title)} if y_title and c == 0 else {"text": ""},
+        }
+        layout["annotations"].append(
+            {
+                "text": f"<b>{plot_text(titles[i])}</b>",
+                "xref": "paper",
+                "yref": "paper",
+                "x": x0,
+                "y": min(y1, 1),
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 12},
+            }
+        )
         refs.append((xref, yref))
     return layout, refs

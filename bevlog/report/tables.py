@@ -1,4 +1,5 @@
 """HTML tables of the report: the runs at a glance, and the findings list. All text escaped."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,22 @@ def run_table(ctx, link: bool = False, only: int | None = None) -> str:
     """One row per run. `link`: each name links to the run's own section (`#run-<k>`);
     `only`: the row of run k alone (in that section)."""
     smoothed = f" (EMA {ctx.weight:g})" if ctx.weight else ""
-    head = ["run", "format", "length", "batch", "optimizer · lr", "lr/sample", "decoder",
-            "rows", f"final loss{smoothed}", f"best loss{smoothed}", "evals", "ended", "skipped", "source"]
+    head = [
+        "run",
+        "format",
+        "length",
+        "batch",
+        "optimizer · lr",
+        "lr/sample",
+        "decoder",
+        "rows",
+        f"final loss{smoothed}",
+        f"best loss{smoothed}",
+        "evals",
+        "ended",
+        "skipped",
+        "source",
+    ]
     rows = []
     for k, (run, label) in enumerate(ctx.pairs()):
         if only is not None and k != only:
@@ -42,8 +57,11 @@ def run_table(ctx, link: bool = False, only: int | None = None) -> str:
         sources = meta.get("sources") or []
         batch_cell = batch_text(meta) if batch == meta.get("total_batch") else f"{batch} (--batch)"
         cells = [
-            ("name", f'<span class="swatch" style="background:{esc(ctx.colors[label])}"></span>'
-                     + (f'<a href="#run-{k}">{esc(label)}</a>' if link else esc(label))),
+            (
+                "name",
+                f'<span class="swatch" style="background:{esc(ctx.colors[label])}"></span>'
+                + (f'<a href="#run-{k}">{esc(label)}</a>' if link else esc(label)),
+            ),
             ("nw", esc(meta.get("format") or "?")),
             ("", esc(length_text(meta))),
             ("num", esc(batch_cell if batch else "?")),
@@ -56,15 +74,20 @@ def run_table(ctx, link: bool = False, only: int | None = None) -> str:
             ("num", esc(len(run.evals["step"].unique()) if len(run.evals) else 0)),
             ("", _clipped(meta.get("ended") or "?", 40)),
             ("num", esc(n_skipped or 0)),
-            ("src", "<br>".join(f'<span title="{esc(s)}">{esc(os.path.basename(str(s)) or s)}</span>'
-                                for s in sources)),
+            (
+                "src",
+                "<br>".join(f'<span title="{esc(s)}">{esc(os.path.basename(str(s)) or s)}</span>' for s in sources),
+            ),
         ]
-        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>"
-                                     for c, v in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for c, v in cells) + "</tr>")
     table_id = "run-table" if only is None else f"run-table-{only}"
-    return (f'<div class="scroll"><table id="{table_id}"><thead><tr>'
-            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table id="{table_id}"><thead><tr>'
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
 
 
 def decoder_text(meta: dict) -> str:
@@ -89,9 +112,12 @@ def findings_table(findings, labels_by_name: dict) -> str:
             f'<td class="nw">{esc(f.rule)}</td><td class="num">{esc(span_text(f))}</td>'
             f"<td>{esc(f.message)}</td><td>{esc(fix)}</td></tr>"
         )
-    return ('<div class="scroll"><table id="findings-table"><thead><tr><th>severity</th><th>run</th>'
-            "<th>rule</th><th>where</th><th>what</th><th>fix</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table></div>")
+    return (
+        '<div class="scroll"><table id="findings-table"><thead><tr><th>severity</th><th>run</th>'
+        "<th>rule</th><th>where</th><th>what</th><th>fix</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
 
 
 def span_text(f) -> str:
@@ -120,29 +146,51 @@ def settings_table(view) -> str:
     for row in view.rows:
         cells = "".join(f"<td>{_clipped(text(v), SHORT)}</td>" for v in row.values)
         rows.append(f'<tr data-kind="{esc(row.kind)}"><td class="nw">{esc(row.key)}</td>{cells}</tr>')
-    return ('<div class="scroll"><table id="settings-table"><thead><tr><th>setting</th>' + head
-            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+    return (
+        '<div class="scroll"><table id="settings-table"><thead><tr><th>setting</th>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
 
 
 def comparison_table(comp) -> str:
     """The compare table of one metric (bevlog.comparestats.Comparison): the numbers `bevlog
     compare` prints, one row per run."""
     checkpoint_cols = [c for c in comp.stats.columns if c.startswith("@")]
-    head = (["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"] + checkpoint_cols
-            + ["noise", "noise·√(B·n)", f"slope/{UNIT[comp.align]}", "curve"])
+    head = (
+        ["run", "batch", "lr", "lr/sample", "it/ep", "rows", "final", "best"]
+        + checkpoint_cols
+        + ["noise", "noise·√(B·n)", f"slope/{UNIT[comp.align]}", "curve"]
+    )
     rows = []
     for _, r in comp.stats.iterrows():
-        cells = [("name", esc(r["run"])), ("num", esc(_int(r["batch"]))), ("num", esc(fmt_lr(r["lr"]))),
-                 ("num", esc(fmt_lr(r["lr_per_sample"]))), ("num", esc(_int(r["iters_per_epoch"]))),
-                 ("num", esc(_int(r["rows"]))), ("num", esc(fmt_value(r["final"]))),
-                 ("num", esc(fmt_value(r["best"])))]
+        cells = [
+            ("name", esc(r["run"])),
+            ("num", esc(_int(r["batch"]))),
+            ("num", esc(fmt_lr(r["lr"]))),
+            ("num", esc(fmt_lr(r["lr_per_sample"]))),
+            ("num", esc(_int(r["iters_per_epoch"]))),
+            ("num", esc(_int(r["rows"]))),
+            ("num", esc(fmt_value(r["final"]))),
+            ("num", esc(fmt_value(r["best"]))),
+        ]
         cells += [("num", esc(fmt_value(r[c]))) for c in checkpoint_cols]
-        cells += [("num", esc(_g3(r["noise"]))), ("num", esc(_g3(r["noise_norm"]))),
-                  ("num", esc(_g3(r["slope"]))), ("nw", esc(r["curve"]))]
+        cells += [
+            ("num", esc(_g3(r["noise"]))),
+            ("num", esc(_g3(r["noise_norm"]))),
+            ("num", esc(_g3(r["slope"]))),
+            ("nw", esc(r["curve"])),
+        ]
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for c, v in cells) + "</tr>")
-    return ('<div class="scroll"><table class="compare-table"><thead><tr>'
-            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table></div>")
+    return (
+        '<div class="scroll"><table class="compare-table"><thead><tr>'
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
 
 
 def group_stats_table(comp) -> str:
@@ -156,9 +204,13 @@ def group_stats_table(comp) -> str:
             mean, sd = r[f"{c}_mean"], r[f"{c}_sd"]
             cells.append(("num", esc(mean_sd_text(mean if _ok(mean) else None, sd if _ok(sd) else None))))
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for c, v in cells) + "</tr>")
-    return ('<div class="scroll"><table class="group-table"><thead><tr><th>group</th><th>n</th><th>seeds</th>'
-            + "".join(f"<th>{esc(c)} (mean ± sd)</th>" for c in cols) + "</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table></div>")
+    return (
+        '<div class="scroll"><table class="group-table"><thead><tr><th>group</th><th>n</th><th>seeds</th>'
+        + "".join(f"<th>{esc(c)} (mean ± sd)</th>" for c in cols)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
 
 
 def _int(v) -> str:

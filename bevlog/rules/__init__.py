@@ -5,6 +5,7 @@ the function, a one-line summary, the module docstring (what it looks at and why
 thresholds (a frozen dataclass of named, documented defaults). Modules are imported on first
 use so that listing ids costs nothing; `explain` imports `_common` (numpy) when called.
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,8 +61,7 @@ class Rule:
     def __call__(self, run, live: bool = False, **overrides):
         """Findings on `run`; `overrides` replace thresholds. `live` reaches only checks
         that declare it, so the others keep the plain `(run, th)` signature."""
-        th = self.thresholds if not overrides else type(self.thresholds)(
-            **{**vars(self.thresholds), **overrides})
+        th = self.thresholds if not overrides else type(self.thresholds)(**{**vars(self.thresholds), **overrides})
         return self.check(run, th, live=live) if self.wants_live else self.check(run, th)
 
 
@@ -74,8 +74,9 @@ def get_rule(rule_id: str) -> Rule:
     if rule_id not in _loaded:
         module_name, fn = RULE_MODULES[rule_id]
         module = importlib.import_module(f"bevlog.rules.{module_name}")
-        _loaded[rule_id] = Rule(rule_id, getattr(module, fn), module.SUMMARY,
-                                (module.__doc__ or "").strip(), module.Thresholds())
+        _loaded[rule_id] = Rule(
+            rule_id, getattr(module, fn), module.SUMMARY, (module.__doc__ or "").strip(), module.Thresholds()
+        )
     return _loaded[rule_id]
 
 

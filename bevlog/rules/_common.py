@@ -4,6 +4,7 @@ A logged row of an mmcv/mmengine log is already a mean over ~50 iterations, so t
 work on rows: robust statistics (rolling medians, medians of windows) rather than
 per-iteration thresholds. Everything here is a plain function of the Run's frames.
 """
+
 from __future__ import annotations
 
 import re
@@ -111,10 +112,26 @@ def _compute(run) -> Signals:
     truncated = any("truncat" in str(k).lower() for k in run.meta.skipped)
     resumed = bool(len(run.meta.segments) and run.meta.segments[0].resumed_from is not None)
     mid_run = not resumed and starts_mid_run(run.meta, step, epoch_f)
-    return Signals(t, step, epoch_f, loss, loss_raw, lr, sched.warmup_end_row, sched.warmup_iters, window,
-                   interval, iter_runner, truncated, segment_starts(t), sched, mid_run,
-                   step_unit=str(run.meta.step_unit or "iteration"), epoch_base=run.meta.epoch_base,
-                   loss_logged=total_loss_logged(t))
+    return Signals(
+        t,
+        step,
+        epoch_f,
+        loss,
+        loss_raw,
+        lr,
+        sched.warmup_end_row,
+        sched.warmup_iters,
+        window,
+        interval,
+        iter_runner,
+        truncated,
+        segment_starts(t),
+        sched,
+        mid_run,
+        step_unit=str(run.meta.step_unit or "iteration"),
+        epoch_base=run.meta.epoch_base,
+        loss_logged=total_loss_logged(t),
+    )
 
 
 def total_loss_logged(t: pd.DataFrame) -> bool:
@@ -207,6 +224,7 @@ def loss_columns(t: pd.DataFrame, final_only: bool = False) -> list[str]:
 
 # ---- facts from meta -------------------------------------------------------------------
 
+
 def base_lr(meta: Meta, sig: Signals | None = None) -> float | None:
     """The optimizer's base lr from the config; only param group 0's lr is logged, so the
     logged lr is a fallback (a backbone group with lr_mult would mislead)."""
@@ -237,8 +255,9 @@ def change(run, param: str, to, frm=None, reason: str = "") -> Change:
     return Change(param, to, frm, key, reason=reason)
 
 
-def lr_change(run, sig: Signals, *, config_to=None, logged_to=None, effective_to=None,
-              reason: str = "") -> Change | None:
+def lr_change(
+    run, sig: Signals, *, config_to=None, logged_to=None, effective_to=None, reason: str = ""
+) -> Change | None:
     """The lr change a rule asks for, as the value to write in the config and the lr it yields.
 
     A rule reasons in one of three scales: the config's lr (`config_to`), the lr the log shows
@@ -271,8 +290,9 @@ def lr_change(run, sig: Signals, *, config_to=None, logged_to=None, effective_to
     if scale.factor != 1.0:
         eff_from = frm * scale.factor if frm else None
         eff_to = config_to * scale.factor
-    return Change("lr", config_to, frm, config_keys.key_for("lr", run.meta), eff_to, eff_from,
-                  scale.why or None, reason)
+    return Change(
+        "lr", config_to, frm, config_keys.key_for("lr", run.meta), eff_to, eff_from, scale.why or None, reason
+    )
 
 
 def _relative_lr_change(run, sig: Signals, config_to, logged_to, logged_peak, reason: str) -> Change | None:
@@ -288,10 +308,19 @@ def _relative_lr_change(run, sig: Signals, config_to, logged_to, logged_peak, re
         return None
     recipe = recipe_from_terms(sig.t.columns)
     group0 = f" ({recipe.group0})" if recipe is not None and recipe.group0 else ", which may be a backbone group"
-    why = (f"the log does not state the config's lr; its logged lr ({fmt(logged)}) is parameter group 0's{group0}"
-           if logged else "the log does not state the config's lr")
-    return Change("lr", None, None, config_keys.key_for("lr", run.meta),
-                  reason="; ".join(x for x in (reason, why) if x), factor=float(factor))
+    why = (
+        f"the log does not state the config's lr; its logged lr ({fmt(logged)}) is parameter group 0's{group0}"
+        if logged
+        else "the log does not state the config's lr"
+    )
+    return Change(
+        "lr",
+        None,
+        None,
+        config_keys.key_for("lr", run.meta),
+        reason="; ".join(x for x in (reason, why) if x),
+        factor=float(factor),
+    )
 
 
 def lower_lr_fix(meta_or_run, sig: Signals, divisor: float, reason: str = "") -> list[Change]:
@@ -314,8 +343,9 @@ def clip_change(run) -> Change | None:
     if meta.library in fixes.DETR_LINEAGE:
         if not isinstance(meta.config, dict):
             return None
-        return change(run, "grad_clip", fixes.DETR_CLIP_MAX_NORM,
-                      reason="facebookresearch/detr's --clip_max_norm default")
+        return change(
+            run, "grad_clip", fixes.DETR_CLIP_MAX_NORM, reason="facebookresearch/detr's --clip_max_norm default"
+        )
     return change(run, "grad_clip", fixes.CLIP_MAX_NORM, reason="the mmdet3d DETR configs' clip")
 
 
@@ -384,12 +414,16 @@ def outcome(run) -> Outcome:
         det = detection_series(run)
         head = headline_series(run)
         cache["bevlog.outcome"] = Outcome(
-            trained=bool(len(sig.step)), metric=head,
+            trained=bool(len(sig.step)),
+            metric=head,
             at_chance=bool(det is not None and len(det) >= 2 and det.at_chance()),
-            learns=bool(head is not None and head.learns_well()), loss_fall=loss_fall(sig),
-            ends_nonfinite=bool(len(sig.loss_raw) and sig.loss_logged and not np.isfinite(sig.loss_raw[-1])
-                                and not sig.last_truncated),
-            failed_attempt=_failed_attempt(run, sig))
+            learns=bool(head is not None and head.learns_well()),
+            loss_fall=loss_fall(sig),
+            ends_nonfinite=bool(
+                len(sig.loss_raw) and sig.loss_logged and not np.isfinite(sig.loss_raw[-1]) and not sig.last_truncated
+            ),
+            failed_attempt=_failed_attempt(run, sig),
+        )
     return cache["bevlog.outcome"]
 
 
@@ -420,18 +454,31 @@ def loss_fall(sig: Signals) -> float | None:
     smooth = rolling_median(sig.loss, sig.window)
     tail = smooth[np.isfinite(smooth)]
     first = float(np.median(finite[:3]))
-    last = float(np.median(tail[-max(2, len(tail) // 20):]))
+    last = float(np.median(tail[-max(2, len(tail) // 20) :]))
     return 1 - last / first if first > 0 else None
 
 
 # ---- building findings -----------------------------------------------------------------
 
-def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last: int | None,
-            message: str, evidence: dict, advice: str = "", changes: list | None = None,
-            headline: str | None = None, alternative: Alternative | None = None) -> Finding:
+
+def finding(
+    run,
+    rule: str,
+    severity: str,
+    sig: Signals,
+    first: int | None,
+    last: int | None,
+    message: str,
+    evidence: dict,
+    advice: str = "",
+    changes: list | None = None,
+    headline: str | None = None,
+    alternative: Alternative | None = None,
+) -> Finding:
     """A Finding spanning rows first..last of `sig.t` (None for whole-run findings). The fix is
     `changes` (Change), `advice` (what is no config change) and an `alternative` (changes that
     would do instead); its text is rendered from them."""
+
     def at(arr, i):
         if i is None or not len(arr):
             return None
@@ -440,17 +487,25 @@ def finding(run, rule: str, severity: str, sig: Signals, first: int | None, last
 
     start_step, end_step = at(sig.step, first), at(sig.step, last)
     changes = [c for c in (changes or []) if c is not None]
-    span = (where(sig, first, last if last != first else None)
-            if first is not None and start_step is not None and len(sig.step) else None)
+    span = (
+        where(sig, first, last if last != first else None)
+        if first is not None and start_step is not None and len(sig.step)
+        else None
+    )
     return Finding(
-        run=run.name, rule=rule, severity=severity,
+        run=run.name,
+        rule=rule,
+        severity=severity,
         start_step=int(start_step) if start_step is not None else None,
         end_step=int(end_step) if end_step is not None else None,
-        start_epoch=_round(at(sig.epoch_f, first)), end_epoch=_round(at(sig.epoch_f, last)),
-        message=message, evidence=evidence,
+        start_epoch=_round(at(sig.epoch_f, first)),
+        end_epoch=_round(at(sig.epoch_f, last)),
+        message=message,
+        evidence=evidence,
         fix=Fix(render_fix(changes, advice, alternative=alternative), changes, advice, alternative),
         at=at_text(row_terms(run, sig, first), row_terms(run, sig, last)) if start_step is not None else None,
-        headline=headline, span=span,
+        headline=headline,
+        span=span,
     )
 
 
@@ -460,9 +515,10 @@ def row_terms(run, sig: Signals, i: int | None) -> str | None:
         return None
     i = min(max(i, 0), len(sig.step) - 1)
     t = sig.t
-    get = (lambda name: float(t[name].iat[i]) if name in t and is_number(t[name].iat[i]) else None)
-    return log_terms(run.meta, get("epoch"), get("iter"), get("iters_per_epoch") or run.meta.iters_per_epoch,
-                     sig.step[i])
+    get = lambda name: float(t[name].iat[i]) if name in t and is_number(t[name].iat[i]) else None
+    return log_terms(
+        run.meta, get("epoch"), get("iter"), get("iters_per_epoch") or run.meta.iters_per_epoch, sig.step[i]
+    )
 
 
 def _round(x):
@@ -472,13 +528,15 @@ def _round(x):
 def where(sig: Signals, first: int, last: int | None = None) -> str:
     """'epoch 6.2', 'epochs 6.2–9.8' or 'iter 1,200' / 'iters 1,200–4,000'; 'epoch 249' in a log of
     one row per epoch (bevlog.where)."""
+
     def pair(i):
         i = min(max(i, 0), len(sig.step) - 1)
         e = sig.epoch_f[i] if len(sig.epoch_f) else float("nan")
         return float(sig.step[i]), float(e)
 
-    return span_text(pair(first), pair(last) if last is not None else None, sig.iter_runner, sig.step_unit,
-                     sig.epoch_base)
+    return span_text(
+        pair(first), pair(last) if last is not None else None, sig.iter_runner, sig.step_unit, sig.epoch_base
+    )
 
 
 def epoch_words(sig: Signals, epoch) -> str:

@@ -7,6 +7,7 @@ steps. The clip the recipes use (35, the mmdet3d DETR-family configs) is only su
 when the run's gradients reach that scale; a clip far above every value the run logged
 would clip nothing.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,9 @@ def quantum(values: np.ndarray) -> float:
     if not len(v):
         return 0.0
     for decimals in range(9):
-        scaled = v * 10.0 ** decimals
+        scaled = v * 10.0**decimals
         if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
-            return 10.0 ** -decimals if decimals else 1.0
+            return 10.0**-decimals if decimals else 1.0
     return 0.0
 
 

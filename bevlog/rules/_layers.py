@@ -4,6 +4,7 @@
 ('cls', 'bbox' …), layer (0 … L-1, the final layer is L-1), value. The rules judge the
 last stretch of training (after warmup), where layers have had time to specialise.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,7 +75,7 @@ def late_series(run, frac: float = 0.2, min_rows: int = 5) -> pd.DataFrame:
 def _window_start(run, frac: float, min_rows: int) -> float:
     """First step of the last `frac` of the post-warmup rows (inf when there are too few)."""
     sig = signals(run)
-    steps = sig.step[sig.warmup_end_row:]
+    steps = sig.step[sig.warmup_end_row :]
     n = max(min_rows, int(len(steps) * frac))
     return float(steps[-min(n, len(steps))]) if len(steps) >= min_rows else float("inf")
 
@@ -83,8 +84,7 @@ def group_sums(table: pd.DataFrame) -> pd.DataFrame:
     """group × layer: the terms of each group summed (layers where every term is present)."""
     if not len(table):
         return table
-    return table.groupby(level="group").sum(min_count=1).where(
-        table.notna().groupby(level="group").all())
+    return table.groupby(level="group").sum(min_count=1).where(table.notna().groupby(level="group").all())
 
 
 def is_auxiliary_group(group: str) -> bool:

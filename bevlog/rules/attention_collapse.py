@@ -25,6 +25,7 @@ these runs"): it warns on every run whose lr rose after take-off, before its los
 no run that held its mAP; the entropy sign alone (info) shows on some healthy runs whose sharp
 attention ends near the floor.
 """
+
 from __future__ import annotations
 
 import re
@@ -51,17 +52,24 @@ SUMMARY = "a decoder layer's cross-attention entropy falls toward 0 or its max l
 
 @dataclass(frozen=True)
 class Thresholds:
-    entropy_floor: float = doc(0.1, "normalised entropy below this is (nearly) one-hot attention; a collapsing run "
-                                    "passes 0.1 before its loss turns, a floor low enough (0.01) to spare healthy "
-                                    "sharp attention only after it (docs/experiments.md)")
+    entropy_floor: float = doc(
+        0.1,
+        "normalised entropy below this is (nearly) one-hot attention; a collapsing run "
+        "passes 0.1 before its loss turns, a floor low enough (0.01) to spare healthy "
+        "sharp attention only after it (docs/experiments.md)",
+    )
     entropy_drop: float = doc(0.3, "… and below this share of the layer's early post-warmup level")
-    logit_growth: float = doc(30.0, "max |logit| this many times its early post-warmup level (1.5 orders of "
-                                    "magnitude: a run taking off grows its logits ×13–19 as attention localises)")
+    logit_growth: float = doc(
+        30.0,
+        "max |logit| this many times its early post-warmup level (1.5 orders of "
+        "magnitude: a run taking off grows its logits ×13–19 as attention localises)",
+    )
     min_rows: int = doc(3, "rows a sign must last (after smoothing)")
     early_share: float = doc(1 / 3, "the first share of post-warmup rows that sets each layer's early level")
     min_post_warmup_rows: int = doc(9, "rows after warmup needed to judge at all")
-    lr_divisor: float = doc(5.0, "suggested peak lr = the run's lr / this (the probe's collapse came at ~5× "
-                                 "the good lr)")
+    lr_divisor: float = doc(
+        5.0, "suggested peak lr = the run's lr / this (the probe's collapse came at ~5× the good lr)"
+    )
 
 
 # the statistics' train columns: `[dK.]attn_entropy`, `[dK.]attn_logit_max` (the unprefixed one is
@@ -86,7 +94,7 @@ def find_attention_collapse(run, th: Thresholds = Thresholds()):
     start = sig.warmup_end_row
     if len(sig.step) - start < th.min_post_warmup_rows:
         return []
-    hits = []   # (onset row, layer, kind, early, at onset, extreme)
+    hits = []  # (onset row, layer, kind, early, at onset, extreme)
     for name, term, layer in cols:
         hit = _sign(column(sig.t, name), start, term, sig.window, th)
         if hit is not None:
@@ -105,20 +113,49 @@ def find_attention_collapse(run, th: Thresholds = Thresholds()):
         first = mine[0]
         names = ", ".join(str(layer) for layer in sorted({h[1] for h in mine}))
         if term == "entropy":
-            parts.append(f"cross-attention entropy of layer(s) {names} fell to {fmt(first[5])} of log N "
-                         f"(from {fmt(first[3])}) from {where(sig, first[0])}")
+            parts.append(
+                f"cross-attention entropy of layer(s) {names} fell to {fmt(first[5])} of log N "
+                f"(from {fmt(first[3])}) from {where(sig, first[0])}"
+            )
         else:
-            parts.append(f"max |attention logit| of layer(s) {names} grew ×{first[5] / first[3]:.3g} "
-                         f"(to {fmt(first[5])}) from {where(sig, first[0])}")
+            parts.append(
+                f"max |attention logit| of layer(s) {names} grew ×{first[5] / first[3]:.3g} "
+                f"(to {fmt(first[5])}) from {where(sig, first[0])}"
+            )
     loss_note = _loss_since(sig, onset)
     message = "; ".join(parts) + f" — {loss_note}"
-    evidence = {"onset_step": int(sig.step[onset]), "signs": sorted(kinds),
-                "layers": sorted({h[1] for h in hits}),
-                "per_layer": [{"layer": h[1], "term": h[2], "onset_step": int(sig.step[h[0]]),
-                               "early": float(h[3]), "at_onset": float(h[4]), "extreme": float(h[5])} for h in hits]}
+    evidence = {
+        "onset_step": int(sig.step[onset]),
+        "signs": sorted(kinds),
+        "layers": sorted({h[1] for h in hits}),
+        "per_layer": [
+            {
+                "layer": h[1],
+                "term": h[2],
+                "onset_step": int(sig.step[h[0]]),
+                "early": float(h[3]),
+                "at_onset": float(h[4]),
+                "extreme": float(h[5]),
+            }
+            for h in hits
+        ],
+    }
     fix_text, changes = _lr_fix(run, sig, onset, th)
-    return [finding(run, RULE_ID, severity, sig, onset, last, message, evidence, fix_text, changes,
-                    f"cross-attention collapsed from {where(sig, onset)}")]
+    return [
+        finding(
+            run,
+            RULE_ID,
+            severity,
+            sig,
+            onset,
+            last,
+            message,
+            evidence,
+            fix_text,
+            changes,
+            f"cross-attention collapsed from {where(sig, onset)}",
+        )
+    ]
 
 
 def _sign(series: np.ndarray, start: int, term: str, window: int, th: Thresholds):
@@ -129,10 +166,10 @@ def _sign(series: np.ndarray, start: int, term: str, window: int, th: Thresholds
     smooth = np.full(len(series), np.nan)
     smooth[start:] = rolling_median(post, max(1, min(window, 5)))
     n_early = max(3, int(len(post) * th.early_share))
-    early = float(np.nanmedian(smooth[start:start + n_early]))
+    early = float(np.nanmedian(smooth[start : start + n_early]))
     if not np.isfinite(early) or early <= 0:
         return None
-    after = smooth[start + n_early:]
+    after = smooth[start + n_early :]
     if term == "entropy":
         bad = (after < th.entropy_floor) & (after < th.entropy_drop * early)
         extreme = np.nanmin(after) if np.isfinite(after).any() else np.nan
@@ -150,13 +187,15 @@ def _loss_since(sig, onset: int) -> str:
     """Where the loss stood when the sign showed: already risen from its minimum, rising after, or not yet."""
     loss = rolling_median(sig.loss, sig.window)
     finite = np.flatnonzero(np.isfinite(loss))
-    before = loss[sig.warmup_end_row:onset + 1]
+    before = loss[sig.warmup_end_row : onset + 1]
     if not len(finite) or not np.isfinite(before).any() or not np.isfinite(loss[onset]):
         return "the loss could not be compared"
     low, at, end = float(np.nanmin(before)), float(loss[onset]), float(loss[finite[-1]])
     if low > 0 and at > low * 1.05:
-        return (f"the loss had already risen {at / low - 1:.0%} from its minimum ({fmt(low)} → {fmt(at)}) when "
-                "this showed: an abrupt lr change moves both at once")
+        return (
+            f"the loss had already risen {at / low - 1:.0%} from its minimum ({fmt(low)} → {fmt(at)}) when "
+            "this showed: an abrupt lr change moves both at once"
+        )
     if at > 0 and end > at * 1.05:
         return f"the loss rose {end / at - 1:.0%} after it ({fmt(at)} → {fmt(end)}): this came first"
     return f"the loss has not turned yet ({fmt(at)} → {fmt(end)}): this comes first"
@@ -166,9 +205,17 @@ def _lr_fix(run, sig, onset: int, th: Thresholds):
     """lr / lr_divisor, from the lr logged where the collapse began (an lr raised after take-off is
     the culprit there, not the run's configured lr), else the run's lr."""
     at = float(sig.lr[onset]) if len(sig.lr) > onset and np.isfinite(sig.lr[onset]) and sig.lr[onset] > 0 else None
-    text = ("attention that collapses while grad_norm stays moderate is an lr too high for the attention "
-            "logits (clipping does not reach it)")
+    text = (
+        "attention that collapses while grad_norm stays moderate is an lr too high for the attention "
+        "logits (clipping does not reach it)"
+    )
     if at:
-        return text, [lr_change(run, sig, logged_to=at / th.lr_divisor,
-                                reason=f"a fifth of the logged {fmt(at)} where the collapse began")]
+        return text, [
+            lr_change(
+                run,
+                sig,
+                logged_to=at / th.lr_divisor,
+                reason=f"a fifth of the logged {fmt(at)} where the collapse began",
+            )
+        ]
     return text, lower_lr_fix(run, sig, th.lr_divisor, "a fifth of the run's lr")

@@ -11,6 +11,7 @@ poorly; when the run went well without them (bevdetr's aux-off runs ended level 
 aux-on ones at 6 layers, docs/experiments.md) the finding is a note that says the run's own
 evidence does not bear the premise out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
     if logged_layers >= 2 or has_aux_columns or meta.has_aux_loss is True:
         return []
     out = outcome(run)
-    message = (f"the decoder has {n_layers} layers but only the final layer's losses are logged: "
-               f"auxiliary losses are off")
+    message = (
+        f"the decoder has {n_layers} layers but only the final layer's losses are logged: auxiliary losses are off"
+    )
     good = out.good_text()
     if out.poor:
         severity = "warning"
@@ -55,8 +57,24 @@ def find_aux_missing(run, th: Thresholds = Thresholds()):
     else:
         severity = "info"
         message += "; the DETR-family recipes train every layer with its own loss"
-    evidence = {"num_decoder_layers": n_layers, "has_aux_loss": meta.has_aux_loss,
-                "layers_logged": logged_layers, "outcome_poor": out.poor}
-    return [finding(run, RULE_ID, severity, sig, None, None, message, evidence,
-                    "a loss on every layer's prediction", [change(run, "aux_loss", True, False)],
-                    "auxiliary decoder losses are off")]
+    evidence = {
+        "num_decoder_layers": n_layers,
+        "has_aux_loss": meta.has_aux_loss,
+        "layers_logged": logged_layers,
+        "outcome_poor": out.poor,
+    }
+    return [
+        finding(
+            run,
+            RULE_ID,
+            severity,
+            sig,
+            None,
+            None,
+            message,
+            evidence,
+            "a loss on every layer's prediction",
+            [change(run, "aux_loss", True, False)],
+            "auxiliary decoder losses are off",
+        )
+    ]

@@ -8,6 +8,7 @@ epoch (the workers starting up) weighs nothing in a median. Thresholds were judg
 every real log in the repository: shares there run from 1% to 60%. It speaks at info: it
 costs time, not accuracy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,14 +38,18 @@ def find_dataloader_bound(run, th: Thresholds = Thresholds()):
     if share < th.share:
         return []
     rows = np.flatnonzero(ok)
-    message = (f"waiting for data takes {share:.0%} of each iteration (median data_time {d_med:.3g} s of "
-               f"{t_med:.3g} s): the GPU idles that long every step")
+    message = (
+        f"waiting for data takes {share:.0%} of each iteration (median data_time {d_med:.3g} s of "
+        f"{t_med:.3g} s): the GPU idles that long every step"
+    )
     evidence = {"share": share, "data_time_s": d_med, "time_s": t_med, "rows": int(ok.sum())}
     cfg = run.meta.config if isinstance(run.meta.config, dict) else {}
     workers = _workers(cfg)
     more = f" (workers_per_gpu is {workers})" if workers is not None else ""
-    fix = (f"raise the data loader's workers{more}, use persistent_workers / pin_memory, move heavy "
-           f"augmentation off the CPU or cache decoded images; training itself is unaffected")
+    fix = (
+        f"raise the data loader's workers{more}, use persistent_workers / pin_memory, move heavy "
+        f"augmentation off the CPU or cache decoded images; training itself is unaffected"
+    )
     return [finding(run, RULE_ID, "info", sig, int(rows[0]), int(rows[-1]), message, evidence, fix, [])]
 
 

@@ -11,6 +11,7 @@ come back is an error; one that came back to within `recovered` of its minimum i
 got over by itself: a note, with no lr change (a training that heals itself is not fixed by a
 lower lr, and the next run may not bump at all).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,11 +50,15 @@ class Thresholds:
     double_rows: int = doc(3, "rows a doubling must last")
     recovered: float = doc(0.10, "a rise that ends within this of the minimum recovered by itself (info)")
     component_rise: float = doc(0.10, "a component counts as rising once this far above its value at the minimum")
-    lr_divisor: float = doc(fixes.DIVERGENCE_LR_DIVISOR, "when no grounded lr applies (or the lr is already at or below it): "
-                                 "suggested peak lr = the lr where the rise began / this")
+    lr_divisor: float = doc(
+        fixes.DIVERGENCE_LR_DIVISOR,
+        "when no grounded lr applies (or the lr is already at or below it): "
+        "suggested peak lr = the lr where the rise began / this",
+    )
     min_warmup_iters: int = doc(fixes.MIN_WARMUP_ITERS, "warmup length to suggest at least")
-    restart_settle_rows: int = doc(20, "rows after an lr restart skipped before tracking the minimum "
-                                       "(at least the warmup's length in rows)")
+    restart_settle_rows: int = doc(
+        20, "rows after an lr restart skipped before tracking the minimum (at least the warmup's length in rows)"
+    )
 
 
 def find_divergence(run, th: Thresholds = Thresholds()):
@@ -89,10 +94,10 @@ def _first_divergence(s: np.ndarray, th):
     excess = np.where(np.isfinite(excess) & (runmin > 0), excess, 0.0)
     for lo, hi in runs_of(excess >= th.rise):
         length = hi - lo + 1
-        doubled = runs_of(excess[lo:hi + 1] >= th.double)
+        doubled = runs_of(excess[lo : hi + 1] >= th.double)
         if length >= th.min_rows or any(b - a + 1 >= th.double_rows for a, b in doubled):
             level = runmin[lo]
-            min_row = int(np.flatnonzero(filled[:lo + 1] == level)[-1])
+            min_row = int(np.flatnonzero(filled[: lo + 1] == level)[-1])
             return lo, hi, min_row
     return None
 
@@ -105,18 +110,18 @@ def _ffill(x):
 
 def _report(run, sig, smooth, lo, hi, min_row, th):
     level = smooth[min_row]
-    seg = smooth[lo:hi + 1]
+    seg = smooth[lo : hi + 1]
     peak_row = lo + int(np.nanargmax(seg))
     peak = smooth[peak_row]
     end_level = smooth[np.flatnonzero(np.isfinite(smooth))[-1]]
     rows = hi - lo + 1
     # onset: where the smoothed loss left its minimum for good
-    rising = np.flatnonzero(np.nan_to_num(smooth[min_row:lo + 1], nan=level) <= level * 1.02)
+    rising = np.flatnonzero(np.nan_to_num(smooth[min_row : lo + 1], nan=level) <= level * 1.02)
     onset = min_row + int(rising[-1]) if len(rising) else min_row
     lr_at = sig.lr[onset]
     g = column(sig.t, "grad_norm")
-    g_before = _median(g[max(0, onset - 10):onset + 1])
-    g_during = _median(g[lo:hi + 1])
+    g_before = _median(g[max(0, onset - 10) : onset + 1])
+    g_during = _median(g[lo : hi + 1])
     g_ratio = g_during / g_before if np.isfinite(g_before) and g_before > 0 else float("nan")
     comp = _first_rising_component(sig, min_row, hi, th.component_rise)
     phase_end = hi
@@ -126,28 +131,60 @@ def _report(run, sig, smooth, lo, hi, min_row, th):
     recovered = end_level <= level * (1 + th.recovered)
     severity = "info" if recovered else "error"
     span_units = _span(sig, lo, hi)
-    how = (f"rose to {peak / level:.3g}× its minimum" if peak > 2 * level
-           else f"rose {100 * (peak / level - 1):.0f}% above its minimum")
-    msg = (f"loss {how} ({fmt(level)} at {where(sig, min_row)}) and stayed ≥{th.rise:.0%} above it "
-           f"for {span_units}")
+    how = (
+        f"rose to {peak / level:.3g}× its minimum"
+        if peak > 2 * level
+        else f"rose {100 * (peak / level - 1):.0f}% above its minimum"
+    )
+    msg = f"loss {how} ({fmt(level)} at {where(sig, min_row)}) and stayed ≥{th.rise:.0%} above it for {span_units}"
     if recovered:
         msg += f", then came back to {fmt(end_level)}"
     if np.isfinite(g_ratio):
         msg += f"; grad_norm ×{g_ratio:.1f} over the same span"
     if comp:
         msg += f"; {comp} rose first"
-    evidence = {"min_loss": float(level), "min_step": int(sig.step[min_row]),
-                "peak_loss": float(peak), "rise": float(peak / level - 1), "rows": int(rows),
-                "onset_step": int(sig.step[onset]), "lr_at_onset": _float(lr_at),
-                "grad_norm_before": _float(g_before), "grad_norm_during": _float(g_during),
-                "first_component": comp, "end_loss": float(end_level), "recovered": bool(recovered)}
+    evidence = {
+        "min_loss": float(level),
+        "min_step": int(sig.step[min_row]),
+        "peak_loss": float(peak),
+        "rise": float(peak / level - 1),
+        "rows": int(rows),
+        "onset_step": int(sig.step[onset]),
+        "lr_at_onset": _float(lr_at),
+        "grad_norm_before": _float(g_before),
+        "grad_norm_during": _float(g_during),
+        "first_component": comp,
+        "end_loss": float(end_level),
+        "recovered": bool(recovered),
+    }
     if recovered:
-        return finding(run, RULE_ID, severity, sig, onset, hi, msg, evidence,
-                       "nothing to change for a bump the run got over by itself; watch for repeats", [],
-                       f"the loss bumped {100 * (peak / level - 1):.0f}% at {where(sig, onset)} and recovered")
+        return finding(
+            run,
+            RULE_ID,
+            severity,
+            sig,
+            onset,
+            hi,
+            msg,
+            evidence,
+            "nothing to change for a bump the run got over by itself; watch for repeats",
+            [],
+            f"the loss bumped {100 * (peak / level - 1):.0f}% at {where(sig, onset)} and recovered",
+        )
     fix, changes = divergence_fix(run, sig, lr_at, th.lr_divisor, th.min_warmup_iters)
-    return finding(run, RULE_ID, severity, sig, onset, hi, msg, evidence, fix, changes,
-                   f"the loss diverged from {where(sig, onset)} (lr {fmt(lr_at)})")
+    return finding(
+        run,
+        RULE_ID,
+        severity,
+        sig,
+        onset,
+        hi,
+        msg,
+        evidence,
+        fix,
+        changes,
+        f"the loss diverged from {where(sig, onset)} (lr {fmt(lr_at)})",
+    )
 
 
 def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
@@ -164,8 +201,14 @@ def divergence_fix(run, sig, lr_at, lr_divisor, min_warmup):
         if ref and ref.high < effective * 0.8:
             changes.append(lr_change(run, sig, effective_to=ref.high, reason=ref.short))
         elif onset is not None:
-            changes.append(lr_change(run, sig, logged_to=onset / lr_divisor,
-                                     reason=f"half the logged {fmt(onset)} at which the rise began"))
+            changes.append(
+                lr_change(
+                    run,
+                    sig,
+                    logged_to=onset / lr_divisor,
+                    reason=f"half the logged {fmt(onset)} at which the rise began",
+                )
+            )
         else:
             changes.append(lr_change(run, sig, config_to=base / lr_divisor, reason="half the run's lr"))
     warm = sig.warmup_iters or 0
@@ -184,10 +227,10 @@ def _first_rising_component(sig, min_row, hi, rise):
         ref = v[min_row]
         if not np.isfinite(ref) or ref <= 0:
             continue
-        above = np.flatnonzero(np.nan_to_num(v[min_row:hi + 1]) >= ref * (1 + rise))
+        above = np.flatnonzero(np.nan_to_num(v[min_row : hi + 1]) >= ref * (1 + rise))
         if len(above):
             first = int(above[0])
-            growth = float(np.nanmax(v[min_row:hi + 1]) / ref)
+            growth = float(np.nanmax(v[min_row : hi + 1]) / ref)
             key = (first, -growth)
             if best is None or key < best[0]:
                 best = (key, c)

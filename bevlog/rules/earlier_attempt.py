@@ -8,6 +8,7 @@ run, and a run that "trained normally" after it is not simply healthy. The findi
 earlier attempt went non-finite (epoch, the log's own place, lr), where the run resumed from, and
 how the part after the resume went, all as the log puts them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,29 +46,49 @@ def find_earlier_attempt(run, th: Thresholds = Thresholds()):
 def _report(run, sig, seg, rows, bad):
     meta = run.meta
     row = rows.iloc[int(bad[0])]
-    get = (lambda name: float(row[name]) if name in row and is_number(row[name]) else None)
+    get = lambda name: float(row[name]) if name in row and is_number(row[name]) else None
     epoch_f, lr, step = get("epoch_f"), get("lr"), get("step")
     place = log_terms(meta, get("epoch"), get("iter"), get("iters_per_epoch") or meta.iters_per_epoch, step)
     what = "NaN" if np.isnan(rows["loss"].to_numpy(dtype=float)[bad[0]]) else "inf"
     attempt = "the first attempt" if seg == 0 else f"launch {seg + 1}"
-    at = span_text((step if step is not None else float("nan"), epoch_f if epoch_f is not None else float("nan")),
-                   None, meta.runner == "iter", sig.step_unit, sig.epoch_base)
+    at = span_text(
+        (step if step is not None else float("nan"), epoch_f if epoch_f is not None else float("nan")),
+        None,
+        meta.runner == "iter",
+        sig.step_unit,
+        sig.epoch_base,
+    )
     by = int(rows["superseded_by"].iloc[0]) if "superseded_by" in rows else seg + 1
     resumed = meta.segments[by].resumed_from if 0 <= by < len(meta.segments) else None
     back = resume_words(sig, resumed, with_iter=False)
     after = _after(run, sig, by)
     headline = f"{attempt} went {what} at {at} at lr {fmt(lr)}; the run resumed from {back} and then {after[0]}"
-    message = (f"{attempt} went {what} at {at}{f' ({place})' if place and place != at else ''} at lr {fmt(lr)} and "
-               f"{len(bad)} of its {len(rows)} re-run rows are non-finite; the run resumed from {back} and then "
-               f"{after[0]}{after[1]}")
-    evidence = {"kind": "nonfinite", "segment": seg, "first_step": step, "first_epoch": epoch_f, "lr_at_onset": lr,
-                "rows": len(bad), "superseded_rows": len(rows), "resumed_from": back,
-                "after": after[0], "lr_after": after[2]}
-    advice = ("find what the resume changed (its config, the lr it trained at) and keep it; the attempt's own "
-              "lr is what lr-batch judges")
+    message = (
+        f"{attempt} went {what} at {at}{f' ({place})' if place and place != at else ''} at lr {fmt(lr)} and "
+        f"{len(bad)} of its {len(rows)} re-run rows are non-finite; the run resumed from {back} and then "
+        f"{after[0]}{after[1]}"
+    )
+    evidence = {
+        "kind": "nonfinite",
+        "segment": seg,
+        "first_step": step,
+        "first_epoch": epoch_f,
+        "lr_at_onset": lr,
+        "rows": len(bad),
+        "superseded_rows": len(rows),
+        "resumed_from": back,
+        "after": after[0],
+        "lr_after": after[2],
+    }
+    advice = (
+        "find what the resume changed (its config, the lr it trained at) and keep it; the attempt's own "
+        "lr is what lr-batch judges"
+    )
     if after[2] is not None and lr and after[2] < lr:
-        advice = (f"the resumed run trained at lr {fmt(after[2])} where the attempt that went {what} had "
-                  f"{fmt(lr)}: keep the resume's schedule, and see lr-batch for the lr at this batch")
+        advice = (
+            f"the resumed run trained at lr {fmt(after[2])} where the attempt that went {what} had "
+            f"{fmt(lr)}: keep the resume's schedule, and see lr-batch for the lr at this batch"
+        )
     first_row = int(np.searchsorted(sig.step, step)) if step is not None and len(sig.step) else None
     severity = "warning" if after[0].startswith("trained normally") else "error"
     return finding(run, RULE_ID, severity, sig, first_row, first_row, message, evidence, advice, [], headline)

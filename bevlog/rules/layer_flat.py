@@ -6,6 +6,7 @@ layer's loss moved < 1% over it, the decoder is not refining anything: the run s
 "predict the mean" plateau. Denoising/encoder groups are skipped; a head whose loss is 0
 (frozen) is skipped.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ class Thresholds:
     plateau: float = doc(0.01, "relative fall of the final layer's loss across the window below this is a plateau")
     min_layers: int = doc(3, "decoders with fewer layers are not judged")
     min_value: float = doc(1e-3, "per-layer loss below this (a frozen head) is not judged")
-    min_progress: float = doc(0.2, "judge only once this fraction of the planned training is logged "
-                                   "(early on every layer predicts the mean box)")
+    min_progress: float = doc(
+        0.2,
+        "judge only once this fraction of the planned training is logged (early on every layer predicts the mean box)",
+    )
 
 
 def find_layer_flat(run, th: Thresholds = Thresholds()):
@@ -64,13 +67,21 @@ def find_layer_flat(run, th: Thresholds = Thresholds()):
             continue
         n = len(sig.step)
         lo = max(sig.warmup_end_row, n - max(5, int((n - sig.warmup_end_row) * th.window_frac)))
-        message = (f"all {len(row)} decoder layers{describe_group(group)} have the same loss "
-                   f"({fmt(row.min())}–{fmt(row.max())}, spread {spread:.1%}) and it fell only {fall:.1%} "
-                   f"over the last part of the run: the decoder does not refine, the run sits on a plateau")
-        evidence = {"group": group, "spread": spread, "fall": float(fall),
-                    "per_layer": {str(int(k)): float(v) for k, v in row.items()}}
-        fix = ("check the reference-point refinement and the query/key position encodings; "
-               "overfit one batch to see whether the decoder can learn at all" + _lr_words(run))
+        message = (
+            f"all {len(row)} decoder layers{describe_group(group)} have the same loss "
+            f"({fmt(row.min())}–{fmt(row.max())}, spread {spread:.1%}) and it fell only {fall:.1%} "
+            f"over the last part of the run: the decoder does not refine, the run sits on a plateau"
+        )
+        evidence = {
+            "group": group,
+            "spread": spread,
+            "fall": float(fall),
+            "per_layer": {str(int(k)): float(v) for k, v in row.items()},
+        }
+        fix = (
+            "check the reference-point refinement and the query/key position encodings; "
+            "overfit one batch to see whether the decoder can learn at all" + _lr_words(run)
+        )
         return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [])]
     return []
 

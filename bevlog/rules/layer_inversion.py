@@ -5,6 +5,7 @@ loss should be the lowest. Final worse than layer 0 by ≥5% (medians over the l
 the run, per loss term) means refinement hurts: broken reference-point updates, a detach in
 the wrong place, or per-layer heads that are not trained.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,11 @@ class Thresholds:
     margin: float = doc(0.05, "final ≥ (1 + margin) × first is an inversion")
     min_value: float = doc(1e-3, "losses below this are too small to compare")
 
-    min_progress: float = doc(0.2, "judge only once this fraction of the planned training is logged "
-                                   "(early on the layers have not separated yet)")
+    min_progress: float = doc(
+        0.2,
+        "judge only once this fraction of the planned training is logged (early on the layers have not separated yet)",
+    )
+
 
 def find_layer_inversion(run, th: Thresholds = Thresholds()):
     if not mature(run, th.min_progress):
@@ -46,10 +50,14 @@ def find_layer_inversion(run, th: Thresholds = Thresholds()):
     ratio, group, term, l0, lf, first, final = worst
     n = len(sig.step)
     lo = max(sig.warmup_end_row, n - max(5, int((n - sig.warmup_end_row) * th.window_frac)))
-    message = (f"final decoder layer {lf}'s {term} loss{describe_group(group)} is {fmt(final)}, "
-               f"{ratio - 1:.0%} worse than layer {l0}'s {fmt(first)} over the last part of the run: "
-               f"refinement makes the predictions worse")
+    message = (
+        f"final decoder layer {lf}'s {term} loss{describe_group(group)} is {fmt(final)}, "
+        f"{ratio - 1:.0%} worse than layer {l0}'s {fmt(first)} over the last part of the run: "
+        f"refinement makes the predictions worse"
+    )
     evidence = {"group": group, "term": term, "first_layer": first, "final_layer": final, "ratio": ratio}
-    fix = ("check the iterative refinement: reference points updated and detached per layer, "
-           "and every layer's head trained (auxiliary losses on)")
+    fix = (
+        "check the iterative refinement: reference points updated and detached per layer, "
+        "and every layer's head trained (auxiliary losses on)"
+    )
     return [finding(run, RULE_ID, "warning", sig, lo, n - 1, message, evidence, fix, [])]

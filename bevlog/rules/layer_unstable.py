@@ -8,6 +8,7 @@ second half of the run points at unstable refinement or an lr too high for the d
 A log of one row per epoch (a DETR log.txt) is not judged: a row is a whole epoch's mean, and the
 scatter of such means is not the row-to-row noise the ratio was measured on.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,11 @@ class Thresholds:
     min_rows: int = doc(20, "rows needed per layer")
     lr_divisor: float = doc(fixes.LAYER_UNSTABLE_LR_DIVISOR, "suggested lr = base lr / this")
 
-    min_progress: float = doc(0.2, "judge only once this fraction of the planned training is logged "
-                                   "(early on the layers have not separated yet)")
+    min_progress: float = doc(
+        0.2,
+        "judge only once this fraction of the planned training is logged (early on the layers have not separated yet)",
+    )
+
 
 def find_layer_unstable(run, th: Thresholds = Thresholds()):
     if not mature(run, th.min_progress) or signals(run).step_unit == "epoch":
@@ -62,8 +66,10 @@ def find_layer_unstable(run, th: Thresholds = Thresholds()):
     r, group, term, l0, lf, n0, nf = worst
     n = len(sig.step)
     lo = max(sig.warmup_end_row, n - max(5, int((n - sig.warmup_end_row) * th.window_frac)))
-    message = (f"decoder layer {lf}'s {term} loss{describe_group(group)} scatters ±{fmt(nf)} row to row, "
-               f"{r:.1f}× layer {l0}'s ±{fmt(n0)}: the deep layers train unstably")
+    message = (
+        f"decoder layer {lf}'s {term} loss{describe_group(group)} scatters ±{fmt(nf)} row to row, "
+        f"{r:.1f}× layer {l0}'s ±{fmt(n0)}: the deep layers train unstably"
+    )
     evidence = {"group": group, "term": term, "noise_first": n0, "noise_final": nf, "ratio": r}
     changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
     advice = "check the refinement between layers (detach reference points per layer)"

@@ -16,6 +16,7 @@ segment that a later one re-ran are kept apart (the `earlier-attempt` rule reads
 starts in the middle of a run without a resume line is noted too: what came before is not in it.
 Unparseable lines are counted by reason by the parser and noted here.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,12 +43,17 @@ from parsers import Crash, last_lines, last_traceback
 RULE_ID = "log-integrity"
 SUMMARY = "how the run ended (crash, stop, never trained), resumes, repeated/backwards steps, iters/epoch changing"
 # a line of the log's tail that says a signal ended the job (torch elastic, slurm, the shell)
-SIGNAL_LINE = re.compile(r"SIGTERM|SIGKILL|SIGHUP|Signals\.SIG\w+|got signal:? ?\d+|^Killed$|^Terminated$|"
-                         r"CANCELLED AT|DUE TO TIME LIMIT|oom[-_ ]kill", re.IGNORECASE)
+SIGNAL_LINE = re.compile(
+    r"SIGTERM|SIGKILL|SIGHUP|Signals\.SIG\w+|got signal:? ?\d+|^Killed$|^Terminated$|"
+    r"CANCELLED AT|DUE TO TIME LIMIT|oom[-_ ]kill",
+    re.IGNORECASE,
+)
 # exceptions that are a stop, not a failure
-STOP_EXCEPTIONS = {"KeyboardInterrupt": "by a person (KeyboardInterrupt: Ctrl-C)",
-                   "SignalException": "by a signal (a scheduler, or the OOM killer)",
-                   "BdbQuit": "by a person (bdb.BdbQuit: quit from the debugger)"}
+STOP_EXCEPTIONS = {
+    "KeyboardInterrupt": "by a person (KeyboardInterrupt: Ctrl-C)",
+    "SignalException": "by a signal (a scheduler, or the OOM killer)",
+    "BdbQuit": "by a person (bdb.BdbQuit: quit from the debugger)",
+}
 # Python's debugger raises BdbQuit from its own module when a person quits it (`q` at a pdb prompt)
 DEBUGGER_FILE = re.compile(r"(^|[/\\])bdb\.py$")
 UNNAMED = "an exception"  # the parsers' word for an exception whose name the log does not show
@@ -88,25 +94,54 @@ def _ending(run, sig, live):
         out.append(_died(run, sig, crash, progress, total))
     elif stop is not None and not live:
         msg = f"the run was stopped {progress}{stop}" + (
-            f" ({crash.exception})" if crash and crash.exception != crash.type and crash.type != UNNAMED else "")
-        out.append(finding(run, RULE_ID, "info", sig, last, last, msg,
-                           {"kind": "stopped", "by": stop, "last_step": _int(sig.step[-1]) if n else None,
-                            "planned_steps": total, "exception_type": crash.type if crash else None},
-                           "resume from the last checkpoint (resume_from / --resume) to finish it", [],
-                           f"stopped {progress}{stop}"))
+            f" ({crash.exception})" if crash and crash.exception != crash.type and crash.type != UNNAMED else ""
+        )
+        out.append(
+            finding(
+                run,
+                RULE_ID,
+                "info",
+                sig,
+                last,
+                last,
+                msg,
+                {
+                    "kind": "stopped",
+                    "by": stop,
+                    "last_step": _int(sig.step[-1]) if n else None,
+                    "planned_steps": total,
+                    "exception_type": crash.type if crash else None,
+                },
+                "resume from the last checkpoint (resume_from / --resume) to finish it",
+                [],
+                f"stopped {progress}{stop}",
+            )
+        )
     elif ended == "stopped" and not live:
         if _records_tracebacks(meta):
             msg = f"the log stops {progress}without an error: killed, out of time, or still running"
             said = "without an error"
         else:
-            msg = (f"the log stops {progress}with no error in it: killed, out of time, crashed (a log file does not "
-                   "record tracebacks) or still running")
+            msg = (
+                f"the log stops {progress}with no error in it: killed, out of time, crashed (a log file does not "
+                "record tracebacks) or still running"
+            )
             said = "with no error logged"
-        out.append(finding(run, RULE_ID, "warning", sig, last, last, msg,
-                           {"kind": "stopped", "last_step": _int(sig.step[-1]) if n else None,
-                            "planned_steps": total},
-                           "resume from the last checkpoint (resume_from / --resume) if it was cut off", [],
-                           f"the log stops {progress}{said}"))
+        out.append(
+            finding(
+                run,
+                RULE_ID,
+                "warning",
+                sig,
+                last,
+                last,
+                msg,
+                {"kind": "stopped", "last_step": _int(sig.step[-1]) if n else None, "planned_steps": total},
+                "resume from the last checkpoint (resume_from / --resume) if it was cut off",
+                [],
+                f"the log stops {progress}{said}",
+            )
+        )
     return out
 
 
@@ -116,8 +151,11 @@ def _stop_kind(crash, tail) -> str | None:
         name = crash.type.rsplit(".", 1)[-1]
         if name in STOP_EXCEPTIONS:
             return STOP_EXCEPTIONS[name]
-        if crash.file and DEBUGGER_FILE.search(crash.file) or any(
-                str(line).strip().rsplit(".", 1)[-1] == "BdbQuit" for line in list(tail or ())[-20:]):
+        if (
+            crash.file
+            and DEBUGGER_FILE.search(crash.file)
+            or any(str(line).strip().rsplit(".", 1)[-1] == "BdbQuit" for line in list(tail or ())[-20:])
+        ):
             return STOP_EXCEPTIONS["BdbQuit"]
     if any(SIGNAL_LINE.search(str(line).strip()) for line in list(tail or ())[-5:]):
         return STOP_EXCEPTIONS["SignalException"]
@@ -127,11 +165,23 @@ def _stop_kind(crash, tail) -> str | None:
 def _no_rows(run, sig):
     skipped = {k: v for k, v in (run.meta.skipped or {}).items() if v}
     said = (": " + ", ".join(f"{v} {k}" for k, v in skipped.items())) if skipped else ""
-    msg = (f"not one train row was understood (lines the parser could not read{said or ': none'}): "
-           "nothing about the training can be judged")
-    return finding(run, RULE_ID, "warning", sig, None, None, msg, {"kind": "no_train_rows", "skipped": skipped},
-                   "check that this is the training log (not a test log), and what the skipped lines are", [],
-                   "no train row was understood")
+    msg = (
+        f"not one train row was understood (lines the parser could not read{said or ': none'}): "
+        "nothing about the training can be judged"
+    )
+    return finding(
+        run,
+        RULE_ID,
+        "warning",
+        sig,
+        None,
+        None,
+        msg,
+        {"kind": "no_train_rows", "skipped": skipped},
+        "check that this is the training log (not a test log), and what the skipped lines are",
+        [],
+        "no train row was understood",
+    )
 
 
 def _evaluation_only(run, sig):
@@ -141,16 +191,31 @@ def _evaluation_only(run, sig):
     ev = run.evals
     said = ""
     if series is not None and len(series):
-        said = f": {series.name} {series.value[-1]:.4g}" + (f" at its last of {len(series)} evaluations"
-                                                             if len(series) > 1 else "")
-    msg = (f"evaluation only: the log has {len(ev)} evaluation value{'s' if len(ev) != 1 else ''} and no train "
-           f"row{said}; nothing was trained in it")
-    return finding(run, RULE_ID, "info", sig, None, None, msg,
-                   {"kind": "evaluation_only", "evaluations": int(len(ev)),
-                    "metric": series.name if series is not None else None,
-                    "value": float(series.value[-1]) if series is not None and len(series) else None},
-                   "nothing to change: read the training launches for how the model was trained", [],
-                   f"evaluation only{said}")
+        said = f": {series.name} {series.value[-1]:.4g}" + (
+            f" at its last of {len(series)} evaluations" if len(series) > 1 else ""
+        )
+    msg = (
+        f"evaluation only: the log has {len(ev)} evaluation value{'s' if len(ev) != 1 else ''} and no train "
+        f"row{said}; nothing was trained in it"
+    )
+    return finding(
+        run,
+        RULE_ID,
+        "info",
+        sig,
+        None,
+        None,
+        msg,
+        {
+            "kind": "evaluation_only",
+            "evaluations": int(len(ev)),
+            "metric": series.name if series is not None else None,
+            "value": float(series.value[-1]) if series is not None and len(series) else None,
+        },
+        "nothing to change: read the training launches for how the model was trained",
+        [],
+        f"evaluation only{said}",
+    )
 
 
 def _no_total_loss(run, sig):
@@ -158,10 +223,21 @@ def _no_total_loss(run, sig):
     read the total say nothing; none makes one up from the terms."""
     terms = loss_columns(sig.t)
     listed = ", ".join(terms[:4]) + (f" … ({len(terms)})" if len(terms) > 4 else "")
-    msg = (f"the log has no total loss, only its terms ({listed})" if terms else
-           "the log has no loss at all") + ": what the rules read from the total loss is not judged"
-    return finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "no_total_loss", "terms": terms},
-                   "log the total loss too (the sum the optimizer minimises) to have it judged", [])
+    msg = (
+        f"the log has no total loss, only its terms ({listed})" if terms else "the log has no loss at all"
+    ) + ": what the rules read from the total loss is not judged"
+    return finding(
+        run,
+        RULE_ID,
+        "info",
+        sig,
+        None,
+        None,
+        msg,
+        {"kind": "no_total_loss", "terms": terms},
+        "log the total loss too (the sum the optimizer minimises) to have it judged",
+        [],
+    )
 
 
 def _structure(run, sig):
@@ -175,10 +251,24 @@ def _structure(run, sig):
         out.append(_resumes(run, sig, segments, resumed))
     elif sig.mid_run:
         first = row_terms(run, sig, 0)
-        msg = (f"the log starts in the middle of a run, at {where(sig, 0)}{f' ({first})' if first else ''}, "
-               f"without a resume line: what came before is not in it (no warmup, no first fall to judge)")
-        out.append(finding(run, RULE_ID, "info", sig, 0, 0, msg, {"kind": "mid_run", "first_step": _int(sig.step[0])},
-                           "read it with the logs of the run's start to see the whole run", []))
+        msg = (
+            f"the log starts in the middle of a run, at {where(sig, 0)}{f' ({first})' if first else ''}, "
+            f"without a resume line: what came before is not in it (no warmup, no first fall to judge)"
+        )
+        out.append(
+            finding(
+                run,
+                RULE_ID,
+                "info",
+                sig,
+                0,
+                0,
+                msg,
+                {"kind": "mid_run", "first_step": _int(sig.step[0])},
+                "read it with the logs of the run's start to see the whole run",
+                [],
+            )
+        )
     steps_finding = _steps(run, sig)
     if steps_finding is not None:
         out.append(steps_finding)
@@ -188,11 +278,24 @@ def _structure(run, sig):
         changed = np.flatnonzero(np.diff(ipe) != 0)
         changes = [int(i) + 1 for i in changed if np.isfinite(ipe[i]) and np.isfinite(ipe[i + 1])]
         at = changes[0] if changes else 0
-        msg = (f"iterations per epoch change during the run ({', '.join(str(int(v)) for v in values)}), "
-               f"first at {where(sig, at)}: the batch, GPU count or dataset changed")
-        out.append(finding(run, RULE_ID, "warning", sig, at, at, msg,
-                           {"kind": "iters_per_epoch", "values": [int(v) for v in values]},
-                           "compare the parts by samples seen (--align samples), not by epoch", []))
+        msg = (
+            f"iterations per epoch change during the run ({', '.join(str(int(v)) for v in values)}), "
+            f"first at {where(sig, at)}: the batch, GPU count or dataset changed"
+        )
+        out.append(
+            finding(
+                run,
+                RULE_ID,
+                "warning",
+                sig,
+                at,
+                at,
+                msg,
+                {"kind": "iters_per_epoch", "values": [int(v) for v in values]},
+                "compare the parts by samples seen (--align samples), not by epoch",
+                [],
+            )
+        )
     return out
 
 
@@ -200,16 +303,34 @@ def _resumes(run, sig, segments, resumed):
     parts = [resume_words(sig, s.resumed_from) for s in resumed]
     superseded = run.superseded
     kept = len(superseded) if superseded is not None else segments.dropped_rows
-    msg = ((f"the log has {len(segments)} segments" if len(segments) > 1 else "the log starts at a resume")
-           + (f", resumed from {'; '.join(parts)}" if parts else "")
-           + (f"; {kept} rows of an earlier attempt were re-run after a resume (kept apart as its evidence)"
-              if kept else "")
-           + ": the run is stitched at the resume")
+    msg = (
+        (f"the log has {len(segments)} segments" if len(segments) > 1 else "the log starts at a resume")
+        + (f", resumed from {'; '.join(parts)}" if parts else "")
+        + (
+            f"; {kept} rows of an earlier attempt were re-run after a resume (kept apart as its evidence)"
+            if kept
+            else ""
+        )
+        + ": the run is stitched at the resume"
+    )
     first = _row_of(sig.step, resumed[0].first_step) if resumed else None
-    return finding(run, RULE_ID, "info", sig, first, first, msg,
-                   {"kind": "resume", "segments": len(segments),
-                    "resumed_from": [s.resumed_from.as_dict() for s in resumed], "dropped_rows": kept},
-                   "compare across the resume with care (optimizer state, data order, lr phase)", [])
+    return finding(
+        run,
+        RULE_ID,
+        "info",
+        sig,
+        first,
+        first,
+        msg,
+        {
+            "kind": "resume",
+            "segments": len(segments),
+            "resumed_from": [s.resumed_from.as_dict() for s in resumed],
+            "dropped_rows": kept,
+        },
+        "compare across the resume with care (optimizer state, data order, lr phase)",
+        [],
+    )
 
 
 def _steps(run, sig):
@@ -222,11 +343,22 @@ def _steps(run, sig):
     back = int((np.diff(steps) < 0).sum())
     if not (dup or back):
         return None
-    parts = ([f"{dup} row{'s' if dup > 1 else ''} repeat{'' if dup > 1 else 's'} a step"] if dup else []) + \
-            ([f"the step goes backwards {back} time{'s' if back > 1 else ''}"] if back else [])
+    parts = ([f"{dup} row{'s' if dup > 1 else ''} repeat{'' if dup > 1 else 's'} a step"] if dup else []) + (
+        [f"the step goes backwards {back} time{'s' if back > 1 else ''}"] if back else []
+    )
     msg = " and ".join(parts) + ": the log mixes runs, or a resume was not stitched"
-    return finding(run, RULE_ID, "warning", sig, None, None, msg, {"kind": "steps", "duplicated": dup, "backwards": back},
-                   "read each run's logs separately, or the segments of one run together", [])
+    return finding(
+        run,
+        RULE_ID,
+        "warning",
+        sig,
+        None,
+        None,
+        msg,
+        {"kind": "steps", "duplicated": dup, "backwards": back},
+        "read each run's logs separately, or the segments of one run together",
+        [],
+    )
 
 
 def _skipped(run, sig, th):
@@ -235,8 +367,20 @@ def _skipped(run, sig, th):
     if sum(worth.values()) < th.skipped_note or not len(sig.step):
         return []
     msg = "lines the parser could not read: " + ", ".join(f"{v} {k}" for k, v in worth.items())
-    return [finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "skipped", "skipped": worth},
-                    "nothing to change in training; check the log was not cut or interleaved", [])]
+    return [
+        finding(
+            run,
+            RULE_ID,
+            "info",
+            sig,
+            None,
+            None,
+            msg,
+            {"kind": "skipped", "skipped": worth},
+            "nothing to change in training; check the log was not cut or interleaved",
+            [],
+        )
+    ]
 
 
 def _crash(meta, ended):
@@ -261,12 +405,28 @@ def _died(run, sig, crash, progress, total):
     if crash.caller:
         own = crash.caller.split('"')[1] if crash.caller.count('"') >= 2 else crash.caller
         at += f" (called from the run's own {_short(own)})"
-    return finding(run, RULE_ID, "error", sig, n - 1 if n else None, n - 1 if n else None, msg,
-                   {"kind": "traceback", "exception": crash.exception, "exception_type": crash.type,
-                    "exception_message": crash.message, "raised_at": crash.where, "called_from": crash.caller,
-                    "last_step": _int(sig.step[-1]) if n else None, "planned_steps": total},
-                   f"fix {exception_noun(crash.type)}{at}, then resume from the last checkpoint", [],
-                   f"it crashed {progress}with {crash.exception}" + (f" after {rose}" if rose else ""))
+    return finding(
+        run,
+        RULE_ID,
+        "error",
+        sig,
+        n - 1 if n else None,
+        n - 1 if n else None,
+        msg,
+        {
+            "kind": "traceback",
+            "exception": crash.exception,
+            "exception_type": crash.type,
+            "exception_message": crash.message,
+            "raised_at": crash.where,
+            "called_from": crash.caller,
+            "last_step": _int(sig.step[-1]) if n else None,
+            "planned_steps": total,
+        },
+        f"fix {exception_noun(crash.type)}{at}, then resume from the last checkpoint",
+        [],
+        f"it crashed {progress}with {crash.exception}" + (f" after {rose}" if rose else ""),
+    )
 
 
 # the loss at the last row this many times its lowest of the launch: the crash came after a blow-up
@@ -302,7 +462,7 @@ def _short(path: str) -> str:
     parts = path.replace("\\", "/").split("/")
     for marker in ("site-packages", "dist-packages"):
         if marker in parts:
-            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
+            return "/".join(parts[len(parts) - parts[::-1].index(marker) :])
     return "/".join(parts[-3:])
 
 
@@ -322,25 +482,53 @@ def _never_trained(run, sig, ended, live):
     elif _records_tracebacks(run.meta):
         died = "died before its first iteration without an error"
     else:
-        died = ("stopped before its first iteration, with no error in its log file (which does not record "
-                "tracebacks: the console output says why)")
+        died = (
+            "stopped before its first iteration, with no error in its log file (which does not record "
+            "tracebacks: the console output says why)"
+        )
     if live and not crash:
-        msg = ("waiting for the first iteration: the log has its header and no train row yet"
-               + (f"; it ends with {quoted}" if quoted else ""))
-        return finding(run, RULE_ID, "info", sig, None, None, msg, {"kind": "waiting", "last_lines": ends},
-                       "nothing to do yet", [], "waiting for the first iteration")
+        msg = "waiting for the first iteration: the log has its header and no train row yet" + (
+            f"; it ends with {quoted}" if quoted else ""
+        )
+        return finding(
+            run,
+            RULE_ID,
+            "info",
+            sig,
+            None,
+            None,
+            msg,
+            {"kind": "waiting", "last_lines": ends},
+            "nothing to do yet",
+            [],
+            "waiting for the first iteration",
+        )
     severity = "error"
-    msg = (f"the log has a full header but not one train row: the run {died}"
-           + (f"; it ends with {quoted}" if quoted else ""))
+    msg = f"the log has a full header but not one train row: the run {died}" + (
+        f"; it ends with {quoted}" if quoted else ""
+    )
     evidence = {"kind": "never_trained", "last_lines": ends, "segments": len(run.meta.segments) or 1}
     if crash:
         evidence.update(exception=crash.exception, exception_type=crash.type, raised_at=crash.where)
         fix = f"fix {exception_noun(crash.type)} it died of, then start again"
     else:
-        fix = ("see what the launch did after its last line (out of memory, killed by the scheduler, a data "
-               "loader that hangs): run it in the foreground with one worker (workers_per_gpu=0) to see the error")
-    return finding(run, RULE_ID, severity, sig, None, None, msg, evidence, fix, [],
-                   f"the run never trained: it {died.split(' (')[0]}")
+        fix = (
+            "see what the launch did after its last line (out of memory, killed by the scheduler, a data "
+            "loader that hangs): run it in the foreground with one worker (workers_per_gpu=0) to see the error"
+        )
+    return finding(
+        run,
+        RULE_ID,
+        severity,
+        sig,
+        None,
+        None,
+        msg,
+        evidence,
+        fix,
+        [],
+        f"the run never trained: it {died.split(' (')[0]}",
+    )
 
 
 def _records_tracebacks(meta) -> bool:

@@ -9,6 +9,7 @@ loss. Logged values round to 4–5 decimals, so a loss whose earlier median is b
 may print as 0.0000 without collapsing. Not a non-finite loss: its own rule id, so that a CI gate
 or a `--skip` on `nonfinite-loss` means what it says.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,11 @@ SUMMARY = "a loss term is exactly 0 for the whole run while others train, or col
 @dataclass(frozen=True)
 class Thresholds:
     zero_rows: int = doc(2, "consecutive rows at exactly 0 that count as a collapse")
-    zero_prior: float = doc(1e-3, "median of the earlier rows must exceed this for a 0 to be a collapse "
-                                  "(smaller losses can round to 0.0000 in the log)")
+    zero_prior: float = doc(
+        1e-3,
+        "median of the earlier rows must exceed this for a 0 to be a collapse "
+        "(smaller losses can round to 0.0000 in the log)",
+    )
     zero_whole_rows: int = doc(2, "rows a key must be logged in for 'exactly 0 for the whole run'")
     zero_other_moves: float = doc(0.05, "another key moving by this share of its largest value is training")
 
@@ -66,11 +70,15 @@ def _always_zero(run, sig, comps, th):
     finals = [c for c in zero if not AUX_KEY.search(c)] or zero
     named = ", ".join(finals[:3]) + (f" and {len(zero) - min(3, len(finals))} more" if len(zero) > 3 else "")
     trains = [c for c in training if not AUX_KEY.search(c)] or training
-    message = (f"{named} {'is' if len(zero) == 1 else 'are'} exactly 0 in all {len(t)} rows while "
-               f"{trains[0]} trains: a head that never receives targets, or one switched off")
+    message = (
+        f"{named} {'is' if len(zero) == 1 else 'are'} exactly 0 in all {len(t)} rows while "
+        f"{trains[0]} trains: a head that never receives targets, or one switched off"
+    )
     evidence = {"kind": "zero_whole_run", "components": zero, "training": trains[:5], "rows": len(t)}
-    advice = ("if that head should learn, check that its targets reach it (ground-truth filters, class names, "
-              "the dataset's annotations for it) and that its loss weight is not 0")
+    advice = (
+        "if that head should learn, check that its targets reach it (ground-truth filters, class names, "
+        "the dataset's annotations for it) and that its loss weight is not 0"
+    )
     return [finding(run, RULE_ID, "info", sig, 0, len(t) - 1, message, evidence, advice, [])]
 
 
@@ -94,13 +102,29 @@ def _collapses(run, sig, cols, th):
             if not len(prior) or np.median(prior[-20:]) <= th.zero_prior:
                 continue
             severity = "error" if c == "loss" else "warning"
-            message = (f"{c} collapsed to 0 at {where(sig, a)} after being {fmt(np.median(prior[-20:]))} "
-                       f"and stayed 0 for {b - a + 1} rows")
-            evidence = {"component": c, "before": float(np.median(prior[-20:])), "rows": int(b - a + 1),
-                        "kind": "zero"}
-            advice = ("check that the head still receives targets (empty ground truth, a filter that drops "
-                      "every box) and that its weight was not zeroed")
-            out.append(finding(run, RULE_ID, severity, sig, a, b, message, evidence, advice, [],
-                               f"{c} collapsed to exactly 0 at {where(sig, a)}"))
+            message = (
+                f"{c} collapsed to 0 at {where(sig, a)} after being {fmt(np.median(prior[-20:]))} "
+                f"and stayed 0 for {b - a + 1} rows"
+            )
+            evidence = {"component": c, "before": float(np.median(prior[-20:])), "rows": int(b - a + 1), "kind": "zero"}
+            advice = (
+                "check that the head still receives targets (empty ground truth, a filter that drops "
+                "every box) and that its weight was not zeroed"
+            )
+            out.append(
+                finding(
+                    run,
+                    RULE_ID,
+                    severity,
+                    sig,
+                    a,
+                    b,
+                    message,
+                    evidence,
+                    advice,
+                    [],
+                    f"{c} collapsed to exactly 0 at {where(sig, a)}",
+                )
+            )
             break
     return out

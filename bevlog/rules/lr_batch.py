@@ -26,6 +26,7 @@ train2017 117,266 images) read without a resampling wrapper (CBGS), on epoch run
 `[i/n]`; a mismatch means the lr was set for a batch the run did not have, and the fix scales
 the lr by the batch the run really had.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ SUMMARY = "lr vs the run's own config intent or its model's published recipe, sc
 @dataclass(frozen=True)
 class Thresholds:
     warn_ratio: float = doc(3.0, "lr ≥ this × the reference is a warning")
-    info_ratio: float = doc(1.5, "lr ≥ this × the reference is worth a note (a warning when the metric "
-                                 "never left zero)")
+    info_ratio: float = doc(
+        1.5, "lr ≥ this × the reference is worth a note (a warning when the metric never left zero)"
+    )
     low_ratio: float = doc(0.25, "lr ≤ this × the reference is a note (slow training)")
     dead_metric: float = doc(0.01, "a headline metric never above this detected nothing")
     batch_tolerance: float = doc(0.2, "implied / stated total batch off by more than this is a mismatch")
@@ -78,16 +80,41 @@ def _group0_against_recipe(run, th):
     if th.low_ratio < ratio < th.warn_ratio:
         return []
     direction = "high" if ratio > 1 else "low"
-    message = (f"the logged lr {fmt(logged)} is {recipe.group0}: {ratio:.2g}× the {recipe.name} recipe's "
-               f"{fmt(recipe.group0_lr)} for it at total batch {recipe.total_batch}; this log states neither its "
-               f"batch nor its base lr, so nothing is scaled: a note")
-    evidence = {"kind": "group0", "lr": logged, "reference_lr": recipe.group0_lr, "ratio": ratio,
-                "direction": direction, "reference_name": recipe.name, "reference_text": recipe.source,
-                "recipe_batch": recipe.total_batch}
-    advice = (f"check the backbone's lr against the base lr (the {recipe.name} recipe keeps it at a tenth)"
-              if direction == "high" else "")
-    return [finding(run, RULE_ID, "info", sig, None, None, message, evidence, advice, [],
-                    f"the logged lr is {ratio:.2g}× the {recipe.name} recipe's for that group")]
+    message = (
+        f"the logged lr {fmt(logged)} is {recipe.group0}: {ratio:.2g}× the {recipe.name} recipe's "
+        f"{fmt(recipe.group0_lr)} for it at total batch {recipe.total_batch}; this log states neither its "
+        f"batch nor its base lr, so nothing is scaled: a note"
+    )
+    evidence = {
+        "kind": "group0",
+        "lr": logged,
+        "reference_lr": recipe.group0_lr,
+        "ratio": ratio,
+        "direction": direction,
+        "reference_name": recipe.name,
+        "reference_text": recipe.source,
+        "recipe_batch": recipe.total_batch,
+    }
+    advice = (
+        f"check the backbone's lr against the base lr (the {recipe.name} recipe keeps it at a tenth)"
+        if direction == "high"
+        else ""
+    )
+    return [
+        finding(
+            run,
+            RULE_ID,
+            "info",
+            sig,
+            None,
+            None,
+            message,
+            evidence,
+            advice,
+            [],
+            f"the logged lr is {ratio:.2g}× the {recipe.name} recipe's for that group",
+        )
+    ]
 
 
 def _lr_against_reference(run, th):
@@ -117,8 +144,10 @@ def _lr_against_reference(run, th):
     want = ref.low if ref.low == ref.high else None
     want_text = fmt(ref.low) if want else f"{fmt(ref.low)}–{fmt(ref.high)}"
     direction = "high" if ratio > 1 else "low"
-    message = (f"lr {fmt(lr)}{eff_text}{peak_text} at total batch {batch_text} is {ratio:.2g}× "
-               f"{'the' if want else 'the edge of the'} {want_text} that {ref.text} gives")
+    message = (
+        f"lr {fmt(lr)}{eff_text}{peak_text} at total batch {batch_text} is {ratio:.2g}× "
+        f"{'the' if want else 'the edge of the'} {want_text} that {ref.text} gives"
+    )
     if ref.note:
         message += f" ({ref.note})"
     good = out.good_text()
@@ -127,24 +156,52 @@ def _lr_against_reference(run, th):
         message += f"; {series.name} never rose above {series.best:.3g}"
     elif failed is not None and ratio >= th.warn_ratio:
         lr_fail, lr_resumed = failed
-        message += (f"; an earlier attempt went non-finite at lr {fmt(lr_fail)} (see earlier-attempt)"
-                    + (f", and the run went well ({good}) only after it resumed at lr {fmt(lr_resumed)}"
-                       if good and lr_resumed and lr_resumed < 0.5 * lr_fail else ""))
+        message += f"; an earlier attempt went non-finite at lr {fmt(lr_fail)} (see earlier-attempt)" + (
+            f", and the run went well ({good}) only after it resumed at lr {fmt(lr_resumed)}"
+            if good and lr_resumed and lr_resumed < 0.5 * lr_fail
+            else ""
+        )
         severity = "warning"
     elif ratio >= th.warn_ratio and good:
         message += f"; the run went well ({good}), which this lr did not prevent: a note"
     elif ratio >= th.warn_ratio and not out.trained:
         message += "; the run never trained, so nothing shows what this lr does: a note"
     target = ref.target(effective) * ref.peak_ratio / run_peak_ratio
-    evidence = {"kind": "lr", "lr": lr, "effective_lr": lr * scale.factor, "total_batch": batch, "ratio": ratio,
-                "direction": direction, "reference": ref.kind, "reference_name": ref.name,
-                "reference_text": ref.text, "reference_lr": [ref.low, ref.high], "lr_per_sample": lr / batch,
-                "recipe_lr_per_sample": ref.high / batch, "optimizer": meta.optimizer, "learns_well": out.learns,
-                "outcome_poor": out.poor, "failed_attempt_lr": failed[0] if failed else None}
+    evidence = {
+        "kind": "lr",
+        "lr": lr,
+        "effective_lr": lr * scale.factor,
+        "total_batch": batch,
+        "ratio": ratio,
+        "direction": direction,
+        "reference": ref.kind,
+        "reference_name": ref.name,
+        "reference_text": ref.text,
+        "reference_lr": [ref.low, ref.high],
+        "lr_per_sample": lr / batch,
+        "recipe_lr_per_sample": ref.high / batch,
+        "optimizer": meta.optimizer,
+        "learns_well": out.learns,
+        "outcome_poor": out.poor,
+        "failed_attempt_lr": failed[0] if failed else None,
+    }
     change = lr_change(run, sig, effective_to=target, reason=ref.short)
-    return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, "", [change],
-                    f"the lr is {ratio:.2g}× {'above' if ratio > 1 else 'below'} {ref.short}",
-                    alternative=_accumulation(run, ref, ratio, meta.optimizer))]
+    return [
+        finding(
+            run,
+            RULE_ID,
+            severity,
+            sig,
+            None,
+            None,
+            message,
+            evidence,
+            "",
+            [change],
+            f"the lr is {ratio:.2g}× {'above' if ratio > 1 else 'below'} {ref.short}",
+            alternative=_accumulation(run, ref, ratio, meta.optimizer),
+        )
+    ]
 
 
 def _accumulation(run, ref, ratio: float, optimizer) -> Alternative | None:
@@ -163,8 +220,11 @@ def _accumulation(run, ref, ratio: float, optimizer) -> Alternative | None:
         basis = fixes.LINEAR_SCALING_BASIS
     else:
         return None
-    return Alternative("lr", [change(run, "gradient_accumulation", steps,
-                               reason=f"total batch {ref.batch:g} → {reached:g} at the same lr")], basis)
+    return Alternative(
+        "lr",
+        [change(run, "gradient_accumulation", steps, reason=f"total batch {ref.batch:g} → {reached:g} at the same lr")],
+        basis,
+    )
 
 
 def _failed_at_this_lr(out, sched) -> tuple | None:
@@ -215,16 +275,29 @@ def _iters_per_epoch(run, th):
     sig = signals(run)
     gpus, per_gpu = meta.num_gpus, meta.samples_per_gpu
     stated = f"{batch} ({gpus} GPU{'s' if gpus != 1 else ''} × {per_gpu})" if gpus and per_gpu else str(batch)
-    message = (f"{ipe:,} iterations per epoch over {size:,} training samples imply a total batch of "
-               f"{implied:.3g}, but the log states {stated}: the lr was set for a batch the run did not have")
-    evidence = {"kind": "iters_per_epoch", "iters_per_epoch": ipe, "dataset_size": size,
-                "implied_batch": implied, "stated_batch": batch}
+    message = (
+        f"{ipe:,} iterations per epoch over {size:,} training samples imply a total batch of "
+        f"{implied:.3g}, but the log states {stated}: the lr was set for a batch the run did not have"
+    )
+    evidence = {
+        "kind": "iters_per_epoch",
+        "iters_per_epoch": ipe,
+        "dataset_size": size,
+        "implied_batch": implied,
+        "stated_batch": batch,
+    }
     lr = base_lr(meta, None)
     true_batch = round(implied)
     changes = []
     if lr:
         # the lr was set for the stated batch: scaled to the batch the run really had
-        changes = [lr_change(run, sig, config_to=lr * true_batch / batch,
-                             reason=f"the lr scaled from the stated batch {batch} to the true {true_batch}")]
+        changes = [
+            lr_change(
+                run,
+                sig,
+                config_to=lr * true_batch / batch,
+                reason=f"the lr scaled from the stated batch {batch} to the true {true_batch}",
+            )
+        ]
     fix = "check the GPU count and samples_per_gpu"
     return [finding(run, RULE_ID, "warning", sig, None, None, message, evidence, fix, changes)]

@@ -16,6 +16,7 @@ finding says that nobody can tell. A metric that rises faster after the step is 
 the step either: a model in the middle of taking off speeds up by itself (bevdetr: the seeds
 without the step ended higher), and only a control run can separate the two.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,8 +42,7 @@ class Thresholds:
 
 def find_lr_drop(run, th: Thresholds = Thresholds()):
     sig = signals(run)
-    events = [c for c in lr_changes(sig, sig.schedule, th.drop_ratio, th.rise_ratio)
-              if c.kind in ("step", "restart")]
+    events = [c for c in lr_changes(sig, sig.schedule, th.drop_ratio, th.rise_ratio) if c.kind in ("step", "restart")]
     if not events:
         return []
 
@@ -50,11 +50,14 @@ def find_lr_drop(run, th: Thresholds = Thresholds()):
     out = []
     for ch in events:
         i = ch.row
-        before = sig.loss[max(0, i - th.rows):i]
-        after = sig.loss[i:i + th.rows]
+        before = sig.loss[max(0, i - th.rows) : i]
+        after = sig.loss[i : i + th.rows]
         before, after = before[np.isfinite(before)], after[np.isfinite(after)]
-        change = (float(np.median(after) / np.median(before) - 1)
-                  if len(before) and len(after) and np.median(before) > 0 else float("nan"))
+        change = (
+            float(np.median(after) / np.median(before) - 1)
+            if len(before) and len(after) and np.median(before) > 0
+            else float("nan")
+        )
         within = sig.steps(sig.step[min(i + th.rows - 1, len(sig.step) - 1)] - sig.step[i - 1] if i > 0 else 0)
         is_drop = ch.kind == "step"
         loss_fell = bool(np.isfinite(change) and change <= -th.moved)
@@ -71,10 +74,14 @@ def find_lr_drop(run, th: Thresholds = Thresholds()):
         else:
             loss_text = f"the loss moved {pct(change)} within {within}, against the step"
         message = f"lr {fmt(ch.before)} → {fmt(ch.after)} at {where(sig, i)}; {loss_text}"
-        evidence = {"lr_before": ch.before, "lr_after": ch.after, "loss_change": change,
-                    "kind": "step" if is_drop else "restart", "step": int(sig.step[i])}
-        fix = ("compare checkpoints at a matched lr phase (both before or both after the step), "
-               "not across it")
+        evidence = {
+            "lr_before": ch.before,
+            "lr_after": ch.after,
+            "loss_change": change,
+            "kind": "step" if is_drop else "restart",
+            "step": int(sig.step[i]),
+        }
+        fix = "compare checkpoints at a matched lr phase (both before or both after the step), not across it"
         if is_drop and evals is None and np.isfinite(change) and change <= -th.moved:
             message += "; no evaluation on both sides of it says whether the model improved"
         elif evals is not None:
@@ -123,19 +130,28 @@ def _evals_around(series, step: float, epoch: float, loss_fell: bool, th):
     head += ")"
     if gain <= tol:
         verdict = "no improvement"
-        tail = ("the evaluations did not improve: the loss drop is the schedule's, not model improvement"
-                if loss_fell else "the evaluations did not improve")
+        tail = (
+            "the evaluations did not improve: the loss drop is the schedule's, not model improvement"
+            if loss_fell
+            else "the evaluations did not improve"
+        )
     elif not np.isfinite(pace) or gain > max(pace, 0) + tol:
         # not "the step helped": a model taking off speeds up by itself, and in bevdetr's seeded sweep
         # the seeds without the step ended higher (docs/experiments.md, the lr step)
         verdict = "rose faster"
-        tail = ("the metric rose faster than before; whether the step did that or the model was "
-                "speeding up by itself, only a run without the step can say")
+        tail = (
+            "the metric rose faster than before; whether the step did that or the model was "
+            "speeding up by itself, only a run without the step can say"
+        )
     else:
         # a learning curve flattens by itself: a slower gain after the step does not say the step
         # did nothing, only a run without the step can (bevdetr base vs base-nostep: 0.624 vs 0.561)
         verdict = "improved"
         tail = "the evaluations improved across it: the model got better, not only the loss"
-    numbers = {"metric": series.name, "metric_before": v_before, "metric_after": v_after,
-               "metric_pace_before": pace if np.isfinite(pace) else None}
+    numbers = {
+        "metric": series.name,
+        "metric_before": v_before,
+        "metric_after": v_after,
+        "metric_pace_before": pace if np.isfinite(pace) else None,
+    }
     return f"{head}: {tail}", verdict, numbers

@@ -8,6 +8,7 @@ at least `min_growth` overall, in most consecutive parts, and still in the last 
 run. No real log in the repository shows one (the largest growth there is +0.8%), so it
 speaks at info.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,13 +47,23 @@ def find_memory_growth(run, th: Thresholds = Thresholds()):
     late = levels[-1] / levels[-1 - third] - 1
     if growth < th.min_growth or rising < th.rising_share or late < th.late_growth:
         return []
-    message = (f"GPU memory grew {growth:.0%} from {levels[0]:.0f} MB ({labels[0]}) to {levels[-1]:.0f} MB "
-               f"({labels[-1]}), rising in {rising:.0%} of the steps and still {late:+.0%} over the last third: "
-               f"a leak, not a peak that levelled off")
-    evidence = {"growth": growth, "first_mb": levels[0], "last_mb": levels[-1], "rising_share": rising,
-                "late_growth": late, "parts": len(levels)}
-    fix = ("look for tensors kept across iterations (losses accumulated without .item() / .detach(), lists of "
-           "outputs, a growing cache or memory bank), and torch.cuda.empty_cache() only after finding it")
+    message = (
+        f"GPU memory grew {growth:.0%} from {levels[0]:.0f} MB ({labels[0]}) to {levels[-1]:.0f} MB "
+        f"({labels[-1]}), rising in {rising:.0%} of the steps and still {late:+.0%} over the last third: "
+        f"a leak, not a peak that levelled off"
+    )
+    evidence = {
+        "growth": growth,
+        "first_mb": levels[0],
+        "last_mb": levels[-1],
+        "rising_share": rising,
+        "late_growth": late,
+        "parts": len(levels),
+    }
+    fix = (
+        "look for tensors kept across iterations (losses accumulated without .item() / .detach(), lists of "
+        "outputs, a growing cache or memory bank), and torch.cuda.empty_cache() only after finding it"
+    )
     return [finding(run, RULE_ID, "info", sig, bounds[0], bounds[1], message, evidence, fix, [])]
 
 

@@ -13,6 +13,7 @@ metric (NDS, mAP …) stayed ≤ `dead_metric` at every evaluation, not reported
 model did learn to detect, a warning when the log has no evaluations. A slow but steady fall
 (an lr that is too low) is plateau's business, not this rule's.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -49,13 +50,19 @@ class Thresholds:
     max_fall: float = doc(0.05, "a relative fall from the early level to the end below this is a stall")
     max_rise: float = doc(0.10, "a rise above the early level beyond this is divergence's business")
     dead_metric: float = doc(0.01, "a headline metric never above this detected nothing")
-    lr_divisor: float = doc(fixes.NO_TAKEOFF_LR_DIVISOR, "suggested peak lr = the run's lr / this (never below "
-                                                         "the grounded lr for the batch, bevlog.recipes)")
-    min_warmup_iters: int = doc(fixes.NO_TAKEOFF_WARMUP_ITERS, "warmup length to suggest at least "
-                                                               "(rescued bevdetr at lr 3e-3)")
-    knee_frac: float = doc(0.35, "a run whose loss reached its final level (within max_fall) before this share "
-                                 "of the run and stayed there is judged from that point (at a very high lr the "
-                                 "first fall outlasts early_frac)")
+    lr_divisor: float = doc(
+        fixes.NO_TAKEOFF_LR_DIVISOR,
+        "suggested peak lr = the run's lr / this (never below the grounded lr for the batch, bevlog.recipes)",
+    )
+    min_warmup_iters: int = doc(
+        fixes.NO_TAKEOFF_WARMUP_ITERS, "warmup length to suggest at least (rescued bevdetr at lr 3e-3)"
+    )
+    knee_frac: float = doc(
+        0.35,
+        "a run whose loss reached its final level (within max_fall) before this share "
+        "of the run and stayed there is judged from that point (at a very high lr the "
+        "first fall outlasts early_frac)",
+    )
 
 
 def find_no_takeoff(run, th: Thresholds = Thresholds()):
@@ -79,17 +86,41 @@ def find_no_takeoff(run, th: Thresholds = Thresholds()):
     if metric is not None and best > th.dead_metric:
         return []  # it detects: a flat loss here is a plateau, not a run that never took off
     severity = "error" if metric is not None else "warning"
-    detection = (f"; {metric} never rose above {best:.3f}" if metric is not None
-                 else "; no evaluation metric in the log confirms that the model detects nothing")
-    message = (f"the loss fell {first_fall:.0%} at the start ({fmt(first)} → {fmt(early)}), then stayed flat over "
-               f"{where(sig, lo, n - 1)} ({fmt(early)} → {fmt(end)}, {-fall:+.1%}) without ever rising{detection}: "
-               f"the run never took off")
-    evidence = {"loss_first": float(first), "loss_early": float(early), "loss_end": float(end),
-                "fall": float(fall), "max_rise": float(rise), "metric": metric,
-                "best_metric": None if metric is None else float(best)}
+    detection = (
+        f"; {metric} never rose above {best:.3f}"
+        if metric is not None
+        else "; no evaluation metric in the log confirms that the model detects nothing"
+    )
+    message = (
+        f"the loss fell {first_fall:.0%} at the start ({fmt(first)} → {fmt(early)}), then stayed flat over "
+        f"{where(sig, lo, n - 1)} ({fmt(early)} → {fmt(end)}, {-fall:+.1%}) without ever rising{detection}: "
+        f"the run never took off"
+    )
+    evidence = {
+        "loss_first": float(first),
+        "loss_early": float(early),
+        "loss_end": float(end),
+        "fall": float(fall),
+        "max_rise": float(rise),
+        "metric": metric,
+        "best_metric": None if metric is None else float(best),
+    }
     advice, changes = _fix(run, sig, th)
-    return [finding(run, RULE_ID, severity, sig, lo, n - 1, message, evidence, advice, changes,
-                    f"the loss went flat after {fmt(first)} → {fmt(early)} and the run never took off")]
+    return [
+        finding(
+            run,
+            RULE_ID,
+            severity,
+            sig,
+            lo,
+            n - 1,
+            message,
+            evidence,
+            advice,
+            changes,
+            f"the loss went flat after {fmt(first)} → {fmt(early)} and the run never took off",
+        )
+    ]
 
 
 def _starts(sig, smooth, n, th):
@@ -98,7 +129,7 @@ def _starts(sig, smooth, n, th):
     yield max(int(n * th.early_frac), sig.warmup_end_row if sig.warmup_end_row < n // 2 else 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        end = np.nanmedian(smooth[-max(3, n // 20):])
+        end = np.nanmedian(smooth[-max(3, n // 20) :])
     if np.isfinite(end) and end > 0:
         near = np.flatnonzero(np.nan_to_num(smooth, nan=np.inf) <= end * (1 + th.max_fall))
         if len(near) and near[0] <= th.knee_frac * n:
@@ -133,11 +164,15 @@ def _fix(run, sig, th):
             changes.append(lr_change(run, sig, config_to=lr / th.lr_divisor, reason="a third of the run's lr"))
     warm = sig.warmup_iters or 0
     changes.append(warmup_change(run, sig, max(th.min_warmup_iters, 2 * warm), "reach the peak lr more slowly"))
-    why = {"detr": "a too-high lr collapses a DETR decoder onto predicting no object",
-           "dense": "a too-high lr drives a dense detector's classifier to background everywhere",
-           "two-stage": "a too-high lr collapses the proposals and the classifier onto background"}
-    advice = f"{why.get(family(run.meta.config), 'a too-high lr can stall a detector at its first plateau')}; " \
-             "overfit one batch to check"
+    why = {
+        "detr": "a too-high lr collapses a DETR decoder onto predicting no object",
+        "dense": "a too-high lr drives a dense detector's classifier to background everywhere",
+        "two-stage": "a too-high lr collapses the proposals and the classifier onto background",
+    }
+    advice = (
+        f"{why.get(family(run.meta.config), 'a too-high lr can stall a detector at its first plateau')}; "
+        "overfit one batch to check"
+    )
     return advice, changes
 
 
@@ -145,8 +180,8 @@ def _levels(sig, smooth, lo, q):
     """(loss at the start, early level after the first fall, level at the end)."""
     # the loss at the start: the highest of the first three rows (a collapse takes only the first
     # rows); a spike later in the first twentieth is not the start
-    first = np.nanmax(sig.loss[:min(3, q)])
-    return first, np.nanmedian(smooth[lo:lo + q]), np.nanmedian(smooth[-q:])
+    first = np.nanmax(sig.loss[: min(3, q)])
+    return first, np.nanmedian(smooth[lo : lo + q]), np.nanmedian(smooth[-q:])
 
 
 def _headline(run):

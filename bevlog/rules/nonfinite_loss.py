@@ -7,6 +7,7 @@ that had risen most over its recent median. (A loss that is exactly 0 is `loss-z
 loss the log never wrote (TensorBoard tags, a format that logs only its terms) is absent, not nan:
 then only a term that goes non-finite after finite values counts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,11 @@ def _nonfinite(run, sig, bad, comps, th):
     what = "nan" if np.isnan(raw) else ("inf" if raw > 0 else "-inf")
     changes = lower_lr_fix(run, sig, th.lr_divisor, "a third of the run's lr")
     warm = sig.warmup_iters or 0
-    changes.append(warmup_change(run, sig, max(fixes.MIN_WARMUP_ITERS, fixes.WARMUP_GROWTH * warm),
-                                 "reach the peak lr more slowly"))
+    changes.append(
+        warmup_change(
+            run, sig, max(fixes.MIN_WARMUP_ITERS, fixes.WARMUP_GROWTH * warm), "reach the peak lr more slowly"
+        )
+    )
     if run.meta.fp16:
         changes.append(change(run, "fp16_loss_scale", "dynamic", reason="a static scale overflows"))
     fix = "then check the data and any custom head for the component named"
@@ -82,21 +86,33 @@ def _nonfinite(run, sig, bad, comps, th):
     lr_there = sig.lr[first]
     if persistent:
         severity = "error"
-        tail = (f"stayed non-finite to the end ({n_bad} rows)" if bad[-1]
-                else f"{n_bad} non-finite rows, the longest run {max(b - a + 1 for a, b in spans)} rows")
+        tail = (
+            f"stayed non-finite to the end ({n_bad} rows)"
+            if bad[-1]
+            else f"{n_bad} non-finite rows, the longest run {max(b - a + 1 for a, b in spans)} rows"
+        )
     else:
         severity = "warning"
         tail = f"recovered on the next row; {n_bad} such row{'s' if n_bad > 1 else ''} in all"
     who = f"; {culprit} went first ({culprit_value})" if culprit else ""
     place = row_terms(run, sig, first)
-    message = (f"loss became {what} at {where(sig, first)}{f' ({place})' if place else ''} at lr {fmt(lr_there)} "
-               f"and {tail}{who}")
+    message = (
+        f"loss became {what} at {where(sig, first)}{f' ({place})' if place else ''} at lr {fmt(lr_there)} "
+        f"and {tail}{who}"
+    )
     headline = f"the loss went {what} at {where(sig, first)} at lr {fmt(lr_there)}"
-    evidence = {"first_step": int(sig.step[first]), "rows": n_bad, "share": n_bad / len(bad),
-                "first_component": culprit, "lr_at_onset": float(lr_there) if np.isfinite(lr_there) else None,
-                "persistent": bool(persistent), "kind": "nonfinite"}
-    return finding(run, RULE_ID, severity, sig, first, last_bad if persistent else first,
-                   message, evidence, fix, changes, headline)
+    evidence = {
+        "first_step": int(sig.step[first]),
+        "rows": n_bad,
+        "share": n_bad / len(bad),
+        "first_component": culprit,
+        "lr_at_onset": float(lr_there) if np.isfinite(lr_there) else None,
+        "persistent": bool(persistent),
+        "kind": "nonfinite",
+    }
+    return finding(
+        run, RULE_ID, severity, sig, first, last_bad if persistent else first, message, evidence, fix, changes, headline
+    )
 
 
 def _first_component(t, comps, first, lookback):
@@ -106,7 +122,7 @@ def _first_component(t, comps, first, lookback):
     for c in comps:
         v = column(t, c)
         if not np.isfinite(v[first]) and np.isfinite(v[:first]).any():
-            before = v[max(0, first - lookback):first]
+            before = v[max(0, first - lookback) : first]
             before = before[np.isfinite(before)]
             ref = np.median(before) if len(before) else np.nan
             last = before[-1] if len(before) else np.nan

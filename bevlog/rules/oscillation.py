@@ -10,6 +10,7 @@ A log of one row per epoch (a DETR log.txt) is not judged: each row is the mean 
 iterations, whose scatter is the iteration noise divided by √(iterations per epoch) — ±0.3% on
 RT-DETR's — and says nothing about the lr's stability.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,8 +78,13 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
         ref = spreads[1:w]
         ref = ref[np.isfinite(ref)]
         # a loss stuck at one value has no scatter to grow from (and no ratio to state)
-        grown = (len(ref) >= th.min_reference_windows and np.isfinite(spreads[w]) and np.median(ref) > 0
-                 and spreads[w] >= th.growth * np.median(ref) and abs(trends[w]) < th.flat)
+        grown = (
+            len(ref) >= th.min_reference_windows
+            and np.isfinite(spreads[w])
+            and np.median(ref) > 0
+            and spreads[w] >= th.growth * np.median(ref)
+            and abs(trends[w]) < th.flat
+        )
         streak = streak + [w] if grown else []
         if len(streak) >= th.consecutive:
             break
@@ -91,19 +97,43 @@ def find_oscillation(run, th: Thresholds = Thresholds()):
     while w1 + 1 < k and np.isfinite(spreads[w1 + 1]) and spreads[w1 + 1] >= th.growth * ref:
         w1 += 1
     lo, hi = start + w0 * size, start + (w1 + 1) * size - 1
-    now = float(np.nanmax(spreads[w0:w1 + 1]))
-    message = (f"the loss scatters ±{now:.1%} around its trend at {where(sig, lo, hi)}, "
-               f"{now / ref:.1f}× the ±{ref:.1%} before, while the trend is flat "
-               f"({trends[w0]:+.1%} per window)")
-    evidence = {"scatter": now, "scatter_before": ref, "growth": now / ref,
-                "trend": [float(x) for x in trends[w0:w1 + 1]], "window_rows": int(size)}
+    now = float(np.nanmax(spreads[w0 : w1 + 1]))
+    message = (
+        f"the loss scatters ±{now:.1%} around its trend at {where(sig, lo, hi)}, "
+        f"{now / ref:.1f}× the ±{ref:.1%} before, while the trend is flat "
+        f"({trends[w0]:+.1%} per window)"
+    )
+    evidence = {
+        "scatter": now,
+        "scatter_before": ref,
+        "growth": now / ref,
+        "trend": [float(x) for x in trends[w0 : w1 + 1]],
+        "window_rows": int(size),
+    }
     changes = lower_lr_fix(run, sig, th.lr_divisor, "half the run's lr")
     changes.append(clip_change(run))
     batch = run.meta.total_batch
-    doubled = (f"total batch {batch} → {batch * fixes.ACCUMULATION_STEPS} at the same lr" if batch
-               else "twice the batch at the same lr")
-    instead = Alternative("lr", [change(run, "gradient_accumulation", fixes.ACCUMULATION_STEPS, reason=doubled)],
-                          fixes.NOISE_BASIS)
-    return [finding(run, RULE_ID, "warning", sig, lo, hi, message, evidence, "", changes,
-                    f"the loss scatters {now / ref:.1f}× more around a flat trend from {where(sig, lo)}",
-                    alternative=instead)]
+    doubled = (
+        f"total batch {batch} → {batch * fixes.ACCUMULATION_STEPS} at the same lr"
+        if batch
+        else "twice the batch at the same lr"
+    )
+    instead = Alternative(
+        "lr", [change(run, "gradient_accumulation", fixes.ACCUMULATION_STEPS, reason=doubled)], fixes.NOISE_BASIS
+    )
+    return [
+        finding(
+            run,
+            RULE_ID,
+            "warning",
+            sig,
+            lo,
+            hi,
+            message,
+            evidence,
+            "",
+            changes,
+            f"the loss scatters {now / ref:.1f}× more around a flat trend from {where(sig, lo)}",
+            alternative=instead,
+        )
+    ]

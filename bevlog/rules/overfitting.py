@@ -15,6 +15,7 @@ twin of the metric (`ema/AP` beside `AP`: the model RF-DETR, DINO and YOLO keep)
 that scatter of its best says the model kept did not fall. The fix shortens the run to the best
 evaluation; the plan moves the lr milestones with it (bevlog.fixes.check_plan).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,12 +30,14 @@ from bevlog.smooth import residual_noise
 RULE_ID = "overfitting"
 SUMMARY = "validation metric falls in ≥2 evaluations after its best while the train loss keeps falling"
 
+
 @dataclass(frozen=True)
 class Thresholds:
     min_falls: int = doc(2, "evaluations after the best at which the metric fell from the previous one")
     min_drop: float = doc(0.02, "the last evaluation must be this fraction below the best")
-    train_fall: float = doc(0.01, "the smoothed train loss must fall at least this much from the best "
-                                  "evaluation to the last")
+    train_fall: float = doc(
+        0.01, "the smoothed train loss must fall at least this much from the best evaluation to the last"
+    )
     smooth_evals: int = doc(5, "evaluations in the rolling median the peak and the end are read from")
     noise_k: float = doc(3.0, "the smoothed fall must be at least this many times the metric's own scatter")
     min_noise_evals: int = doc(6, "evaluations needed to measure the scatter (fewer: the fall is not weighed)")
@@ -80,13 +83,23 @@ def find_overfitting(run, th: Thresholds = Thresholds()):
         return []
     e_best = m["epoch"].iloc[best]
     when = epoch_words(sig, e_best) if np.isfinite(e_best) and not sig.iter_runner else f"iter {int(s_best):,}"
-    message = (f"{metric} peaked at {fmt(values[best])} ({when}) and fell in {falls} of the "
-               f"{len(after) - 1} evaluations after it to {fmt(values[-1])} ({values[-1] / values[best] - 1:+.1%}), "
-               f"while the train loss kept falling ({fmt(l_best)} → {fmt(l_last)})")
-    evidence = {"metric": metric, "best": float(values[best]), "best_step": float(s_best),
-                "last": float(values[-1]), "falls": falls, "train_loss_best": float(l_best),
-                "train_loss_last": float(l_last), "values": [float(v) for v in values],
-                "smoothed_fall": fall, "scatter": noise}
+    message = (
+        f"{metric} peaked at {fmt(values[best])} ({when}) and fell in {falls} of the "
+        f"{len(after) - 1} evaluations after it to {fmt(values[-1])} ({values[-1] / values[best] - 1:+.1%}), "
+        f"while the train loss kept falling ({fmt(l_best)} → {fmt(l_last)})"
+    )
+    evidence = {
+        "metric": metric,
+        "best": float(values[best]),
+        "best_step": float(s_best),
+        "last": float(values[-1]),
+        "falls": falls,
+        "train_loss_best": float(l_best),
+        "train_loss_last": float(l_last),
+        "values": [float(v) for v in values],
+        "smoothed_fall": fall,
+        "scatter": noise,
+    }
     if np.isfinite(e_best) and not sig.iter_runner:
         # epochs to train = the frames' epoch of the best evaluation (counted from 1, whatever the log counts)
         changes = [change(run, "max_epochs", int(e_best), run.meta.max_epochs, f"the best evaluation was at {when}")]
@@ -94,8 +107,21 @@ def find_overfitting(run, th: Thresholds = Thresholds()):
     else:
         changes = [change(run, "max_iters", int(s_best), run.meta.max_iters, f"the best evaluation was at {when}")]
         fix = f"keep the checkpoint at {when}, or add augmentation"
-    return [finding(run, RULE_ID, "warning", sig, i_best, i_last, message, evidence, fix, changes,
-                    f"{metric} peaked at {when} and fell while the train loss kept falling")]
+    return [
+        finding(
+            run,
+            RULE_ID,
+            "warning",
+            sig,
+            i_best,
+            i_last,
+            message,
+            evidence,
+            fix,
+            changes,
+            f"{metric} peaked at {when} and fell while the train loss kept falling",
+        )
+    ]
 
 
 def _row_at(steps, s):
@@ -106,7 +132,7 @@ def _row_at(steps, s):
 
 
 def _near(x, i, k=3):
-    seg = x[max(0, i - k):i + 1]
+    seg = x[max(0, i - k) : i + 1]
     seg = seg[np.isfinite(seg)]
     return float(np.median(seg)) if len(seg) else float("nan")
 
@@ -118,7 +144,7 @@ def _smoothed_fall(values: np.ndarray, th) -> tuple[float | None, float | None]:
         return None, None
     smooth = rolling_median(values, th.smooth_evals)
     fall = float(np.nanmax(smooth) - smooth[-1])
-    noise = residual_noise(values[len(values) // 3:], th.smooth_evals)
+    noise = residual_noise(values[len(values) // 3 :], th.smooth_evals)
     return fall, (float(noise) if np.isfinite(noise) and noise > 0 else None)
 
 

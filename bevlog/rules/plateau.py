@@ -14,6 +14,7 @@ recipe) whose headline metric rose and ends near its best has converged at that 
 where such a recipe ends, not a stall a schedule should have prevented. That is a note (a decay is
 what step recipes gain their last points with), not a warning.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,7 @@ class Thresholds:
     min_fall: float = doc(0.01, "a relative fall below this is a plateau")
     max_rise: float = doc(0.10, "a rise above this is divergence's business, not a plateau")
     lr_frac: float = doc(0.10, "only while the lr is still ≥ this fraction of its peak")
-    constant_lr: float = doc(0.01, "an lr whose highest and lowest logged values differ by less than this "
-                                   "is constant")
+    constant_lr: float = doc(0.01, "an lr whose highest and lowest logged values differ by less than this is constant")
 
 
 def find_plateau(run, th: Thresholds = Thresholds()):
@@ -59,23 +59,50 @@ def find_plateau(run, th: Thresholds = Thresholds()):
     lr_end = sig.lr[np.isfinite(sig.lr)][-1] if np.isfinite(sig.lr).any() else np.nan
     if not peak or not np.isfinite(lr_end) or lr_end < th.lr_frac * peak:
         return []
-    message = (f"the loss moved only {-fall:+.1%} over {where(sig, lo, n - 1)} "
-               f"(median {fmt(np.median(head))} → {fmt(np.median(tail))}) while the lr is still "
-               f"{lr_end / peak:.0%} of its peak ({fmt(lr_end)})")
-    evidence = {"fall": fall, "loss_start": float(np.median(head)), "loss_end": float(np.median(tail)),
-                "lr_end": float(lr_end), "lr_peak": float(peak), "rows": int(rows)}
-    fix = ("check the lr schedule against the run's length (see schedule), the lr against the total batch "
-           "(see lr-batch), that pretrained weights loaded, and that the model can overfit one batch")
+    message = (
+        f"the loss moved only {-fall:+.1%} over {where(sig, lo, n - 1)} "
+        f"(median {fmt(np.median(head))} → {fmt(np.median(tail))}) while the lr is still "
+        f"{lr_end / peak:.0%} of its peak ({fmt(lr_end)})"
+    )
+    evidence = {
+        "fall": fall,
+        "loss_start": float(np.median(head)),
+        "loss_end": float(np.median(tail)),
+        "lr_end": float(lr_end),
+        "lr_peak": float(peak),
+        "rows": int(rows),
+    }
+    fix = (
+        "check the lr schedule against the run's length (see schedule), the lr against the total batch "
+        "(see lr-batch), that pretrained weights loaded, and that the model can overfit one batch"
+    )
     severity = "warning"
     lr = sig.lr[np.isfinite(sig.lr) & (sig.lr > 0)]
     result = outcome(run)
     if len(lr) and lr.max() <= lr.min() * (1 + th.constant_lr) and result.learns and result.metric is not None:
         m = result.metric
         severity = "info"
-        message += (f"; the lr was {fmt(lr_end)} from the first row to the last and {m.name} ended near its best "
-                    f"({fmt(m.value[-1])}, best {fmt(m.best)}): the run converged at this lr")
+        message += (
+            f"; the lr was {fmt(lr_end)} from the first row to the last and {m.name} ended near its best "
+            f"({fmt(m.value[-1])}, best {fmt(m.best)}): the run converged at this lr"
+        )
         evidence["converged_constant_lr"] = True
-        fix = ("nothing is wrong; a decay of the lr (×0.1 for the last tenth of the run) is what step recipes "
-               "gain more with")
-    return [finding(run, RULE_ID, severity, sig, lo, n - 1, message, evidence, fix, [],
-                    f"the loss stopped falling at {where(sig, lo)} while the lr is still {lr_end / peak:.0%} of its peak")]
+        fix = (
+            "nothing is wrong; a decay of the lr (×0.1 for the last tenth of the run) is what step recipes "
+            "gain more with"
+        )
+    return [
+        finding(
+            run,
+            RULE_ID,
+            severity,
+            sig,
+            lo,
+            n - 1,
+            message,
+            evidence,
+            fix,
+            [],
+            f"the loss stopped falling at {where(sig, lo)} while the lr is still {lr_end / peak:.0%} of its peak",
+        )
+    ]

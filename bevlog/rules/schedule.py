@@ -21,6 +21,7 @@ Four contradictions, each with the concrete change (or, where no config value fi
 The lr the log shows at its end is quoted as the evidence (a step that never came leaves the lr at
 its peak).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,18 +35,24 @@ from bevlog.rules._common import change, doc, finding, fmt, signals, where
 from bevlog.schedule import total_iters
 
 RULE_ID = "schedule"
-SUMMARY = ("lr milestones past the run's end, an annealing period that does not match the run, warmup longer "
-           "than the run, a logged lr that does not follow the config's milestones")
+SUMMARY = (
+    "lr milestones past the run's end, an annealing period that does not match the run, warmup longer "
+    "than the run, a logged lr that does not follow the config's milestones"
+)
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    period_tolerance: float = doc(0.10, "an annealing period off the run's length by more than this share is a "
-                                        "mismatch")
+    period_tolerance: float = doc(
+        0.10, "an annealing period off the run's length by more than this share is a mismatch"
+    )
     warmup_share: float = doc(1.0, "a warmup at least this share of the run is longer than the run")
     new_warmup_share: float = doc(0.10, "a warmup the fix proposes is at most this share of the run")
-    missed_decays: float = doc(0.9, "a logged lr at least this many whole decays (gamma⁻¹ each) above the config's "
-                                    "lr at its place does not follow the config")
+    missed_decays: float = doc(
+        0.9,
+        "a logged lr at least this many whole decays (gamma⁻¹ each) above the config's "
+        "lr at its place does not follow the config",
+    )
     min_rows: int = doc(3, "rows past a milestone needed to say the lr did not follow it")
 
 
@@ -92,21 +99,40 @@ def _milestones(run, live: bool = False):
     moved = scaled_milestones(ms, float(max(ms) + 1), float(length)) if any(m >= length for m in ms) else list(ms)
     never = len(past) == len(ms)
     decays = "never decays" if never else "decays fewer times than planned"
-    where_end = (f"the scheduler's own end (end={plain(end)}; the run is {_units(length, unit)})" if short_end
-                 else f"the planned end ({_units(length, unit)})")
-    message = (f"lr milestones {plain(ms)} ({unit}s) lie {'all ' if never else ''}at or past {where_end}: "
-               f"the lr {decays}" + _lr_end_text(sig))
-    evidence = {"kind": "milestones", "milestones": ms, "length": int(length), "in_epochs": in_epochs, "past": past,
-                "scheduler_end": end}
-    headline = (f"the lr {'never decays' if never else 'decays too late'}: milestones {plain(ms)} lie past the "
-                + (f"scheduler's end={plain(end)}" if short_end else f"{int(length)}-{unit} run's end"))
+    where_end = (
+        f"the scheduler's own end (end={plain(end)}; the run is {_units(length, unit)})"
+        if short_end
+        else f"the planned end ({_units(length, unit)})"
+    )
+    message = (
+        f"lr milestones {plain(ms)} ({unit}s) lie {'all ' if never else ''}at or past {where_end}: "
+        f"the lr {decays}" + _lr_end_text(sig)
+    )
+    evidence = {
+        "kind": "milestones",
+        "milestones": ms,
+        "length": int(length),
+        "in_epochs": in_epochs,
+        "past": past,
+        "scheduler_end": end,
+    }
+    headline = f"the lr {'never decays' if never else 'decays too late'}: milestones {plain(ms)} lie past the " + (
+        f"scheduler's end={plain(end)}" if short_end else f"{int(length)}-{unit} run's end"
+    )
     if not moved:
         message += f"; a {int(length)}-{unit} run is too short for a step decay, so there is nothing to move"
         return [finding(run, RULE_ID, "info", sig, None, None, message, evidence, "", [], headline)]
     changes = []
     if moved != ms:
-        changes.append(change(run, "lr_steps", moved, ms, f"the same share of a {int(length)}-{unit} run as of a "
-                                                         f"{max(ms) + 1}-{unit} one"))
+        changes.append(
+            change(
+                run,
+                "lr_steps",
+                moved,
+                ms,
+                f"the same share of a {int(length)}-{unit} run as of a {max(ms) + 1}-{unit} one",
+            )
+        )
     if short_end:
         changes.append(change(run, "step_end", int(length), int(end), "the scheduler covers the whole run"))
     severity = "warning" if never else "info"
@@ -114,8 +140,10 @@ def _milestones(run, live: bool = False):
         # the run ended before a schedule fitted to its length would first have decayed: nothing it
         # shows depends on this; the fix is for the next launch
         got = where(sig, len(sig.step) - 1) if len(sig.step) else "its first iteration"
-        message += (f"; the log ends at {got}, before {unit} {moved[0]:,} where a schedule fitted to its length "
-                    f"would first decay, so nothing in it shows the effect: fix it before a rerun")
+        message += (
+            f"; the log ends at {got}, before {unit} {moved[0]:,} where a schedule fitted to its length "
+            f"would first decay, so nothing in it shows the effect: fix it before a rerun"
+        )
         evidence["before_rerun"] = True
         severity = "info"
     return [finding(run, RULE_ID, severity, sig, None, None, message, evidence, "", changes, headline)]
@@ -132,17 +160,35 @@ def _period(run, th):
         return []
     sig = signals(run)
     unit = "epoch" if in_epochs else "iteration"
-    how = ("reaches its floor early and stays there" if end < length else "never finishes annealing")
-    message = (f"the {kind} phase ends at {unit} {end:,.0f} but the run at {length:,.0f}: the lr {how}"
-               + _lr_end_text(sig))
+    how = "reaches its floor early and stays there" if end < length else "never finishes annealing"
+    message = f"the {kind} phase ends at {unit} {end:,.0f} but the run at {length:,.0f}: the lr {how}" + _lr_end_text(
+        sig
+    )
     key = config_keys.key_for("decay_period", meta) or ""
     to = length - begin if key.endswith("T_max") else length
     frm = end - begin if key.endswith("T_max") else end
-    evidence = {"kind": "decay_period", "scheduler": kind, "period_end": end, "length": int(length),
-                "in_epochs": in_epochs}
-    return [finding(run, RULE_ID, "warning", sig, None, None, message, evidence, "",
-                    [change(run, "decay_period", int(to), int(frm), "the period ends with the run")],
-                    f"the {kind} phase ends at {unit} {end:,.0f}, the run at {length:,.0f}")]
+    evidence = {
+        "kind": "decay_period",
+        "scheduler": kind,
+        "period_end": end,
+        "length": int(length),
+        "in_epochs": in_epochs,
+    }
+    return [
+        finding(
+            run,
+            RULE_ID,
+            "warning",
+            sig,
+            None,
+            None,
+            message,
+            evidence,
+            "",
+            [change(run, "decay_period", int(to), int(frm), "the period ends with the run")],
+            f"the {kind} phase ends at {unit} {end:,.0f}, the run at {length:,.0f}",
+        )
+    ]
 
 
 def _warmup(run, th):
@@ -153,12 +199,26 @@ def _warmup(run, th):
         return []
     sig = signals(run)
     to = int(max(1, min(MIN_WARMUP_ITERS, th.new_warmup_share * total)))
-    message = (f"the warmup ({int(warm):,} iterations) is at least as long as the run ({int(total):,}): "
-               f"the lr never reaches its peak" + _lr_end_text(sig))
+    message = (
+        f"the warmup ({int(warm):,} iterations) is at least as long as the run ({int(total):,}): "
+        f"the lr never reaches its peak" + _lr_end_text(sig)
+    )
     evidence = {"kind": "warmup_length", "warmup_iters": int(warm), "total_iters": int(total)}
-    return [finding(run, RULE_ID, "warning", sig, None, None, message, evidence, "",
-                    [change(run, "warmup_iters", to, int(warm), f"at most {th.new_warmup_share:.0%} of the run")],
-                    "the warmup is longer than the run")]
+    return [
+        finding(
+            run,
+            RULE_ID,
+            "warning",
+            sig,
+            None,
+            None,
+            message,
+            evidence,
+            "",
+            [change(run, "warmup_iters", to, int(warm), f"at most {th.new_warmup_share:.0%} of the run")],
+            "the warmup is longer than the run",
+        )
+    ]
 
 
 def _not_followed(run, th):
@@ -180,8 +240,13 @@ def _not_followed(run, th):
         return []
     seg = sig.t["segment"].to_numpy() if "segment" in sig.t else np.zeros(len(sig.step))
     last = seg == seg[-1]  # the launch whose config this is
-    rows = np.flatnonzero(last & (np.arange(len(sig.step)) >= sig.schedule.warmup_end_row)
-                          & np.isfinite(pos) & np.isfinite(sig.lr) & (sig.lr > 0))
+    rows = np.flatnonzero(
+        last
+        & (np.arange(len(sig.step)) >= sig.schedule.warmup_end_row)
+        & np.isfinite(pos)
+        & np.isfinite(sig.lr)
+        & (sig.lr > 0)
+    )
     if not len(rows):
         return []
     k = np.searchsorted(np.asarray(sorted(ms), float), pos[rows], side="right")  # milestones passed
@@ -194,34 +259,61 @@ def _not_followed(run, th):
         return []
     expected = peak * gamma ** k[k >= 1]
     excess = float(np.median(sig.lr[judged] / expected))
-    if excess < gamma ** -th.missed_decays:
+    if excess < gamma**-th.missed_decays:
         return []
     passed = [m for m in sorted(ms) if m <= np.nanmax(pos[judged])]
     lr_now = float(np.median(sig.lr[judged]))
     unit = "epoch" if in_epochs else "iteration"
     share = lr_now / peak
-    message = (f"the config steps the lr ×{plain(gamma)} at {unit}s {plain(ms)}, but over "
-               f"{where(sig, int(judged[0]), int(judged[-1]))}, past {unit}{'s' if len(passed) > 1 else ''} "
-               f"{' and '.join(f'{m:,}' for m in passed)}, the logged lr stayed at {fmt(lr_now)} ({share:.0%} of its peak {fmt(peak)}) "
-               f"where the config puts it at {fmt(float(np.median(expected)))}: the run does not follow the config's "
-               f"schedule")
+    message = (
+        f"the config steps the lr ×{plain(gamma)} at {unit}s {plain(ms)}, but over "
+        f"{where(sig, int(judged[0]), int(judged[-1]))}, past {unit}{'s' if len(passed) > 1 else ''} "
+        f"{' and '.join(f'{m:,}' for m in passed)}, the logged lr stayed at {fmt(lr_now)} ({share:.0%} of its peak {fmt(peak)}) "
+        f"where the config puts it at {fmt(float(np.median(expected)))}: the run does not follow the config's "
+        f"schedule"
+    )
     flat = _flat_since(sig)
     if flat is not None:
         message += f"; the logged lr has not moved from {fmt(lr_now)} since {flat}"
     resumed = [s for s in meta.segments if s.resumed_from is not None]
     advice = "check which schedule the launch really read (the config dump in its log, any hook that sets the lr)"
     if resumed:
-        message += (f"; the run was resumed {len(resumed)} time{'s' if len(resumed) > 1 else ''}, and a resume "
-                    "restores the lr scheduler from the checkpoint (its milestones and end), so milestones edited "
-                    "between launches do not apply")
-        advice = ("to train on with an edited schedule, load the checkpoint's weights without its scheduler state "
-                  "(load_from with resume off) or set the lr the run should have now; " + advice)
-    evidence = {"kind": "not_followed", "milestones": ms, "gamma": gamma, "passed": passed, "lr": lr_now,
-                "expected_lr": float(np.median(expected)), "peak_lr": peak, "excess": excess,
-                "resumes": len(resumed)}
-    return [finding(run, RULE_ID, "warning", sig, int(judged[0]), int(judged[-1]), message, evidence, advice, [],
-                    f"the lr never followed the config's milestones {plain(ms)}: it stayed at "
-                    f"{share:.0%} of its peak past {unit} {passed[-1]:,}")]
+        message += (
+            f"; the run was resumed {len(resumed)} time{'s' if len(resumed) > 1 else ''}, and a resume "
+            "restores the lr scheduler from the checkpoint (its milestones and end), so milestones edited "
+            "between launches do not apply"
+        )
+        advice = (
+            "to train on with an edited schedule, load the checkpoint's weights without its scheduler state "
+            "(load_from with resume off) or set the lr the run should have now; " + advice
+        )
+    evidence = {
+        "kind": "not_followed",
+        "milestones": ms,
+        "gamma": gamma,
+        "passed": passed,
+        "lr": lr_now,
+        "expected_lr": float(np.median(expected)),
+        "peak_lr": peak,
+        "excess": excess,
+        "resumes": len(resumed),
+    }
+    return [
+        finding(
+            run,
+            RULE_ID,
+            "warning",
+            sig,
+            int(judged[0]),
+            int(judged[-1]),
+            message,
+            evidence,
+            advice,
+            [],
+            f"the lr never followed the config's milestones {plain(ms)}: it stayed at "
+            f"{share:.0%} of its peak past {unit} {passed[-1]:,}",
+        )
+    ]
 
 
 def _flat_since(sig) -> str | None:

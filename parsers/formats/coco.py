@@ -12,6 +12,7 @@ Two shapes carry them:
 `-1.0` is pycocotools' "no object of that size in the ground truth": the metric does not
 exist for that dataset, so it is no evaluation row (counted by the caller), never a value.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,8 @@ NO_OBJECTS_REASON = "COCO metric -1.0 (no object of that size): no evaluation ro
 
 SUMMARY_LINE = re.compile(
     r"^\s*Average (?:Precision|Recall)\s+\((?P<kind>AP|AR)\) @\[ IoU=(?P<iou>[0-9.:]+)\s*\|"
-    r" area=\s*(?P<area>[a-z]+) \| maxDets=\s*(?P<dets>\d+) \] = (?P<value>-?[0-9.]+(?:e-?\d+)?)\s*$")
+    r" area=\s*(?P<area>[a-z]+) \| maxDets=\s*(?P<dets>\d+) \] = (?P<value>-?[0-9.]+(?:e-?\d+)?)\s*$"
+)
 _IOU = {"0.50:0.95": "", "0.50": "50", "0.75": "75"}
 _AREA = {"all": "", "small": "s", "medium": "m", "large": "l"}
 

@@ -15,6 +15,7 @@ year unknown: `Segment.year_unknown`), enough for wall time.
 - a Python traceback ends its launch (its exception is the launch's `traceback`, its last
   lines its `tail`); the other lines (config dumps, model, tables) are counted as other output.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -34,8 +35,9 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 FILE_LINE = re.compile(r"^\[(?P<date>\d\d/\d\d \d\d:\d\d:\d\d)\] (?P<logger>[\w.]+) (?P<level>[A-Z]+): (?P<msg>.*)$")
 TERMINAL_LINE = re.compile(r"^\[(?P<date>\d\d/\d\d \d\d:\d\d:\d\d) (?P<logger>[\w.]+)\]: (?P<msg>.*)$")
 _LOGGERS = rb"(?:d2|detectron2|fvcore|detrex)[\w.]*"
-SNIFF = re.compile(rb"(?m)^(?:\x1b\[[0-9;]*m)?\[\d\d/\d\d \d\d:\d\d:\d\d(?:\] " + _LOGGERS + rb" [A-Z]+: | "
-                   + _LOGGERS + rb"\]: )")
+SNIFF = re.compile(
+    rb"(?m)^(?:\x1b\[[0-9;]*m)?\[\d\d/\d\d \d\d:\d\d:\d\d(?:\] " + _LOGGERS + rb" [A-Z]+: | " + _LOGGERS + rb"\]: )"
+)
 EVENTS = "d2.utils.events"
 ITER = re.compile(r"(?:^|\s)iter: (?P<i>\d{1,15})(?:\s|$)")
 FIELD = re.compile(r"^(?P<key>[\w/.]{1,120}): (?P<v>\S+)$")
@@ -90,7 +92,7 @@ def read_records(source: str, text: str) -> list[Records]:
             _event(d, launches, source, msg, ts, no)
             continue
         if msg.startswith(ARGS):
-            args = read_namespace(msg[len(ARGS):])
+            args = read_namespace(msg[len(ARGS) :])
             if args is not None:
                 d.fields["args"] = args
             continue
@@ -99,7 +101,7 @@ def read_records(source: str, text: str) -> list[Records]:
             d.fields["resumes"] = (Resume(line=no, date=m.group("date"), epoch=None, iter=int(s.group("i"))),)
             continue
         if msg.startswith(COPYPASTE):
-            task, names = _copypaste(d, msg[len(COPYPASTE):].strip(), task, names, no)
+            task, names = _copypaste(d, msg[len(COPYPASTE) :].strip(), task, names, no)
     if not launches:
         _new(launches, source, 1)
     for d in launches:
@@ -123,7 +125,7 @@ def _event(d: Records, launches: list, source: str, msg: str, ts: float, no: int
         f = FIELD.match(part)
         if f is None:
             if part.startswith("eta: "):
-                eta = duration_seconds(part[len("eta: "):])
+                eta = duration_seconds(part[len("eta: ") :])
                 continue
             d.skip("field that is not `key: number`", no)
             continue
@@ -145,7 +147,7 @@ def _event(d: Records, launches: list, source: str, msg: str, ts: float, no: int
 
 def _copypaste(d: Records, body: str, task, names, no: int):
     if body.startswith("Task: "):
-        return body[len("Task: "):].strip(), None
+        return body[len("Task: ") :].strip(), None
     parts = [p.strip() for p in body.split(",")]
     if task is None:
         return task, names

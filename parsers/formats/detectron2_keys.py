@@ -8,6 +8,7 @@ its console log and its TensorBoard events (all three write the same `EventStora
 - `<task>/<metric>` for an evaluation task (`bbox/AP`, `segm/AP50`) is an evaluation metric,
   on the 0–100 scale detectron2 reports (kept as logged); any other key is a train column.
 """
+
 from __future__ import annotations
 
 LIBRARY = "detectron2"

@@ -23,6 +23,7 @@ Records (`util/misc.py` MetricLogger, fields joined by two spaces):
   new Namespace starts a new launch, and so does an epoch that goes back. A launch with
   `resume` set whose first epoch is above 0 resumed after the epochs before it.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,8 @@ LIBRARY = "detr"
 EPOCH_BASE = 0
 TRAIN_LINE = re.compile(
     r"^Epoch: \[(?P<e>\d{1,9})\]\s+\[\s*(?P<i>\d{1,15})/(?P<n>\d{1,15})\]\s+eta: (?P<eta>(?:\d+ days?, )?\d+:\d\d:\d\d)"
-    r"(?P<body>(?:\s{2}.*)?)$")
+    r"(?P<body>(?:\s{2}.*)?)$"
+)
 SNIFF = re.compile(rb"(?m)^Epoch: \[\d{1,9}\]\s+\[\s*\d{1,15}/\d{1,15}\]\s+eta: (?:\d+ days?, )?\d+:\d\d:\d\d  ")
 TEST_LINE = re.compile(r"^Test:\s+\[\s*\d+/\d+\]\s+eta: ")
 EPOCH_TOTAL = re.compile(r"^Epoch: \[(?P<e>\d{1,9})\] Total time: ")
@@ -120,8 +122,14 @@ def read_records(source: str, text: str) -> list[Records]:
                 d = _new(launches, source, no)  # the count went back: another launch
             values, bad = fields(m.group("body"))
             d.skip("field that is not `key: number`", no, bad)
-            d.row({k: cur for k, (cur, _) in values.items()}, epoch=e, iter=i, n=n,
-                  eta_s=duration_seconds(m.group("eta")), line=no)
+            d.row(
+                {k: cur for k, (cur, _) in values.items()},
+                epoch=e,
+                iter=i,
+                n=n,
+                eta_s=duration_seconds(m.group("eta")),
+                line=no,
+            )
             state.update(after=None, coco=None, epoch=e)
             d.last_line = no
             continue
@@ -141,7 +149,7 @@ def read_records(source: str, text: str) -> list[Records]:
             d.last_line = no
             continue
         if line.startswith(AVERAGED):
-            _averaged(d, state, line[len(AVERAGED):], no)
+            _averaged(d, state, line[len(AVERAGED) :], no)
             d.last_line = no
             continue
         m = IOU_METRIC.match(line)
@@ -178,8 +186,9 @@ def _launch_facts(d: Records) -> None:
     done = d.epoch[0] - 1 if d.rows else NAN
     if done == done and done > 0 and args.get("resume"):
         n = d.n[0]
-        d.fields["resumes"] = (Resume(line=d.first_line, date=None, epoch=int(done),
-                                      iter=int(done * n) if n == n else 0),)
+        d.fields["resumes"] = (
+            Resume(line=d.first_line, date=None, epoch=int(done), iter=int(done * n) if n == n else 0),
+        )
 
 
 def _new(launches: list, source: str, line: int) -> Records:

@@ -31,6 +31,7 @@ the previous row (it goes back, or jumps forward to a resumed epoch) or `n_param
 changing (another model). A launch whose first epoch is above 0 resumed from a checkpoint
 after that many epochs.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -142,7 +143,8 @@ def read_records(source: str, text: str) -> list[Records]:
         epoch = _count(row.get("epoch"))
         params = next((_count(row[k]) for k in PARAMETER_KEYS if k in row), None)
         new_launch = (epoch is not None and prev_epoch is not None and epoch != prev_epoch + 1) or (
-            params is not None and prev_params is not None and params != prev_params)
+            params is not None and prev_params is not None and params != prev_params
+        )
         if cur is None or new_launch:
             cur = _new(launches, source, no)
             prev_params = None
@@ -198,9 +200,9 @@ def _read_row(d: Records, row: dict, epoch: int, line: int) -> None:
             continue
         eval_set = _eval_set(key)
         if key.startswith(TRAIN) and eval_set is None:
-            _train_value(d, train, key[len(TRAIN):], value, line)
+            _train_value(d, train, key[len(TRAIN) :], value, line)
         elif eval_set is not None:
-            _eval_value(d, evals, eval_set, primary, key[len(eval_set):], value, line)
+            _eval_value(d, evals, eval_set, primary, key[len(eval_set) :], value, line)
         else:
             d.skip("field of no train or evaluation set (a running best, a whole-epoch time …)", line)
     # counted from 1 like every log's epochs (Segment.epoch_base keeps the log's 0); the

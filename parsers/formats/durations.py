@@ -1,6 +1,7 @@
 """Durations as training logs print them: `0:02:13`, `14:47:53`, `4 days, 6:29:58`
 (Python's `str(datetime.timedelta)`, which DETR's MetricLogger, detectron2 and RF-DETR use).
 """
+
 from __future__ import annotations
 
 import math

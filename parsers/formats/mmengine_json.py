@@ -28,8 +28,12 @@ def sniff(head: bytes) -> bool:
     """Every JSON-lines log that no other JSON-lines format claims (mmcv, DETR, detectron2)."""
     from parsers.formats import detectron2_json, detr_json
 
-    return (first_line(head) is not None and not mmcv_json.sniff(head) and not detr_json.sniff(head)
-            and not detectron2_json.sniff(head))
+    return (
+        first_line(head) is not None
+        and not mmcv_json.sniff(head)
+        and not detr_json.sniff(head)
+        and not detectron2_json.sniff(head)
+    )
 
 
 def read(source: str, content, engine: str = "fast", chunk: int | None = None) -> list[Segment]:

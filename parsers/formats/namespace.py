@@ -4,6 +4,7 @@ Read with `ast`, never executed: literal values become Python values, anything e
 (`device(type='cuda')`, `PosixPath('x')`) keeps its source text, exactly as a config dump is
 read (parsers.config.literal, with the same bounds on numbers).
 """
+
 from __future__ import annotations
 
 import ast
@@ -21,14 +22,19 @@ def read_namespace(line: str) -> dict | None:
     m = START.search(line)
     if m is None:
         return None
-    text = line[m.start():].strip()
+    text = line[m.start() :].strip()
     if len(text) > MAX_TEXT:
         return None
     try:
         node = ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Namespace"
-            and not node.args and all(k.arg is not None for k in node.keywords)):
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "Namespace"
+        and not node.args
+        and all(k.arg is not None for k in node.keywords)
+    ):
         return None
     return {k.arg: literal(k.value, text) for k in node.keywords}

@@ -17,6 +17,7 @@ images, histograms and text are counted, not read.
   whose step does not is on another axis (epochs): it is placed at the train step reached
   at its wall time, and its own step is kept as its epoch.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,7 @@ def sniff(head: bytes) -> bool:
     (length,) = struct.unpack("<Q", head[:8])
     if not 9 <= length <= 4096:
         return False
-    record = head[12:12 + length]
+    record = head[12 : 12 + length]
     return record[:1] == b"\x09" and FILE_VERSION in record
 
 
@@ -94,8 +95,9 @@ def scalars(path: str, d: Records, loader, tensor_util):
             value = None
             if kind == "simple_value":
                 value = float(v.simple_value)
-            elif kind == "tensor" and (not v.metadata.plugin_data.plugin_name
-                                       or v.metadata.plugin_data.plugin_name == "scalars"):
+            elif kind == "tensor" and (
+                not v.metadata.plugin_data.plugin_name or v.metadata.plugin_data.plugin_name == "scalars"
+            ):
                 arr = tensor_util.make_ndarray(v.tensor)
                 if arr.ndim == 0 and arr.dtype.kind in "fiu":
                     value = float(arr)
@@ -108,14 +110,17 @@ def scalars(path: str, d: Records, loader, tensor_util):
 
 def is_eval_tag(tag: str) -> bool:
     head, sep, _ = tag.partition("/")
-    return ((bool(sep) and head.lower() in EVAL_WORDS) or is_eval_key(tag)
-            or tag.lower().startswith(("val_", "test_", "eval_")))
+    return (
+        (bool(sep) and head.lower() in EVAL_WORDS)
+        or is_eval_key(tag)
+        or tag.lower().startswith(("val_", "test_", "eval_"))
+    )
 
 
 def train_name(tag: str) -> str:
     for p in TRAIN_PREFIXES:
         if tag.startswith(p):
-            tag = tag[len(p):]
+            tag = tag[len(p) :]
             break
     return RENAME.get(tag, tag)
 
@@ -154,8 +159,11 @@ def _evaluations(d: Records, evals) -> None:
     for step, wall, tag, value in sorted(evals, key=lambda p: (p[1], p[0])):
         k = int(np.searchsorted(walls[order], wall, side="right")) - 1
         after = int(order[k]) if k >= 0 else -1
-        on_iters = after < 0 and not len(steps) or (after >= 0 and steps[after] <= step and (
-            after + 1 >= len(steps) or step <= steps[after + 1]))
+        on_iters = (
+            after < 0
+            and not len(steps)
+            or (after >= 0 and steps[after] <= step and (after + 1 >= len(steps) or step <= steps[after + 1]))
+        )
         if on_iters:
             d.evaluation(tag, value, step=step)
         else:

@@ -19,8 +19,10 @@ from parsers.run import ParseError
 from parsers.segment import Segment
 
 TRAIN, EVAL_PREFIXES = "train/", ("metrics/", "val/")
-REFUSED = ("an ultralytics results.csv (one row per epoch: loss components, metrics/mAP, lr/pg0-2): "
-           "not read — it logs no total loss, which bevlog's diagnoses read")
+REFUSED = (
+    "an ultralytics results.csv (one row per epoch: loss components, metrics/mAP, lr/pg0-2): "
+    "not read — it logs no total loss, which bevlog's diagnoses read"
+)
 
 
 def _header(head: bytes) -> list[str] | None:
@@ -31,8 +33,11 @@ def _header(head: bytes) -> list[str] | None:
 
 def sniff(head: bytes) -> bool:
     names = _header(head)
-    return names is not None and any(n.startswith(TRAIN) for n in names) and any(
-        n.startswith(EVAL_PREFIXES) for n in names)
+    return (
+        names is not None
+        and any(n.startswith(TRAIN) for n in names)
+        and any(n.startswith(EVAL_PREFIXES) for n in names)
+    )
 
 
 def read(source: str, content: list, engine: str = "fast", chunk: int | None = None) -> list[Segment]:

@@ -3,6 +3,7 @@
 `test_bevdetr_log_format.py` checks that these match every `Epoch [` and `Epoch(val)` line of
 the real DETR3D log before the bevdetr tests hold bevdetr's logs to them.
 """
+
 import json
 import os
 import re
@@ -19,8 +20,7 @@ ITEMS = r"(?P<items>" + ITEM + r"(?:, " + ITEM + r")*)"
 TRAIN_LINE = re.compile(
     "^" + PREFIX + r"Epoch \[(?P<epoch>\d+)\]\[(?P<iter>\d+)/(?P<n>\d+)\]\t"
     r"lr: (?P<lr>\d\.\d{3}e[-+]\d{2}), eta: (?P<eta>(?:\d+ days?, )?\d{1,2}:\d{2}:\d{2}), "
-    r"time: (?P<time>\d+\.\d{3}), data_time: (?P<data_time>\d+\.\d{3}), (?:memory: (?P<memory>\d+), )?"
-    + ITEMS + "$"
+    r"time: (?P<time>\d+\.\d{3}), data_time: (?P<data_time>\d+\.\d{3}), (?:memory: (?P<memory>\d+), )?" + ITEMS + "$"
 )
 VAL_LINE = re.compile("^" + PREFIX + r"Epoch\(val\) \[(?P<epoch>\d+)\]\[(?P<n>\d+)\]\t" + ITEMS + "$")
 RECORD = re.compile("^" + PREFIX + "(?P<message>.*)$")

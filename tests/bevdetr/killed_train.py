@@ -8,6 +8,7 @@ evaluation begun, its `Epoch(val)` record not written). The real trainer runs; t
 only wraps the functions at those points and calls `os._exit(137)` there — no cleanup, no flush
 beyond what is on disk, as SIGKILL leaves a run. Production code carries no test hook.
 """
+
 import os
 import sys
 
@@ -48,7 +49,7 @@ def arm(phase: str, epoch: int) -> None:
 
         def evaluate(model, dataset, batch, device):
             calls["n"] += 1
-            if calls["n"] == epoch:      # evaluation every epoch: the n-th call is epoch n's
+            if calls["n"] == epoch:  # evaluation every epoch: the n-th call is epoch n's
                 die()
             return original_eval(model, dataset, batch, device)
 

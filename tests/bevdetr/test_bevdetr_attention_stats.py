@@ -1,6 +1,7 @@
 """bevdetr's cross-attention statistics: measured by the recorder users get (attnstats), logged per
 layer under the one set of key names, parsed into the `layers` frame as group `attn` without
 counting as losses."""
+
 import math
 
 import pytest
@@ -16,14 +17,14 @@ CUT = dict(epochs=1, train_samples=80, val_samples=8, interval=5, threads=1)
 
 
 def test_entropy_is_normalised_and_logit_max_is_the_largest_magnitude():
-    assert statistics(torch.zeros(2, 3, 4, 50)) == pytest.approx((1.0, 0.0))     # uniform over 50 keys
+    assert statistics(torch.zeros(2, 3, 4, 50)) == pytest.approx((1.0, 0.0))  # uniform over 50 keys
     peaked = torch.zeros(1, 1, 2, 50)
-    peaked[..., 7] = 40.0                                       # all the mass on one key
+    peaked[..., 7] = 40.0  # all the mass on one key
     peaked[0, 0, 1, 3] = -55.0
     entropy, logit_max = statistics(peaked)
     assert entropy < 1e-3 and logit_max == 55.0
     two = torch.full((1, 1, 1, 50), -1e4)
-    two[..., :2] = 0.0                                          # two keys share the mass: ln 2 / ln 50
+    two[..., :2] = 0.0  # two keys share the mass: ln 2 / ln 50
     assert statistics(two)[0] == pytest.approx(math.log(2) / math.log(50), rel=1e-5)
 
 
@@ -50,7 +51,7 @@ def test_the_recorder_measures_what_bevdetrs_cross_attention_computes():
         (q, k, v), _ = captured[layer.cross_attn]
         with torch.no_grad():
             _, weights = layer.cross_attn.eval()(q, k, v, need_weights=True, average_attn_weights=False)
-        p = weights.double()                                            # (B, H, Q, N)
+        p = weights.double()  # (B, H, Q, N)
         want = float((-(p * p.clamp_min(1e-300).log()).sum(-1) / math.log(p.shape[-1])).mean())
         assert stats[key_names(i)[0]] == pytest.approx(want, rel=1e-4)
     recorder.remove()
@@ -71,10 +72,11 @@ def test_a_run_logs_both_statistics_for_every_layer_and_they_parse_into_layers(n
     for k in range(layers):
         for key in key_names(k):
             assert key in run.train.columns, key
-    assert "attn_entropy" not in run.train.columns          # one way to name a layer: d<k>., the last too
+    assert "attn_entropy" not in run.train.columns  # one way to name a layer: d<k>., the last too
     attn = run.layers[run.layers["group"] == "attn"]
-    assert sorted(set(zip(attn["term"], attn["layer"]))) == sorted((t, k) for t in ("entropy", "logit_max")
-                                                                   for k in range(layers))
+    assert sorted(set(zip(attn["term"], attn["layer"]))) == sorted(
+        (t, k) for t in ("entropy", "logit_max") for k in range(layers)
+    )
     entropy = attn[attn["term"] == "entropy"]["value"]
     assert ((entropy > 0) & (entropy <= 1)).all()
     assert (attn[attn["term"] == "logit_max"]["value"] > 0).all()

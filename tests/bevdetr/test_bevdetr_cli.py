@@ -1,14 +1,15 @@
 """The `bevdetr` CLI: options reach the run, user errors exit 2 with one line, help stays light."""
+
 import glob
 import subprocess
 import sys
 
 import pytest
+from bevdetr_logformat import epoch_lines, items
 from click.testing import CliRunner
 
 from bevdetr.cli import cli
 from bevdetr.presets import make_settings
-from bevdetr_logformat import epoch_lines, items
 
 SHORT = ["train", "--preset", "tiny", "--epochs", "1", "--train-samples", "80", "--val-samples", "8", "--interval", "5"]
 
@@ -23,13 +24,28 @@ def one_log(work):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys\nfrom bevdetr.cli import cli\n"
-            "try:\n    cli(['train', '--help'], prog_name='bevdetr')\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "print('TORCH', 'torch' in sys.modules)\n")
+    code = (
+        "import sys\nfrom bevdetr.cli import cli\n"
+        "try:\n    cli(['train', '--help'], prog_name='bevdetr')\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "TORCH False" in out
-    for option in ("--preset", "--lr", "--batch", "--epochs", "--layers", "--no-aux", "--share-pe",
-                   "--seed", "--warmup-iters", "--schedule", "--clip", "--resume", "--work-dir"):
+    for option in (
+        "--preset",
+        "--lr",
+        "--batch",
+        "--epochs",
+        "--layers",
+        "--no-aux",
+        "--share-pe",
+        "--seed",
+        "--warmup-iters",
+        "--schedule",
+        "--clip",
+        "--resume",
+        "--work-dir",
+    ):
         assert option in out
 
 
@@ -55,17 +71,49 @@ def test_no_aux_and_no_clip_log_only_the_final_layer(tmp_path):
 
 @pytest.mark.slow
 def test_shared_pe_and_depth_reach_the_model(tmp_path):
-    result = run(SHORT + ["--share-pe", "--layers", "3", "--lr", "1e-3", "--schedule", "cosine",
-                          "--seed", "5", "--work-dir", str(tmp_path)])
+    result = run(
+        SHORT
+        + [
+            "--share-pe",
+            "--layers",
+            "3",
+            "--lr",
+            "1e-3",
+            "--schedule",
+            "cosine",
+            "--seed",
+            "5",
+            "--work-dir",
+            str(tmp_path),
+        ]
+    )
     assert result.exit_code == 0, result.output
     log = one_log(tmp_path)
     train = [m for kind, m in epoch_lines(log) if kind == "train"]
-    assert list(items(train[0])) == ["loss_cls", "loss_bbox", "d0.loss_cls", "d0.loss_bbox", "d1.loss_cls",
-                                     "d1.loss_bbox", "loss", "grad_norm", "d0.attn_entropy", "d0.attn_logit_max",
-                                     "d1.attn_entropy", "d1.attn_logit_max", "d2.attn_entropy", "d2.attn_logit_max"]
+    assert list(items(train[0])) == [
+        "loss_cls",
+        "loss_bbox",
+        "d0.loss_cls",
+        "d0.loss_bbox",
+        "d1.loss_cls",
+        "d1.loss_bbox",
+        "loss",
+        "grad_norm",
+        "d0.attn_entropy",
+        "d0.attn_logit_max",
+        "d1.attn_entropy",
+        "d1.attn_logit_max",
+        "d2.attn_entropy",
+        "d2.attn_logit_max",
+    ]
     text = open(log).read()
-    for fragment in ("share_pe=True", "num_layers=3", "policy='CosineAnnealing'", "Set random seed to 5,",
-                     "(cross_attn): MultiheadAttention("):
+    for fragment in (
+        "share_pe=True",
+        "num_layers=3",
+        "policy='CosineAnnealing'",
+        "Set random seed to 5,",
+        "(cross_attn): MultiheadAttention(",
+    ):
         assert fragment in text, fragment
 
 
@@ -91,8 +139,9 @@ def test_bad_settings_exit_2_with_one_line(tmp_path):
 def test_unreadable_or_mismatched_checkpoints_exit_2(tmp_path):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    result = CliRunner().invoke(cli, ["train", "--preset", "tiny", "--work-dir", str(tmp_path / "w"),
-                                      "--resume-from", str(bad)])
+    result = CliRunner().invoke(
+        cli, ["train", "--preset", "tiny", "--work-dir", str(tmp_path / "w"), "--resume-from", str(bad)]
+    )
     assert result.exit_code == 2 and "not a readable bevdetr checkpoint" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
@@ -100,7 +149,9 @@ def test_unreadable_or_mismatched_checkpoints_exit_2(tmp_path):
 @pytest.mark.slow
 def test_resume_with_other_settings_is_refused(tmp_path):
     assert run(SHORT + ["--work-dir", str(tmp_path)]).exit_code == 0
-    result = CliRunner().invoke(cli, SHORT + ["--layers", "4", "--epochs", "2", "--work-dir", str(tmp_path), "--resume"])
+    result = CliRunner().invoke(
+        cli, SHORT + ["--layers", "4", "--epochs", "2", "--work-dir", str(tmp_path), "--resume"]
+    )
     assert result.exit_code == 2 and "does not fit these settings" in result.output
 
 

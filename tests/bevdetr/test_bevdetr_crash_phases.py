@@ -5,6 +5,7 @@ interval once with the same values, every evaluation once with the same metrics.
 The kill is deterministic: tests/bevdetr/killed_train.py runs the real trainer and calls
 `os._exit(137)` at that point, as a SIGKILL would leave it.
 """
+
 import glob
 import os
 import re
@@ -18,8 +19,24 @@ from click.testing import CliRunner
 import parsers
 from bevdetr.cli import cli
 
-ARGS = ["bevdetr", "train", "--preset", "tiny", "--epochs", "3", "--train-samples", "80", "--val-samples", "16",
-        "--interval", "5", "--eval-interval", "1", "--warmup-iters", "5"]
+ARGS = [
+    "bevdetr",
+    "train",
+    "--preset",
+    "tiny",
+    "--epochs",
+    "3",
+    "--train-samples",
+    "80",
+    "--val-samples",
+    "16",
+    "--interval",
+    "5",
+    "--eval-interval",
+    "1",
+    "--warmup-iters",
+    "5",
+]
 VAL_LINE = re.compile(r"Epoch\(val\) \[(\d+)\]")
 
 
@@ -38,15 +55,19 @@ def numbers(work):
     run = parsers.read(str(work))
     tr = run.train
     keys = [c for c in tr.columns if "loss" in c or c.startswith("grad_norm") or ".attn_" in c]
-    train = {(int(r.epoch), int(r.iter)): {k: float(getattr(r, k.replace(".", "_"), float("nan"))) for k in keys}
-             for r in tr.rename(columns=lambda c: c.replace(".", "_")).itertuples()}
+    train = {
+        (int(r.epoch), int(r.iter)): {k: float(getattr(r, k.replace(".", "_"), float("nan"))) for k in keys}
+        for r in tr.rename(columns=lambda c: c.replace(".", "_")).itertuples()
+    }
     evals = {(int(e), m): float(v) for e, m, v in zip(run.evals["epoch"], run.evals["metric"], run.evals["value"])}
     return train, evals, keys
 
 
 def val_epochs(work):
     """The epochs of every `Epoch(val)` line in every text log of the work dir."""
-    return sorted(int(m.group(1)) for log in glob.glob(str(work / "*.log")) for m in VAL_LINE.finditer(open(log).read()))
+    return sorted(
+        int(m.group(1)) for log in glob.glob(str(work / "*.log")) for m in VAL_LINE.finditer(open(log).read())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +95,7 @@ def test_kill_at_every_phase_then_resume_logs_what_an_uninterrupted_run_logs(pha
     assert sorted(train1) == sorted(train0) == [(e, i) for e in (1, 2, 3) for i in (5, 10)]
     for at, values in train0.items():
         assert train1[at] == pytest.approx(values, rel=1e-4, abs=1e-4), (phase, at)
-    assert sorted(evals1) == sorted(evals0) and len(evals0) == 3 * (4 * 4 + 1)   # 4 classes x 4 thresholds + mAP
+    assert sorted(evals1) == sorted(evals0) and len(evals0) == 3 * (4 * 4 + 1)  # 4 classes x 4 thresholds + mAP
     assert evals1 == pytest.approx(evals0, abs=1e-4)
     # every evaluation was logged exactly once across the killed and the resumed log
     assert val_epochs(tmp_path) == [1, 2, 3]
@@ -95,13 +116,16 @@ def _without_epoch(meta):
 
 
 @pytest.mark.slow  # trains (the uninterrupted run)
-@pytest.mark.parametrize("name,meta_change,says", [
-    ("no-epoch.pth", _without_epoch, "no integer epoch"),
-    ("string-epoch.pth", lambda m: {**m, "epoch": "1"}, "no integer epoch"),
-    ("negative-epoch.pth", lambda m: {**m, "epoch": -1}, "epoch -1 is outside"),
-    ("huge-epoch.pth", lambda m: {**m, "epoch": 10**6, "iter": 10**9}, "epoch 1000000 is outside"),
-    ("wrong-iter.pth", lambda m: {**m, "iter": 7}, "does not fit these settings"),
-])
+@pytest.mark.parametrize(
+    "name,meta_change,says",
+    [
+        ("no-epoch.pth", _without_epoch, "no integer epoch"),
+        ("string-epoch.pth", lambda m: {**m, "epoch": "1"}, "no integer epoch"),
+        ("negative-epoch.pth", lambda m: {**m, "epoch": -1}, "epoch -1 is outside"),
+        ("huge-epoch.pth", lambda m: {**m, "epoch": 10**6, "iter": 10**9}, "epoch 1000000 is outside"),
+        ("wrong-iter.pth", lambda m: {**m, "iter": 7}, "does not fit these settings"),
+    ],
+)
 def test_bad_checkpoint_meta_is_one_line_exit_2(uninterrupted, tmp_path, name, meta_change, says):
     path = _bad_checkpoint(uninterrupted, tmp_path, name, meta_change)
     result = CliRunner().invoke(cli, ARGS[1:] + ["--work-dir", str(tmp_path / "w"), "--resume-from", str(path)])

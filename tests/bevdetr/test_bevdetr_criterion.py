@@ -1,4 +1,5 @@
 """Loss keys follow mmdet (final layer bare, dK. for the others), total = sum of "loss" keys."""
+
 import math
 
 import pytest
@@ -18,14 +19,25 @@ def targets_for(batch, k=3):
 
 def outputs(layers=4, batch=3, q=6, k=3):
     g = torch.Generator().manual_seed(0)
-    return {"pred_logits": torch.randn(layers, batch, q, k, generator=g, requires_grad=True),
-            "pred_boxes": torch.randn(layers, batch, q, 8, generator=g, requires_grad=True)}
+    return {
+        "pred_logits": torch.randn(layers, batch, q, k, generator=g, requires_grad=True),
+        "pred_boxes": torch.randn(layers, batch, q, 8, generator=g, requires_grad=True),
+    }
 
 
 def test_keys_with_aux():
     losses = SetCriterion(3, aux=True)(outputs(layers=4), targets_for(3))
-    assert list(losses) == ["loss_cls", "loss_bbox", "d0.loss_cls", "d0.loss_bbox", "d1.loss_cls",
-                            "d1.loss_bbox", "d2.loss_cls", "d2.loss_bbox", "loss"]
+    assert list(losses) == [
+        "loss_cls",
+        "loss_bbox",
+        "d0.loss_cls",
+        "d0.loss_bbox",
+        "d1.loss_cls",
+        "d1.loss_bbox",
+        "d2.loss_cls",
+        "d2.loss_bbox",
+        "loss",
+    ]
 
 
 def test_keys_without_aux():

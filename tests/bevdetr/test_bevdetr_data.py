@@ -1,11 +1,11 @@
 """Synthetic scenes: deterministic, rendered so that centre, class, height and yaw are recoverable."""
+
 import math
 
 import numpy as np
 import pytest
 
-from bevdetr.data import (CLASS_NAMES, SceneConfig, SyntheticBEV, cell_centres, epoch_order, rank_batches,
-                          render_scene)
+from bevdetr.data import CLASS_NAMES, SceneConfig, SyntheticBEV, cell_centres, epoch_order, rank_batches, render_scene
 
 
 def test_deterministic_per_seed_split_and_index():
@@ -72,7 +72,7 @@ def test_ranks_split_each_global_batch():
     r0, r1 = rank_batches(order, 4, 0, 2), rank_batches(order, 4, 1, 2)
     assert len(single) == 12 and len(r0) == len(r1) == 6  # drop_last: 48 of 50 samples per epoch
     for b in range(6):
-        assert sorted(np.concatenate([r0[b], r1[b]])) == sorted(order[b * 8:(b + 1) * 8])
+        assert sorted(np.concatenate([r0[b], r1[b]])) == sorted(order[b * 8 : (b + 1) * 8])
 
 
 @pytest.mark.parametrize("preset", ["tiny", "small", "full"])

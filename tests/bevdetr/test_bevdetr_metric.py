@@ -1,4 +1,5 @@
 """Centre-distance AP on hand-made cases whose answers follow from the nuScenes definition."""
+
 import math
 
 import numpy as np
@@ -8,7 +9,11 @@ from bevdetr.metric import ap_from_precision, center_distance_map, precision_cur
 
 
 def pred(scores, labels, centers):
-    return {"scores": np.array(scores, float), "labels": np.array(labels), "centers": np.array(centers, float).reshape(-1, 2)}
+    return {
+        "scores": np.array(scores, float),
+        "labels": np.array(labels),
+        "centers": np.array(centers, float).reshape(-1, 2),
+    }
 
 
 def gt(labels, centers):

@@ -1,4 +1,5 @@
 """Model shapes, the decoder's attention modules and box parameterisation."""
+
 import torch
 
 from bevdetr.boxes import decode_boxes, encode_boxes

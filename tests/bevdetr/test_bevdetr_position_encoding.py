@@ -1,4 +1,5 @@
 """Sine encodings (PETR pos2posemb3d) and the position MLPs."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """Fault test: SIGKILL in the middle of an epoch, then `--resume` continues from the last checkpoint."""
+
 import glob
 import os
 import signal
@@ -6,13 +7,26 @@ import subprocess
 import time
 
 import pytest
-
 from bevdetr_logformat import epoch_lines, items, read_json_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch]  # trains in subprocesses
 
-ARGS = ["bevdetr", "train", "--preset", "tiny", "--epochs", "3", "--train-samples", "240", "--val-samples", "16",
-        "--interval", "10", "--layers", "2"]
+ARGS = [
+    "bevdetr",
+    "train",
+    "--preset",
+    "tiny",
+    "--epochs",
+    "3",
+    "--train-samples",
+    "240",
+    "--val-samples",
+    "16",
+    "--interval",
+    "10",
+    "--layers",
+    "2",
+]
 ITERS = 30  # 240 scenes / batch 8
 
 
@@ -77,7 +91,8 @@ def test_resumed_run_starts_from_the_epoch_one_checkpoint(killed_and_resumed):
     meta = read_json_rows(second + ".json")[0]
     assert meta["hook_msgs"]["last_ckpt"] == str(work / "latest.pth")
     assert sorted(p for p in os.listdir(work) if p.endswith((".log", ".log.json"))) == sorted(
-        os.path.basename(p) + ext for p in (first, second) for ext in ("", ".json"))
+        os.path.basename(p) + ext for p in (first, second) for ext in ("", ".json")
+    )
     assert os.readlink(work / "latest.pth") == "epoch_3.pth"
 
 

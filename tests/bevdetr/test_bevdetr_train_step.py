@@ -1,18 +1,19 @@
 """One training step: grad_norm is the norm before clipping; a diverging run logs nan, it does not crash."""
+
 import glob
 import math
 
 import pytest
 import torch
+from bevdetr_logformat import assert_text_and_json_agree, epoch_lines, items, read_json_rows
 from click.testing import CliRunner
 
 from bevdetr.cli import cli
 from bevdetr.criterion import SetCriterion
 from bevdetr.data import SyntheticBEV, collate
-from bevdetr.presets import make_settings
 from bevdetr.engine import to_device_targets, train_step
+from bevdetr.presets import make_settings
 from bevdetr.train import build_model
-from bevdetr_logformat import assert_text_and_json_agree, epoch_lines, items, read_json_rows
 
 
 def test_grad_norm_is_logged_before_clipping():
@@ -43,8 +44,27 @@ def test_grad_norm_is_logged_before_clipping():
 
 @pytest.mark.slow
 def test_a_diverging_run_shows_nan_in_both_logs(tmp_path):
-    args = ["train", "--preset", "tiny", "--lr", "1000", "--clip", "0", "--warmup-iters", "0", "--epochs", "1",
-            "--train-samples", "80", "--val-samples", "8", "--interval", "5", "--work-dir", str(tmp_path)]
+    args = [
+        "train",
+        "--preset",
+        "tiny",
+        "--lr",
+        "1000",
+        "--clip",
+        "0",
+        "--warmup-iters",
+        "0",
+        "--epochs",
+        "1",
+        "--train-samples",
+        "80",
+        "--val-samples",
+        "8",
+        "--interval",
+        "5",
+        "--work-dir",
+        str(tmp_path),
+    ]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     (log,) = glob.glob(str(tmp_path / "*.log"))

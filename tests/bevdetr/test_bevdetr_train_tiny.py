@@ -2,6 +2,7 @@
 TINY_MIN_MAP after its 1,200 iterations, about a minute on one CPU thread, a threshold the spread
 over seeds and torch threads clears by >= 3 sd, checked here on the committed logs of that spread),
 and what it wrote is mmcv's log."""
+
 import ast
 import glob
 import math
@@ -11,11 +12,11 @@ import subprocess
 
 import pytest
 import torch
+from bevdetr_logformat import RECORD, assert_text_and_json_agree, epoch_lines, items, read_json_rows
 
 from bevdetr.config import make_schedule
 from bevdetr.presets import TINY_MIN_MAP, make_settings
 from bevdetr.train import build_model
-from bevdetr_logformat import RECORD, assert_text_and_json_agree, epoch_lines, items, read_json_rows
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +24,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("tiny")
-    proc = subprocess.run(["bevdetr", "train", "--preset", "tiny", "--work-dir", str(work), "--progress"],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        ["bevdetr", "train", "--preset", "tiny", "--work-dir", str(work), "--progress"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (log,) = glob.glob(str(work / "*.log"))
     return work, log, proc
@@ -92,10 +97,11 @@ def test_train_and_val_lines_have_mmcv_structure(tiny_run):
     train = [m for kind, m in lines if kind == "train"]
     val = [m for kind, m in lines if kind == "val"]
     assert [(int(m["epoch"]), int(m["iter"]), int(m["n"])) for m in train] == [
-        (e, i, 100) for e in range(1, 13) for i in (20, 40, 60, 80, 100)]
+        (e, i, 100) for e in range(1, 13) for i in (20, 40, 60, 80, 100)
+    ]
     assert [(int(m["epoch"]), int(m["n"])) for m in val] == [(6, 64), (12, 64)]  # ceil(512 / 8) batches
     layers = make_settings("tiny").layers
-    earlier = range(layers - 1)                                          # losses: d0 … d{L-2}, the last unprefixed
+    earlier = range(layers - 1)  # losses: d0 … d{L-2}, the last unprefixed
     losses = ["loss_cls", "loss_bbox"] + [f"d{k}.loss_{t}" for k in earlier for t in ("cls", "bbox")]
     attention = [f"d{k}.attn_{t}" for k in range(layers) for t in ("entropy", "logit_max")]  # every layer d<k>.
     for m in train:
@@ -143,7 +149,7 @@ def test_header_is_the_one_mmcv_writes(tiny_run):
     assert "\nCPU: " in records[0]
     assert records[1] == "Distributed training: False"
     assert records[2].startswith("Config:\n")
-    config = {node.targets[0].id: node.value for node in ast.parse(records[2][len("Config:\n"):]).body}
+    config = {node.targets[0].id: node.value for node in ast.parse(records[2][len("Config:\n") :]).body}
     assert ast.unparse(config["gpu_ids"]) == "range(0, 1)"
     assert ast.literal_eval(config["total_batch_size"]) == 8
     assert ast.literal_eval(config["total_epochs"]) == 12
@@ -169,7 +175,8 @@ def test_exp_name_precedes_end_of_epoch_lines_and_checkpoints_are_announced(tiny
         if msg.startswith("Epoch(val)") or msg.startswith("Epoch [") and "][100/100]" in msg:
             assert messages[i - 1] == "Exp name: bevdetr_tiny.py"
     assert [m for m in messages if m.startswith("Saving checkpoint")] == [
-        f"Saving checkpoint at {e} epochs" for e in range(1, 13)]
+        f"Saving checkpoint at {e} epochs" for e in range(1, 13)
+    ]
 
 
 def test_text_and_json_logs_agree(tiny_run):
@@ -185,8 +192,11 @@ def test_terminal_gets_a_bar_and_a_summary(tiny_run):
     _, log, proc = tiny_run
     assert "█" in proc.stderr and "1200/1200" in proc.stderr
     assert f"log: {log}" in proc.stdout
-    assert re.search(r"trained 1200 iterations \(the run is at iteration 1200, epoch 12\) on 1 cpu process\(es\): "
-                     r".* [\d.]+ samples/s", proc.stdout)
+    assert re.search(
+        r"trained 1200 iterations \(the run is at iteration 1200, epoch 12\) on 1 cpu process\(es\): "
+        r".* [\d.]+ samples/s",
+        proc.stdout,
+    )
     assert "mAP (centre distance 0.5/1/2/4 m): " in proc.stdout
 
 

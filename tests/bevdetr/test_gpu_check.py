@@ -1,5 +1,6 @@
 """benchmarks/gpu_check.sh, its CPU path: the same script with tiny cut-down settings on the CPU
 (smoke run, the lr pair as concurrent processes, the summary folder)."""
+
 import csv
 import json
 import os
@@ -14,10 +15,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.torch]  # trains in subprocesses
 
 
 def test_gpu_check_cpu_path_writes_one_folder_with_rates_curves_and_findings(tmp_path):
-    env = dict(os.environ, DEVICE="cpu", PRESET="tiny", LRS="2e-4 1e-3", SEEDS="0", EPOCHS="1",
-               TRAIN_SAMPLES="80", VAL_SAMPLES="8", RUN_LIMIT_S="120", SMOKE_LIMIT_S="120",
-               SMOKE_ARGS="--epochs 1 --train-samples 40 --val-samples 8 --interval 5",
-               EXTRA_ARGS="--interval 5", PYTHONPATH=ROOT)
+    env = dict(
+        os.environ,
+        DEVICE="cpu",
+        PRESET="tiny",
+        LRS="2e-4 1e-3",
+        SEEDS="0",
+        EPOCHS="1",
+        TRAIN_SAMPLES="80",
+        VAL_SAMPLES="8",
+        RUN_LIMIT_S="120",
+        SMOKE_LIMIT_S="120",
+        SMOKE_ARGS="--epochs 1 --train-samples 40 --val-samples 8 --interval 5",
+        EXTRA_ARGS="--interval 5",
+        PYTHONPATH=ROOT,
+    )
     out = tmp_path / "check"
     proc = subprocess.run(["bash", SCRIPT, str(out)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -27,7 +39,7 @@ def test_gpu_check_cpu_path_writes_one_folder_with_rates_curves_and_findings(tmp
         r = rows[name]
         assert r["iterations"] == 10 and r["samples_per_s"] > 0 and r["final_mAP"] is not None
         assert 0 < r["final_attn_entropy"] <= 1 and r["max_attn_logit"] > 0
-        assert r["peak_memory_mb"] is None          # CPU: mmcv logs memory only on CUDA
+        assert r["peak_memory_mb"] is None  # CPU: mmcv logs memory only on CUDA
     assert rows["lr-2e-4-seed0"]["lr"] == 2e-4 and rows["lr-1e-3-seed0"]["lr"] == 1e-3
     with open(out / "curves.csv") as f:
         curves = list(csv.DictReader(f))

@@ -4,6 +4,7 @@ Nothing is trained: three genuine tiny-preset logs from fixtures/runs/issue13 st
 `base-s0`, `base-s1` and `cyclic-5x-s0`. Expected numbers are computed here from the .log.json
 files with plain json, not through parsers / bevlog (which read the text log, 4 decimals).
 """
+
 import gzip
 import importlib.util
 import json
@@ -25,8 +26,9 @@ TOL = 6e-4  # 3-decimal tables of 4-decimal text-log values against 5-decimal js
 
 @pytest.fixture(scope="module")
 def mx():
-    spec = importlib.util.spec_from_file_location("make_experiments",
-                                                  os.path.join(ROOT, "tools", "make_experiments.py"))
+    spec = importlib.util.spec_from_file_location(
+        "make_experiments", os.path.join(ROOT, "tools", "make_experiments.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -42,7 +44,7 @@ def sweep(tmp_path):
             shutil.copy(os.path.join(ISSUE13, src, f), d / f)
         (d / "sweep.done").write_text(json.dumps({"run": name, "wall_s": 60}))
         (d / "epoch_1.pth").write_bytes(b"not a log")  # checkpoints are not copied
-    (root / "layers-6-s0").mkdir()                    # unfinished: no sweep.done
+    (root / "layers-6-s0").mkdir()  # unfinished: no sweep.done
     return str(root)
 
 
@@ -92,23 +94,23 @@ def test_tables_are_the_logs_numbers(mx, sweep, tmp_path):
     assert abs(mean_sd_cell(high[3])[0] - final_map("cyclic-5x-s0")) < TOL
     delta, pairs = high[7].rsplit(" ", 1)
     assert pairs == "(1)" and abs(mean_sd_cell(delta)[0] - (final_map("cyclic-5x-s0") - final_map("base-s0"))) < TOL
-    assert high[8] == "–"                                # one pair: no interval
+    assert high[8] == "–"  # one pair: no interval
     assert high[5].startswith("1/1" if takeoff_epoch("cyclic-5x-s0") is not None else "0/1")
-    assert "metric-chance 1/1" in high[13]               # diagnose: a run that never took off
-    assert row(parts["aux"], "layers-6")[2] == "0"      # layers-6-s0 is not finished
-    assert row(parts["layers"], "base")[7] == "–"       # no pairs with the absent reference layers-2
+    assert "metric-chance 1/1" in high[13]  # diagnose: a run that never took off
+    assert row(parts["aux"], "layers-6")[2] == "0"  # layers-6-s0 is not finished
+    assert row(parts["layers"], "base")[7] == "–"  # no pairs with the absent reference layers-2
 
     detail = parts["lr_detail"]
     assert all(row(detail, n)[1] == f"`{n}`" for n in FAKE)
     assert row(detail, "cyclic-5x-s0")[7] == "540 (info)"  # bevlog's attention-collapse finding on that log
     fig = ET.parse(tmp_path / "fig" / "experiment_lr.svg").getroot()
     lines = [e for e in fig.iter() if e.tag.endswith("polyline")]
-    assert len(lines) == 3 + 2                         # a thin line per seed, a mean per arm with runs
+    assert len(lines) == 3 + 2  # a thin line per seed, a mean per arm with runs
     assert not (tmp_path / "fig" / "experiment_aux.svg").exists()
 
     claims = parts["claims"]
     (cyclic,) = [li for li in claims.splitlines() if li.startswith("| 3a |")]
-    assert "| 1 |" in cyclic and "**too few pairs**" in cyclic     # one pair gives no interval, no verdict
+    assert "| 1 |" in cyclic and "**too few pairs**" in cyclic  # one pair gives no interval, no verdict
 
 
 def test_verdicts_come_from_the_interval_by_one_rule(mx):
@@ -119,15 +121,16 @@ def test_verdicts_come_from_the_interval_by_one_rule(mx):
     assert v((0, 0, -0.03, 0.09), "+", 0.05) == "inconclusive"
     assert v((0, 0, -0.2, -0.01), "-", 0.05) == "reproduced"
     assert v((0, 0, -0.03, 0.04), "0", 0.05) == "reproduced (equivalent)"
-    assert v((0, 0, 0.01, 0.04), "0", 0.05) == "reproduced (equivalent)"      # real but smaller than δ
+    assert v((0, 0, 0.01, 0.04), "0", 0.05) == "reproduced (equivalent)"  # real but smaller than δ
     assert v((0, 0, 0.06, 0.2), "0", 0.05) == "not reproduced (a difference)"
     assert v((0, 0, 0.01, 0.04), "+", 0.05) == "reproduced"
     assert v((0, 0, -0.06, 0.04), "0", 0.05) == "inconclusive"
     assert v(None, "0", 0.05) == "too few pairs"
-    diffs, ci = mx.paired({0: {"x": 1.0}, 1: {"x": 2.0}, 2: {"x": 4.0}}, {0: {"x": 0.0}, 1: {"x": 0.0}, 2: {"x": 1.0}},
-                          "x")
+    diffs, ci = mx.paired(
+        {0: {"x": 1.0}, 1: {"x": 2.0}, 2: {"x": 4.0}}, {0: {"x": 0.0}, 1: {"x": 0.0}, 2: {"x": 1.0}}, "x"
+    )
     assert diffs == [1.0, 2.0, 3.0]
-    half = 4.302652729911275 * 1.0 / math.sqrt(3)              # t(0.975, 2) x sd / sqrt(n)
+    half = 4.302652729911275 * 1.0 / math.sqrt(3)  # t(0.975, 2) x sd / sqrt(n)
     assert ci == pytest.approx((2.0, 1.0, 2.0 - half, 2.0 + half))
 
 
@@ -142,7 +145,7 @@ def test_copy_writes_gzipped_logs_that_read_back_the_same(mx, sweep, tmp_path):
             with gzip.open(dest / name / (f + ".gz"), "rb") as g, open(os.path.join(ISSUE13, src, f), "rb") as o:
                 assert g.read() == o.read()
         runs, problems = parsers.read_paths([str(dest / name)])
-        assert len(runs) == 1 and not problems            # .log.gz + .log.json.gz: one run
+        assert len(runs) == 1 and not problems  # .log.gz + .log.json.gz: one run
         pd.testing.assert_frame_equal(runs[0].train, parsers.read(os.path.join(sweep, name)).train)
     first = (dest / "base-s0" / "20261203_122654.log.gz").read_bytes()
     mx.copy_logs(sweep, str(dest))

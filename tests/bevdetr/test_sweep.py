@@ -1,4 +1,5 @@
 """`bevdetr sweep`: real tiny-preset runs, one work dir per experiment setting, resumable."""
+
 import glob
 import json
 import os
@@ -11,8 +12,22 @@ from bevdetr.cli import cli
 from bevdetr.sweep import COMMON, DONE_FILE, EXPERIMENT_NAMES, MIN_SEEDS, RUNS, select
 
 # the position-MLP experiment at one seed: two runs (base, pe-shared), cut down to 50 iterations (one log line)
-SHORT = ["--preset", "tiny", "--only", "pe", "--seeds", "1", "--epochs", "1", "--train-samples", "400",
-         "--val-samples", "8", "--jobs", "2"]
+SHORT = [
+    "--preset",
+    "tiny",
+    "--only",
+    "pe",
+    "--seeds",
+    "1",
+    "--epochs",
+    "1",
+    "--train-samples",
+    "400",
+    "--val-samples",
+    "8",
+    "--jobs",
+    "2",
+]
 
 
 def invoke(args):
@@ -22,7 +37,7 @@ def invoke(args):
 def test_plan_covers_the_brief_with_seeds():
     assert set(EXPERIMENT_NAMES) == {"lr", "spread", "aux", "layers", "step", "batch", "pe"}  # claim 6: not here
     experiments, pairs = select(None)
-    assert len(pairs) == len(set(pairs))                      # runs shared by experiments train once
+    assert len(pairs) == len(set(pairs))  # runs shared by experiments train once
     assert {run for run, _ in pairs} == set(RUNS)
     seeds = {run: sorted(s for r, s in pairs if r == run) for run in RUNS}
     for e in experiments:
@@ -32,14 +47,14 @@ def test_plan_covers_the_brief_with_seeds():
     # claim by claim: every arm's first MIN_SEEDS seeds before any arm's further seeds, and each
     # experiment's arms complete at MIN_SEEDS before the next experiment's new arms start
     first = [p for p in pairs if p[1] < MIN_SEEDS]
-    assert pairs[:len(first)] == first and all(s >= MIN_SEEDS for _, s in pairs[len(first):])
+    assert pairs[: len(first)] == first and all(s >= MIN_SEEDS for _, s in pairs[len(first) :])
     done = set()
     for e in experiments:
         arms = {(run, s) for _, run in e.runs for s in range(MIN_SEEDS)}
         new = [p for p in first if p in arms - done]
-        assert new == first[len(done):len(done) + len(new)], e.name
+        assert new == first[len(done) : len(done) + len(new)], e.name
         done |= arms
-    assert COMMON["epochs"] * 100 >= 2400 and COMMON["val_samples"] >= 512   # long past take-off, a large split
+    assert COMMON["epochs"] * 100 >= 2400 and COMMON["val_samples"] >= 512  # long past take-off, a large split
     _, pairs = select(["aux"], seeds=2)
     assert pairs == [("layers-6", 0), ("layers-6-aux-off", 0), ("layers-6", 1), ("layers-6-aux-off", 1)]
 
@@ -58,7 +73,7 @@ def test_sweep_two_experiments_then_skips_finished(tmp_path):
         assert glob.glob(str(run_dir / "*.log")) and glob.glob(str(run_dir / "*.log.json"))
         done = json.loads((run_dir / DONE_FILE).read_text())
         assert done["run"] == name and done["preset"] == "tiny"
-        run = parsers.read(str(run_dir))                     # the marker is not taken for a log
+        run = parsers.read(str(run_dir))  # the marker is not taken for a log
         assert run.name == name and run.meta["ended"] == "finished"
         logged[name] = run.meta["config"]["bevdetr"]
         assert logged[name]["epochs"] == 1 and logged[name]["train_samples"] == 400 and logged[name]["threads"] == 1

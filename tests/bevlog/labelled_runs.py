@@ -1,4 +1,5 @@
 """Runs of the labelled corpus (fixtures/labelled) for the rule tests, read once per session."""
+
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "fixtures", "labelled"))
 
 import corpus  # noqa: E402
-
 from conftest import REAL_SET1  # noqa: E402
 
 REAL = str(REAL_SET1)
@@ -22,7 +22,7 @@ MMENGINE_JSON = os.path.join(REAL, "jasoni4399__FYP_mmdetection__20241114_204353
 VARIANTS = os.path.join(REPO, "fixtures", "labelled", "variants")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _run(run_id: str):
     return corpus.read(corpus.entry(run_id))
 

@@ -3,6 +3,7 @@
 Not a test module: the report tests import it. Skips (never fails silently) when the
 browser or selenium is missing; `.ci/run` installs both.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,14 +16,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1400,1000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+]
 
 # Records alert/confirm/prompt calls before any script of the page runs.
-TRAP = ("window.__dialogs = [];"
-        "['alert', 'confirm', 'prompt'].forEach(function (n) {"
-        "  window[n] = function (m) { window.__dialogs.push(n + ':' + m); }; });")
+TRAP = (
+    "window.__dialogs = [];"
+    "['alert', 'confirm', 'prompt'].forEach(function (n) {"
+    "  window[n] = function (m) { window.__dialogs.push(n + ':' + m); }; });"
+)
 
 PANEL_STATE = """
 return Array.from(document.querySelectorAll('.plot')).map(function (g) {
@@ -58,7 +69,8 @@ def open_report(driver, path):
 
     driver.get(Path(path).resolve().as_uri())
     WebDriverWait(driver, 60).until(
-        lambda d: d.execute_script("return document.body.getAttribute('data-rendered')") is not None)
+        lambda d: d.execute_script("return document.body.getAttribute('data-rendered')") is not None
+    )
 
 
 def console_errors(driver):

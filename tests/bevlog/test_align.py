@@ -5,14 +5,23 @@ fixtures/compare (see tools/make_compare_fixtures.py): one 800-sample dataset tr
   b20: 4 GPUs × 5 = batch 20, 40 iters/epoch, a row every 10 iters, row k at 30·k s
   nobatch: b20's lines without a header (batch unknown)
 """
+
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import parsers
-from bevlog.align import (AlignError, evals_x, frame_x, log_interval, parse_batch_overrides, step_to_x,
-                          total_batch, train_x)
+from bevlog.align import (
+    AlignError,
+    evals_x,
+    frame_x,
+    log_interval,
+    parse_batch_overrides,
+    step_to_x,
+    total_batch,
+    train_x,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "fixtures" / "compare"

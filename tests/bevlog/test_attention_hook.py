@@ -8,6 +8,7 @@ version (every iteration, the first sample of the batch); they check that what s
 reaches bevlog intact. The recorder itself (masks, sampling, torch 1.x) is checked below on
 `nn.MultiheadAttention` against the weights the module returns.
 """
+
 import json
 import subprocess
 import sys
@@ -21,7 +22,7 @@ try:
     import torch
 
     from attnstats.recorder import AttentionRecorder, TorchTooOld, cross_attentions
-except ImportError:   # the logs and the import rule are checked without torch too
+except ImportError:  # the logs and the import rule are checked without torch too
     torch = None
 needs_torch = pytest.mark.skipif(torch is None, reason="the recorder needs torch")
 
@@ -30,10 +31,13 @@ HOOKS = REPO / "fixtures" / "hooks"
 EXPECTED = json.loads((HOOKS / "expected.json").read_text())
 
 
-@pytest.mark.parametrize("flavor,path,tol", [
-    ("mmcv", "mmcv", 6e-5),  # text 4 decimals (the json twin refines to 5)
-    ("mmengine", "mmengine", 6e-5),
-])
+@pytest.mark.parametrize(
+    "flavor,path,tol",
+    [
+        ("mmcv", "mmcv", 6e-5),  # text 4 decimals (the json twin refines to 5)
+        ("mmengine", "mmengine", 6e-5),
+    ],
+)
 def test_genuine_runner_logs_carry_the_hook_values(flavor, path, tol):
     run = parsers.read(HOOKS / path)
     layers = EXPECTED["layers"]
@@ -115,10 +119,10 @@ def test_a_key_padding_mask_hides_keys_from_the_entropy(mask_kind):
     mha.train()
     stats, _ = _recorded(mha, q, k, k, key_padding_mask=mask)
     want, p = _entropy_over_allowed(weights, ~pad[:, None, None, :])
-    assert float(p[..., 8:].max()) == 0.0                       # the module itself ignores the padded keys
+    assert float(p[..., 8:].max()) == 0.0  # the module itself ignores the padded keys
     assert stats["d0.attn_entropy"] == pytest.approx(want, rel=1e-5)
     unmasked, _ = _recorded(mha, q, k, k)
-    assert unmasked["d0.attn_entropy"] != pytest.approx(want, rel=1e-3)    # what ignoring the mask said
+    assert unmasked["d0.attn_entropy"] != pytest.approx(want, rel=1e-3)  # what ignoring the mask said
 
 
 @needs_torch
@@ -128,11 +132,11 @@ def test_an_attn_mask_hides_keys_per_query(shape):
     hide = torch.zeros(5, 11, dtype=torch.bool)
     hide[:, ::2] = True
     hide[0, :] = True
-    hide[0, 1] = False                                            # query 0 sees a single key: skipped
+    hide[0, 1] = False  # query 0 sees a single key: skipped
     if shape == "2d-bool":
         mask = hide
     else:
-        mask = torch.zeros(3 * 4, 5, 11).masked_fill(hide, float("-inf"))   # (B * heads, L, S)
+        mask = torch.zeros(3 * 4, 5, 11).masked_fill(hide, float("-inf"))  # (B * heads, L, S)
     with torch.no_grad():
         _, weights = mha.eval()(q, k, k, attn_mask=mask, need_weights=True, average_attn_weights=False)
     mha.train()
@@ -144,7 +148,7 @@ def test_an_attn_mask_hides_keys_per_query(shape):
 @needs_torch
 def test_unbatched_input_is_measured_and_the_step_still_runs():
     mha, q, k = _mha_and_inputs(batch=1)
-    q, k = q[:, 0], k[:, 0]                                       # (L, E), (S, E): no batch dimension
+    q, k = q[:, 0], k[:, 0]  # (L, E), (S, E): no batch dimension
     with torch.no_grad():
         _, weights = mha.eval()(q, k, k, need_weights=True, average_attn_weights=False)  # (H, L, S)
     mha.train()
@@ -166,7 +170,7 @@ def test_the_sample_is_the_first_samples_and_every_kth_query_over_all_keys():
     mha(q, k, k)
     stats = recorder.pop()
     recorder.remove()
-    want, _ = _entropy_over_allowed(weights[:2, :, ::3])          # ceil(9 / 4) = 3: queries 0, 3, 6
+    want, _ = _entropy_over_allowed(weights[:2, :, ::3])  # ceil(9 / 4) = 3: queries 0, 3, 6
     assert stats["d0.attn_entropy"] == pytest.approx(want, rel=1e-5)
 
 
@@ -183,9 +187,9 @@ def test_measured_every_nth_iteration_and_never_in_eval():
     mha.eval()
     for _ in range(3):
         mha(q, k, k)
-    assert recorder.pop() == {}                                   # iteration 7 would be off anyway
+    assert recorder.pop() == {}  # iteration 7 would be off anyway
     mha(q, k, k)
-    assert recorder.pop() == {}                                   # eval at a measured iteration: nothing
+    assert recorder.pop() == {}  # eval at a measured iteration: nothing
     recorder.remove()
     assert "forward" not in mha.__dict__
 
@@ -194,7 +198,8 @@ def test_measured_every_nth_iteration_and_never_in_eval():
 def test_torch_1x_hooks_and_keyword_calls_are_measured(monkeypatch):
     """torch 1.9-1.13: forward pre-hooks take no `with_kwargs` and see no keyword arguments, while
     mmcv calls the attention with query=, key=, value=. The recorder relies on neither."""
-    def torch_1x_pre_hook(self, hook):                           # torch 1.13's signature
+
+    def torch_1x_pre_hook(self, hook):  # torch 1.13's signature
         raise AssertionError("the recorder must not need forward pre-hooks")
 
     monkeypatch.setattr(torch.nn.Module, "register_forward_pre_hook", torch_1x_pre_hook)
@@ -222,11 +227,11 @@ def test_a_deep_copy_of_the_model_measures_itself_not_the_original():
     recorder = AttentionRecorder(every=1)
     model = _decoder_of(mha)
     recorder.install(model)
-    twin = copy.deepcopy(model)                                   # an EMA copy, as mmdet's EMA hooks make
+    twin = copy.deepcopy(model)  # an EMA copy, as mmdet's EMA hooks make
     with torch.no_grad():
         twin.decoder.layers[0].cross_attn.in_proj_weight.mul_(5.0)
     twin.decoder.layers[0].cross_attn(q, k, k)
-    assert recorder.pop() == {}                                   # the copy does not report to this recorder
+    assert recorder.pop() == {}  # the copy does not report to this recorder
     mha(q, k, k)
     assert recorder.pop()
     recorder.remove()
@@ -303,8 +308,10 @@ def test_models_without_multihead_attention_expose_nothing():
 
 
 def test_importing_bevlog_never_imports_the_training_libraries():
-    code = ("import sys, bevlog, bevlog.cli, bevlog.hooks, attnstats, parsers; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('mmcv', 'mmengine', 'mmdet', 'torch')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, bevlog, bevlog.cli, bevlog.hooks, attnstats, parsers; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('mmcv', 'mmengine', 'mmdet', 'torch')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -1,6 +1,7 @@
 """The run catalog: `bevlog index` builds it from real runs and re-reads only what changed,
 `bevlog runs` filters it, and the README's DuckDB query runs over its Parquet dataset.
 Expected values come from other roads: `bevlog diagnose --format json`, `parsers.read`."""
+
 import gzip
 import json
 import os
@@ -60,14 +61,19 @@ def diagnose_json(*paths):
 def test_the_catalog_holds_what_diagnose_and_the_parser_say(tree, catalog):
     expected = diagnose_json(tree)
     con = duckdb.connect(str(catalog / "catalog.duckdb"), read_only=True)
-    runs = {r[0]: r for r in con.execute("SELECT name, verdict, n_errors + n_warnings + n_info, run_id, total_batch, "
-                                         "model FROM runs").fetchall()}
+    runs = {
+        r[0]: r
+        for r in con.execute(
+            "SELECT name, verdict, n_errors + n_warnings + n_info, run_id, total_batch, model FROM runs"
+        ).fetchall()
+    }
     assert set(runs) == set(expected)
     for name, d in expected.items():
         assert runs[name][1] == d["verdict"]
         assert runs[name][2] == len(d["findings"])
-        rules = sorted(r for (r,) in con.execute("SELECT rule FROM findings WHERE run_id = ?", [runs[name][3]])
-                       .fetchall())
+        rules = sorted(
+            r for (r,) in con.execute("SELECT rule FROM findings WHERE run_id = ?", [runs[name][3]]).fetchall()
+        )
         assert rules == sorted(f["rule"] for f in d["findings"])
     assert runs["batch-20-s0"][4] == 20 and runs["base-s0"][5] == "BEVDETR"
     for name in ("base-s0", "b8"):
@@ -77,7 +83,9 @@ def test_the_catalog_holds_what_diagnose_and_the_parser_say(tree, catalog):
         assert n_evals == len(run.evals)
         for frame in ("train", "layers", "evals"):
             part = catalog / "frames" / frame / f"run_id={rid}" / "part-0.parquet"
-            assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{part}')").fetchall()[0][0] == len(getattr(run, frame))
+            assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{part}')").fetchall()[0][0] == len(
+                getattr(run, frame)
+            )
     con.close()
 
 
@@ -90,8 +98,9 @@ def test_runs_filters(catalog, tree):
         return {r["name"] for r in json.loads(result.stdout)["runs"]}
 
     assert names("--verdict", "broken") == {n for n, d in expected.items() if d["verdict"] == "broken"}
-    assert names("--rule", "divergence") == {n for n, d in expected.items()
-                                             if any(f["rule"] == "divergence" for f in d["findings"])}
+    assert names("--rule", "divergence") == {
+        n for n, d in expected.items() if any(f["rule"] == "divergence" for f in d["findings"])
+    }
     assert names("--model", "bevdetr") == set(PICK)  # b8/b20 configs name no model type
     assert names("--name", "base-") == {"base-s0", "base-s1"}
     # launch stamps: the seeds ran on 2026-12-03, the compare fixtures are stamped 2024-01-01
@@ -127,8 +136,18 @@ def test_runs_table_fits_the_terminal(catalog, width):
     assert "more with --wide: " in out.stdout
     wide = CliRunner().invoke(cli, ["runs", "--catalog", str(catalog), "--wide"], env={"COLUMNS": "80"}).stdout
     header = [c.strip() for c in wide.splitlines()[0].split("┃")]
-    assert header == ["name", "verdict", "worst_rule", "model", "date", "total_batch", "lr", "max_epochs",
-                      "last_loss", "run_dir"]
+    assert header == [
+        "name",
+        "verdict",
+        "worst_rule",
+        "model",
+        "date",
+        "total_batch",
+        "lr",
+        "max_epochs",
+        "last_loss",
+        "run_dir",
+    ]
     assert "more with --wide" not in wide
 
 
@@ -215,20 +234,30 @@ def test_a_bad_file_is_one_problem_row(tmp_path):
 
 
 def test_without_duckdb_one_line_names_the_extra(tmp_path):
-    code = ("import sys; sys.modules['duckdb'] = None\n"
-            "from bevlog.cli import cli\n"
-            f"cli(['index', {str(FIX / 'b8')!r}, '--catalog', {str(tmp_path / 'c')!r}], prog_name='bevlog')\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys; sys.modules['duckdb'] = None\n"
+        "from bevlog.cli import cli\n"
+        f"cli(['index', {str(FIX / 'b8')!r}, '--catalog', {str(tmp_path / 'c')!r}], prog_name='bevlog')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: the run catalog needs duckdb: pip install 'bevlog[catalog]'"
 
 
 def test_help_does_not_import_duckdb():
-    code = ("import sys\nfrom bevlog.cli import cli\n"
-            "for args in (['--help'], ['index', '--help'], ['runs', '--help']):\n"
-            "    try:\n        cli(args, prog_name='bevlog')\n    except SystemExit as e:\n        assert e.code == 0\n"
-            "print('LOADED', [m for m in ('duckdb', 'pandas', 'pyarrow') if m in sys.modules])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+    code = (
+        "import sys\nfrom bevlog.cli import cli\n"
+        "for args in (['--help'], ['index', '--help'], ['runs', '--help']):\n"
+        "    try:\n        cli(args, prog_name='bevlog')\n    except SystemExit as e:\n        assert e.code == 0\n"
+        "print('LOADED', [m for m in ('duckdb', 'pandas', 'pyarrow') if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    ).stdout
     assert "LOADED []" in out

@@ -3,6 +3,7 @@
 Each hostile log is a real log with one value changed; it is named next to a good log,
 and both runs must come out (the hostile one read, its bad value counted or bounded).
 """
+
 import os
 import re
 import subprocess
@@ -10,10 +11,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1
 
 import parsers
 from bevlog.cli import cli
-from conftest import REAL_SET1
 from parsers.io import per_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -42,8 +43,9 @@ def _huge_layer_key(tmp_path):
 
 
 def _huge_interval(tmp_path):
-    text, n = re.subn(r"log_config = dict\(\s*interval=\d+", "log_config = dict(interval=1" + "0" * 400,
-                      DETR3D.read_text(), count=1)
+    text, n = re.subn(
+        r"log_config = dict\(\s*interval=\d+", "log_config = dict(interval=1" + "0" * 400, DETR3D.read_text(), count=1
+    )
     assert n == 1
     p = tmp_path / "interval.log"
     p.write_text(text)
@@ -54,26 +56,34 @@ def _huge_epoch_text(tmp_path):
     text = DETR3D.read_text()
     at = text.index("Epoch [1][")
     p = tmp_path / "epoch_huge.log"
-    p.write_text(text[:at] + "Epoch [" + "9" * 30 + "][" + text[at + len("Epoch [1]["):])
+    p.write_text(text[:at] + "Epoch [" + "9" * 30 + "][" + text[at + len("Epoch [1][") :])
     return p, text[:at].count("\n") + 1
 
 
-@pytest.mark.parametrize("command", ["parse", pytest.param("diagnose", marks=pytest.mark.slow),
-                                     pytest.param("compare", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "command",
+    ["parse", pytest.param("diagnose", marks=pytest.mark.slow), pytest.param("compare", marks=pytest.mark.slow)],
+)
 def test_hostile_numbers_are_bounded_and_the_other_run_survives(tmp_path, command):
     """In a subprocess with a timeout: an epoch of 1e30 once sized compare's epoch grid."""
     iter_json, bad_line = _huge_iter_json(tmp_path)
     epoch_text, epoch_line = _huge_epoch_text(tmp_path)
     paths = [iter_json, _huge_layer_key(tmp_path), _huge_interval(tmp_path), epoch_text, STREAMPETR]
-    proc = subprocess.run([sys.executable, "-m", "bevlog", command, *map(str, paths)], capture_output=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": REPO})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bevlog", command, *map(str, paths)],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     out = proc.stdout.decode()
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == b""
     for name in ("iter_inf", "layer_key", "interval", "epoch_huge", "PrymceQ__BEVModel_StreamPETR"):
         assert name in out
     epoch_run = parsers.read(str(epoch_text))
-    assert epoch_run.meta["skipped_lines"]["train row with an out-of-range epoch/iter/step"] == [f"{epoch_text}:{epoch_line}"]
+    assert epoch_run.meta["skipped_lines"]["train row with an out-of-range epoch/iter/step"] == [
+        f"{epoch_text}:{epoch_line}"
+    ]
     assert len(epoch_run.train) == 3360 - 1
     run = parsers.read(str(iter_json))
     assert run.meta["skipped"] == {"train row with an out-of-range epoch/iter/step": 1}
@@ -138,8 +148,12 @@ def test_log_without_read_permission_in_a_work_dir_is_an_error(tmp_path):
     secret.chmod(0)
     # root reads anything: run the command without root's capabilities then
     drop = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all"] if os.getuid() == 0 else []
-    proc = subprocess.run([*drop, sys.executable, "-m", "bevlog", "parse", "--wide", str(wd)], capture_output=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": REPO})
+    proc = subprocess.run(
+        [*drop, sys.executable, "-m", "bevlog", "parse", "--wide", str(wd)],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
     assert err.splitlines() == [f"error: {secret}: cannot read: Permission denied"]
@@ -151,9 +165,14 @@ def test_fifo_in_a_work_dir_is_skipped_with_a_note_not_a_hang(tmp_path):
     (wd / "run").mkdir(parents=True)
     (wd / "run" / "20230725_174411.log").write_bytes(STREAMPETR.read_bytes())
     os.mkfifo(wd / "run" / "20230801_000000.log")  # nobody ever writes it: opening it blocks
-    proc = subprocess.run([sys.executable, "-m", "bevlog", "parse", str(wd)], capture_output=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": REPO})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bevlog", "parse", str(wd)],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.decode().splitlines() == [
-        f"note: {wd / 'run' / '20230801_000000.log'}: skipped, not a regular file (a named pipe)"]
+        f"note: {wd / 'run' / '20230801_000000.log'}: skipped, not a regular file (a named pipe)"
+    ]
     assert b"run" in proc.stdout

@@ -9,6 +9,7 @@ the reader leaves: then the command wrote everything and 0 is right too (as for
 `seq 3 | head -1`). Ctrl-C is sent when the process is in the state under test (its
 workers forked, a log open), never after a fixed time.
 """
+
 import os
 import signal
 import subprocess
@@ -57,6 +58,8 @@ def quick(*names):
     """Every command × format, `names` in the quick suite (`-m "not slow"`), the others slow:
     they all reach the path under test through the same lines of bevlog.output."""
     return [name if name in names else pytest.param(name, marks=pytest.mark.slow) for name in STDOUT_COMMANDS]
+
+
 LARGE = {"parse csv": 500_000, "parse json": 1_000_000}  # bytes, far beyond a pipe's 64 KiB
 
 
@@ -114,8 +117,14 @@ def test_large_outputs_are_as_large_as_the_head_test_needs(name):
 @pytest.mark.parametrize("name", quick("parse table"))
 def test_closed_stdout_is_one_line_and_2(name, catalog):
     """`bevlog … >&-`: nothing to write to is bad usage, said once; never a traceback."""
-    proc = subprocess.run([*BEVLOG, *_args(name, catalog)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          env=ENV, timeout=300, preexec_fn=lambda: os.close(1))
+    proc = subprocess.run(
+        [*BEVLOG, *_args(name, catalog)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        timeout=300,
+        preexec_fn=lambda: os.close(1),
+    )
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == ["error: stdout: cannot write: Bad file descriptor"]
 
@@ -123,8 +132,9 @@ def test_closed_stdout_is_one_line_and_2(name, catalog):
 @pytest.mark.parametrize("name", quick("diagnose json", "index text"))
 def test_stdout_on_a_full_disk_is_one_line_and_2(name, catalog):
     with open("/dev/full", "wb") as full:
-        proc = subprocess.run([*BEVLOG, *_args(name, catalog)], stdout=full, stderr=subprocess.PIPE, env=ENV,
-                              timeout=300)
+        proc = subprocess.run(
+            [*BEVLOG, *_args(name, catalog)], stdout=full, stderr=subprocess.PIPE, env=ENV, timeout=300
+        )
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == ["error: stdout: cannot write: No space left on device"]
 
@@ -135,8 +145,14 @@ def test_report_writes_no_stdout_and_is_0_whatever_stdout_is(tmp_path, stdout):
     out = tmp_path / "r.html"
     args = [*BEVLOG, "report", "--no-findings", str(STREAMPETR), "-o", str(out)]
     if stdout == "closed":
-        proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, timeout=300,
-                              preexec_fn=lambda: os.close(1))
+        proc = subprocess.run(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=ENV,
+            timeout=300,
+            preexec_fn=lambda: os.close(1),
+        )
         rc, err = proc.returncode, proc.stderr
     elif stdout == "gone":
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
@@ -159,15 +175,21 @@ def test_fail_on_never_passes_an_unreadable_input(tmp_path, formats):
     bad = tmp_path / "20230101_000000.log"
     bad.write_bytes(b"\x00\x01 not a log\n")
     for fmt in formats:
-        proc = subprocess.run([*BEVLOG, "diagnose", "--fail-on", "warning", "--format", fmt, str(bad), NAN],
-                              capture_output=True, env=ENV, timeout=300)
+        proc = subprocess.run(
+            [*BEVLOG, "diagnose", "--fail-on", "warning", "--format", fmt, str(bad), NAN],
+            capture_output=True,
+            env=ENV,
+            timeout=300,
+        )
         assert proc.returncode == 2, (fmt, proc.stderr)
         assert f"error: {bad}: ".encode() in proc.stderr
-    only_bad = subprocess.run([*BEVLOG, "diagnose", "--fail-on", "error", str(bad)], capture_output=True, env=ENV,
-                              timeout=300)
+    only_bad = subprocess.run(
+        [*BEVLOG, "diagnose", "--fail-on", "error", str(bad)], capture_output=True, env=ENV, timeout=300
+    )
     assert only_bad.returncode == 2
-    findings = subprocess.run([*BEVLOG, "diagnose", "--fail-on", "warning", NAN], capture_output=True,
-                              env=ENV, timeout=300)
+    findings = subprocess.run(
+        [*BEVLOG, "diagnose", "--fail-on", "warning", NAN], capture_output=True, env=ENV, timeout=300
+    )
     assert findings.returncode == 1  # the loss went nan: errors
 
 
@@ -177,20 +199,26 @@ def test_every_match_of_a_glob_skipped_is_2_with_the_notes(tmp_path):
     (tmp_path / "report.html").write_text("<html></html>")
     (tmp_path / "notes.md").write_text("# notes\n")
     pattern = str(tmp_path / "*")
-    proc = subprocess.run([*BEVLOG, "diagnose", "--fail-on", "error", "--format", "json", pattern],
-                          capture_output=True, env=ENV, timeout=300)
+    proc = subprocess.run(
+        [*BEVLOG, "diagnose", "--fail-on", "error", "--format", "json", pattern],
+        capture_output=True,
+        env=ENV,
+        timeout=300,
+    )
     assert proc.returncode == 2
     import json
 
     doc = json.loads(proc.stdout)
     assert doc["runs"] == [] and len(doc["notes"]) == 2
-    assert all("skipped, not a log file by its name" in n and n.endswith(f"(matched by {pattern})")
-               for n in doc["notes"])
+    assert all(
+        "skipped, not a log file by its name" in n and n.endswith(f"(matched by {pattern})") for n in doc["notes"]
+    )
     err = proc.stderr.decode().splitlines()
     assert err[-1] == "error: no training log among the PATHs (see the notes above)"
 
 
 # ---- Ctrl-C -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def big_work_dir(tmp_path_factory):
@@ -239,8 +267,7 @@ def test_ctrl_c_while_reading_is_130(big_work_dir, jobs):
     proc = _popen(["diagnose", "-j", jobs, big_work_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         log = str(DETR3D.resolve())
-        _wait_for(proc, lambda: any(_has_open(p, log) for p in [proc.pid, *_children(proc.pid)]),
-                  "it opened a log")
+        _wait_for(proc, lambda: any(_has_open(p, log) for p in [proc.pid, *_children(proc.pid)]), "it opened a log")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)  # the failure bound, not a speed claim
     finally:
@@ -269,8 +296,9 @@ def test_ctrl_c_while_the_workers_start_is_130(big_work_dir):
     """An exception raised in an at-fork hook is printed and dropped by the interpreter: a
     Ctrl-C landing there once let the command run to the end and exit 0. The hook here
     delivers SIGINT at exactly that moment."""
-    proc = subprocess.run([sys.executable, "-c", FORK_HOOK, str(big_work_dir)], capture_output=True, env=ENV,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", FORK_HOOK, str(big_work_dir)], capture_output=True, env=ENV, timeout=300
+    )
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.decode().splitlines() == ["error: interrupted"]
     assert proc.stdout == b""

@@ -17,21 +17,26 @@ diagnosed (never "could not be diagnosed", never an internal error).
 The suite runs a modest number of examples; a longer run:
     BEVLOG_FUZZ_EXAMPLES=2000 python -m pytest -q -p no:cacheprovider tests/bevlog/test_cli_fuzz.py
 """
+
 import gzip
 import os
 import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bevlog.cli import cli
-from conftest import REAL_SET1
 
 EXAMPLES = int(os.environ.get("BEVLOG_FUZZ_EXAMPLES", "15"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 25,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES <= 25,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 SOURCES = {
     "text": "PrymceQ__3DDetection_DETR3D__20230727_114037.log",
@@ -50,7 +55,7 @@ def _slices():
     for kind, name in SOURCES.items():
         lines = (REAL_SET1 / name).read_bytes().split(b"\n")
         head = lines[: min(len(lines) // 3, 400)]
-        body = [l for l in lines[len(head):] if l.strip()]
+        body = [l for l in lines[len(head) :] if l.strip()]
         records = [l for l in body if b"Epoch" in l or b"Iter" in l or b'"mode"' in l or b'"step"' in l]
         evals = [l for l in body if b"(val)" in l or b'"val"' in l or b"coco/" in l][:4]
         out[kind] = (head, records[:120] + evals + records[120:240]) if records else (lines, [])
@@ -59,10 +64,32 @@ def _slices():
 
 SLICES = _slices()
 HUGE = [b"1e309", b"-1e309", b"1" + b"0" * 400, b"99999999999999999999", b"NaN", b"Infinity", b"-0", b"1e-400"]
-KEYS = [b"d99999999999999999999.loss_cls", b"loss_" + b"x" * 5000, b"frame_9999999999999_loss_cls",
-        b"loss_cls_999999999999", b"a" * 70000, b"layer_99999999999999999999_loss_cls"]
-JUNK = [b"\x00", b"\x1b[2J", b"\x1b]0;pwned\x07", b"\r", b"\x7f", b"\xc2\x9b", b"\xff\xfe", b"\t", b"[", b"{", b"}",
-        b'"', b": ", b", ", b"Traceback (most recent call last):\n", b"\n"]
+KEYS = [
+    b"d99999999999999999999.loss_cls",
+    b"loss_" + b"x" * 5000,
+    b"frame_9999999999999_loss_cls",
+    b"loss_cls_999999999999",
+    b"a" * 70000,
+    b"layer_99999999999999999999_loss_cls",
+]
+JUNK = [
+    b"\x00",
+    b"\x1b[2J",
+    b"\x1b]0;pwned\x07",
+    b"\r",
+    b"\x7f",
+    b"\xc2\x9b",
+    b"\xff\xfe",
+    b"\t",
+    b"[",
+    b"{",
+    b"}",
+    b'"',
+    b": ",
+    b", ",
+    b"Traceback (most recent call last):\n",
+    b"\n",
+]
 
 mutation = st.one_of(
     st.tuples(st.just("flip"), st.integers(0, 10**9), st.integers(0, 255)),
@@ -90,7 +117,7 @@ def _apply(data: bytearray, kind: str, pos: int, arg) -> bytearray:
         j = data.find(b": ", i)
         if j > 0:
             s = max(data.rfind(b" ", 0, j), data.rfind(b'"', 0, j - 1), data.rfind(b"\t", 0, j)) + 1
-            if data[j - 1:j] == b'"':
+            if data[j - 1 : j] == b'"':
                 j -= 1
             data[s:j] = arg
     elif kind == "junk":
@@ -106,10 +133,14 @@ def work(tmp_path_factory):
 
 
 @SETTINGS
-@given(source=st.sampled_from(sorted(SOURCES)), mutations=st.lists(mutation, min_size=1, max_size=6),
-       packing=st.sampled_from(["plain", "plain", "gzip", "gzip-cut"]),
-       command=st.sampled_from(["parse", "parse-csv", "diagnose", "diagnose-json", "diagnose-markdown", "compare",
-                                "report"]))
+@given(
+    source=st.sampled_from(sorted(SOURCES)),
+    mutations=st.lists(mutation, min_size=1, max_size=6),
+    packing=st.sampled_from(["plain", "plain", "gzip", "gzip-cut"]),
+    command=st.sampled_from(
+        ["parse", "parse-csv", "diagnose", "diagnose-json", "diagnose-markdown", "compare", "report"]
+    ),
+)
 def test_cli_never_crashes_on_damaged_logs(work, source, mutations, packing, command):
     head, records = SLICES[source]
     data = bytearray(b"\n".join(head + records) + b"\n")
@@ -125,8 +156,11 @@ def test_cli_never_crashes_on_damaged_logs(work, source, mutations, packing, com
     bad = work / f"damaged{suffix}"
     bad.write_bytes(data)
     args = {
-        "parse": ["parse"], "parse-csv": ["parse", "--format", "csv"], "diagnose": ["diagnose"],
-        "diagnose-json": ["diagnose", "--format", "json"], "diagnose-markdown": ["diagnose", "--format", "markdown"],
+        "parse": ["parse"],
+        "parse-csv": ["parse", "--format", "csv"],
+        "diagnose": ["diagnose"],
+        "diagnose-json": ["diagnose", "--format", "json"],
+        "diagnose-markdown": ["diagnose", "--format", "markdown"],
         "compare": ["compare", "--align", "iters"],
         "report": ["report", "--no-findings", "-o", str(work / "r.html")],
     }[command]
@@ -151,7 +185,7 @@ DEGENERATE_SOURCE = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.lo
 def _train_lines():
     lines = DEGENERATE_SOURCE.read_text().split("\n")
     start = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
-    train = [line for line in lines[start:start + 400] if "Epoch [" in line and "\tlr: " in line]
+    train = [line for line in lines[start : start + 400] if "Epoch [" in line and "\tlr: " in line]
     return lines[:start], train[:60]
 
 
@@ -184,11 +218,14 @@ def _degenerate_log(kind: str, n: int, a: float, b: float, lr: float | None) -> 
 
 
 @SETTINGS
-@given(kind=st.sampled_from(["constant", "zero", "alternating", "huge", "tiny", "all-nan"]),
-       n=st.sampled_from([1, 2, 3, 7, 60]),
-       a=st.floats(0.001, 100), b=st.floats(0.001, 100),
-       lr=st.sampled_from([None, None, 0.0, -1e-4, -0.0, 1e308]),
-       command=st.sampled_from(["parse", "diagnose", "diagnose-json", "report", "watch"]))
+@given(
+    kind=st.sampled_from(["constant", "zero", "alternating", "huge", "tiny", "all-nan"]),
+    n=st.sampled_from([1, 2, 3, 7, 60]),
+    a=st.floats(0.001, 100),
+    b=st.floats(0.001, 100),
+    lr=st.sampled_from([None, None, 0.0, -1e-4, -0.0, 1e308]),
+    command=st.sampled_from(["parse", "diagnose", "diagnose-json", "report", "watch"]),
+)
 def test_every_rule_is_total_on_degenerate_series(work, kind, n, a, b, lr, command):
     folder = work / "degenerate"
     folder.mkdir(exist_ok=True)

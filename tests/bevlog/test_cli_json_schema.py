@@ -3,15 +3,16 @@
 The inputs are real logs (fixtures/real), bevdetr runs and fixtures, with an unreadable
 file beside them (so `problems` is not empty) and a FIFO in a work dir (a note).
 """
+
 import json
 import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1, REAL_SET2
 
 from bevlog.cli import cli
-from conftest import REAL_SET1, REAL_SET2
 
 jsonschema = pytest.importorskip("jsonschema")
 referencing = pytest.importorskip("referencing")
@@ -24,8 +25,7 @@ CRASHED = REAL_SET1 / "eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_o
 
 def validator(name: str):
     docs = [json.loads(p.read_text()) for p in sorted(SCHEMAS.glob("*.json"))]
-    registry = referencing.Registry().with_resources(
-        (d["$id"], referencing.Resource.from_contents(d)) for d in docs)
+    registry = referencing.Registry().with_resources((d["$id"], referencing.Resource.from_contents(d)) for d in docs)
     schema = json.loads((SCHEMAS / f"{name}.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, registry=registry)
@@ -44,7 +44,8 @@ def inputs(tmp_path_factory):
     wd = root / "work"
     (wd / "run").mkdir(parents=True)
     (wd / "run" / "20230725_174411.log").write_bytes(
-        (REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log").read_bytes())
+        (REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log").read_bytes()
+    )
     os.mkfifo(wd / "run" / "20230801_000000.log")
     return [str(REAL_SET1), str(LOGS / "mmcv_resume_epoch"), str(wd), str(bad)]
 
@@ -76,8 +77,9 @@ def test_diagnose_json_with_config_validates(inputs):
     assert detr3d["meta"]["config"]["data"]["samples_per_gpu"] == 1
 
 
-@pytest.mark.parametrize("frame", ["train", pytest.param("layers", marks=pytest.mark.slow),
-                                   pytest.param("evals", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "frame", ["train", pytest.param("layers", marks=pytest.mark.slow), pytest.param("evals", marks=pytest.mark.slow)]
+)
 def test_parse_json_validates(inputs, frame):
     code, doc = _json("parse", "--format", "json", "--frame", frame, *inputs)
     assert code == 2 and _errors("parse", doc) == []
@@ -86,8 +88,18 @@ def test_parse_json_validates(inputs, frame):
 
 
 def test_compare_json_validates():
-    code, doc = _json("compare", "--format", "json", "-m", "loss", "-m", "grad_norm", str(REPO / "fixtures/compare/b8"),
-                      str(REPO / "fixtures/compare/b20"), str(REPO / "fixtures/compare/nobatch"))
+    code, doc = _json(
+        "compare",
+        "--format",
+        "json",
+        "-m",
+        "loss",
+        "-m",
+        "grad_norm",
+        str(REPO / "fixtures/compare/b8"),
+        str(REPO / "fixtures/compare/b20"),
+        str(REPO / "fixtures/compare/nobatch"),
+    )
     assert code == 0 and _errors("compare", doc) == []
     assert [c["metric"] for c in doc["comparisons"]] == ["loss", "grad_norm"]
 
@@ -119,10 +131,15 @@ def test_the_envelope_is_there_when_nothing_could_be_read(tmp_path):
         assert doc["problems"][0]["path"] == str(bad)
 
 
-@pytest.mark.parametrize("path", [CRASHED, pytest.param(REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log",
-                                                        marks=pytest.mark.slow),
-                                  pytest.param(LOGS / "mmcv_nonfinite_grad", marks=pytest.mark.slow)],
-                         ids=lambda p: p.name[:24])
+@pytest.mark.parametrize(
+    "path",
+    [
+        CRASHED,
+        pytest.param(REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log", marks=pytest.mark.slow),
+        pytest.param(LOGS / "mmcv_nonfinite_grad", marks=pytest.mark.slow),
+    ],
+    ids=lambda p: p.name[:24],
+)
 def test_watch_json_lines_are_findings(path):
     result = CliRunner().invoke(cli, ["watch", "--once", "--format", "json", str(path)])
     assert result.exit_code == 0, result.stderr
@@ -135,21 +152,51 @@ def test_watch_json_lines_are_findings(path):
 def test_a_wrong_document_is_refused():
     """The schemas can fail: a finding without its severity, a problem without a path, a
     diagnose document still carrying a tail."""
-    finding = {"run": "r", "rule": "x", "start_step": 1, "end_step": 1, "start_epoch": None, "end_epoch": None,
-               "message": "m", "evidence": {}, "fix": None}
+    finding = {
+        "run": "r",
+        "rule": "x",
+        "start_step": 1,
+        "end_step": 1,
+        "start_epoch": None,
+        "end_epoch": None,
+        "message": "m",
+        "evidence": {},
+        "fix": None,
+    }
     assert _errors("finding", finding)
     assert not _errors("finding", {**finding, "severity": "warning"})
-    doc = {"schema": "bevlog.diagnose/1", "runs": [], "problems": [{"line": 3, "reason": "r", "message": "m"}],
-           "notes": []}
+    doc = {
+        "schema": "bevlog.diagnose/1",
+        "runs": [],
+        "problems": [{"line": 3, "reason": "r", "message": "m"}],
+        "notes": [],
+    }
     assert _errors("diagnose", doc)
-    meta = {"name": "r", "sources": [], "format": None, "runner": None, "segments": [], "skipped": {},
-            "ended": "unknown", "crash_lines": []}
-    run = {"run": "r", "verdict": "healthy", "headline": "nothing to fix", "verdict_line": "healthy — nothing to fix",
-           "root": None, "summary": "r", "meta": meta, "plan": [], "plan_text": "", "findings": []}
+    meta = {
+        "name": "r",
+        "sources": [],
+        "format": None,
+        "runner": None,
+        "segments": [],
+        "skipped": {},
+        "ended": "unknown",
+        "crash_lines": [],
+    }
+    run = {
+        "run": "r",
+        "verdict": "healthy",
+        "headline": "nothing to fix",
+        "verdict_line": "healthy — nothing to fix",
+        "root": None,
+        "summary": "r",
+        "meta": meta,
+        "plan": [],
+        "plan_text": "",
+        "findings": [],
+    }
     ok = {"schema": "bevlog.diagnose/1", "runs": [run], "problems": [], "notes": []}
     assert not _errors("diagnose", ok)
     assert _errors("diagnose", {**ok, "runs": [{**run, "meta": {**meta, "tail": ["…"]}}]})
-    runs = {"schema": "bevlog.runs/1", "catalog": "c", "runs": [], "index_problems": [], "problems": [],
-            "notes": []}
+    runs = {"schema": "bevlog.runs/1", "catalog": "c", "runs": [], "index_problems": [], "problems": [], "notes": []}
     assert not _errors("runs", runs)
     assert _errors("runs", {**runs, "runs": [{"name": "r", "verdict": "fine"}]})

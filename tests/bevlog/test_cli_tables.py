@@ -4,19 +4,22 @@ Readable means: no line wider than the terminal (a wider line wraps and the tabl
 apart), one line per run, the most wanted columns kept and the others named under the
 table. Colour follows FORCE_COLOR and NO_COLOR (NO_COLOR wins), else the terminal.
 """
+
 import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1, REAL_SET2
 from rich.cells import cell_len
 
 from bevlog.cli import cli
 from bevlog.commands.parse import PRIORITY
-from conftest import REAL_SET1, REAL_SET2
 
 REAL = [str(REAL_SET1), str(REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log")]
-PAIR = [str(REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"),
-        str(REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log")]
+PAIR = [
+    str(REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"),
+    str(REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"),
+]
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -41,17 +44,32 @@ def test_parse_table_fits_the_terminal(width):
     for name in ("PrymceQ__3DDetection_DETR3D", "CVIU-CSU__EPCPE"):
         assert sum(name in line for line in lines) == 1
     header = _header(out)
-    assert set(header) == set(PRIORITY[:len(header)]) and len(header) >= 4  # the most wanted ones
+    assert set(header) == set(PRIORITY[: len(header)]) and len(header) >= 4  # the most wanted ones
     left_out = out.split("more with --wide: ")[1]
-    assert [c.strip() for c in " ".join(left_out.split()).rstrip(")").split(",")] == PRIORITY[len(header):]
+    assert [c.strip() for c in " ".join(left_out.split()).rstrip(")").split(",")] == PRIORITY[len(header) :]
 
 
 def test_parse_shows_more_at_120_than_at_80_and_everything_with_wide():
     narrow, medium = (_header(_run("parse", *REAL, COLUMNS=str(w))) for w in (80, 120))
     wide = _header(_run("parse", *REAL, "--wide", COLUMNS="80"))
     assert set(narrow) < set(medium) < set(wide)
-    assert wide == ["run", "format", "runner", "length", "rows", "evals", "batch", "lr range", "last loss",
-                    "best loss", "s/iter", "layers", "aux", "ended", "skipped"]
+    assert wide == [
+        "run",
+        "format",
+        "runner",
+        "length",
+        "rows",
+        "evals",
+        "batch",
+        "lr range",
+        "last loss",
+        "best loss",
+        "s/iter",
+        "layers",
+        "aux",
+        "ended",
+        "skipped",
+    ]
 
 
 @pytest.mark.parametrize("width", [80, pytest.param(120, marks=pytest.mark.slow)])
@@ -72,8 +90,14 @@ def test_compare_wide_has_every_column():
         assert column in header
 
 
-@pytest.mark.parametrize("command", [["parse", *REAL], pytest.param(["compare", *PAIR], marks=pytest.mark.slow),
-                                     pytest.param(["diagnose", *PAIR], marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["parse", *REAL],
+        pytest.param(["compare", *PAIR], marks=pytest.mark.slow),
+        pytest.param(["diagnose", *PAIR], marks=pytest.mark.slow),
+    ],
+)
 def test_colour_follows_force_color_and_no_color(command):
     assert not SGR.search(_run(*command))  # not a terminal: plain text
     assert SGR.search(_run(*command, FORCE_COLOR="1"))

@@ -8,6 +8,7 @@ file beside it whose name carries the same bytes, for the error line): no contro
 character of the log reaches stdout or stderr, markdown and HTML carry no live markup
 from the log, and JSON keeps the log's exact text (\\u-escaped).
 """
+
 import json
 import os
 import re
@@ -39,8 +40,9 @@ def evil_work_dir(tmp_path_factory):
     text = text.replace("loss_cls: ", f"loss_cls{EVIL_KEY}: ")
     text = text.replace("pts_bbox_NuScenes/mAVE: ", f"{METRIC}: ")
     text = text.replace("work_dir = './work_dirs/detr3d_res101_gridmask'", f"work_dir = './{EVIL}'")
-    text += ("Traceback (most recent call last):\n  File \"tools/train.py\", line 1, in <module>\n"
-             f"RuntimeError: boom {EVIL}\n")
+    text += (
+        f'Traceback (most recent call last):\n  File "tools/train.py", line 1, in <module>\nRuntimeError: boom {EVIL}\n'
+    )
     run_dir = root / f"run{EVIL_DIR}"
     run_dir.mkdir()
     (run_dir / "20230727_114037.log").write_text(text)
@@ -180,9 +182,12 @@ def test_watch_prints_no_control_character(evil_work_dir, fmt):
 def test_through_a_real_terminal_pipe_too(evil_work_dir):
     """The same, as a process writing to a pipe (bytes, not click's test capture)."""
     root, run_dir = evil_work_dir
-    proc = subprocess.run([sys.executable, "-m", "bevlog", "parse", "--format", "csv", run_dir,
-                           root / f"broken{EVIL_DIR}.log"], capture_output=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": REPO})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bevlog", "parse", "--format", "csv", run_dir, root / f"broken{EVIL_DIR}.log"],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert proc.returncode == 2
     for stream in (proc.stdout, proc.stderr):
         _assert_no_control(stream.decode("utf-8"))

@@ -5,6 +5,7 @@ may end with 1 or a traceback (tests/bevlog/test_cli_exit_codes.py holds the who
 contract). Timing is never asserted: signals are sent on an event (the temporary file
 appears), and a generous timeout is only the failure bound.
 """
+
 import os
 import resource
 import signal
@@ -40,8 +41,12 @@ def _kill_when_the_temp_appears(out, sig):
     """Start `report -o out`, send `sig` the moment its temporary file exists (the event),
     return (whether it was still writing then, its exit status)."""
     before = set(_temps(out.parent))  # a killed writer's, from an earlier round
-    proc = subprocess.Popen([*BEVLOG, "report", str(STREAMPETR), "--no-findings", "-o", str(out)], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*BEVLOG, "report", str(STREAMPETR), "--no-findings", "-o", str(out)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     while proc.poll() is None and not set(_temps(out.parent)) - before:
         time.sleep(0.0005)
     mid_write = proc.poll() is None
@@ -82,8 +87,12 @@ def test_a_live_writers_temporary_file_is_never_taken_for_a_dead_ones(tmp_path):
     """Two writers of one target: the second sweeps dead writers' temporary files only
     (a dead writer holds no lock), so both writes succeed and one whole file is left."""
     out = tmp_path / "same.html"
-    first = subprocess.Popen([*BEVLOG, "report", str(STREAMPETR), "--no-findings", "-o", str(out)], env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [*BEVLOG, "report", str(STREAMPETR), "--no-findings", "-o", str(out)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     while first.poll() is None and not _temps(tmp_path):
         time.sleep(0.0005)
     second = _run("report", DETR3D, "--no-findings", "-o", out)  # while the first one writes
@@ -94,8 +103,9 @@ def test_a_live_writers_temporary_file_is_never_taken_for_a_dead_ones(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["same.html"]
 
 
-@pytest.mark.parametrize("fmt", ["parquet", pytest.param("csv", marks=pytest.mark.slow),
-                                 pytest.param("json", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "fmt", ["parquet", pytest.param("csv", marks=pytest.mark.slow), pytest.param("json", marks=pytest.mark.slow)]
+)
 def test_output_onto_a_symlink_writes_through_the_link(tmp_path, fmt):
     real = tmp_path / "data" / f"train.{fmt}"
     real.parent.mkdir()
@@ -137,8 +147,15 @@ def test_failed_write_is_one_line_and_keeps_the_previous_file(tmp_path):
 @pytest.mark.slow  # the next test has two writers of one path too
 def test_two_reports_to_one_path_leave_one_valid_file(tmp_path):
     out = tmp_path / "same.html"
-    procs = [subprocess.Popen([*BEVLOG, "report", str(p), "--no-findings", "-o", str(out)], env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for p in (STREAMPETR, DETR3D)]
+    procs = [
+        subprocess.Popen(
+            [*BEVLOG, "report", str(p), "--no-findings", "-o", str(out)],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for p in (STREAMPETR, DETR3D)
+    ]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()
     html = out.read_text()
@@ -156,9 +173,13 @@ def test_atomic_write_keeps_permissions_of_the_file_it_replaces(tmp_path):
     assert (out.stat().st_mode & 0o777) == 0o640 and out.read_text().startswith("run,segment,")
 
 
-@pytest.mark.parametrize("target, reason", [pytest.param("/nope/x.csv", "No such file or directory",
-                                                         marks=pytest.mark.slow),
-                                            ("/dev/full", "No space left on device")])
+@pytest.mark.parametrize(
+    "target, reason",
+    [
+        pytest.param("/nope/x.csv", "No such file or directory", marks=pytest.mark.slow),
+        ("/dev/full", "No space left on device"),
+    ],
+)
 def test_unwritable_output_is_one_line_exit_2(target, reason):
     proc = _run("parse", STREAMPETR, "--format", "csv", "-o", target)
     assert proc.returncode == 2
@@ -171,8 +192,12 @@ def test_output_into_a_read_only_dir_is_one_line_exit_2(tmp_path):
     ro.chmod(0o555)
     # root writes anywhere: run without root's capabilities then
     drop = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all"] if os.getuid() == 0 else []
-    proc = subprocess.run([*drop, *BEVLOG, "parse", str(STREAMPETR), "--format", "parquet", "-o", str(ro / "x.parquet")],
-                          capture_output=True, timeout=300, env=ENV)
+    proc = subprocess.run(
+        [*drop, *BEVLOG, "parse", str(STREAMPETR), "--format", "parquet", "-o", str(ro / "x.parquet")],
+        capture_output=True,
+        timeout=300,
+        env=ENV,
+    )
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == [f"error: {ro / 'x.parquet'}: cannot write: Permission denied"]
 

@@ -1,4 +1,5 @@
 """bevlog.compare: statistics and verdicts, on fixtures with known batches and on real logs."""
+
 import math
 import re
 from pathlib import Path
@@ -131,8 +132,10 @@ def test_real_detr3d_vs_streampetr(real_runs):
     # both trained 24 epochs of nuScenes (28130 samples): ~675k samples each
     assert comp.curves[0].x[-1] == 7000 * 4 + 23 * 7033 * 4 and comp.curves[1].x[-1] == 42150 * 16
     # StreamPETR's total loss sums ~30 terms (denoising, encoder, depth): higher everywhere
-    assert "PrymceQ__BEVModel_StreamPETR is higher than PrymceQ__3DDetection_DETR3D at every common sample count" \
+    assert (
+        "PrymceQ__BEVModel_StreamPETR is higher than PrymceQ__3DDetection_DETR3D at every common sample count"
         in comp.verdicts[0]
+    )
     for run, path in zip(real_runs, (DETR3D, STREAMPETR)):
         final, best, _ = ewm_last_and_min(run.train["loss"])
         assert stats.loc[run.name, "final"] == pytest.approx(final)
@@ -165,8 +168,10 @@ def test_real_twins_align_onto_one_curve():
         assert stats[col].iloc[1] == pytest.approx(stats[col].iloc[0], rel=2e-3), col
     assert comp.verdicts[0].startswith(f"{DETR3D.name}.json matches {DETR3D.name} at every common epoch")
     assert "(about equal) at the same batch × logging interval" in comp.verdicts[0]
-    assert comp.notes == [f"note: {DETR3D.name}.json does not log iterations per epoch; fractional epochs "
-                          f"use an estimate ({twin.meta['iters_per_epoch']})"]
+    assert comp.notes == [
+        f"note: {DETR3D.name}.json does not log iterations per epoch; fractional epochs "
+        f"use an estimate ({twin.meta['iters_per_epoch']})"
+    ]
     # wall time: the json twin has no timestamps (summed `time`), and the note says so
     by_time = compare_runs([text, twin], "loss", "time")
     assert any("has no timestamps" in n and n.startswith(f"note: {DETR3D.name}.json") for n in by_time.notes)
@@ -181,7 +186,6 @@ def test_common_checkpoints_grid():
     assert common_checkpoints([C([0.3, 5.7]), C([0.1, 3.2])], "epochs") == [1.0, 2.0, 3.0, 3.2]
     assert common_checkpoints([C([0.3, 3.0]), C([0.1, 3.0])], "epochs") == [1.0, 2.0, 3.0]
     # a round step of at least 1/8 of the common range, and its end
-    assert common_checkpoints([C([10, 95000]), C([0, 41000])], "iters") == [10000.0, 20000.0, 30000.0, 40000.0,
-                                                                            41000.0]
+    assert common_checkpoints([C([10, 95000]), C([0, 41000])], "iters") == [10000.0, 20000.0, 30000.0, 40000.0, 41000.0]
     assert common_checkpoints([C([1, 2, 3], "evals"), C([2, 3, 4], "evals")], "epochs") == [2.0, 3.0]
     assert common_checkpoints([C([0, 1]), C([2, 3])], "epochs") == []

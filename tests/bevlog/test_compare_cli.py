@@ -1,4 +1,5 @@
 """`bevlog compare` through click (CliRunner) and the installed entry point."""
+
 import csv
 import io
 import json
@@ -8,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1
 
 from bevlog.cli import cli
-from conftest import REAL_SET1
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "fixtures" / "compare"
@@ -27,8 +28,19 @@ def test_table_has_every_column_and_a_verdict():
     assert result.exit_code == 0, result.output
     out = result.output
     assert "loss by samples seen" in out
-    for header in ("batch", "lr/sample", "rows", "final", "best", "@500", "@2k", "noise", "noise·√(B·n)",
-                   "slope/smp", "curve"):
+    for header in (
+        "batch",
+        "lr/sample",
+        "rows",
+        "final",
+        "best",
+        "@500",
+        "@2k",
+        "noise",
+        "noise·√(B·n)",
+        "slope/smp",
+        "curve",
+    ):
         assert header in out, header
     lines = out.splitlines()
     b8_row = next(line for line in lines if line.startswith("b8 "))
@@ -57,8 +69,12 @@ def test_csv_output_is_one_row_per_run_and_metric():
     result = run(B8, B20, "--format", "csv", "-m", "loss", "-m", "grad_norm")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.output)))
-    assert [(r["metric"], r["run"]) for r in rows] == [("loss", "b8"), ("loss", "b20"),
-                                                       ("grad_norm", "b8"), ("grad_norm", "b20")]
+    assert [(r["metric"], r["run"]) for r in rows] == [
+        ("loss", "b8"),
+        ("loss", "b20"),
+        ("grad_norm", "b8"),
+        ("grad_norm", "b20"),
+    ]
     assert rows[0]["at_ep1"] and float(rows[0]["lr_per_sample"]) == pytest.approx(2.5e-5)
 
 
@@ -72,13 +88,16 @@ def test_unknown_batch_says_which_override_fixes_it():
     assert "nobatch" in fixed.output and "1.0e-05" in fixed.output  # lr/sample = 2e-4 / 20
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--batch", "b8"], "expected RUN=N"),
-    (["--batch", "nosuchrun=8"], "no run named nosuchrun"),
-    (["--metric", "loss_nope"], "no run has a metric 'loss_nope'"),
-    (["--align", "parsecs"], "Invalid value for '--align'"),
-    (["--smooth", "1.5"], "Invalid value for '--smooth'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batch", "b8"], "expected RUN=N"),
+        (["--batch", "nosuchrun=8"], "no run named nosuchrun"),
+        (["--metric", "loss_nope"], "no run has a metric 'loss_nope'"),
+        (["--align", "parsecs"], "Invalid value for '--align'"),
+        (["--smooth", "1.5"], "Invalid value for '--smooth'"),
+    ],
+)
 def test_bad_usage_is_exit_2_with_one_line(args, message):
     result = run(B8, B20, *args)
     assert result.exit_code == 2
@@ -88,9 +107,25 @@ def test_bad_usage_is_exit_2_with_one_line(args, message):
 def test_real_logs_through_the_installed_entry_point():
     detr3d = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
     streampetr = REAL / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
-    proc = subprocess.run(["bevlog", "compare", str(detr3d), str(streampetr), "--align", "samples",
-                           "-m", "loss", "-m", "NDS", "--format", "json"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            "bevlog",
+            "compare",
+            str(detr3d),
+            str(streampetr),
+            "--align",
+            "samples",
+            "-m",
+            "loss",
+            "-m",
+            "NDS",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)["comparisons"]
     assert data[1]["metric"] == "pts_bbox_NuScenes/NDS"

@@ -1,6 +1,7 @@
 """`bevlog compare` as a reviewer reads it: the verdict names the likely cause the table
 shows, iterations across batch sizes warn, totals of different loss terms say so, smoothing
 is noted only where applied, and a run has one name however it is passed."""
+
 import json
 import os
 import re
@@ -8,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1
 
 from bevlog.cli import cli
-from conftest import REAL_SET1
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "fixtures" / "runs" / "seeds"
@@ -38,8 +39,7 @@ def test_same_lr_at_2_5x_the_batch_is_named_as_the_cause():
     assert (rows["base-s0"]["iters_per_epoch"], rows["batch-20-s0"]["iters_per_epoch"]) == (100, 40)
     (verdict,) = loss["verdicts"]
     assert verdict.startswith("batch-20-s0 is higher than base-s0")
-    assert ("likely cause: same lr at 2.5× the batch = 2.5× fewer optimizer steps per epoch (40 vs 100)"
-            in verdict)
+    assert "likely cause: same lr at 2.5× the batch = 2.5× fewer optimizer steps per epoch (40 vs 100)" in verdict
 
 
 def test_scaled_lr_and_other_settings_are_named():
@@ -59,8 +59,10 @@ def test_scaled_lr_and_other_settings_are_named():
 
 def test_align_iters_across_batch_sizes_warns():
     out = compare(FIX / "b8", FIX / "b20", "--align", "iters")
-    assert ("warning: --align iters compares runs of different total batch (b8 8, b20 20): an iteration "
-            "of b20 is 2.5× the samples of one of b8") in out
+    assert (
+        "warning: --align iters compares runs of different total batch (b8 8, b20 20): an iteration "
+        "of b20 is 2.5× the samples of one of b8"
+    ) in out
     assert "each iteration of b20 sees 2.5× the samples" in out
     for align in ("epochs", "samples"):
         assert "--align iters compares" not in compare(FIX / "b8", FIX / "b20", "--align", align)
@@ -72,8 +74,9 @@ def test_total_losses_of_different_terms_say_so():
     (loss, cls) = compare_json(DETR3D, STREAMPETR, "--align", "samples", "-m", "loss", "-m", "loss_cls")
     (note,) = [n for n in loss["notes"] if "different terms" in n]
     # DETR3D logs 12 terms (loss_cls, loss_bbox and d0–d4 of each), StreamPETR 29 (per frame, dn, 2D)
-    detr3d_terms = set(re.findall(r"(\b[\w.]*loss[\w.]*): ", DETR3D.read_text().split("Epoch [1][50/")[1]
-                                  .split("\n")[0])) - {"loss"}
+    detr3d_terms = set(
+        re.findall(r"(\b[\w.]*loss[\w.]*): ", DETR3D.read_text().split("Epoch [1][50/")[1].split("\n")[0])
+    ) - {"loss"}
     assert len(detr3d_terms) == 12 and "PrymceQ__3DDetection_DETR3D 12" in note
     assert "levels are no verdict" in loss["verdicts"][0]
     assert "likely cause" not in loss["verdicts"][0]
@@ -94,9 +97,14 @@ def test_smoothing_is_noted_only_on_smoothed_values():
 @pytest.mark.parametrize("form", ["dir", "dir/", "file", "glob", "absolute", "relative-from-inside"])
 def test_a_run_has_one_name_however_it_is_passed(form, monkeypatch):
     log = SEEDS / "base-s0" / "20261203_144446.log.gz"
-    arg = {"dir": SEEDS / "base-s0", "dir/": f"{SEEDS / 'base-s0'}/", "file": log,
-           "glob": SEEDS / "base-s0" / "*.log*", "absolute": (SEEDS / "base-s0").resolve(),
-           "relative-from-inside": "."}[form]
+    arg = {
+        "dir": SEEDS / "base-s0",
+        "dir/": f"{SEEDS / 'base-s0'}/",
+        "file": log,
+        "glob": SEEDS / "base-s0" / "*.log*",
+        "absolute": (SEEDS / "base-s0").resolve(),
+        "relative-from-inside": ".",
+    }[form]
     if form == "relative-from-inside":
         monkeypatch.chdir(SEEDS / "base-s0")
     else:

@@ -1,6 +1,7 @@
 """The settings that differ between runs (bevlog.configdiff), on the seeded bevdetr runs and
 the compare fixtures, and through `bevlog compare` / `bevlog report`: shown first, identical
 keys hidden, nested keys dotted, long values shortened, text from a log cleaned/escaped."""
+
 import gzip
 import json
 import re
@@ -125,10 +126,20 @@ def test_hostile_config_text_is_cleaned_and_escaped(tmp_path):
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "^[[2J<script>" in result.output
     out = tmp_path / "r.html"
-    report = CliRunner().invoke(cli, ["report", str(tmp_path / "base-s0"), str(tmp_path / "base-s1"),
-                                      "-o", str(out), "--no-findings", "--no-groups"], catch_exceptions=False)
+    report = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            str(tmp_path / "base-s0"),
+            str(tmp_path / "base-s1"),
+            "-o",
+            str(out),
+            "--no-findings",
+            "--no-groups",
+        ],
+        catch_exceptions=False,
+    )
     assert report.exit_code == 0, report.output
     page = out.read_text()
     settings = re.search(r'<section id="section-settings">.*?</section>', page, re.S).group(0)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in settings and "<script>alert" not in settings
-

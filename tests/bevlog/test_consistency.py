@@ -1,6 +1,7 @@
 """The findings of every bundled run agree with each other and with the log (issue 17, "What to build"
 3): fixtures/logs, fixtures/real, fixtures/runs (its seeds included), fixtures/compare and the
 labelled variants, each read the way the CLI reads it. A contradiction anywhere fails the suite."""
+
 from pathlib import Path
 
 import pytest
@@ -79,11 +80,24 @@ def test_a_contradiction_is_caught(tmp_path):
 
     run = parsers.read(str(REPO / "fixtures" / "logs" / "mmcv_resume_epoch"))
     d = diagnose(run)
-    fake = [Finding(run.name, "lr-batch", "info", None, None, None, None, "the run learns well", {"learns_well": True},
-                    Fix()),
-            Finding(run.name, "metric-chance", "error", None, None, None, None, "m", {"kind": "dead"}, Fix()),
-            Finding(run.name, "plateau", "warning", int(run.train["step"].iloc[0]), int(run.train["step"].iloc[-1]),
-                    None, None, "m", {}, Fix())]
+    fake = [
+        Finding(
+            run.name, "lr-batch", "info", None, None, None, None, "the run learns well", {"learns_well": True}, Fix()
+        ),
+        Finding(run.name, "metric-chance", "error", None, None, None, None, "m", {"kind": "dead"}, Fix()),
+        Finding(
+            run.name,
+            "plateau",
+            "warning",
+            int(run.train["step"].iloc[0]),
+            int(run.train["step"].iloc[-1]),
+            None,
+            None,
+            "m",
+            {},
+            Fix(),
+        ),
+    ]
     found = contradictions(run, dataclasses.replace(d, findings=fake))
     assert any("learns" in c for c in found) and any("spans a resume" in c for c in found)
 
@@ -103,22 +117,57 @@ def test_the_audit_s_contradictions_are_caught():
     from bevlog.findings import Change, Finding, Fix
     from bevlog.fixes import plan_of
 
-    (run,) = [r for r in parsers.read_paths([str(REAL_SET2 / "STEALMOO__CAICON__nohup.out")])[0]
-              if r.name.endswith("@20240915_040439")]
+    (run,) = [
+        r
+        for r in parsers.read_paths([str(REAL_SET2 / "STEALMOO__CAICON__nohup.out")])[0]
+        if r.name.endswith("@20240915_040439")
+    ]
     d = diagnose(run)
     assert contradictions(run, d) == []
-    spike = Finding(run.name, "grad-spike", "info", 1000, 1000, None, None,
-                    "grad_norm explosion at epoch 0.1: the loss did not rise after it", {}, Fix())
+    spike = Finding(
+        run.name,
+        "grad-spike",
+        "info",
+        1000,
+        1000,
+        None,
+        None,
+        "grad_norm explosion at epoch 0.1: the loss did not rise after it",
+        {},
+        Fix(),
+    )
     found = contradictions(run, dataclasses.replace(d, findings=[spike]))
     assert any("did not react at step 1,000" in c and "226" in c for c in found)
 
     text_log = parsers.read(str(REAL_SET2 / "hochstadtb__mmdetection3d__20220821_233842.log"))
     d = diagnose(text_log)
     assert contradictions(text_log, d) == []
-    claims = [Finding(text_log.name, "log-integrity", "warning", None, None, None, None,
-                      "the log stops at epoch 10.5 without an error", {}, Fix()),
-              Finding(text_log.name, "no-takeoff", "warning", None, None, None, None,
-                      "the loss went flat; the log has no evaluation to confirm it", {}, Fix())]
+    claims = [
+        Finding(
+            text_log.name,
+            "log-integrity",
+            "warning",
+            None,
+            None,
+            None,
+            None,
+            "the log stops at epoch 10.5 without an error",
+            {},
+            Fix(),
+        ),
+        Finding(
+            text_log.name,
+            "no-takeoff",
+            "warning",
+            None,
+            None,
+            None,
+            None,
+            "the loss went flat; the log has no evaluation to confirm it",
+            {},
+            Fix(),
+        ),
+    ]
     found = contradictions(text_log, dataclasses.replace(d, findings=claims))
     assert any("mmcv-text log cannot show" in c for c in found)
     assert any("has no evaluation; it has" in c for c in found)
@@ -126,8 +175,18 @@ def test_the_audit_s_contradictions_are_caught():
     codino = parsers.read_paths([str(REAL_SET2 / "Ly-Lynn__CoDETR__co_dino_5scale_r50_1x_coco")])[0][0]
     d = diagnose(codino)
     assert contradictions(codino, d) == []
-    moved = Finding(codino.name, "schedule", "warning", None, None, None, None, "m", {},
-                    Fix("", [Change("lr_steps", [], [11], "lr_config.step")]))
+    moved = Finding(
+        codino.name,
+        "schedule",
+        "warning",
+        None,
+        None,
+        None,
+        None,
+        "m",
+        {},
+        Fix("", [Change("lr_steps", [], [11], "lr_config.step")]),
+    )
     found = contradictions(codino, dataclasses.replace(d, findings=[moved], plan=plan_of([moved], codino)))
     assert any("neither decays inside the run of 1" in c for c in found)
     assert any("verdict broken" in c or "severity" in c for c in found)  # d's 'broken' without an error finding

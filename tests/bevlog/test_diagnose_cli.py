@@ -1,4 +1,5 @@
 """`bevlog diagnose`: exit codes, output formats, json schema, --fail-on, --rules/--skip, --explain."""
+
 import json
 import os
 import subprocess
@@ -6,13 +7,29 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_TEXT, VARIANTS
 
 from bevlog.cli import cli
 from bevlog.rules import RULE_IDS
-from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_TEXT, VARIANTS
 
-FINDING_KEYS = {"run", "rule", "severity", "start_step", "end_step", "start_epoch", "end_epoch",
-                "message", "evidence", "fix", "at", "headline", "span", "stage", "role", "because"}
+FINDING_KEYS = {
+    "run",
+    "rule",
+    "severity",
+    "start_step",
+    "end_step",
+    "start_epoch",
+    "end_epoch",
+    "message",
+    "evidence",
+    "fix",
+    "at",
+    "headline",
+    "span",
+    "stage",
+    "role",
+    "because",
+}
 
 
 def diagnose(*args, env=None):
@@ -22,6 +39,7 @@ def diagnose(*args, env=None):
 def _strict(text):
     def no_nan(token):
         raise ValueError(f"non-JSON number {token}")
+
     return json.loads(text, parse_constant=no_nan)
 
 
@@ -29,7 +47,9 @@ def test_text_output_grouped_by_run_worst_first_with_verdicts():
     res = diagnose(STREAMPETR_TEXT, CONSOLE, MMENGINE_JSON)
     assert res.exit_code == 0, res.stderr
     out = res.stdout
-    first, second, third = (out.index(n) for n in ("eb45__StreamPETR_TTC_Head", "jasoni4399", "PrymceQ__BEVModel_StreamPETR"))
+    first, second, third = (
+        out.index(n) for n in ("eb45__StreamPETR_TTC_Head", "jasoni4399", "PrymceQ__BEVModel_StreamPETR")
+    )
     assert first < second < third  # broken, stopped (the log stops without an error), healthy
     assert "verdict: broken — it crashed at" in out and "fix the RuntimeError it died of first" in out
     assert "verdict: stopped — the log stops at epoch 17.8" in out and "verdict: healthy" in out
@@ -82,12 +102,15 @@ def test_markdown_output_is_a_table_per_run():
     assert "**verdict: broken**" in res.stdout
 
 
-@pytest.mark.parametrize("paths,fail_on,code", [
-    ([MMENGINE_JSON], "warning", 1),   # stops mid-epoch: a warning
-    ([MMENGINE_JSON], "error", 0),
-    ([CONSOLE], "error", 1),           # died in a traceback
-    ([STREAMPETR_TEXT], "warning", 0),  # fp16 overflow note is info only
-])
+@pytest.mark.parametrize(
+    "paths,fail_on,code",
+    [
+        ([MMENGINE_JSON], "warning", 1),  # stops mid-epoch: a warning
+        ([MMENGINE_JSON], "error", 0),
+        ([CONSOLE], "error", 1),  # died in a traceback
+        ([STREAMPETR_TEXT], "warning", 0),  # fp16 overflow note is info only
+    ],
+)
 def test_fail_on_sets_the_exit_code(paths, fail_on, code):
     res = diagnose(*paths, "--fail-on", fail_on)
     assert res.exit_code == code, res.stdout + res.stderr
@@ -133,15 +156,21 @@ def test_a_work_dir_is_one_run():
 
 
 def test_installed_entry_point_end_to_end():
-    proc = subprocess.run(["bevlog", "diagnose", CONSOLE, "--format", "json", "--fail-on", "error"],
-                          capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    proc = subprocess.run(
+        ["bevlog", "diagnose", CONSOLE, "--format", "json", "--fail-on", "error"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert proc.returncode == 1
     assert _strict(proc.stdout)["runs"][0]["verdict"] == "broken"
 
 
 def test_command_modules_do_not_import_pandas():
-    code = ("import sys; import bevlog.commands.diagnose, bevlog.commands.watch; "
-            "bad = [m for m in ('pandas', 'plotly', 'torch', 'numpy') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; import bevlog.commands.diagnose, bevlog.commands.watch; "
+        "bad = [m for m in ('pandas', 'plotly', 'torch', 'numpy') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

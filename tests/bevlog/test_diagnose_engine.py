@@ -1,18 +1,49 @@
 """bevlog.diagnose: rules registry, verdicts, the required outcomes on the real logs, parallel runs."""
+
 import pytest
+from labelled_runs import (
+    BEVFUSION_JSON,
+    CONSOLE,
+    MMENGINE_JSON,
+    STREAMPETR_JSON,
+    STREAMPETR_TEXT,
+    VARIANTS,
+    corpus,
+    run,
+)
 
 from bevlog.diagnose import diagnose_paths, diagnose_run
-from bevlog.verdict import verdict
 from bevlog.findings import Finding, Fix
 from bevlog.rules import RULE_IDS, explain, get_rule, select
-from labelled_runs import BEVFUSION_JSON, CONSOLE, MMENGINE_JSON, STREAMPETR_JSON, STREAMPETR_TEXT, VARIANTS, corpus, run
+from bevlog.verdict import verdict
 
-ISSUE_IDS = ["lr-invalid", "nonfinite-loss", "earlier-attempt", "loss-zero",  # issue 17, 19
-             "grad-nonfinite", "grad-spike", "divergence", "no-takeoff", "lr-drop", "warmup", "oscillation",
-             "aux-missing", "layer-inversion", "layer-flat", "layer-unstable", "layer-redundant", "schedule", "plateau",
-             "lr-batch", "overfitting", "log-integrity",
-             "metric-chance", "dataloader-bound", "memory-growth",  # issue 11
-             "attention-collapse"]  # issue 13
+ISSUE_IDS = [
+    "lr-invalid",
+    "nonfinite-loss",
+    "earlier-attempt",
+    "loss-zero",  # issue 17, 19
+    "grad-nonfinite",
+    "grad-spike",
+    "divergence",
+    "no-takeoff",
+    "lr-drop",
+    "warmup",
+    "oscillation",
+    "aux-missing",
+    "layer-inversion",
+    "layer-flat",
+    "layer-unstable",
+    "layer-redundant",
+    "schedule",
+    "plateau",
+    "lr-batch",
+    "overfitting",
+    "log-integrity",
+    "metric-chance",
+    "dataloader-bound",
+    "memory-growth",  # issue 11
+    "attention-collapse",
+]  # issue 13
 
 
 def test_registry_has_every_rule_with_documented_thresholds():
@@ -38,6 +69,7 @@ def test_thresholds_can_be_overridden_per_call():
 def test_verdicts():
     def f(sev):
         return Finding("r", "x", sev, None, None, None, None, "m", {}, Fix("t"))
+
     assert verdict([]).status == "healthy"
     assert verdict([f("info")]).status == "healthy"
     assert verdict([f("info"), f("warning")]).status == "needs attention"
@@ -95,8 +127,9 @@ def test_every_label_of_the_corpus_holds():
 
 
 def test_parallel_diagnosis_matches_one_worker():
-    paths = [CONSOLE, MMENGINE_JSON, BEVFUSION_JSON] + [f"{VARIANTS}/{v}" for v in
-                                                       ("detr3d_noaux", "streampetr_spikes", "detr3d_nan_single")]
+    paths = [CONSOLE, MMENGINE_JSON, BEVFUSION_JSON] + [
+        f"{VARIANTS}/{v}" for v in ("detr3d_noaux", "streampetr_spikes", "detr3d_nan_single")
+    ]
     one, e1 = diagnose_paths(paths, jobs=1)
     two, e2 = diagnose_paths(paths, jobs=2, progress=True)  # with the progress bar on stderr
     assert not e1 and not e2

@@ -2,6 +2,7 @@
 the real seeded bevdetr runs of fixtures/runs/seeds: grouping, mean ± sd and n in compare,
 paired differences with a 95% CI — checked against values read from the log text and
 scipy's t intervals."""
+
 import gzip
 import json
 import math
@@ -54,11 +55,22 @@ def test_runs_differing_only_in_seed_are_grouped(all_seeds):
 
 def test_a_copy_is_not_a_repeat_and_a_log_without_config_stays_alone(tmp_path):
     shutil.copytree(SEEDS / "base-s0", tmp_path / "base-copy")
-    runs, _ = parsers.read_paths([str(SEEDS / "base-s0"), str(tmp_path / "base-copy"), str(SEEDS / "base-s1"),
-                                  str(FIX / "nobatch"), str(FIX / "b20")])
+    runs, _ = parsers.read_paths(
+        [
+            str(SEEDS / "base-s0"),
+            str(tmp_path / "base-copy"),
+            str(SEEDS / "base-s1"),
+            str(FIX / "nobatch"),
+            str(FIX / "b20"),
+        ]
+    )
     groups = find_groups(runs, [r.name for r in runs])
     assert [(g.labels, g.how) for g in groups] == [
-        (["base-s0", "base-s1"], "seed"), (["base-copy"], "single"), (["nobatch"], "single"), (["b20"], "single")]
+        (["base-s0", "base-s1"], "seed"),
+        (["base-copy"], "single"),
+        (["nobatch"], "single"),
+        (["b20"], "single"),
+    ]
     assert find_groups(runs, [r.name for r in runs], auto=False)[0].n == 1
 
 
@@ -113,8 +125,9 @@ def test_paired_and_welch_differences_match_scipy():
 def test_compare_gives_mean_sd_n_and_the_paired_difference(all_seeds):
     """base (lr 1e-3, batch 8) against batch 20 at lr 2.5e-3, five seeds each, final mAP."""
     names = [f"base-s{k}" for k in range(5)] + [f"batch-20-lr-2.5e-3-s{k}" for k in range(5)]
-    result = CliRunner().invoke(cli, ["compare", *[str(SEEDS / n) for n in names], "-m", "mAP",
-                                      "--format", "json"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["compare", *[str(SEEDS / n) for n in names], "-m", "mAP", "--format", "json"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     (comp,) = json.loads(result.stdout)["comparisons"]
     assert comp["smoothed"] is False  # evaluations are compared as logged

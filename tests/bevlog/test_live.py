@@ -1,16 +1,17 @@
 """Incremental reading for `bevlog watch` (bevlog.live): a log read in steps while it grows
 gives the same run as reading the final file at once; a partial last line waits; a file
 that shrank is read again from its start. Nothing here depends on timing."""
+
 import re
 
 import numpy as np
 import pytest
+from conftest import REAL_SET1
 
 import parsers
-from bevlog.live import Watcher, finding_key
 from bevlog.diagnose import diagnose_run
+from bevlog.live import Watcher, finding_key
 from parsers import LiveLog
-from conftest import REAL_SET1
 
 DETR3D = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
 STREAMPETR_JSON = REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log.json"
@@ -95,7 +96,7 @@ def test_watch_in_steps_finds_what_the_final_file_gives(tmp_path):
     those of the final file read at once, and every one of them was printed."""
     lines = DETR3D.read_text(encoding="utf-8").splitlines(keepends=True)
     first_train = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
-    body = lines[:first_train + 400]
+    body = lines[: first_train + 400]
     body[first_train + 150] = _nan_line(body[first_train + 150])
     src = tmp_path / "source.log"
     src.write_text("".join(body), encoding="utf-8")
@@ -119,12 +120,12 @@ def test_the_quick_pass_reports_a_new_nan_between_full_passes(tmp_path):
     lines = DETR3D.read_text(encoding="utf-8").splitlines(keepends=True)
     first_train = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
     dst = tmp_path / "20230727_114037.log"
-    dst.write_text("".join(lines[:first_train + 300]), encoding="utf-8")
+    dst.write_text("".join(lines[: first_train + 300]), encoding="utf-8")
     watcher = Watcher(str(dst), rules=None, follow_rotation=False, full_every=1e9)
     first, _, _ = watcher.poll()  # the first poll is a full pass
     assert not any(f.rule == "nonfinite-loss" for f in first)
     with open(dst, "a", encoding="utf-8") as f:
-        f.write("".join(lines[first_train + 300:first_train + 310]) + _nan_line(lines[first_train + 310]))
+        f.write("".join(lines[first_train + 300 : first_train + 310]) + _nan_line(lines[first_train + 310]))
     fresh, _, _ = watcher.poll()
     nan = [f for f in fresh if f.rule == "nonfinite-loss"]
     t = parsers.read(str(dst)).train

@@ -8,6 +8,7 @@ and the findings `diagnose` reports (through the worker pool too), the findings 
 another road would show: a text log whose json twin carries an extra digit, and a run
 resumed once (two launches, rows re-run after the resume).
 """
+
 import html
 import io
 import json
@@ -101,10 +102,13 @@ def test_report_and_compare_show_the_runs_parsers_read_paths_reads(work, tmp_pat
     out = tmp_path / "r.html"
     assert invoke("report", *work, "-o", out).exit_code == 0
     page = out.read_text()
-    table = page[page.index('id="findings-table"'):]
+    table = page[page.index('id="findings-table"') :]
     table = table[: table.index("</table>")]
-    rows = re.findall(r'<tr data-run="([^"]*)"><td class="sev-(\w+)">\w+</td><td class="name">[^<]*</td>'
-                      r'<td class="nw">([^<]*)</td><td class="num">[^<]*</td><td>([^<]*)</td>', table)
+    rows = re.findall(
+        r'<tr data-run="([^"]*)"><td class="sev-(\w+)">\w+</td><td class="name">[^<]*</td>'
+        r'<td class="nw">([^<]*)</td><td class="num">[^<]*</td><td>([^<]*)</td>',
+        table,
+    )
     want = sorted((r.name, sev, rule, msg) for r in expected for rule, sev, _, msg in findings_of(r))
     assert sorted((run, sev, rule, html.unescape(msg)) for run, sev, rule, msg in rows) == want
     compare = invoke("compare", *work, "--format", "csv")
@@ -169,10 +173,13 @@ def test_report_places_each_finding_on_its_own_run(tmp_path):
     result = invoke("report", clean, STREAMPETR, "-o", out, "--align", "iters")
     assert result.exit_code == 0, result.output
     html = out.read_text()
-    table = html[html.index('id="findings-table"'):]
+    table = html[html.index('id="findings-table"') :]
     table = table[: table.index("</table>")]
-    rows = re.findall(r'<tr data-run="([^"]*)"><td class="sev-\w+">\w+</td><td class="name">([^<]*)</td>'
-                      r'<td class="nw">([^<]*)</td>', table)
+    rows = re.findall(
+        r'<tr data-run="([^"]*)"><td class="sev-\w+">\w+</td><td class="name">([^<]*)</td>'
+        r'<td class="nw">([^<]*)</td>',
+        table,
+    )
     names = ["clean/PrymceQ__BEVModel_StreamPETR", "set1/PrymceQ__BEVModel_StreamPETR"]
     assert {run for run, _, _ in rows} <= set(names)
     assert all(run == label for run, label, _ in rows)

@@ -1,11 +1,13 @@
 """The number of worker processes follows the number of runs found (one work dir can hold
 thousands), not the number of PATH arguments."""
+
 import os
 import shutil
 
-from parsers.pool import MIN_ITEMS_FOR_POOL, default_jobs
-from parsers import plan
 from conftest import REAL_SET1
+
+from parsers import plan
+from parsers.pool import MIN_ITEMS_FOR_POOL, default_jobs
 
 SMALL = REAL_SET1 / "eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_output.log"
 

@@ -1,15 +1,15 @@
 """`bevlog parse` through click's CliRunner and through the installed entry point."""
+
 import io
 import json
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1
 
 from bevlog.cli import cli
-from conftest import REAL_SET1
 
 REAL = REAL_SET1
 DETR3D = REAL / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"
@@ -76,8 +76,9 @@ def test_parquet_needs_out():
 def test_bad_paths_exit_2_with_one_line_each_and_good_ones_still_processed(tmp_path):
     junk = tmp_path / "junk.log"
     junk.write_bytes(bytes(range(256)) * 10)
-    result = CliRunner().invoke(cli, ["parse", str(tmp_path / "missing.log"), str(junk), str(STREAMPETR),
-                                      "--format", "csv"])
+    result = CliRunner().invoke(
+        cli, ["parse", str(tmp_path / "missing.log"), str(junk), str(STREAMPETR), "--format", "csv"]
+    )
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 2, result.stderr
@@ -93,8 +94,9 @@ def test_glob_with_no_match_is_an_error(tmp_path):
 
 
 def test_installed_entry_point_reads_stdin():
-    proc = subprocess.run(["bevlog", "parse", "-", "--format", "csv"], input=STREAMPETR.read_bytes(),
-                          capture_output=True)
+    proc = subprocess.run(
+        ["bevlog", "parse", "-", "--format", "csv"], input=STREAMPETR.read_bytes(), capture_output=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(io.BytesIO(proc.stdout))) == STREAMPETR_TRAIN_LINES
 

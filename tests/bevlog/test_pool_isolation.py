@@ -7,6 +7,7 @@ work dir, a gzip over the cap, header-only and flat-loss runs, and .html files w
 were expected. Every command reads it one by one (`-j 1`) and through the pool (`-j 2`):
 the output must be the same either way, each bad input named once on stderr.
 """
+
 import gzip
 import os
 import re
@@ -74,8 +75,9 @@ def battery(tmp_path_factory):
 
 
 def _bevlog(*args, timeout=300):
-    proc = subprocess.run([sys.executable, "-m", "bevlog", *map(str, args)], capture_output=True,
-                          timeout=timeout, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bevlog", *map(str, args)], capture_output=True, timeout=timeout, env=ENV
+    )
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
@@ -83,8 +85,14 @@ def _problem_files(stderr: str) -> list[str]:
     return sorted(m.group(1) for m in re.finditer(r"(?m)^error: (.+?)(?::\d+)?: ", stderr))
 
 
-@pytest.mark.parametrize("command", [["parse"], pytest.param(["diagnose"], marks=pytest.mark.slow),
-                                     pytest.param(["diagnose", "--format", "json"], marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["parse"],
+        pytest.param(["diagnose"], marks=pytest.mark.slow),
+        pytest.param(["diagnose", "--format", "json"], marks=pytest.mark.slow),
+    ],
+)
 def test_the_battery_gives_the_same_output_one_by_one_and_through_the_pool(battery, command):
     rc1, out1, err1 = _bevlog(*command, "-j", "1", *battery)
     rc2, out2, err2 = _bevlog(*command, "-j", "2", *battery)
@@ -96,8 +104,16 @@ def test_the_battery_gives_the_same_output_one_by_one_and_through_the_pool(batte
     for k in range(5):  # every good run came out
         assert f"good{k}" in out2
     named = _problem_files(err2)
-    for bad in ("empty.log", "binary.log", "blank.log", "corrupt.log.gz", "nul.log", "utf16.log",
-                "over_cap.log.gz", "20230101_000000.log"):
+    for bad in (
+        "empty.log",
+        "binary.log",
+        "blank.log",
+        "corrupt.log.gz",
+        "nul.log",
+        "utf16.log",
+        "over_cap.log.gz",
+        "20230101_000000.log",
+    ):
         assert sum(n.endswith(bad) for n in named) == 1, (bad, err2)
 
 
@@ -118,8 +134,14 @@ def _square_or_die(x):
 
 
 def test_a_worker_that_dies_is_one_problem_for_its_item_and_the_others_finish():
-    got = map_with_progress(_square_or_die, list(range(8)), jobs=2, progress=False, label="",
-                            on_crash=lambda item, why: ("crashed", item, why))
+    got = map_with_progress(
+        _square_or_die,
+        list(range(8)),
+        jobs=2,
+        progress=False,
+        label="",
+        on_crash=lambda item, why: ("crashed", item, why),
+    )
     assert [g for g in got if not isinstance(g, tuple)] == [0, 1, 4, 16, 36, 49]
     assert got[3] == ("crashed", 3, "the worker process reading it was killed (SIGKILL)")
     assert got[5] == ("crashed", 5, "ValueError: bad item")
@@ -134,7 +156,7 @@ def _group_alive(pgid: int) -> list[int]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[2]) == pgid and fields[0] != "Z":
             alive.append(int(entry))
     return alive
@@ -158,8 +180,13 @@ def test_killing_the_parent_of_a_pooled_run_leaves_no_worker(tmp_path, sig):
         (tmp_path / f"r{k:02d}").mkdir()
         os.symlink(big, tmp_path / f"r{k:02d}" / big.name)
     env = {k: v for k, v in ENV.items() if k != "BEVLOG_MAX_BYTES"}
-    proc = subprocess.Popen([sys.executable, "-m", "bevlog", "diagnose", "-j", "2", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bevlog", "diagnose", "-j", "2", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     try:
         workers = _wait_for(lambda: len(_group_alive(proc.pid)) >= 3, timeout=120)
         assert workers, "the pool never started"

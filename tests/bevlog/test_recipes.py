@@ -1,5 +1,6 @@
 """bevlog/recipes.py: published recipes with their sources, bevdetr's measured one kept as data
 (the analysis never imports the detector), the batch-scaling rule stated, family-aware words."""
+
 import ast
 import dataclasses
 from pathlib import Path
@@ -28,8 +29,21 @@ def test_bevdetr_recipe_as_data_equals_bevdetrs_own_measurement():
     assert BEVDETR_RECIPE.total_batch == measured.HEALTHY_BATCH and BEVDETR_RECIPE.source == measured.SOURCE
 
 
-@pytest.mark.parametrize("name", ["BEVFormer", "Sparse4D", "DINO", "Deformable DETR", "Conditional DETR", "DAB-DETR",
-                                  "TransFusion-L", "BEVFusion", "RetinaNet", "mmdet R-CNN"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "BEVFormer",
+        "Sparse4D",
+        "DINO",
+        "Deformable DETR",
+        "Conditional DETR",
+        "DAB-DETR",
+        "TransFusion-L",
+        "BEVFusion",
+        "RetinaNet",
+        "mmdet R-CNN",
+    ],
+)
 def test_every_family_the_issue_names_has_a_recipe_with_its_config_file(name):
     (r,) = [r for r in RECIPES if r.name == name]
     assert r.source.count(".py") + r.source.count(".yaml") >= 1, r.source  # the config file it comes from
@@ -38,8 +52,11 @@ def test_every_family_the_issue_names_has_a_recipe_with_its_config_file(name):
 
 def test_mmdet_standard_detectors_sgd_recipes():
     by_name = {r.name: r for r in RECIPES}
-    assert (by_name["mmdet R-CNN"].lr, by_name["mmdet R-CNN"].total_batch, by_name["mmdet R-CNN"].optimizers) == \
-        (0.02, 16, ("sgd",))
+    assert (by_name["mmdet R-CNN"].lr, by_name["mmdet R-CNN"].total_batch, by_name["mmdet R-CNN"].optimizers) == (
+        0.02,
+        16,
+        ("sgd",),
+    )
     assert (by_name["RetinaNet"].lr, by_name["RetinaNet"].total_batch) == (0.01, 16)
 
 
@@ -76,10 +93,23 @@ def test_no_takeoff_fix_on_a_retinanet_speaks_of_its_classifier_not_of_detr(tmp_
 
     n = 200
     loss = np.r_[np.linspace(2.0, 1.6, 10), np.full(n - 10, 1.6) + 0.002 * np.sin(np.arange(n - 10))]
-    train = pd.DataFrame({"step": np.arange(1, n + 1) * 50.0, "epoch_f": np.arange(1, n + 1) / 20, "loss": loss,
-                          "lr": np.full(n, 0.01), "segment": 0})
-    meta = Meta(name="r", config={"model": {"type": "RetinaNet"}, "optimizer": {"type": "SGD", "lr": 0.01}},
-                optimizer="SGD", lr=0.01, total_batch=16, runner="epoch")
+    train = pd.DataFrame(
+        {
+            "step": np.arange(1, n + 1) * 50.0,
+            "epoch_f": np.arange(1, n + 1) / 20,
+            "loss": loss,
+            "lr": np.full(n, 0.01),
+            "segment": 0,
+        }
+    )
+    meta = Meta(
+        name="r",
+        config={"model": {"type": "RetinaNet"}, "optimizer": {"type": "SGD", "lr": 0.01}},
+        optimizer="SGD",
+        lr=0.01,
+        total_batch=16,
+        runner="epoch",
+    )
     run = Run(meta, train, pd.DataFrame(), pd.DataFrame(columns=["run", "epoch", "step", "metric", "value"]))
     (f,) = get_rule("no-takeoff")(run)
     assert "DETR" not in f.fix.text and "dense detector" in f.fix.text

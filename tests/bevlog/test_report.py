@@ -1,5 +1,6 @@
 """`bevlog report` without a browser: the file is self-contained, the data is right, the
 curves are thinned only for display, findings land on the curves, the CLI behaves."""
+
 import base64
 import json
 import re
@@ -8,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_SET1
 
 import parsers
 from bevlog.cli import cli
-from conftest import REAL_SET1
 from bevlog.findings import Finding, Fix
 from bevlog.report import build_report, prepare
 from bevlog.report.downsample import minmax_indices
@@ -36,7 +37,9 @@ def payload(html):
 
 def decode(spec):
     if isinstance(spec, dict):
-        arr = np.frombuffer(base64.b64decode(spec["bdata"]), dtype={"f8": "<f8", "f4": "<f4", "i4": "<i4"}[spec["dtype"]])
+        arr = np.frombuffer(
+            base64.b64decode(spec["bdata"]), dtype={"f8": "<f8", "f4": "<f4", "i4": "<i4"}[spec["dtype"]]
+        )
         if "shape" in spec:
             arr = arr.reshape([int(n) for n in spec["shape"].split(",")])
         return arr
@@ -46,15 +49,14 @@ def decode(spec):
 def outside_bundle(html):
     """The page without the embedded plotly.js (which mentions URLs in its own code)."""
     start = html.index("<script>/**\n* plotly.js")
-    return html[:start] + html[html.index("</script>", start):]
+    return html[:start] + html[html.index("</script>", start) :]
 
 
 def test_self_contained_offline_page(fixture_runs):
     html = build_report(fixture_runs, align="samples")
     assert html.count("* plotly.js v") == 1  # the bundle, once
     rest = outside_bundle(html)
-    for pattern in (r"<script[^>]*\bsrc=", r"<link\b", r"<img\b", r"<iframe\b", r"@import", r"url\(",
-                    r"https?://"):
+    for pattern in (r"<script[^>]*\bsrc=", r"<link\b", r"<img\b", r"<iframe\b", r"@import", r"url\(", r"https?://"):
         assert not re.search(pattern, rest, re.I), pattern
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
     assert "default-src &#x27;none&#x27;" in csp and "connect-src &#x27;none&#x27;" in csp
@@ -123,8 +125,18 @@ def test_minmax_indices_keep_extremes_and_ends():
 
 def test_findings_are_drawn_and_listed(fixture_runs):
     findings = [
-        Finding("b8", "divergence", "error", 100, 200, 1.0, 2.0, "loss rose 30% above its minimum",
-                {"rise": 0.3}, Fix("lr 2.0e-04 → 1.0e-04", [{"param": "lr", "from": 2e-4, "to": 1e-4}])),
+        Finding(
+            "b8",
+            "divergence",
+            "error",
+            100,
+            200,
+            1.0,
+            2.0,
+            "loss rose 30% above its minimum",
+            {"rise": 0.3},
+            Fix("lr 2.0e-04 → 1.0e-04", [{"param": "lr", "from": 2e-4, "to": 1e-4}]),
+        ),
         Finding("b20", "lr-drop", "info", 80, 80, 2.0, 2.0, "loss −5% at the lr step: the schedule did it"),
         Finding("b20", "grad-spike", "warning", 60, 70, 1.5, 1.75, "grad_norm ×6 over its median"),
         Finding("b8", "lr-batch", "warning", None, None, None, None, "lr per sample 2.5e-05 is high"),
@@ -152,8 +164,11 @@ def test_findings_are_drawn_and_listed(fixture_runs):
 
 def test_cli_writes_report_and_says_so(tmp_path):
     out = tmp_path / "r.html"
-    result = CliRunner().invoke(cli, ["report", str(FIX / "b8"), str(FIX / "b20"), "-o", str(out),
-                                      "--align", "samples", "--smooth", "0.8"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["report", str(FIX / "b8"), str(FIX / "b20"), "-o", str(out), "--align", "samples", "--smooth", "0.8"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.output
     html = out.read_text()
@@ -163,13 +178,16 @@ def test_cli_writes_report_and_says_so(tmp_path):
 
 
 def test_cli_unknown_batch_is_exit_2(tmp_path):
-    result = CliRunner().invoke(cli, ["report", str(FIX / "nobatch"), "-o", str(tmp_path / "r.html"),
-                                      "--align", "samples"])
+    result = CliRunner().invoke(
+        cli, ["report", str(FIX / "nobatch"), "-o", str(tmp_path / "r.html"), "--align", "samples"]
+    )
     assert result.exit_code == 2
     assert "--batch nobatch=N" in result.output
     assert not (tmp_path / "r.html").exists()
-    fixed = CliRunner().invoke(cli, ["report", str(FIX / "nobatch"), "-o", str(tmp_path / "r.html"),
-                                     "--align", "samples", "--batch", "nobatch=20"])
+    fixed = CliRunner().invoke(
+        cli,
+        ["report", str(FIX / "nobatch"), "-o", str(tmp_path / "r.html"), "--align", "samples", "--batch", "nobatch=20"],
+    )
     assert fixed.exit_code == 0, fixed.output
     assert "20 (--batch)" in (tmp_path / "r.html").read_text()
     unwritable = CliRunner().invoke(cli, ["report", str(FIX / "b8"), "-o", str(tmp_path / "no" / "r.html")])
@@ -180,8 +198,9 @@ def test_png_without_chromium_says_so(tmp_path, monkeypatch):
     pytest.importorskip("kaleido")
     monkeypatch.delenv("BROWSER_PATH", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on this PATH
-    result = CliRunner().invoke(cli, ["report", str(FIX / "b8"), "-o", str(tmp_path / "r.html"),
-                                      "--png", str(tmp_path / "png")])
+    result = CliRunner().invoke(
+        cli, ["report", str(FIX / "b8"), "-o", str(tmp_path / "r.html"), "--png", str(tmp_path / "png")]
+    )
     assert result.exit_code == 2
     assert "needs Chromium or Chrome installed" in result.output
     assert not (tmp_path / "png").exists()
@@ -194,8 +213,11 @@ def test_png_with_chromium(tmp_path):
 
     if find_browser() is None:
         pytest.skip("no Chromium installed")
-    result = CliRunner().invoke(cli, ["report", str(FIX / "b8"), str(FIX / "b20"), "-o", str(tmp_path / "r.html"),
-                                      "--png", str(tmp_path / "png")], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["report", str(FIX / "b8"), str(FIX / "b20"), "-o", str(tmp_path / "r.html"), "--png", str(tmp_path / "png")],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (tmp_path / "png").iterdir())
     assert files == sorted(pid.removeprefix("panel-") + ".png" for pid in PANELS)

@@ -1,18 +1,25 @@
 """The report of two real runs (DETR3D vs StreamPETR) in headless Chromium: it draws every
 panel, logs no console error and makes no network request; a screenshot is kept in
 test-artifacts/report_detr3d_vs_streampetr.png."""
+
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("selenium")
+from conftest import REAL_SET1  # noqa: E402
+from report_browser_util import (
+    PANEL_STATE,
+    chrome,
+    console_errors,
+    network_requests,  # noqa: E402
+    open_report,
+    screenshot,
+)
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from bevlog.cli import cli  # noqa: E402
-from conftest import REAL_SET1  # noqa: E402
-from report_browser_util import (PANEL_STATE, chrome, console_errors, network_requests,  # noqa: E402
-                                 open_report, screenshot)
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REAL_SET1
@@ -23,8 +30,9 @@ STREAMPETR = REAL / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"
 @pytest.mark.slow
 def test_real_report_renders_in_chromium(tmp_path):
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(cli, ["report", str(DETR3D), str(STREAMPETR), "-o", str(out),
-                                      "--align", "samples"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["report", str(DETR3D), str(STREAMPETR), "-o", str(out), "--align", "samples"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     driver = chrome(tmp_path)
     try:
@@ -36,15 +44,22 @@ def test_real_report_renders_in_chromium(tmp_path):
         dialogs = driver.execute_script("return window.__dialogs")
         table_rows = driver.execute_script("return document.querySelectorAll('#run-table tbody tr').length")
         legend = driver.execute_script(
-            "return Array.from(document.querySelectorAll('#panel-loss .legendtext')).map(e => e.textContent)")
+            "return Array.from(document.querySelectorAll('#panel-loss .legendtext')).map(e => e.textContent)"
+        )
         # zooming x on one panel zooms all of them (they share one alignment)
-        driver.execute_script("Plotly.relayout(document.getElementById('panel-loss'),"
-                              " {'xaxis.range[0]': 100000, 'xaxis.range[1]': 200000});")
-        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
-            "return document.getElementById('panel-evals')._fullLayout.xaxis2.range[0] === 100000"))
+        driver.execute_script(
+            "Plotly.relayout(document.getElementById('panel-loss'),"
+            " {'xaxis.range[0]': 100000, 'xaxis.range[1]': 200000});"
+        )
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script(
+                "return document.getElementById('panel-evals')._fullLayout.xaxis2.range[0] === 100000"
+            )
+        )
         ranges = driver.execute_script(
             "return ['panel-lr', 'panel-grad', 'panel-components', 'panel-layers'].map(id =>"
-            " document.getElementById(id)._fullLayout.xaxis.range)")
+            " document.getElementById(id)._fullLayout.xaxis.range)"
+        )
     finally:
         driver.quit()
     assert errors == []
@@ -53,8 +68,7 @@ def test_real_report_renders_in_chromium(tmp_path):
     assert table_rows == 2
     assert ranges == [[100000, 200000]] * 4
     assert {"PrymceQ__3DDetection_DETR3D", "PrymceQ__BEVModel_StreamPETR"} <= set(legend)
-    assert set(state) == {"panel-loss", "panel-components", "panel-layers", "panel-lr", "panel-grad",
-                          "panel-evals"}
+    assert set(state) == {"panel-loss", "panel-components", "panel-layers", "panel-lr", "panel-grad", "panel-evals"}
     # raw + smoothed per run, the lr line per run, …: drawn as SVG paths, not just data
     assert state["panel-loss"]["drawn_lines"] >= 4
     assert state["panel-components"]["drawn_lines"] >= 9  # StreamPETR alone logs 9 terms
@@ -79,14 +93,16 @@ def test_seed_groups_and_the_index_render_in_chromium(tmp_path):
     names = sorted(p.name for p in seeds.iterdir())[:12]
     assert len(names) > MANY_RUNS
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(cli, ["report", *[str(seeds / n) for n in names], "-o", str(out)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["report", *[str(seeds / n) for n in names], "-o", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     driver = chrome(tmp_path)
     try:
         open_report(driver, out)
         fills = driver.execute_script(
-            "return document.querySelectorAll('#panel-loss .scatterlayer .trace path.js-fill').length")
+            "return document.querySelectorAll('#panel-loss .scatterlayer .trace path.js-fill').length"
+        )
         links = driver.execute_script("return document.querySelectorAll('#run-table a[href^=\"#run-\"]').length")
         driver.execute_script("document.querySelector('#run-table a[href=\"#run-5\"]').click()")
         WebDriverWait(driver, 10).until(lambda d: d.execute_script("return location.hash") == "#run-5")

@@ -4,16 +4,17 @@ The crafted log is derived in a temporary folder from real lines of the DETR3D .
 its file name carries `<img src=x onerror=alert(1)>` and a `<script>` (a file name cannot
 hold '/', so the full `</script><script>alert(1)</script>` goes into the metric keys).
 """
+
 import json
 import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from bevlog.cli import cli
 from conftest import REAL_SET1
 from report_browser_util import chrome, console_errors, network_requests, open_report, screenshot
+
+from bevlog.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log.json"
@@ -46,12 +47,11 @@ def crafted_log(folder: Path) -> Path:
 def test_markup_is_escaped_in_the_file(tmp_path):
     log = crafted_log(tmp_path)
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(cli, ["report", str(log), "-o", str(out), "--no-findings"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["report", str(log), "-o", str(out), "--no-findings"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     html = out.read_text()
     bundle_start = html.index("<script>/**\n* plotly.js")
-    page = html[:bundle_start] + html[html.index("</script>", bundle_start):]
+    page = html[:bundle_start] + html[html.index("</script>", bundle_start) :]
     assert "<img" not in page
     assert page.count("<script") == 2  # the JSON payload and the drawing code (plotly.js cut out)
     assert "alert(1)" in page  # the names are there … as text
@@ -62,8 +62,7 @@ def test_markup_is_escaped_in_the_file(tmp_path):
 def test_no_markup_is_live_in_the_browser(tmp_path):
     log = crafted_log(tmp_path)
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(cli, ["report", str(log), "-o", str(out), "--no-findings"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["report", str(log), "-o", str(out), "--no-findings"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     driver = chrome(tmp_path)
     try:
@@ -72,10 +71,12 @@ def test_no_markup_is_live_in_the_browser(tmp_path):
         counts = driver.execute_script(
             "return {img: document.querySelectorAll('img').length,"
             " scripts: document.querySelectorAll('script').length,"
-            " handlers: document.querySelectorAll('[onerror],[onload],[onclick]').length}")
+            " handlers: document.querySelectorAll('[onerror],[onload],[onclick]').length}"
+        )
         table = driver.execute_script("return document.querySelector('#run-table').textContent")
         svg_text = driver.execute_script(
-            "return Array.from(document.querySelectorAll('.plot text')).map(t => t.textContent).join('\\n')")
+            "return Array.from(document.querySelectorAll('.plot text')).map(t => t.textContent).join('\\n')"
+        )
         errors = console_errors(driver)
         requests = network_requests(driver)
         screenshot(driver, "report_security.png")

@@ -1,6 +1,7 @@
 """What the report shows beyond the curves: the settings that differ, the compare table and
 verdict, seed groups as mean ± sd bands, grad_clip's max_norm, the chance line of mAOE,
 readable log ticks, titled PNGs, and an index for many runs — on real logs."""
+
 import base64
 import json
 import re
@@ -43,8 +44,9 @@ def section(html, sid):
 
 @pytest.fixture(scope="module")
 def seeded():
-    runs, problems = parsers.read_paths([str(SEEDS / f"base-s{k}") for k in range(5)]
-                                        + [str(SEEDS / f"batch-20-s{k}") for k in range(3)])
+    runs, problems = parsers.read_paths(
+        [str(SEEDS / f"base-s{k}") for k in range(5)] + [str(SEEDS / f"batch-20-s{k}") for k in range(3)]
+    )
     assert not problems
     return runs
 
@@ -57,8 +59,10 @@ def seeded_html(seeded):
 
 def test_settings_and_comparison_come_before_the_curves(seeded_html):
     html = seeded_html
-    order = [html.index(f'<section id="{sid}">') for sid in
-             ("section-runs", "section-settings", "section-compare", "section-loss")]
+    order = [
+        html.index(f'<section id="{sid}">')
+        for sid in ("section-runs", "section-settings", "section-compare", "section-loss")
+    ]
     assert order == sorted(order)
     settings = section(html, "section-settings")
     # one column per group; the batch differs, the seed (which makes the groups) is not listed
@@ -92,8 +96,11 @@ def test_groups_are_drawn_as_mean_and_sd_bands(seeded, seeded_html):
     evals = panels["panel-evals"]["data"]
     map_mean = next(t for t in evals if t["name"] == "batch-20-s* mean ± sd (n=3)" and t["xaxis"] == "x")
     assert list(decode(map_mean["x"])) == [4.0, 8.0, 12.0]
-    finals = [float(r.evals.loc[r.evals["metric"] == "bevdetr/mAP", "value"].iloc[-1])
-              for r in seeded if r.name.startswith("batch-20")]
+    finals = [
+        float(r.evals.loc[r.evals["metric"] == "bevdetr/mAP", "value"].iloc[-1])
+        for r in seeded
+        if r.name.startswith("batch-20")
+    ]
     assert decode(map_mean["y"])[-1] == pytest.approx(np.mean(finals))
 
 
@@ -158,8 +165,11 @@ def test_png_images_are_written_with_the_title_band(tmp_path):
     if find_browser() is None:
         pytest.skip("no Chromium installed")
     out = tmp_path / "png"
-    result = CliRunner().invoke(cli, ["report", str(FIX / "b8"), "-o", str(tmp_path / "r.html"), "--png",
-                                      str(out), "--no-findings"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["report", str(FIX / "b8"), "-o", str(tmp_path / "r.html"), "--png", str(out), "--no-findings"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     _, panels = prepare([parsers.read(FIX / "b8")])
     for p in panels:

@@ -1,12 +1,13 @@
 """attention-collapse on real bevdetr runs (fixtures/runs/issue13: logs with the per-layer attention
 statistics), and silence where the statistics are absent (every other log in the repository)."""
+
 import os
 
 import pytest
+from labelled_runs import core
 
 import parsers
 from bevlog.rules import get_rule
-from labelled_runs import core
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNS = os.path.join(ROOT, "fixtures", "runs", "issue13")
@@ -29,12 +30,12 @@ def test_fires_on_the_run_whose_attention_collapsed_at_lr_2e3():
 def test_silent_on_runs_that_took_off(name):
     run = parsers.read(os.path.join(RUNS, name))
     maps = run.evals[run.evals["metric"] == "bevdetr/mAP"]["value"]
-    assert maps.iloc[-1] > 0.1                   # they learned: the attention did its job
+    assert maps.iloc[-1] > 0.1  # they learned: the attention did its job
     assert get_rule("attention-collapse")(run) == []
 
 
 def test_silent_without_attention_statistics():
-    run = parsers.read(os.path.join(ROOT, "fixtures", "runs", "lr-3e-3"))   # the earlier model logged none
+    run = parsers.read(os.path.join(ROOT, "fixtures", "runs", "lr-3e-3"))  # the earlier model logged none
     assert not any("attn" in c for c in run.train.columns)
     assert get_rule("attention-collapse")(run) == []
 
@@ -47,7 +48,7 @@ def test_warns_when_the_attention_collapses_after_take_off_as_the_lr_rises():
     assert maps[12] > 0.2 and maps.iloc[-1] < 0.01
     (f,) = get_rule("attention-collapse")(run)
     assert f.severity == "warning" and f.evidence["signs"] == ["entropy", "logit_max"]
-    assert f.evidence["onset_step"] >= 1200                 # after the lr rose, not during the take-off
+    assert f.evidence["onset_step"] >= 1200  # after the lr rose, not during the take-off
     assert core(f.fix.changes) == [{"param": "lr", "from": 0.01, "to": 0.002}]
 
 
@@ -78,7 +79,7 @@ def test_warns_before_the_loss_turns_when_the_lr_rises_after_take_off(name, run)
     loss = run.train["loss"].rolling(5, center=True, min_periods=1).median().to_numpy()
     steps = run.train["step"].to_numpy()
     low = int(loss.argmin())
-    assert loss[low] < 0.8 * loss[0] and loss[low:].max() >= (1 + VISIBLE_RISE) * loss[low]   # fell, then rose
+    assert loss[low] < 0.8 * loss[0] and loss[low:].max() >= (1 + VISIBLE_RISE) * loss[low]  # fell, then rose
     assert _map(run)[-1] < 0.01
     (f,) = get_rule("attention-collapse")(run)
     assert f.severity == "warning" and f.evidence["signs"] == ["entropy", "logit_max"]

@@ -2,6 +2,7 @@
 all-NaN losses, and an lr ≤ 0 or of 1e308 — written as real mmcv log files, read through the
 parsers, and taken through diagnose (text and JSON), the report and watch --once. Nothing may raise;
 an invalid lr is flagged."""
+
 import json
 import math
 
@@ -32,31 +33,45 @@ def write_log(path, loss, lr, grad, maps, ipe=50):
     lines = ["2026-11-28 05:01:06,052 - mmdet - INFO - Environment info:", "-" * 60]
     for k, v in enumerate(loss):
         e, i = k // (ipe // 5) + 1, (k % (ipe // 5) + 1) * 5
-        lines.append(f"2026-11-28 05:01:{k % 60:02d},121 - mmdet - INFO - Epoch [{e}][{i}/{ipe}]\t"
-                     f"lr: {lr:.3e}, eta: 0:00:38, time: 0.406, data_time: 0.101, loss_cls: {_num(v / 2)}, "
-                     f"loss_bbox: {_num(v / 2)}, loss: {_num(v)}, grad_norm: {_num(grad[k])}")
+        lines.append(
+            f"2026-11-28 05:01:{k % 60:02d},121 - mmdet - INFO - Epoch [{e}][{i}/{ipe}]\t"
+            f"lr: {lr:.3e}, eta: 0:00:38, time: 0.406, data_time: 0.101, loss_cls: {_num(v / 2)}, "
+            f"loss_bbox: {_num(v / 2)}, loss: {_num(v)}, grad_norm: {_num(grad[k])}"
+        )
         if i == ipe and e - 1 < len(maps):
-            lines.append(f"2026-11-28 05:01:{k % 60:02d},200 - mmdet - INFO - Epoch(val) [{e}][10]\t"
-                         f"bbox_mAP: {maps[e - 1]:.4f}")
+            lines.append(
+                f"2026-11-28 05:01:{k % 60:02d},200 - mmdet - INFO - Epoch(val) [{e}][10]\tbbox_mAP: {maps[e - 1]:.4f}"
+            )
     path.write_text("\n".join(lines) + "\n")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(sorted(SERIES)), grad_kind=st.sampled_from(sorted(SERIES)), lr=st.sampled_from(sorted(LRS)),
-       n=st.sampled_from([1, 2, 7, 60]), evals=st.sampled_from([0, 1, 3]), seed=st.integers(0, 3))
+@given(
+    kind=st.sampled_from(sorted(SERIES)),
+    grad_kind=st.sampled_from(sorted(SERIES)),
+    lr=st.sampled_from(sorted(LRS)),
+    n=st.sampled_from([1, 2, 7, 60]),
+    evals=st.sampled_from([0, 1, 3]),
+    seed=st.integers(0, 3),
+)
 def test_every_rule_is_total_on_degenerate_runs(tmp_path_factory, kind, grad_kind, lr, n, evals, seed):
     import parsers
     from bevlog.commands.diagnose import render_markdown, render_text
-    from bevlog.live import Watcher
     from bevlog.consistency import contradictions
     from bevlog.diagnose import diagnose
+    from bevlog.live import Watcher
     from bevlog.report import build_report
 
     rng = np.random.default_rng(seed)
     d = tmp_path_factory.mktemp("run")
     loss = SERIES[kind](n, rng)
-    write_log(d / "20261128_050106.log", loss, LRS[lr], np.abs(SERIES[grad_kind](n, rng)),
-              [float(m) for m in rng.random(evals) * 0.3])
+    write_log(
+        d / "20261128_050106.log",
+        loss,
+        LRS[lr],
+        np.abs(SERIES[grad_kind](n, rng)),
+        [float(m) for m in rng.random(evals) * 0.3],
+    )
     run = parsers.read(str(d))
     dg = diagnose(run)
     render_text([dg], color=False, width=120)

@@ -1,6 +1,6 @@
 """overfitting and log-integrity."""
-import pytest
 
+import pytest
 from labelled_runs import core, findings, run
 
 
@@ -12,8 +12,9 @@ def test_overfitting_metric_falls_while_train_loss_falls():
     assert core(f.fix.changes) == [{"param": "max_epochs", "from": 24, "to": 16}]
 
 
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/conditional-detr-mmengine",
-                                    "real/bevfusion-resumed", "real/streampetr-text"])
+@pytest.mark.parametrize(
+    "run_id", ["real/detr3d-text", "real/conditional-detr-mmengine", "real/bevfusion-resumed", "real/streampetr-text"]
+)
 def test_overfitting_silent_on_small_end_dips_and_recovered_dips(run_id):
     """DETR3D's NDS falls 0.7% over its last two evaluations; Conditional-DETR's mAP dips and recovers."""
     assert findings(run_id, "overfitting") == []

@@ -3,17 +3,18 @@ runs that never trained, every fp16 step skipped, the real crash cause, scale-aw
 grad-spike, nuScenes components at chance, throughput. Each case must fire on a real log
 (or an edited copy of one in tmp_path / the labelled variants) and must not fire on runs
 that are fine. numpy warnings are errors here."""
+
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REAL_SET1, REAL_SET2
+from labelled_runs import DETR3D_TEXT, REPO, core, findings, run
 
 import parsers
 from bevlog.diagnose import diagnose_run
 from bevlog.rules import get_rule
-from conftest import REAL_SET1, REAL_SET2
-from labelled_runs import core, DETR3D_TEXT, REPO, findings, run
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -29,6 +30,7 @@ def rule(name, path):
 
 
 # ---- metric-chance: a detection metric at chance is an error whatever the loss does ---------
+
 
 def test_voc_map_zero_at_every_evaluation_is_an_error_although_the_loss_falls():
     (f,) = rule("metric-chance", VOC_MAP_ZERO)
@@ -57,8 +59,9 @@ def test_bevdetr_runs_whose_map_stayed_zero_get_an_error(name):
     assert "never started detecting" in f.fix.text  # the loss barely fell: optimisation, not evaluation
 
 
-@pytest.mark.parametrize("name", ["base", "lr-2e-4", "layers-2-lr-2e-4", "lr-5e-4", "batch-20", "aux-off",
-                                  "lr-3e-3-warmup1000"])
+@pytest.mark.parametrize(
+    "name", ["base", "lr-2e-4", "layers-2-lr-2e-4", "lr-5e-4", "batch-20", "aux-off", "lr-3e-3-warmup1000"]
+)
 def test_quiet_on_bevdetr_runs_that_learn_even_slowly(name):
     assert rule("metric-chance", f"{RUNS}/{name}") == []
 
@@ -67,8 +70,12 @@ def test_quiet_on_bevdetr_runs_that_learn_even_slowly(name):
 def test_diagnose_errors_on_every_sweep_run_whose_map_stayed_zero(bundled_diagnoses):
     dead = set()
     for d in (d.to_dict() for d in bundled_diagnoses.values()):  # what `diagnose --format json` carries
-        maps = [v for f in d["findings"] if f["rule"] == "metric-chance" and f["severity"] == "error"
-                for v in f["evidence"]["values"]]
+        maps = [
+            v
+            for f in d["findings"]
+            if f["rule"] == "metric-chance" and f["severity"] == "error"
+            for v in f["evidence"]["values"]
+        ]
         if maps:
             dead.add(d["run"])
     stayed_zero = set()
@@ -86,14 +93,22 @@ def test_a_metric_that_collapses_below_its_own_best_is_an_error():
     assert f.severity == "error" and f.evidence["best"] > 0.3 and f.evidence["last"] == pytest.approx(0.01)
 
 
-@pytest.mark.parametrize("path", [VOC_CONTROL, REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log",
-                                  REAL_SET2 / "boostcampaitech3__level2-object-detection-level2-cv-11__20220328_030936.log",
-                                  IFCOS / "20201016_165717.log"], ids=lambda p: p.name[:30])
+@pytest.mark.parametrize(
+    "path",
+    [
+        VOC_CONTROL,
+        REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log",
+        REAL_SET2 / "boostcampaitech3__level2-object-detection-level2-cv-11__20220328_030936.log",
+        IFCOS / "20201016_165717.log",
+    ],
+    ids=lambda p: p.name[:30],
+)
 def test_quiet_on_real_runs_that_learn(path):
     assert [f for f in rule("metric-chance", path) if f.evidence["kind"] != "component"] == []
 
 
 # ---- nuScenes components at chance ----------------------------------------------------------
+
 
 def test_detr3d_orientation_at_chance_is_a_warning_with_its_fix():
     """A headline metric's component at chance costs ~0.1 NDS: a warning at least, its fix shown."""
@@ -112,6 +127,7 @@ def test_a_learned_orientation_is_not_noted(tmp_path):
 
 
 # ---- log-integrity: runs that never trained, and what a run really died of -----------------
+
 
 def test_a_header_only_log_died_before_its_first_iteration():
     (f,) = [x for x in rule("log-integrity", CODETR) if x.evidence["kind"] == "never_trained"]
@@ -137,8 +153,9 @@ def test_a_log_with_evaluations_but_no_train_rows_did_not_die(tmp_path):
 
 
 def test_a_trained_run_is_not_called_never_trained():
-    assert [f for f in rule("log-integrity", IFCOS / "20201016_165717.log")
-            if f.evidence["kind"] == "never_trained"] == []
+    assert [
+        f for f in rule("log-integrity", IFCOS / "20201016_165717.log") if f.evidence["kind"] == "never_trained"
+    ] == []
 
 
 DATA_TIME_CRASH = """Traceback (most recent call last):
@@ -161,7 +178,7 @@ def test_the_crash_cause_is_the_exception_not_a_metric_printed_in_between(tmp_pa
 
     lines = VOC_CONTROL.read_text().splitlines(keepends=True)
     cut = next(i for i, line in enumerate(lines) if "Epoch [3][6200/6207]" in line)
-    data = ("".join(lines[:cut + 1]) + DATA_TIME_CRASH).encode()
+    data = ("".join(lines[: cut + 1]) + DATA_TIME_CRASH).encode()
     path = tmp_path / (VOC_CONTROL.name + (".gz" if gz else ""))
     path.write_bytes(gzip.compress(data) if gz else data)
     r = parsers.read(str(path))
@@ -169,8 +186,9 @@ def test_the_crash_cause_is_the_exception_not_a_metric_printed_in_between(tmp_pa
     (f,) = [x for x in get_rule("log-integrity")(r) if x.evidence["kind"] == "traceback"]
     assert f.severity == "error"
     assert f.evidence["exception_type"] == "KeyError" and f.evidence["exception_message"] == "'data_time'"
-    assert f.evidence["raised_at"] == ('File "/opt/conda/lib/python3.8/site-packages/mmcv/runner/hooks/logger/'
-                                       'text.py", line 173, in _log_info')
+    assert f.evidence["raised_at"] == (
+        'File "/opt/conda/lib/python3.8/site-packages/mmcv/runner/hooks/logger/text.py", line 173, in _log_info'
+    )
     assert f.evidence["called_from"] == 'File "tools/train.py", line 187, in <module>'
     assert "mAP" not in f.message and "KeyError: 'data_time'" in f.message
     assert f.fix.text.startswith("fix the KeyError raised at mmcv/runner/hooks/logger/text.py:173")
@@ -189,8 +207,9 @@ def test_a_launcher_that_reports_a_failed_worker_points_at_the_worker(tmp_path):
     lines = VOC_CONTROL.read_text().splitlines(keepends=True)
     cut = next(i for i, line in enumerate(lines) if "Epoch [3][6200/6207]" in line)
     path = tmp_path / VOC_CONTROL.name
-    path.write_text("".join(lines[:cut + 1]) + DATA_TIME_CRASH + "Traceback (most recent call last):\n"
-                    + TORCHRUN_TAIL)
+    path.write_text(
+        "".join(lines[: cut + 1]) + DATA_TIME_CRASH + "Traceback (most recent call last):\n" + TORCHRUN_TAIL
+    )
     (f,) = [x for x in rule("log-integrity", path) if x.evidence["kind"] == "traceback"]
     assert f.evidence["exception"] == "KeyError: 'data_time'" and "text.py" in f.evidence["raised_at"]
 
@@ -203,6 +222,7 @@ def test_a_header_only_log_that_crashed_names_the_exception(tmp_path):
 
 
 # ---- grad-nonfinite: fp16 with every step skipped ----------------------------------------
+
 
 def test_every_step_overflowing_under_a_static_loss_scale_is_an_error():
     (f,) = findings("variant/streampetr_fp16_static_skip", "grad-nonfinite")
@@ -228,6 +248,7 @@ def test_inf_everywhere_while_the_loss_falls_is_not_every_step_skipped(tmp_path)
 
 # ---- grad-spike: judged at the run's own scale ---------------------------------------------
 
+
 def test_tiny_gradients_logged_at_four_decimals_are_not_spikes():
     fs = findings("variant/detr3d_small_grad", "grad-spike")
     g = run("variant/detr3d_small_grad").train["grad_norm"]
@@ -239,8 +260,11 @@ def test_tiny_gradients_logged_at_four_decimals_are_not_spikes():
 def test_the_real_spike_is_the_same_note_at_a_smaller_scale(tmp_path, scale):
     """The DETR3D run's one ×5.6 spike, with grad_norm ×1e-5 (median 0.0009, 9 rounding steps)
     or ×1e-2: still one info note at epoch 13."""
-    text = re.sub(r"grad_norm: ([0-9.]+)", lambda m: f"grad_norm: {float(m.group(1)) * scale:.4f}",
-                  Path(DETR3D_TEXT).read_text(encoding="utf-8"))
+    text = re.sub(
+        r"grad_norm: ([0-9.]+)",
+        lambda m: f"grad_norm: {float(m.group(1)) * scale:.4f}",
+        Path(DETR3D_TEXT).read_text(encoding="utf-8"),
+    )
     (tmp_path / "20230727_114037.log").write_text(text, encoding="utf-8")
     fs = rule("grad-spike", tmp_path / "20230727_114037.log")
     assert [(f.severity, round(f.start_epoch)) for f in fs] == [("info", 13)]
@@ -263,8 +287,9 @@ def test_spikes_are_the_same_at_any_gradient_scale_and_the_clip_fits_the_run(tmp
     big = {f.start_step: f for f in findings("variant/streampetr_spikes", "grad-spike")}
     # the same events, judged the same (a clip in the config changes only whether the loss-ignored
     # explosion is a note: here the config's clip is removed)
-    assert {s: (f.evidence["kind"], round(f.evidence["peak_ratio"])) for s, f in small.items()} == \
-        {s: (f.evidence["kind"], round(f.evidence["peak_ratio"])) for s, f in big.items()}
+    assert {s: (f.evidence["kind"], round(f.evidence["peak_ratio"])) for s, f in small.items()} == {
+        s: (f.evidence["kind"], round(f.evidence["peak_ratio"])) for s, f in big.items()
+    }
     g = r.train["grad_norm"].to_numpy(float)
     clips = [c["to"] for f in small.values() for c in f.fix.changes if c["param"] == "grad_clip"]
     assert clips and all(c <= 3 * np.nanmax(g[np.isfinite(g)]) for c in clips)
@@ -279,14 +304,31 @@ def test_no_numpy_warning_reaches_the_user():
     from labelled_runs import VARIANTS
 
     env = dict(os.environ, PYTHONPATH=REPO, PYTHONWARNINGS="default")
-    proc = subprocess.run([sys.executable, "-m", "bevlog", "diagnose", f"{VARIANTS}/detr3d_small_grad",
-                           f"{VARIANTS}/streampetr_fp16_static_skip"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bevlog",
+            "diagnose",
+            f"{VARIANTS}/detr3d_small_grad",
+            f"{VARIANTS}/streampetr_fp16_static_skip",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr and "verdict:" in proc.stdout
 
 
-@pytest.mark.parametrize("name", ["CVIU-CSU__EPCPE__20240310_192200.log", "CVIU-CSU__EPCPE__20240302_182333.log",
-                                  "CVIU-CSU__EPCPE__20240308_185617"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CVIU-CSU__EPCPE__20240310_192200.log",
+        "CVIU-CSU__EPCPE__20240302_182333.log",
+        "CVIU-CSU__EPCPE__20240308_185617",
+    ],
+)
 def test_clip_point_one_with_grad_norm_in_the_hundreds(name):
     """EPCPE clips at 0.1 while its grad_norm (before clipping) is ~40-600: the rules neither call
     that a spike nor suggest another clip."""
@@ -296,6 +338,7 @@ def test_clip_point_one_with_grad_norm_in_the_hundreds(name):
 
 
 # ---- throughput --------------------------------------------------------------------------
+
 
 def _cal_train_time(path):
     """s/iter as mmdet's analyze_logs.py cal_train_time computes it, from the text lines."""
@@ -331,9 +374,17 @@ def test_parse_table_shows_seconds_per_iteration():
     assert iteration_time_text(run_summary(parsers.read(DETR3D_TEXT))) in result.output
 
 
-@pytest.mark.parametrize("path", [DETR3D_TEXT, str(REAL_SET2 / "zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_"
-                                                   "tctplus_imagenetinit_lrx10" / "20211207_135738.log")],
-                         ids=["detr3d", "tctplus"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        DETR3D_TEXT,
+        str(
+            REAL_SET2 / "zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_"
+            "tctplus_imagenetinit_lrx10" / "20211207_135738.log"
+        ),
+    ],
+    ids=["detr3d", "tctplus"],
+)
 def test_dataloader_bound_runs_are_noted_with_the_numbers(path):
     (f,) = rule("dataloader-bound", path)
     r = parsers.read(path)
@@ -342,10 +393,15 @@ def test_dataloader_bound_runs_are_noted_with_the_numbers(path):
     assert f"{share:.0%}" in f.message
 
 
-@pytest.mark.parametrize("path", [REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log",
-                                  REAL_SET2 / "XueSongTap__mmdetection3d__20231003_125657",
-                                  REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log"],
-                         ids=lambda p: p.name[:30])
+@pytest.mark.parametrize(
+    "path",
+    [
+        REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log",
+        REAL_SET2 / "XueSongTap__mmdetection3d__20231003_125657",
+        REAL_SET1 / "PrymceQ__BEVModel_StreamPETR__20230725_174411.log",
+    ],
+    ids=lambda p: p.name[:30],
+)
 def test_not_dataloader_bound(path):
     assert rule("dataloader-bound", path) == []
 
@@ -388,8 +444,9 @@ def test_the_new_rules_speak_only_where_the_labels_say_on_real_logs():
             fs = diagnose_run(run(e["id"]))
         except ParseError:
             continue
-        assert [f for f in fs if f.rule in ("metric-chance", "dataloader-bound", "memory-growth")
-                and f.severity == "error"] == [], e["id"]
+        assert [
+            f for f in fs if f.rule in ("metric-chance", "dataloader-bound", "memory-growth") and f.severity == "error"
+        ] == [], e["id"]
 
 
 def test_a_launch_inside_a_capture_is_judged_by_its_own_last_lines():

@@ -1,6 +1,6 @@
 """grad-nonfinite and grad-spike: fp16 overflow skips are benign, persistent overflow is not."""
-import pytest
 
+import pytest
 from labelled_runs import core, findings
 
 
@@ -24,8 +24,9 @@ def test_grad_nonfinite_after_nan_weights_is_an_error():
     assert f.severity == "error" and "non-finite itself" in f.message
 
 
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/conditional-detr-mmengine",
-                                    "variant/streampetr_no_gradnorm"])
+@pytest.mark.parametrize(
+    "run_id", ["real/detr3d-text", "real/conditional-detr-mmengine", "variant/streampetr_no_gradnorm"]
+)
 def test_grad_rules_silent_when_grad_norm_is_finite_or_not_logged(run_id):
     """grad_norm is logged only when clipping is on: without it there is nothing to say."""
     assert findings(run_id, "grad-nonfinite") == []

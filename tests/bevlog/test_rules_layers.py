@@ -1,6 +1,6 @@
 """aux-missing, layer-inversion, layer-flat, layer-unstable, layer-redundant."""
-import pytest
 
+import pytest
 from labelled_runs import core, findings
 
 LAYER_RULES = ["layer-inversion", "layer-flat", "layer-unstable", "layer-redundant"]
@@ -12,8 +12,9 @@ def test_aux_missing_six_layers_without_intermediate_losses():
     assert core(f.fix.changes) == [{"param": "aux_loss", "from": False, "to": True}]
 
 
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/bevfusion-resumed",
-                                    "real/console-traceback"])
+@pytest.mark.parametrize(
+    "run_id", ["real/detr3d-text", "real/streampetr-text", "real/bevfusion-resumed", "real/console-traceback"]
+)
 def test_aux_missing_silent_with_aux_or_a_single_layer_head(run_id):
     assert findings(run_id, "aux-missing") == []
 
@@ -45,17 +46,30 @@ def test_layer_redundant_waits_for_training_to_mature():
 
 
 @pytest.mark.parametrize("rule", LAYER_RULES)
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/conditional-detr-mmengine",
-                                    "real/console-traceback", "variant/detr3d_noaux"])
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        "real/detr3d-text",
+        "real/streampetr-text",
+        "real/conditional-detr-mmengine",
+        "real/console-traceback",
+        "variant/detr3d_noaux",
+    ],
+)
 def test_layer_rules_silent_on_healthy_decoders(rule, run_id):
     """Healthy 6-layer decoders: the last layer adds ~1%, deep layers scatter ≈1.2× more, zeros are frozen heads."""
     assert findings(run_id, rule) == []
 
 
-@pytest.mark.parametrize("run_id,rule", [("variant/detr3d_inversion", "layer-flat"),
-                                         ("variant/detr3d_inversion", "layer-redundant"),
-                                         ("variant/detr3d_flat", "layer-redundant"),
-                                         ("variant/detr3d_flat", "layer-inversion"),
-                                         ("variant/detr3d_redundant", "layer-flat")])
+@pytest.mark.parametrize(
+    "run_id,rule",
+    [
+        ("variant/detr3d_inversion", "layer-flat"),
+        ("variant/detr3d_inversion", "layer-redundant"),
+        ("variant/detr3d_flat", "layer-redundant"),
+        ("variant/detr3d_flat", "layer-inversion"),
+        ("variant/detr3d_redundant", "layer-flat"),
+    ],
+)
 def test_layer_rules_do_not_confuse_each_other(run_id, rule):
     assert findings(run_id, rule) == []

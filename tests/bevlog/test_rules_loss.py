@@ -1,10 +1,10 @@
 """nonfinite-loss, divergence, warmup, oscillation, plateau: must fire / must not fire (with the traps)."""
-import pytest
 
+import pytest
 from labelled_runs import core, findings, run
 
-
 # ---- nonfinite-loss ---------------------------------------------------------------------
+
 
 def test_nonfinite_loss_persistent_nan_is_an_error_naming_the_bbox_terms():
     (f,) = findings("variant/detr3d_nan_persistent", "nonfinite-loss")
@@ -49,16 +49,23 @@ def test_nonfinite_loss_no_zero_note_when_nothing_else_trains(tmp_path):
     """Derived from the real console capture: with frame_0_loss_ttc also 0, no key trains, so
     nothing says one head is missing its targets."""
     from conftest import REAL_SET1
+
     import parsers
 
     src = REAL_SET1 / "eb45__StreamPETR_TTC_Head__run-20260409_140746-x2mo2co1_output.log"
-    text = src.read_text().replace("frame_0_loss_ttc: 2.7446", "frame_0_loss_ttc: 0.0000") \
+    text = (
+        src.read_text()
+        .replace("frame_0_loss_ttc: 2.7446", "frame_0_loss_ttc: 0.0000")
         .replace("frame_0_loss_ttc: 2.9298", "frame_0_loss_ttc: 0.0000")
+    )
     (tmp_path / src.name).write_text(text)
     from bevlog.rules import get_rule
 
-    assert [f for f in get_rule("loss-zero")(parsers.read(str(tmp_path / src.name)))
-            if f.evidence.get("kind") == "zero_whole_run"] == []
+    assert [
+        f
+        for f in get_rule("loss-zero")(parsers.read(str(tmp_path / src.name)))
+        if f.evidence.get("kind") == "zero_whole_run"
+    ] == []
 
 
 @pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-json", "real/bevfusion-resumed"])
@@ -67,6 +74,7 @@ def test_nonfinite_loss_silent_on_finite_real_logs(run_id):
 
 
 # ---- divergence -------------------------------------------------------------------------
+
 
 def test_divergence_reports_onset_lr_grad_norm_component_and_recipe_fix():
     (f,) = findings("variant/detr3d_diverge", "divergence")
@@ -105,9 +113,18 @@ def test_divergence_ignores_a_rise_inside_warmup():
     assert findings("variant/detr3d_warmup_rise", "warmup") == []
 
 
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/streampetr-json",
-                                    "real/bevfusion-resumed", "real/conditional-detr-mmengine",
-                                    "variant/detr3d_steplr", "variant/detr3d_nan_persistent"])
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        "real/detr3d-text",
+        "real/streampetr-text",
+        "real/streampetr-json",
+        "real/bevfusion-resumed",
+        "real/conditional-detr-mmengine",
+        "variant/detr3d_steplr",
+        "variant/detr3d_nan_persistent",
+    ],
+)
 def test_divergence_silent_on_healthy_runs_lr_steps_and_nan(run_id):
     assert findings(run_id, "divergence") == []
 
@@ -121,6 +138,7 @@ def test_divergence_rise_that_recovers_by_itself_is_a_note_without_an_lr_fix():
 
 
 # ---- warmup -----------------------------------------------------------------------------
+
 
 def test_warmup_warns_when_trouble_starts_right_after_it():
     (f,) = findings("variant/detr3d_diverge_after_warmup", "warmup")
@@ -136,6 +154,7 @@ def test_warmup_silent_when_trouble_is_late_or_absent(run_id):
 
 # ---- oscillation ------------------------------------------------------------------------
 
+
 def test_oscillation_growing_scatter_on_a_flat_trend():
     (f,) = findings("variant/detr3d_oscillation", "oscillation")
     assert f.evidence["growth"] > 3 and f.start_epoch >= 5.5
@@ -146,8 +165,16 @@ def test_oscillation_growing_scatter_on_a_flat_trend():
     assert f.fix.alternative.changes[0].to == 2 and "the gradient noise falls by √2" in f.fix.alternative.basis
 
 
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/bevfusion-resumed",
-                                    "real/conditional-detr-mmengine", "variant/detr3d_plateau"])
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        "real/detr3d-text",
+        "real/streampetr-text",
+        "real/bevfusion-resumed",
+        "real/conditional-detr-mmengine",
+        "variant/detr3d_plateau",
+    ],
+)
 def test_oscillation_silent_on_real_noise_drift(run_id):
     """Healthy runs' scatter drifts up as the loss falls (≈1.6× over DETR3D); not oscillation."""
     assert findings(run_id, "oscillation") == []
@@ -155,13 +182,22 @@ def test_oscillation_silent_on_real_noise_drift(run_id):
 
 # ---- plateau ----------------------------------------------------------------------------
 
+
 def test_plateau_when_loss_is_flat_at_peak_lr():
     (f,) = findings("variant/detr3d_plateau", "plateau")
     assert f.evidence["lr_end"] / f.evidence["lr_peak"] > 0.9 and abs(f.evidence["fall"]) < 0.01
 
 
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/streampetr-text", "real/detr3d-json",
-                                    "real/bevfusion-resumed", "real/conditional-detr-mmengine"])
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        "real/detr3d-text",
+        "real/streampetr-text",
+        "real/detr3d-json",
+        "real/bevfusion-resumed",
+        "real/conditional-detr-mmengine",
+    ],
+)
 def test_plateau_silent_on_cosine_tails_and_falling_losses(run_id):
     """Cosine tails are flat by design (lr < 10% of its peak there)."""
     assert findings(run_id, "plateau") == []
@@ -169,9 +205,10 @@ def test_plateau_silent_on_cosine_tails_and_falling_losses(run_id):
 
 def test_rules_survive_a_log_that_has_barely_started(tmp_path):
     """What `watch` sees first: a header and one or two rows (or none)."""
+    from labelled_runs import DETR3D_TEXT
+
     import parsers
     from bevlog.diagnose import diagnose_run
-    from labelled_runs import DETR3D_TEXT
 
     lines = open(DETR3D_TEXT, encoding="utf-8").read().split("\n")
     first = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
@@ -188,9 +225,10 @@ def test_genuine_mmcv_nan_run_with_sgd():
     The AdamW recipe is not applied to SGD: the fix halves the lr at which the rise began."""
     import os
 
+    from labelled_runs import REPO
+
     import parsers
     from bevlog.diagnose import diagnose_run
-    from labelled_runs import REPO
 
     r = parsers.read(os.path.join(REPO, "fixtures", "logs", "mmcv_nan_loss"))
     fs = {f.rule: f for f in diagnose_run(r)}

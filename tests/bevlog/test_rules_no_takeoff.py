@@ -4,6 +4,7 @@ The runs are real bevdetr trainings of the `small` preset (fixtures/runs, made b
 `bevdetr sweep`): at lr 3e-3 and 1e-2 the loss falls onto the no-object plateau in the first
 few hundred iterations and stays there, mAP 0; a 1000-iteration warmup rescues lr 3e-3.
 """
+
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ import pytest
 import parsers
 from bevlog.diagnose import diagnose_run
 from bevlog.rules import get_rule
-from conftest import REAL_SET1 as REAL
 
 RUNS = Path(__file__).resolve().parents[2] / "fixtures" / "runs"
 DIVERGED = Path(__file__).resolve().parents[2] / "fixtures" / "labelled" / "variants"

@@ -1,5 +1,6 @@
 """How the rules get what they need without writing into the Run: `live` as an argument,
 derived signals in a per-run cache, the resume boundary, meta as JSON (issue 10)."""
+
 import dataclasses
 import gc
 import json
@@ -7,13 +8,12 @@ import os
 
 import numpy as np
 from click.testing import CliRunner
+from labelled_runs import run
 
 import parsers
 from bevlog.cli import cli
 from bevlog.diagnose import diagnose_run
-from bevlog.rules import Rule, get_rule
-from bevlog.rules import _common
-from labelled_runs import run
+from bevlog.rules import Rule, _common, get_rule
 
 RESUME_EPOCH = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "logs", "mmcv_resume_epoch")
 
@@ -45,7 +45,9 @@ def test_signals_are_cached_per_run_and_go_with_it():
     # a changed meta is a new Run with its own signals: a longer configured warmup moves the cut
     sched = r.meta.lr_schedule
     assert sched.warmup and sched.warmup_iters == 500
-    longer = dataclasses.replace(r, meta=dataclasses.replace(r.meta, lr_schedule=dataclasses.replace(sched, warmup_iters=5000)))
+    longer = dataclasses.replace(
+        r, meta=dataclasses.replace(r.meta, lr_schedule=dataclasses.replace(sched, warmup_iters=5000))
+    )
     moved = _common.signals(longer)
     assert moved is not sig and moved.warmup_iters == 5000 and moved.warmup_end_row > sig.warmup_end_row
     # the cache holds its runs weakly (collect first: earlier tests' runs may be garbage by now)
@@ -68,7 +70,9 @@ def test_diagnose_json_meta_keeps_its_shape():
     (out,) = json.loads(res.stdout)["runs"]
     meta = out["meta"]
     # the Meta's fields, without the bulky ones (bevlog.diagnose.meta_for_json), plus crash_lines
-    assert list(meta) == [k for k in parsers.META_KEYS if k not in ("skipped_lines", "tail", "config")] + ["crash_lines"]
+    assert list(meta) == [k for k in parsers.META_KEYS if k not in ("skipped_lines", "tail", "config")] + [
+        "crash_lines"
+    ]
     assert meta["lr_schedule"]["steps"] == [3] and meta["max_epochs"] == 4
     assert [s["resumed_from"] for s in meta["segments"]] == [None, {"epoch": 2, "iter": 66}]
     assert meta["ended"] == "finished" and isinstance(meta["skipped"], dict)

@@ -1,6 +1,6 @@
 """lr-drop and lr-batch: schedule-induced drops are labelled; lr per sample against the recipe."""
-import pytest
 
+import pytest
 from labelled_runs import core, findings, run
 
 
@@ -23,8 +23,16 @@ def test_lr_drop_silent_on_a_by_epoch_cosine_staircase_of_a_resumed_log():
     assert findings("real/bevfusion-resumed", "lr-drop") == []
 
 
-@pytest.mark.parametrize("run_id", ["real/detr3d-text", "real/detr3d-json", "real/streampetr-text",
-                                    "real/streampetr-json", "real/conditional-detr-mmengine"])
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        "real/detr3d-text",
+        "real/detr3d-json",
+        "real/streampetr-text",
+        "real/streampetr-json",
+        "real/conditional-detr-mmengine",
+    ],
+)
 def test_lr_drop_silent_on_cosine_staircases_json_rounding_and_constant_lr(run_id):
     """DETR3D's cosine is updated per epoch (late treads fall 30-70%), its .log.json rounds the lr
     to 5 decimals: neither is a step schedule."""
@@ -47,8 +55,7 @@ def test_lr_batch_far_above_the_recipe_is_a_note_on_a_run_that_went_well():
     assert core(f.fix.changes) == [{"param": "lr", "from": 1e-3, "to": 1e-4}]  # 2.5e-5 × batch 4
 
 
-@pytest.mark.parametrize("run_id", ["real/streampetr-text", "real/conditional-detr-mmengine",
-                                    "real/bevfusion-resumed"])
+@pytest.mark.parametrize("run_id", ["real/streampetr-text", "real/conditional-detr-mmengine", "real/bevfusion-resumed"])
 def test_lr_batch_silent_on_the_recipe_or_without_a_known_batch(run_id):
     assert findings(run_id, "lr-batch") == []
 
@@ -70,9 +77,9 @@ def test_lr_batch_iters_per_epoch_agree_on_the_real_detr3d_log():
 def test_lr_restart_is_annotated_and_restarts_the_divergence_minimum():
     """A warm restart (lr back up) is followed by a loss rise that is the schedule's, not divergence."""
     import numpy as np
+    from labelled_runs import run
 
     from bevlog.rules import get_rule
-    from labelled_runs import run
 
     r = run("variant/detr3d_steplr")
     train = r.train.copy()

@@ -1,10 +1,10 @@
 """The lr-schedule model (bevlog/schedule.py) and the rules that ask it: lr-drop, warmup, plateau,
 lr-batch. Must-fire and must-not-fire on real logs (fixtures/real) and bevdetr runs (fixtures/runs)."""
+
 import copy
 import functools
 
 import pytest
-
 from conftest import REAL_SET1, REAL_SET2, REPO
 from labelled_runs import core
 
@@ -18,7 +18,7 @@ DINO = REAL_SET2 / "CVIU-CSU__EPCPE__20240310_192200.log"
 RUNS = REPO / "fixtures" / "runs"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(path):
     import parsers
 
@@ -52,6 +52,7 @@ def schedule(run):
 
 # ---- cosine by epoch with a linear warmup (mmcv CosineAnnealing, by_epoch default) ------
 
+
 def test_cosine_by_epoch_with_warmup_is_modelled_from_the_config():
     s = schedule(fresh(BOOSTCAMP))
     assert (s.policy, s.by_epoch, s.warmup, s.warmup_iters, s.warmup_from) == ("cosine", True, "linear", 488, "config")
@@ -83,6 +84,7 @@ def test_a_real_step_schedule_is_still_an_lr_drop():
 
 # ---- cyclic (mmcv policy='cyclic', target_ratio 10) ------------------------------------------
 
+
 def test_cyclic_peak_is_base_times_target_ratio_and_its_climb_is_no_warmup():
     run = fresh(POINTPILLARS)
     s = schedule(run)
@@ -103,6 +105,7 @@ def test_cyclic_lr_batch_compares_peak_with_the_published_recipe_and_is_a_note_o
 
 
 # ---- warmup on a live log ------------------------------------------------------------------
+
 
 def _partial(path, rows, **meta):
     run = fresh(path, **meta)
@@ -141,6 +144,7 @@ def test_live_log_whose_lr_settled_is_past_its_warmup():
 
 # ---- plateau: % of the run's peak, not of a resumed segment's maximum ----------------------
 
+
 def test_plateau_on_a_resumed_segment_measures_against_the_configs_peak():
     """DETR3D's cosine between epochs 17 and 21, as if the log started at a resume: the lr ends
     at ~8e-6, 20% of the segment's own maximum but 4% of the run's peak (2e-4): the lr has
@@ -161,6 +165,7 @@ def test_plateau_on_a_resumed_segment_measures_against_the_configs_peak():
 
 
 # ---- lr-batch: config intent > published recipe > nothing ---------------------------------
+
 
 def test_lr_batch_follows_the_configs_own_total_batch():
     """The issue's example: total_batch_size = 48 with lr 6e-4 in the config, run on 1 GPU × 6:
@@ -221,6 +226,7 @@ def test_diagnose_runs_no_lr_fix_first_on_runs_near_the_sweeps_best(bundled_runs
 
 # ---- lr-drop reads the evaluations ---------------------------------------------------------
 
+
 def test_lr_drop_says_the_metric_rose_faster_but_does_not_credit_the_step():
     f = rule("lr-drop", fresh(IFCOS))[0]
     assert f.evidence["metric_verdict"] == "rose faster"
@@ -256,12 +262,15 @@ def test_lr_drop_calls_it_not_model_improvement_only_when_the_evaluations_do_not
 def test_lr_drop_on_bevdetr_base_reports_the_real_map_gain():
     """The step at epoch 6 gave a real gain (base 0.624 vs base-nostep 0.561): never 'not model improvement'."""
     (f,) = rule("lr-drop", fresh(RUNS / "base"))
-    assert f.evidence["metric_after"] == pytest.approx(0.6236) and f.evidence["metric_after"] > f.evidence["metric_before"]
+    assert (
+        f.evidence["metric_after"] == pytest.approx(0.6236) and f.evidence["metric_after"] > f.evidence["metric_before"]
+    )
     assert f.evidence["metric_verdict"] in ("rose faster", "improved") and "not model improvement" not in f.message
     assert rule("lr-drop", fresh(RUNS / "base-nostep")) == []
 
 
 # ---- resumes -------------------------------------------------------------------------------
+
 
 def test_an_lr_change_across_a_resume_is_the_resumes_not_an_lr_drop():
     """zhaoyang97 lrx10: resumed at epoch 4 with the lr edited 0.1 → 0.001 (the `segment` column
@@ -279,6 +288,7 @@ def test_an_lr_change_across_a_resume_is_the_resumes_not_an_lr_drop():
 
 
 # ---- mmengine param_scheduler lists --------------------------------------------------------
+
 
 def test_mmengine_linear_warmup_then_multistep():
     """A genuine mmengine runner's log (fixtures/logs/mmengine_iter): LinearLR warmup by iteration,
@@ -300,8 +310,10 @@ def test_mmengine_cyclic_recipe_climbs_to_ten_times_the_base_lr():
 def test_a_bevdetr_log_that_declares_its_recipe_is_judged_against_it():
     """bevdetr writes `bevdetr_recipe = dict(lr, total_batch, optimizer, healthy_lr_range)` into
     its Config: dump; the declared band replaces the measured constant."""
-    config = dict(_read(RUNS / "lr-3e-3").meta["config"],
-                  bevdetr_recipe=dict(lr=1.5e-3, total_batch=8, optimizer="AdamW", healthy_lr_range=[1e-3, 1.8e-3]))
+    config = dict(
+        _read(RUNS / "lr-3e-3").meta["config"],
+        bevdetr_recipe=dict(lr=1.5e-3, total_batch=8, optimizer="AdamW", healthy_lr_range=[1e-3, 1.8e-3]),
+    )
     (f,) = rule("lr-batch", fresh(RUNS / "lr-3e-3", config=config))
     assert f.evidence["reference_lr"] == [1e-3, 1.8e-3] and f.evidence["ratio"] == pytest.approx(3e-3 / 1.8e-3)
     assert "declares" in f.message and f.severity == "warning"  # above the band, and mAP stayed 0

@@ -1,4 +1,5 @@
 """bevlog.smooth: TensorBoard's debiased EMA and the robust statistics helpers."""
+
 import math
 
 import numpy as np
@@ -20,7 +21,7 @@ def tensorboard_ema(values, weight):
             continue
         last = last * weight + (1 - weight) * v
         n += 1
-        out.append(last / (1 - weight ** n))
+        out.append(last / (1 - weight**n))
     return np.array(out)
 
 
@@ -32,9 +33,12 @@ def test_ema_is_pandas_ewm_adjusted(values, weight):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.floats(-1e3, 1e3), st.sampled_from([math.nan, math.inf, -math.inf])),
-                min_size=1, max_size=120),
-       st.sampled_from([0.0, 0.3, 0.6, 0.9]))
+@given(
+    st.lists(
+        st.one_of(st.floats(-1e3, 1e3), st.sampled_from([math.nan, math.inf, -math.inf])), min_size=1, max_size=120
+    ),
+    st.sampled_from([0.0, 0.3, 0.6, 0.9]),
+)
 def test_ema_matches_tensorboard_and_keeps_non_finite_out(values, weight):
     got = ema(values, weight)
     expected = tensorboard_ema(values, weight)

@@ -1,5 +1,6 @@
 """`bevlog validate`: a real lr-too-high run (the sweep's small-preset lr 3e-3 log) replicated and
 fixed on the tiny bevdetr preset inside a tiny budget; a json verdict for every finding."""
+
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from bevlog.validate import VERDICTS
 
 try:
     import torch  # noqa: F401  (bevdetr trains the replicas)
+
     HAVE_TORCH = True
 except ImportError:
     HAVE_TORCH = False
@@ -32,15 +34,26 @@ def invoke(*args):
 @needs_torch
 def test_validate_lr_too_high_end_to_end(tmp_path):
     diagnosed = json.loads(invoke("diagnose", LR_TOO_HIGH, "--format", "json").stdout)["runs"][0]
-    res = invoke("validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny", "--format", "json",
-                 "--work-dir", str(tmp_path / "v"))
+    res = invoke(
+        "validate",
+        LR_TOO_HIGH,
+        "--budget-minutes",
+        "0.2",
+        "--preset",
+        "tiny",
+        "--format",
+        "json",
+        "--work-dir",
+        str(tmp_path / "v"),
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert "proxy of your model" in out["proxy_note"]
     assert out["proxy"]["preset"] == "tiny" and out["proxy"]["settings"]["lr"] == 3e-3
     # the run is judged by the same rules bevlog diagnose applies to it: one verdict each
-    assert [(f["rule"], f["severity"]) for f in out["findings"]] == \
-        [(f["rule"], f["severity"]) for f in diagnosed["findings"]]
+    assert [(f["rule"], f["severity"]) for f in out["findings"]] == [
+        (f["rule"], f["severity"]) for f in diagnosed["findings"]
+    ]
     assert out["findings"] and all(f["verdict"] in VERDICTS and f["reason"] for f in out["findings"])
     # the lr finding's machine-readable fix reached the fixed replica
     lr_fix = [a for a in out["fix"]["applied"] if a["param"] == "lr"]
@@ -51,14 +64,17 @@ def test_validate_lr_too_high_end_to_end(tmp_path):
     logs = sorted(os.listdir(tmp_path / "v" / "fixed-seed0"))
     assert any(name.endswith(".log.json") for name in logs)
     # the plan was cut to the speed measured here now, by a probe that is gone afterwards
-    assert out["speed"]["measured_s_per_iter"] > 0 and not any(n.startswith("speed-probe") for n in os.listdir(tmp_path / "v"))
+    assert out["speed"]["measured_s_per_iter"] > 0 and not any(
+        n.startswith("speed-probe") for n in os.listdir(tmp_path / "v")
+    )
     # lr and warmup changed together, each alone did not fit 0.2 min: the output says the fix is bundled
     params = {a["param"] for a in out["fix"]["applied"]}
     assert params >= {"lr", "warmup_iters"} and sorted(out["fix"]["bundled"]) == sorted(params)
 
     # a rerun on the same work dir trains nothing and gives the same verdicts
-    text = invoke("validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny",
-                  "--work-dir", str(tmp_path / "v"))
+    text = invoke(
+        "validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny", "--work-dir", str(tmp_path / "v")
+    )
     assert text.exit_code == 0, text.output
     assert "bevdetr is a proxy of your model" in text.stdout
     assert "bundled: " in text.stdout and "speed: measured" in text.stdout
@@ -76,9 +92,11 @@ def test_validate_bad_input_exits_2(tmp_path):
 
 
 def test_help_imports_neither_torch_nor_pandas():
-    code = ("import sys\nfrom bevlog.cli import cli\n"
-            "try:\n    cli(['validate', '--help'], prog_name='bevlog')\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "print('HEAVY', sorted(m for m in ('torch', 'pandas', 'bevdetr.train') if m in sys.modules))\n")
+    code = (
+        "import sys\nfrom bevlog.cli import cli\n"
+        "try:\n    cli(['validate', '--help'], prog_name='bevlog')\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'pandas', 'bevdetr.train') if m in sys.modules))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and "--budget-minutes" in out and "--seeds" in out
 
@@ -96,25 +114,29 @@ def _tampered_copy(tmp_path, **values):
     return path
 
 
-@pytest.mark.parametrize("values,says", [
-    ({"queries": "2e7", "layers": "64"}, "layers=64 is outside 1..12"),
-    ({"queries": "2e7"}, "queries=20000000.0 is not a finite int"),
-    ({"queries": "20000000"}, "queries=20000000 is outside 1..300"),
-    ({"epochs": "1000000000"}, "epochs=1000000000 is outside 1..1000"),
-    ({"batch": "1000000"}, "batch=1000000 is outside 1..64"),
-    ({"lr": "1e300"}, "lr=1e+300 is outside"),
-    ({"steps": "[6, 'x']"}, "steps=[6, 'x'] holds 'x'"),
-    ({"schedule": "'\\x1b[2J'"}, "schedule='\\x1b[2J' is not one of step, cosine"),
-])
+@pytest.mark.parametrize(
+    "values,says",
+    [
+        ({"queries": "2e7", "layers": "64"}, "layers=64 is outside 1..12"),
+        ({"queries": "2e7"}, "queries=20000000.0 is not a finite int"),
+        ({"queries": "20000000"}, "queries=20000000 is outside 1..300"),
+        ({"epochs": "1000000000"}, "epochs=1000000000 is outside 1..1000"),
+        ({"batch": "1000000"}, "batch=1000000 is outside 1..64"),
+        ({"lr": "1e300"}, "lr=1e+300 is outside"),
+        ({"steps": "[6, 'x']"}, "steps=[6, 'x'] holds 'x'"),
+        ({"schedule": "'\\x1b[2J'"}, "schedule='\\x1b[2J' is not one of step, cosine"),
+    ],
+)
 def test_validate_bounds_every_setting_it_reads_from_the_log(tmp_path, values, says):
     path = _tampered_copy(tmp_path, **values)
-    res = invoke("validate", str(path), "--budget-minutes", "0.2", "--preset", "tiny",
-                 "--work-dir", str(tmp_path / "v"))
+    res = invoke(
+        "validate", str(path), "--budget-minutes", "0.2", "--preset", "tiny", "--work-dir", str(tmp_path / "v")
+    )
     assert res.exit_code == 2, res.output
     (line,) = res.output.strip().splitlines()
     assert str(path) in line and says in line, line
     assert "\x1b" not in res.output
-    assert not (tmp_path / "v").exists()   # refused before any training started
+    assert not (tmp_path / "v").exists()  # refused before any training started
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +150,21 @@ def cut_off_run(tmp_path_factory):
     lines = open(os.path.join(LR_TOO_HIGH, log)).read().splitlines(keepends=True)
     end = next(i for i, line in enumerate(lines) if "Epoch [7][100/250]" in line)
     (tmp / "run").mkdir()
-    (tmp / "run" / log).write_text("".join(lines[:end + 1]))
-    res = invoke("validate", str(tmp / "run"), "--budget-minutes", "0.2", "--preset", "tiny", "--seeds", "1",
-                 "--format", "json", "--work-dir", str(tmp / "v"))
+    (tmp / "run" / log).write_text("".join(lines[: end + 1]))
+    res = invoke(
+        "validate",
+        str(tmp / "run"),
+        "--budget-minutes",
+        "0.2",
+        "--preset",
+        "tiny",
+        "--seeds",
+        "1",
+        "--format",
+        "json",
+        "--work-dir",
+        str(tmp / "v"),
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert {f["rule"] for f in out["findings"]} >= {"log-integrity", "lr-batch", "lr-drop"}
@@ -153,7 +187,7 @@ def test_validate_is_inconclusive_when_the_replica_is_shorter_than_the_onset(cut
     out = cut_off_run
     seen = out["proxy"]["iterations"] * out["proxy"]["settings"]["batch"]
     verdict, reason = _verdict(out, "lr-drop")
-    assert seen < 1500 * 8   # the lr drop came after ~1,550 iterations at batch 8
+    assert seen < 1500 * 8  # the lr drop came after ~1,550 iterations at batch 8
     assert verdict == "inconclusive" and f"trains on {seen:,} samples" in reason
 
 
@@ -171,20 +205,20 @@ def test_validate_is_inconclusive_when_both_arms_stay_at_chance(cut_off_run):
 def test_evaluations_come_twice_inside_the_shortest_finding_window():
     from bevlog.validate import eval_interval
 
-    o = {"train_samples": 800, "batch": 8, "epochs": 12}            # 100 iterations an epoch
-    assert eval_interval(o, [], 1.0) == 3                           # no window: a quarter of the run
-    assert eval_interval(o, [4000.0], 0.3) == 3                     # 1,200 replica iterations: the quarter wins
-    assert eval_interval(o, [1000.0], 0.5) == 2                     # 500 replica iterations: every 2 epochs
-    assert eval_interval(o, [300.0], 0.5) == 1                      # shorter than two epochs: every epoch
+    o = {"train_samples": 800, "batch": 8, "epochs": 12}  # 100 iterations an epoch
+    assert eval_interval(o, [], 1.0) == 3  # no window: a quarter of the run
+    assert eval_interval(o, [4000.0], 0.3) == 3  # 1,200 replica iterations: the quarter wins
+    assert eval_interval(o, [1000.0], 0.5) == 2  # 500 replica iterations: every 2 epochs
+    assert eval_interval(o, [300.0], 0.5) == 1  # shorter than two epochs: every epoch
 
 
 def test_validate_maps_lr_by_the_ratio_to_the_recipe():
     from bevdetr.recipe import HEALTHY_LR
     from bevlog.validate import map_lr
 
-    lr, note = map_lr(6e-4, 8, 8)          # 3x the DETR-family recipe (2e-4 at batch 8)
+    lr, note = map_lr(6e-4, 8, 8)  # 3x the DETR-family recipe (2e-4 at batch 8)
     assert lr == pytest.approx(3 * HEALTHY_LR) and "3x the 2.0e-04 of the DETR-family recipe" in note
-    lr, _ = map_lr(8e-4, 32, 8)            # at batch 32 the recipe is 8e-4: the run is on it
+    lr, _ = map_lr(8e-4, 32, 8)  # at batch 32 the recipe is 8e-4: the run is on it
     assert lr == pytest.approx(HEALTHY_LR)
     # the run's own config intent wins over the published recipe (what lr-batch reads too):
     # total_batch_size = 48 with lr 6e-4, run at 6 -> its own lr at 6 is 7.5e-5; 7.5e-5 is on it

@@ -1,5 +1,6 @@
 """Issue 17's "What is wrong today", each on the real log it was found on (fixtures/real: byte copies of
 ../shared/reallogs and reallogs2, provenance in their READMEs) or on a small generated log."""
+
 import json
 import re
 from pathlib import Path
@@ -31,15 +32,18 @@ def _cli(*args):
 
 # ---- headline and severity -------------------------------------------------------------------
 
+
 def test_superseded_rows_are_evidence_the_first_attempt_went_nan():
     """The first attempt went NaN at lr 0.1 (10× the mmdet R-CNN recipe at batch 8, the work dir is
     named "lrx10"); the resume trained at lr 0.001. The NaN is the lr's evidence: lr-batch is a warning
     and the root, placed after the outcome's first clause; the plan writes the recipe's lr."""
     d = diagnose(parsers.read(str(LRX10)))
     assert d.verdict == "needs attention"
-    assert d.judged.headline == ("the first attempt went NaN at epoch 5.3 at lr 0.1, because the lr is 10× above the "
-                                 "mmdet R-CNN recipe at total batch 8; the run resumed from epoch 4 and then trained "
-                                 "normally")
+    assert d.judged.headline == (
+        "the first attempt went NaN at epoch 5.3 at lr 0.1, because the lr is 10× above the "
+        "mmdet R-CNN recipe at total batch 8; the run resumed from epoch 4 and then trained "
+        "normally"
+    )
     (f,) = [f for f in d.findings if f.rule == "earlier-attempt"]
     assert f.at == "Epoch [6][1050/3750]" and f.evidence["rows"] == 355  # 355 nan rows (README: grep)
     assert f.role == "consequence" and d.judged.root == "lr-batch" and d.judged.outcome == "earlier-attempt"
@@ -82,12 +86,14 @@ def test_ctrl_c_is_stopped_not_a_crash_to_fix(stamp):
 
 
 def test_a_signal_in_the_tail_is_a_scheduler_stop(tmp_path):
-    src = (REPO / "fixtures" / "logs" / "mmcv_epoch")
+    src = REPO / "fixtures" / "logs" / "mmcv_epoch"
     log = next(src.glob("*.log"))
     text = log.read_text().splitlines()
     cut = [line for line in text if "Epoch [3]" not in line and "Epoch(val) [3]" not in line]
-    (tmp_path / log.name).write_text("\n".join(cut + ["slurmstepd: error: *** JOB 42 ON n1 CANCELLED AT "
-                                                      "2026-11-28T05:02:00 DUE TO TIME LIMIT ***"]) + "\n")
+    (tmp_path / log.name).write_text(
+        "\n".join(cut + ["slurmstepd: error: *** JOB 42 ON n1 CANCELLED AT 2026-11-28T05:02:00 DUE TO TIME LIMIT ***"])
+        + "\n"
+    )
     d = diagnose(parsers.read(str(tmp_path)))
     stops = [f for f in d.findings if f.rule == "log-integrity" and f.kind == "stopped"]
     assert stops and all("by a signal" in f.message for f in stops if f.severity == "info")
@@ -101,6 +107,7 @@ def test_bevdetr_aux_off_runs_that_end_higher_get_a_note_not_a_fix():
 
 
 # ---- findings that contradict each other or the log ------------------------------------------
+
 
 def _chance_log(path):
     """A run whose metric stays at chance (0 → 0.001 → 0) while its loss falls: lr-batch must not
@@ -152,6 +159,7 @@ def test_layer_flat_never_guesses_an_lr_direction_another_rule_contradicts():
 
 # ---- plans -------------------------------------------------------------------------------------
 
+
 def test_an_lr_fix_is_the_config_value_with_the_effective_lr_it_yields():
     """auto_scale_lr (base 8, batch 2: ×0.25) sits between the config's lr and the optimizer's: the
     fix writes the config key's value and states the effective lr."""
@@ -166,15 +174,45 @@ def test_a_shorter_run_moves_its_milestones_and_keeps_warmup_inside():
     from bevlog.fixes import plan_of
     from parsers import LrSchedule, Meta, Run
 
-    meta = Meta(name="r", runner="epoch", max_epochs=40, iters_per_epoch=10,
-                config={"optimizer": {"type": "SGD", "lr": 0.02}, "lr_config": {"policy": "step", "step": [32, 36]},
-                        "runner": {"type": "EpochBasedRunner", "max_epochs": 40}},
-                lr_schedule=LrSchedule(policy="step", steps=(32, 36), by_epoch=True))
+    meta = Meta(
+        name="r",
+        runner="epoch",
+        max_epochs=40,
+        iters_per_epoch=10,
+        config={
+            "optimizer": {"type": "SGD", "lr": 0.02},
+            "lr_config": {"policy": "step", "step": [32, 36]},
+            "runner": {"type": "EpochBasedRunner", "max_epochs": 40},
+        },
+        lr_schedule=LrSchedule(policy="step", steps=(32, 36), by_epoch=True),
+    )
     run = Run(meta, None, None, None)
-    fs = [Finding("r", "overfitting", "warning", None, None, None, None, "m", {},
-                  Fix("", [Change("max_epochs", 23, 40, "runner.max_epochs")])),
-          Finding("r", "warmup", "warning", None, None, None, None, "m", {},
-                  Fix("", [Change("warmup_iters", 1000, 500, "lr_config.warmup_iters")]))]
+    fs = [
+        Finding(
+            "r",
+            "overfitting",
+            "warning",
+            None,
+            None,
+            None,
+            None,
+            "m",
+            {},
+            Fix("", [Change("max_epochs", 23, 40, "runner.max_epochs")]),
+        ),
+        Finding(
+            "r",
+            "warmup",
+            "warning",
+            None,
+            None,
+            None,
+            None,
+            "m",
+            {},
+            Fix("", [Change("warmup_iters", 1000, 500, "lr_config.warmup_iters")]),
+        ),
+    ]
     plan = plan_of(fs, run)
     assert plan.changes["lr_steps"].to == [18, 21] and plan.changes["lr_steps"].change.key == "lr_config.step"
     assert plan.changes["warmup_iters"].to <= 0.25 * 23 * 10
@@ -191,8 +229,10 @@ def test_milestones_past_the_end_are_the_root_of_the_plateau_with_the_concrete_c
 
 # ---- the verdict audit (docs/verdict_audit.md): each fix on the real log it was found on ------------
 
-MMSEG = [REAL_SET2 / "woxinyonghen__OpenMMLabCamp__20230211_201914.log",
-         REAL_SET2 / "woxinyonghen__OpenMMLabCamp__slurm-300830.out"]
+MMSEG = [
+    REAL_SET2 / "woxinyonghen__OpenMMLabCamp__20230211_201914.log",
+    REAL_SET2 / "woxinyonghen__OpenMMLabCamp__slurm-300830.out",
+]
 
 
 @pytest.mark.parametrize("path", MMSEG, ids=["log", "slurm"])
@@ -230,8 +270,10 @@ def test_the_retinanet_launch_never_took_off_after_grad_explosions_not_a_warmup(
     d = diagnose(_nohup("20240915_040439"))
     assert not [f for f in d.findings if f.rule == "warmup"]
     assert d.judged.outcome == "no-takeoff" and d.judged.root == "grad-spike"
-    assert d.judged.headline.startswith("the loss went flat after 1.82 → 1.63 and the run never took off, because "
-                                        "grad_norm exploded ×963 at epoch 0.1 (the loss 226 with it)")
+    assert d.judged.headline.startswith(
+        "the loss went flat after 1.82 → 1.63 and the run never took off, because "
+        "grad_norm exploded ×963 at epoch 0.1 (the loss 226 with it)"
+    )
     first = min((f for f in d.findings if f.rule == "grad-spike"), key=lambda f: f.start_step)
     assert first.start_step == 1000 and "the loss jumped to 226 with it" in first.message
     assert "did not rise" not in first.message
@@ -288,6 +330,7 @@ def test_the_plan_is_never_rewritten_by_parsing_prose():
 
 # ---- live mode ------------------------------------------------------------------------------------
 
+
 def test_watch_on_a_header_only_log_is_waiting_for_the_first_iteration(tmp_path):
     log = next(CODINO.glob("20241024_154827.log"))
     (tmp_path / log.name).write_bytes(log.read_bytes())
@@ -328,8 +371,9 @@ def test_a_log_that_starts_mid_run_gets_no_warmup_and_says_so(tmp_path):
 def test_diagnose_of_many_runs_ends_with_a_one_screen_summary(columns):
     """At the terminal's own width: every line fits, a run's headline continues under its name (never at
     column 0), at most two lines a run, fourteen lines in all, and the runs it does not name are counted."""
-    res = CliRunner().invoke(cli, ["diagnose", str(REPO / "fixtures" / "runs"), "-j", "2"],
-                             env={"NO_COLOR": "1", "COLUMNS": str(columns)})
+    res = CliRunner().invoke(
+        cli, ["diagnose", str(REPO / "fixtures" / "runs"), "-j", "2"], env={"NO_COLOR": "1", "COLUMNS": str(columns)}
+    )
     assert res.exit_code in (0, 1), res.stderr
     lines = res.stdout.rstrip().splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith("summary: "))
@@ -342,8 +386,11 @@ def test_diagnose_of_many_runs_ends_with_a_one_screen_summary(columns):
     more = [int(m.group(1)) for line in body for m in [re.match(r"  … and (\d+) more broken runs above", line)] if m]
     total = int(re.search(r"(\d+) broken", summary[0]).group(1))
     assert named and len(named) + sum(more) == total
-    assert all(not body[i + 1].startswith("    ") or not body[i + 2].startswith("    ")
-               for i in range(len(body) - 2) if body[i].startswith("  ✗ "))
+    assert all(
+        not body[i + 1].startswith("    ") or not body[i + 2].startswith("    ")
+        for i in range(len(body) - 2)
+        if body[i].startswith("  ✗ ")
+    )
 
 
 def test_the_html_report_shows_the_same_verdict_and_plan():

@@ -1,6 +1,7 @@
 """The held-out audit of the DETR-family logs (docs/verdict_audit.md, "Held out: DETR-family logs"),
 each fix on the real file it was found on (fixtures/real/set3: copies of ../shared/reallogs3,
 provenance and "what happened" in its README). Numbers are read back from the log here, not typed in."""
+
 import json
 import re
 from functools import cache
@@ -44,6 +45,7 @@ def _all_text(d) -> str:
 
 
 # ---- a DETR log.txt: one row per epoch, epochs counted from 0 ------------------------------------
+
 
 def test_detr_log_txt_speaks_in_its_own_epochs():
     """holtin DETR: the lr drops in the row the log calls epoch 200 (1e-4 → 1e-5); the evaluation
@@ -95,6 +97,7 @@ def test_the_evaluation_before_a_drop_in_an_epoch_log_is_the_one_before_its_row(
 
 # ---- RT-DETR: the logged lr is parameter group 0, the backbone's -------------------------------
 
+
 def test_an_lr_fix_is_never_an_absolute_value_the_log_does_not_state():
     """RT-DETR's `train_lr` is its backbone group (1e-5, base 1e-4): "lr 1.0e-05 → 5.0e-06" was wrong by
     10×. Every lr change on these runs is relative (`factor`) with no value and no key; the finding
@@ -138,6 +141,7 @@ def test_rtdetr_s_logged_lr_is_read_as_its_backbone_group():
 
 # ---- each format's own place words -------------------------------------------------------------
 
+
 def test_a_detr_console_place_is_written_as_the_console_writes_it():
     """Deformable-DETR's MetricLogger counts epochs and iterations from 0 and pads the iteration: the
     grad spike the frames place at epoch 8, iteration 9501 is the console's `Epoch: [7]  [ 9500/30953]`."""
@@ -159,6 +163,7 @@ def test_detectron2_places_are_its_iter_words():
 
 
 # ---- how a detectron2 launch ended -------------------------------------------------------------
+
 
 def test_a_debugger_quit_is_a_stop_by_a_person():
     """detrex #5: `bdb.BdbQuit` at iteration 32 was "crashed … with an exception; fix the an exception"."""
@@ -239,6 +244,7 @@ def test_an_absent_total_loss_is_not_a_non_finite_one(tmp_path):
 
 # ---- compare and help ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("align", ["iters", "samples"])
 def test_compare_refuses_iteration_alignment_of_epoch_rows(align):
     res = CliRunner().invoke(cli, ["compare", str(HOLTIN), str(RARENFIN), "--align", align])
@@ -266,6 +272,7 @@ def test_parse_help_names_the_detr_family_inputs():
 
 # ---- the contradictions the audit found, caught ------------------------------------------------
 
+
 def test_the_held_out_audit_s_contradictions_are_caught():
     """Each kind the audit found, put back into a real run's diagnosis, is caught by the consistency
     check: iterations in a log of epoch rows, a debugger quit called a crash, an absolute lr for a
@@ -279,24 +286,36 @@ def test_the_held_out_audit_s_contradictions_are_caught():
     holtin = parsers.read(str(HOLTIN))
     d = diagnose(holtin)
     assert contradictions(holtin, d) == []
-    iters = Finding(holtin.name, "lr-drop", "info", 200, 200, 200.0, 200.0, "the loss fell 9% within 5 iters",
-                    {}, Fix())
+    iters = Finding(
+        holtin.name, "lr-drop", "info", 200, 200, 200.0, 200.0, "the loss fell 9% within 5 iters", {}, Fix()
+    )
     found = contradictions(holtin, dataclasses.replace(d, findings=[iters]))
     assert any("speaks of iterations" in c for c in found)
 
     quit_ = _run(DETREX, "#5")
     d = diagnose(quit_)
     assert contradictions(quit_, d) == []
-    crash = Finding(quit_.name, "log-integrity", "error", 32, 32, None, None, "the run died at iter 32",
-                    {"kind": "traceback", "exception_type": "bdb.BdbQuit"}, Fix())
+    crash = Finding(
+        quit_.name,
+        "log-integrity",
+        "error",
+        32,
+        32,
+        None,
+        None,
+        "the run died at iter 32",
+        {"kind": "traceback", "exception_type": "bdb.BdbQuit"},
+        Fix(),
+    )
     found = contradictions(quit_, dataclasses.replace(d, findings=[crash]))
     assert any("calls a stop a crash" in c for c in found)
 
     rt = _run(RTDETR, "#3")
     d = diagnose(rt)
     assert contradictions(rt, d) == []
-    halve = Finding(rt.name, "oscillation", "warning", None, None, None, None, "m", {},
-                    Fix("", [Change("lr", 5e-6, 1e-5, None)]))
+    halve = Finding(
+        rt.name, "oscillation", "warning", None, None, None, None, "m", {}, Fix("", [Change("lr", 5e-6, 1e-5, None)])
+    )
     found = contradictions(rt, dataclasses.replace(d, findings=[halve], plan=plan_of([halve], rt)))
     assert any("whose lr the log does not state" in c for c in found)
 

@@ -1,23 +1,25 @@
 """`bevlog watch`: a log appended to by another process, rotation to a new timestamped log,
 each finding printed once, Ctrl-C, --once."""
+
 import json
 import os
-import signal
 import re
+import signal
 import subprocess
 import time
 
 from click.testing import CliRunner
+from labelled_runs import CONSOLE, DETR3D_TEXT
 
 from bevlog.cli import cli
 from parsers import newest_sibling
-from labelled_runs import CONSOLE, DETR3D_TEXT
+
 
 def _training_lines():
     """DETR3D's header and 60 train lines from `Epoch [1][50/7033]` on; row 20 has a nan loss."""
     lines = open(DETR3D_TEXT, encoding="utf-8").read().split("\n")
     start = next(i for i, line in enumerate(lines) if "Epoch [1][50/7033]" in line)
-    header, train = lines[:start], lines[start:start + 60]
+    header, train = lines[:start], lines[start : start + 60]
     train[20] = re.sub(r"(\tlr: [^,]*, .*? loss_cls: )[0-9.]+", r"\g<1>nan", train[20], count=1)
     train[20] = re.sub(r"(, loss: )[0-9.]+", r"\g<1>nan", train[20])
     return header, train
@@ -65,8 +67,12 @@ def test_watch_follows_an_appended_log_through_a_rotation(tmp_path):
     first, second = wd / "20230727_114037.log", wd / "20230727_120000.log"
     header, train = _training_lines()
     env = {**os.environ, "NO_COLOR": "1"}
-    watch = subprocess.Popen(["bevlog", "watch", str(first), "--interval", "0.2", "--format", "json"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    watch = subprocess.Popen(
+        ["bevlog", "watch", str(first), "--interval", "0.2", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
         seen = _Reader(watch)
         seen.until(lambda r: "waiting:" in r.err)  # started before the log exists
@@ -76,8 +82,14 @@ def test_watch_follows_an_appended_log_through_a_rotation(tmp_path):
         stamp = "2023-07-27 12:00:00,000 - mmdet - INFO - "
         _append(second, header + [stamp + "resumed epoch 1, iter 2000"] + train[40:60])
         seen.until(lambda r: "now following" in r.err)
-        _append(second, ["Traceback (most recent call last):", '  File "tools/train.py", line 1, in <module>',
-                         "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"])
+        _append(
+            second,
+            [
+                "Traceback (most recent call last):",
+                '  File "tools/train.py", line 1, in <module>',
+                "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
+            ],
+        )
         seen.until(lambda r: any(f["rule"] == "log-integrity" and f["severity"] == "error" for f in r.found))
         watch.send_signal(signal.SIGINT)
         rest, err = watch.communicate(timeout=60)
@@ -93,8 +105,7 @@ def test_watch_follows_an_appended_log_through_a_rotation(tmp_path):
     crash = next(f for f in found if f["rule"] == "log-integrity" and f["severity"] == "error")
     assert crash["evidence"]["exception_type"] == "RuntimeError" and "out of memory" in crash["message"]
     # each finding once, though every poll after the nan (rotation, resume, crash) judged it again
-    assert len(rules) == len(set((f["rule"], f["severity"], f["evidence"].get("kind"), f["start_step"])
-                                 for f in found))
+    assert len(rules) == len(set((f["rule"], f["severity"], f["evidence"].get("kind"), f["start_step"]) for f in found))
     assert rules.count(("nonfinite-loss", "warning")) == 1
     assert not any(f["evidence"].get("kind") == "stopped" for f in found)  # a live log is not "stopped"
     assert "now following" in err and "20230727_120000.log" in err
@@ -114,8 +125,9 @@ def test_watch_once_prints_findings_and_honours_fail_on():
 def test_watch_exits_130_on_ctrl_c(tmp_path):
     log = tmp_path / "20230727_114037.log"
     log.write_text(open(CONSOLE, encoding="utf-8").read())
-    proc = subprocess.Popen(["bevlog", "watch", str(log), "--interval", "0.1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["bevlog", "watch", str(log), "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         first = proc.stdout.readline()  # the traceback finding, printed once: the watcher is running
         assert "RuntimeError" in first
@@ -147,8 +159,7 @@ def test_newest_sibling_finds_mmcv_and_mmengine_rotations(tmp_path):
 def test_watch_a_work_dir_reads_its_newest_log_with_earlier_segments(tmp_path):
     from labelled_runs import VARIANTS
 
-    res = CliRunner().invoke(cli, ["watch", os.path.join(VARIANTS, "detr3d_resumed"), "--once",
-                                   "--format", "json"])
+    res = CliRunner().invoke(cli, ["watch", os.path.join(VARIANTS, "detr3d_resumed"), "--once", "--format", "json"])
     assert res.exit_code == 0, res.stderr
     found = [json.loads(line) for line in res.stdout.splitlines()]
     resume = next(f for f in found if f["evidence"].get("kind") == "resume")

@@ -1,5 +1,6 @@
 """Shared paths and fixtures for the parser tests (real logs: fixtures/real, located by
 tests/conftest.py). A test module that takes `engine` imports it from here."""
+
 import re
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def engine(request) -> str:
 
 def read_run(path, engine: str = "fast", chunk: int | None = None):
     """ONE launch's file -> Run through parsers.read_file (engine, chunk size)."""
-    from parsers.assemble import build_run
     from parsers import read_file
+    from parsers.assemble import build_run
 
     (seg,) = read_file(str(path), engine=engine, chunk=chunk)
     return build_run([seg], "run", [str(path)])
@@ -76,10 +77,18 @@ def grep_line_counts(lines) -> tuple[int, int]:
     if lines and lines[0].lstrip().startswith("{"):
         if any('"mode": ' in l for l in lines):  # mmcv json
             train = sum('"mode": "train"' in l for l in lines)
-            evals = sum(len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMCV_JSON]) for l in lines if '"mode": "val"' in l)
+            evals = sum(
+                len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMCV_JSON])
+                for l in lines
+                if '"mode": "val"' in l
+            )
         else:  # mmengine json (or an mmcv json holding only its meta line)
             train = sum('"lr": ' in l for l in lines)
-            evals = sum(len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMENGINE_JSON]) for l in lines if '"lr": ' not in l and '"step": ' in l)
+            evals = sum(
+                len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMENGINE_JSON])
+                for l in lines
+                if '"lr": ' not in l and '"step": ' in l
+            )
         return train, evals
     train = sum(bool(TRAIN_TEXT.search(l)) for l in lines)
     evals = 0

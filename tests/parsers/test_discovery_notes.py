@@ -1,6 +1,7 @@
 """Every file a work dir holds is read, or said: an unreadable directory is a problem (exit 2,
 the reason named), an empty or binary file under a log's name a note, a glob's non-logs a
 note. Through the real CLI; root's capabilities dropped (setpriv) where permissions matter."""
+
 import os
 import subprocess
 import sys
@@ -17,7 +18,9 @@ NO_ROOT = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all"] if os.getu
 
 def _bevlog(*args, unprivileged=False):
     cmd = [*(NO_ROOT if unprivileged else []), sys.executable, "-m", "bevlog", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": REPO, "NO_COLOR": "1"})
+    return subprocess.run(
+        cmd, capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": REPO, "NO_COLOR": "1"}
+    )
 
 
 def _work_dir(tmp_path):
@@ -74,7 +77,8 @@ def test_a_glob_matching_non_logs_skips_them_with_a_note(tmp_path):
     proc = _bevlog("parse", wd / "good" / "*")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.decode().splitlines() == [
-        f"note: {wd / 'good' / 'report.html'}: skipped, not a log file by its name (matched by {wd / 'good' / '*'})"]
+        f"note: {wd / 'good' / 'report.html'}: skipped, not a log file by its name (matched by {wd / 'good' / '*'})"
+    ]
     assert b"good" in proc.stdout
 
 

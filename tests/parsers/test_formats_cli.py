@@ -5,6 +5,7 @@ counts the commands print are the files' own (set3/README.md). The aux-missing r
 on DETR's per-layer loss names: a DETR log with its aux losses removed, whose arguments say
 how many decoder layers it has, gets aux-missing; without the arguments it cannot know, and
 says nothing."""
+
 import json
 import re
 import shutil
@@ -77,7 +78,9 @@ def test_watch_once_and_report(path, tmp_path):
     result = invoke("report", path, "-o", out)
     assert result.exit_code == 0, result.output
     html = out.read_text()
-    assert "Content-Security-Policy" in html and (path.parent.name if path.parent == tmp_path else path.name[:20]) in html
+    assert (
+        "Content-Security-Policy" in html and (path.parent.name if path.parent == tmp_path else path.name[:20]) in html
+    )
 
 
 def test_compare_two_detr_runs():
@@ -120,8 +123,11 @@ def test_detr_log_without_aux_losses_gets_aux_missing(tmp_path):
 
 def test_detr_console_without_aux_losses_gets_aux_missing(tmp_path):
     text = B.read_text()
-    text = re.sub(r"  (?:loss|cardinality_error)_[a-z]+_\d+(?:_unscaled)?: \S+ \(\S+\)|  loss_[a-z]+_\d+_unscaled: \S+ \(\S+\)",
-                  "", text)
+    text = re.sub(
+        r"  (?:loss|cardinality_error)_[a-z]+_\d+(?:_unscaled)?: \S+ \(\S+\)|  loss_[a-z]+_\d+_unscaled: \S+ \(\S+\)",
+        "",
+        text,
+    )
     text = text.replace("aux_loss=True", "aux_loss=False")
     assert not re.search(r"loss_ce_\d", text)
     p = tmp_path / "nohup.out"

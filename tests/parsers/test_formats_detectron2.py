@@ -9,6 +9,7 @@ jq, grep and TensorBoard's own loader find (set3/README.md, "detectron2 / detrex
   console rows        grep -c 'd2.utils.events INFO: .*iter: ' D/log.txt              -> 86
   console launches    grep -c 'detectron2 INFO: Rank of current process' D/log.txt    -> 8
 """
+
 import json
 import re
 
@@ -29,7 +30,8 @@ LAUNCH_ROWS = [1, 3, 3, 8, 2, 31, 38]  # metrics.json launches (the eval-only la
 
 def test_each_file_is_sniffed_by_its_reader_only():
     for path, name in [(METRICS, "detectron2-json"), (CONSOLE, "detectron2-console")] + [
-            (p, "tfevents") for p in sorted(D.glob("events.out.tfevents.*"))]:
+        (p, "tfevents") for p in sorted(D.glob("events.out.tfevents.*"))
+    ]:
         head = path.read_bytes()[: 1 << 20]
         assert [f.name for f in FORMATS if module(f.name).sniff(head)] == [name], path.name
 
@@ -56,8 +58,9 @@ def test_metrics_json_rows_launches_stubs(engine):
         for i in range(s.rows):
             row = train[k]
             k += 1
-            assert _values(s, i) == {detectron2_keys.train_name(key): v for key, v in row.items()
-                                     if key not in ("iteration", "eta_seconds")}
+            assert _values(s, i) == {
+                detectron2_keys.train_name(key): v for key, v in row.items() if key not in ("iteration", "eta_seconds")
+            }
             assert np.isnan(s.eta_s[i]) if "eta_seconds" not in row else s.eta_s[i] == row["eta_seconds"]
     assert not any(s.eval_metric for s in segs)  # no bbox/AP row in this file
 
@@ -77,7 +80,15 @@ def test_console_rows_launches_evaluation_tracebacks(engine):
     assert segs[0].args["eval_only"] is True and all(s.args["num_gpus"] == 1 for s in segs)
     # set3/README.md entry 7: OOM, AssertionError twice, the debugger's BdbQuit
     assert [(s.traceback or "").split(":")[0] for s in segs] == [
-        "", "RuntimeError", "AssertionError", "AssertionError", "", "an exception", "", ""]
+        "",
+        "RuntimeError",
+        "AssertionError",
+        "AssertionError",
+        "",
+        "an exception",
+        "",
+        "",
+    ]
     assert "CUDA out of memory" in segs[1].traceback and "bdb.BdbQuit" in segs[5].tail  # no message: "an exception"
     # `max_mem: 22331M` -> memory in MB; clock deltas from `[08/11 17:10:37]`, no year
     third = segs[2]
@@ -116,20 +127,33 @@ def test_the_folder_is_one_unit_read_from_the_console_log():
     assert sorted(len(r.train) for r in runs) == sorted([0] + LAUNCH_ROWS)
     ended = [r.meta.ended for r in runs]
     assert ended.count("unknown") == 4 and sum(e.startswith("traceback: ") for e in ended) == 4
-    assert all(r.meta.runner == "iter" and r.meta.num_gpus == 1 and r.meta.num_decoder_layers == 6 for r in runs if len(r.train))
+    assert all(
+        r.meta.runner == "iter" and r.meta.num_gpus == 1 and r.meta.num_decoder_layers == 6
+        for r in runs
+        if len(r.train)
+    )
     # the eval-only launch has its evaluation, and no train row
     (ev,) = [r for r in runs if not len(r.train)]
     assert dict(zip(ev.evals["metric"], ev.evals["value"]))["bbox/AP"] == 42.0018
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("[08/11 17:10:37] d2.utils.events INFO:  eta: 1 day, 2:00:00  iter: 19  total_loss: 82.22  lr: 0.0004  max_mem: 22331M",
-     (19, 93600.0, {"loss": 82.22, "lr": 0.0004, "memory": 22331.0})),
-    ("\x1b[32m[08/11 17:10:37 d2.utils.events]: \x1b[0m eta: 0:00:05  iter: 39  total_loss: nan  time: 0.5",
-     (39, 5.0, {"loss": float("nan"), "time": 0.5})),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        (
+            "[08/11 17:10:37] d2.utils.events INFO:  eta: 1 day, 2:00:00  iter: 19  total_loss: 82.22  lr: 0.0004  max_mem: 22331M",
+            (19, 93600.0, {"loss": 82.22, "lr": 0.0004, "memory": 22331.0}),
+        ),
+        (
+            "\x1b[32m[08/11 17:10:37 d2.utils.events]: \x1b[0m eta: 0:00:05  iter: 39  total_loss: nan  time: 0.5",
+            (39, 5.0, {"loss": float("nan"), "time": 0.5}),
+        ),
+    ],
+)
 def test_console_line_styles(line, expected):
-    (d,) = detectron2_console.read_records("x", "[08/11 17:00:00] detectron2 INFO: Rank of current process: 0.\n" + line + "\n")
+    (d,) = detectron2_console.read_records(
+        "x", "[08/11 17:00:00] detectron2 INFO: Rank of current process: 0.\n" + line + "\n"
+    )
     it, eta, values = expected
     assert (d.step[0], d.eta_s[0]) == (it, eta)
     assert d.values[0].keys() == values.keys()

@@ -8,6 +8,7 @@ reader gives what grep finds (set3/README.md, "DETR console capture", has each c
   COCO summary lines  grep -cE '^ Average (Precision|Recall)' B                  -> 180
 The values are derived here from the file with plain regexes, independently of the reader.
 """
+
 import re
 
 import numpy as np
@@ -58,7 +59,12 @@ def test_rows_are_the_metric_logger_records(launch):
 
 def test_evaluations_coco_by_content_and_test_averages(launch):
     text = B.read_text()
-    ap = [float(v) for v in re.findall(r"^ Average Precision  \(AP\) @\[ IoU=0\.50:0\.95 \| area=   all \| maxDets=100 \] = (\S+)", text, re.M)]
+    ap = [
+        float(v)
+        for v in re.findall(
+            r"^ Average Precision  \(AP\) @\[ IoU=0\.50:0\.95 \| area=   all \| maxDets=100 \] = (\S+)", text, re.M
+        )
+    ]
     assert [(e.epoch, e.value) for e in launch.evals if e.metric == "AP"] == [(k + 1, v) for k, v in enumerate(ap)]
     names = [e.metric for e in launch.evals if e.epoch == 1 and not e.metric.startswith("test_")]
     # this fork prints AR at IoU 0.50 and 0.75 where pycocotools prints maxDets 1 and 10
@@ -67,7 +73,8 @@ def test_evaluations_coco_by_content_and_test_averages(launch):
     assert len(tests) == 660 and len(launch.evals) == 660 + 180
     first = re.search(r"^Test: Total time.*\nAveraged stats: (.*)$", text, re.M).group(1)
     assert {e.metric: e.value for e in tests if e.epoch == 1} == {
-        "test_" + k: float(avg) for k, avg in re.findall(r"(?:^|  )(\w+): \S+ \((\S+)\)", first)}
+        "test_" + k: float(avg) for k, avg in re.findall(r"(?:^|  )(\w+): \S+ \((\S+)\)", first)
+    }
     assert launch.skipped["evaluation progress line (`Test:  [i/n]`)"] == 120
     assert launch.skipped["evaluation field printed as its last batch only (no average)"] == 15
     assert launch.skipped["epoch summary (`Averaged stats:` of the rows above)"] == 15
@@ -77,10 +84,36 @@ def test_evaluations_coco_by_content_and_test_averages(launch):
 
 def test_namespace_args(launch):
     args = launch.fields["args"]
-    assert {k: args[k] for k in ("lr", "lr_backbone", "batch_size", "world_size", "epochs", "lr_drop",
-                                 "dec_layers", "aux_loss", "clip_max_norm", "weight_decay", "sgd", "seed")} == {
-        "lr": 4e-05, "lr_backbone": 4e-06, "batch_size": 2, "world_size": 4, "epochs": 15, "lr_drop": 12,
-        "dec_layers": 6, "aux_loss": True, "clip_max_norm": 0.1, "weight_decay": 0.0001, "sgd": False, "seed": 42}
+    assert {
+        k: args[k]
+        for k in (
+            "lr",
+            "lr_backbone",
+            "batch_size",
+            "world_size",
+            "epochs",
+            "lr_drop",
+            "dec_layers",
+            "aux_loss",
+            "clip_max_norm",
+            "weight_decay",
+            "sgd",
+            "seed",
+        )
+    } == {
+        "lr": 4e-05,
+        "lr_backbone": 4e-06,
+        "batch_size": 2,
+        "world_size": 4,
+        "epochs": 15,
+        "lr_drop": 12,
+        "dec_layers": 6,
+        "aux_loss": True,
+        "clip_max_norm": 0.1,
+        "weight_decay": 0.0001,
+        "sgd": False,
+        "seed": 42,
+    }
     assert launch.fields["seed"] == 42 and "resumes" not in launch.fields  # resume='' in the args
 
 
@@ -89,12 +122,22 @@ def test_the_run_its_args_and_positions(engine):
     15 epochs, lr drop at 12, 6 decoder layers with aux losses, clip 0.1)."""
     (seg,) = read_file(str(B), engine=engine)
     assert (seg.format, seg.library, seg.runner, seg.epoch_base, seg.epoch_rows) == (
-        "detr-console", "detr", "epoch", 0, False)
+        "detr-console",
+        "detr",
+        "epoch",
+        0,
+        False,
+    )
     run = parsers.read(str(B))
     m = run.meta
     assert (m.lr, m.samples_per_gpu, m.num_gpus, m.total_batch, m.max_epochs) == (4e-05, 2, 4, 8, 15)
     assert (m.optimizer, m.weight_decay, m.grad_clip, m.num_decoder_layers, m.has_aux_loss) == (
-        "AdamW", 0.0001, 0.1, 6, True)
+        "AdamW",
+        0.0001,
+        0.1,
+        6,
+        True,
+    )
     assert m.lr_schedule.steps == (12,) and m.lr_schedule.policy == "step" and m.lr_schedule.by_epoch
     assert (m.iters_per_epoch, m.step_unit, m.epoch_base, m.seed, m.ended) == (30953, "iteration", 0, 42, "finished")
     assert m.config["dec_layers"] == 6  # the arguments are the run's config
@@ -125,5 +168,8 @@ def test_a_namespace_that_is_not_literal_is_read_safely():
     from parsers.formats.namespace import read_namespace
 
     assert read_namespace("Namespace(device=device(type='cuda'), lr=1e-4, f=__import__('os'))") == {
-        "device": "device(type='cuda')", "lr": 1e-4, "f": "__import__('os')"}
+        "device": "device(type='cuda')",
+        "lr": 1e-4,
+        "f": "__import__('os')",
+    }
     assert read_namespace("Namespace(lr=1e-4") is None  # cut short

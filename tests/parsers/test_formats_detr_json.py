@@ -14,6 +14,7 @@ finds in each file (set3/README.md, "DETR-style log.txt", has each command):
 The expectations are also derived here from the files with Python's json (never our
 parsers), so a wrong constant and a wrong reader cannot agree by accident.
 """
+
 import json
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_rows_launches_and_evaluations_are_what_jq_finds(path, engine):
     assert [e - 1 for s in segs for e in s.epoch] == [r["epoch"] for r in rows]
     assert all(np.array_equal(s.step, s.epoch) for s in segs)  # no iterations: steps count epochs
     keys = {k for s in segs for k in s.keys}
-    logged = {k[len("train_"):] for r in rows for k in r if k.startswith("train_") and k != "train_batch_size"}
+    logged = {k[len("train_") :] for r in rows for k in r if k.startswith("train_") and k != "train_batch_size"}
     assert keys == logged and len(keys) == n_train_cols and {"lr", "loss"} <= keys  # train_lr -> lr …
     assert sum(len(s.eval_metric) for s in segs) == n_evals
     assert sum(s.skipped.get(NO_OBJECTS_REASON, 0) for s in segs) == minus_one
@@ -78,12 +79,17 @@ def test_rows_launches_and_evaluations_are_what_jq_finds(path, engine):
 def test_coco_list_becomes_named_metrics_after_their_epoch(engine):
     rows = _rows(H)
     (seg,) = read_file(str(H), engine=engine)
-    ap = [(e, v, a) for m, e, v, a in zip(seg.eval_metric, seg.eval_epoch, seg.eval_value, seg.eval_after_row)
-          if m == "AP"]
+    ap = [
+        (e, v, a)
+        for m, e, v, a in zip(seg.eval_metric, seg.eval_epoch, seg.eval_value, seg.eval_after_row)
+        if m == "AP"
+    ]
     assert ap == [(r["epoch"] + 1, r["test_coco_eval_bbox"][0], i) for i, r in enumerate(rows)]
     first = [m for m, a in zip(seg.eval_metric, seg.eval_after_row) if a == 0]
     assert [m for m in first if not m.startswith("test_")] == list(STATS_NAMES)
-    tests = {m: v for m, v, a in zip(seg.eval_metric, seg.eval_value, seg.eval_after_row) if a == 0 and m.startswith("test_")}
+    tests = {
+        m: v for m, v, a in zip(seg.eval_metric, seg.eval_value, seg.eval_after_row) if a == 0 and m.startswith("test_")
+    }
     assert tests == {k: v for k, v in rows[0].items() if k.startswith("test_") and not isinstance(v, list)}
 
 
@@ -187,8 +193,10 @@ def test_missing_epoch_and_bad_lines_are_counted(tmp_path):
     p.write_text(json.dumps(rows[0]) + "\n{not json\n" + json.dumps(rows[1]) + "\n" + json.dumps(rows[2]) + "\n")
     (seg,) = read_file(str(p))
     assert list(seg.epoch) == [1, 2, 3] and seg.rows == 3
-    assert seg.skipped_lines == {"line that is not a JSON object": (2,),
-                                 "row without `epoch`: numbered after the previous row": (3,)}
+    assert seg.skipped_lines == {
+        "line that is not a JSON object": (2,),
+        "row without `epoch`: numbered after the previous row": (3,),
+    }
 
 
 def test_a_row_of_strings_is_counted_field_by_field(tmp_path):
@@ -204,7 +212,8 @@ def test_arguments_beside_are_bounded(tmp_path):
     (tmp_path / "log.txt").write_text(R.read_text())
     (tmp_path / "config_args_all.json").write_text(
         '{"lr": 0.0002, "batch_size": 4, "world_size": 8, "epochs": 1e300, "lr_drop": 1, '
-        '"clip_max_norm": Infinity, "dec_layers": 100000}')
+        '"clip_max_norm": Infinity, "dec_layers": 100000}'
+    )
     m = parsers.read(str(tmp_path / "log.txt")).meta
     assert (m.lr, m.samples_per_gpu, m.num_gpus, m.total_batch) == (0.0002, 4, 8, 32)
     assert m.max_epochs is None and m.lr_schedule is None and m.grad_clip is None

@@ -4,6 +4,7 @@ iteration axis (detectron2) or on an epoch axis (mmengine's val metrics, `Test/A
 many DETR forks), told apart by wall time; and the optional extra: without tensorboard
 installed (the package hidden from a real `bevlog` process) the file is refused with one
 line naming the extra. The real detrex files are in test_formats_detectron2.py."""
+
 import math
 import subprocess
 import sys
@@ -76,6 +77,5 @@ def test_without_the_extra_the_file_is_refused_with_one_line_naming_it():
     assert len(lines) == 1 and str(path) in lines[0] and "pip install 'bevlog[tensorboard]'" in lines[0]
     assert "Traceback" not in out.stderr
     # with the extra, the same file reads
-    out = subprocess.run(["bevlog", "parse", str(path)], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(["bevlog", "parse", str(path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

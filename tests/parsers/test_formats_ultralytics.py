@@ -2,9 +2,9 @@
 with one line that says what it is and why (it logs loss components but no total loss,
 which bevlog's diagnoses read: an absent loss would be judged as a non-finite one). Named
 on the command line it is a problem (exit 2); a directory search does not look at csv files."""
+
 import shutil
 import subprocess
-import sys
 
 import pytest
 from conftest import REAL_SET3
@@ -18,13 +18,14 @@ F = REAL_SET3 / "samsio2005__UAE-License-Plate-Detection-RT-DETR__results_metric
 def test_refused_by_name():
     with pytest.raises(ParseError) as e:
         read_file(str(F))
-    assert str(e.value) == f"{F}:1: an ultralytics results.csv (one row per epoch: loss components, metrics/mAP, " \
-                           "lr/pg0-2): not read — it logs no total loss, which bevlog's diagnoses read"
+    assert (
+        str(e.value) == f"{F}:1: an ultralytics results.csv (one row per epoch: loss components, metrics/mAP, "
+        "lr/pg0-2): not read — it logs no total loss, which bevlog's diagnoses read"
+    )
 
 
 def test_the_cli_names_it_in_one_line():
-    out = subprocess.run(["bevlog", "diagnose", str(F)], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(["bevlog", "diagnose", str(F)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "ultralytics results.csv" in out.stderr
 
 

@@ -2,6 +2,7 @@
 grows — byte by byte, line by line, in random chunks — gives the same launches and the same
 Run. Real files only: every text and JSON-lines log of fixtures/logs and fixtures/real, and
 growing copies of them written in a temporary folder."""
+
 import os
 import random
 from dataclasses import replace
@@ -106,8 +107,11 @@ def test_pieces_give_the_whole_file():
         assert_same_segments(whole, read_file(str(p), piece=700 if small else 30_000))
 
 
-@pytest.mark.parametrize("src", [DETR3D, DETR3D_JSON, NOHUP, SLURM, CONSOLE, RESUMED_MMENGINE, DETR_JSON, DETR_CONSOLE],
-                         ids=lambda p: p.name[:40])
+@pytest.mark.parametrize(
+    "src",
+    [DETR3D, DETR3D_JSON, NOHUP, SLURM, CONSOLE, RESUMED_MMENGINE, DETR_JSON, DETR_CONSOLE],
+    ids=lambda p: p.name[:40],
+)
 def test_followed_in_random_chunks(tmp_path, src):
     size = src.stat().st_size
     cuts = sorted(random.Random(size).sample(range(1, size), 40))
@@ -128,7 +132,9 @@ def test_every_parser_case_followed_in_random_chunks(tmp_path):
         if b"\n" not in src.read_bytes():  # one line still without its end: nothing to read yet
             assert not live.started
             continue
-        assert_same_segments([replace(s, source=str(dst)) for s in read_file(str(as_followed(dst)))], live.file_segments())
+        assert_same_segments(
+            [replace(s, source=str(dst)) for s in read_file(str(as_followed(dst)))], live.file_segments()
+        )
 
 
 @pytest.mark.parametrize("src", [SLURM, REPO_LOGS / "hm_resume_text" / "20230803_090000.log"], ids=["slurm", "resume"])

@@ -4,6 +4,7 @@ The gzip bomb is made small by lowering the cap (BEVLOG_MAX_BYTES) instead of wr
 gigabytes; /dev/zero runs in a subprocess with a timeout, so a regression fails the test
 instead of eating the machine's memory.
 """
+
 import gzip
 import os
 import subprocess
@@ -21,8 +22,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _bevlog(*args, stdin=None, timeout=60, env=None):
-    return subprocess.run([sys.executable, "-m", "bevlog", *map(str, args)], stdin=stdin, capture_output=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": REPO, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "bevlog", *map(str, args)],
+        stdin=stdin,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": REPO, **(env or {})},
+    )
 
 
 def test_gzip_bomb_stops_at_the_cap(tmp_path, monkeypatch):
@@ -51,7 +57,10 @@ def test_gzip_cap_default_follows_the_compressed_size(tmp_path):
     assert bomb.stat().st_size < 1 << 20
     proc = _bevlog("parse", bomb, env={"BEVLOG_MAX_BYTES": ""})
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.decode().strip() == f"error: {bomb}: too large / not a log: gzip data inflates past 256.0 MiB (set BEVLOG_MAX_BYTES to change the cap)"
+    assert (
+        proc.stderr.decode().strip()
+        == f"error: {bomb}: too large / not a log: gzip data inflates past 256.0 MiB (set BEVLOG_MAX_BYTES to change the cap)"
+    )
 
 
 def test_plain_file_over_the_cap_is_refused_before_reading(tmp_path, monkeypatch):
@@ -65,7 +74,10 @@ def test_plain_file_over_the_cap_is_refused_before_reading(tmp_path, monkeypatch
 def test_bad_cap_value_is_one_line(tmp_path):
     proc = _bevlog("parse", real(f"{STREAMPETR}.log"), env={"BEVLOG_MAX_BYTES": "lots"})
     assert proc.returncode == 2
-    assert proc.stderr.decode().strip() == "error: BEVLOG_MAX_BYTES: 'lots' is not a size (bytes, or a number with K/M/G/T)"
+    assert (
+        proc.stderr.decode().strip()
+        == "error: BEVLOG_MAX_BYTES: 'lots' is not a size (bytes, or a number with K/M/G/T)"
+    )
 
 
 @pytest.mark.parametrize("how", ["path", "stdin"])
@@ -79,7 +91,9 @@ def test_dev_zero_is_refused_quickly(how):
         name = "<stdin>"
     assert proc.returncode == 2
     assert proc.stdout == b""
-    assert proc.stderr.decode().splitlines() == [f"error: {name}: too large / not a log: a character device, not a log file"]
+    assert proc.stderr.decode().splitlines() == [
+        f"error: {name}: too large / not a log: a character device, not a log file"
+    ]
 
 
 def test_endless_zeros_through_a_pipe_are_refused():
@@ -141,11 +155,15 @@ def _rows_with_new_keys(n: int, json_lines: bool) -> str:
     """A log whose every train row logs one key no other row logs (the shape that once made
     memory quadratic in the log's size)."""
     if json_lines:
-        return "".join(f'{{"mode": "train", "epoch": 1, "iter": {10 * i}, "lr": 0.001, "loss": {1 / i}, "k{i}": 0.5}}\n'
-                       for i in range(1, n + 1))
-    return "".join(f"2024-01-01 00:00:00,000 - mmdet - INFO - Epoch [1][{10 * i}/{10 * n}]\tlr: 1.000e-03, "
-                   f"eta: 0:01:00, time: 0.5, data_time: 0.1, memory: 100, loss: {1 / i:.4f}, k{i}: 0.5000\n"
-                   for i in range(1, n + 1))
+        return "".join(
+            f'{{"mode": "train", "epoch": 1, "iter": {10 * i}, "lr": 0.001, "loss": {1 / i}, "k{i}": 0.5}}\n'
+            for i in range(1, n + 1)
+        )
+    return "".join(
+        f"2024-01-01 00:00:00,000 - mmdet - INFO - Epoch [1][{10 * i}/{10 * n}]\tlr: 1.000e-03, "
+        f"eta: 0:01:00, time: 0.5, data_time: 0.1, memory: 100, loss: {1 / i:.4f}, k{i}: 0.5000\n"
+        for i in range(1, n + 1)
+    )
 
 
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
@@ -178,8 +196,9 @@ def test_keys_of_several_launches_together_are_bounded(tmp_path):
 
     def launch(first_iter: int, keys: range) -> str:
         row = ", ".join(f'"k{j}": 1.0' for j in keys)
-        return "".join(f'{{"mode": "train", "epoch": 1, "iter": {first_iter + 10 * i}, "lr": 0.001, {row}}}\n'
-                       for i in range(5))
+        return "".join(
+            f'{{"mode": "train", "epoch": 1, "iter": {first_iter + 10 * i}, "lr": 0.001, {row}}}\n' for i in range(5)
+        )
 
     wd = tmp_path / "work_dir"
     wd.mkdir()

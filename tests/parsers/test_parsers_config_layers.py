@@ -1,4 +1,5 @@
 """Config dumps read with ast (never executed) and the decoder-layer key grammar."""
+
 import pytest
 from parsers_testlib import DETR3D, real
 
@@ -69,7 +70,16 @@ def test_layer_key_grammar(key, expected):
 
 
 def test_layer_numbering():
-    keys = ["loss", "loss_cls", "loss_bbox", "d0.loss_cls", "d0.loss_bbox", "d1.loss_cls", "d1.loss_bbox", "enc_loss_cls"]
+    keys = [
+        "loss",
+        "loss_cls",
+        "loss_bbox",
+        "d0.loss_cls",
+        "d0.loss_bbox",
+        "d1.loss_cls",
+        "d1.loss_bbox",
+        "enc_loss_cls",
+    ]
     cols = {c[0]: (c[1], c[2], c[3]) for c in layer_columns(keys, None)}
     assert cols["loss_cls"] == ("", "cls", 2) and cols["d0.loss_cls"] == ("", "cls", 0)
     assert cols["enc_loss_cls"] == ("enc", "cls", 0)

@@ -11,6 +11,7 @@ parser); the README totals they must match (set2/README.md, entry 1):
   grep -c 'Traceback (most recent call last)' nohup.out          -> 11
   grep -c 'resumed epoch:' nohup.out                             -> 11
 """
+
 import re
 from collections import Counter
 from dataclasses import asdict
@@ -18,8 +19,10 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 from conftest import REAL_SET2
-from parsers_testlib import engine  # noqa: F401 - the fixture
-from parsers_testlib import grep_line_counts
+from parsers_testlib import (
+    engine,  # noqa: F401 - the fixture
+    grep_line_counts,
+)
 
 from parsers import read_file
 
@@ -48,7 +51,12 @@ def test_nohup_reads_one_segment_per_launch(engine):
     for k, (seg, launch) in enumerate(zip(segs, launches)):
         body = "\n".join(launch)
         assert (seg.rows, len(seg.eval_metric)) == grep_line_counts(launch), k
-        assert asdict(seg.launch) == {"index": k + 1, "of": 18, "first_line": first, "last_line": first + len(launch) - 1}
+        assert asdict(seg.launch) == {
+            "index": k + 1,
+            "of": 18,
+            "first_line": first,
+            "last_line": first + len(launch) - 1,
+        }
         first += len(launch)
         assert seg.format == "console" and seg.library == "mmengine"
         # its own header facts: config, GPUs, resumes, traceback, start time
@@ -61,14 +69,20 @@ def test_nohup_reads_one_segment_per_launch(engine):
         results = [l for l in val if "eta: " not in l]
         with_metrics = [l for l in results if "coco/bbox_mAP" in l]
         assert asdict(seg.val_lines) == {
-            "progress": len(val) - len(results), "results": len(with_metrics), "empty": len(results) - len(with_metrics)}
+            "progress": len(val) - len(results),
+            "results": len(with_metrics),
+            "empty": len(results) - len(with_metrics),
+        }
         tracebacks = body.count("Traceback (most recent call last)")
         assert tracebacks <= 1 and (seg.traceback is not None) == (tracebacks == 1)
         start = CONSOLE_DATE.search(body).group(0)[: len("09/13 04:47:03")]
         # the year: this launch's `Exp name: …_2024MMDD_HHMMSS`, else its neighbour's in this file
         stamp = re.search(r" - Exp name: \S*_(\d{4})(\d\d)(\d\d)_\d{6}", body)
         if stamp and f"{stamp.group(2)}/{stamp.group(3)}" == start[:5]:
-            assert seg.year_from == f"Exp name timestamp {stamp.group(1)}{stamp.group(2)}{stamp.group(3)}" + stamp.group(0)[-7:]
+            assert (
+                seg.year_from
+                == f"Exp name timestamp {stamp.group(1)}{stamp.group(2)}{stamp.group(3)}" + stamp.group(0)[-7:]
+            )
         else:
             assert seg.year_from.startswith("launch ")
         assert seg.year == 2024 and not seg.year_unknown
@@ -85,7 +99,13 @@ def test_nohup_reads_one_segment_per_launch(engine):
     assert val == {"progress": 127 - 19 - 4, "results": 19, "empty": 4}
     # set2/README.md: the exceptions that ended the launches
     ends = Counter(s.traceback.split(":")[0] for s in segs if s.traceback)
-    assert ends == {"KeyboardInterrupt": 5, "RuntimeError": 3, "FileNotFoundError": 1, "AssertionError": 1, "OSError": 1}
+    assert ends == {
+        "KeyboardInterrupt": 5,
+        "RuntimeError": 3,
+        "FileNotFoundError": 1,
+        "AssertionError": 1,
+        "OSError": 1,
+    }
 
 
 def test_launches_without_a_year_take_it_from_a_later_launch(tmp_path, engine):
@@ -100,7 +120,10 @@ def test_launches_without_a_year_take_it_from_a_later_launch(tmp_path, engine):
     cut = read_file(str(p), engine=engine)
     assert [s.year for s in cut] == [2024, 2024, 2024]
     assert [s.year_from for s in cut] == [
-        "launch 2 of this file (2024, after it)", "launch 3 of this file (2024, after it)", "Exp name timestamp 20240916_032100"]
+        "launch 2 of this file (2024, after it)",
+        "launch 3 of this file (2024, after it)",
+        "Exp name timestamp 20240916_032100",
+    ]
     assert [s.start_date for s in cut] == ["2024/09/16 03:13:03", "2024/09/16 03:15:22", "2024/09/16 03:21:01"]
     assert np.array_equal(cut[0].ts, segs[6].ts) and cut[0].rows == 1
 
@@ -185,7 +208,12 @@ def test_capture_with_progress_bars_prints_and_a_traceback(tmp_path, engine):
         # a bar redrawn with '\r' and then overwritten by a record: the terminal shows the record
         out.append(bar.format(99, 1200) + "\r" + line if i == train[30] else line)
         out.extend(extra.get(i, []))
-    tb = ["Traceback (most recent call last):", '  File "tools/train.py", line 104, in <module>', "    main()", "RuntimeError: CUDA error: an illegal memory access was encountered"]
+    tb = [
+        "Traceback (most recent call last):",
+        '  File "tools/train.py", line 104, in <module>',
+        "    main()",
+        "RuntimeError: CUDA error: an illegal memory access was encountered",
+    ]
     p = tmp_path / "output.log"
     p.write_text("\n".join(out + tb) + "\n")
     (seg,) = read_file(str(p), engine=engine)

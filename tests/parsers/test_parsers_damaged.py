@@ -2,6 +2,7 @@
 be read, or nothing at all was understood, is a problem, never a run of 0 rows. Real logs
 with one line damaged the way files get damaged (a typo'd number, NUL bytes, a number as a
 JSON string, mixed line ends), written in a temporary folder."""
+
 import json
 import re
 
@@ -104,16 +105,18 @@ def test_a_log_whose_train_lines_were_all_rejected_is_a_problem(tmp_path):
     log.write_bytes(b"\n".join(lines))
     with pytest.raises(ParseError) as err:
         parsers.read(str(log))
-    assert err.value.reason == ("no train line could be read, every one was rejected: "
-                                "1,488 × train line with a damaged value: loss")
+    assert err.value.reason == (
+        "no train line could be read, every one was rejected: 1,488 × train line with a damaged value: loss"
+    )
     assert err.value.line == _train_at(_lines(VOC), 0) + 1
 
 
 def test_a_log_of_which_nothing_was_understood_is_a_problem(tmp_path):
     """Logger lines, but no record, no config, no environment: no run to judge."""
     log = tmp_path / "20240101_000000.log"
-    log.write_text("".join(f"2024-01-01 00:00:{s:02d},000 - mmdet - INFO - loading annotations into memory\n"
-                           for s in range(30)))
+    log.write_text(
+        "".join(f"2024-01-01 00:00:{s:02d},000 - mmdet - INFO - loading annotations into memory\n" for s in range(30))
+    )
     with pytest.raises(ParseError, match="nothing in it was understood: .* \\(30 logger lines\\)"):
         parsers.read(str(log))
 

@@ -1,5 +1,6 @@
 """The vectorised fast paths agree with plain per-line parsing on real logs, and the
 lines they hand back (several optimizers, odd values) are still read correctly."""
+
 import json
 import math
 import re
@@ -33,7 +34,9 @@ def test_mmcv_fast_path_matches_per_line_parsing(stem, threads):
     text = real(f"{stem}.log").read_text()
     lines = [l for l in text.splitlines() if LINE.match(l)]
     # parallel_from=100: the two-thread split on a small log
-    ok, heads, names, values, present, eta_s, rejected = parse_train_lines(pa.array(lines, pa.large_string()), threads=threads, parallel_from=100)
+    ok, heads, names, values, present, eta_s, rejected = parse_train_lines(
+        pa.array(lines, pa.large_string()), threads=threads, parallel_from=100
+    )
     assert len(rejected) == 0 and len(ok) == len(lines)
     ref = _per_line(lines)
     for i, row in enumerate(ref):
@@ -43,7 +46,9 @@ def test_mmcv_fast_path_matches_per_line_parsing(stem, threads):
             assert (math.isnan(got) and v == "nan") or got == float(v), (i, k, got, v)
 
 
-@pytest.mark.parametrize("name", [f"{DETR3D}.log.json", f"{STREAMPETR}.log.json", f"{BEVFUSION}.log.json", f"{MMENGINE}.json"])
+@pytest.mark.parametrize(
+    "name", [f"{DETR3D}.log.json", f"{STREAMPETR}.log.json", f"{BEVFUSION}.log.json", f"{MMENGINE}.json"]
+)
 def test_json_fast_path_matches_json_loads(name):
     lines = real(name).read_text().splitlines()
     rows = parse_rows(pa.array(lines, pa.large_string()), threads=2)
@@ -111,8 +116,8 @@ def test_lazy_layers_frame_equals_the_eager_one_and_survives_pickling(name):
     import pickle
 
     from parsers import layers as layers_mod
-    from parsers.assemble import build_run
     from parsers import read_file
+    from parsers.assemble import build_run
 
     (seg,) = read_file(str(real(name)))
     present = dict(zip(seg.keys, (seg.present.T if seg.present is not None else ~np.isnan(seg.values).T)))
@@ -155,7 +160,17 @@ def _mixed_json_log(path, seed: int, n: int = 1200, lane: bool = False):
     import random
 
     rng = random.Random(seed)
-    out = [json.dumps({"epoch": 2, "iter": 61790, "fp16": {"loss_scale": 512.0}, "mmcv_version": "1.7.0", "time": "Wed Jun 21 18:05:27 2023"})]
+    out = [
+        json.dumps(
+            {
+                "epoch": 2,
+                "iter": 61790,
+                "fp16": {"loss_scale": 512.0},
+                "mmcv_version": "1.7.0",
+                "time": "Wed Jun 21 18:05:27 2023",
+            }
+        )
+    ]
     for i in range(n):
         r = rng.random()
         row = {"mode": "train", "epoch": 1 + i // 300, "iter": (i % 300) * 10 + 10, "lr": round(rng.random() * 1e-4, 9)}
@@ -166,7 +181,9 @@ def _mixed_json_log(path, seed: int, n: int = 1200, lane: bool = False):
             del row["d0.loss_cls"]  # train rows of a second layout (a subset of keys) in between
         if i > n // 2 and not lane:
             row["new_key"] = round(rng.random(), 5)
-        row["grad_norm"] = rng.choice([1.5, float("nan"), float("inf"), -float("inf"), 123456789.123456, 1e-300, 0, -0.0, 12345678901234567890])
+        row["grad_norm"] = rng.choice(
+            [1.5, float("nan"), float("inf"), -float("inf"), 123456789.123456, 1e-300, 0, -0.0, 12345678901234567890]
+        )
         row["time"] = round(rng.random(), 5)
         if r > 0.98 and not lane:
             row["note"] = rng.choice(["a, b: c", 'quote " x', "plain", "ünï", ""])
@@ -282,8 +299,23 @@ def test_json_fast_block_reads_values_like_json_loads():
     Infinity, -Infinity, -0.0, big ints: the block's floats equal json.loads'."""
     from parsers.formats.jsonl.blocks import chunk_parts, merge_block
 
-    values = [0.5, float("nan"), float("inf"), -float("inf"), -0.0, 7, 123456789.123456, 1.2345678901234567e-300, 12345678901234567890, 8e-05, -1.5e300]
-    rows = [{"mode": "train", "epoch": 1, "iter": i, "x": values[i % len(values)], "y": values[(i * 7) % len(values)]} for i in range(200)]
+    values = [
+        0.5,
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        -0.0,
+        7,
+        123456789.123456,
+        1.2345678901234567e-300,
+        12345678901234567890,
+        8e-05,
+        -1.5e300,
+    ]
+    rows = [
+        {"mode": "train", "epoch": 1, "iter": i, "x": values[i % len(values)], "y": values[(i * 7) % len(values)]}
+        for i in range(200)
+    ]
     data = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
     _, block, slow = chunk_parts(data, 0, len(data) - 1)
     got = merge_block(block, slow)
@@ -292,7 +324,9 @@ def test_json_fast_block_reads_values_like_json_loads():
         for k in ("epoch", "iter", "x", "y"):
             want = float(rows[i][k])
             v = got.values[r, got.names.index(k)]
-            assert (math.isnan(v) and math.isnan(want)) or (v == want and math.copysign(1, v) == math.copysign(1, want)), (i, k, v, want)
+            assert (math.isnan(v) and math.isnan(want)) or (
+                v == want and math.copysign(1, v) == math.copysign(1, want)
+            ), (i, k, v, want)
     assert list(got.strings["mode"]) == ["train"] * 200
     # one layout: only the last line (too near the end for 8-byte reads) is handed back
     assert sorted(set(range(200)) - set(block.lines.tolist())) == [199]
@@ -307,7 +341,9 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(
     kinds=st.one_of(*(st.lists(st.sampled_from(k), min_size=1, max_size=120) for k in (_ROW_KINDS, _LANE_KINDS))),
     values=st.lists(_VALUES, min_size=1, max_size=50),
@@ -323,7 +359,15 @@ def test_json_fast_path_equals_json_loads_on_random_logs(tmp_path_factory, kinds
     out = [json.dumps({"env_info": "sys.platform: linux", "config": "x = 1", "seed": 0})] if meta else []
     for i, kind in enumerate(kinds):
         v = lambda k: values[(i * 7 + k) % len(values)]  # noqa: E731
-        row = {"mode": "train", "epoch": 1 + i // 40, "iter": (i % 40) * 10 + 10, "lr": v(0), "loss_cls": v(1), "d0.loss_cls": v(2), "loss": v(3)}
+        row = {
+            "mode": "train",
+            "epoch": 1 + i // 40,
+            "iter": (i % 40) * 10 + 10,
+            "lr": v(0),
+            "loss_cls": v(1),
+            "d0.loss_cls": v(2),
+            "loss": v(3),
+        }
         if kind == "subset":
             del row["d0.loss_cls"]
         elif kind == "val":

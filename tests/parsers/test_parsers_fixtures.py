@@ -5,6 +5,7 @@ Keys ending in a file name are single-file reads; the others are directory reads
 with its twins and resumes). Where this parser deliberately differs from an expectation,
 the difference is listed in DIFFERENT with the reason, and the rest is still checked.
 """
+
 import json
 import math
 import re
@@ -17,12 +18,30 @@ import parsers
 
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text()) if (FIXTURES / "expected.json").exists() else {}
 
-META = ("runner", "iters_per_epoch", "max_epochs", "max_iters", "samples_per_gpu", "num_gpus", "total_batch",
-        "fp16", "has_aux_loss", "num_decoder_layers")
+META = (
+    "runner",
+    "iters_per_epoch",
+    "max_epochs",
+    "max_iters",
+    "samples_per_gpu",
+    "num_gpus",
+    "total_batch",
+    "fp16",
+    "has_aux_loss",
+    "num_decoder_layers",
+)
 # A json read alone knows only what its meta line states: without a `config` there, the
 # runner kind, plan, epoch length and batch are not in the file (the text twin has them).
-NOT_IN_A_JSON_WITHOUT_CONFIG = {"runner", "iters_per_epoch", "max_epochs", "max_iters", "samples_per_gpu",
-                                "num_gpus", "total_batch", "ended"}
+NOT_IN_A_JSON_WITHOUT_CONFIG = {
+    "runner",
+    "iters_per_epoch",
+    "max_epochs",
+    "max_iters",
+    "samples_per_gpu",
+    "num_gpus",
+    "total_batch",
+    "ended",
+}
 
 
 def _is_json_alone(key, run):
@@ -97,7 +116,11 @@ def _row(run, sp):
 
 
 def _same(got, want, tol):
-    if want is None or (isinstance(want, str) and want.lower() == "nan") or (isinstance(want, float) and math.isnan(want)):
+    if (
+        want is None
+        or (isinstance(want, str) and want.lower() == "nan")
+        or (isinstance(want, float) and math.isnan(want))
+    ):
         return math.isnan(got)
     if isinstance(want, str) and want.lower().lstrip("+-") in ("inf", "infinity"):
         return math.isinf(got) and (got < 0) == want.startswith("-")
@@ -171,7 +194,9 @@ def _check_extras(exp, run):
     if "resumes" in exp:
         got = [seg["resumed_from"] for seg in m["segments"] if seg["resumed_from"]]
         assert got == [{"epoch": r["epoch"], "iter": r["iter"]} for r in exp["resumes"]]
-    json_without_meta_line = m["format"] == "mmcv-json" and not any(s["resumed_from"] for s in m["segments"]) and m["config"] is None
+    json_without_meta_line = (
+        m["format"] == "mmcv-json" and not any(s["resumed_from"] for s in m["segments"]) and m["config"] is None
+    )
     if exp.get("resume_line") and not json_without_meta_line:  # mmcv wrote no meta line: it does not say
         e, i = map(int, re.findall(r"\d+", exp["resume_line"]))
         assert m["segments"][-1]["resumed_from"] == {"epoch": e, "iter": i}

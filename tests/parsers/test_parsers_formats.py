@@ -1,9 +1,9 @@
 """parsers.formats: one table of format modules, each with `sniff` and `read`."""
+
 import pytest
 from conftest import REAL_LOGS
 
-from parsers import ParseError
-from parsers import read_file
+from parsers import ParseError, read_file
 from parsers.formats import ENGINES, FORMATS, SNIFF, detect, module
 
 LOGS = sorted(p for p in REAL_LOGS.rglob("*") if p.is_file() and p.suffix != ".py" and p.name != "README.md")
@@ -14,8 +14,16 @@ TEXT = ("mmcv-text", "mmengine-text", "console")
 
 def test_every_format_module_sniffs_and_reads():
     assert [f.name for f in FORMATS] == [
-        "mmcv-json", "detr-json", "detectron2-json", "mmengine-json", *TEXT,
-        "detr-console", "detectron2-console", "tfevents", "ultralytics-csv"]
+        "mmcv-json",
+        "detr-json",
+        "detectron2-json",
+        "mmengine-json",
+        *TEXT,
+        "detr-console",
+        "detectron2-console",
+        "tfevents",
+        "ultralytics-csv",
+    ]
     for f in FORMATS:
         m = module(f.name)
         assert callable(m.sniff) and callable(m.read), f.name
@@ -41,6 +49,6 @@ def test_not_a_log(tmp_path):
     p.write_text("just some text\n")
     with pytest.raises(ParseError, match="not a training log"):
         read_file(str(p))
-    p.write_text("{\n  \"pretty\": 1\n}\n")  # a pretty-printed JSON document is no JSON-lines log
+    p.write_text('{\n  "pretty": 1\n}\n')  # a pretty-printed JSON document is no JSON-lines log
     with pytest.raises(ParseError, match="not a training log"):
         read_file(str(p))

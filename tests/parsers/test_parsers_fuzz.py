@@ -3,6 +3,7 @@
 Inputs: arbitrary bytes; and real log lines (text and json, header and records) with
 random damage: cut, spliced, bytes inserted, digits replaced, lines shuffled, gzip'd.
 """
+
 import gzip
 import os
 import random
@@ -24,8 +25,13 @@ def _sample_lines():
     if not REAL.exists():
         return []
     out = []
-    for name, picks in ((f"{DETR3D}.log", 60), (f"{DETR3D}.log.json", 20), (f"{STREAMPETR}.log", 30),
-                        (f"{MMENGINE}.json", 20), (f"{CONSOLE}.log", 24)):
+    for name, picks in (
+        (f"{DETR3D}.log", 60),
+        (f"{DETR3D}.log.json", 20),
+        (f"{STREAMPETR}.log", 30),
+        (f"{MMENGINE}.json", 20),
+        (f"{CONSOLE}.log", 24),
+    ):
         lines = (REAL / name).read_bytes().split(b"\n")
         rng = random.Random(name)
         out.extend(lines[:40])  # header lines: env block, Config dump, meta json line
@@ -83,7 +89,13 @@ def _mutate(line: bytes, rng: random.Random) -> bytes:
     if k == 3:
         return bytes(b if not 48 <= b <= 57 or rng.random() > 0.3 else rng.choice(b"x-.e9:, ") for b in line)
     if k == 4:
-        return line[:i] + rng.choice([b", ", b": ", b"\t", b"\r", b"\x00", b"]", b"[", b"{", b"}", b'"', b"NaN", b"-Infinity", b" days, "]) + line[i:]
+        return (
+            line[:i]
+            + rng.choice(
+                [b", ", b": ", b"\t", b"\r", b"\x00", b"]", b"[", b"{", b"}", b'"', b"NaN", b"-Infinity", b" days, "]
+            )
+            + line[i:]
+        )
     if k == 5:
         return line + line[i:j]
     if k == 6:
@@ -93,7 +105,11 @@ def _mutate(line: bytes, rng: random.Random) -> bytes:
 
 @pytest.mark.skipif(not LINES, reason="real logs not available")
 @SETTINGS
-@given(st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=40), st.integers(0, 2**32 - 1), st.booleans())
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=40),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
 def test_mutated_real_lines(picks, seed, gz):
     rng = random.Random(seed)
     lines = [LINES[p % len(LINES)] for p in picks]

@@ -5,6 +5,7 @@ resume fixtures that the real libraries wrote); the second set of real logs hold
 of six separate launches, a real mmcv resume and two header-only launches. Expected counts
 come from grepping the files' own lines, as the set2 README does.
 """
+
 import re
 import shutil
 
@@ -74,13 +75,13 @@ def test_a_resume_line_stitches_and_the_replaced_overlap_is_counted(tmp_path, de
     killed = body.index(b"\n", body.index(b"Epoch [3][3000/7033]")) + 1
     first = header + body[:killed]
     resume = b"2023-07-28 10:00:00,000 - mmdet - INFO - resumed epoch 2, iter 14066\n"
-    second = _later(header, b"2023-07-28") + resume + body[at[3]: at[5]]
+    second = _later(header, b"2023-07-28") + resume + body[at[3] : at[5]]
     wd = tmp_path / "detr3d"
     _write(wd / "20230727_114037.log", first)
     _write(wd / "20230728_100000.log", second)
     (run,), problems = parsers.read_paths([str(wd)])
     assert problems == [] and run.name == "detr3d"
-    overlap = _train_lines(body[at[3]:killed])  # epoch 3 up to [3000] was logged twice
+    overlap = _train_lines(body[at[3] : killed])  # epoch 3 up to [3000] was logged twice
     assert overlap == 60
     assert run.meta["replaced_rows"] == overlap == run.meta["segments"][0]["dropped_rows"]
     assert len(run.train) == _train_lines(first) + _train_lines(second) - overlap
@@ -90,7 +91,7 @@ def test_a_resume_line_stitches_and_the_replaced_overlap_is_counted(tmp_path, de
 def test_without_a_record_only_continuing_steps_of_the_same_config_stitch(tmp_path, detr3d):
     header, body, at = detr3d
     first = header + body[: at[3]]
-    rest = _later(body[at[3]: at[5]], b"2023-07-28")
+    rest = _later(body[at[3] : at[5]], b"2023-07-28")
     same = tmp_path / "same" / "detr3d"
     _write(same / "20230727_114037.log", first)
     _write(same / "20230728_100000.log", _later(header, b"2023-07-28") + rest)
@@ -112,7 +113,9 @@ def test_a_resume_joins_the_run_that_reached_its_checkpoint(tmp_path, detr3d):
     _write(wd / "20230727_114037.log", header + body[: at[4]])
     _write(wd / "20230728_080000.log", _later(header, b"2023-07-28"))
     resume = b"2023-07-28 10:00:00,000 - mmdet - INFO - resumed epoch 2, iter 14066\n"
-    _write(wd / "20230728_100000.log", _later(header, b"2023-07-28") + resume + _later(body[at[3]: at[4]], b"2023-07-28"))
+    _write(
+        wd / "20230728_100000.log", _later(header, b"2023-07-28") + resume + _later(body[at[3] : at[4]], b"2023-07-28")
+    )
     runs, _ = parsers.read_paths([str(wd)])
     assert [r.name for r in runs] == ["detr3d@20230727_114037", "detr3d@20230728_080000"]
     assert [len(r.meta["segments"]) for r in runs] == [2, 1]
@@ -188,8 +191,10 @@ def test_real_mmcv_resume_is_one_run_the_later_rows_win():
 def test_real_header_only_launches_are_two_runs():
     runs, problems = parsers.read_paths([str(CODETR)])
     assert problems == []
-    assert [r.name for r in runs] == ["Ly-Lynn__CoDETR__co_dino_5scale_r50_1x_coco@20241024_154827",
-                                      "Ly-Lynn__CoDETR__co_dino_5scale_r50_1x_coco@20241024_161134"]
+    assert [r.name for r in runs] == [
+        "Ly-Lynn__CoDETR__co_dino_5scale_r50_1x_coco@20241024_154827",
+        "Ly-Lynn__CoDETR__co_dino_5scale_r50_1x_coco@20241024_161134",
+    ]
     assert [len(r.train) for r in runs] == [0, 0]
 
 
@@ -257,8 +262,7 @@ def test_a_capture_of_18_launches_groups_resumes_with_the_run_of_their_model():
     train_lines = len(re.findall(r"- mmengine - INFO - Epoch\(train\)", text))
     assert sum(len(r.train) + r.meta.replaced_rows for r in runs) == train_lines == 11572
     assert len(runs) == 8
-    effb3 = [r for r in runs if "effb3" in str((r.meta.config or {}).get("work_dir"))
-             and len(r.meta.segments) > 1]
+    effb3 = [r for r in runs if "effb3" in str((r.meta.config or {}).get("work_dir")) and len(r.meta.segments) > 1]
     assert len(effb3) == 1 and len(effb3[0].meta.segments) == 11
     assert effb3[0].meta.iters_per_epoch == 15169
 

@@ -1,5 +1,6 @@
 """How bytes reach the parser: stdin, .gz, CRLF, bytes that are not UTF-8, cut files,
 empty and binary files. Broken variants of real logs are made in a temporary folder."""
+
 import gzip
 import io
 import subprocess

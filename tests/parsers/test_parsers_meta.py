@@ -2,6 +2,7 @@
 
 Counts below come from the files themselves (the grep commands are next to them).
 """
+
 import dataclasses
 import json
 import pickle
@@ -11,10 +12,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import REAL_SET2
 from parsers_testlib import FIXTURES
 
 import parsers
-from conftest import REAL_SET2
 from parsers import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, Segments, segment_starts
 
 RESUME_EPOCH = FIXTURES / "mmcv_resume_epoch"  # killed in epoch 3, resumed from epoch_2.pth, 4 epochs x 33 iters
@@ -33,6 +34,7 @@ def resumed():
 
 
 # ---- typed, frozen, and still a read-only mapping ------------------------------------
+
 
 def test_meta_is_typed(resumed):
     m = resumed.meta
@@ -75,8 +77,14 @@ def test_meta_mapping_view_is_the_json_shape(resumed):
     assert m.get("nope") is None and m.get("nope", 3) == 3
     with pytest.raises(KeyError):
         m["nope"]
-    assert m["lr_schedule"] == {"policy": "step", "steps": [3], "warmup": "linear", "warmup_iters": 10,
-                                "warmup_ratio": m.lr_schedule.warmup_ratio, "by_epoch": True}
+    assert m["lr_schedule"] == {
+        "policy": "step",
+        "steps": [3],
+        "warmup": "linear",
+        "warmup_iters": 10,
+        "warmup_ratio": m.lr_schedule.warmup_ratio,
+        "by_epoch": True,
+    }
     assert m["segments"][1]["resumed_from"] == {"epoch": 2, "iter": 66}
     assert m["sources"] == [str(RESUME_EPOCH / "20261128_050122.log"), str(RESUME_EPOCH / "20261128_050133.log")]
     plain = dict(m)
@@ -123,6 +131,7 @@ def test_run_has_no_side_channel(resumed):
 
 # ---- segment boundaries in the frames ------------------------------------------------
 
+
 def test_segment_start_marks_the_first_row_of_the_resume(resumed):
     t = resumed.train
     starts = segment_starts(t)
@@ -153,6 +162,7 @@ def test_segment_start_on_a_real_resume_whose_schedule_changed():
 
 
 # ---- odd runs --------------------------------------------------------------------------
+
 
 def _copy_with_plans(tmp_path, first: int, later: int):
     """mmcv_resume_epoch's two text logs, their config and `max:` line edited to plan

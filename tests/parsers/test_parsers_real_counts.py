@@ -21,16 +21,18 @@ The greps (run in fixtures/real; F = the file):
 A few totals stated by the READMEs (set1/README.md, set2/README.md) are checked against
 the same greps in `README_COUNTS`, so the greps are known to count what the READMEs count.
 """
+
 import re
 from pathlib import Path
 
 import pytest
 from conftest import REAL_LOGS
-from parsers_testlib import engine  # noqa: F401 - the fixture
-from parsers_testlib import grep_counts
+from parsers_testlib import (
+    engine,  # noqa: F401 - the fixture
+    grep_counts,
+)
 
-from parsers import ParseError
-from parsers import read_file
+from parsers import ParseError, read_file
 
 # set3 (DETR-family formats) has its own counts, by jq and grep: tests/parsers/test_formats_*.py
 LOGS = sorted(p for s in ("set1", "set2") for p in (REAL_LOGS / s).rglob("*") if p.is_file() and p.name != "README.md")
@@ -49,8 +51,16 @@ README_COUNTS = {
     "set2/CVIU-CSU__EPCPE__20240308_185617/20240308_185617.log": (400, 4, r"Epoch\(val\).*coco/bbox_mAP"),
     "set2/CVIU-CSU__EPCPE__20240310_192200.log": (400, 4, r"Epoch\(val\).*coco/bbox_mAP"),
     "set2/CVIU-CSU__EPCPE__20240302_182333.log": (1360, 3, r"Epoch\(val\).*coco/bbox_mAP"),
-    "set2/zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_tctplus_imagenetinit_lrx10/20211207_135738.log": (750, 5, r"Epoch\(val\).*bbox_mAP"),
-    "set2/zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_tctplus_imagenetinit_lrx10/20211207_235354.log": (600, 8, r"Epoch\(val\).*bbox_mAP"),
+    "set2/zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_tctplus_imagenetinit_lrx10/20211207_135738.log": (
+        750,
+        5,
+        r"Epoch\(val\).*bbox_mAP",
+    ),
+    "set2/zhaoyang97__mmdetection__faster_rcnn_r50_fpn_1x_tctplus_imagenetinit_lrx10/20211207_235354.log": (
+        600,
+        8,
+        r"Epoch\(val\).*bbox_mAP",
+    ),
     "set2/zhaoyang97__mmdetection__ifcos_moco/20201016_165717.log": (444, 12, r"Epoch\(val\).*bbox_mAP"),
     "set2/zhaoyang97__mmdetection__20201026_160501.log": (535, 4, r"Epoch\(val\).*mAP: "),
     "set2/zhaoyang97__mmdetection__20210222_195422.log": (310, 0, r"Epoch\(val\)"),

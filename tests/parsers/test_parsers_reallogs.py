@@ -20,6 +20,7 @@ console file stems):
   grep -c ' - INFO - Iter \\[' C.log ; sed -n '/^Traceback/,$p' C.log | wc -l -> 2 ; 22
   grep ' - INFO - Epoch(val) ' D.log | grep -o ': nan' | wc -l               -> 60 literal nan metrics
 """
+
 import math
 
 import numpy as np
@@ -77,14 +78,21 @@ def test_detr3d_text_values_and_meta():
     assert (first.time, first.data_time, first.memory) == (1.802, 0.677, 16978)
     assert (first.loss, first.grad_norm, first["d4.loss_bbox"]) == (20.8422, 58.9736, 1.8212)
     assert first.samples == 50 * 4  # 4 GPUs x 1 sample
-    assert first.wall_s == pytest.approx(24 * 3600 * 0 + (11 * 3600 + 42 * 60 + 24.492) - (11 * 3600 + 40 * 60 + 37.397))
+    assert first.wall_s == pytest.approx(
+        24 * 3600 * 0 + (11 * 3600 + 42 * 60 + 24.492) - (11 * 3600 + 40 * 60 + 37.397)
+    )
     # Epoch [24][7000/7033] is the last line: step = 23 * 7033 + 7000
     last = t.iloc[-1]
     assert (last.epoch, last["iter"], last.step) == (24, 7000, 23 * 7033 + 7000)
     assert last.epoch_f == pytest.approx(23 + 7000 / 7033)
     m = run.meta
     assert m["name"] == "PrymceQ__3DDetection_DETR3D"
-    assert (m["runner"], m["max_epochs"], m["iters_per_epoch"], m["iters_per_epoch_estimated"]) == ("epoch", 24, 7033, False)
+    assert (m["runner"], m["max_epochs"], m["iters_per_epoch"], m["iters_per_epoch_estimated"]) == (
+        "epoch",
+        24,
+        7033,
+        False,
+    )
     assert (m["samples_per_gpu"], m["num_gpus"], m["total_batch"]) == (1, 4, 4)
     assert (m["optimizer"], m["lr"], m["weight_decay"], m["grad_clip"]) == ("AdamW", 2e-4, 0.01, 35)
     assert m["lr_schedule"]["policy"] == "CosineAnnealing" and m["lr_schedule"]["warmup_iters"] == 500
@@ -115,7 +123,11 @@ def test_detr3d_evals_and_layers():
 def test_streampetr_iter_runner_nonfinite_and_prefixed_layers():
     run = read_cached(real(f"{STREAMPETR}.log"))
     t, m = run.train, run.meta
-    assert (m["runner"], m["max_iters"], m["iters_per_epoch"]) == ("iter", 42192, 1758)  # num_iters_per_epoch in the config
+    assert (m["runner"], m["max_iters"], m["iters_per_epoch"]) == (
+        "iter",
+        42192,
+        1758,
+    )  # num_iters_per_epoch in the config
     assert (m["samples_per_gpu"], m["num_gpus"], m["total_batch"], m["fp16"]) == (4, 4, 16, True)
     assert m["ended"] == "finished"
     # Iter [50/42192]: global iter; grad_norm nan on that line
@@ -167,7 +179,9 @@ def test_mmengine_vis_data_json():
 def test_console_capture_ends_in_traceback():
     run = read_cached(real(f"{CONSOLE}.log"))
     m = run.meta
-    assert m["ended"] == "traceback: RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"
+    assert (
+        m["ended"] == "traceback: RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"
+    )
     assert m["skipped"] == {"traceback": 22}
     assert (m["runner"], m["max_iters"]) == ("iter", 281300)
     assert run.train.eta_s.iloc[0] == 86400 + 12 * 3600 + 28 * 60 + 51  # eta: 1 day, 12:28:51

@@ -1,4 +1,5 @@
 """Files -> runs: read_paths, read_many, names, resume stitching."""
+
 import shutil
 
 import numpy as np

@@ -1,6 +1,7 @@
 """The public surface (parsers/__init__.py): every name it lists resolves (its heavy parts on
 first use), and nothing else is offered; `import parsers` alone stays light
 (tests/parsers/test_parsers_inputs.py)."""
+
 import subprocess
 import sys
 
@@ -21,7 +22,9 @@ def test_a_name_it_does_not_offer_is_an_attribute_error():
 
 
 def test_a_lazy_name_loads_its_module_on_first_use():
-    code = ("import sys, parsers; before = 'parsers.reader' in sys.modules; parsers.read_paths; "
-            "print(before, 'parsers.reader' in sys.modules)")
+    code = (
+        "import sys, parsers; before = 'parsers.reader' in sys.modules; parsers.read_paths; "
+        "print(before, 'parsers.reader' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]

@@ -4,6 +4,7 @@ Text values carry 4 decimals (losses), 3 (time, data_time) or `%.3e` (lr); the j
 rounds to 5 decimals. Equal rows therefore means: same row keys, same non-finite
 pattern, and finite values within the two roundings of each other.
 """
+
 import shutil
 
 import numpy as np

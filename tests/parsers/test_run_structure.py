@@ -4,6 +4,7 @@ mid-run says so; a run captured twice is one run; how each launch ended, which e
 produced nothing and why, resumes of resumes, and the evidence behind the GPU count. Real
 logs of fixtures/real (set2 README), and files derived from them in a temporary folder;
 every count below is established from the files themselves (the greps in the docstrings)."""
+
 import json
 import re
 
@@ -93,8 +94,9 @@ def test_a_run_captured_twice_is_read_once_and_the_copy_named(tmp_path):
     (run,) = _runs(tmp_path, notes=notes)
     assert len(run.train) == WOX.read_text().count("mmengine - INFO - Iter(train)") == 100
     assert run.meta.sources == (str(tmp_path / WOX.name),) and run.meta.copies == (str(tmp_path / WOX_SLURM.name),)
-    assert notes == [f"{tmp_path / WOX_SLURM.name}: the same run as {run.name} ({tmp_path / WOX.name}), "
-                     "a copy of its log: read once"]
+    assert notes == [
+        f"{tmp_path / WOX_SLURM.name}: the same run as {run.name} ({tmp_path / WOX.name}), a copy of its log: read once"
+    ]
     assert parsers.read(str(WOX)).meta.capture == parsers.read(str(WOX_SLURM)).meta.capture
 
 
