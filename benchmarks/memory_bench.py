@@ -407,7 +407,7 @@ def main(argv=None) -> None:
 def _table(rows, w, m) -> None:
     print("\n| command | log | size | peak RSS | peak / size | wall |")
     print("|---|---|---:|---:|---:|---:|")
-    for name, kind, size, peak, wall, rc in rows:
+    for name, kind, size, peak, wall, _rc in rows:
         print(f"| {name} | {kind} | {size / 1e6:.0f} MB | {peak / 1e6:.0f} MB | {peak / size:.2f}x | {wall:.1f} s |")
     if w:
         lag = f"{w['lag']:.2f} s" if w["lag"] is not None else "not printed"

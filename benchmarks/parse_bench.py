@@ -41,6 +41,7 @@ with --old DIR, the older checkout's whole and piece reads join the rounds.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -63,7 +64,8 @@ GPU 0,1,2,3,4,5,6,7: NVIDIA A100-SXM4-80GB
 data = dict(samples_per_gpu=1, workers_per_gpu=4)
 optimizer = dict(type='AdamW', lr=0.0002, weight_decay=0.01)
 optimizer_config = dict(grad_clip=dict(max_norm=35, norm_type=2))
-lr_config = dict(policy='CosineAnnealing', warmup='linear', warmup_iters=500, warmup_ratio=0.3333333333333333, min_lr_ratio=0.001)
+lr_config = dict(policy='CosineAnnealing', warmup='linear', warmup_iters=500, \
+warmup_ratio=0.3333333333333333, min_lr_ratio=0.001)
 runner = dict(type='EpochBasedRunner', max_epochs={epochs})
 model = dict(type='Detr3D', pts_bbox_head=dict(transformer=dict(decoder=dict(num_layers=6))))
 gpu_ids = range(0, 8)
@@ -89,7 +91,10 @@ def generate(path_text: str, path_json: str, target_mb: float) -> tuple[int, int
     line_bytes = 425  # measured size of one train line
     epochs = max(1, int(target_mb * 1e6 / (line_bytes * per_epoch)) + 1)
     t0 = 1690429237  # 2023-07-27 03:40:37 UTC
-    ts = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + f",{rng.randrange(1000):03d}"
+
+    def ts(t):
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + f",{rng.randrange(1000):03d}"
+
     keys = ["loss_cls", "loss_bbox"] + [f"d{k}.loss_{t}" for k in range(5) for t in ("cls", "bbox")]
     total = epochs * per_epoch
     with open(path_text, "w") as ft, open(path_json, "w") as fj:
@@ -98,7 +103,7 @@ def generate(path_text: str, path_json: str, target_mb: float) -> tuple[int, int
             json.dumps(
                 {
                     "env_info": "sys.platform: linux\nGPU 0,1,2,3,4,5,6,7: A100",
-                    "config": "runner = dict(type='EpochBasedRunner', max_epochs=%d)\n" % epochs,
+                    "config": f"runner = dict(type='EpochBasedRunner', max_epochs={epochs})\n",
                     "seed": 0,
                     "exp_name": "bench.py",
                 }
@@ -119,8 +124,10 @@ def generate(path_text: str, path_json: str, target_mb: float) -> tuple[int, int
                 time_, data_time = rng.uniform(1.5, 1.9), rng.uniform(0.5, 0.7)
                 body = ", ".join(f"{k}: {v:.4f}" for k, v in vals.items())
                 tl.append(
-                    f"{ts(t)} - mmdet - INFO - Epoch [{e}][{i}/{IPE}]\tlr: {lr:.3e}, eta: {fmt_eta(int((total - done) * 86))}, "
-                    f"time: {time_:.3f}, data_time: {data_time:.3f}, memory: 16978, {body}, loss: {loss:.4f}, grad_norm: {gn:.4f}\n"
+                    f"{ts(t)} - mmdet - INFO - Epoch [{e}][{i}/{IPE}]\tlr: {lr:.3e}, "
+                    f"eta: {fmt_eta(int((total - done) * 86))}, "
+                    f"time: {time_:.3f}, data_time: {data_time:.3f}, memory: 16978, {body}, "
+                    f"loss: {loss:.4f}, grad_norm: {gn:.4f}\n"
                 )
                 row = {
                     "mode": "train",
@@ -390,7 +397,7 @@ def main() -> None:
         ):
             # parsers.read as the API returns it: train, evals, meta; `layers` is built on
             # first access (timed apart in the phases: a straightforward parser has none).
-            t_ours, c_ours, run = best_of(lambda: parsers.read(path), args.repeat)
+            t_ours, c_ours, run = best_of(functools.partial(parsers.read, path), args.repeat)
             n = len(run.train)
             del run
             split = phases(path)
@@ -398,24 +405,29 @@ def main() -> None:
             assert n == n_base, (label, n, n_base)
             results.append((label, size, n, t_ours, c_ours, split, base_name, light, full))
         print(f"load average before the timings: {load0}; after: {os.getloadavg()[0]:.2f} (2 cores)")
-        head = f"{'format':6} {'MB':>5} {'rows':>7} {'bevlog s':>9} {'MB/s':>6} {'cpu s':>6} | {'baseline':34} {'s':>6} {'MB/s':>6} {'cpu s':>6} | {'ratio':>6} {'cpu ratio':>9}"
+        head = (
+            f"{'format':6} {'MB':>5} {'rows':>7} {'bevlog s':>9} {'MB/s':>6} {'cpu s':>6} | "
+            f"{'baseline':34} {'s':>6} {'MB/s':>6} {'cpu s':>6} | {'ratio':>6} {'cpu ratio':>9}"
+        )
         print(head)
-        for label, size, n, t_ours, c_ours, split, base_name, light, full in results:
+        for label, size, n, t_ours, c_ours, _split, base_name, light, full in results:
             mb = size / 1e6
             for suffix, (t_base, c_base) in ((" (light)", light), (" + DataFrame", full)):
                 print(
-                    f"{label:6} {mb:5.0f} {n:7d} {t_ours:9.2f} {mb / t_ours:6.1f} {c_ours:6.2f} | {base_name + suffix:34} {t_base:6.2f} "
+                    f"{label:6} {mb:5.0f} {n:7d} {t_ours:9.2f} {mb / t_ours:6.1f} {c_ours:6.2f} | "
+                    f"{base_name + suffix:34} {t_base:6.2f} "
                     f"{mb / t_base:6.1f} {c_base:6.2f} | {t_base / t_ours:5.1f}x {c_base / c_ours:8.1f}x"
                 )
         print("bevlog phases (one run, wall s): read + parse file | build Run (train, evals, meta) | layers frame")
-        for label, size, n, t_ours, c_ours, split, *_ in results:
+        for label, _size, _n, _t_ours, _c_ours, split, *_ in results:
             print(f"{label:6} {split[0]:6.2f} | {split[1]:6.2f} | {split[2]:6.2f}")
         print(f"first parse in a fresh process, {args.repeat} processes each (best / median wall s):")
         for label, path, base in (("text", pt, "baseline_text"), ("json", pj, "baseline_json")):
             ours = fresh_process(f"parsers.read({path!r})", args.repeat)
             theirs = fresh_process(f"parse_bench.{base}({path!r})", args.repeat)
             print(
-                f"{label:6} bevlog {ours[0]:5.2f} / {ours[1]:5.2f} | baseline (light) {theirs[0]:5.2f} / {theirs[1]:5.2f} | ratio of medians {theirs[1] / ours[1]:4.1f}x"
+                f"{label:6} bevlog {ours[0]:5.2f} / {ours[1]:5.2f} | "
+                f"baseline (light) {theirs[0]:5.2f} / {theirs[1]:5.2f} | ratio of medians {theirs[1] / ours[1]:4.1f}x"
             )
         if args.old:
             print(f"old ({args.old}) and new code, first parse in fresh processes, alternating:")

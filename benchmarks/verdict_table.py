@@ -86,6 +86,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def _cell(column: list[str], k: int) -> str:
+    """The k-th verdict of one side as a markdown cell ("—" where that side has fewer)."""
+    return (column[k] if k < len(column) else "—").replace("|", "\\|")
+
+
 def diff(a: str, b: str) -> int:
     """Markdown table: entry, run, verdict in A, verdict in B (runs matched by entry and name)."""
 
@@ -102,8 +107,7 @@ def diff(a: str, b: str) -> int:
     for key in sorted(set(before) | set(after)):
         x, y = before.get(key, ["—"]), after.get(key, ["—"])
         for k in range(max(len(x), len(y))):
-            cell = lambda v: (v[k] if k < len(v) else "—").replace("|", "\\|")
-            print(f"| {key[0]} | {key[1]} | {cell(x)} | {cell(y)} |")
+            print(f"| {key[0]} | {key[1]} | {_cell(x, k)} | {_cell(y, k)} |")
     return 0
 
 

@@ -12,8 +12,8 @@ import torch
 
 def encode_boxes(boxes: torch.Tensor) -> torch.Tensor:
     """(..., 7) boxes -> (..., 8) regression targets."""
-    x, y, z, w, l, h, yaw = boxes.unbind(-1)
-    return torch.stack((x, y, w.log(), l.log(), z, h.log(), yaw.sin(), yaw.cos()), dim=-1)
+    x, y, z, w, length, h, yaw = boxes.unbind(-1)
+    return torch.stack((x, y, w.log(), length.log(), z, h.log(), yaw.sin(), yaw.cos()), dim=-1)
 
 
 def decode_boxes(codes: torch.Tensor) -> torch.Tensor:

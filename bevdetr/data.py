@@ -111,14 +111,14 @@ def _sample_objects(rng: np.random.Generator, cfg: SceneConfig, count: int, marg
         if len(boxes) == count:
             break
         label = int(rng.integers(cfg.num_classes))
-        w, l, h = np.asarray(SIZE_PRIORS[CLASS_NAMES[label]]) * np.exp(rng.normal(0, cfg.size_jitter, 3))
+        w, length, h = np.asarray(SIZE_PRIORS[CLASS_NAMES[label]]) * np.exp(rng.normal(0, cfg.size_jitter, 3))
         x, y = rng.uniform(-cfg.extent + margin, cfg.extent - margin, 2)
-        radius = 0.5 * math.hypot(w, l)
+        radius = 0.5 * math.hypot(w, length)
         if any(math.hypot(x - b[0], y - b[1]) < radius + 0.5 * math.hypot(b[3], b[4]) + 0.3 for b in boxes):
             continue
         yaw = rng.uniform(-math.pi, math.pi)
         z = ground + rng.normal(0, 0.05) + h / 2
-        boxes.append((x, y, z, w, l, h, yaw))
+        boxes.append((x, y, z, w, length, h, yaw))
         labels.append(label)
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 7), np.asarray(labels, dtype=np.int64), ground
 
@@ -162,8 +162,8 @@ class _Raster:
 
         free_only: paint only samples no object covers yet (look-alike clutter never hides an object).
         """
-        x, y, _, w, l, _, yaw = box
-        rows, cols = self.window(x, y, 0.5 * math.hypot(w, l) + 3 * FRONT_SIGMA)
+        x, y, _, w, length, _, yaw = box
+        rows, cols = self.window(x, y, 0.5 * math.hypot(w, length) + 3 * FRONT_SIGMA)
         xs, ys = np.meshgrid(self.centres[cols], self.centres[rows])
         fp = footprints(box[None], xs, ys, self.cfg.softness)[0]
         occ = self.channels[0, rows, cols]
@@ -175,7 +175,7 @@ class _Raster:
         for c, v in zip((1, 2, 3, 5), values[:4]):
             block[c] = np.where(shows, fp * v, block[c])
         if front:
-            fx, fy = x + 0.5 * l * math.cos(yaw), y + 0.5 * l * math.sin(yaw)
+            fx, fy = x + 0.5 * length * math.cos(yaw), y + 0.5 * length * math.sin(yaw)
             marker = np.exp(-((xs - fx) ** 2 + (ys - fy) ** 2) / (2 * FRONT_SIGMA**2))
             block[4] = np.maximum(block[4], marker)
         self.channels[:, rows, cols] = block

@@ -23,6 +23,9 @@ import sys
 
 import click
 
+from bevlog import __version__
+from bevlog.output import guard_std_streams
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
@@ -30,9 +33,6 @@ EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
 # so these come from stdout
 WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-from bevlog import __version__
-from bevlog.output import guard_std_streams
 
 # name -> module; the order here is the order in `bevlog --help`.
 COMMANDS = {

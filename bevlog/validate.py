@@ -1,9 +1,9 @@
 """Check a diagnosis by training: replicate the run on bevdetr, apply the fix, diagnose both.
 
 bevdetr is a proxy of the user's model (a small DETR over BEV features with PETR-style
-reference-point queries, on synthetic scenes, trained on the CPU): a `confirmed` verdict says the mechanism the finding names exists in a
-detector of this family and that the suggested change removes it there — not that the
-user's run will behave the same.
+reference-point queries, on synthetic scenes, trained on the CPU): a `confirmed` verdict
+says the mechanism the finding names exists in a detector of this family and that the
+suggested change removes it there — not that the user's run will behave the same.
 
 Steps:
 1. `proxy_of(run, ...)`: map the run's settings onto a bevdetr preset — lr per sample (the lr is
@@ -52,7 +52,8 @@ from bevlog.schedule import model_schedule
 
 PROXY_NOTE = (
     "bevdetr is a proxy of your model: a small DETR over BEV features with PETR-style "
-    "reference-point queries, trained on synthetic scenes on this machine. A verdict says whether the mechanism behind a finding shows up "
+    "reference-point queries, trained on synthetic scenes on this machine. "
+    "A verdict says whether the mechanism behind a finding shows up "
     "in a detector of the same family with the same settings, and whether the fix removes it "
     "there; it does not prove your run would behave the same."
 )

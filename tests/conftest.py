@@ -6,9 +6,8 @@ instead of failing (an ImportError at collection or at run time becomes the skip
 module has to guard its imports). On CI (CI=true) a skipped test is a failure: `.ci/run`
 installs everything, so a skip there means a missing install step.
 
-Real logs written by other people's runs are committed under `fixtures/real/` (set1, set2, set3;
-provenance in fixtures/real/README.md). Modules import `REAL_LOGS` from here; tests that
-take a path use the `real_logs` fixture.
+Where the repository and its real logs lie is in `repo_paths.py` beside this file (test
+modules import the paths from there); tests that take a path use the `real_logs` fixture.
 """
 
 import importlib.util
@@ -17,12 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-REAL_LOGS = REPO / "fixtures" / "real"
-REAL_SET1 = REAL_LOGS / "set1"
-REAL_SET2 = REAL_LOGS / "set2"
-REAL_SET3 = REAL_LOGS / "set3"
+from repo_paths import REAL_LOGS, REAL_SET1, REAL_SET2, REPO
 
 
 @pytest.fixture(scope="session")

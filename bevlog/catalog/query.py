@@ -109,7 +109,7 @@ def query_runs(
         params.append(end)
     parsed = [m if isinstance(m, MetricFilter) else parse_metric(m) for m in metrics]
     selects = []
-    for k, m in enumerate(parsed):
+    for m in parsed:
         match = "(e.metric = ? OR ends_with(e.metric, '/' || ?))"
         where.append(
             f"EXISTS (SELECT 1 FROM last_evaluations e WHERE e.run_id = r.run_id AND {match} AND e.{m.column} {m.op} ?)"

@@ -102,7 +102,7 @@ def layers_panel(ctx: Context) -> dict:
     layout, refs = subplot_grid(ctx, len(mats), 2 if len(mats) > 1 else 1, titles, row_height=190, share_x=True)
     devs = []
     traces = []
-    for (label, group, term, (x, layer_ids, values)), (xref, yref) in zip(mats, refs):
+    for (label, _group, term, (x, layer_ids, values)), (xref, yref) in zip(mats, refs):
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.nanmean(values, axis=0)
             dev = 100.0 * (values / np.where(np.abs(mean) > 0, mean, np.nan) - 1.0)

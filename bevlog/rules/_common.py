@@ -515,7 +515,10 @@ def row_terms(run, sig: Signals, i: int | None) -> str | None:
         return None
     i = min(max(i, 0), len(sig.step) - 1)
     t = sig.t
-    get = lambda name: float(t[name].iat[i]) if name in t and is_number(t[name].iat[i]) else None
+
+    def get(name):
+        return float(t[name].iat[i]) if name in t and is_number(t[name].iat[i]) else None
+
     return log_terms(
         run.meta, get("epoch"), get("iter"), get("iters_per_epoch") or run.meta.iters_per_epoch, sig.step[i]
     )

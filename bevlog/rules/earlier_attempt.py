@@ -46,7 +46,10 @@ def find_earlier_attempt(run, th: Thresholds = Thresholds()):
 def _report(run, sig, seg, rows, bad):
     meta = run.meta
     row = rows.iloc[int(bad[0])]
-    get = lambda name: float(row[name]) if name in row and is_number(row[name]) else None
+
+    def get(name):
+        return float(row[name]) if name in row and is_number(row[name]) else None
+
     epoch_f, lr, step = get("epoch_f"), get("lr"), get("step")
     place = log_terms(meta, get("epoch"), get("iter"), get("iters_per_epoch") or meta.iters_per_epoch, step)
     what = "NaN" if np.isnan(rows["loss"].to_numpy(dtype=float)[bad[0]]) else "inf"

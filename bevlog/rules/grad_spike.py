@@ -3,7 +3,8 @@
 ×5 is a spike (info), ×10 — or ×5 for several rows in a row — an explosion (warning);
 either escalates one level when the loss rises after it. The loss on the event's own rows is said
 too (a loss that jumped with the gradient and came straight back reacted, it did not "shrug it off").
-An explosion the loss did not react to is a note when the run clips its gradients (the clip did its job) and went well (its outcome is
+An explosion the loss did not react to is a note when the run clips its gradients (the clip did its job) \
+and went well (its outcome is
 not poor: bevlog.rules._common.Outcome): halving the lr of such a run fixes nothing. grad_norm is the norm before
 clipping, logged only when clipping is on, so a run without it has nothing to say here.
 Rows inside warmup are skipped: early gradients are large by nature. Ratios are taken

@@ -268,7 +268,8 @@ def _not_followed(run, th):
     message = (
         f"the config steps the lr ×{plain(gamma)} at {unit}s {plain(ms)}, but over "
         f"{where(sig, int(judged[0]), int(judged[-1]))}, past {unit}{'s' if len(passed) > 1 else ''} "
-        f"{' and '.join(f'{m:,}' for m in passed)}, the logged lr stayed at {fmt(lr_now)} ({share:.0%} of its peak {fmt(peak)}) "
+        f"{' and '.join(f'{m:,}' for m in passed)}, the logged lr stayed at {fmt(lr_now)} "
+        f"({share:.0%} of its peak {fmt(peak)}) "
         f"where the config puts it at {fmt(float(np.median(expected)))}: the run does not follow the config's "
         f"schedule"
     )

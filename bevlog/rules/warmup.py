@@ -3,7 +3,8 @@
 Warmup is the schedule model's (bevlog/schedule.py): the config's `warmup_iters` (mmcv) or
 warmup phase (mmengine), else the lr itself (a climb to its early peak). A cyclic or OneCycle
 climb is the schedule, not a warmup. On a live log (`bevlog watch`) an lr-inferred warmup is not
-over while the lr is still climbing, so nothing is said to happen "after" it. The other rise rules ignore rows inside warmup, where the loss may rise while the
+over while the lr is still climbing, so nothing is said to happen "after" it. \
+The other rise rules ignore rows inside warmup, where the loss may rise while the
 lr climbs; this rule looks at the rows just after it: a loss that climbs ≥25% over its
 minimum, turns non-finite, or a grad_norm ×10 there says the peak lr arrived too fast — unless the
 grad_norm jumps recur long after it (then they are the peak lr's own trouble, grad-spike's business,

@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 REAL_TEXT = os.path.join(REAL_SET1, "PrymceQ__3DDetection_DETR3D__20230727_114037.log")
 REAL_JSON = REAL_TEXT + ".json"

@@ -10,7 +10,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "fixtures", "labelled"))
 
 import corpus  # noqa: E402
-from conftest import REAL_SET1  # noqa: E402
+from repo_paths import REAL_SET1  # noqa: E402
 
 REAL = str(REAL_SET1)
 DETR3D_TEXT = os.path.join(REAL, "PrymceQ__3DDetection_DETR3D__20230727_114037.log")

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 import parsers
 from bevlog.cli import cli

@@ -18,7 +18,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {**os.environ, "PYTHONPATH": REPO, "NO_COLOR": "1"}

@@ -24,9 +24,9 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from repo_paths import REAL_SET1
 
 from bevlog.cli import cli
 
@@ -55,9 +55,11 @@ def _slices():
     for kind, name in SOURCES.items():
         lines = (REAL_SET1 / name).read_bytes().split(b"\n")
         head = lines[: min(len(lines) // 3, 400)]
-        body = [l for l in lines[len(head) :] if l.strip()]
-        records = [l for l in body if b"Epoch" in l or b"Iter" in l or b'"mode"' in l or b'"step"' in l]
-        evals = [l for l in body if b"(val)" in l or b'"val"' in l or b"coco/" in l][:4]
+        body = [line for line in lines[len(head) :] if line.strip()]
+        records = [
+            line for line in body if b"Epoch" in line or b"Iter" in line or b'"mode"' in line or b'"step"' in line
+        ]
+        evals = [line for line in body if b"(val)" in line or b'"val"' in line or b"coco/" in line][:4]
         out[kind] = (head, records[:120] + evals + records[120:240]) if records else (lines, [])
     return out
 
@@ -210,7 +212,7 @@ def _degenerate_log(kind: str, n: int, a: float, b: float, lr: float | None) -> 
     rows = []
     for line, v in zip(TRAIN, values):
         text = "nan" if v != v else repr(v)
-        line = LOSS_OR_GRAD.sub(lambda m: f"{m.group(1)}: {text}", line)
+        line = LOSS_OR_GRAD.sub(lambda m, text=text: f"{m.group(1)}: {text}", line)
         if lr is not None:
             line = LR.sub(lambda m: f"{m.group(1)}{lr!r}", line)
         rows.append(line)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1, REAL_SET2
+from repo_paths import REAL_SET1, REAL_SET2
 
 from bevlog.cli import cli
 

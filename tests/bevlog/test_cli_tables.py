@@ -9,7 +9,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1, REAL_SET2
+from repo_paths import REAL_SET1, REAL_SET2
 from rich.cells import cell_len
 
 from bevlog.cli import cli

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 from bevlog.cli import cli
 from bevlog.escape import clean

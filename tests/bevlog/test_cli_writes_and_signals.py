@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DETR3D = REAL_SET1 / "PrymceQ__3DDetection_DETR3D__20230727_114037.log"

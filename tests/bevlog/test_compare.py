@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 import parsers
 from bevlog.align import AlignError
@@ -136,7 +136,7 @@ def test_real_detr3d_vs_streampetr(real_runs):
         "PrymceQ__BEVModel_StreamPETR is higher than PrymceQ__3DDetection_DETR3D at every common sample count"
         in comp.verdicts[0]
     )
-    for run, path in zip(real_runs, (DETR3D, STREAMPETR)):
+    for run in real_runs:
         final, best, _ = ewm_last_and_min(run.train["loss"])
         assert stats.loc[run.name, "final"] == pytest.approx(final)
         assert stats.loc[run.name, "best"] == pytest.approx(best)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 from bevlog.cli import cli
 

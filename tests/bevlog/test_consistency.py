@@ -5,7 +5,7 @@ labelled variants, each read the way the CLI reads it. A contradiction anywhere 
 from pathlib import Path
 
 import pytest
-from conftest import REAL_LOGS, REPO
+from repo_paths import REAL_LOGS, REPO
 
 ROOTS = {
     "logs": REPO / "fixtures" / "logs",
@@ -109,7 +109,7 @@ def test_the_audit_s_contradictions_are_caught():
     milestone move that decays nowhere; a verdict milder than its worst finding."""
     import dataclasses
 
-    from conftest import REAL_SET2
+    from repo_paths import REAL_SET2
 
     import parsers
     from bevlog.consistency import contradictions

@@ -4,8 +4,8 @@ test_consistency.py)."""
 
 import json
 
-from conftest import REPO
 from labelled_runs import core
+from repo_paths import REPO
 
 # every bundled run's findings agree with its plan: tests/bevlog/test_consistency.py
 

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 import parsers
 from bevlog.diagnose import diagnose_run

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 import parsers
 from bevlog.cli import cli

@@ -4,7 +4,7 @@ thousands), not the number of PATH arguments."""
 import os
 import shutil
 
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 from parsers import plan
 from parsers.pool import MIN_ITEMS_FOR_POOL, default_jobs

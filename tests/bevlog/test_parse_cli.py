@@ -7,7 +7,7 @@ import subprocess
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 from bevlog.cli import cli
 

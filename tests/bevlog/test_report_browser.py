@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("selenium")
-from conftest import REAL_SET1  # noqa: E402
+from repo_paths import REAL_SET1  # noqa: E402
 from report_browser_util import (
     PANEL_STATE,
     chrome,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 from report_browser_util import chrome, console_errors, network_requests, open_report, screenshot
 
 from bevlog.cli import cli

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_SET1, REAL_SET2
 from labelled_runs import DETR3D_TEXT, REPO, core, findings, run
+from repo_paths import REAL_SET1, REAL_SET2
 
 import parsers
 from bevlog.diagnose import diagnose_run
@@ -194,7 +194,8 @@ def test_the_crash_cause_is_the_exception_not_a_metric_printed_in_between(tmp_pa
     assert f.fix.text.startswith("fix the KeyError raised at mmcv/runner/hooks/logger/text.py:173")
 
 
-TORCHRUN_TAIL = """  File "/opt/conda/lib/python3.8/site-packages/torch/distributed/elastic/multiprocessing/errors/__init__.py", line 345, in wrapper
+TORCHRUN_TAIL = """  File "/opt/conda/lib/python3.8/site-packages/torch/distributed/elastic/\
+multiprocessing/errors/__init__.py", line 345, in wrapper
     return f(*args, **kwargs)
 torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
 ============================================================

@@ -48,7 +48,7 @@ def test_loss_zero_from_the_start_is_a_note_on_a_head_not_a_collapse():
 def test_nonfinite_loss_no_zero_note_when_nothing_else_trains(tmp_path):
     """Derived from the real console capture: with frame_0_loss_ttc also 0, no key trains, so
     nothing says one head is missing its targets."""
-    from conftest import REAL_SET1
+    from repo_paths import REAL_SET1
 
     import parsers
 

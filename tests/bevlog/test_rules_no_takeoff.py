@@ -46,7 +46,7 @@ def test_quiet_on_runs_that_learn_even_slowly(name):
 
 def _real_logs():
     """Every real log in the repository (a capture or work dir of several runs: each run)."""
-    from conftest import REAL_SET1, REAL_SET2
+    from repo_paths import REAL_SET1, REAL_SET2
 
     return sorted(p for s in (REAL_SET1, REAL_SET2) for p in s.iterdir() if p.name != "README.md")
 

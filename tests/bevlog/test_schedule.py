@@ -5,8 +5,8 @@ import copy
 import functools
 
 import pytest
-from conftest import REAL_SET1, REAL_SET2, REPO
 from labelled_runs import core
+from repo_paths import REAL_SET1, REAL_SET2, REPO
 
 BOOSTCAMP = REAL_SET2 / "boostcampaitech3__level2-object-detection-level2-cv-11__20220328_030936.log"
 POINTPILLARS = REAL_SET2 / "hochstadtb__mmdetection3d__20220821_233842.log"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET1, REAL_SET2, REPO
+from repo_paths import REAL_SET1, REAL_SET2, REPO
 
 import parsers
 from bevlog.cli import cli

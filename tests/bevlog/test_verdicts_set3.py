@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET3
+from repo_paths import REAL_SET3
 
 import parsers
 from bevlog.cli import cli

@@ -1,13 +1,10 @@
-"""Shared paths and fixtures for the parser tests (real logs: fixtures/real, located by
-tests/conftest.py). A test module that takes `engine` imports it from here."""
+"""Shared paths and helpers for the parser tests (real logs: fixtures/real, located by
+tests/repo_paths.py). The `engine` fixture is in conftest.py beside this file."""
 
 import re
 from pathlib import Path
 
-import pytest
-from conftest import REAL_SET1
-
-from parsers.formats import ENGINES
+from repo_paths import REAL_SET1
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REAL_SET1
@@ -40,13 +37,6 @@ def read_cached(path):
     return _cache[key]
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request) -> str:
-    """Every case through both parser engines (like pandas' `all_parsers`): "fast" (the
-    vectorised paths) and "python" (the straightforward one) must read the same."""
-    return request.param
-
-
 def read_run(path, engine: str = "fast", chunk: int | None = None):
     """ONE launch's file -> Run through parsers.read_file (engine, chunk size)."""
     from parsers import read_file
@@ -75,25 +65,25 @@ def grep_counts(path) -> tuple[int, int]:
 
 def grep_line_counts(lines) -> tuple[int, int]:
     if lines and lines[0].lstrip().startswith("{"):
-        if any('"mode": ' in l for l in lines):  # mmcv json
-            train = sum('"mode": "train"' in l for l in lines)
+        if any('"mode": ' in line for line in lines):  # mmcv json
+            train = sum('"mode": "train"' in line for line in lines)
             evals = sum(
-                len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMCV_JSON])
-                for l in lines
-                if '"mode": "val"' in l
+                len([k for k in JSON_KEY.findall(line) if k not in NOT_EVAL_MMCV_JSON])
+                for line in lines
+                if '"mode": "val"' in line
             )
         else:  # mmengine json (or an mmcv json holding only its meta line)
-            train = sum('"lr": ' in l for l in lines)
+            train = sum('"lr": ' in line for line in lines)
             evals = sum(
-                len([k for k in JSON_KEY.findall(l) if k not in NOT_EVAL_MMENGINE_JSON])
-                for l in lines
-                if '"lr": ' not in l and '"step": ' in l
+                len([k for k in JSON_KEY.findall(line) if k not in NOT_EVAL_MMENGINE_JSON])
+                for line in lines
+                if '"lr": ' not in line and '"step": ' in line
             )
         return train, evals
-    train = sum(bool(TRAIN_TEXT.search(l)) for l in lines)
+    train = sum(bool(TRAIN_TEXT.search(line)) for line in lines)
     evals = 0
-    for l in lines:
-        m = VAL_TEXT.search(l)
+    for line in lines:
+        m = VAL_TEXT.search(line)
         if m and "eta: " not in m.group(1):
             evals += len([k for k in TEXT_KEY.findall(m.group(1)) if k not in NOT_EVAL_TEXT])
     return train, evals

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REAL_SET1
+from repo_paths import REAL_SET1
 
 import parsers
 

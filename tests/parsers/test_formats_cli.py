@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_SET3
+from repo_paths import REAL_SET3
 
 from bevlog.cli import cli
 

@@ -15,8 +15,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import REAL_SET3
-from parsers_testlib import engine  # noqa: F401 - the fixture
+from repo_paths import REAL_SET3
 
 import parsers
 from parsers import read_file
@@ -141,7 +140,8 @@ def test_the_folder_is_one_unit_read_from_the_console_log():
     "line,expected",
     [
         (
-            "[08/11 17:10:37] d2.utils.events INFO:  eta: 1 day, 2:00:00  iter: 19  total_loss: 82.22  lr: 0.0004  max_mem: 22331M",
+            "[08/11 17:10:37] d2.utils.events INFO:  eta: 1 day, 2:00:00  iter: 19  "
+            "total_loss: 82.22  lr: 0.0004  max_mem: 22331M",
             (19, 93600.0, {"loss": 82.22, "lr": 0.0004, "memory": 22331.0}),
         ),
         (

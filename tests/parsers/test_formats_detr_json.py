@@ -9,7 +9,8 @@ finds in each file (set3/README.md, "DETR-style log.txt", has each command):
                           | select(.key|test("_batch_size$")|not)
                           | if (.value|type)=="array" then (.value[]|select(. != -1)) else .value end
                           | select(type=="number")' F | wc -l
-  -1.0 in COCO lists    jq -r '.test_coco_eval_bbox // [] | to_entries[] | select(.value == -1) | .key' F | sort | uniq -c
+  -1.0 in COCO lists    jq -r '.test_coco_eval_bbox // [] | to_entries[]
+                          | select(.value == -1) | .key' F | sort | uniq -c
 
 The expectations are also derived here from the files with Python's json (never our
 parsers), so a wrong constant and a wrong reader cannot agree by accident.
@@ -19,8 +20,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import REAL_SET3
-from parsers_testlib import engine  # noqa: F401 - the fixture
+from repo_paths import REAL_SET3
 
 import parsers
 from parsers import read_file

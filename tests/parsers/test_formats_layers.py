@@ -5,7 +5,7 @@ file here has (DINO's `_dn`/`_interm`, RT-DETR v2's `_enc_0`, D-FINE's `_pre`)."
 import json
 
 import pytest
-from conftest import REAL_SET3
+from repo_paths import REAL_SET3
 
 from parsers.layers import classify, has_aux, is_decoder_group, layer_columns
 
@@ -27,7 +27,8 @@ def _layers(keys):
 @pytest.mark.parametrize(
     "name,expected,aux",
     [
-        # set3/README.md: aux suffixes _0.._4 -> 6 layers (DETR), _0,_1 + _enc (RF-DETR), none (DePerceiver), _0 (rarefin)
+        # set3/README.md: aux suffixes _0.._4 -> 6 layers (DETR), _0,_1 + _enc (RF-DETR),
+        # none (DePerceiver), _0 (rarefin)
         ("holtin__detr__outputs_log.txt", {("", t): list(range(6)) for t in ("ce", "bbox", "giou")}, True),
         (
             "lele56__swin---detr__outputs_log.txt",

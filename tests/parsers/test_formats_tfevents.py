@@ -11,8 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REAL_SET3
-from parsers_testlib import engine  # noqa: F401 - the fixture
+from repo_paths import REAL_SET3
 
 import parsers
 from parsers import read_file

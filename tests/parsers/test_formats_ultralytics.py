@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import REAL_SET3
+from repo_paths import REAL_SET3
 
 import parsers
 from parsers import ParseError, read_file

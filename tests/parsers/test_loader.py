@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_LOGS, REAL_SET1, REAL_SET2, REAL_SET3
+from repo_paths import REAL_LOGS, REAL_SET1, REAL_SET2, REAL_SET3
 
 import parsers
 from parsers import ParseError, read_file

@@ -57,9 +57,9 @@ def test_gzip_cap_default_follows_the_compressed_size(tmp_path):
     assert bomb.stat().st_size < 1 << 20
     proc = _bevlog("parse", bomb, env={"BEVLOG_MAX_BYTES": ""})
     assert proc.returncode == 2, proc.stderr
-    assert (
-        proc.stderr.decode().strip()
-        == f"error: {bomb}: too large / not a log: gzip data inflates past 256.0 MiB (set BEVLOG_MAX_BYTES to change the cap)"
+    assert proc.stderr.decode().strip() == (
+        f"error: {bomb}: too large / not a log: gzip data inflates past 256.0 MiB "
+        "(set BEVLOG_MAX_BYTES to change the cap)"
     )
 
 

@@ -18,11 +18,10 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
-from conftest import REAL_SET2
 from parsers_testlib import (
-    engine,  # noqa: F401 - the fixture
     grep_line_counts,
 )
+from repo_paths import REAL_SET2
 
 from parsers import read_file
 
@@ -65,9 +64,9 @@ def test_nohup_reads_one_segment_per_launch(engine):
         assert seg.gpu_number == int(re.search(r"GPU number: (\d+)", body).group(1)) == 1
         resumes = [(int(e), int(i)) for e, i in re.findall(r"resumed epoch: (\d+), iter: (\d+)", body)]
         assert [(r.epoch, r.iter) for r in seg.resumes] == resumes
-        val = [l for l in launch if " - mmengine - INFO - Epoch(val) " in l]
-        results = [l for l in val if "eta: " not in l]
-        with_metrics = [l for l in results if "coco/bbox_mAP" in l]
+        val = [line for line in launch if " - mmengine - INFO - Epoch(val) " in line]
+        results = [line for line in val if "eta: " not in line]
+        with_metrics = [line for line in results if "coco/bbox_mAP" in line]
         assert asdict(seg.val_lines) == {
             "progress": len(val) - len(results),
             "results": len(with_metrics),
@@ -132,7 +131,7 @@ def test_nohup_wall_time_crosses_days():
     """Launch 1 runs from 09/13 04:47 into 09/15: the wall clock counts on across midnight."""
     seg = read_file(str(NOHUP))[0]
     lines = NOHUP.read_text().splitlines()[: seg.launch.last_line]
-    train = [l for l in lines if "Epoch(train)" in l]
+    train = [line for line in lines if "Epoch(train)" in line]
     m0, m1 = CONSOLE_DATE.match(train[0]), CONSOLE_DATE.match(train[-1])
     days = int(m1.group(2)) - int(m0.group(2))
     assert days >= 1
@@ -196,7 +195,7 @@ def test_capture_with_progress_bars_prints_and_a_traceback(tmp_path, engine):
     """Progress bars (plain and redrawn with '\\r'), a print and a traceback between and
     after the records: every record is read, every other line counted by its reason."""
     lines = SLURM.read_text().splitlines()
-    train = [i for i, l in enumerate(lines) if "Iter(train)" in l]
+    train = [i for i, line in enumerate(lines) if "Iter(train)" in line]
     bar = "{:3d}%|##        | {}/1206 [00:01<00:30, 38.2it/s]"
     extra = {
         train[3]: [bar.format(3, 40), bar.format(6, 80) + "\r" + bar.format(9, 120)],  # 2 lines

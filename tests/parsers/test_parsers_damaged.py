@@ -8,8 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import REAL_SET1, REAL_SET2
-from parsers_testlib import engine  # noqa: F401 - the fixture
+from repo_paths import REAL_SET1, REAL_SET2
 
 import parsers
 from parsers import ParseError

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parsers_testlib import BEVFUSION, DETR3D, MMENGINE, STREAMPETR, engine, read_run, real  # noqa: F401 - engine: the fixture
+from parsers_testlib import BEVFUSION, DETR3D, MMENGINE, STREAMPETR, read_run, real
 
 import parsers
 from parsers.formats.jsonl.rows import parse_rows
@@ -32,7 +32,7 @@ def _per_line(lines):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_mmcv_fast_path_matches_per_line_parsing(stem, threads):
     text = real(f"{stem}.log").read_text()
-    lines = [l for l in text.splitlines() if LINE.match(l)]
+    lines = [line for line in text.splitlines() if LINE.match(line)]
     # parallel_from=100: the two-thread split on a small log
     ok, heads, names, values, present, eta_s, rejected = parse_train_lines(
         pa.array(lines, pa.large_string()), threads=threads, parallel_from=100
@@ -52,7 +52,7 @@ def test_mmcv_fast_path_matches_per_line_parsing(stem, threads):
 def test_json_fast_path_matches_json_loads(name):
     lines = real(name).read_text().splitlines()
     rows = parse_rows(pa.array(lines, pa.large_string()), threads=2)
-    ref = {i: json.loads(l) for i, l in enumerate(lines)}
+    ref = {i: json.loads(line) for i, line in enumerate(lines)}
     assert set(rows.ok_rows) | set(rows.rejected) == set(ref)
     meta_like = [i for i in rows.rejected if not any(k in ref[i] for k in ("mode", "step"))]
     assert list(rows.rejected) == meta_like  # only the meta line goes the slow way
@@ -71,7 +71,7 @@ def test_lines_handed_back_are_read_by_the_generic_parser(tmp_path):
     """Several optimizers (`lr_a: … lr_b: …`) and a non-number among many normal lines."""
     data = real(f"{STREAMPETR}.log").read_text()
     lines = data.split("\n")
-    train = [i for i, l in enumerate(lines) if " - INFO - Iter [" in l]
+    train = [i for i, line in enumerate(lines) if " - INFO - Iter [" in line]
     multi = train[10:13]
     for i in multi:
         lines[i] = re.sub(r"\tlr: ([0-9.e+-]+), ", r"\tlr_img_backbone: 1.000e-05 lr_head: \1, ", lines[i])
@@ -358,22 +358,22 @@ def test_json_fast_path_equals_json_loads_on_random_logs(tmp_path_factory, kinds
 
     out = [json.dumps({"env_info": "sys.platform: linux", "config": "x = 1", "seed": 0})] if meta else []
     for i, kind in enumerate(kinds):
-        v = lambda k: values[(i * 7 + k) % len(values)]  # noqa: E731
+        v = [values[(i * 7 + k) % len(values)] for k in range(6)]  # six of the drawn values, shifted by the row
         row = {
             "mode": "train",
             "epoch": 1 + i // 40,
             "iter": (i % 40) * 10 + 10,
-            "lr": v(0),
-            "loss_cls": v(1),
-            "d0.loss_cls": v(2),
-            "loss": v(3),
+            "lr": v[0],
+            "loss_cls": v[1],
+            "d0.loss_cls": v[2],
+            "loss": v[3],
         }
         if kind == "subset":
             del row["d0.loss_cls"]
         elif kind == "val":
-            row = {"mode": "val", "epoch": row["epoch"], "iter": 100, "lr": v(0), "bbox_mAP": v(4)}
+            row = {"mode": "val", "epoch": row["epoch"], "iter": 100, "lr": v[0], "bbox_mAP": v[4]}
         elif kind == "lr_dict":
-            row["lr"] = {"backbone": v(0), "head": v(5)}
+            row["lr"] = {"backbone": v[0], "head": v[5]}
         elif kind == "string":
             row["note"] = "a, b: c"
         line = json.dumps(row)

@@ -1,7 +1,7 @@
 """parsers.formats: one table of format modules, each with `sniff` and `read`."""
 
 import pytest
-from conftest import REAL_LOGS
+from repo_paths import REAL_LOGS
 
 from parsers import ParseError, read_file
 from parsers.formats import ENGINES, FORMATS, SNIFF, detect, module

@@ -36,7 +36,7 @@ def _sample_lines():
         rng = random.Random(name)
         out.extend(lines[:40])  # header lines: env block, Config dump, meta json line
         out.extend(rng.sample(lines, min(picks, len(lines))))
-        out.extend(l for l in lines if b"(val)" in l or b'"val"' in l or b"coco/" in l)
+        out.extend(line for line in lines if b"(val)" in line or b'"val"' in line or b"coco/" in line)
     return out
 
 
@@ -113,7 +113,7 @@ def _mutate(line: bytes, rng: random.Random) -> bytes:
 def test_mutated_real_lines(picks, seed, gz):
     rng = random.Random(seed)
     lines = [LINES[p % len(LINES)] for p in picks]
-    lines = [_mutate(l, rng) if rng.random() < 0.5 else l for l in lines]
+    lines = [_mutate(line, rng) if rng.random() < 0.5 else line for line in lines]
     data = b"\n".join(lines) + rng.choice([b"", b"\n"])
     if gz:
         data = gzip.compress(data)
@@ -127,7 +127,7 @@ def test_mutated_real_lines(picks, seed, gz):
 @pytest.mark.skipif(not LINES, reason="real logs not available")
 def test_unchanged_real_lines_parse():
     """The sample itself (no damage) is readable: the fuzz starts from valid input."""
-    text = [l for l in LINES if b" - INFO - Epoch [" in l][:5]
+    text = [line for line in LINES if b" - INFO - Epoch [" in line][:5]
     run = _check(b"\n".join(text) + b"\n")
     assert run is not None and len(run.train) == len(text)
     assert np.isfinite(run.train.loss).all()

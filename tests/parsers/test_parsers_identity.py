@@ -11,8 +11,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import REAL_SET2
 from parsers_testlib import DETR3D, FIXTURES, real
+from repo_paths import REAL_SET2
 
 import parsers
 

@@ -64,7 +64,7 @@ def test_crlf_gives_the_same_rows(tmp_path, stream_text):
 
 def test_bytes_that_are_not_utf8(tmp_path, stream_text):
     lines = stream_text.split(b"\n")
-    k = next(i for i, l in enumerate(lines) if b"Iter [100/42192]" in l)
+    k = next(i for i, line in enumerate(lines) if b"Iter [100/42192]" in line)
     lines[k] = lines[k].replace(b"loss_cls: ", b"loss_cls\xff\xfe: ", 1)  # a mangled key
     lines[3] = lines[3] + b" \xc3\x28 caf\xe9"  # in the env block
     p = tmp_path / "bad_bytes.log"

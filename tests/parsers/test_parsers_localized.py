@@ -6,11 +6,10 @@ copy must give the same batch, fp16, schedule and GPU count as the original."""
 import re
 
 import pytest
-from conftest import REAL_SET1, REAL_SET2
 from parsers_testlib import (
-    engine,  # noqa: F401 - the fixture
     read_run,
 )
+from repo_paths import REAL_SET1, REAL_SET2
 
 # The labels a team's tools/train.py writes (mmcv 1.x) or that an mmengine fork renames.
 # Keys inside the environment block (`GPU 0,1,2,3:`, `GPU number:`) come from mmcv's /
@@ -53,7 +52,7 @@ LOGS = {
 
 def translate(text: str) -> str:
     for english, local in LABELS.items():
-        text = re.sub(rf"(?m)( - [A-Z]+ - |^\s*){re.escape(english)}", lambda m: m.group(1) + local, text)
+        text = re.sub(rf"(?m)( - [A-Z]+ - |^\s*){re.escape(english)}", lambda m, local=local: m.group(1) + local, text)
     return text
 
 

@@ -12,8 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import REAL_SET2
 from parsers_testlib import FIXTURES
+from repo_paths import REAL_SET2
 
 import parsers
 from parsers import META_KEYS, LrSchedule, Meta, ResumePoint, SegmentInfo, Segments, segment_starts

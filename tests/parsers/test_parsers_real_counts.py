@@ -26,11 +26,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REAL_LOGS
 from parsers_testlib import (
-    engine,  # noqa: F401 - the fixture
     grep_counts,
 )
+from repo_paths import REAL_LOGS
 
 from parsers import ParseError, read_file
 
@@ -108,4 +107,4 @@ def test_greps_count_what_the_readmes_state(name):
     train, eval_lines, summary = README_COUNTS[name]
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     assert grep_counts(path)[0] == train
-    assert sum(bool(re.search(r" - INFO - " + summary, l)) for l in lines) == eval_lines
+    assert sum(bool(re.search(r" - INFO - " + summary, line)) for line in lines) == eval_lines

@@ -70,7 +70,8 @@ def test_row_counts_and_contract(name):
 def test_detr3d_text_values_and_meta():
     run = read_cached(real(f"{DETR3D}.log"))
     t = run.train
-    # line 3275: Epoch [1][50/7033] lr: 7.973e-05, eta: 3 days, 12:29:00, time: 1.802, ..., loss: 20.8422, grad_norm: 58.9736
+    # line 3275: Epoch [1][50/7033] lr: 7.973e-05, eta: 3 days, 12:29:00, time: 1.802, ...,
+    #            loss: 20.8422, grad_norm: 58.9736
     first = t.iloc[0]
     assert (first.epoch, first["iter"], first.iters_per_epoch, first.step) == (1, 50, 7033, 50)
     assert first.lr == pytest.approx(7.973e-05)

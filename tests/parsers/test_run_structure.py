@@ -9,7 +9,7 @@ import json
 import re
 
 import numpy as np
-from conftest import REAL_SET1, REAL_SET2
+from repo_paths import REAL_SET1, REAL_SET2
 
 import parsers
 
