@@ -200,6 +200,7 @@ def _meta(segments, plan: _Plan, name, sources, train, seg_info, last, config_la
         gpus_listed=combine(segments, "env_gpus"),
         capture=capture_digest(train, segments, pos, keep, cfg),
         epoch_base=combine(segments, "epoch_base"),
+        loss_median_of=combine(segments, "loss_median_of"),
         step_unit="epoch" if combine(segments, "epoch_rows") and not plan.ipe else "iteration",
     )
 

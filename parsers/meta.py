@@ -173,6 +173,8 @@ class Meta(Mapping):
     copies: tuple = ()  # other files that hold this very run (a console copy of its log): read once, not twice
     # the log counts epochs (and iterations in them) from this number, not 1 (DETR: 0): log's = epoch - 1 + base
     epoch_base: int | None = None
+    # each logged loss is already the median of this many iterations (detectron2: 20); None: as it came
+    loss_median_of: int | None = None
     step_unit: str = "iteration"  # what `step` counts: "iteration", or "epoch" (one row per epoch, no iterations)
 
     def __post_init__(self):

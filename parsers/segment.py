@@ -220,6 +220,11 @@ class Segment:
         "the number the log gives its first epoch when it is not 1 (DETR's logs count from 0); "
         "`epoch` counts from 1 whatever the log does, so the log's epoch is epoch - 1 + epoch_base",
     )
+    loss_median_of: int | None = _field(
+        M.FIRST,
+        "each logged loss is already the median of this many iterations (detectron2's writers "
+        "log `median(20)` of every loss term): a row is a robust statistic of its own",
+    )
     epoch_rows: bool = _field(
         M.FIRST,
         "each train row sums up a whole epoch (DETR's log.txt): it lies "

@@ -141,8 +141,10 @@ def _trouble(sig, start, horizon, right_after, th):
 
 def _climb_inside(run, sig, th):
     """The log ends inside the warmup: a smoothed loss ≥ `rise` over its running minimum for
-    `rise_rows` rows that is still up at the last row rose with the lr."""
-    s = rolling_median(sig.loss, sig.window)
+    `rise_rows` rows that is still up at the last row rose with the lr. Rows that are already
+    medians of many iterations (detectron2's) are smoothed enough: a second median over rows
+    would erase a short warmup's first, lowest rows."""
+    s = sig.loss if run.meta.loss_median_of else rolling_median(sig.loss, sig.window)
     finite = np.isfinite(s)
     if finite.sum() <= th.rise_rows:
         return []

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-from parsers.formats.detectron2_keys import LIBRARY, train_name
+from parsers.formats.detectron2_keys import LIBRARY, LOSS_MEDIAN_OF, train_name
 from parsers.formats.durations import duration_seconds
 from parsers.formats.namespace import read_namespace
 from parsers.formats.records import NAN, Records, ending, lines_of, segments, text_of
@@ -61,7 +61,7 @@ def read(source: str, content: list, engine: str = "fast", chunk: int | None = N
     launches = read_records(source, text_of(content))
     if not any(d.rows or d.evals for d in launches):
         raise ParseError(source, "no detectron2 training record (`d2.utils.events … iter: N`) or evaluation found")
-    return segments(launches, LIBRARY, "iter", year_unknown=True)
+    return segments(launches, LIBRARY, "iter", year_unknown=True, loss_median_of=LOSS_MEDIAN_OF)
 
 
 def read_records(source: str, text: str) -> list[Records]:

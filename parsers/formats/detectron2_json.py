@@ -19,7 +19,7 @@ import json
 import math
 
 from parsers.bounds import MAX_COUNT
-from parsers.formats.detectron2_keys import LIBRARY, POSITION_KEYS, is_eval_key, train_name
+from parsers.formats.detectron2_keys import LIBRARY, LOSS_MEDIAN_OF, POSITION_KEYS, is_eval_key, train_name
 from parsers.formats.detr_json import first_object
 from parsers.formats.records import NAN, Records, lines_of, segments, text_of
 from parsers.run import ParseError
@@ -45,7 +45,7 @@ def read(source: str, content: list, engine: str = "fast", chunk: int | None = N
     if not any(d.rows or d.evals for d in launches):
         where = min((n for d in launches for ls in d.skipped_lines.values() for n in ls), default=1)
         raise ParseError(source, "no readable detectron2 metrics.json rows", where)
-    return segments(launches, LIBRARY, "iter")
+    return segments(launches, LIBRARY, "iter", loss_median_of=LOSS_MEDIAN_OF)
 
 
 def read_records(source: str, text: str) -> list[Records]:

@@ -12,6 +12,9 @@ its console log and its TensorBoard events (all three write the same `EventStora
 from __future__ import annotations
 
 LIBRARY = "detectron2"
+# detectron2's JSONWriter and CommonMetricPrinter write each loss as the median of the last 20
+# iterations' values (`latest_with_smoothing_hint(20)` / `median(20)`, their default window)
+LOSS_MEDIAN_OF = 20
 RENAME = {"total_loss": "loss", "max_mem": "memory"}
 POSITION_KEYS = ("iteration", "eta_seconds")
 EVAL_TASKS = ("bbox", "segm", "keypoints", "sem_seg", "panoptic_seg", "box_proposals")

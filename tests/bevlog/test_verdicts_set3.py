@@ -212,6 +212,23 @@ def test_a_loss_that_climbs_while_the_lr_still_warms_up_is_not_after_the_warmup(
     assert "warmup ended" not in _all_text(d) and not f.fix.changes
 
 
+def test_a_climb_in_rows_that_are_already_medians_is_seen_from_the_first_row():
+    """detrex #4 (SGD from the converged checkpoint): total_loss rose from its first row to stay
+    60–75% higher while the lr warmed up. detectron2 logs each loss as the median of 20 iterations;
+    a second median over rows erased the one low row, and the run read "healthy"."""
+    run = _run(DETREX, "#4")
+    assert run.meta.loss_median_of == 20
+    loss = run.train["loss"].to_numpy(dtype=float)
+    steps = run.train["step"].to_numpy(dtype=float)
+    assert np.all(loss[1:] > 1.5 * loss[0])  # every later row is far above the first
+    d = diagnose(run)
+    (f,) = [f for f in d.findings if f.rule == "warmup"]
+    assert f.kind == "rise_in_warmup" and d.verdict != "healthy"
+    assert f"over its minimum {loss[0]:.1f} from iter {int(steps[0])}" in f.message
+    assert f"{(loss.max() / loss[0] - 1) * 100:.1f}%" in f.message  # the peak row over the first
+    assert "warmup ended" not in _all_text(d)
+
+
 def test_a_warmup_ramp_is_not_a_restart():
     """detrex #5's lr rises 4.0e-04 → 6.4e-04 over its 2 rows: the ramp, not a restart."""
     assert not [f for f in diagnose(_run(DETREX, "#5")).findings if "restart" in f.message]
