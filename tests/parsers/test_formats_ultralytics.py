@@ -159,3 +159,16 @@ def test_a_directory_search_leaves_it_alone(tmp_path):
     shutil.copy(REAL_SET3 / "rarefin__detr__outputs_log.txt", tmp_path / "log.txt")
     runs, problems = parsers.read_paths([str(tmp_path)])
     assert not problems and [len(r.train) for r in runs] == [46]
+
+
+def test_a_file_counting_epochs_from_0_keeps_its_base(tmp_path):
+    """Epochs as the file counts them: a file whose first row is epoch 0 keeps that base
+    (`epoch_base` 0, epochs counted from 1 in the frames, like DETR's log.txt)."""
+    lines = F.read_text().splitlines()
+    shifted = tmp_path / "results.csv"
+    shifted.write_text(
+        "\n".join([lines[0]] + [f"{int(line.split(',', 1)[0]) - 1},{line.split(',', 1)[1]}" for line in lines[1:]])
+        + "\n"
+    )
+    (seg,) = read_file(str(shifted))
+    assert seg.epoch_base == 0 and seg.epoch.tolist() == [float(r["epoch"]) for r in _rows()]
