@@ -163,4 +163,4 @@ def _silence_stdout() -> None:
 def cli():
     """Read, compare and diagnose training logs of DETR-family detectors: mmcv 1.x and
     mmengine runners, DETR-style log.txt and MetricLogger consoles, detectron2/detrex,
-    TensorBoard event files."""
+    TensorBoard event files, ultralytics results.csv."""

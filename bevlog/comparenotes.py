@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from bevlog.align import total_batch
 from bevlog.configdiff import MISSING_VALUE, config_diff, short
 
@@ -58,11 +60,16 @@ def loss_terms(run) -> set[str]:
     }
 
 
+def _has_values(curve) -> bool:
+    """The run logs the compared column (a run that logs only loss terms has no total to compare)."""
+    return curve is not None and bool(np.isfinite(curve.y).any())
+
+
 def totals_differ(runs, curves, column: str) -> bool:
     """The runs' total losses sum different terms: their levels say nothing about each other."""
     if column != TOTAL_LOSS:
         return False
-    terms = [loss_terms(run) for run, c in zip(runs, curves) if c is not None]
+    terms = [loss_terms(run) for run, c in zip(runs, curves) if _has_values(c)]
     return len(terms) > 1 and any(t != terms[0] for t in terms[1:])
 
 
@@ -70,7 +77,7 @@ def metric_notes(runs, labels, curves, column: str) -> list[str]:
     """Caveats about comparing `column` across these runs (today: the total loss)."""
     if column != TOTAL_LOSS:
         return []
-    present = [(run, lab) for run, lab, c in zip(runs, labels, curves) if c is not None]
+    present = [(run, lab) for run, lab, c in zip(runs, labels, curves) if _has_values(c)]
     if len(present) < 2:
         return []
     terms = [loss_terms(run) for run, _ in present]

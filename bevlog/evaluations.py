@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 # headline metrics, most preferred first; KITTI logs carry no mAP/NDS: their overall moderate AP
-# is the headline (mmdet3d's KITTI metric)
+# is the headline (mmdet3d's KITTI metric); ultralytics names COCO's box mAP `metrics/mAP50-95(B)`
 HEADLINES = (
     r"(^|/)NDS$",
     r"(^|/)nds$",
     r"(^|/)(bbox_)?mAP$",
+    r"(^|/)mAP50-95\(B\)$",
     r"(^|/)map$",
     r"(^|/)AP$",
     r"Overall_3D_AP40_moderate$",
@@ -29,7 +30,7 @@ HEADLINES = (
     r"(^|/)acc",
 )
 # detection metrics that are 0 at chance, most direct first (NDS only when no mAP is logged)
-DETECTION = (r"(^|/)(bbox_)?mAP$", r"(^|/)map$", r"(^|/)AP$", r"(^|/)NDS$", r"(^|/)nds$")
+DETECTION = (r"(^|/)(bbox_)?mAP$", r"(^|/)mAP50-95\(B\)$", r"(^|/)map$", r"(^|/)AP$", r"(^|/)NDS$", r"(^|/)nds$")
 # a run "learns well" when its metric rose by at least this fraction of its best value from the
 # first evaluation and ends within NEAR_BEST of its best (and above chance)
 LEARN_RISE = 0.10

@@ -143,11 +143,11 @@ class Segment:
     format: str = _field(
         M.PER_LAUNCH,
         "mmcv-text | mmcv-json | mmengine-text | mmengine-json | console | detr-json | detr-console | "
-        "detectron2-json | detectron2-console | tfevents (the row names of parsers.formats)",
+        "detectron2-json | detectron2-console | tfevents | ultralytics-csv (the row names of parsers.formats)",
         "",
         pieces=M.FIRST,
     )
-    library: str = _field(M.FIRST, "mmcv | mmengine | detr | detectron2 | tensorboard", "")
+    library: str = _field(M.FIRST, "mmcv | mmengine | detr | detectron2 | tensorboard | ultralytics", "")
     runner: str | None = _field(M.FIRST, "epoch | iter | None (the log does not say)")
     # -- train rows: per-row positions, then the logged keys as a matrix -----------------
     epoch: np.ndarray = _field(
@@ -254,7 +254,7 @@ class Segment:
     year_unknown: bool = _field(
         M.PER_LAUNCH,
         "a launch without a known year: its clock counts from a stand-in year (an mmengine "
-        "console, detectron2's console log)",
+        "console, detectron2's console log; an ultralytics results.csv, whose clock counts seconds from the start)",
         False,
         pieces=M.LATEST,
     )

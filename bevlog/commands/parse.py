@@ -86,7 +86,8 @@ def command(ctx, paths, fmt, frame, out, wide, jobs):
     PATH may be a log file — mmcv/mmengine .log, .log.json and scalars.json, their console
     captures (nohup.out, slurm-*.out), a DETR-style log.txt, DETR's MetricLogger console output,
     detectron2/detrex metrics.json and its console log, TensorBoard event files (the
-    'tensorboard' extra), any of them .gz — a work dir (searched recursively, one run per run
+    'tensorboard' extra), an ultralytics results.csv (read when named: a directory search
+    skips csv files), any of them .gz — a work dir (searched recursively, one run per run
     directory), a glob, or - for stdin.
 
     \b

@@ -76,7 +76,7 @@ FORMATS = (
     Format("detr-console", "parsers.formats.detr_console", TEXT_FILES, tail=True),
     Format("detectron2-console", "parsers.formats.detectron2_console", TEXT_FILES, tail=True),
     Format("tfevents", "parsers.formats.tfevents", ("events.out.tfevents.*",)),
-    Format("ultralytics-csv", "parsers.formats.ultralytics_csv", ()),  # recognised to be refused by name
+    Format("ultralytics-csv", "parsers.formats.ultralytics_csv", ()),  # read when named: no directory search
 )
 ENGINES = ("fast", "python")
 SNIFF = 1 << 20  # bytes looked at, at the start (and for `tail` formats at the end) of a file
