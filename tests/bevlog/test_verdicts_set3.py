@@ -342,3 +342,16 @@ def test_top_level_help_names_the_detr_family_inputs():
     assert res.exit_code == 0
     for word in ("mmengine", "log.txt", "detectron2", "TensorBoard"):
         assert word in res.output, word
+
+
+@pytest.mark.parametrize("suffix", ["#5", "#6", "#8"])
+def test_a_fix_never_points_at_a_finding_the_run_does_not_have(suffix):
+    """RT-DETR #5, #6, #8: AP at chance, and metric-chance is the only finding. Its fix ended
+    "(see no-takeoff)", a finding these runs do not have; it points at the rule's explanation."""
+    d = diagnose(_run(RTDETR, suffix))
+    rules = {f.rule for f in d.findings}
+    (f,) = [f for f in d.findings if f.rule == "metric-chance"]
+    assert "no-takeoff" not in rules and "bevlog diagnose --explain no-takeoff" in f.fix.text
+    for rule in ("no-takeoff", "lr-batch"):
+        if rule not in rules:
+            assert f"see {rule}" not in f.fix.text
