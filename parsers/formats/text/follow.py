@@ -45,6 +45,7 @@ from parsers.segment import Segment, shift_lines
 from parsers.tracebacks import TAIL_BYTES, tail_of
 
 CUT_SEARCH = 1 << 20  # the last record line of a piece is looked for in its last MiB first
+OFFSET_BLOCK = 1 << 20  # newlines are counted this many bytes at a time (`_line_starts`)
 HEADER_LINES_BEFORE_CONFIG = 2  # mmcv's tools/train.py logs `Distributed training: …` there
 _RECORD_AT = re.compile(rb"[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
 _RECORD_START = re.compile(RECORD_START.encode())
@@ -269,11 +270,11 @@ class TextFollower:
             return []
         launch = self.st.launches[-1]
         had_record, has = launch.had_record, {"env": launch.has_env, "config": launch.has_config}
-        offsets = _line_offsets(data)
+        offsets = _line_starts(data, sorted({line for line, _ in blocks}))
         starts: list[int] = []
         begun = 0  # where the launch being looked at began in `data`
         for line, kind in blocks:
-            at = int(offsets[line - 1])
+            at = offsets[line]
             had_record = had_record or _has_record(data, begun, at)
             if had_record or has[kind]:
                 start = at if kind == "env" else max(begun, _header_start(data, at))
@@ -330,9 +331,23 @@ def _last_record(data: bytes, from_first: bool) -> int:
     return 0 if from_first and _RECORD_AT.match(data) else -1
 
 
-def _line_offsets(data: bytes) -> np.ndarray:
-    nl = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
-    return np.concatenate(([0], nl + 1))
+def _line_starts(data: bytes, lines: list[int]) -> dict[int, int]:
+    """{line: the byte offset where it starts} for the sorted 1-based `lines`. Newlines are
+    counted block by block up to the last line asked for: the blocks that start launches
+    usually lie in the first few KiB of a piece of many MB."""
+    out: dict[int, int] = {}
+    pos, line = 0, 1  # `pos` is where `line` starts
+    for target in lines:
+        while line < target:
+            end = min(len(data), pos + OFFSET_BLOCK)
+            n = data.count(b"\n", pos, end)
+            if line + n < target and end < len(data):
+                line, pos = line + n, end
+                continue
+            nl = np.flatnonzero(np.frombuffer(data, np.uint8, count=end - pos, offset=pos) == 10)
+            pos, line = pos + int(nl[target - line - 1]) + 1, target
+        out[target] = pos
+    return out
 
 
 def _header_start(data: bytes, pos: int) -> int:
