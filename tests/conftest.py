@@ -63,6 +63,39 @@ def _needs(package: str) -> str:
     return f"needs {package}, which is not installed (pip install -e '.[test]')"
 
 
+# Fixtures that take seconds to minutes to build (training bevdetr, reading or diagnosing all
+# of fixtures/runs): under pytest-xdist the tests that use one go to one worker together.
+EXPENSIVE_FIXTURES = {
+    "bundled_runs": "bundled-runs",
+    "bundled_diagnoses": "bundled-runs",
+    "tiny_run": "tiny_run",
+    "uninterrupted": "uninterrupted",
+    "no_aux_run": "no_aux_run",
+    "killed_and_resumed": "killed_and_resumed",
+    "cut_off_run": "cut_off_run",
+    "mx": "mx",
+    "all_seeds": "all_seeds",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`--dist loadgroup`, pyproject.toml): the tests that use one of the
+    EXPENSIVE_FIXTURES go to one worker, so that it is built once; every other test goes
+    wherever a worker is free (a cheap module fixture may be built on both). The modules that
+    train bevdetr (`torch` marks) come first, whole, so that the longest work does not start
+    last."""
+    training = set()
+    for item in items:
+        names = getattr(getattr(item, "_fixtureinfo", None), "names_closure", ())
+        groups = sorted({EXPENSIVE_FIXTURES[n] for n in names if n in EXPENSIVE_FIXTURES})
+        if groups:
+            item.add_marker(pytest.mark.xdist_group("+".join(groups)))
+        if item.get_closest_marker("torch"):
+            training.add(item.path)
+    items.sort(key=lambda item: item.path not in training)  # stable: file order otherwise
+
+
 def pytest_runtest_setup(item):
     """`@pytest.mark.torch`: the test trains bevdetr in a subprocess, where a missing torch
     is no ImportError of the test's own."""

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# one worker, in file order: the `bevlog runs` examples and the Python block read the catalog
+# that the `bevlog index` example writes
+pytestmark = pytest.mark.xdist_group("readme")
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -44,6 +48,7 @@ def test_main_job_of_the_first_command_runs():
         assert hits and all("attention-collapse" in b for b in hits)
 
 
+@pytest.mark.slow  # every example command in its own process (an index of fixtures/runs among them)
 @pytest.mark.parametrize("command", console_commands())
 def test_console_example_runs(command):
     args = shlex.split(command)
@@ -54,6 +59,7 @@ def test_console_example_runs(command):
     assert proc.stdout.strip() or "-o" in args
 
 
+@pytest.mark.slow  # reads the catalog the examples above wrote
 def test_python_example_runs():
     code = blocks("python")[0]
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

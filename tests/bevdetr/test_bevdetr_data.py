@@ -75,7 +75,7 @@ def test_ranks_split_each_global_batch():
         assert sorted(np.concatenate([r0[b], r1[b]])) == sorted(order[b * 8 : (b + 1) * 8])
 
 
-@pytest.mark.parametrize("preset", ["tiny", "small", "full"])
+@pytest.mark.parametrize("preset", ["tiny", "small", pytest.param("full", marks=pytest.mark.slow)])
 def test_every_object_of_every_class_shows_above_the_noise(preset):
     """Each object, drawn alone without noise, reaches >= 3 noise sigma in some channel, and its class
     signature (channels 2, 3) does too: no class is invisible on the grid. Sampled at cell centres

@@ -31,7 +31,10 @@ def _entries(root: Path) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(ROOTS))
+# the three large roots are whole-corpus checks: the slow tier
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("real", "runs", "variants") else n for n in sorted(ROOTS)]
+)
 def test_no_run_contradicts_itself_or_its_log(name):
     import parsers
     from bevlog.consistency import contradictions

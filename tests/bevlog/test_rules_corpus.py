@@ -48,6 +48,7 @@ def test_every_variant_has_labels_and_every_label_names_a_known_rule():
     assert {m["rule"] for e in corpus.entries() for m in e.get("must", [])} == set(RULE_IDS)
 
 
+@pytest.mark.slow  # reads every sweep run
 def test_sweep_labels_are_what_their_script_derives_from_the_runs():
     """sweep_labels.json is label_sweep.py's output on the committed sweep logs (mAP and config
     only); every run of fixtures/runs/seeds and fixtures/runs/converged is labelled, and the

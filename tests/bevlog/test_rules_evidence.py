@@ -412,6 +412,7 @@ def test_memory_that_keeps_growing_is_noted():
     assert f.severity == "info" and f.evidence["growth"] > 0.15 and f.evidence["late_growth"] > 0.03
 
 
+@pytest.mark.slow  # every real log
 def test_memory_growth_is_quiet_on_every_real_log():
     """Peaks that rise in steps and level off (StreamPETR +18%, then flat) are not leaks."""
     import corpus
@@ -432,6 +433,7 @@ def test_memory_growth_is_quiet_on_every_real_log():
     assert checked >= 25
 
 
+@pytest.mark.slow  # every labelled real log
 def test_the_new_rules_speak_only_where_the_labels_say_on_real_logs():
     """No error from the new rules on a real log that the labels call healthy."""
     import corpus

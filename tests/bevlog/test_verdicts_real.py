@@ -370,10 +370,13 @@ def test_a_log_that_starts_mid_run_gets_no_warmup_and_says_so(tmp_path):
 @pytest.mark.parametrize("columns", [80, 120, 400])
 def test_diagnose_of_many_runs_ends_with_a_one_screen_summary(columns):
     """At the terminal's own width: every line fits, a run's headline continues under its name (never at
-    column 0), at most two lines a run, fourteen lines in all, and the runs it does not name are counted."""
-    res = CliRunner().invoke(
-        cli, ["diagnose", str(REPO / "fixtures" / "runs"), "-j", "2"], env={"NO_COLOR": "1", "COLUMNS": str(columns)}
-    )
+    column 0), at most two lines a run, fourteen lines in all, and the runs it does not name are counted.
+    The runs: 13 of the earlier sweep, more of them broken (the lr 5x the recipe's, cyclic) than the
+    summary has room to name."""
+    seeds = REPO / "fixtures" / "runs" / "seeds"
+    paths = sorted(map(str, [*seeds.glob("lr-5e-3*"), *seeds.glob("cyclic-5x-s*"), seeds / "base-s0"]))
+    assert len(paths) == 13
+    res = CliRunner().invoke(cli, ["diagnose", *paths, "-j", "2"], env={"NO_COLOR": "1", "COLUMNS": str(columns)})
     assert res.exit_code in (0, 1), res.stderr
     lines = res.stdout.rstrip().splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith("summary: "))
@@ -386,6 +389,7 @@ def test_diagnose_of_many_runs_ends_with_a_one_screen_summary(columns):
     more = [int(m.group(1)) for line in body for m in [re.match(r"  … and (\d+) more broken runs above", line)] if m]
     total = int(re.search(r"(\d+) broken", summary[0]).group(1))
     assert named and len(named) + sum(more) == total
+    assert more or columns > 80  # at 80 columns, two lines a run: not all 8 broken runs fit
     assert all(
         not body[i + 1].startswith("    ") or not body[i + 2].startswith("    ")
         for i in range(len(body) - 2)

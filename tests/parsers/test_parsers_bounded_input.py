@@ -44,6 +44,7 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path, monkeypatch):
     assert msg.startswith(f"{bomb}: too large / not a log") and "BEVLOG_MAX_BYTES" in msg and "\n" not in msg
 
 
+@pytest.mark.slow  # inflates 256 MiB of zeros before the cap stops it
 def test_gzip_cap_default_follows_the_compressed_size(tmp_path):
     """Without the env var, gzip data may inflate to 50x its size (at least 256 MiB):
     300 MiB of zeros (~300 KB compressed) is refused after reading ~256 MiB, not 300."""
