@@ -25,7 +25,8 @@ of fresh memory), best and median. Usage:
     python benchmarks/parse_bench.py [--mb 200] [--repeat 3] [--old DIR]
     python benchmarks/parse_bench.py --real [--mb 200] [--repeat 3] [--old DIR]
 
---old DIR: a checkout of older code (e.g. `git worktree add DIR <commit>`); its
+--old DIR: a checkout of older code (e.g. `git worktree add DIR <commit>`, before or after the
+one loader: its `parsers.read_file` is called the way that code takes it); its
 `parsers.read` and this checkout's then also run as the first parse of fresh processes,
 alternating, so that both meet the same load: no-regression checks.
 
@@ -335,8 +336,10 @@ def real_mode(args) -> None:
                 "baseline (light)": (BASELINE_LIGHT, None),
             }
             if args.old:
-                contenders["old whole"] = (OLD_WHOLE, args.old)
-                contenders["old pieces"] = (OLD_PIECES, args.old)
+                # an older checkout that already has the one loader is called the same way as this one
+                one_loader = os.path.exists(os.path.join(args.old, "parsers", "loader.py"))
+                contenders["old whole"] = (NEW_WHOLE if one_loader else OLD_WHOLE, args.old)
+                contenders["old pieces"] = (NEW_PIECES if one_loader else OLD_PIECES, args.old)
             got: dict = {k: [] for k in contenders}
             for _ in range(args.repeat):  # rounds: each contender once per round
                 for name, (call, root) in contenders.items():
