@@ -38,6 +38,7 @@ def final_map(name: str) -> float:
     return float(re.findall(r"bevdetr/mAP: ([0-9.]+)", gzip.decompress(log.read_bytes()).decode())[-1])
 
 
+@pytest.mark.slow  # all 90 runs of the earlier sweep
 def test_runs_differing_only_in_seed_are_grouped(all_seeds):
     """The sweep names each run `<arm>-s<seed>`; grouping by settings must find the same arms."""
     labels = [r.name for r in all_seeds]
@@ -74,6 +75,7 @@ def test_a_copy_is_not_a_repeat_and_a_log_without_config_stays_alone(tmp_path):
     assert find_groups(runs, [r.name for r in runs], auto=False)[0].n == 1
 
 
+@pytest.mark.slow  # all 90 runs of the earlier sweep
 def test_group_pattern_with_and_without_capture(all_seeds):
     labels = [r.name for r in all_seeds]
     removed = find_groups(all_seeds, labels, pattern=r"-s\d+$")

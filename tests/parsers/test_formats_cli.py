@@ -91,6 +91,7 @@ def test_compare_two_detr_runs():
     assert re.search(r"aux losses\s+│\s+True\s+│\s+False", out)  # the settings that differ
 
 
+@pytest.mark.slow  # every real file of set3
 def test_every_real_file_of_set3_diagnoses_without_a_problem_line():
     paths = [H, L, P, R, T, B, D]
     result = invoke("diagnose", *paths, "--format", "json")

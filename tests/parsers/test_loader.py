@@ -131,6 +131,7 @@ def test_followed_in_random_chunks(tmp_path, src):
     assert_same_segments(read_file(str(tmp_path / src.name)), live.file_segments())
 
 
+@pytest.mark.slow  # every parser case, followed
 def test_every_parser_case_followed_in_random_chunks(tmp_path):
     cases = [p for p in logs() if REPO_LOGS in p.parents]
     assert len(cases) >= 25
