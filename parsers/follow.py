@@ -97,7 +97,7 @@ PIECE = 64 << 20  # bytes parsed at a time: a file larger than this is read in p
 MAX_LINE = 16 << 20  # a line longer than this is skipped and counted, never held whole
 GROW_LIMIT = 4 * PIECE  # a piece with no place to cut grows to this, then is cut at a line end
 LONG_LINE = f"line longer than {MAX_LINE >> 20} MiB (skipped unread)"
-SCAN = 1 << 20  # bytes looked at a time for the end of a long line
+SCAN = 1 << 20  # bytes looked at a time: for the end of a long line, for where a piece may end
 
 
 @dataclass
@@ -186,7 +186,7 @@ class PieceReader:
                 piece = data if commit == len(data) else data[:commit]
                 update.parts.extend(self._parts(piece, self.offset, self.line, self.starts))
                 self.offset += commit
-                self.line += _count_lines(piece)
+                self.line += count_lines(piece)
             if reaches_end and commit < len(data):  # the unfinished end of a growing log
                 self._tentative(data[commit:], update)
                 self._mark_end(end, final)
@@ -207,14 +207,14 @@ class PieceReader:
             self.tentative_starts = starts[len(self.starts) :]
         finally:
             self.follower.set_state(state)
-        self.lines_end = self.line + _count_lines(data)
+        self.lines_end = self.line + count_lines(data)
 
     def _parts(self, data: Any, offset: int, line: int, starts: list[_Start]) -> list[tuple[int, Segment]]:
         """The follower's parts of a piece, by launch; launches begun in it added to `starts`."""
         out = []
         for part in self.follower.read(data, line):
             if part.begins or not starts:
-                at = _count_lines(data[: part.offset]) if part.offset else 0
+                at = count_lines(data[: part.offset]) if part.offset else 0
                 starts.append(_Start(offset + part.offset, line + at))
             out.append((len(starts) - 1, part.segment))
         return out
@@ -226,6 +226,12 @@ class PieceReader:
         the follower may end it (0: nowhere; asked only of a piece that does not reach `end`)."""
         start = self.offset
         size = self.piece
+        if start + size < end:
+            cut = self._cut_from_tail(start, start + size)
+            if cut:  # read just up to it: no copy of the piece's head to drop its tail
+                data = self.follower.normalize(self.source.read(start, cut))
+                if _long_line(data, False) < 0:
+                    return data, False, len(data)
         while True:
             stop = min(end, start + size)
             whole = start == 0 and stop == end and self.array
@@ -250,6 +256,19 @@ class PieceReader:
                     size *= 2  # no place to cut yet (a long header): read on
                     continue
             return data, reaches_end, cut
+
+    def _cut_from_tail(self, start: int, stop: int) -> int:
+        """Where a piece of the bytes [start, stop) may end, found from its last SCAN bytes
+        (at most its second half; their whole lines, given to the follower's `piece_end`: a
+        place to cut in them is one in the piece); 0 when those bytes have none (the piece is
+        then read and looked at whole)."""
+        at = max(start + (stop - start) // 2, stop - SCAN)
+        tail = bytes(self.source.read(at, stop))
+        first, last = tail.find(b"\n"), tail.rfind(b"\n")
+        if first < 0 or last <= first:
+            return 0
+        cut = self.follower.piece_end(self.follower.normalize(tail[first + 1 : last + 1]))
+        return at + first + 1 + cut if cut > 0 else 0
 
     def _skip_long_line(self, end: int) -> None:
         """Skip the line at `offset` (longer than MAX_LINE) a block at a time."""
@@ -296,7 +315,8 @@ class PieceReader:
 BLOCK = 1 << 22  # bytes of a uint8 array looked at a time (no temporary the size of the file)
 
 
-def _count_lines(data: Any) -> int:
+def count_lines(data: Any) -> int:
+    """Newlines in bytes or a uint8 array (a block at a time: no temporary the size of a piece)."""
     if isinstance(data, (bytes, bytearray)):
         return data.count(b"\n")
     arr = np.asarray(data)

@@ -49,10 +49,12 @@ ANY_PREFIX = re.compile(("(?m)^(?:[^\\n]*\\r)?(?:" + "|".join(prefix(d, ())[1:] 
 # `Epoch(test) [n/n]`. RECORD_START is how every record begins (a line that starts so but
 # does not parse as RECORD is a malformed record).
 RECORD_START = r"(?:Epoch|Iter)(?:\([a-z]+\))? *\["
-RECORD = (
+# a record's head, up to its body: `Epoch(val) [12][500/1505]\t`
+RECORD_HEAD = (
     r"(?P<kind>Epoch|Iter)(?:\((?P<mode>[a-z]+)\))? *\[ *(?P<x>[0-9]+)(?:/ *(?P<xn>[0-9]+))?\]"
-    r"(?:\[ *(?P<y>[0-9]+)(?:/ *(?P<yn>[0-9]+))?\])?[ \t]+(?P<body>.*)$"
+    r"(?:\[ *(?P<y>[0-9]+)(?:/ *(?P<yn>[0-9]+))?\])?[ \t]+"
 )
+RECORD = RECORD_HEAD + r"(?P<body>.*)$"
 # A record line of any dialect, found in bytes from the newline before it (where a big
 # log is cut into pieces).
 RECORD_LINE = re.compile(rb"\n[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from parsers.follow import Part
+from parsers.follow import Part, count_lines
 from parsers.formats.jsonl.reader import NO_MODE, check_rows, read_json
 from parsers.segment import Segment, shift_lines
 
@@ -80,7 +80,8 @@ class JsonFollower:
                 part = data[a:b]
                 seg = self._parse(part, first)
             out.append(Part(shift_lines(seg, line), begins, a))
-            line += _lines(part)
+            if k < len(bounds) - 2:  # the next part's first line (the loader counts the piece's)
+                line += count_lines(part)
         return out
 
     def _begin(self) -> None:
@@ -134,9 +135,3 @@ def is_meta_line(line: bytes) -> bool:
     except (ValueError, RecursionError):
         return False
     return isinstance(obj, dict) and "mode" not in obj and any(k.strip(b'"').decode() in obj for k in META_KEYS)
-
-
-def _lines(data) -> int:
-    if isinstance(data, (bytes, bytearray)):
-        return data.count(b"\n")
-    return int((data == 10).sum())

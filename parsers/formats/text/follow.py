@@ -155,7 +155,8 @@ class TextFollower:
                 self._begin()
             part = data if (a, b) == (0, len(data)) else data[a:b]
             out.append(Part(shift_lines(self._part(part), line), begins, a))
-            line += part.count(b"\n")
+            if k < len(bounds) - 2:  # the next part's first line (the loader counts the piece's)
+                line += part.count(b"\n")
         self._memo = None  # the piece's bytes are not kept
         return out
 

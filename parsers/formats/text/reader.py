@@ -34,12 +34,14 @@ from parsers.formats.text.header import read_header
 from parsers.formats.text.stray import count_stray
 from parsers.formats.text.train import TrainPart, arrow_indices, fast_train, generic_train, set_train
 from parsers.lines import TextFile
-from parsers.patterns import LIBRARY, RECORD, RECORD_START, prefix
+from parsers.patterns import LIBRARY, RECORD, RECORD_HEAD, RECORD_START, prefix
 from parsers.segment import Draft, Segment
 
 TRUNCATED_AT = 4095  # a terminal's line limit: longer console lines are cut there
 MALFORMED = "malformed train/val line"
 CUT_AT_LIMIT = f"truncated line ({TRUNCATED_AT} bytes)"
+# characters of a line that hold a record's prefix and head (`_records`): the logger name is short
+HEAD_SCAN = 512
 
 
 class _Chunk:
@@ -183,10 +185,10 @@ def _read_records(draft: Draft, f: TextFile, chunks, prefixed, is_cut, parts, di
     keep = ~is_cut[cand_idx]
     generic_idx, generic = cand_idx[keep], generic.filter(pa.array(keep))
     prefix_re = prefix(dialect)
-    rec = pc.extract_regex(generic, prefix_re + RECORD)
-    is_rec = np.asarray(pc.is_valid(rec))
     # A prefixed line that starts like a record but does not parse as one.
     looks = np.asarray(pc.match_substring_regex(generic, _looks_record(dialect).pattern).fill_null(False))
+    rec = _records(generic, prefix_re, looks)
+    is_rec = np.asarray(pc.is_valid(rec))
     broken = np.flatnonzero(looks & ~is_rec)
     draft.skip(MALFORMED, len(broken), generic_idx[broken] + 1)
     rec_idx = generic_idx[is_rec]
@@ -212,6 +214,25 @@ def _read_records(draft: Draft, f: TextFile, chunks, prefixed, is_cut, parts, di
     count_stray(draft, f, prefixed, is_record)
     if draft.runner is None and len(ev):
         draft.runner = "iter" if rec.field("kind")[int(ev[0])].as_py() == "Iter" else "epoch"
+
+
+def _records(lines, prefix_re: str, looks: np.ndarray):
+    """`pc.extract_regex(lines, prefix_re + RECORD)`, without running a capturing regex over
+    the bodies (a val line's body is KBs of metrics): the head is matched in each line's first
+    HEAD_SCAN characters, and the body is the line with that head removed. A line that starts
+    like a record (`looks`) and whose head could go on past those characters sends every line
+    through the whole regex."""
+    whole = prefix_re + RECORD
+    heads = pc.extract_regex(pc.utf8_slice_codeunits(lines, 0, HEAD_SCAN), prefix_re + RECORD_HEAD + "(?P<body>)")
+    ok = np.asarray(pc.is_valid(heads))
+    long = np.asarray(pc.greater(pc.utf8_length(lines), HEAD_SCAN))
+    if (looks & ~ok & long).any():
+        return pc.extract_regex(lines, whole)
+    bodies = pc.replace_substring_regex(lines, prefix_re + RECORD_HEAD, "", max_replacements=1)
+    fields = [heads.field(k) for k in range(heads.type.num_fields)]
+    fields[heads.type.get_field_index("body")] = bodies
+    mask = pa.array(~ok)
+    return pa.StructArray.from_arrays(fields, [f.name for f in heads.type], mask=mask)
 
 
 def error_message(line: str, dialect: str) -> str | None:
