@@ -17,6 +17,8 @@ A format without a follower is read whole by its `read` (again whenever the file
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -65,9 +67,16 @@ class Follower(Protocol):
         again, with what comes after it, on the next call."""
         ...
 
-    def read(self, data: Any, first_line: int) -> list[Part]:
+    def prepare(self, data: Any) -> Callable[[], Any]:
+        """The work on a piece that depends on its bytes alone (its lines, scanned), as a
+        function the loader runs in another thread while the piece before it is read; its
+        result reaches `read` as `prepared` (a Future)."""
+        ...
+
+    def read(self, data: Any, first_line: int, prepared: Future | None = None) -> list[Part]:
         """Parse a piece (bytes, or a uint8 array for the whole of a JSON-lines file) that
-        starts at 0-based line `first_line` of the file."""
+        starts at 0-based line `first_line` of the file; `prepared`: its `prepare` work, done
+        or under way (used when the piece is read as it was prepared, else done again)."""
         ...
 
     def state(self) -> Any:
@@ -170,28 +179,61 @@ class PieceReader:
         update.tentative = []
         self.seen_state = None
         self.tentative_starts = []
-        while self.offset < end:
-            data, reaches_end, cut = self._take(end)
-            if data is None:
-                continue  # a long line was skipped
-            if not reaches_end:
-                commit = cut or len(data)  # no place to cut even grown to its limit: at a line end
-            elif final:
-                commit = len(data)
-            else:
-                commit = self.follower.commit_end(data)
-                if commit == 0 and len(data) >= GROW_LIMIT:
-                    commit = len(data)  # no place to commit in so much: read it for good anyway
-            if commit:
-                piece = data if commit == len(data) else data[:commit]
-                update.parts.extend(self._parts(piece, self.offset, self.line, self.starts))
-                self.offset += commit
-                self.line += count_lines(piece)
-            if reaches_end and commit < len(data):  # the unfinished end of a growing log
-                self._tentative(data[commit:], update)
-                self._mark_end(end, final)
-                return
+        pool = None  # scans the next piece (the follower's `prepare`) while this one is read
+        ahead: Any = None  # that next piece: (offset, (data, reaches_end, cut), Future of its scan)
+        try:
+            while self.offset < end:
+                if ahead is not None and ahead[0] == self.offset:
+                    (data, reaches_end, cut), prepared = ahead[1], ahead[2]
+                else:
+                    (data, reaches_end, cut), prepared = self._take(end), None
+                ahead = None
+                if data is None:
+                    continue  # a long line was skipped
+                following = self._next_piece(self.offset + len(data), end) if final and not reaches_end else None
+                if following is not None:
+                    pool = pool or ThreadPoolExecutor(1)
+                    ahead = (self.offset + len(data), following, pool.submit(self.follower.prepare(following[0])))
+                if self._read_piece(data, reaches_end, cut, end, final, update, prepared):
+                    return
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         self._mark_end(end, final)
+
+    def _read_piece(self, data, reaches_end: bool, cut: int, end: int, final: bool, update: Update, prepared) -> bool:
+        """Read a piece taken at `offset` for good, up to where it may be; True when the
+        unfinished end of a growing log was reached (and read tentatively)."""
+        if not reaches_end:
+            commit = cut or len(data)  # no place to cut even grown to its limit: at a line end
+        elif final:
+            commit = len(data)
+        else:
+            commit = self.follower.commit_end(data)
+            if commit == 0 and len(data) >= GROW_LIMIT:
+                commit = len(data)  # no place to commit in so much: read it for good anyway
+        if commit:
+            piece = data if commit == len(data) else data[:commit]
+            update.parts.extend(self._parts(piece, self.offset, self.line, self.starts, prepared))
+            self.offset += commit
+            self.line += count_lines(piece)
+        if reaches_end and commit < len(data):  # the unfinished end of a growing log
+            self._tentative(data[commit:], update)
+            self._mark_end(end, final)
+            return True
+        return False
+
+    def _next_piece(self, start: int, end: int) -> tuple[Any, bool, int] | None:
+        """The piece at `start` of a file read as it is, as `_take` will take it; None when
+        there is none or finding it needs a whole piece looked at (`_take` then takes it when
+        it is due)."""
+        if start >= end:
+            return None
+        if start + self.piece >= end:
+            data = self.follower.normalize(self.source.read(start, end))
+            return (data, True, 0) if _long_line(data, True) < 0 else None
+        data = self._cut_piece(start)
+        return None if data is None else (data, False, len(data))
 
     def _mark_end(self, end: int, final: bool) -> None:
         self.end = max(self.offset, end)
@@ -209,10 +251,12 @@ class PieceReader:
             self.follower.set_state(state)
         self.lines_end = self.line + count_lines(data)
 
-    def _parts(self, data: Any, offset: int, line: int, starts: list[_Start]) -> list[tuple[int, Segment]]:
+    def _parts(
+        self, data: Any, offset: int, line: int, starts: list[_Start], prepared: Future | None = None
+    ) -> list[tuple[int, Segment]]:
         """The follower's parts of a piece, by launch; launches begun in it added to `starts`."""
         out = []
-        for part in self.follower.read(data, line):
+        for part in self.follower.read(data, line, prepared):
             if part.begins or not starts:
                 at = count_lines(data[: part.offset]) if part.offset else 0
                 starts.append(_Start(offset + part.offset, line + at))
@@ -227,11 +271,9 @@ class PieceReader:
         start = self.offset
         size = self.piece
         if start + size < end:
-            cut = self._cut_from_tail(start, start + size)
-            if cut:  # read just up to it: no copy of the piece's head to drop its tail
-                data = self.follower.normalize(self.source.read(start, cut))
-                if _long_line(data, False) < 0:
-                    return data, False, len(data)
+            data = self._cut_piece(start)
+            if data is not None:
+                return data, False, len(data)
         while True:
             stop = min(end, start + size)
             whole = start == 0 and stop == end and self.array
@@ -256,6 +298,16 @@ class PieceReader:
                     size *= 2  # no place to cut yet (a long header): read on
                     continue
             return data, reaches_end, cut
+
+    def _cut_piece(self, start: int) -> Any:
+        """The piece at `start` read just up to where it may end, found from its tail (no copy
+        of its head to drop the tail); None when the tail has no such place, or the piece holds
+        a line longer than MAX_LINE."""
+        cut = self._cut_from_tail(start, start + self.piece)
+        if not cut:
+            return None
+        data = self.follower.normalize(self.source.read(start, cut))
+        return data if _long_line(data, False) < 0 else None
 
     def _cut_from_tail(self, start: int, stop: int) -> int:
         """Where a piece of the bytes [start, stop) may end, found from its last SCAN bytes

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from parsers.follow import Part, count_lines
-from parsers.formats.jsonl.reader import NO_MODE, check_rows, read_json
+from parsers.formats.jsonl.reader import NO_MODE, check_rows, read_json, scan_json
 from parsers.segment import Segment, shift_lines
 
 META_KEYS = (b'"env_info"', b'"mmcv_version"', b'"exp_name"', b'"config"', b'"hook_msgs"')
@@ -39,6 +41,7 @@ class JsonFollower:
         self.config_beside = config_beside  # Segment -> Segment: the config file beside the log
         self.st = _State()
         self._snapshots: list[_State] = []
+        self._prepared: tuple | None = None  # (bytes, Future of their `scan_json`)
 
     def normalize(self, data):
         return data
@@ -59,7 +62,13 @@ class JsonFollower:
         self.st = copy.deepcopy(self._snapshots[launch])
         del self._snapshots[launch + 1 :]
 
-    def read(self, data, first_line: int) -> list[Part]:
+    def prepare(self, data) -> Callable[[], Any]:
+        """`scan_json` of a piece read next."""
+        engine, chunk = self.engine, self.chunk
+        return lambda: scan_json(data, engine, chunk)
+
+    def read(self, data, first_line: int, prepared: Future | None = None) -> list[Part]:
+        self._prepared = None if prepared is None else (data, prepared)
         if not self.st.launches:
             self._begin()
         whole = self._parse(data, self.st.pieces == 0)
@@ -91,9 +100,20 @@ class JsonFollower:
         self._snapshots[self.st.launches - 1 :] = [copy.deepcopy(self.st)]
 
     def _parse(self, data, meta_first: bool) -> Segment:
-        seg = read_json(self.source, [data], self.library, self.engine, self.chunk, meta_first, self.st.runner)
+        scanned = self._scanned(data)
+        seg = read_json(self.source, [data], self.library, self.engine, self.chunk, meta_first, self.st.runner, scanned)
         self.st.runner = seg.runner or self.st.runner
         return seg
+
+    def _scanned(self, data):
+        """The prepared scan of `data`, else None."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is None or prepared[0] is not data:
+            return None
+        try:
+            return prepared[1].result()
+        except Exception:  # noqa: BLE001 - scanned again here, where its error is raised in its place
+            return None
 
     def _launch_starts(self, data, seg: Segment) -> list[int]:
         """Offsets of the meta lines that begin a launch (mmcv rows without `mode` are looked

@@ -56,6 +56,7 @@ def read_json(
     chunk: int | None = None,
     meta_first: bool = True,
     runner: str | None = None,
+    scanned: Scanned | None = None,
 ) -> Segment:
     """A json log -> its Segment. `content`: the file's bytes or uint8 array
     (parsers.io.read_log), or a one-item list holding them, which is emptied so that they
@@ -65,17 +66,16 @@ def read_json(
     (parsers.formats.jsonl.blocks, .rows); engine "python": every line through json.loads,
     the straightforward reference. `meta_first`: the first line may be a launch's meta line
     (the content starts where a launch starts); `runner`: the launch's runner as its earlier
-    rows showed it (mmengine: what an evaluation's `step` means in a piece of no train row)."""
+    rows showed it (mmengine: what an evaluation's `step` means in a piece of no train row);
+    `scanned`: `scan_json` of these bytes, done beforehand."""
     data = content.pop() if isinstance(content, list) else content
     seg = Draft(source, f"{library}-json", library, runner=runner)
-    if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf":
-        data = data[3:]
+    data = _without_bom(data)
     meta_line = meta_first and _split_meta(seg, data)
-    f = TextFile(data, chunk)
+    f, chunks = scanned or scan_json(data, engine, chunk)
     del data  # f holds it
     for reason, count in f.skipped.items():
         seg.skip(reason, count)
-    chunks = _scan(f, engine)
     firsts = np.cumsum([0] + [len(c[0]) for c in chunks[:-1]]).tolist()  # each chunk's first line
     seg.fast_train_rows = sum(len(b.lines) for _, b, _ in chunks if b is not None)
     blocks = _train_blocks(chunks, firsts, library)
@@ -104,6 +104,21 @@ def read_json(
         seg.skip(*s)
     _fill(seg, table, library, order)
     return seg.freeze()
+
+
+Scanned = tuple  # (TextFile, chunks): what `scan_json` gives
+
+
+def scan_json(data, engine: str = "fast", chunk: int | None = None) -> Scanned:
+    """The bulk of `read_json`, which depends on the bytes alone: their lines and, chunk by
+    chunk, the layout blocks and the other rows. The loader may run it for the next piece
+    while this one is read (`parsers.follow`)."""
+    f = TextFile(_without_bom(data), chunk)
+    return f, _scan(f, engine)
+
+
+def _without_bom(data):
+    return data[3:] if bytes(memoryview(data)[:3]) == b"\xef\xbb\xbf" else data
 
 
 def check_rows(source: str, seg: Segment) -> Segment:

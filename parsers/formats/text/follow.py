@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,7 +40,7 @@ import numpy as np
 from parsers.follow import Part, Restart
 from parsers.formats.text.clock import CONSOLE_DATE, EXP_NAME
 from parsers.formats.text.dialect import TRACEBACK, bare_cr
-from parsers.formats.text.reader import TRUNCATED_AT, error_message, read_text
+from parsers.formats.text.reader import TRUNCATED_AT, error_message, read_text, scan_text
 from parsers.patterns import ANY_PREFIX, DIALECTS, RECORD_LINE, RECORD_START, prefix
 from parsers.run import ParseError
 from parsers.segment import Segment, shift_lines
@@ -91,6 +93,7 @@ class TextFollower:
         self._years: dict[int, tuple[int, str | None]] = {}  # launch -> (year, evidence), learnt
         self._console: bool | None = None  # learnt: the file is a console capture
         self._memo: tuple | None = None  # the last part read: (bytes, how, Segment)
+        self._prepared: tuple | None = None  # (bytes, console, Future of their `scan_text`)
 
     # -- where pieces end --------------------------------------------------------------
     def normalize(self, data: bytes) -> bytes:
@@ -126,7 +129,17 @@ class TextFollower:
         del self._snapshots[launch + 1 :]
 
     # -- reading -----------------------------------------------------------------------
-    def read(self, data: bytes, first_line: int) -> list[Part]:
+    def prepare(self, data: bytes) -> Callable[[], Any]:
+        """`scan_text` of a piece read next, as it will most likely be read: console or not as
+        the file is known to be so far (not a console capture while undecided)."""
+        console = self.dialect == "mmengine-console" or bool(
+            self._console if self._console is not None else self.st.console
+        )
+        dialect, engine, chunk = self.dialect, self.engine, self.chunk
+        return lambda: (console, scan_text(data, dialect, console, engine, chunk))
+
+    def read(self, data: bytes, first_line: int, prepared: Future | None = None) -> list[Part]:
+        self._prepared = None if prepared is None else (data, prepared)
         data = bytes(data)
         st = self.st
         if not st.launches:
@@ -182,9 +195,30 @@ class TextFollower:
         memo = self._memo
         if memo is not None and memo[0] is data and memo[1] == args:
             return memo[2]
-        seg = read_text(self.source, data, self.dialect, console, self.engine, self.chunk, year, find_year)
+        seg = read_text(
+            self.source,
+            data,
+            self.dialect,
+            console,
+            self.engine,
+            self.chunk,
+            year,
+            find_year,
+            self._scanned(data, console),
+        )
         self._memo = (data, args, seg)
         return seg
+
+    def _scanned(self, data: bytes, console: bool | None):
+        """The prepared scan of `data` when it was scanned as it is read now, else None."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is None or prepared[0] is not data or console is None:
+            return None
+        try:
+            was_console, scanned = prepared[1].result()
+        except Exception:  # noqa: BLE001 - scanned again here, where its error is raised in its place
+            return None
+        return scanned if was_console == (console or self.dialect == "mmengine-console") else None
 
     def _part(self, data: bytes) -> Segment:
         """One launch's part, parsed (once), its facts noted."""

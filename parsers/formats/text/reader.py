@@ -62,27 +62,21 @@ def read_text(
     chunk: int | None = None,
     year: int | None = None,
     find_year: bool = True,
+    scanned: Scanned | None = None,
 ) -> Segment:
     """Parse ONE launch of a text log written in `dialect`. `console`: the format label is
     `console` (True), `<library>-text` (False), or decided from the content (None); engine
     "python" reads every train line with the generic parser; `year`: the year of a console
     capture's first line when the caller knows it, else (with `find_year`) found from the
-    content's `Exp name` stamp (`data` must then start where the launch starts)."""
-    f = TextFile(data, chunk)
-    first_lines, _ = f.chunk_lines(0)
-    if console is None:
-        first_line = first_lines[0].as_py() if len(first_lines) else None
-        console = dialect == "mmengine-console" or looks_like_console(f.data, first_line, dialect)
-    else:
-        console = console or dialect == "mmengine-console"  # mmengine's console form is only written there
-    f.console_cr = console
+    content's `Exp name` stamp (`data` must then start where the launch starts); `scanned`:
+    `scan_text` of these bytes with this `console`, done beforehand."""
+    f, console, chunks = scanned or scan_text(data, dialect, console, engine, chunk)
     library = LIBRARY[dialect]
     draft = Draft(source, "console" if console else f"{library}-text", library)
     for reason, count in f.skipped.items():
         draft.skip(reason, count)
     if dialect == "mmengine-console":
         year = _console_year(draft, f.data, year, find_year)
-    chunks = _scan(f, dialect, engine == "fast" and dialect == "mmcv", console)
     prefixed = np.concatenate([c.prefixed for c in chunks])
     draft.log_lines = int(prefixed.sum())
     is_cut = _cut_records(draft, f, chunks, prefixed, dialect)
@@ -90,6 +84,27 @@ def read_text(
     draft.fast_train_rows = sum(len(p.line_idx) for p in parts)
     _read_records(draft, f, chunks, prefixed, is_cut, parts, dialect, year)
     return draft.freeze()
+
+
+Scanned = tuple  # (TextFile, console, [_Chunk]): what `scan_text` gives
+
+
+def scan_text(
+    data: bytes, dialect: str, console: bool | None, engine: str = "fast", chunk: int | None = None
+) -> Scanned:
+    """The bulk of `read_text`, which depends on the bytes alone: their lines, scanned chunk
+    by chunk (train lines read by the fast path, the other logger lines picked out), and
+    whether they are a console capture (`console`, or decided from the content when None).
+    The loader may run it for the next piece while this one is read (`parsers.follow`)."""
+    f = TextFile(data, chunk)
+    if console is None:
+        first_lines, _ = f.chunk_lines(0)
+        first_line = first_lines[0].as_py() if len(first_lines) else None
+        console = dialect == "mmengine-console" or looks_like_console(f.data, first_line, dialect)
+    else:
+        console = console or dialect == "mmengine-console"  # mmengine's console form is only written there
+    f.console_cr = console
+    return f, console, _scan(f, dialect, engine == "fast" and dialect == "mmcv", console)
 
 
 def _console_year(draft: Draft, data: bytes, year: int | None, find: bool) -> int | None:
