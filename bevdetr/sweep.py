@@ -352,7 +352,9 @@ def run_jobs(
             stream.flush()
             last_draw = now
         if running:
-            time.sleep(0.5)
+            # a job's recorded wall time (DONE_FILE) is when this loop sees it end: bevlog validate
+            # reads a probe's start-up from it, so look often (a poll is a few microseconds)
+            time.sleep(0.1)
     stream.flush()
     return status
 
