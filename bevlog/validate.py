@@ -13,14 +13,20 @@ Steps:
    settings. The length is cut to what the time budget allows.
 2. `fix_overrides(findings, ...)`: the findings' machine-readable `fix.changes`, worst finding
    first, translated the same way (lr 1e-3 -> 2e-4 at batch 8 becomes the proxy's lr ...).
-3. Measure: a short probe of the proxy (`PROBE_ITERS` iterations, `PARALLEL` processes at
-   once, as the replicas will run) times an iteration on this machine as loaded as it is now,
-   and the plan is cut again to the measured speed (a loaded machine trains slower than the
-   table `SECONDS_PER_ITER` says).
+3. Measure: the plan starts from the reference machine's costs (`SECONDS_PER_ITER`,
+   `EVAL_S_PER_SCENE`, `START_S`); unless they already cut the replicas to their minimum, a short
+   probe of the proxy (`PROBE_ITERS` iterations over two epochs, `PARALLEL` processes at once, as
+   the replicas will run) measures this machine as loaded as it is now — an iteration, an evaluated
+   scene, a process's start-up — and the plan is cut again at the slower of table and measurement
+   (a measurement only shortens a plan, so skipping the probe where it could not loses nothing; the
+   speed is then read from the replicas' own logs). A plan whose shortest replicas cost more than
+   the budget says so.
 4. Train "as diagnosed" and "fixed" under the same seeds (two processes at a time). A fix that
    changes several settings at once is bundled: when the budget allows, every change is also
    trained alone ("fixed: lr" ...), so each part can be credited; otherwise the output says
-   the fix was tested bundled. Evaluations come often enough to see the finding's window.
+   the fix was tested bundled. Evaluations come at least twice inside the shortest finding
+   window the replica reaches (one that begins after the replica ends is judged
+   inconclusive anyway), never less often than every quarter of the run.
 5. Diagnose every replica; per original finding: `confirmed` (its rule fires in most seeds of
    the replica and in fewer than half of the fixed ones), `not reproduced`, `fix did not help`,
    or `reproduced, no fix to test` (the finding carries no change bevdetr can make); per part
@@ -71,16 +77,16 @@ VAL_SAMPLES = 256
 PROBE_ITERS = 30
 PROBE_VAL_SAMPLES = 32
 
-# What a replica process costs on the reference machine, 6 decoder layers, batch 8 (docs/bevdetr.md,
+# What a replica process costs on the reference machine at 6 decoder layers, batch 8 (docs/bevdetr.md,
 # "validate"): seconds per training iteration (one torch thread, two trainings side by side), seconds
 # per evaluated validation scene (forward and centre-distance AP), and seconds of everything else
 # (python, torch and AdamW's imports, scenes, model, checkpoints, exit). The plan starts from these;
 # the speed probe measures this machine as loaded as it is now and can only shorten the plan (the
 # slower of table and measurement wins), so a plan the table already cuts to the minimum replica is
 # made without the probe: its measurement could not change it.
-SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.25}
-EVAL_S_PER_SCENE = {"tiny": 0.003, "small": 0.012}
-START_S = {"tiny": 4.0, "small": 4.5}
+SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.07}
+EVAL_S_PER_SCENE = {"tiny": 0.003, "small": 0.004}
+START_S = {"tiny": 4.5, "small": 4.5}
 MIN_ITERS = {"tiny": 60, "small": 400}
 PARALLEL = 2
 
