@@ -13,7 +13,7 @@ Steps:
    settings. The length is cut to what the time budget allows.
 2. `fix_overrides(findings, ...)`: the findings' machine-readable `fix.changes`, worst finding
    first, translated the same way (lr 1e-3 -> 2e-4 at batch 8 becomes the proxy's lr ...).
-3. Measure: the plan starts from the reference machine's costs (`SECONDS_PER_ITER`,
+3. Measure: the plan starts from a table of costs (`SECONDS_PER_ITER`,
    `EVAL_S_PER_SCENE`, `START_S`); unless they already cut the replicas to their minimum, a short
    probe of the proxy (`PROBE_ITERS` iterations over two epochs, `PARALLEL` processes at once, as
    the replicas will run) measures this machine as loaded as it is now — an iteration, an evaluated
@@ -77,15 +77,15 @@ VAL_SAMPLES = 256
 PROBE_ITERS = 30
 PROBE_VAL_SAMPLES = 32
 
-# What a replica process costs on the reference machine at 6 decoder layers, batch 8 (docs/bevdetr.md,
-# "validate"): seconds per training iteration (one torch thread, two trainings side by side), seconds
-# per evaluated validation scene (forward and centre-distance AP), and seconds of everything else
-# (python, torch and AdamW's imports, scenes, model, checkpoints, exit). The plan starts from these;
-# the speed probe measures this machine as loaded as it is now and can only shorten the plan (the
-# slower of table and measurement wins), so a plan the table already cuts to the minimum replica is
-# made without the probe: its measurement could not change it.
-SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.07}
-EVAL_S_PER_SCENE = {"tiny": 0.003, "small": 0.004}
+# What a replica process costs: the table a plan starts from, at 6 decoder layers, batch 8
+# (docs/bevdetr.md, "How `bevlog validate` sizes a replica"). Seconds per training iteration (one
+# torch thread, two trainings side by side), per evaluated validation scene (forward and
+# centre-distance AP), and of everything else (python, torch and AdamW's imports, scenes, model,
+# checkpoints, exit). The speed probe measures this machine as loaded as it is now and can only
+# shorten the plan (the slower of table and measurement wins), so a plan the table already cuts to
+# the minimum replica is made without the probe: its measurement could not change it.
+SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.08}
+EVAL_S_PER_SCENE = {"tiny": 0.002, "small": 0.004}
 START_S = {"tiny": 4.5, "small": 4.5}
 MIN_ITERS = {"tiny": 60, "small": 400}
 PARALLEL = 2
@@ -146,7 +146,7 @@ class Costs:
 
 
 def table_costs(preset: str, layers: int, batch: int) -> Costs:
-    """The reference machine's costs, scaled to the depth (the stem and the matching are fixed) and batch."""
+    """The table's costs, scaled to the depth (the stem and the matching are fixed) and batch."""
     depth = 0.3 + 0.7 * layers / 6
     return Costs(SECONDS_PER_ITER[preset] * depth * batch / 8, EVAL_S_PER_SCENE[preset] * depth, START_S[preset])
 
@@ -717,7 +717,7 @@ class Plan:
     skipped: list[str]
     parts: list[tuple[str, dict]]  # each change alone, when the budget allows
     bundled: list[str]  # the changes trained only together
-    table: Costs  # the reference machine's costs
+    table: Costs  # the table's costs
     measured: Costs | None  # the probe's, None when no probe ran
     planned: int  # iterations planned from the table, before measuring
     budget_left_s: float  # the budget when the replicas were sized (after the probe)

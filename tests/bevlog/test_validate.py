@@ -38,7 +38,7 @@ def test_validate_lr_too_high_end_to_end(tmp_path):
         "validate",
         LR_TOO_HIGH,
         "--budget-minutes",
-        "0.2",
+        "0.1",
         "--preset",
         "tiny",
         "--format",
@@ -63,27 +63,29 @@ def test_validate_lr_too_high_end_to_end(tmp_path):
         assert out[side]["seeds"] == 1 and out[side]["final_loss"] > 0 and out[side]["mAP"] is not None
     logs = sorted(os.listdir(tmp_path / "v" / "fixed-seed0"))
     assert any(name.endswith(".log.json") for name in logs)
-    # 0.2 min cut the table's plan to the minimum replica already, so no probe ran (its measurement
+    # 0.1 min cut the table's plan to the minimum replica already, so no probe ran (its measurement
     # could only shorten the plan): the speed is measured in the replicas' own logs, and no probe is left
     sp = out["speed"]
     assert sp["measured_by"] == "replicas" and sp["measured_s_per_iter"] > 0
     assert sp["iterations"] == sp["planned_iterations"] == out["proxy"]["iterations"]
     assert not any(n.startswith("speed-probe") for n in os.listdir(tmp_path / "v"))
-    assert sp["over_budget"] == (sp["planned_s"] > sp["budget_left_s"])
+    # ... and even that minimum costs more than 0.1 min by the table: the output says so
+    assert sp["over_budget"] and sp["planned_s"] > sp["budget_left_s"] > 0
     # every finding window begins after the replica ends, so none sets the evaluation interval:
     # a quarter of the run's 8 epochs
     assert out["proxy"]["settings"]["epochs"] == 8 and out["proxy"]["settings"]["eval_interval"] == 2
-    # lr and warmup changed together, each alone did not fit 0.2 min: the output says the fix is bundled
+    # lr and warmup changed together, each alone did not fit 0.1 min: the output says the fix is bundled
     params = {a["param"] for a in out["fix"]["applied"]}
     assert params >= {"lr", "warmup_iters"} and sorted(out["fix"]["bundled"]) == sorted(params)
 
     # a rerun on the same work dir trains nothing and gives the same verdicts
     text = invoke(
-        "validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny", "--work-dir", str(tmp_path / "v")
+        "validate", LR_TOO_HIGH, "--budget-minutes", "0.1", "--preset", "tiny", "--work-dir", str(tmp_path / "v")
     )
     assert text.exit_code == 0, text.output
     assert "bevdetr is a proxy of your model" in text.stdout
     assert "bundled: " in text.stdout and "speed: measured" in text.stdout and "in the replicas" in text.stdout
+    assert "budget: the shortest replicas cost more than it" in text.stdout
     for f in out["findings"]:
         assert f"{f['verdict']}" in text.stdout and f["rule"] in text.stdout
 
@@ -161,7 +163,7 @@ def cut_off_run(tmp_path_factory):
         "validate",
         str(tmp / "run"),
         "--budget-minutes",
-        "0.2",
+        "0.1",
         "--preset",
         "tiny",
         "--seeds",
@@ -231,9 +233,9 @@ def test_only_windows_the_replica_reaches_set_the_evaluation_interval():
     from bevlog.validate import proxy_of
 
     run = _lr_too_high()
-    late = proxy_of(run, 12, 1, "tiny", windows=[(250.0, 300.0)])
+    late = proxy_of(run, 6, 1, "tiny", windows=[(250.0, 300.0)])
     assert late.iterations == 56 and late.overrides["eval_interval"] == 2  # a quarter of 8 epochs
-    early = proxy_of(run, 12, 1, "tiny", windows=[(20.0, 300.0)])
+    early = proxy_of(run, 6, 1, "tiny", windows=[(20.0, 300.0)])
     assert early.iterations == 56 and early.overrides["eval_interval"] == 1
 
 
