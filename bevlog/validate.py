@@ -103,25 +103,6 @@ SETTING_OF = {
 }
 
 
-@dataclass
-class Proxy:
-    """How a run maps onto bevdetr: the preset, the overrides, and the scale factors used."""
-
-    preset: str
-    overrides: dict
-    lr_factor: float  # proxy lr / run lr (batch scaling)
-    iter_factor: float  # proxy iterations / run iterations
-    epoch_factor: float  # proxy epochs / run epochs
-    notes: list[str] = field(default_factory=list)
-    fits: int = 0  # iterations a run the budget fits at the planned costs (before the minimum)
-    planned_s: float = 0.0  # seconds all replicas cost at the planned costs
-
-    @property
-    def iterations(self) -> int:
-        o = self.overrides
-        return (o["train_samples"] // o["batch"]) * o["epochs"]
-
-
 @dataclass(frozen=True)
 class Costs:
     """Seconds a replica process spends: per training iteration, per evaluated validation scene,
@@ -149,6 +130,27 @@ def table_costs(preset: str, layers: int, batch: int) -> Costs:
     """The table's costs, scaled to the depth (the stem and the matching are fixed) and batch."""
     depth = 0.3 + 0.7 * layers / 6
     return Costs(SECONDS_PER_ITER[preset] * depth * batch / 8, EVAL_S_PER_SCENE[preset] * depth, START_S[preset])
+
+
+@dataclass
+class Proxy:
+    """How a run maps onto bevdetr: the preset, the overrides, and the scale factors used."""
+
+    preset: str
+    overrides: dict
+    lr_factor: float  # proxy lr / run lr (batch scaling)
+    iter_factor: float  # proxy iterations / run iterations
+    epoch_factor: float  # proxy epochs / run epochs
+    table: Costs  # the table's costs at this preset, depth and batch
+    costs: Costs  # the costs it was sized at (the table's, or slower ones measured)
+    fits: int  # iterations a run the budget fits at the planned costs (before the minimum)
+    planned_s: float  # seconds all replicas cost at the planned costs
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        o = self.overrides
+        return (o["train_samples"] // o["batch"]) * o["epochs"]
 
 
 def _finite(x) -> bool:
@@ -260,7 +262,8 @@ def proxy_of(
     o.setdefault("train_samples", p.train_samples)
     o.setdefault("batch", p.batch)
     o["val_samples"] = min(p.val_samples, VAL_SAMPLES)
-    costs = costs or table_costs(preset, int(o.get("layers", p.layers)), int(o["batch"]))
+    table = table_costs(preset, int(o.get("layers", p.layers)), int(o["batch"]))
+    costs = costs or table
     total = run_iterations(meta)
     run_batch = meta.get("total_batch")
 
@@ -299,6 +302,8 @@ def proxy_of(
         notes=notes,
         fits=fits,
         planned_s=rounds_of(runs) * costs.process_s(proxy_iters, scenes),
+        table=table,
+        costs=costs,
     )
 
 
@@ -717,7 +722,6 @@ class Plan:
     skipped: list[str]
     parts: list[tuple[str, dict]]  # each change alone, when the budget allows
     bundled: list[str]  # the changes trained only together
-    table: Costs  # the table's costs
     measured: Costs | None  # the probe's, None when no probe ran
     planned: int  # iterations planned from the table, before measuring
     budget_left_s: float  # the budget when the replicas were sized (after the probe)
@@ -737,8 +741,6 @@ def plan(
     make_settings(proxy.preset, **proxy.overrides)  # raises ValueError on settings that cannot run
     make_settings(proxy.preset, **{**proxy.overrides, **fixed})
     planned = proxy.iterations
-    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
-    table = table_costs(proxy.preset, layers, batch)
     # what was read comes first: the probe that measures this machine's speed trains for a while
     if proxy.fits <= MIN_ITERS[proxy.preset]:
         stream.write(
@@ -749,7 +751,7 @@ def plan(
     else:
         stream.write(f"validate {run.name}: {len(findings)} finding(s); measuring this machine's speed\n")
         measured = measure_costs(proxy, base_dir, stream, tty)
-    costs = table.slower(measured)
+    costs = proxy.table.slower(measured)
     left = budget_s - (time.time() - started)
     parts = fix_parts(applied)
     arms = 1 + bool(fixed)
@@ -765,7 +767,7 @@ def plan(
     fixed, applied, skipped = fix_overrides(findings, proxy)
     parts = fix_parts(applied) if fits_parts else []
     bundled = [] if fits_parts or len(applied) < 2 else [a["param"] for a in applied]
-    return Plan(proxy, fixed, applied, skipped, parts, bundled, table, measured, planned, left)
+    return Plan(proxy, fixed, applied, skipped, parts, bundled, measured, planned, left)
 
 
 def jobs_of(pl: Plan, seeds: int, base_dir: str) -> list:
@@ -873,7 +875,7 @@ def validate(
         f"({proxy.preset} preset) in {base_dir}, budget {budget_minutes:g} min\n"
     )
     # the hard stop is far beyond the budget (+50% and five minutes): only a runaway, never a slow
-    # machine, changes the outcome; the probe already sized the runs to this machine's speed
+    # machine, changes the outcome; the probe, where it could matter, sized the runs to this machine
     status = run_jobs(jobs, PARALLEL, stream, tty, deadline=started + 1.5 * budget_s + 300)
     numbers = {job.name: replica_numbers(job.run_dir) for job in jobs if status.get(job.name) in ("done", "skipped")}
 
@@ -887,7 +889,7 @@ def validate(
     else:  # no probe ran: the speed is the replicas' own (each one's mean logged `time`, the median over them)
         own = [n["s_per_iter"] for n in numbers.values() if _finite(n["s_per_iter"])]
         measured, measured_by = (float(np.median(own)), "replicas") if own else (None, None)
-    costs = pl.table.slower(pl.measured)
+    costs = pl.proxy.costs
     result = {
         "run": run.name,
         "path": path,
@@ -899,7 +901,7 @@ def validate(
             "mapping": proxy.notes,
         },
         "speed": {
-            "table_s_per_iter": pl.table.per_iter,
+            "table_s_per_iter": proxy.table.per_iter,
             "measured_s_per_iter": measured,
             "measured_by": measured_by,
             "planned_iterations": pl.planned,
