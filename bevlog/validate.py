@@ -934,6 +934,10 @@ def validate(
     return json_safe(result)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def render_text(result: dict) -> str:
     def num(x, fmt=".3f"):
         return format(x, fmt) if _finite(x) else "–"
@@ -960,8 +964,8 @@ def render_text(result: dict) -> str:
     if sp["over_budget"]:
         c = sp["costs"]
         out.append(
-            f"budget: the shortest replicas cost more than it: about {sp['planned_s'] / 60:.1f} min planned for "
-            f"{sp['budget_left_s'] / 60:.1f} min left (a process {c['start_s']:.1f} s to start, "
+            f"budget: too small even for the shortest replicas: {_duration(sp['planned_s'])} planned, "
+            f"{_duration(sp['budget_left_s'])} left (a process {c['start_s']:.1f} s to start, "
             f"{c['s_per_iter']:.3f} s an iteration, {c['s_per_eval_scene'] * 1000:.1f} ms an evaluated scene)"
         )
     out.append("mapping:")

@@ -85,7 +85,7 @@ def test_validate_lr_too_high_end_to_end(tmp_path):
     assert text.exit_code == 0, text.output
     assert "bevdetr is a proxy of your model" in text.stdout
     assert "bundled: " in text.stdout and "speed: measured" in text.stdout and "in the replicas" in text.stdout
-    assert "budget: the shortest replicas cost more than it" in text.stdout
+    assert "budget: too small even for the shortest replicas" in text.stdout
     for f in out["findings"]:
         assert f"{f['verdict']}" in text.stdout and f["rule"] in text.stdout
 
