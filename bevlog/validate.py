@@ -86,7 +86,7 @@ PROBE_VAL_SAMPLES = 32
 # the minimum replica is made without the probe: its measurement could not change it.
 SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.08}
 EVAL_S_PER_SCENE = {"tiny": 0.002, "small": 0.004}
-START_S = {"tiny": 4.5, "small": 4.5}
+START_S = {"tiny": 4.0, "small": 4.0}
 MIN_ITERS = {"tiny": 60, "small": 400}
 PARALLEL = 2
 
