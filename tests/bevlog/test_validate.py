@@ -250,6 +250,9 @@ def test_the_plan_says_when_the_budget_is_below_the_shortest_replica():
     # measured costs twice the table's: fewer iterations fit the same budget
     slow = Costs(0.09, 0.006, 8.0)
     assert proxy_of(run, 120, 1, "tiny", costs=slow).iterations < roomy.iterations
+    # a measurement is taken only where it is slower than the table: it never lengthens a plan
+    fast = Costs(0.001, 0.0001, 0.5)
+    assert roomy.table.slower(fast) == roomy.table and roomy.table.slower(slow) == slow
 
 
 @pytest.mark.slow
@@ -272,6 +275,7 @@ def test_a_probe_measures_start_up_iterations_and_evaluation_and_only_shortens_t
     m = pl.measured
     assert m is not None and m.per_iter > 0 and m.eval_per_scene > 0 and m.start_s > 0
     assert os.listdir(tmp_path) == []  # the probe is gone
+    assert pl.proxy.costs == pl.proxy.table.slower(m)  # sized at the slower of table and measurement
     epochs = pl.proxy.overrides["epochs"]  # the minimum, cut to whole epochs, up to the table's plan
     assert MIN_ITERS["tiny"] // epochs * epochs <= pl.proxy.iterations <= pl.planned
     assert pl.budget_left_s < 60
