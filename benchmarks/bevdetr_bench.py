@@ -3,6 +3,7 @@
     python benchmarks/bevdetr_bench.py                  # tiny, small, full
     python benchmarks/bevdetr_bench.py --rounds 3 --steps 10 --full-steps 2 --threads 1
     python benchmarks/bevdetr_bench.py --only full --full-steps 20   # on a GPU
+    python benchmarks/bevdetr_bench.py --only tiny-6 small          # 6 layers each: validate's table
 
 A train step is what train.py runs per iteration (forward, set losses with per-layer Hungarian
 matching, backward, clipping, AdamW) on batches rendered beforehand, so data generation is
@@ -33,6 +34,7 @@ from bevdetr.train import build_model, resolve_device  # noqa: E402
 
 CASES = [  # (label, preset, overrides)
     ("tiny", "tiny", {}),
+    ("tiny-6", "tiny", {"layers": 6}),  # the depth bevlog validate's cost table is stated at
     ("small", "small", {}),
     ("full", "full", {}),
 ]

@@ -13,14 +13,20 @@ Steps:
    settings. The length is cut to what the time budget allows.
 2. `fix_overrides(findings, ...)`: the findings' machine-readable `fix.changes`, worst finding
    first, translated the same way (lr 1e-3 -> 2e-4 at batch 8 becomes the proxy's lr ...).
-3. Measure: a short probe of the proxy (`PROBE_ITERS` iterations, `PARALLEL` processes at
-   once, as the replicas will run) times an iteration on this machine as loaded as it is now,
-   and the plan is cut again to the measured speed (a loaded machine trains slower than the
-   table `SECONDS_PER_ITER` says).
+3. Measure: the plan starts from a table of costs (`SECONDS_PER_ITER`,
+   `EVAL_S_PER_SCENE`, `START_S`); unless they already cut the replicas to their minimum, a short
+   probe of the proxy (`PROBE_ITERS` iterations over two epochs, `PARALLEL` processes at once, as
+   the replicas will run) measures this machine as loaded as it is now — an iteration, an evaluated
+   scene, a process's start-up — and the plan is cut again at the slower of table and measurement
+   (a measurement only shortens a plan, so skipping the probe where it could not loses nothing; the
+   speed is then read from the replicas' own logs). A plan whose shortest replicas cost more than
+   the budget says so.
 4. Train "as diagnosed" and "fixed" under the same seeds (two processes at a time). A fix that
    changes several settings at once is bundled: when the budget allows, every change is also
    trained alone ("fixed: lr" ...), so each part can be credited; otherwise the output says
-   the fix was tested bundled. Evaluations come often enough to see the finding's window.
+   the fix was tested bundled. Evaluations come at least twice inside the shortest finding
+   window the replica reaches (one that begins after the replica ends is judged
+   inconclusive anyway), never less often than every quarter of the run.
 5. Diagnose every replica; per original finding: `confirmed` (its rule fires in most seeds of
    the replica and in fewer than half of the fixed ones), `not reproduced`, `fix did not help`,
    or `reproduced, no fix to test` (the finding carries no change bevdetr can make); per part
@@ -66,15 +72,21 @@ CHANCE_MAP = 0.02
 DEFAULT_SEEDS = 3
 # validation scenes of a replica: enough to see a take-off, cheap enough to evaluate every epoch
 VAL_SAMPLES = 256
-# the speed probe: this many iterations of the proxy, PARALLEL processes at once
+# the speed probe: this many iterations of the proxy over two epochs (the evaluation after the first
+# is timed between them), PROBE_VAL_SAMPLES validation scenes, PARALLEL processes at once
 PROBE_ITERS = 30
+PROBE_VAL_SAMPLES = 32
 
-# Seconds per training iteration (one torch thread, two trainings side by side, batch 8) and seconds
-# each process spends starting up and evaluating, as logged by the bundled sweeps (docs/bevdetr.md,
-# "validate"). They plan the replica's length before the speed probe measures this machine: nothing
-# depends on how fast a machine really is.
-SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.25}
-OVERHEAD_S = {"tiny": 20.0, "small": 45.0}
+# What a replica process costs: the table a plan starts from, at 6 decoder layers, batch 8
+# (docs/bevdetr.md, "How `bevlog validate` sizes a replica"). Seconds per training iteration (one
+# torch thread, two trainings side by side), per evaluated validation scene (forward and
+# centre-distance AP), and of everything else (python, torch and AdamW's imports, scenes, model,
+# checkpoints, exit). The speed probe measures this machine as loaded as it is now and can only
+# shorten the plan (the slower of table and measurement wins), so a plan the table already cuts to
+# the minimum replica is made without the probe: its measurement could not change it.
+SECONDS_PER_ITER = {"tiny": 0.045, "small": 0.08}
+EVAL_S_PER_SCENE = {"tiny": 0.002, "small": 0.004}
+START_S = {"tiny": 4.0, "small": 4.0}
 MIN_ITERS = {"tiny": 60, "small": 400}
 PARALLEL = 2
 
@@ -91,6 +103,35 @@ SETTING_OF = {
 }
 
 
+@dataclass(frozen=True)
+class Costs:
+    """Seconds a replica process spends: per training iteration, per evaluated validation scene,
+    and once on everything else (start-up, checkpoints, exit)."""
+
+    per_iter: float
+    eval_per_scene: float
+    start_s: float
+
+    def process_s(self, iterations: int, scenes_evaluated: int) -> float:
+        return self.start_s + iterations * self.per_iter + scenes_evaluated * self.eval_per_scene
+
+    def slower(self, other: Costs | None) -> Costs:
+        """Each cost the larger of the two: a measurement shortens a plan, never lengthens it."""
+        if other is None:
+            return self
+        return Costs(
+            max(self.per_iter, other.per_iter),
+            max(self.eval_per_scene, other.eval_per_scene),
+            max(self.start_s, other.start_s),
+        )
+
+
+def table_costs(preset: str, layers: int, batch: int) -> Costs:
+    """The table's costs, scaled to the depth (the stem and the matching are fixed) and batch."""
+    depth = 0.3 + 0.7 * layers / 6
+    return Costs(SECONDS_PER_ITER[preset] * depth * batch / 8, EVAL_S_PER_SCENE[preset] * depth, START_S[preset])
+
+
 @dataclass
 class Proxy:
     """How a run maps onto bevdetr: the preset, the overrides, and the scale factors used."""
@@ -100,6 +141,10 @@ class Proxy:
     lr_factor: float  # proxy lr / run lr (batch scaling)
     iter_factor: float  # proxy iterations / run iterations
     epoch_factor: float  # proxy epochs / run epochs
+    table: Costs  # the table's costs at this preset, depth and batch
+    costs: Costs  # the costs it was sized at (the table's, or slower ones measured)
+    fits: int  # iterations a run the budget fits at the planned costs (before the minimum)
+    planned_s: float  # seconds all replicas cost at the planned costs
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -121,17 +166,25 @@ def run_iterations(meta: dict) -> int | None:
     return None
 
 
-def budget_iterations(
-    preset: str, budget_s: float, runs: int, layers: int, batch: int, per_iter: float | None = None
-) -> int:
-    """Iterations per run that `runs` runs, PARALLEL at a time, fit into budget_s.
+def rounds_of(runs: int) -> int:
+    return math.ceil(runs / PARALLEL)
 
-    per_iter: seconds an iteration took in the probe (measured); else the table's estimate."""
-    rounds = math.ceil(runs / PARALLEL)
-    per_run = budget_s / rounds - OVERHEAD_S[preset]
-    if per_iter is None:
-        per_iter = SECONDS_PER_ITER[preset] * (0.3 + 0.7 * layers / 6) * batch / 8
-    return max(int(per_run / per_iter), 0)
+
+def budget_iterations(budget_s: float, runs: int, costs: Costs, scenes_evaluated: int) -> int:
+    """Iterations per run that `runs` runs, PARALLEL at a time, each evaluating `scenes_evaluated`
+    validation scenes in all, fit into budget_s at these costs."""
+    per_run = budget_s / rounds_of(runs) - costs.start_s - scenes_evaluated * costs.eval_per_scene
+    return max(int(per_run / costs.per_iter), 0)
+
+
+def evaluations(epochs: int, every: int) -> int:
+    """Evaluations of a run: every `every` epochs, and always after the last."""
+    return epochs // every + (epochs % every != 0)
+
+
+def quarter_scenes(epochs: int, val_samples: int) -> int:
+    """Validation scenes a run evaluates with no finding window: every quarter of the run."""
+    return evaluations(epochs, max(1, epochs // 4)) * min(val_samples, VAL_SAMPLES)
 
 
 OWN_SETTINGS = (
@@ -181,14 +234,14 @@ def proxy_of(
     seeds: int,
     preset: str | None = None,
     arms: int = 2,
-    per_iter: float | None = None,
-    windows: list[float] | None = None,
+    costs: Costs | None = None,
+    windows: list[tuple[float, float]] | None = None,
 ) -> Proxy:
     """Map the run's settings onto a bevdetr preset sized to the budget.
 
-    arms: trainings per seed (as diagnosed, fixed, each part of a bundled fix); per_iter: the
-    measured seconds an iteration (None: the table's estimate); windows: the findings' spans in
-    the run's iterations (evaluations come at least twice within the shortest)."""
+    arms: trainings per seed (as diagnosed, fixed, each part of a bundled fix); costs: what a
+    replica process costs (None: the table's); windows: the findings' (onset, span) in the run's
+    iterations (evaluations come at least twice within the shortest the replica reaches)."""
     from bevdetr.presets import PRESETS
 
     meta = run.meta
@@ -199,15 +252,30 @@ def proxy_of(
     layers = int((own or {}).get("layers") or logged_layers or 6)
     runs = arms * seeds
     if preset is None:
-        fits = budget_iterations("small", budget_s, runs, layers, 8)
+        small = PRESETS["small"]
+        scenes = quarter_scenes(small.epochs, small.val_samples)
+        fits = budget_iterations(budget_s, runs, table_costs("small", layers, 8), scenes)
         preset = "small" if fits >= MIN_ITERS["small"] else "tiny"
     p = PRESETS[preset]
     o, notes = from_own_log(run, own, preset) if own is not None else from_other_log(run, p)
     o.setdefault("epochs", p.epochs)
     o.setdefault("train_samples", p.train_samples)
     o.setdefault("batch", p.batch)
+    o["val_samples"] = min(p.val_samples, VAL_SAMPLES)
+    table = table_costs(preset, int(o.get("layers", p.layers)), int(o["batch"]))
+    costs = costs or table
+    total = run_iterations(meta)
+    run_batch = meta.get("total_batch")
+
+    def interval_at(iters: int) -> int:
+        reached = [span for onset, span in windows or [] if reaches(onset, run_batch, iters * o["batch"])]
+        return eval_interval(o, reached, iters / total if total else 1.0)
+
     full_iters = (o["train_samples"] // o["batch"]) * o["epochs"]
-    fits = budget_iterations(preset, budget_s, runs, int(o.get("layers", p.layers)), int(o["batch"]), per_iter)
+    # sized for the evaluations a full-length replica would need: a shorter one reaches no more
+    # finding windows, so it evaluates no more often
+    scenes = evaluations(o["epochs"], interval_at(full_iters)) * o["val_samples"]
+    fits = budget_iterations(budget_s, runs, costs, scenes)
     iters = min(full_iters, max(fits, MIN_ITERS[preset]))
     if iters < full_iters:
         # shorten every epoch (fewer scenes per epoch), keep the epoch count: milestones stay put
@@ -220,12 +288,11 @@ def proxy_of(
         if o.get("warmup_iters"):
             o["warmup_iters"] = max(1, round(o["warmup_iters"] * per_epoch * o["epochs"] / full_iters))
     o["interval"] = max(1, min(p.interval, (o["train_samples"] // o["batch"]) // 5))
-    o["val_samples"] = min(p.val_samples, VAL_SAMPLES)
-    total = run_iterations(meta)
     proxy_iters = (o["train_samples"] // o["batch"]) * o["epochs"]
-    o["eval_interval"] = eval_interval(o, windows or [], proxy_iters / total if total else 1.0)
+    o["eval_interval"] = interval_at(proxy_iters)
     check_settings(o, "the settings mapped from the log")
     epochs_run = meta.get("max_epochs")
+    scenes = evaluations(o["epochs"], o["eval_interval"]) * o["val_samples"]
     return Proxy(
         preset,
         o,
@@ -233,6 +300,10 @@ def proxy_of(
         iter_factor=proxy_iters / total if total else 1.0,
         epoch_factor=o["epochs"] / epochs_run if _finite(epochs_run) and epochs_run else 1.0,
         notes=notes,
+        fits=fits,
+        planned_s=rounds_of(runs) * costs.process_s(proxy_iters, scenes),
+        table=table,
+        costs=costs,
     )
 
 
@@ -335,13 +406,20 @@ def eval_interval(o: dict, windows: list[float], iter_factor: float) -> int:
     return every
 
 
-def finding_windows(findings) -> list[float]:
-    """The spans (in the run's iterations) of the findings that point at a window, not the whole run."""
+def finding_windows(findings) -> list[tuple[float, float]]:
+    """(onset, span) in the run's iterations of the findings that point at a window, not the whole run."""
     out = []
     for f in findings:
         if f.start_step is not None and f.end_step is not None and f.end_step > f.start_step:
-            out.append(float(f.end_step - f.start_step))
+            out.append((float(f.start_step), float(f.end_step - f.start_step)))
     return out
+
+
+def reaches(onset, run_batch, replica_samples: int) -> bool:
+    """Whether a replica that trains on replica_samples samples gets as far as a finding that began
+    after `onset` iterations of the run (at its total batch; unknown: bevdetr's healthy batch)."""
+    batch = run_batch if _finite(run_batch) and run_batch > 0 else HEALTHY_BATCH
+    return onset is None or onset * batch <= replica_samples
 
 
 def run_schedule(run):
@@ -500,7 +578,7 @@ def inconclusive_because(
         return f"{finding.rule} is about the log file itself, not about training"
     onset = finding.start_step
     batch = run_batch if _finite(run_batch) and run_batch > 0 else HEALTHY_BATCH
-    if onset is not None and onset * batch > replica_samples:
+    if not reaches(onset, run_batch, replica_samples):
         return (
             f"the finding began after {onset:,} iterations ({int(onset * batch):,} samples); the replica "
             f"trains on {replica_samples:,} samples"
@@ -541,28 +619,38 @@ def mean(values):
 
 def default_seeds(run, budget_s: float, preset: str | None) -> int:
     """DEFAULT_SEEDS when the budget fits that many seeds at the preset's minimum length, else 1."""
+    from bevdetr.presets import PRESETS
+
     layers = run.meta.get("num_decoder_layers")
     layers = layers if isinstance(layers, int) and 1 <= layers <= 12 else 6
+
+    def fits(name: str) -> int:
+        p = PRESETS[name]
+        scenes = quarter_scenes(p.epochs, p.val_samples)
+        return budget_iterations(budget_s, 2 * DEFAULT_SEEDS, table_costs(name, layers, 8), scenes)
+
     name = preset or "small"
-    fits = budget_iterations(name, budget_s, 2 * DEFAULT_SEEDS, layers, 8)
-    if preset is None and fits < MIN_ITERS["small"]:
-        fits = budget_iterations("tiny", budget_s, 2 * DEFAULT_SEEDS, layers, 8)
+    n = fits(name)
+    if preset is None and n < MIN_ITERS["small"]:
         name = "tiny"
-    return DEFAULT_SEEDS if fits >= MIN_ITERS[name] else 1
+        n = fits(name)
+    return DEFAULT_SEEDS if n >= MIN_ITERS[name] else 1
 
 
-def measure_speed(proxy: Proxy, base_dir: str, stream, tty) -> float | None:
-    """Seconds per training iteration of the proxy on this machine as it is loaded now: PARALLEL
-    probe processes of PROBE_ITERS iterations each (the median logged `time`), then removed."""
+def measure_costs(proxy: Proxy, base_dir: str, stream, tty) -> Costs | None:
+    """What a replica process costs on this machine as it is loaded now: PARALLEL probe processes of
+    PROBE_ITERS iterations over two epochs, each epoch evaluated on PROBE_VAL_SAMPLES scenes, then
+    removed. Per iteration the median logged `time`; per scene the evaluation between the two epochs;
+    the rest of each process's wall time is its start-up (None when no probe finished)."""
     from bevdetr.sweep import Job, run_jobs
 
     o = dict(proxy.overrides)
     probe = {
         **o,
-        "epochs": 1,
-        "train_samples": PROBE_ITERS * int(o["batch"]),
-        "val_samples": 8,
-        "interval": 10,
+        "epochs": 2,
+        "train_samples": PROBE_ITERS // 2 * int(o["batch"]),
+        "val_samples": PROBE_VAL_SAMPLES,
+        "interval": 1,  # a row per iteration: its `time` is that iteration's, its timestamp places the evaluation
         "eval_interval": 1,
         "steps": (),
     }
@@ -571,14 +659,42 @@ def measure_speed(proxy: Proxy, base_dir: str, stream, tty) -> float | None:
         for k in range(PARALLEL)
     ]
     status = run_jobs(jobs, PARALLEL, stream, tty)
-    times = []
+    times, evals, starts = [], [], []
     for job in jobs:
-        if status.get(job.name) == "done":
-            tr = parsers.read(job.run_dir).train
-            if "time" in tr:
-                times += [float(t) for t in tr["time"].dropna()]
+        measured = probe_costs(job.run_dir) if status.get(job.name) == "done" else None
+        if measured is not None:
+            times += measured[0]
+            evals.append(measured[1] / PROBE_VAL_SAMPLES)
+            starts.append(measured[2])
         shutil.rmtree(job.run_dir, ignore_errors=True)
-    return sorted(times)[len(times) // 2] if times else None
+    if not times:
+        return None
+    return Costs(float(np.median(times)), float(np.mean(evals)), float(np.mean(starts)))
+
+
+def probe_costs(run_dir: str) -> tuple[list[float], float, float] | None:
+    """(each iteration's `time`, seconds of one evaluation, seconds of everything else) of a finished
+    probe: the evaluation is the gap its text log's timestamps leave between the two epochs; the rest
+    is the process's wall time (run_jobs' record) less its iterations and its two evaluations."""
+    import json
+
+    from bevdetr.sweep import DONE_FILE
+
+    run = parsers.read(run_dir)
+    tr = run.train
+    if run.meta.get("wall_s_estimated") or not {"time", "wall_s", "epoch"} <= set(tr.columns):
+        return None  # a json log alone carries no timestamps
+    if tr["time"].isna().any():
+        return None
+    second = tr.index[tr["epoch"] == 2]
+    if not len(second) or second[0] == tr.index[0]:
+        return None
+    i = tr.index.get_loc(second[0])
+    wall_s, time_s = tr["wall_s"].to_numpy(float), tr["time"].to_numpy(float)
+    evaluation = max(wall_s[i] - wall_s[i - 1] - time_s[i], 0.0)
+    with open(os.path.join(run_dir, DONE_FILE)) as f:
+        process_s = float(json.load(f)["wall_s"])
+    return [float(t) for t in time_s], evaluation, max(process_s - float(time_s.sum()) - 2 * evaluation, 0.0)
 
 
 def fix_parts(applied: list[dict]) -> list[tuple[str, dict]]:
@@ -606,15 +722,17 @@ class Plan:
     skipped: list[str]
     parts: list[tuple[str, dict]]  # each change alone, when the budget allows
     bundled: list[str]  # the changes trained only together
-    per_iter: float | None  # measured seconds an iteration
+    measured: Costs | None  # the probe's, None when no probe ran
     planned: int  # iterations planned from the table, before measuring
+    budget_left_s: float  # the budget when the replicas were sized (after the probe)
 
 
 def plan(
     run, findings, budget_s: float, seeds: int, preset: str | None, base_dir: str, started: float, stream, tty
 ) -> Plan:
-    """Size the replicas: planned from the table, then a probe measures this machine's speed and the
-    replicas (and whether each change of a bundled fix can be trained alone) are sized again."""
+    """Size the replicas: planned from the table; then, unless the table already cuts them to the
+    minimum (a measurement can only shorten a plan), a probe measures this machine and the replicas
+    (and whether each change of a bundled fix can be trained alone) are sized again."""
     from bevdetr.presets import make_settings
 
     windows = finding_windows(findings)
@@ -624,24 +742,32 @@ def plan(
     make_settings(proxy.preset, **{**proxy.overrides, **fixed})
     planned = proxy.iterations
     # what was read comes first: the probe that measures this machine's speed trains for a while
-    stream.write(f"validate {run.name}: {len(findings)} finding(s); measuring this machine's speed\n")
-    per_iter = measure_speed(proxy, base_dir, stream, tty)
+    if proxy.fits <= MIN_ITERS[proxy.preset]:
+        stream.write(
+            f"validate {run.name}: {len(findings)} finding(s); the budget cuts the replicas to their "
+            "minimum already: no speed probe\n"
+        )
+        measured = None
+    else:
+        stream.write(f"validate {run.name}: {len(findings)} finding(s); measuring this machine's speed\n")
+        measured = measure_costs(proxy, base_dir, stream, tty)
+    costs = proxy.table.slower(measured)
     left = budget_s - (time.time() - started)
-    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
     parts = fix_parts(applied)
     arms = 1 + bool(fixed)
-    fits_parts = (
-        bool(parts)
-        and budget_iterations(proxy.preset, left, (arms + len(parts)) * seeds, layers, batch, per_iter)
-        >= MIN_ITERS[proxy.preset]
-    )
+    if parts:
+        o = proxy.overrides
+        scenes = evaluations(o["epochs"], o["eval_interval"]) * o["val_samples"]
+        fits_parts = budget_iterations(left, (arms + len(parts)) * seeds, costs, scenes) >= MIN_ITERS[proxy.preset]
+    else:
+        fits_parts = False
     if fits_parts:
         arms += len(parts)
-    proxy = proxy_of(run, left, seeds, proxy.preset, arms=arms, per_iter=per_iter, windows=windows)
+    proxy = proxy_of(run, left, seeds, proxy.preset, arms=arms, costs=costs, windows=windows)
     fixed, applied, skipped = fix_overrides(findings, proxy)
     parts = fix_parts(applied) if fits_parts else []
     bundled = [] if fits_parts or len(applied) < 2 else [a["param"] for a in applied]
-    return Plan(proxy, fixed, applied, skipped, parts, bundled, per_iter, planned)
+    return Plan(proxy, fixed, applied, skipped, parts, bundled, measured, planned, left)
 
 
 def jobs_of(pl: Plan, seeds: int, base_dir: str) -> list:
@@ -749,14 +875,21 @@ def validate(
         f"({proxy.preset} preset) in {base_dir}, budget {budget_minutes:g} min\n"
     )
     # the hard stop is far beyond the budget (+50% and five minutes): only a runaway, never a slow
-    # machine, changes the outcome; the probe already sized the runs to this machine's speed
+    # machine, changes the outcome; the probe, where it could matter, sized the runs to this machine
     status = run_jobs(jobs, PARALLEL, stream, tty, deadline=started + 1.5 * budget_s + 300)
     numbers = {job.name: replica_numbers(job.run_dir) for job in jobs if status.get(job.name) in ("done", "skipped")}
 
     def arm(prefix):
         return [numbers[j.name] for j in jobs if j.name.startswith(prefix + "-seed") and j.name in numbers]
 
-    layers, batch = int(proxy.overrides.get("layers", 6)), int(proxy.overrides["batch"])
+    measured: float | None
+    measured_by: str | None
+    if pl.measured is not None:
+        measured, measured_by = pl.measured.per_iter, "probe"
+    else:  # no probe ran: the speed is the replicas' own (each one's mean logged `time`, the median over them)
+        own = [n["s_per_iter"] for n in numbers.values() if _finite(n["s_per_iter"])]
+        measured, measured_by = (float(np.median(own)), "replicas") if own else (None, None)
+    costs = pl.proxy.costs
     result = {
         "run": run.name,
         "path": path,
@@ -768,10 +901,15 @@ def validate(
             "mapping": proxy.notes,
         },
         "speed": {
-            "table_s_per_iter": SECONDS_PER_ITER[proxy.preset] * (0.3 + 0.7 * layers / 6) * batch / 8,
-            "measured_s_per_iter": pl.per_iter,
+            "table_s_per_iter": proxy.table.per_iter,
+            "measured_s_per_iter": measured,
+            "measured_by": measured_by,
             "planned_iterations": pl.planned,
             "iterations": proxy.iterations,
+            "costs": {"s_per_iter": costs.per_iter, "s_per_eval_scene": costs.eval_per_scene, "start_s": costs.start_s},
+            "planned_s": proxy.planned_s,
+            "budget_left_s": pl.budget_left_s,
+            "over_budget": proxy.planned_s > pl.budget_left_s,
         },
         "fix": {
             "applied": pl.applied,
@@ -796,6 +934,10 @@ def validate(
     return json_safe(result)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def render_text(result: dict) -> str:
     def num(x, fmt=".3f"):
         return format(x, fmt) if _finite(x) else "–"
@@ -807,11 +949,24 @@ def render_text(result: dict) -> str:
         "note: " + result["proxy_note"],
     ]
     sp = result["speed"]
-    if sp["measured_s_per_iter"] is not None:
+    if sp["measured_by"] == "probe":
         out.append(
-            f"speed: measured {sp['measured_s_per_iter']:.3f} s/iter here now (the table says "
+            f"speed: measured {sp['measured_s_per_iter']:.3f} s/iter here now by a probe (the table says "
             f"{sp['table_s_per_iter']:.3f}): {sp['iterations']} iterations a run (planned "
             f"{sp['planned_iterations']} before measuring)"
+        )
+    elif sp["measured_by"] == "replicas":
+        out.append(
+            f"speed: measured {sp['measured_s_per_iter']:.3f} s/iter in the replicas (the table says "
+            f"{sp['table_s_per_iter']:.3f}; no probe: the budget cut them to their minimum, "
+            f"{sp['iterations']} iterations, already)"
+        )
+    if sp["over_budget"]:
+        c = sp["costs"]
+        out.append(
+            f"budget: too small even for the shortest replicas: {_duration(sp['planned_s'])} planned, "
+            f"{_duration(sp['budget_left_s'])} left (a process {c['start_s']:.1f} s to start, "
+            f"{c['s_per_iter']:.3f} s an iteration, {c['s_per_eval_scene'] * 1000:.1f} ms an evaluated scene)"
         )
     out.append("mapping:")
     out += [f"  {n}" for n in result["proxy"]["mapping"]]

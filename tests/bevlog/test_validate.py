@@ -38,7 +38,7 @@ def test_validate_lr_too_high_end_to_end(tmp_path):
         "validate",
         LR_TOO_HIGH,
         "--budget-minutes",
-        "0.2",
+        "0.1",
         "--preset",
         "tiny",
         "--format",
@@ -63,21 +63,29 @@ def test_validate_lr_too_high_end_to_end(tmp_path):
         assert out[side]["seeds"] == 1 and out[side]["final_loss"] > 0 and out[side]["mAP"] is not None
     logs = sorted(os.listdir(tmp_path / "v" / "fixed-seed0"))
     assert any(name.endswith(".log.json") for name in logs)
-    # the plan was cut to the speed measured here now, by a probe that is gone afterwards
-    assert out["speed"]["measured_s_per_iter"] > 0 and not any(
-        n.startswith("speed-probe") for n in os.listdir(tmp_path / "v")
-    )
-    # lr and warmup changed together, each alone did not fit 0.2 min: the output says the fix is bundled
+    # 0.1 min cut the table's plan to the minimum replica already, so no probe ran (its measurement
+    # could only shorten the plan): the speed is measured in the replicas' own logs, and no probe is left
+    sp = out["speed"]
+    assert sp["measured_by"] == "replicas" and sp["measured_s_per_iter"] > 0
+    assert sp["iterations"] == sp["planned_iterations"] == out["proxy"]["iterations"]
+    assert not any(n.startswith("speed-probe") for n in os.listdir(tmp_path / "v"))
+    # ... and even that minimum costs more than 0.1 min by the table: the output says so
+    assert sp["over_budget"] and sp["planned_s"] > sp["budget_left_s"] > 0
+    # every finding window begins after the replica ends, so none sets the evaluation interval:
+    # a quarter of the run's 8 epochs
+    assert out["proxy"]["settings"]["epochs"] == 8 and out["proxy"]["settings"]["eval_interval"] == 2
+    # lr and warmup changed together, each alone did not fit 0.1 min: the output says the fix is bundled
     params = {a["param"] for a in out["fix"]["applied"]}
     assert params >= {"lr", "warmup_iters"} and sorted(out["fix"]["bundled"]) == sorted(params)
 
     # a rerun on the same work dir trains nothing and gives the same verdicts
     text = invoke(
-        "validate", LR_TOO_HIGH, "--budget-minutes", "0.2", "--preset", "tiny", "--work-dir", str(tmp_path / "v")
+        "validate", LR_TOO_HIGH, "--budget-minutes", "0.1", "--preset", "tiny", "--work-dir", str(tmp_path / "v")
     )
     assert text.exit_code == 0, text.output
     assert "bevdetr is a proxy of your model" in text.stdout
-    assert "bundled: " in text.stdout and "speed: measured" in text.stdout
+    assert "bundled: " in text.stdout and "speed: measured" in text.stdout and "in the replicas" in text.stdout
+    assert "budget: too small even for the shortest replicas" in text.stdout
     for f in out["findings"]:
         assert f"{f['verdict']}" in text.stdout and f["rule"] in text.stdout
 
@@ -155,7 +163,7 @@ def cut_off_run(tmp_path_factory):
         "validate",
         str(tmp / "run"),
         "--budget-minutes",
-        "0.2",
+        "0.1",
         "--preset",
         "tiny",
         "--seeds",
@@ -210,6 +218,67 @@ def test_evaluations_come_twice_inside_the_shortest_finding_window():
     assert eval_interval(o, [4000.0], 0.3) == 3  # 1,200 replica iterations: the quarter wins
     assert eval_interval(o, [1000.0], 0.5) == 2  # 500 replica iterations: every 2 epochs
     assert eval_interval(o, [300.0], 0.5) == 1  # shorter than two epochs: every epoch
+
+
+def _lr_too_high():
+    import parsers
+
+    return parsers.read(LR_TOO_HIGH)
+
+
+def test_only_windows_the_replica_reaches_set_the_evaluation_interval():
+    """lr-3e-3 at batch 8 on a 56-iteration tiny replica (448 samples): a window that begins at
+    iteration 250 (2,000 samples) is judged inconclusive anyway, so it does not make the replica
+    evaluate every epoch; one that begins at iteration 20 (160 samples) does."""
+    from bevlog.validate import proxy_of
+
+    run = _lr_too_high()
+    late = proxy_of(run, 6, 1, "tiny", windows=[(250.0, 300.0)])
+    assert late.iterations == 56 and late.overrides["eval_interval"] == 2  # a quarter of 8 epochs
+    early = proxy_of(run, 6, 1, "tiny", windows=[(20.0, 300.0)])
+    assert early.iterations == 56 and early.overrides["eval_interval"] == 1
+
+
+def test_the_plan_says_when_the_budget_is_below_the_shortest_replica():
+    from bevlog.validate import MIN_ITERS, Costs, proxy_of
+
+    run = _lr_too_high()
+    table = proxy_of(run, 6, 1, "tiny")  # 6 s: less than two replica processes cost to start, train, evaluate
+    assert table.fits <= MIN_ITERS["tiny"] and table.iterations == 56 and table.planned_s > 6
+    roomy = proxy_of(run, 120, 1, "tiny")
+    assert roomy.fits > MIN_ITERS["tiny"] and roomy.planned_s <= 120
+    # measured costs twice the table's: fewer iterations fit the same budget
+    slow = Costs(0.09, 0.006, 8.0)
+    assert proxy_of(run, 120, 1, "tiny", costs=slow).iterations < roomy.iterations
+    # a measurement is taken only where it is slower than the table: it never lengthens a plan
+    fast = Costs(0.001, 0.0001, 0.5)
+    assert roomy.table.slower(fast) == roomy.table and roomy.table.slower(slow) == slow
+
+
+@pytest.mark.slow
+@pytest.mark.torch  # the probe trains bevdetr
+@needs_torch
+def test_a_probe_measures_start_up_iterations_and_evaluation_and_only_shortens_the_plan(tmp_path):
+    """With 1 min the table's plan is above the minimum replica: a probe measures this machine (two
+    processes of 30 iterations, an evaluation between their two epochs), is removed, and the
+    replicas are sized again at the slower of table and measurement."""
+    import io
+    import time
+
+    from bevlog.diagnose import diagnose_run
+    from bevlog.validate import MIN_ITERS, plan
+
+    run = _lr_too_high()
+    stream = io.StringIO()
+    pl = plan(run, diagnose_run(run), 60, 1, "tiny", str(tmp_path), time.time(), stream, False)
+    assert "measuring this machine's speed" in stream.getvalue().splitlines()[0]
+    m = pl.measured
+    assert m is not None and m.per_iter > 0 and m.eval_per_scene > 0 and m.start_s > 0
+    assert os.listdir(tmp_path) == []  # the probe is gone
+    assert pl.proxy.costs == pl.proxy.table.slower(m)  # sized at the slower of table and measurement
+    epochs = pl.proxy.overrides["epochs"]  # the minimum, cut to whole epochs, up to the table's plan
+    assert MIN_ITERS["tiny"] // epochs * epochs <= pl.proxy.iterations <= pl.planned
+    assert pl.budget_left_s < 60
 
 
 def test_validate_maps_lr_by_the_ratio_to_the_recipe():
