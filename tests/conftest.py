@@ -10,13 +10,52 @@ Where the repository and its real logs lie is in `repo_paths.py` beside this fil
 modules import the paths from there); tests that take a path use the `real_logs` fixture.
 """
 
+import atexit
 import importlib.util
 import os
+import py_compile
 import re
+import sys
 from pathlib import Path
 
 import pytest
 from repo_paths import REAL_LOGS, REAL_SET1, REAL_SET2, REPO
+
+
+def _compile_the_packages() -> None:
+    """The suite starts hundreds of Python processes (`python -m bevlog …`, trainings, its
+    workers). Where the environment sets PYTHONDONTWRITEBYTECODE (as these machines do), each
+    of them compiled bevlog, parsers and bevdetr from source again, while installed packages
+    come with their bytecode. So the session's first process compiles the three packages into
+    their `__pycache__` (read even under PYTHONDONTWRITEBYTECODE) and removes what it wrote
+    when the session ends, leaving the tree as it found it."""
+    if not sys.dont_write_bytecode or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    written: list[Path] = []
+    for package in ("bevlog", "parsers", "bevdetr"):
+        for source in sorted((REPO / package).rglob("*.py")):
+            cached = Path(importlib.util.cache_from_source(str(source)))
+            if cached.exists():
+                continue
+            fresh_dir = not cached.parent.exists()
+            try:
+                py_compile.compile(str(source), cfile=str(cached), doraise=True)
+            except (OSError, py_compile.PyCompileError):
+                continue  # a read-only tree, a file being edited: that module compiles as before
+            written.extend([cached, cached.parent] if fresh_dir else [cached])
+    atexit.register(_remove, written)
+
+
+def _remove(paths: list[Path]) -> None:
+    """The files, then the folders made for them (when left empty)."""
+    for path in sorted(paths, key=lambda p: p.suffix != ".pyc"):
+        try:
+            path.unlink() if path.suffix == ".pyc" else path.rmdir()
+        except OSError:
+            pass
+
+
+_compile_the_packages()
 
 
 @pytest.fixture(scope="session")
