@@ -74,7 +74,7 @@ class Follower(Protocol):
         ...
 
     def read(self, data: Any, first_line: int, prepared: Future | None = None) -> list[Part]:
-        """Parse a piece (bytes, or a uint8 array for the whole of a JSON-lines file) that
+        """Parse a piece (bytes, or a uint8 array for a JSON-lines file) that
         starts at 0-based line `first_line` of the file; `prepared`: its `prepare` work, done
         or under way (used when the piece is read as it was prepared, else done again)."""
         ...
@@ -136,8 +136,8 @@ class PieceReader:
     log's last complete line and what follows the last place the follower can commit is
     tentative. Pieces are at most `piece` bytes of whole lines (a line longer than MAX_LINE is
     skipped and counted, read a block at a time, never held); a piece that holds no place to
-    cut grows up to GROW_LIMIT. `array`: a piece that is the whole source is read into a uint8
-    array (the JSON-lines engine's fast path)."""
+    cut grows up to GROW_LIMIT. `array`: pieces are read into uint8 arrays (the JSON-lines
+    engine's fast path: filled straight from the page cache, cut without a copy)."""
 
     def __init__(self, source: Any, follower: Follower, piece: int = PIECE, array: bool = False):
         self.source, self.follower, self.piece, self.array = source, follower, piece, array
@@ -230,7 +230,7 @@ class PieceReader:
         if start >= end:
             return None
         if start + self.piece >= end:
-            data = self.follower.normalize(self.source.read(start, end))
+            data = self.follower.normalize(self.source.read(start, end, array=self.array))
             return (data, True, 0) if _long_line(data, True) < 0 else None
         data = self._cut_piece(start)
         return None if data is None else (data, False, len(data))
@@ -276,8 +276,7 @@ class PieceReader:
                 return data, False, len(data)
         while True:
             stop = min(end, start + size)
-            whole = start == 0 and stop == end and self.array
-            data = self.follower.normalize(self.source.read(start, stop, array=whole))
+            data = self.follower.normalize(self.source.read(start, stop, array=self.array))
             reaches_end = stop == end
             long_at = _long_line(data, reaches_end)
             if long_at == 0:
@@ -306,7 +305,7 @@ class PieceReader:
         cut = self._cut_from_tail(start, start + self.piece)
         if not cut:
             return None
-        data = self.follower.normalize(self.source.read(start, cut))
+        data = self.follower.normalize(self.source.read(start, cut, array=self.array))
         return data if _long_line(data, False) < 0 else None
 
     def _cut_from_tail(self, start: int, stop: int) -> int:
