@@ -214,6 +214,7 @@ class PieceReader:
                 commit = len(data)  # no place to commit in so much: read it for good anyway
         if commit:
             piece = data if commit == len(data) else data[:commit]
+            prepared = prepared if piece is data else None  # it was prepared whole
             update.parts.extend(self._parts(piece, self.offset, self.line, self.starts, prepared))
             self.offset += commit
             self.line += count_lines(piece)

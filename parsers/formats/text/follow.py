@@ -93,7 +93,7 @@ class TextFollower:
         self._years: dict[int, tuple[int, str | None]] = {}  # launch -> (year, evidence), learnt
         self._console: bool | None = None  # learnt: the file is a console capture
         self._memo: tuple | None = None  # the last part read: (bytes, how, Segment)
-        self._prepared: tuple | None = None  # (bytes, console, Future of their `scan_text`)
+        self._ready: tuple | None = None  # (bytes, what `prepare` found in them)
 
     # -- where pieces end --------------------------------------------------------------
     def normalize(self, data: bytes) -> bytes:
@@ -130,17 +130,18 @@ class TextFollower:
 
     # -- reading -----------------------------------------------------------------------
     def prepare(self, data: bytes) -> Callable[[], Any]:
-        """`scan_text` of a piece read next, as it will most likely be read: console or not as
-        the file is known to be so far (not a console capture while undecided)."""
+        """What a piece read next holds, found from its bytes alone: its `scan_text` as it will
+        most likely be read (console or not as the file is known to be so far; not a console
+        capture while undecided), and whether it has a line of a terminal's limit."""
         console = self.dialect == "mmengine-console" or bool(
             self._console if self._console is not None else self.st.console
         )
         dialect, engine, chunk = self.dialect, self.engine, self.chunk
-        return lambda: (console, scan_text(data, dialect, console, engine, chunk))
+        return lambda: (console, scan_text(data, dialect, console, engine, chunk), _terminal_cut_line(data))
 
     def read(self, data: bytes, first_line: int, prepared: Future | None = None) -> list[Part]:
-        self._prepared = None if prepared is None else (data, prepared)
         data = bytes(data)
+        self._ready = None if prepared is None else (data, _outcome(prepared))
         st = self.st
         if not st.launches:
             self._begin()
@@ -155,7 +156,7 @@ class TextFollower:
             st.console = True  # the first sign of a terminal, in a later piece
             if st.suspect:
                 raise Restart(0, {"console": True})
-        if not st.console and not st.suspect and _terminal_cut_line(data):
+        if not st.console and not st.suspect and self._terminal_cut(data):
             st.suspect = True
         starts = self._launch_starts(data, whole)
         bounds = [0] + [s for s in starts if s > 0] + [len(data)]
@@ -170,7 +171,7 @@ class TextFollower:
             out.append(Part(shift_lines(self._part(part), line), begins, a))
             if k < len(bounds) - 2:  # the next part's first line (the loader counts the piece's)
                 line += part.count(b"\n")
-        self._memo = None  # the piece's bytes are not kept
+        self._memo = self._ready = None  # the piece's bytes are not kept
         return out
 
     def _begin(self) -> None:
@@ -211,14 +212,17 @@ class TextFollower:
 
     def _scanned(self, data: bytes, console: bool | None):
         """The prepared scan of `data` when it was scanned as it is read now, else None."""
-        prepared, self._prepared = self._prepared, None
-        if prepared is None or prepared[0] is not data or console is None:
+        ready = self._ready
+        if ready is None or ready[0] is not data or ready[1] is None or console is None:
             return None
-        try:
-            was_console, scanned = prepared[1].result()
-        except Exception:  # noqa: BLE001 - scanned again here, where its error is raised in its place
-            return None
+        was_console, scanned, _ = ready[1]
         return scanned if was_console == (console or self.dialect == "mmengine-console") else None
+
+    def _terminal_cut(self, data: bytes) -> bool:
+        ready = self._ready
+        if ready is not None and ready[0] is data and ready[1] is not None:
+            return ready[1][2]
+        return _terminal_cut_line(data)
 
     def _part(self, data: bytes) -> Segment:
         """One launch's part, parsed (once), its facts noted."""
@@ -339,6 +343,15 @@ class TextFollower:
                 found = self._neighbour_year(launch, launch.start_date, before=True)
                 if found is not None:
                     return Restart(launch.index, {"year": found})
+        return None
+
+
+def _outcome(prepared: Future) -> Any:
+    """What `prepare` found; None when it failed (the piece is then read from scratch, where
+    the error is raised in its place)."""
+    try:
+        return prepared.result()
+    except Exception:  # noqa: BLE001
         return None
 
 
