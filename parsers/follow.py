@@ -364,6 +364,17 @@ class PieceReader:
         return out
 
 
+def prepared_result(prepared: Future | None) -> Any:
+    """What a follower's `prepare` found (the Future's result); None when there was none or it
+    failed: the piece is then read from scratch, where the error is raised in its place."""
+    if prepared is None:
+        return None
+    try:
+        return prepared.result()
+    except Exception:  # noqa: BLE001
+        return None
+
+
 BLOCK = 1 << 22  # bytes of a uint8 array looked at a time (no temporary the size of the file)
 
 

@@ -396,3 +396,20 @@ def test_json_fast_path_equals_json_loads_on_random_logs(tmp_path_factory, kinds
         assert fast == plain
         return
     _same_run(fast, plain)
+
+
+def test_a_record_whose_head_runs_past_the_scanned_characters_is_still_read(tmp_path):
+    """A record's head is matched in a line's first characters (the body can be KBs); a head that
+    runs past them (padding inside the brackets) is read by the whole regex, as before."""
+    head = "2024-04-07 18:21:18,692 - mmdet - INFO - "
+    lines = [
+        f"{head}Epoch [1][5/10]\tlr: 2.000e-04, eta: 0:00:10, time: 0.5, data_time: 0.1, loss: 1.5",
+        f"{head}Epoch [1][10/10]\tlr: 2.000e-04, eta: 0:00:05, time: 0.5, data_time: 0.1, loss: 1.2",
+        f"{head}Epoch(val) [1][{' ' * 600}8]\tbbox_mAP: 0.4200, bbox_mAP_50: 0.6100",
+    ]
+    path = tmp_path / "20240407_182118.log"
+    path.write_text("\n".join(lines) + "\n")
+    run = parsers.read(str(path))
+    got = dict(zip(run.evals["metric"], run.evals["value"]))
+    assert got == {"bbox_mAP": 0.42, "bbox_mAP_50": 0.61}
+    assert not run.meta.get("skipped")

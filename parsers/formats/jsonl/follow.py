@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from parsers.follow import Part, count_lines
+from parsers.follow import Part, count_lines, prepared_result
 from parsers.formats.jsonl.reader import NO_MODE, check_rows, read_json, scan_json
 from parsers.segment import Segment, shift_lines
 
@@ -41,7 +41,7 @@ class JsonFollower:
         self.config_beside = config_beside  # Segment -> Segment: the config file beside the log
         self.st = _State()
         self._snapshots: list[_State] = []
-        self._prepared: tuple | None = None  # (bytes, Future of their `scan_json`)
+        self._ready: tuple | None = None  # (bytes, their `scan_json`, or None)
 
     def normalize(self, data):
         return data
@@ -68,7 +68,7 @@ class JsonFollower:
         return lambda: scan_json(data, engine, chunk)
 
     def read(self, data, first_line: int, prepared: Future | None = None) -> list[Part]:
-        self._prepared = None if prepared is None else (data, prepared)
+        self._ready = None if prepared is None else (data, prepared_result(prepared))
         if not self.st.launches:
             self._begin()
         whole = self._parse(data, self.st.pieces == 0)
@@ -106,14 +106,9 @@ class JsonFollower:
         return seg
 
     def _scanned(self, data):
-        """The prepared scan of `data`, else None."""
-        prepared, self._prepared = self._prepared, None
-        if prepared is None or prepared[0] is not data:
-            return None
-        try:
-            return prepared[1].result()
-        except Exception:  # noqa: BLE001 - scanned again here, where its error is raised in its place
-            return None
+        """The prepared scan of `data` (the piece read whole), else None."""
+        ready, self._ready = self._ready, None
+        return ready[1] if ready is not None and ready[0] is data else None
 
     def _launch_starts(self, data, seg: Segment) -> list[int]:
         """Offsets of the meta lines that begin a launch (mmcv rows without `mode` are looked

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from parsers.follow import Part, Restart
+from parsers.follow import Part, Restart, prepared_result
 from parsers.formats.text.clock import CONSOLE_DATE, EXP_NAME
 from parsers.formats.text.dialect import TRACEBACK, bare_cr
 from parsers.formats.text.reader import TRUNCATED_AT, error_message, read_text, scan_text
@@ -141,7 +141,7 @@ class TextFollower:
 
     def read(self, data: bytes, first_line: int, prepared: Future | None = None) -> list[Part]:
         data = bytes(data)
-        self._ready = None if prepared is None else (data, _outcome(prepared))
+        self._ready = None if prepared is None else (data, prepared_result(prepared))
         st = self.st
         if not st.launches:
             self._begin()
@@ -343,15 +343,6 @@ class TextFollower:
                 found = self._neighbour_year(launch, launch.start_date, before=True)
                 if found is not None:
                     return Restart(launch.index, {"year": found})
-        return None
-
-
-def _outcome(prepared: Future) -> Any:
-    """What `prepare` found; None when it failed (the piece is then read from scratch, where
-    the error is raised in its place)."""
-    try:
-        return prepared.result()
-    except Exception:  # noqa: BLE001
         return None
 
 
