@@ -42,11 +42,13 @@ with --old DIR, the older checkout's whole and piece reads join the rounds.
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -255,6 +257,11 @@ print(time.perf_counter() - t, time.process_time() - c)
 """
 
 
+_PYCACHE = tempfile.mkdtemp(prefix="parse_bench_pycache_")
+atexit.register(shutil.rmtree, _PYCACHE, True)
+_WARMED: set = set()
+
+
 def fresh_process(call: str, repeat: int) -> tuple[float, float]:
     """(best, median) wall seconds of `call` as the first parse in a new Python process
     (imports done before the clock starts): what one `bevlog` command pays."""
@@ -266,13 +273,23 @@ def fresh_process(call: str, repeat: int) -> tuple[float, float]:
 
 def _fresh(call: str, root: str | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of `call` as the first parse of a new Python process whose
-    `parsers` is the one under `root` (default: this checkout's)."""
+    `parsers` is the one under `root` (default: this checkout's). The modules it imports
+    load from bytecode, as in an installed copy: where PYTHONDONTWRITEBYTECODE is set (these
+    machines set it), each process would otherwise compile the modules `call` imports late
+    from source, inside the timing; the bytecode goes to a cache outside the checkouts, and a
+    first, untimed call per checkout writes it."""
     import subprocess
 
     here = os.path.dirname(os.path.abspath(__file__))
     root = root or os.path.dirname(here)
     code = FRESH.format(root=root, bench=here, call=call)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = _PYCACHE
+    run = functools.partial(subprocess.run, [sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    if (root, call) not in _WARMED:
+        run(cwd=root, env=env)
+        _WARMED.add((root, call))
+    out = run(cwd=root, env=env).stdout
     wall, cpu = out.split()[:2]
     return float(wall), float(cpu)
 

@@ -69,6 +69,7 @@ class _Plan:
     samples_per_gpu: int | None
     num_gpus: int | None
     num_gpus_from: str | None  # the evidence for num_gpus
+    config_text: str | None  # the dump `cfg` was read from
 
     @property
     def total_batch(self) -> int | None:
@@ -107,7 +108,7 @@ def _plan(segments: list[Segment]) -> _Plan:
     gpus, gpus_from = M.num_gpus(
         cfg, combine(segments, "gpu_number"), combine(segments, "distributed"), combine(segments, "env_gpus")
     )
-    return _Plan(cfg, runner, interval, ipe, ipe_est, M.samples_per_gpu(cfg), gpus, gpus_from)
+    return _Plan(cfg, runner, interval, ipe, ipe_est, M.samples_per_gpu(cfg), gpus, gpus_from, config_text or None)
 
 
 def _runner(segments: list[Segment], cfg) -> str | None:
@@ -591,7 +592,8 @@ def _launch_endings(segments, pos, plan: _Plan) -> list[str]:
     launch's own traceback, its last row and its own plan (a launch may change max_epochs)."""
     out = []
     for s, p in zip(segments, pos):
-        cfg = read_config(s.config_text) if s.config_text else plan.cfg
+        own = s.config_text and s.config_text != plan.config_text  # a launch whose dump is not the run's
+        cfg = read_config(s.config_text) if own else plan.cfg
         max_epochs, max_iters = _planned_length([s], cfg, plan.runner)
         last = {k: float(p[k][-1]) for k in ("epoch", "iter", "iters_per_epoch", "step")} if s.rows else {}
         out.append(_ended([s], s.traceback, plan.runner, max_epochs, max_iters, last, plan.interval, p["step"]))

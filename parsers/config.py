@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 
 from parsers.bounds import MAX_COUNT
 
@@ -24,7 +25,7 @@ def read_config(text: str | None) -> dict | None:
         return None
     try:
         tree = ast.parse(text)
-        return _assignments(tree.body, text) or None
+        return _assignments(tree.body, _Source(text)) or None
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
     out: dict = {}
@@ -33,7 +34,7 @@ def read_config(text: str | None) -> dict | None:
             tree = ast.parse(chunk)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        out.update(_assignments(tree.body, chunk))
+        out.update(_assignments(tree.body, _Source(chunk)))
     return out or None
 
 
@@ -49,25 +50,29 @@ def _top_level_chunks(text: str):
         yield "\n".join(chunk)
 
 
-def _assignments(body, source: str) -> dict:
+def _assignments(body, source: _Source) -> dict:
     out: dict = {}
     for node in body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            out[node.targets[0].id] = literal(node.value, source)
+            out[node.targets[0].id] = _value(node.value, source)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            out[node.target.id] = literal(node.value, source)
+            out[node.target.id] = _value(node.value, source)
     return out
 
 
 def literal(node, source: str):
     """The value of a literal expression node, or its source text when not a literal."""
+    return _value(node, _Source(source))
+
+
+def _value(node, source: _Source):
     try:
         return _literal(node, source, 0)
     except RecursionError:
         return _source(node, source)
 
 
-def _literal(node, source: str, depth: int):
+def _literal(node, source: _Source, depth: int):
     if depth > 200:
         return _source(node, source)
     d = depth + 1
@@ -115,6 +120,33 @@ def _sane(value) -> bool:
     return math.isfinite(value)
 
 
-def _source(node, source: str) -> str:
-    text = ast.get_source_segment(source, node)
+def _source(node, source: _Source) -> str:
+    text = source.segment(node)
     return text if text is not None else ast.dump(node)
+
+
+# A line as the Python parser splits source: ended by \r\n, \r or \n (not by \f or \v).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+class _Source:
+    """Source text split into lines once, to cut out what a node spans, the way
+    `ast.get_source_segment` does: that splits the whole text again, character by
+    character, on every call, which made a dump of many non-literal values quadratic."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._lines: list[str] | None = None
+
+    def segment(self, node) -> str | None:
+        end_lineno, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_lineno is None or end_col is None:
+            return None
+        if self._lines is None:
+            self._lines = _LINE.findall(self.text)
+        lines, first, last = self._lines, node.lineno - 1, end_lineno - 1
+        if first == last:  # column offsets count UTF-8 bytes
+            return lines[first].encode()[node.col_offset : end_col].decode()
+        head = lines[first].encode()[node.col_offset :].decode()
+        tail = lines[last].encode()[:end_col].decode()
+        return "".join([head, *lines[first + 1 : last], tail])

@@ -88,7 +88,23 @@ class TextFile:
         return t
 
     def texts(self, idx) -> list[str]:
+        """The texts of lines `idx`; a range of consecutive lines is decoded in one piece."""
+        if isinstance(idx, range) and idx.step == 1:
+            return self._between(idx.start, idx.stop)
         return [self.text(int(i)) for i in idx]
+
+    def _between(self, a: int, b: int) -> list[str]:
+        """[self.text(i) for i in range(a, b)]: the bytes from line a to line b - 1 hold
+        exactly the b - a - 1 newlines that separate them (lines are split at '\n' only)."""
+        if b <= a:
+            return []
+        end = self.starts[b] - 1 if b < len(self.starts) else self.end
+        lines = bytes(self.data[self.starts[a] : end]).decode("utf-8", errors="replace").split("\n")
+        if self.has_cr:
+            lines = [t.rstrip("\r") for t in lines]
+            if self.console_cr:
+                lines = [t[t.rindex("\r") + 1 :] if "\r" in t else t for t in lines]
+        return lines
 
 
 def _scan_bytes(data) -> tuple[bool, bool, bool]:

@@ -35,6 +35,7 @@ after that many epochs.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -216,13 +217,14 @@ def _is_fact(key: str) -> bool:
     return key in INT_FACTS
 
 
+_LONGEST_SET_FIRST = tuple(sorted(EVAL_SETS, key=len, reverse=True))  # `ema_test_` before `test_`
+
+
+@functools.lru_cache(maxsize=4096)  # every row repeats the same few hundred keys
 def _eval_set(key: str) -> str | None:
     if _is_fact(key):
         return None
-    for s in sorted(EVAL_SETS, key=len, reverse=True):  # `ema_test_` before `test_`
-        if key.startswith(s):
-            return s
-    return None
+    return next((s for s in _LONGEST_SET_FIRST if key.startswith(s)), None)
 
 
 def _number(value) -> float | None:

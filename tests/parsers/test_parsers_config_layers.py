@@ -1,7 +1,7 @@
 """Config dumps read with ast (never executed) and the decoder-layer key grammar."""
 
 import pytest
-from parsers_testlib import DETR3D, real
+from parsers_testlib import DETR3D, STREAMPETR, read_cached, real
 
 from parsers.config import read_config
 from parsers.config_facts import decoder_layers, lr_schedule, num_gpus
@@ -37,8 +37,6 @@ def test_config_that_does_not_parse_keeps_what_does():
 
 
 def test_real_config_dump():
-    from parsers_testlib import read_cached
-
     cfg = read_cached(real(f"{DETR3D}.log")).meta["config"]
     assert decoder_layers(cfg) == 6
     assert lr_schedule(cfg).policy == "CosineAnnealing"
@@ -88,3 +86,31 @@ def test_layer_numbering():
     assert layer_columns(["loss_cls", "loss_bbox"], 6) == [("loss_cls", "", "cls", 5), ("loss_bbox", "", "bbox", 5)]
     assert layer_columns(["loss_cls", "loss_bbox"], None) == []
     assert not has_aux(["loss_cls", "loss_bbox", "enc_loss_cls"])
+
+
+def test_source_text_of_non_literals_is_what_ast_cuts_out():
+    """read_config cuts a non-literal's text out of the dump itself (ast.get_source_segment
+    re-splits the whole dump on every call): the same text, on line endings, form feeds and
+    non-ASCII text that shift columns (every node), and on two real dumps (200 nodes of each,
+    drawn with a fixed seed: the reference is slow on a big dump)."""
+    import ast
+    import random
+
+    from parsers import read_file
+    from parsers.config import _Source
+
+    small = [
+        "a = 1\r\nb = f(x)\rc = [g(1),\n  h(2)]\n",
+        "x = dict(a='é', b=range(0, 4))\f\ny = 2 * 12",
+        "z = ('ü' ,\r\n  foo(\n 'ß')) + 1",
+    ]
+    real_dumps = [read_file(real(f"{name}.log"))[0].config_text for name in (DETR3D, STREAMPETR)]
+    rng = random.Random(0)
+    compared = 0
+    for text in small + real_dumps:
+        source = _Source(text)
+        nodes = [n for n in ast.walk(ast.parse(text)) if hasattr(n, "end_lineno")]
+        for node in nodes if text in small else rng.sample(nodes, 200):
+            assert source.segment(node) == ast.get_source_segment(text, node)
+            compared += 1
+    assert compared > 400
