@@ -25,7 +25,7 @@ from parsers.segment import SKIPPED_LINES_KEPT, Draft, Launch, Segment
 NAN = math.nan
 
 
-@dataclass
+@dataclass(slots=True)  # one per evaluation value: a DETR log.txt holds hundreds per row
 class EvalRow:
     metric: str
     value: float
