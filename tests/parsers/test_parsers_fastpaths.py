@@ -332,6 +332,26 @@ def test_json_fast_block_reads_values_like_json_loads():
     assert sorted(set(range(200)) - set(block.lines.tolist())) == [199]
 
 
+def test_json_chunk_with_a_control_byte_reads_like_json_rows():
+    """A raw control byte (damage: json.dumps escapes them) makes the block look for spaces
+    and newlines apart: a row with a tab inside a value then stays a candidate, the block's
+    cast fails and the chunk reads as json_rows reads it (`.5`, which Arrow's cast takes
+    but json.loads does not, is handed back with the tab row); taken as one more mark, the
+    tab row would leave the block and `.5` would be read from it."""
+    from parsers.formats.jsonl.blocks import chunk_parts, merge_block
+
+    lines = [json.dumps({"mode": "train", "epoch": 1, "iter": i, "loss": 1.5 + i}) for i in range(60)]
+    lines[10] = lines[10][:-1] + "\t}"  # "loss": 11.5\t}
+    lines[20] = lines[20].replace(": 21.5}", ": .5}")
+    data = ("\n".join(lines) + "\n").encode()
+    starts, block, slow = chunk_parts(data, 0, len(data) - 1)
+    got = slow if block is None else merge_block(block, slow)
+    ref_starts, ref = _json_rows_reference(data, 0, len(data) - 1)
+    assert np.array_equal(starts, ref_starts)
+    _same_rows(got, ref)
+    assert {10, 20} <= set(got.rejected.tolist())
+
+
 _ROW_KINDS = ["train"] * 8 + ["subset", "val", "broken", "empty", "lr_dict", "string"]
 _LANE_KINDS = [k for k in _ROW_KINDS if k != "lr_dict"]  # logs the train lane can take
 _VALUES = st.one_of(

@@ -170,12 +170,12 @@ def _train_blocks(chunks, firsts, library: str):
         return None
     first = blocks[0][1]
     for _, b in blocks:
-        if b.names != first.names or list(b.strings) != list(first.strings):
+        if b.names != first.names or list(b.fixed) != list(first.fixed):
             return None
     if library == "mmcv":
-        if list(first.strings) != ["mode"] or any(b.strings["mode"][0] != "train" for _, b in blocks):
+        if list(first.fixed) != ["mode"] or any(b.fixed["mode"] != "train" for _, b in blocks):
             return None
-    elif first.strings or "step" not in first.names or not ({"iter", "lr"} & set(first.names)):
+    elif first.fixed or "step" not in first.names or not ({"iter", "lr"} & set(first.names)):
         return None
     return blocks
 
