@@ -173,9 +173,8 @@ def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed):
         if v is not None:
             ok &= VL[j] == len(v)
     if not ok.all():  # rows of another layout, or the data's last line: keep the plausible ones
-        keep = np.flatnonzero(ok)
-        if len(keep) and keep[-1] == len(keep) - 1:  # all but some last rows: views, no copies
-            keep = slice(0, len(keep))
+        at = np.flatnonzero(ok)
+        keep = slice(0, len(at)) if len(at) and at[-1] == len(at) - 1 else at  # some last rows: views
         cand, S, R, VL = cand[keep], S[:, keep], R[:, keep], VL[:, keep]
     return (cand, S, R, VL) if len(cand) else None
 
