@@ -255,6 +255,30 @@ def test_json_fast_chunks_equal_json_rows(tmp_path, chunk):
     assert from_block > 0.8 * fast_rows
 
 
+def test_json_chunks_read_with_one_scratch_equal_json_rows(tmp_path):
+    """A scanning thread keeps its working arrays from chunk to chunk (jsonl.scratch): read
+    so, chunks of every size and layout (a small one after a big one, another layout, a
+    chunk of no block) still give json_rows' answer; the buffers grow, never alias."""
+    from parsers.formats.jsonl.blocks import chunk_parts, merge_block
+    from parsers.formats.jsonl.scratch import Scratch
+    from parsers.lines import TextFile
+
+    scratch = Scratch()
+    files = [real(f"{DETR3D}.log.json"), real(f"{MMENGINE}.json"), _mixed_json_log(tmp_path / "m.log.json", 0)]
+    for chunk in (None, 20_000, 3000):
+        for p in files:
+            f = TextFile(p.read_bytes(), chunk)
+            for a, b in f.bounds:
+                starts, block, slow = chunk_parts(f.data, a, b, scratch)
+                _same_rows(slow if block is None else merge_block(block, slow), _json_rows_reference(f.data, a, b)[1])
+    one, other = scratch.array("x", (4, 3), np.int64), scratch.array("y", 5, bool)
+    one[:] = 7
+    other[:] = False
+    assert (one == 7).all()
+    assert scratch.array("x", (2, 2), np.int64).base is one.base  # the same buffer, no new pages
+    assert scratch.array("x", 1000, np.int64).shape == (1000,)  # grown
+
+
 def _same_run(fast, plain):
     import pandas as pd
 

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from parsers.bounds import MAX_KEYS, kept_keys
 from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
+from parsers.formats.jsonl.scratch import Scratch
 
 SPACE = 32
 PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')
@@ -47,21 +48,23 @@ class Block:
         self.lines, self.names, self.values, self.fixed = lines, names, values, fixed
 
 
-def chunk_parts(data: bytes, a: int, b: int):
+def chunk_parts(data: bytes, a: int, b: int, scratch: Scratch | None = None):
     """(global line starts, Block or None, Rows of the other lines) for the lines of
-    data[a:b] (which ends before a '\\n'; no '\\r' in data)."""
+    data[a:b] (which ends before a '\\n'; no '\\r' in data). `scratch`: the working
+    arrays of the scanning thread (parsers.formats.jsonl.scratch)."""
+    scratch = scratch or Scratch()
     mv = memoryview(data)
     u = np.frombuffer(mv, dtype=np.uint8, count=b - a, offset=a)
     # `marks`: newlines and spaces; a line's spaces are the marks between its start and its
     # newline (first_sp: the index of its first space in `marks`).
-    marks, nl_at = _marks(u)
+    marks, nl_at = _marks(u, scratch)
     nl = marks[nl_at]
     starts = np.concatenate(([0], nl + 1))  # local
     ends = np.concatenate((nl, [b - a]))
     nlines = len(starts)
     first_sp = np.concatenate(([0], nl_at + 1))
     count = np.append(nl_at, len(marks)) - first_sp
-    found = _block(u, mv, a, marks, starts, ends, first_sp, count) if nlines else None
+    found = _block(u, mv, a, marks, starts, ends, first_sp, count, scratch) if nlines else None
     if found is None:
         return a + starts, None, _fallback(mv, a, starts, ends, np.arange(nlines))
     block = Block(*found)
@@ -70,12 +73,12 @@ def chunk_parts(data: bytes, a: int, b: int):
     return a + starts, block, _fallback(mv, a, starts, ends, np.flatnonzero(rest))
 
 
-def _marks(u):
+def _marks(u, scratch: Scratch):
     """(positions of the newlines and spaces in u, indices of the newlines among them)."""
     # One pass: every byte <= ' '. json.dumps escapes control characters, so those bytes are
     # newlines and spaces unless the chunk is damaged; then the two are looked for apart.
-    marks = np.flatnonzero(u <= SPACE)
-    kind = u[marks]
+    marks = np.flatnonzero(np.less_equal(u, SPACE, out=scratch.array("mask", len(u), bool)))
+    kind = np.take(u, marks, out=scratch.array("kind", len(marks), np.uint8))
     nl_at = np.flatnonzero(kind == 10)
     if np.count_nonzero(kind != SPACE) != len(nl_at):  # another control byte
         is_mark = u == 10
@@ -92,7 +95,7 @@ def chunk_rows(data: bytes, a: int, b: int):
     return starts, slow if block is None else merge_block(block, slow)
 
 
-def _block(u, mv, a, sp, starts, ends, first_sp, count):
+def _block(u, mv, a, sp, starts, ends, first_sp, count, scratch):
     """(line indices, numeric names, values, {name: fixed string value}) of the rows sharing the
     layout of the chunk's most common separator count, or None.
 
@@ -108,19 +111,19 @@ def _block(u, mv, a, sp, starts, ends, first_sp, count):
     if nsep % 2 == 0:  # k items have k ': ' and k - 1 ', '
         return None
     cand = np.flatnonzero(count == nsep)
-    found = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(cand[0]))
+    found = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(cand[0]), scratch)
     if found is None or 2 * len(found[0]) < len(cand):
         # The first row may be the odd one (another key, a mistyped mode): try the first
         # row that layout did not read, keep the layout that reads more rows.
         missed = cand[1:] if found is None else np.setdiff1d(cand, found[0], assume_unique=True)
         if len(missed):
-            other = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(missed[0]))
+            other = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(missed[0]), scratch)
             if other is not None and (found is None or len(other[0]) > len(found[0])):
                 found = other
     return found
 
 
-def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
+def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0, scratch):
     """_block's rows of the candidates `cand` that share the layout of row r0."""
     ref = _reference(mv, a, starts[r0], ends[r0], sp[first_sp[r0] : first_sp[r0] + nsep])
     if ref is None:
@@ -131,12 +134,12 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     if any(b" " in key for key in keys) or any(v is not None and b" " in v for v in fixed):
         return None  # a space that is not a separator: the counting below would not hold
     skeletons = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
-    placed = _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed)
+    placed = _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed, scratch)
     if placed is None:
         return None
     cand, S, R, VL = placed
-    views, ok = _skeletons_and_views(mv, R, skeletons, fixed, len(numeric))
-    _finish_views(views, VL, S, numeric, a)
+    views, ok = _skeletons_and_views(mv, R, skeletons, fixed, len(numeric), scratch)
+    _finish_views(views, VL, S, numeric, a, scratch)
     if not ok.all():
         cand, views = cand[ok], np.ascontiguousarray(views[:, ok])
     n_ok = len(cand)
@@ -154,17 +157,19 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     return cand, list(names), values, strings
 
 
-def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed):
+def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed, scratch):
     """(candidates, value starts S, skeleton starts R, value lengths VL) of the candidates
     whose items can sit where the layout puts them (positions in `mv`; (k, m) arrays: one
     contiguous row per item, so values come out column-major, as the train frame's
     (columns x rows) block wants them); None when none can."""
+    shape = (len(skeletons), len(cand))
     L = np.array([len(s) for s in skeletons])[:, None]
     ls, le = starts[cand], ends[cand]
-    S = sp[first_sp[cand] + np.arange(0, nsep, 2)[:, None]]  # the space before each value
+    at = np.add(first_sp[cand], np.arange(0, nsep, 2)[:, None], out=scratch.array("at", shape, np.int64))
+    S = np.take(sp, at, out=scratch.array("S", shape, np.int64), mode="clip")  # the space before each value
     S += 1 + a  # value starts
-    R = S - L  # skeleton starts
-    VL = np.empty_like(S)  # value lengths: up to the next skeleton, the last to the final '}'
+    R = np.subtract(S, L, out=scratch.array("R", shape, np.int64))  # skeleton starts
+    VL = scratch.array("VL", shape, np.int64)  # value lengths: up to the next skeleton, the last to the '}'
     np.subtract(R[1:], S[:-1], out=VL[:-1])
     np.subtract(le + (a - 1), S[-1], out=VL[-1])
     ok = (R[0] == ls + a) & (u[le - 1] == ord("}")) & (a + le + 24 <= len(mv))  # reads stay in the data
@@ -179,13 +184,13 @@ def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed):
     return (cand, S, R, VL) if len(cand) else None
 
 
-def _skeletons_and_views(mv, R, skeletons, fixed, nnum):
+def _skeletons_and_views(mv, R, skeletons, fixed, nnum, scratch):
     """(Arrow string views of the numeric values, their 12 inline bytes filled; per row:
     every skeleton is where the layout puts it). Each item is read with ONE gather of its
     skeleton and the 12 bytes after it; skeletons are compared 8 bytes at a time. `R`:
     global skeleton starts."""
     m = R.shape[1]
-    views = np.empty((nnum, m, 16), np.uint8)  # Arrow string views: length, 12 inline bytes
+    views = scratch.array("views", (nnum, m, 16), np.uint8)  # Arrow string views: length, 12 inline bytes
     # Their inline bytes as 12-byte void items: numpy copies one per item, not byte by byte.
     inline = np.ndarray((nnum, m), "V12", buffer=views, offset=4, strides=(16 * m, 16))
     diff = np.zeros(m, np.uint64)  # OR of (got ^ want) over every skeleton word: 0 = all equal
@@ -208,23 +213,21 @@ def _skeletons_and_views(mv, R, skeletons, fixed, nnum):
     return views, diff == 0
 
 
-def _finish_views(views, VL, S, numeric, a: int) -> None:
+def _finish_views(views, VL, S, numeric, a: int, scratch) -> None:
     """Zero the bytes after each value (inline views are zero-padded), then set the lengths;
     a value longer than 12 bytes points into the chunk (buffer 0, its offset from `a`)."""
     contiguous = numeric == list(range(numeric[0], numeric[-1] + 1))
     lens = VL[numeric[0] : numeric[-1] + 1] if contiguous else VL[numeric]
     words = views.view("<u8")  # (nnum, m, 2): length + 4 bytes, 8 bytes
     lo, hi = words[:, :, 0], words[:, :, 1]
-    small = np.minimum(lens, 12)
-    hi &= np.take(_TAIL, small)
-    short = small < 4
-    for col in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
-        lo[col] &= _PREFIX[np.minimum(small[col], 4)]
+    # The masks by length; "clip": a length over 12 keeps all 8 tail bytes (and 4 prefix bytes).
+    hi &= np.take(_TAIL, lens, out=scratch.array("tail", lens.shape, np.uint64), mode="clip")
+    for col in np.flatnonzero(lens.min(axis=1) < 4):  # few columns (epoch, iter) have such values
+        lo[col] &= np.take(_PREFIX, lens[col], mode="clip")
     views.view("<i4")[:, :, 0] = lens
-    long = np.flatnonzero(lens > 12)
-    if len(long):
-        item, row = np.unravel_index(long, lens.shape)
-        hi[item, row] = (S[np.asarray(numeric)[item], row] - a).astype(np.uint64) << np.uint64(32)
+    for col in np.flatnonzero(lens.max(axis=1) > 12):
+        row = np.flatnonzero(lens[col] > 12)
+        hi[col, row] = (S[numeric[col], row] - a).astype(np.uint64) << np.uint64(32)
 
 
 def _name(raw: bytes) -> str:

@@ -27,6 +27,7 @@ same frames (tests/parsers/test_parsers_fastpaths.py compares the two).
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,6 +35,7 @@ import numpy as np
 from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS, OUT_OF_RANGE, PLACING_KEYS, counts_ok
 from parsers.formats.jsonl.blocks import chunk_parts, merge_block, name_order
 from parsers.formats.jsonl.rows import no_rows, parse_rows
+from parsers.formats.jsonl.scratch import Scratch
 from parsers.formats.text.header import read_env
 from parsers.formats.text.kv import NON_NUMERIC
 from parsers.formats.text.train import DAMAGED
@@ -138,9 +140,14 @@ def _scan(f: TextFile, engine: str):
     two chunks at a time (numpy and Arrow release the GIL). Engine "python": no rows
     parsed here, every line is handed to json.loads."""
 
+    mine = threading.local()  # each scanning thread's working arrays, kept from chunk to chunk
+
     def scan(k):
         if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.formats.jsonl.blocks)
-            return chunk_parts(f.data, *f.bounds[k])
+            if not hasattr(mine, "scratch"):
+                mine.scratch = Scratch()
+            a, b = f.bounds[k]
+            return chunk_parts(f.data, a, b, mine.scratch)
         lines, starts = f.chunk_lines(k)
         if not len(lines):
             return starts, None, no_rows()
