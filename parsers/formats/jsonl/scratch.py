@@ -2,9 +2,9 @@
 
 A chunk's temporaries are megabytes each. Freed, they go back to the kernel (glibc trims the
 heaps of the scanning threads), and the next chunk's arrays are fresh pages again, each
-page a fault on first touch: in a 64 MiB piece that was most of the page faults and a
-quarter of the CPU. A scanning thread keeps one `Scratch` for its chunks instead; its
-arrays live until the chunk is read (nothing returned points into them).
+page a fault on first touch (docs/benchmarks.md has what that cost). A scanning thread keeps
+one `Scratch` for its chunks instead; an array from it is used only while its chunk is
+read (nothing returned points into it).
 """
 
 from __future__ import annotations
