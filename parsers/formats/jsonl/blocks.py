@@ -78,7 +78,7 @@ def _marks(u, scratch: Scratch):
     # One pass: every byte <= ' '. json.dumps escapes control characters, so those bytes are
     # newlines and spaces unless the chunk is damaged; then the two are looked for apart.
     marks = np.flatnonzero(np.less_equal(u, SPACE, out=scratch.array("mask", len(u), bool)))
-    kind = np.take(u, marks, out=scratch.array("kind", len(marks), np.uint8))
+    kind = np.take(u, marks, out=scratch.array("kind", len(marks), np.uint8), mode="clip")  # "raise" copies out
     nl_at = np.flatnonzero(kind == 10)
     if np.count_nonzero(kind != SPACE) != len(nl_at):  # another control byte
         is_mark = u == 10
