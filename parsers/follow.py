@@ -375,15 +375,21 @@ def prepared_result(prepared: Future | None) -> Any:
         return None
 
 
-BLOCK = 1 << 22  # bytes of a uint8 array looked at a time (no temporary the size of the file)
+BLOCK = 1 << 20  # bytes of a uint8 array looked at a time (no temporary the size of the file)
 
 
 def count_lines(data: Any) -> int:
-    """Newlines in bytes or a uint8 array (a block at a time: no temporary the size of a piece)."""
+    """Newlines in bytes or a uint8 array (a block at a time, into one mask: no temporary the
+    size of a piece, and no fresh pages for each block's)."""
     if isinstance(data, (bytes, bytearray)):
         return data.count(b"\n")
     arr = np.asarray(data)
-    return sum(int(np.count_nonzero(arr[k : k + BLOCK] == 10)) for k in range(0, len(arr), BLOCK))
+    mask = np.empty(min(BLOCK, len(arr)), bool)
+    count = 0
+    for k in range(0, len(arr), BLOCK):
+        part = arr[k : k + BLOCK]
+        count += int(np.count_nonzero(np.equal(part, 10, out=mask[: len(part)])))
+    return count
 
 
 def _last_newline(data: Any) -> int:

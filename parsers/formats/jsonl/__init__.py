@@ -2,8 +2,8 @@
 
 Two formats share it (`parsers.formats.mmcv_json`, `mmengine_json`). The road:
 `reader.read_json` (a file -> one Segment) -> rows of one key layout straight from the
-bytes (`blocks`), the other rows through a vectorised split (`rows`), the rest through
-`json.loads`.
+bytes (`blocks`, with working arrays each scanning thread keeps: `scratch`), the other rows
+through a vectorised split (`rows`), the rest through `json.loads`.
 """
 
 from __future__ import annotations

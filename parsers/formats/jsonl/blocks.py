@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from parsers.bounds import MAX_KEYS, kept_keys
 from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
+from parsers.formats.jsonl.scratch import Scratch
 
 SPACE = 32
 PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')
@@ -40,36 +41,51 @@ _TAIL = _MASKS[np.clip(np.arange(13) - 4, 0, 8)]  # bytes 4..11 of a value of le
 
 class Block:
     """Rows of one key layout: line indices (in the chunk), numeric names, values
-    (rows x names, column-major), {name: object array} of the fixed string values."""
+    (rows x names, column-major), {name: value} of the fixed string values (the same in
+    every row of the block: `"mode": "train"`)."""
 
-    def __init__(self, lines, names, values, strings):
-        self.lines, self.names, self.values, self.strings = lines, names, values, strings
+    def __init__(self, lines, names, values, fixed):
+        self.lines, self.names, self.values, self.fixed = lines, names, values, fixed
 
 
-def chunk_parts(data: bytes, a: int, b: int):
+def chunk_parts(data: bytes, a: int, b: int, scratch: Scratch | None = None):
     """(global line starts, Block or None, Rows of the other lines) for the lines of
-    data[a:b] (which ends before a '\\n'; no '\\r' in data)."""
+    data[a:b] (which ends before a '\\n'; no '\\r' in data). `scratch`: the working
+    arrays of the scanning thread (parsers.formats.jsonl.scratch)."""
+    scratch = scratch or Scratch()
     mv = memoryview(data)
     u = np.frombuffer(mv, dtype=np.uint8, count=b - a, offset=a)
-    # Newlines and spaces in one pass: `marks`; a line's spaces are the marks between its
-    # start and its newline (first_sp: the index of its first space in `marks`).
-    is_mark = u == 10
-    is_mark |= u == SPACE
-    marks = np.flatnonzero(is_mark)
-    nl_at = np.flatnonzero(u[marks] == 10)
+    # `marks`: newlines and spaces; a line's spaces are the marks between its start and its
+    # newline (first_sp: the index of its first space in `marks`).
+    marks, nl_at = _marks(u, scratch)
     nl = marks[nl_at]
     starts = np.concatenate(([0], nl + 1))  # local
     ends = np.concatenate((nl, [b - a]))
     nlines = len(starts)
     first_sp = np.concatenate(([0], nl_at + 1))
     count = np.append(nl_at, len(marks)) - first_sp
-    found = _block(u, mv, a, marks, starts, ends, first_sp, count) if nlines else None
+    found = _block(u, mv, a, marks, starts, ends, first_sp, count, scratch) if nlines else None
     if found is None:
         return a + starts, None, _fallback(mv, a, starts, ends, np.arange(nlines))
     block = Block(*found)
     rest = np.ones(nlines, bool)
     rest[block.lines] = False
     return a + starts, block, _fallback(mv, a, starts, ends, np.flatnonzero(rest))
+
+
+def _marks(u, scratch: Scratch):
+    """(positions of the newlines and spaces in u, indices of the newlines among them)."""
+    # One pass: every byte <= ' '. json.dumps escapes control characters, so those bytes are
+    # newlines and spaces unless the chunk is damaged; then the two are looked for apart.
+    marks = np.flatnonzero(np.less_equal(u, SPACE, out=scratch.array("mask", len(u), bool)))
+    kind = np.take(u, marks, out=scratch.array("kind", len(marks), np.uint8), mode="clip")  # "raise" copies out
+    nl_at = np.flatnonzero(kind == 10)
+    if np.count_nonzero(kind != SPACE) != len(nl_at):  # another control byte
+        is_mark = u == 10
+        is_mark |= u == SPACE
+        marks = np.flatnonzero(is_mark)
+        nl_at = np.flatnonzero(u[marks] == 10)
+    return marks, nl_at
 
 
 def chunk_rows(data: bytes, a: int, b: int):
@@ -79,8 +95,8 @@ def chunk_rows(data: bytes, a: int, b: int):
     return starts, slow if block is None else merge_block(block, slow)
 
 
-def _block(u, mv, a, sp, starts, ends, first_sp, count):
-    """(line indices, numeric names, values, {name: strings}) of the rows sharing the
+def _block(u, mv, a, sp, starts, ends, first_sp, count, scratch):
+    """(line indices, numeric names, values, {name: fixed string value}) of the rows sharing the
     layout of the chunk's most common separator count, or None.
 
     Item j of such a row is `{"key": value` (j = 0) or `, "key": value`: its skeleton
@@ -95,19 +111,19 @@ def _block(u, mv, a, sp, starts, ends, first_sp, count):
     if nsep % 2 == 0:  # k items have k ': ' and k - 1 ', '
         return None
     cand = np.flatnonzero(count == nsep)
-    found = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(cand[0]))
+    found = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(cand[0]), scratch)
     if found is None or 2 * len(found[0]) < len(cand):
         # The first row may be the odd one (another key, a mistyped mode): try the first
         # row that layout did not read, keep the layout that reads more rows.
         missed = cand[1:] if found is None else np.setdiff1d(cand, found[0], assume_unique=True)
         if len(missed):
-            other = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(missed[0]))
+            other = _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, int(missed[0]), scratch)
             if other is not None and (found is None or len(other[0]) > len(found[0])):
                 found = other
     return found
 
 
-def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
+def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0, scratch):
     """_block's rows of the candidates `cand` that share the layout of row r0."""
     ref = _reference(mv, a, starts[r0], ends[r0], sp[first_sp[r0] : first_sp[r0] + nsep])
     if ref is None:
@@ -118,12 +134,12 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     if any(b" " in key for key in keys) or any(v is not None and b" " in v for v in fixed):
         return None  # a space that is not a separator: the counting below would not hold
     skeletons = [(b"{" if j == 0 else b", ") + key + b": " for j, key in enumerate(keys)]
-    placed = _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed)
+    placed = _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed, scratch)
     if placed is None:
         return None
     cand, S, R, VL = placed
-    views, ok = _skeletons_and_views(mv, R + a, skeletons, fixed, len(numeric))
-    _finish_views(views, VL, S, numeric)
+    views, ok = _skeletons_and_views(mv, R, skeletons, fixed, len(numeric), scratch)
+    _finish_views(views, VL, S, numeric, a, scratch)
     if not ok.all():
         cand, views = cand[ok], np.ascontiguousarray(views[:, ok])
     n_ok = len(cand)
@@ -137,43 +153,46 @@ def _layout_rows(u, mv, a, sp, starts, ends, first_sp, nsep, cand, r0):
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     values = floats.reshape(len(numeric), n_ok).T  # rows x keys, column-major
-    strings = {_name(key): np.full(n_ok, json.loads(v), dtype=object) for key, v in zip(keys, fixed) if v is not None}
+    strings = {_name(key): json.loads(v) for key, v in zip(keys, fixed) if v is not None}
     return cand, list(names), values, strings
 
 
-def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed):
+def _places(u, mv, a, sp, starts, ends, first_sp, nsep, cand, skeletons, fixed, scratch):
     """(candidates, value starts S, skeleton starts R, value lengths VL) of the candidates
-    whose items can sit where the layout puts them (local positions; (k, m) arrays: one
+    whose items can sit where the layout puts them (positions in `mv`; (k, m) arrays: one
     contiguous row per item, so values come out column-major, as the train frame's
     (columns x rows) block wants them); None when none can."""
-    k = len(skeletons)
+    shape = (len(skeletons), len(cand))
     L = np.array([len(s) for s in skeletons])[:, None]
     ls, le = starts[cand], ends[cand]
-    S = sp[first_sp[cand] + np.arange(0, nsep, 2)[:, None]]  # the space before each value
-    S += 1  # value starts (local)
-    R = S - L  # skeleton starts
-    VL = np.empty_like(S)  # value lengths: up to the next skeleton, the last to the final '}'
+    at = np.add(first_sp[cand], np.arange(0, nsep, 2)[:, None], out=scratch.array("at", shape, np.int64))
+    S = np.take(sp, at, out=scratch.array("S", shape, np.int64), mode="clip")  # the space before each value
+    S += 1 + a  # value starts
+    R = np.subtract(S, L, out=scratch.array("R", shape, np.int64))  # skeleton starts
+    VL = scratch.array("VL", shape, np.int64)  # value lengths: up to the next skeleton, the last to the '}'
     np.subtract(R[1:], S[:-1], out=VL[:-1])
-    np.subtract(le - 1, S[-1], out=VL[-1])
-    lo_len = np.ones((k, 1), np.int64)
-    hi_len = np.full((k, 1), np.iinfo(np.int64).max)
+    np.subtract(le + (a - 1), S[-1], out=VL[-1])
+    ok = (R[0] == ls + a) & (u[le - 1] == ord("}")) & (a + le + 24 <= len(mv))  # reads stay in the data
+    ok &= VL.min(axis=0) >= 1  # no value is empty, no skeleton overlaps the one before it
     for j, v in enumerate(fixed):
         if v is not None:
-            lo_len[j] = hi_len[j] = len(v)
-    ok = (R[0] == ls) & (u[le - 1] == ord("}")) & (a + le + 24 <= len(mv))  # reads stay in the data
-    ok &= ((VL >= lo_len) & (VL <= hi_len)).all(axis=0)
-    if not ok.all():  # rows of another layout: keep only the plausible ones
-        cand, S, R, VL = cand[ok], S[:, ok], R[:, ok], VL[:, ok]
+            ok &= VL[j] == len(v)
+    if not ok.all():  # rows of another layout, or the data's last line: keep the plausible ones
+        at = np.flatnonzero(ok)
+        keep = slice(0, len(at)) if len(at) and at[-1] == len(at) - 1 else at  # some last rows: views
+        cand, S, R, VL = cand[keep], S[:, keep], R[:, keep], VL[:, keep]
     return (cand, S, R, VL) if len(cand) else None
 
 
-def _skeletons_and_views(mv, R, skeletons, fixed, nnum):
+def _skeletons_and_views(mv, R, skeletons, fixed, nnum, scratch):
     """(Arrow string views of the numeric values, their 12 inline bytes filled; per row:
     every skeleton is where the layout puts it). Each item is read with ONE gather of its
     skeleton and the 12 bytes after it; skeletons are compared 8 bytes at a time. `R`:
     global skeleton starts."""
     m = R.shape[1]
-    views = np.empty((nnum, m, 16), np.uint8)  # Arrow string views: length, 12 inline bytes
+    views = scratch.array("views", (nnum, m, 16), np.uint8)  # Arrow string views: length, 12 inline bytes
+    # Their inline bytes as 12-byte void items: numpy copies one per item, not byte by byte.
+    inline = np.ndarray((nnum, m), "V12", buffer=views, offset=4, strides=(16 * m, 16))
     diff = np.zeros(m, np.uint64)  # OR of (got ^ want) over every skeleton word: 0 = all equal
     tmp = np.empty(m, np.uint64)
     q = 0
@@ -189,28 +208,26 @@ def _skeletons_and_views(mv, R, skeletons, fixed, nnum):
                 tmp &= _MASKS[len(want) - 8 * i]
             diff |= tmp
         if fixed[j] is None:
-            views[q, :, 4:] = got.view(np.uint8).reshape(m, width)[:, len(want) : len(want) + 12]
+            inline[q] = np.ndarray((m,), "V12", buffer=got, offset=len(want), strides=(width,))
             q += 1
     return views, diff == 0
 
 
-def _finish_views(views, VL, S, numeric) -> None:
+def _finish_views(views, VL, S, numeric, a: int, scratch) -> None:
     """Zero the bytes after each value (inline views are zero-padded), then set the lengths;
-    a value longer than 12 bytes points into the chunk (buffer 0, its offset)."""
+    a value longer than 12 bytes points into the chunk (buffer 0, its offset from `a`)."""
     contiguous = numeric == list(range(numeric[0], numeric[-1] + 1))
     lens = VL[numeric[0] : numeric[-1] + 1] if contiguous else VL[numeric]
     words = views.view("<u8")  # (nnum, m, 2): length + 4 bytes, 8 bytes
     lo, hi = words[:, :, 0], words[:, :, 1]
-    small = np.minimum(lens, 12)
-    hi &= _TAIL[small]
-    short = small < 4
-    for col in np.flatnonzero(short.any(axis=1)):  # few columns (epoch, iter) have such values
-        lo[col] &= _PREFIX[np.minimum(small[col], 4)]
+    # The masks by length; "clip": a length over 12 keeps all 8 tail bytes (and 4 prefix bytes).
+    hi &= np.take(_TAIL, lens, out=scratch.array("tail", lens.shape, np.uint64), mode="clip")
+    for col in np.flatnonzero(lens.min(axis=1) < 4):  # few columns (epoch, iter) have such values
+        lo[col] &= np.take(_PREFIX, lens[col], mode="clip")
     views.view("<i4")[:, :, 0] = lens
-    long = np.flatnonzero(lens > 12)
-    if len(long):
-        at = np.unravel_index(long, lens.shape)
-        hi[at] = (S[numeric][at]).astype(np.uint64) << np.uint64(32)
+    for col in np.flatnonzero(lens.max(axis=1) > 12):
+        row = np.flatnonzero(lens[col] > 12)
+        hi[col, row] = (S[numeric[col], row] - a).astype(np.uint64) << np.uint64(32)
 
 
 def _name(raw: bytes) -> str:
@@ -277,29 +294,29 @@ def name_order(block: Block, slow: Rows) -> tuple[list[str], list[str]]:
     """(numeric names, string names) of a chunk's block and other rows, in the order
     `rows` gives them: by the line a key is first seen, then its place in that line."""
     first0 = int(block.lines[0])
-    rank = {n: (first0, i) for i, n in enumerate(list(block.names) + list(block.strings))}
+    rank = {n: (first0, i) for i, n in enumerate(list(block.names) + list(block.fixed))}
     for i, (n, line) in enumerate(slow.first_seen.items()):
         if n not in rank or line < rank[n][0]:
             rank[n] = (line, i)
     numeric = sorted(set(block.names) | set(slow.names), key=rank.__getitem__)
-    strings = sorted(set(block.strings) | set(slow.strings), key=rank.__getitem__)
+    strings = sorted(set(block.fixed) | set(slow.strings), key=rank.__getitem__)
     return numeric, strings
 
 
 def merge_block(block: Block, slow: Rows) -> Rows:
     """One Rows of a chunk's block and its other lines (rows in file order)."""
     all_names, string_names = name_order(block, slow)
-    if not len(slow.ok_rows) and all_names == block.names and string_names == list(block.strings):
+    m, s = len(block.lines), len(slow.ok_rows)
+    if not s and all_names == block.names and string_names == list(block.fixed):
         return Rows(
             block.lines,
             block.names,
             block.values,
             np.ones(block.values.shape, bool),
-            block.strings,
+            {n: np.full(m, v, dtype=object) for n, v in block.fixed.items()},
             slow.rejected,
             slow.dropped,
         )
-    m, s = len(block.lines), len(slow.ok_rows)
     dropped = slow.dropped
     if len(all_names) > MAX_KEYS:  # a run keeps its first keys (parsers.bounds)
         all_names = kept_keys(all_names)
@@ -323,8 +340,8 @@ def merge_block(block: Block, slow: Rows) -> Rows:
     out_str = {}
     for n in string_names:
         c = np.full(m + s, None, dtype=object)
-        if n in block.strings:
-            c[at_fast] = block.strings[n]
+        if n in block.fixed:
+            c[at_fast] = block.fixed[n]
         if n in slow.strings:
             c[at_slow] = slow.strings[n]
         out_str[n] = c

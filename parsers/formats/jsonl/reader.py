@@ -27,6 +27,7 @@ same frames (tests/parsers/test_parsers_fastpaths.py compares the two).
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,6 +35,7 @@ import numpy as np
 from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS, OUT_OF_RANGE, PLACING_KEYS, counts_ok
 from parsers.formats.jsonl.blocks import chunk_parts, merge_block, name_order
 from parsers.formats.jsonl.rows import no_rows, parse_rows
+from parsers.formats.jsonl.scratch import Scratch
 from parsers.formats.text.header import read_env
 from parsers.formats.text.kv import NON_NUMERIC
 from parsers.formats.text.train import DAMAGED
@@ -46,6 +48,10 @@ INVALID_LINE = "invalid JSON line"
 NOT_AN_OBJECT = "JSON line is not an object"
 NO_MODE = "row without mode"
 NOT_METRICS = ("lr", "time", "data_time", "memory", "base_lr")
+# Bytes per chunk of a scan (the text logs' chunks are twice as big): the layout block reads
+# its rows one key at a time, each read a pass over the chunk; two chunks of this size (one
+# per scanning thread) stay in the caches, and smaller ones pay the per-chunk work more often.
+CHUNK = 4 << 20
 
 
 def read_json(
@@ -113,7 +119,7 @@ def scan_json(data, engine: str = "fast", chunk: int | None = None) -> Scanned:
     """The bulk of `read_json`, which depends on the bytes alone: their lines and, chunk by
     chunk, the layout blocks and the other rows. The loader may run it for the next piece
     while this one is read (`parsers.follow`)."""
-    f = TextFile(_without_bom(data), chunk)
+    f = TextFile(_without_bom(data), chunk or CHUNK)
     return f, _scan(f, engine)
 
 
@@ -130,13 +136,18 @@ def check_rows(source: str, seg: Segment) -> Segment:
 
 
 def _scan(f: TextFile, engine: str):
-    """[(global line starts, Block or None, Rows of the other lines)] per ~8 MB chunk,
+    """[(global line starts, Block or None, Rows of the other lines)] per ~4 MB chunk,
     two chunks at a time (numpy and Arrow release the GIL). Engine "python": no rows
     parsed here, every line is handed to json.loads."""
 
+    mine = threading.local()  # each scanning thread's working arrays, kept from chunk to chunk
+
     def scan(k):
         if engine == "fast" and not f.has_cr:  # rows read straight from the bytes (parsers.formats.jsonl.blocks)
-            return chunk_parts(f.data, *f.bounds[k])
+            if not hasattr(mine, "scratch"):
+                mine.scratch = Scratch()
+            a, b = f.bounds[k]
+            return chunk_parts(f.data, a, b, mine.scratch)
         lines, starts = f.chunk_lines(k)
         if not len(lines):
             return starts, None, no_rows()
@@ -170,12 +181,12 @@ def _train_blocks(chunks, firsts, library: str):
         return None
     first = blocks[0][1]
     for _, b in blocks:
-        if b.names != first.names or list(b.strings) != list(first.strings):
+        if b.names != first.names or list(b.fixed) != list(first.fixed):
             return None
     if library == "mmcv":
-        if list(first.strings) != ["mode"] or any(b.strings["mode"][0] != "train" for _, b in blocks):
+        if list(first.fixed) != ["mode"] or any(b.fixed["mode"] != "train" for _, b in blocks):
             return None
-    elif first.strings or "step" not in first.names or not ({"iter", "lr"} & set(first.names)):
+    elif first.fixed or "step" not in first.names or not ({"iter", "lr"} & set(first.names)):
         return None
     return blocks
 

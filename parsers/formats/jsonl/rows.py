@@ -144,7 +144,8 @@ def _parse_chunk(lines) -> Rows:
             m = s_codes == c
             col[s_rows[m]] = s_vals[m]
             strings[names[c]] = col
-    cols = [j for j, c in enumerate(col_codes) if names[c] is not None and present[:, j].any()]
+    seen = np.any(present, axis=0).tolist()
+    cols = [j for j, c in enumerate(col_codes) if names[c] is not None and seen[j]]
     rejected = np.sort(np.concatenate([np.flatnonzero(~ok), ok_rows[bad_row]]))
     out = Rows(
         ok_rows[keep_row],
