@@ -258,7 +258,7 @@ def _heads(buf, ls, tail_at, tail_len, layout: _Layout):
     other = ~_digits(w) & inside
     good = (tail_len <= TAIL) & (other.sum(axis=1) == ns)
     rows = np.flatnonzero(good)
-    pos = np.nonzero(other[rows])[1].reshape(len(rows), ns)
+    pos = np.nonzero(other if len(rows) == len(other) else other[rows])[1].reshape(len(rows), ns)
     ok = (w[rows[:, None], pos] == np.frombuffer(b"".join(seps), np.uint8)).all(axis=1)
     ok &= pos[:, -1] == tail_len[rows] - 1  # it ends with the last separator
     ends = np.cumsum([len(x) for x in seps])  # each separator group: contiguous, digits before it
