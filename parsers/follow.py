@@ -379,10 +379,9 @@ BLOCK = 1 << 22  # bytes of a uint8 array looked at a time (no temporary the siz
 
 
 def count_lines(data: Any) -> int:
-    """Newlines in bytes or a uint8 array (a block at a time: no temporary the size of a piece)."""
-    if isinstance(data, (bytes, bytearray)):
-        return data.count(b"\n")
-    arr = np.asarray(data)
+    """Newlines in bytes or a uint8 array (a block at a time: no temporary the size of a piece;
+    numpy's compare and count beat `bytes.count` on a piece's megabytes)."""
+    arr = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else np.asarray(data)
     return sum(int(np.count_nonzero(arr[k : k + BLOCK] == 10)) for k in range(0, len(arr), BLOCK))
 
 
