@@ -23,19 +23,21 @@ def words(buf: np.ndarray, width: int) -> np.ndarray:
 def matches(buf: np.ndarray, at, want) -> np.ndarray:
     """Per row i: buf[at[i, j] : at[i, j] + len(want[j])] == want[j] for every j (`at`:
     (rows, len(want)); row-major, so the reads go through `buf` in order), compared 8 bytes
-    at a time: `buf` must hold the bytes up to the next multiple of 8 past each."""
+    at a time: `buf` must hold the bytes up to the next multiple of 8 past each. Longest
+    strings first, so that the strings with an i-th word are the first columns."""
+    order = sorted(range(len(want)), key=lambda j: -len(want[j]))
+    want = [want[j] for j in order]
+    at = at[:, order]
     w8 = words(buf, 8)
-    bad = np.zeros(len(at), bool)
-    for i in range(0, max(len(s) for s in want), 8):
-        cols = [j for j, s in enumerate(want) if len(s) > i]
-        parts = [want[j][i : i + 8] for j in cols]
-        ref = np.array([int.from_bytes(p, "little") for p in parts], np.uint64)
-        where = at if len(cols) == len(want) else at[:, cols]
-        got = w8[(where + i).ravel()].reshape(len(at), len(cols))  # a flat index gathers faster
-        got ^= ref
+    diff = np.zeros(at.shape, np.uint64)
+    for i in range(0, len(want[0]), 8):
+        n = sum(len(s) > i for s in want)
+        parts = [s[i : i + 8] for s in want[:n]]
+        got = w8[(at[:, :n] + i).ravel()].reshape(len(at), n)  # a flat index gathers faster
+        got ^= np.array([int.from_bytes(p, "little") for p in parts], np.uint64)
         got &= _MASKS[[len(p) for p in parts]]
-        bad |= got.any(axis=1)
-    return ~bad
+        diff[:, :n] |= got
+    return np.logical_not(diff.any(axis=1))
 
 
 def fixed_strings(buf: np.ndarray, at, width: int) -> pa.Array:

@@ -81,6 +81,10 @@ VARIANTS = {
     "another logger": _line(prefix="2023-07-27 11:42:24,492 - mmdet3d - INFO - "),
     "a logger with a colon": _line(prefix="2023-07-27 11:42:24,492 - mm:et - INFO - "),
     "a bad date": _line(prefix="2023-13-27 11:42:24,492 - mmdet - INFO - "),
+    "no such day": _line(prefix="2023-02-30 11:42:24,492 - mmdet - INFO - "),
+    "a leap day": _line(prefix="2024-02-29 23:59:59,999 - mmdet - INFO - "),
+    "no such time": _line(prefix="2023-07-27 24:00:00,492 - mmdet - INFO - "),
+    "a leap second": _line(prefix="2023-07-27 23:59:60,492 - mmdet - INFO - "),
     "a date that is no date": _line(prefix="2023-07-2x 11:42:24,492 - mmdet - INFO - "),
     "a dot before the milliseconds": _line(prefix="2023-07-27 11:42:24.492 - mmdet - INFO - "),
     "a huge counter": _line(head="Epoch [3][12345678901234567890/7033]"),
@@ -139,6 +143,7 @@ _head = st.sampled_from(
 _prefix = st.sampled_from(
     [PREFIX, "2023-07-27 11:42:2x,492 - mmdet - INFO - ", "2023-02-30 23:59:59,999 - mmdet - INFO - "]
     + ["2023-07-27 11:42:24.492 - mmdet - INFO - ", "2023/07/27 11:42:24,492 - mmdet - INFO - "]
+    + ["2023-07-27 24:00:00,492 - mmdet - INFO - ", "0000-00-00 00:00:00,000 - mmdet - INFO - "]
 )
 _lr = st.sampled_from(["lr: 2.000e-04", "lr_a: 1.0, lr_b: 2.0", "lr: x", "lr: 1e-4:", "lr; 2.0e-4", "lr5: 2.0e-4"])
 _name = st.sampled_from(["lr", "eta", "bad key", "a:b", "loss", "time", "extra", "d1.loss_cls"])
