@@ -380,10 +380,9 @@ BLOCK = 1 << 20  # bytes of a uint8 array looked at a time (no temporary the siz
 
 def count_lines(data: Any) -> int:
     """Newlines in bytes or a uint8 array (a block at a time, into one mask: no temporary the
-    size of a piece, and no fresh pages for each block's)."""
-    if isinstance(data, (bytes, bytearray)):
-        return data.count(b"\n")
-    arr = np.asarray(data)
+    size of a piece, no fresh pages for each block's; numpy's compare and count beat
+    `bytes.count` on a piece's megabytes)."""
+    arr = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else np.asarray(data)
     mask = np.empty(min(BLOCK, len(arr)), bool)
     count = 0
     for k in range(0, len(arr), BLOCK):

@@ -12,6 +12,9 @@ It is all Arrow C++ that releases the GIL, so two halves of the lines run on two
 A line that does not have this shape (`lr_a: … lr_b: …` of several optimizers, no eta,
 a value that is not a number, a key that is not a plain name) is handed back to the
 generic parser (`parsers.formats.text.kv`), which reads and counts it.
+
+Most lines of a chunk do not need the split: the lines of its main layout are read from
+their bytes first (`parsers.formats.text.mmcv_bytes`), with the same result.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import pyarrow.compute as pc
 
 from parsers.bounds import MAX_KEYS
 from parsers.formats.text.kv import NUMBER
+from parsers.formats.text.mmcv_bytes import read_block
+from parsers.formats.text.train_heads import EMPTY, Heads
 from parsers.frames import list_offsets
 from parsers.patterns import MMCV_TRAIN_HEAD
 from parsers.stack import stack_values
@@ -33,15 +38,16 @@ PARALLEL_FROM = 20_000  # lines; below this one thread is faster
 
 
 class Chunk:
-    """Parsed lines of one chunk: heads (struct array), keys, matrix, eta, rejects."""
+    """Parsed lines of one chunk: heads (`Heads`), keys, matrix, eta, rejects;
+    `keyed`: some line got as far as its keys (had a train line's shape and head)."""
 
-    def __init__(self, heads, names, values, present, eta_s, ok_rows, rejected):
+    def __init__(self, heads, names, values, present, eta_s, ok_rows, rejected, keyed=True):
         self.heads, self.names, self.values, self.present = heads, names, values, present
-        self.eta_s, self.ok_rows, self.rejected = eta_s, ok_rows, rejected
+        self.eta_s, self.ok_rows, self.rejected, self.keyed = eta_s, ok_rows, rejected, keyed
 
 
 def parse_train_lines(lines, threads: int = 2, parallel_from: int = PARALLEL_FROM):
-    """lines: Arrow string array of mmcv train lines. Returns (ok_rows, heads, names,
+    """lines: Arrow string array of mmcv train lines. Returns (ok_rows, Heads, names,
     values, present, eta_s, rejected_rows): `ok_rows` index `lines`; `rejected_rows`
     must go through the generic parser. Two threads from `parallel_from` lines on."""
     n = len(lines)
@@ -57,6 +63,23 @@ def parse_train_lines(lines, threads: int = 2, parallel_from: int = PARALLEL_FRO
 
 
 def _parse_chunk(lines) -> Chunk:
+    """The lines of the chunk's main layout read from their bytes (`mmcv_bytes`), the
+    others split into items. Should one of those others be a train line that the items
+    take, the chunk is read by items alone: then which keys the chunk has, and in which
+    order, come from one reading of all its lines, whatever they are."""
+    block = read_block(lines)
+    if block is None:
+        return _parse_items(lines)
+    others = np.ones(len(lines), bool)
+    others[block.rows] = False
+    rest = np.flatnonzero(others)
+    if len(rest) and _parse_items(lines.take(pa.array(rest))).keyed:
+        return _parse_items(lines)
+    present = np.ones(block.values.shape, bool)
+    return Chunk(block.heads, block.names, block.values, present, block.eta_s, block.rows, rest)
+
+
+def _parse_items(lines) -> Chunk:
     """One pass (`: ` -> `, `), one split; then per line the items are
     `head\tlr | lr value | eta | eta value [| h:mm:ss when eta has days] | key | value …`."""
     fields = pc.split_pattern(pc.replace_substring(lines, ": ", ", "), ", ")
@@ -65,6 +88,7 @@ def _parse_chunk(lines) -> Chunk:
     ok_rows, rejected, starts, pair_start, days = _shaped_lines(items, off, len(lines))
     heads = pc.extract_regex(items.take(pa.array(starts)), MMCV_TRAIN_HEAD)
     good_head = np.asarray(heads.is_valid())
+    keyed = bool(good_head.any())
     if not good_head.all():
         rejected = np.sort(np.concatenate([rejected, ok_rows[~good_head]]))
         ok_rows, starts, pair_start, days = (
@@ -87,16 +111,16 @@ def _parse_chunk(lines) -> Chunk:
         ok_rows, eta_s = ok_rows[keep_row], eta_s[keep_row]
         heads = heads.filter(pa.array(keep_row))
     if len(names) > MAX_KEYS:  # more keys than a run keeps: the generic parser reads and counts
-        taken = _none_taken(np.sort(np.concatenate([ok_rows, rejected])), heads)
+        taken = _none_taken(np.sort(np.concatenate([ok_rows, rejected])))
         return Chunk(taken[1], [], taken[3], taken[4], taken[5], taken[0], taken[6])
     names, values, present = _matrix(names, codes, row_of, floats, len(ok_rows))
-    return Chunk(heads, names, values, present, eta_s, ok_rows, rejected)
+    return Chunk(Heads.from_struct(heads), names, values, present, eta_s, ok_rows, rejected, keyed)
 
 
-def _none_taken(rejected, heads):
+def _none_taken(rejected):
     """The fast path's result that takes no line (all `rejected`)."""
     none = np.zeros(0, np.int64)
-    return none, heads.slice(0, 0), [], np.zeros((0, 0)), np.zeros((0, 0), bool), np.zeros(0), rejected
+    return none, EMPTY, [], np.zeros((0, 0)), np.zeros((0, 0), bool), np.zeros(0), rejected
 
 
 def _shaped_lines(items, off, n: int):
@@ -222,9 +246,9 @@ def _eta_from_items(items, starts, days) -> np.ndarray:
 
 def _merge(parts):
     names, values, present, dropped = stack_values(parts, lambda p: len(p.ok_rows))
-    heads = pa.concat_arrays([p.heads for p in parts])
+    heads = Heads.concat([p.heads for p in parts])
     if dropped:  # more keys than a run keeps: the generic parser reads the lines and counts
-        return _none_taken(np.sort(np.concatenate([p.ok_rows for p in parts] + [p.rejected for p in parts])), heads)
+        return _none_taken(np.sort(np.concatenate([p.ok_rows for p in parts] + [p.rejected for p in parts])))
     return (
         np.concatenate([p.ok_rows for p in parts]),
         heads,

@@ -60,22 +60,8 @@ def rtrim(bodies):
 def fast_train(lines, line_idx, threads: int = 2) -> tuple[TrainPart, np.ndarray]:
     """The mmcv train lines among `lines` (their indices `line_idx`), read by the fast path;
     and the indices of the lines it did not take."""
-    ok_rows, heads, names, values, present, eta_s, rejected = parse_train_lines(lines, threads=threads)
-    kind = np.asarray(heads.field("kind").to_numpy(zero_copy_only=False), dtype=object)
-    x, xn, y, yn = (floats(heads.field(f)) for f in ("x", "xn", "y", "yn"))
-    part = TrainPart(
-        line_idx[ok_rows],
-        kind == "Epoch",
-        x,
-        xn,
-        y,
-        yn,
-        timestamps(heads.field("date"), heads.field("ms"), "mmcv"),
-        names,
-        values,
-        present,
-        eta_s,
-    )
+    ok_rows, h, names, values, present, eta_s, rejected = parse_train_lines(lines, threads=threads)
+    part = TrainPart(line_idx[ok_rows], h.is_epoch, h.x, h.xn, h.y, h.yn, h.ts, names, values, present, eta_s)
     return part, line_idx[rejected]
 
 
