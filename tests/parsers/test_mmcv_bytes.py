@@ -175,7 +175,7 @@ def _train_line(draw):
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(_train_line(), min_size=1, max_size=14))
 def test_generated_chunks_read_as_by_items(batch, lines):

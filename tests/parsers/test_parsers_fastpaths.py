@@ -266,7 +266,7 @@ def test_json_chunks_read_with_one_scratch_equal_json_rows(tmp_path):
     scratch = Scratch()
     files = [real(f"{DETR3D}.log.json"), real(f"{MMENGINE}.json"), _mixed_json_log(tmp_path / "m.log.json", 0)]
     for chunk in (None, 20_000, 3000):
-        for p in files:
+        for p in files if chunk != 3000 else files[-1:]:  # tiny chunks: the mixed log's layouts
             f = TextFile(p.read_bytes(), chunk)
             for a, b in f.bounds:
                 starts, block, slow = chunk_parts(f.data, a, b, scratch)
