@@ -137,3 +137,17 @@ def test_a_huge_logged_loss_is_read_and_kept(tmp_path, engine):
     with np.errstate(all="raise"):
         run = parsers.build_run(parsers.read_file(str(log), engine=engine), "voc", [str(log)])
     assert len(run.train) == 1488 and run.train["loss"].max() == 1e300 and run.meta.capture
+
+
+def test_an_eta_that_is_no_time_leaves_the_row_without_an_eta(tmp_path, engine):
+    """`eta: 3:12:1.2.3` (seconds that are no number) made the fast path's cast of the eta fail
+    and with it the whole file: the row is read, its eta is unknown, as the generic path says."""
+    lines = _lines(VOC)
+    k = _train_at(lines, 3)
+    lines[k] = re.sub(rb"eta: [^,]*(, [0-9:]+)?,", b"eta: 3:12:1.2.3,", lines[k], count=1)
+    assert b"eta: 3:12:1.2.3," in lines[k]
+    path = tmp_path / VOC.name
+    path.write_bytes(b"\n".join(lines))
+    (seg,) = parsers.read_file(str(path), engine=engine)
+    assert seg.rows == 1488
+    assert np.isnan(seg.eta_s[3]) and not np.isnan(np.delete(seg.eta_s, 3)).any()

@@ -121,4 +121,5 @@ def eta_seconds(etas) -> np.ndarray:
         col = parts.field(name)
         col = pc.if_else(pc.equal(col, ""), "0", col)
         out += np.asarray(pc.cast(col, "float64").fill_null(np.nan)) * scale
+    out[~np.asarray(parts.is_valid())] = np.nan  # no match: its fields are null, and null became "0" above
     return out

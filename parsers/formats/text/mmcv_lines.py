@@ -230,7 +230,7 @@ _KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")
 def _eta_from_items(items, starts, days) -> np.ndarray:
     """eta seconds from `eta | 7:04:24` or `eta | 2 days | 7:04:24` items."""
     hms_pos = starts + 3 + days
-    hms = pc.extract_regex(items.take(pa.array(hms_pos)), r"^(?P<h>[0-9]+):(?P<m>[0-9]+):(?P<s>[0-9.]+)$")
+    hms = pc.extract_regex(items.take(pa.array(hms_pos)), r"^(?P<h>[0-9]+):(?P<m>[0-9]+):(?P<s>[0-9]+(?:\.[0-9]*)?)$")
     out = np.zeros(len(starts))
     for name, scale in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
         col = hms.field(name)
