@@ -58,6 +58,8 @@ RECORD = RECORD_HEAD + r"(?P<body>.*)$"
 # A record line of any dialect, found in bytes from the newline before it (where a big
 # log is cut into pieces).
 RECORD_LINE = re.compile(rb"\n[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
+# A key the mmcv fast paths take as a column name as it is (`loss`, `d0.loss_cls`, `grad/norm`).
+PLAIN_KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")
 # The head of an mmcv train line as the fast path splits it (`<prefix>Epoch [e][i/n]\tlr`), and
 # its part after `[` (`e][i/n]\tlr`), which the byte-level reader matches on its own.
 MMCV_TRAIN_TAIL = r"(?P<x>[0-9]+)(?:/(?P<xn>[0-9]+))?\](?:\[(?P<y>[0-9]+)(?:/(?P<yn>[0-9]+))?\])?\tlr$"

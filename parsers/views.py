@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 
 INLINE = 12
-_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-_TAIL = _MASKS[np.clip(np.arange(INLINE + 1) - 4, 0, 8)]  # bytes 4..11 of a string of length n
+MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)  # n low bytes
+TAIL = MASKS[np.clip(np.arange(INLINE + 1) - 4, 0, 8)]  # a view's bytes 4..11 of a string of length n
 
 
 def words(buf: np.ndarray, width: int) -> np.ndarray:
@@ -35,14 +35,25 @@ def matches(buf: np.ndarray, at, want) -> np.ndarray:
         parts = [s[i : i + 8] for s in want[:n]]
         got = w8[(at[:, :n] + i).ravel()].reshape(len(at), n)  # a flat index gathers faster
         got ^= np.array([int.from_bytes(p, "little") for p in parts], np.uint64)
-        got &= _MASKS[[len(p) for p in parts]]
+        got &= MASKS[[len(p) for p in parts]]
         diff[:, :n] |= got
     return np.logical_not(diff.any(axis=1))
 
 
+def windows(buf, width: int) -> np.ndarray:
+    """Every `width`-byte window of `buf` as one fixed-width item, one starting at each byte
+    (a view: numpy copies such an item, gathered, as fast as a word)."""
+    return np.ndarray((len(buf) - width + 1,), f"V{width}", buffer=buf, strides=(1,))
+
+
+def gather(buf: np.ndarray, at, width: int) -> np.ndarray:
+    """(len(at), width) bytes of buf at each of `at`."""
+    return windows(buf, width)[at].view(np.uint8).reshape(len(at), width)
+
+
 def fixed_strings(buf: np.ndarray, at, width: int) -> pa.Array:
     """buf[at[i] : at[i] + width] as an Arrow large_string array (one copy of the bytes)."""
-    data = np.ndarray((len(buf) - width + 1,), f"V{width}", buffer=buf, strides=(1,))[at]
+    data = windows(buf, width)[at]
     offsets = np.arange(len(at) + 1, dtype=np.int64) * width
     return pa.Array.from_buffers(pa.large_string(), len(at), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
@@ -61,9 +72,9 @@ def string_views(buf: np.ndarray, starts, lens) -> pa.Array:
     short = np.flatnonzero(small < 4)
     lo &= np.uint64(0xFFFFFFFF00000000)
     if len(short):
-        lo[short] &= _MASKS[small[short]] << np.uint64(32)
+        lo[short] &= MASKS[small[short]] << np.uint64(32)
     lo |= lens.astype(np.uint64)
-    hi &= _TAIL[small]
+    hi &= TAIL[small]
     long = np.flatnonzero(lens > INLINE)
     if len(long):
         hi[long] = starts[long].astype(np.uint64) << np.uint64(32)  # buffer 0, at its offset

@@ -31,12 +31,11 @@ import pyarrow.compute as pc
 from parsers.bounds import MAX_KEYS, kept_keys
 from parsers.formats.jsonl.rows import Rows, no_rows, parse_rows
 from parsers.formats.jsonl.scratch import Scratch
+from parsers.views import MASKS, TAIL, windows
 
 SPACE = 32
 PLAIN_STRING = re.compile(rb'^"[^"\\]*"$')
-_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-_PREFIX = _MASKS[:5] << np.uint64(32)  # the first n of a view's 4 prefix bytes
-_TAIL = _MASKS[np.clip(np.arange(13) - 4, 0, 8)]  # bytes 4..11 of a value of length n
+_PREFIX = MASKS[:5] << np.uint64(32)  # the first n of a view's 4 prefix bytes
 
 
 class Block:
@@ -199,13 +198,13 @@ def _skeletons_and_views(mv, R, skeletons, fixed, nnum, scratch):
     for j, skel in enumerate(skeletons):
         want = skel + (fixed[j] or b"")
         width = -(-(len(want) + (12 if fixed[j] is None else 0)) // 8) * 8
-        got = np.ndarray((len(mv) - width + 1,), f"V{width}", buffer=mv, strides=(1,))[R[j]]
+        got = windows(mv, width)[R[j]]
         got_words = got.view("<u8").reshape(m, width // 8)
         padded = want.ljust(width, b"\0")
         for i in range(-(-len(want) // 8)):
             np.bitwise_xor(got_words[:, i], np.uint64(int.from_bytes(padded[8 * i : 8 * i + 8], "little")), out=tmp)
             if 8 * i + 8 > len(want):
-                tmp &= _MASKS[len(want) - 8 * i]
+                tmp &= MASKS[len(want) - 8 * i]
             diff |= tmp
         if fixed[j] is None:
             inline[q] = np.ndarray((m,), "V12", buffer=got, offset=len(want), strides=(width,))
@@ -221,7 +220,7 @@ def _finish_views(views, VL, S, numeric, a: int, scratch) -> None:
     words = views.view("<u8")  # (nnum, m, 2): length + 4 bytes, 8 bytes
     lo, hi = words[:, :, 0], words[:, :, 1]
     # The masks by length; "clip": a length over 12 keeps all 8 tail bytes (and 4 prefix bytes).
-    hi &= np.take(_TAIL, lens, out=scratch.array("tail", lens.shape, np.uint64), mode="clip")
+    hi &= np.take(TAIL, lens, out=scratch.array("tail", lens.shape, np.uint64), mode="clip")
     for col in np.flatnonzero(lens.min(axis=1) < 4):  # few columns (epoch, iter) have such values
         lo[col] &= np.take(_PREFIX, lens[col], mode="clip")
     views.view("<i4")[:, :, 0] = lens

@@ -30,8 +30,8 @@ import pyarrow.compute as pc
 from parsers.bounds import MAX_KEYS
 from parsers.formats.text.clock import timestamps
 from parsers.formats.text.train_heads import Heads
-from parsers.patterns import MMCV_TRAIN_HEAD
-from parsers.views import fixed_strings, matches, string_views
+from parsers.patterns import MMCV_TRAIN_HEAD, PLAIN_KEY
+from parsers.views import fixed_strings, gather, matches, string_views
 
 SPACE, COLON, ZERO = 32, ord(":"), ord("0")
 DATE = 23  # `2024-04-07 18:21:18,692`: date, comma, milliseconds
@@ -44,7 +44,6 @@ PAD = MAX_PREFIX + 64  # zero bytes after the chunk: every gather stays in the b
 REFERENCES = 4  # lines tried as the reference
 BATCH = 4096  # lines read at a time
 _HEAD = re.compile(MMCV_TRAIN_HEAD.encode())
-_KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")  # as parsers.formats.text.mmcv_lines
 _DAYS = re.compile(rb"^[0-9]+ days?$")
 HEAD_FIELDS = ("x", "xn", "y", "yn")  # the groups of the head regex after `[`
 
@@ -145,7 +144,7 @@ def _reference(line: bytes) -> _Layout | None:
     names = [k.decode("utf-8", "replace") for k in keys]
     if not keys or len(set(names)) != len(names) or "lr" in names or len(names) + 1 > MAX_KEYS:
         return None
-    if not all(_KEY.match(k) for k in names):
+    if not all(PLAIN_KEY.match(k) for k in names):
         return None
     groups = [g for g in HEAD_FIELDS if m.group(g)]
     seps = re.split(rb"[0-9]+", head[m.start("x") :])[1:]
@@ -153,12 +152,6 @@ def _reference(line: bytes) -> _Layout | None:
         return None
     layout = _Layout(line[: m.start("x")], m.group("kind").decode(), seps, groups, head.count(b" "), keys)
     return layout if line.count(b" ") == layout.spaces + 2 * days else None
-
-
-def _gather(buf, at, width: int) -> np.ndarray:
-    """(len(at), width) bytes of buf at each of `at`."""
-    windows = np.ndarray((len(buf) - width + 1,), f"V{width}", buffer=buf, strides=(1,))
-    return windows[at].view(np.uint8).reshape(len(at), width)
 
 
 def _digits(b) -> np.ndarray:
@@ -182,7 +175,7 @@ def _read(buf, sp, ls, le, first, days, layout: _Layout):
     through the bytes in order."""
     h, k = layout.h, len(layout.keys)
     # The head: a valid date, then the reference's bytes up to `[`.
-    date = _gather(buf, ls, DATE)
+    date = gather(buf, ls, DATE)
     ref = np.frombuffer(layout.prefix[:DATE], np.uint8)
     ok = _digits(date[:, DATE_DIGITS]).all(axis=1) & (date[:, DATE_MARKS] == ref[DATE_MARKS]).all(axis=1)
     # Each line's spaces: h in the head, `lr: `, `, eta: ` (two), two more with days, two per key.
@@ -207,14 +200,14 @@ def _read(buf, sp, ls, le, first, days, layout: _Layout):
         one = s_c - s_d == 5  # `day,` / `days,`
         ok[di] &= (dlen >= 1) & (dlen <= 3) & (one | (s_c - s_d == 6))
         ok[di] &= np.where(one, matches(buf, s_d[:, None] + 1, [b"day,"]), matches(buf, s_d[:, None] + 1, [b"days,"]))
-        dd = _gather(buf, hms_at[di], 3)
+        dd = gather(buf, hms_at[di], 3)
         dd_ok = _digits(dd) | (np.arange(3) >= dlen[:, None])
         ok[di] &= dd_ok.all(axis=1)
         eta_s[di] = _number(dd, np.zeros(len(di), np.int64), dlen) * 86400.0
         hms_at[di] = s_c + 1
     hms_len = starts[:, 0] - hms_at
     ok &= (hms_len == 7) | (hms_len == 8)
-    hms = _gather(buf, hms_at, 8)
+    hms = gather(buf, hms_at, 8)
     eight = hms_len == 8
     hh = np.where(eight, (hms[:, 0].astype(np.int64) - ZERO) * 10 + hms[:, 1] - ZERO, hms[:, 0].astype(np.int64) - ZERO)
     rest = np.where(eight[:, None], hms[:, 2:8], hms[:, 1:7])  # `:mm:ss`
@@ -253,7 +246,7 @@ def _heads(buf, ls, tail_at, tail_len, layout: _Layout):
     groups are then those runs, in order (numbers of up to DIGITS digits, exact)."""
     seps, groups = layout.seps, layout.groups
     ns = sum(len(x) for x in seps)
-    w = _gather(buf, tail_at, TAIL)
+    w = gather(buf, tail_at, TAIL)
     inside = np.arange(TAIL) < tail_len[:, None]
     other = ~_digits(w) & inside
     good = (tail_len <= TAIL) & (other.sum(axis=1) == ns)
@@ -275,7 +268,7 @@ def _heads(buf, ls, tail_at, tail_len, layout: _Layout):
     for name, g0, r0 in zip(groups, firsts, run_start):
         nums[name] = _number(w, r0[ok], pos[:, g0] - r0[ok]).astype(np.float64)
     nan = np.full(m, np.nan)
-    ms = _gather(buf, ls + 20, 3).astype(np.int64) - ZERO
+    ms = gather(buf, ls + 20, 3).astype(np.int64) - ZERO
     ts = timestamps(fixed_strings(buf, ls, 19), None, "mmcv") + (ms[:, 0] * 100 + ms[:, 1] * 10 + ms[:, 2]) / 1000.0
     x, xn, y, yn = (nums.get(f, nan) for f in ("x", "xn", "y", "yn"))
     return good, Heads(np.full(m, layout.kind == "Epoch"), x, xn, y, yn, ts)

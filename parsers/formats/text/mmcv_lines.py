@@ -19,7 +19,6 @@ their bytes first (`parsers.formats.text.mmcv_bytes`), with the same result.
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -31,7 +30,7 @@ from parsers.formats.text.kv import NUMBER
 from parsers.formats.text.mmcv_bytes import read_block
 from parsers.formats.text.train_heads import EMPTY, Heads
 from parsers.frames import list_offsets
-from parsers.patterns import MMCV_TRAIN_HEAD
+from parsers.patterns import MMCV_TRAIN_HEAD, PLAIN_KEY
 from parsers.stack import stack_values
 
 PARALLEL_FROM = 20_000  # lines; below this one thread is faster
@@ -161,7 +160,7 @@ def _keys_and_values(items, starts, pair_start, ends):
     codes = np.concatenate([np.zeros(nrows, np.asarray(enc.indices).dtype), np.asarray(enc.indices) + 1])
     row_of = np.concatenate([np.arange(nrows, dtype=np.int32), row_of])
     vals = pa.concat_arrays([lr, items.filter(pa.array(is_val))])
-    bad_key = np.array([not _KEY.match(k) for k in names])
+    bad_key = np.array([not PLAIN_KEY.match(k) for k in names])
     bad_row = np.zeros(nrows, bool)
     if bad_key.any():
         bad_row[row_of[bad_key[codes]]] = True
@@ -222,9 +221,6 @@ def _same_keys_every_line(codes, nrows):
     if len(set(first.tolist())) != per or not (pairs == first).all():
         return None
     return [0] + first.tolist()
-
-
-_KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")
 
 
 def _eta_from_items(items, starts, days) -> np.ndarray:
