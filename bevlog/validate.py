@@ -857,16 +857,28 @@ def validate(
     tty: bool | None = None,
 ) -> dict:
     """Diagnose PATH, train the proxy as diagnosed and fixed, judge every finding; a JSON-safe dict."""
-    from bevdetr.sweep import run_jobs
-
     stream = stream or sys.stderr
     started = time.time()
     run = parsers.read(path)
     findings = diagnose_run(run)
-    budget_s = budget_minutes * 60
     if seeds is None:
-        seeds = default_seeds(run, budget_s, preset)
-    base_dir = work_dir or tempfile.mkdtemp(prefix="bevlog-validate-")
+        seeds = default_seeds(run, budget_minutes * 60, preset)
+    if work_dir is not None:
+        return _validate_in(run, findings, path, budget_minutes, seeds, work_dir, preset, stream, tty, started)
+    # a temporary work folder goes away however validate ends: an error, an over-budget refusal, Ctrl-C
+    base_dir = tempfile.mkdtemp(prefix="bevlog-validate-")
+    try:
+        result = _validate_in(run, findings, path, budget_minutes, seeds, base_dir, preset, stream, tty, started)
+    finally:
+        shutil.rmtree(base_dir, ignore_errors=True)
+    result["work_dir"] = None
+    return result
+
+
+def _validate_in(run, findings, path, budget_minutes, seeds, base_dir, preset, stream, tty, started) -> dict:
+    from bevdetr.sweep import run_jobs
+
+    budget_s = budget_minutes * 60
     pl = plan(run, findings, budget_s, seeds, preset, base_dir, started, stream, tty)
     proxy = pl.proxy
     jobs = jobs_of(pl, seeds, base_dir)
@@ -928,9 +940,6 @@ def validate(
         "budget_s": budget_s,
         "elapsed_s": round(time.time() - started, 1),
     }
-    if work_dir is None:
-        shutil.rmtree(base_dir, ignore_errors=True)
-        result["work_dir"] = None
     return json_safe(result)
 
 

@@ -14,6 +14,7 @@ import io
 import json
 import re
 import shutil
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -131,9 +132,12 @@ class _FirstLine(io.StringIO):
             raise _Stop
 
 
-def test_validate_reads_the_run_parsers_read_reads(work):
+def test_validate_reads_the_run_parsers_read_reads(work, tmp_path, monkeypatch):
     from bevlog.validate import validate
 
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where validate makes its work folder
     for wd in work:
         run = parsers.read(wd)
         stream = _FirstLine()
@@ -141,6 +145,7 @@ def test_validate_reads_the_run_parsers_read_reads(work):
             validate(wd, budget_minutes=0.1, preset="tiny", stream=stream)
         line = stream.getvalue()
         assert line.startswith(f"validate {run.name}: {len(diagnose_run(run))} finding(s); "), line
+        assert list(scratch.iterdir()) == []  # stopped, it still took its temporary work folder away
 
 
 def test_parse_csv_carries_the_json_twins_digits(work):
