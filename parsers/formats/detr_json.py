@@ -187,30 +187,64 @@ def _read_row(d: Records, row: dict, epoch: int, line: int) -> None:
     train: dict[str, float] = {}
     evals: list[tuple[str, float]] = []
     ts = NAN
-    primary = next((s for s in EVAL_SETS if any(k.startswith(s) and not _is_fact(k) for k in row)), None)
-    for key, value in row.items():
-        if key == "epoch" or key in PARAMETER_KEYS:
-            continue  # positions and launches (read_records)
-        if key in INT_FACTS or key in STRING_FACTS:
+    primary, plan = _plan_of(tuple(row))
+    for (kind, name, eval_set), value in zip(plan, row.values()):
+        if kind == _EVAL:
+            if type(value) is float or type(value) is int:  # not bool (its own type): the usual value
+                evals.append((name, float(value)))
+            else:
+                _eval_value(d, evals, eval_set, primary, name[len(eval_set) :], value, line)
+        elif kind == _TRAIN:
+            if type(value) is float or type(value) is int:
+                train[name] = float(value)
+            else:
+                _train_value(d, train, name, value, line)
+        elif kind == _COCO:
+            _eval_value(d, evals, eval_set, primary, name[len(eval_set) :], value, line)
+        elif kind == _FACT:
             d.skip(FACT_NOT_USED, line)
-            continue
-        if key == CLOCK_KEY:
+        elif kind == _TIME:
             ts = _clock(value)
             if ts != ts:
                 d.skip(f"`{CLOCK_KEY}` that is no date", line)
-            continue
-        eval_set = _eval_set(key)
-        if key.startswith(TRAIN) and eval_set is None:
-            _train_value(d, train, key[len(TRAIN) :], value, line)
-        elif eval_set is not None:
-            _eval_value(d, evals, eval_set, primary, key[len(eval_set) :], value, line)
-        else:
+        elif kind == _OTHER:
             d.skip("field of no train or evaluation set (a running best, a whole-epoch time …)", line)
     # counted from 1 like every log's epochs (Segment.epoch_base keeps the log's 0); the
     # row sums up its whole epoch, and steps count epochs (Segment.epoch_rows)
     d.row(train, epoch=epoch + 1, step=epoch + 1, ts=ts, line=line)
-    for metric, v in evals:  # after their epoch's train row
-        d.evaluation(metric, v, epoch=epoch + 1, line=line)
+    d.evaluations(evals, epoch=epoch + 1, line=line)  # after their epoch's train row
+
+
+# what `_plan_of` reads a key as
+_POSITION, _FACT, _TIME, _TRAIN, _EVAL, _COCO, _OTHER = range(7)
+
+
+@functools.lru_cache(maxsize=64)  # the rows of a log repeat one or two layouts of keys
+def _plan_of(keys: tuple[str, ...]) -> tuple[str | None, tuple[tuple[int, str, str], ...]]:
+    """A row's keys, each looked at once per layout: (the row's primary evaluation set, per
+    key in the row's order (kind, name, evaluation set)). A train key's name is its column,
+    an evaluation key's is the key (the metric); a COCO list, or a value that is no number,
+    goes the long way (`_eval_value`, `_train_value`)."""
+    primary = next((s for s in EVAL_SETS if any(k.startswith(s) and not _is_fact(k) for k in keys)), None)
+    plan = []
+    for key in keys:
+        if key == "epoch" or key in PARAMETER_KEYS:
+            plan.append((_POSITION, key, ""))  # positions and launches (read_records)
+            continue
+        if key in INT_FACTS or key in STRING_FACTS:
+            plan.append((_FACT, key, ""))
+            continue
+        if key == CLOCK_KEY:
+            plan.append((_TIME, key, ""))
+            continue
+        eval_set = _eval_set(key)
+        if key.startswith(TRAIN) and eval_set is None:
+            plan.append((_TRAIN, key[len(TRAIN) :], ""))
+        elif eval_set is not None:
+            plan.append((_COCO if key[len(eval_set) :] in COCO_LISTS else _EVAL, key, eval_set))
+        else:
+            plan.append((_OTHER, key, ""))
+    return primary, tuple(plan)
 
 
 def _is_fact(key: str) -> bool:

@@ -72,7 +72,12 @@ class Records:
 
     def evaluation(self, metric: str, value: float, *, epoch=NAN, step=NAN, line=None) -> None:
         """An evaluation value, after the last train row read so far."""
-        self.evals.append(EvalRow(metric, float(value), float(epoch), self.rows - 1, float(step), line))
+        self.evaluations([(metric, value)], epoch=epoch, step=step, line=line)
+
+    def evaluations(self, values: list, *, epoch=NAN, step=NAN, line=None) -> None:
+        """(metric, value) pairs of one place, in order, after the last train row read so far."""
+        epoch, step, after = float(epoch), float(step), self.rows - 1
+        self.evals.extend([EvalRow(metric, float(value), epoch, after, step, line) for metric, value in values])
 
     def skip(self, reason: str, line: int | None = None, count: int = 1) -> None:
         if count <= 0:

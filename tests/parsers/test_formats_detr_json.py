@@ -220,3 +220,35 @@ def test_arguments_beside_are_bounded(tmp_path):
     assert m.num_decoder_layers == 2  # 100000 decoder layers is no count: the logged layers say 2
     # steps count epochs here: a batch says nothing of the samples seen (no iterations logged)
     assert parsers.read(str(tmp_path / "log.txt")).train["samples"].isna().all()
+
+
+def test_each_field_is_read_by_its_kind_whatever_the_layout_of_the_row(tmp_path):
+    """Rows of one log in two layouts of keys (another order, keys missing): each value is read
+    by what its key is, and a value of the wrong type is counted where it is."""
+    p = tmp_path / "log.txt"
+    rows = [
+        {
+            "train_loss": 1.5,
+            "train_flag": True,
+            "train_epoch_time": "0:02:13",
+            "test_loss": "x",
+            "test_ok": False,
+            "test_class_error": 3,
+            "epoch": 0,
+            "n_parameters": 10,
+        },
+        {"test_class_error": 2.0, "epoch": 1, "n_parameters": 10, "train_loss": 1},
+    ]
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (seg,) = read_file(str(p))
+    assert seg.keys == ("loss", "epoch_time")
+    assert (
+        seg.values[0].tolist() == [1.5, 133.0] and seg.values[1][0] == 1.0 and seg.present[1].tolist() == [True, False]
+    )
+    assert seg.eval_metric == ("test_class_error", "test_class_error") and seg.eval_value == (3.0, 2.0)
+    assert seg.eval_after_row == (0, 1)
+    assert seg.skipped_lines == {
+        "train field that is not a number": (1,),
+        "evaluation field that is not a number": (1, 1),
+    }
+    assert seg.skipped == {"train field that is not a number": 1, "evaluation field that is not a number": 2}
