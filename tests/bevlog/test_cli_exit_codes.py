@@ -18,6 +18,7 @@ import textwrap
 import time
 
 import pytest
+from interactive import as_from_a_shell, signal_masks
 from repo_paths import REAL_SET1
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -261,22 +262,6 @@ def _wait_for(proc, state, what: str, timeout=120) -> None:
         time.sleep(0.002)
 
 
-def _as_from_a_shell() -> None:
-    """In the child before bevlog starts: SIGINT handled and unblocked, as an interactive
-    shell starts a command. A process that inherits SIGINT ignored (`cmd &` in a script)
-    keeps it ignored, rightly; the test must not depend on what the test runner inherited."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-def _signal_masks(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return " ".join(line.strip() for line in f if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
-    except OSError:
-        return "(gone)"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_while_reading_is_130(big_work_dir, jobs):
@@ -284,12 +269,12 @@ def test_ctrl_c_while_reading_is_130(big_work_dir, jobs):
         ["diagnose", "-j", jobs, big_work_dir],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        preexec_fn=_as_from_a_shell,
+        preexec_fn=as_from_a_shell,
     )
     try:
         log = str(DETR3D.resolve())
         _wait_for(proc, lambda: any(_has_open(p, log) for p in [proc.pid, *_children(proc.pid)]), "it opened a log")
-        masks = _signal_masks(proc.pid)
+        masks = signal_masks(proc.pid)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)  # the failure bound, not a speed claim
     finally:
