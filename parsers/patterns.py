@@ -58,6 +58,12 @@ RECORD = RECORD_HEAD + r"(?P<body>.*)$"
 # A record line of any dialect, found in bytes from the newline before it (where a big
 # log is cut into pieces).
 RECORD_LINE = re.compile(rb"\n[^\n]{0,200}? - [A-Z]+ - " + RECORD_START.encode())
+# A value read as a number: exactly the strings Arrow's float64 cast accepts (an optional sign,
+# digits with or without a point, an exponent; nan, inf, infinity in any case). A batch of values
+# is cast at once and, when one of them is no number, told apart by this pattern: the two must
+# agree, or a value would read differently with other values beside it (whole file or pieces).
+NUMBER = r"^[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:nan|inf|infinity))$"
+
 # A key the mmcv fast paths take as a column name as it is (`loss`, `d0.loss_cls`, `grad/norm`).
 PLAIN_KEY = re.compile(r"^[A-Za-z_][\w./\-]*$")
 # The head of an mmcv train line as the fast path splits it (`<prefix>Epoch [e][i/n]\tlr`), and

@@ -8,7 +8,10 @@ like `"…"` without escapes; a row whose items do not alternate (a nested `lr` 
 several optimizers, a string value containing `, `) is handed back and read with
 `json.loads`. Values cast to float64 in one call; Python's bare `NaN`, `Infinity`,
 `-Infinity` tokens cast to nan, inf, -inf directly (Arrow accepts them), so nothing is
-rewritten. Quoted values (`"mode": "train"`, `bbox_mAP_copypaste`) are kept as strings.
+rewritten. The cast is laxer than JSON (`.5`, `+1`, `1.`, `01`, `inf` read as numbers, which
+`json.loads` and so the "python" engine refuse); what it takes is what
+`parsers.patterns.NUMBER` matches, so a value reads the same whatever else is in its batch.
+Quoted values (`"mode": "train"`, `bbox_mAP_copypaste`) are kept as strings.
 Two halves of the rows are parsed on two threads (Arrow releases the GIL).
 """
 
@@ -22,11 +25,11 @@ import pyarrow.compute as pc
 
 from parsers.bounds import MAX_KEYS, kept_keys
 from parsers.frames import list_offsets
+from parsers.patterns import NUMBER
 from parsers.stack import stack_values
 
 PARALLEL_FROM = 20_000
 KEY = r'^"[^"\\]*"$'
-NUMBER = r"^-?(?:[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|NaN|Infinity)$"
 
 
 class Rows:

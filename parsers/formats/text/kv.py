@@ -18,13 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parsers.bounds import KEYS_PAST_BOUND, MAX_KEYS
+from parsers.patterns import NUMBER
 
 SEP = "\x1f"
 NON_NUMERIC = "non-numeric field: "  # + the key: a value that is not a number
 NO_KEY_VALUE = "field without 'key: value'"
 # A field boundary: the start of the body, or `, ` / spaces, before `key: `.
 FIELD_START = r"(?:,? +|^)([^ :,\x1f]+): "
-NUMBER = r"^[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|nan|NaN|inf|Inf|Infinity)$"
 ETA = r"^(?:(?P<d>[0-9]+) days?, )?(?P<h>[0-9]+):(?P<m>[0-9]+):(?P<s>[0-9]+(?:\.[0-9]*)?)$"
 
 
