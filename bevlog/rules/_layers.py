@@ -80,6 +80,16 @@ def _window_start(run, frac: float, min_rows: int) -> float:
     return float(steps[-min(n, len(steps))]) if len(steps) >= min_rows else float("inf")
 
 
+def late_group_sums(run, frac: float = 0.2) -> pd.DataFrame:
+    """`group_sums` of the late window's medians, worked out once per run and window (two
+    rules judge it, and a groupby costs more than the few layers in it)."""
+    key = ("bevlog.group_sums", frac)
+    cache = run_cache(run)
+    if key not in cache:
+        cache[key] = group_sums(layer_medians(late_layers(run, frac)))
+    return cache[key]
+
+
 def group_sums(table: pd.DataFrame) -> pd.DataFrame:
     """group × layer: the terms of each group summed (layers where every term is present)."""
     if not len(table):

@@ -17,10 +17,9 @@ from bevlog.recipes import lr_reference
 from bevlog.rules._common import doc, finding, fmt, signals
 from bevlog.rules._layers import (
     describe_group,
-    group_sums,
     is_auxiliary_group,
+    late_group_sums,
     late_layers,
-    layer_medians,
     mature,
 )
 from bevlog.schedule import lr_scale
@@ -44,7 +43,7 @@ class Thresholds:
 
 def find_layer_flat(run, th: Thresholds = Thresholds()):
     window = late_layers(run, th.window_frac)
-    sums = group_sums(layer_medians(window))
+    sums = late_group_sums(run, th.window_frac)
     if not len(sums):
         return []
     sig = signals(run)

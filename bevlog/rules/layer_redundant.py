@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from bevlog.rules._common import change, doc, finding, fmt, signals
 from bevlog.rules._layers import (
     describe_group,
-    group_sums,
     is_auxiliary_group,
-    late_layers,
-    layer_medians,
+    late_group_sums,
     mature,
 )
 
@@ -42,7 +40,7 @@ class Thresholds:
 
 
 def find_layer_redundant(run, th: Thresholds = Thresholds()):
-    sums = group_sums(layer_medians(late_layers(run, th.window_frac)))
+    sums = late_group_sums(run, th.window_frac)
     if not len(sums):
         return []
     sig = signals(run)
