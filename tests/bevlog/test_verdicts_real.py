@@ -1,6 +1,7 @@
 """Issue 17's "What is wrong today", each on the real log it was found on (fixtures/real: byte copies of
 ../shared/reallogs and reallogs2, provenance in their READMEs) or on a small generated log."""
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -21,8 +22,13 @@ NOHUP = REAL_SET2 / "STEALMOO__CAICON__nohup.out"
 RETINA_NAN = REAL_SET2 / "zhaoyang97__mmdetection__20210222_195422.log"
 
 
+@functools.cache  # the capture of 18 launches is read once: many tests judge one of its runs
+def _nohup_runs() -> tuple:
+    return tuple(parsers.read_paths([str(NOHUP)])[0])
+
+
 def _nohup(stamp: str):
-    (run,) = [r for r in parsers.read_paths([str(NOHUP)])[0] if r.name.endswith(stamp)]
+    (run,) = [r for r in _nohup_runs() if r.name.endswith(stamp)]
     return run
 
 
