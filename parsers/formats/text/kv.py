@@ -121,6 +121,6 @@ def eta_seconds(etas) -> np.ndarray:
     fields = pa.concat_arrays([parts.field(name) for name in ("d", "h", "m", "s")])
     numbers = np.asarray(pc.cast(pc.if_else(pc.equal(fields, ""), "0", fields), pa.float64()).fill_null(np.nan))
     d, h, m, sec = numbers.reshape(4, n)
-    out = d * 86400.0 + h * 3600.0 + m * 60.0 + sec * 1.0  # summed in this order, as always
+    out = d * 86400.0 + h * 3600.0 + m * 60.0 + sec  # summed in this order, as always
     out[~np.asarray(parts.is_valid())] = np.nan  # no match: its fields are null, and null became "0" above
     return out
