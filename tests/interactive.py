@@ -1,9 +1,11 @@
 """Starting a command the way an interactive shell does, for tests that press Ctrl-C.
 
-A process that inherits SIGINT ignored or blocked (`cmd &` in a script, or a test runner's
-worker left that way by a library) keeps it so, rightly: Ctrl-C then does nothing and the
-command runs to its end. A test that sends SIGINT must not depend on what its runner
-inherited, so it starts the command with SIGINT at its default and unblocked."""
+A process that inherits SIGINT ignored or blocked keeps it so, rightly: Ctrl-C then does
+nothing and the command runs to its end. A non-interactive shell starts every background job
+(`python -m pytest &` in a script, `(pytest &)`) with SIGINT ignored, and the suite's own
+processes hand that on to every command they start: a test that sent SIGINT to such a command
+saw it exit 0. So a test that sends SIGINT starts its command with SIGINT at its default and
+unblocked, whatever its runner inherited."""
 
 import signal
 

@@ -303,9 +303,14 @@ def test_ctrl_c_while_the_workers_start_is_130(big_work_dir):
     """An exception raised in an at-fork hook is printed and dropped by the interpreter: a
     Ctrl-C landing there once let the command run to the end and exit 0. The hook here
     delivers SIGINT at exactly that moment."""
+    worker = f"this test's process: {signal_masks(os.getpid())}, SIGINT handler {signal.getsignal(signal.SIGINT)!r}"
     proc = subprocess.run(
-        [sys.executable, "-c", FORK_HOOK, str(big_work_dir)], capture_output=True, env=ENV, timeout=300
+        [sys.executable, "-c", FORK_HOOK, str(big_work_dir)],
+        capture_output=True,
+        env=ENV,
+        timeout=300,
+        preexec_fn=as_from_a_shell,
     )
-    assert proc.returncode == 130, proc.stderr
+    assert proc.returncode == 130, f"{worker}; stderr: {proc.stderr.decode()[-2000:]}"
     assert proc.stderr.decode().splitlines() == ["error: interrupted"]
     assert proc.stdout == b""
