@@ -25,7 +25,6 @@ import fcntl
 import io
 import os
 import re
-import signal
 import stat
 import sys
 import tempfile
@@ -33,9 +32,9 @@ import tempfile
 import click
 
 from bevlog.escape import ESCAPE, clean
+from parsers import signals_held
 
 CHUNK = 1 << 16  # bytes collected before a write(2)
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _stdout_closed = False  # set by `guard_std_streams` when the command started with fd 1 closed
 
 
@@ -250,7 +249,7 @@ def _locked_temp(target: str, made: list) -> None:
     caller's `finally` then removes it, wherever the signal lands."""
     directory, name = os.path.split(target)
     _remove_stale_temps(directory, target)
-    with _signals_held():
+    with signals_held():
         while True:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -258,29 +257,6 @@ def _locked_temp(target: str, made: list) -> None:
                 made.append((fd, tmp))
                 return
             os.close(fd)
-
-
-class _signals_held:
-    """SIGINT/SIGTERM/SIGHUP arriving in the block are recorded, and delivered (to the
-    handlers they had) when it ends. A handler swap, not a signal mask: another thread
-    (a BLAS pool) would take a masked signal and Python would still run its handler here.
-    Only the main thread can swap handlers; elsewhere the block holds nothing."""
-
-    def __enter__(self):
-        self.old, self.got = {}, []
-        try:
-            for s in STOP_SIGNALS:
-                self.old[s] = signal.signal(s, lambda signum, frame: self.got.append(signum))
-        except ValueError:
-            pass
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self.old.items():
-            signal.signal(s, handler)
-        for signum in dict.fromkeys(self.got):
-            signal.raise_signal(signum)
-        return False
 
 
 def _remove_stale_temps(directory: str, target: str) -> None:

@@ -34,6 +34,7 @@ The run
     segment_starts(train)                 bool per train row: the first row of each resumed launch
     ParseError                            the one exception for unreadable input; str() is one line
     exception_line(exc) -> str            `Type: first line of the message`, bounded
+    signals_held()                        `with`: SIGINT/SIGTERM/SIGHUP wait for the block's end
 Facts read from logs that the analysis shares
     base_lr(config)                       the lr of a config's (first) optimizer
     Crash, last_traceback(lines), last_lines(lines, n), traceback_block(lines, n)
@@ -72,6 +73,7 @@ from parsers.run import (
     Segments,
     segment_starts,
 )
+from parsers.signals import signals_held
 
 if TYPE_CHECKING:
     from parsers.assemble import build_run
@@ -147,6 +149,7 @@ __all__ = [
     "SegmentInfo",
     "Segments",
     "segment_starts",
+    "signals_held",
     "read_paths",
     "read",
     "read_many",

@@ -12,6 +12,8 @@ every top-level assignment that parses.
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import math
 import re
 
@@ -23,6 +25,14 @@ _MAX_TEXT = 2_000_000  # a config dump is tens of KB; refuse to feed megabytes t
 def read_config(text: str | None) -> dict | None:
     if not text or not text.strip() or len(text) > _MAX_TEXT:
         return None
+    config = _read_cached(text)
+    return copy.deepcopy(config) if config is not None else None
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cached(text: str) -> dict | None:
+    """A run's dump is read by several steps of its assembly (its plan, its identity, its
+    launches' endings); each caller gets its own copy, and `ast.parse` runs once."""
     try:
         tree = ast.parse(text)
         return _assignments(tree.body, _Source(text)) or None

@@ -24,6 +24,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from parsers.io import exception_line
+from parsers.signals import signals_held
 
 MIN_ITEMS_FOR_POOL = 5  # below this, starting the processes costs more than it saves
 _PENDING = object()
@@ -83,7 +84,7 @@ def _pooled(fn, items, jobs, results, on_crash, advance) -> None:
     with _parent_signals_stop():
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),))
         try:
-            with _signals_held():  # the first submit forks the workers
+            with signals_held():  # the first submit forks the workers
                 futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
             for future, i in futures.items():  # in order: results keep the items' order
                 try:
@@ -113,7 +114,7 @@ def _isolated(fn, items, indices, jobs, results, on_crash, advance) -> None:
                     i = todo.pop(0)
                     reader, writer = ctx.Pipe(duplex=False)
                     proc = ctx.Process(target=_child, args=(fn, items[i], writer, os.getpid()), daemon=True)
-                    with _signals_held():
+                    with signals_held():
                         proc.start()
                     writer.close()
                     running[reader] = (i, proc)
@@ -176,36 +177,6 @@ def _init_worker(parent: int) -> None:
             pass
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
-
-
-class _signals_held:
-    """While processes are forked, SIGINT, SIGTERM and SIGHUP are recorded, and delivered
-    once the block is over. A fork runs at-fork hooks (logging's lock release among them);
-    an exception raised inside one is printed and dropped by the interpreter, so Ctrl-C
-    landing there would be lost and the command would run to the end and exit 0.
-    (Python runs signal handlers in the main thread; the block only runs there.)"""
-
-    SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
-
-    def __enter__(self):
-        self.old = {}
-        self.got = []
-        try:
-            for s in self.SIGNALS:
-                self.old[s] = signal.signal(s, self._record)
-        except ValueError:  # not the main thread: nothing to hold
-            self.old = {}
-        return self
-
-    def _record(self, signum, frame):
-        self.got.append(signum)
-
-    def __exit__(self, *exc):
-        for s, handler in self.old.items():
-            signal.signal(s, handler)
-        for signum in dict.fromkeys(self.got):
-            signal.raise_signal(signum)  # the restored handler runs now, outside any at-fork hook
-        return False
 
 
 class _parent_signals_stop:

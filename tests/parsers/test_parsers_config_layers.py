@@ -36,6 +36,16 @@ def test_config_that_does_not_parse_keeps_what_does():
     assert read_config("") is None and read_config("((((") is None
 
 
+def test_each_reader_of_one_dump_gets_its_own_config():
+    """A dump is parsed once and read by several steps of a run's assembly: what one of them
+    changes in its dict reaches no other."""
+    text = "data = dict(samples_per_gpu=2, pipeline=[dict(type='Load')])\nlr = 0.1\n"
+    first = read_config(text)
+    first["data"]["pipeline"].append("changed")
+    first["lr"] = 9
+    assert read_config(text) == {"data": {"samples_per_gpu": 2, "pipeline": [{"type": "Load"}]}, "lr": 0.1}
+
+
 def test_real_config_dump():
     cfg = read_cached(real(f"{DETR3D}.log")).meta["config"]
     assert decoder_layers(cfg) == 6
