@@ -64,20 +64,25 @@ def fields(body: str) -> tuple[dict[str, tuple[float, float]], int]:
     count of fields that are not `key: number [(number)]`."""
     out: dict[str, tuple[float, float]] = {}
     bad = 0
+    match = FIELD.match
     for part in body.split("  "):
         part = part.strip()
         if not part:
             continue
-        m = FIELD.match(part)
+        m = match(part)
         if m is None:
             bad += 1
             continue
-        cur, avg = _float(m.group("cur")), _float(m.group("avg")) if m.group("avg") else NAN
-        if cur != cur and m.group("cur").lower() != "nan":
+        key, cur_text, avg_text = m.groups()
+        try:
+            cur = float(cur_text)
+        except ValueError:
             bad += 1
             continue
-        key = m.group("key")
-        out[RENAME.get(key, key)] = (cur, avg)
+        if cur != cur and cur_text.lower() != "nan":
+            bad += 1
+            continue
+        out[RENAME.get(key, key)] = (cur, _float(avg_text) if avg_text else NAN)
     return out, bad
 
 

@@ -172,3 +172,51 @@ def test_a_namespace_that_is_not_literal_is_read_safely():
         "f": "__import__('os')",
     }
     assert read_namespace("Namespace(lr=1e-4") is None  # cut short
+
+
+def _fields_as_first_written(body: str):
+    """The first implementation of `detr_console.fields`, kept as the reference."""
+    out, bad = {}, 0
+    for part in body.split("  "):
+        part = part.strip()
+        if not part:
+            continue
+        m = detr_console.FIELD.match(part)
+        if m is None:
+            bad += 1
+            continue
+        cur = _float_or_nan(m.group("cur"))
+        avg = _float_or_nan(m.group("avg")) if m.group("avg") else float("nan")
+        if cur != cur and m.group("cur").lower() != "nan":
+            bad += 1
+            continue
+        key = m.group("key")
+        out[detr_console.RENAME.get(key, key)] = (cur, avg)
+    return out, bad
+
+
+def _float_or_nan(text):
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def _same(got, want):
+    assert got[1] == want[1]
+    assert list(got[0]) == list(want[0])
+    for key, (cur, avg) in want[0].items():
+        np.testing.assert_array_equal(got[0][key], (cur, avg), err_msg=key)
+
+
+def test_fields_are_read_as_the_reference_reads_them():
+    """Every record body of the capture, and bodies of odd parts: a number the float parser
+    reads but the log did not write as `nan` (`-nan`), `NaN`, `inf`, an average that is no
+    number, a key with a space, a part with no value, runs of spaces."""
+    bodies = [m.group(5) for line in B.read_text().splitlines() if (m := RECORD.match(line))]
+    assert len(bodies) == 945
+    odd = ["nan", "NaN", "-nan", "+nan", "inf", "-inf", "1e5", "x", "1,5", "0.5 (nan)", "2 (x)", "3 (4)", ""]
+    for value in odd:
+        bodies.append(f"  lr: 0.1  loss: {value}  max mem: 7284   data: {value}  time:  grad norm: 1 (2)")
+    for body in bodies:
+        _same(detr_console.fields(body), _fields_as_first_written(body))
