@@ -62,8 +62,36 @@ def sniff(head: bytes) -> bool:
 def fields(body: str) -> tuple[dict[str, tuple[float, float]], int]:
     """{key: (current, average)} of a record body (NaN where a part is not printed) and the
     count of fields that are not `key: number [(number)]`."""
-    out: dict[str, tuple[float, float]] = {}
-    bad = 0
+    return FieldReader()(body)
+
+
+class FieldReader:
+    """`fields` of record after record. A capture prints one layout of fields (the keys, and
+    which of them print an average) on record after record, so the layout of the last body
+    read part by part is tried first, as one regex over the whole body: it matches only a
+    body of exactly those fields joined by two spaces, each of which the part-by-part reading
+    takes the same way; any other body is read part by part."""
+
+    def __init__(self) -> None:
+        self._layout: tuple[tuple[str, bool], ...] = ()
+        self._regex: re.Pattern | None = None
+
+    def __call__(self, body: str) -> tuple[dict[str, tuple[float, float]], int]:
+        if self._regex is not None:
+            m = self._regex.match(body)
+            if m is not None:
+                return _numbers(zip(self._layout, _pairs(m.groups(), self._layout)))
+        parts, bad, layout = _parts(body)
+        if not bad and layout and layout != self._layout:
+            self._layout, self._regex = layout, _layout_regex(layout)
+        values, bad_numbers = _numbers(parts)
+        return values, bad + bad_numbers
+
+
+def _parts(body: str):
+    """The body split at two spaces: ([((key, has_average), (current, average text))], parts
+    that are not `key: value [(value)]`, the layout of those that are)."""
+    parts, bad = [], 0
     match = FIELD.match
     for part in body.split("  "):
         part = part.strip()
@@ -74,6 +102,29 @@ def fields(body: str) -> tuple[dict[str, tuple[float, float]], int]:
             bad += 1
             continue
         key, cur_text, avg_text = m.groups()
+        parts.append(((key, avg_text is not None), (cur_text, avg_text)))
+    return parts, bad, tuple(p[0] for p in parts)
+
+
+def _pairs(groups: tuple, layout) -> list[tuple[str, str | None]]:
+    out, k = [], 0
+    for _, has_avg in layout:
+        out.append((groups[k], groups[k + 1] if has_avg else None))
+        k += 2 if has_avg else 1
+    return out
+
+
+def _layout_regex(layout) -> re.Pattern:
+    return re.compile(
+        "".join(rf"  {re.escape(key)}: (\S+)" + (r" \((\S+)\)" if has_avg else "") for key, has_avg in layout) + r"\Z"
+    )
+
+
+def _numbers(parts) -> tuple[dict[str, tuple[float, float]], int]:
+    """The parts' values as numbers; a current value that is no number is a bad field."""
+    out: dict[str, tuple[float, float]] = {}
+    bad = 0
+    for (key, _), (cur_text, avg_text) in parts:
         try:
             cur = float(cur_text)
         except ValueError:
@@ -106,6 +157,7 @@ def read_records(source: str, text: str) -> list[Records]:
     launches = [Records(source, FORMAT, first_line=1)]
     state: dict = {"after": None, "coco": None, "epoch": None}  # after: 'train' | 'test' total line seen
     lines = lines_of(text)
+    train_fields = FieldReader()
     for no, raw in enumerate(lines, 1):
         line = ANSI.sub("", raw.rsplit("\r", 1)[-1]).rstrip()
         d = launches[-1]
@@ -125,7 +177,7 @@ def read_records(source: str, text: str) -> list[Records]:
             e, i, n = int(m.group("e")) + 1, int(m.group("i")) + 1, int(m.group("n"))
             if d.rows and (e < d.epoch[-1] or (e == d.epoch[-1] and i <= d.iter[-1])):
                 d = _new(launches, source, no)  # the count went back: another launch
-            values, bad = fields(m.group("body"))
+            values, bad = train_fields(m.group("body"))
             d.skip("field that is not `key: number`", no, bad)
             d.row(
                 {k: cur for k, (cur, _) in values.items()},

@@ -13,6 +13,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from repo_paths import REAL_SET3
 
 import parsers
@@ -210,13 +212,69 @@ def _same(got, want):
 
 
 def test_fields_are_read_as_the_reference_reads_them():
-    """Every record body of the capture, and bodies of odd parts: a number the float parser
-    reads but the log did not write as `nan` (`-nan`), `NaN`, `inf`, an average that is no
-    number, a key with a space, a part with no value, runs of spaces."""
-    bodies = [m.group(5) for line in B.read_text().splitlines() if (m := RECORD.match(line))]
+    """Every record body of the capture, read one after the other as `read_records` reads them
+    (the layout of one body tried first on the next), and bodies of odd parts after each: a
+    number the float parser reads but the log did not write as `nan` (`-nan`), `NaN`, `inf`,
+    an average that is no number, a key with a space, a part with no value, one space or three
+    between fields,
+    a field more or less, an average where the layout has none, a tab, a no-break space."""
+    train_line = detr_console.TRAIN_LINE.match
+    bodies = [m.group("body") for line in B.read_text().splitlines() if (m := train_line(line))]
     assert len(bodies) == 945
-    odd = ["nan", "NaN", "-nan", "+nan", "inf", "-inf", "1e5", "x", "1,5", "0.5 (nan)", "2 (x)", "3 (4)", ""]
-    for value in odd:
-        bodies.append(f"  lr: 0.1  loss: {value}  max mem: 7284   data: {value}  time:  grad norm: 1 (2)")
-    for body in bodies:
-        _same(detr_console.fields(body), _fields_as_first_written(body))
+    layout = "  lr: 0.1  loss: {v}  max mem: 7284  data: {v} (1)"
+    odd_values = ["nan", "NaN", "-nan", "+nan", "inf", "-inf", "1e5", "x", "1,5", "0.5 (nan)", "2 (x)", "3 (4)", ""]
+    odd = [layout.format(v="0.5")]
+    for v in odd_values:
+        odd += [
+            layout.format(v=v),
+            layout.format(v=v) + "  time:  grad norm: 1 (2)",
+            layout.format(v=v).replace("  data", "   data"),
+            layout.format(v=v).replace("  data", " data"),
+            layout.format(v=v).replace("7284", "7284 (1)"),
+            layout.format(v=v).replace("  lr", "\tlr"),
+            layout.format(v=v).replace("0.1", "0.1\xa0"),
+            layout.format(v=v).replace("  loss", "  loss: 1  loss"),
+            layout.format(v="0.5"),
+        ]
+    reader = detr_console.FieldReader()
+    for body in bodies + odd + bodies[:5]:
+        want = _fields_as_first_written(body)
+        _same(reader(body), want)
+        _same(detr_console.fields(body), want)
+
+
+_PARTS = [
+    "lr: 0.1",
+    "lr: 0.1 (0.2)",
+    "max mem: 7284",
+    "loss: nan (1)",
+    "loss: -nan",
+    "loss: x",
+    "a b: 1)",
+    "k: 1 (2))",
+    "k:1",
+    "(3)",
+    "k: 1 (2) (3)",
+    "lr: 2",
+    "max mem: 1 (x)",
+    "é: 1",
+    "",
+]
+_SEPS = ["  ", "  ", "  ", " ", "   ", "\t", "  \xa0"]
+
+
+@st.composite
+def _body(draw):
+    parts = draw(st.lists(st.sampled_from(_PARTS), max_size=6))
+    seps = draw(st.lists(st.sampled_from(_SEPS), min_size=len(parts), max_size=len(parts)))
+    return "".join(sep + part for sep, part in zip(seps, parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_body(), min_size=1, max_size=8))
+def test_field_reader_reads_generated_bodies_as_the_reference(bodies):
+    """Bodies of a few kinds of parts and separators, one after the other (each body's layout
+    tried on the next ones, and on itself again)."""
+    reader = detr_console.FieldReader()
+    for body in bodies + bodies:
+        _same(reader(body), _fields_as_first_written(body))
