@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 
+from parsers.bounds import MAX_KEYS
 from parsers.formats.coco import NO_OBJECTS, NO_OBJECTS_REASON, summary_metric
 from parsers.formats.durations import duration_seconds
 from parsers.formats.namespace import read_namespace
@@ -70,7 +71,8 @@ class FieldReader:
     which of them print an average) on record after record, so the layout of the last body
     read part by part is tried first, as one regex over the whole body: it matches only a
     body of exactly those fields joined by two spaces, each of which the part-by-part reading
-    takes the same way; any other body is read part by part."""
+    takes the same way; any other body is read part by part. A layout of more than MAX_KEYS
+    fields (parsers.bounds) is not made a regex: a hostile line would size it."""
 
     def __init__(self) -> None:
         self._layout: tuple[tuple[str, bool], ...] = ()
@@ -82,7 +84,7 @@ class FieldReader:
             if m is not None:
                 return _numbers(zip(self._layout, _pairs(m.groups(), self._layout)))
         parts, bad, layout = _parts(body)
-        if not bad and layout and layout != self._layout:
+        if not bad and 0 < len(layout) <= MAX_KEYS and layout != self._layout:
             self._layout, self._regex = layout, _layout_regex(layout)
         values, bad_numbers = _numbers(parts)
         return values, bad + bad_numbers

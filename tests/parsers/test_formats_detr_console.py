@@ -278,3 +278,18 @@ def test_field_reader_reads_generated_bodies_as_the_reference(bodies):
     reader = detr_console.FieldReader()
     for body in bodies + bodies:
         _same(reader(body), _fields_as_first_written(body))
+
+
+def test_a_layout_of_more_fields_than_the_bound_is_read_part_by_part():
+    """A line of thousands of fields (a hostile log) does not size a regex; it reads as the
+    reference reads it."""
+    from parsers.bounds import MAX_KEYS
+
+    reader = detr_console.FieldReader()
+    for n in (MAX_KEYS + 1, 5000):
+        body = "".join(f"  k{i}: {i} ({i})" for i in range(n))
+        _same(reader(body), _fields_as_first_written(body))
+        assert reader._regex is None
+    body = "".join(f"  k{i}: {i}" for i in range(MAX_KEYS))
+    _same(reader(body), _fields_as_first_written(body))
+    assert reader._regex is not None and reader._regex.match(body)
