@@ -1,8 +1,8 @@
 """The `bevlog` command group.
 
-Each subcommand lives in `bevlog/commands/<name>.py` and exposes `command`. Modules are
-imported only when click asks for them, and they import pandas/plotly/torch inside their
-functions, so `bevlog --help` stays fast.
+Each subcommand lives in `bevlog/commands/<name>.py` and exposes `command`. A module is
+imported only when its command runs or prints its own help, and it imports pandas/plotly/
+torch inside its functions, so `bevlog --help` and `bevlog <command> --help` stay fast.
 
 Exit codes are a contract with CI gates: 0 fine, 1 a finding at or above --fail-on, 2
 bad usage or unreadable input. So nothing else may end with 1: Ctrl-C exits 130 with one
@@ -34,16 +34,44 @@ EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
 WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-# name -> module; the order here is the order in `bevlog --help`.
+# name -> (module, the first sentence of its help). `bevlog --help` lists the commands from
+# these sentences rather than importing eight command modules for one line each, which
+# costs more than the interpreter's own start; tests/test_cli_startup.py holds the listing
+# to what the commands' own help gives. The order here is the order in `bevlog --help`.
 COMMANDS = {
-    "parse": "bevlog.commands.parse",
-    "compare": "bevlog.commands.compare",
-    "diagnose": "bevlog.commands.diagnose",
-    "report": "bevlog.commands.report",
-    "watch": "bevlog.commands.watch",
-    "validate": "bevlog.commands.validate",
-    "index": "bevlog.commands.index",
-    "runs": "bevlog.commands.runs",
+    "parse": ("bevlog.commands.parse", "Read training logs and summarise each run."),
+    "compare": (
+        "bevlog.commands.compare",
+        "Compare runs fairly on one x axis: the settings that differ, then per metric final/best values, "
+        "values at common checkpoints, noise normalised by √(batch × logging interval), late slope, "
+        "a sparkline, and a verdict naming the likely cause.",
+    ),
+    "diagnose": ("bevlog.commands.diagnose", "Find what went wrong in each run and say how to fix it."),
+    "report": (
+        "bevlog.commands.report",
+        "Write an interactive HTML report: run table, the settings that differ, the compare table and "
+        "verdict, findings, total loss (raw and smoothed), loss components, per-decoder-layer losses, lr, "
+        "grad_norm and evaluation metrics, all on one x axis with one colour per run; runs that differ "
+        "only in their seed drawn as one group (mean ± sd).",
+    ),
+    "watch": (
+        "bevlog.commands.watch",
+        "Follow LOG while it is being written; print each new finding once (Ctrl-C to stop).",
+    ),
+    "validate": (
+        "bevlog.commands.validate",
+        "Regenerate RUN and the suggested fix on bevdetr (a proxy of your model), diagnose both, and say "
+        "per finding: confirmed, not reproduced, fix did not help, or inconclusive.",
+    ),
+    "index": (
+        "bevlog.commands.index",
+        "Index the runs under WORK_DIRs into a catalog: runs, verdicts, findings and evaluations in an "
+        "embedded DuckDB database, every run's tidy frames as a hive-partitioned Parquet dataset beside it.",
+    ),
+    "runs": (
+        "bevlog.commands.runs",
+        "List indexed runs, newest first, filtered by verdict, rule, model, name, date and metric.",
+    ),
 }
 
 
@@ -74,7 +102,18 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in COMMANDS:
             return None
-        return importlib.import_module(COMMANDS[name]).command
+        module, _summary = COMMANDS[name]
+        return importlib.import_module(module).command
+
+    def format_commands(self, ctx, formatter):
+        """The command list as click's own would print it, from the sentences in COMMANDS."""
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        rows = [
+            (name, click.Command(name, help=summary).get_short_help_str(limit))
+            for name, (_module, summary) in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx):
         """Run the subcommand; turn what click would report as exit 1 into our codes.

@@ -47,10 +47,11 @@ steps that continue; two attempts of one config in one work dir are two runs.
 
 Imports: every module of the package imports what it needs at its top, except here.
 `import parsers` must stay light (`bevlog --help` and `bevlog watch --help` import it and
-must not load numpy, pandas or pyarrow), so this module imports only the light types
-(parsers.run, parsers.meta) and loads everything else on first use of its name (`_LAZY`,
-PEP 562). For the same reason `parsers.run.segment_starts` imports numpy when called, and
-parsers.pool imports rich only when it draws a progress bar.
+must not load numpy, pandas or pyarrow, and `bevlog --help` wants none of the run's
+dataclasses either), so this module imports only `signals_held` and loads everything else
+on first use of its name (`_LAZY`, PEP 562). For the same reason
+`parsers.run.segment_starts` imports numpy when called, and parsers.pool imports rich only
+when it draws a progress bar.
 """
 
 from __future__ import annotations
@@ -58,21 +59,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from parsers.run import (
-    EVALS_COLUMNS,
-    LAYERS_COLUMNS,
-    META_KEYS,
-    TRAIN_COLUMNS,
-    EmptyEvaluation,
-    LrSchedule,
-    Meta,
-    ParseError,
-    ResumePoint,
-    Run,
-    SegmentInfo,
-    Segments,
-    segment_starts,
-)
 from parsers.signals import signals_held
 
 if TYPE_CHECKING:
@@ -94,10 +80,40 @@ if TYPE_CHECKING:
     from parsers.live import LiveLog
     from parsers.loader import read_file
     from parsers.reader import Job, map_jobs, plan, read, read_job, read_many, read_paths
+    from parsers.run import (
+        EVALS_COLUMNS,
+        LAYERS_COLUMNS,
+        META_KEYS,
+        TRAIN_COLUMNS,
+        EmptyEvaluation,
+        LrSchedule,
+        Meta,
+        ParseError,
+        ResumePoint,
+        Run,
+        SegmentInfo,
+        Segments,
+        segment_starts,
+    )
     from parsers.segment import Segment
     from parsers.tracebacks import Crash, last_lines, last_traceback, traceback_block
 
 _LAZY = {
+    "parsers.run": (
+        "EVALS_COLUMNS",
+        "LAYERS_COLUMNS",
+        "META_KEYS",
+        "TRAIN_COLUMNS",
+        "EmptyEvaluation",
+        "LrSchedule",
+        "Meta",
+        "ParseError",
+        "ResumePoint",
+        "Run",
+        "SegmentInfo",
+        "Segments",
+        "segment_starts",
+    ),
     "parsers.reader": ("read_paths", "read", "read_many", "plan", "Job", "read_job", "map_jobs"),
     "parsers.loader": ("read_file",),
     "parsers.assemble": ("build_run",),

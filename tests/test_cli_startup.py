@@ -3,6 +3,11 @@
 import subprocess
 import sys
 
+import click
+import pytest
+
+from bevlog.cli import cli
+
 HEAVY = ("pandas", "plotly", "torch", "pyarrow", "numpy")
 
 
@@ -21,6 +26,31 @@ def test_help_imports_nothing_heavy():
     assert "HEAVY []" in out, out
     for name in ("parse",):
         assert name in out
+
+
+def test_help_imports_no_command_module():
+    code = (
+        "import sys\n"
+        "from bevlog.cli import cli\n"
+        "try:\n"
+        "    cli(['--help'], prog_name='bevlog')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('bevlog.commands')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "LOADED []" in out, out
+
+
+@pytest.mark.parametrize("width", [30, 45, 60, 80, 120, 200, 500])
+def test_the_command_list_is_what_the_commands_own_help_gives(width):
+    """`bevlog --help` lists the commands from the sentences in bevlog.cli.COMMANDS; click
+    itself would list them from each command's help. The two must read the same at any width."""
+    ctx = click.Context(cli, info_name="bevlog", terminal_width=width, max_content_width=width)
+    ours, clicks = ctx.make_formatter(), ctx.make_formatter()
+    cli.format_commands(ctx, ours)
+    click.Group.format_commands(cli, ctx, clicks)
+    assert ours.getvalue() == clicks.getvalue()
 
 
 def test_every_subcommand_help_imports_nothing_heavy():
