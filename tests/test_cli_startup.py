@@ -5,6 +5,7 @@ import sys
 
 import click
 import pytest
+from repo_paths import REPO
 
 from bevlog.cli import cli
 
@@ -60,3 +61,18 @@ def test_installed_entry_point_answers():
     assert "Usage: bevlog" in proc.stdout
     version = subprocess.run(["bevlog", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and "bevlog, version" in version.stdout
+
+
+def test_the_startup_benchmark_compares_a_checkout_round_by_round():
+    """benchmarks/startup_bench.py --old: old and new `bevlog --help` in alternating rounds, next
+    to the bare interpreter, with their ratio (here both sides are this checkout)."""
+    bench = REPO / "benchmarks" / "startup_bench.py"
+    args = [sys.executable, str(bench), "--old", str(REPO), "--repeat", "1", "--rounds", "2"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].split()[:2] == ["round", "python"], out
+    rounds = [line.split() for line in out[1:]]
+    assert [r[0] for r in rounds] == ["1", "2"], out
+    for r in rounds:
+        base, old, new, ratio = float(r[1]), float(r[3]), float(r[5]), float(r[7].rstrip("x"))
+        assert 0 < base and 0 < old and 0 < new
+        assert abs(ratio - new / old) < 0.01, r
