@@ -28,3 +28,14 @@ def test_a_lazy_name_loads_its_module_on_first_use():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_import_parsers_leaves_the_run_types_for_their_first_use():
+    """`bevlog --help` imports the surface for `signals_held`; the run's dataclasses (parsers.run,
+    parsers.meta) load only when a name of theirs is used."""
+    code = (
+        "import sys, parsers; before = [m in sys.modules for m in ('parsers.run', 'parsers.meta')]; "
+        "parsers.Run; print(*before, 'parsers.run' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "True"]
